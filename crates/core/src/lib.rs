@@ -1,0 +1,15 @@
+//! Domain rules of Postkorb, free of IO so they can be tested as plain data.
+//!
+//! Everything that decides *who* gets a mail lives here: employees and their eligibility,
+//! sender rows (Von → An), the routing decision and the claim rule.
+
+pub mod address;
+pub mod employee;
+pub mod routing;
+
+pub use address::{AddressError, EmailAddress};
+pub use employee::{
+    Employee, EmployeeId, Permission, RouteError, RouteRole, SenderRoute, an_choices, check_new_route,
+    von_choices,
+};
+pub use routing::{Decision, KeepReason, MailFacts, RouteStatus, decide, may_claim, route_status};
