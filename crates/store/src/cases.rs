@@ -1,0 +1,367 @@
+//! Vorgänge: creation at import, the claim of pooled ones, listing and closing.
+//!
+//! **Invariant:** a pooled Vorgang is claimed by exactly one candidate. The claim is a single
+//! conditional UPDATE (`status = 'waiting'` → `'open'`) that re-checks the candidate's eligibility
+//! inside the statement, so racing claims — threads or instances — cannot both win.
+
+use postkorb_core::{Decision, EmployeeId};
+use postkorb_mail::InboundMail;
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use crate::import::clean;
+use crate::{Result, Store, StoreError};
+
+/// SQL condition on the employees table aliased `t`: may receive (Aktuell + licence).
+/// Mirrors `Employee::check_an`.
+fn eligible_an(t: &str) -> String {
+    format!("{t}.is_current = 1 AND {t}.license IS NOT NULL AND TRIM({t}.license) <> ''")
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseSummary {
+    pub id: i64,
+    pub subject: String,
+    pub from_addr: String,
+    pub from_name: Option<String>,
+    pub sender_employee: Option<i64>,
+    pub status: String,
+    pub assignee: Option<i64>,
+    pub assignee_name: Option<String>,
+    pub received_ms: i64,
+    pub attachment_count: i64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StoredAttachment {
+    pub id: i64,
+    pub name: String,
+    pub content_type: String,
+    pub size: i64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseEvent {
+    pub at_ms: i64,
+    pub kind: String,
+    pub employee_id: Option<i64>,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseDetail {
+    pub summary: CaseSummary,
+    pub sent_ms: Option<i64>,
+    pub text: String,
+    pub html: Option<String>,
+    pub forwarded: Option<postkorb_mail::Forwarded>,
+    pub warnings: Vec<String>,
+    pub candidates: Vec<i64>,
+    pub attachments: Vec<StoredAttachment>,
+    pub events: Vec<CaseEvent>,
+    pub raw_id: i64,
+}
+
+const SUMMARY_SELECT: &str = "SELECT c.id, c.subject, c.from_addr, c.from_name, c.sender_employee, c.status, c.assignee,
+        e.name AS assignee_name, c.received_ms,
+        (SELECT COUNT(*) FROM attachments a WHERE a.case_id = c.id) AS attachment_count
+     FROM cases c LEFT JOIN employees e ON e.id = c.assignee";
+
+fn summary_from_row(r: &AnyRow) -> Result<CaseSummary> {
+    Ok(CaseSummary {
+        id: r.try_get("id")?,
+        subject: r.try_get("subject")?,
+        from_addr: r.try_get("from_addr")?,
+        from_name: r.try_get("from_name")?,
+        sender_employee: r.try_get("sender_employee")?,
+        status: r.try_get("status")?,
+        assignee: r.try_get("assignee")?,
+        assignee_name: r.try_get("assignee_name")?,
+        received_ms: r.try_get("received_ms")?,
+        attachment_count: r.try_get("attachment_count")?,
+    })
+}
+
+pub(crate) async fn insert_case(
+    tx: &mut Transaction<'_, Any>,
+    mailbox_id: Option<i64>,
+    raw_id: i64,
+    mail: &InboundMail,
+    decision: &Decision,
+    now: i64,
+) -> Result<i64> {
+    let (sender, status, assignee, candidates) = match decision {
+        Decision::Assign { sender, to } => (*sender, "open", Some(*to), vec![*to]),
+        Decision::Pool { sender, candidates } => (*sender, "waiting", None, candidates.clone()),
+        Decision::Keep(_) => return Err(StoreError::Invalid("a kept mail is not a Vorgang".into())),
+    };
+    let forwarded = mail.forwarded.as_ref().map(|f| serde_json::to_string(f).unwrap_or_default());
+    let warnings = serde_json::to_string(&mail.warnings).unwrap_or_else(|_| "[]".into());
+    let row = sqlx::query(
+        "INSERT INTO cases (mailbox_id, raw_id, subject, from_addr, from_name, sender_employee, sent_ms, received_ms,
+             body_text, body_html, forwarded_json, warnings_json, status, assignee, claimed_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
+    )
+    .bind(mailbox_id)
+    .bind(raw_id)
+    .bind(clean(&mail.subject))
+    .bind(mail.sender.as_ref().map(|a| a.to_string()).unwrap_or_default())
+    .bind(mail.display_name.as_deref().map(clean))
+    .bind(sender.0)
+    .bind(mail.date_ms)
+    .bind(now)
+    .bind(clean(&mail.text))
+    .bind(mail.html.as_deref().map(clean))
+    .bind(forwarded.as_deref().map(clean))
+    .bind(clean(&warnings))
+    .bind(status)
+    .bind(assignee.map(|a| a.0))
+    .bind(assignee.map(|_| now))
+    .fetch_one(&mut **tx)
+    .await?;
+    let case_id: i64 = row.try_get(0)?;
+    for c in &candidates {
+        sqlx::query("INSERT INTO case_candidates (case_id, employee_id) VALUES ($1, $2)")
+            .bind(case_id)
+            .bind(c.0)
+            .execute(&mut **tx)
+            .await?;
+    }
+    for (i, a) in mail.attachments.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO attachments (case_id, position, name, content_type, content_id, size, data)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(case_id)
+        .bind(i as i64)
+        .bind(clean(&a.name))
+        .bind(clean(&a.content_type))
+        .bind(a.content_id.as_deref().map(clean))
+        .bind(a.data.len() as i64)
+        .bind(a.data.clone())
+        .execute(&mut **tx)
+        .await?;
+    }
+    let (kind, who) = match assignee {
+        Some(to) => ("assigned", Some(to.0)),
+        None => ("waiting", None),
+    };
+    insert_event(tx, case_id, now, "created", None, "").await?;
+    let detail = candidates.iter().map(|c| c.0.to_string()).collect::<Vec<_>>().join(",");
+    insert_event(tx, case_id, now, kind, who, &detail).await?;
+    Ok(case_id)
+}
+
+async fn insert_event(
+    tx: &mut Transaction<'_, Any>,
+    case_id: i64,
+    at: i64,
+    kind: &str,
+    employee: Option<i64>,
+    detail: &str,
+) -> Result<()> {
+    sqlx::query("INSERT INTO case_events (case_id, at_ms, kind, employee_id, detail) VALUES ($1, $2, $3, $4, $5)")
+        .bind(case_id)
+        .bind(at)
+        .bind(kind)
+        .bind(employee)
+        .bind(detail)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+impl Store {
+    /// „Synchronisieren“ / start: gives `employee` every waiting Vorgang they are an eligible candidate
+    /// for. Exactly once across racing callers. Returns the ids won by this call.
+    pub async fn claim(&self, employee: EmployeeId, now_ms: i64) -> Result<Vec<i64>> {
+        let mut tx = self.pool.begin().await?;
+        let sql = format!(
+            "UPDATE cases SET status = 'open', assignee = $1, claimed_ms = $2
+             WHERE status = 'waiting'
+               AND id IN (SELECT case_id FROM case_candidates WHERE employee_id = $1)
+               AND EXISTS (SELECT 1 FROM employees e WHERE e.id = $1 AND {})
+             RETURNING id",
+            eligible_an("e")
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(employee.0).bind(now_ms).fetch_all(&mut *tx).await?;
+        let mut won: Vec<i64> = rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
+        won.sort();
+        for id in &won {
+            insert_event(&mut tx, *id, now_ms, "claimed", Some(employee.0), "").await?;
+        }
+        tx.commit().await?;
+        Ok(won)
+    }
+
+    /// Moves waiting Vorgänge whose candidates all lost eligibility to the kept mails
+    /// (reason „Kein Empfänger mehr berechtigt“). Returns the new kept ids.
+    pub async fn sweep_orphan_pools(&self, now_ms: i64) -> Result<Vec<i64>> {
+        let sql = format!(
+            "SELECT c.id, c.raw_id, c.mailbox_id, c.from_addr, c.subject FROM cases c
+             WHERE c.status = 'waiting' AND NOT EXISTS (
+                SELECT 1 FROM case_candidates cc JOIN employees e ON e.id = cc.employee_id
+                WHERE cc.case_id = c.id AND {}
+             )",
+            eligible_an("e")
+        );
+        let mut tx = self.pool.begin().await?;
+        let orphans = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&mut *tx).await?;
+        let mut kept_ids = Vec::new();
+        for r in orphans {
+            let case_id: i64 = r.try_get(0)?;
+            // Only if still waiting (a claim may have won meanwhile on another instance).
+            let moved = sqlx::query("UPDATE cases SET status = 'moved' WHERE id = $1 AND status = 'waiting'")
+                .bind(case_id)
+                .execute(&mut *tx)
+                .await?;
+            if moved.rows_affected() == 0 {
+                continue;
+            }
+            let row = sqlx::query(
+                "INSERT INTO kept (mailbox_id, raw_id, reason_code, reason_detail, from_addr, subject, received_ms, kept_ms)
+                 VALUES ($1, $2, 'no_candidate_left', '', $3, $4, $5, $5) RETURNING id",
+            )
+            .bind(r.try_get::<Option<i64>, _>(2)?)
+            .bind(r.try_get::<i64, _>(1)?)
+            .bind(r.try_get::<String, _>(3)?)
+            .bind(r.try_get::<String, _>(4)?)
+            .bind(now_ms)
+            .fetch_one(&mut *tx)
+            .await?;
+            let kept_id: i64 = row.try_get(0)?;
+            sqlx::query("UPDATE ledger SET outcome = 'kept', kept_id = $1, case_id = NULL WHERE case_id = $2")
+                .bind(kept_id)
+                .bind(case_id)
+                .execute(&mut *tx)
+                .await?;
+            insert_event(&mut tx, case_id, now_ms, "moved", None, &format!("kept {kept_id}")).await?;
+            kept_ids.push(kept_id);
+        }
+        tx.commit().await?;
+        Ok(kept_ids)
+    }
+
+    /// Vorgänge, optionally only those of one assignee, open first, newest first.
+    pub async fn cases(&self, assignee: Option<EmployeeId>, limit: i64, offset: i64) -> Result<Vec<CaseSummary>> {
+        let sql = format!(
+            "{SUMMARY_SELECT} WHERE c.status <> 'moved' AND ($1 = 0 OR c.assignee = $2)
+             ORDER BY CASE c.status WHEN 'done' THEN 1 ELSE 0 END, c.received_ms DESC, c.id DESC
+             LIMIT $3 OFFSET $4"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(assignee.is_some() as i64)
+            .bind(assignee.map(|a| a.0).unwrap_or(0))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(summary_from_row).collect()
+    }
+
+    /// Waiting Vorgänge this employee is a candidate for (what „Synchronisieren“ would give them).
+    pub async fn waiting_for(&self, employee: EmployeeId) -> Result<Vec<CaseSummary>> {
+        let sql = format!(
+            "{SUMMARY_SELECT} WHERE c.status = 'waiting'
+               AND c.id IN (SELECT case_id FROM case_candidates WHERE employee_id = $1)
+             ORDER BY c.received_ms DESC, c.id DESC"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(employee.0).fetch_all(&self.pool).await?;
+        rows.iter().map(summary_from_row).collect()
+    }
+
+    pub async fn case(&self, id: i64) -> Result<CaseDetail> {
+        let sql = format!("{SUMMARY_SELECT} WHERE c.id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("Vorgang {id}")))?;
+        let summary = summary_from_row(&row)?;
+        let body = sqlx::query("SELECT sent_ms, body_text, body_html, forwarded_json, warnings_json, raw_id FROM cases WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+        let forwarded: Option<String> = body.try_get(3)?;
+        let warnings: String = body.try_get(4)?;
+        let candidates = sqlx::query("SELECT employee_id FROM case_candidates WHERE case_id = $1 ORDER BY employee_id")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        let attachments = sqlx::query("SELECT id, name, content_type, size FROM attachments WHERE case_id = $1 ORDER BY position")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(StoredAttachment { id: r.try_get(0)?, name: r.try_get(1)?, content_type: r.try_get(2)?, size: r.try_get(3)? })
+            })
+            .collect::<Result<_>>()?;
+        let events = sqlx::query("SELECT at_ms, kind, employee_id, detail FROM case_events WHERE case_id = $1 ORDER BY id")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok(CaseEvent { at_ms: r.try_get(0)?, kind: r.try_get(1)?, employee_id: r.try_get(2)?, detail: r.try_get(3)? }))
+            .collect::<Result<_>>()?;
+        Ok(CaseDetail {
+            summary,
+            sent_ms: body.try_get(0)?,
+            text: body.try_get(1)?,
+            html: body.try_get(2)?,
+            forwarded: forwarded.and_then(|f| serde_json::from_str(&f).ok()),
+            warnings: serde_json::from_str(&warnings).unwrap_or_default(),
+            candidates,
+            attachments,
+            events,
+            raw_id: body.try_get(5)?,
+        })
+    }
+
+    /// One attachment's metadata and bytes.
+    pub async fn attachment(&self, case_id: i64, attachment_id: i64) -> Result<(StoredAttachment, Vec<u8>)> {
+        let r = sqlx::query("SELECT id, name, content_type, size, data FROM attachments WHERE case_id = $1 AND id = $2")
+            .bind(case_id)
+            .bind(attachment_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("attachment {attachment_id}")))?;
+        Ok((
+            StoredAttachment { id: r.try_get(0)?, name: r.try_get(1)?, content_type: r.try_get(2)?, size: r.try_get(3)? },
+            r.try_get(4)?,
+        ))
+    }
+
+    /// The original message bytes (.eml).
+    pub async fn raw(&self, raw_id: i64) -> Result<Vec<u8>> {
+        let r = sqlx::query("SELECT data FROM raw_messages WHERE id = $1")
+            .bind(raw_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("raw message {raw_id}")))?;
+        Ok(r.try_get(0)?)
+    }
+
+    /// „Erledigt“ (done = true) or „Wieder öffnen“. Only an assigned Vorgang can change.
+    pub async fn set_case_done(&self, id: i64, done: bool, by: EmployeeId, now_ms: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let (from, to, kind) = if done { ("open", "done", "closed") } else { ("done", "open", "reopened") };
+        let changed = sqlx::query("UPDATE cases SET status = $1, closed_ms = $2 WHERE id = $3 AND status = $4")
+            .bind(to)
+            .bind(if done { Some(now_ms) } else { None })
+            .bind(id)
+            .bind(from)
+            .execute(&mut *tx)
+            .await?;
+        if changed.rows_affected() == 0 {
+            return Err(StoreError::Invalid(format!("Vorgang {id} is not {from}")));
+        }
+        insert_event(&mut tx, id, now_ms, kind, Some(by.0), "").await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,95 @@
+//! „Nicht zugeordnete E-Mails“: mails kept with their reason instead of becoming a Vorgang.
+
+use postkorb_core::KeepReason;
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Result, Store, StoreError};
+
+#[derive(Clone, Debug, Serialize)]
+pub struct KeptMail {
+    pub id: i64,
+    pub mailbox_id: Option<i64>,
+    pub raw_id: i64,
+    pub reason_code: String,
+    pub reason_detail: String,
+    pub from_addr: Option<String>,
+    pub subject: String,
+    pub received_ms: i64,
+    /// open | routed | discarded
+    pub status: String,
+    pub case_id: Option<i64>,
+}
+
+impl KeptMail {
+    pub fn reason(&self) -> Option<KeepReason> {
+        KeepReason::from_code(&self.reason_code, &self.reason_detail)
+    }
+}
+
+const COLUMNS: &str =
+    "id, mailbox_id, raw_id, reason_code, reason_detail, from_addr, subject, received_ms, status, case_id";
+
+fn from_row(r: &AnyRow) -> Result<KeptMail> {
+    Ok(KeptMail {
+        id: r.try_get("id")?,
+        mailbox_id: r.try_get("mailbox_id")?,
+        raw_id: r.try_get("raw_id")?,
+        reason_code: r.try_get("reason_code")?,
+        reason_detail: r.try_get("reason_detail")?,
+        from_addr: r.try_get("from_addr")?,
+        subject: r.try_get("subject")?,
+        received_ms: r.try_get("received_ms")?,
+        status: r.try_get("status")?,
+        case_id: r.try_get("case_id")?,
+    })
+}
+
+impl Store {
+    /// Kept mails, newest first; `open_only` hides the routed and discarded ones.
+    pub async fn kept(&self, open_only: bool, limit: i64, offset: i64) -> Result<Vec<KeptMail>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM kept WHERE ($1 = 0 OR status = 'open') ORDER BY kept_ms DESC, id DESC LIMIT $2 OFFSET $3"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(open_only as i64)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    pub async fn kept_mail(&self, id: i64) -> Result<KeptMail> {
+        let sql = format!("SELECT {COLUMNS} FROM kept WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("kept mail {id}")))?;
+        from_row(&row)
+    }
+
+    /// Discards a kept mail (the raw bytes stay; the audit log says who).
+    pub async fn discard_kept(&self, id: i64, actor: &str, now_ms: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE kept SET status = 'discarded', resolved_by = $1, resolved_ms = $2 WHERE id = $3 AND status = 'open'")
+            .bind(actor)
+            .bind(now_ms)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Invalid(format!("kept mail {id} is not open")));
+        }
+        sqlx::query("INSERT INTO audit_log (at_ms, actor, action, detail) VALUES ($1, $2, 'discard_kept', $3)")
+            .bind(now_ms)
+            .bind(actor)
+            .bind(format!("kept mail {id}"))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

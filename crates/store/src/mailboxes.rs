@@ -1,0 +1,163 @@
+//! Mailbox settings („Einstellungen für den E-Mail Empfang“) and their health.
+//!
+//! The secret column holds the password already encrypted by the caller; the store never sees
+//! the key.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Result, Store, StoreError};
+
+#[derive(Clone, Default)]
+pub struct MailboxRecord {
+    pub id: i64,
+    pub name: String,
+    /// imap | pop3 | maildir
+    pub protocol: String,
+    pub host: String,
+    pub port: i64,
+    /// implicit | starttls | none
+    pub tls: String,
+    pub username: String,
+    /// Encrypted password (nonce + ciphertext), write-only for users.
+    pub secret: Option<Vec<u8>>,
+    pub folder: String,
+    /// move | delete
+    pub disposal: String,
+    pub target_folder: String,
+    pub maildir_path: Option<String>,
+    pub poll_secs: i64,
+    pub enabled: bool,
+    pub last_success_ms: Option<i64>,
+    pub last_error: Option<String>,
+    pub last_error_ms: Option<i64>,
+    pub waiting_on_server: Option<i64>,
+}
+
+impl std::fmt::Debug for MailboxRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailboxRecord")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("protocol", &self.protocol)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("username", &self.username)
+            .field("secret", &self.secret.as_ref().map(|_| "<encrypted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+const COLUMNS: &str = "id, name, protocol, host, port, tls, username, secret, folder, disposal, target_folder, \
+     maildir_path, poll_secs, enabled, last_success_ms, last_error, last_error_ms, waiting_on_server";
+
+fn from_row(r: &AnyRow) -> Result<MailboxRecord> {
+    Ok(MailboxRecord {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        protocol: r.try_get("protocol")?,
+        host: r.try_get("host")?,
+        port: r.try_get("port")?,
+        tls: r.try_get("tls")?,
+        username: r.try_get("username")?,
+        secret: r.try_get("secret")?,
+        folder: r.try_get("folder")?,
+        disposal: r.try_get("disposal")?,
+        target_folder: r.try_get("target_folder")?,
+        maildir_path: r.try_get("maildir_path")?,
+        poll_secs: r.try_get("poll_secs")?,
+        enabled: r.try_get::<i64, _>("enabled")? != 0,
+        last_success_ms: r.try_get("last_success_ms")?,
+        last_error: r.try_get("last_error")?,
+        last_error_ms: r.try_get("last_error_ms")?,
+        waiting_on_server: r.try_get("waiting_on_server")?,
+    })
+}
+
+impl Store {
+    pub async fn mailboxes(&self) -> Result<Vec<MailboxRecord>> {
+        let sql = format!("SELECT {COLUMNS} FROM mailboxes ORDER BY name");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    pub async fn mailbox(&self, name: &str) -> Result<MailboxRecord> {
+        let sql = format!("SELECT {COLUMNS} FROM mailboxes WHERE name = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("mailbox {name:?}")))?;
+        from_row(&row)
+    }
+
+    /// Creates or replaces the settings of the mailbox `m.name`. A `None` secret keeps the stored one
+    /// (the password is write-only: a form that leaves it empty does not erase it).
+    pub async fn save_mailbox(&self, m: &MailboxRecord, now_ms: i64) -> Result<MailboxRecord> {
+        sqlx::query(
+            "INSERT INTO mailboxes (name, protocol, host, port, tls, username, secret, folder, disposal,
+                 target_folder, maildir_path, poll_secs, enabled, updated_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+             ON CONFLICT (name) DO UPDATE SET protocol = excluded.protocol, host = excluded.host,
+                 port = excluded.port, tls = excluded.tls, username = excluded.username,
+                 secret = COALESCE(excluded.secret, mailboxes.secret), folder = excluded.folder,
+                 disposal = excluded.disposal, target_folder = excluded.target_folder,
+                 maildir_path = excluded.maildir_path, poll_secs = excluded.poll_secs,
+                 enabled = excluded.enabled, updated_ms = excluded.updated_ms",
+        )
+        .bind(&m.name)
+        .bind(&m.protocol)
+        .bind(&m.host)
+        .bind(m.port)
+        .bind(&m.tls)
+        .bind(&m.username)
+        .bind(m.secret.clone())
+        .bind(&m.folder)
+        .bind(&m.disposal)
+        .bind(&m.target_folder)
+        .bind(m.maildir_path.clone())
+        .bind(m.poll_secs)
+        .bind(m.enabled as i64)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        self.mailbox(&m.name).await
+    }
+
+    pub async fn record_fetch_success(&self, mailbox_id: i64, now_ms: i64, waiting: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE mailboxes SET last_success_ms = $1, waiting_on_server = $2, last_error = NULL WHERE id = $3",
+        )
+        .bind(now_ms)
+        .bind(waiting)
+        .bind(mailbox_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn record_fetch_error(&self, mailbox_id: i64, now_ms: i64, error: &str) -> Result<()> {
+        sqlx::query("UPDATE mailboxes SET last_error = $1, last_error_ms = $2 WHERE id = $3")
+            .bind(error)
+            .bind(now_ms)
+            .bind(mailbox_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// (imported as Vorgang, kept, duplicates) for a mailbox, from the ledger.
+    pub async fn mailbox_counts(&self, mailbox_id: i64) -> Result<(i64, i64, i64)> {
+        let row = sqlx::query(
+            "SELECT
+                COALESCE(SUM(CASE WHEN outcome = 'case' THEN 1 ELSE 0 END), 0),
+                COALESCE(SUM(CASE WHEN outcome = 'kept' THEN 1 ELSE 0 END), 0),
+                COALESCE(SUM(CASE WHEN outcome = 'duplicate' THEN 1 ELSE 0 END), 0)
+             FROM ledger WHERE mailbox_id = $1",
+        )
+        .bind(mailbox_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
+    }
+}
