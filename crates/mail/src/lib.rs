@@ -4,8 +4,23 @@
 //! problems become `warnings`, and a mail that cannot be understood at all gets `malformed`.
 //! INTERFACE PINNED BY THE LEAD — implementation is the mail helper's.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
 use postkorb_core::{EmailAddress, MailFacts};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+mod attachments;
+mod auto;
+mod body;
+mod forward;
+mod html;
+mod pipeline;
+mod raw;
+mod sender;
+mod shape;
+
+pub use attachments::safe_name;
 
 /// Parser limits (engineering rule 6). A mail over a limit is flagged, never a panic.
 #[derive(Clone, Debug)]
@@ -18,7 +33,12 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_size: 50 * 1024 * 1024, max_depth: 20, max_parts: 1000, max_header_bytes: 256 * 1024 }
+        Limits {
+            max_size: 50 * 1024 * 1024,
+            max_depth: 20,
+            max_parts: 1000,
+            max_header_bytes: 256 * 1024,
+        }
     }
 }
 
@@ -79,11 +99,72 @@ pub fn parse(raw: &[u8]) -> InboundMail {
     parse_with(raw, &Limits::default())
 }
 
-pub fn parse_with(_raw: &[u8], _limits: &Limits) -> InboundMail {
-    todo!("mail helper")
+/// Parses a message within `limits`. Never panics: a panic inside the parser becomes `malformed`,
+/// keeping what the header stage found.
+pub fn parse_with(raw: &[u8], limits: &Limits) -> InboundMail {
+    let mut mail = match catch_unwind(AssertUnwindSafe(|| pipeline::header_stage(raw, limits))) {
+        Ok(mail) => mail,
+        Err(panic) => return InboundMail::unknown(Some(panic_reason(panic.as_ref()))),
+    };
+    if mail.malformed.is_some() {
+        return mail;
+    }
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| {
+        pipeline::body_stage(raw, limits, &mut mail)
+    })) {
+        mail.malformed = Some(panic_reason(panic.as_ref()));
+    }
+    mail
+}
+
+fn panic_reason(panic: &(dyn std::any::Any + Send)) -> String {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    let what: String = what.chars().take(200).collect();
+    format!("parser panic: {what}")
 }
 
 /// SHA-256 (hex) of the raw bytes and the normalised Message-ID: the duplicate fingerprint.
-pub fn fingerprint(_raw: &[u8], _message_id: Option<&str>) -> String {
-    todo!("mail helper")
+pub fn fingerprint(raw: &[u8], message_id: Option<&str>) -> String {
+    let id = message_id
+        .unwrap_or("")
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim()
+        .to_lowercase();
+    let mut h = Sha256::new();
+    h.update(raw);
+    h.update([0u8]);
+    h.update(id.as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fingerprint_normalises_the_message_id() {
+        let a = fingerprint(b"raw", Some(" <ABC@Host.de> "));
+        assert_eq!(a, fingerprint(b"raw", Some("abc@host.de")));
+        assert_ne!(a, fingerprint(b"raw", None));
+        assert_ne!(a, fingerprint(b"raw2", Some("abc@host.de")));
+        assert_eq!(a.len(), 64);
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+    }
+
+    #[test]
+    fn the_fingerprint_is_sha256_of_raw_then_zero_then_id() {
+        let mut h = Sha256::new();
+        h.update(b"x\0id");
+        let expected: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(fingerprint(b"x", Some("<ID>")), expected);
+    }
 }

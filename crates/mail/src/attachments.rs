@@ -1,0 +1,165 @@
+//! Attachments as Postkorb stores and offers them for download: every non-body part, decoded,
+//! with a file name that is safe to hand to a file system or a browser.
+
+use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
+
+use crate::Attachment;
+
+const MAX_NAME_CHARS: usize = 150;
+const RESERVED: [&str; 22] = [
+    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
+    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+];
+
+/// All non-body parts of the top-level message (nested messages become one `.eml` each).
+pub fn collect(msg: &Message<'_>, limit: usize) -> Vec<Attachment> {
+    msg.attachments
+        .iter()
+        .filter_map(|&id| msg.parts.get(id as usize))
+        .take(limit)
+        .enumerate()
+        .map(|(i, part)| attachment(msg, part, i + 1))
+        .collect()
+}
+
+fn attachment(msg: &Message<'_>, part: &MessagePart<'_>, n: usize) -> Attachment {
+    let content_type = content_type(part);
+    let (data, default_name) = match &part.body {
+        PartType::Text(t) | PartType::Html(t) => (t.as_bytes().to_vec(), None),
+        PartType::Binary(b) | PartType::InlineBinary(b) => (b.to_vec(), None),
+        PartType::Message(nested) => {
+            let data = if part.encoding == mail_parser::Encoding::None {
+                let (start, end) = (part.offset_body as usize, part.offset_end as usize);
+                msg.raw_message
+                    .get(start..end.max(start))
+                    .unwrap_or_default()
+                    .to_vec()
+            } else {
+                nested.raw_message.to_vec()
+            };
+            let subject = nested.subject().map(|s| format!("{s}.eml"));
+            (
+                data,
+                Some(subject.unwrap_or_else(|| format!("anhang-{n}.eml"))),
+            )
+        }
+        PartType::Multipart(_) => (Vec::new(), None),
+    };
+    let raw_name = part
+        .attachment_name()
+        .map(str::to_string)
+        .or(default_name)
+        .unwrap_or_default();
+    let content_id = part
+        .content_id()
+        .map(|c| {
+            c.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
+        .filter(|c| !c.is_empty());
+    Attachment {
+        name: safe_name(&raw_name, n),
+        content_type,
+        content_id,
+        data,
+    }
+}
+
+/// "type/subtype" in lower case, with a sensible default by part kind.
+pub fn content_type(part: &MessagePart<'_>) -> String {
+    match part.content_type() {
+        Some(ct) => match ct.subtype() {
+            Some(sub) => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
+            None => ct.ctype().to_ascii_lowercase(),
+        },
+        None => match part.body {
+            PartType::Text(_) => "text/plain".into(),
+            PartType::Html(_) => "text/html".into(),
+            PartType::Message(_) => "message/rfc822".into(),
+            _ => "application/octet-stream".into(),
+        },
+    }
+}
+
+/// Makes a decoded file name safe: no directories, no control or shell-hostile characters,
+/// no leading dots, no reserved Windows device names, at most 150 characters, never empty.
+pub fn safe_name(name: &str, n: usize) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = base
+        .chars()
+        .filter(|c| !c.is_control())
+        .map(|c| if ":*?\"<>|".contains(c) { '_' } else { c })
+        .collect();
+    let trimmed = cleaned
+        .trim()
+        .trim_start_matches('.')
+        .trim_end_matches(['.', ' '])
+        .trim();
+    if trimmed.is_empty() {
+        return format!("anhang-{n}");
+    }
+    let stem = trimmed.split('.').next().unwrap_or("").trim_end();
+    let mut out = if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(stem)) {
+        format!("_{trimmed}")
+    } else {
+        trimmed.to_string()
+    };
+    if out.chars().count() > MAX_NAME_CHARS {
+        out = shorten(&out);
+    }
+    out
+}
+
+/// Cuts the stem, keeping a short extension so the file still opens with the right program.
+fn shorten(name: &str) -> String {
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e)
+        .filter(|e| !e.is_empty() && e.chars().count() <= 10);
+    match ext {
+        Some(ext) => {
+            let keep = MAX_NAME_CHARS - ext.chars().count() - 1;
+            let stem: String = name.chars().take(keep).collect();
+            format!("{}.{ext}", stem.trim_end())
+        }
+        None => name.chars().take(MAX_NAME_CHARS).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expected: &str) {
+        assert_eq!(safe_name(input, 3), expected, "name {input:?}");
+    }
+
+    #[test]
+    fn attachment_names_are_made_safe() {
+        check("Schadenmeldung_Müller.pdf", "Schadenmeldung_Müller.pdf");
+        check("../../etc/passwd", "passwd");
+        check("C:\\Users\\max\\Rechnung 2025.pdf", "Rechnung 2025.pdf");
+        check("CON.txt", "_CON.txt");
+        check("nul", "_nul");
+        check("com1.tar.gz", "_com1.tar.gz");
+        check("CONFIG.txt", "CONFIG.txt");
+        check(".htaccess", "htaccess");
+        check("...", "anhang-3");
+        check("", "anhang-3");
+        check("dir/", "anhang-3");
+        check("a\u{0}b\r\n.pdf", "ab.pdf");
+        check("was?<ist>|das*.doc", "was__ist__das_.doc");
+        check("  bericht.pdf. ", "bericht.pdf");
+    }
+
+    #[test]
+    fn long_attachment_names_are_cut_to_150_characters_keeping_the_extension() {
+        let long = format!("{}.pdf", "ä".repeat(300));
+        let got = safe_name(&long, 1);
+        assert_eq!(got.chars().count(), 150);
+        assert!(got.ends_with("ä.pdf"));
+        assert_eq!(safe_name(&"x".repeat(400), 1).chars().count(), 150);
+    }
+}

@@ -1,0 +1,133 @@
+//! HTML mail made harmless for display in the web UI (allow-list, no remote content, only `cid:`
+//! images) and turned into plain text when a mail has no text part.
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use ammonia::{Builder, UrlRelative};
+
+/// Line width for derived text; wide so that sentences are not broken needlessly.
+const TEXT_WIDTH: usize = 120;
+
+static CLEANER: LazyLock<Builder<'static>> = LazyLock::new(|| {
+    let mut b = Builder::default();
+    b.add_url_schemes(["cid"])
+        .url_relative(UrlRelative::Deny)
+        .link_rel(Some("noopener noreferrer"))
+        .attribute_filter(filter_attribute);
+    b
+});
+
+/// Only `cid:` image sources survive; every other attribute that could fetch something goes.
+fn filter_attribute<'u>(element: &str, attribute: &str, value: &'u str) -> Option<Cow<'u, str>> {
+    match (element, attribute) {
+        ("img", "src") => {
+            let is_cid = value
+                .trim_start()
+                .get(..4)
+                .is_some_and(|s| s.eq_ignore_ascii_case("cid:"));
+            is_cid.then_some(Cow::Borrowed(value))
+        }
+        (_, "srcset" | "background" | "poster" | "style" | "target") => None,
+        _ => Some(Cow::Borrowed(value)),
+    }
+}
+
+/// Sanitised HTML: no scripts, styles, forms, frames, event handlers or remote images.
+pub fn sanitize(html: &str) -> String {
+    CLEANER.clean(html).to_string()
+}
+
+/// Plain text from (already sanitised) HTML; falls back to a crude tag stripper on error.
+pub fn to_text(html: &str, warnings: &mut Vec<String>) -> String {
+    match html2text::config::plain().string_from_read(html.as_bytes(), TEXT_WIDTH) {
+        Ok(text) => text,
+        Err(e) => {
+            warnings.push(format!(
+                "HTML to text failed ({e}), used a simple tag stripper"
+            ));
+            mail_parser::decoders::html::html_to_text(html)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, must_contain: &[&str], must_not_contain: &[&str]) {
+        let out = sanitize(input);
+        for s in must_contain {
+            assert!(out.contains(s), "{out:?} should contain {s:?}");
+        }
+        for s in must_not_contain {
+            assert!(!out.contains(s), "{out:?} should not contain {s:?}");
+        }
+    }
+
+    #[test]
+    fn dangerous_and_remote_html_is_removed_but_cid_images_stay() {
+        check(
+            "<p>Hallo</p><script>alert(1)</script>",
+            &["<p>Hallo</p>"],
+            &["script", "alert"],
+        );
+        check(
+            "<img src=x onerror=alert(1)>",
+            &["<img"],
+            &["onerror", "alert"],
+        );
+        check(
+            "<img src=\"http://tracker.example/p.gif\">",
+            &["<img"],
+            &["http://", "tracker"],
+        );
+        check(
+            "<img src=\"cid:logo@firma\">",
+            &["src=\"cid:logo@firma\""],
+            &[],
+        );
+        check(
+            "<a href=\"https://firma.de\" target=\"_blank\">x</a>",
+            &["rel=\"noopener noreferrer\""],
+            &["target"],
+        );
+        check(
+            "<form action=\"https://evil\"><input name=pw></form>",
+            &[],
+            &["<form", "<input"],
+        );
+        check(
+            "<iframe src=\"https://evil\"></iframe>ok",
+            &["ok"],
+            &["iframe"],
+        );
+        check(
+            "<p style=\"background:url(http://evil/x)\">x</p>",
+            &["<p>x</p>"],
+            &["evil"],
+        );
+        check(
+            "<style>body{background:url(http://evil/x)}</style>x",
+            &["x"],
+            &["evil", "style"],
+        );
+        check(
+            "<a href=\"javascript:alert(1)\">x</a>",
+            &[],
+            &["javascript"],
+        );
+    }
+
+    #[test]
+    fn html_becomes_readable_text() {
+        let mut w = Vec::new();
+        let text = to_text(
+            "<p>Sehr geehrte Damen und Herren,</p><p>anbei die <b>Unterlagen</b>.</p>",
+            &mut w,
+        );
+        assert!(text.contains("Sehr geehrte Damen und Herren,"), "{text}");
+        assert!(text.contains("Unterlagen"), "{text}");
+        assert!(w.is_empty());
+    }
+}
