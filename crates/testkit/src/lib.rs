@@ -1,1 +1,20 @@
-//! placeholder
+//! Test harness for Postkorb's integration tests: a private Dovecot on free loopback ports,
+//! a tiny blocking IMAP client to prepare and inspect mailboxes, and a TCP proxy that can cut
+//! connections mid-stream. Std-only on purpose so tests stay independent of the code under test.
+
+mod dovecot;
+mod imap_client;
+mod proxy;
+
+pub use dovecot::Dovecot;
+pub use imap_client::ImapClient;
+pub use proxy::Proxy;
+
+use std::net::TcpListener;
+
+/// A loopback port that was free a moment ago (bind to 0, read, release).
+/// Callers must cope with a clash: someone else may grab it before they bind.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local addr").port()
+}
