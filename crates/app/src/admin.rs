@@ -1,0 +1,241 @@
+//! `employee`, `route` and `mailbox` commands: the office's settings from the command line.
+
+use std::io::{IsTerminal, Read};
+
+use anyhow::{Context, bail};
+use postkorb_core::{EmailAddress, Permission, RouteStatus, route_status};
+use postkorb_store::{MailboxRecord, NewEmployee, StoreError};
+
+use crate::Ctx;
+use crate::cli::{EmployeeCmd, EmployeeFields, MailboxArgs, MailboxCmd, RouteCmd};
+use crate::clock::format_ms;
+use crate::mailbox::{default_port, parse_protocol, parse_tls, source_config};
+
+fn parse_email(s: &str) -> anyhow::Result<Option<EmailAddress>> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    EmailAddress::parse(s).map(Some).map_err(|e| anyhow::anyhow!("invalid e-mail address {s:?}: {e}"))
+}
+
+fn parse_permissions(s: &str) -> anyhow::Result<Vec<Permission>> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            Permission::from_code(p).ok_or_else(|| anyhow::anyhow!("unknown permission {p:?}: use mail_import or employees"))
+        })
+        .collect()
+}
+
+/// Reads a secret from stdin (first line) or, on a terminal, from a hidden prompt.
+pub fn read_secret(prompt: &str, from_stdin: bool) -> anyhow::Result<String> {
+    let value = if from_stdin || !std::io::stdin().is_terminal() {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).context("cannot read the password from standard input")?;
+        s.lines().next().unwrap_or("").to_string()
+    } else {
+        rpassword::prompt_password(prompt).context("cannot read the password")?
+    };
+    if value.is_empty() {
+        bail!("the password is empty");
+    }
+    Ok(value)
+}
+
+pub async fn employee(ctx: &Ctx, cmd: EmployeeCmd) -> anyhow::Result<()> {
+    let now = ctx.clock.now_ms();
+    match cmd {
+        EmployeeCmd::Add(f) => {
+            let Some(name) = f.name.clone() else { bail!("--name is required") };
+            let new = NewEmployee {
+                name,
+                username: f.username.clone(),
+                is_current: f.current.unwrap_or(true),
+                license: f.license.clone(),
+                work_email: parse_email(f.email.as_deref().unwrap_or(""))?,
+                permissions: parse_permissions(f.permissions.as_deref().unwrap_or(""))?,
+            };
+            let e = ctx.store.add_employee(&new, now).await?;
+            println!("added employee {} ({})", e.id, e.name);
+        }
+        EmployeeCmd::List { json } => {
+            let all = ctx.store.employees().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&all)?);
+                return Ok(());
+            }
+            println!("{:<4} {:<28} {:<8} {:<12} {:<32} {:<5} {:<5} PERMISSIONS", "ID", "NAME", "CURRENT", "LICENSE", "WORK E-MAIL", "VON", "AN");
+            for e in all {
+                let perms: Vec<&str> = e.permissions.iter().map(|p| p.code()).collect();
+                println!(
+                    "{:<4} {:<28} {:<8} {:<12} {:<32} {:<5} {:<5} {}",
+                    e.id,
+                    e.name,
+                    if e.is_current { "yes" } else { "no" },
+                    e.license.as_deref().unwrap_or("-"),
+                    e.work_email.as_ref().map(|a| a.as_str()).unwrap_or("-"),
+                    if e.check_von().is_ok() { "yes" } else { "no" },
+                    if e.check_an().is_ok() { "yes" } else { "no" },
+                    perms.join(",")
+                );
+            }
+        }
+        EmployeeCmd::Set { who, fields } => {
+            let mut e = ctx.store.find_employee(&who).await?;
+            apply(&mut e, &fields)?;
+            ctx.store.update_employee(&e).await?;
+            println!("saved employee {} ({})", e.id, e.name);
+        }
+    }
+    Ok(())
+}
+
+fn apply(e: &mut postkorb_core::Employee, f: &EmployeeFields) -> anyhow::Result<()> {
+    if let Some(v) = &f.name {
+        e.name = v.clone();
+    }
+    if let Some(v) = &f.username {
+        e.username = Some(v.clone());
+    }
+    if let Some(v) = &f.email {
+        e.work_email = parse_email(v)?;
+    }
+    if let Some(v) = &f.license {
+        e.license = Some(v.clone());
+    }
+    if let Some(v) = f.current {
+        e.is_current = v;
+    }
+    if let Some(v) = &f.permissions {
+        e.permissions = parse_permissions(v)?;
+    }
+    Ok(())
+}
+
+pub async fn route(ctx: &Ctx, cmd: RouteCmd) -> anyhow::Result<()> {
+    match cmd {
+        RouteCmd::Add { from, to } => {
+            let from = ctx.store.find_employee(&from).await.context("Von")?;
+            let to = ctx.store.find_employee(&to).await.context("An")?;
+            match ctx.store.add_route(from.id, to.id, ctx.clock.now_ms()).await {
+                Ok(r) => println!("added row {}: {} -> {}", r.id, from.name, to.name),
+                Err(StoreError::Rules(rules)) => {
+                    let lines: Vec<String> = rules.0.iter().map(|r| format!("  - {r}")).collect();
+                    bail!("the row breaks the rules:\n{}", lines.join("\n"));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        RouteCmd::List { json } => {
+            let employees = ctx.store.employees().await?;
+            let name = |id: postkorb_core::EmployeeId| {
+                employees.iter().find(|e| e.id == id).map(|e| e.name.clone()).unwrap_or_else(|| format!("#{id}"))
+            };
+            let mut rows = Vec::new();
+            for r in ctx.store.routes().await? {
+                let (active, why) = match route_status(&r, &employees) {
+                    RouteStatus::Active { sender } => (true, sender.to_string()),
+                    RouteStatus::Inactive(p) => (false, p.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")),
+                };
+                rows.push(serde_json::json!({"id": r.id, "from": name(r.from), "from_id": r.from, "to": name(r.to), "to_id": r.to, "active": active, "detail": why}));
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                println!("{:<4} {:<28} {:<28} STATUS", "ID", "VON", "AN");
+                for r in rows {
+                    let status = if r["active"].as_bool() == Some(true) {
+                        format!("active ({})", r["detail"].as_str().unwrap_or(""))
+                    } else {
+                        format!("INACTIVE: {}", r["detail"].as_str().unwrap_or(""))
+                    };
+                    println!("{:<4} {:<28} {:<28} {}", r["id"], r["from"].as_str().unwrap_or(""), r["to"].as_str().unwrap_or(""), status);
+                }
+            }
+        }
+        RouteCmd::Remove { id } => {
+            ctx.store.remove_route(id).await?;
+            ctx.store.audit(ctx.clock.now_ms(), "cli", "remove_route", &format!("row {id}")).await?;
+            println!("removed row {id}");
+        }
+    }
+    Ok(())
+}
+
+pub async fn mailbox(ctx: &Ctx, cmd: MailboxCmd) -> anyhow::Result<()> {
+    match cmd {
+        MailboxCmd::Set(a) => set_mailbox(ctx, a).await,
+        MailboxCmd::Show { name } => {
+            let m = ctx.store.mailbox(&name).await?;
+            let (cases, kept, dups) = ctx.store.mailbox_counts(m.id).await?;
+            println!("mailbox       {}", m.name);
+            println!("protocol      {} ({}:{}, encryption {})", m.protocol, m.host, m.port, m.tls);
+            if let Some(p) = &m.maildir_path {
+                println!("maildir       {p}");
+            }
+            println!("username      {}", m.username);
+            println!("password      {}", if m.secret.is_some() { "set (encrypted)" } else { "not set" });
+            println!("folder        {}", m.folder);
+            println!("after import  {}", if m.disposal == "delete" { "delete".to_string() } else { format!("move to {}", m.target_folder) });
+            println!("poll every    {} s{}", m.poll_secs, if m.enabled { "" } else { " (disabled)" });
+            println!("last success  {}", m.last_success_ms.map(format_ms).unwrap_or_else(|| "never".into()));
+            println!("last error    {}", m.last_error.as_deref().unwrap_or("none"));
+            println!("imported      {cases} Vorgänge, {kept} kept, {dups} duplicates skipped");
+            if let Some(w) = m.waiting_on_server {
+                println!("on server     {w} not yet imported at the last fetch");
+            }
+            Ok(())
+        }
+        MailboxCmd::Test { name } => {
+            let m = ctx.store.mailbox(&name).await?;
+            let cfg = source_config(&m, &ctx.key)?;
+            match postkorb_source::test_connection(&cfg).await {
+                Ok(n) => {
+                    println!("OK: connected and logged in to {name}; {n} mails waiting");
+                    Ok(())
+                }
+                Err(e) => bail!("mailbox {name}: {e}"),
+            }
+        }
+    }
+}
+
+async fn set_mailbox(ctx: &Ctx, a: MailboxArgs) -> anyhow::Result<()> {
+    let protocol = parse_protocol(&a.protocol)?;
+    let tls = parse_tls(&a.tls)?;
+    if !matches!(a.disposal.as_str(), "move" | "delete") {
+        bail!("--disposal must be move or delete");
+    }
+    let is_maildir = protocol == postkorb_source::Protocol::Maildir;
+    if is_maildir && a.path.is_none() {
+        bail!("a maildir mailbox needs --path");
+    }
+    if !is_maildir && a.host.is_empty() {
+        bail!("--host is required for {}", a.protocol);
+    }
+    let secret = if is_maildir || a.keep_password {
+        None
+    } else {
+        Some(ctx.key.encrypt(&read_secret("Mailbox password: ", a.password_stdin)?)?)
+    };
+    let m = MailboxRecord {
+        name: a.name.clone(),
+        protocol: a.protocol.clone(),
+        host: a.host.clone(),
+        port: i64::from(a.port.unwrap_or_else(|| default_port(protocol, tls))),
+        tls: a.tls.clone(),
+        username: a.username.clone(),
+        secret,
+        folder: a.folder.clone(),
+        disposal: if protocol == postkorb_source::Protocol::Pop3 { "delete".into() } else { a.disposal.clone() },
+        target_folder: a.target_folder.clone(),
+        maildir_path: a.path.as_ref().map(|p| p.display().to_string()),
+        poll_secs: a.poll_secs.max(1),
+        enabled: !a.disabled,
+        ..Default::default()
+    };
+    let saved = ctx.store.save_mailbox(&m, ctx.clock.now_ms()).await?;
+    println!("saved mailbox {} ({} {}:{})", saved.name, saved.protocol, saved.host, saved.port);
+    Ok(())
+}

@@ -1,0 +1,196 @@
+//! The command line: every operation of Postkorb, with English messages.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "postkorb", version, about = "Turns e-mails in a dedicated mailbox into Vorgänge, assigned by sender.")]
+pub struct Cli {
+    /// Settings file (TOML). Environment: POSTKORB_CONFIG.
+    #[arg(long, global = true, env = "POSTKORB_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the importer on every enabled mailbox plus the HTTP endpoint, until stopped.
+    Serve,
+    /// Fetch every enabled mailbox once and report.
+    Fetch {
+        /// Fetch once and exit (the only mode; `serve` runs the loop).
+        #[arg(long)]
+        once: bool,
+    },
+    /// Set up a demo office with a demo Maildir, import it, show what happened, then serve.
+    Demo {
+        /// Only import and report; do not keep running.
+        #[arg(long)]
+        no_serve: bool,
+        /// Start over: delete an earlier demo's data first.
+        #[arg(long)]
+        reset: bool,
+    },
+    /// Show what would happen to a message, without importing it.
+    Explain { file: PathBuf },
+    /// Employees (Mitarbeiter).
+    #[command(subcommand)]
+    Employee(EmployeeCmd),
+    /// Sender rows („E-Mail-Adressen verwalten“): Von → An.
+    #[command(subcommand)]
+    Route(RouteCmd),
+    /// Mailbox settings („Einstellungen für den E-Mail Empfang“).
+    #[command(subcommand)]
+    Mailbox(MailboxCmd),
+    /// Fetch now, then give USER every waiting Vorgang they may claim („Synchronisieren“).
+    Sync {
+        #[arg(long)]
+        user: String,
+    },
+    /// Vorgänge.
+    #[command(subcommand)]
+    Cases(ListCmd),
+    /// Mails kept with a reason („Nicht zugeordnete E-Mails“).
+    #[command(subcommand)]
+    Kept(ListCmd),
+    /// One-off bulk import of a Maildir or an mbox file (nothing is moved or deleted there).
+    Import(ImportArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ListCmd {
+    List {
+        #[arg(long)]
+        json: bool,
+        /// Only the Vorgänge of this employee (cases only).
+        #[arg(long)]
+        user: Option<String>,
+        /// Include discarded/routed kept mails (kept only).
+        #[arg(long)]
+        all: bool,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+}
+
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false)]
+pub struct ImportArgs {
+    #[arg(long)]
+    pub maildir: Option<PathBuf>,
+    #[arg(long)]
+    pub mbox: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EmployeeCmd {
+    /// Add an employee.
+    Add(EmployeeFields),
+    /// List employees with what they may be used for.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change an employee (by id, username or name). Only the given fields change.
+    Set {
+        who: String,
+        #[command(flatten)]
+        fields: EmployeeFields,
+    },
+}
+
+#[derive(Args, Debug, Default)]
+pub struct EmployeeFields {
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Login name (only employees who log in need one).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// Work e-mail (Vertragsdaten › Daten zur Arbeit › E-Mail); "" removes it.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Licence string (Lizenzstring); "" removes it.
+    #[arg(long)]
+    pub license: Option<String>,
+    /// „Aktuell“: true or false (default true for a new employee).
+    #[arg(long)]
+    pub current: Option<bool>,
+    /// Permissions, comma-separated: mail_import, employees; "" removes all.
+    #[arg(long)]
+    pub permissions: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RouteCmd {
+    /// Add a row: mails from FROM's work address go to TO.
+    Add {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Remove { id: i64 },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MailboxCmd {
+    /// Create or change a mailbox. The password is read from standard input (or a prompt), never argv.
+    Set(MailboxArgs),
+    /// Show a mailbox's settings and health (the password is never shown).
+    Show {
+        #[arg(long, default_value = "default")]
+        name: String,
+    },
+    /// Connect, log in and count the mails waiting; report clearly what failed.
+    Test {
+        #[arg(long, default_value = "default")]
+        name: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct MailboxArgs {
+    #[arg(long, default_value = "default")]
+    pub name: String,
+    /// imap, pop3 or maildir
+    #[arg(long)]
+    pub protocol: String,
+    #[arg(long, default_value = "")]
+    pub host: String,
+    /// Default: 993/143 (IMAP), 995/110 (POP3).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// implicit, starttls or none
+    #[arg(long, default_value = "implicit")]
+    pub tls: String,
+    /// The dedicated address used for nothing else (Benutzername).
+    #[arg(long, default_value = "")]
+    pub username: String,
+    /// Read the password from standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Keep the stored password.
+    #[arg(long)]
+    pub keep_password: bool,
+    #[arg(long, default_value = "INBOX")]
+    pub folder: String,
+    /// After import: move (IMAP/Maildir; to --target-folder) or delete. POP3 always deletes.
+    #[arg(long, default_value = "move")]
+    pub disposal: String,
+    #[arg(long, default_value = "Postkorb/Importiert")]
+    pub target_folder: String,
+    /// For maildir: the Maildir directory.
+    #[arg(long)]
+    pub path: Option<PathBuf>,
+    /// Seconds between fetches in `serve`.
+    #[arg(long, default_value_t = 60)]
+    pub poll_secs: i64,
+    #[arg(long)]
+    pub disabled: bool,
+}

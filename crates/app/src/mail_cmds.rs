@@ -1,0 +1,262 @@
+//! `fetch`, `sync`, `explain`, `import`, `cases list`, `kept list`: the mail-facing commands.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use postkorb_core::{Decision, KeepReason, decide};
+use postkorb_source::Fetched;
+use postkorb_store::{ImportOutcome, MailboxRecord};
+
+use crate::Ctx;
+use crate::cli::{ImportArgs, ListCmd};
+use crate::clock::format_ms;
+use crate::importer::{self, Imported, RunReport};
+use crate::mailbox::source_config;
+
+/// One pass over every enabled mailbox. A failing mailbox is reported and the others go on.
+pub async fn fetch_all(ctx: &Ctx, print: bool) -> anyhow::Result<Vec<(String, RunReport)>> {
+    let mailboxes: Vec<MailboxRecord> = ctx.store.mailboxes().await?.into_iter().filter(|m| m.enabled).collect();
+    if mailboxes.is_empty() {
+        bail!("no mailbox is set up: use `postkorb mailbox set` (or try `postkorb demo`)");
+    }
+    let mut reports = Vec::new();
+    let mut failures = Vec::new();
+    for m in mailboxes {
+        let result = match source_config(&m, &ctx.key) {
+            Ok(cfg) => importer::run_once(&ctx.store, &m, &cfg, ctx.settings.batch_size, &ctx.clock)
+                .await
+                .map_err(anyhow::Error::from),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(r) => {
+                if print {
+                    print_report(&ctx.store, &m.name, &r).await?;
+                }
+                reports.push((m.name.clone(), r));
+            }
+            Err(e) => {
+                ctx.store.record_fetch_error(m.id, ctx.clock.now_ms(), &e.to_string()).await?;
+                eprintln!("mailbox {}: {e:#}", m.name);
+                failures.push(m.name.clone());
+            }
+        }
+    }
+    if !failures.is_empty() && reports.is_empty() {
+        bail!("no mailbox could be fetched ({})", failures.join(", "));
+    }
+    Ok(reports)
+}
+
+/// Prints which Vorgang went to whom and what was kept and why.
+pub async fn print_report(store: &postkorb_store::Store, mailbox: &str, r: &RunReport) -> anyhow::Result<()> {
+    let employees = store.employees().await?;
+    let name = |id: &postkorb_core::EmployeeId| {
+        employees.iter().find(|e| e.id == *id).map(|e| e.name.clone()).unwrap_or_else(|| format!("#{id}"))
+    };
+    println!(
+        "mailbox {mailbox}: {} listed, {} new, {} disposed of on the server ({} ms)",
+        r.listed,
+        r.imported.len(),
+        r.disposed,
+        r.elapsed_ms
+    );
+    for Imported { subject, from, outcome, .. } in &r.imported {
+        let what = match outcome {
+            ImportOutcome::Case { case_id, decision: Decision::Assign { to, .. } } => {
+                format!("Vorgang {case_id} for {}", name(to))
+            }
+            ImportOutcome::Case { case_id, decision: Decision::Pool { candidates, .. } } => format!(
+                "Vorgang {case_id} waiting for the first of {}",
+                candidates.iter().map(&name).collect::<Vec<_>>().join(", ")
+            ),
+            ImportOutcome::Case { case_id, .. } => format!("Vorgang {case_id}"),
+            ImportOutcome::Kept { kept_id, reason } => format!("kept #{kept_id}: {}", reason.english()),
+            ImportOutcome::Duplicate { of_ledger } => format!("duplicate of ledger entry {of_ledger}, skipped"),
+            ImportOutcome::AlreadyKnown => "already imported, skipped".to_string(),
+        };
+        println!("  {:<36} {:<40} -> {what}", truncate(from, 36), truncate(subject, 40));
+    }
+    if r.orphaned_pools > 0 {
+        println!("  {} waiting Vorgänge had no eligible recipient left and were kept", r.orphaned_pools);
+    }
+    Ok(())
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_string() } else { format!("{}…", s.chars().take(n - 1).collect::<String>()) }
+}
+
+pub async fn sync(ctx: &Ctx, user: &str) -> anyhow::Result<()> {
+    let e = ctx.store.find_employee(user).await?;
+    if let Err(err) = fetch_all(ctx, false).await {
+        eprintln!("fetching failed, claiming what is already here: {err:#}");
+    }
+    if let Err(why) = e.check_an() {
+        bail!("{} cannot receive Vorgänge: {why}", e.name);
+    }
+    let won = ctx.store.claim(e.id, ctx.clock.now_ms()).await?;
+    ctx.store.sweep_orphan_pools(ctx.clock.now_ms()).await?;
+    if won.is_empty() {
+        println!("{}: nothing waiting", e.name);
+    } else {
+        println!("{} received {} Vorgänge: {}", e.name, won.len(), won.iter().map(i64::to_string).collect::<Vec<_>>().join(", "));
+    }
+    Ok(())
+}
+
+pub async fn explain(ctx: &Ctx, file: &Path) -> anyhow::Result<()> {
+    let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mail = postkorb_mail::parse(&raw);
+    let employees = ctx.store.employees().await?;
+    let routes = ctx.store.routes().await?;
+    let name = |id: &postkorb_core::EmployeeId| {
+        employees.iter().find(|e| e.id == *id).map(|e| e.name.clone()).unwrap_or_else(|| format!("#{id}"))
+    };
+    println!("From:     {}", match &mail.sender {
+        Ok(a) => format!("{a}{}", mail.display_name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default()),
+        Err(e) => format!("not usable: {e}"),
+    });
+    println!("Subject:  {}", mail.subject);
+    if let Some(d) = mail.date_ms {
+        println!("Date:     {} UTC", format_ms(d));
+    }
+    println!("Parts:    {} attachment(s){}", mail.attachments.len(), if mail.html.is_some() { ", HTML" } else { "" });
+    for w in &mail.warnings {
+        println!("Warning:  {w}");
+    }
+    let verdict = match decide(&mail.facts(), &employees, &routes) {
+        Decision::Assign { sender, to } => {
+            format!("becomes a Vorgang for {} (sender row of {})", name(&to), name(&sender))
+        }
+        Decision::Pool { sender, candidates } => format!(
+            "becomes a Vorgang waiting for {}; the first of them to synchronise or log in receives it (sender {})",
+            candidates.iter().map(&name).collect::<Vec<_>>().join(", "),
+            name(&sender)
+        ),
+        Decision::Keep(reason) => format!("is kept for the admin: {}{}", reason.english(), hint(&reason)),
+    };
+    println!("Decision: this mail {verdict}");
+    println!("(nothing was imported)");
+    Ok(())
+}
+
+fn hint(reason: &KeepReason) -> &'static str {
+    match reason {
+        KeepReason::NoRoute => ". Add a row with `postkorb route add --from … --to …` to route such mail",
+        KeepReason::RouteInactive(_) => ". Fix the employee records or the rows (`postkorb route list`)",
+        _ => "",
+    }
+}
+
+pub async fn cases(ctx: &Ctx, cmd: ListCmd) -> anyhow::Result<()> {
+    let ListCmd::List { json, user, limit, .. } = cmd;
+    let assignee = match user {
+        Some(u) => Some(ctx.store.find_employee(&u).await?.id),
+        None => None,
+    };
+    let list = ctx.store.cases(assignee, limit, 0).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    println!("{:<5} {:<8} {:<17} {:<22} {:<30} BETREFF", "ID", "STATUS", "EINGANG (UTC)", "BEARBEITER", "ABSENDER");
+    for c in list {
+        println!(
+            "{:<5} {:<8} {:<17} {:<22} {:<30} {}",
+            c.id,
+            c.status,
+            format_ms(c.received_ms),
+            truncate(c.assignee_name.as_deref().unwrap_or("(wartet)"), 22),
+            truncate(&c.from_addr, 30),
+            c.subject
+        );
+    }
+    Ok(())
+}
+
+pub async fn kept(ctx: &Ctx, cmd: ListCmd) -> anyhow::Result<()> {
+    let ListCmd::List { json, all, limit, .. } = cmd;
+    let list = ctx.store.kept(!all, limit, 0).await?;
+    if json {
+        let rows: Vec<serde_json::Value> = list
+            .iter()
+            .map(|k| {
+                let mut v = serde_json::to_value(k).unwrap_or_default();
+                if let Some(r) = k.reason() {
+                    v["reason"] = r.english().into();
+                }
+                v
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!("{:<5} {:<9} {:<17} {:<30} {:<30} REASON", "ID", "STATUS", "KEPT (UTC)", "FROM", "SUBJECT");
+    for k in list {
+        let reason = k.reason().map(|r| r.english()).unwrap_or_else(|| k.reason_code.clone());
+        println!(
+            "{:<5} {:<9} {:<17} {:<30} {:<30} {reason}",
+            k.id,
+            k.status,
+            format_ms(k.received_ms),
+            truncate(k.from_addr.as_deref().unwrap_or("-"), 30),
+            truncate(&k.subject, 30)
+        );
+    }
+    Ok(())
+}
+
+/// One-off import: every message of a Maildir or mbox, through the same rules, with a progress bar.
+pub async fn import(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<()> {
+    let (label, messages): (String, Vec<Fetched>) = if let Some(dir) = &args.maildir {
+        (format!("import:maildir:{}", dir.display()), crate::mbox::read_maildir(dir)?)
+    } else if let Some(file) = &args.mbox {
+        (format!("import:mbox:{}", file.display()), crate::mbox::read_mbox(file)?)
+    } else {
+        bail!("give --maildir DIR or --mbox FILE");
+    };
+    let record = MailboxRecord {
+        name: label.clone(),
+        protocol: "maildir".into(),
+        tls: "none".into(),
+        folder: "INBOX".into(),
+        disposal: "move".into(),
+        target_folder: String::new(),
+        poll_secs: 60,
+        enabled: false,
+        ..Default::default()
+    };
+    let mailbox = match ctx.store.mailbox(&label).await {
+        Ok(m) => m,
+        Err(_) => ctx.store.save_mailbox(&record, ctx.clock.now_ms()).await?,
+    };
+    let bar = ProgressBar::new(messages.len() as u64);
+    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} mails {elapsed} ({eta} left)").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let employees = ctx.store.employees().await?;
+    let routes = ctx.store.routes().await?;
+    let mut report = RunReport { listed: messages.len(), ..Default::default() };
+    let started = std::time::Instant::now();
+    let mut messages = messages.into_iter().peekable();
+    while messages.peek().is_some() {
+        let batch: Vec<Fetched> = messages.by_ref().take(ctx.settings.batch_size).collect();
+        let n = batch.len() as u64;
+        let items = importer::prepare(batch, &employees, &routes);
+        report.imported.extend(importer::commit(&ctx.store, mailbox.id, items, &ctx.clock).await?);
+        bar.inc(n);
+    }
+    bar.finish_and_clear();
+    report.elapsed_ms = started.elapsed().as_millis();
+    let cases = report.count(|o| matches!(o, ImportOutcome::Case { .. }));
+    let kept = report.count(|o| matches!(o, ImportOutcome::Kept { .. }));
+    let skipped = report.imported.len() - cases - kept;
+    println!(
+        "imported {} messages in {} ms: {cases} Vorgänge, {kept} kept with a reason, {skipped} already known or duplicates",
+        report.listed, report.elapsed_ms
+    );
+    Ok(())
+}

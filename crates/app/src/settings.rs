@@ -1,0 +1,97 @@
+//! One typed settings struct: defaults → TOML file → environment. Passed down, never global.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Where the embedded database, the key file and the demo live.
+    pub data_dir: PathBuf,
+    /// `sqlite:PATH` (default: DATA_DIR/postkorb.db) or `postgres://…`.
+    pub database_url: Option<String>,
+    /// Address of the HTTP endpoint (health now, the web UI later).
+    pub listen: String,
+    /// The key that encrypts mailbox passwords (default: DATA_DIR/secret.key, created 0600).
+    pub key_file: Option<PathBuf>,
+    /// Mails per database transaction during import.
+    pub batch_size: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            listen: "127.0.0.1:8080".into(),
+            key_file: None,
+            batch_size: 100,
+        }
+    }
+}
+
+impl Settings {
+    /// Loads the file (if given) and applies `POSTKORB_*` environment overrides.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
+        let mut s = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))?
+            }
+            None => Settings::default(),
+        };
+        if let Ok(v) = std::env::var("POSTKORB_DATA_DIR") {
+            s.data_dir = v.into();
+        }
+        if let Ok(v) = std::env::var("POSTKORB_DATABASE_URL") {
+            s.database_url = Some(v);
+        }
+        if let Ok(v) = std::env::var("POSTKORB_LISTEN") {
+            s.listen = v;
+        }
+        if let Ok(v) = std::env::var("POSTKORB_KEY_FILE") {
+            s.key_file = Some(v.into());
+        }
+        if s.batch_size == 0 {
+            anyhow::bail!("batch_size must be at least 1");
+        }
+        Ok(s)
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("postkorb.db").display()))
+    }
+
+    pub fn key_file(&self) -> PathBuf {
+        self.key_file.clone().unwrap_or_else(|| self.data_dir.join("secret.key"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_in_the_config_file_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "data_dir = \"x\"\nlisten_typo = \"y\"\n").unwrap();
+        let err = format!("{:#}", Settings::load(Some(&p)).unwrap_err());
+        assert!(err.contains("listen_typo"), "{err}");
+    }
+
+    #[test]
+    fn the_database_defaults_to_sqlite_in_the_data_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "data_dir = \"/srv/pk\"\n").unwrap();
+        let s = Settings::load(Some(&p)).unwrap();
+        assert_eq!(s.database_url(), "sqlite:/srv/pk/postkorb.db");
+        assert_eq!(s.key_file(), PathBuf::from("/srv/pk/secret.key"));
+    }
+}
