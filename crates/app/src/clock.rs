@@ -46,6 +46,7 @@ mod tests {
     #[test]
     fn times_are_formatted_as_utc_dates() {
         assert_eq!(super::format_ms(0), "1970-01-01 00:00");
-        assert_eq!(super::format_ms(1_795_793_880_000), "2026-11-27 17:38");
+        assert_eq!(super::format_ms(1_795_793_880_000), "2026-11-27 15:38");
+        assert_eq!(super::format_ms(951_782_400_000), "2000-02-29 00:00");
     }
 }

@@ -1,0 +1,63 @@
+//! Postkorb as a library: the commands, the importer step and the serve loop, so that integration
+//! tests drive exactly the code the `postkorb` binary runs.
+
+pub mod admin;
+pub mod cli;
+pub mod clock;
+pub mod demo;
+pub mod importer;
+pub mod mail_cmds;
+pub mod mailbox;
+pub mod mbox;
+pub mod secret;
+pub mod serve;
+pub mod settings;
+
+use postkorb_store::Store;
+
+use crate::cli::{Cli, Command};
+use crate::clock::Clock;
+use crate::secret::SecretKey;
+use crate::settings::Settings;
+
+/// What every command needs, built once.
+pub struct Ctx {
+    pub settings: Settings,
+    pub store: Store,
+    pub key: SecretKey,
+    pub clock: Clock,
+}
+
+impl Ctx {
+    pub async fn open(settings: Settings) -> anyhow::Result<Ctx> {
+        use anyhow::Context;
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("cannot create data directory {}", settings.data_dir.display()))?;
+        let url = settings.database_url();
+        let store = Store::open(&url).await.with_context(|| format!("cannot open database {url}"))?;
+        let key = SecretKey::load_or_create(&settings.key_file())?;
+        Ok(Ctx { settings, store, key, clock: Clock::system() })
+    }
+}
+
+/// Runs one parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    if let Command::Demo { no_serve, reset } = cli.command {
+        return demo::run(settings, !no_serve, reset).await;
+    }
+    let ctx = Ctx::open(settings).await?;
+    match cli.command {
+        Command::Serve => serve::run(&ctx).await,
+        Command::Fetch { once: _ } => mail_cmds::fetch_all(&ctx, true).await.map(|_| ()),
+        Command::Demo { .. } => unreachable!("handled above"),
+        Command::Explain { file } => mail_cmds::explain(&ctx, &file).await,
+        Command::Employee(cmd) => admin::employee(&ctx, cmd).await,
+        Command::Route(cmd) => admin::route(&ctx, cmd).await,
+        Command::Mailbox(cmd) => admin::mailbox(&ctx, cmd).await,
+        Command::Sync { user } => mail_cmds::sync(&ctx, &user).await,
+        Command::Cases(cmd) => mail_cmds::cases(&ctx, cmd).await,
+        Command::Kept(cmd) => mail_cmds::kept(&ctx, cmd).await,
+        Command::Import(args) => mail_cmds::import(&ctx, args).await,
+    }
+}

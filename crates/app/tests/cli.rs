@@ -1,0 +1,154 @@
+//! The `postkorb` binary as a user runs it: the demo, the rules named in errors, the password never
+//! on the command line, JSON output.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env { dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_postkorb"))
+            .args(args)
+            .env("POSTKORB_DATA_DIR", self.dir.path())
+            .env_remove("POSTKORB_CONFIG")
+            .env_remove("POSTKORB_DATABASE_URL")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(s) = stdin {
+            input.write_all(s.as_bytes()).unwrap();
+        }
+        drop(input);
+        child.wait_with_output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args, None);
+        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args, None);
+        assert!(!out.status.success(), "{args:?} should fail");
+        String::from_utf8(out.stderr).unwrap()
+    }
+}
+
+#[test]
+fn the_demo_imports_every_sample_mail_into_exactly_one_state() {
+    let env = Env::new();
+    let out = env.ok(&["demo", "--no-serve"]);
+    assert!(out.contains("10 listed, 10 new, 10 disposed"), "{out}");
+    for expected in [
+        "Vorgang 1 for Bernd Berater",
+        "waiting for the first of Bernd Berater, Clara Sachbearbeiterin",
+        "sender has no row in the sender list",
+        "sender's rows are all inactive",
+        "automatic mail",
+        "no usable sender address in From",
+        "Clara Sachbearbeiterin received 2 Vorgänge",
+        "Bernd Berater: nothing waiting",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+    // The Maildir's new/ is empty: every mail moved out after the commit.
+    let new = env.dir.path().join("demo/maildir/new");
+    assert_eq!(std::fs::read_dir(new).unwrap().count(), 0);
+    // Running the demo again imports nothing twice.
+    let again = env.ok(&["demo", "--no-serve"]);
+    assert!(again.contains("0 listed, 0 new"), "{again}");
+}
+
+#[test]
+fn a_row_that_breaks_the_rules_is_refused_naming_each_rule() {
+    let env = Env::new();
+    env.ok(&["employee", "add", "--name", "Anna", "--email", "anna@mustermail.de"]);
+    env.ok(&["employee", "add", "--name", "Otto", "--current", "false", "--license", "L1"]);
+    env.ok(&["employee", "add", "--name", "Bernd", "--username", "bernd", "--license", "L2"]);
+    let err = env.fails(&["route", "add", "--from", "Bernd", "--to", "Anna"]);
+    assert!(err.contains("no work e-mail"), "{err}");
+    assert!(err.contains("no active licence"), "{err}");
+    let err = env.fails(&["route", "add", "--from", "Anna", "--to", "Otto"]);
+    assert!(err.contains("not marked as current"), "{err}");
+    let err = env.fails(&["route", "add", "--from", "Niemand", "--to", "bernd"]);
+    assert!(err.contains("no employee named \"Niemand\""), "{err}");
+    assert!(env.ok(&["route", "add", "--from", "Anna", "--to", "bernd"]).contains("Anna -> Bernd"));
+    // The row turns inactive when An loses the licence, and the list says why.
+    env.ok(&["employee", "set", "bernd", "--license", ""]);
+    let list = env.ok(&["route", "list"]);
+    assert!(list.contains("INACTIVE: An: Bernd has no active licence"), "{list}");
+    let json: serde_json::Value = serde_json::from_str(&env.ok(&["route", "list", "--json"])).unwrap();
+    assert_eq!(json[0]["active"], false);
+}
+
+#[test]
+fn the_mailbox_password_comes_from_stdin_is_stored_encrypted_and_never_shown() {
+    let env = Env::new();
+    let out = env.run(
+        &["mailbox", "set", "--protocol", "imap", "--host", "127.0.0.1", "--port", "1", "--tls", "none", "--username", "v@office.test", "--password-stdin"],
+        Some("Sehr-Geheim-123\n"),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let show = env.ok(&["mailbox", "show"]);
+    assert!(show.contains("set (encrypted)") && !show.contains("Sehr-Geheim-123"), "{show}");
+    let db = std::fs::read(env.dir.path().join("postkorb.db")).unwrap();
+    let wal = std::fs::read(env.dir.path().join("postkorb.db-wal")).unwrap_or_default();
+    for bytes in [db, wal] {
+        assert!(!bytes.windows(15).any(|w| w == b"Sehr-Geheim-123"), "password in clear in the database");
+    }
+    // Nothing listens on port 1: a clear error, not a hang.
+    let err = env.fails(&["mailbox", "test"]);
+    assert!(err.contains("server not reachable"), "{err}");
+}
+
+#[test]
+fn explain_says_what_would_happen_without_importing() {
+    let env = Env::new();
+    env.ok(&["employee", "add", "--name", "Anna", "--email", "anna@mustermail.de"]);
+    env.ok(&["employee", "add", "--name", "Bernd", "--license", "L2"]);
+    env.ok(&["route", "add", "--from", "Anna", "--to", "Bernd"]);
+    let file = env.dir.path().join("m.eml");
+    std::fs::write(&file, "From: =?UTF-8?Q?Anna_Au=C3=9Fendienst?= <Anna@MusterMail.de>\r\nSubject: =?ISO-8859-1?Q?R=FCckruf?=\r\n\r\nText\r\n").unwrap();
+    let out = env.ok(&["explain", file.to_str().unwrap()]);
+    assert!(out.contains("anna@mustermail.de (Anna Außendienst)"), "{out}");
+    assert!(out.contains("Subject:  Rückruf"), "{out}");
+    assert!(out.contains("becomes a Vorgang for Bernd"), "{out}");
+    std::fs::write(&file, "From: fremd@example.com\r\nSubject: x\r\n\r\nText\r\n").unwrap();
+    let out = env.ok(&["explain", file.to_str().unwrap()]);
+    assert!(out.contains("is kept for the admin: sender has no row"), "{out}");
+    assert!(env.ok(&["cases", "list", "--json"]).trim() == "[]", "nothing imported");
+}
+
+#[test]
+fn a_bulk_import_of_an_mbox_goes_through_the_same_rules() {
+    let env = Env::new();
+    env.ok(&["employee", "add", "--name", "Anna", "--email", "anna@mustermail.de"]);
+    env.ok(&["employee", "add", "--name", "Bernd", "--license", "L2"]);
+    env.ok(&["route", "add", "--from", "Anna", "--to", "Bernd"]);
+    let file = env.dir.path().join("alt.mbox");
+    std::fs::write(
+        &file,
+        "From anna@mustermail.de Mon Jan  1 00:00:00 2024\nFrom: anna@mustermail.de\nSubject: Alt 1\nMessage-ID: <a1@x>\n\n>From the road\n\nFrom x@y Mon Jan  1 00:00:00 2024\nFrom: fremd@example.com\nSubject: Alt 2\nMessage-ID: <a2@x>\n\nHallo\n",
+    )
+    .unwrap();
+    let out = env.ok(&["import", "--mbox", file.to_str().unwrap()]);
+    assert!(out.contains("imported 2 messages") && out.contains("1 Vorgänge, 1 kept"), "{out}");
+    let again = env.ok(&["import", "--mbox", file.to_str().unwrap()]);
+    assert!(again.contains("0 Vorgänge, 0 kept with a reason, 2 already known"), "{again}");
+    let cases: serde_json::Value = serde_json::from_str(&env.ok(&["cases", "list", "--json", "--user", "Bernd"])).unwrap();
+    assert_eq!(cases.as_array().unwrap().len(), 1);
+    assert_eq!(cases[0]["subject"], "Alt 1");
+    let kept: serde_json::Value = serde_json::from_str(&env.ok(&["kept", "list", "--json"])).unwrap();
+    assert_eq!(kept[0]["reason"], "sender has no row in the sender list");
+}
