@@ -23,7 +23,8 @@ fn parse_permissions(s: &str) -> anyhow::Result<Vec<Permission>> {
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .map(|p| {
-            Permission::from_code(p).ok_or_else(|| anyhow::anyhow!("unknown permission {p:?}: use mail_import or employees"))
+            Permission::from_code(p)
+                .ok_or_else(|| anyhow::anyhow!("unknown permission {p:?}: use mail_import or employees"))
         })
         .collect()
 }
@@ -65,7 +66,10 @@ pub async fn employee(ctx: &Ctx, cmd: EmployeeCmd) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&all)?);
                 return Ok(());
             }
-            println!("{:<4} {:<28} {:<8} {:<12} {:<32} {:<5} {:<5} PERMISSIONS", "ID", "NAME", "CURRENT", "LICENSE", "WORK E-MAIL", "VON", "AN");
+            println!(
+                "{:<4} {:<28} {:<8} {:<12} {:<32} {:<5} {:<5} PERMISSIONS",
+                "ID", "NAME", "CURRENT", "LICENSE", "WORK E-MAIL", "VON", "AN"
+            );
             for e in all {
                 let perms: Vec<&str> = e.permissions.iter().map(|p| p.code()).collect();
                 println!(
@@ -150,7 +154,13 @@ pub async fn route(ctx: &Ctx, cmd: RouteCmd) -> anyhow::Result<()> {
                     } else {
                         format!("INACTIVE: {}", r["detail"].as_str().unwrap_or(""))
                     };
-                    println!("{:<4} {:<28} {:<28} {}", r["id"], r["from"].as_str().unwrap_or(""), r["to"].as_str().unwrap_or(""), status);
+                    println!(
+                        "{:<4} {:<28} {:<28} {}",
+                        r["id"],
+                        r["from"].as_str().unwrap_or(""),
+                        r["to"].as_str().unwrap_or(""),
+                        status
+                    );
                 }
             }
         }
@@ -165,7 +175,7 @@ pub async fn route(ctx: &Ctx, cmd: RouteCmd) -> anyhow::Result<()> {
 
 pub async fn mailbox(ctx: &Ctx, cmd: MailboxCmd) -> anyhow::Result<()> {
     match cmd {
-        MailboxCmd::Set(a) => set_mailbox(ctx, a).await,
+        MailboxCmd::Set(a) => set_mailbox(ctx, *a).await,
         MailboxCmd::Show { name } => {
             let m = ctx.store.mailbox(&name).await?;
             let (cases, kept, dups) = ctx.store.mailbox_counts(m.id).await?;
@@ -177,7 +187,10 @@ pub async fn mailbox(ctx: &Ctx, cmd: MailboxCmd) -> anyhow::Result<()> {
             println!("username      {}", m.username);
             println!("password      {}", if m.secret.is_some() { "set (encrypted)" } else { "not set" });
             println!("folder        {}", m.folder);
-            println!("after import  {}", if m.disposal == "delete" { "delete".to_string() } else { format!("move to {}", m.target_folder) });
+            println!(
+                "after import  {}",
+                if m.disposal == "delete" { "delete".to_string() } else { format!("move to {}", m.target_folder) }
+            );
             println!("poll every    {} s{}", m.poll_secs, if m.enabled { "" } else { " (disabled)" });
             println!("last success  {}", m.last_success_ms.map(format_ms).unwrap_or_else(|| "never".into()));
             println!("last error    {}", m.last_error.as_deref().unwrap_or("none"));

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "postkorb", version, about = "Turns e-mails in a dedicated mailbox into Vorgänge, assigned by sender.")]
+#[command(
+    name = "postkorb",
+    version,
+    about = "Turns e-mails in a dedicated mailbox into Vorgänge, assigned by sender."
+)]
 pub struct Cli {
     /// Settings file (TOML). Environment: POSTKORB_CONFIG.
     #[arg(long, global = true, env = "POSTKORB_CONFIG")]
@@ -135,13 +139,15 @@ pub enum RouteCmd {
         #[arg(long)]
         json: bool,
     },
-    Remove { id: i64 },
+    Remove {
+        id: i64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum MailboxCmd {
     /// Create or change a mailbox. The password is read from standard input (or a prompt), never argv.
-    Set(MailboxArgs),
+    Set(Box<MailboxArgs>),
     /// Show a mailbox's settings and health (the password is never shown).
     Show {
         #[arg(long, default_value = "default")]

@@ -17,9 +17,8 @@ impl Clock {
     }
 
     pub fn now_ms(&self) -> i64 {
-        self.fixed.unwrap_or_else(|| {
-            SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-        })
+        self.fixed
+            .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0))
     }
 }
 

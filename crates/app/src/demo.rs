@@ -81,11 +81,27 @@ async fn set_up(ctx: &Ctx, maildir: &std::path::Path) -> anyhow::Result<()> {
     };
     let s = &ctx.store;
     let all = [Permission::ManageMailImport, Permission::ManageEmployees];
-    let anna = s.add_employee(&person("Anna Außendienst", None, None, Some("anna.aussendienst@mustermail.de"), &[]), now).await?;
-    let bernd = s.add_employee(&person("Bernd Berater", Some("bernd"), Some("TAU-2026-0002"), Some("bernd.berater@makler-beispiel.de"), &all), now).await?;
-    let clara = s.add_employee(&person("Clara Sachbearbeiterin", Some("clara"), Some("TAU-2026-0003"), None, &[]), now).await?;
-    let info = s.add_employee(&person("Info-Postfach Mustermail", None, None, Some("info@mustermail.de"), &[]), now).await?;
-    let dieter = s.add_employee(&person("Dieter Ehemalig", None, None, Some("dieter.ehemalig@mustermail.de"), &[]), now).await?;
+    let anna = s
+        .add_employee(&person("Anna Außendienst", None, None, Some("anna.aussendienst@mustermail.de"), &[]), now)
+        .await?;
+    let bernd = s
+        .add_employee(
+            &person(
+                "Bernd Berater",
+                Some("bernd"),
+                Some("TAU-2026-0002"),
+                Some("bernd.berater@makler-beispiel.de"),
+                &all,
+            ),
+            now,
+        )
+        .await?;
+    let clara =
+        s.add_employee(&person("Clara Sachbearbeiterin", Some("clara"), Some("TAU-2026-0003"), None, &[]), now).await?;
+    let info =
+        s.add_employee(&person("Info-Postfach Mustermail", None, None, Some("info@mustermail.de"), &[]), now).await?;
+    let dieter =
+        s.add_employee(&person("Dieter Ehemalig", None, None, Some("dieter.ehemalig@mustermail.de"), &[]), now).await?;
     let eva = s.add_employee(&person("Eva Extern", None, None, Some("eva@extern-partner.de"), &[]), now).await?;
     let frank = s.add_employee(&person("Frank Teilzeit", Some("frank"), Some("TAU-2026-0006"), None, &[]), now).await?;
     s.add_route(anna.id, bernd.id, now).await?;

@@ -101,7 +101,12 @@ pub async fn sync(ctx: &Ctx, user: &str) -> anyhow::Result<()> {
     if won.is_empty() {
         println!("{}: nothing waiting", e.name);
     } else {
-        println!("{} received {} Vorgänge: {}", e.name, won.len(), won.iter().map(i64::to_string).collect::<Vec<_>>().join(", "));
+        println!(
+            "{} received {} Vorgänge: {}",
+            e.name,
+            won.len(),
+            won.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+        );
     }
     Ok(())
 }
@@ -114,10 +119,13 @@ pub async fn explain(ctx: &Ctx, file: &Path) -> anyhow::Result<()> {
     let name = |id: &postkorb_core::EmployeeId| {
         employees.iter().find(|e| e.id == *id).map(|e| e.name.clone()).unwrap_or_else(|| format!("#{id}"))
     };
-    println!("From:     {}", match &mail.sender {
-        Ok(a) => format!("{a}{}", mail.display_name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default()),
-        Err(e) => format!("not usable: {e}"),
-    });
+    println!(
+        "From:     {}",
+        match &mail.sender {
+            Ok(a) => format!("{a}{}", mail.display_name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default()),
+            Err(e) => format!("not usable: {e}"),
+        }
+    );
     println!("Subject:  {}", mail.subject);
     if let Some(d) = mail.date_ms {
         println!("Date:     {} UTC", format_ms(d));
@@ -233,7 +241,10 @@ pub async fn import(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<()> {
         Err(_) => ctx.store.save_mailbox(&record, ctx.clock.now_ms()).await?,
     };
     let bar = ProgressBar::new(messages.len() as u64);
-    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} mails {elapsed} ({eta} left)").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} mails {elapsed} ({eta} left)")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }

@@ -30,11 +30,7 @@ pub fn read_maildir(dir: &Path) -> anyhow::Result<Vec<Fetched>> {
 /// Splits an mbox (mboxrd/mboxo) file into messages; keys are the message's position.
 pub fn read_mbox(file: &Path) -> anyhow::Result<Vec<Fetched>> {
     let data = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    Ok(split_mbox(&data)
-        .into_iter()
-        .enumerate()
-        .map(|(i, raw)| Fetched { key: format!("mbox:{i}"), raw })
-        .collect())
+    Ok(split_mbox(&data).into_iter().enumerate().map(|(i, raw)| Fetched { key: format!("mbox:{i}"), raw }).collect())
 }
 
 /// A message starts at a line `From ` at the file start or after a newline; `>From ` lines are unquoted

@@ -38,10 +38,8 @@ impl SecretKey {
     pub fn encrypt(&self, plain: &str) -> anyhow::Result<Vec<u8>> {
         let mut nonce = [0u8; 24];
         getrandom::fill(&mut nonce).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-        let ct = self
-            .0
-            .encrypt(&XNonce::from(nonce), plain.as_bytes())
-            .map_err(|_| anyhow::anyhow!("encryption failed"))?;
+        let ct =
+            self.0.encrypt(&XNonce::from(nonce), plain.as_bytes()).map_err(|_| anyhow::anyhow!("encryption failed"))?;
         let mut out = nonce.to_vec();
         out.extend(ct);
         Ok(out)

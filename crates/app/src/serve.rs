@@ -61,7 +61,10 @@ async fn supervise(ctx: &Ctx) -> anyhow::Result<()> {
                 let key_file = shared.key_file();
                 let batch = shared.batch_size;
                 let name = m.name.clone();
-                tasks.insert(m.name.clone(), tokio::spawn(async move { mailbox_loop(store, key_file, name, batch).await }));
+                tasks.insert(
+                    m.name.clone(),
+                    tokio::spawn(async move { mailbox_loop(store, key_file, name, batch).await }),
+                );
             }
         }
         tokio::time::sleep(Duration::from_secs(10)).await;

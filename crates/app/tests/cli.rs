@@ -96,7 +96,21 @@ fn a_row_that_breaks_the_rules_is_refused_naming_each_rule() {
 fn the_mailbox_password_comes_from_stdin_is_stored_encrypted_and_never_shown() {
     let env = Env::new();
     let out = env.run(
-        &["mailbox", "set", "--protocol", "imap", "--host", "127.0.0.1", "--port", "1", "--tls", "none", "--username", "v@office.test", "--password-stdin"],
+        &[
+            "mailbox",
+            "set",
+            "--protocol",
+            "imap",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "1",
+            "--tls",
+            "none",
+            "--username",
+            "v@office.test",
+            "--password-stdin",
+        ],
         Some("Sehr-Geheim-123\n"),
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -146,7 +160,8 @@ fn a_bulk_import_of_an_mbox_goes_through_the_same_rules() {
     assert!(out.contains("imported 2 messages") && out.contains("1 Vorgänge, 1 kept"), "{out}");
     let again = env.ok(&["import", "--mbox", file.to_str().unwrap()]);
     assert!(again.contains("0 Vorgänge, 0 kept with a reason, 2 already known"), "{again}");
-    let cases: serde_json::Value = serde_json::from_str(&env.ok(&["cases", "list", "--json", "--user", "Bernd"])).unwrap();
+    let cases: serde_json::Value =
+        serde_json::from_str(&env.ok(&["cases", "list", "--json", "--user", "Bernd"])).unwrap();
     assert_eq!(cases.as_array().unwrap().len(), 1);
     assert_eq!(cases[0]["subject"], "Alt 1");
     let kept: serde_json::Value = serde_json::from_str(&env.ok(&["kept", "list", "--json"])).unwrap();

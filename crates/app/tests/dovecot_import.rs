@@ -187,7 +187,8 @@ async fn a_connection_cut_in_the_middle_of_a_fetch_loses_nothing_and_duplicates_
         proxy.cut_after(85_000);
         let err = run(&o, &m).await;
         assert!(err.is_err(), "{protocol}: the cut must surface as an error");
-        let before = o.store.cases(None, 100, 0).await.unwrap().iter().filter(|c| c.subject.starts_with(protocol)).count();
+        let before =
+            o.store.cases(None, 100, 0).await.unwrap().iter().filter(|c| c.subject.starts_with(protocol)).count();
         assert!(before < 10, "{protocol}: the cut came before the end ({before} imported)");
         // The next run over an intact connection takes the rest.
         let proxy2 = Proxy::start(port);
@@ -204,7 +205,11 @@ async fn a_connection_cut_in_the_middle_of_a_fetch_loses_nothing_and_duplicates_
             .map(|c| c.subject)
             .filter(|s| s.starts_with(protocol))
             .collect();
-        assert_eq!(subjects.len(), 10, "{protocol}: every mail exactly once (had {before} after the cut): {subjects:?}");
+        assert_eq!(
+            subjects.len(),
+            10,
+            "{protocol}: every mail exactly once (had {before} after the cut): {subjects:?}"
+        );
         let mut unique = subjects.clone();
         unique.sort();
         unique.dedup();

@@ -41,7 +41,10 @@ fn serve_imports_a_mail_dropped_into_the_maildir_and_reports_health() {
     assert!(postkorb(p, &["employee", "add", "--name", "Anna", "--email", "anna@mustermail.de"]).status.success());
     assert!(postkorb(p, &["employee", "add", "--name", "Bernd", "--license", "L"]).status.success());
     assert!(postkorb(p, &["route", "add", "--from", "Anna", "--to", "Bernd"]).status.success());
-    let set = postkorb(p, &["mailbox", "set", "--protocol", "maildir", "--path", maildir.to_str().unwrap(), "--poll-secs", "1"]);
+    let set = postkorb(
+        p,
+        &["mailbox", "set", "--protocol", "maildir", "--path", maildir.to_str().unwrap(), "--poll-secs", "1"],
+    );
     assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
 
     let port = postkorb_testkit::free_port();
@@ -55,7 +58,8 @@ fn serve_imports_a_mail_dropped_into_the_maildir_and_reports_health() {
         .unwrap();
     let _guard = Kill(child);
 
-    std::fs::write(maildir.join("tmp/1.x"), "From: anna@mustermail.de\r\nSubject: Rückruf bitte\r\n\r\nHallo\r\n").unwrap();
+    std::fs::write(maildir.join("tmp/1.x"), "From: anna@mustermail.de\r\nSubject: Rückruf bitte\r\n\r\nHallo\r\n")
+        .unwrap();
     std::fs::rename(maildir.join("tmp/1.x"), maildir.join("new/1.x")).unwrap();
 
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -100,13 +100,12 @@ impl RouteError {
             RouteError::UnknownEmployee { role, id } => {
                 format!("{}: Mitarbeiter {id} existiert nicht.", side(role))
             }
-            RouteError::NotCurrent { role, name } => format!(
-                "{}: Bei {name} ist das Häkchen „Aktuell“ nicht gesetzt.",
-                side(role)
-            ),
-            RouteError::NoWorkEmail { name } => format!(
-                "Von: Für {name} ist unter Vertragsdaten › Daten zur Arbeit keine E-Mail-Adresse hinterlegt."
-            ),
+            RouteError::NotCurrent { role, name } => {
+                format!("{}: Bei {name} ist das Häkchen „Aktuell“ nicht gesetzt.", side(role))
+            }
+            RouteError::NoWorkEmail { name } => {
+                format!("Von: Für {name} ist unter Vertragsdaten › Daten zur Arbeit keine E-Mail-Adresse hinterlegt.")
+            }
             RouteError::NoLicense { name } => {
                 format!("An: {name} besitzt keinen aktiven Lizenzstring.")
             }

@@ -9,7 +9,6 @@ pub mod routing;
 
 pub use address::{AddressError, EmailAddress};
 pub use employee::{
-    Employee, EmployeeId, Permission, RouteError, RouteRole, SenderRoute, an_choices, check_new_route,
-    von_choices,
+    Employee, EmployeeId, Permission, RouteError, RouteRole, SenderRoute, an_choices, check_new_route, von_choices,
 };
 pub use routing::{Decision, KeepReason, MailFacts, RouteStatus, decide, may_claim, route_status};

@@ -179,10 +179,8 @@ pub fn decide(facts: &MailFacts, employees: &[Employee], routes: &[SenderRoute])
         return Decision::Keep(KeepReason::Unverified(why.clone()));
     }
     // Rows whose Von has this work address (checked against the employee record *now*).
-    let senders: Vec<&Employee> =
-        employees.iter().filter(|e| e.work_email.as_ref() == Some(sender)).collect();
-    let rows: Vec<&SenderRoute> =
-        routes.iter().filter(|r| senders.iter().any(|e| e.id == r.from)).collect();
+    let senders: Vec<&Employee> = employees.iter().filter(|e| e.work_email.as_ref() == Some(sender)).collect();
+    let rows: Vec<&SenderRoute> = routes.iter().filter(|r| senders.iter().any(|e| e.id == r.from)).collect();
     if rows.is_empty() {
         return Decision::Keep(KeepReason::NoRoute);
     }

@@ -19,9 +19,9 @@ fn office() -> Vec<Employee> {
     vec![
         emp(1, "Anna Außendienst", true, None, Some("anna@mustermail.de")), // sends, no licence
         emp(2, "Bernd Berater", true, Some("LIZ-2"), Some("bernd@makler.de")), // licensed advisor
-        emp(3, "Clara Sachbearbeiterin", true, Some("LIZ-3"), None), // licensed clerk, no e-mail
+        emp(3, "Clara Sachbearbeiterin", true, Some("LIZ-3"), None),        // licensed clerk, no e-mail
         emp(4, "Dieter Ehemalig", false, Some("LIZ-4"), Some("dieter@mustermail.de")), // left
-        emp(5, "Eva Ohnelizenz", true, Some("  "), Some("eva@makler.de")), // blank licence
+        emp(5, "Eva Ohnelizenz", true, Some("  "), Some("eva@makler.de")),  // blank licence
         emp(6, "Info Postfach", true, None, Some("info@mustermail.de")),
     ]
 }
@@ -33,7 +33,8 @@ fn row(id: i64, from: i64, to: i64) -> SenderRoute {
 #[test]
 fn saving_a_row_checks_von_and_an_with_the_rules_of_the_description() {
     let office = office();
-    let cases: Vec<(i64, i64, Result<(), Vec<&str>>)> = vec![
+    type Expected = Result<(), Vec<&'static str>>;
+    let cases: Vec<(i64, i64, Expected)> = vec![
         // Von without licence to a licensed An: fine (the seed's main case).
         (1, 2, Ok(())),
         // An without a work e-mail is fine.
@@ -150,7 +151,10 @@ fn unreadable_automatic_and_unverified_mail_never_reaches_a_person() {
     let mut facts = MailFacts::from_sender(good);
     facts.malformed = Some("no header".into());
     assert!(matches!(decide(&facts, &office, &routes), Decision::Keep(KeepReason::Malformed(_))));
-    let facts = MailFacts { sender: Err("several addresses in From".into()), ..MailFacts::from_sender(EmailAddress::parse("a@b.de").unwrap()) };
+    let facts = MailFacts {
+        sender: Err("several addresses in From".into()),
+        ..MailFacts::from_sender(EmailAddress::parse("a@b.de").unwrap())
+    };
     assert_eq!(
         decide(&facts, &office, &routes),
         Decision::Keep(KeepReason::NoUsableFrom("several addresses in From".into()))

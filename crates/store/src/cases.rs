@@ -63,7 +63,8 @@ pub struct CaseDetail {
     pub raw_id: i64,
 }
 
-const SUMMARY_SELECT: &str = "SELECT c.id, c.subject, c.from_addr, c.from_name, c.sender_employee, c.status, c.assignee,
+const SUMMARY_SELECT: &str =
+    "SELECT c.id, c.subject, c.from_addr, c.from_name, c.sender_employee, c.status, c.assignee,
         e.name AS assignee_name, c.received_ms,
         (SELECT COUNT(*) FROM attachments a WHERE a.case_id = c.id) AS attachment_count
      FROM cases c LEFT JOIN employees e ON e.id = c.assignee";
@@ -279,10 +280,12 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("Vorgang {id}")))?;
         let summary = summary_from_row(&row)?;
-        let body = sqlx::query("SELECT sent_ms, body_text, body_html, forwarded_json, warnings_json, raw_id FROM cases WHERE id = $1")
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?;
+        let body = sqlx::query(
+            "SELECT sent_ms, body_text, body_html, forwarded_json, warnings_json, raw_id FROM cases WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
         let forwarded: Option<String> = body.try_get(3)?;
         let warnings: String = body.try_get(4)?;
         let candidates = sqlx::query("SELECT employee_id FROM case_candidates WHERE case_id = $1 ORDER BY employee_id")
@@ -292,22 +295,36 @@ impl Store {
             .iter()
             .map(|r| r.try_get(0))
             .collect::<Result<_, _>>()?;
-        let attachments = sqlx::query("SELECT id, name, content_type, size FROM attachments WHERE case_id = $1 ORDER BY position")
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(StoredAttachment { id: r.try_get(0)?, name: r.try_get(1)?, content_type: r.try_get(2)?, size: r.try_get(3)? })
-            })
-            .collect::<Result<_>>()?;
-        let events = sqlx::query("SELECT at_ms, kind, employee_id, detail FROM case_events WHERE case_id = $1 ORDER BY id")
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| Ok(CaseEvent { at_ms: r.try_get(0)?, kind: r.try_get(1)?, employee_id: r.try_get(2)?, detail: r.try_get(3)? }))
-            .collect::<Result<_>>()?;
+        let attachments =
+            sqlx::query("SELECT id, name, content_type, size FROM attachments WHERE case_id = $1 ORDER BY position")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(StoredAttachment {
+                        id: r.try_get(0)?,
+                        name: r.try_get(1)?,
+                        content_type: r.try_get(2)?,
+                        size: r.try_get(3)?,
+                    })
+                })
+                .collect::<Result<_>>()?;
+        let events =
+            sqlx::query("SELECT at_ms, kind, employee_id, detail FROM case_events WHERE case_id = $1 ORDER BY id")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(CaseEvent {
+                        at_ms: r.try_get(0)?,
+                        kind: r.try_get(1)?,
+                        employee_id: r.try_get(2)?,
+                        detail: r.try_get(3)?,
+                    })
+                })
+                .collect::<Result<_>>()?;
         Ok(CaseDetail {
             summary,
             sent_ms: body.try_get(0)?,
@@ -324,14 +341,20 @@ impl Store {
 
     /// One attachment's metadata and bytes.
     pub async fn attachment(&self, case_id: i64, attachment_id: i64) -> Result<(StoredAttachment, Vec<u8>)> {
-        let r = sqlx::query("SELECT id, name, content_type, size, data FROM attachments WHERE case_id = $1 AND id = $2")
-            .bind(case_id)
-            .bind(attachment_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("attachment {attachment_id}")))?;
+        let r =
+            sqlx::query("SELECT id, name, content_type, size, data FROM attachments WHERE case_id = $1 AND id = $2")
+                .bind(case_id)
+                .bind(attachment_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("attachment {attachment_id}")))?;
         Ok((
-            StoredAttachment { id: r.try_get(0)?, name: r.try_get(1)?, content_type: r.try_get(2)?, size: r.try_get(3)? },
+            StoredAttachment {
+                id: r.try_get(0)?,
+                name: r.try_get(1)?,
+                content_type: r.try_get(2)?,
+                size: r.try_get(3)?,
+            },
             r.try_get(4)?,
         ))
     }

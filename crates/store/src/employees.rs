@@ -111,11 +111,7 @@ impl Store {
         let by_id = key.parse::<i64>().ok();
         let hits: Vec<&Employee> = all
             .iter()
-            .filter(|e| {
-                Some(e.id.0) == by_id
-                    || e.username.as_deref() == Some(key)
-                    || e.name.eq_ignore_ascii_case(key)
-            })
+            .filter(|e| Some(e.id.0) == by_id || e.username.as_deref() == Some(key) || e.name.eq_ignore_ascii_case(key))
             .collect();
         match hits.as_slice() {
             [one] => Ok((*one).clone()),

@@ -62,10 +62,11 @@ impl Store {
 
     /// Ledger keys of this mailbox whose server copy is not yet disposed of (retried every run).
     pub async fn undisposed_keys(&self, mailbox_id: i64) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT source_key FROM ledger WHERE mailbox_id = $1 AND disposed_ms IS NULL ORDER BY id")
-            .bind(mailbox_id)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT source_key FROM ledger WHERE mailbox_id = $1 AND disposed_ms IS NULL ORDER BY id")
+                .bind(mailbox_id)
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
 
@@ -95,7 +96,12 @@ impl Store {
     }
 }
 
-async fn import_one(tx: &mut Transaction<'_, Any>, mailbox_id: i64, item: &ImportItem, now: i64) -> Result<ImportOutcome> {
+async fn import_one(
+    tx: &mut Transaction<'_, Any>,
+    mailbox_id: i64,
+    item: &ImportItem,
+    now: i64,
+) -> Result<ImportOutcome> {
     let inserted = sqlx::query(
         "INSERT INTO ledger (mailbox_id, source_key, fingerprint, message_id, outcome, imported_ms)
          VALUES ($1, $2, $3, $4, 'pending', $5)

@@ -165,12 +165,19 @@ async fn sixteen_concurrent_claims_give_exactly_one_winner_per_vorgang() {
     let o = office(&store).await;
     let mut candidates = vec![o.bernd, o.clara];
     for i in 0..14 {
-        let e = NewEmployee { name: format!("Kandidat {i}"), is_current: true, license: Some("L".into()), ..Default::default() };
+        let e = NewEmployee {
+            name: format!("Kandidat {i}"),
+            is_current: true,
+            license: Some("L".into()),
+            ..Default::default()
+        };
         candidates.push(store.add_employee(&e, 1).await.unwrap().id);
     }
     candidates.sort();
     let items: Vec<ImportItem> = (0..50)
-        .map(|i| item(&format!("k{i}"), &format!("s{i}"), Decision::Pool { sender: o.anna, candidates: candidates.clone() }))
+        .map(|i| {
+            item(&format!("k{i}"), &format!("s{i}"), Decision::Pool { sender: o.anna, candidates: candidates.clone() })
+        })
         .collect();
     store.commit_batch(o.mailbox, &items, 10).await.unwrap();
     let handles: Vec<_> = candidates
