@@ -7,8 +7,8 @@ use crate::Attachment;
 
 const MAX_NAME_CHARS: usize = 150;
 const RESERVED: [&str; 22] = [
-    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
-    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9", "LPT1", "LPT2",
+    "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
 ];
 
 /// All non-body parts of the top-level message (nested messages become one `.eml` each).
@@ -30,41 +30,21 @@ fn attachment(msg: &Message<'_>, part: &MessagePart<'_>, n: usize) -> Attachment
         PartType::Message(nested) => {
             let data = if part.encoding == mail_parser::Encoding::None {
                 let (start, end) = (part.offset_body as usize, part.offset_end as usize);
-                msg.raw_message
-                    .get(start..end.max(start))
-                    .unwrap_or_default()
-                    .to_vec()
+                msg.raw_message.get(start..end.max(start)).unwrap_or_default().to_vec()
             } else {
                 nested.raw_message.to_vec()
             };
             let subject = nested.subject().map(|s| format!("{s}.eml"));
-            (
-                data,
-                Some(subject.unwrap_or_else(|| format!("anhang-{n}.eml"))),
-            )
+            (data, Some(subject.unwrap_or_else(|| format!("anhang-{n}.eml"))))
         }
         PartType::Multipart(_) => (Vec::new(), None),
     };
-    let raw_name = part
-        .attachment_name()
-        .map(str::to_string)
-        .or(default_name)
-        .unwrap_or_default();
+    let raw_name = part.attachment_name().map(str::to_string).or(default_name).unwrap_or_default();
     let content_id = part
         .content_id()
-        .map(|c| {
-            c.trim()
-                .trim_start_matches('<')
-                .trim_end_matches('>')
-                .to_string()
-        })
+        .map(|c| c.trim().trim_start_matches('<').trim_end_matches('>').to_string())
         .filter(|c| !c.is_empty());
-    Attachment {
-        name: safe_name(&raw_name, n),
-        content_type,
-        content_id,
-        data,
-    }
+    Attachment { name: safe_name(&raw_name, n), content_type, content_id, data }
 }
 
 /// "type/subtype" in lower case, with a sensible default by part kind.
@@ -87,25 +67,15 @@ pub fn content_type(part: &MessagePart<'_>) -> String {
 /// no leading dots, no reserved Windows device names, at most 150 characters, never empty.
 pub fn safe_name(name: &str, n: usize) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = base
-        .chars()
-        .filter(|c| !c.is_control())
-        .map(|c| if ":*?\"<>|".contains(c) { '_' } else { c })
-        .collect();
-    let trimmed = cleaned
-        .trim()
-        .trim_start_matches('.')
-        .trim_end_matches(['.', ' '])
-        .trim();
+    let cleaned: String =
+        base.chars().filter(|c| !c.is_control()).map(|c| if ":*?\"<>|".contains(c) { '_' } else { c }).collect();
+    let trimmed = cleaned.trim().trim_start_matches('.').trim_end_matches(['.', ' ']).trim();
     if trimmed.is_empty() {
         return format!("anhang-{n}");
     }
     let stem = trimmed.split('.').next().unwrap_or("").trim_end();
-    let mut out = if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(stem)) {
-        format!("_{trimmed}")
-    } else {
-        trimmed.to_string()
-    };
+    let mut out =
+        if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(stem)) { format!("_{trimmed}") } else { trimmed.to_string() };
     if out.chars().count() > MAX_NAME_CHARS {
         out = shorten(&out);
     }
@@ -114,10 +84,7 @@ pub fn safe_name(name: &str, n: usize) -> String {
 
 /// Cuts the stem, keeping a short extension so the file still opens with the right program.
 fn shorten(name: &str) -> String {
-    let ext = name
-        .rsplit_once('.')
-        .map(|(_, e)| e)
-        .filter(|e| !e.is_empty() && e.chars().count() <= 10);
+    let ext = name.rsplit_once('.').map(|(_, e)| e).filter(|e| !e.is_empty() && e.chars().count() <= 10);
     match ext {
         Some(ext) => {
             let keep = MAX_NAME_CHARS - ext.chars().count() - 1;

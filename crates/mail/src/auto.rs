@@ -35,26 +35,14 @@ const BOUNCE_SUBJECT: [&str; 10] = [
 
 /// Why this mail was sent by a machine, if it was.
 pub fn automatic(headers: &[RawHeader], subject: &str) -> Option<String> {
-    let token = |name: &str| {
-        first(headers, name).map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-    };
+    let token =
+        |name: &str| first(headers, name).map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
     if let Some(v) = token("Auto-Submitted")
         && v != "no"
     {
         return Some(format!("Auto-Submitted: {v}"));
     }
-    for name in [
-        "X-Autoreply",
-        "X-Autorespond",
-        "X-Autoresponder",
-        "X-Auto-Response-Suppress",
-    ] {
+    for name in ["X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Auto-Response-Suppress"] {
         if first(headers, name).is_some() {
             return Some(format!("{name} header"));
         }
@@ -72,9 +60,7 @@ pub fn automatic(headers: &[RawHeader], subject: &str) -> Option<String> {
     if let Some(ct) = first(headers, "Content-Type").map(str::to_ascii_lowercase)
         && ct.trim_start().starts_with("multipart/report")
     {
-        let kind = ["delivery-status", "disposition-notification"]
-            .into_iter()
-            .find(|k| ct.contains(k));
+        let kind = ["delivery-status", "disposition-notification"].into_iter().find(|k| ct.contains(k));
         return Some(match kind {
             Some(k) => format!("Content-Type: multipart/report ({k})"),
             None => "Content-Type: multipart/report".into(),
@@ -98,91 +84,39 @@ mod tests {
     use super::*;
 
     fn check(header: Option<(&str, &str)>, subject: &str, expected: Option<&str>) {
-        let mut hs = vec![RawHeader {
-            name: "From".into(),
-            value: "Max <max@example.de>".into(),
-        }];
+        let mut hs = vec![RawHeader { name: "From".into(), value: "Max <max@example.de>".into() }];
         if let Some((n, v)) = header {
-            hs.push(RawHeader {
-                name: n.into(),
-                value: v.into(),
-            });
+            hs.push(RawHeader { name: n.into(), value: v.into() });
         }
-        assert_eq!(
-            automatic(&hs, subject).as_deref(),
-            expected,
-            "{header:?} {subject:?}"
-        );
+        assert_eq!(automatic(&hs, subject).as_deref(), expected, "{header:?} {subject:?}");
     }
 
     #[test]
     fn automatic_mail_is_recognised_by_headers_and_typical_subjects() {
         check(None, "Schadenmeldung", None);
         check(Some(("Auto-Submitted", "no")), "x", None);
-        check(
-            Some(("auto-submitted", "auto-replied")),
-            "x",
-            Some("Auto-Submitted: auto-replied"),
-        );
+        check(Some(("auto-submitted", "auto-replied")), "x", Some("Auto-Submitted: auto-replied"));
         check(Some(("Precedence", "bulk")), "x", Some("Precedence: bulk"));
         check(Some(("Precedence", "first-class")), "x", None);
+        check(Some(("List-Id", "<news.firma.de>")), "x", Some("List-Id header (mailing list)"));
+        check(Some(("List-Unsubscribe", "<mailto:u@x.de>")), "x", Some("List-Unsubscribe header (mailing list)"));
+        check(Some(("X-Auto-Response-Suppress", "All")), "x", Some("X-Auto-Response-Suppress header"));
+        check(Some(("X-Autoreply", "yes")), "x", Some("X-Autoreply header"));
         check(
-            Some(("List-Id", "<news.firma.de>")),
-            "x",
-            Some("List-Id header (mailing list)"),
-        );
-        check(
-            Some(("List-Unsubscribe", "<mailto:u@x.de>")),
-            "x",
-            Some("List-Unsubscribe header (mailing list)"),
-        );
-        check(
-            Some(("X-Auto-Response-Suppress", "All")),
-            "x",
-            Some("X-Auto-Response-Suppress header"),
-        );
-        check(
-            Some(("X-Autoreply", "yes")),
-            "x",
-            Some("X-Autoreply header"),
-        );
-        check(
-            Some((
-                "Content-Type",
-                "multipart/report; report-type=delivery-status; boundary=x",
-            )),
+            Some(("Content-Type", "multipart/report; report-type=delivery-status; boundary=x")),
             "x",
             Some("Content-Type: multipart/report (delivery-status)"),
         );
-        check(
-            None,
-            "Automatische Antwort: Ihre Anfrage",
-            Some("out-of-office subject"),
-        );
+        check(None, "Automatische Antwort: Ihre Anfrage", Some("out-of-office subject"));
         check(None, "Abwesenheitsnotiz", Some("out-of-office subject"));
-        check(
-            None,
-            "Out of Office: Re: Vertrag",
-            Some("out-of-office subject"),
-        );
+        check(None, "Out of Office: Re: Vertrag", Some("out-of-office subject"));
         check(None, "AW: Automatische Antwort", None);
     }
 
     #[test]
     fn a_bounce_needs_both_the_daemon_sender_and_a_bounce_subject() {
-        let hs = |from: &str| {
-            vec![RawHeader {
-                name: "From".into(),
-                value: from.into(),
-            }]
-        };
-        assert!(
-            automatic(
-                &hs("MAILER-DAEMON@mx.firma.de"),
-                "Undelivered Mail Returned to Sender"
-            )
-            .is_some()
-        );
+        let hs = |from: &str| vec![RawHeader { name: "From".into(), value: from.into() }];
+        assert!(automatic(&hs("MAILER-DAEMON@mx.firma.de"), "Undelivered Mail Returned to Sender").is_some());
         assert!(automatic(&hs("postmaster@firma.de"), "Unzustellbar: Vertrag").is_some());
         assert!(automatic(&hs("postmaster@firma.de"), "Frage zum Vertrag").is_none());
     }

@@ -2,8 +2,7 @@
 //! sanitised HTML, decoding odd or wrong charsets as well as we can and saying so in a warning.
 
 use mail_parser::decoders::{
-    base64::base64_decode, charsets::map::charset_decoder,
-    quoted_printable::quoted_printable_decode,
+    base64::base64_decode, charsets::map::charset_decoder, quoted_printable::quoted_printable_decode,
 };
 use mail_parser::{Encoding, Message, MessagePart, MimeHeaders, PartType};
 
@@ -19,7 +18,15 @@ pub fn bodies(msg: &Message<'_>, warnings: &mut Vec<String>) -> (String, Option<
             _ => None,
         })
         .collect();
-    let html = (!raw_html.is_empty()).then(|| html::sanitize(&raw_html.join("\n")));
+    let joined = raw_html.join("\n");
+    let html = if raw_html.is_empty() {
+        None
+    } else if html::too_complex(&joined) {
+        warnings.push("HTML nested too deeply, not shown".into());
+        None
+    } else {
+        Some(html::sanitize(&joined))
+    };
 
     let mut texts = Vec::new();
     for &id in &msg.text_body {
@@ -28,15 +35,13 @@ pub fn bodies(msg: &Message<'_>, warnings: &mut Vec<String>) -> (String, Option<
         };
         match &part.body {
             PartType::Text(_) => texts.push(part_text(msg, part, warnings)),
-            PartType::Html(h) => texts.push(html::to_text(&html::sanitize(h), warnings)),
+            PartType::Html(h) => texts.push(html::text_of(h, warnings)),
             _ => {}
         }
     }
     let mut text = texts.join("\n");
-    if text.trim().is_empty()
-        && let Some(h) = &html
-    {
-        text = html::to_text(h, warnings);
+    if text.trim().is_empty() && !joined.is_empty() {
+        text = html::text_of(&joined, warnings);
     }
     if text.contains('\0') {
         warnings.push("NUL bytes in body".into());
@@ -53,10 +58,7 @@ fn is_utf8_label(charset: &str) -> bool {
 /// The text of one text/* part; re-decodes the raw bytes when the declared charset was unknown or wrong.
 fn part_text(msg: &Message<'_>, part: &MessagePart<'_>, warnings: &mut Vec<String>) -> String {
     let decoded = part.text_contents().unwrap_or_default();
-    let charset = part
-        .content_type()
-        .and_then(|ct| ct.attribute("charset"))
-        .map(str::to_string);
+    let charset = part.content_type().and_then(|ct| ct.attribute("charset")).map(str::to_string);
     match charset {
         Some(cs) if !is_utf8_label(&cs) && charset_decoder(cs.as_bytes()).is_none() => {
             let name: String = cs.chars().filter(|c| !c.is_control()).take(40).collect();
@@ -82,9 +84,7 @@ fn part_text(msg: &Message<'_>, part: &MessagePart<'_>, warnings: &mut Vec<Strin
             match bytes {
                 Some(bytes) if charset.as_deref().is_none_or(|c| !is_utf8_label(c)) => {
                     warnings.push("invalid UTF-8 in body, decoded as Windows-1252".into());
-                    charset_decoder(b"windows-1252")
-                        .map(|d| d(&bytes))
-                        .unwrap_or_else(|| decoded.to_string())
+                    charset_decoder(b"windows-1252").map(|d| d(&bytes)).unwrap_or_else(|| decoded.to_string())
                 }
                 Some(_) => {
                     warnings.push("invalid UTF-8 in body".into());

@@ -20,13 +20,10 @@ const MARKERS: [&str; 10] = [
 
 /// The forwarded original: an attached message first, else an inline forward in `text`.
 pub fn forwarded(msg: &Message<'_>, text: &str, warnings: &mut Vec<String>) -> Option<Forwarded> {
-    let nested = msg
-        .attachments
-        .iter()
-        .find_map(|&id| match &msg.parts.get(id as usize)?.body {
-            PartType::Message(m) => Some(m),
-            _ => None,
-        });
+    let nested = msg.attachments.iter().find_map(|&id| match &msg.parts.get(id as usize)?.body {
+        PartType::Message(m) => Some(m),
+        _ => None,
+    });
     match nested {
         Some(m) => Some(attached(m, warnings)),
         None => inline(text),
@@ -34,22 +31,15 @@ pub fn forwarded(msg: &Message<'_>, text: &str, warnings: &mut Vec<String>) -> O
 }
 
 fn attached(m: &Message<'_>, warnings: &mut Vec<String>) -> Forwarded {
-    let from = m
-        .from()
-        .and_then(|a| a.first())
-        .map(|a| match (a.name(), a.address()) {
-            (Some(n), Some(ad)) => format!("{n} <{ad}>"),
-            (None, Some(ad)) => ad.to_string(),
-            (Some(n), None) => n.to_string(),
-            (None, None) => String::new(),
-        });
+    let from = m.from().and_then(|a| a.first()).map(|a| match (a.name(), a.address()) {
+        (Some(n), Some(ad)) => format!("{n} <{ad}>"),
+        (None, Some(ad)) => ad.to_string(),
+        (Some(n), None) => n.to_string(),
+        (None, None) => String::new(),
+    });
     let mut inner = Vec::new();
     let (text, _) = body::bodies(m, &mut inner);
-    warnings.extend(
-        inner
-            .into_iter()
-            .map(|w| format!("{w} (forwarded message)")),
-    );
+    warnings.extend(inner.into_iter().map(|w| format!("{w} (forwarded message)")));
     Forwarded {
         from: from.filter(|s| !s.is_empty()),
         subject: m.subject().map(str::to_string),
@@ -59,9 +49,7 @@ fn attached(m: &Message<'_>, warnings: &mut Vec<String>) -> Forwarded {
 }
 
 fn is_marker(line: &str) -> bool {
-    let core = line
-        .trim()
-        .trim_matches(|c: char| c == '-' || c == '=' || c.is_whitespace());
+    let core = line.trim().trim_matches(|c: char| c == '-' || c == '=' || c.is_whitespace());
     let core = core.trim_end_matches(':').trim().to_lowercase();
     MARKERS.contains(&core.as_str())
 }
@@ -86,9 +74,7 @@ fn header_line(line: &str) -> Option<(String, String)> {
         "antwort an",
         "reply-to",
     ];
-    known
-        .contains(&key.as_str())
-        .then(|| (key, value.trim().trim_start_matches('*').trim().to_string()))
+    known.contains(&key.as_str()).then(|| (key, value.trim().trim_start_matches('*').trim().to_string()))
 }
 
 /// An inline forward: a marker line, header-ish lines, then the original text.
@@ -99,12 +85,7 @@ pub fn inline(text: &str) -> Option<Forwarded> {
     while lines.get(i).is_some_and(|l| l.trim().is_empty()) {
         i += 1;
     }
-    let mut fwd = Forwarded {
-        from: None,
-        subject: None,
-        date: None,
-        text: String::new(),
-    };
+    let mut fwd = Forwarded { from: None, subject: None, date: None, text: String::new() };
     let mut seen = 0;
     while let Some((key, value)) = lines.get(i).and_then(|l| header_line(l.trim())) {
         let slot = match key.as_str() {
@@ -122,12 +103,7 @@ pub fn inline(text: &str) -> Option<Forwarded> {
     if seen == 0 {
         return None;
     }
-    fwd.text = lines
-        .get(i..)
-        .unwrap_or_default()
-        .join("\n")
-        .trim()
-        .to_string();
+    fwd.text = lines.get(i..).unwrap_or_default().join("\n").trim().to_string();
     Some(fwd)
 }
 
@@ -136,17 +112,9 @@ mod tests {
     use super::*;
 
     fn check(text: &str, expected: Option<(&str, &str, &str, &str)>) {
-        let got = inline(text).map(|f| {
-            (
-                f.from.unwrap_or_default(),
-                f.subject.unwrap_or_default(),
-                f.date.unwrap_or_default(),
-                f.text,
-            )
-        });
-        let got = got
-            .as_ref()
-            .map(|(a, b, c, d)| (a.as_str(), b.as_str(), c.as_str(), d.as_str()));
+        let got = inline(text)
+            .map(|f| (f.from.unwrap_or_default(), f.subject.unwrap_or_default(), f.date.unwrap_or_default(), f.text));
+        let got = got.as_ref().map(|(a, b, c, d)| (a.as_str(), b.as_str(), c.as_str(), d.as_str()));
         assert_eq!(got, expected, "text {text:?}");
     }
 
@@ -154,12 +122,7 @@ mod tests {
     fn inline_forwards_in_common_client_formats_are_recognised() {
         check(
             "FYI\n\n-------- Weitergeleitete Nachricht --------\nBetreff: Schaden\nDatum: Mon, 3 Mar 2025\nVon: Max <max@x.de>\nAn: info@makler.de\n\nHallo,\nText.\n",
-            Some((
-                "Max <max@x.de>",
-                "Schaden",
-                "Mon, 3 Mar 2025",
-                "Hallo,\nText.",
-            )),
+            Some(("Max <max@x.de>", "Schaden", "Mon, 3 Mar 2025", "Hallo,\nText.")),
         );
         check(
             "---------- Forwarded message ---------\nFrom: Eva <eva@y.de>\nDate: Tue, 4 Mar 2025\nSubject: KFZ\nTo: <a@b.de>\n\nBody",
@@ -167,29 +130,18 @@ mod tests {
         );
         check(
             "Anfang der weitergeleiteten Nachricht:\n\nVon: Eva <eva@y.de>\nBetreff: Hausrat\nDatum: 4. März 2025 um 10:15:00 MEZ\n\nText",
-            Some((
-                "Eva <eva@y.de>",
-                "Hausrat",
-                "4. März 2025 um 10:15:00 MEZ",
-                "Text",
-            )),
+            Some(("Eva <eva@y.de>", "Hausrat", "4. März 2025 um 10:15:00 MEZ", "Text")),
         );
         check(
             "-----Ursprüngliche Nachricht-----\nVon: Eva\nGesendet: Montag, 3. März 2025 10:15\nBetreff: AW: x\n\nT",
             Some(("Eva", "AW: x", "Montag, 3. März 2025 10:15", "T")),
         );
-        check(
-            "-----Original Message-----\nFrom: a\nSent: b\nSubject: c\n\nd",
-            Some(("a", "c", "b", "d")),
-        );
+        check("-----Original Message-----\nFrom: a\nSent: b\nSubject: c\n\nd", Some(("a", "c", "b", "d")));
     }
 
     #[test]
     fn a_marker_without_header_lines_is_not_a_forward() {
-        check(
-            "-------- Weitergeleitete Nachricht --------\n\nnur Text",
-            None,
-        );
+        check("-------- Weitergeleitete Nachricht --------\n\nnur Text", None);
         check("Ich habe Ihnen die Nachricht weitergeleitet.", None);
     }
 }

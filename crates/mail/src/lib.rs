@@ -33,12 +33,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_size: 50 * 1024 * 1024,
-            max_depth: 20,
-            max_parts: 1000,
-            max_header_bytes: 256 * 1024,
-        }
+        Limits { max_size: 50 * 1024 * 1024, max_depth: 20, max_parts: 1000, max_header_bytes: 256 * 1024 }
     }
 }
 
@@ -102,6 +97,7 @@ pub fn parse(raw: &[u8]) -> InboundMail {
 /// Parses a message within `limits`. Never panics: a panic inside the parser becomes `malformed`,
 /// keeping what the header stage found.
 pub fn parse_with(raw: &[u8], limits: &Limits) -> InboundMail {
+    let raw = raw::without_mbox_line(raw);
     let mut mail = match catch_unwind(AssertUnwindSafe(|| pipeline::header_stage(raw, limits))) {
         Ok(mail) => mail,
         Err(panic) => return InboundMail::unknown(Some(panic_reason(panic.as_ref()))),
@@ -109,9 +105,7 @@ pub fn parse_with(raw: &[u8], limits: &Limits) -> InboundMail {
     if mail.malformed.is_some() {
         return mail;
     }
-    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| {
-        pipeline::body_stage(raw, limits, &mut mail)
-    })) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| pipeline::body_stage(raw, limits, &mut mail))) {
         mail.malformed = Some(panic_reason(panic.as_ref()));
     }
     mail
@@ -129,13 +123,7 @@ fn panic_reason(panic: &(dyn std::any::Any + Send)) -> String {
 
 /// SHA-256 (hex) of the raw bytes and the normalised Message-ID: the duplicate fingerprint.
 pub fn fingerprint(raw: &[u8], message_id: Option<&str>) -> String {
-    let id = message_id
-        .unwrap_or("")
-        .trim()
-        .trim_start_matches('<')
-        .trim_end_matches('>')
-        .trim()
-        .to_lowercase();
+    let id = message_id.unwrap_or("").trim().trim_start_matches('<').trim_end_matches('>').trim().to_lowercase();
     let mut h = Sha256::new();
     h.update(raw);
     h.update([0u8]);
@@ -148,16 +136,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_caught_panic_becomes_a_short_malformed_reason() {
+        let panic = catch_unwind(|| panic!("index {} out of range", 7)).unwrap_err();
+        assert_eq!(panic_reason(panic.as_ref()), "parser panic: index 7 out of range");
+        let panic = catch_unwind(|| std::panic::panic_any(42)).unwrap_err();
+        assert_eq!(panic_reason(panic.as_ref()), "parser panic: ");
+    }
+
+    #[test]
+    fn an_mbox_separator_line_does_not_hide_the_headers() {
+        let mail = parse(b"From MAILER-DAEMON Mon Mar  3 10:15:00 2025\nFrom: max@example.de\nSubject: x\n\nText\n");
+        assert_eq!(mail.malformed, None);
+        assert_eq!(mail.sender.unwrap().as_str(), "max@example.de");
+    }
+
+    #[test]
     fn the_fingerprint_normalises_the_message_id() {
         let a = fingerprint(b"raw", Some(" <ABC@Host.de> "));
         assert_eq!(a, fingerprint(b"raw", Some("abc@host.de")));
         assert_ne!(a, fingerprint(b"raw", None));
         assert_ne!(a, fingerprint(b"raw2", Some("abc@host.de")));
         assert_eq!(a.len(), 64);
-        assert!(
-            a.chars()
-                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-        );
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
     }
 
     #[test]

@@ -36,11 +36,7 @@ pub fn header_stage(raw_mail: &[u8], limits: &Limits) -> InboundMail {
     let mut mail = InboundMail::unknown(None);
     let (mut block, _) = raw::header_block(raw_mail);
     if block.len() > limits.max_header_bytes {
-        mail.malformed = Some(format!(
-            "header too large ({} bytes, limit {})",
-            block.len(),
-            limits.max_header_bytes
-        ));
+        mail.malformed = Some(format!("header too large ({} bytes, limit {})", block.len(), limits.max_header_bytes));
         block = &block[..limits.max_header_bytes];
     }
     if block.contains(&0) {
@@ -50,13 +46,8 @@ pub fn header_stage(raw_mail: &[u8], limits: &Limits) -> InboundMail {
     let (from, phrase) = sender::sender(&raw::values(&headers, "From"));
     if let Some(parsed) = MessageParser::default().parse_headers(block) {
         mail.subject = parsed.subject().unwrap_or_default().trim().to_string();
-        mail.date_ms = parsed
-            .date()
-            .filter(|d| d.is_valid())
-            .map(|d| d.to_timestamp().saturating_mul(1000));
-        mail.message_id = parsed
-            .message_id()
-            .map(|id| id.trim().trim_matches(['<', '>']).to_string());
+        mail.date_ms = parsed.date().filter(|d| d.is_valid()).map(|d| d.to_timestamp().saturating_mul(1000));
+        mail.message_id = parsed.message_id().map(|id| id.trim().trim_matches(['<', '>']).to_string());
         if from.is_ok() {
             mail.display_name = display_name(&parsed, phrase);
         }
@@ -64,11 +55,7 @@ pub fn header_stage(raw_mail: &[u8], limits: &Limits) -> InboundMail {
     mail.sender = from;
     mail.automatic = auto::automatic(&headers, &mail.subject);
     if raw_mail.len() > limits.max_size {
-        mail.malformed = Some(format!(
-            "too large ({} bytes, limit {})",
-            raw_mail.len(),
-            limits.max_size
-        ));
+        mail.malformed = Some(format!("too large ({} bytes, limit {})", raw_mail.len(), limits.max_size));
     }
     mail
 }
@@ -80,9 +67,7 @@ fn display_name(parsed: &Message<'_>, phrase: Option<String>) -> Option<String> 
         (Some(one), None) => one.name().map(|n| n.trim().to_string()),
         _ => None,
     };
-    decoded
-        .or_else(|| phrase.filter(|p| !p.contains("=?")))
-        .filter(|n| !n.is_empty())
+    decoded.or_else(|| phrase.filter(|p| !p.contains("=?"))).filter(|n| !n.is_empty())
 }
 
 /// The MIME walk: bodies, attachments, forwarded original, structural warnings and limits.
@@ -97,10 +82,7 @@ pub fn body_stage(raw_mail: &[u8], limits: &Limits, mail: &mut InboundMail) {
     };
     let s = shape::shape(&msg, limits);
     if s.depth > limits.max_depth {
-        mail.malformed = Some(format!(
-            "MIME nesting too deep (limit {})",
-            limits.max_depth
-        ));
+        mail.malformed = Some(format!("MIME nesting too deep (limit {})", limits.max_depth));
         return;
     }
     if s.parts > limits.max_parts {
@@ -108,10 +90,7 @@ pub fn body_stage(raw_mail: &[u8], limits: &Limits, mail: &mut InboundMail) {
         return;
     }
     if s.encoding_problems > 0 {
-        mail.warnings.push(format!(
-            "undecodable content in {} MIME part(s), kept as is",
-            s.encoding_problems
-        ));
+        mail.warnings.push(format!("undecodable content in {} MIME part(s), kept as is", s.encoding_problems));
     }
     if s.unclosed_multiparts > 0 {
         mail.warnings.push("missing closing MIME boundary".into());

@@ -12,10 +12,7 @@ pub struct RawHeader {
 pub fn header_block(raw: &[u8]) -> (&[u8], bool) {
     let mut pos = 0;
     while pos < raw.len() {
-        let end = raw[pos..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map(|i| pos + i + 1);
+        let end = raw[pos..].iter().position(|&b| b == b'\n').map(|i| pos + i + 1);
         let line_end = end.unwrap_or(raw.len());
         let line = &raw[pos..line_end];
         if line == b"\n" || line == b"\r\n" {
@@ -26,14 +23,23 @@ pub fn header_block(raw: &[u8]) -> (&[u8], bool) {
     (raw, false)
 }
 
+/// Drops a leading mbox "From " separator line, which some .eml exports keep.
+pub fn without_mbox_line(raw: &[u8]) -> &[u8] {
+    if !raw.starts_with(b"From ") {
+        return raw;
+    }
+    match raw.iter().position(|&b| b == b'\n') {
+        Some(nl) => &raw[nl + 1..],
+        None => raw,
+    }
+}
+
 /// True if the message starts like a header block (a field name followed by a colon).
 pub fn starts_with_header(raw: &[u8]) -> bool {
     let line_end = raw.iter().position(|&b| b == b'\n').unwrap_or(raw.len());
     let line = &raw[..line_end];
     match line.iter().position(|&b| b == b':') {
-        Some(colon) if colon > 0 => line[..colon]
-            .iter()
-            .all(|&b| b.is_ascii_graphic() && b != b':'),
+        Some(colon) if colon > 0 => line[..colon].iter().all(|&b| b.is_ascii_graphic() && b != b':'),
         _ => false,
     }
 }
@@ -54,10 +60,7 @@ pub fn headers(block: &[u8]) -> Vec<RawHeader> {
         if let Some((name, value)) = line.split_once(':') {
             let name = name.trim_end();
             if !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic()) {
-                out.push(RawHeader {
-                    name: name.to_string(),
-                    value: value.trim().to_string(),
-                });
+                out.push(RawHeader { name: name.to_string(), value: value.trim().to_string() });
             }
         }
     }
@@ -66,19 +69,12 @@ pub fn headers(block: &[u8]) -> Vec<RawHeader> {
 
 /// All values of the named header (case-insensitive), in order.
 pub fn values<'a>(headers: &'a [RawHeader], name: &str) -> Vec<&'a str> {
-    headers
-        .iter()
-        .filter(|h| h.name.eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str())
-        .collect()
+    headers.iter().filter(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value.as_str()).collect()
 }
 
 /// The first value of the named header, if any.
 pub fn first<'a>(headers: &'a [RawHeader], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str())
+    headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value.as_str())
 }
 
 #[cfg(test)]

@@ -21,11 +21,7 @@ pub fn sender(from_values: &[&str]) -> (Result<EmailAddress, String>, Option<Str
     };
     match mailbox(value) {
         Ok(mb) => {
-            let name = if mb.angle.is_some() {
-                &mb.phrase
-            } else {
-                &mb.comment
-            };
+            let name = if mb.angle.is_some() { &mb.phrase } else { &mb.comment };
             let name = Some(name.trim().to_string()).filter(|s| !s.is_empty());
             (address(&mb), name)
         }
@@ -126,10 +122,8 @@ fn mailbox(value: &str) -> Result<Mailbox, String> {
         }
     }
     boxes.push(cur);
-    let mut boxes: Vec<Mailbox> = boxes
-        .into_iter()
-        .filter(|b| b.angle.is_some() || !b.phrase.trim().is_empty())
-        .collect();
+    let mut boxes: Vec<Mailbox> =
+        boxes.into_iter().filter(|b| b.angle.is_some() || !b.phrase.trim().is_empty()).collect();
     match boxes.len() {
         0 => Err("no address in From".into()),
         1 => {
@@ -156,58 +150,31 @@ mod tests {
     #[test]
     fn the_sender_comes_only_from_the_address_part_of_exactly_one_from_mailbox() {
         check(&["max@example.de"], Ok("max@example.de"));
-        check(
-            &["Max Müller <Max.Mueller@Example.DE>"],
-            Ok("max.mueller@example.de"),
-        );
+        check(&["Max Müller <Max.Mueller@Example.DE>"], Ok("max.mueller@example.de"));
         check(&["\"Müller, Max\" <max@example.de>"], Ok("max@example.de"));
         check(&["max@example.de (Max Müller)"], Ok("max@example.de"));
-        check(
-            &["\"boss@firma.de\" <evil@attacker.tld>"],
-            Ok("evil@attacker.tld"),
-        );
-        check(
-            &["boss@firma.de <evil@attacker.tld>"],
-            Ok("evil@attacker.tld"),
-        );
+        check(&["\"boss@firma.de\" <evil@attacker.tld>"], Ok("evil@attacker.tld"));
+        check(&["boss@firma.de <evil@attacker.tld>"], Ok("evil@attacker.tld"));
         check(&["=?utf-8?q?boss@firma.de?= <x@y.de>"], Ok("x@y.de"));
-        check(
-            &["=?utf-8?q?boss@firma.de?="],
-            Err("From address is inside an encoded word"),
-        );
+        check(&["=?utf-8?q?boss@firma.de?="], Err("From address is inside an encoded word"));
         check(&[], Err("no From header"));
         check(&["a@b.de", "c@d.de"], Err("duplicate From header"));
         check(&["a@b.de, c@d.de"], Err("several addresses in From"));
-        check(
-            &["A <a@b.de>, C <c@d.de>"],
-            Err("several addresses in From"),
-        );
+        check(&["A <a@b.de>, C <c@d.de>"], Err("several addresses in From"));
         check(&["A <a@b.de> <c@d.de>"], Err("several addresses in From"));
         check(&["Team: a@b.de, c@d.de;"], Err("group syntax in From"));
         check(&["Max Müller"], Err("From address contains whitespace"));
         check(&[""], Err("no address in From"));
         check(&["<>"], Err("no address in From"));
-        check(
-            &["Max <max@example.de"],
-            Err("unclosed angle bracket in From"),
-        );
-        check(
-            &["<max@example.de> evil@attacker.tld"],
-            Err("text after the address in From"),
-        );
-        check(
-            &["\"boss\"@firma.de"],
-            Err("From address has a quoted part"),
-        );
+        check(&["Max <max@example.de"], Err("unclosed angle bracket in From"));
+        check(&["<max@example.de> evil@attacker.tld"], Err("text after the address in From"));
+        check(&["\"boss\"@firma.de"], Err("From address has a quoted part"));
         check(&["max@example.de,"], Ok("max@example.de"));
     }
 
     #[test]
     fn the_display_name_is_the_phrase_without_quotes() {
-        assert_eq!(
-            sender(&["\"Müller, Max\" <max@example.de>"]).1.as_deref(),
-            Some("Müller, Max")
-        );
+        assert_eq!(sender(&["\"Müller, Max\" <max@example.de>"]).1.as_deref(), Some("Müller, Max"));
         assert_eq!(sender(&["<max@example.de>"]).1, None);
         assert_eq!(sender(&["max@example.de (Max)"]).1.as_deref(), Some("Max"));
     }

@@ -18,14 +18,7 @@ pub struct Shape {
 /// Counts case-insensitive occurrences of the content types that create nested messages.
 pub fn nested_message_markers(raw: &[u8]) -> usize {
     const MARKERS: [&[u8]; 3] = [b"message/rfc822", b"message/global", b"multipart/digest"];
-    MARKERS
-        .iter()
-        .map(|m| {
-            raw.windows(m.len())
-                .filter(|w| w.eq_ignore_ascii_case(m))
-                .count()
-        })
-        .sum()
+    MARKERS.iter().map(|m| raw.windows(m.len()).filter(|w| w.eq_ignore_ascii_case(m)).count()).sum()
 }
 
 /// Walks the tree from the root, never deeper than the depth limit nor wider than the part limit.
@@ -72,10 +65,7 @@ fn check_boundary(msg: &Message<'_>, part: &mail_parser::MessagePart<'_>, s: &mu
     };
     let closing = format!("--{boundary}--").into_bytes();
     let (start, end) = (part.offset_body as usize, msg.raw_message.len());
-    let found = msg
-        .raw_message
-        .get(start..end)
-        .is_some_and(|body| body.windows(closing.len()).any(|w| w == closing));
+    let found = msg.raw_message.get(start..end).is_some_and(|body| body.windows(closing.len()).any(|w| w == closing));
     if !found {
         s.unclosed_multiparts += 1;
     }

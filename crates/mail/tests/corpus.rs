@@ -3,233 +3,9 @@
 
 use postkorb_mail::{InboundMail, parse};
 
-/// What one corpus mail must parse to. `sender` is `Ok(address)` or `Err(reason)`.
-struct Expect {
-    file: &'static str,
-    sender: Result<&'static str, &'static str>,
-    subject: &'static str,
-    text: &'static [&'static str],
-    attachments: &'static [&'static str],
-    automatic: bool,
-    malformed: bool,
-    warnings: &'static [&'static str],
-    forwarded_from: Option<&'static str>,
-}
+mod corpus_cases;
 
-const BASE: Expect = Expect {
-    file: "",
-    sender: Err("no From header"),
-    subject: "",
-    text: &[],
-    attachments: &[],
-    automatic: false,
-    malformed: false,
-    warnings: &[],
-    forwarded_from: None,
-};
-
-const CORPUS: &[Expect] = &[
-    Expect {
-        file: "01-utf8-qp.eml",
-        sender: Ok("juergen.mueller@example.de"),
-        subject: "Wasserschaden in der Küche",
-        text: &[
-            "Wasserschaden in der Küche",
-            "Fußboden sind größer",
-            "Grüßen\r\nJürgen Müller",
-        ],
-        ..BASE
-    },
-    Expect {
-        file: "02-utf8-base64.eml",
-        sender: Ok("erika.schaefer@web.example"),
-        subject: "Überweisung für die Police Ä-123",
-        text: &[
-            "Überweisungsbestätigung für die Police Ä-123",
-            "Grüße aus Köln",
-        ],
-        ..BASE
-    },
-    Expect {
-        file: "03-latin1-qp.eml",
-        sender: Ok("hans.gruber@t-online.example"),
-        subject: "Schadenmeldung für Kfz MÜN-AB 123",
-        text: &["beschädigt", "Stoßstange ist eingedrückt"],
-        ..BASE
-    },
-    Expect {
-        file: "04-latin9-euro.eml",
-        sender: Ok("petra.weiss@gmx.example"),
-        subject: "Rechnung Glasschaden",
-        text: &["812,50 €", "Grüße\r\nPetra Weiß"],
-        ..BASE
-    },
-    Expect {
-        file: "05-cp1252-quotes.eml",
-        sender: Ok("k.baecker@kanzlei.example"),
-        subject: "Angebot „Wohngebäude“",
-        text: &["das Angebot „Wohngebäude“ über 1.250 € zu"],
-        ..BASE
-    },
-    Expect {
-        file: "06-html-only.eml",
-        sender: Ok("oezdemir@mail.example"),
-        subject: "Fotos Hagelschaden",
-        text: &["Sehr geehrte Damen und Herren,", "Hagelschaden am Carport"],
-        attachments: &["carport.png"],
-        ..BASE
-    },
-    Expect {
-        file: "07-pdf-rfc2231.eml",
-        sender: Ok("maria.mueller@example.de"),
-        subject: "Schadenmeldung mit Anlage",
-        text: &["anbei die ausgefüllte Schadenmeldung"],
-        attachments: &["Schadenmeldung_Müller.pdf"],
-        ..BASE
-    },
-    Expect {
-        file: "08-evil-attachment-names.eml",
-        sender: Ok("unbekannt@example.net"),
-        subject: "Dokumente",
-        text: &["Siehe Anhang."],
-        attachments: &["passwd", "_CON.txt", "bashrc"],
-        ..BASE
-    },
-    Expect {
-        file: "09-forwarded-rfc822.eml",
-        sender: Ok("anna@makler-schmidt.de"),
-        subject: "WG: Kündigung Hausratversicherung",
-        text: &["Zur Info, kam bei mir an."],
-        attachments: &["Kündigung.eml"],
-        forwarded_from: Some("Bernd Kunde <bernd.kunde@example.org>"),
-        ..BASE
-    },
-    Expect {
-        file: "10-forwarded-inline.eml",
-        sender: Ok("anna@makler-schmidt.de"),
-        subject: "Fwd: Adressänderung",
-        text: &["Bitte übernehmen.", "Neue Straße 5, 50667 Köln"],
-        forwarded_from: Some("Claudia Neumann <c.neumann@example.com>"),
-        ..BASE
-    },
-    Expect {
-        file: "11-auto-reply.eml",
-        sender: Ok("t.richter@firma.example"),
-        subject: "Automatische Antwort: Ihre Anfrage zur Haftpflicht",
-        text: &["nicht im Büro"],
-        automatic: true,
-        ..BASE
-    },
-    Expect {
-        file: "12-dsn-bounce.eml",
-        sender: Ok("mailer-daemon@mx.makler-schmidt.de"),
-        subject: "Undelivered Mail Returned to Sender",
-        text: &["could not\r\nbe delivered"],
-        attachments: &["anhang-1", "anhang-2"],
-        automatic: true,
-        ..BASE
-    },
-    Expect {
-        file: "13-mailing-list.eml",
-        sender: Ok("news@fachverlag.example"),
-        subject: "Newsletter März: Neues zur Berufsunfähigkeit",
-        text: &["Änderungen im März"],
-        automatic: true,
-        ..BASE
-    },
-    Expect {
-        file: "14-broken-mime.eml",
-        sender: Ok("kaputt@example.org"),
-        subject: "Unterlagen",
-        text: &["Hier die Unterlagen zum Vertrag."],
-        attachments: &["vertrag.pdf", "notiz.txt"],
-        warnings: &["missing closing MIME boundary", "undecodable content"],
-        ..BASE
-    },
-    Expect {
-        file: "15-no-from.eml",
-        sender: Err("no From header"),
-        subject: "Ohne Absender",
-        text: &["Wer bin ich?"],
-        ..BASE
-    },
-    Expect {
-        file: "16-two-from-addresses.eml",
-        sender: Err("several addresses in From"),
-        subject: "Gemeinsamer Vertrag",
-        text: &["Wir beide."],
-        ..BASE
-    },
-    Expect {
-        file: "17-duplicate-from-header.eml",
-        sender: Err("duplicate From header"),
-        subject: "Doppelt",
-        text: &["Text."],
-        ..BASE
-    },
-    Expect {
-        file: "18-encoded-word-from-only.eml",
-        sender: Err("From address is inside an encoded word"),
-        subject: "Dringend",
-        text: &["Bitte sofort überweisen."],
-        ..BASE
-    },
-    Expect {
-        file: "19-encoded-word-name.eml",
-        sender: Ok("x@attacker.example"),
-        subject: "Dringend",
-        text: &["Bitte sofort überweisen."],
-        ..BASE
-    },
-    Expect {
-        file: "20-display-name-address.eml",
-        sender: Ok("evil@attacker.example"),
-        subject: "Rechnung",
-        text: &["Bitte bezahlen."],
-        ..BASE
-    },
-    Expect {
-        file: "21-nul-bytes.eml",
-        sender: Ok("nul@example.org"),
-        subject: "Mit NUL",
-        text: &["AnfangMitteEnde"],
-        warnings: &["NUL bytes in body"],
-        ..BASE
-    },
-    Expect {
-        file: "22-empty.eml",
-        malformed: true,
-        ..BASE
-    },
-    Expect {
-        file: "23-unknown-charset.eml",
-        sender: Ok("alt@example.org"),
-        subject: "Altes System",
-        text: &["Grüße aus München"],
-        warnings: &["unknown charset x-foo, decoded as Latin-1"],
-        ..BASE
-    },
-    Expect {
-        file: "24-no-headers.eml",
-        malformed: true,
-        ..BASE
-    },
-    Expect {
-        file: "25-alternative-text-html.eml",
-        sender: Ok("s.krueger@example.de"),
-        subject: "Rückfrage",
-        text: &["Kurze Rückfrage zur Police."],
-        ..BASE
-    },
-    Expect {
-        file: "26-unlabelled-8bit.eml",
-        sender: Ok("rolf@example.de"),
-        subject: "Ohne Zeichensatz",
-        text: &["Brücke beschädigt"],
-        warnings: &["invalid UTF-8 in body"],
-        ..BASE
-    },
-];
+use corpus_cases::{CORPUS, Expect};
 
 fn load(file: &str) -> Vec<u8> {
     let path = format!("{}/tests/corpus/{file}", env!("CARGO_MANIFEST_DIR"));
@@ -238,11 +14,7 @@ fn load(file: &str) -> Vec<u8> {
 
 fn problems(e: &Expect, m: &InboundMail) -> Vec<String> {
     let mut p = Vec::new();
-    let sender = m
-        .sender
-        .as_ref()
-        .map(|a| a.as_str())
-        .map_err(|s| s.as_str());
+    let sender = m.sender.as_ref().map(|a| a.as_str()).map_err(|s| s.as_str());
     if sender != e.sender {
         p.push(format!("sender {sender:?}, expected {:?}", e.sender));
     }
@@ -256,10 +28,7 @@ fn problems(e: &Expect, m: &InboundMail) -> Vec<String> {
     }
     let names: Vec<&str> = m.attachments.iter().map(|a| a.name.as_str()).collect();
     if names != e.attachments {
-        p.push(format!(
-            "attachments {names:?}, expected {:?}",
-            e.attachments
-        ));
+        p.push(format!("attachments {names:?}, expected {:?}", e.attachments));
     }
     if m.automatic.is_some() != e.automatic {
         p.push(format!("automatic {:?}", m.automatic));
@@ -277,24 +46,11 @@ fn problems(e: &Expect, m: &InboundMail) -> Vec<String> {
     }
     let fwd = m.forwarded.as_ref().and_then(|f| f.from.as_deref());
     if fwd != e.forwarded_from {
-        p.push(format!(
-            "forwarded from {fwd:?}, expected {:?}",
-            e.forwarded_from
-        ));
+        p.push(format!("forwarded from {fwd:?}, expected {:?}", e.forwarded_from));
     }
     if let Some(html) = &m.html {
         let lower = html.to_lowercase();
-        for bad in [
-            "<script",
-            "onerror",
-            "onload",
-            "onclick",
-            "<form",
-            "<iframe",
-            "<style",
-            "src=\"http",
-            "target=",
-        ] {
+        for bad in ["<script", "onerror", "onload", "onclick", "<form", "<iframe", "<style", "src=\"http", "target="] {
             if lower.contains(bad) {
                 p.push(format!("sanitised HTML contains {bad:?}: {html}"));
             }
@@ -334,10 +90,7 @@ fn html_mail_keeps_cid_images_and_safe_links_only() {
     let html = mail.html.expect("the mail has HTML");
     assert!(html.contains("src=\"cid:foto1@handy.example\""), "{html}");
     assert!(html.contains("rel=\"noopener noreferrer\""), "{html}");
-    assert!(
-        !html.contains("tracker.example") && !html.contains("evil.example"),
-        "{html}"
-    );
+    assert!(!html.contains("tracker.example") && !html.contains("evil.example"), "{html}");
     let png = &mail.attachments[0];
     assert_eq!(png.content_type, "image/png");
     assert_eq!(png.content_id.as_deref(), Some("foto1@handy.example"));
@@ -349,11 +102,7 @@ fn a_pdf_attachment_is_decoded_with_its_type() {
     let mail = parse(&load("07-pdf-rfc2231.eml"));
     let pdf = &mail.attachments[0];
     assert_eq!(pdf.content_type, "application/pdf");
-    assert!(
-        pdf.data.starts_with(b"%PDF-1.4"),
-        "{:?}",
-        String::from_utf8_lossy(&pdf.data)
-    );
+    assert!(pdf.data.starts_with(b"%PDF-1.4"), "{:?}", String::from_utf8_lossy(&pdf.data));
     assert_eq!(mail.message_id.as_deref(), Some("pdf.2231@example.de"));
     assert_eq!(mail.date_ms, Some(1_740_993_300_000));
     assert_eq!(mail.display_name.as_deref(), Some("Maria Müller"));
@@ -368,11 +117,7 @@ fn a_forwarded_message_part_gives_the_original_sender_subject_date_and_text() {
     assert!(f.text.starts_with("Hiermit kündige ich"), "{:?}", f.text);
     let eml = &mail.attachments[0];
     assert_eq!(eml.content_type, "message/rfc822");
-    assert!(
-        eml.data.starts_with(b"From: Bernd Kunde"),
-        "{:?}",
-        String::from_utf8_lossy(&eml.data)
-    );
+    assert!(eml.data.starts_with(b"From: Bernd Kunde"), "{:?}", String::from_utf8_lossy(&eml.data));
 }
 
 #[test]
