@@ -5,7 +5,23 @@
 //! Keys are stable per message: `imap:{folder}:{UIDVALIDITY}:{UID}`, `pop3:{UIDL}`, `maildir:{unique}`.
 //! INTERFACE PINNED BY THE LEAD — implementation is the source helper's.
 
+mod dotstuff;
+mod imap;
+mod maildir;
+mod pop3;
+mod stream;
+mod tls;
+
+pub use imap::ImapSession;
+pub use maildir::MaildirSession;
+pub use pop3::Pop3Session;
+
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// How long any single network read or write may make no progress before the session fails
+/// (a dead server must never hang the importer). Use [`Session::connect_with_timeout`] to change it.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Protocol {
@@ -120,32 +136,83 @@ impl SourceError {
 
 /// One open connection to a mailbox.
 pub enum Session {
-    // Imap(imap::ImapSession), Pop3(pop3::Pop3Session), Maildir(maildir::MaildirSession)
+    Imap(ImapSession),
+    Pop3(Pop3Session),
+    Maildir(MaildirSession),
 }
 
 impl Session {
     /// Connects and logs in. A wrong password is `SourceError::Login` and touches nothing.
-    pub async fn connect(_cfg: &SourceConfig) -> Result<Session, SourceError> {
-        todo!("source helper")
+    pub async fn connect(cfg: &SourceConfig) -> Result<Session, SourceError> {
+        Session::connect_with_timeout(cfg, IO_TIMEOUT).await
+    }
+
+    /// Like [`Session::connect`] with another inactivity limit for every read and write.
+    pub async fn connect_with_timeout(cfg: &SourceConfig, io_timeout: Duration) -> Result<Session, SourceError> {
+        Ok(match cfg.protocol {
+            Protocol::Imap => Session::Imap(ImapSession::connect(cfg, io_timeout).await?),
+            Protocol::Pop3 => Session::Pop3(Pop3Session::connect(cfg, io_timeout).await?),
+            Protocol::Maildir => Session::Maildir(MaildirSession::connect(cfg).await?),
+        })
     }
 
     /// Every message currently waiting in the folder, oldest first.
     pub async fn list(&mut self) -> Result<Vec<Envelope>, SourceError> {
-        todo!("source helper")
+        match self {
+            Session::Imap(s) => s.list().await,
+            Session::Pop3(s) => s.list().await,
+            Session::Maildir(s) => s.list().await,
+        }
     }
 
     /// Raw bytes of these messages (keys from `list`), in the same order. Pipelined where the protocol allows.
-    pub async fn fetch(&mut self, _keys: &[String]) -> Result<Vec<Fetched>, SourceError> {
-        todo!("source helper")
+    /// A message that disappeared since `list` is left out (and logged); a broken connection is an error,
+    /// never a partial success.
+    pub async fn fetch(&mut self, keys: &[String]) -> Result<Vec<Fetched>, SourceError> {
+        match self {
+            Session::Imap(s) => s.fetch(keys).await,
+            Session::Pop3(s) => s.fetch(keys).await,
+            Session::Maildir(s) => s.fetch(keys).await,
+        }
     }
 
     /// Moves or deletes these messages per `Disposal`. Idempotent: a key that is gone already is fine.
-    pub async fn dispose(&mut self, _keys: &[String]) -> Result<(), SourceError> {
-        todo!("source helper")
+    /// IMAP keys from another UIDVALIDITY cannot be addressed and are skipped (logged).
+    /// POP3 always deletes, and the deletion only takes effect at `close`.
+    pub async fn dispose(&mut self, keys: &[String]) -> Result<(), SourceError> {
+        match self {
+            Session::Imap(s) => s.dispose(keys).await,
+            Session::Pop3(s) => s.dispose(keys).await,
+            Session::Maildir(s) => s.dispose(keys).await,
+        }
+    }
+
+    /// IMAP only: waits in IDLE up to `timeout`. Ok(true) when the server reported a change
+    /// (call `list` again), Ok(false) on timeout. Call `list` before, so nothing slips through.
+    /// Servers without IDLE: sleeps `timeout` and returns Ok(true) (plain polling).
+    pub async fn idle_wait(&mut self, timeout: Duration) -> Result<bool, SourceError> {
+        match self {
+            Session::Imap(s) => s.idle_wait(timeout).await,
+            Session::Pop3(_) | Session::Maildir(_) => {
+                Err(SourceError::Config("waiting for new mail (IDLE) needs IMAP".into()))
+            }
+        }
     }
 
     /// Ends the session cleanly (POP3: QUIT, which commits deletions).
     pub async fn close(self) -> Result<(), SourceError> {
-        todo!("source helper")
+        match self {
+            Session::Imap(s) => s.close().await,
+            Session::Pop3(s) => s.close().await,
+            Session::Maildir(_) => Ok(()),
+        }
     }
+}
+
+/// Connects, counts the waiting messages and disconnects — for the "test connection" button.
+pub async fn test_connection(cfg: &SourceConfig) -> Result<usize, SourceError> {
+    let mut session = Session::connect(cfg).await?;
+    let waiting = session.list().await?.len();
+    session.close().await?;
+    Ok(waiting)
 }

@@ -9,7 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-const INSTALL_HINT: &str = "dovecot not installed: run `apt-get install -y dovecot-imapd dovecot-pop3d` (the README's test command does this)";
+const INSTALL_HINT: &str =
+    "dovecot not installed: run `apt-get install -y dovecot-imapd dovecot-pop3d` (the README's test command does this)";
 const START_ATTEMPTS: usize = 8;
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -27,10 +28,7 @@ impl Dovecot {
     /// Panics with the install hint if the binary is missing.
     pub fn start() -> Dovecot {
         let binary = dovecot_binary().unwrap_or_else(|| panic!("{INSTALL_HINT}"));
-        let dir = tempfile::Builder::new()
-            .prefix("postkorb-dovecot-")
-            .tempdir()
-            .expect("tempdir");
+        let dir = tempfile::Builder::new().prefix("postkorb-dovecot-").tempdir().expect("tempdir");
         // Dovecot's unprivileged processes (auth as `dovecot`, mail as `nobody`) must traverse it.
         set_mode(dir.path(), 0o755);
         for sub in ["run", "state", "mail", "home"] {
@@ -90,10 +88,7 @@ impl Dovecot {
         let first = users.is_empty();
         users.retain(|(u, _)| u != user);
         users.push((user.to_string(), password.to_string()));
-        let content: String = users
-            .iter()
-            .map(|(u, p)| format!("{u}:{{PLAIN}}{p}::::::\n"))
-            .collect();
+        let content: String = users.iter().map(|(u, p)| format!("{u}:{{PLAIN}}{p}::::::\n")).collect();
         let path = self.dir.path().join("passwd");
         let tmp = self.dir.path().join("passwd.tmp");
         std::fs::write(&tmp, content).expect("write passwd");
@@ -103,9 +98,7 @@ impl Dovecot {
         // Dovecot syncs the file at most once per wall-clock second; after the next second
         // starts, the next lookup sees the new file. (Polling with failing logins would instead
         // trigger Dovecot's growing auth penalty.)
-        let since_epoch = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
+        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         let into_second = Duration::from_nanos(u64::from(since_epoch.subsec_nanos()));
         if !first {
             std::thread::sleep(Duration::from_secs(1) - into_second + Duration::from_millis(20));
@@ -145,9 +138,7 @@ impl Dovecot {
     /// Puts a raw message into `folder` (IMAP APPEND, unseen).
     pub fn deliver_to(&self, user: &str, folder: &str, raw: &[u8]) {
         let mut client = self.client(user);
-        client
-            .append(folder, raw)
-            .unwrap_or_else(|e| panic!("APPEND to {folder} failed: {e}"));
+        client.append(folder, raw).unwrap_or_else(|e| panic!("APPEND to {folder} failed: {e}"));
         client.logout();
     }
 
@@ -158,14 +149,12 @@ impl Dovecot {
 
     /// Messages without \Seen in `folder`.
     pub fn unseen(&self, user: &str, folder: &str) -> usize {
-        self.status(user, folder, "UNSEEN")
-            .unwrap_or_else(|e| panic!("STATUS {folder}: {e}")) as usize
+        self.status(user, folder, "UNSEEN").unwrap_or_else(|e| panic!("STATUS {folder}: {e}")) as usize
     }
 
     /// The folder's current UIDVALIDITY.
     pub fn uidvalidity(&self, user: &str, folder: &str) -> u32 {
-        self.status(user, folder, "UIDVALIDITY")
-            .unwrap_or_else(|e| panic!("STATUS {folder}: {e}")) as u32
+        self.status(user, folder, "UIDVALIDITY").unwrap_or_else(|e| panic!("STATUS {folder}: {e}")) as u32
     }
 
     /// Whether `folder` exists for `user`.
@@ -185,15 +174,9 @@ impl Dovecot {
     pub fn reset_uidvalidity(&self, user: &str) {
         let before = self.uidvalidity(user, "INBOX");
         let root = self.maildir(user);
-        for entry in std::fs::read_dir(&root)
-            .expect("read maildir root")
-            .flatten()
-        {
+        for entry in std::fs::read_dir(&root).expect("read maildir root").flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name == "dovecot-uidlist"
-                || name.starts_with("dovecot.index")
-                || name == "dovecot-uidlist.lock"
-            {
+            if name == "dovecot-uidlist" || name.starts_with("dovecot.index") || name == "dovecot-uidlist.lock" {
                 std::fs::remove_file(entry.path()).expect("remove dovecot index file");
             }
         }
@@ -268,19 +251,11 @@ fn spawn(binary: &Path, dir: &Path, imap_port: u16, pop3_port: u16) -> Result<Ch
 }
 
 fn dovecot_binary() -> Option<PathBuf> {
-    ["/usr/sbin/dovecot", "/usr/local/sbin/dovecot"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .or_else(|| {
-            let out = Command::new("sh")
-                .arg("-c")
-                .arg("command -v dovecot")
-                .output()
-                .ok()?;
-            let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            (!path.is_empty()).then(|| PathBuf::from(path))
-        })
+    ["/usr/sbin/dovecot", "/usr/local/sbin/dovecot"].iter().map(PathBuf::from).find(|p| p.exists()).or_else(|| {
+        let out = Command::new("sh").arg("-c").arg("command -v dovecot").output().ok()?;
+        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        (!path.is_empty()).then(|| PathBuf::from(path))
+    })
 }
 
 fn two_free_ports() -> (u16, u16) {
@@ -293,9 +268,7 @@ fn two_free_ports() -> (u16, u16) {
 }
 
 fn greets(port: u16, prefix: &str) -> bool {
-    let Ok(stream) =
-        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(500))
-    else {
+    let Ok(stream) = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(500)) else {
         return false;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
@@ -305,10 +278,7 @@ fn greets(port: u16, prefix: &str) -> bool {
 
 /// SIGTERM to the master (it stops its children and closes all connections), then wait.
 fn terminate(child: &mut Child) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
@@ -326,16 +296,8 @@ fn set_mode(path: &Path, mode: u32) {
 }
 
 fn chown_nobody(path: &Path) {
-    let status = Command::new("chown")
-        .arg("nobody:nogroup")
-        .arg(path)
-        .status()
-        .expect("run chown");
-    assert!(
-        status.success(),
-        "chown nobody:nogroup {} failed",
-        path.display()
-    );
+    let status = Command::new("chown").arg("nobody:nogroup").arg(path).status().expect("run chown");
+    assert!(status.success(), "chown nobody:nogroup {} failed", path.display());
 }
 
 fn write_config(dir: &Path, imap_port: u16, pop3_port: u16) {

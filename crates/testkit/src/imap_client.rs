@@ -32,11 +32,7 @@ impl ImapClient {
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
         stream.set_write_timeout(Some(Duration::from_secs(30)))?;
         let writer = stream.try_clone()?;
-        let mut client = ImapClient {
-            reader: BufReader::new(stream),
-            writer,
-            tag: 0,
-        };
+        let mut client = ImapClient { reader: BufReader::new(stream), writer, tag: 0 };
         let greeting = client.read_line()?;
         if !greeting.starts_with("* OK") {
             return Err(other(format!("unexpected IMAP greeting: {greeting}")));
@@ -101,8 +97,7 @@ impl ImapClient {
     /// Sends one command and returns the untagged lines; a NO/BAD is an error with its text.
     pub fn command(&mut self, command: &str) -> std::io::Result<Vec<String>> {
         let tag = self.next_tag();
-        self.writer
-            .write_all(format!("{tag} {command}\r\n").as_bytes())?;
+        self.writer.write_all(format!("{tag} {command}\r\n").as_bytes())?;
         self.read_until_tagged(&tag)
     }
 

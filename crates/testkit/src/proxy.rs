@@ -77,12 +77,9 @@ fn accept_loop(listener: TcpListener, target: u16, shared: Arc<Shared>) {
             let _ = client.shutdown(Shutdown::Both);
             continue;
         };
-        let (Ok(c2), Ok(s2), Ok(c3), Ok(s3)) = (
-            client.try_clone(),
-            server.try_clone(),
-            client.try_clone(),
-            server.try_clone(),
-        ) else {
+        let (Ok(c2), Ok(s2), Ok(c3), Ok(s3)) =
+            (client.try_clone(), server.try_clone(), client.try_clone(), server.try_clone())
+        else {
             continue;
         };
         shared.conns.lock().expect("conns lock").push((c3, s3));

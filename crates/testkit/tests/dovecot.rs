@@ -30,11 +30,7 @@ fn users_added_later_can_log_in() {
     dovecot.deliver("second@office.test", MAIL);
     assert_eq!(dovecot.count("second@office.test", "INBOX"), 1);
     let mut client = ImapClient::connect(dovecot.imap_port()).unwrap();
-    assert!(
-        client
-            .command("LOGIN \"second@office.test\" \"wrong\"")
-            .is_err()
-    );
+    assert!(client.command("LOGIN \"second@office.test\" \"wrong\"").is_err());
 }
 
 #[test]

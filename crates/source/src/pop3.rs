@@ -1,0 +1,242 @@
+//! A small POP3 client (RFC 1939 + CAPA/STLS from RFC 2449/2595), written here because the
+//! available crates do not undo dot-stuffing or lack STLS. Keys are `pop3:{UIDL}`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use crate::dotstuff::{Line, unstuff_line};
+use crate::stream::{Conn, Limit, Timed, connect_tcp, io_error};
+use crate::{Envelope, Fetched, SourceConfig, SourceError, TlsMode, tls};
+
+pub struct Pop3Session {
+    conn: BufReader<Timed>,
+    /// UIDL → (message number, size) from the last `list`.
+    index: HashMap<String, (u32, Option<u64>)>,
+    listed: bool,
+}
+
+impl Pop3Session {
+    pub(crate) async fn connect(cfg: &SourceConfig, limit: Duration) -> Result<Pop3Session, SourceError> {
+        if cfg.username.contains(['\r', '\n']) || cfg.password.contains(['\r', '\n']) {
+            return Err(SourceError::Config("user name or password contains a line break".into()));
+        }
+        let tcp = connect_tcp(&cfg.host, cfg.port, limit).await?;
+        let conn = match cfg.tls {
+            TlsMode::Implicit => {
+                let tls = tls::handshake(tcp, &cfg.host, cfg.ca_file.as_deref(), limit).await?;
+                Conn::Tls(Box::new(tls))
+            }
+            TlsMode::StartTls => {
+                let tcp = stls(tcp, limit).await?;
+                let tls = tls::handshake(tcp, &cfg.host, cfg.ca_file.as_deref(), limit).await?;
+                Conn::Tls(Box::new(tls))
+            }
+            TlsMode::None => Conn::Plain(tcp),
+        };
+        let mut session = Pop3Session {
+            conn: BufReader::new(Timed::new(conn, Limit::new(limit))),
+            index: HashMap::new(),
+            listed: false,
+        };
+        if cfg.tls != TlsMode::StartTls {
+            let greeting = session.read_line().await?;
+            if !greeting.starts_with("+OK") {
+                return Err(SourceError::Connect(format!("server refused the connection: {}", greeting.trim_end())));
+            }
+        }
+        session.login(&cfg.username, &cfg.password).await?;
+        Ok(session)
+    }
+
+    async fn login(&mut self, user: &str, password: &str) -> Result<(), SourceError> {
+        let user_answer = self.command_raw(&format!("USER {user}")).await?;
+        if !user_answer.starts_with("+OK") {
+            return Err(SourceError::Login(user_answer.trim_end().to_string()));
+        }
+        let pass_answer = self.command_raw(&format!("PASS {password}")).await?;
+        if !pass_answer.starts_with("+OK") {
+            return Err(SourceError::Login(pass_answer.trim_end().to_string()));
+        }
+        Ok(())
+    }
+
+    async fn read_line(&mut self) -> Result<String, SourceError> {
+        let mut line = Vec::new();
+        let n = self.conn.read_until(b'\n', &mut line).await.map_err(io_error)?;
+        if n == 0 || !line.ends_with(b"\n") {
+            return Err(SourceError::Io("connection lost".into()));
+        }
+        Ok(String::from_utf8_lossy(&line).into_owned())
+    }
+
+    async fn send(&mut self, command: &str) -> Result<(), SourceError> {
+        let w = self.conn.get_mut();
+        w.write_all(format!("{command}\r\n").as_bytes()).await.map_err(io_error)?;
+        w.flush().await.map_err(io_error)
+    }
+
+    /// Sends a command and returns the status line, whatever it says.
+    async fn command_raw(&mut self, command: &str) -> Result<String, SourceError> {
+        self.send(command).await?;
+        self.read_line().await
+    }
+
+    /// Sends a command; -ERR is a protocol error naming the command's verb (never its arguments).
+    async fn command(&mut self, command: &str) -> Result<String, SourceError> {
+        let answer = self.command_raw(command).await?;
+        if answer.starts_with("+OK") {
+            return Ok(answer);
+        }
+        let verb = command.split_whitespace().next().unwrap_or_default();
+        Err(SourceError::Protocol(format!("{verb}: {}", answer.trim_end())))
+    }
+
+    /// Reads a multi-line body up to the "." line, undoing dot-stuffing.
+    async fn read_multiline(&mut self) -> Result<Vec<u8>, SourceError> {
+        let mut out = Vec::new();
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = self.conn.read_until(b'\n', &mut line).await.map_err(io_error)?;
+            if n == 0 || !line.ends_with(b"\n") {
+                return Err(SourceError::Io("connection lost in the middle of a response".into()));
+            }
+            match unstuff_line(&line) {
+                Line::End => return Ok(out),
+                Line::Data(data) => out.extend_from_slice(data),
+            }
+        }
+    }
+
+    pub(crate) async fn list(&mut self) -> Result<Vec<Envelope>, SourceError> {
+        self.command("UIDL").await?;
+        let uidls = self.read_multiline().await?;
+        self.command("LIST").await?;
+        let sizes: HashMap<u32, u64> =
+            pairs(&self.read_multiline().await?).filter_map(|(n, size)| Some((n, size.parse().ok()?))).collect();
+        let mut numbered: Vec<(u32, String)> = pairs(&uidls).map(|(n, uidl)| (n, uidl.to_string())).collect();
+        numbered.sort_by_key(|(n, _)| *n);
+        self.index.clear();
+        let mut out = Vec::with_capacity(numbered.len());
+        for (n, uidl) in numbered {
+            let size = sizes.get(&n).copied();
+            self.index.insert(uidl.clone(), (n, size));
+            out.push(Envelope { key: format!("pop3:{uidl}"), size });
+        }
+        self.listed = true;
+        Ok(out)
+    }
+
+    async fn ensure_listed(&mut self) -> Result<(), SourceError> {
+        if !self.listed {
+            self.list().await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn fetch(&mut self, keys: &[String]) -> Result<Vec<Fetched>, SourceError> {
+        self.ensure_listed().await?;
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let Some(&(n, _)) = uidl_of(key).and_then(|u| self.index.get(u)) else {
+                tracing::warn!(%key, "message not on the POP3 server (any more); skipped");
+                continue;
+            };
+            self.command(&format!("RETR {n}")).await?;
+            let raw = self.read_multiline().await?;
+            out.push(Fetched { key: key.clone(), raw });
+        }
+        Ok(out)
+    }
+
+    /// Marks the messages deleted; the server removes them at QUIT (`close`).
+    pub(crate) async fn dispose(&mut self, keys: &[String]) -> Result<(), SourceError> {
+        self.ensure_listed().await?;
+        for key in keys {
+            let Some(&(n, _)) = uidl_of(key).and_then(|u| self.index.get(u)) else {
+                tracing::debug!(%key, "already gone from the POP3 server");
+                continue;
+            };
+            let answer = self.command_raw(&format!("DELE {n}")).await?;
+            if !answer.starts_with("+OK") {
+                // Most likely "already deleted" in this session; it will go at QUIT either way.
+                tracing::debug!(%key, answer = answer.trim_end(), "DELE refused");
+            }
+        }
+        Ok(())
+    }
+
+    /// QUIT commits the deletions; anything but +OK means they did not happen.
+    pub(crate) async fn close(mut self) -> Result<(), SourceError> {
+        self.command("QUIT").await?;
+        Ok(())
+    }
+}
+
+fn uidl_of(key: &str) -> Option<&str> {
+    key.strip_prefix("pop3:")
+}
+
+/// "n value" lines of a UIDL or LIST answer.
+fn pairs(body: &[u8]) -> impl Iterator<Item = (u32, &str)> {
+    std::str::from_utf8(body).unwrap_or_default().lines().filter_map(|line| {
+        let mut parts = line.split_whitespace();
+        let n = parts.next()?.parse().ok()?;
+        Some((n, parts.next()?))
+    })
+}
+
+/// Greeting, CAPA and STLS on the plain connection; refuses if STLS is not offered.
+/// Reads byte by byte so nothing of the TLS handshake is swallowed by a buffer.
+async fn stls(mut tcp: TcpStream, limit: Duration) -> Result<TcpStream, SourceError> {
+    let greeting = raw_line(&mut tcp, limit).await?;
+    if !greeting.starts_with("+OK") {
+        return Err(SourceError::Connect(format!("server refused the connection: {}", greeting.trim_end())));
+    }
+    raw_send(&mut tcp, "CAPA", limit).await?;
+    let mut offers_stls = false;
+    if raw_line(&mut tcp, limit).await?.starts_with("+OK") {
+        loop {
+            let line = raw_line(&mut tcp, limit).await?;
+            if line.trim_end() == "." {
+                break;
+            }
+            offers_stls |= line.trim_end().eq_ignore_ascii_case("STLS");
+        }
+    }
+    if !offers_stls {
+        return Err(SourceError::Tls("server does not offer STLS; refusing to log in without TLS".into()));
+    }
+    raw_send(&mut tcp, "STLS", limit).await?;
+    let answer = raw_line(&mut tcp, limit).await?;
+    if !answer.starts_with("+OK") {
+        return Err(SourceError::Tls(format!("STLS refused: {}", answer.trim_end())));
+    }
+    Ok(tcp)
+}
+
+pub(crate) async fn raw_send(tcp: &mut TcpStream, command: &str, limit: Duration) -> Result<(), SourceError> {
+    tokio::time::timeout(limit, tcp.write_all(format!("{command}\r\n").as_bytes()))
+        .await
+        .map_err(|_| SourceError::Io("timed out writing to the server".into()))?
+        .map_err(io_error)
+}
+
+/// One line from an unbuffered stream (only used for the few lines before STARTTLS/STLS).
+pub(crate) async fn raw_line(tcp: &mut TcpStream, limit: Duration) -> Result<String, SourceError> {
+    use tokio::io::AsyncReadExt;
+    let read = async {
+        let mut line = Vec::new();
+        loop {
+            let b = tcp.read_u8().await.map_err(io_error)?;
+            line.push(b);
+            if b == b'\n' || line.len() > 64 * 1024 {
+                return Ok(String::from_utf8_lossy(&line).into_owned());
+            }
+        }
+    };
+    tokio::time::timeout(limit, read).await.map_err(|_| SourceError::Io("timed out waiting for the server".into()))?
+}
