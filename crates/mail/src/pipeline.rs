@@ -47,7 +47,8 @@ pub fn header_stage(raw_mail: &[u8], limits: &Limits) -> InboundMail {
     if let Some(parsed) = MessageParser::default().parse_headers(block) {
         mail.subject = parsed.subject().unwrap_or_default().trim().to_string();
         mail.date_ms = parsed.date().filter(|d| d.is_valid()).map(|d| d.to_timestamp().saturating_mul(1000));
-        mail.message_id = parsed.message_id().map(|id| id.trim().trim_matches(['<', '>']).to_string());
+        mail.message_id =
+            parsed.message_id().map(|id| id.trim().trim_matches(['<', '>']).to_string()).filter(|id| !id.is_empty());
         if from.is_ok() {
             mail.display_name = display_name(&parsed, phrase);
         }
