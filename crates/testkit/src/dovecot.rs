@@ -315,8 +315,6 @@ ssl = no
 auth_mechanisms = plain login
 disable_plaintext_auth = no
 auth_failure_delay = 0
-# Trusted loopback skips the auth penalty (growing delays after failed logins).
-login_trusted_networks = 127.0.0.0/8
 mail_location = maildir:{d}/mail/%u
 pop3_uidl_format = %08Xu%08Xv
 namespace inbox {{
