@@ -5,6 +5,7 @@ pub mod admin;
 pub mod cli;
 pub mod clock;
 pub mod demo;
+pub mod http;
 pub mod importer;
 pub mod mail_cmds;
 pub mod mailbox;

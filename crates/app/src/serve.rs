@@ -8,9 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use postkorb_store::Store;
 use tokio::task::JoinHandle;
 
@@ -23,7 +20,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", ctx.settings.listen))?;
     println!("Postkorb is running: health at http://{}/health (Ctrl-C stops)", listener.local_addr()?);
-    let app = router(ctx.store.clone());
+    let app = crate::http::router(ctx)?;
     let http = tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(shutdown()).await });
     tokio::select! {
         r = supervise(ctx) => r?,
@@ -111,34 +108,6 @@ fn backoff(failures: u32, seed: i64) -> Duration {
     let base = 2u64.saturating_pow(failures.min(9)).min(300);
     let jitter = (seed.unsigned_abs() % 1000) * base / 4000;
     Duration::from_millis(base * 1000 + jitter * 1000)
-}
-
-fn router(store: Store) -> Router {
-    Router::new().route("/health", get(health)).with_state(store)
-}
-
-async fn health(State(store): State<Store>) -> Json<serde_json::Value> {
-    let mut mailboxes = Vec::new();
-    match store.mailboxes().await {
-        Ok(list) => {
-            for m in list {
-                let counts = store.mailbox_counts(m.id).await.unwrap_or_default();
-                mailboxes.push(serde_json::json!({
-                    "name": m.name,
-                    "enabled": m.enabled,
-                    "last_success_ms": m.last_success_ms,
-                    "last_error": m.last_error,
-                    "last_error_ms": m.last_error_ms,
-                    "waiting_on_server": m.waiting_on_server,
-                    "imported_cases": counts.0,
-                    "kept": counts.1,
-                    "duplicates": counts.2,
-                }));
-            }
-            Json(serde_json::json!({"status": "ok", "mailboxes": mailboxes}))
-        }
-        Err(e) => Json(serde_json::json!({"status": "error", "error": e.to_string()})),
-    }
 }
 
 #[cfg(test)]

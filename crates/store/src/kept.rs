@@ -1,6 +1,7 @@
 //! „Nicht zugeordnete E-Mails“: mails kept with their reason instead of becoming a Vorgang.
 
-use postkorb_core::KeepReason;
+use postkorb_core::{Decision, KeepReason};
+use postkorb_mail::InboundMail;
 use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -91,5 +92,52 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Routes a kept mail again (after the admin created the missing row): if the decision is a
+    /// Vorgang, it is created from the kept raw bytes and the kept entry is marked routed.
+    /// Returns the new Vorgang's id, or the reason it still cannot be routed (nothing changes then).
+    pub async fn reroute_kept(
+        &self,
+        id: i64,
+        mail: &InboundMail,
+        decision: &Decision,
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<Result<i64, KeepReason>> {
+        if let Decision::Keep(reason) = decision {
+            return Ok(Err(reason.clone()));
+        }
+        let kept = self.kept_mail(id).await?;
+        if kept.status != "open" {
+            return Err(StoreError::Invalid(format!("kept mail {id} is not open")));
+        }
+        let mut tx = self.pool.begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE kept SET status = 'routed', resolved_by = $1, resolved_ms = $2 WHERE id = $3 AND status = 'open'",
+        )
+        .bind(actor)
+        .bind(now_ms)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if claimed.rows_affected() == 0 {
+            return Err(StoreError::Invalid(format!("kept mail {id} is not open")));
+        }
+        let case_id = crate::cases::insert_case(&mut tx, kept.mailbox_id, kept.raw_id, mail, decision, now_ms).await?;
+        sqlx::query("UPDATE kept SET case_id = $1 WHERE id = $2").bind(case_id).bind(id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE ledger SET outcome = 'case', case_id = $1 WHERE kept_id = $2")
+            .bind(case_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO audit_log (at_ms, actor, action, detail) VALUES ($1, $2, 'reroute_kept', $3)")
+            .bind(now_ms)
+            .bind(actor)
+            .bind(format!("kept mail {id} -> Vorgang {case_id}"))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Ok(case_id))
     }
 }

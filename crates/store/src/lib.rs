@@ -11,6 +11,7 @@ mod import;
 mod kept;
 mod mailboxes;
 mod routes;
+mod sessions;
 
 use std::str::FromStr;
 

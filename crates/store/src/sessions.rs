@@ -1,0 +1,140 @@
+//! Login sessions, API tokens and login throttling for the web UI. Tokens are stored only as
+//! SHA-256 hashes, so a copy of the database does not let anyone log in.
+
+use postkorb_core::{Employee, EmployeeId};
+use sqlx::Row;
+
+use crate::employees::employee_from_row;
+use crate::{Result, Store};
+
+const EMPLOYEE_COLUMNS: &str = "e.id, e.name, e.username, e.is_current, e.license, e.work_email, e.permissions";
+
+impl Store {
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        employee: EmployeeId,
+        csrf: &str,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE expires_ms < $1").bind(now_ms).execute(&self.pool).await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, employee_id, csrf, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_hash)
+        .bind(employee.0)
+        .bind(csrf)
+        .bind(now_ms)
+        .bind(expires_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The employee and CSRF token of a live session.
+    pub async fn session(&self, token_hash: &str, now_ms: i64) -> Result<Option<(Employee, String)>> {
+        let sql = format!(
+            "SELECT {EMPLOYEE_COLUMNS}, s.csrf FROM sessions s JOIN employees e ON e.id = s.employee_id
+             WHERE s.token_hash = $1 AND s.expires_ms > $2"
+        );
+        let row =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(token_hash).bind(now_ms).fetch_optional(&self.pool).await?;
+        match row {
+            Some(r) => Ok(Some((employee_from_row(&r)?, r.try_get("csrf")?))),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn create_api_token(
+        &self,
+        token_hash: &str,
+        employee: EmployeeId,
+        label: &str,
+        now_ms: i64,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO api_tokens (token_hash, employee_id, label, created_ms) VALUES ($1, $2, $3, $4)")
+            .bind(token_hash)
+            .bind(employee.0)
+            .bind(label)
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn api_token_employee(&self, token_hash: &str) -> Result<Option<Employee>> {
+        let sql = format!(
+            "SELECT {EMPLOYEE_COLUMNS} FROM api_tokens t JOIN employees e ON e.id = t.employee_id WHERE t.token_hash = $1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(token_hash).fetch_optional(&self.pool).await?;
+        row.as_ref().map(employee_from_row).transpose()
+    }
+
+    /// Failed logins for `username` since `since_ms` (for the brute-force limit).
+    pub async fn login_failures(&self, username: &str, since_ms: i64) -> Result<i64> {
+        let r = sqlx::query("SELECT COUNT(*) FROM login_failures WHERE username = $1 AND at_ms >= $2")
+            .bind(username)
+            .bind(since_ms)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(r.try_get(0)?)
+    }
+
+    pub async fn record_login_failure(&self, username: &str, now_ms: i64) -> Result<()> {
+        sqlx::query("INSERT INTO login_failures (username, at_ms) VALUES ($1, $2)")
+            .bind(username)
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn clear_login_failures(&self, username: &str) -> Result<()> {
+        sqlx::query("DELETE FROM login_failures WHERE username = $1").bind(username).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// When the employee last looked at the Startmaske (for "new since my last visit").
+    pub async fn last_seen(&self, employee: EmployeeId) -> Result<Option<i64>> {
+        let r = sqlx::query("SELECT last_seen_ms FROM employees WHERE id = $1")
+            .bind(employee.0)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(r.try_get(0)?)
+    }
+
+    pub async fn set_last_seen(&self, employee: EmployeeId, now_ms: i64) -> Result<()> {
+        sqlx::query("UPDATE employees SET last_seen_ms = $1 WHERE id = $2")
+            .bind(now_ms)
+            .bind(employee.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Vorgänge assigned to `employee` since `since_ms`.
+    pub async fn new_cases_since(&self, employee: EmployeeId, since_ms: i64) -> Result<i64> {
+        let r = sqlx::query("SELECT COUNT(*) FROM cases WHERE assignee = $1 AND claimed_ms > $2")
+            .bind(employee.0)
+            .bind(since_ms)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(r.try_get(0)?)
+    }
+
+    /// Number of Vorgänge of an assignee (or all), for pagination.
+    pub async fn count_cases(&self, assignee: Option<EmployeeId>) -> Result<i64> {
+        let r = sqlx::query("SELECT COUNT(*) FROM cases WHERE status <> 'moved' AND ($1 = 0 OR assignee = $2)")
+            .bind(assignee.is_some() as i64)
+            .bind(assignee.map(|a| a.0).unwrap_or(0))
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(r.try_get(0)?)
+    }
+}
