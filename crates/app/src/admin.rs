@@ -85,11 +85,26 @@ pub async fn employee(ctx: &Ctx, cmd: EmployeeCmd) -> anyhow::Result<()> {
                 );
             }
         }
-        EmployeeCmd::Set { who, fields } => {
+        EmployeeCmd::Set { who, fields, password_stdin } => {
             let mut e = ctx.store.find_employee(&who).await?;
             apply(&mut e, &fields)?;
+            if password_stdin && e.username.is_none() {
+                bail!("{} has no username: give --username too", e.name);
+            }
             ctx.store.update_employee(&e).await?;
+            if password_stdin {
+                let pw = read_secret("New password: ", true)?;
+                if pw.chars().count() < 10 {
+                    bail!("the password must have at least 10 characters");
+                }
+                ctx.store.set_password_hash(e.id, &postkorb_web::hash_password(&pw)).await?;
+            }
             println!("saved employee {} ({})", e.id, e.name);
+        }
+        EmployeeCmd::Token { who, label } => {
+            let e = ctx.store.find_employee(&who).await?;
+            let token = postkorb_web::new_api_token(&ctx.store, e.id, &label).await?;
+            println!("API token for {} (shown only now): {token}", e.name);
         }
     }
     Ok(())

@@ -102,6 +102,15 @@ pub enum EmployeeCmd {
         who: String,
         #[command(flatten)]
         fields: EmployeeFields,
+        /// Read a new login password from standard input (at least 10 characters).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Create an API token for an employee (printed once; the database keeps only its hash).
+    Token {
+        who: String,
+        #[arg(long, default_value = "")]
+        label: String,
     },
 }
 

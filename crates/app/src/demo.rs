@@ -22,6 +22,9 @@ const MAILS: &[(&str, &[u8])] = &[
     ("10-extern-lizenz-weg", include_bytes!("../demo/10-extern-lizenz-weg.eml")),
 ];
 
+/// Logins of the demo office (demo data only).
+const DEMO_PASSWORDS: [(&str, &str); 2] = [("bernd", "bernd-demo-2026"), ("clara", "clara-demo-2026")];
+
 pub async fn run(mut settings: Settings, serve: bool, reset: bool) -> anyhow::Result<()> {
     let dir = settings.data_dir.join("demo");
     if reset && dir.exists() {
@@ -54,6 +57,11 @@ pub async fn run(mut settings: Settings, serve: bool, reset: bool) -> anyhow::Re
     println!("\nTry: drop another .eml into {}/new and watch it arrive;", maildir.display());
     println!("     `postkorb --config {} cases list` in another shell.", write_config(&dir)?.display());
     if serve {
+        println!("\nWeb: log in at http://{} as", ctx.settings.listen);
+        for (user, pw) in DEMO_PASSWORDS {
+            println!("     {user} / {pw}");
+        }
+        println!("     (bernd has the permission „E-Mails automatisch einlesen“; clara has not)");
         crate::serve::run(&ctx).await?;
     }
     Ok(())
@@ -104,6 +112,8 @@ async fn set_up(ctx: &Ctx, maildir: &std::path::Path) -> anyhow::Result<()> {
         s.add_employee(&person("Dieter Ehemalig", None, None, Some("dieter.ehemalig@mustermail.de"), &[]), now).await?;
     let eva = s.add_employee(&person("Eva Extern", None, None, Some("eva@extern-partner.de"), &[]), now).await?;
     let frank = s.add_employee(&person("Frank Teilzeit", Some("frank"), Some("TAU-2026-0006"), None, &[]), now).await?;
+    s.set_password_hash(bernd.id, &postkorb_web::hash_password(DEMO_PASSWORDS[0].1)).await?;
+    s.set_password_hash(clara.id, &postkorb_web::hash_password(DEMO_PASSWORDS[1].1)).await?;
     s.add_route(anna.id, bernd.id, now).await?;
     s.add_route(info.id, bernd.id, now).await?;
     s.add_route(info.id, clara.id, now).await?;

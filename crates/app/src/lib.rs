@@ -49,7 +49,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let ctx = Ctx::open(settings).await?;
     match cli.command {
-        Command::Serve => serve::run(&ctx).await,
+        Command::Serve => {
+            announce_admin(&ctx).await?;
+            serve::run(&ctx).await
+        }
         Command::Fetch { once: _ } => mail_cmds::fetch_all(&ctx, true).await.map(|_| ()),
         Command::Demo { .. } => unreachable!("handled above"),
         Command::Explain { file } => mail_cmds::explain(&ctx, &file).await,
@@ -61,4 +64,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Kept(cmd) => mail_cmds::kept(&ctx, cmd).await,
         Command::Import(args) => mail_cmds::import(&ctx, args).await,
     }
+}
+
+/// On an installation where nobody can log in yet, creates `admin` and prints its one-time password once.
+pub async fn announce_admin(ctx: &Ctx) -> anyhow::Result<()> {
+    if let Some(password) = postkorb_web::bootstrap_admin(&ctx.store).await? {
+        println!("First start: created the user \"admin\" with the one-time password: {password}");
+        println!("Log in and change it under Fenster › Mitarbeiter (or: postkorb employee set admin --password-stdin).");
+    }
+    Ok(())
 }

@@ -1,0 +1,226 @@
+//! JSON API under `/api/v1` for an existing broker program, authenticated by a per-user token
+//! (`Authorization: Bearer …`). Same permission rules as the screens; English error messages.
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use postkorb_core::{Employee, EmployeeId, Permission, RouteStatus, route_status};
+use postkorb_store::StoreError;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::WebState;
+use crate::auth::api_user;
+use crate::error::{ApiError, WebError};
+use crate::pages::download;
+use crate::util::now_ms;
+
+type ApiResult = Result<Response, ApiError>;
+
+pub fn routes() -> Router<WebState> {
+    Router::new()
+        .route("/openapi.json", get(openapi))
+        .route("/cases", get(list_cases))
+        .route("/cases/{id}", get(get_case))
+        .route("/cases/{id}/raw", get(raw_case))
+        .route("/cases/{id}/done", post(done))
+        .route("/cases/{id}/reopen", post(reopen))
+        .route("/sync", post(sync))
+        .route("/employees", get(employees))
+        .route("/routes", get(list_routes).post(add_route))
+        .route("/routes/{id}", delete(remove_route))
+        .route("/kept", get(list_kept))
+        .route("/kept/{id}/discard", post(discard_kept))
+        .route("/mailboxes", get(mailboxes))
+}
+
+fn require(e: &Employee, p: Permission) -> Result<(), ApiError> {
+    if e.has(p) { Ok(()) } else { Err(ApiError(WebError::Forbidden)) }
+}
+
+fn actor(e: &Employee) -> String {
+    format!("api:{}", e.username.clone().unwrap_or_else(|| e.name.clone()))
+}
+
+#[derive(Deserialize)]
+struct CasesQuery {
+    /// `all=true`: every Vorgang (needs „E-Mails automatisch einlesen“); default: mine.
+    #[serde(default)]
+    all: bool,
+    #[serde(default = "default_limit")]
+    limit: i64,
+    #[serde(default)]
+    offset: i64,
+}
+
+fn default_limit() -> i64 {
+    100
+}
+
+async fn list_cases(State(s): State<WebState>, h: HeaderMap, Query(q): Query<CasesQuery>) -> ApiResult {
+    let me = api_user(&s, &h).await?;
+    if q.all {
+        require(&me, Permission::ManageMailImport)?;
+    }
+    let assignee = if q.all { None } else { Some(me.id) };
+    let cases = s.store.cases(assignee, q.limit.clamp(1, 1000), q.offset.max(0)).await?;
+    Ok(Json(cases).into_response())
+}
+
+async fn visible_case(s: &WebState, me: &Employee, id: i64) -> Result<postkorb_store::CaseDetail, ApiError> {
+    let c = s.store.case(id).await?;
+    let mine = c.summary.assignee == Some(me.id.0) || (c.summary.status == "waiting" && c.candidates.contains(&me.id.0));
+    if mine || me.has(Permission::ManageMailImport) { Ok(c) } else { Err(ApiError(WebError::Forbidden)) }
+}
+
+async fn get_case(State(s): State<WebState>, h: HeaderMap, Path(id): Path<i64>) -> ApiResult {
+    let me = api_user(&s, &h).await?;
+    Ok(Json(visible_case(&s, &me, id).await?).into_response())
+}
+
+async fn raw_case(State(s): State<WebState>, h: HeaderMap, Path(id): Path<i64>) -> ApiResult {
+    let me = api_user(&s, &h).await?;
+    let c = visible_case(&s, &me, id).await?;
+    Ok(download(&format!("vorgang-{id}.eml"), "message/rfc822", s.store.raw(c.raw_id).await?))
+}
+
+async fn set_done(s: &WebState, h: &HeaderMap, id: i64, done: bool) -> ApiResult {
+    let me = api_user(s, h).await?;
+    let c = visible_case(s, &me, id).await?;
+    if c.summary.assignee != Some(me.id.0) {
+        return Err(ApiError(WebError::Forbidden));
+    }
+    s.store.set_case_done(id, done, me.id, now_ms()).await?;
+    Ok(Json(json!({"id": id, "status": if done { "done" } else { "open" }})).into_response())
+}
+
+async fn done(State(s): State<WebState>, h: HeaderMap, Path(id): Path<i64>) -> ApiResult {
+    set_done(&s, &h, id, true).await
+}
+
+async fn reopen(State(s): State<WebState>, h: HeaderMap, Path(id): Path<i64>) -> ApiResult {
+    set_done(&s, &h, id, false).await
+}
+
+/// „Synchronisieren“: fetch now, then claim what waits for the caller.
+async fn sync(State(s): State<WebState>, h: HeaderMap) -> ApiResult {
+    let me = api_user(&s, &h).await?;
+    s.hooks.fetch_now().await;
+    let claimed = if me.check_an().is_ok() { s.store.claim(me.id, now_ms()).await? } else { Vec::new() };
+    Ok(Json(json!({ "claimed": claimed })).into_response())
+}
+
+async fn employees(State(s): State<WebState>, h: HeaderMap) -> ApiResult {
+    let me = api_user(&s, &h).await?;
+    if !me.has(Permission::ManageEmployees) && !me.has(Permission::ManageMailImport) {
+        return Err(ApiError(WebError::Forbidden));
+    }
+    let list: Vec<Value> = s
+        .store
+        .employees()
+        .await?
+        .iter()
+        .map(|e| {
+            json!({"id": e.id, "name": e.name, "username": e.username, "is_current": e.is_current,
+                   "has_license": e.has_active_license(), "work_email": e.work_email,
+                   "may_send": e.check_von().is_ok(), "may_receive": e.check_an().is_ok()})
+        })
+        .collect();
+    Ok(Json(list).into_response())
+}
+
+async fn list_routes(State(s): State<WebState>, h: HeaderMap) -> ApiResult {
+    let me = api_user(&s, &h).await?;
+    require(&me, Permission::ManageMailImport)?;
+    let employees = s.store.employees().await?;
+    let rows: Vec<Value> = s
+        .store
+        .routes()
+        .await?
+        .iter()
+        .map(|r| match route_status(r, &employees) {
+            RouteStatus::Active { sender } => json!({"id": r.id, "from": r.from, "to": r.to, "active": true, "sender": sender}),
+            RouteStatus::Inactive(p) => json!({"id": r.id, "from": r.from, "to": r.to, "active": false,
+                "problems": p.iter().map(|e| e.to_string()).collect::<Vec<_>>()}),
+        })
+        .collect();
+    Ok(Json(rows).into_response())
+}
+
+#[derive(Deserialize)]
+struct NewRoute {
+    from: i64,
+    to: i64,
+}
+
+async fn add_route(State(s): State<WebState>, h: HeaderMap, Json(body): Json<NewRoute>) -> ApiResult {
+    let me = api_user(&s, &h).await?;
+    require(&me, Permission::ManageMailImport)?;
+    match s.store.add_route(EmployeeId(body.from), EmployeeId(body.to), now_ms()).await {
+        Ok(r) => {
+            s.store.audit(now_ms(), &actor(&me), "add_route", &format!("{} -> {}", body.from, body.to)).await?;
+            Ok((axum::http::StatusCode::CREATED, Json(r)).into_response())
+        }
+        Err(StoreError::Rules(rules)) => Ok((
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"error": "the row breaks the rules", "rules": rules.0.iter().map(|r| r.to_string()).collect::<Vec<_>>()})),
+        )
+            .into_response()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn remove_route(State(s): State<WebState>, h: HeaderMap, Path(id): Path<i64>) -> ApiResult {
+    let me = api_user(&s, &h).await?;
+    require(&me, Permission::ManageMailImport)?;
+    s.store.remove_route(id).await?;
+    s.store.audit(now_ms(), &actor(&me), "remove_route", &format!("row {id}")).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_kept(State(s): State<WebState>, h: HeaderMap) -> ApiResult {
+    let me = api_user(&s, &h).await?;
+    require(&me, Permission::ManageMailImport)?;
+    let rows: Vec<Value> = s
+        .store
+        .kept(true, 500, 0)
+        .await?
+        .iter()
+        .map(|k| {
+            let mut v = serde_json::to_value(k).unwrap_or_default();
+            v["reason"] = k.reason().map(|r| r.english()).unwrap_or_default().into();
+            v
+        })
+        .collect();
+    Ok(Json(rows).into_response())
+}
+
+async fn discard_kept(State(s): State<WebState>, h: HeaderMap, Path(id): Path<i64>) -> ApiResult {
+    let me = api_user(&s, &h).await?;
+    require(&me, Permission::ManageMailImport)?;
+    s.store.discard_kept(id, &actor(&me), now_ms()).await?;
+    Ok(Json(json!({"id": id, "status": "discarded"})).into_response())
+}
+
+async fn mailboxes(State(s): State<WebState>, h: HeaderMap) -> ApiResult {
+    let me = api_user(&s, &h).await?;
+    require(&me, Permission::ManageMailImport)?;
+    let mut out = Vec::new();
+    for m in s.store.mailboxes().await? {
+        let (cases, kept, duplicates) = s.store.mailbox_counts(m.id).await?;
+        out.push(json!({"name": m.name, "protocol": m.protocol, "host": m.host, "enabled": m.enabled,
+            "last_success_ms": m.last_success_ms, "last_error": m.last_error, "waiting_on_server": m.waiting_on_server,
+            "imported_cases": cases, "kept": kept, "duplicates": duplicates}));
+    }
+    Ok(Json(out).into_response())
+}
+
+async fn openapi() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        include_str!("../openapi.json"),
+    )
+        .into_response()
+}

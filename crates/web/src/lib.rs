@@ -1,0 +1,62 @@
+//! The web face of Postkorb: German HTML screens (askama, server-rendered, no build step) and the
+//! JSON API under `/api/v1`, on top of the store.
+//!
+//! The router is built here and handed to the binary, which binds the listener. What needs the
+//! importer or the mailbox adapters (fetch now, test a connection, encrypt a password) comes in
+//! through [`Hooks`], so this crate does no mail IO of its own.
+
+mod api;
+mod auth;
+mod error;
+mod pages;
+mod util;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use postkorb_store::Store;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub use auth::{bootstrap_admin, hash_password, new_api_token};
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What the web needs from the rest of the application.
+pub trait Hooks: Send + Sync + 'static {
+    /// Fetch every mailbox now (for „Synchronisieren“). Errors are recorded on the mailbox.
+    fn fetch_now(&self) -> BoxFuture<'_, ()>;
+    /// „Verbindung testen“ for the named mailbox: mails waiting, or a German error.
+    fn test_mailbox(&self, name: String) -> BoxFuture<'_, Result<usize, String>>;
+    /// Encrypts a mailbox password for storage.
+    fn encrypt(&self, password: &str) -> Result<Vec<u8>, String>;
+}
+
+#[derive(Clone)]
+pub struct WebState {
+    pub store: Store,
+    pub hooks: Arc<dyn Hooks>,
+    /// Set the `Secure` flag on cookies (behind HTTPS).
+    pub secure_cookies: bool,
+}
+
+/// The whole web application: screens, API, security headers.
+pub fn router(state: WebState) -> Router {
+    Router::new()
+        .merge(pages::routes())
+        .nest("/api/v1", api::routes())
+        .layer(tower_http::csrf::CsrfLayer::new())
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; script-src 'none'; object-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN")))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(2 * 1024 * 1024))
+        .with_state(state)
+}

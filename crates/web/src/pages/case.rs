@@ -1,0 +1,193 @@
+//! Vorgang: the facts, the text, the sanitised HTML in a sandboxed frame, attachments, the original
+//! e-mail, „Erledigt“ / „Wieder öffnen“ and the history.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use postkorb_core::Permission;
+use postkorb_store::CaseDetail;
+use serde::Deserialize;
+
+use super::{Nav, download, name_of};
+use crate::WebState;
+use crate::auth::CurrentUser;
+use crate::error::WebError;
+use crate::util::{german_time, now_ms, size};
+
+pub struct Att {
+    pub id: i64,
+    pub name: String,
+    pub size: String,
+    pub content_type: String,
+}
+
+pub struct Fwd {
+    pub from: String,
+    pub subject: String,
+    pub date: String,
+    pub text: String,
+}
+
+#[derive(Template)]
+#[template(path = "case.html")]
+struct CasePage {
+    nav: Nav,
+    id: i64,
+    subject: String,
+    received: String,
+    sender: String,
+    assignee: String,
+    status: &'static str,
+    done: bool,
+    can_change: bool,
+    warnings: Vec<String>,
+    text: String,
+    has_html: bool,
+    forwarded: Option<Fwd>,
+    attachments: Vec<Att>,
+    history: Vec<String>,
+}
+
+/// The assignee, a candidate of a waiting Vorgang, or an admin may look at it.
+async fn load(state: &WebState, user: &CurrentUser, id: i64) -> Result<CaseDetail, WebError> {
+    let case = state.store.case(id).await?;
+    let me = user.employee.id.0;
+    let allowed = case.summary.assignee == Some(me)
+        || (case.summary.status == "waiting" && case.candidates.contains(&me))
+        || user.employee.has(Permission::ManageMailImport);
+    if !allowed {
+        return Err(WebError::Forbidden);
+    }
+    Ok(case)
+}
+
+pub async fn show(State(state): State<WebState>, user: CurrentUser, Path(id): Path<i64>) -> Result<Html<String>, WebError> {
+    let case = load(&state, &user, id).await?;
+    let employees = state.store.employees().await?;
+    let s = &case.summary;
+    let sender_name = name_of(&employees, s.sender_employee);
+    let sender = match (&s.from_name, sender_name.is_empty()) {
+        (_, false) => format!("{sender_name} <{}>", s.from_addr),
+        (Some(n), true) => format!("{n} <{}>", s.from_addr),
+        (None, true) => s.from_addr.clone(),
+    };
+    let assignee = match s.assignee {
+        Some(_) => s.assignee_name.clone().unwrap_or_default(),
+        None => format!(
+            "noch offen – wartet auf: {}",
+            case.candidates.iter().map(|c| name_of(&employees, Some(*c))).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    let history = case
+        .events
+        .iter()
+        .map(|e| {
+            let who = name_of(&employees, e.employee_id);
+            let what = match e.kind.as_str() {
+                "created" => "Vorgang aus E-Mail angelegt".to_string(),
+                "assigned" => format!("zugeordnet an {who}"),
+                "waiting" => format!(
+                    "wartet auf den ersten von: {}",
+                    e.detail.split(',').filter_map(|i| i.parse().ok()).map(|i| name_of(&employees, Some(i))).collect::<Vec<_>>().join(", ")
+                ),
+                "claimed" => format!("übernommen von {who} (Synchronisieren/Anmeldung)"),
+                "closed" => format!("erledigt von {who}"),
+                "reopened" => format!("wieder geöffnet von {who}"),
+                "moved" => "zu „Nicht zugeordnete E-Mails“ verschoben: kein Empfänger mehr berechtigt".to_string(),
+                other => other.to_string(),
+            };
+            format!("{} – {what}", german_time(e.at_ms))
+        })
+        .collect();
+    let done = s.status == "done";
+    let page = CasePage {
+        nav: Nav::new(&user, "start"),
+        id,
+        subject: if s.subject.is_empty() { "(ohne Betreff)".into() } else { s.subject.clone() },
+        received: german_time(s.received_ms),
+        sender,
+        assignee,
+        status: match s.status.as_str() {
+            "done" => "erledigt",
+            "waiting" => "wartet",
+            _ => "offen",
+        },
+        done,
+        can_change: s.assignee == Some(user.employee.id.0),
+        warnings: case.warnings.clone(),
+        text: case.text.clone(),
+        has_html: case.html.is_some(),
+        forwarded: case.forwarded.as_ref().map(|f| Fwd {
+            from: f.from.clone().unwrap_or_default(),
+            subject: f.subject.clone().unwrap_or_default(),
+            date: f.date.clone().unwrap_or_default(),
+            text: f.text.clone(),
+        }),
+        attachments: case
+            .attachments
+            .iter()
+            .map(|a| Att { id: a.id, name: a.name.clone(), size: size(a.size), content_type: a.content_type.clone() })
+            .collect(),
+        history,
+    };
+    Ok(Html(page.render()?))
+}
+
+#[derive(Deserialize)]
+pub struct StatusForm {
+    csrf: String,
+    done: String,
+}
+
+pub async fn set_status(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    axum::Form(form): axum::Form<StatusForm>,
+) -> Result<Response, WebError> {
+    user.check_csrf(&form.csrf)?;
+    let case = load(&state, &user, id).await?;
+    if case.summary.assignee != Some(user.employee.id.0) {
+        return Err(WebError::Forbidden);
+    }
+    let done = form.done == "1";
+    state.store.set_case_done(id, done, user.employee.id, now_ms()).await.map_err(|_| {
+        WebError::BadRequest(if done { "Der Vorgang ist bereits erledigt." } else { "Der Vorgang ist bereits offen." }.into())
+    })?;
+    Ok(Redirect::to(&format!("/vorgang/{id}")).into_response())
+}
+
+/// The sanitised HTML, for the sandboxed frame only: no scripts, no remote content, no forms.
+pub async fn html(State(state): State<WebState>, user: CurrentUser, Path(id): Path<i64>) -> Result<Response, WebError> {
+    let case = load(&state, &user, id).await?;
+    let body = case.html.unwrap_or_default();
+    let doc = format!("<!doctype html><html><head><meta charset=\"utf-8\"></head><body>{body}</body></html>");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'",
+            ),
+        ],
+        doc,
+    )
+        .into_response())
+}
+
+pub async fn attachment(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Path((id, aid)): Path<(i64, i64)>,
+) -> Result<Response, WebError> {
+    load(&state, &user, id).await?;
+    let (meta, bytes) = state.store.attachment(id, aid).await?;
+    Ok(download(&meta.name, &meta.content_type, bytes))
+}
+
+pub async fn original(State(state): State<WebState>, user: CurrentUser, Path(id): Path<i64>) -> Result<Response, WebError> {
+    let case = load(&state, &user, id).await?;
+    let raw = state.store.raw(case.raw_id).await?;
+    Ok(download(&format!("vorgang-{id}.eml"), "message/rfc822", raw))
+}

@@ -1,0 +1,241 @@
+//! Fenster › Mitarbeiter: list and edit employees — Aktuell, Lizenzstring, Vertragsdaten › Daten zur
+//! Arbeit › E-Mail, login, permissions.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use postkorb_core::{EmailAddress, Employee, EmployeeId, Permission};
+use postkorb_store::NewEmployee;
+use serde::Deserialize;
+
+use super::Nav;
+use crate::WebState;
+use crate::auth::{CurrentUser, hash_password};
+use crate::error::WebError;
+use crate::util::now_ms;
+
+pub struct EmpRow {
+    pub id: i64,
+    pub name: String,
+    pub username: String,
+    pub current: bool,
+    pub license: String,
+    pub email: String,
+    pub permissions: String,
+}
+
+#[derive(Template)]
+#[template(path = "employees.html")]
+struct ListPage {
+    nav: Nav,
+    message: Option<String>,
+    employees: Vec<EmpRow>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct EmpForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    current: Option<String>,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    license: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    perm_mail_import: Option<String>,
+    #[serde(default)]
+    perm_employees: Option<String>,
+}
+
+pub struct EmpView {
+    pub name: String,
+    pub current: bool,
+    pub email: String,
+    pub license: String,
+    pub username: String,
+    pub perm_mail_import: bool,
+    pub perm_employees: bool,
+}
+
+#[derive(Template)]
+#[template(path = "employee_edit.html")]
+struct EditPage {
+    nav: Nav,
+    id: i64,
+    f: EmpView,
+    errors: Vec<String>,
+}
+
+pub async fn list(State(state): State<WebState>, user: CurrentUser) -> Result<Html<String>, WebError> {
+    user.require(Permission::ManageEmployees)?;
+    let employees = state
+        .store
+        .employees()
+        .await?
+        .into_iter()
+        .map(|e| EmpRow {
+            id: e.id.0,
+            name: e.name.clone(),
+            username: e.username.clone().unwrap_or_default(),
+            current: e.is_current,
+            license: e.license.clone().unwrap_or_default(),
+            email: e.work_email.as_ref().map(|a| a.to_string()).unwrap_or_default(),
+            permissions: e.permissions.iter().map(|p| p.german()).collect::<Vec<_>>().join(", "),
+        })
+        .collect();
+    Ok(Html(ListPage { nav: Nav::new(&user, "mitarbeiter"), message: None, employees }.render()?))
+}
+
+fn view_of(e: &Employee) -> EmpView {
+    EmpView {
+        name: e.name.clone(),
+        current: e.is_current,
+        email: e.work_email.as_ref().map(|a| a.to_string()).unwrap_or_default(),
+        license: e.license.clone().unwrap_or_default(),
+        username: e.username.clone().unwrap_or_default(),
+        perm_mail_import: e.has(Permission::ManageMailImport),
+        perm_employees: e.has(Permission::ManageEmployees),
+    }
+}
+
+fn view_of_form(f: &EmpForm) -> EmpView {
+    EmpView {
+        name: f.name.clone(),
+        current: f.current.is_some(),
+        email: f.email.clone(),
+        license: f.license.clone(),
+        username: f.username.clone(),
+        perm_mail_import: f.perm_mail_import.is_some(),
+        perm_employees: f.perm_employees.is_some(),
+    }
+}
+
+pub async fn new_form(user: CurrentUser) -> Result<Html<String>, WebError> {
+    user.require(Permission::ManageEmployees)?;
+    let f = EmpView {
+        name: String::new(),
+        current: true,
+        email: String::new(),
+        license: String::new(),
+        username: String::new(),
+        perm_mail_import: false,
+        perm_employees: false,
+    };
+    Ok(Html(EditPage { nav: Nav::new(&user, "mitarbeiter"), id: 0, f, errors: vec![] }.render()?))
+}
+
+pub async fn edit_form(State(state): State<WebState>, user: CurrentUser, Path(id): Path<i64>) -> Result<Html<String>, WebError> {
+    user.require(Permission::ManageEmployees)?;
+    let e = state.store.employee(EmployeeId(id)).await?;
+    Ok(Html(EditPage { nav: Nav::new(&user, "mitarbeiter"), id, f: view_of(&e), errors: vec![] }.render()?))
+}
+
+/// Validates the form; returns the German messages next to the fields' names.
+fn validate(f: &EmpForm) -> (Option<EmailAddress>, Vec<String>) {
+    let mut errors = Vec::new();
+    if f.name.trim().is_empty() {
+        errors.push("Bitte geben Sie einen Namen ein.".to_string());
+    }
+    let email = if f.email.trim().is_empty() {
+        None
+    } else {
+        match EmailAddress::parse(&f.email) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                errors.push(format!("E-Mail (Daten zur Arbeit): {}", e.german()));
+                None
+            }
+        }
+    };
+    if !f.password.is_empty() && f.password.chars().count() < 10 {
+        errors.push("Das Passwort muss mindestens 10 Zeichen lang sein.".to_string());
+    }
+    if !f.password.is_empty() && f.username.trim().is_empty() {
+        errors.push("Für ein Passwort wird ein Benutzername benötigt.".to_string());
+    }
+    (email, errors)
+}
+
+fn permissions(f: &EmpForm) -> Vec<Permission> {
+    let mut p = Vec::new();
+    if f.perm_mail_import.is_some() {
+        p.push(Permission::ManageMailImport);
+    }
+    if f.perm_employees.is_some() {
+        p.push(Permission::ManageEmployees);
+    }
+    p
+}
+
+async fn finish(state: &WebState, user: &CurrentUser, id: EmployeeId, f: &EmpForm, action: &str) -> Result<Response, WebError> {
+    if !f.password.is_empty() {
+        state.store.set_password_hash(id, &hash_password(&f.password)).await?;
+    }
+    let actor = user.employee.username.clone().unwrap_or_else(|| user.employee.name.clone());
+    state.store.audit(now_ms(), &actor, action, &format!("employee {id} ({})", f.name.trim())).await?;
+    Ok(Redirect::to("/mitarbeiter").into_response())
+}
+
+pub async fn create(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    axum::Form(f): axum::Form<EmpForm>,
+) -> Result<Response, WebError> {
+    user.require(Permission::ManageEmployees)?;
+    user.check_csrf(&f.csrf)?;
+    let (email, mut errors) = validate(&f);
+    if errors.is_empty() {
+        let new = NewEmployee {
+            name: f.name.clone(),
+            username: Some(f.username.clone()),
+            is_current: f.current.is_some(),
+            license: Some(f.license.clone()),
+            work_email: email,
+            permissions: permissions(&f),
+        };
+        match state.store.add_employee(&new, now_ms()).await {
+            Ok(e) => return finish(&state, &user, e.id, &f, "add_employee").await,
+            Err(postkorb_store::StoreError::Invalid(_)) => errors.push("Dieser Benutzername ist bereits vergeben.".into()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let page = EditPage { nav: Nav::new(&user, "mitarbeiter"), id: 0, f: view_of_form(&f), errors };
+    Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response())
+}
+
+pub async fn update(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<EmpForm>,
+) -> Result<Response, WebError> {
+    user.require(Permission::ManageEmployees)?;
+    user.check_csrf(&f.csrf)?;
+    let mut e = state.store.employee(EmployeeId(id)).await?;
+    let (email, mut errors) = validate(&f);
+    if e.id == user.employee.id && f.perm_employees.is_none() {
+        errors.push("Sie können sich das Recht „Mitarbeiter verwalten“ nicht selbst entziehen.".into());
+    }
+    if errors.is_empty() {
+        e.name = f.name.clone();
+        e.is_current = f.current.is_some();
+        e.work_email = email;
+        e.license = Some(f.license.clone());
+        e.username = Some(f.username.clone());
+        e.permissions = permissions(&f);
+        match state.store.update_employee(&e).await {
+            Ok(()) => return finish(&state, &user, e.id, &f, "update_employee").await,
+            Err(postkorb_store::StoreError::Invalid(_)) => errors.push("Dieser Benutzername ist bereits vergeben.".into()),
+            Err(err) => return Err(err.into()),
+        }
+    }
+    let page = EditPage { nav: Nav::new(&user, "mitarbeiter"), id, f: view_of_form(&f), errors };
+    Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response())
+}

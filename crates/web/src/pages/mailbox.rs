@@ -1,0 +1,219 @@
+//! Optionen › Allgemeine Einstellungen › Register „E-Mail“ › „Einstellungen für den E-Mail Empfang“.
+//! The password is write-only: it is never sent back to the browser.
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Html;
+use postkorb_core::Permission;
+use postkorb_store::MailboxRecord;
+use serde::Deserialize;
+
+use super::Nav;
+use crate::WebState;
+use crate::auth::CurrentUser;
+use crate::error::WebError;
+use crate::util::now_ms;
+
+const NAME: &str = "default";
+
+#[derive(Deserialize, Default)]
+pub struct MailboxForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    action: String,
+    protocol: String,
+    #[serde(default)]
+    host: String,
+    #[serde(default)]
+    port: String,
+    tls: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    folder: String,
+    disposal: String,
+    #[serde(default)]
+    target_folder: String,
+    #[serde(default)]
+    maildir_path: String,
+    #[serde(default)]
+    poll_secs: String,
+}
+
+#[derive(Default)]
+pub struct FieldErrors {
+    pub host: Option<String>,
+    pub port: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub maildir_path: Option<String>,
+    pub poll_secs: Option<String>,
+}
+
+impl FieldErrors {
+    fn any(&self) -> bool {
+        self.host.is_some()
+            || self.port.is_some()
+            || self.username.is_some()
+            || self.password.is_some()
+            || self.maildir_path.is_some()
+            || self.poll_secs.is_some()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "mailbox.html")]
+struct MailboxPage {
+    nav: Nav,
+    f: MailboxForm,
+    errors: FieldErrors,
+    password_set: bool,
+    message: Option<String>,
+    test_ok: Option<String>,
+    test_error: Option<String>,
+}
+
+fn form_of(m: &MailboxRecord) -> MailboxForm {
+    MailboxForm {
+        protocol: m.protocol.clone(),
+        host: m.host.clone(),
+        port: if m.port > 0 { m.port.to_string() } else { String::new() },
+        tls: m.tls.clone(),
+        username: m.username.clone(),
+        folder: m.folder.clone(),
+        disposal: m.disposal.clone(),
+        target_folder: m.target_folder.clone(),
+        maildir_path: m.maildir_path.clone().unwrap_or_default(),
+        poll_secs: m.poll_secs.to_string(),
+        ..Default::default()
+    }
+}
+
+fn empty_form() -> MailboxForm {
+    MailboxForm {
+        protocol: "imap".into(),
+        tls: "implicit".into(),
+        folder: "INBOX".into(),
+        disposal: "move".into(),
+        target_folder: "Postkorb/Importiert".into(),
+        poll_secs: "60".into(),
+        ..Default::default()
+    }
+}
+
+pub async fn show(State(state): State<WebState>, user: CurrentUser) -> Result<Html<String>, WebError> {
+    user.require(Permission::ManageMailImport)?;
+    let existing = state.store.mailbox(NAME).await.ok();
+    let page = MailboxPage {
+        nav: Nav::new(&user, "optionen"),
+        f: existing.as_ref().map(form_of).unwrap_or_else(empty_form),
+        errors: FieldErrors::default(),
+        password_set: existing.as_ref().is_some_and(|m| m.secret.is_some()),
+        message: None,
+        test_ok: None,
+        test_error: None,
+    };
+    Ok(Html(page.render()?))
+}
+
+pub async fn save(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    axum::Form(f): axum::Form<MailboxForm>,
+) -> Result<Html<String>, WebError> {
+    user.require(Permission::ManageMailImport)?;
+    user.check_csrf(&f.csrf)?;
+    let wants_test = f.action == "test";
+    let existing = state.store.mailbox(NAME).await.ok();
+    let password_set = existing.as_ref().is_some_and(|m| m.secret.is_some());
+    let mut errors = FieldErrors::default();
+    let is_maildir = f.protocol == "maildir";
+    if !matches!(f.protocol.as_str(), "imap" | "pop3" | "maildir") || !matches!(f.tls.as_str(), "implicit" | "starttls" | "none") {
+        return Err(WebError::BadRequest("Unbekanntes Protokoll oder unbekannte Verschlüsselung.".into()));
+    }
+    if !is_maildir && f.host.trim().is_empty() {
+        errors.host = Some("Bitte geben Sie den Server an (z. B. imap.ihr-anbieter.de).".into());
+    }
+    if !is_maildir && f.host.trim().contains(char::is_whitespace) {
+        errors.host = Some("Der Servername darf keine Leerzeichen enthalten.".into());
+    }
+    let default_port = match (f.protocol.as_str(), f.tls.as_str()) {
+        ("imap", "implicit") => 993,
+        ("imap", _) => 143,
+        ("pop3", "implicit") => 995,
+        ("pop3", _) => 110,
+        _ => 0,
+    };
+    let port = if f.port.trim().is_empty() {
+        default_port
+    } else {
+        match f.port.trim().parse::<u16>() {
+            Ok(p) if p > 0 => p,
+            _ => {
+                errors.port = Some("Der Port muss eine Zahl zwischen 1 und 65535 sein.".into());
+                0
+            }
+        }
+    };
+    if !is_maildir && f.username.trim().is_empty() {
+        errors.username = Some("Bitte geben Sie den Benutzernamen an – die eigene E-Mail-Adresse für Postkorb.".into());
+    }
+    if !is_maildir && f.password.is_empty() && !password_set {
+        errors.password = Some("Bitte geben Sie das Passwort des Postfachs an.".into());
+    }
+    if is_maildir && f.maildir_path.trim().is_empty() {
+        errors.maildir_path = Some("Bitte geben Sie das Maildir-Verzeichnis an.".into());
+    }
+    let poll_secs = match f.poll_secs.trim().parse::<i64>() {
+        Ok(s) if (1..=86_400).contains(&s) => s,
+        _ => {
+            errors.poll_secs = Some("Das Abrufintervall muss zwischen 1 und 86400 Sekunden liegen.".into());
+            60
+        }
+    };
+    let render = |f: MailboxForm, errors: FieldErrors, message: Option<String>, ok: Option<String>, err: Option<String>| {
+        MailboxPage { nav: Nav::new(&user, "optionen"), f, errors, password_set, message, test_ok: ok, test_error: err }
+            .render()
+            .map(Html)
+            .map_err(WebError::from)
+    };
+    if errors.any() {
+        return render(f, errors, None, None, None);
+    }
+    let secret = if f.password.is_empty() {
+        None
+    } else {
+        Some(state.hooks.encrypt(&f.password).map_err(WebError::Internal)?)
+    };
+    let record = MailboxRecord {
+        name: NAME.into(),
+        protocol: f.protocol.clone(),
+        host: f.host.trim().to_string(),
+        port: i64::from(port),
+        tls: f.tls.clone(),
+        username: f.username.trim().to_string(),
+        secret,
+        folder: if f.folder.trim().is_empty() { "INBOX".into() } else { f.folder.trim().to_string() },
+        disposal: if f.protocol == "pop3" || f.disposal == "delete" { "delete".into() } else { "move".into() },
+        target_folder: if f.target_folder.trim().is_empty() { "Postkorb/Importiert".into() } else { f.target_folder.trim().to_string() },
+        maildir_path: if is_maildir { Some(f.maildir_path.trim().to_string()) } else { None },
+        poll_secs,
+        enabled: true,
+        ..Default::default()
+    };
+    let saved = state.store.save_mailbox(&record, now_ms()).await?;
+    state.store.audit(now_ms(), user.employee.username.as_deref().unwrap_or(&user.employee.name), "save_mailbox", NAME).await?;
+    let (ok, err) = if wants_test {
+        match state.hooks.test_mailbox(NAME.into()).await {
+            Ok(1) => (Some("Verbindung erfolgreich: 1 E-Mail wartet im Postfach.".to_string()), None),
+            Ok(n) => (Some(format!("Verbindung erfolgreich: {n} E-Mails warten im Postfach.")), None),
+            Err(e) => (None, Some(format!("Verbindung fehlgeschlagen: {e}"))),
+        }
+    } else {
+        (None, None)
+    };
+    render(form_of(&saved), FieldErrors::default(), Some("Gespeichert.".into()), ok, err)
+}

@@ -1,0 +1,102 @@
+//! The German screens. Every handler checks the login (the `CurrentUser` extractor) and, for the
+//! admin screens, the permission „E-Mails automatisch einlesen“ before it reads anything.
+
+mod case;
+mod employees;
+mod home;
+mod kept;
+mod mailbox;
+mod protokoll;
+mod routes;
+
+use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use postkorb_core::{Employee, EmployeeId, Permission};
+
+use crate::WebState;
+use crate::auth::{self, CurrentUser};
+
+/// What the menu bar needs.
+pub struct Nav {
+    pub name: String,
+    pub csrf: String,
+    pub can_import: bool,
+    pub can_employees: bool,
+    pub active: &'static str,
+}
+
+impl Nav {
+    pub fn new(user: &CurrentUser, active: &'static str) -> Nav {
+        Nav {
+            name: user.employee.name.clone(),
+            csrf: user.csrf.clone(),
+            can_import: user.employee.has(Permission::ManageMailImport),
+            can_employees: user.employee.has(Permission::ManageEmployees),
+            active,
+        }
+    }
+}
+
+pub fn routes() -> Router<WebState> {
+    Router::new()
+        .route("/", get(home::show))
+        .route("/synchronisieren", post(home::sync))
+        .route("/anmeldung", get(auth::login_form).post(auth::login))
+        .route("/abmelden", post(auth::logout))
+        .route("/vorgang/{id}", get(case::show))
+        .route("/vorgang/{id}/status", post(case::set_status))
+        .route("/vorgang/{id}/html", get(case::html))
+        .route("/vorgang/{id}/anhang/{aid}", get(case::attachment))
+        .route("/vorgang/{id}/original.eml", get(case::original))
+        .route("/optionen/e-mail", get(mailbox::show).post(mailbox::save))
+        .route("/optionen/e-mail/adressen", get(routes::show).post(routes::add))
+        .route("/optionen/e-mail/adressen/{id}/loeschen", post(routes::remove))
+        .route("/mitarbeiter", get(employees::list))
+        .route("/mitarbeiter/neu", get(employees::new_form).post(employees::create))
+        .route("/mitarbeiter/{id}", get(employees::edit_form).post(employees::update))
+        .route("/nicht-zugeordnet", get(kept::list))
+        .route("/nicht-zugeordnet/{id}", get(kept::show))
+        .route("/nicht-zugeordnet/{id}/original.eml", get(kept::original))
+        .route("/nicht-zugeordnet/{id}/zuordnen", post(kept::route_again))
+        .route("/nicht-zugeordnet/{id}/verwerfen", post(kept::discard))
+        .route("/protokoll", get(protokoll::show))
+        .route("/static/postkorb.css", get(css))
+}
+
+async fn css() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../../static/postkorb.css"))
+}
+
+/// "Name <address>" for an employee id, for tables.
+pub fn name_of(employees: &[Employee], id: Option<i64>) -> String {
+    match id {
+        Some(id) => employees.iter().find(|e| e.id == EmployeeId(id)).map(|e| e.name.clone()).unwrap_or_else(|| format!("#{id}")),
+        None => String::new(),
+    }
+}
+
+/// A file download that the browser must never render: attachment + nosniff + sandbox CSP.
+pub fn download(name: &str, content_type: &str, bytes: Vec<u8>) -> axum::response::Response {
+    let ascii: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"._-".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect();
+    let ct = if content_type.contains('/') && !content_type.contains(['\r', '\n']) { content_type } else { "application/octet-stream" };
+    let ct = if ct.starts_with("text/html") || ct.contains("svg") || ct.contains("xml") || ct.contains("javascript") {
+        "application/octet-stream"
+    } else {
+        ct
+    };
+    (
+        [
+            (header::CONTENT_TYPE, ct.to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")),
+            (header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'".to_string()),
+        ],
+        bytes,
+    )
+        .into_response()
+}
