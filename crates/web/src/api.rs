@@ -71,7 +71,8 @@ async fn list_cases(State(s): State<WebState>, h: HeaderMap, Query(q): Query<Cas
 
 async fn visible_case(s: &WebState, me: &Employee, id: i64) -> Result<postkorb_store::CaseDetail, ApiError> {
     let c = s.store.case(id).await?;
-    let mine = c.summary.assignee == Some(me.id.0) || (c.summary.status == "waiting" && c.candidates.contains(&me.id.0));
+    let mine =
+        c.summary.assignee == Some(me.id.0) || (c.summary.status == "waiting" && c.candidates.contains(&me.id.0));
     if mine || me.has(Permission::ManageMailImport) { Ok(c) } else { Err(ApiError(WebError::Forbidden)) }
 }
 
@@ -141,7 +142,9 @@ async fn list_routes(State(s): State<WebState>, h: HeaderMap) -> ApiResult {
         .await?
         .iter()
         .map(|r| match route_status(r, &employees) {
-            RouteStatus::Active { sender } => json!({"id": r.id, "from": r.from, "to": r.to, "active": true, "sender": sender}),
+            RouteStatus::Active { sender } => {
+                json!({"id": r.id, "from": r.from, "to": r.to, "active": true, "sender": sender})
+            }
             RouteStatus::Inactive(p) => json!({"id": r.id, "from": r.from, "to": r.to, "active": false,
                 "problems": p.iter().map(|e| e.to_string()).collect::<Vec<_>>()}),
         })
@@ -218,9 +221,5 @@ async fn mailboxes(State(s): State<WebState>, h: HeaderMap) -> ApiResult {
 }
 
 async fn openapi() -> Response {
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        include_str!("../openapi.json"),
-    )
-        .into_response()
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], include_str!("../openapi.json")).into_response()
 }

@@ -16,9 +16,9 @@ use postkorb_core::{Employee, Permission};
 use postkorb_store::{NewEmployee, Store};
 use serde::Deserialize;
 
+use crate::WebState;
 use crate::error::WebError;
 use crate::util::{now_ms, random_token, token_hash};
-use crate::WebState;
 
 pub const COOKIE: &str = "postkorb_session";
 const SESSION_MS: i64 = 12 * 3600 * 1000;
@@ -134,7 +134,10 @@ pub async fn login(
         Some((_, hash)) => verify_password(&form.password, hash),
         None => {
             // Same work for unknown users, so timing does not reveal who exists.
-            let _ = verify_password(&form.password, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$0Xk3pK1x0l2N5b8Z0y2W7wZ3hB4m1yN6oXcQ9rA8f2E");
+            let _ = verify_password(
+                &form.password,
+                "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$0Xk3pK1x0l2N5b8Z0y2W7wZ3hB4m1yN6oXcQ9rA8f2E",
+            );
             false
         }
     };
@@ -202,7 +205,11 @@ pub async fn api_user(state: &WebState, headers: &HeaderMap) -> Result<Employee,
 }
 
 /// Creates an API token for `employee` and returns it; only its hash is stored.
-pub async fn new_api_token(store: &Store, employee: postkorb_core::EmployeeId, label: &str) -> Result<String, postkorb_store::StoreError> {
+pub async fn new_api_token(
+    store: &Store,
+    employee: postkorb_core::EmployeeId,
+    label: &str,
+) -> Result<String, postkorb_store::StoreError> {
     let token = random_token();
     store.create_api_token(&token_hash(&token), employee, label, now_ms()).await?;
     Ok(token)

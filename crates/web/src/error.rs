@@ -48,12 +48,12 @@ impl WebError {
     pub fn german(&self) -> String {
         match self {
             WebError::Login => "Bitte melden Sie sich an.".into(),
-            WebError::Forbidden => {
-                "Keine Berechtigung: Für diese Seite fehlt Ihnen das nötige Zugriffsrecht.".into()
-            }
+            WebError::Forbidden => "Keine Berechtigung: Für diese Seite fehlt Ihnen das nötige Zugriffsrecht.".into(),
             WebError::NotFound => "Nicht gefunden.".into(),
             WebError::BadRequest(m) => m.clone(),
-            WebError::Internal(_) => "Ein interner Fehler ist aufgetreten. Bitte versuchen Sie es später erneut.".into(),
+            WebError::Internal(_) => {
+                "Ein interner Fehler ist aufgetreten. Bitte versuchen Sie es später erneut.".into()
+            }
         }
     }
 }

@@ -62,7 +62,11 @@ async fn load(state: &WebState, user: &CurrentUser, id: i64) -> Result<CaseDetai
     Ok(case)
 }
 
-pub async fn show(State(state): State<WebState>, user: CurrentUser, Path(id): Path<i64>) -> Result<Html<String>, WebError> {
+pub async fn show(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Html<String>, WebError> {
     let case = load(&state, &user, id).await?;
     let employees = state.store.employees().await?;
     let s = &case.summary;
@@ -89,7 +93,12 @@ pub async fn show(State(state): State<WebState>, user: CurrentUser, Path(id): Pa
                 "assigned" => format!("zugeordnet an {who}"),
                 "waiting" => format!(
                     "wartet auf den ersten von: {}",
-                    e.detail.split(',').filter_map(|i| i.parse().ok()).map(|i| name_of(&employees, Some(i))).collect::<Vec<_>>().join(", ")
+                    e.detail
+                        .split(',')
+                        .filter_map(|i| i.parse().ok())
+                        .map(|i| name_of(&employees, Some(i)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 "claimed" => format!("übernommen von {who} (Synchronisieren/Anmeldung)"),
                 "closed" => format!("erledigt von {who}"),
@@ -136,6 +145,7 @@ pub async fn show(State(state): State<WebState>, user: CurrentUser, Path(id): Pa
 
 #[derive(Deserialize)]
 pub struct StatusForm {
+    #[serde(default)]
     csrf: String,
     done: String,
 }
@@ -153,7 +163,9 @@ pub async fn set_status(
     }
     let done = form.done == "1";
     state.store.set_case_done(id, done, user.employee.id, now_ms()).await.map_err(|_| {
-        WebError::BadRequest(if done { "Der Vorgang ist bereits erledigt." } else { "Der Vorgang ist bereits offen." }.into())
+        WebError::BadRequest(
+            if done { "Der Vorgang ist bereits erledigt." } else { "Der Vorgang ist bereits offen." }.into(),
+        )
     })?;
     Ok(Redirect::to(&format!("/vorgang/{id}")).into_response())
 }
@@ -186,7 +198,11 @@ pub async fn attachment(
     Ok(download(&meta.name, &meta.content_type, bytes))
 }
 
-pub async fn original(State(state): State<WebState>, user: CurrentUser, Path(id): Path<i64>) -> Result<Response, WebError> {
+pub async fn original(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
     let case = load(&state, &user, id).await?;
     let raw = state.store.raw(case.raw_id).await?;
     Ok(download(&format!("vorgang-{id}.eml"), "message/rfc822", raw))

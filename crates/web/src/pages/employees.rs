@@ -131,7 +131,11 @@ pub async fn new_form(user: CurrentUser) -> Result<Html<String>, WebError> {
     Ok(Html(EditPage { nav: Nav::new(&user, "mitarbeiter"), id: 0, f, errors: vec![] }.render()?))
 }
 
-pub async fn edit_form(State(state): State<WebState>, user: CurrentUser, Path(id): Path<i64>) -> Result<Html<String>, WebError> {
+pub async fn edit_form(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Html<String>, WebError> {
     user.require(Permission::ManageEmployees)?;
     let e = state.store.employee(EmployeeId(id)).await?;
     Ok(Html(EditPage { nav: Nav::new(&user, "mitarbeiter"), id, f: view_of(&e), errors: vec![] }.render()?))
@@ -174,7 +178,13 @@ fn permissions(f: &EmpForm) -> Vec<Permission> {
     p
 }
 
-async fn finish(state: &WebState, user: &CurrentUser, id: EmployeeId, f: &EmpForm, action: &str) -> Result<Response, WebError> {
+async fn finish(
+    state: &WebState,
+    user: &CurrentUser,
+    id: EmployeeId,
+    f: &EmpForm,
+    action: &str,
+) -> Result<Response, WebError> {
     if !f.password.is_empty() {
         state.store.set_password_hash(id, &hash_password(&f.password)).await?;
     }
@@ -202,7 +212,9 @@ pub async fn create(
         };
         match state.store.add_employee(&new, now_ms()).await {
             Ok(e) => return finish(&state, &user, e.id, &f, "add_employee").await,
-            Err(postkorb_store::StoreError::Invalid(_)) => errors.push("Dieser Benutzername ist bereits vergeben.".into()),
+            Err(postkorb_store::StoreError::Invalid(_)) => {
+                errors.push("Dieser Benutzername ist bereits vergeben.".into())
+            }
             Err(e) => return Err(e.into()),
         }
     }
@@ -232,7 +244,9 @@ pub async fn update(
         e.permissions = permissions(&f);
         match state.store.update_employee(&e).await {
             Ok(()) => return finish(&state, &user, e.id, &f, "update_employee").await,
-            Err(postkorb_store::StoreError::Invalid(_)) => errors.push("Dieser Benutzername ist bereits vergeben.".into()),
+            Err(postkorb_store::StoreError::Invalid(_)) => {
+                errors.push("Dieser Benutzername ist bereits vergeben.".into())
+            }
             Err(err) => return Err(err.into()),
         }
     }

@@ -51,10 +51,22 @@ fn row(c: postkorb_store::CaseSummary) -> Row {
         Some(n) if !n.is_empty() => format!("{n} <{}>", c.from_addr),
         _ => c.from_addr.clone(),
     };
-    Row { id: c.id, status, status_class, received: german_time(c.received_ms), from, subject: c.subject, attachments: c.attachment_count }
+    Row {
+        id: c.id,
+        status,
+        status_class,
+        received: german_time(c.received_ms),
+        from,
+        subject: c.subject,
+        attachments: c.attachment_count,
+    }
 }
 
-pub async fn show(State(state): State<WebState>, user: CurrentUser, Query(q): Query<HomeQuery>) -> Result<Html<String>, WebError> {
+pub async fn show(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Query(q): Query<HomeQuery>,
+) -> Result<Html<String>, WebError> {
     let me = user.employee.id;
     let total = state.store.count_cases(Some(me)).await?;
     let pages = ((total + PAGE - 1) / PAGE).max(1);
@@ -85,7 +97,11 @@ pub async fn sync(
 ) -> Result<Response, WebError> {
     user.check_csrf(&form.csrf)?;
     state.hooks.fetch_now().await;
-    let won = if user.employee.check_an().is_ok() { state.store.claim(user.employee.id, now_ms()).await? } else { Vec::new() };
+    let won = if user.employee.check_an().is_ok() {
+        state.store.claim(user.employee.id, now_ms()).await?
+    } else {
+        Vec::new()
+    };
     state.store.sweep_orphan_pools(now_ms()).await?;
     Ok(Redirect::to(&format!("/?erhalten={}", won.len())).into_response())
 }

@@ -101,12 +101,20 @@ async fn detail(state: &WebState, user: &CurrentUser, id: i64, errors: Vec<Strin
     Ok(Html(page.render()?))
 }
 
-pub async fn show(State(state): State<WebState>, user: CurrentUser, Path(id): Path<i64>) -> Result<Html<String>, WebError> {
+pub async fn show(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Html<String>, WebError> {
     user.require(Permission::ManageMailImport)?;
     detail(&state, &user, id, Vec::new()).await
 }
 
-pub async fn original(State(state): State<WebState>, user: CurrentUser, Path(id): Path<i64>) -> Result<Response, WebError> {
+pub async fn original(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
     user.require(Permission::ManageMailImport)?;
     let k = state.store.kept_mail(id).await?;
     Ok(download(&format!("nicht-zugeordnet-{id}.eml"), "message/rfc822", state.store.raw(k.raw_id).await?))
@@ -114,6 +122,7 @@ pub async fn original(State(state): State<WebState>, user: CurrentUser, Path(id)
 
 #[derive(Deserialize)]
 pub struct RouteForm {
+    #[serde(default)]
     csrf: String,
     #[serde(default)]
     to: String,
@@ -135,12 +144,20 @@ pub async fn route_again(
     let to: i64 = f.to.trim().parse().unwrap_or(0);
     if to > 0 {
         let employees = state.store.employees().await?;
-        let Some(sender) = mail.sender.as_ref().ok().and_then(|a| employees.iter().find(|e| e.work_email.as_ref() == Some(a)))
+        let Some(sender) =
+            mail.sender.as_ref().ok().and_then(|a| employees.iter().find(|e| e.work_email.as_ref() == Some(a)))
         else {
-            return Ok(detail(&state, &user, id, vec!["Kein Mitarbeiter hat diese Absenderadresse.".into()]).await?.into_response());
+            return Ok(detail(&state, &user, id, vec!["Kein Mitarbeiter hat diese Absenderadresse.".into()])
+                .await?
+                .into_response());
         };
         match state.store.add_route(sender.id, EmployeeId(to), now_ms()).await {
-            Ok(_) => state.store.audit(now_ms(), &actor, "add_route", &format!("{} -> {to} (from kept mail {id})", sender.id)).await?,
+            Ok(_) => {
+                state
+                    .store
+                    .audit(now_ms(), &actor, "add_route", &format!("{} -> {to} (from kept mail {id})", sender.id))
+                    .await?
+            }
             Err(StoreError::Rules(rules)) if rules.0 == vec![postkorb_core::RouteError::Duplicate] => {}
             Err(StoreError::Rules(rules)) => {
                 let errors = rules.0.iter().map(|r| r.german()).collect();

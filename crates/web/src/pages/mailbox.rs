@@ -131,7 +131,9 @@ pub async fn save(
     let password_set = existing.as_ref().is_some_and(|m| m.secret.is_some());
     let mut errors = FieldErrors::default();
     let is_maildir = f.protocol == "maildir";
-    if !matches!(f.protocol.as_str(), "imap" | "pop3" | "maildir") || !matches!(f.tls.as_str(), "implicit" | "starttls" | "none") {
+    if !matches!(f.protocol.as_str(), "imap" | "pop3" | "maildir")
+        || !matches!(f.tls.as_str(), "implicit" | "starttls" | "none")
+    {
         return Err(WebError::BadRequest("Unbekanntes Protokoll oder unbekannte Verschlüsselung.".into()));
     }
     if !is_maildir && f.host.trim().is_empty() {
@@ -174,20 +176,22 @@ pub async fn save(
             60
         }
     };
-    let render = |f: MailboxForm, errors: FieldErrors, message: Option<String>, ok: Option<String>, err: Option<String>| {
+    let render = |f: MailboxForm,
+                  errors: FieldErrors,
+                  password_set: bool,
+                  message: Option<String>,
+                  ok: Option<String>,
+                  err: Option<String>| {
         MailboxPage { nav: Nav::new(&user, "optionen"), f, errors, password_set, message, test_ok: ok, test_error: err }
             .render()
             .map(Html)
             .map_err(WebError::from)
     };
     if errors.any() {
-        return render(f, errors, None, None, None);
+        return render(f, errors, password_set, None, None, None);
     }
-    let secret = if f.password.is_empty() {
-        None
-    } else {
-        Some(state.hooks.encrypt(&f.password).map_err(WebError::Internal)?)
-    };
+    let secret =
+        if f.password.is_empty() { None } else { Some(state.hooks.encrypt(&f.password).map_err(WebError::Internal)?) };
     let record = MailboxRecord {
         name: NAME.into(),
         protocol: f.protocol.clone(),
@@ -198,14 +202,21 @@ pub async fn save(
         secret,
         folder: if f.folder.trim().is_empty() { "INBOX".into() } else { f.folder.trim().to_string() },
         disposal: if f.protocol == "pop3" || f.disposal == "delete" { "delete".into() } else { "move".into() },
-        target_folder: if f.target_folder.trim().is_empty() { "Postkorb/Importiert".into() } else { f.target_folder.trim().to_string() },
+        target_folder: if f.target_folder.trim().is_empty() {
+            "Postkorb/Importiert".into()
+        } else {
+            f.target_folder.trim().to_string()
+        },
         maildir_path: if is_maildir { Some(f.maildir_path.trim().to_string()) } else { None },
         poll_secs,
         enabled: true,
         ..Default::default()
     };
     let saved = state.store.save_mailbox(&record, now_ms()).await?;
-    state.store.audit(now_ms(), user.employee.username.as_deref().unwrap_or(&user.employee.name), "save_mailbox", NAME).await?;
+    state
+        .store
+        .audit(now_ms(), user.employee.username.as_deref().unwrap_or(&user.employee.name), "save_mailbox", NAME)
+        .await?;
     let (ok, err) = if wants_test {
         match state.hooks.test_mailbox(NAME.into()).await {
             Ok(1) => (Some("Verbindung erfolgreich: 1 E-Mail wartet im Postfach.".to_string()), None),
@@ -215,5 +226,5 @@ pub async fn save(
     } else {
         (None, None)
     };
-    render(form_of(&saved), FieldErrors::default(), Some("Gespeichert.".into()), ok, err)
+    render(form_of(&saved), FieldErrors::default(), saved.secret.is_some(), Some("Gespeichert.".into()), ok, err)
 }

@@ -72,19 +72,30 @@ async fn css() -> impl IntoResponse {
 /// "Name <address>" for an employee id, for tables.
 pub fn name_of(employees: &[Employee], id: Option<i64>) -> String {
     match id {
-        Some(id) => employees.iter().find(|e| e.id == EmployeeId(id)).map(|e| e.name.clone()).unwrap_or_else(|| format!("#{id}")),
+        Some(id) => employees
+            .iter()
+            .find(|e| e.id == EmployeeId(id))
+            .map(|e| e.name.clone())
+            .unwrap_or_else(|| format!("#{id}")),
         None => String::new(),
     }
 }
 
 /// A file download that the browser must never render: attachment + nosniff + sandbox CSP.
 pub fn download(name: &str, content_type: &str, bytes: Vec<u8>) -> axum::response::Response {
-    let ascii: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
+    let ascii: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
     let encoded: String = name
         .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"._-".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"._-".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }
+        })
         .collect();
-    let ct = if content_type.contains('/') && !content_type.contains(['\r', '\n']) { content_type } else { "application/octet-stream" };
+    let ct = if content_type.contains('/') && !content_type.contains(['\r', '\n']) {
+        content_type
+    } else {
+        "application/octet-stream"
+    };
     let ct = if ct.starts_with("text/html") || ct.contains("svg") || ct.contains("xml") || ct.contains("javascript") {
         "application/octet-stream"
     } else {

@@ -33,7 +33,12 @@ struct RoutesPage {
     an: Vec<(i64, String)>,
 }
 
-async fn render(state: &WebState, user: &CurrentUser, message: Option<String>, errors: Vec<String>) -> Result<Html<String>, WebError> {
+async fn render(
+    state: &WebState,
+    user: &CurrentUser,
+    message: Option<String>,
+    errors: Vec<String>,
+) -> Result<Html<String>, WebError> {
     let employees = state.store.employees().await?;
     let rows = state
         .store
@@ -69,6 +74,7 @@ pub async fn show(State(state): State<WebState>, user: CurrentUser) -> Result<Ht
 
 #[derive(Deserialize)]
 pub struct NewRoute {
+    #[serde(default)]
     csrf: String,
     from: String,
     to: String,
@@ -93,7 +99,8 @@ pub async fn add(
         }
         Err(StoreError::Rules(rules)) => {
             let errors = rules.0.iter().map(|r| r.german()).collect();
-            Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&state, &user, None, errors).await?).into_response())
+            Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&state, &user, None, errors).await?)
+                .into_response())
         }
         Err(e) => Err(e.into()),
     }

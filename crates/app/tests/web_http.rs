@@ -1,0 +1,393 @@
+//! The web application over HTTP (no browser): who may reach what, CSRF, sessions, the login limit,
+//! the API token, and that a hostile mail stays inert in the HTML we send.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use postkorb_app::Ctx;
+use postkorb_app::settings::Settings;
+use postkorb_core::{Decision, EmailAddress, EmployeeId, Permission};
+use postkorb_store::{ImportItem, NewEmployee};
+use tower::ServiceExt;
+
+struct App {
+    ctx: Ctx,
+    router: Router,
+    _dir: tempfile::TempDir,
+}
+
+const PW: &str = "richtig-geheim-1";
+
+async fn app() -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings { data_dir: dir.path().to_path_buf(), ..Settings::default() };
+    let ctx = Ctx::open(settings).await.unwrap();
+    let add = |name: &str, perms: Vec<Permission>, license: Option<&str>, email: Option<&str>| NewEmployee {
+        name: name.into(),
+        username: Some(name.to_lowercase()),
+        is_current: true,
+        license: license.map(str::to_string),
+        work_email: email.map(|e| EmailAddress::parse(e).unwrap()),
+        permissions: perms,
+    };
+    for e in [
+        add("Admin", vec![Permission::ManageMailImport, Permission::ManageEmployees], None, None),
+        add("Personal", vec![Permission::ManageEmployees], None, None),
+        add("Bernd", vec![], Some("L2"), None),
+        add("Anna", vec![], None, Some("anna@mustermail.de")),
+    ] {
+        let e = ctx.store.add_employee(&e, 1).await.unwrap();
+        ctx.store.set_password_hash(e.id, &postkorb_web::hash_password(PW)).await.unwrap();
+    }
+    let router = postkorb_app::http::router(&ctx).unwrap();
+    App { ctx, router, _dir: dir }
+}
+
+struct Resp {
+    status: StatusCode,
+    cookie: Option<String>,
+    body: String,
+    headers: axum::http::HeaderMap,
+}
+
+impl App {
+    async fn send(&self, req: Request<Body>) -> Resp {
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let cookie =
+            headers.get(header::SET_COOKIE).map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string());
+        let bytes = axum::body::to_bytes(res.into_body(), 10 << 20).await.unwrap();
+        Resp { status, cookie, body: String::from_utf8_lossy(&bytes).to_string(), headers }
+    }
+
+    async fn get(&self, path: &str, cookie: Option<&str>) -> Resp {
+        let mut b = Request::get(path);
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        self.send(b.body(Body::empty()).unwrap()).await
+    }
+
+    async fn post(&self, path: &str, cookie: Option<&str>, form: &str) -> Resp {
+        let mut b = Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        self.send(b.body(Body::from(form.to_string())).unwrap()).await
+    }
+
+    /// Logs in and returns the session cookie and the page's CSRF token.
+    async fn login(&self, user: &str) -> (String, String) {
+        let r = self.post("/anmeldung", None, &format!("username={user}&password={PW}")).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "login of {user}: {}", r.body);
+        let cookie = r.cookie.expect("session cookie");
+        let home = self.get("/", Some(&cookie)).await;
+        let csrf = home.body.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+        (cookie, csrf)
+    }
+}
+
+#[tokio::test]
+async fn every_screen_checks_login_and_permission() {
+    let app = app().await;
+    let admin = app.login("admin").await.0;
+    let personal = app.login("personal").await.0;
+    let bernd = app.login("bernd").await.0;
+    // (path, anonymous, plain user Bernd, employees-only, admin)
+    let matrix: &[(&str, u16, u16, u16, u16)] = &[
+        ("/", 303, 200, 200, 200),
+        ("/optionen/e-mail", 303, 403, 403, 200),
+        ("/optionen/e-mail/adressen", 303, 403, 403, 200),
+        ("/nicht-zugeordnet", 303, 403, 403, 200),
+        ("/protokoll", 303, 403, 403, 200),
+        ("/mitarbeiter", 303, 403, 200, 200),
+        ("/mitarbeiter/neu", 303, 403, 200, 200),
+        ("/mitarbeiter/1", 303, 403, 200, 200),
+        ("/vorgang/999", 303, 404, 404, 404),
+    ];
+    for (path, anon, user, emp, adm) in matrix {
+        for (who, cookie, expected) in [
+            ("anonymous", None, anon),
+            ("bernd", Some(&bernd), user),
+            ("personal", Some(&personal), emp),
+            ("admin", Some(&admin), adm),
+        ] {
+            let r = app.get(path, cookie.map(String::as_str)).await;
+            assert_eq!(r.status.as_u16(), *expected, "GET {path} as {who}");
+            if r.status == StatusCode::FORBIDDEN {
+                assert!(r.body.contains("Keine Berechtigung"), "German 403 page for {path}");
+            }
+        }
+    }
+    // The menu shows only what the user may use.
+    let home = app.get("/", Some(&bernd)).await.body;
+    assert!(!home.contains("E-Mail-Adressen verwalten") && !home.contains("Nicht zugeordnete E-Mails"));
+    let home = app.get("/", Some(&admin)).await.body;
+    assert!(home.contains("E-Mail-Adressen verwalten") && home.contains("Nicht zugeordnete E-Mails"));
+}
+
+#[tokio::test]
+async fn state_changing_requests_need_the_session_token_and_the_same_origin() {
+    let app = app().await;
+    let (admin, csrf) = app.login("admin").await;
+    let bernd_id = app.ctx.store.find_employee("bernd").await.unwrap().id.0;
+    let anna_id = app.ctx.store.find_employee("anna").await.unwrap().id.0;
+    let form = format!("from={anna_id}&to={bernd_id}");
+    let r = app.post("/optionen/e-mail/adressen", Some(&admin), &form).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "no token");
+    let r = app.post("/optionen/e-mail/adressen", Some(&admin), &format!("csrf=wrong&{form}")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "wrong token");
+    let cross = Request::post("/optionen/e-mail/adressen")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, &admin)
+        .header("origin", "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .body(Body::from(format!("csrf={csrf}&{form}")))
+        .unwrap();
+    assert_eq!(app.send(cross).await.status, StatusCode::FORBIDDEN, "cross-site");
+    assert!(app.ctx.store.routes().await.unwrap().is_empty());
+    let r = app.post("/optionen/e-mail/adressen", Some(&admin), &format!("csrf={csrf}&{form}")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(app.ctx.store.routes().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_row_that_breaks_the_rules_is_refused_with_german_messages() {
+    let app = app().await;
+    let (admin, csrf) = app.login("admin").await;
+    let bernd_id = app.ctx.store.find_employee("bernd").await.unwrap().id.0;
+    let anna_id = app.ctx.store.find_employee("anna").await.unwrap().id.0;
+    // Bernd has no work e-mail, Anna no licence.
+    let r =
+        app.post("/optionen/e-mail/adressen", Some(&admin), &format!("csrf={csrf}&from={bernd_id}&to={anna_id}")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("keine E-Mail-Adresse hinterlegt"), "{}", r.body);
+    assert!(r.body.contains("keinen aktiven Lizenzstring"), "{}", r.body);
+    // The dropdowns offer exactly the eligible employees.
+    let page = app.get("/optionen/e-mail/adressen", Some(&admin)).await.body;
+    let von = page.split("id=\"from\"").nth(1).unwrap().split("</select>").next().unwrap();
+    let an = page.split("id=\"to\"").nth(1).unwrap().split("</select>").next().unwrap();
+    assert!(von.contains("Anna") && !von.contains("Bernd"), "{von}");
+    assert!(an.contains("Bernd") && !an.contains("Anna"), "{an}");
+}
+
+#[tokio::test]
+async fn the_session_id_changes_at_login_and_logout_ends_it() {
+    let app = app().await;
+    let (first, _) = app.login("bernd").await;
+    let r = Request::post("/anmeldung")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, &first)
+        .body(Body::from(format!("username=bernd&password={PW}")))
+        .unwrap();
+    let second = app.send(r).await.cookie.unwrap();
+    assert_ne!(first, second);
+    assert_eq!(app.get("/", Some(&first)).await.status, StatusCode::SEE_OTHER, "old session is gone");
+    let home = app.get("/", Some(&second)).await;
+    assert_eq!(home.status, StatusCode::OK);
+    let csrf = home.body.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let cookie_flags = app.post("/anmeldung", None, &format!("username=bernd&password={PW}")).await.headers;
+    let set_cookie = cookie_flags.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"), "{set_cookie}");
+    assert_eq!(app.post("/abmelden", Some(&second), &format!("csrf={csrf}")).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.get("/", Some(&second)).await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn guessing_passwords_is_stopped_after_five_failures() {
+    let app = app().await;
+    for _ in 0..5 {
+        let r = app.post("/anmeldung", None, "username=bernd&password=falsch").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert!(r.body.contains("Benutzername oder Passwort ist falsch"));
+    }
+    let r = app.post("/anmeldung", None, &format!("username=bernd&password={PW}")).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "even the right password waits");
+    assert!(r.body.contains("Zu viele Fehlversuche"));
+}
+
+fn hostile_item(bernd: EmployeeId, anna: EmployeeId) -> ImportItem {
+    let raw = concat!(
+        "From: \"<script>window.__pwned=1</script>\" <anna@mustermail.de>\r\n",
+        "Subject: <script>window.__pwned=1</script><img src=x onerror=alert(1)>\r\n",
+        "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n",
+        "--b\r\nContent-Type: text/html\r\n\r\n<p>Hallo</p><script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=1\"><a href=\"javascript:window.__pwned=1\">klick</a>\r\n",
+        "--b\r\nContent-Type: text/html\r\nContent-Disposition: attachment; filename=\"<script>x</script>.html\"\r\n\r\n<script>window.__pwned=1</script>\r\n",
+        "--b--\r\n"
+    )
+    .as_bytes()
+    .to_vec();
+    let mail = postkorb_mail::parse(&raw);
+    ImportItem {
+        source_key: "test:1".into(),
+        fingerprint: postkorb_mail::fingerprint(&raw, None),
+        raw,
+        mail,
+        decision: Decision::Assign { sender: anna, to: bernd },
+    }
+}
+
+#[tokio::test]
+async fn a_hostile_mail_is_shown_escaped_sanitised_and_downloaded_as_an_attachment() {
+    let app = app().await;
+    let bernd = app.ctx.store.find_employee("bernd").await.unwrap().id;
+    let anna = app.ctx.store.find_employee("anna").await.unwrap().id;
+    let mb = postkorb_store::MailboxRecord { name: "t".into(), protocol: "maildir".into(), ..Default::default() };
+    let mb = app.ctx.store.save_mailbox(&mb, 1).await.unwrap();
+    app.ctx.store.commit_batch(mb.id, &[hostile_item(bernd, anna)], 1).await.unwrap();
+    let (cookie, _) = app.login("bernd").await;
+    let page = app.get("/vorgang/1", Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("<script>"), "escaped in the page");
+    assert!(page.body.contains("&#60;script&#62;") || page.body.contains("&lt;script&gt;"));
+    assert!(page.body.contains("<iframe class=\"mailhtml\" sandbox "), "HTML only in a sandboxed frame");
+    let frame = app.get("/vorgang/1/html", Some(&cookie)).await;
+    assert!(
+        !frame.body.contains("<script") && !frame.body.contains("onerror") && !frame.body.contains("javascript:"),
+        "{}",
+        frame.body
+    );
+    let csp = frame.headers.get(header::CONTENT_SECURITY_POLICY).unwrap().to_str().unwrap();
+    assert!(csp.starts_with("sandbox") && csp.contains("default-src 'none'"), "{csp}");
+    let att_id = page.body.split("/vorgang/1/anhang/").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let att = app.get(&format!("/vorgang/1/anhang/{att_id}"), Some(&cookie)).await;
+    assert!(att.headers.get(header::CONTENT_DISPOSITION).unwrap().to_str().unwrap().starts_with("attachment;"));
+    assert_eq!(
+        att.headers.get(header::CONTENT_TYPE).unwrap(),
+        "application/octet-stream",
+        "HTML is never served as HTML"
+    );
+    assert_eq!(att.headers.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff");
+    // Anna's case is not Admin-less users' business: another user without rights gets 403.
+    let (other, _) = app.login("personal").await;
+    assert_eq!(app.get("/vorgang/1", Some(&other)).await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_api_needs_a_token_and_respects_permissions() {
+    let app = app().await;
+    let bernd = app.ctx.store.find_employee("bernd").await.unwrap();
+    let admin = app.ctx.store.find_employee("admin").await.unwrap();
+    let bernd_token = postkorb_web::new_api_token(&app.ctx.store, bernd.id, "test").await.unwrap();
+    let admin_token = postkorb_web::new_api_token(&app.ctx.store, admin.id, "test").await.unwrap();
+    let api = |path: &str, token: Option<&str>| {
+        let mut b = Request::get(path);
+        if let Some(t) = token {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        b.body(Body::empty()).unwrap()
+    };
+    assert_eq!(app.send(api("/api/v1/cases", None)).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.send(api("/api/v1/cases", Some("nonsense"))).await.status, StatusCode::UNAUTHORIZED);
+    let r = app.send(api("/api/v1/cases", Some(&bernd_token))).await;
+    assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "[]"));
+    for path in ["/api/v1/routes", "/api/v1/kept", "/api/v1/mailboxes", "/api/v1/cases?all=true", "/api/v1/employees"] {
+        assert_eq!(app.send(api(path, Some(&bernd_token))).await.status, StatusCode::FORBIDDEN, "{path} as Bernd");
+        assert_eq!(app.send(api(path, Some(&admin_token))).await.status, StatusCode::OK, "{path} as admin");
+    }
+    let spec = app.send(api("/api/v1/openapi.json", None)).await;
+    let spec: serde_json::Value = serde_json::from_str(&spec.body).unwrap();
+    assert_eq!(spec["openapi"], "3.0.3");
+    assert!(spec["paths"]["/sync"]["post"].is_object());
+    let add = Request::post("/api/v1/routes")
+        .header(header::AUTHORIZATION, format!("Bearer {admin_token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(format!("{{\"from\": {}, \"to\": {}}}", bernd.id, admin.id)))
+        .unwrap();
+    let r = app.send(add).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("no work e-mail") && r.body.contains("no active licence"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_kept_mail_is_routed_after_the_admin_creates_the_missing_row_or_discarded_with_an_audit_entry() {
+    let app = app().await;
+    let bernd = app.ctx.store.find_employee("bernd").await.unwrap().id;
+    let mb = postkorb_store::MailboxRecord { name: "t".into(), protocol: "maildir".into(), ..Default::default() };
+    let mb = app.ctx.store.save_mailbox(&mb, 1).await.unwrap();
+    let items: Vec<ImportItem> = (1..=2)
+        .map(|i| {
+            let raw = format!("From: Anna <anna@mustermail.de>\r\nSubject: Rückruf {i}\r\nMessage-ID: <k{i}@x>\r\n\r\nBitte zurückrufen.\r\n").into_bytes();
+            let mail = postkorb_mail::parse(&raw);
+            ImportItem {
+                source_key: format!("k{i}"),
+                fingerprint: postkorb_mail::fingerprint(&raw, mail.message_id.as_deref()),
+                raw,
+                mail,
+                decision: Decision::Keep(postkorb_core::KeepReason::NoRoute),
+            }
+        })
+        .collect();
+    app.ctx.store.commit_batch(mb.id, &items, 1).await.unwrap();
+    let (admin, csrf) = app.login("admin").await;
+    let list = app.get("/nicht-zugeordnet", Some(&admin)).await.body;
+    assert!(list.contains("Rückruf 1") && list.contains("Kein Eintrag in „E-Mail-Adressen verwalten“"), "{list}");
+    let detail = app.get("/nicht-zugeordnet/1", Some(&admin)).await.body;
+    assert!(
+        detail.contains("Zuordnung anlegen und zuordnen") && detail.contains("Anna &#60;anna@mustermail.de&#62;"),
+        "{detail}"
+    );
+
+    let r = app.post("/nicht-zugeordnet/1/zuordnen", Some(&admin), &format!("csrf={csrf}&to={bernd}")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let cases = app.ctx.store.cases(Some(bernd), 10, 0).await.unwrap();
+    assert_eq!(cases.len(), 1);
+    assert_eq!(cases[0].subject, "Rückruf 1");
+    assert_eq!(app.ctx.store.routes().await.unwrap().len(), 1, "the row was learned");
+    // The second mail follows the now-existing row on „Erneut zuordnen“.
+    let r = app.post("/nicht-zugeordnet/2/zuordnen", Some(&admin), &format!("csrf={csrf}&to=0")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(app.ctx.store.cases(Some(bernd), 10, 0).await.unwrap().len(), 2);
+    assert!(app.ctx.store.kept(true, 10, 0).await.unwrap().is_empty());
+    let again = app.post("/nicht-zugeordnet/2/verwerfen", Some(&admin), &format!("csrf={csrf}")).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST, "already routed");
+
+    // Discarding is audited.
+    let raw = b"From: x@y.de\r\nSubject: Spam\r\n\r\n.\r\n".to_vec();
+    let mail = postkorb_mail::parse(&raw);
+    let item = ImportItem {
+        source_key: "k3".into(),
+        fingerprint: "f3".into(),
+        raw,
+        mail,
+        decision: Decision::Keep(postkorb_core::KeepReason::NoRoute),
+    };
+    app.ctx.store.commit_batch(mb.id, &[item], 2).await.unwrap();
+    let r = app.post("/nicht-zugeordnet/3/verwerfen", Some(&admin), &format!("csrf={csrf}")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let log = app.get("/protokoll", Some(&admin)).await.body;
+    assert!(log.contains("admin: discard_kept kept mail 3"), "{log}");
+}
+
+#[tokio::test]
+async fn the_mailbox_form_shows_german_errors_keeps_the_password_write_only_and_tests_the_connection() {
+    let app = app().await;
+    let (admin, csrf) = app.login("admin").await;
+    let page = app.get("/optionen/e-mail", Some(&admin)).await.body;
+    assert!(page.contains("in keinem") && page.contains("an Ihre EDV"), "the seed's hints");
+    let r = app
+        .post("/optionen/e-mail", Some(&admin), &format!("csrf={csrf}&protocol=imap&host=&port=99999&tls=implicit&username=&password=&folder=INBOX&disposal=move&target_folder=x&poll_secs=0"))
+        .await;
+    for msg in [
+        "Bitte geben Sie den Server an",
+        "Der Port muss eine Zahl",
+        "Bitte geben Sie den Benutzernamen an",
+        "Bitte geben Sie das Passwort",
+        "Abrufintervall",
+    ] {
+        assert!(r.body.contains(msg), "missing {msg:?}");
+    }
+    assert!(app.ctx.store.mailboxes().await.unwrap().is_empty(), "nothing saved");
+    let port = postkorb_testkit::free_port();
+    let r = app
+        .post("/optionen/e-mail", Some(&admin), &format!("csrf={csrf}&action=test&protocol=imap&host=127.0.0.1&port={port}&tls=none&username=v%40office.test&password=Sehr-Geheim-123&folder=INBOX&disposal=move&target_folder=Postkorb%2FImportiert&poll_secs=60"))
+        .await;
+    assert!(r.body.contains("Gespeichert."), "{}", r.body);
+    assert!(r.body.contains("Verbindung fehlgeschlagen: Server nicht erreichbar"), "{}", r.body);
+    assert!(!r.body.contains("Sehr-Geheim-123"), "the password is never sent back");
+    assert!(r.body.contains("gespeichert – leer lassen"));
+    let saved = app.ctx.store.mailbox("default").await.unwrap();
+    assert!(saved.secret.is_some());
+    assert_eq!(app.ctx.key.decrypt(saved.secret.as_ref().unwrap()).unwrap(), "Sehr-Geheim-123");
+}
