@@ -241,26 +241,43 @@ impl ImapSession {
         Ok(())
     }
 
-    /// Waits up to `timeout` in IDLE; Ok(true) when the server reported a change (list again).
+    /// Whether the server announced IDLE (push); without it `idle_wait` only sleeps.
+    pub(crate) fn has_idle(&self) -> bool {
+        self.has_idle
+    }
+
+    /// Waits in IDLE until the server reports a change (Ok(true)) or `timeout` passes (Ok(false)).
+    ///
+    /// `timeout` is a hard wall-clock limit: async-imap's own IDLE timeout restarts on every
+    /// response, so a server sending `* OK Still here` keepalives would otherwise keep us in one
+    /// IDLE forever and never renew it.
     pub(crate) async fn idle_wait(&mut self, timeout: Duration) -> Result<bool, SourceError> {
         if !self.has_idle {
             tokio::time::sleep(timeout).await;
             return Ok(true);
         }
         let session = self.session.take().ok_or_else(|| SourceError::Io("IMAP connection lost".into()))?;
+        // Whatever was reported before now is covered by the caller's last `list`.
+        while session.unsolicited_responses.try_recv().is_ok() {}
+        let mut handle = session.idle();
+        handle.init().await.map_err(|e| imap_error("IDLE", e))?;
         // The inactivity limit would end a quiet IDLE; lift it while we wait on purpose.
         self.limit.set(timeout + self.io_timeout);
-        let mut handle = session.idle();
-        let result = async {
-            handle.init().await.map_err(|e| imap_error("IDLE", e))?;
-            let (wait, _stop) = handle.wait_with_timeout(timeout);
-            wait.await.map_err(|e| imap_error("IDLE", e))
-        }
-        .await;
+        let waited = wait_at_most(&mut handle, timeout).await;
         self.limit.set(self.io_timeout);
-        let response = result?;
-        self.session = Some(handle.done().await.map_err(|e| imap_error("DONE", e))?);
-        Ok(matches!(response, async_imap::extensions::idle::IdleResponse::NewData(_)))
+        let changed = waited?;
+        let session = handle.done().await.map_err(|e| imap_error("DONE", e))?;
+        // A server may report new mail before its "+ idling" or while DONE is on its way;
+        // async-imap files those under unsolicited responses.
+        let mut late = false;
+        while let Ok(response) = session.unsolicited_responses.try_recv() {
+            late |= matches!(
+                response,
+                async_imap::types::UnsolicitedResponse::Exists(_) | async_imap::types::UnsolicitedResponse::Recent(_)
+            );
+        }
+        self.session = Some(session);
+        Ok(changed || late)
     }
 
     pub(crate) async fn close(mut self) -> Result<(), SourceError> {
@@ -269,6 +286,26 @@ impl ImapSession {
         }
         Ok(())
     }
+}
+
+/// One IDLE wait with a hard limit; true when the server sent anything but a keepalive.
+async fn wait_at_most(
+    handle: &mut async_imap::extensions::idle::Handle<Timed>,
+    limit: Duration,
+) -> Result<bool, SourceError> {
+    use async_imap::extensions::idle::IdleResponse;
+    let (wait, stop) = handle.wait_with_timeout(limit);
+    let mut wait = std::pin::pin!(wait);
+    let response = tokio::select! {
+        response = &mut wait => response,
+        () = tokio::time::sleep(limit) => {
+            // Dropping the stop source ends the wait at once (ManualInterrupt), leaving the
+            // connection in IDLE and ready for DONE.
+            drop(stop);
+            wait.await
+        }
+    };
+    Ok(matches!(response.map_err(|e| imap_error("IDLE", e))?, IdleResponse::NewData(_)))
 }
 
 /// STORE \Deleted then expunge only these UIDs (UID EXPUNGE) or, without UIDPLUS, all \Deleted.

@@ -187,9 +187,15 @@ impl Session {
         }
     }
 
-    /// IMAP only: waits in IDLE up to `timeout`. Ok(true) when the server reported a change
-    /// (call `list` again), Ok(false) on timeout. Call `list` before, so nothing slips through.
-    /// Servers without IDLE: sleeps `timeout` and returns Ok(true) (plain polling).
+    /// Whether [`Session::idle_wait`] is real push: an IMAP server that announced IDLE.
+    pub fn supports_idle(&self) -> bool {
+        matches!(self, Session::Imap(s) if s.has_idle())
+    }
+
+    /// IMAP only: waits in IDLE up to `timeout` (a hard limit, also when the server sends
+    /// keepalives; keep it below 29 min so the server does not log us out). Ok(true) when the
+    /// server reported a change (call `list` again), Ok(false) on timeout. Call `list` before,
+    /// so nothing slips through. Servers without IDLE: sleeps `timeout` and returns Ok(true).
     pub async fn idle_wait(&mut self, timeout: Duration) -> Result<bool, SourceError> {
         match self {
             Session::Imap(s) => s.idle_wait(timeout).await,

@@ -224,3 +224,28 @@ async fn idle_reports_new_mail_and_times_out_when_nothing_comes() {
     assert_eq!(session.list().await.unwrap().len(), 1);
     session.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn idle_ends_at_its_time_limit_even_while_the_server_sends_keepalives() {
+    let options = postkorb_testkit::Options { idle_keepalive: Some(Duration::from_secs(1)), ..Default::default() };
+    let dovecot = postkorb_testkit::Dovecot::start_with(options);
+    dovecot.add_user(USER, PASSWORD);
+    let mut session = Session::connect(&imap(&dovecot)).await.unwrap();
+    assert!(session.supports_idle());
+    assert!(session.list().await.unwrap().is_empty());
+    // Keepalives every second restart async-imap's own timeout; the limit must hold regardless.
+    let woke = tokio::time::timeout(Duration::from_secs(20), session.idle_wait(Duration::from_secs(4)))
+        .await
+        .expect("IDLE was never renewed: keepalives kept it open");
+    assert!(!woke.unwrap(), "a keepalive is no new mail");
+    assert!(session.list().await.unwrap().is_empty(), "the session is usable after the renewal");
+    session.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_pop3_session_does_not_claim_push_support() {
+    let dovecot = dovecot();
+    let session = Session::connect(&pop3(&dovecot)).await.unwrap();
+    assert!(!session.supports_idle());
+    session.close().await.unwrap();
+}

@@ -1,6 +1,9 @@
-//! Starts a private Dovecot (IMAP + POP3, plaintext, loopback only) in a temp dir so integration
-//! tests run against a real server without touching the system's mail setup or fixed ports.
+//! Starts a private Dovecot (IMAP + POP3 on loopback, plaintext unless TLS is asked for) in a temp
+//! dir so integration tests run against a real server without touching the system's mail setup
+//! or fixed ports.
 
+use crate::certs::TlsFiles;
+use crate::config::{Ports, write_config};
 use crate::imap_client::{ImapClient, quote};
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
@@ -14,19 +17,39 @@ const INSTALL_HINT: &str =
 const START_ATTEMPTS: usize = 8;
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// How to start the private Dovecot; `Options::default()` is what [`Dovecot::start`] does.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Also listen with implicit TLS (imaps, pop3s) and offer STARTTLS/STLS on the plain ports,
+    /// with a server certificate from a fresh test CA ([`Dovecot::ca_file`]).
+    pub tls: bool,
+    /// How often Dovecot sends `* OK Still here` during IDLE (Dovecot's default: every 2 min).
+    pub idle_keepalive: Option<Duration>,
+}
+
 /// A running private Dovecot; stopped when dropped.
 pub struct Dovecot {
     dir: tempfile::TempDir,
-    imap_port: u16,
-    pop3_port: u16,
+    ports: Ports,
+    tls: Option<TlsFiles>,
     child: Mutex<Option<Child>>,
     users: Mutex<Vec<(String, String)>>,
 }
 
 impl Dovecot {
-    /// Starts Dovecot on free loopback ports and waits until both accept connections.
+    /// Starts a plaintext Dovecot on free loopback ports and waits until it accepts connections.
     /// Panics with the install hint if the binary is missing.
     pub fn start() -> Dovecot {
+        Dovecot::start_with(Options::default())
+    }
+
+    /// Starts Dovecot with implicit TLS and STARTTLS/STLS besides plaintext (see [`Options::tls`]).
+    pub fn start_tls() -> Dovecot {
+        Dovecot::start_with(Options { tls: true, ..Options::default() })
+    }
+
+    /// Starts Dovecot with these options.
+    pub fn start_with(options: Options) -> Dovecot {
         let binary = dovecot_binary().unwrap_or_else(|| panic!("{INSTALL_HINT}"));
         let dir = tempfile::Builder::new().prefix("postkorb-dovecot-").tempdir().expect("tempdir");
         // Dovecot's unprivileged processes (auth as `dovecot`, mail as `nobody`) must traverse it.
@@ -39,20 +62,15 @@ impl Dovecot {
         let passwd = dir.path().join("passwd");
         std::fs::write(&passwd, "").expect("write passwd");
         set_mode(&passwd, 0o644);
+        let tls = options.tls.then(|| crate::certs::generate(&dir.path().join("tls")));
 
         let mut last_log = String::new();
         for _ in 0..START_ATTEMPTS {
-            let (imap_port, pop3_port) = two_free_ports();
-            write_config(dir.path(), imap_port, pop3_port);
-            match spawn(&binary, dir.path(), imap_port, pop3_port) {
+            let ports = free_ports(options.tls);
+            write_config(dir.path(), ports, tls.as_ref(), options.idle_keepalive);
+            match spawn(&binary, dir.path(), ports) {
                 Ok(child) => {
-                    return Dovecot {
-                        dir,
-                        imap_port,
-                        pop3_port,
-                        child: Mutex::new(Some(child)),
-                        users: Mutex::new(Vec::new()),
-                    };
+                    return Dovecot { dir, ports, tls, child: Mutex::new(Some(child)), users: Mutex::new(Vec::new()) };
                 }
                 // Someone took a port between our probe and Dovecot's bind: new ports.
                 Err(log) if log.contains("in use") => last_log = log,
@@ -63,11 +81,26 @@ impl Dovecot {
     }
 
     pub fn imap_port(&self) -> u16 {
-        self.imap_port
+        self.ports.imap
     }
 
     pub fn pop3_port(&self) -> u16 {
-        self.pop3_port
+        self.ports.pop3
+    }
+
+    /// IMAP with implicit TLS; panics unless started with TLS.
+    pub fn imaps_port(&self) -> u16 {
+        self.ports.imaps.expect("Dovecot was started without TLS")
+    }
+
+    /// POP3 with implicit TLS; panics unless started with TLS.
+    pub fn pop3s_port(&self) -> u16 {
+        self.ports.pop3s.expect("Dovecot was started without TLS")
+    }
+
+    /// The test CA (PEM) that signed the server certificate; panics unless started with TLS.
+    pub fn ca_file(&self) -> PathBuf {
+        self.tls.as_ref().expect("Dovecot was started without TLS").ca_cert.clone()
     }
 
     /// Root of a user's Maildir (INBOX is the root, subfolders are `.Name`).
@@ -105,7 +138,7 @@ impl Dovecot {
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let mut client = ImapClient::connect(self.imap_port).expect("connect to dovecot imap");
+            let mut client = ImapClient::connect(self.ports.imap).expect("connect to dovecot imap");
             let login = client.command(&format!("LOGIN {} {}", quote(user), quote(password)));
             client.logout();
             match login {
@@ -127,12 +160,33 @@ impl Dovecot {
 
     /// Logs in as `user` with the tiny test client.
     pub fn client(&self, user: &str) -> ImapClient {
-        ImapClient::login(self.imap_port, user, &self.password(user))
+        ImapClient::login(self.ports.imap, user, &self.password(user))
     }
 
     /// Puts a raw message into the user's INBOX (IMAP APPEND, unseen).
     pub fn deliver(&self, user: &str, raw: &[u8]) {
         self.deliver_to(user, "INBOX", raw);
+    }
+
+    /// Puts a raw message straight into the user's Maildir INBOX (`new/`), as a local delivery
+    /// agent would; works while Dovecot is stopped. The user must have logged in once.
+    pub fn drop_into_maildir(&self, user: &str, raw: &[u8]) {
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let root = self.maildir(user);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let name = format!("{}.P{}Q{n}.postkorb-testkit", stamp.as_secs(), std::process::id());
+        let tmp = root.join("tmp").join(&name);
+        for sub in ["", "tmp", "new", "cur"] {
+            let path = root.join(sub);
+            if !path.exists() {
+                std::fs::create_dir_all(&path).expect("create maildir");
+                chown_nobody(&path);
+            }
+        }
+        std::fs::write(&tmp, raw).expect("write mail into maildir tmp");
+        chown_nobody(&tmp);
+        std::fs::rename(&tmp, root.join("new").join(&name)).expect("move mail into maildir new");
     }
 
     /// Puts a raw message into `folder` (IMAP APPEND, unseen).
@@ -198,7 +252,7 @@ impl Dovecot {
         let binary = dovecot_binary().unwrap_or_else(|| panic!("{INSTALL_HINT}"));
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            match spawn(&binary, self.dir.path(), self.imap_port, self.pop3_port) {
+            match spawn(&binary, self.dir.path(), self.ports) {
                 Ok(child) => {
                     *self.child.lock().expect("child lock") = Some(child);
                     return;
@@ -218,8 +272,8 @@ impl Drop for Dovecot {
     }
 }
 
-/// Spawns the master in the foreground and waits for both listeners; Err(log) if it died.
-fn spawn(binary: &Path, dir: &Path, imap_port: u16, pop3_port: u16) -> Result<Child, String> {
+/// Spawns the master in the foreground and waits for all listeners; Err(log) if it died.
+fn spawn(binary: &Path, dir: &Path, ports: Ports) -> Result<Child, String> {
     let log_path = dir.join("dovecot.log");
     let log_start = std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0) as usize;
     let mut child = Command::new(binary)
@@ -238,7 +292,8 @@ fn spawn(binary: &Path, dir: &Path, imap_port: u16, pop3_port: u16) -> Result<Ch
             let log = std::fs::read_to_string(&log_path).unwrap_or_default();
             return Err(format!("{stderr}{}", log.get(log_start..).unwrap_or(&log)));
         }
-        if greets(imap_port, "* OK") && greets(pop3_port, "+OK") {
+        let tls_up = [ports.imaps, ports.pop3s].into_iter().flatten().all(accepts);
+        if greets(ports.imap, "* OK") && greets(ports.pop3, "+OK") && tls_up {
             return Ok(child);
         }
         if Instant::now() > deadline {
@@ -258,13 +313,23 @@ fn dovecot_binary() -> Option<PathBuf> {
     })
 }
 
-fn two_free_ports() -> (u16, u16) {
+/// Two distinct free ports, four with TLS.
+fn free_ports(tls: bool) -> Ports {
     loop {
-        let (a, b) = (crate::free_port(), crate::free_port());
-        if a != b {
-            return (a, b);
+        let mut ports: Vec<u16> = (0..if tls { 4 } else { 2 }).map(|_| crate::free_port()).collect();
+        ports.sort_unstable();
+        ports.dedup();
+        let want = if tls { 4 } else { 2 };
+        if ports.len() == want {
+            let tls_port = |i: usize| tls.then(|| ports[i]);
+            return Ports { imap: ports[0], pop3: ports[1], imaps: tls_port(2), pop3s: tls_port(3) };
         }
     }
+}
+
+/// A TLS listener is up once it accepts TCP (its greeting only comes after the handshake).
+fn accepts(port: u16) -> bool {
+    TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(500)).is_ok()
 }
 
 fn greets(port: u16, prefix: &str) -> bool {
@@ -298,56 +363,4 @@ fn set_mode(path: &Path, mode: u32) {
 fn chown_nobody(path: &Path) {
     let status = Command::new("chown").arg("nobody:nogroup").arg(path).status().expect("run chown");
     assert!(status.success(), "chown nobody:nogroup {} failed", path.display());
-}
-
-fn write_config(dir: &Path, imap_port: u16, pop3_port: u16) {
-    let d = dir.display();
-    let conf = format!(
-        r#"# Private test instance written by postkorb-testkit.
-base_dir = {d}/run
-state_dir = {d}/state
-log_path = {d}/dovecot.log
-info_log_path = {d}/dovecot.log
-listen = 127.0.0.1
-protocols = imap pop3
-first_valid_uid = 1
-ssl = no
-auth_mechanisms = plain login
-disable_plaintext_auth = no
-auth_failure_delay = 0
-mail_location = maildir:{d}/mail/%u
-pop3_uidl_format = %08Xu%08Xv
-namespace inbox {{
-  inbox = yes
-  separator = /
-}}
-passdb {{
-  driver = passwd-file
-  args = {d}/passwd
-}}
-userdb {{
-  driver = static
-  args = uid=nobody gid=nogroup home={d}/home/%u
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {imap_port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-service pop3-login {{
-  inet_listener pop3 {{
-    address = 127.0.0.1
-    port = {pop3_port}
-  }}
-  inet_listener pop3s {{
-    port = 0
-  }}
-}}
-"#
-    );
-    std::fs::write(dir.join("dovecot.conf"), conf).expect("write dovecot.conf");
 }

@@ -75,3 +75,32 @@ fn proxy_forwards_and_cut_after_kills_the_connection() {
     BufReader::new(again).read_line(&mut line).unwrap();
     assert!(line.starts_with("+OK"), "{line}");
 }
+
+#[test]
+fn a_tls_dovecot_offers_starttls_and_answers_on_the_implicit_tls_ports() {
+    let dovecot = postkorb_testkit::Dovecot::start_tls();
+    dovecot.add_user(USER, "secret");
+    let mut client = ImapClient::connect(dovecot.imap_port()).unwrap();
+    let caps = client.command("CAPABILITY").unwrap().join("\n");
+    assert!(caps.contains("STARTTLS"), "{caps}");
+    assert!(std::fs::read_to_string(dovecot.ca_file()).unwrap().contains("BEGIN CERTIFICATE"));
+    let out = std::process::Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{}", dovecot.imaps_port()), "-CAfile"])
+        .arg(dovecot.ca_file())
+        .args(["-verify_return_error", "-verify_ip", "127.0.0.1"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Verify return code: 0 (ok)"), "{text}");
+}
+
+#[test]
+fn a_mail_dropped_into_the_maildir_while_dovecot_is_stopped_is_seen_after_the_restart() {
+    let dovecot = Dovecot::start();
+    dovecot.add_user(USER, "secret");
+    dovecot.stop();
+    dovecot.drop_into_maildir(USER, MAIL);
+    dovecot.restart();
+    assert_eq!(dovecot.count(USER, "INBOX"), 1);
+}

@@ -1,0 +1,208 @@
+//! One mailbox's import loop: a pass, then wait for new mail — IMAP IDLE (push) where the server
+//! offers it, the poll interval otherwise (POP3, Maildir, IMAP without IDLE) — and after any error
+//! a reconnect with back-off and jitter.
+//!
+//! The pass is `importer::run_once` (its own connection); the wait runs on a second, long-lived
+//! IMAP connection that only lists and idles, so a new mail triggers a pass at once.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use postkorb_source::{Protocol, Session, SourceConfig};
+use postkorb_store::{MailboxRecord, Store};
+
+use crate::clock::Clock;
+use crate::importer;
+use crate::mailbox::source_config;
+
+/// How long one IDLE lasts before it is renewed: far below the 29 min after which a server may log
+/// an idle client out (RFC 2177) and below the ~5 min after which NAT routers forget a quiet
+/// connection, so a silently dead connection is noticed within minutes. It also bounds how long a
+/// changed mailbox setting waits before it takes effect.
+pub const IDLE_RENEW: Duration = Duration::from_secs(120);
+
+/// How often a sleeping loop (poll interval, back-off) looks whether the settings changed.
+const SETTINGS_CHECK: Duration = Duration::from_secs(3);
+
+/// Runs the loop for the mailbox `name` until `shutdown` completes, or until the mailbox is
+/// disabled or removed. Each mailbox has its own loop, so one failing mailbox never stops another.
+pub async fn run_mailbox(
+    store: Store,
+    key_file: PathBuf,
+    name: String,
+    batch: usize,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::select! {
+        () = mailbox_loop(&store, &key_file, &name, batch) => {}
+        () = shutdown => {}
+    }
+}
+
+async fn mailbox_loop(store: &Store, key_file: &Path, name: &str, batch: usize) {
+    let clock = Clock::system();
+    let mut failures: u32 = 0;
+    // Keys a pass left on the server although they were new (a server that lists a message but
+    // will not hand it out): not a reason for another pass until something else changes.
+    let mut unfetchable: HashSet<String> = HashSet::new();
+    loop {
+        let m = match store.mailbox(name).await {
+            Ok(m) if m.enabled => m,
+            Ok(_) => return,
+            Err(postkorb_store::StoreError::NotFound(_)) => return,
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                tracing::warn!(mailbox = %name, error = %e, "cannot read mailbox settings");
+                tokio::time::sleep(backoff(failures)).await;
+                continue;
+            }
+        };
+        match pass(store, key_file, &m, batch, &clock).await {
+            Ok(cfg) => {
+                failures = 0;
+                match watch(store, &m, &cfg, &clock, &mut unfetchable).await {
+                    // New mail, the poll interval passed, or the settings changed: next pass now.
+                    Ok(()) => continue,
+                    Err(e) => tracing::info!(mailbox = %name, error = %e, "waiting for new mail failed; reconnecting"),
+                }
+            }
+            Err(e) => tracing::warn!(mailbox = %name, error = %e, "fetch failed"),
+        }
+        failures = failures.saturating_add(1);
+        sleep_unless_changed(store, &m, backoff(failures)).await;
+    }
+}
+
+/// One import pass; on success the connection settings for the watch that follows.
+async fn pass(
+    store: &Store,
+    key_file: &Path,
+    m: &MailboxRecord,
+    batch: usize,
+    clock: &Clock,
+) -> Result<SourceConfig, String> {
+    let cfg = match crate::secret::SecretKey::load_or_create(key_file).and_then(|k| source_config(m, &k)) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            let msg = format!("{e:#}");
+            let _ = store.record_fetch_error(m.id, clock.now_ms(), &msg).await;
+            return Err(msg);
+        }
+    };
+    let report = importer::run_once(store, m, &cfg, batch, clock).await.map_err(|e| e.to_string())?;
+    if !report.imported.is_empty() {
+        tracing::info!(mailbox = %m.name, new = report.imported.len(), ms = report.elapsed_ms, "imported");
+    }
+    Ok(cfg)
+}
+
+/// Waits for a reason to run the next pass: new mail (IDLE), the poll interval, changed settings.
+async fn watch(
+    store: &Store,
+    m: &MailboxRecord,
+    cfg: &SourceConfig,
+    clock: &Clock,
+    unfetchable: &mut HashSet<String>,
+) -> Result<(), String> {
+    let poll = Duration::from_secs(m.poll_secs.max(1) as u64);
+    if cfg.protocol != Protocol::Imap {
+        sleep_unless_changed(store, m, poll).await;
+        return Ok(());
+    }
+    let mut session = Session::connect(cfg).await.map_err(|e| e.to_string())?;
+    if !session.supports_idle() {
+        let _ = session.close().await;
+        sleep_unless_changed(store, m, poll).await;
+        return Ok(());
+    }
+    loop {
+        // Listing before every IDLE closes the gap between the last pass and this IDLE.
+        let keys: Vec<String> = session.list().await.map_err(|e| e.to_string())?.into_iter().map(|e| e.key).collect();
+        let known = store.known_keys(m.id, &keys).await.map_err(|e| e.to_string())?;
+        let new: HashSet<String> = keys.iter().filter(|k| !known.contains_key(*k)).cloned().collect();
+        if !new.is_empty() && new != *unfetchable {
+            *unfetchable = new;
+            let _ = session.close().await;
+            return Ok(());
+        }
+        if new.is_empty() {
+            unfetchable.clear();
+        } else {
+            tracing::warn!(mailbox = %m.name, left = new.len(), "server lists mail it did not hand out");
+        }
+        store.record_fetch_success(m.id, clock.now_ms(), keys.len() as i64).await.map_err(|e| e.to_string())?;
+        if settings_changed(store, m).await {
+            let _ = session.close().await;
+            return Ok(());
+        }
+        session.idle_wait(IDLE_RENEW).await.map_err(|e| e.to_string())?;
+    }
+}
+
+/// Sleeps `wait`, ending early when the mailbox's settings change (a fixed password, a new server).
+async fn sleep_unless_changed(store: &Store, m: &MailboxRecord, wait: Duration) {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return;
+        }
+        tokio::time::sleep((deadline - now).min(SETTINGS_CHECK)).await;
+        if settings_changed(store, m).await {
+            return;
+        }
+    }
+}
+
+/// True when the stored settings differ from `m` (health fields aside) or the mailbox is gone.
+async fn settings_changed(store: &Store, m: &MailboxRecord) -> bool {
+    match store.mailbox(&m.name).await {
+        Ok(now) => settings(&now) != settings(m),
+        Err(postkorb_store::StoreError::NotFound(_)) => true,
+        Err(_) => false,
+    }
+}
+
+/// The fields that decide how the mailbox is read (not its health).
+#[derive(PartialEq)]
+struct Settings<'a> {
+    connection: (&'a str, &'a str, i64, &'a str, &'a str, &'a Option<Vec<u8>>),
+    handling: (&'a str, &'a str, &'a str, &'a Option<String>, i64, bool),
+}
+
+fn settings(m: &MailboxRecord) -> Settings<'_> {
+    Settings {
+        connection: (&m.protocol, &m.host, m.port, &m.tls, &m.username, &m.secret),
+        handling: (&m.folder, &m.disposal, &m.target_folder, &m.maildir_path, m.poll_secs, m.enabled),
+    }
+}
+
+/// 2, 4, 8 … seconds up to 5 minutes, plus up to 25 % random jitter so many mailboxes and
+/// instances do not retry in step.
+fn backoff(failures: u32) -> Duration {
+    let base_ms = 1000 * 2u64.saturating_pow(failures.clamp(1, 9)).min(300);
+    let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    Duration::from_millis(base_ms + random % (base_ms / 4 + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn back_off_grows_and_is_capped_at_five_minutes_plus_jitter() {
+        assert!(backoff(1) >= Duration::from_secs(2) && backoff(1) <= Duration::from_millis(2500));
+        assert!(backoff(3) >= Duration::from_secs(8));
+        assert!(backoff(30) >= Duration::from_secs(300) && backoff(30) <= Duration::from_secs(375));
+    }
+
+    #[test]
+    fn back_off_is_jittered() {
+        let waits: std::collections::HashSet<Duration> = (0..20).map(|_| backoff(5)).collect();
+        assert!(waits.len() > 1, "20 back-offs all equal: no jitter");
+    }
+}

@@ -1,0 +1,145 @@
+//! `serve`'s mailbox loop against a real Dovecot: with a poll interval of an hour, IMAP IDLE still
+//! turns a new mail into a Vorgang within seconds, and a Dovecot restart under the running loop
+//! ends in a reconnect that imports what arrived meanwhile.
+
+use std::time::Duration;
+
+use postkorb_app::secret::SecretKey;
+use postkorb_core::EmailAddress;
+use postkorb_store::{MailboxRecord, NewEmployee, Store};
+use postkorb_testkit::Dovecot;
+use tokio::sync::oneshot;
+
+const USER: &str = "vorgaenge@office.test";
+const PASSWORD: &str = "geheim";
+const DEADLINE: Duration = Duration::from_secs(20);
+
+struct Office {
+    store: Store,
+    key_file: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// Anna's mail goes to Bernd, so every delivered mail from Anna becomes a Vorgang.
+async fn office() -> Office {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite:{}", dir.path().join("p.db").display())).await.unwrap();
+    let employee = |name: &str, license: Option<&str>, email: Option<&str>| NewEmployee {
+        name: name.into(),
+        username: Some(name.to_lowercase()),
+        is_current: true,
+        license: license.map(str::to_string),
+        work_email: email.map(|e| EmailAddress::parse(e).unwrap()),
+        permissions: vec![],
+    };
+    let anna = store.add_employee(&employee("Anna", None, Some("anna@mustermail.de")), 1).await.unwrap().id;
+    let bernd = store.add_employee(&employee("Bernd", Some("L2"), None), 1).await.unwrap().id;
+    store.add_route(anna, bernd, 1).await.unwrap();
+    Office { store, key_file: dir.path().join("key"), _dir: dir }
+}
+
+async fn imap_mailbox(o: &Office, name: &str, port: u16, user: &str, password: &str) -> MailboxRecord {
+    let key = SecretKey::load_or_create(&o.key_file).unwrap();
+    let m = MailboxRecord {
+        name: name.into(),
+        protocol: "imap".into(),
+        host: "127.0.0.1".into(),
+        port: port.into(),
+        tls: "none".into(),
+        username: user.into(),
+        secret: Some(key.encrypt(password).unwrap()),
+        folder: "INBOX".into(),
+        disposal: "move".into(),
+        target_folder: "Postkorb/Importiert".into(),
+        poll_secs: 3600,
+        enabled: true,
+        ..Default::default()
+    };
+    o.store.save_mailbox(&m, 1).await.unwrap()
+}
+
+fn mail(subject: &str) -> Vec<u8> {
+    format!(
+        "From: Anna <anna@mustermail.de>\r\nTo: {USER}\r\nSubject: {subject}\r\nMessage-ID: <{}@test>\r\n\r\nBitte um Rückruf.\r\n",
+        subject.replace(' ', "-")
+    )
+    .into_bytes()
+}
+
+/// The loop runs until the returned sender is dropped.
+fn start_loop(o: &Office, name: &str) -> oneshot::Sender<()> {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = stopped.await;
+    };
+    let run = postkorb_app::serve::run_mailbox(o.store.clone(), o.key_file.clone(), name.into(), 10, shutdown);
+    tokio::spawn(run);
+    stop
+}
+
+/// Polls the store until `check` holds for mailbox `name`, or fails after `DEADLINE`.
+async fn until(o: &Office, name: &str, what: &str, check: impl Fn(&MailboxRecord, i64) -> bool) {
+    let started = tokio::time::Instant::now();
+    loop {
+        let m = o.store.mailbox(name).await.unwrap();
+        let cases = o.store.mailbox_counts(m.id).await.unwrap().0;
+        if check(&m, cases) {
+            return;
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "{what}: not within {DEADLINE:?}; mailbox {m:?}, error {:?}",
+            m.last_error
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_turns_new_mail_into_a_vorgang_without_waiting_for_the_poll_interval() {
+    let dovecot = std::sync::Arc::new(Dovecot::start());
+    dovecot.add_user(USER, PASSWORD);
+    let o = office().await;
+    imap_mailbox(&o, "office", dovecot.imap_port(), USER, PASSWORD).await;
+    let _stop = start_loop(&o, "office");
+    until(&o, "office", "first pass", |m, _| m.last_success_ms.is_some()).await;
+
+    // The poll interval is an hour: each of these only arrives through IDLE.
+    for n in 1..=3 {
+        let d = dovecot.clone();
+        tokio::task::spawn_blocking(move || d.deliver(USER, &mail(&format!("Anfrage {n}")))).await.unwrap();
+        until(&o, "office", &format!("mail {n} as Vorgang"), |_, cases| cases == n).await;
+    }
+    assert_eq!(dovecot.count(USER, "INBOX"), 0, "all moved after the commit");
+    assert_eq!(dovecot.count(USER, "Postkorb/Importiert"), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_dovecot_restart_the_loop_reconnects_and_imports_what_arrived_meanwhile() {
+    let dovecot = std::sync::Arc::new(Dovecot::start());
+    dovecot.add_user(USER, PASSWORD);
+    let o = office().await;
+    imap_mailbox(&o, "office", dovecot.imap_port(), USER, PASSWORD).await;
+    let _stop = start_loop(&o, "office");
+    until(&o, "office", "first pass", |m, _| m.last_success_ms.is_some()).await;
+
+    let d = dovecot.clone();
+    tokio::task::spawn_blocking(move || {
+        d.stop();
+        d.drop_into_maildir(USER, &mail("Während des Neustarts"));
+    })
+    .await
+    .unwrap();
+    until(&o, "office", "the outage noticed", |m, _| {
+        m.last_error.as_deref().is_some_and(|e| e.contains("not reachable"))
+    })
+    .await;
+    let d = dovecot.clone();
+    tokio::task::spawn_blocking(move || d.restart()).await.unwrap();
+    until(&o, "office", "mail from the outage as Vorgang", |m, cases| cases == 1 && m.last_error.is_none()).await;
+
+    // And push works again on the new connection.
+    let d = dovecot.clone();
+    tokio::task::spawn_blocking(move || d.deliver(USER, &mail("Nach dem Neustart"))).await.unwrap();
+    until(&o, "office", "mail after the restart as Vorgang", |_, cases| cases == 2).await;
+}

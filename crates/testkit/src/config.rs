@@ -1,0 +1,84 @@
+//! The private Dovecot's configuration file: loopback listeners on the chosen ports, a
+//! passwd-file of plaintext test users, Maildir storage, and TLS only when asked for.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::certs::TlsFiles;
+
+/// The loopback ports of one instance; the TLS ones only with TLS.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ports {
+    pub imap: u16,
+    pub pop3: u16,
+    pub imaps: Option<u16>,
+    pub pop3s: Option<u16>,
+}
+
+pub(crate) fn write_config(dir: &Path, ports: Ports, tls: Option<&TlsFiles>, idle_keepalive: Option<Duration>) {
+    let d = dir.display();
+    let Ports { imap, pop3, .. } = ports;
+    let imaps = ports.imaps.unwrap_or(0);
+    let pop3s = ports.pop3s.unwrap_or(0);
+    let ssl = match tls {
+        Some(files) => format!(
+            "ssl = yes\nssl_cert = <{}\nssl_key = <{}\n",
+            files.server_cert.display(),
+            files.server_key.display()
+        ),
+        None => "ssl = no\n".to_string(),
+    };
+    let keepalive = match idle_keepalive {
+        Some(every) => format!("imap_idle_notify_interval = {} secs\n", every.as_secs().max(1)),
+        None => String::new(),
+    };
+    let conf = format!(
+        r#"# Private test instance written by postkorb-testkit.
+base_dir = {d}/run
+state_dir = {d}/state
+log_path = {d}/dovecot.log
+info_log_path = {d}/dovecot.log
+listen = 127.0.0.1
+protocols = imap pop3
+first_valid_uid = 1
+{ssl}{keepalive}auth_mechanisms = plain login
+disable_plaintext_auth = no
+auth_failure_delay = 0
+mail_location = maildir:{d}/mail/%u
+pop3_uidl_format = %08Xu%08Xv
+namespace inbox {{
+  inbox = yes
+  separator = /
+}}
+passdb {{
+  driver = passwd-file
+  args = {d}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home={d}/home/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {imap}
+  }}
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {imaps}
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {pop3}
+  }}
+  inet_listener pop3s {{
+    address = 127.0.0.1
+    port = {pop3s}
+  }}
+}}
+"#
+    );
+    std::fs::write(dir.join("dovecot.conf"), conf).expect("write dovecot.conf");
+}
