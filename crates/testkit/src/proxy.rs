@@ -1,6 +1,7 @@
 //! A loopback TCP forwarder that tests put between client and server to kill connections on
 //! purpose — at once (`cut`) or after a number of server bytes (`cut_after`) — so "connection
-//! dropped in the middle of a fetch" is reproducible instead of a race.
+//! dropped in the middle of a fetch" is reproducible instead of a race. It also records what the
+//! clients sent (`client_bytes`), to prove nothing secret crossed the wire in plaintext.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -14,6 +15,8 @@ struct Shared {
     conns: Mutex<Vec<(TcpStream, TcpStream)>>,
     /// Server→client bytes still allowed before everything is cut; None = unlimited.
     budget: Mutex<Option<u64>>,
+    /// Every byte any client sent, so tests can check what went over the wire in plaintext.
+    from_clients: Mutex<Vec<u8>>,
     stopping: AtomicBool,
 }
 
@@ -52,6 +55,11 @@ impl Proxy {
         self.shared.cut_all();
     }
 
+    /// Everything clients have sent through the proxy so far, as seen on the wire.
+    pub fn client_bytes(&self) -> Vec<u8> {
+        self.shared.from_clients.lock().expect("recording lock").clone()
+    }
+
     /// Lets `bytes` more server→client bytes through, then cuts every connection.
     pub fn cut_after(&self, bytes: u64) {
         *self.shared.budget.lock().expect("budget lock") = Some(bytes);
@@ -83,20 +91,34 @@ fn accept_loop(listener: TcpListener, target: u16, shared: Arc<Shared>) {
             continue;
         };
         shared.conns.lock().expect("conns lock").push((c3, s3));
-        thread::spawn(move || pump(c2, s2, None));
+        let up_shared = shared.clone();
+        thread::spawn(move || pump(c2, s2, Direction::Up(up_shared)));
         let down_shared = shared.clone();
-        thread::spawn(move || pump(server, client, Some(down_shared)));
+        thread::spawn(move || pump(server, client, Direction::Down(down_shared)));
     }
 }
 
-/// Copies `from` → `to`; with `shared` (server→client direction) it honours the cut budget.
-fn pump(mut from: TcpStream, mut to: TcpStream, shared: Option<Arc<Shared>>) {
+/// Client→server bytes are recorded; server→client bytes count against the cut budget.
+enum Direction {
+    Up(Arc<Shared>),
+    Down(Arc<Shared>),
+}
+
+/// Copies `from` → `to`.
+fn pump(mut from: TcpStream, mut to: TcpStream, direction: Direction) {
+    let shared = match &direction {
+        Direction::Up(_) => None,
+        Direction::Down(shared) => Some(shared.clone()),
+    };
     let mut buf = [0u8; 16 * 1024];
     loop {
         let n = match from.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        if let Direction::Up(shared) = &direction {
+            shared.from_clients.lock().expect("recording lock").extend_from_slice(&buf[..n]);
+        }
         let mut allowed = n;
         let mut cut_now = false;
         if let Some(shared) = &shared {
