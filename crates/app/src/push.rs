@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use postkorb_source::{Protocol, Session, SourceConfig};
 use postkorb_store::{MailboxRecord, Store};
@@ -23,6 +23,17 @@ use crate::mailbox::source_config;
 /// connection, so a silently dead connection is noticed within minutes. It also bounds how long a
 /// changed mailbox setting waits before it takes effect.
 pub const IDLE_RENEW: Duration = Duration::from_secs(120);
+
+/// How soon mail a pass left on the server is tried again when nothing else arrives.
+const LEFT_OVER_RETRY: Duration = Duration::from_secs(120);
+
+/// New mail the last pass left on the server: sender verification deferred it (temporary DNS
+/// failure), or the server lists a message it will not hand out. Worth another pass when other
+/// mail arrives or after `LEFT_OVER_RETRY` — never in a tight loop.
+struct LeftOver {
+    keys: HashSet<String>,
+    since: Instant,
+}
 
 /// How often a sleeping loop (poll interval, back-off) looks whether the settings changed.
 const SETTINGS_CHECK: Duration = Duration::from_secs(3);
@@ -45,9 +56,7 @@ pub async fn run_mailbox(
 async fn mailbox_loop(store: &Store, key_file: &Path, name: &str, batch: usize) {
     let clock = Clock::system();
     let mut failures: u32 = 0;
-    // Keys a pass left on the server although they were new (a server that lists a message but
-    // will not hand it out): not a reason for another pass until something else changes.
-    let mut unfetchable: HashSet<String> = HashSet::new();
+    let mut left_over = LeftOver { keys: HashSet::new(), since: Instant::now() };
     loop {
         let m = match store.mailbox(name).await {
             Ok(m) if m.enabled => m,
@@ -63,7 +72,7 @@ async fn mailbox_loop(store: &Store, key_file: &Path, name: &str, batch: usize) 
         match pass(store, key_file, &m, batch, &clock).await {
             Ok(cfg) => {
                 failures = 0;
-                match watch(store, &m, &cfg, &clock, &mut unfetchable).await {
+                match watch(store, &m, &cfg, &clock, &mut left_over).await {
                     // New mail, the poll interval passed, or the settings changed: next pass now.
                     Ok(()) => continue,
                     Err(e) => tracing::info!(mailbox = %name, error = %e, "waiting for new mail failed; reconnecting"),
@@ -105,7 +114,7 @@ async fn watch(
     m: &MailboxRecord,
     cfg: &SourceConfig,
     clock: &Clock,
-    unfetchable: &mut HashSet<String>,
+    left_over: &mut LeftOver,
 ) -> Result<(), String> {
     let poll = Duration::from_secs(m.poll_secs.max(1) as u64);
     if cfg.protocol != Protocol::Imap {
@@ -123,22 +132,21 @@ async fn watch(
         let keys: Vec<String> = session.list().await.map_err(|e| e.to_string())?.into_iter().map(|e| e.key).collect();
         let known = store.known_keys(m.id, &keys).await.map_err(|e| e.to_string())?;
         let new: HashSet<String> = keys.iter().filter(|k| !known.contains_key(*k)).cloned().collect();
-        if !new.is_empty() && new != *unfetchable {
-            *unfetchable = new;
+        if !new.is_empty() && (new != left_over.keys || left_over.since.elapsed() >= LEFT_OVER_RETRY) {
+            *left_over = LeftOver { keys: new, since: Instant::now() };
             let _ = session.close().await;
             return Ok(());
         }
-        if new.is_empty() {
-            unfetchable.clear();
-        } else {
-            tracing::warn!(mailbox = %m.name, left = new.len(), "server lists mail it did not hand out");
+        if !new.is_empty() {
+            tracing::debug!(mailbox = %m.name, left = new.len(), "mail left on the server by the last pass");
         }
         store.record_fetch_success(m.id, clock.now_ms(), keys.len() as i64).await.map_err(|e| e.to_string())?;
         if settings_changed(store, m).await {
             let _ = session.close().await;
             return Ok(());
         }
-        session.idle_wait(IDLE_RENEW).await.map_err(|e| e.to_string())?;
+        let changed = session.idle_wait(IDLE_RENEW).await.map_err(|e| e.to_string())?;
+        tracing::debug!(mailbox = %m.name, changed, "IDLE ended");
     }
 }
 
