@@ -207,6 +207,7 @@ pub async fn mailbox(ctx: &Ctx, cmd: MailboxCmd) -> anyhow::Result<()> {
                 if m.disposal == "delete" { "delete".to_string() } else { format!("move to {}", m.target_folder) }
             );
             println!("poll every    {} s{}", m.poll_secs, if m.enabled { "" } else { " (disabled)" });
+            println!("verification  {}", verify_words(&crate::importer::policy_of(&m)));
             println!("last success  {}", m.last_success_ms.map(format_ms).unwrap_or_else(|| "never".into()));
             println!("last error    {}", m.last_error.as_deref().unwrap_or("none"));
             println!("imported      {cases} Vorgänge, {kept} kept, {dups} duplicates skipped");
@@ -260,10 +261,42 @@ async fn set_mailbox(ctx: &Ctx, a: MailboxArgs) -> anyhow::Result<()> {
         target_folder: a.target_folder.clone(),
         maildir_path: a.path.as_ref().map(|p| p.display().to_string()),
         poll_secs: a.poll_secs.max(1),
+        verify_policy: parse_verify(&a.verify)?.to_storage(),
         enabled: !a.disabled,
         ..Default::default()
     };
     let saved = ctx.store.save_mailbox(&m, ctx.clock.now_ms()).await?;
     println!("saved mailbox {} ({} {}:{})", saved.name, saved.protocol, saved.host, saved.port);
     Ok(())
+}
+
+/// `dkim`, `dkim-strict`, `auth-results:ID,ID`, `off` → the verification policy.
+pub fn parse_verify(s: &str) -> anyhow::Result<postkorb_verify::Policy> {
+    use postkorb_verify::Policy;
+    Ok(match s.trim() {
+        "dkim" => Policy::DkimAligned { relaxed: true },
+        "dkim-strict" => Policy::DkimAligned { relaxed: false },
+        "off" => Policy::Off,
+        other => match other.strip_prefix("auth-results:") {
+            Some(ids) => {
+                let ids: Vec<String> = ids.split(',').map(|i| i.trim().to_string()).filter(|i| !i.is_empty()).collect();
+                if ids.is_empty() {
+                    bail!("auth-results needs at least one authserv-id, e.g. auth-results:mx.example.de");
+                }
+                Policy::AuthResults { authserv_ids: ids }
+            }
+            None => bail!("unknown verification {other:?}: use dkim, dkim-strict, auth-results:ID or off"),
+        },
+    })
+}
+
+/// The policy in the words of `--verify`.
+pub fn verify_words(p: &postkorb_verify::Policy) -> String {
+    use postkorb_verify::Policy;
+    match p {
+        Policy::Off => "off".into(),
+        Policy::DkimAligned { relaxed: true } => "dkim (aligned DKIM signature, relaxed)".into(),
+        Policy::DkimAligned { relaxed: false } => "dkim-strict (aligned DKIM signature, exact domain)".into(),
+        Policy::AuthResults { authserv_ids } => format!("auth-results:{}", authserv_ids.join(",")),
+    }
 }

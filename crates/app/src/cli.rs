@@ -38,7 +38,12 @@ pub enum Command {
         reset: bool,
     },
     /// Show what would happen to a message, without importing it.
-    Explain { file: PathBuf },
+    Explain {
+        file: PathBuf,
+        /// Also verify the sender under this mailbox's policy (needs DNS for DKIM).
+        #[arg(long)]
+        mailbox: Option<String>,
+    },
     /// Employees (Mitarbeiter).
     #[command(subcommand)]
     Employee(EmployeeCmd),
@@ -80,8 +85,17 @@ pub enum ListCmd {
 }
 
 #[derive(Args, Debug)]
-#[group(required = true, multiple = false)]
 pub struct ImportArgs {
+    #[command(flatten)]
+    pub from: ImportFrom,
+    /// Sender verification: dkim (default), dkim-strict, auth-results:ID[,ID…] or off.
+    #[arg(long, default_value = "dkim")]
+    pub verify: String,
+}
+
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false)]
+pub struct ImportFrom {
     #[arg(long)]
     pub maildir: Option<PathBuf>,
     #[arg(long)]
@@ -208,4 +222,9 @@ pub struct MailboxArgs {
     pub poll_secs: i64,
     #[arg(long)]
     pub disabled: bool,
+    /// Sender verification before routing: dkim (default: an aligned DKIM signature, relaxed),
+    /// dkim-strict, auth-results:ID[,ID…] (trust the topmost Authentication-Results header of your
+    /// own receiving server with that authserv-id), or off (only for a mailbox nobody outside can reach).
+    #[arg(long, default_value = "dkim")]
+    pub verify: String,
 }

@@ -144,6 +144,8 @@ async fn set_up(ctx: &Ctx, maildir: &std::path::Path) -> anyhow::Result<()> {
         target_folder: "Postkorb/Importiert".into(),
         maildir_path: Some(maildir.display().to_string()),
         poll_secs: 5,
+        // The sample mails are not DKIM-signed; a real mailbox keeps the safe default.
+        verify_policy: postkorb_verify::Policy::Off.to_storage(),
         enabled: true,
         ..Default::default()
     };

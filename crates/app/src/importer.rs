@@ -7,9 +7,12 @@
 
 use std::time::Instant;
 
+use std::sync::OnceLock;
+
 use postkorb_core::{Decision, Employee, SenderRoute, decide};
 use postkorb_source::{Fetched, Session, SourceConfig, SourceError};
 use postkorb_store::{ImportItem, ImportOutcome, MailboxRecord, Store};
+use postkorb_verify::{Policy, Resolver};
 
 use crate::clock::Clock;
 
@@ -19,6 +22,8 @@ pub struct RunReport {
     pub listed: usize,
     pub imported: Vec<Imported>,
     pub disposed: usize,
+    /// Left on the server for the next pass: sender verification hit a temporary DNS failure.
+    pub deferred: usize,
     pub orphaned_pools: usize,
     pub elapsed_ms: u128,
 }
@@ -37,17 +42,65 @@ impl RunReport {
     }
 }
 
-/// Turns fetched messages into import items: parse (contained, never panics) and decide.
-pub fn prepare(fetched: Vec<Fetched>, employees: &[Employee], routes: &[SenderRoute]) -> Vec<ImportItem> {
-    fetched
-        .into_iter()
-        .map(|f| {
-            let mail = postkorb_mail::parse(&f.raw);
-            let fingerprint = postkorb_mail::fingerprint(&f.raw, mail.message_id.as_deref());
-            let decision: Decision = decide(&mail.facts(), employees, routes);
-            ImportItem { source_key: f.key, raw: f.raw, mail, fingerprint, decision }
+/// The process-wide DNS resolver for sender verification. A DNS cache is shared state by nature;
+/// tests pin DKIM keys into it with `resolver().add_dkim_key(…)`.
+pub fn resolver() -> &'static Resolver {
+    static RESOLVER: OnceLock<Resolver> = OnceLock::new();
+    RESOLVER.get_or_init(|| {
+        Resolver::system().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "no system DNS resolver: DKIM cannot verify, such mail is kept");
+            Resolver::offline().expect("an offline resolver needs no configuration")
         })
-        .collect()
+    })
+}
+
+/// The mailbox's verification policy; an empty or unreadable setting means the safe default.
+pub fn policy_of(mailbox: &MailboxRecord) -> Policy {
+    if mailbox.verify_policy.trim().is_empty() {
+        return Policy::default();
+    }
+    Policy::from_storage(&mailbox.verify_policy).unwrap_or_else(|e| {
+        tracing::warn!(mailbox = %mailbox.name, error = %e, "unreadable verification policy, using the default");
+        Policy::default()
+    })
+}
+
+/// Import items ready to commit, and the keys left for a later pass.
+pub struct Prepared {
+    pub items: Vec<ImportItem>,
+    pub deferred: Vec<String>,
+}
+
+/// Turns fetched messages into import items: parse (contained, never panics), verify the sender
+/// under `policy`, decide. A mail whose verification failed only for a temporary DNS reason is
+/// deferred: not stored, not disposed, tried again on the next pass.
+pub async fn prepare(
+    fetched: Vec<Fetched>,
+    employees: &[Employee],
+    routes: &[SenderRoute],
+    policy: &Policy,
+) -> Prepared {
+    let mut items = Vec::with_capacity(fetched.len());
+    let mut deferred = Vec::new();
+    for f in fetched {
+        let mail = postkorb_mail::parse(&f.raw);
+        let fingerprint = postkorb_mail::fingerprint(&f.raw, mail.message_id.as_deref());
+        let mut facts = mail.facts();
+        let worth_checking = facts.malformed.is_none() && facts.automatic.is_none() && *policy != Policy::Off;
+        if let (true, Ok(sender)) = (worth_checking, &mail.sender) {
+            let verdict = postkorb_verify::verify(&f.raw, sender.domain(), policy, resolver()).await;
+            if verdict.temporary {
+                deferred.push(f.key);
+                continue;
+            }
+            if !verdict.verified {
+                facts.unverified = Some(verdict.detail);
+            }
+        }
+        let decision: Decision = decide(&facts, employees, routes);
+        items.push(ImportItem { source_key: f.key, raw: f.raw, mail, fingerprint, decision });
+    }
+    Prepared { items, deferred }
 }
 
 /// Commits prepared items and returns what became of each.
@@ -135,9 +188,11 @@ async fn pass(
     let new: Vec<String> = keys.into_iter().filter(|k| !known.contains_key(k)).collect();
     let employees = store.employees().await?;
     let routes = store.routes().await?;
+    let policy = policy_of(mailbox);
     for chunk in new.chunks(batch_size.max(1)) {
         let fetched = session.fetch(chunk).await?;
-        let items = prepare(fetched, &employees, &routes);
+        let Prepared { items, deferred } = prepare(fetched, &employees, &routes, &policy).await;
+        report.deferred += deferred.len();
         let done_keys: Vec<String> = items.iter().map(|i| i.source_key.clone()).collect();
         let imported = commit(store, mailbox.id, items, clock).await?;
         report.imported.extend(imported);

@@ -55,7 +55,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Fetch { once: _ } => mail_cmds::fetch_all(&ctx, true).await.map(|_| ()),
         Command::Demo { .. } => unreachable!("handled above"),
-        Command::Explain { file } => mail_cmds::explain(&ctx, &file).await,
+        Command::Explain { file, mailbox } => mail_cmds::explain(&ctx, &file, mailbox).await,
         Command::Employee(cmd) => admin::employee(&ctx, cmd).await,
         Command::Route(cmd) => admin::route(&ctx, cmd).await,
         Command::Mailbox(cmd) => admin::mailbox(&ctx, cmd).await,
@@ -70,7 +70,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 pub async fn announce_admin(ctx: &Ctx) -> anyhow::Result<()> {
     if let Some(password) = postkorb_web::bootstrap_admin(&ctx.store).await? {
         println!("First start: created the user \"admin\" with the one-time password: {password}");
-        println!("Log in and change it under Fenster › Mitarbeiter (or: postkorb employee set admin --password-stdin).");
+        println!(
+            "Log in and change it under Fenster › Mitarbeiter (or: postkorb employee set admin --password-stdin)."
+        );
     }
     Ok(())
 }

@@ -111,7 +111,7 @@ pub async fn sync(ctx: &Ctx, user: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn explain(ctx: &Ctx, file: &Path) -> anyhow::Result<()> {
+pub async fn explain(ctx: &Ctx, file: &Path, mailbox: Option<String>) -> anyhow::Result<()> {
     let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let mail = postkorb_mail::parse(&raw);
     let employees = ctx.store.employees().await?;
@@ -134,7 +134,23 @@ pub async fn explain(ctx: &Ctx, file: &Path) -> anyhow::Result<()> {
     for w in &mail.warnings {
         println!("Warning:  {w}");
     }
-    let verdict = match decide(&mail.facts(), &employees, &routes) {
+    let mut facts = mail.facts();
+    if let (Some(name), Ok(sender)) = (&mailbox, &mail.sender) {
+        let m = ctx.store.mailbox(name).await?;
+        let policy = importer::policy_of(&m);
+        let v = postkorb_verify::verify(&raw, sender.domain(), &policy, importer::resolver()).await;
+        println!(
+            "Sender:   {} under the policy of mailbox {name} ({})",
+            if v.verified { "verified" } else { "NOT verified" },
+            v.detail
+        );
+        if !v.verified {
+            facts.unverified = Some(v.detail);
+        }
+    } else {
+        println!("Sender:   not verified here (give --mailbox NAME to apply its verification policy)");
+    }
+    let verdict = match decide(&facts, &employees, &routes) {
         Decision::Assign { sender, to } => {
             format!("becomes a Vorgang for {} (sender row of {})", name(&to), name(&sender))
         }
@@ -218,9 +234,9 @@ pub async fn kept(ctx: &Ctx, cmd: ListCmd) -> anyhow::Result<()> {
 
 /// One-off import: every message of a Maildir or mbox, through the same rules, with a progress bar.
 pub async fn import(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<()> {
-    let (label, messages): (String, Vec<Fetched>) = if let Some(dir) = &args.maildir {
+    let (label, messages): (String, Vec<Fetched>) = if let Some(dir) = &args.from.maildir {
         (format!("import:maildir:{}", dir.display()), crate::mbox::read_maildir(dir)?)
-    } else if let Some(file) = &args.mbox {
+    } else if let Some(file) = &args.from.mbox {
         (format!("import:mbox:{}", file.display()), crate::mbox::read_mbox(file)?)
     } else {
         bail!("give --maildir DIR or --mbox FILE");
@@ -250,14 +266,16 @@ pub async fn import(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<()> {
     }
     let employees = ctx.store.employees().await?;
     let routes = ctx.store.routes().await?;
+    let policy = crate::admin::parse_verify(&args.verify)?;
     let mut report = RunReport { listed: messages.len(), ..Default::default() };
     let started = std::time::Instant::now();
     let mut messages = messages.into_iter().peekable();
     while messages.peek().is_some() {
         let batch: Vec<Fetched> = messages.by_ref().take(ctx.settings.batch_size).collect();
         let n = batch.len() as u64;
-        let items = importer::prepare(batch, &employees, &routes);
-        report.imported.extend(importer::commit(&ctx.store, mailbox.id, items, &ctx.clock).await?);
+        let prepared = importer::prepare(batch, &employees, &routes, &policy).await;
+        report.deferred += prepared.deferred.len();
+        report.imported.extend(importer::commit(&ctx.store, mailbox.id, prepared.items, &ctx.clock).await?);
         bar.inc(n);
     }
     bar.finish_and_clear();
@@ -269,5 +287,11 @@ pub async fn import(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<()> {
         "imported {} messages in {} ms: {cases} Vorgänge, {kept} kept with a reason, {skipped} already known or duplicates",
         report.listed, report.elapsed_ms
     );
+    if report.deferred > 0 {
+        println!(
+            "{} messages were not imported: DNS failed while verifying the sender; run the import again",
+            report.deferred
+        );
+    }
     Ok(())
 }

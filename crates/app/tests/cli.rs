@@ -156,9 +156,10 @@ fn a_bulk_import_of_an_mbox_goes_through_the_same_rules() {
         "From anna@mustermail.de Mon Jan  1 00:00:00 2024\nFrom: anna@mustermail.de\nSubject: Alt 1\nMessage-ID: <a1@x>\n\n>From the road\n\nFrom x@y Mon Jan  1 00:00:00 2024\nFrom: fremd@example.com\nSubject: Alt 2\nMessage-ID: <a2@x>\n\nHallo\n",
     )
     .unwrap();
-    let out = env.ok(&["import", "--mbox", file.to_str().unwrap()]);
+    // An old archive of the office's own: imported without sender verification.
+    let out = env.ok(&["import", "--mbox", file.to_str().unwrap(), "--verify", "off"]);
     assert!(out.contains("imported 2 messages") && out.contains("1 Vorgänge, 1 kept"), "{out}");
-    let again = env.ok(&["import", "--mbox", file.to_str().unwrap()]);
+    let again = env.ok(&["import", "--mbox", file.to_str().unwrap(), "--verify", "off"]);
     assert!(again.contains("0 Vorgänge, 0 kept with a reason, 2 already known"), "{again}");
     let cases: serde_json::Value =
         serde_json::from_str(&env.ok(&["cases", "list", "--json", "--user", "Bernd"])).unwrap();
@@ -166,4 +167,23 @@ fn a_bulk_import_of_an_mbox_goes_through_the_same_rules() {
     assert_eq!(cases[0]["subject"], "Alt 1");
     let kept: serde_json::Value = serde_json::from_str(&env.ok(&["kept", "list", "--json"])).unwrap();
     assert_eq!(kept[0]["reason"], "sender has no row in the sender list");
+}
+
+#[test]
+fn by_default_an_unsigned_mail_from_a_mapped_sender_is_kept_as_not_verified() {
+    let env = Env::new();
+    env.ok(&["employee", "add", "--name", "Anna", "--email", "anna@mustermail.de"]);
+    env.ok(&["employee", "add", "--name", "Bernd", "--license", "L2"]);
+    env.ok(&["route", "add", "--from", "Anna", "--to", "Bernd"]);
+    let file = env.dir.path().join("f.mbox");
+    std::fs::write(
+        &file,
+        "From x Mon Jan  1 00:00:00 2024\nFrom: anna@mustermail.de\nSubject: Vielleicht gefaelscht\n\nText\n",
+    )
+    .unwrap();
+    let out = env.ok(&["import", "--mbox", file.to_str().unwrap()]);
+    assert!(out.contains("0 Vorgänge, 1 kept"), "{out}");
+    let kept: serde_json::Value = serde_json::from_str(&env.ok(&["kept", "list", "--json"])).unwrap();
+    assert_eq!(kept[0]["reason_code"], "unverified", "{kept}");
+    assert!(kept[0]["reason"].as_str().unwrap().starts_with("sender not verified"), "{kept}");
 }

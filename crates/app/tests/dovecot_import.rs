@@ -56,6 +56,8 @@ async fn mailbox(o: &Office, protocol: &str, port: u16, password: &str) -> Mailb
         disposal: "move".into(),
         target_folder: "Postkorb/Importiert".into(),
         poll_secs: 60,
+        // Routing is under test here; sender verification has its own scenario below.
+        verify_policy: postkorb_verify::Policy::Off.to_storage(),
         enabled: true,
         ..Default::default()
     };
@@ -232,8 +234,10 @@ async fn a_crash_between_commit_and_disposal_then_a_uidvalidity_change_creates_n
     let mut session = postkorb_source::Session::connect(&cfg).await.unwrap();
     let keys: Vec<String> = session.list().await.unwrap().into_iter().map(|e| e.key).collect();
     let fetched = session.fetch(&keys).await.unwrap();
-    let items = importer::prepare(fetched, &o.store.employees().await.unwrap(), &o.store.routes().await.unwrap());
-    importer::commit(&o.store, m.id, items, &Clock::fixed(5)).await.unwrap();
+    let employees = o.store.employees().await.unwrap();
+    let prepared =
+        importer::prepare(fetched, &employees, &o.store.routes().await.unwrap(), &importer::policy_of(&m)).await;
+    importer::commit(&o.store, m.id, prepared.items, &Clock::fixed(5)).await.unwrap();
     drop(session);
     assert_eq!(dovecot.count(USER, "INBOX"), 4);
     let before = dovecot.uidvalidity(USER, "INBOX");
@@ -245,4 +249,57 @@ async fn a_crash_between_commit_and_disposal_then_a_uidvalidity_change_creates_n
     assert_eq!(dups, 4, "{:?}", report.imported);
     assert_eq!(o.store.cases(None, 100, 0).await.unwrap().len(), 4);
     assert_eq!(dovecot.count(USER, "INBOX"), 0, "the duplicates were disposed of too");
+}
+
+#[tokio::test]
+async fn a_forged_sender_never_reaches_a_person_under_the_default_or_the_trusted_server_policy() {
+    let dovecot = Dovecot::start();
+    dovecot.add_user(USER, PASSWORD);
+    let o = office().await;
+    let mut m = mailbox(&o, "imap", dovecot.imap_port(), PASSWORD).await;
+    // The default policy: an aligned DKIM signature. An unsigned mail claiming to be Anna is kept.
+    m.verify_policy = String::new();
+    let m = o.store.save_mailbox(&m, 2).await.unwrap();
+    dovecot.deliver(USER, &mail("Anna <anna@mustermail.de>", "Ungeprueft"));
+    run(&o, &m).await.unwrap();
+    let kept = o.store.kept(true, 10, 0).await.unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].reason_code, "unverified");
+    assert_eq!(kept[0].reason().unwrap().german().split(':').next().unwrap(), "Absender nicht verifiziert");
+    assert!(o.store.cases(None, 10, 0).await.unwrap().is_empty());
+
+    // Trusting the office's own receiving server: only its topmost Authentication-Results counts.
+    let mut m = m.clone();
+    m.verify_policy = postkorb_verify::Policy::AuthResults { authserv_ids: vec!["mx.office.test".into()] }.to_storage();
+    let m = o.store.save_mailbox(&m, 3).await.unwrap();
+    let with_header = |header: &str, subject: &str| {
+        let mut raw = format!("{header}\r\n").into_bytes();
+        raw.extend(mail("Anna <anna@mustermail.de>", subject));
+        raw
+    };
+    dovecot.deliver(
+        USER,
+        &with_header("Authentication-Results: mx.office.test; dmarc=pass header.from=mustermail.de", "Echt"),
+    );
+    dovecot.deliver(
+        USER,
+        &with_header(
+            "Authentication-Results: mx.office.test; dmarc=fail header.from=mustermail.de\r\nAuthentication-Results: mx.office.test; dmarc=pass header.from=mustermail.de",
+            "Gefaelscht",
+        ),
+    );
+    dovecot.deliver(
+        USER,
+        &with_header(
+            "Authentication-Results: mx.attacker.test; dmarc=pass header.from=mustermail.de",
+            "Fremder Server",
+        ),
+    );
+    run(&o, &m).await.unwrap();
+    let cases = o.store.cases(None, 10, 0).await.unwrap();
+    assert_eq!(cases.iter().map(|c| c.subject.as_str()).collect::<Vec<_>>(), ["Echt"]);
+    assert_eq!(cases[0].assignee, Some(o.bernd.0));
+    let kept: Vec<String> = o.store.kept(true, 10, 0).await.unwrap().into_iter().map(|k| k.subject).collect();
+    assert_eq!(kept.len(), 3, "{kept:?}");
+    assert!(kept.contains(&"Gefaelscht".to_string()) && kept.contains(&"Fremder Server".to_string()));
 }

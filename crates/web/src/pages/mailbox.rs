@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::response::Html;
 use postkorb_core::Permission;
 use postkorb_store::MailboxRecord;
+use postkorb_verify::Policy;
 use serde::Deserialize;
 
 use super::Nav;
@@ -41,6 +42,11 @@ pub struct MailboxForm {
     maildir_path: String,
     #[serde(default)]
     poll_secs: String,
+    /// dkim | dkim-strict | auth-results | off
+    #[serde(default)]
+    verify: String,
+    #[serde(default)]
+    authserv_ids: String,
 }
 
 #[derive(Default)]
@@ -51,6 +57,7 @@ pub struct FieldErrors {
     pub password: Option<String>,
     pub maildir_path: Option<String>,
     pub poll_secs: Option<String>,
+    pub authserv_ids: Option<String>,
 }
 
 impl FieldErrors {
@@ -61,6 +68,7 @@ impl FieldErrors {
             || self.password.is_some()
             || self.maildir_path.is_some()
             || self.poll_secs.is_some()
+            || self.authserv_ids.is_some()
     }
 }
 
@@ -74,6 +82,32 @@ struct MailboxPage {
     message: Option<String>,
     test_ok: Option<String>,
     test_error: Option<String>,
+    /// (value, label, explanation) of each verification mode, for the select and its help text.
+    verify_modes: Vec<(&'static str, &'static str, &'static str)>,
+}
+
+fn verify_modes() -> Vec<(&'static str, &'static str, &'static str)> {
+    [
+        ("dkim", Policy::DkimAligned { relaxed: true }),
+        ("dkim-strict", Policy::DkimAligned { relaxed: false }),
+        ("auth-results", Policy::AuthResults { authserv_ids: vec![] }),
+        ("off", Policy::Off),
+    ]
+    .into_iter()
+    .map(|(v, p)| (v, p.german_label(), p.german_explanation()))
+    .collect()
+}
+
+/// The stored policy as the form's two fields.
+fn verify_fields(stored: &str) -> (String, String) {
+    let policy =
+        if stored.trim().is_empty() { Policy::default() } else { Policy::from_storage(stored).unwrap_or_default() };
+    match policy {
+        Policy::Off => ("off".into(), String::new()),
+        Policy::DkimAligned { relaxed: true } => ("dkim".into(), String::new()),
+        Policy::DkimAligned { relaxed: false } => ("dkim-strict".into(), String::new()),
+        Policy::AuthResults { authserv_ids } => ("auth-results".into(), authserv_ids.join(", ")),
+    }
 }
 
 fn form_of(m: &MailboxRecord) -> MailboxForm {
@@ -88,6 +122,8 @@ fn form_of(m: &MailboxRecord) -> MailboxForm {
         target_folder: m.target_folder.clone(),
         maildir_path: m.maildir_path.clone().unwrap_or_default(),
         poll_secs: m.poll_secs.to_string(),
+        verify: verify_fields(&m.verify_policy).0,
+        authserv_ids: verify_fields(&m.verify_policy).1,
         ..Default::default()
     }
 }
@@ -100,6 +136,7 @@ fn empty_form() -> MailboxForm {
         disposal: "move".into(),
         target_folder: "Postkorb/Importiert".into(),
         poll_secs: "60".into(),
+        verify: "dkim".into(),
         ..Default::default()
     }
 }
@@ -115,6 +152,7 @@ pub async fn show(State(state): State<WebState>, user: CurrentUser) -> Result<Ht
         message: None,
         test_ok: None,
         test_error: None,
+        verify_modes: verify_modes(),
     };
     Ok(Html(page.render()?))
 }
@@ -176,16 +214,41 @@ pub async fn save(
             60
         }
     };
+    let ids: Vec<String> =
+        f.authserv_ids.split([',', ' ']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
+    let policy = match f.verify.as_str() {
+        "off" => Policy::Off,
+        "dkim-strict" => Policy::DkimAligned { relaxed: false },
+        "auth-results" => {
+            if ids.is_empty() {
+                errors.authserv_ids = Some(
+                    "Bitte tragen Sie die Kennung (authserv-id) Ihres Mailservers ein, z. B. mx.ihr-anbieter.de."
+                        .into(),
+                );
+            }
+            Policy::AuthResults { authserv_ids: ids }
+        }
+        _ => Policy::DkimAligned { relaxed: true },
+    };
     let render = |f: MailboxForm,
                   errors: FieldErrors,
                   password_set: bool,
                   message: Option<String>,
                   ok: Option<String>,
                   err: Option<String>| {
-        MailboxPage { nav: Nav::new(&user, "optionen"), f, errors, password_set, message, test_ok: ok, test_error: err }
-            .render()
-            .map(Html)
-            .map_err(WebError::from)
+        MailboxPage {
+            nav: Nav::new(&user, "optionen"),
+            f,
+            errors,
+            password_set,
+            message,
+            test_ok: ok,
+            test_error: err,
+            verify_modes: verify_modes(),
+        }
+        .render()
+        .map(Html)
+        .map_err(WebError::from)
     };
     if errors.any() {
         return render(f, errors, password_set, None, None, None);
@@ -209,6 +272,7 @@ pub async fn save(
         },
         maildir_path: if is_maildir { Some(f.maildir_path.trim().to_string()) } else { None },
         poll_secs,
+        verify_policy: policy.to_storage(),
         enabled: true,
         ..Default::default()
     };
