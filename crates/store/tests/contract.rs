@@ -5,11 +5,36 @@ use postkorb_core::{Decision, EmailAddress, EmployeeId, KeepReason, Permission};
 use postkorb_mail::{Attachment, InboundMail};
 use postkorb_store::{ImportItem, ImportOutcome, MailboxRecord, NewEmployee, Store, StoreError};
 
-/// A fresh, empty database per test: a temp SQLite file, or a new schema on PostgreSQL.
-async fn fresh() -> (Store, tempfile::TempDir) {
+/// A fresh, empty database per test and backend: a temp SQLite file, and — when
+/// `POSTKORB_TEST_POSTGRES` names a server — a new PostgreSQL database on it. In CI the PostgreSQL
+/// run is required, never silently skipped.
+async fn backends() -> Vec<(Store, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("t.db").display());
-    (Store::open(&url).await.unwrap(), dir)
+    let mut out = vec![(Store::open(&url).await.unwrap(), Some(dir))];
+    match std::env::var("POSTKORB_TEST_POSTGRES") {
+        Ok(server) => out.push((fresh_postgres(&server).await, None)),
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("POSTKORB_TEST_POSTGRES is not set: run the tests with ./scripts/test, which starts PostgreSQL")
+        }
+        Err(_) => eprintln!("note: POSTKORB_TEST_POSTGRES not set, contract tests ran on SQLite only"),
+    }
+    out
+}
+
+async fn fresh_postgres(server: &str) -> Store {
+    use sqlx::Connection;
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let name = format!(
+        "pk_{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000
+    );
+    let mut admin = sqlx::PgConnection::connect(server).await.expect("connect to the test PostgreSQL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
+    let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(server);
+    Store::open(&format!("{base}/{name}")).await.unwrap()
 }
 
 fn mail(from: &str, subject: &str) -> InboundMail {
@@ -80,180 +105,193 @@ async fn office(store: &Store) -> Office {
 
 #[tokio::test]
 async fn employees_round_trip_and_blank_licence_means_none() {
-    let (store, _d) = fresh().await;
-    let o = office(&store).await;
-    let mut bernd = store.employee(o.bernd).await.unwrap();
-    assert_eq!(bernd.license.as_deref(), Some("L2"));
-    bernd.license = Some("   ".into());
-    store.update_employee(&bernd).await.unwrap();
-    assert_eq!(store.employee(o.bernd).await.unwrap().license, None);
-    assert_eq!(store.find_employee("anna").await.unwrap().id, o.anna);
-    assert!(matches!(store.find_employee("nobody").await, Err(StoreError::NotFound(_))));
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let mut bernd = store.employee(o.bernd).await.unwrap();
+        assert_eq!(bernd.license.as_deref(), Some("L2"));
+        bernd.license = Some("   ".into());
+        store.update_employee(&bernd).await.unwrap();
+        assert_eq!(store.employee(o.bernd).await.unwrap().license, None);
+        assert_eq!(store.find_employee("anna").await.unwrap().id, o.anna);
+        assert!(matches!(store.find_employee("nobody").await, Err(StoreError::NotFound(_))));
+    }
 }
 
 #[tokio::test]
 async fn a_row_breaking_the_rules_is_refused_with_every_reason() {
-    let (store, _d) = fresh().await;
-    let o = office(&store).await;
-    store.add_route(o.anna, o.bernd, 2).await.unwrap();
-    let err = store.add_route(o.bernd, o.anna, 2).await.unwrap_err();
-    let StoreError::Rules(rules) = err else { panic!("expected rule errors, got {err:?}") };
-    assert_eq!(rules.0.len(), 2, "{rules}");
-    assert!(matches!(store.add_route(o.anna, o.bernd, 3).await, Err(StoreError::Rules(_))));
-    assert_eq!(store.routes().await.unwrap().len(), 1);
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        store.add_route(o.anna, o.bernd, 2).await.unwrap();
+        let err = store.add_route(o.bernd, o.anna, 2).await.unwrap_err();
+        let StoreError::Rules(rules) = err else { panic!("expected rule errors, got {err:?}") };
+        assert_eq!(rules.0.len(), 2, "{rules}");
+        assert!(matches!(store.add_route(o.anna, o.bernd, 3).await, Err(StoreError::Rules(_))));
+        assert_eq!(store.routes().await.unwrap().len(), 1);
+    }
 }
 
 #[tokio::test]
 async fn a_batch_stores_cases_and_kept_mails_and_the_ledger_refuses_a_second_import() {
-    let (store, _d) = fresh().await;
-    let o = office(&store).await;
-    let items = vec![
-        item("imap:INBOX:1:1", "eins", Decision::Assign { sender: o.anna, to: o.bernd }),
-        item("imap:INBOX:1:2", "zwei", Decision::Keep(KeepReason::NoRoute)),
-    ];
-    let out = store.commit_batch(o.mailbox, &items, 10).await.unwrap();
-    let ImportOutcome::Case { case_id, .. } = out[0] else { panic!("{out:?}") };
-    assert!(matches!(out[1], ImportOutcome::Kept { .. }));
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let items = vec![
+            item("imap:INBOX:1:1", "eins", Decision::Assign { sender: o.anna, to: o.bernd }),
+            item("imap:INBOX:1:2", "zwei", Decision::Keep(KeepReason::NoRoute)),
+        ];
+        let out = store.commit_batch(o.mailbox, &items, 10).await.unwrap();
+        let ImportOutcome::Case { case_id, .. } = out[0] else { panic!("{out:?}") };
+        assert!(matches!(out[1], ImportOutcome::Kept { .. }));
 
-    let case = store.case(case_id).await.unwrap();
-    assert_eq!(case.summary.assignee, Some(o.bernd.0));
-    assert_eq!(case.summary.status, "open");
-    assert_eq!(case.text, "Kunde Müller ruft zurück", "NUL stripped from text");
-    assert_eq!(case.attachments.len(), 1);
-    let (_, bytes) = store.attachment(case_id, case.attachments[0].id).await.unwrap();
-    assert_eq!(bytes, b"%PDF-1.4");
-    assert_eq!(store.raw(case.raw_id).await.unwrap(), items[0].raw);
+        let case = store.case(case_id).await.unwrap();
+        assert_eq!(case.summary.assignee, Some(o.bernd.0));
+        assert_eq!(case.summary.status, "open");
+        assert_eq!(case.text, "Kunde Müller ruft zurück", "NUL stripped from text");
+        assert_eq!(case.attachments.len(), 1);
+        let (_, bytes) = store.attachment(case_id, case.attachments[0].id).await.unwrap();
+        assert_eq!(bytes, b"%PDF-1.4");
+        assert_eq!(store.raw(case.raw_id).await.unwrap(), items[0].raw);
 
-    let again = store.commit_batch(o.mailbox, &items, 11).await.unwrap();
-    assert_eq!(again, vec![ImportOutcome::AlreadyKnown, ImportOutcome::AlreadyKnown]);
-    // Same bytes under a new key (UIDVALIDITY changed): a duplicate, no second Vorgang.
-    let moved = vec![item("imap:INBOX:2:1", "eins", Decision::Assign { sender: o.anna, to: o.bernd })];
-    let dup = store.commit_batch(o.mailbox, &moved, 12).await.unwrap();
-    assert!(matches!(dup[0], ImportOutcome::Duplicate { .. }), "{dup:?}");
-    assert_eq!(store.cases(None, 100, 0).await.unwrap().len(), 1);
-    assert_eq!(store.kept(true, 100, 0).await.unwrap().len(), 1);
-    assert_eq!(store.mailbox_counts(o.mailbox).await.unwrap(), (1, 1, 1));
+        let again = store.commit_batch(o.mailbox, &items, 11).await.unwrap();
+        assert_eq!(again, vec![ImportOutcome::AlreadyKnown, ImportOutcome::AlreadyKnown]);
+        // Same bytes under a new key (UIDVALIDITY changed): a duplicate, no second Vorgang.
+        let moved = vec![item("imap:INBOX:2:1", "eins", Decision::Assign { sender: o.anna, to: o.bernd })];
+        let dup = store.commit_batch(o.mailbox, &moved, 12).await.unwrap();
+        assert!(matches!(dup[0], ImportOutcome::Duplicate { .. }), "{dup:?}");
+        assert_eq!(store.cases(None, 100, 0).await.unwrap().len(), 1);
+        assert_eq!(store.kept(true, 100, 0).await.unwrap().len(), 1);
+        assert_eq!(store.mailbox_counts(o.mailbox).await.unwrap(), (1, 1, 1));
 
-    let undisposed = store.undisposed_keys(o.mailbox).await.unwrap();
-    assert_eq!(undisposed.len(), 3);
-    store.mark_disposed(o.mailbox, &undisposed, 13).await.unwrap();
-    assert!(store.undisposed_keys(o.mailbox).await.unwrap().is_empty());
-    let known = store.known_keys(o.mailbox, &["imap:INBOX:1:1".into(), "x".into()]).await.unwrap();
-    assert_eq!(known.get("imap:INBOX:1:1"), Some(&true));
-    assert_eq!(known.get("x"), None);
+        let undisposed = store.undisposed_keys(o.mailbox).await.unwrap();
+        assert_eq!(undisposed.len(), 3);
+        store.mark_disposed(o.mailbox, &undisposed, 13).await.unwrap();
+        assert!(store.undisposed_keys(o.mailbox).await.unwrap().is_empty());
+        let known = store.known_keys(o.mailbox, &["imap:INBOX:1:1".into(), "x".into()]).await.unwrap();
+        assert_eq!(known.get("imap:INBOX:1:1"), Some(&true));
+        assert_eq!(known.get("x"), None);
+    }
 }
 
 #[tokio::test]
 async fn the_first_candidate_to_synchronise_gets_the_vorgang_and_the_second_gets_nothing() {
-    let (store, _d) = fresh().await;
-    let o = office(&store).await;
-    let pool = Decision::Pool { sender: o.anna, candidates: vec![o.bernd, o.clara] };
-    let out = store.commit_batch(o.mailbox, &[item("k1", "pool", pool)], 10).await.unwrap();
-    let ImportOutcome::Case { case_id, .. } = out[0] else { panic!() };
-    assert_eq!(store.waiting_for(o.clara).await.unwrap().len(), 1);
-    assert_eq!(store.claim(o.clara, 20).await.unwrap(), vec![case_id]);
-    assert_eq!(store.claim(o.bernd, 21).await.unwrap(), Vec::<i64>::new());
-    assert_eq!(store.claim(o.anna, 22).await.unwrap(), Vec::<i64>::new(), "not a candidate");
-    let case = store.case(case_id).await.unwrap();
-    assert_eq!(case.summary.assignee, Some(o.clara.0));
-    assert!(case.events.iter().any(|e| e.kind == "claimed" && e.employee_id == Some(o.clara.0)));
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let pool = Decision::Pool { sender: o.anna, candidates: vec![o.bernd, o.clara] };
+        let out = store.commit_batch(o.mailbox, &[item("k1", "pool", pool)], 10).await.unwrap();
+        let ImportOutcome::Case { case_id, .. } = out[0] else { panic!() };
+        assert_eq!(store.waiting_for(o.clara).await.unwrap().len(), 1);
+        assert_eq!(store.claim(o.clara, 20).await.unwrap(), vec![case_id]);
+        assert_eq!(store.claim(o.bernd, 21).await.unwrap(), Vec::<i64>::new());
+        assert_eq!(store.claim(o.anna, 22).await.unwrap(), Vec::<i64>::new(), "not a candidate");
+        let case = store.case(case_id).await.unwrap();
+        assert_eq!(case.summary.assignee, Some(o.clara.0));
+        assert!(case.events.iter().any(|e| e.kind == "claimed" && e.employee_id == Some(o.clara.0)));
+    }
 }
 
 #[tokio::test]
 async fn sixteen_concurrent_claims_give_exactly_one_winner_per_vorgang() {
-    let (store, _d) = fresh().await;
-    let o = office(&store).await;
-    let mut candidates = vec![o.bernd, o.clara];
-    for i in 0..14 {
-        let e = NewEmployee {
-            name: format!("Kandidat {i}"),
-            is_current: true,
-            license: Some("L".into()),
-            ..Default::default()
-        };
-        candidates.push(store.add_employee(&e, 1).await.unwrap().id);
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let mut candidates = vec![o.bernd, o.clara];
+        for i in 0..14 {
+            let e = NewEmployee {
+                name: format!("Kandidat {i}"),
+                is_current: true,
+                license: Some("L".into()),
+                ..Default::default()
+            };
+            candidates.push(store.add_employee(&e, 1).await.unwrap().id);
+        }
+        candidates.sort();
+        let items: Vec<ImportItem> = (0..50)
+            .map(|i| {
+                item(
+                    &format!("k{i}"),
+                    &format!("s{i}"),
+                    Decision::Pool { sender: o.anna, candidates: candidates.clone() },
+                )
+            })
+            .collect();
+        store.commit_batch(o.mailbox, &items, 10).await.unwrap();
+        let handles: Vec<_> = candidates
+            .iter()
+            .map(|c| {
+                let store = store.clone();
+                let c = *c;
+                tokio::spawn(async move { store.claim(c, 20).await.unwrap() })
+            })
+            .collect();
+        let mut won: Vec<i64> = Vec::new();
+        for h in handles {
+            won.extend(h.await.unwrap());
+        }
+        won.sort();
+        let all: Vec<i64> = store.cases(None, 1000, 0).await.unwrap().iter().map(|c| c.id).collect();
+        let mut all_sorted = all.clone();
+        all_sorted.sort();
+        assert_eq!(won, all_sorted, "every Vorgang claimed exactly once");
     }
-    candidates.sort();
-    let items: Vec<ImportItem> = (0..50)
-        .map(|i| {
-            item(&format!("k{i}"), &format!("s{i}"), Decision::Pool { sender: o.anna, candidates: candidates.clone() })
-        })
-        .collect();
-    store.commit_batch(o.mailbox, &items, 10).await.unwrap();
-    let handles: Vec<_> = candidates
-        .iter()
-        .map(|c| {
-            let store = store.clone();
-            let c = *c;
-            tokio::spawn(async move { store.claim(c, 20).await.unwrap() })
-        })
-        .collect();
-    let mut won: Vec<i64> = Vec::new();
-    for h in handles {
-        won.extend(h.await.unwrap());
-    }
-    won.sort();
-    let all: Vec<i64> = store.cases(None, 1000, 0).await.unwrap().iter().map(|c| c.id).collect();
-    let mut all_sorted = all.clone();
-    all_sorted.sort();
-    assert_eq!(won, all_sorted, "every Vorgang claimed exactly once");
 }
 
 #[tokio::test]
 async fn a_candidate_who_lost_eligibility_cannot_claim_and_an_orphaned_pool_is_kept() {
-    let (store, _d) = fresh().await;
-    let o = office(&store).await;
-    let pool = Decision::Pool { sender: o.anna, candidates: vec![o.bernd, o.clara] };
-    store.commit_batch(o.mailbox, &[item("k1", "pool", pool)], 10).await.unwrap();
-    let mut bernd = store.employee(o.bernd).await.unwrap();
-    bernd.is_current = false;
-    store.update_employee(&bernd).await.unwrap();
-    assert!(store.claim(o.bernd, 20).await.unwrap().is_empty());
-    assert!(store.sweep_orphan_pools(21).await.unwrap().is_empty(), "Clara is still eligible");
-    let mut clara = store.employee(o.clara).await.unwrap();
-    clara.license = None;
-    store.update_employee(&clara).await.unwrap();
-    let kept = store.sweep_orphan_pools(22).await.unwrap();
-    assert_eq!(kept.len(), 1);
-    let k = store.kept_mail(kept[0]).await.unwrap();
-    assert_eq!(k.reason(), Some(KeepReason::NoCandidateLeft));
-    assert!(store.cases(None, 10, 0).await.unwrap().is_empty());
-    assert_eq!(store.mailbox_counts(o.mailbox).await.unwrap(), (0, 1, 0));
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let pool = Decision::Pool { sender: o.anna, candidates: vec![o.bernd, o.clara] };
+        store.commit_batch(o.mailbox, &[item("k1", "pool", pool)], 10).await.unwrap();
+        let mut bernd = store.employee(o.bernd).await.unwrap();
+        bernd.is_current = false;
+        store.update_employee(&bernd).await.unwrap();
+        assert!(store.claim(o.bernd, 20).await.unwrap().is_empty());
+        assert!(store.sweep_orphan_pools(21).await.unwrap().is_empty(), "Clara is still eligible");
+        let mut clara = store.employee(o.clara).await.unwrap();
+        clara.license = None;
+        store.update_employee(&clara).await.unwrap();
+        let kept = store.sweep_orphan_pools(22).await.unwrap();
+        assert_eq!(kept.len(), 1);
+        let k = store.kept_mail(kept[0]).await.unwrap();
+        assert_eq!(k.reason(), Some(KeepReason::NoCandidateLeft));
+        assert!(store.cases(None, 10, 0).await.unwrap().is_empty());
+        assert_eq!(store.mailbox_counts(o.mailbox).await.unwrap(), (0, 1, 0));
+    }
 }
 
 #[tokio::test]
 async fn closing_and_reopening_a_vorgang_is_recorded() {
-    let (store, _d) = fresh().await;
-    let o = office(&store).await;
-    let out = store
-        .commit_batch(o.mailbox, &[item("k", "s", Decision::Assign { sender: o.anna, to: o.bernd })], 1)
-        .await
-        .unwrap();
-    let ImportOutcome::Case { case_id, .. } = out[0] else { panic!() };
-    store.set_case_done(case_id, true, o.bernd, 2).await.unwrap();
-    assert!(store.set_case_done(case_id, true, o.bernd, 3).await.is_err(), "already done");
-    store.set_case_done(case_id, false, o.bernd, 4).await.unwrap();
-    let kinds: Vec<String> = store.case(case_id).await.unwrap().events.into_iter().map(|e| e.kind).collect();
-    assert_eq!(kinds, ["created", "assigned", "closed", "reopened"]);
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let out = store
+            .commit_batch(o.mailbox, &[item("k", "s", Decision::Assign { sender: o.anna, to: o.bernd })], 1)
+            .await
+            .unwrap();
+        let ImportOutcome::Case { case_id, .. } = out[0] else { panic!() };
+        store.set_case_done(case_id, true, o.bernd, 2).await.unwrap();
+        assert!(store.set_case_done(case_id, true, o.bernd, 3).await.is_err(), "already done");
+        store.set_case_done(case_id, false, o.bernd, 4).await.unwrap();
+        let kinds: Vec<String> = store.case(case_id).await.unwrap().events.into_iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, ["created", "assigned", "closed", "reopened"]);
+    }
 }
 
 #[tokio::test]
 async fn discarding_a_kept_mail_is_audited_and_the_password_stays_when_not_given() {
-    let (store, _d) = fresh().await;
-    let o = office(&store).await;
-    let out = store.commit_batch(o.mailbox, &[item("k", "s", Decision::Keep(KeepReason::NoRoute))], 1).await.unwrap();
-    let ImportOutcome::Kept { kept_id, .. } = out[0] else { panic!() };
-    store.discard_kept(kept_id, "admin", 2).await.unwrap();
-    assert!(store.kept(true, 10, 0).await.unwrap().is_empty());
-    assert_eq!(store.kept(false, 10, 0).await.unwrap().len(), 1, "kept, only hidden");
-    assert_eq!(store.audit_log(10).await.unwrap()[0].2, "discard_kept");
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let out =
+            store.commit_batch(o.mailbox, &[item("k", "s", Decision::Keep(KeepReason::NoRoute))], 1).await.unwrap();
+        let ImportOutcome::Kept { kept_id, .. } = out[0] else { panic!() };
+        store.discard_kept(kept_id, "admin", 2).await.unwrap();
+        assert!(store.kept(true, 10, 0).await.unwrap().is_empty());
+        assert_eq!(store.kept(false, 10, 0).await.unwrap().len(), 1, "kept, only hidden");
+        assert_eq!(store.audit_log(10).await.unwrap()[0].2, "discard_kept");
 
-    let mut mb = store.mailbox("default").await.unwrap();
-    mb.secret = Some(vec![1, 2, 3]);
-    store.save_mailbox(&mb, 3).await.unwrap();
-    mb.secret = None;
-    mb.host = "mail.example.de".into();
-    let saved = store.save_mailbox(&mb, 4).await.unwrap();
-    assert_eq!(saved.secret, Some(vec![1, 2, 3]));
-    assert_eq!(saved.host, "mail.example.de");
+        let mut mb = store.mailbox("default").await.unwrap();
+        mb.secret = Some(vec![1, 2, 3]);
+        store.save_mailbox(&mb, 3).await.unwrap();
+        mb.secret = None;
+        mb.host = "mail.example.de".into();
+        let saved = store.save_mailbox(&mb, 4).await.unwrap();
+        assert_eq!(saved.secret, Some(vec![1, 2, 3]));
+        assert_eq!(saved.host, "mail.example.de");
+    }
 }
