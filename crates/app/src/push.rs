@@ -3,7 +3,8 @@
 //! a reconnect with back-off and jitter.
 //!
 //! The pass is `importer::run_once` (its own connection); the wait runs on a second, long-lived
-//! IMAP connection that only lists and idles, so a new mail triggers a pass at once.
+//! IMAP connection that only lists and idles and stays open across passes, so a new mail
+//! triggers a pass at once.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -57,6 +58,9 @@ async fn mailbox_loop(store: &Store, key_file: &Path, name: &str, batch: usize) 
     let clock = Clock::system();
     let mut failures: u32 = 0;
     let mut left_over = LeftOver { keys: HashSet::new(), since: Instant::now() };
+    // The IMAP connection that waits in IDLE; kept open across passes so new mail costs no
+    // second TLS handshake and login.
+    let mut watcher: Option<Session> = None;
     loop {
         let m = match store.mailbox(name).await {
             Ok(m) if m.enabled => m,
@@ -72,7 +76,7 @@ async fn mailbox_loop(store: &Store, key_file: &Path, name: &str, batch: usize) 
         match pass(store, key_file, &m, batch, &clock).await {
             Ok(cfg) => {
                 failures = 0;
-                match watch(store, &m, &cfg, &clock, &mut left_over).await {
+                match watch(store, &m, &cfg, &clock, &mut left_over, &mut watcher).await {
                     // New mail, the poll interval passed, or the settings changed: next pass now.
                     Ok(()) => continue,
                     Err(e) => tracing::info!(mailbox = %name, error = %e, "waiting for new mail failed; reconnecting"),
@@ -80,6 +84,7 @@ async fn mailbox_loop(store: &Store, key_file: &Path, name: &str, batch: usize) 
             }
             Err(e) => tracing::warn!(mailbox = %name, error = %e, "fetch failed"),
         }
+        watcher = None;
         failures = failures.saturating_add(1);
         sleep_unless_changed(store, &m, backoff(failures)).await;
     }
@@ -115,13 +120,17 @@ async fn watch(
     cfg: &SourceConfig,
     clock: &Clock,
     left_over: &mut LeftOver,
+    watcher: &mut Option<Session>,
 ) -> Result<(), String> {
     let poll = Duration::from_secs(m.poll_secs.max(1) as u64);
     if cfg.protocol != Protocol::Imap {
         sleep_unless_changed(store, m, poll).await;
         return Ok(());
     }
-    let mut session = Session::connect(cfg).await.map_err(|e| e.to_string())?;
+    let mut session = match watcher.take() {
+        Some(session) => session,
+        None => Session::connect(cfg).await.map_err(|e| e.to_string())?,
+    };
     if !session.supports_idle() {
         let _ = session.close().await;
         sleep_unless_changed(store, m, poll).await;
@@ -134,7 +143,7 @@ async fn watch(
         let new: HashSet<String> = keys.iter().filter(|k| !known.contains_key(*k)).cloned().collect();
         if !new.is_empty() && (new != left_over.keys || left_over.since.elapsed() >= LEFT_OVER_RETRY) {
             *left_over = LeftOver { keys: new, since: Instant::now() };
-            let _ = session.close().await;
+            *watcher = Some(session);
             return Ok(());
         }
         if !new.is_empty() {
