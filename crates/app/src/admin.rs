@@ -208,6 +208,14 @@ pub async fn mailbox(ctx: &Ctx, cmd: MailboxCmd) -> anyhow::Result<()> {
             );
             println!("poll every    {} s{}", m.poll_secs, if m.enabled { "" } else { " (disabled)" });
             println!("verification  {}", verify_words(&crate::importer::policy_of(&m)));
+            if m.storm_max > 0 {
+                println!(
+                    "storm limit   more than {} Vorgänge per sender in {} min are held",
+                    m.storm_max, m.storm_minutes
+                );
+            } else {
+                println!("storm limit   off");
+            }
             println!("last success  {}", m.last_success_ms.map(format_ms).unwrap_or_else(|| "never".into()));
             println!("last error    {}", m.last_error.as_deref().unwrap_or("none"));
             println!("imported      {cases} Vorgänge, {kept} kept, {dups} duplicates skipped");
@@ -262,6 +270,8 @@ async fn set_mailbox(ctx: &Ctx, a: MailboxArgs) -> anyhow::Result<()> {
         maildir_path: a.path.as_ref().map(|p| p.display().to_string()),
         poll_secs: a.poll_secs.max(1),
         verify_policy: parse_verify(&a.verify)?.to_storage(),
+        storm_max: a.storm_max.max(0),
+        storm_minutes: a.storm_minutes.max(0),
         enabled: !a.disabled,
         ..Default::default()
     };

@@ -227,4 +227,10 @@ pub struct MailboxArgs {
     /// own receiving server with that authserv-id), or off (only for a mailbox nobody outside can reach).
     #[arg(long, default_value = "dkim")]
     pub verify: String,
+    /// Storm limit: more than this many Vorgänge from one sender within --storm-minutes are held
+    /// under „Nicht zugeordnete E-Mails“ (0 switches it off).
+    #[arg(long, default_value_t = 30)]
+    pub storm_max: i64,
+    #[arg(long, default_value_t = 10)]
+    pub storm_minutes: i64,
 }

@@ -146,6 +146,8 @@ async fn set_up(ctx: &Ctx, maildir: &std::path::Path) -> anyhow::Result<()> {
         poll_secs: 5,
         // The sample mails are not DKIM-signed; a real mailbox keeps the safe default.
         verify_policy: postkorb_verify::Policy::Off.to_storage(),
+        storm_max: 30,
+        storm_minutes: 10,
         enabled: true,
         ..Default::default()
     };

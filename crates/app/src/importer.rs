@@ -103,6 +103,42 @@ pub async fn prepare(
     Prepared { items, deferred }
 }
 
+/// The storm limit: a sender with more than `storm_max` Vorgänge within `storm_minutes` (counting
+/// this batch) gets the rest held as kept mail instead of flooding someone's Startmaske.
+pub async fn hold_storms(
+    store: &Store,
+    mailbox: &MailboxRecord,
+    items: &mut [ImportItem],
+    now_ms: i64,
+) -> postkorb_store::Result<()> {
+    if mailbox.storm_max <= 0 || mailbox.storm_minutes <= 0 {
+        return Ok(());
+    }
+    let since = now_ms - mailbox.storm_minutes * 60_000;
+    let mut seen: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    for item in items.iter_mut() {
+        if matches!(item.decision, Decision::Keep(_)) {
+            continue;
+        }
+        let Ok(sender) = &item.mail.sender else { continue };
+        let key = sender.to_string();
+        let count = match seen.get(&key) {
+            Some(n) => *n,
+            None => store.cases_from_since(&key, since).await?,
+        };
+        if count >= mailbox.storm_max {
+            item.decision = Decision::Keep(postkorb_core::KeepReason::Storm(format!(
+                "more than {} mails from {key} within {} minutes",
+                mailbox.storm_max, mailbox.storm_minutes
+            )));
+            seen.insert(key, count);
+        } else {
+            seen.insert(key, count + 1);
+        }
+    }
+    Ok(())
+}
+
 /// Commits prepared items and returns what became of each.
 pub async fn commit(
     store: &Store,
@@ -191,8 +227,9 @@ async fn pass(
     let policy = policy_of(mailbox);
     for chunk in new.chunks(batch_size.max(1)) {
         let fetched = session.fetch(chunk).await?;
-        let Prepared { items, deferred } = prepare(fetched, &employees, &routes, &policy).await;
+        let Prepared { mut items, deferred } = prepare(fetched, &employees, &routes, &policy).await;
         report.deferred += deferred.len();
+        hold_storms(store, mailbox, &mut items, clock.now_ms()).await?;
         let done_keys: Vec<String> = items.iter().map(|i| i.source_key.clone()).collect();
         let imported = commit(store, mailbox.id, items, clock).await?;
         report.imported.extend(imported);

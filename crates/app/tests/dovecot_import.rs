@@ -303,3 +303,29 @@ async fn a_forged_sender_never_reaches_a_person_under_the_default_or_the_trusted
     assert_eq!(kept.len(), 3, "{kept:?}");
     assert!(kept.contains(&"Gefaelscht".to_string()) && kept.contains(&"Fremder Server".to_string()));
 }
+
+#[tokio::test]
+async fn a_storm_from_one_sender_is_held_instead_of_flooding_the_startmaske() {
+    let dovecot = Dovecot::start();
+    dovecot.add_user(USER, PASSWORD);
+    let o = office().await;
+    let mut m = mailbox(&o, "imap", dovecot.imap_port(), PASSWORD).await;
+    m.storm_max = 3;
+    m.storm_minutes = 10;
+    let m = o.store.save_mailbox(&m, 2).await.unwrap();
+    for i in 0..5 {
+        dovecot.deliver(USER, &mail("anna@mustermail.de", &format!("Sturm {i}")));
+    }
+    dovecot.deliver(USER, &mail("info@mustermail.de", "Anderer Absender"));
+    // Clock::fixed in `run` is in 2027; the storm window is measured against it.
+    run(&o, &m).await.unwrap();
+    let cases = o.store.cases(None, 100, 0).await.unwrap();
+    let from_anna = cases.iter().filter(|c| c.from_addr == "anna@mustermail.de").count();
+    assert_eq!(from_anna, 3, "the first three pass");
+    assert!(cases.iter().any(|c| c.subject == "Anderer Absender"), "other senders are not held");
+    let held = o.store.kept(true, 100, 0).await.unwrap();
+    assert_eq!(held.len(), 2, "{held:?}");
+    assert!(held.iter().all(|k| k.reason_code == "storm"));
+    assert!(held[0].reason().unwrap().german().starts_with("Zurückgehalten: zu viele E-Mails"));
+    assert_eq!(dovecot.count(USER, "INBOX"), 0, "held mail is stored, so the server copy may go");
+}

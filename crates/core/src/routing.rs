@@ -24,6 +24,8 @@ pub enum KeepReason {
     Malformed(String),
     /// A pooled Vorgang whose candidates all lost eligibility.
     NoCandidateLeft,
+    /// Too many mails from one sender in a short time: held instead of flooding a Startmaske.
+    Storm(String),
 }
 
 impl KeepReason {
@@ -36,6 +38,7 @@ impl KeepReason {
             KeepReason::Unverified(_) => "unverified",
             KeepReason::Malformed(_) => "malformed",
             KeepReason::NoCandidateLeft => "no_candidate_left",
+            KeepReason::Storm(_) => "storm",
         }
     }
 
@@ -45,7 +48,8 @@ impl KeepReason {
             | KeepReason::RouteInactive(d)
             | KeepReason::Automatic(d)
             | KeepReason::Unverified(d)
-            | KeepReason::Malformed(d) => d,
+            | KeepReason::Malformed(d)
+            | KeepReason::Storm(d) => d,
             KeepReason::NoRoute | KeepReason::NoCandidateLeft => "",
         }
     }
@@ -60,6 +64,7 @@ impl KeepReason {
             "unverified" => KeepReason::Unverified(d),
             "malformed" => KeepReason::Malformed(d),
             "no_candidate_left" => KeepReason::NoCandidateLeft,
+            "storm" => KeepReason::Storm(d),
             _ => return None,
         })
     }
@@ -74,6 +79,7 @@ impl KeepReason {
             KeepReason::Unverified(_) => "sender not verified",
             KeepReason::Malformed(_) => "message could not be read",
             KeepReason::NoCandidateLeft => "no recipient of the pool is eligible any more",
+            KeepReason::Storm(_) => "held: too many mails from this sender in a short time",
         };
         with_detail(base, self.detail())
     }
@@ -88,6 +94,7 @@ impl KeepReason {
             KeepReason::Unverified(_) => "Absender nicht verifiziert",
             KeepReason::Malformed(_) => "E-Mail nicht lesbar",
             KeepReason::NoCandidateLeft => "Kein Empfänger mehr berechtigt",
+            KeepReason::Storm(_) => "Zurückgehalten: zu viele E-Mails dieses Absenders in kurzer Zeit",
         };
         with_detail(base, self.detail())
     }

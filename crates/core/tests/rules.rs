@@ -182,6 +182,7 @@ fn keep_reasons_round_trip_through_their_code() {
         KeepReason::Unverified("u".into()),
         KeepReason::Malformed("m".into()),
         KeepReason::NoCandidateLeft,
+        KeepReason::Storm("31 mails in 10 minutes".into()),
     ] {
         assert_eq!(KeepReason::from_code(r.code(), r.detail()), Some(r.clone()));
         assert!(!r.german().is_empty() && !r.english().is_empty());

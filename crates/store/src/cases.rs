@@ -244,6 +244,16 @@ impl Store {
         Ok(kept_ids)
     }
 
+    /// How many Vorgänge came from this sender address since `since_ms` (for the storm limit).
+    pub async fn cases_from_since(&self, from_addr: &str, since_ms: i64) -> Result<i64> {
+        let r = sqlx::query("SELECT COUNT(*) FROM cases WHERE from_addr = $1 AND received_ms >= $2")
+            .bind(from_addr)
+            .bind(since_ms)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(r.try_get(0)?)
+    }
+
     /// Vorgänge, optionally only those of one assignee, open first, newest first.
     pub async fn cases(&self, assignee: Option<EmployeeId>, limit: i64, offset: i64) -> Result<Vec<CaseSummary>> {
         let sql = format!(

@@ -29,6 +29,9 @@ pub struct MailboxRecord {
     pub poll_secs: i64,
     /// Sender verification policy (JSON of `postkorb_verify::Policy`); empty means the safe default.
     pub verify_policy: String,
+    /// Hold mail from a sender with more than `storm_max` Vorgänge in `storm_minutes` (0 = off).
+    pub storm_max: i64,
+    pub storm_minutes: i64,
     pub enabled: bool,
     pub last_success_ms: Option<i64>,
     pub last_error: Option<String>,
@@ -51,7 +54,7 @@ impl std::fmt::Debug for MailboxRecord {
 }
 
 const COLUMNS: &str = "id, name, protocol, host, port, tls, username, secret, folder, disposal, target_folder, \
-     maildir_path, poll_secs, verify_policy, enabled, last_success_ms, last_error, last_error_ms, waiting_on_server";
+     maildir_path, poll_secs, verify_policy, storm_max, storm_minutes, enabled, last_success_ms, last_error, last_error_ms, waiting_on_server";
 
 fn from_row(r: &AnyRow) -> Result<MailboxRecord> {
     Ok(MailboxRecord {
@@ -69,6 +72,8 @@ fn from_row(r: &AnyRow) -> Result<MailboxRecord> {
         maildir_path: r.try_get("maildir_path")?,
         poll_secs: r.try_get("poll_secs")?,
         verify_policy: r.try_get("verify_policy")?,
+        storm_max: r.try_get("storm_max")?,
+        storm_minutes: r.try_get("storm_minutes")?,
         enabled: r.try_get::<i64, _>("enabled")? != 0,
         last_success_ms: r.try_get("last_success_ms")?,
         last_error: r.try_get("last_error")?,
@@ -99,15 +104,16 @@ impl Store {
     pub async fn save_mailbox(&self, m: &MailboxRecord, now_ms: i64) -> Result<MailboxRecord> {
         sqlx::query(
             "INSERT INTO mailboxes (name, protocol, host, port, tls, username, secret, folder, disposal,
-                 target_folder, maildir_path, poll_secs, enabled, updated_ms, verify_policy)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                 target_folder, maildir_path, poll_secs, enabled, updated_ms, verify_policy, storm_max, storm_minutes)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
              ON CONFLICT (name) DO UPDATE SET protocol = excluded.protocol, host = excluded.host,
                  port = excluded.port, tls = excluded.tls, username = excluded.username,
                  secret = COALESCE(excluded.secret, mailboxes.secret), folder = excluded.folder,
                  disposal = excluded.disposal, target_folder = excluded.target_folder,
                  maildir_path = excluded.maildir_path, poll_secs = excluded.poll_secs,
                  enabled = excluded.enabled, updated_ms = excluded.updated_ms,
-                 verify_policy = excluded.verify_policy",
+                 verify_policy = excluded.verify_policy, storm_max = excluded.storm_max,
+                 storm_minutes = excluded.storm_minutes",
         )
         .bind(&m.name)
         .bind(&m.protocol)
@@ -124,6 +130,8 @@ impl Store {
         .bind(m.enabled as i64)
         .bind(now_ms)
         .bind(&m.verify_policy)
+        .bind(m.storm_max)
+        .bind(m.storm_minutes)
         .execute(&self.pool)
         .await?;
         self.mailbox(&m.name).await

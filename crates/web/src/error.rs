@@ -66,12 +66,19 @@ impl IntoResponse for WebError {
         if let WebError::Internal(detail) = &self {
             tracing::error!(%detail, "request failed");
         }
+        let title = match self {
+            WebError::Forbidden => "Keine Berechtigung",
+            WebError::NotFound => "Nicht gefunden",
+            WebError::BadRequest(_) => "Eingabe nicht möglich",
+            _ => "Fehler",
+        };
         let page = format!(
-            "<!doctype html><html lang=\"de\"><head><meta charset=\"utf-8\"><title>Postkorb – Fehler</title>\
-             <link rel=\"stylesheet\" href=\"/static/postkorb.css\"></head><body><main class=\"error\"><h1>{}</h1>\
-             <p>{}</p><p><a href=\"/\">Zur Startmaske</a></p></main></body></html>",
-            self.status().as_u16(),
-            askama_escape(&self.german())
+            "<!doctype html><html lang=\"de\"><head><meta charset=\"utf-8\"><title>{title} – Postkorb</title>\
+             <link rel=\"stylesheet\" href=\"/static/postkorb.css\"></head><body><header class=\"top\">\
+             <span class=\"brand\">Postkorb</span></header><main class=\"error\"><h1>{title}</h1>\
+             <p>{}</p><p class=\"hint\">(HTTP {})</p><p><a href=\"/\">Zur Startmaske</a></p></main></body></html>",
+            askama_escape(&self.german()),
+            self.status().as_u16()
         );
         (self.status(), Html(page)).into_response()
     }

@@ -273,6 +273,8 @@ pub async fn save(
         maildir_path: if is_maildir { Some(f.maildir_path.trim().to_string()) } else { None },
         poll_secs,
         verify_policy: policy.to_storage(),
+        storm_max: existing.as_ref().map(|m| m.storm_max).unwrap_or(30),
+        storm_minutes: existing.as_ref().map(|m| m.storm_minutes).unwrap_or(10),
         enabled: true,
         ..Default::default()
     };
