@@ -9,6 +9,7 @@ mod cases;
 mod employees;
 mod import;
 mod kept;
+mod lease;
 mod mailboxes;
 mod routes;
 mod sessions;
@@ -22,6 +23,7 @@ pub use cases::{CaseDetail, CaseEvent, CaseSummary, StoredAttachment};
 pub use employees::NewEmployee;
 pub use import::{ImportItem, ImportOutcome};
 pub use kept::KeptMail;
+pub use lease::{LeaseInfo, LeaseOutcome};
 pub use mailboxes::MailboxRecord;
 
 #[derive(Debug, thiserror::Error)]
