@@ -191,6 +191,8 @@ pub async fn route(ctx: &Ctx, cmd: RouteCmd) -> anyhow::Result<()> {
 pub async fn mailbox(ctx: &Ctx, cmd: MailboxCmd) -> anyhow::Result<()> {
     match cmd {
         MailboxCmd::Set(a) => set_mailbox(ctx, *a).await,
+        MailboxCmd::Status { json } => crate::mail_cmds::status(ctx, json).await,
+        MailboxCmd::DryRun { name, since } => crate::mail_cmds::dry_run(ctx, &name, since.as_deref()).await,
         MailboxCmd::Show { name } => {
             let m = ctx.store.mailbox(&name).await?;
             let (cases, kept, dups) = ctx.store.mailbox_counts(m.id).await?;
@@ -208,6 +210,15 @@ pub async fn mailbox(ctx: &Ctx, cmd: MailboxCmd) -> anyhow::Result<()> {
             );
             println!("poll every    {} s{}", m.poll_secs, if m.enabled { "" } else { " (disabled)" });
             println!("verification  {}", verify_words(&crate::importer::policy_of(&m)));
+            if m.import_since_ms > 0 {
+                println!(
+                    "only mails    dated from {} on (older ones stay on the server)",
+                    &format_ms(m.import_since_ms)[..10]
+                );
+            }
+            if let Some(ca) = &m.ca_file {
+                println!("extra CA      {ca}");
+            }
             if m.storm_max > 0 {
                 println!(
                     "storm limit   more than {} Vorgänge per sender in {} min are held",
@@ -272,6 +283,12 @@ async fn set_mailbox(ctx: &Ctx, a: MailboxArgs) -> anyhow::Result<()> {
         verify_policy: parse_verify(&a.verify)?.to_storage(),
         storm_max: a.storm_max.max(0),
         storm_minutes: a.storm_minutes.max(0),
+        import_since_ms: parse_since(&a.since)?,
+        ca_file: match &a.ca_file {
+            Some(p) if !p.is_file() => bail!("--ca-file {}: no such file", p.display()),
+            Some(p) => Some(std::fs::canonicalize(p)?.display().to_string()),
+            None => None,
+        },
         enabled: !a.disabled,
         ..Default::default()
     };
@@ -309,4 +326,12 @@ pub fn verify_words(p: &postkorb_verify::Policy) -> String {
         Policy::DkimAligned { relaxed: false } => "dkim-strict (aligned DKIM signature, exact domain)".into(),
         Policy::AuthResults { authserv_ids } => format!("auth-results:{}", authserv_ids.join(",")),
     }
+}
+
+/// `all` → 0; `YYYY-MM-DD` → unix ms of that day.
+pub fn parse_since(s: &str) -> anyhow::Result<i64> {
+    if s.trim().eq_ignore_ascii_case("all") || s.trim().is_empty() {
+        return Ok(0);
+    }
+    crate::clock::parse_date(s).ok_or_else(|| anyhow::anyhow!("--since {s:?}: use YYYY-MM-DD or all"))
 }

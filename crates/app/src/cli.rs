@@ -181,6 +181,19 @@ pub enum MailboxCmd {
         #[arg(long, default_value = "default")]
         name: String,
     },
+    /// Health of every mailbox: last success, last error, waiting on the server vs imported.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// What would happen to the mails waiting now — nothing is stored, moved or deleted.
+    DryRun {
+        #[arg(long, default_value = "default")]
+        name: String,
+        /// Try another onboarding cut-off: YYYY-MM-DD or "all" (default: the mailbox's setting).
+        #[arg(long)]
+        since: Option<String>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -233,4 +246,11 @@ pub struct MailboxArgs {
     pub storm_max: i64,
     #[arg(long, default_value_t = 10)]
     pub storm_minutes: i64,
+    /// Onboarding an existing mailbox: import only mails dated from this day on (YYYY-MM-DD);
+    /// older ones stay untouched on the server. Default: all. Try it first with `mailbox dry-run`.
+    #[arg(long, default_value = "all")]
+    pub since: String,
+    /// An extra CA certificate (PEM) to trust for this server, besides the system roots.
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
 }

@@ -40,6 +40,28 @@ pub fn format_ms(ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", rem / 3600, rem % 3600 / 60)
 }
 
+/// `YYYY-MM-DD` → unix ms at 00:00 UTC of that day.
+pub fn parse_date(s: &str) -> Option<i64> {
+    let mut parts = s.trim().split('-');
+    let y: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let d: i64 = parts.next()?.parse().ok()?;
+    if parts.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) || !(1970..=9999).contains(&y) {
+        return None;
+    }
+    // Days-from-civil (Howard Hinnant).
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let ms = days * 86_400_000;
+    // Reject days that do not exist (31.02.) by formatting back.
+    (format_ms(ms).get(..10) == Some(s.trim())).then_some(ms)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -47,5 +69,14 @@ mod tests {
         assert_eq!(super::format_ms(0), "1970-01-01 00:00");
         assert_eq!(super::format_ms(1_795_793_880_000), "2026-11-27 15:38");
         assert_eq!(super::format_ms(951_782_400_000), "2000-02-29 00:00");
+    }
+
+    #[test]
+    fn dates_are_parsed_strictly() {
+        assert_eq!(super::parse_date("2000-02-29"), Some(951_782_400_000));
+        assert_eq!(super::parse_date("1970-01-01"), Some(0));
+        for bad in ["2001-02-29", "2026-13-01", "27.11.2026", "2026-11", "x"] {
+            assert_eq!(super::parse_date(bad), None, "{bad}");
+        }
     }
 }

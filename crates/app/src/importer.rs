@@ -24,6 +24,8 @@ pub struct RunReport {
     pub disposed: usize,
     /// Left on the server for the next pass: sender verification hit a temporary DNS failure.
     pub deferred: usize,
+    /// Left on the server for good: dated before the mailbox's onboarding cut-off.
+    pub left_before_cutoff: usize,
     pub orphaned_pools: usize,
     pub elapsed_ms: u128,
 }
@@ -101,6 +103,23 @@ pub async fn prepare(
         items.push(ImportItem { source_key: f.key, raw: f.raw, mail, fingerprint, decision });
     }
     Prepared { items, deferred }
+}
+
+/// Removes the items dated before the mailbox's onboarding cut-off and returns their (key,
+/// fingerprint). A mail without a Date is imported (it cannot be shown to be old).
+pub fn split_off_before_cutoff(mailbox: &MailboxRecord, items: &mut Vec<ImportItem>) -> Vec<(String, String)> {
+    if mailbox.import_since_ms <= 0 {
+        return Vec::new();
+    }
+    let mut old = Vec::new();
+    items.retain(|i| match i.mail.date_ms {
+        Some(d) if d < mailbox.import_since_ms => {
+            old.push((i.source_key.clone(), i.fingerprint.clone()));
+            false
+        }
+        _ => true,
+    });
+    old
 }
 
 /// The storm limit: a sender with more than `storm_max` Vorgänge within `storm_minutes` (counting
@@ -215,8 +234,11 @@ async fn pass(
     let known = store.known_keys(mailbox.id, &keys).await?;
     let mut report = RunReport { listed: envelopes.len(), ..Default::default() };
 
-    // Stored before but still on the server (disposal failed or was cut): dispose again.
-    let mut to_dispose: Vec<String> = keys.iter().filter(|k| known.contains_key(*k)).cloned().collect();
+    // Stored before but still on the server (disposal failed or was cut): dispose again —
+    // except what was left there on purpose (before the onboarding cut-off).
+    let ignored = if mailbox.import_since_ms > 0 { store.ignored_keys(mailbox.id).await? } else { Default::default() };
+    let mut to_dispose: Vec<String> =
+        keys.iter().filter(|k| known.contains_key(*k) && !ignored.contains(*k)).cloned().collect();
     if !to_dispose.is_empty() {
         session.dispose(&to_dispose).await?;
     }
@@ -229,6 +251,11 @@ async fn pass(
         let fetched = session.fetch(chunk).await?;
         let Prepared { mut items, deferred } = prepare(fetched, &employees, &routes, &policy).await;
         report.deferred += deferred.len();
+        let before_cutoff = split_off_before_cutoff(mailbox, &mut items);
+        if !before_cutoff.is_empty() {
+            report.left_before_cutoff += before_cutoff.len();
+            store.record_ignored(mailbox.id, &before_cutoff, clock.now_ms()).await?;
+        }
         hold_storms(store, mailbox, &mut items, clock.now_ms()).await?;
         let done_keys: Vec<String> = items.iter().map(|i| i.source_key.clone()).collect();
         let imported = commit(store, mailbox.id, items, clock).await?;

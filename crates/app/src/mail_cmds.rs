@@ -24,9 +24,26 @@ pub async fn fetch_all(ctx: &Ctx, print: bool) -> anyhow::Result<Vec<(String, Ru
     let mut failures = Vec::new();
     for m in mailboxes {
         let result = match source_config(&m, &ctx.key) {
-            Ok(cfg) => importer::run_once(&ctx.store, &m, &cfg, ctx.settings.batch_size, &ctx.clock)
-                .await
-                .map_err(anyhow::Error::from),
+            Ok(cfg) => {
+                let ttl = ctx.settings.lease_ttl();
+                match crate::lease::run_once(&ctx.store, &m, &cfg, ctx.settings.batch_size, &ctx.clock, ttl).await {
+                    Ok(crate::lease::Leased::Done(report)) => Ok(report),
+                    Ok(crate::lease::Leased::Busy(info)) => {
+                        let until = format_ms(info.expires_ms);
+                        let msg = format!(
+                            "mailbox {}: skipped, another instance ({}) is fetching it (lease until {until} UTC)",
+                            m.name, info.holder
+                        );
+                        if print {
+                            println!("{msg}")
+                        } else {
+                            tracing::info!("{msg}")
+                        }
+                        continue;
+                    }
+                    Err(e) => Err(e),
+                }
+            }
             Err(e) => Err(e),
         };
         match result {
@@ -293,5 +310,128 @@ pub async fn import(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<()> {
             report.deferred
         );
     }
+    Ok(())
+}
+
+/// `mailbox status`: one block per mailbox.
+pub async fn status(ctx: &Ctx, json: bool) -> anyhow::Result<()> {
+    let now = ctx.clock.now_ms();
+    let mut rows = Vec::new();
+    for m in ctx.store.mailboxes().await? {
+        let (cases, kept, duplicates) = ctx.store.mailbox_counts(m.id).await?;
+        let last_mail = ctx.store.last_import_ms(m.id).await?;
+        rows.push(serde_json::json!({
+            "name": m.name, "protocol": m.protocol, "host": m.host, "enabled": m.enabled,
+            "last_success_ms": m.last_success_ms, "last_error": m.last_error, "last_error_ms": m.last_error_ms,
+            "waiting_on_server": m.waiting_on_server, "imported_cases": cases, "kept": kept,
+            "duplicates": duplicates, "last_mail_ms": last_mail,
+        }));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("no mailbox is set up");
+    }
+    let ago = |ms: Option<i64>| match ms {
+        Some(t) => format!("{} UTC ({} ago)", format_ms(t), human_duration(now - t)),
+        None => "never".into(),
+    };
+    for r in rows {
+        println!(
+            "{} ({} {}){}",
+            r["name"].as_str().unwrap_or(""),
+            r["protocol"].as_str().unwrap_or(""),
+            r["host"].as_str().unwrap_or(""),
+            if r["enabled"] == true { "" } else { " — disabled" }
+        );
+        println!("  last success   {}", ago(r["last_success_ms"].as_i64()));
+        match r["last_error"].as_str() {
+            Some(e) => println!("  last error     {e} ({})", ago(r["last_error_ms"].as_i64())),
+            None => println!("  last error     none"),
+        }
+        println!(
+            "  on the server  {} not imported at the last fetch",
+            r["waiting_on_server"].as_i64().map(|w| w.to_string()).unwrap_or_else(|| "?".into())
+        );
+        println!(
+            "  imported       {} Vorgänge, {} kept, {} duplicates skipped",
+            r["imported_cases"], r["kept"], r["duplicates"]
+        );
+        println!("  newest mail    {}", ago(r["last_mail_ms"].as_i64()));
+    }
+    Ok(())
+}
+
+fn human_duration(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..=119 => format!("{s} s"),
+        120..=7199 => format!("{} min", s / 60),
+        7200..=172_799 => format!("{} h", s / 3600),
+        _ => format!("{} days", s / 86_400),
+    }
+}
+
+/// `mailbox dry-run`: fetches what waits, decides, and reports — without storing, moving or deleting.
+pub async fn dry_run(ctx: &Ctx, name: &str, since: Option<&str>) -> anyhow::Result<()> {
+    let mut m = ctx.store.mailbox(name).await?;
+    if let Some(s) = since {
+        m.import_since_ms = crate::admin::parse_since(s)?;
+    }
+    let cfg = source_config(&m, &ctx.key)?;
+    let mut session =
+        postkorb_source::Session::connect(&cfg).await.map_err(|e| anyhow::anyhow!("mailbox {name}: {e}"))?;
+    let keys: Vec<String> = session.list().await?.into_iter().map(|e| e.key).collect();
+    let known = ctx.store.known_keys(m.id, &keys).await?;
+    let new: Vec<String> = keys.iter().filter(|k| !known.contains_key(*k)).cloned().collect();
+    let employees = ctx.store.employees().await?;
+    let routes = ctx.store.routes().await?;
+    let policy = importer::policy_of(&m);
+    let name_of = |id: &postkorb_core::EmployeeId| {
+        employees.iter().find(|e| e.id == *id).map(|e| e.name.clone()).unwrap_or_else(|| format!("#{id}"))
+    };
+    let mut tally: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    let (mut old, mut deferred) = (0usize, 0usize);
+    for chunk in new.chunks(ctx.settings.batch_size.max(1)) {
+        let fetched = session.fetch(chunk).await?;
+        let mut prepared = importer::prepare(fetched, &employees, &routes, &policy).await;
+        deferred += prepared.deferred.len();
+        old += importer::split_off_before_cutoff(&m, &mut prepared.items).len();
+        importer::hold_storms(&ctx.store, &m, &mut prepared.items, ctx.clock.now_ms()).await?;
+        for item in prepared.items {
+            let line = match item.decision {
+                Decision::Assign { to, .. } => format!("Vorgang for {}", name_of(&to)),
+                Decision::Pool { candidates, .. } => {
+                    format!(
+                        "Vorgang waiting for the first of {}",
+                        candidates.iter().map(&name_of).collect::<Vec<_>>().join(", ")
+                    )
+                }
+                Decision::Keep(reason) => format!("kept: {}", reason.english().split(':').next().unwrap_or("")),
+            };
+            *tally.entry(line).or_default() += 1;
+        }
+    }
+    // Leave the session without disposing of anything.
+    let _ = session.close().await;
+    let cutoff =
+        if m.import_since_ms > 0 { format!("from {} on", &format_ms(m.import_since_ms)[..10]) } else { "all".into() };
+    println!(
+        "dry run of mailbox {name} (mails: {cutoff}; sender verification: {}):",
+        crate::admin::verify_words(&policy)
+    );
+    println!("  {} on the server, {} already imported before", keys.len(), keys.len() - new.len());
+    for (what, n) in &tally {
+        println!("  {n:>6}  {what}");
+    }
+    if old > 0 {
+        println!("  {old:>6}  older than the cut-off: would stay untouched on the server");
+    }
+    if deferred > 0 {
+        println!("  {deferred:>6}  sender check failed on DNS for now: would be tried again later");
+    }
+    println!("nothing was stored, moved or deleted");
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Stored mailbox settings ↔ the source adapter's connection settings.
 
 use anyhow::{Context, bail};
-use postkorb_source::{Disposal, Protocol, SourceConfig, TlsMode};
+use postkorb_source::{Auth, Disposal, Protocol, SourceConfig, TlsMode};
 use postkorb_store::MailboxRecord;
 
 use crate::secret::SecretKey;
@@ -53,9 +53,10 @@ pub fn source_config(m: &MailboxRecord, key: &SecretKey) -> anyhow::Result<Sourc
         tls,
         username: m.username.clone(),
         password,
+        auth: Auth::Password,
         folder: if m.folder.is_empty() { "INBOX".into() } else { m.folder.clone() },
         disposal: if m.disposal == "delete" { Disposal::Delete } else { Disposal::MoveTo(m.target_folder.clone()) },
         maildir: m.maildir_path.clone().map(Into::into),
-        ca_file: None,
+        ca_file: m.ca_file.clone().filter(|p| !p.trim().is_empty()).map(Into::into),
     })
 }

@@ -13,10 +13,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use postkorb_source::{Protocol, Session, SourceConfig};
-use postkorb_store::{MailboxRecord, Store};
+use postkorb_store::{LeaseOutcome, MailboxRecord, Store};
 
 use crate::clock::Clock;
 use crate::importer;
+use crate::lease;
 use crate::mailbox::source_config;
 
 /// How long one IDLE lasts before it is renewed: far below the 29 min after which a server may log
@@ -48,19 +49,37 @@ pub async fn run_mailbox(
     batch: usize,
     shutdown: impl Future<Output = ()>,
 ) {
+    run_mailbox_leased(store, key_file, name, batch, lease::DEFAULT_TTL, shutdown).await
+}
+
+/// [`run_mailbox`] with a fetch lease of `lease_ttl`: the loop reads the mailbox only while this
+/// instance holds the mailbox's lease; otherwise it waits for the lease (another instance is
+/// fetching). The lease is released when the loop ends.
+pub async fn run_mailbox_leased(
+    store: Store,
+    key_file: PathBuf,
+    name: String,
+    batch: usize,
+    lease_ttl: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
     tokio::select! {
-        () = mailbox_loop(&store, &key_file, &name, batch) => {}
+        () = mailbox_loop(&store, &key_file, &name, batch, lease_ttl) => {}
         () = shutdown => {}
+    }
+    if let Ok(m) = store.mailbox(&name).await {
+        lease::release(&store, m.id).await;
     }
 }
 
-async fn mailbox_loop(store: &Store, key_file: &Path, name: &str, batch: usize) {
+async fn mailbox_loop(store: &Store, key_file: &Path, name: &str, batch: usize, lease_ttl: Duration) {
     let clock = Clock::system();
     let mut failures: u32 = 0;
     let mut left_over = LeftOver { keys: HashSet::new(), since: Instant::now() };
     // The IMAP connection that waits in IDLE; kept open across passes so new mail costs no
     // second TLS handshake and login.
     let mut watcher: Option<Session> = None;
+    let mut waiting_for_lease = false;
     loop {
         let m = match store.mailbox(name).await {
             Ok(m) if m.enabled => m,
@@ -73,16 +92,58 @@ async fn mailbox_loop(store: &Store, key_file: &Path, name: &str, batch: usize) 
                 continue;
             }
         };
-        match pass(store, key_file, &m, batch, &clock).await {
-            Ok(cfg) => {
-                failures = 0;
-                match watch(store, &m, &cfg, &clock, &mut left_over, &mut watcher).await {
-                    // New mail, the poll interval passed, or the settings changed: next pass now.
-                    Ok(()) => continue,
-                    Err(e) => tracing::info!(mailbox = %name, error = %e, "waiting for new mail failed; reconnecting"),
-                }
+        // One fetcher per mailbox across instances: work only while holding its lease.
+        match lease::take(store, m.id, lease_ttl).await {
+            Ok(LeaseOutcome::Taken { .. }) if waiting_for_lease => {
+                waiting_for_lease = false;
+                tracing::info!(mailbox = %name, "took over the fetch lease");
             }
-            Err(e) => tracing::warn!(mailbox = %name, error = %e, "fetch failed"),
+            Ok(LeaseOutcome::Taken { .. }) => {}
+            Ok(LeaseOutcome::Busy(info)) => {
+                watcher = None;
+                if !waiting_for_lease {
+                    waiting_for_lease = true;
+                    tracing::info!(mailbox = %name, holder = %info.holder, "another instance is fetching this mailbox; waiting for its lease");
+                }
+                tokio::time::sleep(lease::retry_after(&info, lease_ttl)).await;
+                continue;
+            }
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                tracing::warn!(mailbox = %name, error = %e, "cannot take the fetch lease");
+                tokio::time::sleep(backoff(failures)).await;
+                continue;
+            }
+        }
+        let step = lease::while_held(store, m.id, lease_ttl, async {
+            let passed = {
+                let _one = lease::gate(m.id).await;
+                pass(store, key_file, &m, batch, &clock).await
+            };
+            match passed {
+                Ok(cfg) => {
+                    failures = 0;
+                    match watch(store, &m, &cfg, &clock, &mut left_over, &mut watcher).await {
+                        // New mail, the poll interval passed, or the settings changed: next pass now.
+                        Ok(()) => return true,
+                        Err(e) => {
+                            tracing::info!(mailbox = %name, error = %e, "waiting for new mail failed; reconnecting")
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(mailbox = %name, error = %e, "fetch failed"),
+            }
+            false
+        })
+        .await;
+        match step {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(lost) => {
+                tracing::warn!(mailbox = %name, "{lost}");
+                watcher = None;
+                continue;
+            }
         }
         watcher = None;
         failures = failures.saturating_add(1);
@@ -177,23 +238,10 @@ async fn sleep_unless_changed(store: &Store, m: &MailboxRecord, wait: Duration) 
 /// True when the stored settings differ from `m` (health fields aside) or the mailbox is gone.
 async fn settings_changed(store: &Store, m: &MailboxRecord) -> bool {
     match store.mailbox(&m.name).await {
-        Ok(now) => settings(&now) != settings(m),
+        // Every save of the settings stamps updated_ms; health updates do not.
+        Ok(now) => now.updated_ms != m.updated_ms || now.enabled != m.enabled,
         Err(postkorb_store::StoreError::NotFound(_)) => true,
         Err(_) => false,
-    }
-}
-
-/// The fields that decide how the mailbox is read (not its health).
-#[derive(PartialEq)]
-struct Settings<'a> {
-    connection: (&'a str, &'a str, i64, &'a str, &'a str, &'a Option<Vec<u8>>),
-    handling: (&'a str, &'a str, &'a str, &'a Option<String>, i64, bool),
-}
-
-fn settings(m: &MailboxRecord) -> Settings<'_> {
-    Settings {
-        connection: (&m.protocol, &m.host, m.port, &m.tls, &m.username, &m.secret),
-        handling: (&m.folder, &m.disposal, &m.target_folder, &m.maildir_path, m.poll_secs, m.enabled),
     }
 }
 

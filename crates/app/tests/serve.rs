@@ -86,6 +86,9 @@ fn serve_imports_a_mail_dropped_into_the_maildir_and_reports_health() {
     }
     assert!(last.starts_with("HTTP/1.1 200"), "{last}");
     assert!(last.contains("\"imported_cases\":1") && last.contains("\"last_error\":null"), "{last}");
+    let metrics = http_get(port, "/metrics").unwrap();
+    assert!(metrics.contains("postkorb_imported_total{mailbox=\"default\",outcome=\"case\"} 1"), "{metrics}");
+    assert!(metrics.contains("postkorb_mailbox_error{mailbox=\"default\"} 0"), "{metrics}");
     let cases = postkorb(p, &["cases", "list", "--json", "--user", "Bernd"]);
     let json: serde_json::Value = serde_json::from_slice(&cases.stdout).unwrap();
     assert_eq!(json[0]["subject"], "Rückruf bitte");

@@ -60,6 +60,35 @@ impl Store {
         Ok(known)
     }
 
+    /// Records messages left on the server on purpose (dated before the onboarding cut-off): they
+    /// are in the ledger so they are not fetched again, and never disposed of.
+    pub async fn record_ignored(&self, mailbox_id: i64, keys: &[(String, String)], now_ms: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for (key, fingerprint) in keys {
+            sqlx::query(
+                "INSERT INTO ledger (mailbox_id, source_key, fingerprint, outcome, imported_ms)
+                 VALUES ($1, $2, $3, 'ignored', $4) ON CONFLICT (mailbox_id, source_key) DO NOTHING",
+            )
+            .bind(mailbox_id)
+            .bind(key)
+            .bind(fingerprint)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Keys left on the server on purpose (see [`Store::record_ignored`]).
+    pub async fn ignored_keys(&self, mailbox_id: i64) -> Result<std::collections::HashSet<String>> {
+        let rows = sqlx::query("SELECT source_key FROM ledger WHERE mailbox_id = $1 AND outcome = 'ignored'")
+            .bind(mailbox_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
     /// Ledger keys of this mailbox whose server copy is not yet disposed of (retried every run).
     pub async fn undisposed_keys(&self, mailbox_id: i64) -> Result<Vec<String>> {
         let rows =

@@ -62,6 +62,12 @@ impl Store {
         rows.iter().map(from_row).collect()
     }
 
+    /// How many kept mails wait for an admin.
+    pub async fn count_open_kept(&self) -> Result<i64> {
+        let r = sqlx::query("SELECT COUNT(*) FROM kept WHERE status = 'open'").fetch_one(&self.pool).await?;
+        Ok(r.try_get(0)?)
+    }
+
     pub async fn kept_mail(&self, id: i64) -> Result<KeptMail> {
         let sql = format!("SELECT {COLUMNS} FROM kept WHERE id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))

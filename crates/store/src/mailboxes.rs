@@ -32,11 +32,17 @@ pub struct MailboxRecord {
     /// Hold mail from a sender with more than `storm_max` Vorgänge in `storm_minutes` (0 = off).
     pub storm_max: i64,
     pub storm_minutes: i64,
+    /// Extra CA certificate (PEM file) to trust for this mailbox, besides the system roots.
+    pub ca_file: Option<String>,
+    /// Onboarding cut-off: mails dated before this are left untouched on the server (0 = all).
+    pub import_since_ms: i64,
     pub enabled: bool,
     pub last_success_ms: Option<i64>,
     pub last_error: Option<String>,
     pub last_error_ms: Option<i64>,
     pub waiting_on_server: Option<i64>,
+    /// When the settings were last saved (set by the store; health updates do not change it).
+    pub updated_ms: i64,
 }
 
 impl std::fmt::Debug for MailboxRecord {
@@ -54,7 +60,8 @@ impl std::fmt::Debug for MailboxRecord {
 }
 
 const COLUMNS: &str = "id, name, protocol, host, port, tls, username, secret, folder, disposal, target_folder, \
-     maildir_path, poll_secs, verify_policy, storm_max, storm_minutes, enabled, last_success_ms, last_error, last_error_ms, waiting_on_server";
+     maildir_path, poll_secs, verify_policy, storm_max, storm_minutes, ca_file, import_since_ms, enabled, last_success_ms, last_error, last_error_ms, \
+     waiting_on_server, updated_ms";
 
 fn from_row(r: &AnyRow) -> Result<MailboxRecord> {
     Ok(MailboxRecord {
@@ -74,6 +81,9 @@ fn from_row(r: &AnyRow) -> Result<MailboxRecord> {
         verify_policy: r.try_get("verify_policy")?,
         storm_max: r.try_get("storm_max")?,
         storm_minutes: r.try_get("storm_minutes")?,
+        ca_file: r.try_get("ca_file")?,
+        import_since_ms: r.try_get("import_since_ms")?,
+        updated_ms: r.try_get("updated_ms")?,
         enabled: r.try_get::<i64, _>("enabled")? != 0,
         last_success_ms: r.try_get("last_success_ms")?,
         last_error: r.try_get("last_error")?,
@@ -102,10 +112,11 @@ impl Store {
     /// Creates or replaces the settings of the mailbox `m.name`. A `None` secret keeps the stored one
     /// (the password is write-only: a form that leaves it empty does not erase it).
     pub async fn save_mailbox(&self, m: &MailboxRecord, now_ms: i64) -> Result<MailboxRecord> {
+        let before = self.mailbox(&m.name).await.ok();
         sqlx::query(
             "INSERT INTO mailboxes (name, protocol, host, port, tls, username, secret, folder, disposal,
-                 target_folder, maildir_path, poll_secs, enabled, updated_ms, verify_policy, storm_max, storm_minutes)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                 target_folder, maildir_path, poll_secs, enabled, updated_ms, verify_policy, storm_max, storm_minutes, ca_file, import_since_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
              ON CONFLICT (name) DO UPDATE SET protocol = excluded.protocol, host = excluded.host,
                  port = excluded.port, tls = excluded.tls, username = excluded.username,
                  secret = COALESCE(excluded.secret, mailboxes.secret), folder = excluded.folder,
@@ -113,7 +124,8 @@ impl Store {
                  maildir_path = excluded.maildir_path, poll_secs = excluded.poll_secs,
                  enabled = excluded.enabled, updated_ms = excluded.updated_ms,
                  verify_policy = excluded.verify_policy, storm_max = excluded.storm_max,
-                 storm_minutes = excluded.storm_minutes",
+                 storm_minutes = excluded.storm_minutes, ca_file = excluded.ca_file,
+                 import_since_ms = excluded.import_since_ms",
         )
         .bind(&m.name)
         .bind(&m.protocol)
@@ -132,9 +144,19 @@ impl Store {
         .bind(&m.verify_policy)
         .bind(m.storm_max)
         .bind(m.storm_minutes)
+        .bind(m.ca_file.clone())
+        .bind(m.import_since_ms)
         .execute(&self.pool)
         .await?;
-        self.mailbox(&m.name).await
+        let saved = self.mailbox(&m.name).await?;
+        if before.is_some_and(|b| b.import_since_ms != m.import_since_ms) {
+            // A new cut-off: what was left on the server is judged again on the next pass.
+            sqlx::query("DELETE FROM ledger WHERE mailbox_id = $1 AND outcome = 'ignored'")
+                .bind(saved.id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(saved)
     }
 
     pub async fn record_fetch_success(&self, mailbox_id: i64, now_ms: i64, waiting: i64) -> Result<()> {
@@ -157,6 +179,16 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// When the newest mail of this mailbox was stored (Vorgang or kept), if ever.
+    pub async fn last_import_ms(&self, mailbox_id: i64) -> Result<Option<i64>> {
+        let row =
+            sqlx::query("SELECT MAX(imported_ms) FROM ledger WHERE mailbox_id = $1 AND outcome IN ('case', 'kept')")
+                .bind(mailbox_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(row.try_get(0)?)
     }
 
     /// (imported as Vorgang, kept, duplicates) for a mailbox, from the ledger.
