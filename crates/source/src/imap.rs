@@ -8,7 +8,9 @@ use futures_util::TryStreamExt;
 
 use crate::pop3::{raw_line, raw_send};
 use crate::stream::{Conn, Limit, Timed, connect_tcp, io_error};
-use crate::{Disposal, Envelope, Fetched, SourceConfig, SourceError, TlsMode, tls};
+use crate::{
+    Auth, Disposal, Envelope, Fetched, SourceConfig, SourceError, TlsMode, XOAUTH2_FAILED, tls, xoauth2_response,
+};
 
 type Imap = async_imap::Session<Timed>;
 
@@ -28,6 +30,26 @@ pub struct ImapSession {
     created: Vec<String>,
     limit: Limit,
     io_timeout: Duration,
+}
+
+/// SASL XOAUTH2 for async-imap: the first challenge (empty) gets the bearer response; a second one
+/// is the server's error JSON, which must be answered with an empty line before its NO arrives.
+struct XOAuth2 {
+    response: Option<String>,
+}
+
+impl async_imap::Authenticator for XOAuth2 {
+    type Response = String;
+
+    fn process(&mut self, challenge: &[u8]) -> String {
+        match self.response.take() {
+            Some(response) => response,
+            None => {
+                tracing::debug!(error = %String::from_utf8_lossy(challenge), "XOAUTH2 refused by the server");
+                String::new()
+            }
+        }
+    }
 }
 
 /// Maps async-imap errors: I/O stays I/O (or TLS), NO/BAD and parse trouble are protocol errors.
@@ -69,12 +91,24 @@ impl ImapSession {
                 return Err(SourceError::Connect("server refused the connection (BYE)".into()));
             }
         }
-        let mut session = match client.login(&cfg.username, &cfg.password).await {
-            Ok(session) => session,
-            Err((async_imap::error::Error::No(msg) | async_imap::error::Error::Bad(msg), _)) => {
-                return Err(SourceError::Login(msg));
+        let mut session = match &cfg.auth {
+            Auth::Password => match client.login(&cfg.username, &cfg.password).await {
+                Ok(session) => session,
+                Err((async_imap::error::Error::No(msg) | async_imap::error::Error::Bad(msg), _)) => {
+                    return Err(SourceError::Login(msg));
+                }
+                Err((e, _)) => return Err(imap_error("LOGIN", e)),
+            },
+            Auth::XOAuth2 { access_token } => {
+                let auth = XOAuth2 { response: Some(xoauth2_response(&cfg.username, access_token)) };
+                match client.authenticate("XOAUTH2", auth).await {
+                    Ok(session) => session,
+                    Err((async_imap::error::Error::No(msg) | async_imap::error::Error::Bad(msg), _)) => {
+                        return Err(SourceError::Login(format!("{XOAUTH2_FAILED}: {msg}")));
+                    }
+                    Err((e, _)) => return Err(imap_error("AUTHENTICATE XOAUTH2", e)),
+                }
             }
-            Err((e, _)) => return Err(imap_error("LOGIN", e)),
         };
         let caps = session.capabilities().await.map_err(|e| imap_error("CAPABILITY", e))?;
         let delimiter = server_delimiter(&mut session).await?;

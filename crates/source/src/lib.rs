@@ -50,6 +50,33 @@ pub enum Disposal {
     Delete,
 }
 
+/// How the session logs in.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum Auth {
+    /// IMAP LOGIN / POP3 USER+PASS with [`SourceConfig::password`].
+    #[default]
+    Password,
+    /// SASL XOAUTH2 (Microsoft 365, Gmail) with an OAuth2 access token; `password` is unused.
+    XOAuth2 { access_token: String },
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::Password => f.write_str("Password"),
+            Auth::XOAuth2 { .. } => f.write_str("XOAuth2 { access_token: <redacted> }"),
+        }
+    }
+}
+
+/// How every `SourceError::Login` detail of a refused XOAUTH2 login starts.
+pub const XOAUTH2_FAILED: &str = "XOAUTH2 refused";
+
+/// The XOAUTH2 initial client response (before base64): `user=U^Aauth=Bearer T^A^A`.
+pub fn xoauth2_response(user: &str, access_token: &str) -> String {
+    format!("user={user}\x01auth=Bearer {access_token}\x01\x01")
+}
+
 #[derive(Clone)]
 pub struct SourceConfig {
     pub protocol: Protocol,
@@ -58,6 +85,8 @@ pub struct SourceConfig {
     pub tls: TlsMode,
     pub username: String,
     pub password: String,
+    /// Password (default) or XOAUTH2 with an access token.
+    pub auth: Auth,
     /// IMAP folder to read (default INBOX).
     pub folder: String,
     pub disposal: Disposal,
@@ -76,6 +105,7 @@ impl std::fmt::Debug for SourceConfig {
             .field("tls", &self.tls)
             .field("username", &self.username)
             .field("password", &"<redacted>")
+            .field("auth", &self.auth)
             .field("folder", &self.folder)
             .field("disposal", &self.disposal)
             .field("maildir", &self.maildir)
@@ -125,6 +155,9 @@ impl SourceError {
         match self {
             SourceError::Connect(d) => format!("Server nicht erreichbar ({d})"),
             SourceError::Tls(d) => format!("Zertifikat nicht vertrauenswürdig oder TLS fehlgeschlagen ({d})"),
+            SourceError::Login(d) if d.starts_with(XOAUTH2_FAILED) => {
+                "Anmeldung mit OAuth2 fehlgeschlagen: Zugriffstoken abgelehnt (Konto neu verbinden)".into()
+            }
             SourceError::Login(_) => "Anmeldung fehlgeschlagen: Benutzername oder Passwort falsch".into(),
             SourceError::FolderMissing(f) => format!("Ordner fehlt: {f}"),
             SourceError::Protocol(d) => format!("Protokollfehler ({d})"),

@@ -9,7 +9,7 @@ use tokio::net::TcpStream;
 
 use crate::dotstuff::{Line, unstuff_line};
 use crate::stream::{Conn, Limit, Timed, connect_tcp, io_error};
-use crate::{Envelope, Fetched, SourceConfig, SourceError, TlsMode, tls};
+use crate::{Auth, Envelope, Fetched, SourceConfig, SourceError, TlsMode, XOAUTH2_FAILED, tls, xoauth2_response};
 
 pub struct Pop3Session {
     conn: BufReader<Timed>,
@@ -20,7 +20,14 @@ pub struct Pop3Session {
 
 impl Pop3Session {
     pub(crate) async fn connect(cfg: &SourceConfig, limit: Duration) -> Result<Pop3Session, SourceError> {
-        if cfg.username.contains(['\r', '\n']) || cfg.password.contains(['\r', '\n']) {
+        let token = match &cfg.auth {
+            Auth::XOAuth2 { access_token } => Some(access_token.as_str()),
+            Auth::Password => None,
+        };
+        if [cfg.username.as_str(), cfg.password.as_str(), token.unwrap_or_default()]
+            .iter()
+            .any(|s| s.contains(['\r', '\n', '\x01']))
+        {
             return Err(SourceError::Config("user name or password contains a line break".into()));
         }
         let tcp = connect_tcp(&cfg.host, cfg.port, limit).await?;
@@ -47,7 +54,10 @@ impl Pop3Session {
                 return Err(SourceError::Connect(format!("server refused the connection: {}", greeting.trim_end())));
             }
         }
-        session.login(&cfg.username, &cfg.password).await?;
+        match token {
+            Some(token) => session.login_xoauth2(&cfg.username, token).await?,
+            None => session.login(&cfg.username, &cfg.password).await?,
+        }
         Ok(session)
     }
 
@@ -61,6 +71,51 @@ impl Pop3Session {
             return Err(SourceError::Login(pass_answer.trim_end().to_string()));
         }
         Ok(())
+    }
+
+    /// `AUTH XOAUTH2` (RFC 5034 with Google's/Microsoft's mechanism): the response goes along as
+    /// the initial response when the line stays within 255 octets, else after the server's "+".
+    /// A refusal comes as "+ <base64 error JSON>", answered with an empty line, then -ERR.
+    async fn login_xoauth2(&mut self, user: &str, token: &str) -> Result<(), SourceError> {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let response = b64.encode(xoauth2_response(user, token));
+        let initial = format!("AUTH XOAUTH2 {response}");
+        let mut pending = if initial.len() + 2 <= 255 {
+            self.send(&initial).await?;
+            None
+        } else {
+            self.send("AUTH XOAUTH2").await?;
+            Some(response)
+        };
+        let mut server_error = String::new();
+        loop {
+            let line = self.read_line().await?;
+            let line = line.trim_end();
+            if line.starts_with("+OK") {
+                return Ok(());
+            }
+            if line.starts_with("-ERR") {
+                let detail =
+                    if server_error.is_empty() { line.to_string() } else { format!("{line} ({server_error})") };
+                return Err(SourceError::Login(format!("{XOAUTH2_FAILED}: {detail}")));
+            }
+            let Some(challenge) = line.strip_prefix('+') else {
+                return Err(SourceError::Protocol(format!("AUTH XOAUTH2: unexpected answer {line:?}")));
+            };
+            match pending.take() {
+                Some(response) => self.send(&response).await?,
+                None if server_error.is_empty() => {
+                    let decoded = b64.decode(challenge.trim()).unwrap_or_default();
+                    server_error = String::from_utf8_lossy(&decoded).chars().take(300).collect();
+                    if server_error.is_empty() {
+                        server_error = "no detail".into();
+                    }
+                    self.send("").await?;
+                }
+                None => return Err(SourceError::Protocol("AUTH XOAUTH2: server keeps asking".into())),
+            }
+        }
     }
 
     async fn read_line(&mut self) -> Result<String, SourceError> {

@@ -15,8 +15,26 @@ pub(crate) struct Ports {
     pub pop3s: Option<u16>,
 }
 
-pub(crate) fn write_config(dir: &Path, ports: Ports, tls: Option<&TlsFiles>, idle_keepalive: Option<Duration>) {
+pub(crate) fn write_config(
+    dir: &Path,
+    ports: Ports,
+    tls: Option<&TlsFiles>,
+    idle_keepalive: Option<Duration>,
+    oauth2_introspection: Option<&str>,
+) {
     let d = dir.display();
+    let (mechanisms, oauth2_passdb) = match oauth2_introspection {
+        Some(url) => {
+            write_oauth2_conf(dir, url);
+            (
+                "plain login xoauth2 oauthbearer",
+                format!(
+                    "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {d}/dovecot-oauth2.conf.ext\n}}\n"
+                ),
+            )
+        }
+        None => ("plain login", String::new()),
+    };
     let Ports { imap, pop3, .. } = ports;
     let imaps = ports.imaps.unwrap_or(0);
     let pop3s = ports.pop3s.unwrap_or(0);
@@ -41,7 +59,7 @@ info_log_path = {d}/dovecot.log
 listen = 127.0.0.1
 protocols = imap pop3
 first_valid_uid = 1
-{ssl}{keepalive}auth_mechanisms = plain login
+{ssl}{keepalive}auth_mechanisms = {mechanisms}
 disable_plaintext_auth = no
 auth_failure_delay = 0
 mail_location = maildir:{d}/mail/%u
@@ -54,7 +72,7 @@ passdb {{
   driver = passwd-file
   args = {d}/passwd
 }}
-userdb {{
+{oauth2_passdb}userdb {{
   driver = static
   args = uid=nobody gid=nogroup home={d}/home/%u
 }}
@@ -81,4 +99,14 @@ service pop3-login {{
 "#
     );
     std::fs::write(dir.join("dovecot.conf"), conf).expect("write dovecot.conf");
+}
+
+/// Dovecot's oauth2 passdb settings: every XOAUTH2/OAUTHBEARER token is checked by POSTing it to
+/// `url` (RFC 7662 introspection); the answer's `username` must be the login name and `active` true.
+fn write_oauth2_conf(dir: &Path, url: &str) {
+    let conf = format!(
+        "introspection_mode = post\nintrospection_url = {url}\nusername_attribute = username\n\
+         active_attribute = active\nactive_value = true\n"
+    );
+    std::fs::write(dir.join("dovecot-oauth2.conf.ext"), conf).expect("write dovecot-oauth2.conf.ext");
 }

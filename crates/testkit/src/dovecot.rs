@@ -25,6 +25,9 @@ pub struct Options {
     pub tls: bool,
     /// How often Dovecot sends `* OK Still here` during IDLE (Dovecot's default: every 2 min).
     pub idle_keepalive: Option<Duration>,
+    /// Also accept XOAUTH2/OAUTHBEARER logins, checking each token at this introspection URL
+    /// (Dovecot's oauth2 passdb, `introspection_mode = post`), e.g. [`crate::OAuthServer::introspection_url`].
+    pub oauth2_introspection: Option<String>,
 }
 
 /// A running private Dovecot; stopped when dropped.
@@ -67,7 +70,13 @@ impl Dovecot {
         let mut last_log = String::new();
         for _ in 0..START_ATTEMPTS {
             let ports = free_ports(options.tls);
-            write_config(dir.path(), ports, tls.as_ref(), options.idle_keepalive);
+            write_config(
+                dir.path(),
+                ports,
+                tls.as_ref(),
+                options.idle_keepalive,
+                options.oauth2_introspection.as_deref(),
+            );
             match spawn(&binary, dir.path(), ports) {
                 Ok(child) => {
                     return Dovecot { dir, ports, tls, child: Mutex::new(Some(child)), users: Mutex::new(Vec::new()) };

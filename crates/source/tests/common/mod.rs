@@ -2,7 +2,7 @@
 //! that exercise dot-stuffing and size.
 #![allow(dead_code)] // each test file uses a different subset
 
-use postkorb_source::{Disposal, Protocol, SourceConfig, TlsMode};
+use postkorb_source::{Auth, Disposal, Protocol, SourceConfig, TlsMode};
 use postkorb_testkit::Dovecot;
 
 pub const USER: &str = "postkorb@office.test";
@@ -23,6 +23,7 @@ pub fn config(protocol: Protocol, port: u16, disposal: Disposal) -> SourceConfig
         tls: TlsMode::None,
         username: USER.into(),
         password: PASSWORD.into(),
+        auth: Auth::Password,
         folder: "INBOX".into(),
         disposal,
         maildir: None,

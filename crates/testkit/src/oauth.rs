@@ -1,0 +1,272 @@
+//! A tiny local OAuth2 server for the XOAUTH2 tests, standing in for Microsoft's and Google's:
+//! Dovecot's oauth2 passdb asks it whether an access token is valid (RFC 7662 introspection,
+//! `POST /introspect`), and Postkorb uses it as token endpoint (`POST /token`: refresh with
+//! rotation, device code) and device authorization endpoint (`POST /devicecode`).
+//!
+//! Refresh tokens rotate strictly: each refresh issues a new access token and a new refresh
+//! token and invalidates the old refresh token, so a client that loses the rotated one is locked out.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Default)]
+struct State {
+    /// access token → user
+    access: HashMap<String, String>,
+    /// refresh token → user (only the current one per grant is valid)
+    refresh: HashMap<String, String>,
+    counter: u64,
+    /// Characters appended to every new access token (to make them long).
+    padding: usize,
+    refreshes: Vec<String>,
+    device_polls: u32,
+    /// device code → user once "approved"
+    device: HashMap<String, String>,
+    requests: Vec<String>,
+}
+
+/// The running mock; it serves until the test process ends.
+#[derive(Clone)]
+pub struct OAuthServer {
+    port: u16,
+    state: Arc<Mutex<State>>,
+}
+
+impl OAuthServer {
+    /// Binds a free loopback port and serves each request on a thread.
+    pub fn start() -> OAuthServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind oauth mock");
+        let port = listener.local_addr().expect("local addr").port();
+        let state = Arc::new(Mutex::new(State::default()));
+        let server = OAuthServer { port, state };
+        let serving = server.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let s = serving.clone();
+                std::thread::spawn(move || s.serve(stream));
+            }
+        });
+        server
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Dovecot's `introspection_url`.
+    pub fn introspection_url(&self) -> String {
+        format!("http://127.0.0.1:{}/introspect", self.port)
+    }
+
+    /// The token endpoint (refresh, device code grant).
+    pub fn token_url(&self) -> String {
+        format!("http://127.0.0.1:{}/token", self.port)
+    }
+
+    /// The device authorization endpoint.
+    pub fn device_url(&self) -> String {
+        format!("http://127.0.0.1:{}/devicecode", self.port)
+    }
+
+    /// Makes every access token issued from now on at least `len` characters long.
+    pub fn long_tokens(&self, len: usize) {
+        self.lock().padding = len;
+    }
+
+    /// Issues a fresh access token and refresh token for `user`, as a completed consent would.
+    pub fn issue(&self, user: &str) -> (String, String) {
+        let mut st = self.lock();
+        let access = new_access(&mut st, user);
+        let refresh = new_refresh(&mut st, user);
+        (access, refresh)
+    }
+
+    /// Revokes an access token (it no longer passes introspection).
+    pub fn revoke(&self, access_token: &str) {
+        self.lock().access.remove(access_token);
+    }
+
+    /// Whether this refresh token is the currently valid one.
+    pub fn refresh_valid(&self, refresh_token: &str) -> bool {
+        self.lock().refresh.contains_key(refresh_token)
+    }
+
+    /// The refresh tokens presented to `/token` so far, accepted or not, in order.
+    pub fn refreshes(&self) -> Vec<String> {
+        self.lock().refreshes.clone()
+    }
+
+    /// Request lines (method + path) seen so far.
+    pub fn requests(&self) -> Vec<String> {
+        self.lock().requests.clone()
+    }
+
+    /// The user code approves the next device flow for `user` after the client polled once.
+    pub fn approve_devices_for(&self, user: &str) {
+        self.lock().device.insert("*".into(), user.into());
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn serve(&self, stream: TcpStream) {
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        let mut reader = BufReader::new(match stream.try_clone() {
+            Ok(s) => s,
+            Err(_) => return,
+        });
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).is_err() {
+            return;
+        }
+        let mut length = 0usize;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0u8; length.min(1 << 20)];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let mut parts = request_line.split_whitespace();
+        let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let path = target.split('?').next().unwrap_or("");
+        let mut form = parse_form(&String::from_utf8_lossy(&body));
+        if method == "GET" {
+            form.extend(parse_form(target.split_once('?').map(|x| x.1).unwrap_or("")));
+        }
+        self.lock().requests.push(format!("{method} {path}"));
+        let (status, json) = match path {
+            "/introspect" => self.introspect(&form),
+            "/token" => self.token(&form),
+            "/devicecode" => self.device_code(),
+            _ => (404, r#"{"error":"not_found"}"#.to_string()),
+        };
+        let reason = if status == 200 { "OK" } else { "Bad Request" };
+        let answer = format!(
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+            json.len()
+        );
+        let mut stream = stream;
+        let _ = stream.write_all(answer.as_bytes());
+        let _ = stream.flush();
+    }
+
+    fn introspect(&self, form: &HashMap<String, String>) -> (u16, String) {
+        let token = form.get("token").cloned().unwrap_or_default();
+        match self.lock().access.get(&token) {
+            Some(user) => (200, format!(r#"{{"active":true,"username":"{user}"}}"#)),
+            None => (200, r#"{"active":false}"#.to_string()),
+        }
+    }
+
+    fn token(&self, form: &HashMap<String, String>) -> (u16, String) {
+        let mut st = self.lock();
+        match form.get("grant_type").map(String::as_str) {
+            Some("refresh_token") => {
+                let presented = form.get("refresh_token").cloned().unwrap_or_default();
+                st.refreshes.push(presented.clone());
+                let Some(user) = st.refresh.remove(&presented) else {
+                    return (
+                        400,
+                        r#"{"error":"invalid_grant","error_description":"refresh token unknown or used"}"#.into(),
+                    );
+                };
+                let access = new_access(&mut st, &user);
+                let refresh = new_refresh(&mut st, &user);
+                (200, token_json(&access, Some(&refresh)))
+            }
+            Some("urn:ietf:params:oauth:grant-type:device_code") => {
+                st.device_polls += 1;
+                if st.device_polls < 2 {
+                    return (400, r#"{"error":"authorization_pending"}"#.into());
+                }
+                let Some(user) = st.device.get("*").cloned() else {
+                    return (400, r#"{"error":"access_denied"}"#.into());
+                };
+                let access = new_access(&mut st, &user);
+                let refresh = new_refresh(&mut st, &user);
+                (200, token_json(&access, Some(&refresh)))
+            }
+            other => (400, format!(r#"{{"error":"unsupported_grant_type","error_description":"{other:?}"}}"#)),
+        }
+    }
+
+    fn device_code(&self) -> (u16, String) {
+        let url = format!("http://127.0.0.1:{}/device", self.port);
+        (
+            200,
+            format!(
+                r#"{{"device_code":"dev-1","user_code":"ABCD-EFGH","verification_uri":"{url}","expires_in":900,"interval":1}}"#
+            ),
+        )
+    }
+}
+
+fn token_json(access: &str, refresh: Option<&str>) -> String {
+    let refresh = refresh.map(|r| format!(r#","refresh_token":"{r}""#)).unwrap_or_default();
+    format!(r#"{{"access_token":"{access}","token_type":"Bearer","expires_in":3600{refresh}}}"#)
+}
+
+fn new_access(st: &mut State, user: &str) -> String {
+    st.counter += 1;
+    let mut token = format!("access-{}", st.counter);
+    while token.len() < st.padding {
+        token.push('x');
+    }
+    st.access.insert(token.clone(), user.to_string());
+    token
+}
+
+fn new_refresh(st: &mut State, user: &str) -> String {
+    st.counter += 1;
+    let token = format!("refresh-{}", st.counter);
+    st.refresh.insert(token.clone(), user.to_string());
+    token
+}
+
+/// `a=b&c=d` with `+` and `%XX` decoding.
+fn parse_form(body: &str) -> HashMap<String, String> {
+    body.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
