@@ -49,6 +49,19 @@ impl Hooks for AppHooks {
         })
     }
 
+    fn dry_run(&self, name: String) -> BoxFuture<'_, Result<Vec<String>, String>> {
+        Box::pin(async move {
+            let m = self.ctx.store.mailbox(&name).await.map_err(|e| e.to_string())?;
+            match crate::dryrun::run(&self.ctx, &m).await {
+                Ok(r) => Ok(r.german_lines()),
+                Err(e) => Err(match e.downcast_ref::<postkorb_source::SourceError>() {
+                    Some(se) => se.german(),
+                    None => format!("{e:#}"),
+                }),
+            }
+        })
+    }
+
     fn encrypt(&self, password: &str) -> Result<Vec<u8>, String> {
         self.ctx.key.encrypt(password).map_err(|e| e.to_string())
     }

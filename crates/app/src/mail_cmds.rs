@@ -380,57 +380,22 @@ pub async fn dry_run(ctx: &Ctx, name: &str, since: Option<&str>) -> anyhow::Resu
     if let Some(s) = since {
         m.import_since_ms = crate::admin::parse_since(s)?;
     }
-    let cfg = source_config(&m, &ctx.key)?;
-    let mut session =
-        postkorb_source::Session::connect(&cfg).await.map_err(|e| anyhow::anyhow!("mailbox {name}: {e}"))?;
-    let keys: Vec<String> = session.list().await?.into_iter().map(|e| e.key).collect();
-    let known = ctx.store.known_keys(m.id, &keys).await?;
-    let new: Vec<String> = keys.iter().filter(|k| !known.contains_key(*k)).cloned().collect();
-    let employees = ctx.store.employees().await?;
-    let routes = ctx.store.routes().await?;
-    let policy = importer::policy_of(&m);
-    let name_of = |id: &postkorb_core::EmployeeId| {
-        employees.iter().find(|e| e.id == *id).map(|e| e.name.clone()).unwrap_or_else(|| format!("#{id}"))
-    };
-    let mut tally: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-    let (mut old, mut deferred) = (0usize, 0usize);
-    for chunk in new.chunks(ctx.settings.batch_size.max(1)) {
-        let fetched = session.fetch(chunk).await?;
-        let mut prepared = importer::prepare(fetched, &employees, &routes, &policy).await;
-        deferred += prepared.deferred.len();
-        old += importer::split_off_before_cutoff(&m, &mut prepared.items).len();
-        importer::hold_storms(&ctx.store, &m, &mut prepared.items, ctx.clock.now_ms()).await?;
-        for item in prepared.items {
-            let line = match item.decision {
-                Decision::Assign { to, .. } => format!("Vorgang for {}", name_of(&to)),
-                Decision::Pool { candidates, .. } => {
-                    format!(
-                        "Vorgang waiting for the first of {}",
-                        candidates.iter().map(&name_of).collect::<Vec<_>>().join(", ")
-                    )
-                }
-                Decision::Keep(reason) => format!("kept: {}", reason.english().split(':').next().unwrap_or("")),
-            };
-            *tally.entry(line).or_default() += 1;
-        }
-    }
-    // Leave the session without disposing of anything.
-    let _ = session.close().await;
+    let r = crate::dryrun::run(ctx, &m).await?;
     let cutoff =
         if m.import_since_ms > 0 { format!("from {} on", &format_ms(m.import_since_ms)[..10]) } else { "all".into() };
     println!(
         "dry run of mailbox {name} (mails: {cutoff}; sender verification: {}):",
-        crate::admin::verify_words(&policy)
+        crate::admin::verify_words(&r.policy)
     );
-    println!("  {} on the server, {} already imported before", keys.len(), keys.len() - new.len());
-    for (what, n) in &tally {
-        println!("  {n:>6}  {what}");
+    println!("  {} on the server, {} already imported before", r.on_server, r.already);
+    for (what, n) in &r.tally {
+        println!("  {n:>6}  {}", what.english());
     }
-    if old > 0 {
-        println!("  {old:>6}  older than the cut-off: would stay untouched on the server");
+    if r.old > 0 {
+        println!("  {:>6}  older than the cut-off: would stay untouched on the server", r.old);
     }
-    if deferred > 0 {
-        println!("  {deferred:>6}  sender check failed on DNS for now: would be tried again later");
+    if r.deferred > 0 {
+        println!("  {:>6}  sender check failed on DNS for now: would be tried again later", r.deferred);
     }
     println!("nothing was stored, moved or deleted");
     Ok(())

@@ -391,3 +391,36 @@ async fn the_mailbox_form_shows_german_errors_keeps_the_password_write_only_and_
     assert!(saved.secret.is_some());
     assert_eq!(app.ctx.key.decrypt(saved.secret.as_ref().unwrap()).unwrap(), "Sehr-Geheim-123");
 }
+
+#[tokio::test]
+async fn the_probelauf_in_the_form_says_what_would_happen_and_touches_nothing() {
+    let app = app().await;
+    let bernd = app.ctx.store.find_employee("bernd").await.unwrap().id;
+    let anna = app.ctx.store.find_employee("anna").await.unwrap().id;
+    app.ctx.store.add_route(anna, bernd, 1).await.unwrap();
+    let dovecot = postkorb_testkit::Dovecot::start();
+    dovecot.add_user("v@office.test", "geheim-123");
+    dovecot.deliver(
+        "v@office.test",
+        b"From: anna@mustermail.de\r\nSubject: Neu\r\nDate: Thu, 26 Nov 2026 08:00:00 +0100\r\n\r\nx\r\n",
+    );
+    dovecot.deliver(
+        "v@office.test",
+        b"From: anna@mustermail.de\r\nSubject: Alt\r\nDate: Mon, 03 Feb 2020 08:00:00 +0100\r\n\r\nx\r\n",
+    );
+    let (admin, csrf) = app.login("admin").await;
+    let form = format!(
+        "csrf={csrf}&action=dryrun&protocol=imap&host=127.0.0.1&port={}&tls=none&username=v%40office.test&password=geheim-123&folder=INBOX&disposal=move&target_folder=Postkorb%2FImportiert&poll_secs=60&verify=off&since=2025-01-01",
+        dovecot.imap_port()
+    );
+    let r = app.post("/optionen/e-mail", Some(&admin), &form).await;
+    assert!(r.body.contains("2 E-Mails im Postfach, davon 0 bereits eingelesen."), "{}", r.body);
+    assert!(r.body.contains("1 × Vorgang für Bernd"), "{}", r.body);
+    assert!(r.body.contains("1 × älter als das Startdatum"), "{}", r.body);
+    assert!(r.body.contains("Es wurde nichts gespeichert, verschoben oder gelöscht."));
+    assert!(r.body.contains("value=\"2025-01-01\""), "the cut-off is kept in the form");
+    assert_eq!(dovecot.count("v@office.test", "INBOX"), 2);
+    assert!(app.ctx.store.cases(None, 10, 0).await.unwrap().is_empty());
+    let bad = app.post("/optionen/e-mail", Some(&admin), &form.replace("since=2025-01-01", "since=31.12.2025")).await;
+    assert!(bad.body.contains("Bitte geben Sie das Datum als JJJJ-MM-TT an"), "{}", bad.body);
+}

@@ -30,6 +30,9 @@ pub trait Hooks: Send + Sync + 'static {
     fn fetch_now(&self) -> BoxFuture<'_, ()>;
     /// „Verbindung testen“ for the named mailbox: mails waiting, or a German error.
     fn test_mailbox(&self, name: String) -> BoxFuture<'_, Result<usize, String>>;
+    /// „Probelauf“: what would become of the mails waiting in the named mailbox, in German lines;
+    /// nothing is stored, moved or deleted.
+    fn dry_run(&self, name: String) -> BoxFuture<'_, Result<Vec<String>, String>>;
     /// Encrypts a mailbox password for storage.
     fn encrypt(&self, password: &str) -> Result<Vec<u8>, String>;
 }

@@ -47,6 +47,11 @@ pub struct MailboxForm {
     verify: String,
     #[serde(default)]
     authserv_ids: String,
+    /// Onboarding cut-off, YYYY-MM-DD (empty = all mails).
+    #[serde(default)]
+    since: String,
+    #[serde(default)]
+    ca_file: String,
 }
 
 #[derive(Default)]
@@ -58,6 +63,8 @@ pub struct FieldErrors {
     pub maildir_path: Option<String>,
     pub poll_secs: Option<String>,
     pub authserv_ids: Option<String>,
+    pub since: Option<String>,
+    pub ca_file: Option<String>,
 }
 
 impl FieldErrors {
@@ -69,6 +76,8 @@ impl FieldErrors {
             || self.maildir_path.is_some()
             || self.poll_secs.is_some()
             || self.authserv_ids.is_some()
+            || self.since.is_some()
+            || self.ca_file.is_some()
     }
 }
 
@@ -82,6 +91,8 @@ struct MailboxPage {
     message: Option<String>,
     test_ok: Option<String>,
     test_error: Option<String>,
+    /// Result lines of a „Probelauf“.
+    dry_run: Vec<String>,
     /// (value, label, explanation) of each verification mode, for the select and its help text.
     verify_modes: Vec<(&'static str, &'static str, &'static str)>,
 }
@@ -122,6 +133,8 @@ fn form_of(m: &MailboxRecord) -> MailboxForm {
         target_folder: m.target_folder.clone(),
         maildir_path: m.maildir_path.clone().unwrap_or_default(),
         poll_secs: m.poll_secs.to_string(),
+        since: if m.import_since_ms > 0 { iso_date(m.import_since_ms) } else { String::new() },
+        ca_file: m.ca_file.clone().unwrap_or_default(),
         verify: verify_fields(&m.verify_policy).0,
         authserv_ids: verify_fields(&m.verify_policy).1,
         ..Default::default()
@@ -152,6 +165,7 @@ pub async fn show(State(state): State<WebState>, user: CurrentUser) -> Result<Ht
         message: None,
         test_ok: None,
         test_error: None,
+        dry_run: Vec::new(),
         verify_modes: verify_modes(),
     };
     Ok(Html(page.render()?))
@@ -165,6 +179,7 @@ pub async fn save(
     user.require(Permission::ManageMailImport)?;
     user.check_csrf(&f.csrf)?;
     let wants_test = f.action == "test";
+    let wants_dry_run = f.action == "dryrun";
     let existing = state.store.mailbox(NAME).await.ok();
     let password_set = existing.as_ref().is_some_and(|m| m.secret.is_some());
     let mut errors = FieldErrors::default();
@@ -230,12 +245,31 @@ pub async fn save(
         }
         _ => Policy::DkimAligned { relaxed: true },
     };
+    let since_ms = if f.since.trim().is_empty() {
+        0
+    } else {
+        match parse_iso_date(f.since.trim()) {
+            Some(ms) => ms,
+            None => {
+                errors.since = Some(
+                    "Bitte geben Sie das Datum als JJJJ-MM-TT an (z. B. 2026-01-01) oder lassen Sie das Feld leer."
+                        .into(),
+                );
+                0
+            }
+        }
+    };
+    let ca_file = f.ca_file.trim().to_string();
+    if !ca_file.is_empty() && !std::path::Path::new(&ca_file).is_file() {
+        errors.ca_file = Some("Diese Zertifikatsdatei gibt es auf dem Server nicht.".into());
+    }
     let render = |f: MailboxForm,
                   errors: FieldErrors,
                   password_set: bool,
                   message: Option<String>,
                   ok: Option<String>,
-                  err: Option<String>| {
+                  err: Option<String>,
+                  dry_run: Vec<String>| {
         MailboxPage {
             nav: Nav::new(&user, "optionen"),
             f,
@@ -244,6 +278,7 @@ pub async fn save(
             message,
             test_ok: ok,
             test_error: err,
+            dry_run,
             verify_modes: verify_modes(),
         }
         .render()
@@ -251,7 +286,7 @@ pub async fn save(
         .map_err(WebError::from)
     };
     if errors.any() {
-        return render(f, errors, password_set, None, None, None);
+        return render(f, errors, password_set, None, None, None, Vec::new());
     }
     let secret =
         if f.password.is_empty() { None } else { Some(state.hooks.encrypt(&f.password).map_err(WebError::Internal)?) };
@@ -273,6 +308,8 @@ pub async fn save(
         maildir_path: if is_maildir { Some(f.maildir_path.trim().to_string()) } else { None },
         poll_secs,
         verify_policy: policy.to_storage(),
+        import_since_ms: since_ms,
+        ca_file: if ca_file.is_empty() { None } else { Some(ca_file.clone()) },
         storm_max: existing.as_ref().map(|m| m.storm_max).unwrap_or(30),
         storm_minutes: existing.as_ref().map(|m| m.storm_minutes).unwrap_or(10),
         enabled: true,
@@ -283,7 +320,16 @@ pub async fn save(
         .store
         .audit(now_ms(), user.employee.username.as_deref().unwrap_or(&user.employee.name), "save_mailbox", NAME)
         .await?;
-    let (ok, err) = if wants_test {
+    let mut dry_run = Vec::new();
+    let (ok, err) = if wants_dry_run {
+        match state.hooks.dry_run(NAME.into()).await {
+            Ok(lines) => {
+                dry_run = lines;
+                (None, None)
+            }
+            Err(e) => (None, Some(format!("Probelauf nicht möglich: {e}"))),
+        }
+    } else if wants_test {
         match state.hooks.test_mailbox(NAME.into()).await {
             Ok(1) => (Some("Verbindung erfolgreich: 1 E-Mail wartet im Postfach.".to_string()), None),
             Ok(n) => (Some(format!("Verbindung erfolgreich: {n} E-Mails warten im Postfach.")), None),
@@ -292,5 +338,54 @@ pub async fn save(
     } else {
         (None, None)
     };
-    render(form_of(&saved), FieldErrors::default(), saved.secret.is_some(), Some("Gespeichert.".into()), ok, err)
+    render(
+        form_of(&saved),
+        FieldErrors::default(),
+        saved.secret.is_some(),
+        Some("Gespeichert.".into()),
+        ok,
+        err,
+        dry_run,
+    )
+}
+
+/// `2026-01-01` for a unix-ms day start (UTC).
+fn iso_date(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// `YYYY-MM-DD` → unix ms at 00:00 UTC; `None` for anything else or a day that does not exist.
+fn parse_iso_date(s: &str) -> Option<i64> {
+    let mut p = s.split('-');
+    let (y, m, d): (i64, i64, i64) = (p.next()?.parse().ok()?, p.next()?.parse().ok()?, p.next()?.parse().ok()?);
+    if p.next().is_some() || !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + (153 * mp + 2) / 5 + d - 1;
+    let ms = (era * 146_097 + doe - 719_468) * 86_400_000;
+    (iso_date(ms) == s).then_some(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates_round_trip_and_impossible_days_are_refused() {
+        assert_eq!(super::parse_iso_date("2026-01-01").map(super::iso_date).as_deref(), Some("2026-01-01"));
+        assert_eq!(super::parse_iso_date("2001-02-29"), None);
+        assert_eq!(super::parse_iso_date("01.01.2026"), None);
+    }
 }
