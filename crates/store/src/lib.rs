@@ -11,6 +11,7 @@ mod import;
 mod kept;
 mod lease;
 mod mailboxes;
+mod oauth;
 mod routes;
 mod sessions;
 
@@ -25,6 +26,7 @@ pub use import::{ImportItem, ImportOutcome};
 pub use kept::KeptMail;
 pub use lease::{LeaseInfo, LeaseOutcome};
 pub use mailboxes::MailboxRecord;
+pub use oauth::{OAuthFields, OAuthTokens};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

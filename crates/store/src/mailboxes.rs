@@ -43,6 +43,10 @@ pub struct MailboxRecord {
     pub waiting_on_server: Option<i64>,
     /// When the settings were last saved (set by the store; health updates do not change it).
     pub updated_ms: i64,
+    /// password | xoauth2 (on save: "" keeps the stored one).
+    pub auth: String,
+    /// OAuth2 settings and encrypted tokens (on save: `None` keeps what is stored).
+    pub oauth: crate::OAuthFields,
 }
 
 impl std::fmt::Debug for MailboxRecord {
@@ -61,7 +65,8 @@ impl std::fmt::Debug for MailboxRecord {
 
 const COLUMNS: &str = "id, name, protocol, host, port, tls, username, secret, folder, disposal, target_folder, \
      maildir_path, poll_secs, verify_policy, storm_max, storm_minutes, ca_file, import_since_ms, enabled, last_success_ms, last_error, last_error_ms, \
-     waiting_on_server, updated_ms";
+     waiting_on_server, updated_ms, auth, oauth_provider, oauth_client_id, oauth_tenant, oauth_token_url, oauth_secret, \
+     oauth_refresh, oauth_access, oauth_expires_ms, oauth_refreshed_ms";
 
 fn from_row(r: &AnyRow) -> Result<MailboxRecord> {
     Ok(MailboxRecord {
@@ -84,6 +89,8 @@ fn from_row(r: &AnyRow) -> Result<MailboxRecord> {
         ca_file: r.try_get("ca_file")?,
         import_since_ms: r.try_get("import_since_ms")?,
         updated_ms: r.try_get("updated_ms")?,
+        auth: r.try_get("auth")?,
+        oauth: crate::oauth::from_row(r)?,
         enabled: r.try_get::<i64, _>("enabled")? != 0,
         last_success_ms: r.try_get("last_success_ms")?,
         last_error: r.try_get("last_error")?,
@@ -148,6 +155,7 @@ impl Store {
         .bind(m.import_since_ms)
         .execute(&self.pool)
         .await?;
+        self.save_oauth_settings(&m.name, &m.auth, &m.oauth).await?;
         let saved = self.mailbox(&m.name).await?;
         if before.is_some_and(|b| b.import_since_ms != m.import_since_ms) {
             // A new cut-off: what was left on the server is judged again on the next pass.

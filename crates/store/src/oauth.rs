@@ -1,0 +1,129 @@
+//! OAuth2 (XOAUTH2) settings and tokens of a mailbox (migration 0007).
+//!
+//! Secrets (client secret, refresh and access token) arrive encrypted by the app; the store never
+//! sees the key. Saving settings never erases stored tokens (`None` keeps, like the password), and
+//! a refresh stores the new access token and the rotated refresh token in one statement.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Result, Store, StoreError};
+
+/// The mailbox's OAuth2 columns. In [`crate::MailboxRecord::oauth`].
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct OAuthFields {
+    /// microsoft | google | custom
+    pub provider: Option<String>,
+    pub client_id: Option<String>,
+    /// Microsoft Entra tenant (ID or domain; default "organizations").
+    pub tenant: Option<String>,
+    /// Token endpoint for the custom provider (tests, other servers).
+    pub token_url: Option<String>,
+    /// Encrypted client secret (Google's installed-app clients have one).
+    pub client_secret: Option<Vec<u8>>,
+    /// Encrypted refresh token.
+    pub refresh: Option<Vec<u8>>,
+    /// Encrypted access token.
+    pub access: Option<Vec<u8>>,
+    /// When the access token runs out (unix ms).
+    pub expires_ms: Option<i64>,
+    /// When the refresh token was last issued or rotated (unix ms).
+    pub refreshed_ms: Option<i64>,
+}
+
+impl std::fmt::Debug for OAuthFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |b: &Option<Vec<u8>>| b.as_ref().map(|_| "<encrypted>");
+        f.debug_struct("OAuthFields")
+            .field("provider", &self.provider)
+            .field("client_id", &self.client_id)
+            .field("tenant", &self.tenant)
+            .field("token_url", &self.token_url)
+            .field("client_secret", &set(&self.client_secret))
+            .field("refresh", &set(&self.refresh))
+            .field("access", &set(&self.access))
+            .field("expires_ms", &self.expires_ms)
+            .field("refreshed_ms", &self.refreshed_ms)
+            .finish()
+    }
+}
+
+pub(crate) fn from_row(r: &AnyRow) -> Result<OAuthFields> {
+    Ok(OAuthFields {
+        provider: r.try_get("oauth_provider")?,
+        client_id: r.try_get("oauth_client_id")?,
+        tenant: r.try_get("oauth_tenant")?,
+        token_url: r.try_get("oauth_token_url")?,
+        client_secret: r.try_get("oauth_secret")?,
+        refresh: r.try_get("oauth_refresh")?,
+        access: r.try_get("oauth_access")?,
+        expires_ms: r.try_get("oauth_expires_ms")?,
+        refreshed_ms: r.try_get("oauth_refreshed_ms")?,
+    })
+}
+
+/// New tokens from the token endpoint, already encrypted.
+#[derive(Clone)]
+pub struct OAuthTokens {
+    pub access: Vec<u8>,
+    pub expires_ms: Option<i64>,
+    /// The rotated refresh token; `None` when the server kept the old one.
+    pub refresh: Option<Vec<u8>>,
+}
+
+impl Store {
+    /// Writes the auth mode and the OAuth2 settings of mailbox `name`: an empty `auth` and every
+    /// `None` keep what is stored, so a form that shows no tokens never erases them.
+    /// Called by `save_mailbox`; on its own it does not count as a settings change.
+    pub async fn save_oauth_settings(&self, name: &str, auth: &str, o: &OAuthFields) -> Result<()> {
+        if !matches!(auth, "" | "password" | "xoauth2") {
+            return Err(StoreError::Invalid(format!("unknown login method {auth:?}: use password or xoauth2")));
+        }
+        sqlx::query(
+            "UPDATE mailboxes SET auth = COALESCE($1, auth), oauth_provider = COALESCE($2, oauth_provider),
+                 oauth_client_id = COALESCE($3, oauth_client_id), oauth_tenant = COALESCE($4, oauth_tenant),
+                 oauth_token_url = COALESCE($5, oauth_token_url), oauth_secret = COALESCE($6, oauth_secret),
+                 oauth_refresh = COALESCE($7, oauth_refresh), oauth_access = COALESCE($8, oauth_access),
+                 oauth_expires_ms = COALESCE($9, oauth_expires_ms),
+                 oauth_refreshed_ms = COALESCE($10, oauth_refreshed_ms)
+             WHERE name = $11",
+        )
+        .bind((!auth.is_empty()).then(|| auth.to_string()))
+        .bind(o.provider.clone())
+        .bind(o.client_id.clone())
+        .bind(o.tenant.clone())
+        .bind(o.token_url.clone())
+        .bind(o.client_secret.clone())
+        .bind(o.refresh.clone())
+        .bind(o.access.clone())
+        .bind(o.expires_ms)
+        .bind(o.refreshed_ms)
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Stores the result of a refresh in one statement: the new access token, its expiry and — if
+    /// the server rotated it — the new refresh token. Not a settings change (`updated_ms` stays), so a
+    /// running import loop is not interrupted.
+    pub async fn store_oauth_tokens(&self, mailbox_id: i64, t: &OAuthTokens, now_ms: i64) -> Result<()> {
+        let rotated_ms = t.refresh.as_ref().map(|_| now_ms);
+        let done = sqlx::query(
+            "UPDATE mailboxes SET oauth_access = $1, oauth_expires_ms = $2,
+                 oauth_refresh = COALESCE($3, oauth_refresh), oauth_refreshed_ms = COALESCE($4, oauth_refreshed_ms)
+             WHERE id = $5",
+        )
+        .bind(t.access.clone())
+        .bind(t.expires_ms)
+        .bind(t.refresh.clone())
+        .bind(rotated_ms)
+        .bind(mailbox_id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("mailbox #{mailbox_id}")));
+        }
+        Ok(())
+    }
+}
