@@ -6,6 +6,7 @@
 pub mod address;
 pub mod employee;
 pub mod routing;
+pub mod time;
 
 pub use address::{AddressError, EmailAddress};
 pub use employee::{

@@ -20,21 +20,10 @@ pub fn token_hash(token: &str) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `27.11.2026 17:18` in German notation (UTC+1 as the office's usual time; shown with "Uhr").
+/// `27.11.2026 17:18` in German notation (UTC+1, the office's usual time).
 pub fn german_time(ms: i64) -> String {
-    let secs = ms.div_euclid(1000) + 3600;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{d:02}.{m:02}.{y:04} {:02}:{:02}", rem / 3600, rem % 3600 / 60)
+    let (y, m, d, hh, mm) = postkorb_core::time::civil_from_ms(ms + 3_600_000);
+    format!("{d:02}.{m:02}.{y:04} {hh:02}:{mm:02}")
 }
 
 /// Human file size in German notation.

@@ -133,7 +133,7 @@ fn form_of(m: &MailboxRecord) -> MailboxForm {
         target_folder: m.target_folder.clone(),
         maildir_path: m.maildir_path.clone().unwrap_or_default(),
         poll_secs: m.poll_secs.to_string(),
-        since: if m.import_since_ms > 0 { iso_date(m.import_since_ms) } else { String::new() },
+        since: if m.import_since_ms > 0 { postkorb_core::time::iso_date(m.import_since_ms) } else { String::new() },
         ca_file: m.ca_file.clone().unwrap_or_default(),
         verify: verify_fields(&m.verify_policy).0,
         authserv_ids: verify_fields(&m.verify_policy).1,
@@ -248,7 +248,7 @@ pub async fn save(
     let since_ms = if f.since.trim().is_empty() {
         0
     } else {
-        match parse_iso_date(f.since.trim()) {
+        match postkorb_core::time::parse_iso_date(f.since.trim()) {
             Some(ms) => ms,
             None => {
                 errors.since = Some(
@@ -347,45 +347,4 @@ pub async fn save(
         err,
         dry_run,
     )
-}
-
-/// `2026-01-01` for a unix-ms day start (UTC).
-fn iso_date(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// `YYYY-MM-DD` → unix ms at 00:00 UTC; `None` for anything else or a day that does not exist.
-fn parse_iso_date(s: &str) -> Option<i64> {
-    let mut p = s.split('-');
-    let (y, m, d): (i64, i64, i64) = (p.next()?.parse().ok()?, p.next()?.parse().ok()?, p.next()?.parse().ok()?);
-    if p.next().is_some() || !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let y2 = if m <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + (153 * mp + 2) / 5 + d - 1;
-    let ms = (era * 146_097 + doe - 719_468) * 86_400_000;
-    (iso_date(ms) == s).then_some(ms)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn dates_round_trip_and_impossible_days_are_refused() {
-        assert_eq!(super::parse_iso_date("2026-01-01").map(super::iso_date).as_deref(), Some("2026-01-01"));
-        assert_eq!(super::parse_iso_date("2001-02-29"), None);
-        assert_eq!(super::parse_iso_date("01.01.2026"), None);
-    }
 }
