@@ -16,7 +16,7 @@ use crate::Ctx;
 // The per-mailbox loop lives beside this file; it is declared here because `serve` is its only user.
 #[path = "push.rs"]
 mod push;
-pub use push::{IDLE_RENEW, run_mailbox};
+pub use push::{IDLE_RENEW, run_mailbox, run_mailbox_leased};
 
 pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&ctx.settings.listen)
@@ -25,12 +25,23 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
     println!("Postkorb is running: health at http://{}/health (Ctrl-C stops)", listener.local_addr()?);
     let app = crate::http::router(ctx)?;
     let http = tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(shutdown()).await });
-    tokio::select! {
-        r = supervise(ctx) => r?,
-        _ = shutdown() => println!("stopping"),
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut tasks: HashMap<String, JoinHandle<()>> = HashMap::new();
+    let result = tokio::select! {
+        r = supervise(ctx, &mut tasks, stopping) => r,
+        _ = shutdown() => {
+            println!("stopping");
+            Ok(())
+        }
+    };
+    // A clean stop gives the fetch leases back, so another instance takes over at once.
+    let _ = stop.send(true);
+    for (_, task) in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
     }
+    let _ = ctx.store.release_leases_of(crate::lease::instance_id()).await;
     http.abort();
-    Ok(())
+    result
 }
 
 async fn shutdown() {
@@ -50,8 +61,11 @@ async fn shutdown() {
 }
 
 /// Starts a task for every enabled mailbox and picks up mailboxes added or enabled later.
-async fn supervise(ctx: &Ctx) -> anyhow::Result<()> {
-    let mut tasks: HashMap<String, JoinHandle<()>> = HashMap::new();
+async fn supervise(
+    ctx: &Ctx,
+    tasks: &mut HashMap<String, JoinHandle<()>>,
+    stopping: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     let shared = Arc::new(ctx.settings.clone());
     loop {
         for m in ctx.store.mailboxes().await? {
@@ -61,10 +75,12 @@ async fn supervise(ctx: &Ctx) -> anyhow::Result<()> {
                 let key_file = shared.key_file();
                 let batch = shared.batch_size;
                 let name = m.name.clone();
-                tasks.insert(
-                    m.name.clone(),
-                    tokio::spawn(run_mailbox(store, key_file, name, batch, std::future::pending())),
-                );
+                let ttl = shared.lease_ttl();
+                let mut stopping = stopping.clone();
+                let stop = async move {
+                    let _ = stopping.wait_for(|s| *s).await;
+                };
+                tasks.insert(m.name.clone(), tokio::spawn(run_mailbox_leased(store, key_file, name, batch, ttl, stop)));
             }
         }
         tokio::time::sleep(Duration::from_secs(10)).await;

@@ -18,6 +18,9 @@ pub struct Settings {
     pub key_file: Option<PathBuf>,
     /// Mails per database transaction during import.
     pub batch_size: usize,
+    /// Fetch lease per mailbox, seconds: with several instances on one database, a dead instance's
+    /// mailboxes are taken over after at most this long (env POSTKORB_LEASE_SECS).
+    pub lease_secs: u64,
 }
 
 impl Default for Settings {
@@ -28,6 +31,7 @@ impl Default for Settings {
             listen: "127.0.0.1:8080".into(),
             key_file: None,
             batch_size: 100,
+            lease_secs: 60,
         }
     }
 }
@@ -55,6 +59,13 @@ impl Settings {
         if let Ok(v) = std::env::var("POSTKORB_KEY_FILE") {
             s.key_file = Some(v.into());
         }
+        if let Ok(v) = std::env::var("POSTKORB_LEASE_SECS") {
+            s.lease_secs =
+                v.parse().with_context(|| format!("POSTKORB_LEASE_SECS={v:?} is not a number of seconds"))?;
+        }
+        if s.lease_secs == 0 {
+            anyhow::bail!("lease_secs must be at least 1");
+        }
         if s.batch_size == 0 {
             anyhow::bail!("batch_size must be at least 1");
         }
@@ -63,6 +74,10 @@ impl Settings {
 
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("postkorb.db").display()))
+    }
+
+    pub fn lease_ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.lease_secs)
     }
 
     pub fn key_file(&self) -> PathBuf {

@@ -87,8 +87,7 @@ impl Store {
 
     /// Gives up every lease `holder` has (an instance stopping); returns how many.
     pub async fn release_leases_of(&self, holder: &str) -> Result<u64> {
-        let done =
-            sqlx::query("DELETE FROM mailbox_leases WHERE holder = $1").bind(holder).execute(&self.pool).await?;
+        let done = sqlx::query("DELETE FROM mailbox_leases WHERE holder = $1").bind(holder).execute(&self.pool).await?;
         Ok(done.rows_affected())
     }
 }

@@ -1,0 +1,171 @@
+//! The fetch lease from this instance's side: who we are, and fetching only while we hold the
+//! mailbox's lease (`postkorb_store::Store::take_lease`).
+//!
+//! Across instances the database lease makes one fetcher per mailbox; inside one process a gate
+//! per mailbox keeps the serve loop's pass and an on-demand fetch („Synchronisieren“, `fetch`)
+//! from overlapping. The ledger's unique key stays the backstop under both.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use postkorb_store::{LeaseInfo, LeaseOutcome, Store};
+
+use crate::clock::Clock;
+
+/// The default lease time: a dead instance's mailboxes are taken over after at most this long.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
+
+/// This process's holder id: host, pid and 64 random bits, so two instances never share one.
+pub fn instance_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        let mut random = [0u8; 8];
+        if getrandom::fill(&mut random).is_err() {
+            random = std::collections::hash_map::RandomState::new().build_hasher().finish().to_le_bytes();
+        }
+        let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+        let host = host.trim();
+        format!(
+            "{}-{}-{}",
+            if host.is_empty() { "postkorb" } else { host },
+            std::process::id(),
+            random.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        )
+    })
+}
+
+/// The lease was lost while working (another instance took it after it had expired, e.g. when the
+/// database was unreachable for longer than the lease time): the work was stopped.
+#[derive(Debug, thiserror::Error)]
+#[error("the fetch lease on this mailbox was lost; another instance took it over")]
+pub struct LeaseLost;
+
+/// Takes (or renews) this instance's lease on `mailbox_id`.
+pub async fn take(store: &Store, mailbox_id: i64, ttl: Duration) -> postkorb_store::Result<LeaseOutcome> {
+    store.take_lease(mailbox_id, instance_id(), Clock::system().now_ms(), ttl_ms(ttl)).await
+}
+
+/// How long to wait before trying again for a lease someone else holds: until it expires (plus a
+/// little jitter), but at most a third of the lease time, so a released lease is noticed soon.
+pub fn retry_after(info: &LeaseInfo, ttl: Duration) -> Duration {
+    let left = (info.expires_ms - Clock::system().now_ms()).max(0) as u64;
+    let jitter = std::collections::hash_map::RandomState::new().build_hasher().finish() % 200;
+    Duration::from_millis(left + 20 + jitter).min(renew_every(ttl)).max(Duration::from_millis(50))
+}
+
+/// Runs `work` while holding the lease (taken beforehand): renews it every third of the lease
+/// time and stops `work` (drops it) as soon as the lease is lost or about to run out unrenewed.
+pub async fn while_held<F: Future>(
+    store: &Store,
+    mailbox_id: i64,
+    ttl: Duration,
+    work: F,
+) -> Result<F::Output, LeaseLost> {
+    tokio::select! {
+        out = work => Ok(out),
+        lost = keep_renewed(store, mailbox_id, ttl) => Err(lost),
+    }
+}
+
+async fn keep_renewed(store: &Store, mailbox_id: i64, ttl: Duration) -> LeaseLost {
+    let mut valid_until = Clock::system().now_ms() + ttl_ms(ttl);
+    loop {
+        tokio::time::sleep(renew_every(ttl)).await;
+        match take(store, mailbox_id, ttl).await {
+            Ok(LeaseOutcome::Taken { expires_ms }) => valid_until = expires_ms,
+            Ok(LeaseOutcome::Busy(info)) => {
+                tracing::warn!(mailbox_id, holder = %info.holder, "fetch lease lost to another instance");
+                return LeaseLost;
+            }
+            Err(e) => {
+                tracing::warn!(mailbox_id, error = %e, "cannot renew the fetch lease");
+                // Stop well before it runs out: after that another instance may start fetching.
+                if Clock::system().now_ms() + ttl_ms(renew_every(ttl)) >= valid_until {
+                    return LeaseLost;
+                }
+            }
+        }
+    }
+}
+
+/// Gives up this instance's lease on `mailbox_id` (clean stop); errors are only logged.
+pub async fn release(store: &Store, mailbox_id: i64) {
+    if let Err(e) = store.release_lease(mailbox_id, instance_id()).await {
+        tracing::warn!(mailbox_id, error = %e, "cannot release the fetch lease; it expires by itself");
+    }
+}
+
+/// The in-process gate of a mailbox: held for the duration of one pass.
+pub async fn gate(mailbox_id: i64) -> tokio::sync::OwnedMutexGuard<()> {
+    static GATES: OnceLock<Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    let gate = {
+        let mut gates = GATES.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+        gates.entry(mailbox_id).or_default().clone()
+    };
+    gate.lock_owned().await
+}
+
+/// What a fetch under the lease gave: the work's result, or the holder that kept us out.
+pub enum Leased<T> {
+    Done(T),
+    Busy(LeaseInfo),
+}
+
+/// One import pass under the mailbox's lease (`fetch`, „Synchronisieren“): skipped when another
+/// instance holds the lease; the lease is given back afterwards unless this instance's serve loop
+/// held it already.
+pub async fn run_once(
+    store: &Store,
+    m: &postkorb_store::MailboxRecord,
+    cfg: &postkorb_source::SourceConfig,
+    batch: usize,
+    clock: &Clock,
+    ttl: Duration,
+) -> anyhow::Result<Leased<crate::importer::RunReport>> {
+    let ours_already = store.lease(m.id).await?.is_some_and(|l| l.holder == instance_id());
+    if let LeaseOutcome::Busy(info) = take(store, m.id, ttl).await? {
+        return Ok(Leased::Busy(info));
+    }
+    let result = {
+        let _one = gate(m.id).await;
+        while_held(store, m.id, ttl, crate::importer::run_once(store, m, cfg, batch, clock)).await
+    };
+    if !ours_already {
+        release(store, m.id).await;
+    }
+    Ok(Leased::Done(result??))
+}
+
+fn renew_every(ttl: Duration) -> Duration {
+    (ttl / 3).max(Duration::from_millis(100))
+}
+
+fn ttl_ms(ttl: Duration) -> i64 {
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 4).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_instance_id_is_stable_within_a_process_and_carries_random_bits() {
+        assert_eq!(instance_id(), instance_id());
+        let random = instance_id().rsplit('-').next().unwrap();
+        assert_eq!(random.len(), 16, "{}", instance_id());
+    }
+
+    #[test]
+    fn a_waiting_instance_retries_when_the_lease_expires_but_at_least_every_third_of_the_lease_time() {
+        let ttl = Duration::from_secs(60);
+        let now = Clock::system().now_ms();
+        let soon = LeaseInfo { mailbox_id: 1, holder: "x".into(), expires_ms: now + 1_000, taken_ms: now };
+        let wait = retry_after(&soon, ttl);
+        assert!(wait >= Duration::from_millis(900) && wait <= Duration::from_millis(1_300), "{wait:?}");
+        let later = LeaseInfo { expires_ms: now + 50_000, ..soon };
+        assert_eq!(retry_after(&later, ttl), Duration::from_secs(20));
+    }
+}
