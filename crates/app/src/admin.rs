@@ -9,7 +9,7 @@ use postkorb_store::{MailboxRecord, NewEmployee, StoreError};
 use crate::Ctx;
 use crate::cli::{EmployeeCmd, EmployeeFields, MailboxArgs, MailboxCmd, RouteCmd};
 use crate::clock::format_ms;
-use crate::mailbox::{default_port, parse_protocol, parse_tls, source_config};
+use crate::mailbox::{default_port, parse_protocol, parse_tls};
 
 fn parse_email(s: &str) -> anyhow::Result<Option<EmailAddress>> {
     if s.trim().is_empty() {
@@ -191,6 +191,7 @@ pub async fn route(ctx: &Ctx, cmd: RouteCmd) -> anyhow::Result<()> {
 pub async fn mailbox(ctx: &Ctx, cmd: MailboxCmd) -> anyhow::Result<()> {
     match cmd {
         MailboxCmd::Set(a) => set_mailbox(ctx, *a).await,
+        MailboxCmd::Oauth(a) => crate::oauth::cli(ctx, *a).await,
         MailboxCmd::Status { json } => crate::mail_cmds::status(ctx, json).await,
         MailboxCmd::DryRun { name, since } => crate::mail_cmds::dry_run(ctx, &name, since.as_deref()).await,
         MailboxCmd::Show { name } => {
@@ -203,6 +204,9 @@ pub async fn mailbox(ctx: &Ctx, cmd: MailboxCmd) -> anyhow::Result<()> {
             }
             println!("username      {}", m.username);
             println!("password      {}", if m.secret.is_some() { "set (encrypted)" } else { "not set" });
+            if let Some(line) = crate::oauth::token_status(&m, ctx.clock.now_ms()) {
+                println!("login         OAuth2 (XOAUTH2), {line}");
+            }
             println!("folder        {}", m.folder);
             println!(
                 "after import  {}",
@@ -237,7 +241,7 @@ pub async fn mailbox(ctx: &Ctx, cmd: MailboxCmd) -> anyhow::Result<()> {
         }
         MailboxCmd::Test { name } => {
             let m = ctx.store.mailbox(&name).await?;
-            let cfg = source_config(&m, &ctx.key)?;
+            let cfg = crate::oauth::fresh_config(&ctx.store, &m, &ctx.key, &ctx.clock).await?;
             match postkorb_source::test_connection(&cfg).await {
                 Ok(n) => {
                     println!("OK: connected and logged in to {name}; {n} mails waiting");
@@ -267,6 +271,8 @@ async fn set_mailbox(ctx: &Ctx, a: MailboxArgs) -> anyhow::Result<()> {
     } else {
         Some(ctx.key.encrypt(&read_secret("Mailbox password: ", a.password_stdin)?)?)
     };
+    // A new password means password login; --keep-password keeps the login method (e.g. OAuth2).
+    let auth = if secret.is_some() { "password".to_string() } else { String::new() };
     let m = MailboxRecord {
         name: a.name.clone(),
         protocol: a.protocol.clone(),
@@ -290,10 +296,17 @@ async fn set_mailbox(ctx: &Ctx, a: MailboxArgs) -> anyhow::Result<()> {
             None => None,
         },
         enabled: !a.disabled,
+        auth,
         ..Default::default()
     };
     let saved = ctx.store.save_mailbox(&m, ctx.clock.now_ms()).await?;
     println!("saved mailbox {} ({} {}:{})", saved.name, saved.protocol, saved.host, saved.port);
+    let policy = crate::importer::policy_of(&saved);
+    println!("sender verification: {}", verify_words(&policy));
+    if policy != postkorb_verify::Policy::Off {
+        println!("  mail whose sender cannot be verified is kept (\"sender not verified\"), never routed;");
+        println!("  for a test mailbox with unsigned mail use --verify off");
+    }
     Ok(())
 }
 
