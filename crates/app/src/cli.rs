@@ -181,6 +181,10 @@ pub enum MailboxCmd {
         #[arg(long, default_value = "default")]
         name: String,
     },
+    /// Connect a mailbox to Microsoft 365 or Gmail with OAuth2 (XOAUTH2 instead of a password).
+    /// Create the mailbox first (`mailbox set … --keep-password`). Prints a code and a URL to open
+    /// on any device (device code), or with `--flow browser` a URL whose redirect you paste back.
+    Oauth(Box<OAuthArgs>),
     /// Health of every mailbox: last success, last error, waiting on the server vs imported.
     Status {
         #[arg(long)]
@@ -253,4 +257,35 @@ pub struct MailboxArgs {
     /// An extra CA certificate (PEM) to trust for this server, besides the system roots.
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct OAuthArgs {
+    #[arg(long, default_value = "default")]
+    pub name: String,
+    /// microsoft, google or custom
+    #[arg(long)]
+    pub provider: String,
+    /// The application (client) ID registered with the provider.
+    #[arg(long)]
+    pub client_id: String,
+    /// Microsoft Entra tenant ID or domain (default: organizations).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Read a client secret from standard input (Google's desktop/TV clients have one).
+    #[arg(long)]
+    pub client_secret_stdin: bool,
+    /// device (default; Microsoft — Google does not allow mail access by device code) or browser
+    /// (authorization code with PKCE: open the URL, then paste the address you were sent back to).
+    #[arg(long, default_value = "device")]
+    pub flow: String,
+    /// Where the provider sends the browser back (must be registered with the client).
+    #[arg(long, default_value = "http://localhost")]
+    pub redirect_uri: String,
+    /// custom provider: the token endpoint.
+    #[arg(long)]
+    pub token_url: Option<String>,
+    /// custom provider: the device authorization endpoint.
+    #[arg(long)]
+    pub device_url: Option<String>,
 }

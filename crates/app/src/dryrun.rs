@@ -7,7 +7,6 @@ use postkorb_verify::Policy;
 
 use crate::Ctx;
 use crate::importer;
-use crate::mailbox::source_config;
 
 /// One kind of outcome and who it concerns.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -69,7 +68,7 @@ fn keep_words(reason: &KeepReason) -> (String, String) {
 
 /// Lists, fetches and decides like a pass, then leaves without disposing of anything.
 pub async fn run(ctx: &Ctx, m: &MailboxRecord) -> anyhow::Result<DryRun> {
-    let cfg = source_config(m, &ctx.key)?;
+    let cfg = crate::oauth::fresh_config(&ctx.store, m, &ctx.key, &ctx.clock).await?;
     let mut session =
         postkorb_source::Session::connect(&cfg).await.map_err(|e| anyhow::anyhow!("mailbox {}: {e}", m.name))?;
     let keys: Vec<String> = session.list().await?.into_iter().map(|e| e.key).collect();

@@ -10,7 +10,6 @@ use postkorb_store::Store;
 use postkorb_web::{BoxFuture, Hooks, WebState};
 
 use crate::Ctx;
-use crate::mailbox::source_config;
 
 /// What the web may ask of the application.
 pub struct AppHooks {
@@ -44,7 +43,9 @@ impl Hooks for AppHooks {
     fn test_mailbox(&self, name: String) -> BoxFuture<'_, Result<usize, String>> {
         Box::pin(async move {
             let m = self.ctx.store.mailbox(&name).await.map_err(|e| e.to_string())?;
-            let cfg = source_config(&m, &self.ctx.key).map_err(|e| format!("{e:#}"))?;
+            let cfg = crate::oauth::fresh_config(&self.ctx.store, &m, &self.ctx.key, &self.ctx.clock)
+                .await
+                .map_err(|e| format!("{e:#}"))?;
             postkorb_source::test_connection(&cfg).await.map_err(|e| e.german())
         })
     }

@@ -12,6 +12,7 @@ pub mod lease;
 pub mod mail_cmds;
 pub mod mailbox;
 pub mod mbox;
+pub mod oauth;
 pub mod secret;
 pub mod serve;
 pub mod settings;

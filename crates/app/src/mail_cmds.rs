@@ -12,7 +12,6 @@ use crate::Ctx;
 use crate::cli::{ImportArgs, ListCmd};
 use crate::clock::format_ms;
 use crate::importer::{self, Imported, RunReport};
-use crate::mailbox::source_config;
 
 /// One pass over every enabled mailbox. A failing mailbox is reported and the others go on.
 pub async fn fetch_all(ctx: &Ctx, print: bool) -> anyhow::Result<Vec<(String, RunReport)>> {
@@ -23,7 +22,7 @@ pub async fn fetch_all(ctx: &Ctx, print: bool) -> anyhow::Result<Vec<(String, Ru
     let mut reports = Vec::new();
     let mut failures = Vec::new();
     for m in mailboxes {
-        let result = match source_config(&m, &ctx.key) {
+        let result = match crate::oauth::fresh_config(&ctx.store, &m, &ctx.key, &ctx.clock).await {
             Ok(cfg) => {
                 let ttl = ctx.settings.lease_ttl();
                 match crate::lease::run_once(&ctx.store, &m, &cfg, ctx.settings.batch_size, &ctx.clock, ttl).await {

@@ -35,7 +35,19 @@ pub fn default_port(protocol: Protocol, tls: TlsMode) -> u16 {
     }
 }
 
-/// Builds the connection settings, decrypting the stored password.
+/// Password, or XOAUTH2 with the stored access token (refreshed by `oauth::fresh_config`).
+fn auth(m: &MailboxRecord, key: &SecretKey) -> anyhow::Result<Auth> {
+    if m.auth != "xoauth2" {
+        return Ok(Auth::Password);
+    }
+    let blob = m.oauth.access.as_ref().with_context(|| {
+        format!("mailbox {:?} uses OAuth2 but has no token: run `postkorb mailbox oauth --name {}`", m.name, m.name)
+    })?;
+    let access_token = key.decrypt(blob).with_context(|| format!("mailbox {:?}: OAuth2 access token", m.name))?;
+    Ok(Auth::XOAuth2 { access_token })
+}
+
+/// Builds the connection settings, decrypting the stored password (or OAuth2 access token).
 pub fn source_config(m: &MailboxRecord, key: &SecretKey) -> anyhow::Result<SourceConfig> {
     let protocol = parse_protocol(&m.protocol)?;
     let tls = parse_tls(&m.tls)?;
@@ -53,7 +65,7 @@ pub fn source_config(m: &MailboxRecord, key: &SecretKey) -> anyhow::Result<Sourc
         tls,
         username: m.username.clone(),
         password,
-        auth: Auth::Password,
+        auth: auth(m, key)?,
         folder: if m.folder.is_empty() { "INBOX".into() } else { m.folder.clone() },
         disposal: if m.disposal == "delete" { Disposal::Delete } else { Disposal::MoveTo(m.target_folder.clone()) },
         maildir: m.maildir_path.clone().map(Into::into),

@@ -18,7 +18,6 @@ use postkorb_store::{LeaseOutcome, MailboxRecord, Store};
 use crate::clock::Clock;
 use crate::importer;
 use crate::lease;
-use crate::mailbox::source_config;
 
 /// How long one IDLE lasts before it is renewed: far below the 29 min after which a server may log
 /// an idle client out (RFC 2177) and below the ~5 min after which NAT routers forget a quiet
@@ -159,7 +158,9 @@ async fn pass(
     batch: usize,
     clock: &Clock,
 ) -> Result<SourceConfig, String> {
-    let cfg = match crate::secret::SecretKey::load_or_create(key_file).and_then(|k| source_config(m, &k)) {
+    let key = crate::secret::SecretKey::load_or_create(key_file);
+    // XOAUTH2: refreshes an expiring access token first (and stores the rotated refresh token).
+    let cfg = match async { crate::oauth::fresh_config(store, m, &key?, clock).await }.await {
         Ok(cfg) => cfg,
         Err(e) => {
             let msg = format!("{e:#}");
