@@ -74,12 +74,17 @@ impl Instance {
         }
         panic!("{} did not stop within 15 s after SIGTERM\n{}", self.name, self.log());
     }
+}
 
-    /// POST with a bearer token; returns the response body.
-    pub fn post(&self, path: &str, token: &str) -> String {
-        http(self.port, &format!("POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Bearer {token}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", self.port))
-            .unwrap_or_else(|| panic!("POST {path} to {} failed\n{}", self.name, self.log()))
-    }
+/// POST with a bearer token to an instance's port; the whole response.
+pub fn post_to(port: u16, path: &str, token: &str) -> Option<String> {
+    http(
+        port,
+        &format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Length: 0\r\nConnection: close\r\n\r\n"
+        ),
+    )
 }
 
 fn http(port: u16, request: &str) -> Option<String> {
