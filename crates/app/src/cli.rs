@@ -66,6 +66,23 @@ pub enum Command {
     Kept(ListCmd),
     /// One-off bulk import of a Maildir or an mbox file (nothing is moved or deleted there).
     Import(ImportArgs),
+    /// Copy this installation's SQLite database into a new, empty PostgreSQL database, verified
+    /// table by table (counts and checksums). Stop `serve` first; afterwards set database_url.
+    MigrateDb {
+        /// The target, e.g. postgres://postkorb@db.example/postkorb
+        #[arg(long)]
+        to: String,
+    },
+    /// Write a consistent copy of the database to FILE (SQLite: a snapshot, also while serving;
+    /// PostgreSQL: use pg_dump, see docs/deploy.md). Back up the key file separately.
+    Backup { file: PathBuf },
+    /// Replace the SQLite database with a backup made by `backup` (stop every instance first).
+    Restore {
+        file: PathBuf,
+        /// Replace a database that holds data (it is kept as …before-restore-TIME).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]

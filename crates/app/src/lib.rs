@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod cli;
 pub mod clock;
+pub mod dbtools;
 pub mod demo;
 pub mod dryrun;
 pub mod http;
@@ -50,6 +51,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Demo { no_serve, reset } = cli.command {
         return demo::run(settings, !no_serve, reset).await;
     }
+    if let Command::Restore { file, force } = &cli.command {
+        return dbtools::restore(&settings, file, *force).await;
+    }
     let ctx = Ctx::open(settings).await?;
     match cli.command {
         Command::Serve => {
@@ -66,6 +70,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cases(cmd) => mail_cmds::cases(&ctx, cmd).await,
         Command::Kept(cmd) => mail_cmds::kept(&ctx, cmd).await,
         Command::Import(args) => mail_cmds::import(&ctx, args).await,
+        Command::MigrateDb { to } => dbtools::migrate_db(&ctx, &to).await,
+        Command::Backup { file } => dbtools::backup(&ctx, &file).await,
+        Command::Restore { .. } => unreachable!("handled above"),
     }
 }
 

@@ -6,6 +6,7 @@
 //! the importer may dispose of the server copy only after [`Store::commit_batch`] returned.
 
 mod cases;
+mod dump;
 mod employees;
 mod import;
 mod kept;
@@ -21,6 +22,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use cases::{CaseDetail, CaseEvent, CaseSummary, StoredAttachment};
+pub use dump::TableSum;
 pub use employees::NewEmployee;
 pub use import::{ImportItem, ImportOutcome};
 pub use kept::KeptMail;

@@ -1,0 +1,140 @@
+//! `migrate-db`, `backup`, `restore`: moving and saving the database as a whole.
+//!
+//! SQLite → PostgreSQL is a verified copy (`Store::copy_into`); a SQLite backup is a consistent
+//! snapshot (`VACUUM INTO`) that may be taken while Postkorb runs. For PostgreSQL the commands
+//! point to pg_dump / pg_restore, the tools made for it (docs/deploy.md).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use postkorb_store::{Backend, Store};
+
+use crate::Ctx;
+use crate::settings::Settings;
+
+const PG_HINT: &str = "the database is PostgreSQL: back it up with `pg_dump --format=custom --file FILE 'URL'` \
+and restore into an empty database with `pg_restore --dbname 'URL' FILE` (see docs/deploy.md); \
+back up the key file as well";
+
+/// `postkorb migrate-db --to postgres://…`
+pub async fn migrate_db(ctx: &Ctx, to: &str) -> anyhow::Result<()> {
+    if ctx.store.backend() != Backend::Sqlite {
+        bail!("migrate-db copies the embedded SQLite database; this installation uses {}", ctx.settings.database_url());
+    }
+    if !(to.starts_with("postgres://") || to.starts_with("postgresql://")) {
+        bail!("--to must be a PostgreSQL URL (postgres://USER@HOST/DATABASE)");
+    }
+    refuse_while_serving(&ctx.store).await?;
+    let target =
+        Store::open(to).await.context("cannot open the target database (create it first, e.g. with createdb)")?;
+    println!("copying {} into the PostgreSQL database …", ctx.settings.database_url());
+    let sums = ctx.store.copy_into(&target).await.context("the copy failed; the target database was left unchanged")?;
+    for s in &sums {
+        println!("  {:<20} {:>8} rows  sha256 {}", s.table, s.rows, &s.checksum[..16]);
+    }
+    println!("Done: every table has the same rows and checksum in both databases.");
+    println!("Next: set database_url = \"{to}\" (or POSTKORB_DATABASE_URL) and keep the same key file");
+    println!("({}); the SQLite file stays as it was.", ctx.settings.key_file().display());
+    Ok(())
+}
+
+/// A copy while an instance is importing would miss what it imports meanwhile.
+async fn refuse_while_serving(store: &Store) -> anyhow::Result<()> {
+    let now = crate::clock::Clock::system().now_ms();
+    for m in store.mailboxes().await? {
+        if let Some(l) = store.lease(m.id).await?
+            && l.expires_ms > now
+        {
+            bail!(
+                "mailbox {} is being fetched by a running instance ({}): stop `postkorb serve` first",
+                m.name,
+                l.holder
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `postkorb backup FILE`
+pub async fn backup(ctx: &Ctx, file: &Path) -> anyhow::Result<()> {
+    if ctx.store.backend() != Backend::Sqlite {
+        bail!("{PG_HINT}");
+    }
+    ctx.store.backup_sqlite(file).await.with_context(|| format!("cannot write the backup {}", file.display()))?;
+    let copy = Store::open(&format!("sqlite:{}", file.display())).await.context("the backup cannot be read back")?;
+    let sums = copy.table_sums().await?;
+    copy.pool().close().await;
+    let rows: i64 = sums.iter().map(|s| s.rows).sum();
+    println!("Backup written to {} ({} tables, {rows} rows).", file.display(), sums.len());
+    println!("Back up the key file too, separately: {}", ctx.settings.key_file().display());
+    Ok(())
+}
+
+/// `postkorb restore FILE [--force]` (runs before the database is opened).
+pub async fn restore(settings: &Settings, file: &Path, force: bool) -> anyhow::Result<()> {
+    let url = settings.database_url();
+    let Some(db) = sqlite_path(&url) else { bail!("{PG_HINT}") };
+    if !file.is_file() {
+        bail!("{} is not a file", file.display());
+    }
+    // Check the backup on a copy (an older backup is migrated there, as a start would do).
+    let staged = db.with_extension("restoring");
+    std::fs::copy(file, &staged).with_context(|| format!("cannot copy {} to {}", file.display(), staged.display()))?;
+    let check = async {
+        let store = Store::open(&format!("sqlite:{}", staged.display())).await?;
+        let sums = store.table_sums().await?;
+        store.pool().close().await;
+        anyhow::Ok(sums)
+    };
+    let sums = match check.await {
+        Ok(sums) => sums,
+        Err(e) => {
+            let _ = std::fs::remove_file(&staged);
+            return Err(e.context(format!("{} is not a Postkorb backup", file.display())));
+        }
+    };
+    if db.exists() {
+        let current = Store::open(&url).await?;
+        let rows: i64 = current.table_sums().await?.iter().map(|s| s.rows).sum();
+        if rows > 0 && !force {
+            current.pool().close().await;
+            let _ = std::fs::remove_file(&staged);
+            bail!("{} holds data ({rows} rows): add --force to replace it (it is kept beside it)", db.display());
+        }
+        // Everything into the main file, so the file kept aside is complete on its own.
+        current.checkpoint().await?;
+        current.pool().close().await;
+        let aside =
+            PathBuf::from(format!("{}.before-restore-{}", db.display(), crate::clock::Clock::system().now_ms()));
+        std::fs::rename(&db, &aside)?;
+        println!("The previous database is kept as {}", aside.display());
+    }
+    for ext in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", db.display()));
+    }
+    std::fs::rename(&staged, &db)?;
+    let rows: i64 = sums.iter().map(|s| s.rows).sum();
+    println!("Restored {} into {} ({rows} rows). Start Postkorb again.", file.display(), db.display());
+    Ok(())
+}
+
+/// The file of a `sqlite:` URL (`sqlite:PATH`, `sqlite://PATH`, with or without `?options`).
+fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or(rest);
+    Some(PathBuf::from(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_path;
+    use std::path::PathBuf;
+
+    #[test]
+    fn the_file_of_a_sqlite_url_is_found_with_or_without_slashes_and_options() {
+        assert_eq!(sqlite_path("sqlite:data/postkorb.db"), Some(PathBuf::from("data/postkorb.db")));
+        assert_eq!(sqlite_path("sqlite:///srv/pk.db?mode=rwc"), Some(PathBuf::from("/srv/pk.db")));
+        assert_eq!(sqlite_path("postgres://x/y"), None);
+    }
+}
