@@ -57,7 +57,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let ctx = Ctx::open(settings).await?;
     match cli.command {
         Command::Serve => {
-            announce_admin(&ctx).await?;
+            // Two instances starting together on a new database race to create the first admin;
+            // the loser must still serve.
+            if let Err(e) = announce_admin(&ctx).await {
+                eprintln!("warning: no first admin created here ({e:#}); another instance may have just done it");
+            }
             serve::run(&ctx).await
         }
         Command::Fetch { once: _ } => mail_cmds::fetch_all(&ctx, true).await.map(|_| ()),

@@ -21,7 +21,7 @@ fn office(c: &Cluster) {
 
 /// Every tenth mail comes from a stranger (kept), the rest from Anna (a Vorgang for Bernd).
 fn sender(i: usize) -> String {
-    if i % 10 == 0 { format!("fremd{i}@example.org") } else { "Anna <anna@mustermail.de>".into() }
+    if i.is_multiple_of(10) { format!("fremd{i}@example.org") } else { "Anna <anna@mustermail.de>".into() }
 }
 
 /// Waits until some instance holds the mailbox's lease; returns its holder id.

@@ -60,8 +60,8 @@ fn office(dir: &Path) {
     for sub in ["new", "cur", "tmp"] {
         std::fs::create_dir_all(maildir.join(sub)).unwrap();
     }
-    for i in 0..40 {
-        let from = if i % 5 == 0 { format!("fremd{i}@example.org") } else { "anna@mustermail.de".into() };
+    for i in 0..40usize {
+        let from = if i.is_multiple_of(5) { format!("fremd{i}@example.org") } else { "anna@mustermail.de".into() };
         let pdf: String = (0..600).map(|k| char::from(b'A' + ((i * 7 + k) % 26) as u8)).collect();
         let raw = format!(
             "From: {from}\r\nSubject: =?UTF-8?Q?Schaden_M=C3=BCller_{i}?=\r\nMessage-ID: <m{i}@mig.test>\r\n\
