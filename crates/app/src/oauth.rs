@@ -163,7 +163,15 @@ fn describe<RE: std::error::Error + 'static, T: oauth2::ErrorResponseType + std:
             let detail = r.error_description().map(|d| format!(" ({d})")).unwrap_or_default();
             (invalid_grant, format!("{}{detail}", r.error()))
         }
-        RequestTokenError::Request(e) => (false, format!("token endpoint not reachable: {e}")),
+        RequestTokenError::Request(e) => {
+            let mut detail = e.to_string();
+            let mut source = e.source();
+            while let Some(inner) = source {
+                detail = format!("{detail}: {inner}");
+                source = inner.source();
+            }
+            (false, format!("token endpoint not reachable: {detail}"))
+        }
         RequestTokenError::Parse(e, _) => (false, format!("unreadable answer from the token endpoint: {e}")),
         RequestTokenError::Other(e) => (false, e),
     }

@@ -210,3 +210,41 @@ async fn the_device_code_flow_connects_the_account_and_the_next_pass_fetches() {
     let saved = w.store.save_mailbox(&form, 5).await.unwrap();
     assert_eq!((saved.auth.as_str(), &saved.oauth.refresh), ("xoauth2", &m.oauth.refresh));
 }
+
+#[tokio::test]
+async fn the_authorization_code_flow_with_pkce_stores_the_tokens() {
+    let w = world().await;
+    plain_mailbox(&w, "imap").await;
+    w.oauth.approve_devices_for(USER);
+    let connect = Connect {
+        provider: "custom".into(),
+        client_id: "postkorb-test".into(),
+        client_secret: None,
+        tenant: None,
+        token_url: Some(w.oauth.token_url()),
+        device_url: None,
+    };
+    let redirect = "http://localhost:8080/oauth/callback";
+    let start = oauth::start_auth_code(&Connect { provider: "google".into(), ..connect.clone() }, redirect).unwrap();
+    let back = format!("{redirect}?state={}&code=code-ok&scope=x", start.state);
+    let (code, state) = oauth::code_from_redirect(&back).unwrap();
+    assert_eq!(state, start.state);
+    let denied = oauth::code_from_redirect(&format!("{redirect}?error=access_denied&state=s")).unwrap_err();
+    assert!(denied.to_string().contains("access_denied"));
+    let m = oauth::finish_auth_code(
+        &w.store,
+        &w.ctx.key,
+        &Clock::fixed(NOW),
+        "default",
+        &connect,
+        redirect,
+        &code,
+        &start.pkce_verifier,
+    )
+    .await
+    .unwrap();
+    assert_eq!(m.auth, "xoauth2");
+    assert!(w.oauth.refresh_valid(&stored_refresh(&w, &m)));
+    w.dovecot.deliver(USER, &mail(9));
+    assert_eq!(pass(&w, NOW).await.unwrap_or_else(|e| panic!("{e}")).imported.len(), 1);
+}

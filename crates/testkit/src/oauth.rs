@@ -104,7 +104,8 @@ impl OAuthServer {
         self.lock().requests.clone()
     }
 
-    /// The user code approves the next device flow for `user` after the client polled once.
+    /// The user code approves the next device flow for `user` after the client polled once; an
+    /// authorization code grant with the code `code-ok` also signs in as `user`.
     pub fn approve_devices_for(&self, user: &str) {
         self.lock().device.insert("*".into(), user.into());
     }
@@ -195,6 +196,20 @@ impl OAuthServer {
                 let Some(user) = st.device.get("*").cloned() else {
                     return (400, r#"{"error":"access_denied"}"#.into());
                 };
+                let access = new_access(&mut st, &user);
+                let refresh = new_refresh(&mut st, &user);
+                (200, token_json(&access, Some(&refresh)))
+            }
+            // The authorization code grant: the code `code-ok`, sent with a PKCE verifier.
+            Some("authorization_code") => {
+                let pkce = form.get("code_verifier").is_some_and(|v| v.len() >= 43);
+                if form.get("code").map(String::as_str) != Some("code-ok") || !pkce {
+                    return (
+                        400,
+                        r#"{"error":"invalid_grant","error_description":"bad code or no PKCE verifier"}"#.into(),
+                    );
+                }
+                let user = st.device.get("*").cloned().unwrap_or_default();
                 let access = new_access(&mut st, &user);
                 let refresh = new_refresh(&mut st, &user);
                 (200, token_json(&access, Some(&refresh)))
