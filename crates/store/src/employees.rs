@@ -129,6 +129,16 @@ impl Store {
         Ok(())
     }
 
+    /// Sets the password only if the employee has none yet; true if this call set it.
+    pub async fn set_password_hash_if_unset(&self, id: EmployeeId, hash: &str) -> Result<bool> {
+        let done = sqlx::query("UPDATE employees SET password_hash = $1 WHERE id = $2 AND password_hash IS NULL")
+            .bind(hash)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn password_hash(&self, username: &str) -> Result<Option<(EmployeeId, String)>> {
         let row = sqlx::query("SELECT id, password_hash FROM employees WHERE username = $1")
             .bind(username)

@@ -295,3 +295,16 @@ async fn discarding_a_kept_mail_is_audited_and_the_password_stays_when_not_given
         assert_eq!(saved.host, "mail.example.de");
     }
 }
+
+#[tokio::test]
+async fn only_the_first_of_two_racing_password_setters_wins() {
+    for (store, _d) in backends().await {
+        let e = store
+            .add_employee(&NewEmployee { name: "Admin".into(), is_current: true, ..Default::default() }, 1)
+            .await
+            .unwrap();
+        let (a, b) =
+            tokio::join!(store.set_password_hash_if_unset(e.id, "h1"), store.set_password_hash_if_unset(e.id, "h2"));
+        assert_eq!([a.unwrap(), b.unwrap()].iter().filter(|w| **w).count(), 1);
+    }
+}

@@ -56,11 +56,20 @@ pub async fn bootstrap_admin(store: &Store) -> Result<Option<String>, postkorb_s
                 work_email: None,
                 permissions: Permission::ALL.to_vec(),
             };
-            store.add_employee(&new, now_ms()).await?
+            match store.add_employee(&new, now_ms()).await {
+                Ok(a) => a,
+                // Another instance created it a moment ago.
+                Err(postkorb_store::StoreError::Invalid(_)) => store.find_employee("admin").await?,
+                Err(e) => return Err(e),
+            }
         }
     };
-    store.set_password_hash(admin.id, &hash_password(&password)).await?;
-    Ok(Some(password))
+    // Only the instance that sets the first password prints it: the update is conditional.
+    if store.set_password_hash_if_unset(admin.id, &hash_password(&password)).await? {
+        Ok(Some(password))
+    } else {
+        Ok(None)
+    }
 }
 
 /// The logged-in employee of this request, with the session's CSRF token.
