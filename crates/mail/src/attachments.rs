@@ -6,10 +6,44 @@ use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
 use crate::Attachment;
 
 const MAX_NAME_CHARS: usize = 150;
-const RESERVED: [&str; 22] = [
-    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9", "LPT1", "LPT2",
-    "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+const RESERVED: [&str; 30] = [
+    "CON",
+    "PRN",
+    "AUX",
+    "NUL",
+    "COM1",
+    "COM2",
+    "COM3",
+    "COM4",
+    "COM5",
+    "COM6",
+    "COM7",
+    "COM8",
+    "COM9",
+    "LPT1",
+    "LPT2",
+    "LPT3",
+    "LPT4",
+    "LPT5",
+    "LPT6",
+    "LPT7",
+    "LPT8",
+    "LPT9",
+    "COM\u{b9}",
+    "COM\u{b2}",
+    "COM\u{b3}",
+    "LPT\u{b9}",
+    "LPT\u{b2}",
+    "LPT\u{b3}",
+    "CONIN$",
+    "CONOUT$",
 ];
+
+/// Invisible format characters; the bidi overrides can make "rechnung\u{202e}fdp.exe" look like a PDF.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{ad}' | '\u{61c}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+        | '\u{2060}'..='\u{2069}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}')
+}
 
 /// All non-body parts of the top-level message (nested messages become one `.eml` each).
 pub fn collect(msg: &Message<'_>, limit: usize) -> Vec<Attachment> {
@@ -67,8 +101,11 @@ pub fn content_type(part: &MessagePart<'_>) -> String {
 /// no leading dots, no reserved Windows device names, at most 150 characters, never empty.
 pub fn safe_name(name: &str, n: usize) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String =
-        base.chars().filter(|c| !c.is_control()).map(|c| if ":*?\"<>|".contains(c) { '_' } else { c }).collect();
+    let cleaned: String = base
+        .chars()
+        .filter(|&c| !c.is_control() && !is_invisible(c))
+        .map(|c| if ":*?\"<>|".contains(c) { '_' } else { c })
+        .collect();
     let trimmed = cleaned.trim().trim_start_matches('.').trim_end_matches(['.', ' ']).trim();
     if trimmed.is_empty() {
         return format!("anhang-{n}");
@@ -119,6 +156,10 @@ mod tests {
         check("a\u{0}b\r\n.pdf", "ab.pdf");
         check("was?<ist>|das*.doc", "was__ist__das_.doc");
         check("  bericht.pdf. ", "bericht.pdf");
+        check("COM\u{b9}.txt", "_COM\u{b9}.txt");
+        check("conout$", "_conout$");
+        check("rechnung\u{202e}fdp.exe", "rechnungfdp.exe");
+        check("a\u{200b}\u{feff}b.pdf", "ab.pdf");
     }
 
     #[test]

@@ -8,6 +8,9 @@ use mail_parser::{Encoding, Message, MessagePart, MimeHeaders, PartType};
 
 use crate::html;
 
+/// The text kept for a Vorgang; beyond this the text is cut (the raw mail is kept whole).
+pub const MAX_TEXT_BYTES: usize = 1024 * 1024;
+
 /// Plain text and sanitised HTML of a (possibly nested) message.
 pub fn bodies(msg: &Message<'_>, warnings: &mut Vec<String>) -> (String, Option<String>) {
     let raw_html: Vec<&str> = msg
@@ -20,6 +23,9 @@ pub fn bodies(msg: &Message<'_>, warnings: &mut Vec<String>) -> (String, Option<
         .collect();
     let joined = raw_html.join("\n");
     let html = if raw_html.is_empty() {
+        None
+    } else if joined.len() > html::MAX_HTML_BYTES {
+        warnings.push(format!("HTML too large ({} KB), not shown", joined.len() / 1024));
         None
     } else if html::too_complex(&joined) {
         warnings.push("HTML nested too deeply, not shown".into());
@@ -46,6 +52,11 @@ pub fn bodies(msg: &Message<'_>, warnings: &mut Vec<String>) -> (String, Option<
     if text.contains('\0') {
         warnings.push("NUL bytes in body".into());
         text.retain(|c| c != '\0');
+    }
+    if text.len() > MAX_TEXT_BYTES {
+        let cut = (0..=MAX_TEXT_BYTES).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+        text.truncate(cut);
+        warnings.push(format!("text cut to {} KB (the whole mail is kept)", MAX_TEXT_BYTES / 1024));
     }
     (text, html)
 }

@@ -64,9 +64,12 @@ pub fn too_complex(html: &str) -> bool {
     false
 }
 
+/// Above this much HTML the sanitiser and html2text take seconds; such HTML is not shown.
+pub const MAX_HTML_BYTES: usize = 2 * 1024 * 1024;
+
 /// Plain text of raw HTML: via the sanitiser and html2text, or a linear tag stripper for hostile HTML.
 pub fn text_of(raw_html: &str, warnings: &mut Vec<String>) -> String {
-    if too_complex(raw_html) {
+    if raw_html.len() > MAX_HTML_BYTES || too_complex(raw_html) {
         return mail_parser::decoders::html::html_to_text(raw_html);
     }
     to_text(&sanitize(raw_html), warnings)

@@ -45,12 +45,14 @@ pub fn header_stage(raw_mail: &[u8], limits: &Limits) -> InboundMail {
     let headers = raw::headers(block);
     let (from, phrase) = sender::sender(&raw::values(&headers, "From"));
     if let Some(parsed) = MessageParser::default().parse_headers(block) {
-        mail.subject = parsed.subject().unwrap_or_default().trim().to_string();
+        mail.subject = one_line(parsed.subject().unwrap_or_default(), MAX_SUBJECT_CHARS, "subject", &mut mail.warnings);
         mail.date_ms = parsed.date().filter(|d| d.is_valid()).map(|d| d.to_timestamp().saturating_mul(1000));
         mail.message_id =
             parsed.message_id().map(|id| id.trim().trim_matches(['<', '>']).to_string()).filter(|id| !id.is_empty());
         if from.is_ok() {
-            mail.display_name = display_name(&parsed, phrase);
+            mail.display_name = display_name(&parsed, phrase)
+                .map(|n| one_line(&n, MAX_NAME_CHARS, "display name", &mut mail.warnings))
+                .filter(|n| !n.is_empty());
         }
     }
     mail.sender = from;
@@ -59,6 +61,21 @@ pub fn header_stage(raw_mail: &[u8], limits: &Limits) -> InboundMail {
         mail.malformed = Some(format!("too large ({} bytes, limit {})", raw_mail.len(), limits.max_size));
     }
     mail
+}
+
+const MAX_SUBJECT_CHARS: usize = 1000;
+const MAX_NAME_CHARS: usize = 200;
+
+/// A header text as one clean line: control characters (CR, LF, NUL, …) become spaces, and it
+/// is cut to `max` characters with a warning, so it cannot break lines in lists, logs or replies.
+fn one_line(value: &str, max: usize, what: &str, warnings: &mut Vec<String>) -> String {
+    let clean: String = value.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let clean = clean.trim();
+    if clean.chars().count() <= max {
+        return clean.to_string();
+    }
+    warnings.push(format!("{what} cut to {max} characters"));
+    clean.chars().take(max).collect::<String>().trim_end().to_string()
 }
 
 /// The decoded display name when mail-parser agrees there is exactly one mailbox, else our own.

@@ -40,6 +40,9 @@ fn address(mb: &Mailbox) -> Result<EmailAddress, String> {
     if addr.contains("=?") {
         return Err("From address is inside an encoded word".into());
     }
+    if addr.contains(char::REPLACEMENT_CHARACTER) {
+        return Err("invalid From address: not valid UTF-8".into());
+    }
     if addr.chars().any(char::is_whitespace) {
         return Err("From address contains whitespace".into());
     }
@@ -170,6 +173,7 @@ mod tests {
         check(&["<max@example.de> evil@attacker.tld"], Err("text after the address in From"));
         check(&["\"boss\"@firma.de"], Err("From address has a quoted part"));
         check(&["max@example.de,"], Ok("max@example.de"));
+        check(&["max\u{FFFD}@example.de"], Err("invalid From address: not valid UTF-8"));
     }
 
     #[test]

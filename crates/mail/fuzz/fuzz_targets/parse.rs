@@ -1,0 +1,24 @@
+//! Fuzz target `parse`: any bytes through `postkorb_mail::parse` and `fingerprint`. A panic inside
+//! the parser is a crash here even though `parse` contains it (libfuzzer-sys aborts in its panic
+//! hook), and the invariants every parsed mail must keep are asserted.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let mail = postkorb_mail::parse(data);
+    let print = postkorb_mail::fingerprint(data, mail.message_id.as_deref());
+    assert_eq!(print.len(), 64);
+    if let Some(why) = &mail.malformed {
+        assert!(!why.is_empty() && !why.starts_with("parser panic"), "{why}");
+    }
+    assert!(!mail.subject.chars().any(char::is_control), "{:?}", mail.subject);
+    for a in &mail.attachments {
+        let n = &a.name;
+        assert!(!n.is_empty() && !n.starts_with('.') && !n.contains(['/', '\\', ':']), "{n:?}");
+        assert!(!n.chars().any(char::is_control) && n.chars().count() <= 150, "{n:?}");
+    }
+    if let Ok(sender) = &mail.sender {
+        assert!(!sender.as_str().contains("=?") && !sender.as_str().contains(char::REPLACEMENT_CHARACTER));
+    }
+});
