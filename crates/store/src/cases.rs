@@ -86,6 +86,7 @@ fn summary_from_row(r: &AnyRow) -> Result<CaseSummary> {
 
 pub(crate) async fn insert_case(
     tx: &mut Transaction<'_, Any>,
+    blobs: Option<&crate::blobs::BlobDir>,
     mailbox_id: Option<i64>,
     raw_id: i64,
     mail: &InboundMail,
@@ -130,9 +131,10 @@ pub(crate) async fn insert_case(
             .await?;
     }
     for (i, a) in mail.attachments.iter().enumerate() {
+        let (data, blob) = crate::blobs::stash(blobs, &a.data).await?;
         sqlx::query(
-            "INSERT INTO attachments (case_id, position, name, content_type, content_id, size, data)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO attachments (case_id, position, name, content_type, content_id, size, data, blob)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(case_id)
         .bind(i as i64)
@@ -140,7 +142,8 @@ pub(crate) async fn insert_case(
         .bind(clean(&a.content_type))
         .bind(a.content_id.as_deref().map(clean))
         .bind(a.data.len() as i64)
-        .bind(a.data.clone())
+        .bind(data)
+        .bind(blob)
         .execute(&mut **tx)
         .await?;
     }
@@ -351,13 +354,16 @@ impl Store {
 
     /// One attachment's metadata and bytes.
     pub async fn attachment(&self, case_id: i64, attachment_id: i64) -> Result<(StoredAttachment, Vec<u8>)> {
-        let r =
-            sqlx::query("SELECT id, name, content_type, size, data FROM attachments WHERE case_id = $1 AND id = $2")
-                .bind(case_id)
-                .bind(attachment_id)
-                .fetch_optional(&self.pool)
-                .await?
-                .ok_or_else(|| StoreError::NotFound(format!("attachment {attachment_id}")))?;
+        let r = sqlx::query(
+            "SELECT id, name, content_type, size, data, blob FROM attachments WHERE case_id = $1 AND id = $2",
+        )
+        .bind(case_id)
+        .bind(attachment_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("attachment {attachment_id}")))?;
+        let what = format!("attachment {attachment_id}");
+        let bytes = crate::blobs::resolve(self, r.try_get(4)?, r.try_get(5)?, &what).await?;
         Ok((
             StoredAttachment {
                 id: r.try_get(0)?,
@@ -365,18 +371,18 @@ impl Store {
                 content_type: r.try_get(2)?,
                 size: r.try_get(3)?,
             },
-            r.try_get(4)?,
+            bytes,
         ))
     }
 
     /// The original message bytes (.eml).
     pub async fn raw(&self, raw_id: i64) -> Result<Vec<u8>> {
-        let r = sqlx::query("SELECT data FROM raw_messages WHERE id = $1")
+        let r = sqlx::query("SELECT data, blob FROM raw_messages WHERE id = $1")
             .bind(raw_id)
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("raw message {raw_id}")))?;
-        Ok(r.try_get(0)?)
+        crate::blobs::resolve(self, r.try_get(0)?, r.try_get(1)?, &format!("raw message {raw_id}")).await
     }
 
     /// „Erledigt“ (done = true) or „Wieder öffnen“. Only an assigned Vorgang can change.

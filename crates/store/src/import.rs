@@ -11,6 +11,7 @@ use postkorb_core::{Decision, KeepReason};
 use postkorb_mail::InboundMail;
 use sqlx::{Any, Row, Transaction};
 
+use crate::blobs::BlobDir;
 use crate::{Result, Store};
 
 pub struct ImportItem {
@@ -118,7 +119,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let mut outcomes = Vec::with_capacity(items.len());
         for item in items {
-            outcomes.push(import_one(&mut tx, mailbox_id, item, now_ms).await?);
+            outcomes.push(import_one(&mut tx, self.blobs.as_ref(), mailbox_id, item, now_ms).await?);
         }
         tx.commit().await?;
         Ok(outcomes)
@@ -127,6 +128,7 @@ impl Store {
 
 async fn import_one(
     tx: &mut Transaction<'_, Any>,
+    blobs: Option<&BlobDir>,
     mailbox_id: i64,
     item: &ImportItem,
     now: i64,
@@ -165,7 +167,7 @@ async fn import_one(
         return Ok(ImportOutcome::Duplicate { of_ledger: of });
     }
 
-    let raw_id = insert_raw(tx, &item.fingerprint, &item.raw).await?;
+    let raw_id = insert_raw(tx, blobs, &item.fingerprint, &item.raw).await?;
     let outcome = match &item.decision {
         Decision::Keep(reason) => {
             let kept_id = insert_kept(tx, Some(mailbox_id), raw_id, reason, &item.mail, now).await?;
@@ -177,7 +179,8 @@ async fn import_one(
             ImportOutcome::Kept { kept_id, reason: reason.clone() }
         }
         decision => {
-            let case_id = crate::cases::insert_case(tx, Some(mailbox_id), raw_id, &item.mail, decision, now).await?;
+            let case_id =
+                crate::cases::insert_case(tx, blobs, Some(mailbox_id), raw_id, &item.mail, decision, now).await?;
             sqlx::query("UPDATE ledger SET outcome = 'case', case_id = $1 WHERE id = $2")
                 .bind(case_id)
                 .bind(ledger_id)
@@ -189,13 +192,22 @@ async fn import_one(
     Ok(outcome)
 }
 
-pub(crate) async fn insert_raw(tx: &mut Transaction<'_, Any>, fingerprint: &str, raw: &[u8]) -> Result<i64> {
-    let row = sqlx::query("INSERT INTO raw_messages (fingerprint, size, data) VALUES ($1, $2, $3) RETURNING id")
-        .bind(fingerprint)
-        .bind(raw.len() as i64)
-        .bind(raw.to_vec())
-        .fetch_one(&mut **tx)
-        .await?;
+/// With a blob directory the file is written (durably) here, before the caller commits.
+pub(crate) async fn insert_raw(
+    tx: &mut Transaction<'_, Any>,
+    blobs: Option<&BlobDir>,
+    fingerprint: &str,
+    raw: &[u8],
+) -> Result<i64> {
+    let (data, blob) = crate::blobs::stash(blobs, raw).await?;
+    let row =
+        sqlx::query("INSERT INTO raw_messages (fingerprint, size, data, blob) VALUES ($1, $2, $3, $4) RETURNING id")
+            .bind(fingerprint)
+            .bind(raw.len() as i64)
+            .bind(data)
+            .bind(blob)
+            .fetch_one(&mut **tx)
+            .await?;
     Ok(row.try_get(0)?)
 }
 

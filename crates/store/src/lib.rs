@@ -5,6 +5,7 @@
 //! The import of a batch is one transaction: ledger row + Vorgang or kept mail + raw bytes, so that
 //! the importer may dispose of the server copy only after [`Store::commit_batch`] returned.
 
+mod blobs;
 mod cases;
 mod dump;
 mod employees;
@@ -21,6 +22,7 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
+pub use blobs::SweepReport;
 pub use cases::{CaseDetail, CaseEvent, CaseSummary, StoredAttachment};
 pub use dump::TableSum;
 pub use employees::NewEmployee;
@@ -42,6 +44,9 @@ pub enum StoreError {
     NotFound(String),
     #[error("invalid value: {0}")]
     Invalid(String),
+    /// The blob directory: a file missing, damaged or not writable.
+    #[error("blob directory: {0}")]
+    Blob(String),
 }
 
 /// The rules a sender row broke (all of them, so a form can show each).
@@ -67,11 +72,22 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Where raw mails and attachments go instead of the database (`blobs.rs`), if set.
+    blobs: Option<blobs::BlobDir>,
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `url` and applies the migrations.
+    /// Opens (creating if needed) the database at `url` and applies the migrations; raw mails
+    /// and attachments are stored in the database.
     pub async fn open(url: &str) -> Result<Store> {
+        Store::open_with(url, None).await
+    }
+
+    /// Like [`Store::open`]; with `blob_dir`, new raw mails and attachments are written there
+    /// (content-addressed files, durable before the commit that references them) and the rows
+    /// hold their hash. Bytes already in the database stay readable either way.
+    pub async fn open_with(url: &str, blob_dir: Option<std::path::PathBuf>) -> Result<Store> {
+        let blobs = blob_dir.map(blobs::BlobDir::open).transpose()?;
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -109,7 +125,7 @@ impl Store {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
             Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
         }
-        Ok(Store { pool, backend })
+        Ok(Store { pool, backend, blobs })
     }
 
     pub fn backend(&self) -> Backend {

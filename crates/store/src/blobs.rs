@@ -1,0 +1,283 @@
+//! Raw mails and attachment bytes in a directory instead of the database (setting `blob_dir`).
+//!
+//! **Invariant:** a blob file is durable before the transaction that references it commits:
+//! written to a temp file in its final directory, fsync'd, renamed to its content address
+//! (`ab/cd/<sha256 hex>`), directory fsync'd — all inside the import step, before `COMMIT`.
+//! Identical bytes share one file. A transaction that fails leaves an unreferenced file behind;
+//! [`Store::sweep_blobs`] removes such files once they are older than a grace period, so a file
+//! written for a transaction still in flight is never removed.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::{Result, Store, StoreError};
+
+/// The directory holding the blob files.
+#[derive(Clone, Debug)]
+pub(crate) struct BlobDir {
+    root: PathBuf,
+}
+
+/// What one sweep did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Referenced files, left alone.
+    pub referenced: u64,
+    /// Unreferenced files younger than the grace period (maybe a transaction in flight), left alone.
+    pub young: u64,
+    /// Unreferenced files (and stale temp files) removed.
+    pub removed: u64,
+    /// Hashes referenced by a row whose file is missing: reading them fails.
+    pub missing: Vec<String>,
+}
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+pub(crate) fn hash_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn is_hash(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn is_hex2(name: &str) -> bool {
+    name.len() == 2 && is_hash(&name.repeat(32))
+}
+
+/// A unique name beside the final file, never mistaken for a blob (it contains a dot).
+fn side_name(hash: &str, kind: &str) -> String {
+    format!("{hash}.{kind}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed))
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+impl BlobDir {
+    pub(crate) fn open(root: PathBuf) -> Result<BlobDir> {
+        std::fs::create_dir_all(&root)
+            .map_err(|e| StoreError::Blob(format!("cannot create the blob directory {}: {e}", root.display())))?;
+        Ok(BlobDir { root })
+    }
+
+    fn dir_of(&self, hash: &str) -> PathBuf {
+        self.root.join(&hash[..2]).join(&hash[2..4])
+    }
+
+    pub(crate) fn path_of(&self, hash: &str) -> PathBuf {
+        self.dir_of(hash).join(hash)
+    }
+
+    /// Writes `bytes` durably under their hash and returns the hash (blocking IO).
+    fn put_blocking(&self, bytes: &[u8]) -> std::io::Result<String> {
+        let hash = hash_hex(bytes);
+        let dir = self.dir_of(&hash);
+        std::fs::create_dir_all(&dir)?;
+        // Always a fresh file, even when one exists: an existing unreferenced file may be swept
+        // at any moment, a freshly renamed one is younger than any grace period.
+        let tmp = dir.join(side_name(&hash, "tmp"));
+        let written = (|| {
+            let mut f = std::fs::File::create_new(&tmp)?;
+            f.write_all(bytes)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, dir.join(&hash))
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        sync_dir(&dir)?;
+        // New ab/ and ab/cd/ entries must survive a power cut as well.
+        for parent in [dir.parent(), Some(self.root.as_path())].into_iter().flatten() {
+            sync_dir(parent)?;
+        }
+        Ok(hash)
+    }
+
+    /// Writes `bytes` (before the referencing transaction commits) and returns their hash.
+    pub(crate) async fn put(&self, bytes: Vec<u8>) -> Result<String> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.put_blocking(&bytes))
+            .await
+            .map_err(|e| StoreError::Blob(format!("blob writer failed: {e}")))?
+            .map_err(|e| StoreError::Blob(format!("cannot write to the blob directory {}: {e}", self.root.display())))
+    }
+
+    /// Reads a blob and checks its bytes against the hash.
+    pub(crate) async fn get(&self, hash: &str, what: &str) -> Result<Vec<u8>> {
+        let path = self.path_of(hash);
+        let bytes = tokio::fs::read(&path).await.map_err(|e| {
+            StoreError::Blob(format!("the file of {what} is missing or unreadable: {} ({e})", path.display()))
+        })?;
+        if hash_hex(&bytes) != hash {
+            return Err(StoreError::Blob(format!("the file of {what} is damaged (hash mismatch): {}", path.display())));
+        }
+        Ok(bytes)
+    }
+}
+
+/// Reads bytes stored either in the row (`blob` NULL) or in the blob directory.
+pub(crate) async fn resolve(store: &Store, data: Vec<u8>, blob: Option<String>, what: &str) -> Result<Vec<u8>> {
+    let Some(hash) = blob else { return Ok(data) };
+    if !is_hash(&hash) {
+        return Err(StoreError::Blob(format!("{what} has an invalid blob reference {hash:?}")));
+    }
+    match &store.blobs {
+        Some(dir) => dir.get(&hash, what).await,
+        None => Err(StoreError::Blob(format!(
+            "{what} is stored in a blob directory (file {}/{}/{hash}), but no blob_dir is set",
+            &hash[..2],
+            &hash[2..4]
+        ))),
+    }
+}
+
+/// Stores bytes for a row: `(data, blob)` to bind — the bytes themselves without a blob
+/// directory, or an empty `data` and the hash of the file just written durably.
+pub(crate) async fn stash(store_blobs: Option<&BlobDir>, bytes: &[u8]) -> Result<(Vec<u8>, Option<String>)> {
+    match store_blobs {
+        None => Ok((bytes.to_vec(), None)),
+        Some(dir) => Ok((Vec::new(), Some(dir.put(bytes.to_vec()).await?))),
+    }
+}
+
+impl Store {
+    /// Removes blob files no row references and that are older than `grace` (also temp files
+    /// a crash left behind). `grace` must exceed the longest import transaction: a file written for
+    /// a transaction still in flight is unreferenced until its commit. Safe while importing and
+    /// with several instances sharing the directory. Without a blob directory: nothing to do.
+    pub async fn sweep_blobs(&self, grace: Duration) -> Result<SweepReport> {
+        let mut report = SweepReport::default();
+        let Some(dir) = &self.blobs else { return Ok(report) };
+        let cutoff = SystemTime::now().checked_sub(grace).unwrap_or(SystemTime::UNIX_EPOCH);
+        let io = |e: std::io::Error| StoreError::Blob(format!("sweeping {}: {e}", dir.root.display()));
+        for n in 0..=255u8 {
+            let top = format!("{n:02x}");
+            let referenced = self.referenced_with_prefix(&top).await?;
+            let mut present = std::collections::HashSet::new();
+            for mid in list(&dir.root.join(&top)).await.map_err(io)? {
+                let sub = dir.root.join(&top).join(&mid);
+                if !is_hex2(&mid) || !sub.is_dir() {
+                    continue;
+                }
+                for name in list(&sub).await.map_err(io)? {
+                    let path = sub.join(&name);
+                    if is_hash(&name) {
+                        if referenced.contains(&name) {
+                            report.referenced += 1;
+                            present.insert(name);
+                        } else if !older_than(&path, cutoff).await {
+                            report.young += 1;
+                        } else if self.remove_unreferenced(dir, &name, cutoff).await.map_err(io)? {
+                            report.removed += 1;
+                        } else {
+                            report.young += 1;
+                        }
+                    } else if let Some((hash, _)) = name.split_once('.')
+                        && is_hash(hash)
+                        && older_than(&path, cutoff).await
+                    {
+                        // A temp file of a crashed writer, or a file a crashed sweep set aside:
+                        // put back what became referenced, remove the rest.
+                        let target = dir.path_of(hash);
+                        if name[65..].starts_with("sweep") && self.is_referenced(hash).await? && !target.exists() {
+                            tokio::fs::rename(&path, &target).await.map_err(io)?;
+                        } else {
+                            tokio::fs::remove_file(&path).await.map_err(io)?;
+                            report.removed += 1;
+                        }
+                    }
+                }
+            }
+            let mut missing: Vec<String> = referenced
+                .into_iter()
+                .filter(|h| h.starts_with(top.as_str()) && !present.contains(h) && !dir.path_of(h).exists())
+                .collect();
+            report.missing.append(&mut missing);
+        }
+        report.missing.sort();
+        Ok(report)
+    }
+
+    /// Sets the file aside, re-checks it (a writer may have renamed a fresh copy in, or committed
+    /// a reference meanwhile), then deletes it or puts it back.
+    async fn remove_unreferenced(&self, dir: &BlobDir, hash: &str, cutoff: SystemTime) -> std::io::Result<bool> {
+        let path = dir.path_of(hash);
+        let aside = dir.dir_of(hash).join(side_name(hash, "sweep"));
+        match tokio::fs::rename(&path, &aside).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        let referenced = self.is_referenced(hash).await.map_err(|e| std::io::Error::other(e.to_string()))?;
+        if referenced || !older_than(&aside, cutoff).await {
+            tokio::fs::rename(&aside, &path).await?;
+            return Ok(false);
+        }
+        tokio::fs::remove_file(&aside).await?;
+        Ok(true)
+    }
+
+    async fn is_referenced(&self, hash: &str) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM raw_messages WHERE blob = $1) + (SELECT COUNT(*) FROM attachments WHERE blob = $1)",
+        )
+        .bind(hash)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>(0)? > 0)
+    }
+
+    /// Every hash referenced by a row that starts with these two hex digits.
+    async fn referenced_with_prefix(&self, prefix: &str) -> Result<std::collections::HashSet<String>> {
+        // A range on the indexed column; the exact prefix test below keeps a collation's
+        // ordering from mattering (and removal re-checks each hash exactly).
+        let upper = format!("{prefix}g");
+        let rows = sqlx::query(
+            "SELECT blob FROM raw_messages WHERE blob >= $1 AND blob < $2
+             UNION SELECT blob FROM attachments WHERE blob >= $1 AND blob < $2",
+        )
+        .bind(prefix)
+        .bind(&upper)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = std::collections::HashSet::new();
+        for r in rows {
+            let h: String = r.try_get(0)?;
+            if h.starts_with(prefix) {
+                out.insert(h);
+            }
+        }
+        Ok(out)
+    }
+}
+
+async fn list(dir: &Path) -> std::io::Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut rd = match tokio::fs::read_dir(dir).await {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    while let Some(entry) = rd.next_entry().await? {
+        if let Ok(name) = entry.file_name().into_string() {
+            out.push(name);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Whether the file's last modification is before `cutoff` (a missing file counts as young).
+async fn older_than(path: &Path, cutoff: SystemTime) -> bool {
+    match tokio::fs::metadata(path).await.and_then(|m| m.modified()) {
+        Ok(t) => t < cutoff,
+        Err(_) => false,
+    }
+}

@@ -1,0 +1,303 @@
+//! The blob directory contract on both backends: bytes round-trip through files written before
+//! the commit, identical bytes share a file, a failed transaction's file is swept only after the
+//! grace period, a missing file is a clear error, and migrate-db keeps the references.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use postkorb_core::{Decision, EmailAddress, EmployeeId, KeepReason};
+use postkorb_mail::{Attachment, InboundMail};
+use postkorb_store::{ImportItem, ImportOutcome, MailboxRecord, NewEmployee, Store, StoreError};
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// One test database per backend: its URL, a blob directory, and what must live as long.
+struct Db {
+    url: String,
+    blob_dir: PathBuf,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+async fn backends() -> Vec<Db> {
+    let sqlite = tempfile::tempdir().unwrap();
+    let blobs = tempfile::tempdir().unwrap();
+    let mut out = vec![Db {
+        url: format!("sqlite:{}", sqlite.path().join("t.db").display()),
+        blob_dir: blobs.path().join("blobs"),
+        _dirs: vec![sqlite, blobs],
+    }];
+    match std::env::var("POSTKORB_TEST_POSTGRES") {
+        Ok(server) => {
+            let blobs = tempfile::tempdir().unwrap();
+            out.push(Db {
+                url: fresh_postgres(&server).await,
+                blob_dir: blobs.path().join("blobs"),
+                _dirs: vec![blobs],
+            })
+        }
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("POSTKORB_TEST_POSTGRES is not set: run the tests with ./scripts/test, which starts PostgreSQL")
+        }
+        Err(_) => eprintln!("note: POSTKORB_TEST_POSTGRES not set, blob tests ran on SQLite only"),
+    }
+    out
+}
+
+/// Creates a new database on the test server and returns its URL.
+async fn fresh_postgres(server: &str) -> String {
+    use sqlx::Connection;
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let name = format!(
+        "pk_blob_{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
+        SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000
+    );
+    let mut admin = sqlx::PgConnection::connect(server).await.expect("connect to the test PostgreSQL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
+    let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(server);
+    format!("{base}/{name}")
+}
+
+fn mail(subject: &str, attachment: &[u8]) -> InboundMail {
+    InboundMail {
+        sender: EmailAddress::parse("anna@mustermail.de").map_err(|e| e.to_string()),
+        display_name: None,
+        subject: subject.into(),
+        date_ms: Some(1_700_000_000_000),
+        message_id: Some(format!("{subject}@test")),
+        text: "Text".into(),
+        html: None,
+        attachments: vec![Attachment {
+            name: "Police.pdf".into(),
+            content_type: "application/pdf".into(),
+            content_id: None,
+            data: attachment.to_vec(),
+        }],
+        forwarded: None,
+        automatic: None,
+        malformed: None,
+        warnings: vec![],
+    }
+}
+
+fn item(key: &str, subject: &str, attachment: &[u8], decision: Decision) -> ImportItem {
+    ImportItem {
+        source_key: key.into(),
+        raw: format!("Subject: {subject}\r\n\r\nbody\0with NUL").into_bytes(),
+        mail: mail(subject, attachment),
+        fingerprint: format!("fp-{subject}"),
+        decision,
+    }
+}
+
+/// Anna (sender), Bernd (receiver) and one mailbox.
+async fn office(store: &Store) -> (EmployeeId, EmployeeId, i64) {
+    let add = |name: &str, license: Option<&str>, email: Option<&str>| NewEmployee {
+        name: name.into(),
+        username: Some(name.to_lowercase()),
+        is_current: true,
+        license: license.map(str::to_string),
+        work_email: email.map(|e| EmailAddress::parse(e).unwrap()),
+        permissions: vec![],
+    };
+    let anna = store.add_employee(&add("Anna", None, Some("anna@mustermail.de")), 1).await.unwrap().id;
+    let bernd = store.add_employee(&add("Bernd", Some("L2"), None), 1).await.unwrap().id;
+    let mb = MailboxRecord {
+        name: "default".into(),
+        protocol: "maildir".into(),
+        tls: "none".into(),
+        folder: "INBOX".into(),
+        disposal: "move".into(),
+        target_folder: "Postkorb/Importiert".into(),
+        poll_secs: 60,
+        enabled: true,
+        ..Default::default()
+    };
+    (anna, bernd, store.save_mailbox(&mb, 1).await.unwrap().id)
+}
+
+fn blob_path(dir: &Path, bytes: &[u8]) -> PathBuf {
+    use sha2::Digest;
+    let hash: String = sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+    dir.join(&hash[..2]).join(&hash[2..4]).join(hash)
+}
+
+/// Every regular file under the blob directory.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else { return out };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() { out.extend(files(&p)) } else { out.push(p) }
+    }
+    out.sort();
+    out
+}
+
+fn age(path: &Path, by: Duration) {
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(SystemTime::now() - by).unwrap();
+}
+
+async fn count(store: &Store, sql: &'static str) -> i64 {
+    use sqlx::Row;
+    sqlx::query(sql).fetch_one(store.pool()).await.unwrap().get(0)
+}
+
+#[tokio::test]
+async fn raw_mails_and_attachments_round_trip_through_files_and_the_rows_hold_only_the_hash() {
+    for db in backends().await {
+        let store = Store::open_with(&db.url, Some(db.blob_dir.clone())).await.unwrap();
+        let (anna, bernd, mb) = office(&store).await;
+        let items = vec![
+            item("maildir:1", "eins", b"%PDF-1.4 eins", Decision::Assign { sender: anna, to: bernd }),
+            item("maildir:2", "zwei", b"%PDF-1.4 zwei", Decision::Keep(KeepReason::NoRoute)),
+        ];
+        let out = store.commit_batch(mb, &items, 10).await.unwrap();
+        let ImportOutcome::Case { case_id, .. } = out[0] else { panic!("{out:?}") };
+        let case = store.case(case_id).await.unwrap();
+        assert_eq!(store.raw(case.raw_id).await.unwrap(), items[0].raw);
+        let (meta, bytes) = store.attachment(case_id, case.attachments[0].id).await.unwrap();
+        assert_eq!((bytes.as_slice(), meta.size), (&b"%PDF-1.4 eins"[..], 13));
+        let kept = store.kept(false, 10, 0).await.unwrap();
+        assert_eq!(store.raw(kept[0].raw_id).await.unwrap(), items[1].raw);
+
+        assert!(blob_path(&db.blob_dir, &items[0].raw).is_file());
+        assert!(blob_path(&db.blob_dir, b"%PDF-1.4 eins").is_file());
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM raw_messages WHERE blob IS NULL OR size = 0").await, 0);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM raw_messages WHERE LENGTH(data) > 0").await, 0);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM attachments WHERE blob IS NULL OR LENGTH(data) > 0").await, 0);
+        assert_eq!(files(&db.blob_dir).len(), 3, "two raw mails and one attachment (the kept mail has no row for it)");
+    }
+}
+
+#[tokio::test]
+async fn identical_bytes_share_one_file() {
+    for db in backends().await {
+        let store = Store::open_with(&db.url, Some(db.blob_dir.clone())).await.unwrap();
+        let (anna, bernd, mb) = office(&store).await;
+        let logo = b"GIF89a same logo in every signature";
+        let items: Vec<ImportItem> = (0..3)
+            .map(|i| {
+                item(&format!("maildir:{i}"), &format!("m{i}"), logo, Decision::Assign { sender: anna, to: bernd })
+            })
+            .collect();
+        store.commit_batch(mb, &items, 10).await.unwrap();
+        assert_eq!(count(&store, "SELECT COUNT(DISTINCT blob) FROM attachments").await, 1);
+        assert_eq!(files(&db.blob_dir).len(), 3 + 1, "three raw mails, one shared attachment file");
+        for c in store.cases(None, 10, 0).await.unwrap() {
+            let detail = store.case(c.id).await.unwrap();
+            assert_eq!(store.attachment(c.id, detail.attachments[0].id).await.unwrap().1, logo);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_failed_transaction_leaves_a_file_that_is_swept_only_after_the_grace_period() {
+    for db in backends().await {
+        let store = Store::open_with(&db.url, Some(db.blob_dir.clone())).await.unwrap();
+        let (anna, bernd, mb) = office(&store).await;
+        let good = item("maildir:1", "gut", b"%PDF gut", Decision::Assign { sender: anna, to: bernd });
+        store.commit_batch(mb, std::slice::from_ref(&good), 10).await.unwrap();
+        // The second item names an employee that does not exist: the batch fails after its raw
+        // mail was written — the file is there although nothing committed.
+        let lost =
+            item("maildir:2", "verloren", b"%PDF verloren", Decision::Assign { sender: anna, to: EmployeeId(9999) });
+        assert!(store.commit_batch(mb, std::slice::from_ref(&lost), 11).await.is_err(), "the batch must fail");
+        let orphan = blob_path(&db.blob_dir, &lost.raw);
+        assert!(orphan.is_file(), "the blob is written before the commit");
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM raw_messages").await, 1, "nothing of the failed batch");
+
+        let fresh = store.sweep_blobs(HOUR).await.unwrap();
+        assert_eq!((fresh.removed, fresh.young, fresh.referenced), (0, 1, 2), "{fresh:?}");
+        assert!(orphan.is_file(), "a file younger than the grace period stays (its transaction may be in flight)");
+
+        for f in files(&db.blob_dir) {
+            age(&f, 2 * HOUR);
+        }
+        let old = store.sweep_blobs(HOUR).await.unwrap();
+        assert_eq!((old.removed, old.young, old.referenced), (1, 0, 2), "{old:?}");
+        assert!(old.missing.is_empty());
+        assert!(!orphan.exists(), "the unreferenced file is gone after the grace period");
+        assert_eq!(files(&db.blob_dir).len(), 2, "referenced files stay however old");
+        let case = store.case(store.cases(None, 10, 0).await.unwrap()[0].id).await.unwrap();
+        assert_eq!(store.raw(case.raw_id).await.unwrap(), good.raw);
+    }
+}
+
+#[tokio::test]
+async fn a_missing_or_damaged_file_is_a_clear_error_naming_the_file() {
+    for db in backends().await {
+        let store = Store::open_with(&db.url, Some(db.blob_dir.clone())).await.unwrap();
+        let (anna, bernd, mb) = office(&store).await;
+        let it = item("maildir:1", "eins", b"%PDF eins", Decision::Assign { sender: anna, to: bernd });
+        let out = store.commit_batch(mb, std::slice::from_ref(&it), 10).await.unwrap();
+        let ImportOutcome::Case { case_id, .. } = out[0] else { panic!("{out:?}") };
+        let case = store.case(case_id).await.unwrap();
+        let raw_file = blob_path(&db.blob_dir, &it.raw);
+
+        std::fs::write(&raw_file, b"something else").unwrap();
+        let err = store.raw(case.raw_id).await.unwrap_err();
+        assert!(matches!(&err, StoreError::Blob(m) if m.contains("damaged")), "{err}");
+
+        std::fs::remove_file(&raw_file).unwrap();
+        let err = store.raw(case.raw_id).await.unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, StoreError::Blob(_)), "{msg}");
+        assert!(msg.contains("raw message") && msg.contains(&raw_file.display().to_string()), "{msg}");
+        let report = store.sweep_blobs(HOUR).await.unwrap();
+        assert_eq!(report.missing.len(), 1, "the sweep reports the referenced file that is missing");
+
+        // Opened without the blob directory, the reference is explained, not returned as empty bytes.
+        let plain = Store::open(&db.url).await.unwrap();
+        let err = plain.attachment(case_id, case.attachments[0].id).await.unwrap_err().to_string();
+        assert!(err.contains("no blob_dir is set"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn bytes_stored_in_the_database_stay_readable_after_a_blob_directory_is_set() {
+    for db in backends().await {
+        let plain = Store::open(&db.url).await.unwrap();
+        let (anna, bernd, mb) = office(&plain).await;
+        let before = item("maildir:1", "vorher", b"%PDF vorher", Decision::Assign { sender: anna, to: bernd });
+        plain.commit_batch(mb, std::slice::from_ref(&before), 10).await.unwrap();
+        let store = Store::open_with(&db.url, Some(db.blob_dir.clone())).await.unwrap();
+        let after = item("maildir:2", "nachher", b"%PDF nachher", Decision::Assign { sender: anna, to: bernd });
+        store.commit_batch(mb, std::slice::from_ref(&after), 11).await.unwrap();
+        let mut raws = Vec::new();
+        for c in store.cases(None, 10, 0).await.unwrap() {
+            raws.push(store.raw(store.case(c.id).await.unwrap().raw_id).await.unwrap());
+        }
+        raws.sort();
+        let mut want = vec![before.raw.clone(), after.raw.clone()];
+        want.sort();
+        assert_eq!(raws, want);
+        assert_eq!(files(&db.blob_dir).len(), 2, "only the new mail went to files");
+    }
+}
+
+#[tokio::test]
+async fn migrate_db_copies_the_blob_references_and_the_target_reads_the_same_files() {
+    let Ok(server) = std::env::var("POSTKORB_TEST_POSTGRES") else {
+        eprintln!("note: POSTKORB_TEST_POSTGRES not set, migrate-db with blobs not tested");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = dir.path().join("blobs");
+    let sqlite =
+        Store::open_with(&format!("sqlite:{}", dir.path().join("t.db").display()), Some(blobs.clone())).await.unwrap();
+    let (anna, bernd, mb) = office(&sqlite).await;
+    let it = item("maildir:1", "eins", b"%PDF eins", Decision::Assign { sender: anna, to: bernd });
+    let out = sqlite.commit_batch(mb, std::slice::from_ref(&it), 10).await.unwrap();
+    let ImportOutcome::Case { case_id, .. } = out[0] else { panic!("{out:?}") };
+    let pg = Store::open_with(&fresh_postgres(&server).await, Some(blobs.clone())).await.unwrap();
+    sqlite.copy_into(&pg).await.unwrap();
+    let case = pg.case(case_id).await.unwrap();
+    assert_eq!(pg.raw(case.raw_id).await.unwrap(), it.raw);
+    assert_eq!(pg.attachment(case_id, case.attachments[0].id).await.unwrap().1, b"%PDF eins");
+    assert_eq!(count(&pg, "SELECT COUNT(*) FROM raw_messages WHERE blob IS NOT NULL").await, 1);
+    assert_eq!(files(&blobs).len(), 2, "the files are shared, not copied");
+    assert_eq!(pg.sweep_blobs(Duration::ZERO).await.unwrap().removed, 0, "the target references every file");
+}
