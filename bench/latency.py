@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Arrival latency: IMAP APPEND -> Vorgang visible through the API, next to Dovecot's own IDLE delay.
+
+    bench/latency.py --postkorb target/release/postkorb [--mails 200]
+
+Starts a private Dovecot (empty INBOX) and `postkorb serve` (IMAP IDLE, disposal delete, verify off)
+with a fresh data dir. A separate raw IMAP connection sits in IDLE and timestamps the server's
+`* n EXISTS`. For each mail (one at a time): t0 = just before APPEND is sent; t_idle = first EXISTS
+seen by the watcher; t_case = first poll of GET /api/v1/cases?all=true (every 2 ms, API token of an
+employee with „E-Mails automatisch einlesen“) that lists the mail's subject. Prints p50/p90/p99/max.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402
+
+SENDERS = [("Anna Außendienst", "sender-01@mustermail.de"), ("Bernd Zwei", "sender-02@aussendienst-nord.de")]
+
+
+class IdleWatcher(threading.Thread):
+    """Raw IMAP connection in IDLE; records the monotonic time of every `* n EXISTS`."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.f = self.sock.makefile("rb")
+        self.f.readline()
+        for tag, cmd in (("a1", f"LOGIN {bench.USER} {bench.PASSWORD}"), ("a2", "SELECT INBOX")):
+            self.sock.sendall(f"{tag} {cmd}\r\n".encode())
+            while not self.f.readline().startswith(tag.encode()):
+                pass
+        self.sock.sendall(b"a3 IDLE\r\n")
+        while not self.f.readline().startswith(b"+"):
+            pass
+        self.exists = []
+        self.lock = threading.Lock()
+
+    def run(self):
+        for line in self.f:
+            if line.startswith(b"* ") and line.rstrip().endswith(b"EXISTS"):
+                with self.lock:
+                    self.exists.append(time.monotonic())
+
+    def first_after(self, t0):
+        with self.lock:
+            return next((t for t in self.exists if t >= t0), None)
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p * (len(xs) - 1))))]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--postkorb", default=os.path.join(bench.REPO, "target", "release", "postkorb"))
+    ap.add_argument("--mails", type=int, default=200)
+    ap.add_argument("--work", default=os.path.join(bench.HERE, "out", "latency"))
+    args = ap.parse_args()
+    os.makedirs(args.work, exist_ok=True)
+
+    dovecot = bench.Dovecot(os.path.join(args.work, "dovecot"))
+    serve = None
+    try:
+        dovecot.load([])
+        pk = bench.Postkorb(args.postkorb, args.work, dovecot, SENDERS, 0)
+        data = pk.template
+        env = pk.env(data)
+        port = bench.free_port()
+        env["POSTKORB_LISTEN"] = f"127.0.0.1:{port}"
+        subprocess.run([args.postkorb, "employee", "set", "bernd", "--permissions", "mail_import"], env=env,
+                       check=True, capture_output=True)
+        tok = subprocess.run([args.postkorb, "employee", "token", "bernd"], env=env, check=True,
+                             capture_output=True, text=True).stdout
+        token = [w for w in tok.split() if len(w) >= 20][-1]
+        serve = subprocess.Popen([args.postkorb, "serve"], env=env, stdout=open(os.path.join(args.work, "serve.log"), "w"),
+                                 stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}/api/v1/cases?all=true&limit=5"
+        req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+        deadline = time.time() + 30
+        while True:
+            try:
+                urllib.request.urlopen(req, timeout=2).read()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise SystemExit("postkorb serve did not answer:\n" + open(os.path.join(args.work, "serve.log")).read())
+                time.sleep(0.1)
+        time.sleep(2)  # let the importer reach IDLE
+        watcher = IdleWatcher(dovecot.port)
+        watcher.start()
+        appender = dovecot.imap()
+        idle_ms, case_ms = [], []
+        for i in range(args.mails):
+            subject = f"Latenz {i:04d} Schadenmeldung"
+            name, addr = SENDERS[i % len(SENDERS)]
+            raw = (f"From: {addr}\r\nTo: vorgaenge@example.de\r\nSubject: {subject}\r\n"
+                   f"Message-ID: <lat-{i}-{time.time_ns()}@bench>\r\nDate: Mon, 1 Sep 2025 10:00:00 +0200\r\n"
+                   "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+                   "Hallo, bitte den Schaden prüfen. Grüße\r\n").encode()
+            t0 = time.monotonic()
+            appender.append("INBOX", None, None, raw)
+            t_case = None
+            while t_case is None:
+                body = urllib.request.urlopen(req, timeout=5).read()
+                if subject.encode() in body:
+                    t_case = time.monotonic()
+                elif time.monotonic() - t0 > 30:
+                    raise SystemExit(f"mail {i} not visible after 30 s")
+                else:
+                    time.sleep(0.002)
+            t_idle = None
+            while t_idle is None and time.monotonic() - t0 < 5:
+                t_idle = watcher.first_after(t0)
+                time.sleep(0.001)
+            case_ms.append((t_case - t0) * 1000)
+            if t_idle is not None:
+                idle_ms.append((t_idle - t0) * 1000)
+            time.sleep(0.2)
+        appender.logout()
+        res = {"mails": args.mails, "idle_ms": idle_ms, "case_ms": case_ms}
+        with open(os.path.join(bench.HERE, "out", "latency.json"), "w") as f:
+            json.dump(res, f)
+        print(f"| measure ({args.mails} mails, one at a time) | p50 ms | p90 ms | p99 ms | max ms |")
+        print("|---|---:|---:|---:|---:|")
+        for label, xs in (("Dovecot IDLE: APPEND → `* EXISTS` at a watcher", idle_ms),
+                          ("Postkorb: APPEND → Vorgang in GET /api/v1/cases", case_ms)):
+            print(f"| {label} | {pct(xs, .5):.0f} | {pct(xs, .9):.0f} | {pct(xs, .99):.0f} | {max(xs):.0f} |")
+        print(f"\np99(Postkorb) − p99(IDLE) = {pct(case_ms, .99) - pct(idle_ms, .99):.0f} ms (target ≤ 50 ms); "
+              f"median of differences {statistics.median(c - i for c, i in zip(case_ms, idle_ms)):.0f} ms")
+    finally:
+        if serve:
+            serve.terminate()
+            serve.wait(timeout=20)
+        dovecot.stop()
+
+
+if __name__ == "__main__":
+    main()
