@@ -76,12 +76,26 @@ pub enum Command {
     /// Write a consistent copy of the database to FILE (SQLite: a snapshot, also while serving;
     /// PostgreSQL: use pg_dump, see docs/deploy.md). Back up the key file separately.
     Backup { file: PathBuf },
+    /// The blob directory (setting blob_dir), where raw mails and attachments are kept as files.
+    #[command(subcommand)]
+    Blobs(BlobsCmd),
     /// Replace the SQLite database with a backup made by `backup` (stop every instance first).
     Restore {
         file: PathBuf,
         /// Replace a database that holds data (it is kept as …before-restore-TIME).
         #[arg(long)]
         force: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BlobsCmd {
+    /// Remove files no row references once older than the grace period (a failed import leaves
+    /// such files); report referenced files that are missing. `serve` does this every hour.
+    Sweep {
+        /// Never remove files younger than this (an import still in flight references them soon).
+        #[arg(long, default_value_t = 60)]
+        grace_minutes: u64,
     },
 }
 

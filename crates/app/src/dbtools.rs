@@ -2,9 +2,11 @@
 //!
 //! SQLite → PostgreSQL is a verified copy (`Store::copy_into`); a SQLite backup is a consistent
 //! snapshot (`VACUUM INTO`) that may be taken while Postkorb runs. For PostgreSQL the commands
-//! point to pg_dump / pg_restore, the tools made for it (docs/deploy.md).
+//! point to pg_dump / pg_restore, the tools made for it (docs/deploy.md). `blobs sweep` cleans
+//! the blob directory (raw mails and attachments as files, setting `blob_dir`).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use postkorb_store::{Backend, Store};
@@ -33,6 +35,15 @@ pub async fn migrate_db(ctx: &Ctx, to: &str) -> anyhow::Result<()> {
         println!("  {:<20} {:>8} rows  sha256 {}", s.table, s.rows, &s.checksum[..16]);
     }
     println!("Done: every table has the same rows and checksum in both databases.");
+    if let Some(dir) = ctx.store.blob_dir() {
+        // The rows reference the files by hash; the files are shared, not copied.
+        let r = ctx.store.check_blobs().await?;
+        println!("Blob directory {}: {} referenced files, kept as they are.", dir.display(), r.referenced);
+        if !r.missing.is_empty() {
+            eprintln!("warning: {} referenced files were missing already, e.g. {}", r.missing.len(), r.missing[0]);
+        }
+        println!("Keep blob_dir = \"{}\" for the PostgreSQL installation.", dir.display());
+    }
     println!("Next: set database_url = \"{to}\" (or POSTKORB_DATABASE_URL) and keep the same key file");
     println!("({}); the SQLite file stays as it was.", ctx.settings.key_file().display());
     Ok(())
@@ -67,6 +78,51 @@ pub async fn backup(ctx: &Ctx, file: &Path) -> anyhow::Result<()> {
     let rows: i64 = sums.iter().map(|s| s.rows).sum();
     println!("Backup written to {} ({} tables, {rows} rows).", file.display(), sums.len());
     println!("Back up the key file too, separately: {}", ctx.settings.key_file().display());
+    if let Some(dir) = ctx.store.blob_dir() {
+        println!("And the blob directory, after this snapshot (files are only added): {}", dir.display());
+    }
+    Ok(())
+}
+
+/// How often `serve` sweeps the blob directory, and the grace period it gives new files.
+pub const BLOB_SWEEP_EVERY: Duration = Duration::from_secs(3600);
+const BLOB_GRACE: Duration = Duration::from_secs(3600);
+
+/// `serve`: sweeps the blob directory in the background (several instances may sweep at once).
+pub fn spawn_blob_sweep(store: Store) {
+    tokio::spawn(async move {
+        match store.sweep_blobs(BLOB_GRACE).await {
+            Ok(r) if r.missing.is_empty() => {
+                if r.removed > 0 {
+                    println!("blob directory: removed {} unreferenced files", r.removed);
+                }
+            }
+            Ok(r) => eprintln!("warning: {} referenced blob files are missing, e.g. {}", r.missing.len(), r.missing[0]),
+            Err(e) => eprintln!("warning: sweeping the blob directory failed: {e}"),
+        }
+    });
+}
+
+/// `postkorb blobs sweep [--grace-minutes N]`
+pub async fn sweep_blobs(ctx: &Ctx, grace_minutes: u64) -> anyhow::Result<()> {
+    let Some(dir) = ctx.store.blob_dir() else {
+        println!("No blob_dir is set: raw mails and attachments are in the database, nothing to sweep.");
+        return Ok(());
+    };
+    let r = ctx.store.sweep_blobs(Duration::from_secs(grace_minutes.saturating_mul(60))).await?;
+    println!(
+        "Blob directory {}: {} referenced, {} removed, {} unreferenced but younger than {grace_minutes} min kept.",
+        dir.display(),
+        r.referenced,
+        r.removed,
+        r.young
+    );
+    if !r.missing.is_empty() {
+        for h in &r.missing {
+            eprintln!("missing: {}/{}/{h}", &h[..2], &h[2..4]);
+        }
+        bail!("{} referenced files are missing from {}", r.missing.len(), dir.display());
+    }
     Ok(())
 }
 

@@ -39,7 +39,9 @@ impl Ctx {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("cannot create data directory {}", settings.data_dir.display()))?;
         let url = settings.database_url();
-        let store = Store::open(&url).await.with_context(|| format!("cannot open database {url}"))?;
+        let store = Store::open_with(&url, settings.blob_dir.clone())
+            .await
+            .with_context(|| format!("cannot open database {url}"))?;
         let key = SecretKey::load_or_create(&settings.key_file())?;
         Ok(Ctx { settings, store, key, clock: Clock::system() })
     }
@@ -76,6 +78,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(args) => mail_cmds::import(&ctx, args).await,
         Command::MigrateDb { to } => dbtools::migrate_db(&ctx, &to).await,
         Command::Backup { file } => dbtools::backup(&ctx, &file).await,
+        Command::Blobs(cli::BlobsCmd::Sweep { grace_minutes }) => dbtools::sweep_blobs(&ctx, grace_minutes).await,
         Command::Restore { .. } => unreachable!("handled above"),
     }
 }

@@ -67,7 +67,12 @@ async fn supervise(
     stopping: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let shared = Arc::new(ctx.settings.clone());
+    let mut last_sweep = std::time::Instant::now();
     loop {
+        if ctx.settings.blob_dir.is_some() && last_sweep.elapsed() >= crate::dbtools::BLOB_SWEEP_EVERY {
+            last_sweep = std::time::Instant::now();
+            crate::dbtools::spawn_blob_sweep(ctx.store.clone());
+        }
         for m in ctx.store.mailboxes().await? {
             let running = tasks.get(&m.name).is_some_and(|t| !t.is_finished());
             if m.enabled && !running {

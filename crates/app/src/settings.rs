@@ -21,6 +21,10 @@ pub struct Settings {
     /// Fetch lease per mailbox, seconds: with several instances on one database, a dead instance's
     /// mailboxes are taken over after at most this long (env POSTKORB_LEASE_SECS).
     pub lease_secs: u64,
+    /// Raw mails and attachments as files in this directory instead of in the database (for
+    /// large offices; several instances must share it). Default: in the database. Env
+    /// POSTKORB_BLOB_DIR ("" = in the database).
+    pub blob_dir: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -32,6 +36,7 @@ impl Default for Settings {
             key_file: None,
             batch_size: 100,
             lease_secs: 60,
+            blob_dir: None,
         }
     }
 }
@@ -58,6 +63,9 @@ impl Settings {
         }
         if let Ok(v) = std::env::var("POSTKORB_KEY_FILE") {
             s.key_file = Some(v.into());
+        }
+        if let Ok(v) = std::env::var("POSTKORB_BLOB_DIR") {
+            s.blob_dir = Some(PathBuf::from(v)).filter(|p| !p.as_os_str().is_empty());
         }
         if let Ok(v) = std::env::var("POSTKORB_LEASE_SECS") {
             s.lease_secs =
@@ -96,6 +104,13 @@ mod tests {
         std::fs::write(&p, "data_dir = \"x\"\nlisten_typo = \"y\"\n").unwrap();
         let err = format!("{:#}", Settings::load(Some(&p)).unwrap_err());
         assert!(err.contains("listen_typo"), "{err}");
+    }
+
+    #[test]
+    fn raw_mails_stay_in_the_database_unless_a_blob_dir_is_set() {
+        assert_eq!(Settings::default().blob_dir, None);
+        let s: Settings = toml::from_str("blob_dir = \"/srv/pk/blobs\"\n").unwrap();
+        assert_eq!(s.blob_dir, Some(PathBuf::from("/srv/pk/blobs")));
     }
 
     #[test]

@@ -28,7 +28,8 @@ pub(crate) struct BlobDir {
 pub struct SweepReport {
     /// Referenced files, left alone.
     pub referenced: u64,
-    /// Unreferenced files younger than the grace period (maybe a transaction in flight), left alone.
+    /// Unreferenced files left alone: younger than the grace period (maybe a transaction in
+    /// flight), or found by [`Store::check_blobs`], which removes nothing.
     pub young: u64,
     /// Unreferenced files (and stale temp files) removed.
     pub removed: u64,
@@ -153,9 +154,23 @@ impl Store {
     /// a transaction still in flight is unreferenced until its commit. Safe while importing and
     /// with several instances sharing the directory. Without a blob directory: nothing to do.
     pub async fn sweep_blobs(&self, grace: Duration) -> Result<SweepReport> {
+        self.walk_blobs(SystemTime::now().checked_sub(grace).unwrap_or(SystemTime::UNIX_EPOCH)).await
+    }
+
+    /// Counts the blob files and finds referenced ones that are missing; removes nothing.
+    pub async fn check_blobs(&self) -> Result<SweepReport> {
+        self.walk_blobs(SystemTime::UNIX_EPOCH).await
+    }
+
+    /// Whether raw mails and attachments of new imports go to a blob directory.
+    pub fn blob_dir(&self) -> Option<&Path> {
+        self.blobs.as_ref().map(|b| b.root.as_path())
+    }
+
+    /// Removes what is unreferenced and last modified before `cutoff`.
+    async fn walk_blobs(&self, cutoff: SystemTime) -> Result<SweepReport> {
         let mut report = SweepReport::default();
         let Some(dir) = &self.blobs else { return Ok(report) };
-        let cutoff = SystemTime::now().checked_sub(grace).unwrap_or(SystemTime::UNIX_EPOCH);
         let io = |e: std::io::Error| StoreError::Blob(format!("sweeping {}: {e}", dir.root.display()));
         for n in 0..=255u8 {
             let top = format!("{n:02x}");
@@ -250,7 +265,7 @@ impl Store {
         let mut out = std::collections::HashSet::new();
         for r in rows {
             let h: String = r.try_get(0)?;
-            if h.starts_with(prefix) {
+            if h.starts_with(prefix) && is_hash(&h) {
                 out.insert(h);
             }
         }

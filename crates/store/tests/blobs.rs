@@ -216,6 +216,9 @@ async fn a_failed_transaction_leaves_a_file_that_is_swept_only_after_the_grace_p
         for f in files(&db.blob_dir) {
             age(&f, 2 * HOUR);
         }
+        let check = store.check_blobs().await.unwrap();
+        assert_eq!((check.removed, check.young, check.referenced), (0, 1, 2), "a check removes nothing: {check:?}");
+        assert!(orphan.is_file());
         let old = store.sweep_blobs(HOUR).await.unwrap();
         assert_eq!((old.removed, old.young, old.referenced), (1, 0, 2), "{old:?}");
         assert!(old.missing.is_empty());
@@ -248,6 +251,7 @@ async fn a_missing_or_damaged_file_is_a_clear_error_naming_the_file() {
         assert!(msg.contains("raw message") && msg.contains(&raw_file.display().to_string()), "{msg}");
         let report = store.sweep_blobs(HOUR).await.unwrap();
         assert_eq!(report.missing.len(), 1, "the sweep reports the referenced file that is missing");
+        assert_eq!(store.check_blobs().await.unwrap().missing, report.missing);
 
         // Opened without the blob directory, the reference is explained, not returned as empty bytes.
         let plain = Store::open(&db.url).await.unwrap();

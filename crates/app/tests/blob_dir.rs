@@ -1,0 +1,92 @@
+//! `blob_dir` end to end: the `postkorb` binary with POSTKORB_BLOB_DIR imports a Maildir through
+//! the real importer; raw mail and attachment live as files, the database holds their hashes, and
+//! the .eml read through the store is the file that was in the Maildir.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use postkorb_store::Store;
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_postkorb"))
+        .args(args)
+        .env("POSTKORB_DATA_DIR", dir)
+        .env("POSTKORB_BLOB_DIR", dir.join("blobs"))
+        .env_remove("POSTKORB_CONFIG")
+        .env_remove("POSTKORB_DATABASE_URL")
+        .output()
+        .unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = run(dir, args);
+    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+const MAIL: &str = "From: Anna <anna@mustermail.de>\r\n\
+To: posteingang@buero.de\r\n\
+Subject: Schadensmeldung mit Foto\r\n\
+Message-ID: <blob-1@mustermail.de>\r\n\
+Date: Mon, 1 Jan 2024 10:00:00 +0100\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"b1\"\r\n\
+\r\n\
+--b1\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+\r\n\
+Das Foto vom Schaden anbei.\r\n\
+--b1\r\n\
+Content-Type: application/octet-stream; name=\"schaden.bin\"\r\n\
+Content-Disposition: attachment; filename=\"schaden.bin\"\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+AAECAwQFBgcICQ==\r\n\
+--b1--\r\n";
+
+#[tokio::test]
+async fn a_maildir_import_with_a_blob_dir_keeps_raw_mail_and_attachment_as_files_read_back_unchanged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(dir, &["employee", "add", "--name", "Anna", "--email", "anna@mustermail.de"]);
+    ok(dir, &["employee", "add", "--name", "Bernd", "--license", "L2"]);
+    ok(dir, &["route", "add", "--from", "Anna", "--to", "Bernd"]);
+    let maildir = dir.join("inbox");
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    std::fs::write(maildir.join("new/1700000000.blob1.test"), MAIL).unwrap();
+    let maildir_arg = maildir.to_str().unwrap();
+    ok(dir, &["mailbox", "set", "--protocol", "maildir", "--path", maildir_arg, "--verify", "off"]);
+    let fetched = ok(dir, &["fetch", "--once"]);
+    assert!(fetched.contains("1 new"), "{fetched}");
+
+    let cases: serde_json::Value = serde_json::from_str(&ok(dir, &["cases", "list", "--json"])).unwrap();
+    assert_eq!(cases.as_array().unwrap().len(), 1, "{cases}");
+    let case_id = cases[0]["id"].as_i64().unwrap();
+
+    let blobs = dir.join("blobs");
+    let url = format!("sqlite:{}", dir.join("postkorb.db").display());
+    let store = Store::open_with(&url, Some(blobs.clone())).await.unwrap();
+    let case = store.case(case_id).await.unwrap();
+    assert_eq!(store.raw(case.raw_id).await.unwrap(), MAIL.as_bytes(), "the .eml is the Maildir file");
+    assert_eq!(case.attachments.len(), 1);
+    let (meta, bytes) = store.attachment(case_id, case.attachments[0].id).await.unwrap();
+    assert_eq!((meta.name.as_str(), bytes), ("schaden.bin", (0u8..10).collect::<Vec<u8>>()));
+
+    use sqlx::Row;
+    let in_db: i64 = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM raw_messages WHERE blob IS NULL OR LENGTH(data) > 0)
+              + (SELECT COUNT(*) FROM attachments WHERE blob IS NULL OR LENGTH(data) > 0)",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap()
+    .get(0);
+    assert_eq!(in_db, 0, "no bytes in the database, only references");
+    let hash: String = sqlx::query("SELECT blob FROM raw_messages").fetch_one(store.pool()).await.unwrap().get(0);
+    assert_eq!(std::fs::read(blobs.join(&hash[..2]).join(&hash[2..4]).join(&hash)).unwrap(), MAIL.as_bytes());
+
+    let swept = ok(dir, &["blobs", "sweep"]);
+    assert!(swept.contains("2 referenced, 0 removed"), "{swept}");
+}
