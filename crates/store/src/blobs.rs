@@ -21,6 +21,8 @@ use crate::{Result, Store, StoreError};
 #[derive(Clone, Debug)]
 pub(crate) struct BlobDir {
     root: PathBuf,
+    /// `ab/cd` directories whose entries (in `ab/` and the root) this process has made durable.
+    synced: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 /// What one sweep did.
@@ -64,7 +66,7 @@ impl BlobDir {
     pub(crate) fn open(root: PathBuf) -> Result<BlobDir> {
         std::fs::create_dir_all(&root)
             .map_err(|e| StoreError::Blob(format!("cannot create the blob directory {}: {e}", root.display())))?;
-        Ok(BlobDir { root })
+        Ok(BlobDir { root, synced: Default::default() })
     }
 
     fn dir_of(&self, hash: &str) -> PathBuf {
@@ -94,9 +96,16 @@ impl BlobDir {
             return Err(e);
         }
         sync_dir(&dir)?;
-        // New ab/ and ab/cd/ entries must survive a power cut as well.
-        for parent in [dir.parent(), Some(self.root.as_path())].into_iter().flatten() {
-            sync_dir(parent)?;
+        // The ab/ and ab/cd/ entries must survive a power cut as well (maybe another process
+        // just created them): synced once per directory and process.
+        let key = hash[..4].to_string();
+        if !self.synced.lock().is_ok_and(|s| s.contains(&key)) {
+            for parent in [dir.parent(), Some(self.root.as_path())].into_iter().flatten() {
+                sync_dir(parent)?;
+            }
+            if let Ok(mut s) = self.synced.lock() {
+                s.insert(key);
+            }
         }
         Ok(hash)
     }
@@ -201,11 +210,16 @@ impl Store {
                         // A temp file of a crashed writer, or a file a crashed sweep set aside:
                         // put back what became referenced, remove the rest.
                         let target = dir.path_of(hash);
-                        if name[65..].starts_with("sweep") && self.is_referenced(hash).await? && !target.exists() {
-                            tokio::fs::rename(&path, &target).await.map_err(io)?;
-                        } else {
-                            tokio::fs::remove_file(&path).await.map_err(io)?;
-                            report.removed += 1;
+                        let done =
+                            if name[65..].starts_with("sweep") && self.is_referenced(hash).await? && !target.exists() {
+                                tokio::fs::rename(&path, &target).await
+                            } else {
+                                report.removed += 1;
+                                tokio::fs::remove_file(&path).await
+                            };
+                        match done {
+                            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+                            _ => {}
                         }
                     }
                 }
@@ -231,11 +245,16 @@ impl Store {
             Err(e) => return Err(e),
         }
         let referenced = self.is_referenced(hash).await.map_err(|e| std::io::Error::other(e.to_string()))?;
+        // NotFound: another instance's sweep handled the set-aside file meanwhile.
+        let gone = |r: std::io::Result<()>| match r {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            r => r,
+        };
         if referenced || !older_than(&aside, cutoff).await {
-            tokio::fs::rename(&aside, &path).await?;
+            gone(tokio::fs::rename(&aside, &path).await)?;
             return Ok(false);
         }
-        tokio::fs::remove_file(&aside).await?;
+        gone(tokio::fs::remove_file(&aside).await)?;
         Ok(true)
     }
 

@@ -230,6 +230,30 @@ async fn a_failed_transaction_leaves_a_file_that_is_swept_only_after_the_grace_p
 }
 
 #[tokio::test]
+async fn leftovers_of_a_crashed_writer_are_removed_and_of_a_crashed_sweep_put_back() {
+    for db in backends().await {
+        let store = Store::open_with(&db.url, Some(db.blob_dir.clone())).await.unwrap();
+        let (anna, bernd, mb) = office(&store).await;
+        let it = item("maildir:1", "eins", b"%PDF eins", Decision::Assign { sender: anna, to: bernd });
+        store.commit_batch(mb, std::slice::from_ref(&it), 10).await.unwrap();
+        let raw_file = blob_path(&db.blob_dir, &it.raw);
+        let name = raw_file.file_name().unwrap().to_str().unwrap().to_string();
+        // A sweep that died after setting a referenced file aside, and a writer that died mid-write.
+        let aside = raw_file.with_file_name(format!("{name}.sweep-1-1"));
+        std::fs::rename(&raw_file, &aside).unwrap();
+        let tmp = raw_file.with_file_name(format!("{name}.tmp-1-2"));
+        std::fs::write(&tmp, b"%PDF halb").unwrap();
+        age(&aside, 2 * HOUR);
+        age(&tmp, 2 * HOUR);
+        let r = store.sweep_blobs(HOUR).await.unwrap();
+        assert_eq!(r.removed, 1, "{r:?}");
+        assert!(!tmp.exists() && !aside.exists());
+        let case = store.case(store.cases(None, 10, 0).await.unwrap()[0].id).await.unwrap();
+        assert_eq!(store.raw(case.raw_id).await.unwrap(), it.raw, "the referenced file is back");
+    }
+}
+
+#[tokio::test]
 async fn a_missing_or_damaged_file_is_a_clear_error_naming_the_file() {
     for db in backends().await {
         let store = Store::open_with(&db.url, Some(db.blob_dir.clone())).await.unwrap();
