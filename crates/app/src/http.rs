@@ -63,9 +63,118 @@ impl Hooks for AppHooks {
         })
     }
 
+    fn oauth_start(
+        &self,
+        mailbox: String,
+        r: postkorb_web::OAuthRequest,
+        employee_id: i64,
+    ) -> BoxFuture<'_, Result<String, String>> {
+        Box::pin(async move {
+            let german = |e: anyhow::Error| format!("Konto kann nicht verbunden werden: {e:#}");
+            self.ctx
+                .store
+                .mailbox(&mailbox)
+                .await
+                .map_err(|_| "Bitte speichern Sie zuerst die Einstellungen des Postfachs.".to_string())?;
+            let some = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+            let pending = Pending {
+                provider: r.provider.trim().to_string(),
+                client_id: r.client_id.trim().to_string(),
+                client_secret: some(&r.client_secret),
+                tenant: some(&r.tenant),
+                token_url: some(&r.token_url),
+                auth_url: some(&r.auth_url),
+                verifier: String::new(),
+            };
+            if pending.client_id.is_empty() {
+                return Err("Bitte geben Sie die Client-ID der App-Registrierung an.".into());
+            }
+            let redirect = self.ctx.settings.oauth_redirect_uri();
+            let start = crate::oauth::start_auth_code(&pending.connect(), &redirect).map_err(german)?;
+            let payload = serde_json::to_string(&Pending { verifier: start.pkce_verifier.clone(), ..pending })
+                .map_err(|e| e.to_string())?;
+            let sealed = self.ctx.key.encrypt(&payload).map_err(|e| e.to_string())?;
+            let now = self.ctx.clock.now_ms();
+            self.ctx
+                .store
+                .put_oauth_pending(&state_hash(&start.state), &mailbox, employee_id, &sealed, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(start.url)
+        })
+    }
+
+    fn oauth_finish(&self, state: String, code: String, employee_id: i64) -> BoxFuture<'_, Result<String, String>> {
+        Box::pin(async move {
+            let expired = || {
+                "Die Anmeldung beim Anbieter ist abgelaufen oder ungültig. Bitte noch einmal „Konto verbinden“."
+                    .to_string()
+            };
+            let now = self.ctx.clock.now_ms();
+            let (mailbox, who, sealed) = self
+                .ctx
+                .store
+                .take_oauth_pending(&state_hash(&state), now, 10 * 60_000)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(expired)?;
+            if who != employee_id {
+                return Err(expired());
+            }
+            let payload = self.ctx.key.decrypt(&sealed).map_err(|e| e.to_string())?;
+            let pending: Pending = serde_json::from_str(&payload).map_err(|e| e.to_string())?;
+            let redirect = self.ctx.settings.oauth_redirect_uri();
+            crate::oauth::finish_auth_code(
+                &self.ctx.store,
+                &self.ctx.key,
+                &self.ctx.clock,
+                &mailbox,
+                &pending.connect(),
+                &redirect,
+                &code,
+                &pending.verifier,
+            )
+            .await
+            .map_err(|e| format!("Konto nicht verbunden: {e:#}"))?;
+            Ok(mailbox)
+        })
+    }
+
     fn encrypt(&self, password: &str) -> Result<Vec<u8>, String> {
         self.ctx.key.encrypt(password).map_err(|e| e.to_string())
     }
+}
+
+/// A browser OAuth flow in progress, sealed with the secret key while it waits in the database.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Pending {
+    provider: String,
+    client_id: String,
+    client_secret: Option<String>,
+    tenant: Option<String>,
+    token_url: Option<String>,
+    auth_url: Option<String>,
+    verifier: String,
+}
+
+impl Pending {
+    fn connect(&self) -> crate::oauth::Connect {
+        crate::oauth::Connect {
+            provider: self.provider.clone(),
+            client_id: self.client_id.clone(),
+            client_secret: self.client_secret.clone(),
+            tenant: self.tenant.clone(),
+            token_url: self.token_url.clone(),
+            device_url: None,
+            auth_url: self.auth_url.clone(),
+        }
+    }
+}
+
+/// The `state` is looked up by its hash: the database never holds a usable value.
+fn state_hash(state: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(state.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Everything served over HTTP.

@@ -358,11 +358,25 @@ pub struct Connect {
     pub token_url: Option<String>,
     /// custom provider only
     pub device_url: Option<String>,
+    /// custom provider only: the authorization endpoint for the browser (PKCE) flow
+    pub auth_url: Option<String>,
 }
 
 impl Connect {
     fn provider(&self) -> anyhow::Result<Provider> {
-        Provider::preset(&self.provider, self.tenant.as_deref(), self.token_url.as_deref(), self.device_url.as_deref())
+        let mut p = Provider::preset(
+            &self.provider,
+            self.tenant.as_deref(),
+            self.token_url.as_deref(),
+            self.device_url.as_deref(),
+        )?;
+        if let (Some(url), "custom") =
+            (self.auth_url.as_deref().filter(|u| !u.trim().is_empty()), self.provider.as_str())
+        {
+            check_endpoint(url)?;
+            p.auth_url = Some(url.to_string());
+        }
+        Ok(p)
     }
 
     fn spec(&self) -> ClientSpec {
@@ -505,6 +519,7 @@ pub async fn cli(ctx: &crate::Ctx, a: crate::cli::OAuthArgs) -> anyhow::Result<(
         tenant: a.tenant.clone(),
         token_url: a.token_url.clone(),
         device_url: a.device_url.clone(),
+        auth_url: None,
     };
     let m = match a.flow.as_str() {
         "device" => {
@@ -605,6 +620,7 @@ mod tests {
             tenant: None,
             token_url: None,
             device_url: None,
+            auth_url: None,
         };
         let a = start_auth_code(&c, "http://localhost:8080/oauth/callback").unwrap();
         assert!(a.url.starts_with("https://accounts.google.com/o/oauth2/v2/auth?"));

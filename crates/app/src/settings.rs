@@ -25,6 +25,9 @@ pub struct Settings {
     /// large offices; several instances must share it). Default: in the database. Env
     /// POSTKORB_BLOB_DIR ("" = in the database).
     pub blob_dir: Option<PathBuf>,
+    /// The address people reach Postkorb at, e.g. `https://postkorb.buero.de` (for the OAuth
+    /// redirect of the mailbox form; env POSTKORB_PUBLIC_URL). Default: http://localhost:PORT.
+    pub public_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -37,6 +40,7 @@ impl Default for Settings {
             batch_size: 100,
             lease_secs: 60,
             blob_dir: None,
+            public_url: None,
         }
     }
 }
@@ -64,6 +68,9 @@ impl Settings {
         if let Ok(v) = std::env::var("POSTKORB_KEY_FILE") {
             s.key_file = Some(v.into());
         }
+        if let Ok(v) = std::env::var("POSTKORB_PUBLIC_URL") {
+            s.public_url = Some(v);
+        }
         if let Ok(v) = std::env::var("POSTKORB_BLOB_DIR") {
             s.blob_dir = Some(PathBuf::from(v)).filter(|p| !p.as_os_str().is_empty());
         }
@@ -82,6 +89,15 @@ impl Settings {
 
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("postkorb.db").display()))
+    }
+
+    /// Where the OAuth provider sends the browser back to.
+    pub fn oauth_redirect_uri(&self) -> String {
+        let base = match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => format!("http://localhost:{}", self.listen.rsplit(':').next().unwrap_or("8080")),
+        };
+        format!("{base}/oauth/callback")
     }
 
     pub fn lease_ttl(&self) -> std::time::Duration {

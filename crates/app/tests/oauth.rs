@@ -186,6 +186,7 @@ async fn the_device_code_flow_connects_the_account_and_the_next_pass_fetches() {
         tenant: None,
         token_url: Some(w.oauth.token_url()),
         device_url: Some(w.oauth.device_url()),
+        auth_url: None,
     };
     let mut shown = None;
     let m = oauth::connect_device(&w.store, &w.ctx.key, &Clock::fixed(NOW), "default", &connect, |p| {
@@ -223,6 +224,7 @@ async fn the_authorization_code_flow_with_pkce_stores_the_tokens() {
         tenant: None,
         token_url: Some(w.oauth.token_url()),
         device_url: None,
+        auth_url: None,
     };
     let redirect = "http://localhost:8080/oauth/callback";
     let start = oauth::start_auth_code(&Connect { provider: "google".into(), ..connect.clone() }, redirect).unwrap();

@@ -424,3 +424,62 @@ async fn the_probelauf_in_the_form_says_what_would_happen_and_touches_nothing() 
     let bad = app.post("/optionen/e-mail", Some(&admin), &form.replace("since=2025-01-01", "since=31.12.2025")).await;
     assert!(bad.body.contains("Bitte geben Sie das Datum als JJJJ-MM-TT an"), "{}", bad.body);
 }
+
+#[tokio::test]
+async fn konto_verbinden_runs_the_oauth_code_flow_with_pkce_and_a_state_used_once() {
+    let app = app().await;
+    let oauth = postkorb_testkit::OAuthServer::start();
+    oauth.approve_devices_for("v@office.test");
+    let mb = postkorb_store::MailboxRecord {
+        name: "default".into(),
+        protocol: "imap".into(),
+        host: "127.0.0.1".into(),
+        port: 993,
+        tls: "implicit".into(),
+        username: "v@office.test".into(),
+        ..Default::default()
+    };
+    app.ctx.store.save_mailbox(&mb, 1).await.unwrap();
+    let (admin, csrf) = app.login("admin").await;
+    let auth_url = format!("http://127.0.0.1:{}/authorize", oauth.port());
+    let form = format!(
+        "csrf={csrf}&provider=custom&client_id=postkorb-test&auth_url={}&token_url={}",
+        auth_url.replace(':', "%3A").replace('/', "%2F"),
+        oauth.token_url().replace(':', "%3A").replace('/', "%2F")
+    );
+    let page = app.post("/optionen/e-mail/oauth", Some(&admin), &form).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let link = page
+        .body
+        .split("id=\"provider-link\" href=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    assert!(link.starts_with(&auth_url), "{link}");
+    assert!(link.contains("code_challenge_method=S256"), "PKCE: {link}");
+    assert!(link.contains("redirect_uri=http%3A%2F%2Flocalhost%3A8080%2Foauth%2Fcallback"), "{link}");
+    let state = link.split("state=").nth(1).unwrap().split('&').next().unwrap().to_string();
+
+    let r = app.get(&format!("/oauth/callback?code=code-ok&state={state}"), Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let m = app.ctx.store.mailbox("default").await.unwrap();
+    assert_eq!(m.auth, "xoauth2");
+    let refresh = app.ctx.key.decrypt(m.oauth.refresh.as_ref().unwrap()).unwrap();
+    assert!(oauth.refresh_valid(&refresh));
+    let form_page = app.get("/optionen/e-mail?verbunden=1", Some(&admin)).await.body;
+    assert!(form_page.contains("Konto verbunden") && form_page.contains("(OAuth2)"), "{form_page}");
+
+    let replay = app.get(&format!("/oauth/callback?code=code-ok&state={state}"), Some(&admin)).await;
+    assert_eq!(replay.status, StatusCode::BAD_REQUEST);
+    assert!(replay.body.contains("abgelaufen oder ungültig"), "{}", replay.body);
+    let denied = app.get("/oauth/callback?error=access_denied&state=x", Some(&admin)).await;
+    assert!(denied.body.contains("abgebrochen oder abgelehnt"));
+    let (bernd, _) = app.login("bernd").await;
+    assert_eq!(
+        app.get(&format!("/oauth/callback?code=code-ok&state={state}"), Some(&bernd)).await.status,
+        StatusCode::FORBIDDEN
+    );
+}

@@ -14,6 +14,7 @@ mod kept;
 mod lease;
 mod mailboxes;
 mod oauth;
+mod oauth_pending;
 mod routes;
 mod sessions;
 

@@ -33,8 +33,37 @@ pub trait Hooks: Send + Sync + 'static {
     /// „Probelauf“: what would become of the mails waiting in the named mailbox, in German lines;
     /// nothing is stored, moved or deleted.
     fn dry_run(&self, name: String) -> BoxFuture<'_, Result<Vec<String>, String>>;
+    /// „Konto verbinden“ (OAuth2, authorization code with PKCE): remembers the flow and returns the
+    /// provider's address to send the browser to.
+    fn oauth_start(
+        &self,
+        mailbox: String,
+        request: OAuthRequest,
+        employee_id: i64,
+    ) -> BoxFuture<'_, Result<String, String>>;
+    /// The provider sent the browser back: exchanges the code and stores the tokens; returns the
+    /// mailbox name, or a German error.
+    fn oauth_finish(&self, state: String, code: String, employee_id: i64) -> BoxFuture<'_, Result<String, String>>;
     /// Encrypts a mailbox password for storage.
     fn encrypt(&self, password: &str) -> Result<Vec<u8>, String>;
+}
+
+/// What the mailbox form sends to connect an OAuth2 account.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct OAuthRequest {
+    /// microsoft | google | custom
+    pub provider: String,
+    pub client_id: String,
+    #[serde(default)]
+    pub tenant: String,
+    #[serde(default)]
+    pub client_secret: String,
+    /// custom only
+    #[serde(default)]
+    pub token_url: String,
+    /// custom only
+    #[serde(default)]
+    pub auth_url: String,
 }
 
 #[derive(Clone)]

@@ -93,6 +93,10 @@ struct MailboxPage {
     test_error: Option<String>,
     /// Result lines of a „Probelauf“.
     dry_run: Vec<String>,
+    /// How the mailbox logs in, in German (password, or OAuth2 with the token's state).
+    login_method: String,
+    /// „Konto verbunden“ after the provider sent the browser back.
+    connected: bool,
     /// (value, label, explanation) of each verification mode, for the select and its help text.
     verify_modes: Vec<(&'static str, &'static str, &'static str)>,
 }
@@ -154,7 +158,36 @@ fn empty_form() -> MailboxForm {
     }
 }
 
-pub async fn show(State(state): State<WebState>, user: CurrentUser) -> Result<Html<String>, WebError> {
+#[derive(Deserialize)]
+pub struct ShowQuery {
+    verbunden: Option<u8>,
+}
+
+/// „Anmeldung: …“ for the form.
+fn login_method(m: Option<&MailboxRecord>) -> String {
+    let Some(m) = m else { return "Passwort".into() };
+    if m.auth != "xoauth2" {
+        return "Passwort".into();
+    }
+    let provider = match m.oauth.provider.as_deref() {
+        Some("microsoft") => "Microsoft 365",
+        Some("google") => "Google",
+        _ => "OAuth2",
+    };
+    match m.oauth.expires_ms {
+        Some(t) => format!(
+            "{provider} (OAuth2) – Zugriffstoken gültig bis {}; es wird vor jedem Abruf automatisch erneuert",
+            crate::util::german_time(t)
+        ),
+        None => format!("{provider} (OAuth2)"),
+    }
+}
+
+pub async fn show(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    axum::extract::Query(q): axum::extract::Query<ShowQuery>,
+) -> Result<Html<String>, WebError> {
     user.require(Permission::ManageMailImport)?;
     let existing = state.store.mailbox(NAME).await.ok();
     let page = MailboxPage {
@@ -166,6 +199,8 @@ pub async fn show(State(state): State<WebState>, user: CurrentUser) -> Result<Ht
         test_ok: None,
         test_error: None,
         dry_run: Vec::new(),
+        login_method: login_method(existing.as_ref()),
+        connected: q.verbunden == Some(1),
         verify_modes: verify_modes(),
     };
     Ok(Html(page.render()?))
@@ -279,6 +314,8 @@ pub async fn save(
             test_ok: ok,
             test_error: err,
             dry_run,
+            login_method: login_method(existing.as_ref()),
+            connected: false,
             verify_modes: verify_modes(),
         }
         .render()

@@ -6,6 +6,7 @@ mod employees;
 mod home;
 mod kept;
 mod mailbox;
+mod oauth;
 mod protokoll;
 mod routes;
 
@@ -51,6 +52,8 @@ pub fn routes() -> Router<WebState> {
         .route("/vorgang/{id}/anhang/{aid}", get(case::attachment))
         .route("/vorgang/{id}/original.eml", get(case::original))
         .route("/optionen/e-mail", get(mailbox::show).post(mailbox::save))
+        .route("/optionen/e-mail/oauth", post(oauth::start))
+        .route("/oauth/callback", get(oauth::callback))
         .route("/optionen/e-mail/adressen", get(routes::show).post(routes::add))
         .route("/optionen/e-mail/adressen/{id}/loeschen", post(routes::remove))
         .route("/mitarbeiter", get(employees::list))

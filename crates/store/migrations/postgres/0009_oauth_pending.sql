@@ -1,0 +1,9 @@
+-- Browser (PKCE) OAuth flows in progress: kept in the database, not in one instance's memory, so
+-- the provider's redirect may reach any instance. One use, short-lived.
+CREATE TABLE oauth_pending (
+    state_hash  TEXT PRIMARY KEY,
+    mailbox     TEXT NOT NULL,
+    employee_id BIGINT NOT NULL,
+    payload     BYTEA NOT NULL,   -- encrypted JSON: connect settings and the PKCE verifier
+    created_ms  BIGINT NOT NULL
+);

@@ -1,0 +1,86 @@
+//! „Konto verbinden“: the OAuth2 authorization code flow (with PKCE) for Microsoft 365 and Google
+//! mailboxes, started from the mailbox form; the provider sends the browser back to `/oauth/callback`.
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use postkorb_core::Permission;
+use serde::Deserialize;
+
+use crate::auth::CurrentUser;
+use crate::error::WebError;
+use crate::{OAuthRequest, WebState};
+
+#[derive(Deserialize)]
+pub struct ConnectForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(flatten)]
+    request: OAuthRequest,
+}
+
+pub async fn start(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    axum::Form(f): axum::Form<ConnectForm>,
+) -> Result<Response, WebError> {
+    user.require(Permission::ManageMailImport)?;
+    user.check_csrf(&f.csrf)?;
+    if !matches!(f.request.provider.as_str(), "microsoft" | "google" | "custom") {
+        return Err(WebError::BadRequest("Bitte wählen Sie Microsoft 365 oder Google.".into()));
+    }
+    let provider = match f.request.provider.as_str() {
+        "microsoft" => "Microsoft 365",
+        "google" => "Google",
+        _ => "dem Anbieter",
+    };
+    match state.hooks.oauth_start("default".into(), f.request, user.employee.id.0).await {
+        // A page with a link, not a redirect: the form's CSP (form-action 'self') rightly forbids
+        // a form submission that ends on another site.
+        Ok(url) => Ok(axum::response::Html(format!(
+            "<!doctype html><html lang=\"de\"><head><meta charset=\"utf-8\"><title>Konto verbinden – Postkorb</title>\
+             <link rel=\"stylesheet\" href=\"/static/postkorb.css\"></head><body><main class=\"error\">\
+             <h1>Konto verbinden</h1><p>Melden Sie sich jetzt bei {provider} mit dem Postfach an, das Postkorb abholen soll.\
+             Danach kommen Sie automatisch hierher zurück.</p>\
+             <p><a id=\"provider-link\" href=\"{}\">Weiter zur Anmeldung bei {provider}</a></p>\
+             <p><a href=\"/optionen/e-mail\">Abbrechen</a></p></main></body></html>",
+            crate::error::askama_escape(&url)
+        ))
+        .into_response()),
+        Err(e) => Err(WebError::BadRequest(e)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Callback {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    error_description: String,
+}
+
+pub async fn callback(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Query(q): Query<Callback>,
+) -> Result<Response, WebError> {
+    user.require(Permission::ManageMailImport)?;
+    if !q.error.is_empty() {
+        let why = if q.error == "access_denied" {
+            "Die Anmeldung beim Anbieter wurde abgebrochen oder abgelehnt.".to_string()
+        } else {
+            format!("Der Anbieter meldet einen Fehler: {} {}", q.error, q.error_description)
+        };
+        return Err(WebError::BadRequest(why));
+    }
+    if q.code.is_empty() || q.state.is_empty() {
+        return Err(WebError::BadRequest("Die Rückmeldung des Anbieters ist unvollständig.".into()));
+    }
+    match state.hooks.oauth_finish(q.state, q.code, user.employee.id.0).await {
+        Ok(_) => Ok(Redirect::to("/optionen/e-mail?verbunden=1").into_response()),
+        Err(e) => Err(WebError::BadRequest(e)),
+    }
+}
