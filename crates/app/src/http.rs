@@ -232,6 +232,7 @@ async fn render_metrics(store: &Store) -> Result<String, postkorb_store::StoreEr
     let mut waiting = Vec::new();
     let mut imported = Vec::new();
     let mut last_mail = Vec::new();
+    let mut token_expiry = Vec::new();
     for m in store.mailboxes().await? {
         let l = format!("mailbox=\"{}\"", m.name.replace(['"', '\\', '\n'], "_"));
         let (cases, kept, dups) = store.mailbox_counts(m.id).await?;
@@ -241,6 +242,9 @@ async fn render_metrics(store: &Store) -> Result<String, postkorb_store::StoreEr
         imported.push((format!("{l},outcome=\"case\""), cases as f64));
         imported.push((format!("{l},outcome=\"kept\""), kept as f64));
         imported.push((format!("{l},outcome=\"duplicate\""), dups as f64));
+        if let (true, Some(e)) = (m.auth == "xoauth2", m.oauth.expires_ms) {
+            token_expiry.push((l.clone(), e as f64 / 1000.0));
+        }
         last_mail.push((l, store.last_import_ms(m.id).await?.unwrap_or(0) as f64 / 1000.0));
     }
     family("postkorb_last_success_timestamp_seconds", "gauge", "Last successful fetch of the mailbox.", &ok);
@@ -252,6 +256,12 @@ async fn render_metrics(store: &Store) -> Result<String, postkorb_store::StoreEr
         "gauge",
         "When the newest mail of the mailbox was stored.",
         &last_mail,
+    );
+    family(
+        "postkorb_oauth_token_expires_timestamp_seconds",
+        "gauge",
+        "When the OAuth2 access token of the mailbox runs out (renewed before each fetch).",
+        &token_expiry,
     );
     let open_kept = store.count_open_kept().await?;
     family(

@@ -324,6 +324,7 @@ pub async fn status(ctx: &Ctx, json: bool) -> anyhow::Result<()> {
             "last_success_ms": m.last_success_ms, "last_error": m.last_error, "last_error_ms": m.last_error_ms,
             "waiting_on_server": m.waiting_on_server, "imported_cases": cases, "kept": kept,
             "duplicates": duplicates, "last_mail_ms": last_mail,
+            "login": crate::oauth::token_status(&m, now),
         }));
     }
     if json {
@@ -359,6 +360,9 @@ pub async fn status(ctx: &Ctx, json: bool) -> anyhow::Result<()> {
             r["imported_cases"], r["kept"], r["duplicates"]
         );
         println!("  newest mail    {}", ago(r["last_mail_ms"].as_i64()));
+        if let Some(login) = r["login"].as_str() {
+            println!("  login          {login}");
+        }
     }
     Ok(())
 }

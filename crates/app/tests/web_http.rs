@@ -471,6 +471,10 @@ async fn konto_verbinden_runs_the_oauth_code_flow_with_pkce_and_a_state_used_onc
     assert!(oauth.refresh_valid(&refresh));
     let form_page = app.get("/optionen/e-mail?verbunden=1", Some(&admin)).await.body;
     assert!(form_page.contains("Konto verbunden") && form_page.contains("(OAuth2)"), "{form_page}");
+    let log = app.get("/protokoll", Some(&admin)).await.body;
+    assert!(log.contains("OAuth2, Token bis"), "{log}");
+    let metrics = app.get("/metrics", None).await.body;
+    assert!(metrics.contains("postkorb_oauth_token_expires_timestamp_seconds{mailbox=\"default\"}"), "{metrics}");
 
     let replay = app.get(&format!("/oauth/callback?code=code-ok&state={state}"), Some(&admin)).await;
     assert_eq!(replay.status, StatusCode::BAD_REQUEST);

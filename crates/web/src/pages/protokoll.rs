@@ -20,6 +20,7 @@ pub struct MailboxRow {
     pub kept: i64,
     pub duplicates: i64,
     pub waiting: String,
+    pub login: String,
 }
 
 #[derive(Template)]
@@ -49,6 +50,11 @@ pub async fn show(State(state): State<WebState>, user: CurrentUser) -> Result<Ht
             kept,
             duplicates,
             waiting: m.waiting_on_server.map(|w| w.to_string()).unwrap_or_else(|| "–".into()),
+            login: match (m.auth.as_str(), m.oauth.expires_ms) {
+                ("xoauth2", Some(t)) => format!("OAuth2, Token bis {} (wird automatisch erneuert)", german_time(t)),
+                ("xoauth2", None) => "OAuth2, noch nicht verbunden".into(),
+                _ => "Passwort".into(),
+            },
         });
     }
     let audit = state
