@@ -8,7 +8,6 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use postkorb_core::{EmailAddress, MailFacts};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 mod attachments;
 mod auto;
@@ -124,11 +123,11 @@ fn panic_reason(panic: &(dyn std::any::Any + Send)) -> String {
 /// SHA-256 (hex) of the raw bytes and the normalised Message-ID: the duplicate fingerprint.
 pub fn fingerprint(raw: &[u8], message_id: Option<&str>) -> String {
     let id = message_id.unwrap_or("").trim().trim_start_matches('<').trim_end_matches('>').trim().to_lowercase();
-    let mut h = Sha256::new();
+    let mut h = ring::digest::Context::new(&ring::digest::SHA256);
     h.update(raw);
-    h.update([0u8]);
+    h.update(&[0u8]);
     h.update(id.as_bytes());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    h.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -162,6 +161,7 @@ mod tests {
 
     #[test]
     fn the_fingerprint_is_sha256_of_raw_then_zero_then_id() {
+        use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
         h.update(b"x\0id");
         let expected: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();

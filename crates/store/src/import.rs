@@ -102,13 +102,17 @@ impl Store {
 
     pub async fn mark_disposed(&self, mailbox_id: i64, keys: &[String], now_ms: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        for k in keys {
-            sqlx::query("UPDATE ledger SET disposed_ms = $1 WHERE mailbox_id = $2 AND source_key = $3")
-                .bind(now_ms)
-                .bind(mailbox_id)
-                .bind(k)
-                .execute(&mut *tx)
-                .await?;
+        for chunk in keys.chunks(500) {
+            let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+            let sql = format!(
+                "UPDATE ledger SET disposed_ms = $1 WHERE mailbox_id = $2 AND source_key IN ({})",
+                placeholders.join(",")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now_ms).bind(mailbox_id);
+            for k in chunk {
+                q = q.bind(k);
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
