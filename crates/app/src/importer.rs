@@ -10,6 +10,7 @@ use std::time::Instant;
 use std::sync::OnceLock;
 
 use postkorb_core::{Decision, Employee, SenderRoute, decide};
+use postkorb_mail::InboundMail;
 use postkorb_source::{Fetched, Session, SourceConfig, SourceError};
 use postkorb_store::{ImportItem, ImportOutcome, MailboxRecord, Store};
 use postkorb_verify::{Policy, Resolver};
@@ -84,9 +85,7 @@ pub async fn prepare(
 ) -> Prepared {
     let mut items = Vec::with_capacity(fetched.len());
     let mut deferred = Vec::new();
-    for f in fetched {
-        let mail = postkorb_mail::parse(&f.raw);
-        let fingerprint = postkorb_mail::fingerprint(&f.raw, mail.message_id.as_deref());
+    for (f, mail, fingerprint) in parse_all(fetched).await {
         let mut facts = mail.facts();
         let worth_checking = facts.malformed.is_none() && facts.automatic.is_none() && *policy != Policy::Off;
         if let (true, Ok(sender)) = (worth_checking, &mail.sender) {
@@ -103,6 +102,40 @@ pub async fn prepare(
         items.push(ImportItem { source_key: f.key, raw: f.raw, mail, fingerprint, decision });
     }
     Prepared { items, deferred }
+}
+
+/// Parses and fingerprints a batch on the blocking pool, split over the cores: parsing is the
+/// CPU-heavy step and must not stall the async workers (IDLE, the web) while it runs.
+async fn parse_all(fetched: Vec<Fetched>) -> Vec<(Fetched, InboundMail, String)> {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let per = fetched.len().div_ceil(cores).max(1);
+    let mut chunks = Vec::new();
+    let mut rest = fetched;
+    while !rest.is_empty() {
+        let tail = rest.split_off(per.min(rest.len()));
+        chunks.push(std::mem::replace(&mut rest, tail));
+    }
+    let handles: Vec<_> = chunks
+        .into_iter()
+        .map(|chunk| {
+            tokio::task::spawn_blocking(move || {
+                chunk
+                    .into_iter()
+                    .map(|f| {
+                        let mail = postkorb_mail::parse(&f.raw);
+                        let fingerprint = postkorb_mail::fingerprint(&f.raw, mail.message_id.as_deref());
+                        (f, mail, fingerprint)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for h in handles {
+        // parse() contains its own panics; a failed join would be a bug of ours, so surface it.
+        out.extend(h.await.expect("the parse task was cancelled or panicked"));
+    }
+    out
 }
 
 /// Removes the items dated before the mailbox's onboarding cut-off and returns their (key,
