@@ -155,6 +155,29 @@ pub fn split_off_before_cutoff(mailbox: &MailboxRecord, items: &mut Vec<ImportIt
     old
 }
 
+/// Bytes fetched and held at once: with mails of up to several MB, a batch is cut by size too, so
+/// memory stays bounded whatever the mailbox holds.
+pub const BATCH_BYTES: u64 = 24 * 1024 * 1024;
+
+/// Splits keys into batches of at most `max_count` mails and `BATCH_BYTES` (a larger mail alone).
+pub fn batches<'a>(keys: &'a [String], size_of: impl Fn(&str) -> u64, max_count: usize) -> Vec<&'a [String]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0u64);
+    for (i, k) in keys.iter().enumerate() {
+        let size = size_of(k);
+        if i > start && (i - start >= max_count.max(1) || bytes + size > BATCH_BYTES) {
+            out.push(&keys[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    if start < keys.len() {
+        out.push(&keys[start..]);
+    }
+    out
+}
+
 /// The storm limit: a sender with more than `storm_max` Vorgänge within `storm_minutes` (counting
 /// this batch) gets the rest held as kept mail instead of flooding someone's Startmaske.
 pub async fn hold_storms(
@@ -276,11 +299,14 @@ async fn pass(
         session.dispose(&to_dispose).await?;
     }
 
-    let new: Vec<String> = keys.into_iter().filter(|k| !known.contains_key(k)).collect();
+    let sizes: std::collections::HashMap<&str, u64> =
+        envelopes.iter().map(|e| (e.key.as_str(), e.size.unwrap_or(0))).collect();
+    let new: Vec<String> = keys.iter().filter(|k| !known.contains_key(*k)).cloned().collect();
+    let batches = batches(&new, |k| sizes.get(k).copied().unwrap_or(0), batch_size);
     let employees = store.employees().await?;
     let routes = store.routes().await?;
     let policy = policy_of(mailbox);
-    for chunk in new.chunks(batch_size.max(1)) {
+    for chunk in batches {
         let fetched = session.fetch(chunk).await?;
         let Prepared { mut items, deferred } = prepare(fetched, &employees, &routes, &policy).await;
         report.deferred += deferred.len();
@@ -303,4 +329,21 @@ async fn pass(
     report.disposed = to_dispose.len();
     report.orphaned_pools = store.sweep_orphan_pools(clock.now_ms()).await?.len();
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BATCH_BYTES, batches};
+
+    #[test]
+    fn batches_are_cut_by_count_and_by_bytes_and_a_big_mail_goes_alone() {
+        let keys: Vec<String> = (0..7).map(|i| i.to_string()).collect();
+        let small = |_: &str| 1_000;
+        let lens: Vec<usize> = batches(&keys, small, 3).iter().map(|b| b.len()).collect();
+        assert_eq!(lens, [3, 3, 1]);
+        let big = |k: &str| if k == "2" { BATCH_BYTES * 2 } else { BATCH_BYTES / 3 };
+        let lens: Vec<usize> = batches(&keys, big, 100).iter().map(|b| b.len()).collect();
+        assert_eq!(lens, [2, 1, 3, 1]);
+        assert!(batches(&[], small, 3).is_empty());
+    }
 }
