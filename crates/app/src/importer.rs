@@ -160,7 +160,7 @@ pub fn split_off_before_cutoff(mailbox: &MailboxRecord, items: &mut Vec<ImportIt
 pub const BATCH_BYTES: u64 = 24 * 1024 * 1024;
 
 /// Splits keys into batches of at most `max_count` mails and `BATCH_BYTES` (a larger mail alone).
-pub fn batches<'a>(keys: &'a [String], size_of: impl Fn(&str) -> u64, max_count: usize) -> Vec<&'a [String]> {
+pub fn batches(keys: &[String], size_of: impl Fn(&str) -> u64, max_count: usize) -> Vec<&[String]> {
     let mut out = Vec::new();
     let (mut start, mut bytes) = (0, 0u64);
     for (i, k) in keys.iter().enumerate() {
