@@ -2,6 +2,7 @@
 //! the commit, identical bytes share a file, a failed transaction's file is swept only after the
 //! grace period, a missing file is a clear error, and migrate-db keeps the references.
 
+mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -19,44 +20,12 @@ struct Db {
 }
 
 async fn backends() -> Vec<Db> {
-    let sqlite = tempfile::tempdir().unwrap();
-    let blobs = tempfile::tempdir().unwrap();
-    let mut out = vec![Db {
-        url: format!("sqlite:{}", sqlite.path().join("t.db").display()),
-        blob_dir: blobs.path().join("blobs"),
-        _dirs: vec![sqlite, blobs],
-    }];
-    match std::env::var("POSTKORB_TEST_POSTGRES") {
-        Ok(server) => {
-            let blobs = tempfile::tempdir().unwrap();
-            out.push(Db {
-                url: fresh_postgres(&server).await,
-                blob_dir: blobs.path().join("blobs"),
-                _dirs: vec![blobs],
-            })
-        }
-        Err(_) if std::env::var_os("CI").is_some() => {
-            panic!("POSTKORB_TEST_POSTGRES is not set: run the tests with ./scripts/test, which starts PostgreSQL")
-        }
-        Err(_) => eprintln!("note: POSTKORB_TEST_POSTGRES not set, blob tests ran on SQLite only"),
+    let mut out = Vec::new();
+    for (url, dir) in common::database_urls().await {
+        let blobs = tempfile::tempdir().unwrap();
+        out.push(Db { url, blob_dir: blobs.path().join("blobs"), _dirs: dir.into_iter().chain([blobs]).collect() });
     }
     out
-}
-
-/// Creates a new database on the test server and returns its URL.
-async fn fresh_postgres(server: &str) -> String {
-    use sqlx::Connection;
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let name = format!(
-        "pk_blob_{}_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
-        SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000
-    );
-    let mut admin = sqlx::PgConnection::connect(server).await.expect("connect to the test PostgreSQL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
-    let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(server);
-    format!("{base}/{name}")
 }
 
 fn mail(subject: &str, attachment: &[u8]) -> InboundMail {
@@ -320,7 +289,7 @@ async fn migrate_db_copies_the_blob_references_and_the_target_reads_the_same_fil
     let it = item("maildir:1", "eins", b"%PDF eins", Decision::Assign { sender: anna, to: bernd });
     let out = sqlite.commit_batch(mb, std::slice::from_ref(&it), 10).await.unwrap();
     let ImportOutcome::Case { case_id, .. } = out[0] else { panic!("{out:?}") };
-    let pg = Store::open_with(&fresh_postgres(&server).await, Some(blobs.clone())).await.unwrap();
+    let pg = Store::open_with(&common::fresh_postgres(&server).await, Some(blobs.clone())).await.unwrap();
     sqlite.copy_into(&pg).await.unwrap();
     let case = pg.case(case_id).await.unwrap();
     assert_eq!(pg.raw(case.raw_id).await.unwrap(), it.raw);

@@ -1,41 +1,11 @@
 //! The storage contract: what every backend must do. Runs on SQLite always, and on PostgreSQL
 //! when `POSTKORB_TEST_POSTGRES` holds a server URL (the test command starts one).
 
+mod common;
+use common::backends;
 use postkorb_core::{Decision, EmailAddress, EmployeeId, KeepReason, Permission};
 use postkorb_mail::{Attachment, InboundMail};
 use postkorb_store::{ImportItem, ImportOutcome, MailboxRecord, NewEmployee, Store, StoreError};
-
-/// A fresh, empty database per test and backend: a temp SQLite file, and — when
-/// `POSTKORB_TEST_POSTGRES` names a server — a new PostgreSQL database on it. In CI the PostgreSQL
-/// run is required, never silently skipped.
-async fn backends() -> Vec<(Store, Option<tempfile::TempDir>)> {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("t.db").display());
-    let mut out = vec![(Store::open(&url).await.unwrap(), Some(dir))];
-    match std::env::var("POSTKORB_TEST_POSTGRES") {
-        Ok(server) => out.push((fresh_postgres(&server).await, None)),
-        Err(_) if std::env::var_os("CI").is_some() => {
-            panic!("POSTKORB_TEST_POSTGRES is not set: run the tests with ./scripts/test, which starts PostgreSQL")
-        }
-        Err(_) => eprintln!("note: POSTKORB_TEST_POSTGRES not set, contract tests ran on SQLite only"),
-    }
-    out
-}
-
-async fn fresh_postgres(server: &str) -> Store {
-    use sqlx::Connection;
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let name = format!(
-        "pk_{}_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000
-    );
-    let mut admin = sqlx::PgConnection::connect(server).await.expect("connect to the test PostgreSQL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
-    let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(server);
-    Store::open(&format!("{base}/{name}")).await.unwrap()
-}
 
 fn mail(from: &str, subject: &str) -> InboundMail {
     InboundMail {

@@ -1,38 +1,9 @@
 //! OAuth2 settings and tokens on both backends: saving settings never erases stored tokens, a
 //! refresh stores the rotated refresh token with the new access token, and is no settings change.
 
-use postkorb_store::{MailboxRecord, OAuthFields, OAuthTokens, Store};
-
-/// A fresh SQLite database, and a fresh PostgreSQL database when `POSTKORB_TEST_POSTGRES` names a
-/// server (required in CI, as in contract.rs).
-async fn backends() -> Vec<(Store, Option<tempfile::TempDir>)> {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("t.db").display());
-    let mut out = vec![(Store::open(&url).await.unwrap(), Some(dir))];
-    match std::env::var("POSTKORB_TEST_POSTGRES") {
-        Ok(server) => out.push((Store::open(&fresh_postgres(&server).await).await.unwrap(), None)),
-        Err(_) if std::env::var_os("CI").is_some() => {
-            panic!("POSTKORB_TEST_POSTGRES is not set: run the tests with ./scripts/test, which starts PostgreSQL")
-        }
-        Err(_) => eprintln!("note: POSTKORB_TEST_POSTGRES not set, OAuth store tests ran on SQLite only"),
-    }
-    out
-}
-
-async fn fresh_postgres(server: &str) -> String {
-    use sqlx::Connection;
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let name = format!(
-        "pk_oauth_{}_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000
-    );
-    let mut admin = sqlx::PgConnection::connect(server).await.expect("connect to the test PostgreSQL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
-    let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(server);
-    format!("{base}/{name}")
-}
+mod common;
+use common::backends;
+use postkorb_store::{MailboxRecord, OAuthFields, OAuthTokens};
 
 fn record() -> MailboxRecord {
     MailboxRecord {
