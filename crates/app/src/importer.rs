@@ -306,38 +306,9 @@ async fn pass(
     let employees = store.employees().await?;
     let routes = store.routes().await?;
     let policy = policy_of(mailbox);
-    // Pipelined: while batch n commits, batch n+1 is already being fetched. Batch n+1 is prepared
-    // (and its storm limit counted) only after batch n committed, and batch n is disposed of only
-    // after its own commit.
-    let mut batches = batches.into_iter();
-    let mut to_fetch = batches.next();
-    let mut ready: Option<Vec<ImportItem>> = None;
-    loop {
-        let fetching = async {
-            match to_fetch {
-                Some(chunk) => Some(session.fetch(chunk).await),
-                None => None,
-            }
-        };
-        let committing = async {
-            match ready.take() {
-                Some(items) => {
-                    let keys: Vec<String> = items.iter().map(|i| i.source_key.clone()).collect();
-                    Some(commit(store, mailbox.id, items, clock).await.map(|imported| (imported, keys)))
-                }
-                None => None,
-            }
-        };
-        let (fetched, committed) = tokio::join!(fetching, committing);
-        if let Some(result) = committed {
-            let (imported, done_keys) = result?;
-            report.imported.extend(imported);
-            // Committed: now, and only now, the server copies may go.
-            session.dispose(&done_keys).await?;
-            to_dispose.extend(done_keys);
-        }
-        let Some(fetched) = fetched else { break };
-        let Prepared { mut items, deferred } = prepare(fetched?, &employees, &routes, &policy).await;
+    for chunk in batches {
+        let fetched = session.fetch(chunk).await?;
+        let Prepared { mut items, deferred } = prepare(fetched, &employees, &routes, &policy).await;
         report.deferred += deferred.len();
         let before_cutoff = split_off_before_cutoff(mailbox, &mut items);
         if !before_cutoff.is_empty() {
@@ -345,8 +316,12 @@ async fn pass(
             store.record_ignored(mailbox.id, &before_cutoff, clock.now_ms()).await?;
         }
         hold_storms(store, mailbox, &mut items, clock.now_ms()).await?;
-        ready = Some(items);
-        to_fetch = batches.next();
+        let done_keys: Vec<String> = items.iter().map(|i| i.source_key.clone()).collect();
+        let imported = commit(store, mailbox.id, items, clock).await?;
+        report.imported.extend(imported);
+        // Committed: now, and only now, the server copies may go.
+        session.dispose(&done_keys).await?;
+        to_dispose.extend(done_keys);
     }
     session.close().await?;
     // POP3 deletes at QUIT, so the ledger learns of the disposal only after a clean close.
