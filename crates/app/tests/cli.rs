@@ -1,49 +1,8 @@
 //! The `postkorb` binary as a user runs it: the demo, the rules named in errors, the password never
 //! on the command line, JSON output.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
-
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Env {
-        Env { dir: tempfile::tempdir().unwrap() }
-    }
-
-    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_postkorb"))
-            .args(args)
-            .env("POSTKORB_DATA_DIR", self.dir.path())
-            .env_remove("POSTKORB_CONFIG")
-            .env_remove("POSTKORB_DATABASE_URL")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut input = child.stdin.take().unwrap();
-        if let Some(s) = stdin {
-            input.write_all(s.as_bytes()).unwrap();
-        }
-        drop(input);
-        child.wait_with_output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args, None);
-        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args, None);
-        assert!(!out.status.success(), "{args:?} should fail");
-        String::from_utf8(out.stderr).unwrap()
-    }
-}
+mod common;
+use common::Env;
 
 #[test]
 fn the_demo_imports_every_sample_mail_into_exactly_one_state() {

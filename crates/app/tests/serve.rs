@@ -1,17 +1,10 @@
 //! `postkorb serve` as a process: it imports on its own and reports health over HTTP.
 
+mod common;
+use common::Env;
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn postkorb(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_postkorb"))
-        .args(args)
-        .env("POSTKORB_DATA_DIR", dir)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
 
 fn http_get(port: u16, path: &str) -> Option<String> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -32,17 +25,16 @@ impl Drop for Kill {
 
 #[test]
 fn serve_imports_a_mail_dropped_into_the_maildir_and_reports_health() {
-    let dir = tempfile::tempdir().unwrap();
-    let maildir = dir.path().join("mb");
+    let env = Env::new();
+    let maildir = env.path().join("mb");
     for sub in ["new", "cur", "tmp"] {
         std::fs::create_dir_all(maildir.join(sub)).unwrap();
     }
-    let p = dir.path();
-    assert!(postkorb(p, &["employee", "add", "--name", "Anna", "--email", "anna@mustermail.de"]).status.success());
-    assert!(postkorb(p, &["employee", "add", "--name", "Bernd", "--license", "L"]).status.success());
-    assert!(postkorb(p, &["route", "add", "--from", "Anna", "--to", "Bernd"]).status.success());
-    let set = postkorb(
-        p,
+    let p = env.path();
+    assert!(env.run(&["employee", "add", "--name", "Anna", "--email", "anna@mustermail.de"], None).status.success());
+    assert!(env.run(&["employee", "add", "--name", "Bernd", "--license", "L"], None).status.success());
+    assert!(env.run(&["route", "add", "--from", "Anna", "--to", "Bernd"], None).status.success());
+    let set = env.run(
         &[
             "mailbox",
             "set",
@@ -55,6 +47,7 @@ fn serve_imports_a_mail_dropped_into_the_maildir_and_reports_health() {
             "--verify",
             "off",
         ],
+        None,
     );
     assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
 
@@ -89,7 +82,7 @@ fn serve_imports_a_mail_dropped_into_the_maildir_and_reports_health() {
     let metrics = http_get(port, "/metrics").unwrap();
     assert!(metrics.contains("postkorb_imported_total{mailbox=\"default\",outcome=\"case\"} 1"), "{metrics}");
     assert!(metrics.contains("postkorb_mailbox_error{mailbox=\"default\"} 0"), "{metrics}");
-    let cases = postkorb(p, &["cases", "list", "--json", "--user", "Bernd"]);
+    let cases = env.run(&["cases", "list", "--json", "--user", "Bernd"], None);
     let json: serde_json::Value = serde_json::from_slice(&cases.stdout).unwrap();
     assert_eq!(json[0]["subject"], "Rückruf bitte");
     assert_eq!(std::fs::read_dir(maildir.join("new")).unwrap().count(), 0, "moved out of new/");
