@@ -83,6 +83,11 @@ impl CurrentUser {
         if self.employee.has(p) { Ok(()) } else { Err(WebError::Forbidden) }
     }
 
+    /// Who did it, for the audit log: the login name, or the name of an employee without one.
+    pub fn actor(&self) -> String {
+        self.employee.username.clone().unwrap_or_else(|| self.employee.name.clone())
+    }
+
     /// Every state-changing form sends the session's token back.
     pub fn check_csrf(&self, token: &str) -> Result<(), WebError> {
         if !token.is_empty() && token == self.csrf {

@@ -188,7 +188,7 @@ async fn finish(
     if !f.password.is_empty() {
         state.store.set_password_hash(id, &hash_password(&f.password)).await?;
     }
-    let actor = user.employee.username.clone().unwrap_or_else(|| user.employee.name.clone());
+    let actor = user.actor();
     state.store.audit(now_ms(), &actor, action, &format!("employee {id} ({})", f.name.trim())).await?;
     Ok(Redirect::to("/mitarbeiter").into_response())
 }

@@ -137,7 +137,7 @@ pub async fn route_again(
 ) -> Result<Response, WebError> {
     user.require(Permission::ManageMailImport)?;
     user.check_csrf(&f.csrf)?;
-    let actor = user.employee.username.clone().unwrap_or_else(|| user.employee.name.clone());
+    let actor = user.actor();
     let k = state.store.kept_mail(id).await?;
     let raw = state.store.raw(k.raw_id).await?;
     let mail = postkorb_mail::parse(&raw);
@@ -187,7 +187,7 @@ pub async fn discard(
 ) -> Result<Response, WebError> {
     user.require(Permission::ManageMailImport)?;
     user.check_csrf(&f.csrf)?;
-    let actor = user.employee.username.clone().unwrap_or_else(|| user.employee.name.clone());
+    let actor = user.actor();
     state.store.discard_kept(id, &actor, now_ms()).await?;
     Ok(Redirect::to("/nicht-zugeordnet").into_response())
 }

@@ -353,10 +353,7 @@ pub async fn save(
         ..Default::default()
     };
     let saved = state.store.save_mailbox(&record, now_ms()).await?;
-    state
-        .store
-        .audit(now_ms(), user.employee.username.as_deref().unwrap_or(&user.employee.name), "save_mailbox", NAME)
-        .await?;
+    state.store.audit(now_ms(), &user.actor(), "save_mailbox", NAME).await?;
     let mut dry_run = Vec::new();
     let (ok, err) = if wants_dry_run {
         match state.hooks.dry_run(NAME.into()).await {

@@ -93,7 +93,7 @@ pub async fn add(
     };
     match state.store.add_route(EmployeeId(from), EmployeeId(to), now_ms()).await {
         Ok(_) => {
-            let actor = user.employee.username.clone().unwrap_or_else(|| user.employee.name.clone());
+            let actor = user.actor();
             state.store.audit(now_ms(), &actor, "add_route", &format!("{from} -> {to}")).await?;
             Ok(Redirect::to("/optionen/e-mail/adressen").into_response())
         }
@@ -115,7 +115,7 @@ pub async fn remove(
     user.require(Permission::ManageMailImport)?;
     user.check_csrf(&f.csrf)?;
     state.store.remove_route(id).await?;
-    let actor = user.employee.username.clone().unwrap_or_else(|| user.employee.name.clone());
+    let actor = user.actor();
     state.store.audit(now_ms(), &actor, "remove_route", &format!("row {id}")).await?;
     Ok(Redirect::to("/optionen/e-mail/adressen").into_response())
 }
