@@ -216,7 +216,9 @@ class Postkorb:
         if os.path.exists(d):
             shutil.rmtree(d)
         shutil.copytree(self.template, d)
-        wall, rss, out, err = timed([self.binary, "fetch", "--once"], env=self.env(d))
+        # BENCH_PK_PREFIX, e.g. "perf record -F 499 -g -o bench/out/perf.data": profile the timed run.
+        prefix = os.environ.get("BENCH_PK_PREFIX", "").split()
+        wall, rss, out, err = timed(prefix + [self.binary, "fetch", "--once"], env=self.env(d))
         import sqlite3
         db = sqlite3.connect(os.path.join(d, "postkorb.db"))
         cases = db.execute("SELECT count(*) FROM cases").fetchone()[0]

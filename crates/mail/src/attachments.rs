@@ -56,6 +56,19 @@ pub fn collect(msg: &Message<'_>, limit: usize) -> Vec<Attachment> {
         .collect()
 }
 
+/// Attachment number `index` (0-based, the order of [`collect`]) of a raw mail, decoded again
+/// from the raw bytes: Postkorb stores attachments only inside the raw mail and decodes one on
+/// download. `None` when the mail has no such attachment (or the parser gives up on it).
+pub fn attachment_at(raw: &[u8], index: usize) -> Option<Attachment> {
+    std::panic::catch_unwind(|| {
+        let msg = mail_parser::MessageParser::default().parse(raw)?;
+        let part = msg.attachments.iter().filter_map(|&id| msg.parts.get(id as usize)).nth(index)?;
+        Some(attachment(&msg, part, index + 1))
+    })
+    .ok()
+    .flatten()
+}
+
 fn attachment(msg: &Message<'_>, part: &MessagePart<'_>, n: usize) -> Attachment {
     let content_type = content_type(part);
     let (data, default_name) = match &part.body {

@@ -120,6 +120,12 @@ fn panic_reason(panic: &(dyn std::any::Any + Send)) -> String {
     format!("parser panic: {what}")
 }
 
+/// Attachment number `index` (0-based, as in [`InboundMail::attachments`]) decoded again from the
+/// raw mail: the store keeps attachments only inside the raw mail and decodes one on download.
+pub fn attachment_at(raw: &[u8], index: usize) -> Option<Attachment> {
+    attachments::attachment_at(raw::without_mbox_line(raw), index)
+}
+
 /// SHA-256 (hex) of the raw bytes and the normalised Message-ID: the duplicate fingerprint.
 pub fn fingerprint(raw: &[u8], message_id: Option<&str>) -> String {
     let id = message_id.unwrap_or("").trim().trim_start_matches('<').trim_end_matches('>').trim().to_lowercase();

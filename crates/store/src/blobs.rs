@@ -148,15 +148,6 @@ pub(crate) async fn resolve(store: &Store, data: Vec<u8>, blob: Option<String>, 
     }
 }
 
-/// Stores bytes for a row: `(data, blob)` to bind — the bytes themselves without a blob
-/// directory, or an empty `data` and the hash of the file just written durably.
-pub(crate) async fn stash(store_blobs: Option<&BlobDir>, bytes: &[u8]) -> Result<(Vec<u8>, Option<String>)> {
-    match store_blobs {
-        None => Ok((bytes.to_vec(), None)),
-        Some(dir) => Ok((Vec::new(), Some(dir.put(bytes.to_vec()).await?))),
-    }
-}
-
 impl Store {
     /// Removes blob files no row references and that are older than `grace` (also temp files
     /// a crash left behind). `grace` must exceed the longest import transaction: a file written for

@@ -86,7 +86,6 @@ fn summary_from_row(r: &AnyRow) -> Result<CaseSummary> {
 
 pub(crate) async fn insert_case(
     tx: &mut Transaction<'_, Any>,
-    blobs: Option<&crate::blobs::BlobDir>,
     mailbox_id: Option<i64>,
     raw_id: i64,
     mail: &InboundMail,
@@ -130,11 +129,13 @@ pub(crate) async fn insert_case(
             .execute(&mut **tx)
             .await?;
     }
+    // The bytes of an attachment are in the raw mail already: store only what the lists show and
+    // decode the attachment from the raw mail on download (`in_raw`), instead of writing every
+    // attached byte a second time.
     for (i, a) in mail.attachments.iter().enumerate() {
-        let (data, blob) = crate::blobs::stash(blobs, &a.data).await?;
         sqlx::query(
-            "INSERT INTO attachments (case_id, position, name, content_type, content_id, size, data, blob)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO attachments (case_id, position, name, content_type, content_id, size, data, blob, in_raw)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, 1)",
         )
         .bind(case_id)
         .bind(i as i64)
@@ -142,8 +143,7 @@ pub(crate) async fn insert_case(
         .bind(clean(&a.content_type))
         .bind(a.content_id.as_deref().map(clean))
         .bind(a.data.len() as i64)
-        .bind(data)
-        .bind(blob)
+        .bind(Vec::<u8>::new())
         .execute(&mut **tx)
         .await?;
     }
@@ -355,7 +355,8 @@ impl Store {
     /// One attachment's metadata and bytes.
     pub async fn attachment(&self, case_id: i64, attachment_id: i64) -> Result<(StoredAttachment, Vec<u8>)> {
         let r = sqlx::query(
-            "SELECT id, name, content_type, size, data, blob FROM attachments WHERE case_id = $1 AND id = $2",
+            "SELECT a.id, a.name, a.content_type, a.size, a.data, a.blob, a.in_raw, a.position, c.raw_id
+             FROM attachments a JOIN cases c ON c.id = a.case_id WHERE a.case_id = $1 AND a.id = $2",
         )
         .bind(case_id)
         .bind(attachment_id)
@@ -363,16 +364,35 @@ impl Store {
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("attachment {attachment_id}")))?;
         let what = format!("attachment {attachment_id}");
-        let bytes = crate::blobs::resolve(self, r.try_get(4)?, r.try_get(5)?, &what).await?;
-        Ok((
-            StoredAttachment {
-                id: r.try_get(0)?,
-                name: r.try_get(1)?,
-                content_type: r.try_get(2)?,
-                size: r.try_get(3)?,
-            },
-            bytes,
-        ))
+        let meta = StoredAttachment {
+            id: r.try_get(0)?,
+            name: r.try_get(1)?,
+            content_type: r.try_get(2)?,
+            size: r.try_get(3)?,
+        };
+        let in_raw: i64 = r.try_get(6)?;
+        let bytes = if in_raw != 0 {
+            let (position, raw_id): (i64, i64) = (r.try_get(7)?, r.try_get(8)?);
+            let raw = self.raw(raw_id).await?;
+            let index = usize::try_from(position).unwrap_or(usize::MAX);
+            let decoded = tokio::task::spawn_blocking(move || postkorb_mail::attachment_at(&raw, index))
+                .await
+                .map_err(|e| StoreError::Blob(format!("decoding {what} failed: {e}")))?;
+            match decoded {
+                Some(a) if a.data.len() as i64 == meta.size => a.data,
+                Some(a) => {
+                    return Err(StoreError::Blob(format!(
+                        "{what}: the raw mail gives {} bytes, {} were recorded at import",
+                        a.data.len(),
+                        meta.size
+                    )));
+                }
+                None => return Err(StoreError::Blob(format!("{what} is not in its raw mail any more"))),
+            }
+        } else {
+            crate::blobs::resolve(self, r.try_get(4)?, r.try_get(5)?, &what).await?
+        };
+        Ok((meta, bytes))
     }
 
     /// The original message bytes (.eml).

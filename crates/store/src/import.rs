@@ -183,8 +183,7 @@ async fn import_one(
             ImportOutcome::Kept { kept_id, reason: reason.clone() }
         }
         decision => {
-            let case_id =
-                crate::cases::insert_case(tx, blobs, Some(mailbox_id), raw_id, &item.mail, decision, now).await?;
+            let case_id = crate::cases::insert_case(tx, Some(mailbox_id), raw_id, &item.mail, decision, now).await?;
             sqlx::query("UPDATE ledger SET outcome = 'case', case_id = $1 WHERE id = $2")
                 .bind(case_id)
                 .bind(ledger_id)
@@ -203,7 +202,11 @@ pub(crate) async fn insert_raw(
     fingerprint: &str,
     raw: &[u8],
 ) -> Result<i64> {
-    let (data, blob) = crate::blobs::stash(blobs, raw).await?;
+    // Without a blob directory the bytes are bound by reference (no copy of every mail here).
+    let (data, blob): (&[u8], Option<String>) = match blobs {
+        None => (raw, None),
+        Some(dir) => (&[], Some(dir.put(raw.to_vec()).await?)),
+    };
     let row =
         sqlx::query("INSERT INTO raw_messages (fingerprint, size, data, blob) VALUES ($1, $2, $3, $4) RETURNING id")
             .bind(fingerprint)

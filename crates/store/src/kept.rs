@@ -130,16 +130,7 @@ impl Store {
         if claimed.rows_affected() == 0 {
             return Err(StoreError::Invalid(format!("kept mail {id} is not open")));
         }
-        let case_id = crate::cases::insert_case(
-            &mut tx,
-            self.blobs.as_ref(),
-            kept.mailbox_id,
-            kept.raw_id,
-            mail,
-            decision,
-            now_ms,
-        )
-        .await?;
+        let case_id = crate::cases::insert_case(&mut tx, kept.mailbox_id, kept.raw_id, mail, decision, now_ms).await?;
         sqlx::query("UPDATE kept SET case_id = $1 WHERE id = $2").bind(case_id).bind(id).execute(&mut *tx).await?;
         sqlx::query("UPDATE ledger SET outcome = 'case', case_id = $1 WHERE kept_id = $2")
             .bind(case_id)

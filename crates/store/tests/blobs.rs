@@ -53,7 +53,7 @@ fn mail(subject: &str, attachment: &[u8]) -> InboundMail {
 fn item(key: &str, subject: &str, attachment: &[u8], decision: Decision) -> ImportItem {
     ImportItem {
         source_key: key.into(),
-        raw: format!("Subject: {subject}\r\n\r\nbody\0with NUL").into_bytes(),
+        raw: common::raw_with_attachment(subject, "body\0with NUL", attachment),
         mail: mail(subject, attachment),
         fingerprint: format!("fp-{subject}"),
         decision,
@@ -115,7 +115,7 @@ async fn count(store: &Store, sql: &'static str) -> i64 {
 }
 
 #[tokio::test]
-async fn raw_mails_and_attachments_round_trip_through_files_and_the_rows_hold_only_the_hash() {
+async fn raw_mails_round_trip_through_files_the_rows_hold_only_the_hash_and_attachments_come_from_them() {
     for db in backends().await {
         let store = Store::open_with(&db.url, Some(db.blob_dir.clone())).await.unwrap();
         let (anna, bernd, mb) = office(&store).await;
@@ -133,11 +133,12 @@ async fn raw_mails_and_attachments_round_trip_through_files_and_the_rows_hold_on
         assert_eq!(store.raw(kept[0].raw_id).await.unwrap(), items[1].raw);
 
         assert!(blob_path(&db.blob_dir, &items[0].raw).is_file());
-        assert!(blob_path(&db.blob_dir, b"%PDF-1.4 eins").is_file());
+        assert!(!blob_path(&db.blob_dir, b"%PDF-1.4 eins").exists(), "attachments are not stored a second time");
         assert_eq!(count(&store, "SELECT COUNT(*) FROM raw_messages WHERE blob IS NULL OR size = 0").await, 0);
         assert_eq!(count(&store, "SELECT COUNT(*) FROM raw_messages WHERE LENGTH(data) > 0").await, 0);
-        assert_eq!(count(&store, "SELECT COUNT(*) FROM attachments WHERE blob IS NULL OR LENGTH(data) > 0").await, 0);
-        assert_eq!(files(&db.blob_dir).len(), 3, "two raw mails and one attachment (the kept mail has no row for it)");
+        let stored = "SELECT COUNT(*) FROM attachments WHERE in_raw = 0 OR blob IS NOT NULL OR LENGTH(data) > 0";
+        assert_eq!(count(&store, stored).await, 0);
+        assert_eq!(files(&db.blob_dir).len(), 2, "the two raw mails, nothing else");
     }
 }
 
@@ -147,14 +148,19 @@ async fn identical_bytes_share_one_file() {
         let store = Store::open_with(&db.url, Some(db.blob_dir.clone())).await.unwrap();
         let (anna, bernd, mb) = office(&store).await;
         let logo = b"GIF89a same logo in every signature";
+        // The same raw bytes under three keys and fingerprints (say, a Message-ID told apart).
         let items: Vec<ImportItem> = (0..3)
             .map(|i| {
-                item(&format!("maildir:{i}"), &format!("m{i}"), logo, Decision::Assign { sender: anna, to: bernd })
+                let mut it =
+                    item(&format!("maildir:{i}"), "gleich", logo, Decision::Assign { sender: anna, to: bernd });
+                it.fingerprint = format!("fp-{i}");
+                it
             })
             .collect();
         store.commit_batch(mb, &items, 10).await.unwrap();
-        assert_eq!(count(&store, "SELECT COUNT(DISTINCT blob) FROM attachments").await, 1);
-        assert_eq!(files(&db.blob_dir).len(), 3 + 1, "three raw mails, one shared attachment file");
+        assert_eq!(count(&store, "SELECT COUNT(DISTINCT blob) FROM raw_messages").await, 1);
+        assert_eq!(count(&store, "SELECT COUNT(blob) FROM attachments").await, 0);
+        assert_eq!(files(&db.blob_dir).len(), 1, "three raw mails with the same bytes, one file");
         for c in store.cases(None, 10, 0).await.unwrap() {
             let detail = store.case(c.id).await.unwrap();
             assert_eq!(store.attachment(c.id, detail.attachments[0].id).await.unwrap().1, logo);
@@ -179,20 +185,20 @@ async fn a_failed_transaction_leaves_a_file_that_is_swept_only_after_the_grace_p
         assert_eq!(count(&store, "SELECT COUNT(*) FROM raw_messages").await, 1, "nothing of the failed batch");
 
         let fresh = store.sweep_blobs(HOUR).await.unwrap();
-        assert_eq!((fresh.removed, fresh.young, fresh.referenced), (0, 1, 2), "{fresh:?}");
+        assert_eq!((fresh.removed, fresh.young, fresh.referenced), (0, 1, 1), "{fresh:?}");
         assert!(orphan.is_file(), "a file younger than the grace period stays (its transaction may be in flight)");
 
         for f in files(&db.blob_dir) {
             age(&f, 2 * HOUR);
         }
         let check = store.check_blobs().await.unwrap();
-        assert_eq!((check.removed, check.young, check.referenced), (0, 1, 2), "a check removes nothing: {check:?}");
+        assert_eq!((check.removed, check.young, check.referenced), (0, 1, 1), "a check removes nothing: {check:?}");
         assert!(orphan.is_file());
         let old = store.sweep_blobs(HOUR).await.unwrap();
-        assert_eq!((old.removed, old.young, old.referenced), (1, 0, 2), "{old:?}");
+        assert_eq!((old.removed, old.young, old.referenced), (1, 0, 1), "{old:?}");
         assert!(old.missing.is_empty());
         assert!(!orphan.exists(), "the unreferenced file is gone after the grace period");
-        assert_eq!(files(&db.blob_dir).len(), 2, "referenced files stay however old");
+        assert_eq!(files(&db.blob_dir).len(), 1, "the referenced file stays however old");
         let case = store.case(store.cases(None, 10, 0).await.unwrap()[0].id).await.unwrap();
         assert_eq!(store.raw(case.raw_id).await.unwrap(), good.raw);
     }
@@ -271,7 +277,7 @@ async fn bytes_stored_in_the_database_stay_readable_after_a_blob_directory_is_se
         let mut want = vec![before.raw.clone(), after.raw.clone()];
         want.sort();
         assert_eq!(raws, want);
-        assert_eq!(files(&db.blob_dir).len(), 2, "only the new mail went to files");
+        assert_eq!(files(&db.blob_dir).len(), 1, "only the new mail went to a file");
     }
 }
 
@@ -295,6 +301,6 @@ async fn migrate_db_copies_the_blob_references_and_the_target_reads_the_same_fil
     assert_eq!(pg.raw(case.raw_id).await.unwrap(), it.raw);
     assert_eq!(pg.attachment(case_id, case.attachments[0].id).await.unwrap().1, b"%PDF eins");
     assert_eq!(count(&pg, "SELECT COUNT(*) FROM raw_messages WHERE blob IS NOT NULL").await, 1);
-    assert_eq!(files(&blobs).len(), 2, "the files are shared, not copied");
+    assert_eq!(files(&blobs).len(), 1, "the file is shared, not copied");
     assert_eq!(pg.sweep_blobs(Duration::ZERO).await.unwrap().removed, 0, "the target references every file");
 }

@@ -32,7 +32,7 @@ fn mail(from: &str, subject: &str) -> InboundMail {
 fn item(key: &str, subject: &str, decision: Decision) -> ImportItem {
     ImportItem {
         source_key: key.into(),
-        raw: format!("Subject: {subject}\r\n\r\nbody").into_bytes(),
+        raw: common::raw_with_attachment(subject, "body", b"%PDF-1.4"),
         mail: mail("anna@mustermail.de", subject),
         fingerprint: format!("fp-{subject}"),
         decision,
@@ -97,6 +97,38 @@ async fn a_row_breaking_the_rules_is_refused_with_every_reason() {
         assert_eq!(rules.0.len(), 2, "{rules}");
         assert!(matches!(store.add_route(o.anna, o.bernd, 3).await, Err(StoreError::Rules(_))));
         assert_eq!(store.routes().await.unwrap().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn attachments_are_decoded_from_the_raw_mail_and_rows_of_older_versions_still_serve_their_bytes() {
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let items = vec![item("imap:INBOX:1:1", "eins", Decision::Assign { sender: o.anna, to: o.bernd })];
+        let out = store.commit_batch(o.mailbox, &items, 10).await.unwrap();
+        let ImportOutcome::Case { case_id, .. } = out[0] else { panic!("{out:?}") };
+        let a = store.case(case_id).await.unwrap().attachments.remove(0);
+        let stored: i64 = sqlx::query_scalar("SELECT LENGTH(data) + in_raw * 1000 FROM attachments WHERE id = $1")
+            .bind(a.id)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(stored, 1000, "no attachment byte stored beside the raw mail");
+        assert_eq!(store.attachment(case_id, a.id).await.unwrap().1, b"%PDF-1.4");
+
+        // A size that does not match what the raw mail gives is an error, never other bytes.
+        sqlx::query("UPDATE attachments SET size = 99 WHERE id = $1").bind(a.id).execute(store.pool()).await.unwrap();
+        let err = store.attachment(case_id, a.id).await.unwrap_err().to_string();
+        assert!(err.contains("99") && err.contains("8 bytes"), "{err}");
+
+        // A row written before attachments lived in the raw mail keeps its own bytes.
+        sqlx::query("UPDATE attachments SET in_raw = 0, data = $1, size = 3 WHERE id = $2")
+            .bind(b"alt".to_vec())
+            .bind(a.id)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(store.attachment(case_id, a.id).await.unwrap().1, b"alt");
     }
 }
 

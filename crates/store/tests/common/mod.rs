@@ -43,3 +43,22 @@ pub async fn fresh_postgres(server: &str) -> String {
     let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(server);
     format!("{base}/{name}")
 }
+
+/// A raw mail whose first (and only) attachment holds `attachment` (base64): the store decodes
+/// attachments from the raw mail on download, so a test's raw bytes must really contain them.
+#[allow(dead_code)]
+pub fn raw_with_attachment(subject: &str, body: &str, attachment: &[u8]) -> Vec<u8> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(attachment);
+    let lines: Vec<&str> = b64.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap()).collect();
+    format!(
+        "From: anna@mustermail.de\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+         --b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n\
+         --b1\r\nContent-Type: application/pdf; name=\"Anhang.pdf\"\r\n\
+         Content-Disposition: attachment; filename=\"Anhang.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+         {}\r\n--b1--\r\n",
+        lines.join("\r\n")
+    )
+    .into_bytes()
+}
