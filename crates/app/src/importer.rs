@@ -104,6 +104,18 @@ pub async fn prepare(
     Prepared { items, deferred }
 }
 
+/// Fetches one batch and prepares it (parse, fingerprint, verify, decide): nothing is stored yet.
+async fn fetch_prepared(
+    session: &mut Session,
+    keys: &[String],
+    employees: &[Employee],
+    routes: &[SenderRoute],
+    policy: &Policy,
+) -> Result<Prepared, ImportError> {
+    let fetched = session.fetch(keys).await?;
+    Ok(prepare(fetched, employees, routes, policy).await)
+}
+
 /// Parses and fingerprints a batch on the blocking pool, split over the cores: parsing is the
 /// CPU-heavy step and must not stall the async workers (IDLE, the web) while it runs.
 async fn parse_all(fetched: Vec<Fetched>) -> Vec<(Fetched, InboundMail, String)> {
@@ -306,9 +318,15 @@ async fn pass(
     let employees = store.employees().await?;
     let routes = store.routes().await?;
     let policy = policy_of(mailbox);
-    for chunk in batches {
-        let fetched = session.fetch(chunk).await?;
-        let Prepared { mut items, deferred } = prepare(fetched, &employees, &routes, &policy).await;
+    // Two batches overlap: while batch n is committed, batch n+1 is fetched and parsed. The steps
+    // that read what earlier batches stored (cut-off ledger rows, the storm count) run after the
+    // previous commit, and batch n is disposed of only after its own commit.
+    let mut chunks = batches.into_iter();
+    let mut next = match chunks.next() {
+        Some(chunk) => Some(fetch_prepared(&mut session, chunk, &employees, &routes, &policy).await?),
+        None => None,
+    };
+    while let Some(Prepared { mut items, deferred }) = next.take() {
         report.deferred += deferred.len();
         let before_cutoff = split_off_before_cutoff(mailbox, &mut items);
         if !before_cutoff.is_empty() {
@@ -317,8 +335,16 @@ async fn pass(
         }
         hold_storms(store, mailbox, &mut items, clock.now_ms()).await?;
         let done_keys: Vec<String> = items.iter().map(|i| i.source_key.clone()).collect();
-        let imported = commit(store, mailbox.id, items, clock).await?;
-        report.imported.extend(imported);
+        let following = chunks.next();
+        let ahead = async {
+            match following {
+                Some(chunk) => fetch_prepared(&mut session, chunk, &employees, &routes, &policy).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let (imported, fetched) = tokio::join!(commit(store, mailbox.id, items, clock), ahead);
+        report.imported.extend(imported?);
+        next = fetched?;
         // Committed: now, and only now, the server copies may go.
         session.dispose(&done_keys).await?;
         to_dispose.extend(done_keys);

@@ -42,7 +42,8 @@ pub struct Attachment {
     pub name: String,
     pub content_type: String,
     pub content_id: Option<String>,
-    pub data: Vec<u8>,
+    /// Decoded size in bytes. The bytes themselves stay in the raw mail: [`attachment_at`].
+    pub size: usize,
 }
 
 /// The original of a forwarded mail (message/rfc822 part or inline „Weitergeleitete Nachricht“).
@@ -122,7 +123,7 @@ fn panic_reason(panic: &(dyn std::any::Any + Send)) -> String {
 
 /// Attachment number `index` (0-based, as in [`InboundMail::attachments`]) decoded again from the
 /// raw mail: the store keeps attachments only inside the raw mail and decodes one on download.
-pub fn attachment_at(raw: &[u8], index: usize) -> Option<Attachment> {
+pub fn attachment_at(raw: &[u8], index: usize) -> Option<(Attachment, Vec<u8>)> {
     attachments::attachment_at(raw::without_mbox_line(raw), index)
 }
 

@@ -86,7 +86,8 @@ fn every_eml_file_in_the_corpus_has_an_expectation() {
 
 #[test]
 fn html_mail_keeps_cid_images_and_safe_links_only() {
-    let mail = parse(&load("06-html-only.eml"));
+    let raw = load("06-html-only.eml");
+    let mail = parse(&raw);
     let html = mail.html.expect("the mail has HTML");
     assert!(html.contains("src=\"cid:foto1@handy.example\""), "{html}");
     assert!(html.contains("rel=\"noopener noreferrer\""), "{html}");
@@ -94,15 +95,20 @@ fn html_mail_keeps_cid_images_and_safe_links_only() {
     let png = &mail.attachments[0];
     assert_eq!(png.content_type, "image/png");
     assert_eq!(png.content_id.as_deref(), Some("foto1@handy.example"));
-    assert!(png.data.starts_with(b"\x89PNG"));
+    let (meta, data) = postkorb_mail::attachment_at(&raw, 0).expect("decoded from the raw mail");
+    assert_eq!((&meta, data.len()), (png, png.size));
+    assert!(data.starts_with(b"\x89PNG"));
 }
 
 #[test]
 fn a_pdf_attachment_is_decoded_with_its_type() {
-    let mail = parse(&load("07-pdf-rfc2231.eml"));
+    let raw = load("07-pdf-rfc2231.eml");
+    let mail = parse(&raw);
     let pdf = &mail.attachments[0];
     assert_eq!(pdf.content_type, "application/pdf");
-    assert!(pdf.data.starts_with(b"%PDF-1.4"), "{:?}", String::from_utf8_lossy(&pdf.data));
+    let (meta, data) = postkorb_mail::attachment_at(&raw, 0).expect("decoded from the raw mail");
+    assert_eq!((&meta, data.len()), (pdf, pdf.size));
+    assert!(data.starts_with(b"%PDF-1.4"), "{:?}", String::from_utf8_lossy(&data));
     assert_eq!(mail.message_id.as_deref(), Some("pdf.2231@example.de"));
     assert_eq!(mail.date_ms, Some(1_740_993_300_000));
     assert_eq!(mail.display_name.as_deref(), Some("Maria Müller"));
@@ -110,14 +116,17 @@ fn a_pdf_attachment_is_decoded_with_its_type() {
 
 #[test]
 fn a_forwarded_message_part_gives_the_original_sender_subject_date_and_text() {
-    let mail = parse(&load("09-forwarded-rfc822.eml"));
+    let raw = load("09-forwarded-rfc822.eml");
+    let mail = parse(&raw);
     let f = mail.forwarded.expect("forwarded");
     assert_eq!(f.subject.as_deref(), Some("Kündigung Hausratversicherung"));
     assert_eq!(f.date.as_deref(), Some("Fri, 28 Feb 2025 17:02:11 +0100"));
     assert!(f.text.starts_with("Hiermit kündige ich"), "{:?}", f.text);
     let eml = &mail.attachments[0];
     assert_eq!(eml.content_type, "message/rfc822");
-    assert!(eml.data.starts_with(b"From: Bernd Kunde"), "{:?}", String::from_utf8_lossy(&eml.data));
+    let (meta, data) = postkorb_mail::attachment_at(&raw, 0).expect("decoded from the raw mail");
+    assert_eq!((&meta, data.len()), (eml, eml.size));
+    assert!(data.starts_with(b"From: Bernd Kunde"), "{:?}", String::from_utf8_lossy(&data));
 }
 
 #[test]

@@ -196,17 +196,16 @@ impl ImapSession {
             return Ok(Vec::new());
         }
         let session = self.session()?;
-        let fetches: Vec<_> = session
-            .uid_fetch(uid_set(&uids), "(UID BODY.PEEK[])")
-            .await
-            .map_err(|e| imap_error("UID FETCH", e))?
-            .try_collect()
-            .await
-            .map_err(|e| imap_error("UID FETCH", e))?;
+        // Each response is copied out and dropped as it arrives, so a batch is held once, not
+        // twice (responses and copies) — this is what bounds the importer's peak memory.
         let mut bodies: HashMap<u32, Vec<u8>> = HashMap::new();
-        for fetch in &fetches {
-            if let (Some(uid), Some(body)) = (fetch.uid, fetch.body()) {
-                bodies.insert(uid, body.to_vec());
+        {
+            let mut stream =
+                session.uid_fetch(uid_set(&uids), "(UID BODY.PEEK[])").await.map_err(|e| imap_error("UID FETCH", e))?;
+            while let Some(fetch) = stream.try_next().await.map_err(|e| imap_error("UID FETCH", e))? {
+                if let (Some(uid), Some(body)) = (fetch.uid, fetch.body()) {
+                    bodies.insert(uid, body.to_vec());
+                }
             }
         }
         if uids.iter().any(|uid| !bodies.contains_key(uid)) {

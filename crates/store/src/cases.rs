@@ -142,7 +142,7 @@ pub(crate) async fn insert_case(
         .bind(clean(&a.name))
         .bind(clean(&a.content_type))
         .bind(a.content_id.as_deref().map(clean))
-        .bind(a.data.len() as i64)
+        .bind(a.size as i64)
         .bind(Vec::<u8>::new())
         .execute(&mut **tx)
         .await?;
@@ -379,11 +379,11 @@ impl Store {
                 .await
                 .map_err(|e| StoreError::Blob(format!("decoding {what} failed: {e}")))?;
             match decoded {
-                Some(a) if a.data.len() as i64 == meta.size => a.data,
-                Some(a) => {
+                Some((_, data)) if data.len() as i64 == meta.size => data,
+                Some((_, data)) => {
                     return Err(StoreError::Blob(format!(
                         "{what}: the raw mail gives {} bytes, {} were recorded at import",
-                        a.data.len(),
+                        data.len(),
                         meta.size
                     )));
                 }

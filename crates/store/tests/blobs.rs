@@ -41,7 +41,7 @@ fn mail(subject: &str, attachment: &[u8]) -> InboundMail {
             name: "Police.pdf".into(),
             content_type: "application/pdf".into(),
             content_id: None,
-            data: attachment.to_vec(),
+            size: attachment.len(),
         }],
         forwarded: None,
         automatic: None,

@@ -20,7 +20,7 @@ fn mail(from: &str, subject: &str) -> InboundMail {
             name: "Schaden.pdf".into(),
             content_type: "application/pdf".into(),
             content_id: None,
-            data: b"%PDF-1.4".to_vec(),
+            size: 8,
         }],
         forwarded: None,
         automatic: None,

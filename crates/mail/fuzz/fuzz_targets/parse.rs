@@ -13,7 +13,10 @@ fuzz_target!(|data: &[u8]| {
         assert!(!why.is_empty() && !why.starts_with("parser panic"), "{why}");
     }
     assert!(!mail.subject.chars().any(char::is_control), "{:?}", mail.subject);
-    for a in &mail.attachments {
+    for (i, a) in mail.attachments.iter().enumerate() {
+        // The download path decodes the same attachment again from the raw bytes.
+        let (again, bytes) = postkorb_mail::attachment_at(data, i).expect("the attachment is there again");
+        assert_eq!((&again, bytes.len()), (a, a.size));
         let n = &a.name;
         assert!(!n.is_empty() && !n.starts_with('.') && !n.contains(['/', '\\', ':']), "{n:?}");
         assert!(!n.chars().any(char::is_control) && n.chars().count() <= 150, "{n:?}");
