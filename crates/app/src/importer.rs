@@ -169,7 +169,7 @@ pub fn split_off_before_cutoff(mailbox: &MailboxRecord, items: &mut Vec<ImportIt
 
 /// Bytes fetched and held at once: with mails of up to several MB, a batch is cut by size too, so
 /// memory stays bounded whatever the mailbox holds.
-pub const BATCH_BYTES: u64 = 24 * 1024 * 1024;
+pub const BATCH_BYTES: u64 = 12 * 1024 * 1024;
 
 /// Splits keys into batches of at most `max_count` mails and `BATCH_BYTES` (a larger mail alone).
 pub fn batches(keys: &[String], size_of: impl Fn(&str) -> u64, max_count: usize) -> Vec<&[String]> {
