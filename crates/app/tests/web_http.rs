@@ -487,3 +487,44 @@ async fn konto_verbinden_runs_the_oauth_code_flow_with_pkce_and_a_state_used_onc
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn the_startmaske_counts_new_vorgaenge_since_the_last_visit_and_a_visit_with_nothing_new_writes_nothing() {
+    let app = app().await;
+    let bernd = app.ctx.store.find_employee("bernd").await.unwrap().id;
+    let anna = app.ctx.store.find_employee("anna").await.unwrap().id;
+    let mb = postkorb_store::MailboxRecord { name: "t".into(), protocol: "maildir".into(), ..Default::default() };
+    let mb = app.ctx.store.save_mailbox(&mb, 1).await.unwrap();
+    let item = |key: &str, decision: Decision| {
+        let raw = format!("From: anna@mustermail.de\r\nSubject: {key}\r\n\r\nText\r\n").into_bytes();
+        let mail = postkorb_mail::parse(&raw);
+        ImportItem { source_key: key.into(), fingerprint: postkorb_mail::fingerprint(&raw, None), raw, mail, decision }
+    };
+    let assign = || Decision::Assign { sender: anna, to: bernd };
+    let items = [item("a", assign()), item("b", assign()), item("c", assign())];
+    app.ctx.store.commit_batch(mb.id, &items, 1_000).await.unwrap();
+    let login = app.post("/anmeldung", None, &format!("username=bernd&password={PW}")).await;
+    let cookie = login.cookie.unwrap();
+    let badge = |body: &str| body.split("id=\"new-count\">").nth(1).map(|b| b.split(' ').next().unwrap().to_string());
+
+    let first = app.get("/", Some(&cookie)).await.body;
+    assert_eq!(badge(&first).as_deref(), Some("3"), "first visit: all three are new");
+    let seen = app.ctx.store.last_seen(bernd).await.unwrap();
+    assert!(seen.is_some());
+    let second = app.get("/", Some(&cookie)).await.body;
+    assert_eq!(badge(&second), None, "nothing new since the first visit");
+    assert_eq!(app.ctx.store.last_seen(bernd).await.unwrap(), seen, "a visit with nothing new writes nothing");
+
+    // A pooled Vorgang arrives and Bernd synchronises: the next visit shows one new, the one after none.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let pool = Decision::Pool { sender: anna, candidates: vec![bernd] };
+    app.ctx.store.commit_batch(mb.id, &[item("d", pool)], now).await.unwrap();
+    let csrf = second.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let sync = app.post("/synchronisieren", Some(&cookie), &format!("csrf={csrf}")).await;
+    assert_eq!(sync.status, StatusCode::SEE_OTHER, "{}", sync.body);
+    let third = app.get("/", Some(&cookie)).await.body;
+    assert_eq!(badge(&third).as_deref(), Some("1"), "{third}");
+    assert!(app.ctx.store.last_seen(bernd).await.unwrap() > seen);
+    assert_eq!(badge(&app.get("/", Some(&cookie)).await.body), None);
+}

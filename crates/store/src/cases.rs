@@ -69,6 +69,48 @@ const SUMMARY_SELECT: &str =
         (SELECT COUNT(*) FROM attachments a WHERE a.case_id = c.id) AS attachment_count
      FROM cases c LEFT JOIN employees e ON e.id = c.assignee";
 
+/// A page of Vorgänge (all, or one assignee's: `$1`), not done first, newest first.
+///
+/// The condition and the ORDER BY are exactly the expressions of the partial indexes
+/// `cases_list_assignee` / `cases_list_all` (migration 0011): the page is read in index order and
+/// the scan stops after LIMIT + OFFSET rows. Separate texts for the two cases, because an
+/// `($1 = 0 OR assignee = $2)` would keep the database from using the index at all.
+fn list_sql(one_assignee: bool) -> String {
+    let (filter, limit) =
+        if one_assignee { ("c.assignee = $1 AND ", "LIMIT $2 OFFSET $3") } else { ("", "LIMIT $1 OFFSET $2") };
+    format!(
+        "{SUMMARY_SELECT} WHERE {filter}c.status <> 'moved'
+         ORDER BY CASE c.status WHEN 'done' THEN 1 ELSE 0 END, c.received_ms DESC, c.id DESC {limit}"
+    )
+}
+
+/// Waiting Vorgänge the employee `$1` is a candidate for. Driven by the waiting Vorgänge (index
+/// `cases_waiting`, which holds their ids), each checked against the candidate key — not by the
+/// employee's candidate rows, which include every Vorgang they ever got. The check is in the
+/// subquery so that only the rows found are read (SQLite would otherwise read every waiting row
+/// for the join with employees before checking the candidate).
+fn waiting_for_sql() -> String {
+    format!(
+        "{SUMMARY_SELECT} WHERE c.id IN (
+             SELECT w.id FROM cases w WHERE w.status = 'waiting'
+               AND EXISTS (SELECT 1 FROM case_candidates cc WHERE cc.case_id = w.id AND cc.employee_id = $1))
+         ORDER BY c.received_ms DESC, c.id DESC"
+    )
+}
+
+/// The claim: one conditional UPDATE (see the module comment), found the same way as
+/// [`waiting_for_sql`]. `$1` the employee, `$2` now.
+fn claim_sql() -> String {
+    format!(
+        "UPDATE cases SET status = 'open', assignee = $1, claimed_ms = $2
+         WHERE status = 'waiting'
+           AND EXISTS (SELECT 1 FROM case_candidates cc WHERE cc.case_id = cases.id AND cc.employee_id = $1)
+           AND EXISTS (SELECT 1 FROM employees e WHERE e.id = $1 AND {})
+         RETURNING id",
+        eligible_an("e")
+    )
+}
+
 fn summary_from_row(r: &AnyRow) -> Result<CaseSummary> {
     Ok(CaseSummary {
         id: r.try_get("id")?,
@@ -157,6 +199,32 @@ pub(crate) async fn insert_case(
     Ok(case_id)
 }
 
+/// Adds Vorgänge given to employees (one entry per Vorgang) to `case_counts`, the number the
+/// Startmaske's pager shows (migration 0011). Called in the transaction that sets the assignee:
+/// [`Store::commit_batch`], [`Store::reroute_kept`], [`Store::claim`] — the only places that do.
+/// One row per employee, in id order, so that concurrent transactions (PostgreSQL) lock the rows
+/// in the same order.
+pub(crate) async fn count_given(
+    tx: &mut Transaction<'_, Any>,
+    given_to: impl IntoIterator<Item = EmployeeId>,
+) -> Result<()> {
+    let mut per_employee = std::collections::BTreeMap::<i64, i64>::new();
+    for e in given_to {
+        *per_employee.entry(e.0).or_default() += 1;
+    }
+    for (employee, n) in per_employee {
+        sqlx::query(
+            "INSERT INTO case_counts (employee_id, cases) VALUES ($1, $2)
+             ON CONFLICT (employee_id) DO UPDATE SET cases = case_counts.cases + excluded.cases",
+        )
+        .bind(employee)
+        .bind(n)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 async fn insert_event(
     tx: &mut Transaction<'_, Any>,
     case_id: i64,
@@ -181,20 +249,14 @@ impl Store {
     /// for. Exactly once across racing callers. Returns the ids won by this call.
     pub async fn claim(&self, employee: EmployeeId, now_ms: i64) -> Result<Vec<i64>> {
         let mut tx = self.pool.begin().await?;
-        let sql = format!(
-            "UPDATE cases SET status = 'open', assignee = $1, claimed_ms = $2
-             WHERE status = 'waiting'
-               AND id IN (SELECT case_id FROM case_candidates WHERE employee_id = $1)
-               AND EXISTS (SELECT 1 FROM employees e WHERE e.id = $1 AND {})
-             RETURNING id",
-            eligible_an("e")
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(employee.0).bind(now_ms).fetch_all(&mut *tx).await?;
+        let rows =
+            sqlx::query(sqlx::AssertSqlSafe(claim_sql())).bind(employee.0).bind(now_ms).fetch_all(&mut *tx).await?;
         let mut won: Vec<i64> = rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
         won.sort();
         for id in &won {
             insert_event(&mut tx, *id, now_ms, "claimed", Some(employee.0), "").await?;
         }
+        count_given(&mut tx, won.iter().map(|_| employee)).await?;
         tx.commit().await?;
         Ok(won)
     }
@@ -258,30 +320,23 @@ impl Store {
     }
 
     /// Vorgänge, optionally only those of one assignee, open first, newest first.
+    ///
+    /// The WHERE and ORDER BY are those of the indexes `cases_list_assignee` / `cases_list_all`
+    /// (migration 0011), so a page is read in index order and the scan stops after `limit + offset`
+    /// rows; keep them identical when changing either.
     pub async fn cases(&self, assignee: Option<EmployeeId>, limit: i64, offset: i64) -> Result<Vec<CaseSummary>> {
-        let sql = format!(
-            "{SUMMARY_SELECT} WHERE c.status <> 'moved' AND ($1 = 0 OR c.assignee = $2)
-             ORDER BY CASE c.status WHEN 'done' THEN 1 ELSE 0 END, c.received_ms DESC, c.id DESC
-             LIMIT $3 OFFSET $4"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(assignee.is_some() as i64)
-            .bind(assignee.map(|a| a.0).unwrap_or(0))
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(&self.pool)
-            .await?;
+        let q = sqlx::query(sqlx::AssertSqlSafe(list_sql(assignee.is_some())));
+        let q = match assignee {
+            Some(a) => q.bind(a.0),
+            None => q,
+        };
+        let rows = q.bind(limit).bind(offset).fetch_all(&self.pool).await?;
         rows.iter().map(summary_from_row).collect()
     }
 
     /// Waiting Vorgänge this employee is a candidate for (what „Synchronisieren“ would give them).
     pub async fn waiting_for(&self, employee: EmployeeId) -> Result<Vec<CaseSummary>> {
-        let sql = format!(
-            "{SUMMARY_SELECT} WHERE c.status = 'waiting'
-               AND c.id IN (SELECT case_id FROM case_candidates WHERE employee_id = $1)
-             ORDER BY c.received_ms DESC, c.id DESC"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(employee.0).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(waiting_for_sql())).bind(employee.0).fetch_all(&self.pool).await?;
         rows.iter().map(summary_from_row).collect()
     }
 
@@ -422,5 +477,54 @@ impl Store {
         insert_event(&mut tx, id, now_ms, kind, Some(by.0), "").await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sessions::NEW_CASES_SINCE_SQL;
+
+    /// SQLite's plan for `sql` (parameters 1, 2, …), one line per step.
+    async fn plan(store: &Store, sql: &str, params: i64) -> String {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")));
+        for p in 1..=params {
+            q = q.bind(p);
+        }
+        let rows = q.fetch_all(&store.pool).await.unwrap();
+        rows.iter().map(|r| r.try_get::<String, _>(3).unwrap()).collect::<Vec<_>>().join("\n")
+    }
+
+    /// The Startmaske and GET /api/v1/cases must cost the same with 100,000 Vorgänge as with 100
+    /// (issue 6, bench/web.py): the lists, the „neue Vorgänge“ count and the claim read an index
+    /// range and stop, they never scan or sort all Vorgänge of the office or of the employee (the
+    /// pager's number comes from `case_counts`, see the contract test). SQLite, the default, has
+    /// no statistics (Postkorb runs no ANALYZE), so its plan does not depend on the data and is
+    /// checked here; PostgreSQL plans with statistics and has the same indexes.
+    #[tokio::test]
+    async fn lists_counts_and_the_claim_read_an_index_range_not_every_vorgang() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!("sqlite:{}", dir.path().join("t.db").display())).await.unwrap();
+        let no_scan_no_sort = |plan: &str| {
+            !plan.contains("TEMP B-TREE") && !plan.lines().any(|l| l.starts_with("SCAN c") && !l.contains("INDEX"))
+        };
+
+        let mine = plan(&store, &list_sql(true), 3).await;
+        assert!(mine.contains("SEARCH c USING INDEX cases_list_assignee (assignee=?)"), "{mine}");
+        assert!(no_scan_no_sort(&mine), "{mine}");
+        let all = plan(&store, &list_sql(false), 2).await;
+        assert!(all.contains("SCAN c USING INDEX cases_list_all"), "read in index order: {all}");
+        assert!(no_scan_no_sort(&all), "{all}");
+
+        let new = plan(&store, NEW_CASES_SINCE_SQL, 2).await;
+        assert!(new.contains("cases_assignee_claimed (assignee=? AND claimed_ms>?)"), "{new}");
+
+        // Waiting Vorgänge are found through the status (their ids, from the index alone), not
+        // through the employee's candidate rows (one per Vorgang they ever got).
+        for (what, sql, params) in [("waiting_for", waiting_for_sql(), 1), ("claim", claim_sql(), 2)] {
+            let p = plan(&store, &sql, params).await;
+            assert!(p.contains("USING COVERING INDEX cases_waiting (status=?)"), "{what}: {p}");
+            assert!(!p.contains("case_candidates_employee"), "{what}: {p}");
+        }
     }
 }

@@ -125,6 +125,11 @@ impl Store {
         for item in items {
             outcomes.push(import_one(&mut tx, self.blobs.as_ref(), mailbox_id, item, now_ms).await?);
         }
+        let given = outcomes.iter().filter_map(|o| match o {
+            ImportOutcome::Case { decision: Decision::Assign { to, .. }, .. } => Some(*to),
+            _ => None,
+        });
+        crate::cases::count_given(&mut tx, given).await?;
         tx.commit().await?;
         Ok(outcomes)
     }

@@ -131,6 +131,9 @@ impl Store {
             return Err(StoreError::Invalid(format!("kept mail {id} is not open")));
         }
         let case_id = crate::cases::insert_case(&mut tx, kept.mailbox_id, kept.raw_id, mail, decision, now_ms).await?;
+        if let Decision::Assign { to, .. } = decision {
+            crate::cases::count_given(&mut tx, [*to]).await?;
+        }
         sqlx::query("UPDATE kept SET case_id = $1 WHERE id = $2").bind(case_id).bind(id).execute(&mut *tx).await?;
         sqlx::query("UPDATE ledger SET outcome = 'case', case_id = $1 WHERE kept_id = $2")
             .bind(case_id)

@@ -9,6 +9,9 @@ use crate::{Result, Store};
 
 const EMPLOYEE_COLUMNS: &str = "e.id, e.name, e.username, e.is_current, e.license, e.work_email, e.permissions";
 
+/// „neue Vorgänge seit Ihrem letzten Besuch“: a range of index `cases_assignee_claimed`.
+pub(crate) const NEW_CASES_SINCE_SQL: &str = "SELECT COUNT(*) FROM cases WHERE assignee = $1 AND claimed_ms > $2";
+
 impl Store {
     pub async fn create_session(
         &self,
@@ -120,21 +123,27 @@ impl Store {
 
     /// Vorgänge assigned to `employee` since `since_ms`.
     pub async fn new_cases_since(&self, employee: EmployeeId, since_ms: i64) -> Result<i64> {
-        let r = sqlx::query("SELECT COUNT(*) FROM cases WHERE assignee = $1 AND claimed_ms > $2")
-            .bind(employee.0)
-            .bind(since_ms)
-            .fetch_one(&self.pool)
-            .await?;
+        let r = sqlx::query(NEW_CASES_SINCE_SQL).bind(employee.0).bind(since_ms).fetch_one(&self.pool).await?;
         Ok(r.try_get(0)?)
     }
 
     /// Number of Vorgänge of an assignee (or all), for pagination.
+    ///
+    /// An assignee's number is kept in `case_counts` (migration 0011, `cases::count_given`): the
+    /// Startmaske asks on every view, and counting the rows costs as much as they are many.
     pub async fn count_cases(&self, assignee: Option<EmployeeId>) -> Result<i64> {
-        let r = sqlx::query("SELECT COUNT(*) FROM cases WHERE status <> 'moved' AND ($1 = 0 OR assignee = $2)")
-            .bind(assignee.is_some() as i64)
-            .bind(assignee.map(|a| a.0).unwrap_or(0))
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(r.try_get(0)?)
+        match assignee {
+            Some(a) => {
+                let r = sqlx::query("SELECT cases FROM case_counts WHERE employee_id = $1")
+                    .bind(a.0)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(r.map(|r| r.try_get(0)).transpose()?.unwrap_or(0))
+            }
+            None => {
+                let r = sqlx::query("SELECT COUNT(*) FROM cases WHERE status <> 'moved'").fetch_one(&self.pool).await?;
+                Ok(r.try_get(0)?)
+            }
+        }
     }
 }

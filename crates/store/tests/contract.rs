@@ -235,6 +235,89 @@ async fn sixteen_concurrent_claims_give_exactly_one_winner_per_vorgang() {
     }
 }
 
+/// The Startmaske's and the API's lists (their SQL follows the indexes of migration 0011).
+#[tokio::test]
+async fn lists_show_not_done_first_then_newest_first_a_page_at_a_time_and_counts_match_them() {
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let case = |out: Vec<ImportOutcome>| match out[0] {
+            ImportOutcome::Case { case_id, .. } => case_id,
+            _ => panic!("{out:?}"),
+        };
+        let ids_of = |list: Vec<postkorb_store::CaseSummary>| list.iter().map(|c| c.id).collect::<Vec<i64>>();
+        // Bernd gets six Vorgänge, received at 10, 11, 12, 12, 14, 15; Clara one at 13.
+        let mut b = Vec::new();
+        for (i, at) in [10, 11, 12, 12, 14, 15].into_iter().enumerate() {
+            let to_bernd = Decision::Assign { sender: o.anna, to: o.bernd };
+            b.push(case(
+                store.commit_batch(o.mailbox, &[item(&format!("b{i}"), &format!("b{i}"), to_bernd)], at).await.unwrap(),
+            ));
+        }
+        let to_clara = Decision::Assign { sender: o.anna, to: o.clara };
+        let clara = case(store.commit_batch(o.mailbox, &[item("c", "c", to_clara)], 13).await.unwrap());
+        let pool = Decision::Pool { sender: o.anna, candidates: vec![o.bernd, o.clara] };
+        let pool = case(store.commit_batch(o.mailbox, &[item("p", "p", pool)], 16).await.unwrap());
+        store.set_case_done(b[5], true, o.bernd, 20).await.unwrap();
+        store.set_case_done(b[0], true, o.bernd, 21).await.unwrap();
+
+        // Open ones first, newest first (same time: the later Vorgang first), then the done ones.
+        let bernd = vec![b[4], b[3], b[2], b[1], b[5], b[0]];
+        assert_eq!(ids_of(store.cases(Some(o.bernd), 100, 0).await.unwrap()), bernd);
+        let mut paged = Vec::new();
+        for page in 0..4 {
+            paged.extend(ids_of(store.cases(Some(o.bernd), 2, page * 2).await.unwrap()));
+        }
+        assert_eq!(paged, bernd, "pages of two, in the same order");
+        assert_eq!(store.count_cases(Some(o.bernd)).await.unwrap(), 6);
+        assert_eq!(store.count_cases(Some(o.clara)).await.unwrap(), 1);
+        // Everything: the waiting Vorgang counts as not done.
+        let all = vec![pool, b[4], clara, b[3], b[2], b[1], b[5], b[0]];
+        assert_eq!(ids_of(store.cases(None, 100, 0).await.unwrap()), all);
+        assert_eq!(ids_of(store.cases(None, 3, 6).await.unwrap()), all[6..].to_vec());
+        assert_eq!(store.count_cases(None).await.unwrap(), 8);
+
+        // New since 13: the two given to Bernd at 14 and 15; then the pool he claims at 30.
+        assert_eq!(store.new_cases_since(o.bernd, 13).await.unwrap(), 2);
+        assert_eq!(ids_of(store.waiting_for(o.bernd).await.unwrap()), vec![pool]);
+        assert_eq!(ids_of(store.waiting_for(o.clara).await.unwrap()), vec![pool]);
+        assert_eq!(store.claim(o.bernd, 30).await.unwrap(), vec![pool]);
+        assert_eq!(store.count_cases(Some(o.bernd)).await.unwrap(), 7, "the claimed one counts");
+        assert_eq!(store.new_cases_since(o.bernd, 13).await.unwrap(), 3);
+        assert_eq!(store.new_cases_since(o.bernd, 30).await.unwrap(), 0);
+        assert!(store.waiting_for(o.clara).await.unwrap().is_empty());
+        assert_eq!(ids_of(store.cases(Some(o.bernd), 1, 0).await.unwrap()), vec![pool], "received last, open");
+
+        // A kept mail routed again to Clara counts for her.
+        let out = store.commit_batch(o.mailbox, &[item("k", "k", Decision::Keep(KeepReason::NoRoute))], 35).await;
+        let ImportOutcome::Kept { kept_id, .. } = out.unwrap()[0] else { panic!() };
+        let to_clara = Decision::Assign { sender: o.anna, to: o.clara };
+        let routed = store.reroute_kept(kept_id, &mail("anna@mustermail.de", "k"), &to_clara, "admin", 36).await;
+        let routed = routed.unwrap().unwrap();
+        assert_eq!(store.count_cases(Some(o.clara)).await.unwrap(), 2);
+        assert_eq!(ids_of(store.cases(Some(o.clara), 100, 0).await.unwrap()), vec![routed, clara]);
+        assert_eq!(store.count_cases(None).await.unwrap(), 9);
+
+        // A pool moved to the kept mails (no candidate left) leaves every list and count.
+        let only_clara = Decision::Pool { sender: o.anna, candidates: vec![o.clara] };
+        store.commit_batch(o.mailbox, &[item("q", "q", only_clara)], 40).await.unwrap();
+        assert_eq!(store.count_cases(None).await.unwrap(), 10);
+        let mut c = store.employee(o.clara).await.unwrap();
+        c.license = None;
+        store.update_employee(&c).await.unwrap();
+        assert_eq!(store.sweep_orphan_pools(41).await.unwrap().len(), 1);
+        assert_eq!(store.count_cases(None).await.unwrap(), 9);
+        assert_eq!(ids_of(store.cases(None, 1, 0).await.unwrap()), vec![routed], "the moved one (40) is gone");
+        // „Erledigt“ and „Wieder öffnen“ change no count; each count is what the list holds.
+        store.set_case_done(b[4], true, o.bernd, 50).await.unwrap();
+        store.set_case_done(b[0], false, o.bernd, 51).await.unwrap();
+        for who in [o.anna, o.bernd, o.clara] {
+            let listed = store.cases(Some(who), 1000, 0).await.unwrap().len() as i64;
+            assert_eq!(store.count_cases(Some(who)).await.unwrap(), listed, "{who}");
+        }
+        assert_eq!(store.count_cases(Some(o.bernd)).await.unwrap(), 7);
+    }
+}
+
 #[tokio::test]
 async fn a_candidate_who_lost_eligibility_cannot_claim_and_an_orphaned_pool_is_kept() {
     for (store, _d) in backends().await {

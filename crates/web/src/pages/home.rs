@@ -77,9 +77,15 @@ pub async fn show(
     } else {
         Vec::new()
     };
-    let last_seen = state.store.last_seen(me).await?.unwrap_or(0);
-    let new_count = state.store.new_cases_since(me, last_seen).await?;
-    state.store.set_last_seen(me, now_ms()).await?;
+    let last_seen = state.store.last_seen(me).await?;
+    let new_count = state.store.new_cases_since(me, last_seen.unwrap_or(0)).await?;
+    // Moved on only when something was new. Nothing was claimed for me after `last_seen`, so
+    // keeping it changes no later count (a claim racing this page is even counted next time
+    // instead of never); and a page view that writes costs a commit (SQLite: an fsync, one writer
+    // at a time), which made the Startmaske the slowest screen under load (bench/web.py).
+    if new_count > 0 || last_seen.is_none() {
+        state.store.set_last_seen(me, now_ms()).await?;
+    }
     let message = q.erhalten.map(|n| match n {
         0 => "Synchronisiert: keine neuen Vorgänge.".to_string(),
         1 => "Synchronisiert: Sie haben 1 Vorgang erhalten.".to_string(),
