@@ -79,7 +79,12 @@ impl Store {
                 if rows.is_empty() {
                     break;
                 }
-                insert(&mut tx, t, &rows).await?;
+                // At most PAGE rows per INSERT: a table without an integer key is read at once, and
+                // PostgreSQL takes at most 65,535 parameters in one statement (case_candidates has
+                // a row per Vorgang and candidate: 32,768 rows were too many).
+                for chunk in rows.chunks(PAGE as usize) {
+                    insert(&mut tx, t, chunk).await?;
+                }
             }
             if t.key == ["id"] && t.columns.iter().any(|(c, k)| c == "id" && *k == Kind::Int) {
                 let sql = format!(
@@ -211,7 +216,7 @@ impl Store {
 }
 
 /// Reads a table page by page: by id when the key is one integer column, all at once otherwise
-/// (only small link tables have other keys).
+/// (link tables: a few integers per row, but case_candidates has a row per Vorgang and candidate).
 struct Pager<'a> {
     table: &'a Table,
     after: Option<i64>,
