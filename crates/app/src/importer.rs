@@ -104,50 +104,47 @@ pub async fn prepare(
     Prepared { items, deferred }
 }
 
-/// Fetches one batch and prepares it (parse, fingerprint, verify, decide): nothing is stored yet.
-async fn fetch_prepared(
-    session: &mut Session,
-    keys: &[String],
-    employees: &[Employee],
-    routes: &[SenderRoute],
-    policy: &Policy,
-) -> Result<Prepared, ImportError> {
-    let fetched = session.fetch(keys).await?;
-    Ok(prepare(fetched, employees, routes, policy).await)
-}
-
 /// Parses and fingerprints a batch on the blocking pool, split over the cores: parsing is the
-/// CPU-heavy step and must not stall the async workers (IDLE, the web) while it runs.
+/// CPU-heavy step and must not stall the async workers (IDLE, the web) while it runs. The mails are
+/// dealt to the cores largest first, so each gets a similar share of the bytes; the result keeps
+/// the order of `fetched`.
 async fn parse_all(fetched: Vec<Fetched>) -> Vec<(Fetched, InboundMail, String)> {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let per = fetched.len().div_ceil(cores).max(1);
-    let mut chunks = Vec::new();
-    let mut rest = fetched;
-    while !rest.is_empty() {
-        let tail = rest.split_off(per.min(rest.len()));
-        chunks.push(std::mem::replace(&mut rest, tail));
+    let n = fetched.len();
+    let mut numbered: Vec<(usize, Fetched)> = fetched.into_iter().enumerate().collect();
+    numbered.sort_by_key(|(_, f)| std::cmp::Reverse(f.raw.len()));
+    let mut chunks: Vec<Vec<(usize, Fetched)>> = (0..cores.min(n.max(1))).map(|_| Vec::new()).collect();
+    let mut loads = vec![0usize; chunks.len()];
+    for (i, f) in numbered {
+        let least = (0..loads.len()).min_by_key(|&c| loads[c]).unwrap_or(0);
+        loads[least] += f.raw.len();
+        chunks[least].push((i, f));
     }
     let handles: Vec<_> = chunks
         .into_iter()
         .map(|chunk| {
             tokio::task::spawn_blocking(move || {
-                chunk
+                let parsed: Vec<(usize, Fetched, InboundMail)> = chunk
                     .into_iter()
-                    .map(|f| {
+                    .map(|(i, f)| {
                         let mail = postkorb_mail::parse(&f.raw);
-                        let fingerprint = postkorb_mail::fingerprint(&f.raw, mail.message_id.as_deref());
-                        (f, mail, fingerprint)
+                        (i, f, mail)
                     })
-                    .collect::<Vec<_>>()
+                    .collect();
+                let mails: Vec<(&[u8], Option<&str>)> =
+                    parsed.iter().map(|(_, f, m)| (f.raw.as_slice(), m.message_id.as_deref())).collect();
+                let prints = postkorb_mail::fingerprints(&mails);
+                parsed.into_iter().zip(prints).map(|((i, f, m), p)| (i, f, m, p)).collect::<Vec<_>>()
             })
         })
         .collect();
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(n);
     for h in handles {
         // parse() contains its own panics; a failed join would be a bug of ours, so surface it.
         out.extend(h.await.expect("the parse task was cancelled or panicked"));
     }
-    out
+    out.sort_by_key(|(i, ..)| *i);
+    out.into_iter().map(|(_, f, m, p)| (f, m, p)).collect()
 }
 
 /// Removes the items dated before the mailbox's onboarding cut-off and returns their (key,
@@ -289,6 +286,9 @@ impl ImportError {
     }
 }
 
+/// Batches in flight at once: one being fetched, one being parsed, one being committed.
+const IN_FLIGHT: usize = 3;
+
 async fn pass(
     store: &Store,
     mailbox: &MailboxRecord,
@@ -318,15 +318,92 @@ async fn pass(
     let employees = store.employees().await?;
     let routes = store.routes().await?;
     let policy = policy_of(mailbox);
-    // Two batches overlap: while batch n is committed, batch n+1 is fetched and parsed. The steps
-    // that read what earlier batches stored (cut-off ledger rows, the storm count) run after the
-    // previous commit, and batch n is disposed of only after its own commit.
-    let mut chunks = batches.into_iter();
-    let mut next = match chunks.next() {
-        Some(chunk) => Some(fetch_prepared(&mut session, chunk, &employees, &routes, &policy).await?),
-        None => None,
-    };
-    while let Some(Prepared { mut items, deferred }) = next.take() {
+
+    // Three stages run at once, connected by channels: the fetcher (owns the server session),
+    // the parser (parse, fingerprint, verify, decide on the blocking pool) and the committer.
+    // The committer runs the steps that read what earlier batches stored (cut-off ledger rows,
+    // the storm count) right before its own commit, so they see every earlier batch. It hands the
+    // committed keys back to the fetcher, which disposes of them between two fetches: nothing
+    // leaves the server before its commit. A semaphore bounds the batches in flight (memory).
+    let (parse_tx, parse_rx) = tokio::sync::mpsc::channel(1);
+    let (commit_tx, commit_rx) = tokio::sync::mpsc::channel(1);
+    let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel();
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    let (fetched, (), committed) = tokio::join!(
+        fetch_stage(&mut session, batches, permits, parse_tx, done_rx),
+        parse_stage(parse_rx, commit_tx, &employees, &routes, &policy),
+        commit_stage(store, mailbox, clock, commit_rx, done_tx, &mut report),
+    );
+    // A commit error is the cause when both failed (the fetcher stops when the committer does).
+    committed?;
+    to_dispose.extend(fetched?);
+    session.close().await?;
+    // POP3 deletes at QUIT, so the ledger learns of the disposal only after a clean close.
+    store.mark_disposed(mailbox.id, &to_dispose, clock.now_ms()).await?;
+    report.disposed = to_dispose.len();
+    report.orphaned_pools = store.sweep_orphan_pools(clock.now_ms()).await?.len();
+    Ok(report)
+}
+
+type Permit = tokio::sync::OwnedSemaphorePermit;
+
+/// Fetches batch after batch and disposes of what the committer reports as committed. Returns the
+/// keys it disposed of. Stops early (without error) when the stages after it have stopped.
+async fn fetch_stage(
+    session: &mut Session,
+    batches: Vec<&[String]>,
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    parse_tx: tokio::sync::mpsc::Sender<(Vec<Fetched>, Permit)>,
+    mut done_rx: tokio::sync::mpsc::UnboundedReceiver<Vec<String>>,
+) -> Result<Vec<String>, ImportError> {
+    let mut disposed = Vec::new();
+    for chunk in batches {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+            _ = parse_tx.closed() => break,
+        };
+        while let Ok(keys) = done_rx.try_recv() {
+            session.dispose(&keys).await?;
+            disposed.extend(keys);
+        }
+        let fetched = session.fetch(chunk).await?;
+        if parse_tx.send((fetched, permit)).await.is_err() {
+            break;
+        }
+    }
+    drop(parse_tx);
+    // The rest of the commits: the committer closes the channel when it is done.
+    while let Some(keys) = done_rx.recv().await {
+        session.dispose(&keys).await?;
+        disposed.extend(keys);
+    }
+    Ok(disposed)
+}
+
+async fn parse_stage(
+    mut parse_rx: tokio::sync::mpsc::Receiver<(Vec<Fetched>, Permit)>,
+    commit_tx: tokio::sync::mpsc::Sender<(Prepared, Permit)>,
+    employees: &[Employee],
+    routes: &[SenderRoute],
+    policy: &Policy,
+) {
+    while let Some((fetched, permit)) = parse_rx.recv().await {
+        let prepared = prepare(fetched, employees, routes, policy).await;
+        if commit_tx.send((prepared, permit)).await.is_err() {
+            break;
+        }
+    }
+}
+
+async fn commit_stage(
+    store: &Store,
+    mailbox: &MailboxRecord,
+    clock: &Clock,
+    mut commit_rx: tokio::sync::mpsc::Receiver<(Prepared, Permit)>,
+    done_tx: tokio::sync::mpsc::UnboundedSender<Vec<String>>,
+    report: &mut RunReport,
+) -> Result<(), ImportError> {
+    while let Some((Prepared { mut items, deferred }, permit)) = commit_rx.recv().await {
         report.deferred += deferred.len();
         let before_cutoff = split_off_before_cutoff(mailbox, &mut items);
         if !before_cutoff.is_empty() {
@@ -335,26 +412,14 @@ async fn pass(
         }
         hold_storms(store, mailbox, &mut items, clock.now_ms()).await?;
         let done_keys: Vec<String> = items.iter().map(|i| i.source_key.clone()).collect();
-        let following = chunks.next();
-        let ahead = async {
-            match following {
-                Some(chunk) => fetch_prepared(&mut session, chunk, &employees, &routes, &policy).await.map(Some),
-                None => Ok(None),
-            }
-        };
-        let (imported, fetched) = tokio::join!(commit(store, mailbox.id, items, clock), ahead);
-        report.imported.extend(imported?);
-        next = fetched?;
+        report.imported.extend(commit(store, mailbox.id, items, clock).await?);
+        drop(permit);
         // Committed: now, and only now, the server copies may go.
-        session.dispose(&done_keys).await?;
-        to_dispose.extend(done_keys);
+        if done_tx.send(done_keys).is_err() {
+            break;
+        }
     }
-    session.close().await?;
-    // POP3 deletes at QUIT, so the ledger learns of the disposal only after a clean close.
-    store.mark_disposed(mailbox.id, &to_dispose, clock.now_ms()).await?;
-    report.disposed = to_dispose.len();
-    report.orphaned_pools = store.sweep_orphan_pools(clock.now_ms()).await?.len();
-    Ok(report)
+    Ok(())
 }
 
 #[cfg(test)]
