@@ -72,6 +72,8 @@ pub fn policy_of(mailbox: &MailboxRecord) -> Policy {
 pub struct Prepared {
     pub items: Vec<ImportItem>,
     pub deferred: Vec<String>,
+    /// The SHA-256 of each item's raw bytes, by source key (the name of its file in a blob directory).
+    pub raw_sha256: std::collections::HashMap<String, String>,
 }
 
 /// Turns fetched messages into import items: parse (contained, never panics), verify the sender
@@ -85,7 +87,8 @@ pub async fn prepare(
 ) -> Prepared {
     let mut items = Vec::with_capacity(fetched.len());
     let mut deferred = Vec::new();
-    for (f, mail, fingerprint) in parse_all(fetched).await {
+    let mut raw_sha256 = std::collections::HashMap::new();
+    for (f, mail, postkorb_mail::Digests { fingerprint, raw_sha256: sha }) in parse_all(fetched).await {
         let mut facts = mail.facts();
         let worth_checking = facts.malformed.is_none() && facts.automatic.is_none() && *policy != Policy::Off;
         if let (true, Ok(sender)) = (worth_checking, &mail.sender) {
@@ -99,16 +102,17 @@ pub async fn prepare(
             }
         }
         let decision: Decision = decide(&facts, employees, routes);
-        items.push(ImportItem { source_key: f.key, raw: f.raw, mail, fingerprint, decision });
+        raw_sha256.insert(f.key.clone(), sha);
+        items.push(ImportItem { source_key: f.key, raw: f.raw, mail, fingerprint, decision, raw_blob: None });
     }
-    Prepared { items, deferred }
+    Prepared { items, deferred, raw_sha256 }
 }
 
 /// Parses and fingerprints a batch on the blocking pool, split over the cores: parsing is the
 /// CPU-heavy step and must not stall the async workers (IDLE, the web) while it runs. The mails are
 /// dealt to the cores largest first, so each gets a similar share of the bytes; the result keeps
 /// the order of `fetched`.
-async fn parse_all(fetched: Vec<Fetched>) -> Vec<(Fetched, InboundMail, String)> {
+async fn parse_all(fetched: Vec<Fetched>) -> Vec<(Fetched, InboundMail, postkorb_mail::Digests)> {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let n = fetched.len();
     let mut numbered: Vec<(usize, Fetched)> = fetched.into_iter().enumerate().collect();
@@ -124,17 +128,14 @@ async fn parse_all(fetched: Vec<Fetched>) -> Vec<(Fetched, InboundMail, String)>
         .into_iter()
         .map(|chunk| {
             tokio::task::spawn_blocking(move || {
-                let parsed: Vec<(usize, Fetched, InboundMail)> = chunk
+                chunk
                     .into_iter()
                     .map(|(i, f)| {
                         let mail = postkorb_mail::parse(&f.raw);
-                        (i, f, mail)
+                        let digests = postkorb_mail::digests(&f.raw, mail.message_id.as_deref());
+                        (i, f, mail, digests)
                     })
-                    .collect();
-                let mails: Vec<(&[u8], Option<&str>)> =
-                    parsed.iter().map(|(_, f, m)| (f.raw.as_slice(), m.message_id.as_deref())).collect();
-                let prints = postkorb_mail::fingerprints(&mails);
-                parsed.into_iter().zip(prints).map(|((i, f, m), p)| (i, f, m, p)).collect::<Vec<_>>()
+                    .collect::<Vec<_>>()
             })
         })
         .collect();
@@ -329,13 +330,14 @@ async fn pass(
     let (commit_tx, commit_rx) = tokio::sync::mpsc::channel(1);
     let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel();
     let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
-    let (fetched, (), committed) = tokio::join!(
+    let (fetched, parsed, committed) = tokio::join!(
         fetch_stage(&mut session, batches, permits, parse_tx, done_rx),
-        parse_stage(parse_rx, commit_tx, &employees, &routes, &policy),
+        parse_stage(store, mailbox, parse_rx, commit_tx, &employees, &routes, &policy),
         commit_stage(store, mailbox, clock, commit_rx, done_tx, &mut report),
     );
     // A commit error is the cause when both failed (the fetcher stops when the committer does).
     committed?;
+    parsed?;
     to_dispose.extend(fetched?);
     session.close().await?;
     // POP3 deletes at QUIT, so the ledger learns of the disposal only after a clean close.
@@ -380,32 +382,54 @@ async fn fetch_stage(
     Ok(disposed)
 }
 
+/// What the parser hands to the committer: the items, and those dated before the cut-off.
+struct Parsed {
+    prepared: Prepared,
+    before_cutoff: Vec<(String, String)>,
+}
+
+/// Parses each fetched batch; with a blob directory it also writes the raw mails there (durable,
+/// one flush per batch) while the committer is busy with the batch before.
 async fn parse_stage(
+    store: &Store,
+    mailbox: &MailboxRecord,
     mut parse_rx: tokio::sync::mpsc::Receiver<(Vec<Fetched>, Permit)>,
-    commit_tx: tokio::sync::mpsc::Sender<(Prepared, Permit)>,
+    commit_tx: tokio::sync::mpsc::Sender<(Parsed, Permit)>,
     employees: &[Employee],
     routes: &[SenderRoute],
     policy: &Policy,
-) {
+) -> Result<(), ImportError> {
     while let Some((fetched, permit)) = parse_rx.recv().await {
-        let prepared = prepare(fetched, employees, routes, policy).await;
-        if commit_tx.send((prepared, permit)).await.is_err() {
+        let mut prepared = prepare(fetched, employees, routes, policy).await;
+        let before_cutoff = split_off_before_cutoff(mailbox, &mut prepared.items);
+        let items = std::mem::take(&mut prepared.items);
+        let with_hash: Vec<(ImportItem, String)> = items
+            .into_iter()
+            .filter_map(|i| {
+                let sha = prepared.raw_sha256.get(&i.source_key)?.clone();
+                Some((i, sha))
+            })
+            .collect();
+        prepared.items = store.write_raw_blobs(with_hash).await?;
+        if commit_tx.send((Parsed { prepared, before_cutoff }, permit)).await.is_err() {
             break;
         }
     }
+    Ok(())
 }
 
 async fn commit_stage(
     store: &Store,
     mailbox: &MailboxRecord,
     clock: &Clock,
-    mut commit_rx: tokio::sync::mpsc::Receiver<(Prepared, Permit)>,
+    mut commit_rx: tokio::sync::mpsc::Receiver<(Parsed, Permit)>,
     done_tx: tokio::sync::mpsc::UnboundedSender<Vec<String>>,
     report: &mut RunReport,
 ) -> Result<(), ImportError> {
-    while let Some((Prepared { mut items, deferred }, permit)) = commit_rx.recv().await {
+    while let Some((Parsed { prepared: Prepared { mut items, deferred, .. }, before_cutoff }, permit)) =
+        commit_rx.recv().await
+    {
         report.deferred += deferred.len();
-        let before_cutoff = split_off_before_cutoff(mailbox, &mut items);
         if !before_cutoff.is_empty() {
             report.left_before_cutoff += before_cutoff.len();
             store.record_ignored(mailbox.id, &before_cutoff, clock.now_ms()).await?;

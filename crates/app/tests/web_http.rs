@@ -225,6 +225,7 @@ fn hostile_item(bernd: EmployeeId, anna: EmployeeId) -> ImportItem {
         raw,
         mail,
         decision: Decision::Assign { sender: anna, to: bernd },
+        raw_blob: None,
     }
 }
 
@@ -316,6 +317,7 @@ async fn a_kept_mail_is_routed_after_the_admin_creates_the_missing_row_or_discar
                 raw,
                 mail,
                 decision: Decision::Keep(postkorb_core::KeepReason::NoRoute),
+                raw_blob: None,
             }
         })
         .collect();
@@ -352,6 +354,7 @@ async fn a_kept_mail_is_routed_after_the_admin_creates_the_missing_row_or_discar
         raw,
         mail,
         decision: Decision::Keep(postkorb_core::KeepReason::NoRoute),
+        raw_blob: None,
     };
     app.ctx.store.commit_batch(mb.id, &[item], 2).await.unwrap();
     let r = app.post("/nicht-zugeordnet/3/verwerfen", Some(&admin), &format!("csrf={csrf}")).await;
@@ -498,7 +501,14 @@ async fn the_startmaske_counts_new_vorgaenge_since_the_last_visit_and_a_visit_wi
     let item = |key: &str, decision: Decision| {
         let raw = format!("From: anna@mustermail.de\r\nSubject: {key}\r\n\r\nText\r\n").into_bytes();
         let mail = postkorb_mail::parse(&raw);
-        ImportItem { source_key: key.into(), fingerprint: postkorb_mail::fingerprint(&raw, None), raw, mail, decision }
+        ImportItem {
+            source_key: key.into(),
+            fingerprint: postkorb_mail::fingerprint(&raw, None),
+            raw,
+            mail,
+            decision,
+            raw_blob: None,
+        }
     };
     let assign = || Decision::Assign { sender: anna, to: bernd };
     let items = [item("a", assign()), item("b", assign()), item("c", assign())];

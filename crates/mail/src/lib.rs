@@ -149,40 +149,24 @@ fn hex(digest: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// [`fingerprint`] of many mails at once, in the order given. The same SHA-256, computed
-/// multi-buffer where that pays: one SHA-256 stream is serial, but a CPU with wide vectors hashes
-/// 8 or 16 independent mails in lock step (AVX2, AVX-512, or several SHA-NI streams). Mails are
-/// grouped by similar length, since a group costs as much as its longest mail; a group whose lanes
-/// would mostly idle (one large mail among small ones) is hashed one mail at a time instead.
-pub fn fingerprints(mails: &[(&[u8], Option<&str>)]) -> Vec<String> {
-    let suffixes: Vec<Vec<u8>> = mails.iter().map(|(_, id)| fingerprint_suffix(*id)).collect();
-    let mut order: Vec<usize> = (0..mails.len()).collect();
-    order.sort_by_key(|&i| mails[i].0.len());
-    let lanes = tape_sha256::lane_width().max(1);
-    let mut out = vec![String::new(); mails.len()];
-    for group in order.chunks(lanes) {
-        let longest = group.iter().map(|&i| mails[i].0.len()).max().unwrap_or(0);
-        let total: usize = group.iter().map(|&i| mails[i].0.len()).sum();
-        // Lock step costs `longest` in every lane. Measured on the bench corpus (AVX-512, 16
-        // lanes): below an eighth of the lanes' work, one stream wins.
-        if lanes > 1 && total.saturating_mul(8) >= longest.saturating_mul(lanes) {
-            let messages: Vec<tape_sha256::Message<'_>> =
-                group.iter().map(|&i| tape_sha256::Message::pair(&[], mails[i].0, &suffixes[i])).collect();
-            let mut digests = vec![[0u8; 32]; group.len()];
-            tape_sha256::hash_messages(&messages, &mut digests);
-            for (&i, d) in group.iter().zip(&digests) {
-                out[i] = hex(d);
-            }
-        } else {
-            for &i in group {
-                let mut h = ring::digest::Context::new(&ring::digest::SHA256);
-                h.update(mails[i].0);
-                h.update(&suffixes[i]);
-                out[i] = hex(h.finish().as_ref());
-            }
-        }
-    }
-    out
+/// The fingerprint and the plain SHA-256 of the raw bytes, in one pass over them: SHA-256 is
+/// computed over the raw bytes once, and the state is finished twice (as is, and after the
+/// suffix). The plain hash names the file of the raw mail in a blob directory.
+pub fn digests(raw: &[u8], message_id: Option<&str>) -> Digests {
+    let mut h = ring::digest::Context::new(&ring::digest::SHA256);
+    h.update(raw);
+    let raw_sha256 = hex(h.clone().finish().as_ref());
+    h.update(&fingerprint_suffix(message_id));
+    Digests { fingerprint: hex(h.finish().as_ref()), raw_sha256 }
+}
+
+/// See [`digests`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Digests {
+    /// [`fingerprint`]: SHA-256 of the raw bytes, a zero byte and the normalised Message-ID.
+    pub fingerprint: String,
+    /// SHA-256 of the raw bytes alone (hex).
+    pub raw_sha256: String,
 }
 
 #[cfg(test)]
@@ -224,25 +208,17 @@ mod tests {
     }
 
     #[test]
-    fn many_fingerprints_at_once_are_each_the_fingerprint() {
-        // Lengths around the 64-byte block and its padding edge, equal and mixed lengths, a lone
-        // long mail among short ones (hashed one at a time), and groups of every size.
-        let mut raws: Vec<Vec<u8>> = Vec::new();
-        for len in [0usize, 1, 54, 55, 56, 63, 64, 65, 119, 120, 128, 1000, 4096, 70_000] {
-            raws.push((0..len).map(|i| (i * 31 + len) as u8).collect());
-        }
-        for n in 0..40 {
-            raws.push(vec![b'a' + (n % 26) as u8; 3000 + n * 7]);
-        }
-        raws.push(vec![7u8; 2_000_000]);
-        let ids: Vec<Option<String>> =
-            (0..raws.len()).map(|i| (i % 3 != 0).then(|| format!(" <Id-{i}@Host.DE> "))).collect();
-        for take in [0, 1, 2, 15, 16, 17, 33, raws.len()] {
-            let mails: Vec<(&[u8], Option<&str>)> =
-                raws.iter().zip(&ids).take(take).map(|(r, id)| (r.as_slice(), id.as_deref())).collect();
-            let many = fingerprints(&mails);
-            let one: Vec<String> = mails.iter().map(|(r, id)| fingerprint(r, *id)).collect();
-            assert_eq!(many, one, "{take} mails");
+    fn digests_are_the_fingerprint_and_the_plain_sha256() {
+        use sha2::{Digest, Sha256};
+        // Lengths around the 64-byte block and its padding edge.
+        for len in [0usize, 1, 54, 55, 56, 63, 64, 65, 119, 120, 128, 1000, 70_000] {
+            let raw: Vec<u8> = (0..len).map(|i| (i * 31 + len) as u8).collect();
+            for id in [None, Some(" <Id-1@Host.DE> ")] {
+                let d = digests(&raw, id);
+                assert_eq!(d.fingerprint, fingerprint(&raw, id), "{len}");
+                let plain: String = Sha256::digest(&raw).iter().map(|b| format!("{b:02x}")).collect();
+                assert_eq!(d.raw_sha256, plain, "{len}");
+            }
         }
     }
 }

@@ -110,6 +110,40 @@ impl BlobDir {
         Ok(hash)
     }
 
+    /// Writes many files, each under the given SHA-256 of its bytes, then makes all of them (and
+    /// their directory entries) durable with one `syncfs` of the file system: one flush per
+    /// batch instead of three fsyncs per file. Same invariant as [`Self::put_blocking`]: done
+    /// before the referencing transaction commits. A hash that is not the SHA-256 of its bytes
+    /// would make the file unreadable ([`Self::get`] checks), so callers pass the computed one.
+    pub(crate) fn put_many_blocking(&self, files: &[(&str, &[u8])]) -> Result<()> {
+        let fail = |e: std::io::Error| {
+            StoreError::Blob(format!("cannot write to the blob directory {}: {e}", self.root.display()))
+        };
+        for (hash, bytes) in files {
+            if !is_hash(hash) {
+                return Err(StoreError::Blob(format!("invalid blob hash {hash:?}")));
+            }
+            let dir = self.dir_of(hash);
+            std::fs::create_dir_all(&dir).map_err(fail)?;
+            // A fresh file, renamed over any existing one (see put_blocking).
+            let tmp = dir.join(side_name(hash, "tmp"));
+            let written = (|| {
+                let mut f = std::fs::File::create_new(&tmp)?;
+                f.write_all(bytes)?;
+                std::fs::rename(&tmp, dir.join(hash))
+            })();
+            if let Err(e) = written {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(fail(e));
+            }
+        }
+        if !files.is_empty() {
+            let root = std::fs::File::open(&self.root).map_err(fail)?;
+            rustix::fs::syncfs(&root).map_err(|e| fail(e.into()))?;
+        }
+        Ok(())
+    }
+
     /// Writes `bytes` (before the referencing transaction commits) and returns their hash.
     pub(crate) async fn put(&self, bytes: Vec<u8>) -> Result<String> {
         let me = self.clone();

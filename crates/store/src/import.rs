@@ -20,6 +20,9 @@ pub struct ImportItem {
     pub mail: InboundMail,
     pub fingerprint: String,
     pub decision: Decision,
+    /// The SHA-256 (hex) under which the raw bytes are already durable in the blob directory,
+    /// set by [`Store::write_raw_blobs`]; `None`: the commit stores them itself.
+    pub raw_blob: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,6 +122,29 @@ impl Store {
     }
 
     /// Stores a batch in one transaction. Returns one outcome per item, in order.
+    /// With a blob directory: writes the raw mails of `items` there and makes them durable with
+    /// one flush for the whole batch, before any of them is committed; each item then carries its
+    /// file's hash (`raw_blob`, the SHA-256 given per item). Without one, nothing happens. The
+    /// importer calls this beside the commit of the previous batch, off the commit's path.
+    pub async fn write_raw_blobs(&self, items: Vec<(ImportItem, String)>) -> Result<Vec<ImportItem>> {
+        let Some(dir) = self.blobs.clone() else {
+            return Ok(items.into_iter().map(|(item, _)| item).collect());
+        };
+        tokio::task::spawn_blocking(move || {
+            let files: Vec<(&str, &[u8])> = items.iter().map(|(i, hash)| (hash.as_str(), i.raw.as_slice())).collect();
+            dir.put_many_blocking(&files)?;
+            Ok(items
+                .into_iter()
+                .map(|(mut item, hash)| {
+                    item.raw_blob = Some(hash);
+                    item
+                })
+                .collect())
+        })
+        .await
+        .map_err(|e| crate::StoreError::Blob(format!("blob writer failed: {e}")))?
+    }
+
     pub async fn commit_batch(&self, mailbox_id: i64, items: &[ImportItem], now_ms: i64) -> Result<Vec<ImportOutcome>> {
         let mut tx = self.pool.begin().await?;
         let mut outcomes = Vec::with_capacity(items.len());
@@ -131,6 +157,7 @@ impl Store {
         });
         crate::cases::count_given(&mut tx, given).await?;
         tx.commit().await?;
+        self.checkpoint_soon();
         Ok(outcomes)
     }
 }
@@ -176,7 +203,10 @@ async fn import_one(
         return Ok(ImportOutcome::Duplicate { of_ledger: of });
     }
 
-    let raw_id = insert_raw(tx, blobs, &item.fingerprint, &item.raw).await?;
+    let raw_id = match (&item.raw_blob, blobs) {
+        (Some(hash), Some(_)) => insert_raw_ref(tx, &item.fingerprint, item.raw.len(), hash).await?,
+        _ => insert_raw(tx, blobs, &item.fingerprint, &item.raw).await?,
+    };
     let outcome = match &item.decision {
         Decision::Keep(reason) => {
             let kept_id = insert_kept(tx, Some(mailbox_id), raw_id, reason, &item.mail, now).await?;
@@ -218,6 +248,19 @@ pub(crate) async fn insert_raw(
             .bind(raw.len() as i64)
             .bind(data)
             .bind(blob)
+            .fetch_one(&mut **tx)
+            .await?;
+    Ok(row.try_get(0)?)
+}
+
+/// A raw mail whose file is already durable in the blob directory.
+async fn insert_raw_ref(tx: &mut Transaction<'_, Any>, fingerprint: &str, size: usize, hash: &str) -> Result<i64> {
+    let row =
+        sqlx::query("INSERT INTO raw_messages (fingerprint, size, data, blob) VALUES ($1, $2, $3, $4) RETURNING id")
+            .bind(fingerprint)
+            .bind(size as i64)
+            .bind(&[][..])
+            .bind(hash)
             .fetch_one(&mut **tx)
             .await?;
     Ok(row.try_get(0)?)

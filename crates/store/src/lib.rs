@@ -75,6 +75,16 @@ pub struct Store {
     backend: Backend,
     /// Where raw mails and attachments go instead of the database (`blobs.rs`), if set.
     blobs: Option<blobs::BlobDir>,
+    /// SQLite: the WAL checkpoint that runs beside the writer (see [`Store::checkpoint_soon`]).
+    checkpoint: std::sync::Arc<Checkpointer>,
+}
+
+/// State of the background WAL checkpoint: one runs at a time; a request while it runs makes it
+/// run once more.
+#[derive(Default)]
+struct Checkpointer {
+    running: std::sync::atomic::AtomicBool,
+    again: std::sync::atomic::AtomicBool,
 }
 
 impl Store {
@@ -120,6 +130,9 @@ impl Store {
                         conn.execute("PRAGMA synchronous = FULL").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA busy_timeout = 30000").await?;
+                        // The writer checkpoints itself only when the background checkpoint
+                        // (`checkpoint_soon`) falls behind by this many pages.
+                        conn.execute("PRAGMA wal_autocheckpoint = 4000").await?;
                     }
                     Ok(())
                 })
@@ -130,7 +143,38 @@ impl Store {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
             Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
         }
-        Ok(Store { pool, backend, blobs })
+        Ok(Store { pool, backend, blobs, checkpoint: Default::default() })
+    }
+
+    /// SQLite: copies committed WAL pages into the database file on another connection (its own
+    /// thread), so the writer does not do it inside its next commit. An import writes every raw
+    /// mail twice (WAL, then database file); this takes the second write off the import's path.
+    /// PASSIVE: never blocks readers or the writer. The writer's own automatic checkpoint stays
+    /// on as the fallback. Errors only delay the copy (the WAL keeps the pages), so they are logged.
+    pub(crate) fn checkpoint_soon(&self) {
+        use std::sync::atomic::Ordering;
+        if self.backend != Backend::Sqlite {
+            return;
+        }
+        self.checkpoint.again.store(true, Ordering::SeqCst);
+        if self.checkpoint.running.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let (pool, state) = (self.pool.clone(), self.checkpoint.clone());
+        tokio::spawn(async move {
+            loop {
+                while state.again.swap(false, Ordering::SeqCst) {
+                    if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").fetch_all(&pool).await {
+                        tracing::warn!(error = %e, "background WAL checkpoint failed; the writer's own checkpoint takes over");
+                    }
+                }
+                state.running.store(false, Ordering::SeqCst);
+                // A request between the last check and the store above would be lost otherwise.
+                if !state.again.load(Ordering::SeqCst) || state.running.swap(true, Ordering::SeqCst) {
+                    break;
+                }
+            }
+        });
     }
 
     pub fn backend(&self) -> Backend {

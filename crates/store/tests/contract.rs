@@ -36,6 +36,7 @@ fn item(key: &str, subject: &str, decision: Decision) -> ImportItem {
         mail: mail("anna@mustermail.de", subject),
         fingerprint: format!("fp-{subject}"),
         decision,
+        raw_blob: None,
     }
 }
 

@@ -45,6 +45,7 @@ async fn a_link_table_with_more_rows_than_one_statement_takes_is_copied_whole() 
                 mail: postkorb_mail::parse(&raw),
                 raw,
                 decision: Decision::Assign { sender: anna, to: bernd },
+                raw_blob: None,
             }
         })
         .collect();
