@@ -313,7 +313,7 @@ def main():
     ap.add_argument("--corpus", required=True, help="Maildir from gen_corpus.py (its new/ is used, sorted)")
     ap.add_argument("--sizes", default="1000,10000")
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--tools", default="postkorb,mbsync,mbsync-nofsync,python")
+    ap.add_argument("--tools", default="postkorb,postkorb-blobs,mbsync,mbsync-nofsync,python")
     ap.add_argument("--postkorb", default=os.path.join(REPO, "target", "release", "postkorb"))
     ap.add_argument("--batch-size", type=int, default=0, help="Postkorb batch_size via a settings file (0: Postkorb's default, 100)")
     ap.add_argument("--work", default=os.path.join(HERE, "out", "work"))
