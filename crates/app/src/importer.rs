@@ -444,11 +444,13 @@ async fn file_stage(
     while let Some((mut parsed, permit)) = files_rx.recv().await {
         let started = Instant::now();
         let prepared = &mut parsed.prepared;
+        // Every item goes on: one the parser gave no hash (none should lack one) gets it here.
         let with_hash: Vec<(ImportItem, String)> = std::mem::take(&mut prepared.items)
             .into_iter()
-            .filter_map(|i| {
-                let sha = prepared.raw_sha256.get(&i.source_key)?.clone();
-                Some((i, sha))
+            .map(|i| {
+                let sha = prepared.raw_sha256.remove(&i.source_key);
+                let sha = sha.unwrap_or_else(|| postkorb_mail::digests(&i.raw, None).raw_sha256);
+                (i, sha)
             })
             .collect();
         prepared.items = store.write_raw_blobs(with_hash).await?;

@@ -1,8 +1,9 @@
 //! Raw mails and attachment bytes in a directory instead of the database (setting `blob_dir`).
 //!
 //! **Invariant:** a blob file is durable before the transaction that references it commits:
-//! written to a temp file in its final directory, fsync'd, renamed to its content address
-//! (`ab/cd/<sha256 hex>`), directory fsync'd — all inside the import step, before `COMMIT`.
+//! written to a temp file in its final directory, renamed to its content address
+//! (`ab/cd/<sha256 hex>`), and flushed with one `syncfs` per batch — inside the import step,
+//! before `COMMIT`.
 //! Identical bytes share one file. A transaction that fails leaves an unreferenced file behind;
 //! [`Store::sweep_blobs`] removes such files once they are older than a grace period, so a file
 //! written for a transaction still in flight is never removed.
@@ -21,8 +22,6 @@ use crate::{Result, Store, StoreError};
 #[derive(Clone, Debug)]
 pub(crate) struct BlobDir {
     root: PathBuf,
-    /// `ab/cd` directories whose entries (in `ab/` and the root) this process has made durable.
-    synced: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 /// What one sweep did.
@@ -58,15 +57,11 @@ fn side_name(hash: &str, kind: &str) -> String {
     format!("{hash}.{kind}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed))
 }
 
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
-}
-
 impl BlobDir {
     pub(crate) fn open(root: PathBuf) -> Result<BlobDir> {
         std::fs::create_dir_all(&root)
             .map_err(|e| StoreError::Blob(format!("cannot create the blob directory {}: {e}", root.display())))?;
-        Ok(BlobDir { root, synced: Default::default() })
+        Ok(BlobDir { root })
     }
 
     fn dir_of(&self, hash: &str) -> PathBuf {
@@ -77,43 +72,11 @@ impl BlobDir {
         self.dir_of(hash).join(hash)
     }
 
-    /// Writes `bytes` durably under their hash and returns the hash (blocking IO).
-    fn put_blocking(&self, bytes: &[u8]) -> std::io::Result<String> {
-        let hash = hash_hex(bytes);
-        let dir = self.dir_of(&hash);
-        std::fs::create_dir_all(&dir)?;
-        // Always a fresh file, even when one exists: an existing unreferenced file may be swept
-        // at any moment, a freshly renamed one is younger than any grace period.
-        let tmp = dir.join(side_name(&hash, "tmp"));
-        let written = (|| {
-            let mut f = std::fs::File::create_new(&tmp)?;
-            f.write_all(bytes)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, dir.join(&hash))
-        })();
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
-        }
-        sync_dir(&dir)?;
-        // The ab/ and ab/cd/ entries must survive a power cut as well (maybe another process
-        // just created them): synced once per directory and process.
-        let key = hash[..4].to_string();
-        if !self.synced.lock().is_ok_and(|s| s.contains(&key)) {
-            for parent in [dir.parent(), Some(self.root.as_path())].into_iter().flatten() {
-                sync_dir(parent)?;
-            }
-            if let Ok(mut s) = self.synced.lock() {
-                s.insert(key);
-            }
-        }
-        Ok(hash)
-    }
-
-    /// Writes many files, each under the given SHA-256 of its bytes, then makes all of them (and
-    /// their directory entries) durable with one `syncfs` of the file system: one flush per
-    /// batch instead of three fsyncs per file. Same invariant as [`Self::put_blocking`]: done
-    /// before the referencing transaction commits. A hash that is not the SHA-256 of its bytes
+    /// Writes files, each under the given SHA-256 of its bytes (a fresh temp file renamed over any
+    /// existing one: an existing unreferenced file may be swept at any moment, a freshly renamed
+    /// one is younger than any grace period), then makes all of them and their directory entries
+    /// durable with one `syncfs` of the file system: one flush per batch instead of fsyncs per
+    /// file and directory. Done before the referencing transaction commits. A hash that is not the SHA-256 of its bytes
     /// would make the file unreadable ([`Self::get`] checks), so callers pass the computed one.
     pub(crate) fn put_many_blocking(&self, files: &[(&str, &[u8])]) -> Result<()> {
         let fail = |e: std::io::Error| {
@@ -125,7 +88,6 @@ impl BlobDir {
             }
             let dir = self.dir_of(hash);
             std::fs::create_dir_all(&dir).map_err(fail)?;
-            // A fresh file, renamed over any existing one (see put_blocking).
             let tmp = dir.join(side_name(hash, "tmp"));
             let written = (|| {
                 let mut f = std::fs::File::create_new(&tmp)?;
@@ -147,10 +109,13 @@ impl BlobDir {
     /// Writes `bytes` (before the referencing transaction commits) and returns their hash.
     pub(crate) async fn put(&self, bytes: Vec<u8>) -> Result<String> {
         let me = self.clone();
-        tokio::task::spawn_blocking(move || me.put_blocking(&bytes))
-            .await
-            .map_err(|e| StoreError::Blob(format!("blob writer failed: {e}")))?
-            .map_err(|e| StoreError::Blob(format!("cannot write to the blob directory {}: {e}", self.root.display())))
+        tokio::task::spawn_blocking(move || {
+            let hash = hash_hex(&bytes);
+            me.put_many_blocking(&[(&hash, &bytes)])?;
+            Ok(hash)
+        })
+        .await
+        .map_err(|e| StoreError::Blob(format!("blob writer failed: {e}")))?
     }
 
     /// Reads a blob and checks its bytes against the hash.
