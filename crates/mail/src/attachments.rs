@@ -122,7 +122,8 @@ pub fn safe_name(name: &str, n: usize) -> String {
         .filter(|&c| !c.is_control() && !is_invisible(c))
         .map(|c| if ":*?\"<>|".contains(c) { '_' } else { c })
         .collect();
-    let trimmed = cleaned.trim().trim_start_matches('.').trim_end_matches(['.', ' ']).trim();
+    // Dots and white space in any order at either end ("` . ..x`" must not keep a leading dot).
+    let trimmed = cleaned.trim_matches(|c: char| c == '.' || c.is_whitespace());
     if trimmed.is_empty() {
         return format!("anhang-{n}");
     }
@@ -142,9 +143,12 @@ fn shorten(name: &str) -> String {
         Some(ext) => {
             let keep = MAX_NAME_CHARS - ext.chars().count() - 1;
             let stem: String = name.chars().take(keep).collect();
-            format!("{}.{ext}", stem.trim_end())
+            format!("{}.{ext}", stem.trim_end_matches(|c: char| c == '.' || c.is_whitespace()))
         }
-        None => name.chars().take(MAX_NAME_CHARS).collect(),
+        None => {
+            let cut: String = name.chars().take(MAX_NAME_CHARS).collect();
+            cut.trim_end_matches(|c: char| c == '.' || c.is_whitespace()).to_string()
+        }
     }
 }
 
@@ -167,6 +171,8 @@ mod tests {
         check("CONFIG.txt", "CONFIG.txt");
         check(".htaccess", "htaccess");
         check("...", "anhang-3");
+        check(". ...Windowsc", "Windowsc");
+        check(" .\u{3000}.x. . ", "x");
         check("", "anhang-3");
         check("dir/", "anhang-3");
         check("a\u{0}b\r\n.pdf", "ab.pdf");
@@ -185,5 +191,8 @@ mod tests {
         assert_eq!(got.chars().count(), 150);
         assert!(got.ends_with("ä.pdf"));
         assert_eq!(safe_name(&"x".repeat(400), 1).chars().count(), 150);
+        // A cut never leaves a trailing dot or space (Windows drops them).
+        let cut = safe_name(&format!("{}. .{}", "a".repeat(147), "b".repeat(20)), 1);
+        assert_eq!(cut, "a".repeat(147));
     }
 }
