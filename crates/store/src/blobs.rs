@@ -106,18 +106,6 @@ impl BlobDir {
         Ok(())
     }
 
-    /// Writes `bytes` (before the referencing transaction commits) and returns their hash.
-    pub(crate) async fn put(&self, bytes: Vec<u8>) -> Result<String> {
-        let me = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let hash = hash_hex(&bytes);
-            me.put_many_blocking(&[(&hash, &bytes)])?;
-            Ok(hash)
-        })
-        .await
-        .map_err(|e| StoreError::Blob(format!("blob writer failed: {e}")))?
-    }
-
     /// Reads a blob and checks its bytes against the hash.
     pub(crate) async fn get(&self, hash: &str, what: &str) -> Result<Vec<u8>> {
         let path = self.path_of(hash);

@@ -5,14 +5,14 @@
 //! ledger is skipped; a message whose fingerprint is already known (same bytes and Message-ID,
 //! e.g. after a UIDVALIDITY change) is recorded as a duplicate of the first and creates nothing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use postkorb_core::{Decision, KeepReason};
 use postkorb_mail::InboundMail;
 use sqlx::{Any, Row, Transaction};
 
 use crate::blobs::BlobDir;
-use crate::{Result, Store};
+use crate::{Result, Store, StoreError};
 
 pub struct ImportItem {
     pub source_key: String,
@@ -121,7 +121,7 @@ impl Store {
         Ok(())
     }
 
-    /// Stores a batch in one transaction. Returns one outcome per item, in order.
+    /// Writes the raw mails of a batch ahead of its commit.
     /// With a blob directory: writes the raw mails of `items` there and makes them durable with
     /// one flush for the whole batch, before any of them is committed; each item then carries its
     /// file's hash (`raw_blob`, the SHA-256 given per item). Without one, nothing happens. The
@@ -145,12 +145,17 @@ impl Store {
         .map_err(|e| crate::StoreError::Blob(format!("blob writer failed: {e}")))?
     }
 
+    /// Stores a batch in one transaction. Returns one outcome per item, in order.
+    ///
+    /// A handful of multi-row statements per batch, not ≈ 10 statements per mail: which keys the
+    /// ledger knows and which fingerprints it has seen are read once; then the raw mails, the
+    /// Vorgänge, the kept entries, their candidates, attachments and events, and last the ledger
+    /// rows are each inserted with one statement (per chunk of rows). The ledger insert keeps its
+    /// `ON CONFLICT DO NOTHING`: should another importer have taken a key meanwhile (the mailbox
+    /// lease prevents that), the batch is rolled back rather than importing a mail twice.
     pub async fn commit_batch(&self, mailbox_id: i64, items: &[ImportItem], now_ms: i64) -> Result<Vec<ImportOutcome>> {
         let mut tx = self.pool.begin().await?;
-        let mut outcomes = Vec::with_capacity(items.len());
-        for item in items {
-            outcomes.push(import_one(&mut tx, self.blobs.as_ref(), mailbox_id, item, now_ms).await?);
-        }
+        let outcomes = commit_items(&mut tx, self.blobs.as_ref(), mailbox_id, items, now_ms).await?;
         let given = outcomes.iter().filter_map(|o| match o {
             ImportOutcome::Case { decision: Decision::Assign { to, .. }, .. } => Some(*to),
             _ => None,
@@ -162,135 +167,387 @@ impl Store {
     }
 }
 
-async fn import_one(
+/// What the batch commit does with one item.
+#[derive(Clone, Copy)]
+enum Plan {
+    /// The ledger has its key (or the batch has it twice): nothing.
+    Known,
+    /// The same fingerprint is in the ledger already (that row's id).
+    DuplicateOf(i64),
+    /// The same fingerprint came earlier in this batch (that item's index).
+    DuplicateInBatch(usize),
+    /// Stored: the raw mail, then a Vorgang or a kept entry.
+    New,
+}
+
+/// One bound value of a multi-row statement.
+enum V<'a> {
+    Int(Option<i64>),
+    Str(Option<&'a str>),
+    Owned(Option<String>),
+    Bytes(&'a [u8]),
+}
+
+/// Parameters per statement: below SQLite's 32,766 and PostgreSQL's 65,535.
+const MAX_PARAMS: usize = 30_000;
+
+/// `INSERT INTO {head} VALUES (…), (…) {tail}` over `rows` (all of the same width), in chunks;
+/// returns what a `RETURNING` tail yields.
+async fn insert_rows(
+    tx: &mut Transaction<'_, Any>,
+    head: &str,
+    tail: &str,
+    rows: Vec<Vec<V<'_>>>,
+) -> Result<Vec<sqlx::any::AnyRow>> {
+    let mut out = Vec::new();
+    let Some(width) = rows.first().map(Vec::len) else { return Ok(out) };
+    let per_chunk = (MAX_PARAMS / width.max(1)).clamp(1, 500);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<V<'_>>> = rows.by_ref().take(per_chunk).collect();
+        let mut sql = format!("INSERT INTO {head} VALUES ");
+        let mut n = 0;
+        for (r, row) in chunk.iter().enumerate() {
+            if row.len() != width {
+                return Err(StoreError::Invalid(format!("a row of {} values among rows of {width}", row.len())));
+            }
+            sql.push_str(if r == 0 { "(" } else { ", (" });
+            for c in 0..width {
+                n += 1;
+                sql.push_str(if c == 0 { "$" } else { ", $" });
+                sql.push_str(&n.to_string());
+            }
+            sql.push(')');
+        }
+        sql.push(' ');
+        sql.push_str(tail);
+        // Not kept in the statement cache: the row count differs from batch to batch.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+        for v in chunk.into_iter().flatten() {
+            q = match v {
+                V::Int(x) => q.bind(x),
+                V::Str(x) => q.bind(x),
+                V::Owned(x) => q.bind(x),
+                V::Bytes(x) => q.bind(x),
+            };
+        }
+        out.extend(q.fetch_all(&mut **tx).await?);
+    }
+    Ok(out)
+}
+
+/// `key → id` from rows returned as `RETURNING id, key`.
+fn ids_by<K>(rows: &[sqlx::any::AnyRow]) -> Result<HashMap<K, i64>>
+where
+    K: for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any> + std::hash::Hash + Eq,
+{
+    rows.iter().map(|r| Ok((r.try_get::<K, _>(1)?, r.try_get::<i64, _>(0)?))).collect()
+}
+
+/// `SELECT {select} FROM ledger WHERE mailbox_id = $1 AND {column} IN (…) {tail}` in chunks.
+async fn ledger_lookup(
+    tx: &mut Transaction<'_, Any>,
+    select: &str,
+    column: &str,
+    tail: &str,
+    mailbox_id: i64,
+    values: &[&str],
+) -> Result<Vec<sqlx::any::AnyRow>> {
+    let mut out = Vec::new();
+    for chunk in values.chunks(500) {
+        let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!("SELECT {select} FROM ledger WHERE mailbox_id = $1 AND {column} IN ({}) {tail}", list.join(","));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false).bind(mailbox_id);
+        for v in chunk {
+            q = q.bind(*v);
+        }
+        out.extend(q.fetch_all(&mut **tx).await?);
+    }
+    Ok(out)
+}
+
+async fn commit_items(
     tx: &mut Transaction<'_, Any>,
     blobs: Option<&BlobDir>,
     mailbox_id: i64,
-    item: &ImportItem,
+    items: &[ImportItem],
     now: i64,
-) -> Result<ImportOutcome> {
-    let inserted = sqlx::query(
-        "INSERT INTO ledger (mailbox_id, source_key, fingerprint, message_id, outcome, imported_ms)
-         VALUES ($1, $2, $3, $4, 'pending', $5)
-         ON CONFLICT (mailbox_id, source_key) DO NOTHING RETURNING id",
-    )
-    .bind(mailbox_id)
-    .bind(&item.source_key)
-    .bind(&item.fingerprint)
-    .bind(item.mail.message_id.as_deref().map(clean))
-    .bind(now)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some(row) = inserted else { return Ok(ImportOutcome::AlreadyKnown) };
-    let ledger_id: i64 = row.try_get(0)?;
+) -> Result<Vec<ImportOutcome>> {
+    let missing = |what: &str, n: usize| {
+        StoreError::Invalid(format!("the {what} of {} was not returned by its insert", items[n].source_key))
+    };
 
-    let first = sqlx::query(
-        "SELECT id FROM ledger WHERE mailbox_id = $1 AND fingerprint = $2 AND id <> $3 AND outcome <> 'duplicate'
-         ORDER BY id LIMIT 1",
+    // 1. Keys the ledger knows, and the first ledger row of each fingerprint (a row left on the
+    // server on purpose, `ignored`, counts: the mail is not imported under another key either).
+    let keys: Vec<&str> = items.iter().map(|i| i.source_key.as_str()).collect();
+    let mut known = HashSet::new();
+    for row in ledger_lookup(tx, "source_key", "source_key", "", mailbox_id, &keys).await? {
+        known.insert(row.try_get::<String, _>(0)?);
+    }
+    let mut prints: Vec<&str> = items.iter().map(|i| i.fingerprint.as_str()).collect();
+    prints.sort_unstable();
+    prints.dedup();
+    let mut earlier: HashMap<String, i64> = HashMap::new();
+    let rows = ledger_lookup(
+        tx,
+        "fingerprint, MIN(id)",
+        "fingerprint",
+        "AND outcome <> 'duplicate' GROUP BY fingerprint",
+        mailbox_id,
+        &prints,
     )
-    .bind(mailbox_id)
-    .bind(&item.fingerprint)
-    .bind(ledger_id)
-    .fetch_optional(&mut **tx)
     .await?;
-    if let Some(first) = first {
-        let of: i64 = first.try_get(0)?;
-        sqlx::query("UPDATE ledger SET outcome = 'duplicate', duplicate_of = $1 WHERE id = $2")
-            .bind(of)
-            .bind(ledger_id)
-            .execute(&mut **tx)
-            .await?;
-        return Ok(ImportOutcome::Duplicate { of_ledger: of });
+    for row in rows {
+        earlier.insert(row.try_get(0)?, row.try_get(1)?);
+    }
+    let mut first_in_batch: HashMap<&str, usize> = HashMap::new();
+    let mut seen_keys = HashSet::new();
+    let plans: Vec<Plan> = items
+        .iter()
+        .enumerate()
+        .map(|(n, item)| {
+            if known.contains(&item.source_key) || !seen_keys.insert(item.source_key.as_str()) {
+                Plan::Known
+            } else if let Some(id) = earlier.get(&item.fingerprint) {
+                Plan::DuplicateOf(*id)
+            } else if let Some(first) = first_in_batch.get(item.fingerprint.as_str()) {
+                Plan::DuplicateInBatch(*first)
+            } else {
+                first_in_batch.insert(&item.fingerprint, n);
+                Plan::New
+            }
+        })
+        .collect();
+    let new: Vec<usize> = (0..items.len()).filter(|n| matches!(plans[*n], Plan::New)).collect();
+
+    // 2. The raw mails. With a blob directory, files the importer did not write ahead (`raw_blob`
+    // unset) are written and made durable now, before the commit references them.
+    let mut late_blob: HashMap<usize, String> = HashMap::new();
+    if let Some(dir) = blobs {
+        let late: Vec<(usize, Vec<u8>)> =
+            new.iter().filter(|n| items[**n].raw_blob.is_none()).map(|n| (*n, items[*n].raw.clone())).collect();
+        if !late.is_empty() {
+            let dir = dir.clone();
+            late_blob = tokio::task::spawn_blocking(move || {
+                let hashed: Vec<(usize, String, Vec<u8>)> =
+                    late.into_iter().map(|(n, raw)| (n, crate::blobs::hash_hex(&raw), raw)).collect();
+                let files: Vec<(&str, &[u8])> = hashed.iter().map(|(_, h, raw)| (h.as_str(), raw.as_slice())).collect();
+                dir.put_many_blocking(&files)?;
+                Ok::<_, StoreError>(hashed.into_iter().map(|(n, h, _)| (n, h)).collect())
+            })
+            .await
+            .map_err(|e| StoreError::Blob(format!("blob writer failed: {e}")))??;
+        }
+    }
+    let raw_rows: Vec<Vec<V<'_>>> = new
+        .iter()
+        .map(|n| {
+            let item = &items[*n];
+            let blob = match blobs {
+                Some(_) => late_blob.get(n).map(String::as_str).or(item.raw_blob.as_deref()),
+                None => None,
+            };
+            // Without a blob directory the bytes are bound by reference (no copy of every mail).
+            let data: &[u8] = if blob.is_some() { &[] } else { &item.raw };
+            vec![V::Str(Some(&item.fingerprint)), V::Int(Some(item.raw.len() as i64)), V::Bytes(data), V::Str(blob)]
+        })
+        .collect();
+    // The fingerprints of the new items differ from each other (a repeat is a duplicate).
+    let returned =
+        insert_rows(tx, "raw_messages (fingerprint, size, data, blob)", "RETURNING id, fingerprint", raw_rows).await?;
+    let raw_by_print: HashMap<String, i64> = ids_by(&returned)?;
+    let raw_id = |n: usize| raw_by_print.get(&items[n].fingerprint).copied().ok_or_else(|| missing("raw mail", n));
+
+    // 3. Vorgänge and kept entries.
+    let (kept_new, case_new): (Vec<usize>, Vec<usize>) =
+        new.iter().partition(|n| matches!(items[**n].decision, Decision::Keep(_)));
+    let mut case_rows = Vec::with_capacity(case_new.len());
+    for n in &case_new {
+        let item = &items[*n];
+        let mail = &item.mail;
+        let (sender, status, assignee) = match &item.decision {
+            Decision::Assign { sender, to } => (*sender, "open", Some(*to)),
+            Decision::Pool { sender, .. } => (*sender, "waiting", None),
+            Decision::Keep(_) => return Err(StoreError::Invalid("a kept mail is not a Vorgang".into())),
+        };
+        let forwarded = mail.forwarded.as_ref().map(|f| serde_json::to_string(f).unwrap_or_default());
+        let warnings = serde_json::to_string(&mail.warnings).unwrap_or_else(|_| "[]".into());
+        case_rows.push(vec![
+            V::Int(Some(mailbox_id)),
+            V::Int(Some(raw_id(*n)?)),
+            V::Owned(Some(clean(&mail.subject))),
+            V::Owned(Some(mail.sender.as_ref().map(|a| a.to_string()).unwrap_or_default())),
+            V::Owned(mail.display_name.as_deref().map(clean)),
+            V::Int(Some(sender.0)),
+            V::Int(mail.date_ms),
+            V::Int(Some(now)),
+            V::Owned(Some(clean(&mail.text))),
+            V::Owned(mail.html.as_deref().map(clean)),
+            V::Owned(forwarded.as_deref().map(clean)),
+            V::Owned(Some(clean(&warnings))),
+            V::Str(Some(status)),
+            V::Int(assignee.map(|a| a.0)),
+            V::Int(assignee.map(|_| now)),
+        ]);
+    }
+    let returned = insert_rows(
+        tx,
+        "cases (mailbox_id, raw_id, subject, from_addr, from_name, sender_employee, sent_ms, received_ms,
+             body_text, body_html, forwarded_json, warnings_json, status, assignee, claimed_ms)",
+        "RETURNING id, raw_id",
+        case_rows,
+    )
+    .await?;
+    let case_by_raw: HashMap<i64, i64> = ids_by(&returned)?;
+    let mut kept_rows = Vec::with_capacity(kept_new.len());
+    for n in &kept_new {
+        let item = &items[*n];
+        let Decision::Keep(reason) = &item.decision else { return Err(missing("kept reason", *n)) };
+        let from = match &item.mail.sender {
+            Ok(a) => Some(a.to_string()),
+            Err(_) => item.mail.display_name.clone(),
+        };
+        kept_rows.push(vec![
+            V::Int(Some(mailbox_id)),
+            V::Int(Some(raw_id(*n)?)),
+            V::Str(Some(reason.code())),
+            V::Owned(Some(clean(reason.detail()))),
+            V::Owned(from.as_deref().map(clean)),
+            V::Owned(Some(clean(&item.mail.subject))),
+            V::Int(Some(now)),
+            V::Int(Some(now)),
+        ]);
+    }
+    let returned = insert_rows(
+        tx,
+        "kept (mailbox_id, raw_id, reason_code, reason_detail, from_addr, subject, received_ms, kept_ms)",
+        "RETURNING id, raw_id",
+        kept_rows,
+    )
+    .await?;
+    let kept_by_raw: HashMap<i64, i64> = ids_by(&returned)?;
+    let mut case_of: HashMap<usize, i64> = HashMap::new();
+    for n in &case_new {
+        case_of.insert(*n, *case_by_raw.get(&raw_id(*n)?).ok_or_else(|| missing("Vorgang", *n))?);
+    }
+    let mut kept_of: HashMap<usize, i64> = HashMap::new();
+    for n in &kept_new {
+        kept_of.insert(*n, *kept_by_raw.get(&raw_id(*n)?).ok_or_else(|| missing("kept entry", *n))?);
     }
 
-    let raw_id = match (&item.raw_blob, blobs) {
-        (Some(hash), Some(_)) => insert_raw_ref(tx, &item.fingerprint, item.raw.len(), hash).await?,
-        _ => insert_raw(tx, blobs, &item.fingerprint, &item.raw).await?,
-    };
-    let outcome = match &item.decision {
-        Decision::Keep(reason) => {
-            let kept_id = insert_kept(tx, Some(mailbox_id), raw_id, reason, &item.mail, now).await?;
-            sqlx::query("UPDATE ledger SET outcome = 'kept', kept_id = $1 WHERE id = $2")
-                .bind(kept_id)
-                .bind(ledger_id)
-                .execute(&mut **tx)
-                .await?;
-            ImportOutcome::Kept { kept_id, reason: reason.clone() }
+    // 4. Candidates, attachments (their bytes stay in the raw mail, `in_raw`, and are decoded from
+    // it on download, instead of being written a second time) and each Vorgang's two events.
+    let mut candidate_rows = Vec::new();
+    let mut attachment_rows = Vec::new();
+    let mut event_rows = Vec::new();
+    for n in &case_new {
+        let case_id = case_of[n];
+        let item = &items[*n];
+        let (candidates, assignee) = match &item.decision {
+            Decision::Assign { to, .. } => (vec![*to], Some(*to)),
+            Decision::Pool { candidates, .. } => (candidates.clone(), None),
+            Decision::Keep(_) => return Err(StoreError::Invalid("a kept mail is not a Vorgang".into())),
+        };
+        for c in &candidates {
+            candidate_rows.push(vec![V::Int(Some(case_id)), V::Int(Some(c.0))]);
         }
-        decision => {
-            let case_id = crate::cases::insert_case(tx, Some(mailbox_id), raw_id, &item.mail, decision, now).await?;
-            sqlx::query("UPDATE ledger SET outcome = 'case', case_id = $1 WHERE id = $2")
-                .bind(case_id)
-                .bind(ledger_id)
-                .execute(&mut **tx)
-                .await?;
-            ImportOutcome::Case { case_id, decision: decision.clone() }
+        for (i, a) in item.mail.attachments.iter().enumerate() {
+            attachment_rows.push(vec![
+                V::Int(Some(case_id)),
+                V::Int(Some(i as i64)),
+                V::Owned(Some(clean(&a.name))),
+                V::Owned(Some(clean(&a.content_type))),
+                V::Owned(a.content_id.as_deref().map(clean)),
+                V::Int(Some(a.size as i64)),
+                V::Bytes(&[]),
+                V::Str(None),
+                V::Int(Some(1)),
+            ]);
         }
-    };
-    Ok(outcome)
-}
-
-/// With a blob directory the file is written (durably) here, before the caller commits.
-pub(crate) async fn insert_raw(
-    tx: &mut Transaction<'_, Any>,
-    blobs: Option<&BlobDir>,
-    fingerprint: &str,
-    raw: &[u8],
-) -> Result<i64> {
-    // Without a blob directory the bytes are bound by reference (no copy of every mail here).
-    let (data, blob): (&[u8], Option<String>) = match blobs {
-        None => (raw, None),
-        Some(dir) => (&[], Some(dir.put(raw.to_vec()).await?)),
-    };
-    let row =
-        sqlx::query("INSERT INTO raw_messages (fingerprint, size, data, blob) VALUES ($1, $2, $3, $4) RETURNING id")
-            .bind(fingerprint)
-            .bind(raw.len() as i64)
-            .bind(data)
-            .bind(blob)
-            .fetch_one(&mut **tx)
-            .await?;
-    Ok(row.try_get(0)?)
-}
-
-/// A raw mail whose file is already durable in the blob directory.
-async fn insert_raw_ref(tx: &mut Transaction<'_, Any>, fingerprint: &str, size: usize, hash: &str) -> Result<i64> {
-    let row =
-        sqlx::query("INSERT INTO raw_messages (fingerprint, size, data, blob) VALUES ($1, $2, $3, $4) RETURNING id")
-            .bind(fingerprint)
-            .bind(size as i64)
-            .bind(&[][..])
-            .bind(hash)
-            .fetch_one(&mut **tx)
-            .await?;
-    Ok(row.try_get(0)?)
-}
-
-pub(crate) async fn insert_kept(
-    tx: &mut Transaction<'_, Any>,
-    mailbox_id: Option<i64>,
-    raw_id: i64,
-    reason: &KeepReason,
-    mail: &InboundMail,
-    now: i64,
-) -> Result<i64> {
-    let from = match &mail.sender {
-        Ok(a) => Some(a.to_string()),
-        Err(_) => mail.display_name.clone(),
-    };
-    let row = sqlx::query(
-        "INSERT INTO kept (mailbox_id, raw_id, reason_code, reason_detail, from_addr, subject, received_ms, kept_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        let (kind, who) = match assignee {
+            Some(to) => ("assigned", Some(to.0)),
+            None => ("waiting", None),
+        };
+        let detail = candidates.iter().map(|c| c.0.to_string()).collect::<Vec<_>>().join(",");
+        let event = |kind, who, detail| vec![V::Int(Some(case_id)), V::Int(Some(now)), V::Str(Some(kind)), V::Int(who), detail];
+        event_rows.push(event("created", None, V::Str(Some(""))));
+        event_rows.push(event(kind, who, V::Owned(Some(detail))));
+    }
+    insert_rows(tx, "case_candidates (case_id, employee_id)", "", candidate_rows).await?;
+    insert_rows(
+        tx,
+        "attachments (case_id, position, name, content_type, content_id, size, data, blob, in_raw)",
+        "",
+        attachment_rows,
     )
-    .bind(mailbox_id)
-    .bind(raw_id)
-    .bind(reason.code())
-    .bind(clean(reason.detail()))
-    .bind(from.as_deref().map(clean))
-    .bind(clean(&mail.subject))
-    .bind(now)
-    .bind(now)
-    .fetch_one(&mut **tx)
     .await?;
-    Ok(row.try_get(0)?)
+    insert_rows(tx, "case_events (case_id, at_ms, kind, employee_id, detail)", "", event_rows).await?;
+
+    // 5. The ledger rows, in item order, each with its outcome.
+    let mut ledger_rows = Vec::new();
+    for (n, item) in items.iter().enumerate() {
+        let (outcome, case_id, kept_id, duplicate_of) = match plans[n] {
+            Plan::Known => continue,
+            Plan::DuplicateOf(of) => ("duplicate", None, None, Some(of)),
+            // Set below, once the first one's ledger row has its id.
+            Plan::DuplicateInBatch(_) => ("duplicate", None, None, None),
+            Plan::New => match (case_of.get(&n), kept_of.get(&n)) {
+                (Some(c), _) => ("case", Some(*c), None, None),
+                (None, Some(k)) => ("kept", None, Some(*k), None),
+                (None, None) => return Err(missing("Vorgang", n)),
+            },
+        };
+        ledger_rows.push(vec![
+            V::Int(Some(mailbox_id)),
+            V::Str(Some(&item.source_key)),
+            V::Str(Some(&item.fingerprint)),
+            V::Owned(item.mail.message_id.as_deref().map(clean)),
+            V::Str(Some(outcome)),
+            V::Int(case_id),
+            V::Int(kept_id),
+            V::Int(duplicate_of),
+            V::Int(Some(now)),
+        ]);
+    }
+    let expected = ledger_rows.len();
+    let returned = insert_rows(
+        tx,
+        "ledger (mailbox_id, source_key, fingerprint, message_id, outcome, case_id, kept_id, duplicate_of, imported_ms)",
+        "ON CONFLICT (mailbox_id, source_key) DO NOTHING RETURNING id, source_key",
+        ledger_rows,
+    )
+    .await?;
+    if returned.len() != expected {
+        // Another importer recorded some of these keys meanwhile: nothing of this batch is kept,
+        // and the next pass skips what the other one took.
+        return Err(StoreError::Invalid(format!(
+            "{} of {expected} mails were recorded meanwhile by another import; the batch was rolled back",
+            expected - returned.len()
+        )));
+    }
+    let ledger_by_key: HashMap<String, i64> = ids_by(&returned)?;
+    let ledger_id = |n: usize| ledger_by_key.get(&items[n].source_key).copied().ok_or_else(|| missing("ledger row", n));
+
+    let mut outcomes = Vec::with_capacity(items.len());
+    for (n, item) in items.iter().enumerate() {
+        outcomes.push(match plans[n] {
+            Plan::Known => ImportOutcome::AlreadyKnown,
+            Plan::DuplicateOf(of) => ImportOutcome::Duplicate { of_ledger: of },
+            Plan::DuplicateInBatch(first) => {
+                let of = ledger_id(first)?;
+                sqlx::query("UPDATE ledger SET duplicate_of = $1 WHERE id = $2")
+                    .bind(of)
+                    .bind(ledger_id(n)?)
+                    .execute(&mut **tx)
+                    .await?;
+                ImportOutcome::Duplicate { of_ledger: of }
+            }
+            Plan::New => match (case_of.get(&n), &item.decision) {
+                (Some(case_id), decision) => ImportOutcome::Case { case_id: *case_id, decision: decision.clone() },
+                (None, Decision::Keep(reason)) => ImportOutcome::Kept { kept_id: kept_of[&n], reason: reason.clone() },
+                (None, _) => return Err(missing("Vorgang", n)),
+            },
+        });
+    }
+    Ok(outcomes)
 }

@@ -175,6 +175,82 @@ async fn a_batch_stores_cases_and_kept_mails_and_the_ledger_refuses_a_second_imp
 }
 
 #[tokio::test]
+async fn a_large_mixed_batch_links_every_row_to_its_mail_and_keeps_the_ledger_in_item_order() {
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        // 1,201 items, more than one statement's chunk of rows: assigned, pooled, kept, and a
+        // duplicate of the item before it (same bytes and fingerprint, another key), plus one key twice.
+        let mut items = Vec::new();
+        for i in 0..1200 {
+            let (subject, decision) = match i % 4 {
+                0 => (format!("m{i}"), Decision::Assign { sender: o.anna, to: o.bernd }),
+                1 => (format!("m{i}"), Decision::Pool { sender: o.anna, candidates: vec![o.bernd, o.clara] }),
+                2 => (format!("m{i}"), Decision::Keep(KeepReason::NoRoute)),
+                _ => (format!("m{}", i - 1), Decision::Keep(KeepReason::NoRoute)),
+            };
+            items.push(item(&format!("k{i}"), &subject, decision));
+        }
+        items.push(item("k5", "again", Decision::Keep(KeepReason::NoRoute)));
+        let out = store.commit_batch(o.mailbox, &items, 10).await.unwrap();
+        assert_eq!(out.len(), items.len());
+        assert_eq!(out[1200], ImportOutcome::AlreadyKnown, "a key twice in one batch is imported once");
+
+        let ledger: Vec<(i64, String, String, Option<i64>, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT id, source_key, outcome, case_id, kept_id, duplicate_of FROM ledger WHERE mailbox_id = $1 ORDER BY id",
+        )
+        .bind(o.mailbox)
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        let keys: Vec<&str> = ledger.iter().map(|r| r.1.as_str()).collect();
+        let expected: Vec<String> = (0..1200).map(|i| format!("k{i}")).collect();
+        assert_eq!(keys, expected.iter().map(String::as_str).collect::<Vec<_>>(), "ledger rows in item order");
+
+        for (i, o_) in out[..1200].iter().enumerate() {
+            let row = &ledger[i];
+            match (i % 4, o_) {
+                (0 | 1, ImportOutcome::Case { case_id, decision }) => {
+                    assert_eq!((row.2.as_str(), row.3), ("case", Some(*case_id)));
+                    assert_eq!(decision, &items[i].decision);
+                    let case = store.case(*case_id).await.unwrap();
+                    assert_eq!(case.summary.subject, format!("m{i}"));
+                    assert_eq!(store.raw(case.raw_id).await.unwrap(), items[i].raw);
+                    let kinds: Vec<&str> = case.events.iter().map(|e| e.kind.as_str()).collect();
+                    let candidates = if i % 4 == 0 { vec![o.bernd.0] } else { vec![o.bernd.0, o.clara.0] };
+                    if i % 4 == 0 {
+                        assert_eq!(kinds, ["created", "assigned"]);
+                        assert_eq!(case.summary.assignee, Some(o.bernd.0));
+                    } else {
+                        assert_eq!(kinds, ["created", "waiting"]);
+                        assert_eq!(case.summary.status, "waiting");
+                    }
+                    let mut got = case.candidates.clone();
+                    got.sort();
+                    assert_eq!(got, candidates);
+                    assert_eq!(case.attachments.len(), 1);
+                }
+                (2, ImportOutcome::Kept { kept_id, .. }) => assert_eq!((row.2.as_str(), row.4), ("kept", Some(*kept_id))),
+                (3, ImportOutcome::Duplicate { of_ledger }) => {
+                    assert_eq!(*of_ledger, ledger[i - 1].0, "a duplicate of the item before it");
+                    assert_eq!((row.2.as_str(), row.5), ("duplicate", Some(*of_ledger)));
+                }
+                (_, other) => panic!("item {i}: {other:?}"),
+            }
+        }
+        let kept: Vec<(i64, String)> =
+            sqlx::query_as("SELECT k.id, k.subject FROM kept k ORDER BY k.id").fetch_all(store.pool()).await.unwrap();
+        assert_eq!(kept.len(), 300);
+        for (i, o_) in out[..1200].iter().enumerate() {
+            if let ImportOutcome::Kept { kept_id, .. } = o_ {
+                assert!(kept.contains(&(*kept_id, format!("m{i}"))), "kept entry of item {i}");
+            }
+        }
+        assert_eq!(store.waiting_for(o.clara).await.unwrap().len(), 300);
+        assert_eq!(store.mailbox_counts(o.mailbox).await.unwrap(), (600, 300, 300));
+    }
+}
+
+#[tokio::test]
 async fn the_first_candidate_to_synchronise_gets_the_vorgang_and_the_second_gets_nothing() {
     for (store, _d) in backends().await {
         let o = office(&store).await;
