@@ -18,6 +18,9 @@ const MARKERS: [&str; 10] = [
     "forwarded e-mail",
 ];
 
+/// The longest marker, in bytes (upper and lower case of these letters have the same length).
+const MARKER_MAX_BYTES: usize = 37;
+
 /// The forwarded original: an attached message first, else an inline forward in `text`.
 pub fn forwarded(msg: &Message<'_>, text: &str, warnings: &mut Vec<String>) -> Option<Forwarded> {
     let nested = msg.attachments.iter().find_map(|&id| match &msg.parts.get(id as usize)?.body {
@@ -50,8 +53,12 @@ fn attached(m: &Message<'_>, warnings: &mut Vec<String>) -> Forwarded {
 
 fn is_marker(line: &str) -> bool {
     let core = line.trim().trim_matches(|c: char| c == '-' || c == '=' || c.is_whitespace());
-    let core = core.trim_end_matches(':').trim().to_lowercase();
-    MARKERS.contains(&core.as_str())
+    let core = core.trim_end_matches(':').trim();
+    // Most lines are text, longer than any marker: no lower-case copy of each of them.
+    if core.len() > MARKER_MAX_BYTES {
+        return false;
+    }
+    MARKERS.contains(&core.to_lowercase().as_str())
 }
 
 /// "Von: Max <max@x.de>" → ("von", "Max <max@x.de>"); tolerates "*Von:*" from HTML-derived text.
@@ -110,6 +117,15 @@ pub fn inline(text: &str) -> Option<Forwarded> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_length_bound_admits_every_marker_in_any_case() {
+        for m in MARKERS {
+            assert!(m.len() <= MARKER_MAX_BYTES, "{m}");
+            assert!(is_marker(&format!("---- {} ----", m.to_uppercase())), "{m}");
+        }
+        assert!(!is_marker(&format!("{} und noch viel mehr Text", MARKERS[1])));
+    }
 
     fn check(text: &str, expected: Option<(&str, &str, &str, &str)>) {
         let got = inline(text)

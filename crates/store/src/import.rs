@@ -12,7 +12,7 @@ use postkorb_mail::InboundMail;
 use sqlx::{Any, Row, Transaction};
 
 use crate::blobs::BlobDir;
-use crate::{Result, Store, StoreError};
+use crate::{Backend, Result, Store, StoreError};
 
 pub struct ImportItem {
     pub source_key: String,
@@ -47,10 +47,11 @@ impl Store {
     pub async fn known_keys(&self, mailbox_id: i64, keys: &[String]) -> Result<HashMap<String, bool>> {
         let mut known = HashMap::new();
         for chunk in keys.chunks(500) {
-            let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let b = self.backend;
             let sql = format!(
-                "SELECT source_key, disposed_ms FROM ledger WHERE mailbox_id = $1 AND source_key IN ({})",
-                placeholders.join(",")
+                "SELECT source_key, disposed_ms FROM ledger WHERE mailbox_id = {} AND source_key IN ({})",
+                b.placeholders(1, 1),
+                b.placeholders(2, chunk.len())
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(mailbox_id);
             for k in chunk {
@@ -106,10 +107,12 @@ impl Store {
     pub async fn mark_disposed(&self, mailbox_id: i64, keys: &[String], now_ms: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         for chunk in keys.chunks(500) {
-            let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+            let b = self.backend;
             let sql = format!(
-                "UPDATE ledger SET disposed_ms = $1 WHERE mailbox_id = $2 AND source_key IN ({})",
-                placeholders.join(",")
+                "UPDATE ledger SET disposed_ms = {} WHERE mailbox_id = {} AND source_key IN ({})",
+                b.placeholders(1, 1),
+                b.placeholders(2, 1),
+                b.placeholders(3, chunk.len())
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now_ms).bind(mailbox_id);
             for k in chunk {
@@ -155,7 +158,7 @@ impl Store {
     /// lease prevents that), the batch is rolled back rather than importing a mail twice.
     pub async fn commit_batch(&self, mailbox_id: i64, items: &[ImportItem], now_ms: i64) -> Result<Vec<ImportOutcome>> {
         let mut tx = self.pool.begin().await?;
-        let outcomes = commit_items(&mut tx, self.blobs.as_ref(), mailbox_id, items, now_ms).await?;
+        let outcomes = commit_items(&mut tx, self.backend, self.blobs.as_ref(), mailbox_id, items, now_ms).await?;
         let given = outcomes.iter().filter_map(|o| match o {
             ImportOutcome::Case { decision: Decision::Assign { to, .. }, .. } => Some(*to),
             _ => None,
@@ -195,6 +198,7 @@ const MAX_PARAMS: usize = 30_000;
 /// returns what a `RETURNING` tail yields.
 async fn insert_rows(
     tx: &mut Transaction<'_, Any>,
+    backend: Backend,
     head: &str,
     tail: &str,
     rows: Vec<Vec<V<'_>>>,
@@ -212,11 +216,8 @@ async fn insert_rows(
                 return Err(StoreError::Invalid(format!("a row of {} values among rows of {width}", row.len())));
             }
             sql.push_str(if r == 0 { "(" } else { ", (" });
-            for c in 0..width {
-                n += 1;
-                sql.push_str(if c == 0 { "$" } else { ", $" });
-                sql.push_str(&n.to_string());
-            }
+            sql.push_str(&backend.placeholders(n + 1, width));
+            n += width;
             sql.push(')');
         }
         sql.push(' ');
@@ -247,6 +248,7 @@ where
 /// `SELECT {select} FROM ledger WHERE mailbox_id = $1 AND {column} IN (…) {tail}` in chunks.
 async fn ledger_lookup(
     tx: &mut Transaction<'_, Any>,
+    backend: Backend,
     select: &str,
     column: &str,
     tail: &str,
@@ -255,8 +257,11 @@ async fn ledger_lookup(
 ) -> Result<Vec<sqlx::any::AnyRow>> {
     let mut out = Vec::new();
     for chunk in values.chunks(500) {
-        let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!("SELECT {select} FROM ledger WHERE mailbox_id = $1 AND {column} IN ({}) {tail}", list.join(","));
+        let sql = format!(
+            "SELECT {select} FROM ledger WHERE mailbox_id = {} AND {column} IN ({}) {tail}",
+            backend.placeholders(1, 1),
+            backend.placeholders(2, chunk.len())
+        );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false).bind(mailbox_id);
         for v in chunk {
             q = q.bind(*v);
@@ -268,6 +273,7 @@ async fn ledger_lookup(
 
 async fn commit_items(
     tx: &mut Transaction<'_, Any>,
+    backend: Backend,
     blobs: Option<&BlobDir>,
     mailbox_id: i64,
     items: &[ImportItem],
@@ -281,7 +287,7 @@ async fn commit_items(
     // server on purpose, `ignored`, counts: the mail is not imported under another key either).
     let keys: Vec<&str> = items.iter().map(|i| i.source_key.as_str()).collect();
     let mut known = HashSet::new();
-    for row in ledger_lookup(tx, "source_key", "source_key", "", mailbox_id, &keys).await? {
+    for row in ledger_lookup(tx, backend, "source_key", "source_key", "", mailbox_id, &keys).await? {
         known.insert(row.try_get::<String, _>(0)?);
     }
     let mut prints: Vec<&str> = items.iter().map(|i| i.fingerprint.as_str()).collect();
@@ -290,6 +296,7 @@ async fn commit_items(
     let mut earlier: HashMap<String, i64> = HashMap::new();
     let rows = ledger_lookup(
         tx,
+        backend,
         "fingerprint, MIN(id)",
         "fingerprint",
         "AND outcome <> 'duplicate' GROUP BY fingerprint",
@@ -354,7 +361,7 @@ async fn commit_items(
         .collect();
     // The fingerprints of the new items differ from each other (a repeat is a duplicate).
     let returned =
-        insert_rows(tx, "raw_messages (fingerprint, size, data, blob)", "RETURNING id, fingerprint", raw_rows).await?;
+        insert_rows(tx, backend, "raw_messages (fingerprint, size, data, blob)", "RETURNING id, fingerprint", raw_rows).await?;
     let raw_by_print: HashMap<String, i64> = ids_by(&returned)?;
     let raw_id = |n: usize| raw_by_print.get(&items[n].fingerprint).copied().ok_or_else(|| missing("raw mail", n));
 
@@ -392,6 +399,7 @@ async fn commit_items(
     }
     let returned = insert_rows(
         tx,
+        backend,
         "cases (mailbox_id, raw_id, subject, from_addr, from_name, sender_employee, sent_ms, received_ms,
              body_text, body_html, forwarded_json, warnings_json, status, assignee, claimed_ms)",
         "RETURNING id, raw_id",
@@ -420,6 +428,7 @@ async fn commit_items(
     }
     let returned = insert_rows(
         tx,
+        backend,
         "kept (mailbox_id, raw_id, reason_code, reason_detail, from_addr, subject, received_ms, kept_ms)",
         "RETURNING id, raw_id",
         kept_rows,
@@ -473,15 +482,16 @@ async fn commit_items(
         event_rows.push(event("created", None, V::Str(Some(""))));
         event_rows.push(event(kind, who, V::Owned(Some(detail))));
     }
-    insert_rows(tx, "case_candidates (case_id, employee_id)", "", candidate_rows).await?;
+    insert_rows(tx, backend, "case_candidates (case_id, employee_id)", "", candidate_rows).await?;
     insert_rows(
         tx,
+        backend,
         "attachments (case_id, position, name, content_type, content_id, size, data, blob, in_raw)",
         "",
         attachment_rows,
     )
     .await?;
-    insert_rows(tx, "case_events (case_id, at_ms, kind, employee_id, detail)", "", event_rows).await?;
+    insert_rows(tx, backend, "case_events (case_id, at_ms, kind, employee_id, detail)", "", event_rows).await?;
 
     // 5. The ledger rows, in item order, each with its outcome.
     let mut ledger_rows = Vec::new();
@@ -512,6 +522,7 @@ async fn commit_items(
     let expected = ledger_rows.len();
     let returned = insert_rows(
         tx,
+        backend,
         "ledger (mailbox_id, source_key, fingerprint, message_id, outcome, case_id, kept_id, duplicate_of, imported_ms)",
         "ON CONFLICT (mailbox_id, source_key) DO NOTHING RETURNING id, source_key",
         ledger_rows,

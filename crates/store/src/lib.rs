@@ -69,6 +69,29 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// Placeholders `first`, `first + 1`, … `first + count - 1`, comma-separated, for a statement
+    /// that numbers the ones before them itself. SQLite gets anonymous `?`: its parser looks each
+    /// named `$N` up in a list of the names seen so far, quadratic in a statement of thousands of
+    /// parameters, while `?` takes the next number. PostgreSQL needs `$N`.
+    pub(crate) fn placeholders(self, first: usize, count: usize) -> String {
+        let mut out = String::with_capacity(count * 6);
+        for i in 0..count {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            match self {
+                Backend::Sqlite => out.push('?'),
+                Backend::Postgres => {
+                    out.push('$');
+                    out.push_str(&(first + i).to_string());
+                }
+            }
+        }
+        out
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
