@@ -191,8 +191,23 @@ enum V<'a> {
     Bytes(&'a [u8]),
 }
 
+impl V<'_> {
+    /// Bytes of text or data.
+    fn len(&self) -> usize {
+        match self {
+            V::Int(_) => 8,
+            V::Str(s) => s.map_or(0, str::len),
+            V::Owned(s) => s.as_ref().map_or(0, String::len),
+            V::Bytes(b) => b.len(),
+        }
+    }
+}
+
 /// Parameters per statement: below SQLite's 32,766 and PostgreSQL's 65,535.
 const MAX_PARAMS: usize = 30_000;
+
+/// Bytes of values per statement, roughly (a row is never split).
+const MAX_STATEMENT_BYTES: usize = 1 << 20;
 
 /// `INSERT INTO {head} VALUES (…), (…) {tail}` over `rows` (all of the same width), in chunks;
 /// returns what a `RETURNING` tail yields.
@@ -208,7 +223,15 @@ async fn insert_rows(
     let per_chunk = (MAX_PARAMS / width.max(1)).clamp(1, 500);
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
-        let chunk: Vec<Vec<V<'_>>> = rows.by_ref().take(per_chunk).collect();
+        // Up to `per_chunk` rows and about `MAX_STATEMENT_BYTES` of values: the driver copies
+        // the values of a statement, so a batch of large mails goes in a few statements, not one.
+        let mut chunk: Vec<Vec<V<'_>>> = Vec::new();
+        let mut bytes = 0;
+        while chunk.len() < per_chunk && (chunk.is_empty() || bytes < MAX_STATEMENT_BYTES) {
+            let Some(row) = rows.next() else { break };
+            bytes += row.iter().map(V::len).sum::<usize>();
+            chunk.push(row);
+        }
         let mut sql = format!("INSERT INTO {head} VALUES ");
         let mut n = 0;
         for (r, row) in chunk.iter().enumerate() {
