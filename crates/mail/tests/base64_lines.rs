@@ -95,3 +95,32 @@ proptest! {
         check(&data, line, if crlf { "\r\n" } else { "\n" }, spaces);
     }
 }
+
+/// Lines of changing lengths, so that byte 76 of the rest (where the fast path first looks for
+/// the end of a line of the usual 76 characters) is sometimes the end of a later line.
+#[test]
+fn lines_of_changing_length_decode_the_same() {
+    let data: Vec<u8> = (0..9000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&data);
+    for pattern in [&[4usize, 70][..], &[4, 68, 76], &[8, 66], &[76, 4, 70, 1, 75], &[72, 2, 76]] {
+        for eol in ["\r\n", "\n"] {
+            let mut lines = Vec::new();
+            let mut rest = b64.as_str();
+            for len in pattern.iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let (line, tail) = rest.split_at((*len).min(rest.len()));
+                lines.push(line);
+                rest = tail;
+            }
+            let body = lines.join(eol);
+            let raw = mail(&body, eol);
+            let msg = MessageParser::default().parse(raw.as_bytes()).expect("parses");
+            let att = msg.attachment(0).expect("one attachment");
+            assert_eq!(att.contents(), &data[..], "pattern {pattern:?}, eol {eol:?}");
+            let span = &raw.as_bytes()[att.offset_body as usize..att.offset_end as usize];
+            assert_eq!(span, body.as_bytes(), "pattern {pattern:?}, eol {eol:?}");
+        }
+    }
+}

@@ -174,19 +174,23 @@ pub fn base64_decode_stream<'x>(
 /// false (and `buf` unchanged) when a character is not in the base64 alphabet.
 #[inline(always)]
 fn decode_line(text: &[u8], buf: &mut Vec<u8>) -> bool {
+    // Postkorb: written in place into the grown buffer (no capacity check per group), and the
+    // alphabet checked once per line: an invalid character is rare, and the line is undone then.
     let start = buf.len();
-    buf.reserve(text.len() / 4 * 3);
-    for group in text.chunks_exact(4) {
+    buf.resize(start + text.len() / 4 * 3, 0);
+    let mut seen = 0u8;
+    for (group, out) in text.chunks_exact(4).zip(buf[start..].chunks_exact_mut(3)) {
         let a = BASE64_DECODE[group[0] as usize];
         let b = BASE64_DECODE[group[1] as usize];
         let c = BASE64_DECODE[group[2] as usize];
         let d = BASE64_DECODE[group[3] as usize];
-        if (a | b | c | d) >= 0x40 {
-            buf.truncate(start);
-            return false;
-        }
+        seen |= a | b | c | d;
         let word = ((a as u32) << 18) | ((b as u32) << 12) | ((c as u32) << 6) | d as u32;
-        buf.extend_from_slice(&word.to_be_bytes()[1..]);
+        out.copy_from_slice(&word.to_be_bytes()[1..]);
+    }
+    if seen >= 0x40 {
+        buf.truncate(start);
+        return false;
     }
     true
 }
@@ -209,7 +213,13 @@ impl<'x> MessageStream<'x> {
             // line takes the original path below, so the result is the same.
             if last_ch == b'\n' && byte_count == 0 {
                 let rest = self.rest();
-                if let Some(nl) = memchr::memchr(b'\n', rest) {
+                // Most encoders write lines of 76 characters: look there before searching.
+                let nl = match rest.get(76..78) {
+                    Some([b'\r', b'\n']) => Some(77),
+                    Some([b'\n', _]) => Some(76),
+                    _ => memchr::memchr(b'\n', rest),
+                };
+                if let Some(nl) = nl {
                     let (text, cr) = match rest[..nl].split_last() {
                         Some((b'\r', text)) => (text, true),
                         _ => (&rest[..nl], false),
