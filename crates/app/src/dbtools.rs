@@ -77,11 +77,28 @@ pub async fn backup(ctx: &Ctx, file: &Path) -> anyhow::Result<()> {
     copy.pool().close().await;
     let rows: i64 = sums.iter().map(|s| s.rows).sum();
     println!("Backup written to {} ({} tables, {rows} rows).", file.display(), sums.len());
-    println!("Back up the key file too, separately: {}", ctx.settings.key_file().display());
     if let Some(dir) = ctx.store.blob_dir() {
-        println!("And the blob directory, after this snapshot (files are only added): {}", dir.display());
+        // The files this snapshot references, beside it: the backup is complete on its own.
+        let to = blobs_beside(file);
+        let copy = Store::open(&format!("sqlite:{}", file.display())).await?;
+        let r = copy.copy_referenced_blobs(dir, &to).await;
+        copy.pool().close().await;
+        let r = r.with_context(|| format!("cannot copy the blob files of {} to {}", dir.display(), to.display()))?;
+        println!(
+            "Raw mails and attachments: {} files ({} MB) in {} ({} hard links, the rest copied).",
+            r.files + r.present,
+            r.bytes / 1_000_000,
+            to.display(),
+            r.linked
+        );
     }
+    println!("Back up the key file too, separately: {}", ctx.settings.key_file().display());
     Ok(())
+}
+
+/// Where `backup FILE` puts the blob files of the snapshot: `FILE.blobs/`.
+fn blobs_beside(file: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.blobs", file.display()))
 }
 
 /// How often `serve` sweeps the blob directory, and the grace period it gives new files.
@@ -149,6 +166,47 @@ pub async fn restore(settings: &Settings, file: &Path, force: bool) -> anyhow::R
             return Err(e.context(format!("{} is not a Postkorb backup", file.display())));
         }
     };
+    // The blob files of the backup join the blob directory (files are named by their content, so
+    // nothing there is replaced); every file the backup references must then be there.
+    let blob_dir = settings.effective_blob_dir();
+    let files = async {
+        let beside = blobs_beside(file);
+        if beside.is_dir() {
+            let Some(dir) = &blob_dir else {
+                bail!(
+                    "the backup has raw mails as files ({}), but blob_dir is set to \"\" (in the database)",
+                    beside.display()
+                );
+            };
+            let (from, into) = (beside.clone(), dir.clone());
+            let r = tokio::task::spawn_blocking(move || postkorb_store::merge_blob_tree(&from, &into)).await??;
+            println!("{} blob files of the backup put into {} ({} there already).", r.files, dir.display(), r.present);
+        }
+        let store = Store::open_with(&format!("sqlite:{}", staged.display()), blob_dir.clone()).await?;
+        let report = store.check_blobs().await;
+        let references = store.blob_references().await;
+        store.pool().close().await;
+        let (missing, references) = (report?.missing, references?);
+        if blob_dir.is_none() && references > 0 {
+            bail!(
+                "{references} raw mails or attachments of the backup are files, but blob_dir is set to \"\" (in the database)"
+            );
+        }
+        if let Some(first) = missing.first() {
+            bail!(
+                "{} raw mails or attachments of the backup are files that are neither beside it ({}) nor in the blob directory, e.g. {first}",
+                missing.len(),
+                beside.display()
+            );
+        }
+        anyhow::Ok(())
+    };
+    if let Err(e) = files.await {
+        let _ = std::fs::remove_file(&staged);
+        return Err(
+            e.context(format!("{} cannot be restored completely; the database was not changed", file.display()))
+        );
+    }
     if db.exists() {
         let current = Store::open(&url).await?;
         let rows: i64 = current.table_sums().await?.iter().map(|s| s.rows).sum();

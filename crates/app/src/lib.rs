@@ -39,7 +39,7 @@ impl Ctx {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("cannot create data directory {}", settings.data_dir.display()))?;
         let url = settings.database_url();
-        let store = Store::open_with(&url, settings.blob_dir.clone())
+        let store = Store::open_with(&url, settings.effective_blob_dir())
             .await
             .with_context(|| format!("cannot open database {url}"))?;
         let key = SecretKey::load_or_create(&settings.key_file())?;

@@ -69,7 +69,7 @@ async fn supervise(
     let shared = Arc::new(ctx.settings.clone());
     let mut last_sweep = std::time::Instant::now();
     loop {
-        if ctx.settings.blob_dir.is_some() && last_sweep.elapsed() >= crate::dbtools::BLOB_SWEEP_EVERY {
+        if ctx.store.blob_dir().is_some() && last_sweep.elapsed() >= crate::dbtools::BLOB_SWEEP_EVERY {
             last_sweep = std::time::Instant::now();
             crate::dbtools::spawn_blob_sweep(ctx.store.clone());
         }

@@ -21,9 +21,10 @@ pub struct Settings {
     /// Fetch lease per mailbox, seconds: with several instances on one database, a dead instance's
     /// mailboxes are taken over after at most this long (env POSTKORB_LEASE_SECS).
     pub lease_secs: u64,
-    /// Raw mails and attachments as files in this directory instead of in the database (for
-    /// large offices; several instances must share it). Default: in the database. Env
-    /// POSTKORB_BLOB_DIR ("" = in the database).
+    /// Raw mails and attachments as files in this directory instead of in the database
+    /// (several instances must share it). "" = in the database. Unset: DATA_DIR/blobs with the
+    /// embedded SQLite, in the database with PostgreSQL. See [`Settings::effective_blob_dir`].
+    /// Env POSTKORB_BLOB_DIR.
     pub blob_dir: Option<PathBuf>,
     /// The address people reach Postkorb at, e.g. `https://postkorb.buero.de` (for the OAuth
     /// redirect of the mailbox form; env POSTKORB_PUBLIC_URL). Default: http://localhost:PORT.
@@ -72,7 +73,7 @@ impl Settings {
             s.public_url = Some(v);
         }
         if let Ok(v) = std::env::var("POSTKORB_BLOB_DIR") {
-            s.blob_dir = Some(PathBuf::from(v)).filter(|p| !p.as_os_str().is_empty());
+            s.blob_dir = Some(PathBuf::from(v));
         }
         if let Ok(v) = std::env::var("POSTKORB_LEASE_SECS") {
             s.lease_secs =
@@ -89,6 +90,21 @@ impl Settings {
 
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("postkorb.db").display()))
+    }
+
+    /// Where new raw mails and attachments go: `blob_dir` when set (`""`: into the database).
+    /// Unset, the embedded SQLite keeps them as files in DATA_DIR/blobs: each mail is written
+    /// once (not into SQLite's WAL and then again into the database file), the database stays
+    /// small, and `postkorb backup` copies the files with the snapshot. PostgreSQL keeps them in
+    /// the database unless a `blob_dir` shared by all instances is set: a directory of one
+    /// instance would not be readable by the others.
+    pub fn effective_blob_dir(&self) -> Option<PathBuf> {
+        match &self.blob_dir {
+            Some(dir) if dir.as_os_str().is_empty() => None,
+            Some(dir) => Some(dir.clone()),
+            None if self.database_url().starts_with("sqlite:") => Some(self.data_dir.join("blobs")),
+            None => None,
+        }
     }
 
     /// Where the OAuth provider sends the browser back to.
@@ -123,10 +139,19 @@ mod tests {
     }
 
     #[test]
-    fn raw_mails_stay_in_the_database_unless_a_blob_dir_is_set() {
-        assert_eq!(Settings::default().blob_dir, None);
+    fn raw_mails_are_files_beside_sqlite_and_in_postgresql_unless_blob_dir_says_otherwise() {
+        let default = Settings::default();
+        assert_eq!(default.effective_blob_dir(), Some(PathBuf::from("data/blobs")));
         let s: Settings = toml::from_str("blob_dir = \"/srv/pk/blobs\"\n").unwrap();
-        assert_eq!(s.blob_dir, Some(PathBuf::from("/srv/pk/blobs")));
+        assert_eq!(s.effective_blob_dir(), Some(PathBuf::from("/srv/pk/blobs")));
+        let s: Settings = toml::from_str("blob_dir = \"\"\n").unwrap();
+        assert_eq!(s.effective_blob_dir(), None, "empty: in the database");
+        let s: Settings = toml::from_str("database_url = \"sqlite:/x/pk.db\"\ndata_dir = \"/d\"\n").unwrap();
+        assert_eq!(s.effective_blob_dir(), Some(PathBuf::from("/d/blobs")));
+        let pg: Settings = toml::from_str("database_url = \"postgres://pk@db/pk\"\n").unwrap();
+        assert_eq!(pg.effective_blob_dir(), None, "one instance's directory is not the others'");
+        let s: Settings = toml::from_str("database_url = \"postgres://pk@db/pk\"\nblob_dir = \"/nfs/pk\"\n").unwrap();
+        assert_eq!(s.effective_blob_dir(), Some(PathBuf::from("/nfs/pk")));
     }
 
     #[test]

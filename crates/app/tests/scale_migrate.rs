@@ -13,7 +13,10 @@ use sqlx::Row;
 
 fn postkorb(dir: &Path, db: Option<&str>, args: &[&str], stdin: &str) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_postkorb"));
-    cmd.env("POSTKORB_DATA_DIR", dir).env_remove("POSTKORB_DATABASE_URL").env_remove("POSTKORB_CONFIG");
+    cmd.env("POSTKORB_DATA_DIR", dir)
+        .env_remove("POSTKORB_DATABASE_URL")
+        .env_remove("POSTKORB_CONFIG")
+        .env_remove("POSTKORB_BLOB_DIR");
     if let Some(db) = db {
         cmd.env("POSTKORB_DATABASE_URL", db);
     }
@@ -77,6 +80,25 @@ fn office(dir: &Path) {
     ok(dir, None, &["sync", "--user", "bernd"], "");
 }
 
+/// The office's SQLite database with its blob directory (DATA_DIR/blobs, the default).
+async fn open_sqlite(dir: &Path) -> Store {
+    let db = format!("sqlite:{}", dir.join("postkorb.db").display());
+    Store::open_with(&db, Some(dir.join("blobs"))).await.unwrap()
+}
+
+/// The blob files under a directory (`ab/cd/<hash>`).
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for top in std::fs::read_dir(dir).unwrap().flatten() {
+        for mid in std::fs::read_dir(top.path()).unwrap().flatten() {
+            for f in std::fs::read_dir(mid.path()).unwrap().flatten() {
+                out.push(f.path());
+            }
+        }
+    }
+    out
+}
+
 async fn tables(store: &Store) -> Vec<String> {
     sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
         .fetch_all(store.pool())
@@ -121,14 +143,17 @@ async fn migrating_sqlite_to_postgres_keeps_every_row_and_blob_identical() {
     let target = scale_support::fresh_postgres().await;
     let dir = tempfile::tempdir().unwrap();
     office(dir.path());
-    let sqlite = Store::open(&format!("sqlite:{}", dir.path().join("postkorb.db").display())).await.unwrap();
+    let sqlite = open_sqlite(dir.path()).await;
     let before = snapshot(&sqlite).await;
     assert_eq!(count(&sqlite, "attachments").await, 32, "the office has attachments");
 
     let out = ok(dir.path(), None, &["migrate-db", "--to", &target], "");
     assert!(out.contains("every table has the same rows and checksum"), "{out}");
+    // The raw mails are files beside SQLite (the default); the rows keep referencing them.
+    let blobs = dir.path().join("blobs");
+    assert!(out.contains(&format!("Keep blob_dir = \"{}\"", blobs.display())), "{out}");
 
-    let pg = Store::open(&target).await.unwrap();
+    let pg = Store::open_with(&target, Some(blobs)).await.unwrap();
     for table in tables(&sqlite).await.iter().filter(|t| *t != "_sqlx_migrations") {
         assert_eq!(count(&pg, table).await, count(&sqlite, table).await, "rows of {table}");
     }
@@ -158,19 +183,36 @@ async fn migrating_sqlite_to_postgres_keeps_every_row_and_blob_identical() {
 async fn a_sqlite_backup_restores_every_row_and_refuses_to_overwrite_data_without_force() {
     let dir = tempfile::tempdir().unwrap();
     office(dir.path());
-    let db = format!("sqlite:{}", dir.path().join("postkorb.db").display());
-    let before = snapshot(&Store::open(&db).await.unwrap()).await;
+    let before = snapshot(&open_sqlite(dir.path()).await).await;
     let file = dir.path().join("sicherung.db");
     let out = ok(dir.path(), None, &["backup", file.to_str().unwrap()], "");
     assert!(out.contains("key file"), "{out}");
+    // The raw mails are files (the default beside SQLite): the backup has them beside it.
+    let beside = dir.path().join("sicherung.db.blobs");
+    let files = walk(&beside);
+    assert_eq!(files.len(), 40, "one file per imported mail: {out}");
+    assert!(out.contains("40 files"), "{out}");
 
-    // Later changes …
+    // Later changes, and the blob directory is lost …
     ok(dir.path(), None, &["employee", "add", "--name", "Erst später", "--license", "L-x"], "");
+    std::fs::remove_dir_all(dir.path().join("blobs")).unwrap();
+
+    // A backup without its files is refused, and the database stays as it is.
+    let moved = dir.path().join("elsewhere.blobs");
+    std::fs::rename(&beside, &moved).unwrap();
+    let incomplete = postkorb(dir.path(), None, &["restore", file.to_str().unwrap(), "--force"], "");
+    let err = String::from_utf8_lossy(&incomplete.stderr);
+    assert!(!incomplete.status.success() && err.contains("40 raw mails or attachments"), "{err}");
+    assert_eq!(count(&open_sqlite(dir.path()).await, "employees").await, 4, "the database was changed");
+    std::fs::rename(&moved, &beside).unwrap();
+
     let refused = postkorb(dir.path(), None, &["restore", file.to_str().unwrap()], "");
     assert!(!refused.status.success(), "restore overwrote data without --force");
+
     ok(dir.path(), None, &["restore", file.to_str().unwrap(), "--force"], "");
-    // … are gone, everything else is back as it was.
-    assert_eq!(snapshot(&Store::open(&db).await.unwrap()).await, before);
+    // … are gone, everything else is back as it was, every raw mail byte for byte.
+    assert_eq!(snapshot(&open_sqlite(dir.path()).await).await, before);
+    assert_eq!(walk(&dir.path().join("blobs")).len(), 40);
     let kept_aside = std::fs::read_dir(dir.path())
         .unwrap()
         .flatten()

@@ -121,7 +121,9 @@ mod tests {
             })
             .collect();
         let mut seeded = raw.clone();
-        for (i, m) in [&b"message/rfc822"[..], b"MULTIPART/digest", b"Message/Global"].iter().cycle().take(90).enumerate() {
+        for (i, m) in
+            [&b"message/rfc822"[..], b"MULTIPART/digest", b"Message/Global"].iter().cycle().take(90).enumerate()
+        {
             let at = i * 2_000;
             seeded[at..at + m.len()].copy_from_slice(m);
         }

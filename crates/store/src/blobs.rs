@@ -100,10 +100,19 @@ impl BlobDir {
             }
         }
         if !files.is_empty() {
-            let root = std::fs::File::open(&self.root).map_err(fail)?;
-            rustix::fs::syncfs(&root).map_err(|e| fail(e.into()))?;
+            self.flush()?;
         }
         Ok(())
+    }
+
+    /// Makes everything written to the directory's file system durable (one `syncfs`).
+    fn flush(&self) -> Result<()> {
+        let fail = |e: std::io::Error| {
+            StoreError::Blob(format!("cannot flush the blob directory {}: {e}", self.root.display()))
+        };
+        std::fs::create_dir_all(&self.root).map_err(fail)?;
+        let root = std::fs::File::open(&self.root).map_err(fail)?;
+        rustix::fs::syncfs(&root).map_err(|e| fail(e.into()))
     }
 
     /// Reads a blob and checks its bytes against the hash.
@@ -268,6 +277,145 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// What copying blob files did ([`Store::copy_referenced_blobs`], [`merge_blob_tree`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlobCopy {
+    /// Files now in the target (linked or copied).
+    pub files: u64,
+    /// Of these, hard links (no bytes copied: the same file system).
+    pub linked: u64,
+    /// Files the target had already.
+    pub present: u64,
+    /// Bytes of all of them.
+    pub bytes: u64,
+}
+
+impl Store {
+    /// Puts every file the rows of this database reference, taken from the blob directory
+    /// `from`, into `to` (the same `ab/cd/<hash>` layout): a hard link where both are on one file
+    /// system, else a copy; then flushes `to`. For `backup`: `self` is the snapshot just written,
+    /// so the copy holds exactly what the snapshot needs. A referenced file missing in `from` is
+    /// an error naming it (the backup would be incomplete).
+    pub async fn copy_referenced_blobs(&self, from: &Path, to: &Path) -> Result<BlobCopy> {
+        let rows = sqlx::query(
+            "SELECT blob FROM raw_messages WHERE blob IS NOT NULL UNION SELECT blob FROM attachments WHERE blob IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut hashes = Vec::with_capacity(rows.len());
+        for r in rows {
+            let h: String = r.try_get(0)?;
+            if !is_hash(&h) {
+                return Err(StoreError::Blob(format!("a row has an invalid blob reference {h:?}")));
+            }
+            hashes.push(h);
+        }
+        let (from, to) = (BlobDir { root: from.to_path_buf() }, BlobDir { root: to.to_path_buf() });
+        tokio::task::spawn_blocking(move || {
+            let mut report = BlobCopy::default();
+            let mut missing = Vec::new();
+            for h in &hashes {
+                let source = from.path_of(h);
+                if !source.is_file() {
+                    missing.push(source.display().to_string());
+                    continue;
+                }
+                link_or_copy(&source, &to, h, &mut report)?;
+            }
+            if let Some(first) = missing.first() {
+                return Err(StoreError::Blob(format!(
+                    "{} referenced files are missing from the blob directory, e.g. {first}",
+                    missing.len()
+                )));
+            }
+            if !hashes.is_empty() {
+                to.flush()?;
+            }
+            Ok(report)
+        })
+        .await
+        .map_err(|e| StoreError::Blob(format!("blob copy failed: {e}")))?
+    }
+
+    /// How many rows reference a blob file (raw mails and attachments).
+    pub async fn blob_references(&self) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM raw_messages WHERE blob IS NOT NULL) + (SELECT COUNT(*) FROM attachments WHERE blob IS NOT NULL)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+}
+
+/// Puts every blob file of the tree `from` that `into` lacks into `into` (hard link, else copy),
+/// then flushes `into`. Files are named by the hash of their bytes, so a file present in both is the
+/// same file and stays. For `restore`: the blob files of a backup join the blob directory.
+pub fn merge_blob_tree(from: &Path, into: &Path) -> Result<BlobCopy> {
+    let into = BlobDir::open(into.to_path_buf())?;
+    let io = |e: std::io::Error| StoreError::Blob(format!("reading {}: {e}", from.display()));
+    let mut report = BlobCopy::default();
+    let sorted = |dir: &Path| -> std::io::Result<Vec<(String, PathBuf)>> {
+        let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(dir)?
+            .flatten()
+            .filter_map(|e| Some((e.file_name().into_string().ok()?, e.path())))
+            .collect();
+        out.sort();
+        Ok(out)
+    };
+    for (top, top_path) in sorted(from).map_err(io)? {
+        if !is_hex2(&top) || !top_path.is_dir() {
+            continue;
+        }
+        for (mid, mid_path) in sorted(&top_path).map_err(io)? {
+            if !is_hex2(&mid) || !mid_path.is_dir() {
+                continue;
+            }
+            for (name, path) in sorted(&mid_path).map_err(io)? {
+                if is_hash(&name) && name.starts_with(&format!("{top}{mid}")) && path.is_file() {
+                    link_or_copy(&path, &into, &name, &mut report)?;
+                }
+            }
+        }
+    }
+    into.flush()?;
+    Ok(report)
+}
+
+/// One file into a blob directory under its hash, unless it is there already: a hard link, or a
+/// copy to a temp name renamed into place.
+fn link_or_copy(source: &Path, to: &BlobDir, hash: &str, report: &mut BlobCopy) -> Result<()> {
+    let fail = |e: std::io::Error| {
+        StoreError::Blob(format!("cannot put {} into {}: {e}", source.display(), to.root.display()))
+    };
+    let target = to.path_of(hash);
+    let size = std::fs::metadata(source).map_err(fail)?.len();
+    report.bytes += size;
+    if target.is_file() {
+        report.present += 1;
+        return Ok(());
+    }
+    let dir = to.dir_of(hash);
+    std::fs::create_dir_all(&dir).map_err(fail)?;
+    match std::fs::hard_link(source, &target) {
+        Ok(()) => report.linked += 1,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            report.present += 1;
+            return Ok(());
+        }
+        Err(_) => {
+            let tmp = dir.join(side_name(hash, "tmp"));
+            let copied = std::fs::copy(source, &tmp).and_then(|_| std::fs::rename(&tmp, &target));
+            if let Err(e) = copied {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(fail(e));
+            }
+        }
+    }
+    report.files += 1;
+    Ok(())
 }
 
 async fn list(dir: &Path) -> std::io::Result<Vec<String>> {

@@ -384,7 +384,8 @@ async fn commit_items(
         .collect();
     // The fingerprints of the new items differ from each other (a repeat is a duplicate).
     let returned =
-        insert_rows(tx, backend, "raw_messages (fingerprint, size, data, blob)", "RETURNING id, fingerprint", raw_rows).await?;
+        insert_rows(tx, backend, "raw_messages (fingerprint, size, data, blob)", "RETURNING id, fingerprint", raw_rows)
+            .await?;
     let raw_by_print: HashMap<String, i64> = ids_by(&returned)?;
     let raw_id = |n: usize| raw_by_print.get(&items[n].fingerprint).copied().ok_or_else(|| missing("raw mail", n));
 
@@ -501,7 +502,8 @@ async fn commit_items(
             None => ("waiting", None),
         };
         let detail = candidates.iter().map(|c| c.0.to_string()).collect::<Vec<_>>().join(",");
-        let event = |kind, who, detail| vec![V::Int(Some(case_id)), V::Int(Some(now)), V::Str(Some(kind)), V::Int(who), detail];
+        let event =
+            |kind, who, detail| vec![V::Int(Some(case_id)), V::Int(Some(now)), V::Str(Some(kind)), V::Int(who), detail];
         event_rows.push(event("created", None, V::Str(Some(""))));
         event_rows.push(event(kind, who, V::Owned(Some(detail))));
     }

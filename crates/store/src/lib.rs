@@ -23,7 +23,7 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
-pub use blobs::SweepReport;
+pub use blobs::{BlobCopy, SweepReport, merge_blob_tree};
 pub use cases::{CaseDetail, CaseEvent, CaseSummary, StoredAttachment};
 pub use dump::TableSum;
 pub use employees::NewEmployee;

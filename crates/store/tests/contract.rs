@@ -195,7 +195,8 @@ async fn a_large_mixed_batch_links_every_row_to_its_mail_and_keeps_the_ledger_in
         assert_eq!(out.len(), items.len());
         assert_eq!(out[1200], ImportOutcome::AlreadyKnown, "a key twice in one batch is imported once");
 
-        let ledger: Vec<(i64, String, String, Option<i64>, Option<i64>, Option<i64>)> = sqlx::query_as(
+        type LedgerRow = (i64, String, String, Option<i64>, Option<i64>, Option<i64>);
+        let ledger: Vec<LedgerRow> = sqlx::query_as(
             "SELECT id, source_key, outcome, case_id, kept_id, duplicate_of FROM ledger WHERE mailbox_id = $1 ORDER BY id",
         )
         .bind(o.mailbox)
@@ -229,7 +230,9 @@ async fn a_large_mixed_batch_links_every_row_to_its_mail_and_keeps_the_ledger_in
                     assert_eq!(got, candidates);
                     assert_eq!(case.attachments.len(), 1);
                 }
-                (2, ImportOutcome::Kept { kept_id, .. }) => assert_eq!((row.2.as_str(), row.4), ("kept", Some(*kept_id))),
+                (2, ImportOutcome::Kept { kept_id, .. }) => {
+                    assert_eq!((row.2.as_str(), row.4), ("kept", Some(*kept_id)))
+                }
                 (3, ImportOutcome::Duplicate { of_ledger }) => {
                     assert_eq!(*of_ledger, ledger[i - 1].0, "a duplicate of the item before it");
                     assert_eq!((row.2.as_str(), row.5), ("duplicate", Some(*of_ledger)));
