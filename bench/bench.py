@@ -178,15 +178,15 @@ def timed(cmd, env=None, stdin=None):
 
 
 class Postkorb:
-    """postkorb: the embedded default (raw mails in SQLite). postkorb-blobs: the same with
-    blob_dir set (raw mails as files, one syncfs per batch), the README's advice for large offices."""
+    """postkorb: the embedded default (SQLite; raw mails as files in DATA_DIR/blobs, one syncfs per
+    batch before its commit). postkorb-indb: the same with blob_dir = "" (raw mails inside SQLite)."""
 
-    def __init__(self, binary, work, dovecot, senders, batch_size, blobs=False):
+    def __init__(self, binary, work, dovecot, senders, batch_size, indb=False):
         self.binary, self.work, self.dovecot = binary, work, dovecot
-        self.blobs = blobs
-        self.name = "postkorb-blobs" if blobs else "postkorb"
+        self.indb = indb
+        self.name = "postkorb-indb" if indb else "postkorb"
         self.label = ("Postkorb fetch --once (IMAP, parse, route, SQLite FULL, delete)" +
-                      (", raw mails as files in blob_dir" if blobs else ""))
+                      (", raw mails inside SQLite (blob_dir = \"\")" if indb else ", raw mails as files (default)"))
         self.template = os.path.join(work, f"{self.name}-template")
         self.batch_size = batch_size
         if os.path.exists(self.template):
@@ -211,8 +211,8 @@ class Postkorb:
 
     def env(self, data_dir):
         env = dict(os.environ, POSTKORB_DATA_DIR=data_dir, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
-        if self.blobs:
-            env["POSTKORB_BLOB_DIR"] = os.path.join(data_dir, "blobs")
+        # The default keeps raw mails in DATA_DIR/blobs; "" keeps them inside SQLite.
+        env["POSTKORB_BLOB_DIR"] = "" if self.indb else os.path.join(data_dir, "blobs")
         if self.batch_size:
             conf = os.path.join(self.work, f"postkorb-batch{self.batch_size}.toml")
             with open(conf, "w") as f:
@@ -313,7 +313,7 @@ def main():
     ap.add_argument("--corpus", required=True, help="Maildir from gen_corpus.py (its new/ is used, sorted)")
     ap.add_argument("--sizes", default="1000,10000")
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--tools", default="postkorb,postkorb-blobs,mbsync,mbsync-nofsync,python")
+    ap.add_argument("--tools", default="postkorb,postkorb-indb,mbsync,mbsync-nofsync,python")
     ap.add_argument("--postkorb", default=os.path.join(REPO, "target", "release", "postkorb"))
     ap.add_argument("--batch-size", type=int, default=0, help="Postkorb batch_size via a settings file (0: Postkorb's default, 100)")
     ap.add_argument("--work", default=os.path.join(HERE, "out", "work"))
@@ -334,9 +334,9 @@ def main():
     tools = []
     try:
         for t in args.tools.split(","):
-            if t in ("postkorb", "postkorb-blobs"):
+            if t in ("postkorb", "postkorb-indb"):
                 tools.append(Postkorb(args.postkorb, args.work, dovecot, senders, args.batch_size,
-                                      blobs=t == "postkorb-blobs"))
+                                      indb=t == "postkorb-indb"))
             elif t == "mbsync":
                 tools.append(Mbsync(args.work, dovecot, True))
             elif t == "mbsync-nofsync":
@@ -389,7 +389,7 @@ def print_table(results):
             ratio = f"{pk_med / med:.2f}×" if pk_med else "–"
             print(f"| {int(n):,} | {res['bytes'] / 1e9:.3f} | {name} | {min(r['wall']):.2f} | {med:.2f} | "
                   f"{med / int(n) * 1000:.2f} | {max(r['rss_kib']) / 1024:.0f} | {ratio} |")
-    for pk_name in ("postkorb", "postkorb-blobs"):
+    for pk_name in ("postkorb", "postkorb-indb"):
         if len(sizes) >= 2 and all(pk_name in results["sizes"][n]["tools"] for n in sizes):
             a, b = sizes[0], sizes[-1]
             pa = statistics.median(results["sizes"][a]["tools"][pk_name]["wall"]) / int(a)

@@ -107,7 +107,7 @@ def main():
     ap.add_argument("--small", type=int, default=200, help="mails of the small mailbox")
     ap.add_argument("--big-mb", type=float, default=25.0, help="size of the single large mail in MB")
     ap.add_argument("--reps", type=int, default=1, help="repetitions of the small/small+big pair")
-    ap.add_argument("--blobs", action="store_true", help="serve with blob_dir (raw mails as files)")
+    ap.add_argument("--indb", action="store_true", help='serve with blob_dir = "" (raw mails inside SQLite)')
     ap.add_argument("--work", default=os.path.join(b.HERE, "out", "work"))
     args = ap.parse_args()
 
@@ -124,7 +124,7 @@ def main():
     dovecot = b.Dovecot(os.path.join(args.work, "dovecot"))
     rows = []
     try:
-        pk = b.Postkorb(os.path.abspath(args.postkorb), args.work, dovecot, senders, 0, blobs=args.blobs)
+        pk = b.Postkorb(os.path.abspath(args.postkorb), args.work, dovecot, senders, 0, indb=args.indb)
         if args.full:
             wall, hwm = serve_import(pk, dovecot, files[: args.full], f"full{args.full}")
             rows.append((f"serve imports {args.full:,} mails", wall, hwm))

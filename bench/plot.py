@@ -14,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-COLORS = {"postkorb": "#c0392b", "postkorb-blobs": "#e67e22", "mbsync": "#2471a3", "mbsync-nofsync": "#7fb3d5", "python": "#229954"}
+COLORS = {"postkorb": "#c0392b", "postkorb-indb": "#e67e22", "mbsync": "#2471a3", "mbsync-nofsync": "#7fb3d5", "python": "#229954"}
 
 
 def main():

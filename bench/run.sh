@@ -5,7 +5,7 @@
 #   bench/run.sh --quick    1,000 mails, 1 repetition (a few minutes)
 #
 # Options (after --quick or alone): --sizes 1000,3000,10000  --reps N  --seed S
-#   --tools postkorb,postkorb-blobs,mbsync,mbsync-nofsync,python  --batch-size N  (Postkorb's batch_size setting)
+#   --tools postkorb,postkorb-indb,mbsync,mbsync-nofsync,python  --batch-size N  (Postkorb's batch_size setting)
 #   --no-plot  --postkorb BIN  (use this binary instead of building the checkout; e.g. a build of a
 #   clean `git archive HEAD` while the working tree is being edited)
 # Installs what is missing (apt-get: isync, dovecot-imapd, time; pip: matplotlib for the plot),
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 BENCH=bench
 OUT=$BENCH/out
 
-COUNT=10000 SIZES=1000,10000 REPS=3 SEED=6 TOOLS=postkorb,postkorb-blobs,mbsync,mbsync-nofsync,python BATCH=0 PLOT=1 PK_BIN=
+COUNT=10000 SIZES=1000,10000 REPS=3 SEED=6 TOOLS=postkorb,postkorb-indb,mbsync,mbsync-nofsync,python BATCH=0 PLOT=1 PK_BIN=
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) COUNT=1000 SIZES=1000 REPS=1 ;;
