@@ -74,7 +74,9 @@ class Cli:
 
     def env(self, **extra):
         env = {k: v for k, v in os.environ.items() if not k.startswith("POSTKORB_")}
-        env.update(POSTKORB_DATA_DIR=self.data_dir, RUST_LOG=os.environ.get("RUST_LOG", "warn"), **extra)
+        # Raw mails inside SQLite (blob_dir = ""): the rows multiplied below are copied with their bytes.
+        env.update(POSTKORB_DATA_DIR=self.data_dir, POSTKORB_BLOB_DIR="", RUST_LOG=os.environ.get("RUST_LOG", "warn"),
+                   **extra)
         return env
 
     def __call__(self, *args, stdin=None):
