@@ -72,8 +72,6 @@ pub fn policy_of(mailbox: &MailboxRecord) -> Policy {
 pub struct Prepared {
     pub items: Vec<ImportItem>,
     pub deferred: Vec<String>,
-    /// The SHA-256 of each item's raw bytes, by source key (the name of its file in a blob directory).
-    pub raw_sha256: std::collections::HashMap<String, String>,
 }
 
 /// Turns fetched messages into import items: parse (contained, never panics), verify the sender
@@ -87,8 +85,7 @@ pub async fn prepare(
 ) -> Prepared {
     let mut items = Vec::with_capacity(fetched.len());
     let mut deferred = Vec::new();
-    let mut raw_sha256 = std::collections::HashMap::new();
-    for (f, mail, postkorb_mail::Digests { fingerprint, raw_sha256: sha }) in parse_all(fetched).await {
+    for (f, mail, postkorb_mail::Digests { fingerprint, raw_sha256 }) in parse_all(fetched).await {
         let mut facts = mail.facts();
         let worth_checking = facts.malformed.is_none() && facts.automatic.is_none() && *policy != Policy::Off;
         if let (true, Ok(sender)) = (worth_checking, &mail.sender) {
@@ -102,10 +99,10 @@ pub async fn prepare(
             }
         }
         let decision: Decision = decide(&facts, employees, routes);
-        raw_sha256.insert(f.key.clone(), sha);
-        items.push(ImportItem { source_key: f.key, raw: f.raw, mail, fingerprint, decision, raw_blob: None });
+        let (source_key, raw) = (f.key, f.raw);
+        items.push(ImportItem { source_key, raw, mail, fingerprint, decision, raw_sha256, raw_written: false });
     }
-    Prepared { items, deferred, raw_sha256 }
+    Prepared { items, deferred }
 }
 
 /// Parses and fingerprints a batch on the blocking pool, split over the cores: parsing is the
@@ -443,17 +440,8 @@ async fn file_stage(
 ) -> Result<(), ImportError> {
     while let Some((mut parsed, permit)) = files_rx.recv().await {
         let started = Instant::now();
-        let prepared = &mut parsed.prepared;
-        // Every item goes on: one the parser gave no hash (none should lack one) gets it here.
-        let with_hash: Vec<(ImportItem, String)> = std::mem::take(&mut prepared.items)
-            .into_iter()
-            .map(|i| {
-                let sha = prepared.raw_sha256.remove(&i.source_key);
-                let sha = sha.unwrap_or_else(|| postkorb_mail::digests(&i.raw, None).raw_sha256);
-                (i, sha)
-            })
-            .collect();
-        prepared.items = store.write_raw_blobs(with_hash).await?;
+        let items = std::mem::take(&mut parsed.prepared.items);
+        parsed.prepared.items = store.write_raw_blobs(items).await?;
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "stage files");
         if commit_tx.send((parsed, permit)).await.is_err() {
             break;
@@ -470,7 +458,7 @@ async fn commit_stage(
     done_tx: tokio::sync::mpsc::UnboundedSender<Vec<String>>,
     report: &mut RunReport,
 ) -> Result<(), ImportError> {
-    while let Some((Parsed { prepared: Prepared { mut items, deferred, .. }, before_cutoff }, permit)) =
+    while let Some((Parsed { prepared: Prepared { mut items, deferred }, before_cutoff }, permit)) =
         commit_rx.recv().await
     {
         let started = Instant::now();

@@ -222,10 +222,11 @@ fn hostile_item(bernd: EmployeeId, anna: EmployeeId) -> ImportItem {
     ImportItem {
         source_key: "test:1".into(),
         fingerprint: postkorb_mail::fingerprint(&raw, None),
+        raw_sha256: postkorb_mail::digests(&raw, None).raw_sha256,
         raw,
         mail,
         decision: Decision::Assign { sender: anna, to: bernd },
-        raw_blob: None,
+        raw_written: false,
     }
 }
 
@@ -314,10 +315,11 @@ async fn a_kept_mail_is_routed_after_the_admin_creates_the_missing_row_or_discar
             ImportItem {
                 source_key: format!("k{i}"),
                 fingerprint: postkorb_mail::fingerprint(&raw, mail.message_id.as_deref()),
+                raw_sha256: postkorb_mail::digests(&raw, None).raw_sha256,
                 raw,
                 mail,
                 decision: Decision::Keep(postkorb_core::KeepReason::NoRoute),
-                raw_blob: None,
+                raw_written: false,
             }
         })
         .collect();
@@ -351,10 +353,11 @@ async fn a_kept_mail_is_routed_after_the_admin_creates_the_missing_row_or_discar
     let item = ImportItem {
         source_key: "k3".into(),
         fingerprint: "f3".into(),
+        raw_sha256: postkorb_mail::digests(&raw, None).raw_sha256,
         raw,
         mail,
         decision: Decision::Keep(postkorb_core::KeepReason::NoRoute),
-        raw_blob: None,
+        raw_written: false,
     };
     app.ctx.store.commit_batch(mb.id, &[item], 2).await.unwrap();
     let r = app.post("/nicht-zugeordnet/3/verwerfen", Some(&admin), &format!("csrf={csrf}")).await;
@@ -504,10 +507,11 @@ async fn the_startmaske_counts_new_vorgaenge_since_the_last_visit_and_a_visit_wi
         ImportItem {
             source_key: key.into(),
             fingerprint: postkorb_mail::fingerprint(&raw, None),
+            raw_sha256: postkorb_mail::digests(&raw, None).raw_sha256,
             raw,
             mail,
             decision,
-            raw_blob: None,
+            raw_written: false,
         }
     };
     let assign = || Decision::Assign { sender: anna, to: bernd };

@@ -20,9 +20,13 @@ pub struct ImportItem {
     pub mail: InboundMail,
     pub fingerprint: String,
     pub decision: Decision,
-    /// The SHA-256 (hex) under which the raw bytes are already durable in the blob directory,
-    /// set by [`Store::write_raw_blobs`]; `None`: the commit stores them itself.
-    pub raw_blob: Option<String>,
+    /// SHA-256 (hex) of `raw` alone, computed in the fingerprint's pass
+    /// ([`postkorb_mail::digests`]): the name of its file in a blob directory. A wrong value makes
+    /// that file unreadable (reads check it), never other bytes.
+    pub raw_sha256: String,
+    /// Set by [`Store::write_raw_blobs`]: the file is durable in the blob directory already, and
+    /// the commit only references it. Otherwise the commit stores the raw bytes itself.
+    pub raw_written: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -124,28 +128,23 @@ impl Store {
         Ok(())
     }
 
-    /// Writes the raw mails of a batch ahead of its commit.
-    /// With a blob directory: writes the raw mails of `items` there and makes them durable with
-    /// one flush for the whole batch, before any of them is committed; each item then carries its
-    /// file's hash (`raw_blob`, the SHA-256 given per item). Without one, nothing happens. The
-    /// importer calls this beside the commit of the previous batch, off the commit's path.
-    pub async fn write_raw_blobs(&self, items: Vec<(ImportItem, String)>) -> Result<Vec<ImportItem>> {
-        let Some(dir) = self.blobs.clone() else {
-            return Ok(items.into_iter().map(|(item, _)| item).collect());
-        };
+    /// Writes the raw mails of a batch ahead of its commit. With a blob directory: writes them
+    /// there (each under its `raw_sha256`) and makes them durable with one flush for the whole
+    /// batch, before any of them is committed, and marks them `raw_written`. Without one, nothing
+    /// happens. The importer calls this beside the commit of the previous batch, off its path.
+    pub async fn write_raw_blobs(&self, items: Vec<ImportItem>) -> Result<Vec<ImportItem>> {
+        let Some(dir) = self.blobs.clone() else { return Ok(items) };
         tokio::task::spawn_blocking(move || {
-            let files: Vec<(&str, &[u8])> = items.iter().map(|(i, hash)| (hash.as_str(), i.raw.as_slice())).collect();
+            let mut items = items;
+            let files: Vec<(&str, &[u8])> = items.iter().map(|i| (i.raw_sha256.as_str(), i.raw.as_slice())).collect();
             dir.put_many_blocking(&files)?;
-            Ok(items
-                .into_iter()
-                .map(|(mut item, hash)| {
-                    item.raw_blob = Some(hash);
-                    item
-                })
-                .collect())
+            for item in &mut items {
+                item.raw_written = true;
+            }
+            Ok(items)
         })
         .await
-        .map_err(|e| crate::StoreError::Blob(format!("blob writer failed: {e}")))?
+        .map_err(|e| StoreError::Blob(format!("blob writer failed: {e}")))?
     }
 
     /// Stores a batch in one transaction. Returns one outcome per item, in order.
@@ -350,20 +349,20 @@ async fn commit_items(
         .collect();
     let new: Vec<usize> = (0..items.len()).filter(|n| matches!(plans[*n], Plan::New)).collect();
 
-    // 2. The raw mails. With a blob directory, files the importer did not write ahead (`raw_blob`
-    // unset) are written and made durable now, before the commit references them.
-    let mut late_blob: HashMap<usize, String> = HashMap::new();
+    // 2. The raw mails. With a blob directory, files the importer did not write ahead
+    // (`raw_written` unset) are written and made durable now, before the commit references them.
     if let Some(dir) = blobs {
-        let late: Vec<(usize, Vec<u8>)> =
-            new.iter().filter(|n| items[**n].raw_blob.is_none()).map(|n| (*n, items[*n].raw.clone())).collect();
+        let late: Vec<(String, Vec<u8>)> = new
+            .iter()
+            .map(|n| &items[*n])
+            .filter(|i| !i.raw_written)
+            .map(|i| (i.raw_sha256.clone(), i.raw.clone()))
+            .collect();
         if !late.is_empty() {
             let dir = dir.clone();
-            late_blob = tokio::task::spawn_blocking(move || {
-                let hashed: Vec<(usize, String, Vec<u8>)> =
-                    late.into_iter().map(|(n, raw)| (n, crate::blobs::hash_hex(&raw), raw)).collect();
-                let files: Vec<(&str, &[u8])> = hashed.iter().map(|(_, h, raw)| (h.as_str(), raw.as_slice())).collect();
-                dir.put_many_blocking(&files)?;
-                Ok::<_, StoreError>(hashed.into_iter().map(|(n, h, _)| (n, h)).collect())
+            tokio::task::spawn_blocking(move || {
+                let files: Vec<(&str, &[u8])> = late.iter().map(|(h, raw)| (h.as_str(), raw.as_slice())).collect();
+                dir.put_many_blocking(&files)
             })
             .await
             .map_err(|e| StoreError::Blob(format!("blob writer failed: {e}")))??;
@@ -373,10 +372,7 @@ async fn commit_items(
         .iter()
         .map(|n| {
             let item = &items[*n];
-            let blob = match blobs {
-                Some(_) => late_blob.get(n).map(String::as_str).or(item.raw_blob.as_deref()),
-                None => None,
-            };
+            let blob = blobs.map(|_| item.raw_sha256.as_str());
             // Without a blob directory the bytes are bound by reference (no copy of every mail).
             let data: &[u8] = if blob.is_some() { &[] } else { &item.raw };
             vec![V::Str(Some(&item.fingerprint)), V::Int(Some(item.raw.len() as i64)), V::Bytes(data), V::Str(blob)]

@@ -30,13 +30,15 @@ fn mail(from: &str, subject: &str) -> InboundMail {
 }
 
 fn item(key: &str, subject: &str, decision: Decision) -> ImportItem {
+    let raw = common::raw_with_attachment(subject, "body", b"%PDF-1.4");
     ImportItem {
         source_key: key.into(),
-        raw: common::raw_with_attachment(subject, "body", b"%PDF-1.4"),
+        raw_sha256: postkorb_mail::digests(&raw, None).raw_sha256,
+        raw,
         mail: mail("anna@mustermail.de", subject),
         fingerprint: format!("fp-{subject}"),
         decision,
-        raw_blob: None,
+        raw_written: false,
     }
 }
 

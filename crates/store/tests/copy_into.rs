@@ -43,9 +43,10 @@ async fn a_link_table_with_more_rows_than_one_statement_takes_is_copied_whole() 
                 source_key: format!("maildir:{i}"),
                 fingerprint: format!("fp-{i}"),
                 mail: postkorb_mail::parse(&raw),
+                raw_sha256: postkorb_mail::digests(&raw, None).raw_sha256,
                 raw,
                 decision: Decision::Assign { sender: anna, to: bernd },
-                raw_blob: None,
+                raw_written: false,
             }
         })
         .collect();
