@@ -49,22 +49,14 @@ pub(crate) fn clean(s: &str) -> String {
 impl Store {
     /// Which of these keys the ledger knows, and whether their server copy was disposed of already.
     pub async fn known_keys(&self, mailbox_id: i64, keys: &[String]) -> Result<HashMap<String, bool>> {
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let mut conn = self.pool.acquire().await?;
+        let rows =
+            ledger_lookup(&mut conn, self.backend, "source_key, disposed_ms", "source_key", "", mailbox_id, &keys);
         let mut known = HashMap::new();
-        for chunk in keys.chunks(500) {
-            let b = self.backend;
-            let sql = format!(
-                "SELECT source_key, disposed_ms FROM ledger WHERE mailbox_id = {} AND source_key IN ({})",
-                b.placeholders(1, 1),
-                b.placeholders(2, chunk.len())
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(mailbox_id);
-            for k in chunk {
-                q = q.bind(k);
-            }
-            for row in q.fetch_all(&self.pool).await? {
-                let disposed: Option<i64> = row.try_get(1)?;
-                known.insert(row.try_get(0)?, disposed.is_some());
-            }
+        for row in rows.await? {
+            let disposed: Option<i64> = row.try_get(1)?;
+            known.insert(row.try_get(0)?, disposed.is_some());
         }
         Ok(known)
     }
@@ -269,7 +261,7 @@ where
 
 /// `SELECT {select} FROM ledger WHERE mailbox_id = $1 AND {column} IN (…) {tail}` in chunks.
 async fn ledger_lookup(
-    tx: &mut Transaction<'_, Any>,
+    conn: &mut sqlx::AnyConnection,
     backend: Backend,
     select: &str,
     column: &str,
@@ -288,7 +280,7 @@ async fn ledger_lookup(
         for v in chunk {
             q = q.bind(*v);
         }
-        out.extend(q.fetch_all(&mut **tx).await?);
+        out.extend(q.fetch_all(&mut *conn).await?);
     }
     Ok(out)
 }
@@ -309,7 +301,7 @@ async fn commit_items(
     // server on purpose, `ignored`, counts: the mail is not imported under another key either).
     let keys: Vec<&str> = items.iter().map(|i| i.source_key.as_str()).collect();
     let mut known = HashSet::new();
-    for row in ledger_lookup(tx, backend, "source_key", "source_key", "", mailbox_id, &keys).await? {
+    for row in ledger_lookup(&mut *tx, backend, "source_key", "source_key", "", mailbox_id, &keys).await? {
         known.insert(row.try_get::<String, _>(0)?);
     }
     let mut prints: Vec<&str> = items.iter().map(|i| i.fingerprint.as_str()).collect();
@@ -317,7 +309,7 @@ async fn commit_items(
     prints.dedup();
     let mut earlier: HashMap<String, i64> = HashMap::new();
     let rows = ledger_lookup(
-        tx,
+        &mut *tx,
         backend,
         "fingerprint, MIN(id)",
         "fingerprint",
