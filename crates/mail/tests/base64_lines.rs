@@ -2,7 +2,8 @@
 //! exactly what the character-by-character decoder gives: the same bytes, the same end offset of
 //! the part, and the next part intact — for every line shape a client writes, including those the
 //! fast path leaves to the slow one (padding, spaces, odd lengths, stray characters). These tests
-//! pass unchanged against the unpatched crate (remove the `[patch.crates-io]` entry to see).
+//! pass unchanged against the unpatched crate (remove the `[patch.crates-io]` entry to see), except
+//! the last, which calls the patch's two line decoders (SIMD and scalar) directly.
 
 use base64::Engine;
 use mail_parser::{MessageParser, MimeHeaders, PartType};
@@ -123,4 +124,40 @@ fn lines_of_changing_length_decode_the_same() {
             assert_eq!(span, body.as_bytes(), "pattern {pattern:?}, eol {eol:?}");
         }
     }
+}
+
+/// The SIMD line decoder accepts and decodes exactly what the groups of four (the scalar decoder
+/// it replaced) do: for valid lines, and for lines with any one byte value at a random place.
+#[test]
+fn the_simd_line_decoder_matches_the_scalar_groups_of_four() {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut checked = 0;
+    for len in [4usize, 8, 32, 60, 64, 72, 76, 100, 128, 300] {
+        let line: Vec<u8> = (0..len).map(|_| alphabet[(next() % 64) as usize]).collect();
+        let mut lines = vec![line.clone()];
+        for byte in 0..=255u8 {
+            let mut bad = line.clone();
+            bad[(next() as usize) % len] = byte;
+            lines.push(bad);
+        }
+        for line in &lines {
+            let ((simd_ok, simd), (groups_ok, groups)) = mail_parser::decoders::base64::postkorb_decode_line_both(line);
+            if line.last() == Some(&b'=') {
+                // Padding at the end: left to the character-by-character path, as before.
+                assert!(!simd_ok && !groups_ok && simd.is_empty(), "{line:?}");
+            } else {
+                assert_eq!((simd_ok, &simd), (groups_ok, &groups), "{:?}", String::from_utf8_lossy(line));
+            }
+            checked += usize::from(simd_ok);
+        }
+    }
+    // The valid lines (and the replacements by an alphabet character) were decoded.
+    assert!(checked >= 10 + 10 * 60, "{checked}");
 }

@@ -170,10 +170,36 @@ pub fn base64_decode_stream<'x>(
     Some(decoder.finish())
 }
 
+/// Postkorb: both line decoders on one line, for the equivalence test in Postkorb's mail crate
+/// (`crates/mail/tests/base64_lines.rs`; this vendored crate's own tests do not run there).
+#[doc(hidden)]
+pub fn postkorb_decode_line_both(text: &[u8]) -> ((bool, Vec<u8>), (bool, Vec<u8>)) {
+    let (mut simd, mut groups) = (Vec::new(), Vec::new());
+    let a = decode_line(text, &mut simd);
+    let b = decode_line_groups(text, &mut groups);
+    ((a, simd), (b, groups))
+}
+
 /// Decodes `text` (a multiple of four base64 characters, no padding) and appends it to `buf`;
 /// false (and `buf` unchanged) when a character is not in the base64 alphabet.
 #[inline(always)]
 fn decode_line(text: &[u8], buf: &mut Vec<u8>) -> bool {
+    // Postkorb: the SIMD decoder (AVX2 where the CPU has it) accepts exactly the base64
+    // alphabet here and decodes the same bytes as the groups of four in `decode_line_groups`
+    // (kept as the reference for the tests). A line ending in padding goes to the slow path,
+    // which handles it; padding anywhere else is an error for both.
+    if text.last() == Some(&b'=') {
+        return false;
+    }
+    let start = buf.len();
+    if base64_simd::STANDARD.decode_append(text, buf).is_ok() {
+        return true;
+    }
+    buf.truncate(start);
+    false
+}
+
+fn decode_line_groups(text: &[u8], buf: &mut Vec<u8>) -> bool {
     // Postkorb: written in place into the grown buffer (no capacity check per group), and the
     // alphabet checked once per line: an invalid character is rare, and the line is undone then.
     let start = buf.len();
