@@ -20,7 +20,7 @@ pub fn read_maildir(dir: &Path) -> anyhow::Result<Vec<Fetched>> {
             }
             let unique = name.split(':').next().unwrap_or(&name).to_string();
             let raw = std::fs::read(entry.path()).with_context(|| format!("cannot read {}", entry.path().display()))?;
-            out.push(Fetched { key: format!("maildir:{unique}"), raw });
+            out.push(Fetched { key: format!("maildir:{unique}"), raw: raw.into() });
         }
     }
     out.sort_by(|a, b| a.key.cmp(&b.key));
@@ -30,7 +30,11 @@ pub fn read_maildir(dir: &Path) -> anyhow::Result<Vec<Fetched>> {
 /// Splits an mbox (mboxrd/mboxo) file into messages; keys are the message's position.
 pub fn read_mbox(file: &Path) -> anyhow::Result<Vec<Fetched>> {
     let data = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    Ok(split_mbox(&data).into_iter().enumerate().map(|(i, raw)| Fetched { key: format!("mbox:{i}"), raw }).collect())
+    Ok(split_mbox(&data)
+        .into_iter()
+        .enumerate()
+        .map(|(i, raw)| Fetched { key: format!("mbox:{i}"), raw: raw.into() })
+        .collect())
 }
 
 /// A message starts at a line `From ` at the file start or after a newline; `>From ` lines are unquoted

@@ -196,15 +196,17 @@ impl ImapSession {
             return Ok(Vec::new());
         }
         let session = self.session()?;
-        // Each response is copied out and dropped as it arrives, so a batch is held once, not
-        // twice (responses and copies) — this is what bounds the importer's peak memory.
-        let mut bodies: HashMap<u32, Vec<u8>> = HashMap::new();
+        // Each response's buffer becomes the mail's bytes as it arrives (`Fetch::into_body` of
+        // vendor/async-imap: no copy, and the few bytes around the body are freed with it), so a
+        // batch is held once — this is what bounds the importer's peak memory.
+        let mut bodies: HashMap<u32, bytes::Bytes> = HashMap::new();
         {
             let mut stream =
                 session.uid_fetch(uid_set(&uids), "(UID BODY.PEEK[])").await.map_err(|e| imap_error("UID FETCH", e))?;
             while let Some(fetch) = stream.try_next().await.map_err(|e| imap_error("UID FETCH", e))? {
-                if let (Some(uid), Some(body)) = (fetch.uid, fetch.body()) {
-                    bodies.insert(uid, body.to_vec());
+                let uid = fetch.uid;
+                if let (Some(uid), Some(body)) = (uid, fetch.into_body()) {
+                    bodies.insert(uid, body);
                 }
             }
         }

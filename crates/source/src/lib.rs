@@ -123,7 +123,8 @@ pub struct Envelope {
 #[derive(Clone, Debug)]
 pub struct Fetched {
     pub key: String,
-    pub raw: Vec<u8>,
+    /// The raw mail. From IMAP it is the response's own buffer, cut to the body (no copy).
+    pub raw: bytes::Bytes,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -87,7 +87,7 @@ impl MaildirSession {
                 continue;
             };
             match tokio::fs::read(&path).await {
-                Ok(raw) => out.push(Fetched { key: key.clone(), raw }),
+                Ok(raw) => out.push(Fetched { key: key.clone(), raw: raw.into() }),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => tracing::warn!(%key, "message vanished; skipped"),
                 Err(e) => return Err(io_err("cannot read", &path, e)),
             }

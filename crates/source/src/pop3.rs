@@ -202,7 +202,7 @@ impl Pop3Session {
             };
             self.command(&format!("RETR {n}")).await?;
             let raw = self.read_multiline().await?;
-            out.push(Fetched { key: key.clone(), raw });
+            out.push(Fetched { key: key.clone(), raw: raw.into() });
         }
         Ok(out)
     }

@@ -79,7 +79,7 @@ async fn a_message_moved_from_new_to_cur_by_another_client_is_still_found() {
     let mut session = Session::connect(&maildir_config(dir.path(), Disposal::Delete)).await.unwrap();
     let listed = keys(&session.list().await.unwrap());
     std::fs::rename(dir.path().join("new/1000.A.host"), dir.path().join("cur/1000.A.host:2,S")).unwrap();
-    assert_eq!(session.fetch(&listed).await.unwrap()[0].raw, b"x");
+    assert_eq!(session.fetch(&listed).await.unwrap()[0].raw, &b"x"[..]);
 }
 
 #[tokio::test]

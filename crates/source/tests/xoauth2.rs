@@ -26,7 +26,7 @@ fn with_token(mut cfg: SourceConfig, token: &str) -> SourceConfig {
 async fn fetch_all(cfg: &SourceConfig) -> Result<Vec<Vec<u8>>, SourceError> {
     let mut session = Session::connect(cfg).await?;
     let keys: Vec<String> = session.list().await?.into_iter().map(|e| e.key).collect();
-    let raw = session.fetch(&keys).await?.into_iter().map(|f| f.raw).collect();
+    let raw = session.fetch(&keys).await?.into_iter().map(|f| f.raw.to_vec()).collect();
     session.close().await?;
     Ok(raw)
 }

@@ -16,7 +16,8 @@ use crate::{Backend, Result, Store, StoreError};
 
 pub struct ImportItem {
     pub source_key: String,
-    pub raw: Vec<u8>,
+    /// The raw mail (from IMAP: the response's own buffer, not a copy).
+    pub raw: bytes::Bytes,
     pub mail: InboundMail,
     pub fingerprint: String,
     pub decision: Decision,
@@ -128,7 +129,7 @@ impl Store {
         let Some(dir) = self.blobs.clone() else { return Ok(items) };
         tokio::task::spawn_blocking(move || {
             let mut items = items;
-            let files: Vec<(&str, &[u8])> = items.iter().map(|i| (i.raw_sha256.as_str(), i.raw.as_slice())).collect();
+            let files: Vec<(&str, &[u8])> = items.iter().map(|i| (i.raw_sha256.as_str(), &i.raw[..])).collect();
             dir.put_many_blocking(&files)?;
             for item in &mut items {
                 item.raw_written = true;
@@ -344,7 +345,7 @@ async fn commit_items(
     // 2. The raw mails. With a blob directory, files the importer did not write ahead
     // (`raw_written` unset) are written and made durable now, before the commit references them.
     if let Some(dir) = blobs {
-        let late: Vec<(String, Vec<u8>)> = new
+        let late: Vec<(String, bytes::Bytes)> = new
             .iter()
             .map(|n| &items[*n])
             .filter(|i| !i.raw_written)
@@ -353,7 +354,7 @@ async fn commit_items(
         if !late.is_empty() {
             let dir = dir.clone();
             tokio::task::spawn_blocking(move || {
-                let files: Vec<(&str, &[u8])> = late.iter().map(|(h, raw)| (h.as_str(), raw.as_slice())).collect();
+                let files: Vec<(&str, &[u8])> = late.iter().map(|(h, raw)| (h.as_str(), &raw[..])).collect();
                 dir.put_many_blocking(&files)
             })
             .await

@@ -55,7 +55,7 @@ fn item(key: &str, subject: &str, attachment: &[u8], decision: Decision) -> Impo
     ImportItem {
         source_key: key.into(),
         raw_sha256: postkorb_mail::digests(&raw, None).raw_sha256,
-        raw,
+        raw: raw.into(),
         mail: mail(subject, attachment),
         fingerprint: format!("fp-{subject}"),
         decision,

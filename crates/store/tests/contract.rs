@@ -34,7 +34,7 @@ fn item(key: &str, subject: &str, decision: Decision) -> ImportItem {
     ImportItem {
         source_key: key.into(),
         raw_sha256: postkorb_mail::digests(&raw, None).raw_sha256,
-        raw,
+        raw: raw.into(),
         mail: mail("anna@mustermail.de", subject),
         fingerprint: format!("fp-{subject}"),
         decision,

@@ -44,7 +44,7 @@ async fn a_link_table_with_more_rows_than_one_statement_takes_is_copied_whole() 
                 fingerprint: format!("fp-{i}"),
                 mail: postkorb_mail::parse(&raw),
                 raw_sha256: postkorb_mail::digests(&raw, None).raw_sha256,
-                raw,
+                raw: raw.into(),
                 decision: Decision::Assign { sender: anna, to: bernd },
                 raw_written: false,
             }

@@ -75,6 +75,8 @@
 //! See the `examples/` directory for usage examples.
 #![warn(missing_docs)]
 #![deny(rust_2018_idioms, unsafe_code)]
+// Postkorb: the original builds with these warnings (pin-utils' `unsafe_pinned!`); quiet in our build.
+#![allow(deprecated)]
 
 #[cfg(not(any(feature = "runtime-tokio", feature = "runtime-async-std")))]
 compile_error!("one of 'runtime-async-std' or 'runtime-tokio' features must be enabled");

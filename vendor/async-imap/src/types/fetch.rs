@@ -104,6 +104,22 @@ impl Fetch {
         }
     }
 
+    /// Postkorb: [`body`](Self::body), handed out without a copy: the response's own buffer,
+    /// cut to the body (the few bytes of the response around it are freed with it). A body that
+    /// is not a slice of that buffer is copied.
+    pub fn into_body(self) -> Option<bytes::Bytes> {
+        let (start, len) = {
+            let body = self.body()?;
+            let raw = self.response.borrow_owner();
+            let start = (body.as_ptr() as usize).wrapping_sub(raw.as_ptr() as usize);
+            match start.checked_add(body.len()) {
+                Some(end) if end <= raw.len() && start <= raw.len() => (start, body.len()),
+                _ => return Some(bytes::Bytes::copy_from_slice(body)),
+            }
+        };
+        Some(self.response.into_owner().freeze().slice(start..start + len))
+    }
+
     /// The bytes that make up this message, included if `BODY[]` or `RFC822` was included in the
     /// `query` argument to `FETCH`. The bytes SHOULD be interpreted by the client according to the
     /// content transfer encoding, body type, and subtype.
