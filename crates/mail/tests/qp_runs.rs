@@ -33,6 +33,8 @@ fn usual_quoted_printable_parts_decode_the_same() {
         b"-",
         b"--XyZ",
         b"x\r\n--XyZ",
+        // White space on both sides of a lone CR before the boundary (found by the proptest).
+        b" \r \n--XyZ",
     ] {
         both(input, b"XyZ");
         both(input, b"");
