@@ -133,7 +133,7 @@ async fn parse_all(fetched: Vec<Fetched>) -> Vec<(Fetched, InboundMail, postkorb
                 let parsed: Vec<_> = chunk
                     .into_iter()
                     .map(|(i, f)| {
-                        let mail = postkorb_mail::parse(&f.raw);
+                        let mail = postkorb_mail::parse_for_import(&f.raw);
                         let digests = postkorb_mail::digests(&f.raw, mail.message_id.as_deref());
                         (i, f, mail, digests)
                     })

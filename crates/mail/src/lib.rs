@@ -97,6 +97,19 @@ pub fn parse(raw: &[u8]) -> InboundMail {
 /// Parses a message within `limits`. Never panics: a panic inside the parser becomes `malformed`,
 /// keeping what the header stage found.
 pub fn parse_with(raw: &[u8], limits: &Limits) -> InboundMail {
+    parse_inner(raw, limits, true)
+}
+
+/// What the import needs of a message: everything [`parse`] finds (sender, subject, dates,
+/// automatic, malformed, limits, attachments) except the text, the HTML and the forwarded
+/// original, which stay empty, and the warnings found while making them. Those are derived from
+/// the raw mail when a Vorgang is shown (with [`parse`]), as the attachments' bytes are: the import
+/// saves making them, and the database stores them nowhere but in the raw mail. Never panics.
+pub fn parse_for_import(raw: &[u8]) -> InboundMail {
+    parse_inner(raw, &Limits::default(), false)
+}
+
+fn parse_inner(raw: &[u8], limits: &Limits, bodies: bool) -> InboundMail {
     let raw = raw::without_mbox_line(raw);
     let mut mail = match catch_unwind(AssertUnwindSafe(|| pipeline::header_stage(raw, limits))) {
         Ok(mail) => mail,
@@ -105,7 +118,7 @@ pub fn parse_with(raw: &[u8], limits: &Limits) -> InboundMail {
     if mail.malformed.is_some() {
         return mail;
     }
-    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| pipeline::body_stage(raw, limits, &mut mail))) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| pipeline::body_stage(raw, limits, bodies, &mut mail))) {
         mail.malformed = Some(panic_reason(panic.as_ref()));
     }
     mail

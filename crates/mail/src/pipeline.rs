@@ -89,7 +89,9 @@ fn display_name(parsed: &Message<'_>, phrase: Option<String>) -> Option<String> 
 }
 
 /// The MIME walk: bodies, attachments, forwarded original, structural warnings and limits.
-pub fn body_stage(raw_mail: &[u8], limits: &Limits, mail: &mut InboundMail) {
+/// With `bodies` unset, the text, the HTML and the forwarded original are not made
+/// ([`crate::parse_for_import`]).
+pub fn body_stage(raw_mail: &[u8], limits: &Limits, bodies: bool, mail: &mut InboundMail) {
     if shape::nested_message_markers(raw_mail) > limits.max_parts {
         mail.malformed = Some("too many nested messages".into());
         return;
@@ -113,9 +115,11 @@ pub fn body_stage(raw_mail: &[u8], limits: &Limits, mail: &mut InboundMail) {
     if s.unclosed_multiparts > 0 {
         mail.warnings.push("missing closing MIME boundary".into());
     }
-    let (text, html) = body::bodies(&msg, &mut mail.warnings);
-    mail.forwarded = forward::forwarded(&msg, &text, &mut mail.warnings);
-    mail.text = text;
-    mail.html = html;
+    if bodies {
+        let (text, html) = body::bodies(&msg, &mut mail.warnings);
+        mail.forwarded = forward::forwarded(&msg, &text, &mut mail.warnings);
+        mail.text = text;
+        mail.html = html;
+    }
     mail.attachments = attachments::collect(&msg, limits.max_parts);
 }

@@ -71,6 +71,31 @@ fn every_corpus_mail_parses_to_its_expected_facts() {
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
 
+/// The import's parse (`parse_for_import`) finds the same facts as the full parse — what routing,
+/// the lists and the attachment rows use — and leaves only the text, the HTML and the forwarded
+/// original (made when the Vorgang is shown) empty.
+#[test]
+fn the_import_parse_finds_the_same_facts_without_making_the_bodies() {
+    let mut with_text = 0;
+    for e in CORPUS {
+        let raw = load(e.file);
+        let (full, import) = (parse(&raw), postkorb_mail::parse_for_import(&raw));
+        assert_eq!(import.sender, full.sender, "{}", e.file);
+        assert_eq!(import.display_name, full.display_name, "{}", e.file);
+        assert_eq!(import.subject, full.subject, "{}", e.file);
+        assert_eq!(import.date_ms, full.date_ms, "{}", e.file);
+        assert_eq!(import.message_id, full.message_id, "{}", e.file);
+        assert_eq!(import.automatic, full.automatic, "{}", e.file);
+        assert_eq!(import.malformed, full.malformed, "{}", e.file);
+        assert_eq!(import.attachments, full.attachments, "{}", e.file);
+        assert!(import.text.is_empty() && import.html.is_none() && import.forwarded.is_none(), "{}", e.file);
+        // Its warnings are the full parse's, less those made with the bodies.
+        assert!(import.warnings.iter().all(|w| full.warnings.contains(w)), "{}", e.file);
+        with_text += usize::from(!full.text.is_empty());
+    }
+    assert!(with_text >= 20, "the corpus has mails with text ({with_text})");
+}
+
 #[test]
 fn every_eml_file_in_the_corpus_has_an_expectation() {
     let dir = format!("{}/tests/corpus", env!("CARGO_MANIFEST_DIR"));

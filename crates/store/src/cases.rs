@@ -144,12 +144,13 @@ pub(crate) async fn insert_case(
         Decision::Pool { sender, candidates } => (*sender, "waiting", None, candidates.clone()),
         Decision::Keep(_) => return Err(StoreError::Invalid("a kept mail is not a Vorgang".into())),
     };
-    let forwarded = mail.forwarded.as_ref().map(|f| serde_json::to_string(f).unwrap_or_default());
     let warnings = serde_json::to_string(&mail.warnings).unwrap_or_else(|_| "[]".into());
+    // The text, the HTML and the forwarded original come from the raw mail when the Vorgang is
+    // shown (`body_in_raw`, migration 0012), as in the import's batch commit.
     let row = sqlx::query(
         "INSERT INTO cases (mailbox_id, raw_id, subject, from_addr, from_name, sender_employee, sent_ms, received_ms,
-             body_text, body_html, forwarded_json, warnings_json, status, assignee, claimed_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
+             body_text, body_html, forwarded_json, warnings_json, status, assignee, claimed_ms, body_in_raw)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', NULL, NULL, $9, $10, $11, $12, 1) RETURNING id",
     )
     .bind(mailbox_id)
     .bind(raw_id)
@@ -159,9 +160,6 @@ pub(crate) async fn insert_case(
     .bind(sender.0)
     .bind(mail.date_ms)
     .bind(now)
-    .bind(clean(&mail.text))
-    .bind(mail.html.as_deref().map(clean))
-    .bind(forwarded.as_deref().map(clean))
     .bind(clean(&warnings))
     .bind(status)
     .bind(assignee.map(|a| a.0))
@@ -354,13 +352,27 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("Vorgang {id}")))?;
         let summary = summary_from_row(&row)?;
         let body = sqlx::query(
-            "SELECT sent_ms, body_text, body_html, forwarded_json, warnings_json, raw_id FROM cases WHERE id = $1",
+            "SELECT sent_ms, body_text, body_html, forwarded_json, warnings_json, raw_id, body_in_raw
+             FROM cases WHERE id = $1",
         )
         .bind(id)
         .fetch_one(&self.pool)
         .await?;
         let forwarded: Option<String> = body.try_get(3)?;
         let warnings: String = body.try_get(4)?;
+        let raw_id: i64 = body.try_get(5)?;
+        let in_raw: i64 = body.try_get(6)?;
+        let mut text: String = body.try_get(1)?;
+        let mut html: Option<String> = body.try_get(2)?;
+        let mut forwarded: Option<postkorb_mail::Forwarded> = forwarded.and_then(|f| serde_json::from_str(&f).ok());
+        let mut warnings: Vec<String> = serde_json::from_str(&warnings).unwrap_or_default();
+        if in_raw != 0 {
+            // Made from the raw mail now, by the same parser the import used for the rest.
+            match self.bodies_from_raw(raw_id).await {
+                Ok(mail) => (text, html, forwarded, warnings) = (mail.text, mail.html, mail.forwarded, mail.warnings),
+                Err(e) => warnings.push(format!("the text of this mail could not be read from its raw mail: {e}")),
+            }
+        }
         let candidates = sqlx::query("SELECT employee_id FROM case_candidates WHERE case_id = $1 ORDER BY employee_id")
             .bind(id)
             .fetch_all(&self.pool)
@@ -401,15 +413,24 @@ impl Store {
         Ok(CaseDetail {
             summary,
             sent_ms: body.try_get(0)?,
-            text: body.try_get(1)?,
-            html: body.try_get(2)?,
-            forwarded: forwarded.and_then(|f| serde_json::from_str(&f).ok()),
-            warnings: serde_json::from_str(&warnings).unwrap_or_default(),
+            text,
+            html,
+            forwarded,
+            warnings,
             candidates,
             attachments,
             events,
-            raw_id: body.try_get(5)?,
+            raw_id,
         })
+    }
+
+    /// The raw mail, parsed (text, sanitised HTML, forwarded original, warnings) off the async
+    /// threads: a Vorgang's bodies when it is shown (`body_in_raw`).
+    async fn bodies_from_raw(&self, raw_id: i64) -> Result<postkorb_mail::InboundMail> {
+        let raw = self.raw(raw_id).await?;
+        tokio::task::spawn_blocking(move || postkorb_mail::parse(&raw))
+            .await
+            .map_err(|e| StoreError::Blob(format!("parsing raw message {raw_id} failed: {e}")))
     }
 
     /// One attachment's metadata and bytes.

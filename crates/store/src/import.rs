@@ -390,7 +390,6 @@ async fn commit_items(
             Decision::Pool { sender, .. } => (*sender, "waiting", None),
             Decision::Keep(_) => return Err(StoreError::Invalid("a kept mail is not a Vorgang".into())),
         };
-        let forwarded = mail.forwarded.as_ref().map(|f| serde_json::to_string(f).unwrap_or_default());
         let warnings = serde_json::to_string(&mail.warnings).unwrap_or_else(|_| "[]".into());
         case_rows.push(vec![
             V::Int(Some(mailbox_id)),
@@ -401,20 +400,23 @@ async fn commit_items(
             V::Int(Some(sender.0)),
             V::Int(mail.date_ms),
             V::Int(Some(now)),
-            V::Owned(Some(clean(&mail.text))),
-            V::Owned(mail.html.as_deref().map(clean)),
-            V::Owned(forwarded.as_deref().map(clean)),
+            // The text, the HTML and the forwarded original come from the raw mail when the
+            // Vorgang is shown (`body_in_raw`, migration 0012).
+            V::Str(Some("")),
+            V::Str(None),
+            V::Str(None),
             V::Owned(Some(clean(&warnings))),
             V::Str(Some(status)),
             V::Int(assignee.map(|a| a.0)),
             V::Int(assignee.map(|_| now)),
+            V::Int(Some(1)),
         ]);
     }
     let returned = insert_rows(
         tx,
         backend,
         "cases (mailbox_id, raw_id, subject, from_addr, from_name, sender_employee, sent_ms, received_ms,
-             body_text, body_html, forwarded_json, warnings_json, status, assignee, claimed_ms)",
+             body_text, body_html, forwarded_json, warnings_json, status, assignee, claimed_ms, body_in_raw)",
         "RETURNING id, raw_id",
         case_rows,
     )

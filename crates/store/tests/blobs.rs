@@ -290,6 +290,11 @@ async fn a_missing_or_damaged_file_is_a_clear_error_naming_the_file() {
         let msg = err.to_string();
         assert!(matches!(err, StoreError::Blob(_)), "{msg}");
         assert!(msg.contains("raw message") && msg.contains(&raw_file.display().to_string()), "{msg}");
+        // The Vorgang is still shown: without its text, and saying why.
+        let shown = store.case(case_id).await.unwrap();
+        assert!(shown.text.is_empty(), "{:?}", shown.text);
+        let why = shown.warnings.last().expect("a warning");
+        assert!(why.contains("could not be read") && why.contains(&raw_file.display().to_string()), "{why}");
         let report = store.sweep_blobs(HOUR).await.unwrap();
         assert_eq!(report.missing.len(), 1, "the sweep reports the referenced file that is missing");
         assert_eq!(store.check_blobs().await.unwrap().missing, report.missing);
