@@ -433,7 +433,7 @@ def multiply(db_path, n, seed, now_ms, waiting=20):
         db.executemany(
             "INSERT INTO cases (id, mailbox_id, raw_id, subject, from_addr, from_name, sender_employee, sent_ms, "
             "received_ms, body_text, body_html, forwarded_json, warnings_json, status, assignee, claimed_ms, "
-            "closed_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", cases)
+            "closed_ms, body_in_raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", cases)
         db.executemany("INSERT INTO case_candidates (case_id, employee_id) VALUES (?, ?)", cands)
         db.executemany(
             "INSERT INTO attachments (case_id, position, name, content_type, content_id, size, data, blob, in_raw) "
@@ -498,7 +498,7 @@ def multiply(db_path, n, seed, now_ms, waiting=20):
         cases.append((cid, mailbox_id, rid, t["subject"].replace(t["token"], token), t["from_addr"], t["from_name"],
                       t["sender_employee"], sent, received, t["body_text"].replace(t["token"], token),
                       t["body_html"].replace(t["token"], token) if t["body_html"] else None, t["forwarded_json"],
-                      t["warnings_json"], status, assignee, claimed, closed))
+                      t["warnings_json"], status, assignee, claimed, closed, t["body_in_raw"]))
         cands.extend((cid, c) for c in candidates)
         atts.extend((cid, a["position"], a["name"], a["content_type"], a["content_id"], a["size"])
                     for a in t["attachments"])
