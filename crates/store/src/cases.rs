@@ -251,7 +251,7 @@ impl Store {
     /// „Synchronisieren“ / start: gives `employee` every waiting Vorgang they are an eligible candidate
     /// for. Exactly once across racing callers. Returns the ids won by this call.
     pub async fn claim(&self, employee: EmployeeId, now_ms: i64) -> Result<Vec<i64>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let rows =
             sqlx::query(sqlx::AssertSqlSafe(claim_sql())).bind(employee.0).bind(now_ms).fetch_all(&mut *tx).await?;
         let mut won: Vec<i64> = rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
@@ -275,7 +275,7 @@ impl Store {
              )",
             eligible_an("e")
         );
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let orphans = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&mut *tx).await?;
         let mut kept_ids = Vec::new();
         for r in orphans {
@@ -488,7 +488,7 @@ impl Store {
 
     /// „Erledigt“ (done = true) or „Wieder öffnen“. Only an assigned Vorgang can change.
     pub async fn set_case_done(&self, id: i64, done: bool, by: EmployeeId, now_ms: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let (from, to, kind) = if done { ("open", "done", "closed") } else { ("done", "open", "reopened") };
         let changed = sqlx::query("UPDATE cases SET status = $1, closed_ms = $2 WHERE id = $3 AND status = $4")
             .bind(to)

@@ -71,7 +71,7 @@ impl Store {
                 )));
             }
         }
-        let mut tx = target.pool.begin().await?;
+        let mut tx = target.begin_write().await?;
         for t in &tables {
             let mut pager = Pager::new(t);
             loop {

@@ -65,7 +65,7 @@ impl Store {
     /// Records messages left on the server on purpose (dated before the onboarding cut-off): they
     /// are in the ledger so they are not fetched again, and never disposed of.
     pub async fn record_ignored(&self, mailbox_id: i64, keys: &[(String, String)], now_ms: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for (key, fingerprint) in keys {
             sqlx::query(
                 "INSERT INTO ledger (mailbox_id, source_key, fingerprint, outcome, imported_ms)
@@ -102,7 +102,7 @@ impl Store {
     }
 
     pub async fn mark_disposed(&self, mailbox_id: i64, keys: &[String], now_ms: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for chunk in keys.chunks(500) {
             let b = self.backend;
             let sql = format!(
@@ -149,7 +149,7 @@ impl Store {
     /// `ON CONFLICT DO NOTHING`: should another importer have taken a key meanwhile (the mailbox
     /// lease prevents that), the batch is rolled back rather than importing a mail twice.
     pub async fn commit_batch(&self, mailbox_id: i64, items: &[ImportItem], now_ms: i64) -> Result<Vec<ImportOutcome>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let outcomes = commit_items(&mut tx, self.backend, self.blobs.as_ref(), mailbox_id, items, now_ms).await?;
         let given = outcomes.iter().filter_map(|o| match o {
             ImportOutcome::Case { decision: Decision::Assign { to, .. }, .. } => Some(*to),

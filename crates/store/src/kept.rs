@@ -80,7 +80,7 @@ impl Store {
 
     /// Discards a kept mail (the raw bytes stay; the audit log says who).
     pub async fn discard_kept(&self, id: i64, actor: &str, now_ms: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("UPDATE kept SET status = 'discarded', resolved_by = $1, resolved_ms = $2 WHERE id = $3 AND status = 'open'")
             .bind(actor)
             .bind(now_ms)
@@ -118,7 +118,7 @@ impl Store {
         if kept.status != "open" {
             return Err(StoreError::Invalid(format!("kept mail {id} is not open")));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let claimed = sqlx::query(
             "UPDATE kept SET status = 'routed', resolved_by = $1, resolved_ms = $2 WHERE id = $3 AND status = 'open'",
         )

@@ -208,6 +208,18 @@ impl Store {
         &self.pool
     }
 
+    /// Begins a transaction that writes. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`, waiting up to the busy timeout for another writer): a deferred transaction that
+    /// reads first and writes later fails at its first write with SQLITE_BUSY_SNAPSHOT (517,
+    /// "database is locked") whenever another connection committed in between — e.g. the fetch
+    /// lease's renewal during a long batch commit — and no busy timeout helps there.
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// Appends to the audit log (who did what to which mail or row).
     pub async fn audit(&self, now_ms: i64, actor: &str, action: &str, detail: &str) -> Result<()> {
         sqlx::query("INSERT INTO audit_log (at_ms, actor, action, detail) VALUES ($1, $2, $3, $4)")

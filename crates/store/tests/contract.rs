@@ -496,3 +496,44 @@ async fn only_the_first_of_two_racing_password_setters_wins() {
         assert_eq!([a.unwrap(), b.unwrap()].iter().filter(|w| **w).count(), 1);
     }
 }
+
+/// A batch commit reads (known keys, fingerprints) before it writes. Another connection's commit
+/// in between (here: audit rows in a tight loop, as the fetch lease's renewal does during a long
+/// import) must make it wait, never fail: on SQLite a deferred transaction failed at its first
+/// write with "database is locked" (SQLITE_BUSY_SNAPSHOT, 517), which the busy timeout does not
+/// cover; write transactions now begin with `BEGIN IMMEDIATE`.
+#[tokio::test]
+async fn batch_commits_never_fail_while_another_connection_commits() {
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let hammer = {
+            let (store, stop) = (store.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    store.audit(n as i64, "test", "hammer", "another writer").await.unwrap();
+                    n += 1;
+                    tokio::task::yield_now().await;
+                }
+                n
+            })
+        };
+        for b in 0..60 {
+            let items: Vec<ImportItem> = (0..5)
+                .map(|i| {
+                    item(
+                        &format!("imap:INBOX:7:{}", b * 5 + i),
+                        &format!("s{b}-{i}"),
+                        Decision::Keep(KeepReason::NoRoute),
+                    )
+                })
+                .collect();
+            let out = store.commit_batch(o.mailbox, &items, 100 + b).await.unwrap_or_else(|e| panic!("batch {b}: {e}"));
+            assert!(out.iter().all(|x| matches!(x, ImportOutcome::Kept { .. })), "{out:?}");
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let written = hammer.await.unwrap();
+        assert!(written > 0, "the other writer ran");
+    }
+}
