@@ -337,8 +337,8 @@ async fn pass(
     // parsed) and the committer.
     // The committer runs the steps that read what earlier batches stored (cut-off ledger rows,
     // the storm count) right before its own commit, so they see every earlier batch. It hands the
-    // committed keys back to the fetcher, which disposes of them in groups between two fetches: nothing
-    // leaves the server before its commit. A semaphore bounds the batches in flight (memory).
+    // committed keys back to the fetcher, which disposes of them in groups between two fetches:
+    // nothing leaves the server before its commit. A semaphore bounds the batches in flight (memory).
     let (parse_tx, parse_rx) = tokio::sync::mpsc::channel(1);
     let (files_tx, files_rx) = tokio::sync::mpsc::channel(1);
     let (commit_tx, commit_rx) = tokio::sync::mpsc::channel(1);
@@ -373,7 +373,9 @@ type Permit = tokio::sync::OwnedSemaphorePermit;
 const DISPOSE_EVERY: usize = 1000;
 
 /// Fetches batch after batch and disposes of what the committer reports as committed, in groups of
-/// [`DISPOSE_EVERY`] between two fetches and the rest at the end. Returns the keys it disposed of. Stops early (without error) when the stages after it have stopped.
+/// [`DISPOSE_EVERY`] between two fetches and the rest at the end. Returns the keys it disposed of.
+/// Stops early (without error) when the stages after it have stopped; on an error, what was
+/// committed but not yet disposed of stays on the server for the next pass (the ledger knows it).
 async fn fetch_stage(
     session: &mut Session,
     batches: Vec<&[String]>,
