@@ -21,6 +21,13 @@ fn both(input: &[u8], boundary: &[u8]) {
     );
 }
 
+/// What the released decoder gave (a truncate that underflowed was a no-op), kept.
+#[test]
+fn a_soft_break_before_the_boundary_keeps_the_dash_as_before() {
+    let mut s = MessageStream::new(b"=\n--XyZ");
+    assert_eq!(s.decode_quoted_printable_mime(b"XyZ").1.as_ref(), b"-");
+}
+
 #[test]
 fn usual_quoted_printable_parts_decode_the_same() {
     for input in [
@@ -35,6 +42,9 @@ fn usual_quoted_printable_parts_decode_the_same() {
         b"x\r\n--XyZ",
         // White space on both sides of a lone CR before the boundary (found by the proptest).
         b" \r \n--XyZ",
+        // A soft line break right before the boundary: the original subtracted past zero here.
+        b"=\n--XyZ",
+        b"=\r\n--XyZ",
     ] {
         both(input, b"XyZ");
         both(input, b"");

@@ -37,7 +37,7 @@ pub fn quoted_printable_decode(bytes: &[u8]) -> Option<Vec<u8>> {
                     state = QuotedPrintableState::None;
                 } else {
                     if ws_count > 0 {
-                        buf.truncate(buf.len() - ws_count);
+                        truncate_by(&mut buf, ws_count);
                     }
                     buf.extend_from_slice(crlf);
                 }
@@ -88,6 +88,17 @@ pub fn quoted_printable_decode_char(hex1: u8, hex2: u8) -> Option<u8> {
     let hex2 = HEX_MAP[hex2 as usize];
 
     (hex1 != -1 && hex2 != -1).then_some(((hex1 as u8) << 4) | hex2 as u8)
+}
+
+/// Postkorb: drops the last `n` bytes, or nothing when there are fewer. The original's
+/// `buf.truncate(buf.len() - n)` overflowed for e.g. `=\n--boundary` (a soft line break right
+/// before the boundary): a panic with overflow checks, and in release builds a truncate to a huge
+/// length, which is a no-op. Keeping the no-op keeps the decoded bytes (and attachment sizes
+/// recorded by earlier imports) as they were.
+fn truncate_by(buf: &mut Vec<u8>, n: usize) {
+    if let Some(len) = buf.len().checked_sub(n) {
+        buf.truncate(len);
+    }
 }
 
 /// Postkorb: the bytes that end a run of plain bytes in `decode_quoted_printable_mime`.
@@ -155,7 +166,7 @@ impl<'x> MessageStream<'x> {
                         state = QuotedPrintableState::None;
                     } else {
                         if ws_count > 0 {
-                            buf.truncate(buf.len() - ws_count);
+                            truncate_by(&mut buf, ws_count);
                         }
                         buf.extend_from_slice(crlf);
                     }
@@ -166,9 +177,9 @@ impl<'x> MessageStream<'x> {
                 }
                 b'-' if !boundary.is_empty() && last_ch == b'-' && self.try_skip(boundary) => {
                     if before_last_ch == b'\n' {
-                        buf.truncate(buf.len() - (crlf.len() + 1));
+                        truncate_by(&mut buf, crlf.len() + 1);
                     } else {
-                        buf.truncate(buf.len() - 1);
+                        truncate_by(&mut buf, 1);
                         end_pos = self.offset() - boundary.len() - 2;
                     }
 
@@ -262,7 +273,7 @@ impl<'x> MessageStream<'x> {
                         state = QuotedPrintableState::None;
                     } else {
                         if ws_count > 0 {
-                            buf.truncate(buf.len() - ws_count);
+                            truncate_by(&mut buf, ws_count);
                         }
                         buf.extend_from_slice(crlf);
                     }
@@ -273,9 +284,9 @@ impl<'x> MessageStream<'x> {
                 }
                 b'-' if !boundary.is_empty() && last_ch == b'-' && self.try_skip(boundary) => {
                     if before_last_ch == b'\n' {
-                        buf.truncate(buf.len() - (crlf.len() + 1));
+                        truncate_by(&mut buf, crlf.len() + 1);
                     } else {
-                        buf.truncate(buf.len() - 1);
+                        truncate_by(&mut buf, 1);
                         end_pos = self.offset() - boundary.len() - 2;
                     }
 
