@@ -394,10 +394,7 @@ async fn fetch_stage(
         while let Ok(keys) = done_rx.try_recv() {
             pending.extend(keys);
         }
-        if pending.len() >= DISPOSE_EVERY {
-            session.dispose(&pending).await?;
-            disposed.append(&mut pending);
-        }
+        dispose_pending(session, &mut pending, &mut disposed, DISPOSE_EVERY).await?;
         let started = Instant::now();
         let fetched = session.fetch(chunk).await?;
         tracing::debug!(
@@ -414,16 +411,25 @@ async fn fetch_stage(
     // The rest of the commits: the committer closes the channel when it is done.
     while let Some(keys) = done_rx.recv().await {
         pending.extend(keys);
-        if pending.len() >= DISPOSE_EVERY {
-            session.dispose(&pending).await?;
-            disposed.append(&mut pending);
-        }
+        dispose_pending(session, &mut pending, &mut disposed, DISPOSE_EVERY).await?;
     }
-    if !pending.is_empty() {
-        session.dispose(&pending).await?;
-        disposed.append(&mut pending);
-    }
+    dispose_pending(session, &mut pending, &mut disposed, 1).await?;
     Ok(disposed)
+}
+
+/// Disposes of the pending keys on the server once at least `at_least` have gathered, and moves
+/// them to `disposed`.
+async fn dispose_pending(
+    session: &mut Session,
+    pending: &mut Vec<String>,
+    disposed: &mut Vec<String>,
+    at_least: usize,
+) -> Result<(), ImportError> {
+    if !pending.is_empty() && pending.len() >= at_least {
+        session.dispose(pending).await?;
+        disposed.append(pending);
+    }
+    Ok(())
 }
 
 /// What the parser hands to the committer: the items, and those dated before the cut-off.

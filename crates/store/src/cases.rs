@@ -368,7 +368,7 @@ impl Store {
         let mut warnings: Vec<String> = serde_json::from_str(&warnings).unwrap_or_default();
         if in_raw != 0 {
             // Made from the raw mail now, by the same parser the import used for the rest.
-            match self.bodies_from_raw(raw_id).await {
+            match self.parsed_raw(raw_id).await {
                 Ok(mail) => (text, html, forwarded, warnings) = (mail.text, mail.html, mail.forwarded, mail.warnings),
                 Err(e) => warnings.push(format!("the text of this mail could not be read from its raw mail: {e}")),
             }
@@ -424,9 +424,10 @@ impl Store {
         })
     }
 
-    /// The raw mail, parsed (text, sanitised HTML, forwarded original, warnings) off the async
-    /// threads: a Vorgang's bodies when it is shown (`body_in_raw`).
-    async fn bodies_from_raw(&self, raw_id: i64) -> Result<postkorb_mail::InboundMail> {
+    /// The raw mail, read and parsed in full (text, sanitised HTML, forwarded original, warnings)
+    /// off the async threads: a Vorgang's bodies when it is shown (`body_in_raw`), a kept mail's
+    /// page and its re-routing.
+    pub async fn parsed_raw(&self, raw_id: i64) -> Result<postkorb_mail::InboundMail> {
         let raw = self.raw(raw_id).await?;
         tokio::task::spawn_blocking(move || postkorb_mail::parse(&raw))
             .await
