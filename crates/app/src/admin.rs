@@ -241,7 +241,7 @@ pub async fn mailbox(ctx: &Ctx, cmd: MailboxCmd) -> anyhow::Result<()> {
         }
         MailboxCmd::Test { name } => {
             let m = ctx.store.mailbox(&name).await?;
-            let cfg = crate::oauth::fresh_config(&ctx.store, &m, &ctx.key, &ctx.clock).await?;
+            let cfg = crate::oauth::fresh_config(&ctx.store, &m, &ctx.key, &ctx.clock, ctx.settings.net()).await?;
             match postkorb_source::test_connection(&cfg).await {
                 Ok(n) => {
                     println!("OK: connected and logged in to {name}; {n} mails waiting");
@@ -266,21 +266,18 @@ async fn set_mailbox(ctx: &Ctx, a: MailboxArgs) -> anyhow::Result<()> {
     if !is_maildir && a.host.is_empty() {
         bail!("--host is required for {}", a.protocol);
     }
-    let secret = if is_maildir || a.keep_password {
-        None
-    } else {
-        Some(ctx.key.encrypt(&read_secret("Mailbox password: ", a.password_stdin)?)?)
-    };
+    let new_password =
+        if is_maildir || a.keep_password { None } else { Some(read_secret("Mailbox password: ", a.password_stdin)?) };
     // A new password means password login; --keep-password keeps the login method (e.g. OAuth2).
-    let auth = if secret.is_some() { "password".to_string() } else { String::new() };
-    let m = MailboxRecord {
+    let auth = if new_password.is_some() { "password".to_string() } else { String::new() };
+    let mut m = MailboxRecord {
         name: a.name.clone(),
         protocol: a.protocol.clone(),
         host: a.host.clone(),
         port: i64::from(a.port.unwrap_or_else(|| default_port(protocol, tls))),
         tls: a.tls.clone(),
         username: a.username.clone(),
-        secret,
+        secret: None,
         folder: a.folder.clone(),
         disposal: if protocol == postkorb_source::Protocol::Pop3 { "delete".into() } else { a.disposal.clone() },
         target_folder: a.target_folder.clone(),
@@ -299,7 +296,27 @@ async fn set_mailbox(ctx: &Ctx, a: MailboxArgs) -> anyhow::Result<()> {
         auth,
         ..Default::default()
     };
-    let saved = ctx.store.save_mailbox(&m, ctx.clock.now_ms()).await?;
+    // A stored password is only ever sent to the endpoint it was entered for.
+    if a.keep_password
+        && let Ok(before) = ctx.store.mailbox(&m.name).await
+        && before.endpoint() != m.endpoint()
+        && (before.secret.is_some() || before.oauth.refresh.is_some())
+    {
+        bail!(
+            "--keep-password: the stored password (or OAuth connection) of mailbox {:?} was entered for {} {}:{} as {:?}; \
+             it is never sent to another server, port, encryption, protocol or user name. Enter it again \
+             (--password-stdin, or `postkorb mailbox oauth`)",
+            m.name,
+            before.protocol,
+            before.host,
+            before.port,
+            before.username
+        );
+    }
+    if let Some(pw) = new_password {
+        m.secret = Some(crate::mailbox::seal_secret(&m, &ctx.key, postkorb_store::SecretColumn::Password, &pw)?);
+    }
+    let saved = ctx.store.save_mailbox_by(&m, ctx.clock.now_ms(), "cli").await?;
     println!("saved mailbox {} ({} {}:{})", saved.name, saved.protocol, saved.host, saved.port);
     let policy = crate::importer::policy_of(&saved);
     println!("sender verification: {}", verify_words(&policy));

@@ -21,7 +21,10 @@ back up the key file as well";
 /// `postkorb migrate-db --to postgres://…`
 pub async fn migrate_db(ctx: &Ctx, to: &str) -> anyhow::Result<()> {
     if ctx.store.backend() != Backend::Sqlite {
-        bail!("migrate-db copies the embedded SQLite database; this installation uses {}", ctx.settings.database_url());
+        bail!(
+            "migrate-db copies the embedded SQLite database; this installation uses {}",
+            ctx.settings.database_url_redacted()
+        );
     }
     if !(to.starts_with("postgres://") || to.starts_with("postgresql://")) {
         bail!("--to must be a PostgreSQL URL (postgres://USER@HOST/DATABASE)");
@@ -44,7 +47,10 @@ pub async fn migrate_db(ctx: &Ctx, to: &str) -> anyhow::Result<()> {
         }
         println!("Keep blob_dir = \"{}\" for the PostgreSQL installation.", dir.display());
     }
-    println!("Next: set database_url = \"{to}\" (or POSTKORB_DATABASE_URL) and keep the same key file");
+    println!(
+        "Next: set database_url = \"{}\" (or POSTKORB_DATABASE_URL) and keep the same key file",
+        crate::settings::redact_url(to)
+    );
     println!("({}); the SQLite file stays as it was.", ctx.settings.key_file().display());
     Ok(())
 }

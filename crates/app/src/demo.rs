@@ -34,6 +34,8 @@ pub async fn run(mut settings: Settings, serve: bool, reset: bool) -> anyhow::Re
     settings.data_dir = dir.clone();
     settings.database_url = None;
     settings.key_file = None;
+    // The demo's Maildir may be edited in the web form.
+    settings.maildir_root.get_or_insert_with(|| dir.clone());
     let ctx = Ctx::open(settings).await?;
     let maildir = dir.join("maildir");
     if fresh {
@@ -71,7 +73,8 @@ pub async fn run(mut settings: Settings, serve: bool, reset: bool) -> anyhow::Re
 fn write_config(dir: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
     let path = dir.join("postkorb.toml");
     let abs = std::fs::canonicalize(dir)?;
-    std::fs::write(&path, format!("data_dir = {:?}\n", abs.display().to_string()))?;
+    let abs = abs.display().to_string();
+    std::fs::write(&path, format!("data_dir = {abs:?}\nmaildir_root = {abs:?}\n"))?;
     Ok(path)
 }
 

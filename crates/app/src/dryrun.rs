@@ -68,7 +68,7 @@ fn keep_words(reason: &KeepReason) -> (String, String) {
 
 /// Lists, fetches and decides like a pass, then leaves without disposing of anything.
 pub async fn run(ctx: &Ctx, m: &MailboxRecord) -> anyhow::Result<DryRun> {
-    let cfg = crate::oauth::fresh_config(&ctx.store, m, &ctx.key, &ctx.clock).await?;
+    let cfg = crate::oauth::fresh_config(&ctx.store, m, &ctx.key, &ctx.clock, ctx.settings.net()).await?;
     let mut session =
         postkorb_source::Session::connect(&cfg).await.map_err(|e| anyhow::anyhow!("mailbox {}: {e}", m.name))?;
     let keys: Vec<String> = session.list().await?.into_iter().map(|e| e.key).collect();

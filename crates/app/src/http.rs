@@ -43,9 +43,15 @@ impl Hooks for AppHooks {
     fn test_mailbox(&self, name: String) -> BoxFuture<'_, Result<usize, String>> {
         Box::pin(async move {
             let m = self.ctx.store.mailbox(&name).await.map_err(|e| e.to_string())?;
-            let cfg = crate::oauth::fresh_config(&self.ctx.store, &m, &self.ctx.key, &self.ctx.clock)
-                .await
-                .map_err(|e| format!("{e:#}"))?;
+            let cfg = crate::oauth::fresh_config(
+                &self.ctx.store,
+                &m,
+                &self.ctx.key,
+                &self.ctx.clock,
+                self.ctx.settings.net(),
+            )
+            .await
+            .map_err(|e| format!("{e:#}"))?;
             postkorb_source::test_connection(&cfg).await.map_err(|e| e.german())
         })
     }
@@ -90,59 +96,76 @@ impl Hooks for AppHooks {
                 return Err("Bitte geben Sie die Client-ID der App-Registrierung an.".into());
             }
             let redirect = self.ctx.settings.oauth_redirect_uri();
-            let start = crate::oauth::start_auth_code(&pending.connect(), &redirect).map_err(german)?;
+            let start =
+                crate::oauth::start_auth_code(&pending.connect(self.ctx.settings.net()), &redirect).map_err(german)?;
             let payload = serde_json::to_string(&Pending { verifier: start.pkce_verifier.clone(), ..pending })
                 .map_err(|e| e.to_string())?;
-            let sealed = self.ctx.key.encrypt(&payload).map_err(|e| e.to_string())?;
+            let hash = state_hash(&start.state);
+            let sealed = self.ctx.key.seal(&payload, &pending_binding(&hash)).map_err(|e| e.to_string())?;
             let now = self.ctx.clock.now_ms();
             self.ctx
                 .store
-                .put_oauth_pending(&state_hash(&start.state), &mailbox, employee_id, &sealed, now)
+                .put_oauth_pending(&hash, &mailbox, employee_id, &sealed, now)
                 .await
                 .map_err(|e| e.to_string())?;
             Ok(start.url)
         })
     }
 
-    fn oauth_finish(&self, state: String, code: String, employee_id: i64) -> BoxFuture<'_, Result<String, String>> {
+    fn oauth_finish(&self, state: String, code: String) -> BoxFuture<'_, Result<String, String>> {
         Box::pin(async move {
             let expired = || {
                 "Die Anmeldung beim Anbieter ist abgelaufen oder ungültig. Bitte noch einmal „Konto verbinden“."
                     .to_string()
             };
             let now = self.ctx.clock.now_ms();
+            let hash = state_hash(&state);
             let (mailbox, who, sealed) = self
                 .ctx
                 .store
-                .take_oauth_pending(&state_hash(&state), now, 10 * 60_000)
+                .take_oauth_pending(&hash, now, 10 * 60_000)
                 .await
                 .map_err(|e| e.to_string())?
                 .ok_or_else(expired)?;
-            if who != employee_id {
+            // The state stands in for the session here: whoever started the flow must still be
+            // allowed to change the mailbox.
+            let employee = self.ctx.store.employee(postkorb_core::EmployeeId(who)).await.map_err(|_| expired())?;
+            if !employee.is_current || !employee.has(postkorb_core::Permission::ManageMailImport) {
                 return Err(expired());
             }
-            let payload = self.ctx.key.decrypt(&sealed).map_err(|e| e.to_string())?;
-            let pending: Pending = serde_json::from_str(&payload).map_err(|e| e.to_string())?;
+            let payload = self.ctx.key.open(&sealed, &pending_binding(&hash)).map_err(|_| expired())?;
+            let pending: Pending = serde_json::from_str(&payload).map_err(|_| expired())?;
             let redirect = self.ctx.settings.oauth_redirect_uri();
+            let actor = employee.username.clone().unwrap_or_else(|| employee.name.clone());
             crate::oauth::finish_auth_code(
                 &self.ctx.store,
                 &self.ctx.key,
                 &self.ctx.clock,
                 &mailbox,
-                &pending.connect(),
+                &pending.connect(self.ctx.settings.net()),
                 &redirect,
                 &code,
                 &pending.verifier,
+                &actor,
             )
             .await
-            .map_err(|e| format!("Konto nicht verbunden: {e:#}"))?;
+            .map_err(|e| {
+                tracing::warn!(mailbox = %mailbox, error = %format!("{e:#}"), "OAuth connect failed");
+                crate::oauth::german_failure(&e)
+            })?;
             Ok(mailbox)
         })
     }
 
-    fn encrypt(&self, password: &str) -> Result<Vec<u8>, String> {
-        self.ctx.key.encrypt(password).map_err(|e| e.to_string())
+    fn seal_password(&self, record: &postkorb_store::MailboxRecord, password: &str) -> Result<Vec<u8>, String> {
+        crate::mailbox::seal_secret(record, &self.ctx.key, postkorb_store::SecretColumn::Password, password)
+            .map_err(|e| e.to_string())
     }
+}
+
+/// What a pending flow's payload is sealed with: its own row.
+fn pending_binding(state_hash: &str) -> Vec<u8> {
+    format!("postkorb/oauth-pending/v1\0{state_hash}").into_bytes()
 }
 
 /// A browser OAuth flow in progress, sealed with the secret key while it waits in the database.
@@ -158,7 +181,7 @@ struct Pending {
 }
 
 impl Pending {
-    fn connect(&self) -> crate::oauth::Connect {
+    fn connect(&self, net: postkorb_source::NetPolicy) -> crate::oauth::Connect {
         crate::oauth::Connect {
             provider: self.provider.clone(),
             client_id: self.client_id.clone(),
@@ -167,6 +190,7 @@ impl Pending {
             token_url: self.token_url.clone(),
             device_url: None,
             auth_url: self.auth_url.clone(),
+            net,
         }
     }
 }
@@ -179,7 +203,12 @@ fn state_hash(state: &str) -> String {
 
 /// Everything served over HTTP.
 pub fn router(ctx: &Ctx) -> anyhow::Result<Router> {
-    let state = WebState { store: ctx.store.clone(), hooks: Arc::new(AppHooks::new(ctx)?), secure_cookies: false };
+    let paths = postkorb_web::PathRules {
+        maildir_root: ctx.settings.maildir_root.clone(),
+        ca_dir: Some(ctx.settings.ca_dir()),
+    };
+    let state =
+        WebState { store: ctx.store.clone(), hooks: Arc::new(AppHooks::new(ctx)?), secure_cookies: false, paths };
     let health =
         Router::new().route("/health", get(health)).route("/metrics", get(metrics)).with_state(ctx.store.clone());
     Ok(postkorb_web::router(state).merge(health))

@@ -36,19 +36,25 @@ pub struct Ctx {
 impl Ctx {
     pub async fn open(settings: Settings) -> anyhow::Result<Ctx> {
         use anyhow::Context;
+        private_files();
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("cannot create data directory {}", settings.data_dir.display()))?;
         let url = settings.database_url();
         let store = Store::open_with(&url, settings.effective_blob_dir())
             .await
-            .with_context(|| format!("cannot open database {url}"))?;
+            .with_context(|| format!("cannot open database {}", settings.database_url_redacted()))?;
         let key = SecretKey::load_or_create(&settings.key_file())?;
+        let rebound = secret::rebind_legacy(&store, &key).await.context("cannot bind the stored secrets")?;
+        if rebound > 0 {
+            tracing::info!(rebound, "stored mailbox secrets bound to their endpoints");
+        }
         Ok(Ctx { settings, store, key, clock: Clock::system() })
     }
 }
 
 /// Runs one parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    private_files();
     let settings = Settings::load(cli.config.as_deref())?;
     if let Command::Demo { no_serve, reset } = cli.command {
         return demo::run(settings, !no_serve, reset).await;
@@ -92,4 +98,10 @@ pub async fn announce_admin(ctx: &Ctx) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Files and directories this process creates (database, WAL, blobs, backups, key) are for its own
+/// user only: 0600 / 0700, whatever the umask it was started with.
+pub fn private_files() {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
 }

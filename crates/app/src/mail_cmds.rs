@@ -22,7 +22,7 @@ pub async fn fetch_all(ctx: &Ctx, print: bool) -> anyhow::Result<Vec<(String, Ru
     let mut reports = Vec::new();
     let mut failures = Vec::new();
     for m in mailboxes {
-        let result = match crate::oauth::fresh_config(&ctx.store, &m, &ctx.key, &ctx.clock).await {
+        let result = match crate::oauth::fresh_config(&ctx.store, &m, &ctx.key, &ctx.clock, ctx.settings.net()).await {
             Ok(cfg) => {
                 let ttl = ctx.settings.lease_ttl();
                 match crate::lease::run_once(&ctx.store, &m, &cfg, ctx.settings.batch_size, &ctx.clock, ttl).await {

@@ -1,8 +1,8 @@
 //! Stored mailbox settings ↔ the source adapter's connection settings.
 
 use anyhow::{Context, bail};
-use postkorb_source::{Auth, Disposal, Protocol, SourceConfig, TlsMode};
-use postkorb_store::MailboxRecord;
+use postkorb_source::{Auth, Disposal, NetPolicy, Protocol, SourceConfig, TlsMode};
+use postkorb_store::{MailboxRecord, SecretColumn};
 
 use crate::secret::SecretKey;
 
@@ -35,29 +35,57 @@ pub fn default_port(protocol: Protocol, tls: TlsMode) -> u16 {
     }
 }
 
+/// Opens the stored secret of `column`, bound to the mailbox's current endpoint.
+pub fn open_secret(m: &MailboxRecord, key: &SecretKey, column: SecretColumn) -> anyhow::Result<Option<String>> {
+    match m.secret_in(column) {
+        None => Ok(None),
+        Some(blob) => key.open(blob, &m.secret_binding(column)).map(Some).map_err(|e| {
+            let what = match column {
+                SecretColumn::Password => "password",
+                SecretColumn::OAuthClientSecret => "OAuth client secret",
+                SecretColumn::OAuthRefresh => "OAuth refresh token",
+                SecretColumn::OAuthAccess => "OAuth access token",
+            };
+            anyhow::anyhow!("mailbox {:?}: {what}: {e}", m.name)
+        }),
+    }
+}
+
+/// Seals `plain` as the value of `column` of `m` as it will be stored (endpoint included).
+pub fn seal_secret(m: &MailboxRecord, key: &SecretKey, column: SecretColumn, plain: &str) -> anyhow::Result<Vec<u8>> {
+    key.seal(plain, &m.secret_binding(column))
+}
+
+/// `m` with `password` sealed for it, as it is about to be saved.
+pub fn with_password(mut m: MailboxRecord, key: &SecretKey, password: &str) -> anyhow::Result<MailboxRecord> {
+    m.secret = Some(seal_secret(&m, key, SecretColumn::Password, password)?);
+    Ok(m)
+}
+
 /// Password, or XOAUTH2 with the stored access token (refreshed by `oauth::fresh_config`).
 fn auth(m: &MailboxRecord, key: &SecretKey) -> anyhow::Result<Auth> {
     if m.auth != "xoauth2" {
         return Ok(Auth::Password);
     }
-    let blob = m.oauth.access.as_ref().with_context(|| {
+    let access_token = open_secret(m, key, SecretColumn::OAuthAccess)?.with_context(|| {
         format!("mailbox {:?} uses OAuth2 but has no token: run `postkorb mailbox oauth --name {}`", m.name, m.name)
     })?;
-    let access_token = key.decrypt(blob).with_context(|| format!("mailbox {:?}: OAuth2 access token", m.name))?;
     Ok(Auth::XOAuth2 { access_token })
 }
 
-/// Builds the connection settings, decrypting the stored password (or OAuth2 access token).
-pub fn source_config(m: &MailboxRecord, key: &SecretKey) -> anyhow::Result<SourceConfig> {
+/// Builds the connection settings, opening the stored password (or OAuth2 access token) for exactly
+/// the endpoint it was entered for.
+pub fn source_config(m: &MailboxRecord, key: &SecretKey, net: NetPolicy) -> anyhow::Result<SourceConfig> {
     let protocol = parse_protocol(&m.protocol)?;
     let tls = parse_tls(&m.tls)?;
-    let password = match &m.secret {
-        Some(blob) => key.decrypt(blob).with_context(|| format!("mailbox {:?}", m.name))?,
-        None => String::new(),
-    };
     if protocol != Protocol::Maildir && m.host.is_empty() {
         bail!("mailbox {:?} has no server set", m.name);
     }
+    let password = if m.auth == "xoauth2" {
+        String::new()
+    } else {
+        open_secret(m, key, SecretColumn::Password)?.unwrap_or_default()
+    };
     Ok(SourceConfig {
         protocol,
         host: m.host.clone(),
@@ -70,5 +98,6 @@ pub fn source_config(m: &MailboxRecord, key: &SecretKey) -> anyhow::Result<Sourc
         disposal: if m.disposal == "delete" { Disposal::Delete } else { Disposal::MoveTo(m.target_folder.clone()) },
         maildir: m.maildir_path.clone().map(Into::into),
         ca_file: m.ca_file.clone().filter(|p| !p.trim().is_empty()).map(Into::into),
+        net,
     })
 }

@@ -13,14 +13,14 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicTokenResponse};
+use oauth2::basic::{BasicClient, BasicTokenResponse};
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, DeviceAuthorizationUrl, PkceCodeChallenge,
     PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope, StandardDeviceAuthorizationResponse,
     TokenResponse, TokenUrl,
 };
-use postkorb_source::SourceConfig;
-use postkorb_store::{MailboxRecord, OAuthFields, OAuthTokens, Store};
+use postkorb_source::{NetPolicy, SourceConfig};
+use postkorb_store::{MailboxRecord, OAuthFields, OAuthTokens, SecretColumn, Store};
 
 use crate::clock::{Clock, format_ms};
 use crate::secret::SecretKey;
@@ -117,15 +117,32 @@ fn check_endpoint(url: &str) -> anyhow::Result<()> {
     }
 }
 
-/// reqwest without redirects (a token endpoint that redirects is refused, so nobody can bounce our
-/// secrets or our requests elsewhere), rustls with ring, short timeouts.
-pub fn http_client() -> anyhow::Result<reqwest::Client> {
-    reqwest::Client::builder()
+/// reqwest for requests to `url`: no redirects (a token endpoint that redirects is refused, so
+/// nobody can bounce our secrets or our requests elsewhere), rustls with ring, short timeouts, and
+/// the host resolved once here, checked against `net` and pinned, so the request goes to exactly
+/// the address that was checked.
+pub async fn http_client(url: &str, net: NetPolicy) -> anyhow::Result<reqwest::Client> {
+    let parsed = reqwest::Url::parse(url).with_context(|| format!("not a URL: {url:?}"))?;
+    let host = parsed.host_str().context("the URL has no host")?.to_string();
+    let port = parsed.port_or_known_default().unwrap_or(443);
+    let bare = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    let addrs: Vec<std::net::SocketAddr> =
+        tokio::time::timeout(Duration::from_secs(10), tokio::net::lookup_host((bare.as_str(), port)))
+            .await
+            .map_err(|_| anyhow::anyhow!("{host}: name lookup timed out"))?
+            .with_context(|| format!("{host}: name not found"))?
+            .collect();
+    if let Some(bad) = addrs.iter().find(|a| !net.allows(a.ip())) {
+        bail!("{host} resolves to {}, an internal address, and allow_private_hosts is off", bad.ip());
+    }
+    let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
-        .build()
-        .context("cannot build the HTTP client")
+        .timeout(Duration::from_secs(30));
+    if parsed.domain().is_some() {
+        builder = builder.resolve_to_addrs(&host, &addrs);
+    }
+    builder.build().context("cannot build the HTTP client")
 }
 
 /// The settings an OAuth client is built from (no endpoints typestate leaks out of here).
@@ -137,10 +154,7 @@ struct ClientSpec {
 impl ClientSpec {
     fn of(m: &MailboxRecord, key: &SecretKey) -> anyhow::Result<ClientSpec> {
         let client_id = m.oauth.client_id.clone().filter(|c| !c.is_empty()).context("no OAuth client ID set")?;
-        let client_secret = match &m.oauth.client_secret {
-            Some(blob) => Some(key.decrypt(blob).context("OAuth client secret")?),
-            None => None,
-        };
+        let client_secret = crate::mailbox::open_secret(m, key, SecretColumn::OAuthClientSecret)?;
         Ok(ClientSpec { client_id, client_secret })
     }
 }
@@ -153,15 +167,46 @@ fn basic(spec: &ClientSpec) -> BasicClient {
     }
 }
 
-/// Why a token request failed, without any secret in it.
+/// Why a request to a token endpoint failed, without any secret in it. `detail` (for the log and
+/// the CLI) may hold the endpoint's own words; the web shows only [`german_failure`].
+#[derive(Debug, thiserror::Error)]
+#[error("{detail}")]
+pub struct TokenError {
+    pub kind: TokenFailure,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenFailure {
+    /// The endpoint answered with an OAuth error code (RFC 6749 §5.2; anything else is "other").
+    Refused(&'static str),
+    Unreachable,
+    Unreadable,
+    /// The grant came without a refresh token (Microsoft: offline_access missing).
+    NoRefreshToken,
+}
+
+const OAUTH_ERROR_CODES: [&str; 9] = [
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "access_denied",
+    "expired_token",
+    "authorization_pending",
+];
+
 fn describe<RE: std::error::Error + 'static, T: oauth2::ErrorResponseType + std::fmt::Display>(
     e: RequestTokenError<RE, oauth2::StandardErrorResponse<T>>,
-) -> (bool, String) {
+) -> TokenError {
     match e {
         RequestTokenError::ServerResponse(r) => {
-            let invalid_grant = r.error().to_string() == BasicErrorResponseType::InvalidGrant.to_string();
+            let code = r.error().to_string();
+            let known = OAUTH_ERROR_CODES.iter().find(|c| **c == code).copied().unwrap_or("other");
             let detail = r.error_description().map(|d| format!(" ({d})")).unwrap_or_default();
-            (invalid_grant, format!("{}{detail}", r.error()))
+            TokenError { kind: TokenFailure::Refused(known), detail: format!("{code}{detail}") }
         }
         RequestTokenError::Request(e) => {
             let mut detail = e.to_string();
@@ -170,19 +215,58 @@ fn describe<RE: std::error::Error + 'static, T: oauth2::ErrorResponseType + std:
                 detail = format!("{detail}: {inner}");
                 source = inner.source();
             }
-            (false, format!("token endpoint not reachable: {detail}"))
+            TokenError { kind: TokenFailure::Unreachable, detail: format!("token endpoint not reachable: {detail}") }
         }
-        RequestTokenError::Parse(e, _) => (false, format!("unreadable answer from the token endpoint: {e}")),
-        RequestTokenError::Other(e) => (false, e),
+        RequestTokenError::Parse(e, _) => TokenError {
+            kind: TokenFailure::Unreadable,
+            detail: format!("unreadable answer from the token endpoint: {e}"),
+        },
+        RequestTokenError::Other(e) => TokenError { kind: TokenFailure::Unreadable, detail: e },
     }
 }
 
-/// The tokens of a response, encrypted, with the absolute expiry.
-fn encrypt_tokens(t: &BasicTokenResponse, key: &SecretKey, now_ms: i64) -> anyhow::Result<OAuthTokens> {
+/// A failed connect or refresh in German for the web: classified, never the foreign server's text.
+pub fn german_failure(e: &anyhow::Error) -> String {
+    match e.chain().find_map(|c| c.downcast_ref::<TokenError>()).map(|t| &t.kind) {
+        Some(TokenFailure::Refused("invalid_grant")) => {
+            "Konto nicht verbunden: Der Anbieter hat die Anmeldung nicht angenommen (abgelaufen oder schon \
+             verwendet). Bitte noch einmal „Konto verbinden“."
+                .into()
+        }
+        Some(TokenFailure::Refused("invalid_client" | "unauthorized_client")) => {
+            "Konto nicht verbunden: Der Anbieter kennt diese Client-ID (oder den geheimen Clientschlüssel) nicht."
+                .into()
+        }
+        Some(TokenFailure::Refused(code)) => {
+            format!("Konto nicht verbunden: Der Anbieter hat die Anmeldung abgelehnt (Fehlercode {code}).")
+        }
+        Some(TokenFailure::Unreachable) => {
+            "Konto nicht verbunden: Der Anbieter ist nicht erreichbar. Stimmt die Token-URL?".into()
+        }
+        Some(TokenFailure::Unreadable) => {
+            "Konto nicht verbunden: Der Anbieter hat unverständlich geantwortet. Stimmt die Token-URL?".into()
+        }
+        Some(TokenFailure::NoRefreshToken) => {
+            "Konto nicht verbunden: Der Anbieter hat kein dauerhaftes Zugriffsrecht erteilt (bei Microsoft wird \
+             offline_access benötigt)."
+                .into()
+        }
+        None => "Konto nicht verbunden: Die Einstellungen der Verbindung sind fehlerhaft.".into(),
+    }
+}
+
+/// The tokens of a response, sealed for mailbox `m` as stored, with the absolute expiry.
+fn encrypt_tokens(
+    t: &BasicTokenResponse,
+    key: &SecretKey,
+    m: &MailboxRecord,
+    now_ms: i64,
+) -> anyhow::Result<OAuthTokens> {
+    let seal = |column, plain: &str| crate::mailbox::seal_secret(m, key, column, plain);
     Ok(OAuthTokens {
-        access: key.encrypt(t.access_token().secret())?,
+        access: seal(SecretColumn::OAuthAccess, t.access_token().secret())?,
         expires_ms: t.expires_in().map(|d| now_ms + i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2)),
-        refresh: t.refresh_token().map(|r| key.encrypt(r.secret())).transpose()?,
+        refresh: t.refresh_token().map(|r| seal(SecretColumn::OAuthRefresh, r.secret())).transpose()?,
     })
 }
 
@@ -193,12 +277,13 @@ pub async fn fresh_config(
     m: &MailboxRecord,
     key: &SecretKey,
     clock: &Clock,
+    net: NetPolicy,
 ) -> anyhow::Result<SourceConfig> {
     if m.auth != "xoauth2" {
-        return crate::mailbox::source_config(m, key);
+        return crate::mailbox::source_config(m, key, net);
     }
-    let fresh = ensure_fresh(store, m, key, clock.now_ms()).await?;
-    crate::mailbox::source_config(&fresh, key)
+    let fresh = ensure_fresh(store, m, key, clock.now_ms(), net).await?;
+    crate::mailbox::source_config(&fresh, key, net)
 }
 
 fn expiring(m: &MailboxRecord, now_ms: i64) -> bool {
@@ -211,6 +296,7 @@ pub async fn ensure_fresh(
     m: &MailboxRecord,
     key: &SecretKey,
     now_ms: i64,
+    net: NetPolicy,
 ) -> anyhow::Result<MailboxRecord> {
     if !expiring(m, now_ms) {
         return Ok(m.clone());
@@ -222,7 +308,7 @@ pub async fn ensure_fresh(
     if !expiring(&current, now_ms) {
         return Ok(current);
     }
-    match refresh(store, &current, key, now_ms).await {
+    match refresh(store, &current, key, now_ms, net).await {
         Ok(()) => {}
         Err(RefreshError::Rejected(detail)) => {
             // Another process may have rotated the token since we read it: then use theirs.
@@ -231,7 +317,7 @@ pub async fn ensure_fresh(
                 if !expiring(&again, now_ms) {
                     return Ok(again);
                 }
-                refresh(store, &again, key, now_ms).await.map_err(|e| e.into_anyhow(&m.name))?;
+                refresh(store, &again, key, now_ms, net).await.map_err(|e| e.into_anyhow(&m.name))?;
             } else {
                 return Err(RefreshError::Rejected(detail).into_anyhow(&m.name));
             }
@@ -266,24 +352,29 @@ impl From<anyhow::Error> for RefreshError {
 
 /// One refresh: ask the token endpoint, then store new access token, expiry and rotated refresh
 /// token in one statement (retried, since a lost rotated token locks the mailbox out).
-async fn refresh(store: &Store, m: &MailboxRecord, key: &SecretKey, now_ms: i64) -> Result<(), RefreshError> {
+async fn refresh(
+    store: &Store,
+    m: &MailboxRecord,
+    key: &SecretKey,
+    now_ms: i64,
+    net: NetPolicy,
+) -> Result<(), RefreshError> {
     let provider = Provider::of(&m.oauth)?;
     let spec = ClientSpec::of(m, key)?;
-    let Some(blob) = &m.oauth.refresh else {
+    let Some(refresh_token) = crate::mailbox::open_secret(m, key, SecretColumn::OAuthRefresh)? else {
         return Err(RefreshError::Rejected("no refresh token stored".into()));
     };
-    let refresh_token = key.decrypt(blob).context("stored refresh token")?;
     let client = basic(&spec).set_token_uri(TokenUrl::new(provider.token_url.clone()).context("token URL")?);
-    let http = http_client()?;
+    let http = http_client(&provider.token_url, net).await?;
     let answer = client.exchange_refresh_token(&RefreshToken::new(refresh_token)).request_async(&http).await;
     let tokens = match answer {
-        Ok(t) => encrypt_tokens(&t, key, now_ms)?,
+        Ok(t) => encrypt_tokens(&t, key, m, now_ms)?,
         Err(e) => {
-            let (rejected, detail) = describe(e);
-            return Err(if rejected {
-                RefreshError::Rejected(detail)
+            let e = describe(e);
+            return Err(if e.kind == TokenFailure::Refused("invalid_grant") {
+                RefreshError::Rejected(e.detail)
             } else {
-                RefreshError::Other(anyhow::anyhow!(detail))
+                RefreshError::Other(e.into())
             });
         }
     };
@@ -360,6 +451,8 @@ pub struct Connect {
     pub device_url: Option<String>,
     /// custom provider only: the authorization endpoint for the browser (PKCE) flow
     pub auth_url: Option<String>,
+    /// Which addresses the token endpoint may have.
+    pub net: NetPolicy,
 }
 
 impl Connect {
@@ -393,6 +486,7 @@ pub async fn connect_device(
     mailbox: &str,
     c: &Connect,
     prompt: impl FnOnce(&DevicePrompt),
+    actor: &str,
 ) -> anyhow::Result<MailboxRecord> {
     store.mailbox(mailbox).await?;
     let provider = c.provider()?;
@@ -400,13 +494,16 @@ pub async fn connect_device(
     let client = basic(&c.spec())
         .set_token_uri(TokenUrl::new(provider.token_url.clone()).context("token URL")?)
         .set_device_authorization_url(DeviceAuthorizationUrl::new(device_url).context("device code URL")?);
-    let http = http_client()?;
+    let http = http_client(&provider.token_url, c.net).await?;
+    if let Some(url) = &provider.device_url {
+        http_client(url, c.net).await?;
+    }
     let details: StandardDeviceAuthorizationResponse = client
         .exchange_device_code()
         .add_scopes(provider.scopes.iter().cloned().map(Scope::new))
         .request_async(&http)
         .await
-        .map_err(|e| anyhow::anyhow!(describe(e).1))
+        .map_err(describe)
         .context("device code request failed")?;
     prompt(&DevicePrompt {
         verification_uri: details.verification_uri().to_string(),
@@ -417,9 +514,9 @@ pub async fn connect_device(
         .exchange_device_access_token(&details)
         .request_async(&http, tokio::time::sleep, None)
         .await
-        .map_err(|e| anyhow::anyhow!(describe(e).1))
+        .map_err(describe)
         .context("the account was not connected")?;
-    store_connected(store, key, clock, mailbox, c, &token).await
+    store_connected(store, key, clock, mailbox, c, &token, actor).await
 }
 
 /// Step one of the authorization code flow with PKCE: the URL to send the user to, the `state`
@@ -460,6 +557,7 @@ pub async fn finish_auth_code(
     redirect_uri: &str,
     code: &str,
     pkce_verifier: &str,
+    actor: &str,
 ) -> anyhow::Result<MailboxRecord> {
     store.mailbox(mailbox).await?;
     let provider = c.provider()?;
@@ -469,11 +567,11 @@ pub async fn finish_auth_code(
     let token = client
         .exchange_code(AuthorizationCode::new(code.into()))
         .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.into()))
-        .request_async(&http_client()?)
+        .request_async(&http_client(&provider.token_url, c.net).await?)
         .await
-        .map_err(|e| anyhow::anyhow!(describe(e).1))
+        .map_err(describe)
         .context("the authorization code was not accepted")?;
-    store_connected(store, key, clock, mailbox, c, &token).await
+    store_connected(store, key, clock, mailbox, c, &token, actor).await
 }
 
 async fn store_connected(
@@ -483,29 +581,39 @@ async fn store_connected(
     mailbox: &str,
     c: &Connect,
     token: &BasicTokenResponse,
+    actor: &str,
 ) -> anyhow::Result<MailboxRecord> {
     let now = clock.now_ms();
-    let tokens = encrypt_tokens(token, key, now)?;
-    if tokens.refresh.is_none() {
-        bail!("the provider sent no refresh token (for Microsoft the scope offline_access is needed)");
-    }
-    let fields = OAuthFields {
+    // The settings first: the tokens are sealed for the endpoint they will be stored with.
+    let mut m = store.mailbox(mailbox).await?;
+    m.auth = "xoauth2".into();
+    m.secret = None;
+    m.oauth = OAuthFields {
         provider: Some(c.provider.clone()),
         client_id: Some(c.client_id.clone()),
         tenant: Some(c.tenant.clone().unwrap_or_default()),
         token_url: Some(c.token_url.clone().unwrap_or_default()),
-        client_secret: c.client_secret.as_deref().map(|s| key.encrypt(s)).transpose()?,
-        refresh: tokens.refresh,
-        access: Some(tokens.access),
-        expires_ms: tokens.expires_ms,
-        refreshed_ms: Some(now),
+        ..OAuthFields::default()
     };
+    let tokens = encrypt_tokens(token, key, &m, now)?;
+    if tokens.refresh.is_none() {
+        return Err(TokenError {
+            kind: TokenFailure::NoRefreshToken,
+            detail: "the provider sent no refresh token (for Microsoft the scope offline_access is needed)".into(),
+        }
+        .into());
+    }
+    m.oauth.client_secret = c
+        .client_secret
+        .as_deref()
+        .map(|s| crate::mailbox::seal_secret(&m, key, SecretColumn::OAuthClientSecret, s))
+        .transpose()?;
+    m.oauth.refresh = tokens.refresh;
+    m.oauth.access = Some(tokens.access);
+    m.oauth.expires_ms = tokens.expires_ms;
+    m.oauth.refreshed_ms = Some(now);
     // Through save_mailbox, so the change stamps updated_ms and a running loop picks it up.
-    let mut m = store.mailbox(mailbox).await?;
-    m.auth = "xoauth2".into();
-    m.oauth = fields;
-    m.secret = None;
-    Ok(store.save_mailbox(&m, now).await?)
+    Ok(store.save_mailbox_by(&m, now, actor).await?)
 }
 
 /// `postkorb mailbox oauth`: connects the account and stores the tokens.
@@ -520,19 +628,28 @@ pub async fn cli(ctx: &crate::Ctx, a: crate::cli::OAuthArgs) -> anyhow::Result<(
         token_url: a.token_url.clone(),
         device_url: a.device_url.clone(),
         auth_url: None,
+        net: ctx.settings.net(),
     };
     let m = match a.flow.as_str() {
         "device" => {
             if a.provider == "google" {
                 eprintln!("note: Google does not grant mail access by device code; if it refuses, use --flow browser");
             }
-            connect_device(&ctx.store, &ctx.key, &ctx.clock, &a.name, &c, |p| {
-                println!(
-                    "To connect mailbox {:?}, open {} and enter the code {}",
-                    a.name, p.verification_uri, p.user_code
-                );
-                println!("(valid for {} minutes; waiting for you to sign in …)", p.expires_in.as_secs() / 60);
-            })
+            connect_device(
+                &ctx.store,
+                &ctx.key,
+                &ctx.clock,
+                &a.name,
+                &c,
+                |p| {
+                    println!(
+                        "To connect mailbox {:?}, open {} and enter the code {}",
+                        a.name, p.verification_uri, p.user_code
+                    );
+                    println!("(valid for {} minutes; waiting for you to sign in …)", p.expires_in.as_secs() / 60);
+                },
+                "cli",
+            )
             .await?
         }
         "browser" => {
@@ -554,6 +671,7 @@ pub async fn cli(ctx: &crate::Ctx, a: crate::cli::OAuthArgs) -> anyhow::Result<(
                 &a.redirect_uri,
                 &code,
                 &start.pkce_verifier,
+                "cli",
             )
             .await?
         }
@@ -621,6 +739,7 @@ mod tests {
             token_url: None,
             device_url: None,
             auth_url: None,
+            net: NetPolicy::default(),
         };
         let a = start_auth_code(&c, "http://localhost:8080/oauth/callback").unwrap();
         assert!(a.url.starts_with("https://accounts.google.com/o/oauth2/v2/auth?"));

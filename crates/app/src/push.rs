@@ -48,22 +48,24 @@ pub async fn run_mailbox(
     batch: usize,
     shutdown: impl Future<Output = ()>,
 ) {
-    run_mailbox_leased(store, key_file, name, batch, lease::DEFAULT_TTL, shutdown).await
+    let net = postkorb_source::NetPolicy::default();
+    run_mailbox_leased(store, key_file, name, batch, lease::DEFAULT_TTL, net, shutdown).await
 }
 
 /// [`run_mailbox`] with a fetch lease of `lease_ttl`: the loop reads the mailbox only while this
 /// instance holds the mailbox's lease; otherwise it waits for the lease (another instance is
-/// fetching). The lease is released when the loop ends.
+/// fetching). The lease is released when the loop ends. Connections go only where `net` allows.
 pub async fn run_mailbox_leased(
     store: Store,
     key_file: PathBuf,
     name: String,
     batch: usize,
     lease_ttl: Duration,
+    net: postkorb_source::NetPolicy,
     shutdown: impl Future<Output = ()>,
 ) {
     tokio::select! {
-        () = mailbox_loop(&store, &key_file, &name, batch, lease_ttl) => {}
+        () = mailbox_loop(&store, &key_file, &name, batch, lease_ttl, net) => {}
         () = shutdown => {}
     }
     if let Ok(m) = store.mailbox(&name).await {
@@ -71,7 +73,14 @@ pub async fn run_mailbox_leased(
     }
 }
 
-async fn mailbox_loop(store: &Store, key_file: &Path, name: &str, batch: usize, lease_ttl: Duration) {
+async fn mailbox_loop(
+    store: &Store,
+    key_file: &Path,
+    name: &str,
+    batch: usize,
+    lease_ttl: Duration,
+    net: postkorb_source::NetPolicy,
+) {
     let clock = Clock::system();
     let mut failures: u32 = 0;
     let mut left_over = LeftOver { keys: HashSet::new(), since: Instant::now() };
@@ -117,7 +126,7 @@ async fn mailbox_loop(store: &Store, key_file: &Path, name: &str, batch: usize, 
         let step = lease::while_held(store, m.id, lease_ttl, async {
             let passed = {
                 let _one = lease::gate(m.id).await;
-                pass(store, key_file, &m, batch, &clock).await
+                pass(store, key_file, &m, batch, &clock, net).await
             };
             match passed {
                 Ok(cfg) => {
@@ -157,10 +166,11 @@ async fn pass(
     m: &MailboxRecord,
     batch: usize,
     clock: &Clock,
+    net: postkorb_source::NetPolicy,
 ) -> Result<SourceConfig, String> {
     let key = crate::secret::SecretKey::load_or_create(key_file);
     // XOAUTH2: refreshes an expiring access token first (and stores the rotated refresh token).
-    let cfg = match async { crate::oauth::fresh_config(store, m, &key?, clock).await }.await {
+    let cfg = match async { crate::oauth::fresh_config(store, m, &key?, clock, net).await }.await {
         Ok(cfg) => cfg,
         Err(e) => {
             let msg = format!("{e:#}");

@@ -85,7 +85,10 @@ async fn supervise(
                 let stop = async move {
                     let _ = stopping.wait_for(|s| *s).await;
                 };
-                tasks.insert(m.name.clone(), tokio::spawn(run_mailbox_leased(store, key_file, name, batch, ttl, stop)));
+                tasks.insert(
+                    m.name.clone(),
+                    tokio::spawn(run_mailbox_leased(store, key_file, name, batch, ttl, shared.net(), stop)),
+                );
             }
         }
         tokio::time::sleep(Duration::from_secs(10)).await;

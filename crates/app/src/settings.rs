@@ -29,6 +29,20 @@ pub struct Settings {
     /// The address people reach Postkorb at, e.g. `https://postkorb.buero.de` (for the OAuth
     /// redirect of the mailbox form; env POSTKORB_PUBLIC_URL). Default: http://localhost:PORT.
     pub public_url: Option<String>,
+    /// Maildir sources the web form may name must lie below this directory; unset, the web may
+    /// name none (the CLI may set any). Env POSTKORB_MAILDIR_ROOT.
+    pub maildir_root: Option<PathBuf>,
+    /// Extra CA certificates (PEM files) the web form may name must lie in this directory
+    /// (default: DATA_DIR/ca). Env POSTKORB_CA_DIR.
+    pub ca_dir: Option<PathBuf>,
+    /// Whether mail servers and OAuth token endpoints may be on loopback, link-local or private
+    /// addresses. True by default: a small office's mail server is often in its own LAN. False
+    /// refuses them (a hosted Postkorb that only talks to public providers). Env
+    /// POSTKORB_ALLOW_PRIVATE_HOSTS (true/false).
+    pub allow_private_hosts: bool,
+    /// `/metrics` is served to loopback clients, and to others only with
+    /// `Authorization: Bearer <metrics_token>`. Env POSTKORB_METRICS_TOKEN.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Settings {
@@ -42,6 +56,10 @@ impl Default for Settings {
             lease_secs: 60,
             blob_dir: None,
             public_url: None,
+            maildir_root: None,
+            ca_dir: None,
+            allow_private_hosts: true,
+            metrics_token: None,
         }
     }
 }
@@ -74,6 +92,22 @@ impl Settings {
         }
         if let Ok(v) = std::env::var("POSTKORB_BLOB_DIR") {
             s.blob_dir = Some(PathBuf::from(v));
+        }
+        if let Ok(v) = std::env::var("POSTKORB_MAILDIR_ROOT") {
+            s.maildir_root = Some(PathBuf::from(v));
+        }
+        if let Ok(v) = std::env::var("POSTKORB_CA_DIR") {
+            s.ca_dir = Some(PathBuf::from(v));
+        }
+        if let Ok(v) = std::env::var("POSTKORB_METRICS_TOKEN") {
+            s.metrics_token = Some(v).filter(|t| !t.is_empty());
+        }
+        if let Ok(v) = std::env::var("POSTKORB_ALLOW_PRIVATE_HOSTS") {
+            s.allow_private_hosts = match v.as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => anyhow::bail!("POSTKORB_ALLOW_PRIVATE_HOSTS={v:?}: use true or false"),
+            };
         }
         if let Ok(v) = std::env::var("POSTKORB_LEASE_SECS") {
             s.lease_secs =
@@ -120,14 +154,52 @@ impl Settings {
         std::time::Duration::from_secs(self.lease_secs)
     }
 
+    pub fn ca_dir(&self) -> PathBuf {
+        self.ca_dir.clone().unwrap_or_else(|| self.data_dir.join("ca"))
+    }
+
+    /// Outgoing connections (mail servers, token endpoints) may reach these addresses.
+    pub fn net(&self) -> postkorb_source::NetPolicy {
+        postkorb_source::NetPolicy { allow_private_hosts: self.allow_private_hosts }
+    }
+
+    /// The database URL with any password replaced, for messages and logs.
+    pub fn database_url_redacted(&self) -> String {
+        redact_url(&self.database_url())
+    }
+
     pub fn key_file(&self) -> PathBuf {
         self.key_file.clone().unwrap_or_else(|| self.data_dir.join("secret.key"))
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map(|(u, _)| format!("{u}:***")).unwrap_or_else(|| userinfo.into());
+            format!("{scheme}://{user}@{host}{tail}")
+        }
+        None => url.to_string(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_database_password_never_appears_in_a_shown_url() {
+        assert_eq!(redact_url("postgres://pk:s3cr%40t@db.lan:5432/pk"), "postgres://pk:***@db.lan:5432/pk");
+        assert_eq!(redact_url("postgres://pk:a@b@db/pk?sslmode=require"), "postgres://pk:***@db/pk?sslmode=require");
+        assert_eq!(redact_url("postgres://pk@db/pk"), "postgres://pk@db/pk");
+        assert_eq!(redact_url("sqlite:/srv/pk/postkorb.db"), "sqlite:/srv/pk/postkorb.db");
+    }
 
     #[test]
     fn unknown_keys_in_the_config_file_are_rejected() {

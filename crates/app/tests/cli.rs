@@ -82,7 +82,7 @@ fn the_mailbox_password_comes_from_stdin_is_stored_encrypted_and_never_shown() {
     }
     // Nothing listens on port 1: a clear error, not a hang.
     let err = env.fails(&["mailbox", "test"]);
-    assert!(err.contains("server not reachable"), "{err}");
+    assert!(err.contains("connection refused"), "{err}");
 }
 
 #[test]
@@ -145,4 +145,28 @@ fn by_default_an_unsigned_mail_from_a_mapped_sender_is_kept_as_not_verified() {
     let kept: serde_json::Value = serde_json::from_str(&env.ok(&["kept", "list", "--json"])).unwrap();
     assert_eq!(kept[0]["reason_code"], "unverified", "{kept}");
     assert!(kept[0]["reason"].as_str().unwrap().starts_with("sender not verified"), "{kept}");
+}
+
+#[test]
+fn mailbox_set_to_another_server_with_keep_password_never_sends_it_the_password() {
+    let env = Env::new();
+    let office = postkorb_testkit::free_port().to_string();
+    let set = |port: &str, extra: &[&str]| {
+        let mut args = vec!["mailbox", "set", "--protocol", "imap", "--host", "127.0.0.1", "--port", port];
+        args.extend(["--tls", "none", "--username", "v@office.test"]);
+        args.extend_from_slice(extra);
+        args.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let args = set(&office, &["--password-stdin"]);
+    let out = env.run(&args.iter().map(String::as_str).collect::<Vec<_>>(), Some("Sehr-Geheim-123\n"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let evil = postkorb_testkit::Recorder::imap();
+    let args = set(&evil.port().to_string(), &["--keep-password"]);
+    let err = env.fails(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(err.contains("never sent to another server") && err.contains("--password-stdin"), "{err}");
+    let _ = env.run(&["mailbox", "test"], None);
+    let _ = env.run(&["fetch", "--once"], None);
+    assert_eq!(evil.connections(), 0, "the foreign host was never contacted");
+    assert!(env.ok(&["mailbox", "show"]).contains(&format!("127.0.0.1:{office}")), "unchanged");
 }

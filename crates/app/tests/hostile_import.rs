@@ -46,7 +46,7 @@ async fn mailbox(store: &Store, key: &SecretKey, port: u16) -> MailboxRecord {
         port: port.into(),
         tls: "none".into(),
         username: USER.into(),
-        secret: Some(key.encrypt(PASSWORD).unwrap()),
+        secret: None,
         folder: "INBOX".into(),
         disposal: "move".into(),
         target_folder: "Postkorb/Importiert".into(),
@@ -56,6 +56,7 @@ async fn mailbox(store: &Store, key: &SecretKey, port: u16) -> MailboxRecord {
         enabled: true,
         ..Default::default()
     };
+    let m = postkorb_app::mailbox::with_password(m, &key, PASSWORD).unwrap();
     store.save_mailbox(&m, 1).await.unwrap()
 }
 
@@ -104,7 +105,7 @@ async fn hostile_mails_end_in_one_defined_state_each_and_normal_mails_still_beco
     let normals = delivered;
     eprintln!("delivered {} hostile + {normals} normal mails in {:?}", hostile.len(), started.elapsed());
 
-    let cfg = source_config(&m, &key).unwrap();
+    let cfg = source_config(&m, &key, Default::default()).unwrap();
     let started = Instant::now();
     let report = importer::run_once(&store, &m, &cfg, 3, &Clock::fixed(1_800_000_000_000))
         .await

@@ -30,21 +30,22 @@ async fn store_with_route(dir: &std::path::Path) -> Store {
 }
 
 fn record(key: &SecretKey, port: u16, user: &str, password: &str) -> MailboxRecord {
-    MailboxRecord {
+    let m = MailboxRecord {
         name: user.into(),
         protocol: "imap".into(),
         host: "127.0.0.1".into(),
         port: port.into(),
         tls: "none".into(),
         username: user.into(),
-        secret: Some(key.encrypt(password).unwrap()),
+        secret: None,
         folder: "INBOX".into(),
         disposal: "move".into(),
         target_folder: "Postkorb/Importiert".into(),
         poll_secs: 3600,
         enabled: true,
         ..Default::default()
-    }
+    };
+    postkorb_app::mailbox::with_password(m, key, password).unwrap()
 }
 
 fn mail(n: usize) -> Vec<u8> {

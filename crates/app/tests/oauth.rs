@@ -5,10 +5,11 @@
 
 use postkorb_app::clock::Clock;
 use postkorb_app::importer;
+use postkorb_app::mailbox::{open_secret, seal_secret};
 use postkorb_app::oauth::{self, Connect};
 use postkorb_app::settings::Settings;
 use postkorb_app::{Ctx, mail_cmds};
-use postkorb_store::{MailboxRecord, OAuthFields, Store};
+use postkorb_store::{MailboxRecord, OAuthFields, SecretColumn, Store};
 use postkorb_testkit::{Dovecot, OAuthServer, Options};
 
 const USER: &str = "vorgaenge@office.test";
@@ -65,12 +66,12 @@ async fn connected_mailbox(w: &World, protocol: &str, expires_ms: i64) -> (Mailb
         provider: Some("custom".into()),
         client_id: Some("postkorb-test".into()),
         token_url: Some(w.oauth.token_url()),
-        refresh: Some(w.ctx.key.encrypt(&refresh).unwrap()),
-        access: Some(w.ctx.key.encrypt(&access).unwrap()),
         expires_ms: Some(expires_ms),
         refreshed_ms: Some(NOW - 86_400_000),
         ..Default::default()
     };
+    m.oauth.refresh = Some(seal_secret(&m, &w.ctx.key, SecretColumn::OAuthRefresh, &refresh).unwrap());
+    m.oauth.access = Some(seal_secret(&m, &w.ctx.key, SecretColumn::OAuthAccess, &access).unwrap());
     (w.store.save_mailbox(&m, 2).await.unwrap(), access, refresh)
 }
 
@@ -85,12 +86,14 @@ fn mail(n: u32) -> Vec<u8> {
 async fn pass(w: &World, now_ms: i64) -> Result<importer::RunReport, String> {
     let m = w.store.mailbox("default").await.unwrap();
     let clock = Clock::fixed(now_ms);
-    let cfg = oauth::fresh_config(&w.store, &m, &w.ctx.key, &clock).await.map_err(|e| format!("{e:#}"))?;
+    let cfg = oauth::fresh_config(&w.store, &m, &w.ctx.key, &clock, Default::default())
+        .await
+        .map_err(|e| format!("{e:#}"))?;
     importer::run_once(&w.store, &m, &cfg, 10, &clock).await.map_err(|e| e.to_string())
 }
 
 fn stored_refresh(w: &World, m: &MailboxRecord) -> String {
-    w.ctx.key.decrypt(m.oauth.refresh.as_ref().expect("a refresh token is stored")).unwrap()
+    open_secret(m, &w.ctx.key, SecretColumn::OAuthRefresh).unwrap().expect("a refresh token is stored")
 }
 
 #[tokio::test]
@@ -118,7 +121,7 @@ async fn the_importer_refreshes_an_expiring_token_before_the_pass_and_stores_the
     assert_ne!(new_refresh, old_refresh, "the rotated refresh token was not stored");
     assert!(w.oauth.refresh_valid(&new_refresh), "the stored refresh token is not the current one");
     assert!(!w.oauth.refresh_valid(&old_refresh), "the mock must have retired the old one");
-    assert_ne!(w.ctx.key.decrypt(after.oauth.access.as_ref().unwrap()).unwrap(), old_access);
+    assert_ne!(open_secret(&after, &w.ctx.key, SecretColumn::OAuthAccess).unwrap().unwrap(), old_access);
     assert_eq!(after.oauth.expires_ms, Some(NOW + 3_600_000));
     assert_eq!(after.oauth.refreshed_ms, Some(NOW));
     assert_eq!(after.updated_ms, before.updated_ms, "a refresh must not restart the import loop");
@@ -141,7 +144,7 @@ async fn a_lost_rotated_refresh_token_is_refused_and_shown_in_the_mailbox_health
     pass(&w, NOW).await.unwrap_or_else(|e| panic!("{e}\n{}", w.dovecot.log()));
     // Someone puts the old refresh token back (a restored backup): the provider refuses it.
     let mut m = w.store.mailbox("default").await.unwrap();
-    m.oauth.refresh = Some(w.ctx.key.encrypt(&old_refresh).unwrap());
+    m.oauth.refresh = Some(seal_secret(&m, &w.ctx.key, SecretColumn::OAuthRefresh, &old_refresh).unwrap());
     m.oauth.expires_ms = Some(NOW);
     w.store.save_mailbox(&m, 3).await.unwrap();
     // What `postkorb fetch` runs: the refused refresh ends up in the mailbox's health.
@@ -162,7 +165,7 @@ async fn a_revoked_access_token_is_a_login_error_over_imap_and_pop3() {
         w.oauth.revoke(&access);
         let m = w.store.mailbox("default").await.unwrap();
         let clock = Clock::fixed(NOW);
-        let cfg = oauth::fresh_config(&w.store, &m, &w.ctx.key, &clock).await.unwrap();
+        let cfg = oauth::fresh_config(&w.store, &m, &w.ctx.key, &clock, Default::default()).await.unwrap();
         match importer::run_once(&w.store, &m, &cfg, 10, &clock).await {
             Err(importer::ImportError::Source(postkorb_source::SourceError::Login(detail))) => {
                 assert!(!detail.contains(&access), "{detail}")
@@ -187,11 +190,20 @@ async fn the_device_code_flow_connects_the_account_and_the_next_pass_fetches() {
         token_url: Some(w.oauth.token_url()),
         device_url: Some(w.oauth.device_url()),
         auth_url: None,
+        net: Default::default(),
     };
     let mut shown = None;
-    let m = oauth::connect_device(&w.store, &w.ctx.key, &Clock::fixed(NOW), "default", &connect, |p| {
-        shown = Some((p.user_code.clone(), p.verification_uri.clone()));
-    })
+    let m = oauth::connect_device(
+        &w.store,
+        &w.ctx.key,
+        &Clock::fixed(NOW),
+        "default",
+        &connect,
+        |p| {
+            shown = Some((p.user_code.clone(), p.verification_uri.clone()));
+        },
+        "test",
+    )
     .await
     .unwrap();
     let (code, uri) = shown.expect("the user code was shown");
@@ -225,6 +237,7 @@ async fn the_authorization_code_flow_with_pkce_stores_the_tokens() {
         token_url: Some(w.oauth.token_url()),
         device_url: None,
         auth_url: None,
+        net: Default::default(),
     };
     let redirect = "http://localhost:8080/oauth/callback";
     let start = oauth::start_auth_code(&Connect { provider: "google".into(), ..connect.clone() }, redirect).unwrap();
@@ -242,6 +255,7 @@ async fn the_authorization_code_flow_with_pkce_stores_the_tokens() {
         redirect,
         &code,
         &start.pkce_verifier,
+        "test",
     )
     .await
     .unwrap();

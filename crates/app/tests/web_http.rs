@@ -390,12 +390,117 @@ async fn the_mailbox_form_shows_german_errors_keeps_the_password_write_only_and_
         .post("/optionen/e-mail", Some(&admin), &format!("csrf={csrf}&action=test&protocol=imap&host=127.0.0.1&port={port}&tls=none&username=v%40office.test&password=Sehr-Geheim-123&folder=INBOX&disposal=move&target_folder=Postkorb%2FImportiert&poll_secs=60"))
         .await;
     assert!(r.body.contains("Gespeichert."), "{}", r.body);
-    assert!(r.body.contains("Verbindung fehlgeschlagen: Server nicht erreichbar"), "{}", r.body);
+    assert!(
+        r.body.contains("Verbindung fehlgeschlagen: Der Server nimmt auf diesem Port keine Verbindung an"),
+        "{}",
+        r.body
+    );
     assert!(!r.body.contains("Sehr-Geheim-123"), "the password is never sent back");
     assert!(r.body.contains("gespeichert – leer lassen"));
     let saved = app.ctx.store.mailbox("default").await.unwrap();
     assert!(saved.secret.is_some());
-    assert_eq!(app.ctx.key.decrypt(saved.secret.as_ref().unwrap()).unwrap(), "Sehr-Geheim-123");
+    assert_eq!(
+        postkorb_app::mailbox::open_secret(&saved, &app.ctx.key, postkorb_store::SecretColumn::Password)
+            .unwrap()
+            .unwrap(),
+        "Sehr-Geheim-123"
+    );
+}
+
+/// The form of a password mailbox at `port`, as the browser sends it.
+fn mailbox_form(csrf: &str, action: &str, port: u16, password: &str) -> String {
+    format!(
+        "csrf={csrf}&action={action}&protocol=imap&host=127.0.0.1&port={port}&tls=none&username=v%40office.test\
+         &password={password}&folder=INBOX&disposal=move&target_folder=Postkorb%2FImportiert&poll_secs=60"
+    )
+}
+
+#[tokio::test]
+async fn a_test_connection_to_a_changed_server_never_sends_it_the_stored_password() {
+    let app = app().await;
+    let (admin, csrf) = app.login("admin").await;
+    let office = postkorb_testkit::free_port();
+    let r = app.post("/optionen/e-mail", Some(&admin), &mailbox_form(&csrf, "save", office, "Sehr-Geheim-123")).await;
+    assert!(r.body.contains("Gespeichert."), "{}", r.body);
+    let before = app.ctx.store.mailbox("default").await.unwrap();
+
+    // The attack: the server set to a host of one's own, the password left empty, „Verbindung testen“.
+    let evil = postkorb_testkit::Recorder::imap();
+    for action in ["test", "dryrun", "save"] {
+        let r = app.post("/optionen/e-mail", Some(&admin), &mailbox_form(&csrf, action, evil.port(), "")).await;
+        assert!(r.body.contains("Bitte geben Sie das Passwort erneut ein"), "{action}: {}", r.body);
+        assert!(!r.body.contains("Gespeichert."), "{action}: nothing is saved");
+    }
+    assert_eq!(evil.connections(), 0, "the foreign host was never contacted");
+    let after = app.ctx.store.mailbox("default").await.unwrap();
+    assert_eq!((after.port, &after.secret), (before.port, &before.secret), "the stored settings are unchanged");
+
+    // Behind the form's back: the sealed password copied into another mailbox row that points at
+    // the foreign host does not open there.
+    let stolen = postkorb_store::MailboxRecord {
+        name: "evil".into(),
+        port: i64::from(evil.port()),
+        secret: before.secret.clone(),
+        ..before.clone()
+    };
+    app.ctx.store.save_mailbox(&stolen, 5).await.unwrap();
+    let r = postkorb_app::mail_cmds::fetch_all(&app.ctx, false).await;
+    assert!(r.is_err(), "the copied secret is refused");
+    assert!(!evil.got("Sehr-Geheim-123"), "the foreign host never received the password");
+    let health = app.ctx.store.mailbox("evil").await.unwrap();
+    assert!(health.last_error.unwrap_or_default().contains("enter it again"));
+
+    // With the password entered again, the change is accepted and recorded old → new.
+    let r = app
+        .post("/optionen/e-mail", Some(&admin), &mailbox_form(&csrf, "save", evil.port(), "Neues-Geheimnis-1"))
+        .await;
+    assert!(r.body.contains("Gespeichert."), "{}", r.body);
+    let log = app.ctx.store.audit_log(10).await.unwrap();
+    let entry = log.iter().find(|(_, _, action, _)| action == "mailbox_endpoint").expect("an audit entry");
+    assert_eq!(entry.1, "admin");
+    assert!(entry.3.contains(&format!("Port {office} → {}", evil.port())), "{}", entry.3);
+    assert!(!log.iter().any(|e| e.3.contains("Geheim")), "never the secret");
+}
+
+#[tokio::test]
+async fn a_stored_oauth_connection_is_dropped_when_the_server_or_token_endpoint_changes() {
+    let app = app().await;
+    let mut m = postkorb_store::MailboxRecord {
+        name: "default".into(),
+        protocol: "imap".into(),
+        host: "imap.buero.de".into(),
+        port: 993,
+        tls: "implicit".into(),
+        username: "v@office.test".into(),
+        auth: "xoauth2".into(),
+        ..Default::default()
+    };
+    m.oauth.provider = Some("custom".into());
+    m.oauth.client_id = Some("cid".into());
+    m.oauth.token_url = Some("https://idp.buero.de/token".into());
+    let seal = |m: &postkorb_store::MailboxRecord, c, v: &str| {
+        postkorb_app::mailbox::seal_secret(m, &app.ctx.key, c, v).unwrap()
+    };
+    m.oauth.client_secret = Some(seal(&m, postkorb_store::SecretColumn::OAuthClientSecret, "client-geheim"));
+    m.oauth.refresh = Some(seal(&m, postkorb_store::SecretColumn::OAuthRefresh, "refresh-geheim"));
+    m.oauth.access = Some(seal(&m, postkorb_store::SecretColumn::OAuthAccess, "access-geheim"));
+    let saved = app.ctx.store.save_mailbox(&m, 1).await.unwrap();
+    assert!(saved.oauth.refresh.is_some());
+
+    // Only the token URL changes, the client secret is "kept": it goes.
+    let moved = postkorb_store::MailboxRecord {
+        oauth: postkorb_store::OAuthFields {
+            token_url: Some("https://evil.example/token".into()),
+            ..Default::default()
+        },
+        ..saved.clone()
+    };
+    let moved = postkorb_store::MailboxRecord { secret: None, ..moved };
+    let after = app.ctx.store.save_mailbox_by(&moved, 2, "admin").await.unwrap();
+    assert_eq!((after.oauth.client_secret.as_ref(), after.oauth.refresh.as_ref()), (None, None));
+    assert!(after.oauth.access.is_none());
+    let log = app.ctx.store.audit_log(5).await.unwrap();
+    assert!(log[0].3.contains("Token-URL https://idp.buero.de/token → https://evil.example/token"), "{}", log[0].3);
 }
 
 #[tokio::test]
@@ -469,11 +574,16 @@ async fn konto_verbinden_runs_the_oauth_code_flow_with_pkce_and_a_state_used_onc
     assert!(link.contains("redirect_uri=http%3A%2F%2Flocalhost%3A8080%2Foauth%2Fcallback"), "{link}");
     let state = link.split("state=").nth(1).unwrap().split('&').next().unwrap().to_string();
 
-    let r = app.get(&format!("/oauth/callback?code=code-ok&state={state}"), Some(&admin)).await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // The provider's redirect is a cross-site navigation: the SameSite=Strict session cookie is not
+    // sent. The single-use state carries the flow; the page then moves on within the site.
+    let r = app.get(&format!("/oauth/callback?code=code-ok&state={state}"), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("url=/optionen/e-mail?verbunden=1"), "{}", r.body);
     let m = app.ctx.store.mailbox("default").await.unwrap();
     assert_eq!(m.auth, "xoauth2");
-    let refresh = app.ctx.key.decrypt(m.oauth.refresh.as_ref().unwrap()).unwrap();
+    let refresh = postkorb_app::mailbox::open_secret(&m, &app.ctx.key, postkorb_store::SecretColumn::OAuthRefresh)
+        .unwrap()
+        .unwrap();
     assert!(oauth.refresh_valid(&refresh));
     let form_page = app.get("/optionen/e-mail?verbunden=1", Some(&admin)).await.body;
     assert!(form_page.contains("Konto verbunden") && form_page.contains("(OAuth2)"), "{form_page}");
@@ -490,8 +600,17 @@ async fn konto_verbinden_runs_the_oauth_code_flow_with_pkce_and_a_state_used_onc
     let (bernd, _) = app.login("bernd").await;
     assert_eq!(
         app.get(&format!("/oauth/callback?code=code-ok&state={state}"), Some(&bernd)).await.status,
-        StatusCode::FORBIDDEN
+        StatusCode::BAD_REQUEST
     );
+
+    // A flow started by someone who lost the permission meanwhile is not finished.
+    let page = app.post("/optionen/e-mail/oauth", Some(&admin), &form).await;
+    let state = page.body.split("state=").nth(1).unwrap().split("&amp;").next().unwrap().to_string();
+    let mut who = app.ctx.store.find_employee("admin").await.unwrap();
+    who.permissions.retain(|p| *p != Permission::ManageMailImport);
+    app.ctx.store.update_employee(&who).await.unwrap();
+    let late = app.get(&format!("/oauth/callback?code=code-ok&state={state}"), None).await;
+    assert_eq!(late.status, StatusCode::BAD_REQUEST, "{}", late.body);
 }
 
 #[tokio::test]

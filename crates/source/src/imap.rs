@@ -66,7 +66,7 @@ fn imap_error(context: &str, e: async_imap::error::Error) -> SourceError {
 impl ImapSession {
     pub(crate) async fn connect(cfg: &SourceConfig, io_timeout: Duration) -> Result<ImapSession, SourceError> {
         let limit = Limit::new(io_timeout);
-        let tcp = connect_tcp(&cfg.host, cfg.port, io_timeout).await?;
+        let tcp = connect_tcp(&cfg.host, cfg.port, io_timeout, cfg.net).await?;
         let (conn, greeted) = match cfg.tls {
             TlsMode::Implicit => {
                 let tls = tls::handshake(tcp, &cfg.host, cfg.ca_file.as_deref(), io_timeout).await?;

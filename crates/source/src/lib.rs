@@ -94,6 +94,59 @@ pub struct SourceConfig {
     pub maildir: Option<PathBuf>,
     /// Extra CA certificate (PEM) to trust, besides the system roots.
     pub ca_file: Option<PathBuf>,
+    /// Which addresses the connection may go to.
+    pub net: NetPolicy,
+}
+
+/// Where outgoing connections may go. Checked on the addresses a name resolves to, and the
+/// connection is made to exactly those addresses (no second lookup that could answer otherwise).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NetPolicy {
+    /// Loopback, link-local, private (RFC 1918, ULA), CGNAT and unspecified addresses allowed.
+    pub allow_private_hosts: bool,
+}
+
+impl Default for NetPolicy {
+    fn default() -> Self {
+        NetPolicy { allow_private_hosts: true }
+    }
+}
+
+impl NetPolicy {
+    /// Whether `ip` may be connected to.
+    pub fn allows(&self, ip: std::net::IpAddr) -> bool {
+        self.allow_private_hosts || !is_internal(ip)
+    }
+}
+
+/// Loopback, link-local, private, CGNAT, unspecified, multicast and broadcast addresses, also as
+/// IPv4-mapped IPv6.
+pub fn is_internal(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+                || o[0] == 0
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_internal(IpAddr::V4(v4));
+            }
+            let seg = v6.segments();
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (seg[0] & 0xfe00) == 0xfc00
+                || (seg[0] & 0xffc0) == 0xfe80
+        }
+    }
 }
 
 impl std::fmt::Debug for SourceConfig {
@@ -110,6 +163,7 @@ impl std::fmt::Debug for SourceConfig {
             .field("disposal", &self.disposal)
             .field("maildir", &self.maildir)
             .field("ca_file", &self.ca_file)
+            .field("net", &self.net)
             .finish()
     }
 }
@@ -129,8 +183,21 @@ pub struct Fetched {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
+    /// Reached, but the server refused us at its greeting.
     #[error("server not reachable: {0}")]
     Connect(String),
+    /// The host name does not resolve.
+    #[error("server not found: {0}")]
+    NotFound(String),
+    /// Nothing listens on that port (connection refused).
+    #[error("connection refused: {0}")]
+    Refused(String),
+    /// No answer in time (a firewall, a wrong address).
+    #[error("no answer: {0}")]
+    TimedOut(String),
+    /// The address is loopback, link-local or private and `allow_private_hosts` is off.
+    #[error("refused by the network policy: {0}")]
+    Blocked(String),
     #[error("TLS failed: {0}")]
     Tls(String),
     #[error("login failed: {0}")]
@@ -148,22 +215,49 @@ pub enum SourceError {
 impl SourceError {
     /// Worth retrying later with back-off (network, server busy). Login/TLS/config are not.
     pub fn is_transient(&self) -> bool {
-        matches!(self, SourceError::Connect(_) | SourceError::Io(_) | SourceError::Protocol(_))
+        matches!(
+            self,
+            SourceError::Connect(_)
+                | SourceError::NotFound(_)
+                | SourceError::Refused(_)
+                | SourceError::TimedOut(_)
+                | SourceError::Io(_)
+                | SourceError::Protocol(_)
+        )
     }
 
-    /// The problem in German, for the web UI.
+    /// The problem in German, for the web UI: classified, never the server's own words (a
+    /// „Verbindung testen“ against a foreign host must not echo its banner). The detail goes to
+    /// the log.
     pub fn german(&self) -> String {
         match self {
-            SourceError::Connect(d) => format!("Server nicht erreichbar ({d})"),
-            SourceError::Tls(d) => format!("Zertifikat nicht vertrauenswürdig oder TLS fehlgeschlagen ({d})"),
+            SourceError::Connect(_) => "Der Server hat die Verbindung abgelehnt.".into(),
+            SourceError::NotFound(_) => {
+                "Der Server ist unter diesem Namen nicht zu finden. Ist der Name richtig geschrieben?".into()
+            }
+            SourceError::Refused(_) => {
+                "Der Server nimmt auf diesem Port keine Verbindung an. Stimmen Port und Verschlüsselung?".into()
+            }
+            SourceError::TimedOut(_) => {
+                "Der Server antwortet nicht. Stimmen Servername und Port, oder sperrt eine Firewall die Verbindung?"
+                    .into()
+            }
+            SourceError::Blocked(_) => "Verbindungen zu Adressen im eigenen Netz oder auf diesem Rechner sind in \
+                 den Einstellungen von Postkorb gesperrt (allow_private_hosts)."
+                .into(),
+            SourceError::Tls(_) => "Die verschlüsselte Verbindung ist fehlgeschlagen: Das Zertifikat des Servers ist \
+                 nicht vertrauenswürdig, oder er spricht auf diesem Port kein TLS."
+                .into(),
             SourceError::Login(d) if d.starts_with(XOAUTH2_FAILED) => {
                 "Anmeldung mit OAuth2 fehlgeschlagen: Zugriffstoken abgelehnt (Konto neu verbinden)".into()
             }
             SourceError::Login(_) => "Anmeldung fehlgeschlagen: Benutzername oder Passwort falsch".into(),
-            SourceError::FolderMissing(f) => format!("Ordner fehlt: {f}"),
-            SourceError::Protocol(d) => format!("Protokollfehler ({d})"),
-            SourceError::Io(d) => format!("Ein-/Ausgabefehler ({d})"),
-            SourceError::Config(d) => format!("Einstellung fehlerhaft ({d})"),
+            SourceError::FolderMissing(_) => "Den Ordner gibt es im Postfach nicht.".into(),
+            SourceError::Protocol(_) => "Der Server hat unerwartet geantwortet. Stimmen Protokoll (IMAP oder POP3) \
+                 und Port?"
+                .into(),
+            SourceError::Io(_) => "Die Verbindung zum Server ist abgebrochen.".into(),
+            SourceError::Config(_) => "Die Einstellungen des Postfachs sind unvollständig oder fehlerhaft.".into(),
         }
     }
 }

@@ -30,7 +30,7 @@ impl Pop3Session {
         {
             return Err(SourceError::Config("user name or password contains a line break".into()));
         }
-        let tcp = connect_tcp(&cfg.host, cfg.port, limit).await?;
+        let tcp = connect_tcp(&cfg.host, cfg.port, limit, cfg.net).await?;
         let conn = match cfg.tls {
             TlsMode::Implicit => {
                 let tls = tls::handshake(tcp, &cfg.host, cfg.ca_file.as_deref(), limit).await?;

@@ -155,16 +155,48 @@ impl AsyncWrite for Timed {
     }
 }
 
-/// Opens the TCP connection; every failure here (DNS, refused, timeout) is `Connect`.
-pub(crate) async fn connect_tcp(host: &str, port: u16, limit: Duration) -> Result<TcpStream, SourceError> {
-    match tokio::time::timeout(limit, TcpStream::connect((host, port))).await {
-        Ok(Ok(stream)) => {
-            let _ = stream.set_nodelay(true);
-            Ok(stream)
-        }
-        Ok(Err(e)) => Err(SourceError::Connect(format!("{host}:{port}: {e}"))),
-        Err(_) => Err(SourceError::Connect(format!("{host}:{port}: no answer within {} s", limit.as_secs()))),
+/// Opens the TCP connection to an address `host` resolves to that `net` allows (resolved once:
+/// the check and the connection see the same addresses). Failures are classified: not found,
+/// refused, no answer, blocked by the policy.
+pub(crate) async fn connect_tcp(
+    host: &str,
+    port: u16,
+    limit: Duration,
+    net: crate::NetPolicy,
+) -> Result<TcpStream, SourceError> {
+    let at = format!("{host}:{port}");
+    let addrs: Vec<std::net::SocketAddr> =
+        match tokio::time::timeout(limit, tokio::net::lookup_host((host, port))).await {
+            Ok(Ok(found)) => found.collect(),
+            Ok(Err(e)) => return Err(SourceError::NotFound(format!("{at}: {e}"))),
+            Err(_) => {
+                return Err(SourceError::TimedOut(format!("{at}: name lookup took longer than {} s", limit.as_secs())));
+            }
+        };
+    if addrs.is_empty() {
+        return Err(SourceError::NotFound(format!("{at}: no address")));
     }
+    // A name with any internal address is refused as a whole: it could point anywhere next time.
+    if let Some(bad) = addrs.iter().find(|a| !net.allows(a.ip())) {
+        return Err(SourceError::Blocked(format!("{at} resolves to {}", bad.ip())));
+    }
+    let mut last = SourceError::NotFound(format!("{at}: no address"));
+    for addr in addrs {
+        match tokio::time::timeout(limit, TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                last = SourceError::Refused(format!("{at} ({addr}): {e}"));
+            }
+            Ok(Err(e)) => last = SourceError::TimedOut(format!("{at} ({addr}): {e}")),
+            Err(_) => {
+                last = SourceError::TimedOut(format!("{at} ({addr}): no answer within {} s", limit.as_secs()));
+            }
+        }
+    }
+    Err(last)
 }
 
 /// Maps an I/O error from an established session: TLS alerts stay `Tls`, the rest is `Io`.

@@ -116,17 +116,40 @@ impl Store {
         from_row(&row)
     }
 
-    /// Creates or replaces the settings of the mailbox `m.name`. A `None` secret keeps the stored one
-    /// (the password is write-only: a form that leaves it empty does not erase it).
+    /// [`Store::save_mailbox_by`] for callers without a person behind them (demo, tests).
     pub async fn save_mailbox(&self, m: &MailboxRecord, now_ms: i64) -> Result<MailboxRecord> {
+        self.save_mailbox_by(m, now_ms, "system").await
+    }
+
+    /// Creates or replaces the settings of the mailbox `m.name`. A `None` secret keeps the stored one
+    /// (the password is write-only: a form that leaves it empty does not erase it) — but only while
+    /// the endpoint it was entered for stays the same. When server, port, encryption, protocol or
+    /// user name change, a stored password and OAuth tokens not given anew are dropped (and an OAuth
+    /// client secret when the token endpoint or client changes): they are never sent elsewhere.
+    /// Endpoint changes are written to the audit log, old → new, by `actor`.
+    pub async fn save_mailbox_by(&self, m: &MailboxRecord, now_ms: i64, actor: &str) -> Result<MailboxRecord> {
         let before = self.mailbox(&m.name).await.ok();
+        let (server_moved, oauth_moved, changes) = match &before {
+            Some(b) => {
+                let mut after = m.clone();
+                after.oauth = m.oauth.over(&b.oauth);
+                (
+                    b.endpoint() != after.endpoint(),
+                    b.oauth.endpoint() != after.oauth.endpoint(),
+                    crate::endpoint::describe_change(b, &after),
+                )
+            }
+            None => (false, false, Vec::new()),
+        };
+        let drop_password = server_moved && m.secret.is_none();
         sqlx::query(
             "INSERT INTO mailboxes (name, protocol, host, port, tls, username, secret, folder, disposal,
                  target_folder, maildir_path, poll_secs, enabled, updated_ms, verify_policy, storm_max, storm_minutes, ca_file, import_since_ms)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
              ON CONFLICT (name) DO UPDATE SET protocol = excluded.protocol, host = excluded.host,
                  port = excluded.port, tls = excluded.tls, username = excluded.username,
-                 secret = COALESCE(excluded.secret, mailboxes.secret), folder = excluded.folder,
+                 secret = CASE WHEN $20 = 1 THEN excluded.secret ELSE COALESCE(excluded.secret, mailboxes.secret) END,
+                 folder = excluded.folder,
                  disposal = excluded.disposal, target_folder = excluded.target_folder,
                  maildir_path = excluded.maildir_path, poll_secs = excluded.poll_secs,
                  enabled = excluded.enabled, updated_ms = excluded.updated_ms,
@@ -153,10 +176,25 @@ impl Store {
         .bind(m.storm_minutes)
         .bind(m.ca_file.clone())
         .bind(m.import_since_ms)
+        .bind(drop_password as i64)
         .execute(&self.pool)
         .await?;
-        self.save_oauth_settings(&m.name, &m.auth, &m.oauth).await?;
+        let drop_tokens = (server_moved || oauth_moved) && m.oauth.refresh.is_none() && m.oauth.access.is_none();
+        let drop_client_secret = oauth_moved && m.oauth.client_secret.is_none();
+        self.write_oauth_settings(&m.name, &m.auth, &m.oauth, drop_tokens, drop_client_secret).await?;
         let saved = self.mailbox(&m.name).await?;
+        if !changes.is_empty() {
+            let mut detail = format!("Postfach {}: {}", m.name, changes.join("; "));
+            let dropped = before.as_ref().is_some_and(|b| {
+                (drop_password && b.secret.is_some())
+                    || (drop_tokens && b.oauth.refresh.is_some())
+                    || (drop_client_secret && b.oauth.client_secret.is_some())
+            });
+            if dropped {
+                detail.push_str(". Gespeicherte Zugangsdaten entfernt: sie gelten nur für die alte Verbindung.");
+            }
+            self.audit(now_ms, actor, "mailbox_endpoint", &detail).await?;
+        }
         if before.is_some_and(|b| b.import_since_ms != m.import_since_ms) {
             // A new cut-off: what was left on the server is judged again on the next pass.
             sqlx::query("DELETE FROM ledger WHERE mailbox_id = $1 AND outcome = 'ignored'")

@@ -1,7 +1,8 @@
 //! OAuth2 (XOAUTH2) settings and tokens of a mailbox (migration 0007).
 //!
 //! Secrets (client secret, refresh and access token) arrive encrypted by the app; the store never
-//! sees the key. Saving settings never erases stored tokens (`None` keeps, like the password), and
+//! sees the key. Saving settings never erases stored tokens (`None` keeps, like the password) while
+//! their endpoint stays the same (`endpoint.rs`), and
 //! a refresh stores the new access token and the rotated refresh token in one statement.
 
 use sqlx::Row;
@@ -73,18 +74,28 @@ pub struct OAuthTokens {
 
 impl Store {
     /// Writes the auth mode and the OAuth2 settings of mailbox `name`: an empty `auth` and every
-    /// `None` keep what is stored, so a form that shows no tokens never erases them.
-    /// Called by `save_mailbox`; on its own it does not count as a settings change.
-    pub async fn save_oauth_settings(&self, name: &str, auth: &str, o: &OAuthFields) -> Result<()> {
+    /// `None` keep what is stored, so a form that shows no tokens never erases them — unless
+    /// `drop_tokens` / `drop_client_secret` say their endpoint changed (see `save_mailbox_by`).
+    /// Called by `save_mailbox_by` only.
+    pub(crate) async fn write_oauth_settings(
+        &self,
+        name: &str,
+        auth: &str,
+        o: &OAuthFields,
+        drop_tokens: bool,
+        drop_client_secret: bool,
+    ) -> Result<()> {
         if !matches!(auth, "" | "password" | "xoauth2") {
             return Err(StoreError::Invalid(format!("unknown login method {auth:?}: use password or xoauth2")));
         }
         sqlx::query(
             "UPDATE mailboxes SET auth = COALESCE($1, auth), oauth_provider = COALESCE($2, oauth_provider),
                  oauth_client_id = COALESCE($3, oauth_client_id), oauth_tenant = COALESCE($4, oauth_tenant),
-                 oauth_token_url = COALESCE($5, oauth_token_url), oauth_secret = COALESCE($6, oauth_secret),
-                 oauth_refresh = COALESCE($7, oauth_refresh), oauth_access = COALESCE($8, oauth_access),
-                 oauth_expires_ms = COALESCE($9, oauth_expires_ms),
+                 oauth_token_url = COALESCE($5, oauth_token_url),
+                 oauth_secret = CASE WHEN $13 = 1 THEN $6 ELSE COALESCE($6, oauth_secret) END,
+                 oauth_refresh = CASE WHEN $12 = 1 THEN $7 ELSE COALESCE($7, oauth_refresh) END,
+                 oauth_access = CASE WHEN $12 = 1 THEN $8 ELSE COALESCE($8, oauth_access) END,
+                 oauth_expires_ms = CASE WHEN $12 = 1 THEN $9 ELSE COALESCE($9, oauth_expires_ms) END,
                  oauth_refreshed_ms = COALESCE($10, oauth_refreshed_ms)
              WHERE name = $11",
         )
@@ -99,6 +110,8 @@ impl Store {
         .bind(o.expires_ms)
         .bind(o.refreshed_ms)
         .bind(name)
+        .bind(drop_tokens as i64)
+        .bind(drop_client_secret as i64)
         .execute(&self.pool)
         .await?;
         Ok(())

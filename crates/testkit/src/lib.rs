@@ -1,7 +1,7 @@
 //! Test harness for Postkorb's integration tests: a private Dovecot on free loopback ports
 //! (optionally with TLS from a throw-away CA),
 //! a local OAuth2 token/introspection server for XOAUTH2, a tiny blocking IMAP client to prepare and inspect mailboxes, and a TCP proxy that can cut
-//! connections mid-stream. Std-only on purpose so tests stay independent of the code under test.
+//! connections mid-stream, and a recording listener that plays the attacker's host. Std-only on purpose so tests stay independent of the code under test.
 
 pub mod certs;
 mod config;
@@ -9,11 +9,13 @@ mod dovecot;
 mod imap_client;
 mod oauth;
 mod proxy;
+mod recorder;
 
 pub use dovecot::{Dovecot, Options};
 pub use imap_client::ImapClient;
 pub use oauth::OAuthServer;
 pub use proxy::Proxy;
+pub use recorder::Recorder;
 
 use std::net::TcpListener;
 

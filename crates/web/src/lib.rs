@@ -9,6 +9,7 @@ mod api;
 mod auth;
 mod error;
 mod pages;
+mod paths;
 mod util;
 
 use std::future::Future;
@@ -41,11 +42,13 @@ pub trait Hooks: Send + Sync + 'static {
         request: OAuthRequest,
         employee_id: i64,
     ) -> BoxFuture<'_, Result<String, String>>;
-    /// The provider sent the browser back: exchanges the code and stores the tokens; returns the
-    /// mailbox name, or a German error.
-    fn oauth_finish(&self, state: String, code: String, employee_id: i64) -> BoxFuture<'_, Result<String, String>>;
-    /// Encrypts a mailbox password for storage.
-    fn encrypt(&self, password: &str) -> Result<Vec<u8>, String>;
+    /// The provider sent the browser back: takes the single-use flow of `state` (bound to the
+    /// employee who started it, who must still hold „E-Mails automatisch einlesen“), exchanges the
+    /// code with the flow's PKCE verifier and stores the tokens; returns the mailbox name, or a
+    /// German error.
+    fn oauth_finish(&self, state: String, code: String) -> BoxFuture<'_, Result<String, String>>;
+    /// Seals a mailbox password for storage in `record` as it will be saved: bound to its endpoint.
+    fn seal_password(&self, record: &postkorb_store::MailboxRecord, password: &str) -> Result<Vec<u8>, String>;
 }
 
 /// What the mailbox form sends to connect an OAuth2 account.
@@ -72,6 +75,16 @@ pub struct WebState {
     pub hooks: Arc<dyn Hooks>,
     /// Set the `Secure` flag on cookies (behind HTTPS).
     pub secure_cookies: bool,
+    /// Which server paths the mailbox form may name.
+    pub paths: PathRules,
+}
+
+/// Server paths a web user may name in the mailbox form: a Maildir only below `maildir_root`
+/// (none when unset), a CA file only in `ca_dir`. The CLI may name any path.
+#[derive(Clone, Debug, Default)]
+pub struct PathRules {
+    pub maildir_root: Option<std::path::PathBuf>,
+    pub ca_dir: Option<std::path::PathBuf>,
 }
 
 /// The whole web application: screens, API, security headers.

@@ -28,6 +28,7 @@ pub fn config(protocol: Protocol, port: u16, disposal: Disposal) -> SourceConfig
         disposal,
         maildir: None,
         ca_file: None,
+        net: postkorb_source::NetPolicy::default(),
     }
 }
 

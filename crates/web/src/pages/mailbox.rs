@@ -254,9 +254,15 @@ pub async fn save(
     if !is_maildir && f.password.is_empty() && !password_set {
         errors.password = Some("Bitte geben Sie das Passwort des Postfachs an.".into());
     }
-    if is_maildir && f.maildir_path.trim().is_empty() {
+    let maildir_path = if !is_maildir {
+        None
+    } else if f.maildir_path.trim().is_empty() {
         errors.maildir_path = Some("Bitte geben Sie das Maildir-Verzeichnis an.".into());
-    }
+        None
+    } else {
+        let stored = existing.as_ref().and_then(|m| m.maildir_path.clone());
+        allowed_path(&f.maildir_path, stored, state.paths.maildir_root.as_deref(), true, &mut errors.maildir_path)
+    };
     let poll_secs = match f.poll_secs.trim().parse::<i64>() {
         Ok(s) if (1..=86_400).contains(&s) => s,
         _ => {
@@ -294,10 +300,12 @@ pub async fn save(
             }
         }
     };
-    let ca_file = f.ca_file.trim().to_string();
-    if !ca_file.is_empty() && !std::path::Path::new(&ca_file).is_file() {
-        errors.ca_file = Some("Diese Zertifikatsdatei gibt es auf dem Server nicht.".into());
-    }
+    let ca_file = if f.ca_file.trim().is_empty() {
+        None
+    } else {
+        let stored = existing.as_ref().and_then(|m| m.ca_file.clone());
+        allowed_path(&f.ca_file, stored, state.paths.ca_dir.as_deref(), false, &mut errors.ca_file)
+    };
     let render = |f: MailboxForm,
                   errors: FieldErrors,
                   password_set: bool,
@@ -322,19 +330,14 @@ pub async fn save(
         .map(Html)
         .map_err(WebError::from)
     };
-    if errors.any() {
-        return render(f, errors, password_set, None, None, None, Vec::new());
-    }
-    let secret =
-        if f.password.is_empty() { None } else { Some(state.hooks.encrypt(&f.password).map_err(WebError::Internal)?) };
-    let record = MailboxRecord {
+    let mut record = MailboxRecord {
         name: NAME.into(),
         protocol: f.protocol.clone(),
         host: f.host.trim().to_string(),
         port: i64::from(port),
         tls: f.tls.clone(),
         username: f.username.trim().to_string(),
-        secret,
+        secret: None,
         folder: if f.folder.trim().is_empty() { "INBOX".into() } else { f.folder.trim().to_string() },
         disposal: if f.protocol == "pop3" || f.disposal == "delete" { "delete".into() } else { "move".into() },
         target_folder: if f.target_folder.trim().is_empty() {
@@ -342,17 +345,36 @@ pub async fn save(
         } else {
             f.target_folder.trim().to_string()
         },
-        maildir_path: if is_maildir { Some(f.maildir_path.trim().to_string()) } else { None },
+        maildir_path,
         poll_secs,
         verify_policy: policy.to_storage(),
         import_since_ms: since_ms,
-        ca_file: if ca_file.is_empty() { None } else { Some(ca_file.clone()) },
+        ca_file,
         storm_max: existing.as_ref().map(|m| m.storm_max).unwrap_or(30),
         storm_minutes: existing.as_ref().map(|m| m.storm_minutes).unwrap_or(10),
         enabled: true,
         ..Default::default()
     };
-    let saved = state.store.save_mailbox(&record, now_ms()).await?;
+    // A stored secret belongs to the endpoint it was entered for (engineering rule 9): changing the
+    // server, port, encryption, protocol or user name needs the password again. OAuth tokens are
+    // dropped by the store; the account is then connected again.
+    let moved = existing.as_ref().is_some_and(|m| m.endpoint() != record.endpoint());
+    let oauth_dropped = moved && existing.as_ref().is_some_and(|m| m.auth == "xoauth2" && m.oauth.refresh.is_some());
+    if moved && password_set && f.password.is_empty() && existing.as_ref().is_some_and(|m| m.auth != "xoauth2") {
+        errors.password = Some(
+            "Sie haben Server, Port, Verschlüsselung, Protokoll oder Benutzernamen geändert: Bitte geben Sie das \
+             Passwort erneut ein. Ein gespeichertes Passwort wird nur an den Server geschickt, für den es \
+             eingegeben wurde."
+                .into(),
+        );
+    }
+    if errors.any() {
+        return render(f, errors, password_set, None, None, None, Vec::new());
+    }
+    if !f.password.is_empty() {
+        record.secret = Some(state.hooks.seal_password(&record, &f.password).map_err(WebError::Internal)?);
+    }
+    let saved = state.store.save_mailbox_by(&record, now_ms(), &user.actor()).await?;
     state.store.audit(now_ms(), &user.actor(), "save_mailbox", NAME).await?;
     let mut dry_run = Vec::new();
     let (ok, err) = if wants_dry_run {
@@ -372,13 +394,49 @@ pub async fn save(
     } else {
         (None, None)
     };
-    render(
-        form_of(&saved),
-        FieldErrors::default(),
-        saved.secret.is_some(),
-        Some("Gespeichert.".into()),
-        ok,
-        err,
-        dry_run,
-    )
+    let saved_note = if oauth_dropped {
+        "Gespeichert. Weil sich die Verbindung geändert hat, ist das Konto nicht mehr verbunden: Bitte „Konto \
+         verbinden“ erneut."
+    } else {
+        "Gespeichert."
+    };
+    render(form_of(&saved), FieldErrors::default(), saved.secret.is_some(), Some(saved_note.into()), ok, err, dry_run)
+}
+
+/// A path from the form: the stored one unchanged, or one below `root` (see `crate::paths`).
+fn allowed_path(
+    input: &str,
+    stored: Option<String>,
+    root: Option<&std::path::Path>,
+    want_dir: bool,
+    error: &mut Option<String>,
+) -> Option<String> {
+    if stored.as_deref() == Some(input.trim()) {
+        return stored;
+    }
+    let what = if want_dir { "Maildir-Verzeichnis" } else { "Zertifikatsdatei" };
+    let shown_root = root.map(|r| r.display().to_string()).unwrap_or_default();
+    match crate::paths::below(root, input, want_dir) {
+        Ok(p) => Some(p.display().to_string()),
+        Err(crate::paths::PathRefusal::NoRoot) => {
+            *error = Some(if want_dir {
+                "Ein Maildir-Verzeichnis auf dem Server kann nur der Betreiber einrichten (postkorb mailbox set \
+                 --protocol maildir) oder dafür ein Verzeichnis freigeben (maildir_root)."
+                    .into()
+            } else {
+                "Eine eigene Zertifizierungsstelle kann nur der Betreiber einrichten (postkorb mailbox set --ca-file) \
+                 oder dafür ein Verzeichnis freigeben (ca_dir)."
+                    .into()
+            });
+            None
+        }
+        Err(crate::paths::PathRefusal::Outside) => {
+            *error = Some(format!("Das {what} muss im freigegebenen Verzeichnis {shown_root} liegen."));
+            None
+        }
+        Err(crate::paths::PathRefusal::Missing) => {
+            *error = Some(format!("Im Verzeichnis {shown_root} gibt es dieses {what} nicht."));
+            None
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! mailboxes, started from the mailbox form; the provider sends the browser back to `/oauth/callback`.
 
 use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use postkorb_core::Permission;
 use serde::Deserialize;
 
@@ -58,29 +58,37 @@ pub struct Callback {
     state: String,
     #[serde(default)]
     error: String,
-    #[serde(default)]
-    error_description: String,
 }
 
-pub async fn callback(
-    State(state): State<WebState>,
-    user: CurrentUser,
-    Query(q): Query<Callback>,
-) -> Result<Response, WebError> {
-    user.require(Permission::ManageMailImport)?;
+/// The provider sends the browser back here after a cross-site redirect, so the session cookie
+/// (SameSite=Strict) is not sent: the flow authenticates itself by its single-use `state`, which is
+/// bound to the employee who started it (still required to hold „E-Mails automatisch einlesen“) and
+/// to the PKCE verifier kept on the server. The answer is a page of our own that moves on with a
+/// same-site navigation, where the session cookie is sent again.
+pub async fn callback(State(state): State<WebState>, Query(q): Query<Callback>) -> Result<Response, WebError> {
     if !q.error.is_empty() {
         let why = if q.error == "access_denied" {
             "Die Anmeldung beim Anbieter wurde abgebrochen oder abgelehnt.".to_string()
         } else {
-            format!("Der Anbieter meldet einen Fehler: {} {}", q.error, q.error_description)
+            // The provider's own text is not shown: it is a foreign server's words.
+            "Der Anbieter hat die Anmeldung mit einem Fehler beendet. Bitte versuchen Sie es noch einmal.".to_string()
         };
         return Err(WebError::BadRequest(why));
     }
     if q.code.is_empty() || q.state.is_empty() {
         return Err(WebError::BadRequest("Die Rückmeldung des Anbieters ist unvollständig.".into()));
     }
-    match state.hooks.oauth_finish(q.state, q.code, user.employee.id.0).await {
-        Ok(_) => Ok(Redirect::to("/optionen/e-mail?verbunden=1").into_response()),
+    match state.hooks.oauth_finish(q.state, q.code).await {
+        Ok(_) => Ok(axum::response::Html(
+            "<!doctype html><html lang=\"de\"><head><meta charset=\"utf-8\">\
+             <meta http-equiv=\"refresh\" content=\"0; url=/optionen/e-mail?verbunden=1\">\
+             <title>Konto verbunden – Postkorb</title><link rel=\"stylesheet\" href=\"/static/postkorb.css\"></head>\
+             <body><main class=\"error\"><h1>Konto verbunden</h1>\
+             <p id=\"oauth-done\">Postkorb meldet sich ab jetzt mit OAuth2 am Postfach an.</p>\
+             <p><a href=\"/optionen/e-mail?verbunden=1\">Weiter zu den Einstellungen</a></p></main></body></html>"
+                .to_string(),
+        )
+        .into_response()),
         Err(e) => Err(WebError::BadRequest(e)),
     }
 }

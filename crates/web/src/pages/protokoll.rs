@@ -67,18 +67,23 @@ pub async fn show(State(state): State<WebState>, user: CurrentUser) -> Result<Ht
     Ok(Html(Page { nav: Nav::new(&user, "protokoll"), mailboxes, audit }.render()?))
 }
 
-/// The importer records English errors; the office reads German.
+/// The importer records English errors; the office reads German — classified, without the rest of
+/// the line, which may quote a foreign server's words.
 fn german_error(e: &str) -> String {
     let known = [
         ("login failed", "Anmeldung fehlgeschlagen: Benutzername oder Passwort falsch"),
-        ("server not reachable", "Server nicht erreichbar"),
+        ("server not reachable", "Der Server hat die Verbindung abgelehnt"),
+        ("server not found", "Der Server ist unter diesem Namen nicht zu finden"),
+        ("connection refused", "Der Server nimmt auf diesem Port keine Verbindung an"),
+        ("no answer", "Der Server antwortet nicht"),
+        ("refused by the network policy", "Verbindungen ins eigene Netz sind gesperrt (allow_private_hosts)"),
         ("TLS failed", "Zertifikat nicht vertrauenswürdig oder TLS fehlgeschlagen"),
         ("folder missing", "Ordner fehlt"),
-        ("protocol error", "Protokollfehler"),
+        ("protocol error", "Der Server hat unerwartet geantwortet"),
     ];
     for (en, de) in known {
-        if let Some(rest) = e.strip_prefix(en) {
-            return format!("{de}{rest}");
+        if e.starts_with(en) {
+            return de.to_string();
         }
     }
     e.to_string()
