@@ -492,7 +492,7 @@ async fn only_the_first_of_two_racing_password_setters_wins() {
             .await
             .unwrap();
         let (a, b) =
-            tokio::join!(store.set_password_hash_if_unset(e.id, "h1"), store.set_password_hash_if_unset(e.id, "h2"));
+            tokio::join!(store.set_one_time_password_if_unset(e.id, "h1"), store.set_one_time_password_if_unset(e.id, "h2"));
         assert_eq!([a.unwrap(), b.unwrap()].iter().filter(|w| **w).count(), 1);
     }
 }
