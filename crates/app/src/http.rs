@@ -179,7 +179,12 @@ fn state_hash(state: &str) -> String {
 
 /// Everything served over HTTP.
 pub fn router(ctx: &Ctx) -> anyhow::Result<Router> {
-    let state = WebState { store: ctx.store.clone(), hooks: Arc::new(AppHooks::new(ctx)?), secure_cookies: false };
+    let state = WebState {
+        store: ctx.store.clone(),
+        hooks: Arc::new(AppHooks::new(ctx)?),
+        secure_cookies: ctx.settings.secure_cookies(),
+        trusted_proxies: ctx.settings.trusted_proxies.clone().into(),
+    };
     let health =
         Router::new().route("/health", get(health)).route("/metrics", get(metrics)).with_state(ctx.store.clone());
     Ok(postkorb_web::router(state).merge(health))

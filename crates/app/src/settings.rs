@@ -29,6 +29,15 @@ pub struct Settings {
     /// The address people reach Postkorb at, e.g. `https://postkorb.buero.de` (for the OAuth
     /// redirect of the mailbox form; env POSTKORB_PUBLIC_URL). Default: http://localhost:PORT.
     pub public_url: Option<String>,
+    /// Set the session cookie's `Secure` flag even when `public_url` is not `https://…` (it is set
+    /// whenever it is), e.g. when TLS ends at a proxy reached by another name
+    /// (env POSTKORB_FORCE_SECURE_COOKIES=true). See [`Settings::secure_cookies`].
+    pub force_secure_cookies: bool,
+    /// Reverse proxies (IP addresses) whose `X-Forwarded-For` names the client, for the login
+    /// limit per client address. Empty (default): the header is ignored and the TCP peer is the
+    /// client, so behind nginx on the same host list `"127.0.0.1"`, or every client shares the
+    /// proxy's address (env POSTKORB_TRUSTED_PROXIES, comma-separated).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for Settings {
@@ -42,6 +51,8 @@ impl Default for Settings {
             lease_secs: 60,
             blob_dir: None,
             public_url: None,
+            force_secure_cookies: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -74,6 +85,18 @@ impl Settings {
         }
         if let Ok(v) = std::env::var("POSTKORB_BLOB_DIR") {
             s.blob_dir = Some(PathBuf::from(v));
+        }
+        if let Ok(v) = std::env::var("POSTKORB_FORCE_SECURE_COOKIES") {
+            s.force_secure_cookies =
+                v.parse().with_context(|| format!("POSTKORB_FORCE_SECURE_COOKIES={v:?} is not true or false"))?;
+        }
+        if let Ok(v) = std::env::var("POSTKORB_TRUSTED_PROXIES") {
+            s.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| p.parse().with_context(|| format!("POSTKORB_TRUSTED_PROXIES: {p:?} is not an IP address")))
+                .collect::<anyhow::Result<_>>()?;
         }
         if let Ok(v) = std::env::var("POSTKORB_LEASE_SECS") {
             s.lease_secs =
@@ -114,6 +137,13 @@ impl Settings {
             None => format!("http://localhost:{}", self.listen.rsplit(':').next().unwrap_or("8080")),
         };
         format!("{base}/oauth/callback")
+    }
+
+    /// Whether cookies get the `Secure` flag: when people reach Postkorb over HTTPS
+    /// (`public_url` starts with `https://`), or when `force_secure_cookies` says so.
+    pub fn secure_cookies(&self) -> bool {
+        self.force_secure_cookies
+            || self.public_url.as_deref().is_some_and(|u| u.trim().to_ascii_lowercase().starts_with("https://"))
     }
 
     pub fn lease_ttl(&self) -> std::time::Duration {

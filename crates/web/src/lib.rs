@@ -20,7 +20,7 @@ use axum::http::{HeaderValue, header};
 use postkorb_store::Store;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-pub use auth::{bootstrap_admin, hash_password, new_api_token};
+pub use auth::{bootstrap_admin, hash_password, new_api_token, new_api_token_until};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -72,6 +72,9 @@ pub struct WebState {
     pub hooks: Arc<dyn Hooks>,
     /// Set the `Secure` flag on cookies (behind HTTPS).
     pub secure_cookies: bool,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (for the login limit); empty:
+    /// the TCP peer is the client.
+    pub trusted_proxies: Arc<[std::net::IpAddr]>,
 }
 
 /// The whole web application: screens, API, security headers.
