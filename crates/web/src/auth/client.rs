@@ -21,14 +21,15 @@ impl FromRequestParts<WebState> for ClientAddress {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_canonical());
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
         let forwarded = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
         Ok(ClientAddress(bucket(client_ip(peer, forwarded, &state.trusted_proxies))))
     }
 }
 
 fn client_ip<'a>(peer: Option<IpAddr>, forwarded: impl Iterator<Item = &'a str>, trusted: &[IpAddr]) -> Option<IpAddr> {
-    let peer = peer?;
+    // An IPv4 client of a dual-stack listener arrives as ::ffff:a.b.c.d.
+    let peer = peer?.to_canonical();
     if !trusted.contains(&peer) {
         return Some(peer);
     }
