@@ -873,3 +873,25 @@ async fn the_bootstrap_admins_one_time_password_must_be_changed_before_anything_
     let r = app.post("/anmeldung", None, "username=admin&password=mein-eigenes-2026").await;
     assert_eq!((r.status, location(&r)), (StatusCode::SEE_OTHER, "/"));
 }
+
+#[test]
+fn the_cli_revokes_one_token_or_all_and_refuses_an_unclear_command() {
+    use clap::Parser;
+    use postkorb_app::cli::{Cli, Command, EmployeeCmd};
+    let parse = |args: &[&str]| Cli::try_parse_from([&["postkorb", "employee"], args].concat());
+    assert!(parse(&["revoke", "bernd"]).is_err(), "neither --token nor --all");
+    assert!(parse(&["revoke", "bernd", "--token", "3", "--all"]).is_err(), "both");
+    assert!(parse(&["token", "bernd", "--expires-days", "0"]).is_err());
+    match parse(&["revoke", "bernd", "--token", "3"]).unwrap().command {
+        Command::Employee(EmployeeCmd::Revoke { who, token: Some(3), all: false }) => assert_eq!(who, "bernd"),
+        other => panic!("{other:?}"),
+    }
+    match parse(&["token", "bernd", "--label", "MVP", "--expires-days", "30"]).unwrap().command {
+        Command::Employee(EmployeeCmd::Token { label, expires_days: Some(30), .. }) => assert_eq!(label, "MVP"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        parse(&["token", "bernd"]).unwrap().command,
+        Command::Employee(EmployeeCmd::Token { expires_days: None, .. })
+    ));
+}
