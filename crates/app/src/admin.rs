@@ -101,10 +101,51 @@ pub async fn employee(ctx: &Ctx, cmd: EmployeeCmd) -> anyhow::Result<()> {
             }
             println!("saved employee {} ({})", e.id, e.name);
         }
-        EmployeeCmd::Token { who, label } => {
+        EmployeeCmd::Token { who, label, expires_days } => {
             let e = ctx.store.find_employee(&who).await?;
-            let token = postkorb_web::new_api_token(&ctx.store, e.id, &label).await?;
-            println!("API token for {} (shown only now): {token}", e.name);
+            let expires = expires_days.map(|d| now + d * 24 * 3600 * 1000);
+            let (token, t) = postkorb_web::new_api_token_until(&ctx.store, e.id, &label, expires).await?;
+            ctx.store.audit(now, "cli", "create_token", &format!("token {} of employee {}", t.id, e.id)).await?;
+            let until = t.expires_ms.map(|x| format!(", valid until {}", format_ms(x))).unwrap_or_default();
+            println!("API token {} for {}{until} (shown only now): {token}", t.id, e.name);
+        }
+        EmployeeCmd::Tokens { who, json } => {
+            let e = ctx.store.find_employee(&who).await?;
+            let tokens = ctx.store.api_tokens(e.id).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&tokens)?);
+                return Ok(());
+            }
+            println!("{:<6} {:<24} {:<20} {:<20} EXPIRES", "ID", "LABEL", "CREATED", "LAST USED");
+            for t in tokens {
+                let expires = match t.expires_ms {
+                    None => "never".to_string(),
+                    Some(x) if x <= now => format!("{} (expired)", format_ms(x)),
+                    Some(x) => format_ms(x),
+                };
+                println!(
+                    "{:<6} {:<24} {:<20} {:<20} {expires}",
+                    t.id,
+                    if t.label.is_empty() { "-" } else { &t.label },
+                    format_ms(t.created_ms),
+                    t.last_used_ms.map(format_ms).unwrap_or_else(|| "never".into()),
+                );
+            }
+        }
+        EmployeeCmd::Revoke { who, token, all } => {
+            let e = ctx.store.find_employee(&who).await?;
+            if all {
+                let (sessions, tokens) = ctx.store.revoke_all(e.id).await?;
+                let detail = format!("employee {} ({}): {sessions} sessions, {tokens} API tokens", e.id, e.name);
+                ctx.store.audit(now, "cli", "revoke_all", &detail).await?;
+                println!("ended {sessions} sessions and revoked {tokens} API tokens of {}", e.name);
+            } else if let Some(id) = token {
+                if !ctx.store.revoke_api_token(e.id, id).await? {
+                    bail!("{} has no API token {id} (see `postkorb employee tokens {who}`)", e.name);
+                }
+                ctx.store.audit(now, "cli", "revoke_token", &format!("token {id} of employee {}", e.id)).await?;
+                println!("revoked API token {id} of {}", e.name);
+            }
         }
     }
     Ok(())

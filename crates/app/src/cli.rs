@@ -156,6 +156,23 @@ pub enum EmployeeCmd {
         who: String,
         #[arg(long, default_value = "")]
         label: String,
+        /// The token stops working after this many days (default: when revoked).
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..=3650))]
+        expires_days: Option<i64>,
+    },
+    /// List an employee's API tokens: id, label, created, last used, expiry (never the token).
+    Tokens {
+        who: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke one API token (--token ID), or end every session and revoke every token (--all).
+    Revoke {
+        who: String,
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        token: Option<i64>,
+        #[arg(long)]
+        all: bool,
     },
 }
 

@@ -207,8 +207,13 @@ pub fn router(ctx: &Ctx) -> anyhow::Result<Router> {
         maildir_root: ctx.settings.maildir_root.clone(),
         ca_dir: Some(ctx.settings.ca_dir()),
     };
-    let state =
-        WebState { store: ctx.store.clone(), hooks: Arc::new(AppHooks::new(ctx)?), secure_cookies: false, paths };
+    let state = WebState {
+        store: ctx.store.clone(),
+        hooks: Arc::new(AppHooks::new(ctx)?),
+        secure_cookies: ctx.settings.secure_cookies(),
+        trusted_proxies: ctx.settings.trusted_proxies.clone().into(),
+        paths,
+    };
     let health =
         Router::new().route("/health", get(health)).route("/metrics", get(metrics)).with_state(ctx.store.clone());
     Ok(postkorb_web::router(state).merge(health))

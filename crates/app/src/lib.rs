@@ -94,7 +94,7 @@ pub async fn announce_admin(ctx: &Ctx) -> anyhow::Result<()> {
     if let Some(password) = postkorb_web::bootstrap_admin(&ctx.store).await? {
         println!("First start: created the user \"admin\" with the one-time password: {password}");
         println!(
-            "Log in and change it under Fenster › Mitarbeiter (or: postkorb employee set admin --password-stdin)."
+            "Log in with it: the web UI asks for a new password first (or: postkorb employee set admin --password-stdin)."
         );
     }
     Ok(())

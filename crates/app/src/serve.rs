@@ -23,7 +23,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", ctx.settings.listen))?;
     println!("Postkorb is running: health at http://{}/health (Ctrl-C stops)", listener.local_addr()?);
-    let app = crate::http::router(ctx)?;
+    let app = crate::http::router(ctx)?.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let http = tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(shutdown()).await });
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let mut tasks: HashMap<String, JoinHandle<()>> = HashMap::new();

@@ -43,6 +43,15 @@ pub struct Settings {
     /// `/metrics` is served to loopback clients, and to others only with
     /// `Authorization: Bearer <metrics_token>`. Env POSTKORB_METRICS_TOKEN.
     pub metrics_token: Option<String>,
+    /// Set the session cookie's `Secure` flag even when `public_url` is not `https://…` (it is set
+    /// whenever it is), e.g. when TLS ends at a proxy reached by another name
+    /// (env POSTKORB_FORCE_SECURE_COOKIES=true). See [`Settings::secure_cookies`].
+    pub force_secure_cookies: bool,
+    /// Reverse proxies (IP addresses) whose `X-Forwarded-For` names the client, for the login
+    /// limit per client address. Empty (default): the header is ignored and the TCP peer is the
+    /// client, so behind nginx on the same host list `"127.0.0.1"`, or every client shares the
+    /// proxy's address (env POSTKORB_TRUSTED_PROXIES, comma-separated).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for Settings {
@@ -60,6 +69,8 @@ impl Default for Settings {
             ca_dir: None,
             allow_private_hosts: true,
             metrics_token: None,
+            force_secure_cookies: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -109,6 +120,18 @@ impl Settings {
                 _ => anyhow::bail!("POSTKORB_ALLOW_PRIVATE_HOSTS={v:?}: use true or false"),
             };
         }
+        if let Ok(v) = std::env::var("POSTKORB_FORCE_SECURE_COOKIES") {
+            s.force_secure_cookies =
+                v.parse().with_context(|| format!("POSTKORB_FORCE_SECURE_COOKIES={v:?} is not true or false"))?;
+        }
+        if let Ok(v) = std::env::var("POSTKORB_TRUSTED_PROXIES") {
+            s.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| p.parse().with_context(|| format!("POSTKORB_TRUSTED_PROXIES: {p:?} is not an IP address")))
+                .collect::<anyhow::Result<_>>()?;
+        }
         if let Ok(v) = std::env::var("POSTKORB_LEASE_SECS") {
             s.lease_secs =
                 v.parse().with_context(|| format!("POSTKORB_LEASE_SECS={v:?} is not a number of seconds"))?;
@@ -148,6 +171,13 @@ impl Settings {
             None => format!("http://localhost:{}", self.listen.rsplit(':').next().unwrap_or("8080")),
         };
         format!("{base}/oauth/callback")
+    }
+
+    /// Whether cookies get the `Secure` flag: when people reach Postkorb over HTTPS
+    /// (`public_url` starts with `https://`), or when `force_secure_cookies` says so.
+    pub fn secure_cookies(&self) -> bool {
+        self.force_secure_cookies
+            || self.public_url.as_deref().is_some_and(|u| u.trim().to_ascii_lowercase().starts_with("https://"))
     }
 
     pub fn lease_ttl(&self) -> std::time::Duration {

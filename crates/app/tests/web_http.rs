@@ -1,5 +1,6 @@
 //! The web application over HTTP (no browser): who may reach what, CSRF, sessions, the login limit,
-//! the API token, and that a hostile mail stays inert in the HTML we send.
+//! the API token, and that a hostile mail stays inert in the HTML we send. Then the hardening of
+//! logins, sessions and tokens (issue #13 items 5, 7, 8, 11, 12).
 
 use axum::Router;
 use axum::body::Body;
@@ -19,8 +20,13 @@ struct App {
 const PW: &str = "richtig-geheim-1";
 
 async fn app() -> App {
+    app_with(|_| {}).await
+}
+
+async fn app_with(change: impl FnOnce(&mut Settings)) -> App {
     let dir = tempfile::tempdir().unwrap();
-    let settings = Settings { data_dir: dir.path().to_path_buf(), ..Settings::default() };
+    let mut settings = Settings { data_dir: dir.path().to_path_buf(), ..Settings::default() };
+    change(&mut settings);
     let ctx = Ctx::open(settings).await.unwrap();
     let add = |name: &str, perms: Vec<Permission>, license: Option<&str>, email: Option<&str>| NewEmployee {
         name: name.into(),
@@ -203,7 +209,7 @@ async fn guessing_passwords_is_stopped_after_five_failures() {
         assert!(r.body.contains("Benutzername oder Passwort ist falsch"));
     }
     let r = app.post("/anmeldung", None, &format!("username=bernd&password={PW}")).await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "even the right password waits");
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "even the right password waits (from the same address)");
     assert!(r.body.contains("Zu viele Fehlversuche"));
 }
 
@@ -660,4 +666,351 @@ async fn the_startmaske_counts_new_vorgaenge_since_the_last_visit_and_a_visit_wi
     assert_eq!(badge(&third).as_deref(), Some("1"), "{third}");
     assert!(app.ctx.store.last_seen(bernd).await.unwrap() > seen);
     assert_eq!(badge(&app.get("/", Some(&cookie)).await.body), None);
+}
+
+// ---- logins, sessions, API tokens (issue #13: 5, 7, 8, 11, 12) ----
+
+fn login_from(address: &str, user: &str, password: &str) -> Request<Body> {
+    let mut r = Request::post("/anmeldung")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!("username={user}&password={password}")))
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("{address}:40000").parse().unwrap();
+    r.extensions_mut().insert(axum::extract::ConnectInfo(addr));
+    r
+}
+
+fn api(method: &str, path: &str, token: &str) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn location(r: &Resp) -> &str {
+    r.headers.get(header::LOCATION).map(|v| v.to_str().unwrap()).unwrap_or("")
+}
+
+#[tokio::test]
+async fn failures_from_one_address_do_not_lock_the_admin_out_from_another() {
+    let app = app().await;
+    for _ in 0..5 {
+        let r = app.send(login_from("203.0.113.66", "admin", "falsch")).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let r = app.send(login_from("203.0.113.66", "admin", PW)).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "the attacker's address waits");
+    let r = app.send(login_from("198.51.100.10", "admin", PW)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "the admin from the office logs in: {}", r.body);
+
+    // One address trying many names is stopped as a whole, other addresses are not.
+    for i in 0..20 {
+        let r = app.send(login_from("203.0.113.77", &format!("user{i}"), "falsch")).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let r = app.send(login_from("203.0.113.77", "bernd", PW)).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.body.contains("von Ihrer Adresse aus"), "{}", r.body);
+    assert_eq!(app.send(login_from("198.51.100.11", "bernd", PW)).await.status, StatusCode::SEE_OTHER);
+    // Refused attempts are not stored; the table holds only the counted failures.
+    assert_eq!(app.ctx.store.login_failure_rows().await.unwrap(), 5 + 20);
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_client_is_limited_and_a_forged_header_is_ignored() {
+    let app = app_with(|s| s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
+    let through_proxy = |client: &str, password: &str| {
+        let mut r = login_from("127.0.0.1", "admin", password);
+        r.headers_mut().insert("x-forwarded-for", format!("10.1.1.1, {client}").parse().unwrap());
+        r
+    };
+    for _ in 0..5 {
+        assert_eq!(app.send(through_proxy("203.0.113.66", "falsch")).await.status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(app.send(through_proxy("203.0.113.66", PW)).await.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(app.send(through_proxy("198.51.100.10", PW)).await.status, StatusCode::SEE_OTHER);
+    // Not through the proxy: the header is the client's own words and does not count.
+    for _ in 0..5 {
+        let mut r = login_from("203.0.113.90", "bernd", "falsch");
+        r.headers_mut().insert("x-forwarded-for", "198.51.100.99".parse().unwrap());
+        assert_eq!(app.send(r).await.status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(app.send(login_from("203.0.113.90", "bernd", PW)).await.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_secure_when_public_url_is_https_or_when_forced() {
+    for (public_url, force, secure) in [
+        (None, false, false),
+        (Some("http://postkorb.buero.local"), false, false),
+        (Some("https://postkorb.buero.de"), false, true),
+        (Some("http://postkorb.buero.local"), true, true),
+    ] {
+        let app = app_with(|s| {
+            s.public_url = public_url.map(str::to_string);
+            s.force_secure_cookies = force;
+        })
+        .await;
+        let r = app.post("/anmeldung", None, &format!("username=bernd&password={PW}")).await;
+        let set_cookie = r.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+        assert_eq!(set_cookie.contains("; Secure"), secure, "public_url {public_url:?}, forced {force}: {set_cookie}");
+        assert!(set_cookie.contains("SameSite=Strict") && set_cookie.contains("HttpOnly"), "{set_cookie}");
+    }
+}
+
+#[tokio::test]
+async fn a_password_change_ends_every_other_session_and_every_api_token() {
+    let app = app().await;
+    let bernd = app.ctx.store.find_employee("bernd").await.unwrap();
+    let (laptop, csrf) = app.login("bernd").await;
+    let (phone, _) = app.login("bernd").await;
+    let token = postkorb_web::new_api_token(&app.ctx.store, bernd.id, "MVP").await.unwrap();
+    assert_eq!(app.send(api("GET", "/api/v1/cases", &token)).await.status, StatusCode::OK);
+
+    let form =
+        |current: &str, new: &str, repeat: &str| format!("csrf={csrf}&current={current}&new={new}&repeat={repeat}");
+    let r = app.post("/konto/passwort", Some(&laptop), &form("falsch", "ganz-neu-2026", "ganz-neu-2026")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("Das bisherige Passwort ist falsch."), "{}", r.body);
+    let r = app.post("/konto/passwort", Some(&laptop), &form(PW, "ganz-neu-2026", "ganz-neu-2027")).await;
+    assert!(r.body.contains("stimmen nicht überein"), "{}", r.body);
+    let r = app.post("/konto/passwort", Some(&laptop), &form(PW, "kurz", "kurz")).await;
+    assert!(r.body.contains("mindestens 10 Zeichen"), "{}", r.body);
+    assert_eq!(app.get("/", Some(&phone)).await.status, StatusCode::OK, "nothing changed yet");
+
+    let r = app.post("/konto/passwort", Some(&laptop), &form(PW, "ganz-neu-2026", "ganz-neu-2026")).await;
+    assert_eq!((r.status, location(&r)), (StatusCode::SEE_OTHER, "/konto?hinweis=passwort"), "{}", r.body);
+    let fresh = r.cookie.expect("this browser gets a new session");
+    assert_eq!(app.get("/", Some(&phone)).await.status, StatusCode::SEE_OTHER, "the other session ended");
+    assert_eq!(app.get("/", Some(&laptop)).await.status, StatusCode::SEE_OTHER, "the old id of this one too");
+    assert_eq!(app.get("/", Some(&fresh)).await.status, StatusCode::OK);
+    assert_eq!(app.send(api("GET", "/api/v1/cases", &token)).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.post("/anmeldung", None, &format!("username=bernd&password={PW}")).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.post("/anmeldung", None, "username=bernd&password=ganz-neu-2026").await.status,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn removing_the_licence_or_aktuell_ends_sessions_and_revokes_tokens_and_an_admin_can_end_them_all() {
+    let app = app().await;
+    let bernd = app.ctx.store.find_employee("bernd").await.unwrap();
+    let (admin, csrf) = app.login("admin").await;
+    let edit = |license: &str, current: bool| {
+        format!("csrf={csrf}&name=Bernd&username=bernd&license={license}{}", if current { "&current=1" } else { "" })
+    };
+    // A change of name keeps them; removing the licence ends them.
+    let (session, _) = app.login("bernd").await;
+    let token = postkorb_web::new_api_token(&app.ctx.store, bernd.id, "MVP").await.unwrap();
+    let r = app.post(&format!("/mitarbeiter/{}", bernd.id), Some(&admin), &edit("L2", true)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(app.get("/", Some(&session)).await.status, StatusCode::OK);
+    assert_eq!(app.send(api("GET", "/api/v1/cases", &token)).await.status, StatusCode::OK);
+    let r = app.post(&format!("/mitarbeiter/{}", bernd.id), Some(&admin), &edit("", true)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(app.get("/", Some(&session)).await.status, StatusCode::SEE_OTHER, "licence removed: logged out");
+    assert_eq!(app.send(api("GET", "/api/v1/cases", &token)).await.status, StatusCode::UNAUTHORIZED);
+
+    // Removing „Aktuell“ (here through the CLI) ends them too.
+    let (session, _) = app.login("bernd").await;
+    let token = postkorb_web::new_api_token(&app.ctx.store, bernd.id, "MVP").await.unwrap();
+    let fields = postkorb_app::cli::EmployeeFields { current: Some(false), ..Default::default() };
+    let cmd = postkorb_app::cli::EmployeeCmd::Set { who: "bernd".into(), fields, password_stdin: false };
+    postkorb_app::admin::employee(&app.ctx, cmd).await.unwrap();
+    assert!(app.ctx.store.api_tokens(bernd.id).await.unwrap().is_empty());
+    let mut again = app.ctx.store.employee(bernd.id).await.unwrap();
+    again.is_current = true;
+    app.ctx.store.update_employee(&again).await.unwrap();
+    assert_eq!(app.get("/", Some(&session)).await.status, StatusCode::SEE_OTHER, "Aktuell removed: logged out");
+    assert_eq!(app.send(api("GET", "/api/v1/cases", &token)).await.status, StatusCode::UNAUTHORIZED);
+
+    // „Alle Sitzungen und Tokens beenden“ by an admin; not by Bernd himself.
+    let (session, bernd_csrf) = app.login("bernd").await;
+    let token = postkorb_web::new_api_token(&app.ctx.store, bernd.id, "MVP").await.unwrap();
+    let page = app.get(&format!("/mitarbeiter/{}", bernd.id), Some(&admin)).await.body;
+    assert!(page.contains("Alle Sitzungen und Tokens beenden") && page.contains("MVP"), "{page}");
+    let path = format!("/mitarbeiter/{}/abmelden", bernd.id);
+    assert_eq!(app.post(&path, Some(&session), &format!("csrf={bernd_csrf}")).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.post(&path, Some(&admin), "csrf=wrong").await.status, StatusCode::BAD_REQUEST);
+    let r = app.post(&path, Some(&admin), &format!("csrf={csrf}")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(app.get(location(&r), Some(&admin)).await.body.contains("Alle Sitzungen und API-Tokens wurden beendet."));
+    assert_eq!(app.get("/", Some(&session)).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.send(api("GET", "/api/v1/cases", &token)).await.status, StatusCode::UNAUTHORIZED);
+    assert!(app.get("/protokoll", Some(&admin)).await.body.contains("revoke_all"));
+}
+
+#[tokio::test]
+async fn api_tokens_are_listed_without_their_secret_revoked_by_web_api_and_cli_and_expire() {
+    let app = app().await;
+    let bernd = app.ctx.store.find_employee("bernd").await.unwrap();
+    let admin = app.ctx.store.find_employee("admin").await.unwrap();
+    let (session, csrf) = app.login("bernd").await;
+
+    // Made on „Mein Konto“, shown once, listed with label, created, last used.
+    let r = app.post("/konto/tokens", Some(&session), &format!("csrf={csrf}&label=MVP&days=30")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let web_token = r.body.split("id=\"new-token\">").nth(1).unwrap().split('<').next().unwrap().to_string();
+    let r = app.post("/konto/tokens", Some(&session), &format!("csrf={csrf}&label=x&days=0")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("zwischen 1 und 3650"), "{}", r.body);
+    let page = app.get("/konto", Some(&session)).await.body;
+    assert!(page.contains("MVP") && page.contains("nie") && !page.contains(&web_token), "{page}");
+    assert_eq!(app.send(api("GET", "/api/v1/cases", &web_token)).await.status, StatusCode::OK);
+    assert!(app.get("/konto", Some(&session)).await.body.contains("<td>MVP</td>"), "last use shown");
+
+    // The API lists the caller's own tokens only, never a token or its hash.
+    let other = postkorb_web::new_api_token(&app.ctx.store, bernd.id, "Skript").await.unwrap();
+    let admin_token = postkorb_web::new_api_token(&app.ctx.store, admin.id, "Admin").await.unwrap();
+    let r = app.send(api("GET", "/api/v1/tokens", &web_token)).await;
+    let list: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    let labels: Vec<&str> = list.as_array().unwrap().iter().map(|t| t["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["Skript", "MVP"]);
+    assert!(list[1]["last_used_ms"].is_i64() && list[1]["expires_ms"].is_i64(), "{list}");
+    assert!(!r.body.contains(&web_token) && !r.body.contains("hash"), "{}", r.body);
+    let skript_id = list[0]["id"].as_i64().unwrap();
+    let admin_id = app.ctx.store.api_tokens(admin.id).await.unwrap()[0].id;
+
+    // Revoke through the API: not someone else's, one's own yes.
+    let r = app.send(api("DELETE", &format!("/api/v1/tokens/{admin_id}"), &web_token)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.send(api("GET", "/api/v1/cases", &admin_token)).await.status, StatusCode::OK);
+    let r = app.send(api("DELETE", &format!("/api/v1/tokens/{skript_id}"), &web_token)).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.send(api("GET", "/api/v1/cases", &other)).await.status, StatusCode::UNAUTHORIZED);
+
+    // Revoke on the web page.
+    let mvp_id = app.ctx.store.api_tokens(bernd.id).await.unwrap()[0].id;
+    let path = format!("/konto/tokens/{mvp_id}/widerrufen");
+    assert_eq!(app.post(&path, Some(&session), "csrf=wrong").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.post(&path, Some(&session), &format!("csrf={csrf}")).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.send(api("GET", "/api/v1/cases", &web_token)).await.status, StatusCode::UNAUTHORIZED);
+
+    // Revoke through the CLI, and list there.
+    use postkorb_app::cli::EmployeeCmd;
+    let cli_token = postkorb_web::new_api_token(&app.ctx.store, bernd.id, "cli").await.unwrap();
+    let id = app.ctx.store.api_tokens(bernd.id).await.unwrap()[0].id;
+    postkorb_app::admin::employee(&app.ctx, EmployeeCmd::Tokens { who: "bernd".into(), json: false }).await.unwrap();
+    let wrong = EmployeeCmd::Revoke { who: "admin".into(), token: Some(id), all: false };
+    assert!(postkorb_app::admin::employee(&app.ctx, wrong).await.is_err(), "not admin's token");
+    let cmd = EmployeeCmd::Revoke { who: "bernd".into(), token: Some(id), all: false };
+    postkorb_app::admin::employee(&app.ctx, cmd).await.unwrap();
+    assert_eq!(app.send(api("GET", "/api/v1/cases", &cli_token)).await.status, StatusCode::UNAUTHORIZED);
+
+    // A token past its expiry stops working.
+    let (expired, _) = postkorb_web::new_api_token_until(&app.ctx.store, bernd.id, "alt", Some(1)).await.unwrap();
+    assert_eq!(app.send(api("GET", "/api/v1/cases", &expired)).await.status, StatusCode::UNAUTHORIZED);
+    assert!(app.get("/konto", Some(&session)).await.body.contains("abgelaufen am"));
+}
+
+#[tokio::test]
+async fn a_pool_candidate_who_lost_the_licence_can_no_longer_open_the_waiting_vorgang() {
+    let app = app().await;
+    let bernd = app.ctx.store.find_employee("bernd").await.unwrap();
+    let anna = app.ctx.store.find_employee("anna").await.unwrap().id;
+    let clara = NewEmployee {
+        name: "Clara".into(),
+        username: Some("clara".into()),
+        is_current: true,
+        license: Some("L3".into()),
+        permissions: vec![],
+        ..Default::default()
+    };
+    let clara = app.ctx.store.add_employee(&clara, 1).await.unwrap();
+    app.ctx.store.set_password_hash(clara.id, &postkorb_web::hash_password(PW)).await.unwrap();
+    let mb = postkorb_store::MailboxRecord { name: "t".into(), protocol: "maildir".into(), ..Default::default() };
+    let mb = app.ctx.store.save_mailbox(&mb, 1).await.unwrap();
+    let mut item = hostile_item(bernd.id, anna);
+    item.decision = Decision::Pool { sender: anna, candidates: vec![bernd.id, clara.id] };
+    app.ctx.store.commit_batch(mb.id, &[item], 1).await.unwrap();
+    // Through the API (which, unlike a login, claims nothing) Clara sees the waiting Vorgang.
+    let token = postkorb_web::new_api_token(&app.ctx.store, clara.id, "MVP").await.unwrap();
+    assert_eq!(app.send(api("GET", "/api/v1/cases/1", &token)).await.status, StatusCode::OK, "a candidate sees it");
+
+    // Clara's licence is removed: her sessions and tokens end, and with a new login she still
+    // must not open it — the candidate set is fixed at import, eligibility is checked at the read.
+    let mut c = app.ctx.store.employee(clara.id).await.unwrap();
+    c.license = None;
+    app.ctx.store.update_employee(&c).await.unwrap();
+    let (session, _) = app.login("clara").await;
+    let token2 = postkorb_web::new_api_token(&app.ctx.store, clara.id, "MVP").await.unwrap();
+    assert_eq!(app.get("/vorgang/1", Some(&session)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.get("/vorgang/1/original.eml", Some(&session)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.send(api("GET", "/api/v1/cases/1", &token2)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.send(api("GET", "/api/v1/cases/1/raw", &token2)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.send(api("GET", "/api/v1/cases/1", &token)).await.status, StatusCode::UNAUTHORIZED, "revoked");
+    assert_eq!(app.ctx.store.case(1).await.unwrap().summary.status, "waiting", "her login claimed nothing");
+    // Bernd, still eligible, opens it.
+    let (b, _) = app.login("bernd").await;
+    assert_eq!(app.get("/vorgang/1", Some(&b)).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_bootstrap_admins_one_time_password_must_be_changed_before_anything_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = Ctx::open(Settings { data_dir: dir.path().to_path_buf(), ..Settings::default() }).await.unwrap();
+    let once = postkorb_web::bootstrap_admin(&ctx.store).await.unwrap().expect("a one-time password");
+    let app = App { router: postkorb_app::http::router(&ctx).unwrap(), ctx, _dir: dir };
+    let admin = app.ctx.store.find_employee("admin").await.unwrap();
+    let token = postkorb_web::new_api_token(&app.ctx.store, admin.id, "early").await.unwrap();
+
+    let r = app.post("/anmeldung", None, &format!("username=admin&password={once}")).await;
+    assert_eq!((r.status, location(&r)), (StatusCode::SEE_OTHER, "/konto/passwort"));
+    let cookie = r.cookie.unwrap();
+    for path in ["/", "/mitarbeiter", "/optionen/e-mail", "/konto", "/vorgang/1", "/protokoll"] {
+        let r = app.get(path, Some(&cookie)).await;
+        assert_eq!((r.status, location(&r)), (StatusCode::SEE_OTHER, "/konto/passwort"), "GET {path}");
+    }
+    let page = app.get("/konto/passwort", Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Einmalpasswort"), "{}", page.body);
+    let csrf = page.body.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let r = app.post("/mitarbeiter/neu", Some(&cookie), &format!("csrf={csrf}&name=Eve&username=eve")).await;
+    assert_eq!(location(&r), "/konto/passwort", "no form works before the change");
+    assert!(app.ctx.store.find_employee("eve").await.is_err());
+    let r = app.send(api("GET", "/api/v1/cases", &token)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.body.contains("change the one-time password"), "{}", r.body);
+
+    let r = app
+        .post("/konto/passwort", Some(&cookie), &format!("csrf={csrf}&current={once}&new={once}&repeat={once}"))
+        .await;
+    assert!(r.body.contains("muss sich vom bisherigen unterscheiden"), "{}", r.body);
+    let form = format!("csrf={csrf}&current={once}&new=mein-eigenes-2026&repeat=mein-eigenes-2026");
+    let r = app.post("/konto/passwort", Some(&cookie), &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let fresh = r.cookie.unwrap();
+    assert_eq!(app.get("/mitarbeiter", Some(&fresh)).await.status, StatusCode::OK);
+    assert!(!app.ctx.store.must_change_password(admin.id).await.unwrap());
+    assert_eq!(app.send(api("GET", "/api/v1/cases", &token)).await.status, StatusCode::UNAUTHORIZED, "revoked");
+    let r = app.post("/anmeldung", None, "username=admin&password=mein-eigenes-2026").await;
+    assert_eq!((r.status, location(&r)), (StatusCode::SEE_OTHER, "/"));
+}
+
+#[test]
+fn the_cli_revokes_one_token_or_all_and_refuses_an_unclear_command() {
+    use clap::Parser;
+    use postkorb_app::cli::{Cli, Command, EmployeeCmd};
+    let parse = |args: &[&str]| Cli::try_parse_from([&["postkorb", "employee"], args].concat());
+    assert!(parse(&["revoke", "bernd"]).is_err(), "neither --token nor --all");
+    assert!(parse(&["revoke", "bernd", "--token", "3", "--all"]).is_err(), "both");
+    assert!(parse(&["token", "bernd", "--expires-days", "0"]).is_err());
+    match parse(&["revoke", "bernd", "--token", "3"]).unwrap().command {
+        Command::Employee(EmployeeCmd::Revoke { who, token: Some(3), all: false }) => assert_eq!(who, "bernd"),
+        other => panic!("{other:?}"),
+    }
+    match parse(&["token", "bernd", "--label", "MVP", "--expires-days", "30"]).unwrap().command {
+        Command::Employee(EmployeeCmd::Token { label, expires_days: Some(30), .. }) => assert_eq!(label, "MVP"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        parse(&["token", "bernd"]).unwrap().command,
+        Command::Employee(EmployeeCmd::Token { expires_days: None, .. })
+    ));
 }

@@ -66,25 +66,37 @@ impl Store {
         self.employee(EmployeeId(row.try_get("id")?)).await
     }
 
-    /// Saves every field of an existing employee.
+    /// Saves every field of an existing employee. Removing „Aktuell“ or the licence ends every
+    /// session and revokes every API token of the employee in the same transaction, so no caller
+    /// (web, API, CLI) can forget it.
     pub async fn update_employee(&self, e: &Employee) -> Result<()> {
-        let done = sqlx::query(
+        let mut tx = self.begin_write().await?;
+        let before = sqlx::query("SELECT is_current, license FROM employees WHERE id = $1")
+            .bind(e.id.0)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("employee {}", e.id)))?;
+        let was_current = before.try_get::<i64, _>(0)? != 0;
+        let had_license = blank_to_none(before.try_get(1)?).is_some();
+        let license = blank_to_none(e.license.clone());
+        sqlx::query(
             "UPDATE employees SET name = $1, username = $2, is_current = $3, license = $4,
              work_email = $5, permissions = $6 WHERE id = $7",
         )
         .bind(e.name.trim())
         .bind(blank_to_none(e.username.clone()))
         .bind(e.is_current as i64)
-        .bind(blank_to_none(e.license.clone()))
+        .bind(license.clone())
         .bind(e.work_email.as_ref().map(|e| e.to_string()))
         .bind(permissions_to_text(&e.permissions))
         .bind(e.id.0)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(unique_as_invalid)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("employee {}", e.id)));
+        if (was_current && !e.is_current) || (had_license && license.is_none()) {
+            crate::tokens::revoke_all_in(&mut tx, e.id).await?;
         }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -120,23 +132,46 @@ impl Store {
         }
     }
 
+    /// Sets a new password: ends every session and revokes every API token of the employee (in
+    /// the same transaction) and clears „must change the password“. A caller that keeps the
+    /// employee logged in issues a new session afterwards.
     pub async fn set_password_hash(&self, id: EmployeeId, hash: &str) -> Result<()> {
-        sqlx::query("UPDATE employees SET password_hash = $1 WHERE id = $2")
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("UPDATE employees SET password_hash = $1, must_change_password = 0 WHERE id = $2")
             .bind(hash)
             .bind(id.0)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("employee {id}")));
+        }
+        crate::tokens::revoke_all_in(&mut tx, id).await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    /// Sets the password only if the employee has none yet; true if this call set it.
-    pub async fn set_password_hash_if_unset(&self, id: EmployeeId, hash: &str) -> Result<bool> {
-        let done = sqlx::query("UPDATE employees SET password_hash = $1 WHERE id = $2 AND password_hash IS NULL")
-            .bind(hash)
-            .bind(id.0)
-            .execute(&self.pool)
-            .await?;
+    /// Sets a one-time password only if the employee has none yet (the bootstrap admin); true if
+    /// this call set it. It must be changed at the first login (`must_change_password`).
+    pub async fn set_one_time_password_if_unset(&self, id: EmployeeId, hash: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE employees SET password_hash = $1, must_change_password = 1
+             WHERE id = $2 AND password_hash IS NULL",
+        )
+        .bind(hash)
+        .bind(id.0)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Whether the employee's password is a one-time password still to be changed.
+    pub async fn must_change_password(&self, id: EmployeeId) -> Result<bool> {
+        let r = sqlx::query("SELECT must_change_password FROM employees WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("employee {id}")))?;
+        Ok(r.try_get::<i64, _>(0)? != 0)
     }
 
     pub async fn password_hash(&self, username: &str) -> Result<Option<(EmployeeId, String)>> {

@@ -13,11 +13,13 @@ mod endpoint;
 mod import;
 mod kept;
 mod lease;
+mod login_limit;
 mod mailboxes;
 mod oauth;
 mod oauth_pending;
 mod routes;
 mod sessions;
+mod tokens;
 
 use std::str::FromStr;
 
@@ -32,8 +34,11 @@ pub use endpoint::{Endpoint, OAuthEndpoint, SecretColumn};
 pub use import::{ImportItem, ImportOutcome};
 pub use kept::KeptMail;
 pub use lease::{LeaseInfo, LeaseOutcome};
+pub use login_limit::{LoginLimits, LoginRefused};
 pub use mailboxes::MailboxRecord;
 pub use oauth::{OAuthFields, OAuthTokens};
+pub use sessions::SessionUser;
+pub use tokens::ApiToken;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

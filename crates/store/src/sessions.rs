@@ -1,5 +1,6 @@
-//! Login sessions, API tokens and login throttling for the web UI. Tokens are stored only as
-//! SHA-256 hashes, so a copy of the database does not let anyone log in.
+//! Login sessions of the web UI and the Startmaske's "new since my last visit". Session tokens are
+//! stored only as SHA-256 hashes, so a copy of the database does not let anyone log in. API tokens
+//! are in tokens.rs, login throttling in login_limit.rs.
 
 use postkorb_core::{Employee, EmployeeId};
 use sqlx::Row;
@@ -7,7 +8,26 @@ use sqlx::Row;
 use crate::employees::employee_from_row;
 use crate::{Result, Store};
 
-const EMPLOYEE_COLUMNS: &str = "e.id, e.name, e.username, e.is_current, e.license, e.work_email, e.permissions";
+pub(crate) const EMPLOYEE_COLUMNS: &str =
+    "e.id, e.name, e.username, e.is_current, e.license, e.work_email, e.permissions, e.must_change_password";
+
+/// Who a live session (or API token) belongs to.
+#[derive(Clone, Debug)]
+pub struct SessionUser {
+    pub employee: Employee,
+    /// The session's CSRF token ("" for an API token).
+    pub csrf: String,
+    /// The password is a one-time password that must be changed before anything else.
+    pub must_change_password: bool,
+}
+
+pub(crate) fn session_user_from_row(r: &sqlx::any::AnyRow, csrf: String) -> Result<SessionUser> {
+    Ok(SessionUser {
+        employee: employee_from_row(r)?,
+        csrf,
+        must_change_password: r.try_get::<i64, _>("must_change_password")? != 0,
+    })
+}
 
 /// „neue Vorgänge seit Ihrem letzten Besuch“: a range of index `cases_assignee_claimed`.
 pub(crate) const NEW_CASES_SINCE_SQL: &str = "SELECT COUNT(*) FROM cases WHERE assignee = $1 AND claimed_ms > $2";
@@ -36,7 +56,7 @@ impl Store {
     }
 
     /// The employee and CSRF token of a live session.
-    pub async fn session(&self, token_hash: &str, now_ms: i64) -> Result<Option<(Employee, String)>> {
+    pub async fn session(&self, token_hash: &str, now_ms: i64) -> Result<Option<SessionUser>> {
         let sql = format!(
             "SELECT {EMPLOYEE_COLUMNS}, s.csrf FROM sessions s JOIN employees e ON e.id = s.employee_id
              WHERE s.token_hash = $1 AND s.expires_ms > $2"
@@ -44,7 +64,10 @@ impl Store {
         let row =
             sqlx::query(sqlx::AssertSqlSafe(sql)).bind(token_hash).bind(now_ms).fetch_optional(&self.pool).await?;
         match row {
-            Some(r) => Ok(Some((employee_from_row(&r)?, r.try_get("csrf")?))),
+            Some(r) => {
+                let csrf = r.try_get("csrf")?;
+                Ok(Some(session_user_from_row(&r, csrf)?))
+            }
             None => Ok(None),
         }
     }
@@ -54,53 +77,14 @@ impl Store {
         Ok(())
     }
 
-    pub async fn create_api_token(
-        &self,
-        token_hash: &str,
-        employee: EmployeeId,
-        label: &str,
-        now_ms: i64,
-    ) -> Result<()> {
-        sqlx::query("INSERT INTO api_tokens (token_hash, employee_id, label, created_ms) VALUES ($1, $2, $3, $4)")
-            .bind(token_hash)
+    /// Ends every session of `employee` except the one with `keep` (its hash); returns how many.
+    pub async fn end_other_sessions(&self, employee: EmployeeId, keep: &str) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE employee_id = $1 AND token_hash <> $2")
             .bind(employee.0)
-            .bind(label)
-            .bind(now_ms)
+            .bind(keep)
             .execute(&self.pool)
             .await?;
-        Ok(())
-    }
-
-    pub async fn api_token_employee(&self, token_hash: &str) -> Result<Option<Employee>> {
-        let sql = format!(
-            "SELECT {EMPLOYEE_COLUMNS} FROM api_tokens t JOIN employees e ON e.id = t.employee_id WHERE t.token_hash = $1"
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(token_hash).fetch_optional(&self.pool).await?;
-        row.as_ref().map(employee_from_row).transpose()
-    }
-
-    /// Failed logins for `username` since `since_ms` (for the brute-force limit).
-    pub async fn login_failures(&self, username: &str, since_ms: i64) -> Result<i64> {
-        let r = sqlx::query("SELECT COUNT(*) FROM login_failures WHERE username = $1 AND at_ms >= $2")
-            .bind(username)
-            .bind(since_ms)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(r.try_get(0)?)
-    }
-
-    pub async fn record_login_failure(&self, username: &str, now_ms: i64) -> Result<()> {
-        sqlx::query("INSERT INTO login_failures (username, at_ms) VALUES ($1, $2)")
-            .bind(username)
-            .bind(now_ms)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn clear_login_failures(&self, username: &str) -> Result<()> {
-        sqlx::query("DELETE FROM login_failures WHERE username = $1").bind(username).execute(&self.pool).await?;
-        Ok(())
+        Ok(done.rows_affected())
     }
 
     /// When the employee last looked at the Startmaske (for "new since my last visit").

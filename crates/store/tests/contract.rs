@@ -491,8 +491,10 @@ async fn only_the_first_of_two_racing_password_setters_wins() {
             .add_employee(&NewEmployee { name: "Admin".into(), is_current: true, ..Default::default() }, 1)
             .await
             .unwrap();
-        let (a, b) =
-            tokio::join!(store.set_password_hash_if_unset(e.id, "h1"), store.set_password_hash_if_unset(e.id, "h2"));
+        let (a, b) = tokio::join!(
+            store.set_one_time_password_if_unset(e.id, "h1"),
+            store.set_one_time_password_if_unset(e.id, "h2")
+        );
         assert_eq!([a.unwrap(), b.unwrap()].iter().filter(|w| **w).count(), 1);
     }
 }
@@ -535,5 +537,97 @@ async fn batch_commits_never_fail_while_another_connection_commits() {
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let written = hammer.await.unwrap();
         assert!(written > 0, "the other writer ran");
+    }
+}
+
+const LIMITS: postkorb_store::LoginLimits =
+    postkorb_store::LoginLimits { window_ms: 900_000, per_user_and_address: 5, per_address: 20 };
+
+#[tokio::test]
+async fn racing_login_attempts_never_get_past_the_limit_and_old_failures_are_pruned() {
+    for (store, _d) in backends().await {
+        // Sixteen guesses at once from one address: at most five are let through to the password check.
+        let mut all = Vec::new();
+        for _ in 0..16 {
+            let s = store.clone();
+            all.push(tokio::spawn(async move { s.begin_login_attempt("admin", "203.0.113.66", 1_000, LIMITS).await }));
+        }
+        let mut through = 0;
+        for a in all {
+            through += a.await.unwrap().unwrap().is_ok() as usize;
+        }
+        assert!(through <= 5, "{through} racing attempts got through ({:?})", store.backend());
+        assert_eq!(store.login_failure_rows().await.unwrap(), through as i64, "refused attempts leave no row");
+        // Another address is not affected; a success clears only its own (user, address) rows.
+        let ok = store.begin_login_attempt("admin", "198.51.100.10", 2_000, LIMITS).await.unwrap().unwrap();
+        store.login_succeeded(ok, "admin", "198.51.100.10").await.unwrap();
+        assert_eq!(store.login_failure_rows().await.unwrap(), through as i64);
+        // After the window the old rows are gone at the next attempt: the table does not grow.
+        let later = store.begin_login_attempt("admin", "203.0.113.66", 1_000 + 900_001, LIMITS).await.unwrap();
+        assert!(later.is_ok());
+        assert_eq!(store.login_failure_rows().await.unwrap(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_new_password_or_a_lost_licence_or_aktuell_revokes_tokens_and_sessions_and_other_changes_do_not() {
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let live = |store: &Store, n: &'static str| {
+            let store = store.clone();
+            async move {
+                let s = store.session(&format!("s-{n}"), 10).await.unwrap().is_some();
+                let t = store.api_token_user(&format!("t-{n}"), 10).await.unwrap().is_some();
+                (s, t)
+            }
+        };
+        let give = |store: &Store, who: EmployeeId, n: &'static str| {
+            let store = store.clone();
+            async move {
+                store.create_session(&format!("s-{n}"), who, "csrf", 1, 1_000_000).await.unwrap();
+                store.create_api_token(&format!("t-{n}"), who, n, 1).await.unwrap();
+            }
+        };
+        give(&store, o.bernd, "a").await;
+        give(&store, o.clara, "c").await;
+        let mut bernd = store.employee(o.bernd).await.unwrap();
+        bernd.name = "Bernd Berater".into();
+        store.update_employee(&bernd).await.unwrap();
+        assert_eq!(live(&store, "a").await, (true, true), "a new name keeps them");
+        store.set_password_hash(o.bernd, "new-hash").await.unwrap();
+        assert_eq!(live(&store, "a").await, (false, false), "a new password ends them");
+        assert_eq!(live(&store, "c").await, (true, true), "Clara's stay");
+
+        give(&store, o.bernd, "b").await;
+        bernd.license = Some("  ".into());
+        store.update_employee(&bernd).await.unwrap();
+        assert_eq!(live(&store, "b").await, (false, false), "a blank licence is no licence");
+
+        let mut clara = store.employee(o.clara).await.unwrap();
+        clara.is_current = false;
+        store.update_employee(&clara).await.unwrap();
+        assert_eq!(live(&store, "c").await, (false, false), "„Aktuell“ removed");
+
+        give(&store, o.bernd, "d").await;
+        assert_eq!(store.revoke_all(o.bernd).await.unwrap(), (1, 1));
+        assert_eq!(live(&store, "d").await, (false, false));
+    }
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refused_and_its_last_use_is_written_at_most_once_a_minute() {
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let t = store.create_api_token_until("h1", o.bernd, " MVP ", 1_000, Some(100_000)).await.unwrap();
+        assert_eq!((t.label.as_str(), t.last_used_ms, t.expires_ms), ("MVP", None, Some(100_000)));
+        assert!(store.api_token_user("h1", 2_000).await.unwrap().is_some());
+        assert!(store.api_token_user("h1", 30_000).await.unwrap().is_some());
+        assert_eq!(store.api_tokens(o.bernd).await.unwrap()[0].last_used_ms, Some(2_000), "not again within a minute");
+        assert!(store.api_token_user("h1", 62_000).await.unwrap().is_some());
+        assert_eq!(store.api_tokens(o.bernd).await.unwrap()[0].last_used_ms, Some(62_000));
+        assert!(store.api_token_user("h1", 100_000).await.unwrap().is_none(), "expired");
+        assert!(!store.revoke_api_token(o.clara, t.id).await.unwrap(), "not Clara's to revoke");
+        assert!(store.revoke_api_token(o.bernd, t.id).await.unwrap());
+        assert!(store.api_tokens(o.bernd).await.unwrap().is_empty());
     }
 }

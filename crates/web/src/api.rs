@@ -34,6 +34,8 @@ pub fn routes() -> Router<WebState> {
         .route("/kept", get(list_kept))
         .route("/kept/{id}/discard", post(discard_kept))
         .route("/mailboxes", get(mailboxes))
+        .route("/tokens", get(list_tokens))
+        .route("/tokens/{id}", delete(revoke_token))
 }
 
 fn require(e: &Employee, p: Permission) -> Result<(), ApiError> {
@@ -71,9 +73,7 @@ async fn list_cases(State(s): State<WebState>, h: HeaderMap, Query(q): Query<Cas
 
 async fn visible_case(s: &WebState, me: &Employee, id: i64) -> Result<postkorb_store::CaseDetail, ApiError> {
     let c = s.store.case(id).await?;
-    let mine =
-        c.summary.assignee == Some(me.id.0) || (c.summary.status == "waiting" && c.candidates.contains(&me.id.0));
-    if mine || me.has(Permission::ManageMailImport) { Ok(c) } else { Err(ApiError(WebError::Forbidden)) }
+    if crate::auth::may_open(&c, me) { Ok(c) } else { Err(ApiError(WebError::Forbidden)) }
 }
 
 async fn get_case(State(s): State<WebState>, h: HeaderMap, Path(id): Path<i64>) -> ApiResult {
@@ -218,6 +218,22 @@ async fn mailboxes(State(s): State<WebState>, h: HeaderMap) -> ApiResult {
             "imported_cases": cases, "kept": kept, "duplicates": duplicates}));
     }
     Ok(Json(out).into_response())
+}
+
+/// The caller's own API tokens (never the tokens themselves).
+async fn list_tokens(State(s): State<WebState>, h: HeaderMap) -> ApiResult {
+    let me = api_user(&s, &h).await?;
+    Ok(Json(s.store.api_tokens(me.id).await?).into_response())
+}
+
+/// Revokes one of the caller's own tokens (the one in use, too).
+async fn revoke_token(State(s): State<WebState>, h: HeaderMap, Path(id): Path<i64>) -> ApiResult {
+    let me = api_user(&s, &h).await?;
+    if !s.store.revoke_api_token(me.id, id).await? {
+        return Err(ApiError(WebError::NotFound));
+    }
+    s.store.audit(now_ms(), &actor(&me), "revoke_token", &format!("token {id} of employee {}", me.id)).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }
 
 async fn openapi() -> Response {

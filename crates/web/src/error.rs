@@ -9,6 +9,8 @@ pub enum WebError {
     Login,
     /// Logged in but without the permission.
     Forbidden,
+    /// Logged in with a one-time password that must be changed first.
+    ChangePassword,
     NotFound,
     /// A wrong form or request, with the German message to show.
     BadRequest(String),
@@ -38,7 +40,7 @@ impl WebError {
     pub fn status(&self) -> StatusCode {
         match self {
             WebError::Login => StatusCode::UNAUTHORIZED,
-            WebError::Forbidden => StatusCode::FORBIDDEN,
+            WebError::Forbidden | WebError::ChangePassword => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -49,6 +51,7 @@ impl WebError {
         match self {
             WebError::Login => "Bitte melden Sie sich an.".into(),
             WebError::Forbidden => "Keine Berechtigung: Für diese Seite fehlt Ihnen das nötige Zugriffsrecht.".into(),
+            WebError::ChangePassword => "Bitte ändern Sie zuerst Ihr Einmalpasswort.".into(),
             WebError::NotFound => "Nicht gefunden.".into(),
             WebError::BadRequest(m) => m.clone(),
             WebError::Internal(_) => {
@@ -62,6 +65,9 @@ impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         if matches!(self, WebError::Login) {
             return Redirect::to("/anmeldung").into_response();
+        }
+        if matches!(self, WebError::ChangePassword) {
+            return Redirect::to(crate::auth::PASSWORD_PAGE).into_response();
         }
         if let WebError::Internal(detail) = &self {
             tracing::error!(%detail, "request failed");
@@ -104,6 +110,9 @@ impl IntoResponse for ApiError {
         let msg = match &self.0 {
             WebError::Login => "authentication required: send 'Authorization: Bearer TOKEN'".to_string(),
             WebError::Forbidden => "forbidden: missing permission".into(),
+            WebError::ChangePassword => {
+                "password change required: log in to the web UI and change the one-time password first".into()
+            }
             WebError::NotFound => "not found".into(),
             WebError::BadRequest(m) => m.clone(),
             WebError::Internal(_) => "internal error".into(),

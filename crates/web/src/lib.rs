@@ -21,7 +21,7 @@ use axum::http::{HeaderValue, header};
 use postkorb_store::Store;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-pub use auth::{bootstrap_admin, hash_password, new_api_token};
+pub use auth::{bootstrap_admin, hash_password, new_api_token, new_api_token_until};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -77,6 +77,9 @@ pub struct WebState {
     pub secure_cookies: bool,
     /// Which server paths the mailbox form may name.
     pub paths: PathRules,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (for the login limit); empty:
+    /// the TCP peer is the client.
+    pub trusted_proxies: Arc<[std::net::IpAddr]>,
 }
 
 /// Server paths a web user may name in the mailbox form: a Maildir only below `maildir_root`

@@ -5,7 +5,6 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use postkorb_core::Permission;
 use postkorb_store::CaseDetail;
 use serde::Deserialize;
 
@@ -49,14 +48,10 @@ struct CasePage {
     history: Vec<String>,
 }
 
-/// The assignee, a candidate of a waiting Vorgang, or an admin may look at it.
+/// The assignee, a still eligible candidate of a waiting Vorgang, or an admin may look at it.
 async fn load(state: &WebState, user: &CurrentUser, id: i64) -> Result<CaseDetail, WebError> {
     let case = state.store.case(id).await?;
-    let me = user.employee.id.0;
-    let allowed = case.summary.assignee == Some(me)
-        || (case.summary.status == "waiting" && case.candidates.contains(&me))
-        || user.employee.has(Permission::ManageMailImport);
-    if !allowed {
+    if !crate::auth::may_open(&case, &user.employee) {
         return Err(WebError::Forbidden);
     }
     Ok(case)

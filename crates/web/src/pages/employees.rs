@@ -1,18 +1,19 @@
 //! Fenster › Mitarbeiter: list and edit employees — Aktuell, Lizenzstring, Vertragsdaten › Daten zur
-//! Arbeit › E-Mail, login, permissions.
+//! Arbeit › E-Mail, login, permissions — and „Alle Sitzungen und Tokens beenden“ for one of them.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::CookieJar;
 use postkorb_core::{EmailAddress, Employee, EmployeeId, Permission};
 use postkorb_store::NewEmployee;
 use serde::Deserialize;
 
 use super::Nav;
 use crate::WebState;
-use crate::auth::{CurrentUser, hash_password};
+use crate::auth::{CsrfOnly, CurrentUser, hash_password_limited};
 use crate::error::WebError;
-use crate::util::now_ms;
+use crate::util::{german_time, now_ms};
 
 pub struct EmpRow {
     pub id: i64,
@@ -71,6 +72,21 @@ struct EditPage {
     id: i64,
     f: EmpView,
     errors: Vec<String>,
+    message: Option<String>,
+    /// The employee's API tokens: (label, created, last used).
+    tokens: Vec<(String, String, String)>,
+}
+
+impl EditPage {
+    fn new(user: &CurrentUser, id: i64, f: EmpView, errors: Vec<String>) -> EditPage {
+        EditPage { nav: Nav::new(user, "mitarbeiter"), id, f, errors, message: None, tokens: vec![] }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct EditQuery {
+    #[serde(default)]
+    hinweis: String,
 }
 
 pub async fn list(State(state): State<WebState>, user: CurrentUser) -> Result<Html<String>, WebError> {
@@ -128,17 +144,45 @@ pub async fn new_form(user: CurrentUser) -> Result<Html<String>, WebError> {
         perm_mail_import: false,
         perm_employees: false,
     };
-    Ok(Html(EditPage { nav: Nav::new(&user, "mitarbeiter"), id: 0, f, errors: vec![] }.render()?))
+    Ok(Html(EditPage::new(&user, 0, f, vec![]).render()?))
 }
 
 pub async fn edit_form(
     State(state): State<WebState>,
     user: CurrentUser,
     Path(id): Path<i64>,
+    Query(q): Query<EditQuery>,
 ) -> Result<Html<String>, WebError> {
     user.require(Permission::ManageEmployees)?;
     let e = state.store.employee(EmployeeId(id)).await?;
-    Ok(Html(EditPage { nav: Nav::new(&user, "mitarbeiter"), id, f: view_of(&e), errors: vec![] }.render()?))
+    let mut page = EditPage::new(&user, id, view_of(&e), vec![]);
+    page.tokens = state
+        .store
+        .api_tokens(e.id)
+        .await?
+        .into_iter()
+        .map(|t| (t.label, german_time(t.created_ms), t.last_used_ms.map(german_time).unwrap_or_else(|| "nie".into())))
+        .collect();
+    if q.hinweis == "beendet" {
+        page.message = Some("Alle Sitzungen und API-Tokens wurden beendet.".into());
+    }
+    Ok(Html(page.render()?))
+}
+
+/// „Alle Sitzungen und Tokens beenden“: logs the employee out everywhere and revokes their API tokens.
+pub async fn revoke_all(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<CsrfOnly>,
+) -> Result<Response, WebError> {
+    user.require(Permission::ManageEmployees)?;
+    user.check_csrf(&f.csrf)?;
+    let e = state.store.employee(EmployeeId(id)).await?;
+    let (sessions, tokens) = state.store.revoke_all(e.id).await?;
+    let detail = format!("employee {id} ({}): {sessions} sessions, {tokens} API tokens", e.name);
+    state.store.audit(now_ms(), &user.actor(), "revoke_all", &detail).await?;
+    Ok(Redirect::to(&format!("/mitarbeiter/{id}?hinweis=beendet")).into_response())
 }
 
 /// Validates the form; returns the German messages next to the fields' names.
@@ -185,12 +229,18 @@ async fn finish(
     f: &EmpForm,
     action: &str,
 ) -> Result<Response, WebError> {
+    // A new password ends the employee's sessions and tokens (the store does it); one's own
+    // password changed here would log oneself out, so this browser gets a new session.
+    let mut jar = None;
     if !f.password.is_empty() {
-        state.store.set_password_hash(id, &hash_password(&f.password)).await?;
+        state.store.set_password_hash(id, &hash_password_limited(f.password.clone()).await).await?;
+        if id == user.employee.id {
+            jar = Some(crate::auth::start_session(state, CookieJar::default(), id).await?);
+        }
     }
     let actor = user.actor();
     state.store.audit(now_ms(), &actor, action, &format!("employee {id} ({})", f.name.trim())).await?;
-    Ok(Redirect::to("/mitarbeiter").into_response())
+    Ok((jar, Redirect::to("/mitarbeiter")).into_response())
 }
 
 pub async fn create(
@@ -218,7 +268,7 @@ pub async fn create(
             Err(e) => return Err(e.into()),
         }
     }
-    let page = EditPage { nav: Nav::new(&user, "mitarbeiter"), id: 0, f: view_of_form(&f), errors };
+    let page = EditPage::new(&user, 0, view_of_form(&f), errors);
     Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response())
 }
 
@@ -250,6 +300,6 @@ pub async fn update(
             Err(err) => return Err(err.into()),
         }
     }
-    let page = EditPage { nav: Nav::new(&user, "mitarbeiter"), id, f: view_of_form(&f), errors };
+    let page = EditPage::new(&user, id, view_of_form(&f), errors);
     Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response())
 }

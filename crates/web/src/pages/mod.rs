@@ -1,6 +1,7 @@
 //! The German screens. Every handler checks the login (the `CurrentUser` extractor) and, for the
 //! admin screens, the permission „E-Mails automatisch einlesen“ before it reads anything.
 
+mod account;
 mod case;
 mod employees;
 mod home;
@@ -46,6 +47,11 @@ pub fn routes() -> Router<WebState> {
         .route("/synchronisieren", post(home::sync))
         .route("/anmeldung", get(auth::login_form).post(auth::login))
         .route("/abmelden", post(auth::logout))
+        .route("/konto", get(account::show))
+        .route(auth::PASSWORD_PAGE, get(account::password_form).post(account::change_password))
+        .route("/konto/tokens", post(account::create_token))
+        .route("/konto/tokens/{id}/widerrufen", post(account::revoke_token))
+        .route("/konto/sitzungen-beenden", post(account::end_other_sessions))
         .route("/vorgang/{id}", get(case::show))
         .route("/vorgang/{id}/status", post(case::set_status))
         .route("/vorgang/{id}/html", get(case::html))
@@ -59,6 +65,7 @@ pub fn routes() -> Router<WebState> {
         .route("/mitarbeiter", get(employees::list))
         .route("/mitarbeiter/neu", get(employees::new_form).post(employees::create))
         .route("/mitarbeiter/{id}", get(employees::edit_form).post(employees::update))
+        .route("/mitarbeiter/{id}/abmelden", post(employees::revoke_all))
         .route("/nicht-zugeordnet", get(kept::list))
         .route("/nicht-zugeordnet/{id}", get(kept::show))
         .route("/nicht-zugeordnet/{id}/original.eml", get(kept::original))
