@@ -43,6 +43,7 @@ impl Ctx {
             .await
             .with_context(|| format!("cannot open database {url}"))?;
         let key = SecretKey::load_or_create(&settings.key_file())?;
+        importer::set_dns_give_up(settings.dns_give_up());
         Ok(Ctx { settings, store, key, clock: Clock::system() })
     }
 }

@@ -285,12 +285,13 @@ pub async fn import(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<()> {
     let policy = crate::admin::parse_verify(&args.verify)?;
     let mut report = RunReport { listed: messages.len(), ..Default::default() };
     let started = std::time::Instant::now();
+    let dns = importer::DnsPass::without_history(ctx.clock.now_ms());
     let mut messages = messages.into_iter().peekable();
     while messages.peek().is_some() {
         let batch: Vec<Fetched> = messages.by_ref().take(ctx.settings.batch_size).collect();
         let n = batch.len() as u64;
-        let prepared = importer::prepare(batch, &employees, &routes, &policy).await;
-        report.deferred += prepared.deferred.len();
+        let prepared = importer::prepare(batch, &employees, &routes, &policy, &dns).await;
+        report.deferred += prepared.deferred.len() + prepared.untried.len();
         report.imported.extend(importer::commit(&ctx.store, mailbox.id, prepared.items, &ctx.clock).await?);
         bar.inc(n);
     }

@@ -29,6 +29,10 @@ pub struct Settings {
     /// The address people reach Postkorb at, e.g. `https://postkorb.buero.de` (for the OAuth
     /// redirect of the mailbox form; env POSTKORB_PUBLIC_URL). Default: http://localhost:PORT.
     pub public_url: Option<String>,
+    /// Hours a mail whose sender check fails on DNS (timeout, server failure) stays on the server
+    /// and is tried again with back-off; then it is kept as „Absender nicht verifiziert (DNS nicht
+    /// erreichbar)“. 0: kept at the first failure. Default 24 (env POSTKORB_DNS_RETRY_HOURS).
+    pub dns_retry_hours: u64,
 }
 
 impl Default for Settings {
@@ -42,6 +46,7 @@ impl Default for Settings {
             lease_secs: 60,
             blob_dir: None,
             public_url: None,
+            dns_retry_hours: 24,
         }
     }
 }
@@ -79,6 +84,10 @@ impl Settings {
             s.lease_secs =
                 v.parse().with_context(|| format!("POSTKORB_LEASE_SECS={v:?} is not a number of seconds"))?;
         }
+        if let Ok(v) = std::env::var("POSTKORB_DNS_RETRY_HOURS") {
+            s.dns_retry_hours =
+                v.parse().with_context(|| format!("POSTKORB_DNS_RETRY_HOURS={v:?} is not a number of hours"))?;
+        }
         if s.lease_secs == 0 {
             anyhow::bail!("lease_secs must be at least 1");
         }
@@ -114,6 +123,11 @@ impl Settings {
             None => format!("http://localhost:{}", self.listen.rsplit(':').next().unwrap_or("8080")),
         };
         format!("{base}/oauth/callback")
+    }
+
+    /// How long a mail whose sender check fails on DNS is tried again (`dns_retry_hours`).
+    pub fn dns_give_up(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.dns_retry_hours.saturating_mul(3600))
     }
 
     pub fn lease_ttl(&self) -> std::time::Duration {
