@@ -13,8 +13,15 @@ use crate::cli::{ImportArgs, ListCmd};
 use crate::clock::format_ms;
 use crate::importer::{self, Imported, RunReport};
 
-/// One pass over every enabled mailbox. A failing mailbox is reported and the others go on.
+/// One pass over every enabled mailbox. A failing mailbox is reported and the others go on; one
+/// whose fetch lease another live instance holds counts as failed (said on stderr), never as done.
 pub async fn fetch_all(ctx: &Ctx, print: bool) -> anyhow::Result<Vec<(String, RunReport)>> {
+    fetch_each(ctx, print, false).await
+}
+
+/// [`fetch_all`]; with `wait_for_lease` (`postkorb fetch`) a mailbox whose lease another live
+/// instance holds is waited for up to the lease time first.
+pub async fn fetch_each(ctx: &Ctx, print: bool, wait_for_lease: bool) -> anyhow::Result<Vec<(String, RunReport)>> {
     let mailboxes: Vec<MailboxRecord> = ctx.store.mailboxes().await?.into_iter().filter(|m| m.enabled).collect();
     if mailboxes.is_empty() {
         bail!("no mailbox is set up: use `postkorb mailbox set` (or try `postkorb demo`)");
@@ -22,22 +29,24 @@ pub async fn fetch_all(ctx: &Ctx, print: bool) -> anyhow::Result<Vec<(String, Ru
     let mut reports = Vec::new();
     let mut failures = Vec::new();
     for m in mailboxes {
+        let ttl = ctx.settings.lease_ttl();
+        let wait = if wait_for_lease { ttl } else { std::time::Duration::ZERO };
         let result = match crate::oauth::fresh_config(&ctx.store, &m, &ctx.key, &ctx.clock).await {
             Ok(cfg) => {
-                let ttl = ctx.settings.lease_ttl();
-                match crate::lease::run_once(&ctx.store, &m, &cfg, ctx.settings.batch_size, &ctx.clock, ttl).await {
+                match crate::lease::run_once(&ctx.store, &m, &cfg, ctx.settings.batch_size, &ctx.clock, ttl, wait).await
+                {
                     Ok(crate::lease::Leased::Done(report)) => Ok(report),
                     Ok(crate::lease::Leased::Busy(info)) => {
-                        let until = format_ms(info.expires_ms);
-                        let msg = format!(
-                            "mailbox {}: skipped, another instance ({}) is fetching it (lease until {until} UTC)",
-                            m.name, info.holder
+                        // Not an import error of the mailbox: its health stays as the holder records it.
+                        eprintln!(
+                            "mailbox {}: not fetched: another running instance ({}) holds its fetch lease \
+                             (until {} UTC){}; try again later or stop that instance",
+                            m.name,
+                            info.holder,
+                            format_ms(info.expires_ms),
+                            if wait.is_zero() { String::new() } else { format!(", waited {} s", wait.as_secs()) }
                         );
-                        if print {
-                            println!("{msg}")
-                        } else {
-                            tracing::info!("{msg}")
-                        }
+                        failures.push(m.name.clone());
                         continue;
                     }
                     Err(e) => Err(e),
