@@ -159,23 +159,8 @@ pub async fn explain(ctx: &Ctx, file: &Path, mailbox: Option<String>) -> anyhow:
     for w in &mail.warnings {
         println!("Warning:  {w}");
     }
-    let mut facts = mail.facts();
-    if let (Some(name), Ok(sender)) = (&mailbox, &mail.sender) {
-        let m = ctx.store.mailbox(name).await?;
-        let policy = importer::policy_of(&m);
-        let v = postkorb_verify::verify(&raw, sender.domain(), &policy, importer::resolver()).await;
-        println!(
-            "Sender:   {} under the policy of mailbox {name} ({})",
-            if v.verified { "verified" } else { "NOT verified" },
-            v.detail
-        );
-        if !v.verified {
-            facts.unverified = Some(v.detail);
-        }
-    } else {
-        println!("Sender:   not verified here (give --mailbox NAME to apply its verification policy)");
-    }
-    let verdict = match decide(&facts, &employees, &routes) {
+    let facts = mail.facts();
+    let say = |decision: Decision| match decision {
         Decision::Assign { sender, to } => {
             format!("becomes a Vorgang for {} (sender row of {})", name(&to), name(&sender))
         }
@@ -186,7 +171,61 @@ pub async fn explain(ctx: &Ctx, file: &Path, mailbox: Option<String>) -> anyhow:
         ),
         Decision::Keep(reason) => format!("is kept for the admin: {}{}", reason.english(), hint(&reason)),
     };
-    println!("Decision: this mail {verdict}");
+    // Without --mailbox the only mailbox's policy applies; with none or several there is no
+    // policy to apply, and a verdict without sender verification must say so plainly.
+    let chosen = match mailbox {
+        Some(name) => Some(ctx.store.mailbox(&name).await?),
+        None => match ctx.store.mailboxes().await?.as_slice() {
+            [only] => Some(only.clone()),
+            _ => None,
+        },
+    };
+    let checked = |policy: postkorb_verify::Policy| {
+        let (raw, sender, mut facts) = (&raw, mail.sender.clone(), facts.clone());
+        async move {
+            let Ok(sender) = sender else { return (None, facts) };
+            let v = postkorb_verify::verify(raw, sender.domain(), &policy, importer::resolver()).await;
+            if !v.verified {
+                facts.unverified = Some(v.detail.clone());
+            }
+            (Some(v), facts)
+        }
+    };
+    match chosen {
+        Some(m) => {
+            let (v, facts) = checked(importer::policy_of(&m)).await;
+            if let Some(v) = v {
+                println!(
+                    "Sender:   {} under the policy of mailbox {} ({})",
+                    if v.verified { "verified" } else { "NOT verified" },
+                    m.name,
+                    v.detail
+                );
+            }
+            println!("Decision: this mail {}", say(decide(&facts, &employees, &routes)));
+        }
+        None => {
+            println!(
+                "Sender:   NOT checked: the decision below ignores sender verification (no single mailbox; give --mailbox NAME)"
+            );
+            println!("Decision: ignoring sender verification, this mail {}", say(decide(&facts, &employees, &routes)));
+            let policy = postkorb_verify::Policy::default();
+            let (v, facts) = checked(policy.clone()).await;
+            let how = crate::admin::verify_words(&policy);
+            match v {
+                Some(v) => println!(
+                    "Default:  under the default sender verification ({how}) the sender is {} ({}), so this mail {}",
+                    if v.verified { "verified" } else { "NOT verified" },
+                    v.detail,
+                    say(decide(&facts, &employees, &routes))
+                ),
+                None => println!(
+                    "Default:  under the default sender verification ({how}) this mail {}",
+                    say(decide(&facts, &employees, &routes))
+                ),
+            }
+        }
+    }
     println!("(nothing was imported)");
     Ok(())
 }
