@@ -82,10 +82,11 @@ pub async fn run(ctx: &Ctx, m: &MailboxRecord) -> anyhow::Result<DryRun> {
     };
     let mut tally: std::collections::BTreeMap<Outcome, usize> = std::collections::BTreeMap::new();
     let (mut old, mut deferred) = (0usize, 0usize);
+    let dns = importer::DnsPass::new(ctx.store.dns_retries(m.id).await?, ctx.clock.now_ms());
     for chunk in new.chunks(ctx.settings.batch_size.max(1)) {
         let fetched = session.fetch(chunk).await?;
-        let mut prepared = importer::prepare(fetched, &employees, &routes, &policy).await;
-        deferred += prepared.deferred.len();
+        let mut prepared = importer::prepare(fetched, &employees, &routes, &policy, &dns).await;
+        deferred += prepared.deferred.len() + prepared.untried.len();
         old += importer::split_off_before_cutoff(m, &mut prepared.items).len();
         importer::hold_storms(&ctx.store, m, &mut prepared.items, ctx.clock.now_ms()).await?;
         for item in prepared.items {

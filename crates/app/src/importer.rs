@@ -5,15 +5,16 @@
 //! A listed message the ledger knows already is only disposed of again (idempotent), never imported
 //! twice. The loop in `serve` is this step on a timer; tests call it directly.
 
-use std::time::Instant;
-
+use std::collections::HashMap;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
 
-use postkorb_core::{Decision, Employee, SenderRoute, decide};
+use postkorb_core::{Decision, Employee, KeepReason, SenderRoute, decide};
 use postkorb_mail::InboundMail;
 use postkorb_source::{Fetched, Session, SourceConfig, SourceError};
-use postkorb_store::{ImportItem, ImportOutcome, MailboxRecord, Store};
-use postkorb_verify::{Policy, Resolver};
+use postkorb_store::{DnsRetry, ImportItem, ImportOutcome, MailboxRecord, Store};
+use postkorb_verify::{Checked, DnsBudget, Policy, Resolver};
 
 use crate::clock::Clock;
 
@@ -23,7 +24,8 @@ pub struct RunReport {
     pub listed: usize,
     pub imported: Vec<Imported>,
     pub disposed: usize,
-    /// Left on the server for the next pass: sender verification hit a temporary DNS failure.
+    /// Left on the server for a later pass: sender verification hit a temporary DNS failure (or
+    /// waits for its retry time, or the pass's DNS budget was used up before its turn).
     pub deferred: usize,
     /// Left on the server for good: dated before the mailbox's onboarding cut-off.
     pub left_before_cutoff: usize,
@@ -45,16 +47,87 @@ impl RunReport {
     }
 }
 
+static RESOLVER: OnceLock<Resolver> = OnceLock::new();
+
 /// The process-wide DNS resolver for sender verification. A DNS cache is shared state by nature;
 /// tests pin DKIM keys into it with `resolver().add_dkim_key(…)`.
 pub fn resolver() -> &'static Resolver {
-    static RESOLVER: OnceLock<Resolver> = OnceLock::new();
     RESOLVER.get_or_init(|| {
         Resolver::system().unwrap_or_else(|e| {
             tracing::warn!(error = %e, "no system DNS resolver: DKIM cannot verify, such mail is kept");
             Resolver::offline().expect("an offline resolver needs no configuration")
         })
     })
+}
+
+/// Uses `resolver` instead of the system's DNS configuration; only before the first verification
+/// (false if a resolver is in use already). For tests (a name server that never answers).
+pub fn set_resolver(resolver: Resolver) -> bool {
+    RESOLVER.set(resolver).is_ok()
+}
+
+/// The DNS time one pass may spend on sender verification, over all its batches.
+pub const PASS_DNS_BUDGET: Duration = Duration::from_secs(60);
+
+/// Default of `Settings::dns_retry_hours`: how long a mail whose sender check fails on DNS is
+/// tried again before it is kept as „Absender nicht verifiziert (DNS nicht erreichbar)“.
+pub const DNS_GIVE_UP: Duration = Duration::from_secs(24 * 3600);
+
+static DNS_GIVE_UP_MS: AtomicI64 = AtomicI64::new(DNS_GIVE_UP.as_millis() as i64);
+
+/// Sets the give-up time for every later pass of this process (from `Settings::dns_retry_hours`;
+/// process-wide like the resolver, so the serve loop's tasks need not carry it).
+pub fn set_dns_give_up(after: Duration) {
+    DNS_GIVE_UP_MS.store(i64::try_from(after.as_millis()).unwrap_or(i64::MAX), Ordering::Relaxed);
+}
+
+/// First retry after a DNS failure; each further one waits twice as long, up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_secs(5 * 60);
+const RETRY_MAX: Duration = Duration::from_secs(2 * 3600);
+
+/// The sender checks of one pass: its DNS budget (shared by its batches) and the mails that
+/// already failed on DNS in earlier passes.
+pub struct DnsPass {
+    budget: DnsBudget,
+    waiting: HashMap<String, DnsRetry>,
+    now_ms: i64,
+    give_up_ms: i64,
+}
+
+impl DnsPass {
+    /// A pass at `now_ms` that knows the mailbox's waiting mails (`Store::dns_retries`).
+    pub fn new(waiting: HashMap<String, DnsRetry>, now_ms: i64) -> DnsPass {
+        DnsPass {
+            budget: DnsBudget::new(PASS_DNS_BUDGET),
+            waiting,
+            now_ms,
+            give_up_ms: DNS_GIVE_UP_MS.load(Ordering::Relaxed),
+        }
+    }
+
+    /// For a dry run or a one-off import: nothing failed before, so nothing is given up.
+    pub fn without_history(now_ms: i64) -> DnsPass {
+        DnsPass::new(HashMap::new(), now_ms)
+    }
+
+    /// Whether the mail under `key` waits for its retry time and is not fetched in this pass.
+    pub fn not_yet(&self, key: &str) -> bool {
+        self.waiting.get(key).is_some_and(|r| r.next_ms > self.now_ms)
+    }
+
+    /// The mail's row after one more DNS failure, or None once it has failed for the give-up time.
+    fn failed_again(&self, key: &str) -> Option<DnsRetry> {
+        let earlier = self.waiting.get(key);
+        let first_ms = earlier.map_or(self.now_ms, |r| r.first_ms);
+        let give_up_at = first_ms.saturating_add(self.give_up_ms);
+        if self.now_ms >= give_up_at {
+            return None;
+        }
+        let tries = earlier.map_or(0, |r| r.tries) + 1;
+        let wait = RETRY_FIRST.saturating_mul(1 << tries.clamp(1, 16).saturating_sub(1)).min(RETRY_MAX);
+        let next_ms = (self.now_ms + wait.as_millis() as i64).min(give_up_at);
+        Some(DnsRetry { source_key: key.to_string(), first_ms, tries, next_ms })
+    }
 }
 
 /// The mailbox's verification policy; an empty or unreadable setting means the safe default.
@@ -68,41 +141,77 @@ pub fn policy_of(mailbox: &MailboxRecord) -> Policy {
     })
 }
 
-/// Import items ready to commit, and the keys left for a later pass.
+/// Import items ready to commit, and the mails left on the server for a later pass.
 pub struct Prepared {
     pub items: Vec<ImportItem>,
-    pub deferred: Vec<String>,
+    /// Sender check failed on DNS: left on the server, to be tried again at `next_ms`.
+    pub deferred: Vec<DnsRetry>,
+    /// Not checked: the pass's DNS budget was used up. Left on the server for the next pass.
+    pub untried: Vec<String>,
 }
 
-/// Turns fetched messages into import items: parse (contained, never panics), verify the sender
-/// under `policy`, decide. A mail whose verification failed only for a temporary DNS reason is
-/// deferred: not stored, not disposed, tried again on the next pass.
+/// Turns fetched messages into import items: parse (contained, never panics), verify the senders
+/// under `policy` (all at once, within the pass's DNS budget: `postkorb_verify::verify_all`),
+/// decide. A mail whose verification failed only for a temporary DNS reason is deferred: not
+/// stored, not disposed, tried again later with back-off — until it has failed for the give-up
+/// time, then it is kept as „Absender nicht verifiziert (DNS nicht erreichbar)“.
 pub async fn prepare(
     fetched: Vec<Fetched>,
     employees: &[Employee],
     routes: &[SenderRoute],
     policy: &Policy,
+    dns: &DnsPass,
 ) -> Prepared {
-    let mut items = Vec::with_capacity(fetched.len());
-    let mut deferred = Vec::new();
-    for (f, mail, postkorb_mail::Digests { fingerprint, raw_sha256 }) in parse_all(fetched).await {
-        let mut facts = mail.facts();
-        let worth_checking = facts.malformed.is_none() && facts.automatic.is_none() && *policy != Policy::Off;
-        if let (true, Ok(sender)) = (worth_checking, &mail.sender) {
-            let verdict = postkorb_verify::verify(&f.raw, sender.domain(), policy, resolver()).await;
-            if verdict.temporary {
-                deferred.push(f.key);
-                continue;
-            }
-            if !verdict.verified {
-                facts.unverified = Some(verdict.detail);
+    let parsed = parse_all(fetched).await;
+    let mut checked: Vec<Option<Checked>> = vec![None; parsed.len()];
+    if *policy != Policy::Off {
+        let mut which = Vec::new();
+        let mut mails: Vec<(&[u8], &str)> = Vec::new();
+        for (i, (f, mail, _)) in parsed.iter().enumerate() {
+            let worth_checking = mail.malformed.is_none() && mail.automatic.is_none();
+            if let (true, Ok(sender)) = (worth_checking, &mail.sender) {
+                which.push(i);
+                mails.push((&f.raw, sender.domain()));
             }
         }
-        let decision: Decision = decide(&facts, employees, routes);
-        let (source_key, raw) = (f.key, f.raw);
-        items.push(ImportItem { source_key, raw, mail, fingerprint, decision, raw_sha256, raw_written: false });
+        let verdicts = postkorb_verify::verify_all(&mails, policy, resolver(), &dns.budget).await;
+        for (i, c) in which.into_iter().zip(verdicts) {
+            checked[i] = Some(c);
+        }
     }
-    Prepared { items, deferred }
+    let mut prepared = Prepared { items: Vec::with_capacity(parsed.len()), deferred: Vec::new(), untried: Vec::new() };
+    for ((f, mail, postkorb_mail::Digests { fingerprint, raw_sha256 }), check) in parsed.into_iter().zip(checked) {
+        let mut facts = mail.facts();
+        let mut decision = None;
+        match check {
+            None => {}
+            Some(Checked::NotTried) => {
+                prepared.untried.push(f.key);
+                continue;
+            }
+            Some(Checked::Verdict(v)) if v.temporary => match dns.failed_again(&f.key) {
+                Some(retry) => {
+                    prepared.deferred.push(retry);
+                    continue;
+                }
+                None => decision = Some(Decision::Keep(KeepReason::UnverifiedDns(v.detail))),
+            },
+            Some(Checked::Verdict(v)) if !v.verified => facts.unverified = Some(v.detail),
+            Some(Checked::Verdict(_)) => {}
+        }
+        let decision = decision.unwrap_or_else(|| decide(&facts, employees, routes));
+        let (source_key, raw) = (f.key, f.raw);
+        prepared.items.push(ImportItem {
+            source_key,
+            raw,
+            mail,
+            fingerprint,
+            decision,
+            raw_sha256,
+            raw_written: false,
+        });
+    }
+    prepared
 }
 
 /// Parses and fingerprints a batch on the blocking pool, split over the cores: parsing is the
@@ -325,7 +434,11 @@ async fn pass(
 
     let sizes: std::collections::HashMap<&str, u64> =
         envelopes.iter().map(|e| (e.key.as_str(), e.size.unwrap_or(0))).collect();
-    let new: Vec<String> = keys.iter().filter(|k| !known.contains_key(*k)).cloned().collect();
+    // Mails whose sender check failed on DNS before wait for their retry time on the server.
+    let dns = DnsPass::new(store.dns_retries(mailbox.id).await?, clock.now_ms());
+    let (new, waiting): (Vec<String>, Vec<String>) =
+        keys.iter().filter(|k| !known.contains_key(*k)).cloned().partition(|k| !dns.not_yet(k));
+    report.deferred += waiting.len();
     let batches = batches(&new, |k| sizes.get(k).copied().unwrap_or(0), batch_size);
     let employees = store.employees().await?;
     let routes = store.routes().await?;
@@ -346,9 +459,9 @@ async fn pass(
     let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     let (fetched, (), written, committed) = tokio::join!(
         fetch_stage(&mut session, batches, permits, parse_tx, done_rx),
-        parse_stage(mailbox, parse_rx, files_tx, &employees, &routes, &policy),
+        parse_stage(mailbox, parse_rx, files_tx, &employees, &routes, &policy, &dns),
         file_stage(store, files_rx, commit_tx),
-        commit_stage(store, mailbox, clock, commit_rx, done_tx, &mut report),
+        commit_stage(store, mailbox, clock, &dns, commit_rx, done_tx, &mut report),
     );
     // A commit error is the cause when both failed (the fetcher stops when the committer does).
     committed?;
@@ -446,10 +559,11 @@ async fn parse_stage(
     employees: &[Employee],
     routes: &[SenderRoute],
     policy: &Policy,
+    dns: &DnsPass,
 ) {
     while let Some((fetched, permit)) = parse_rx.recv().await {
         let started = Instant::now();
-        let mut prepared = prepare(fetched, employees, routes, policy).await;
+        let mut prepared = prepare(fetched, employees, routes, policy, dns).await;
         let before_cutoff = split_off_before_cutoff(mailbox, &mut prepared.items);
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "stage parse");
         if files_tx.send((Parsed { prepared, before_cutoff }, permit)).await.is_err() {
@@ -481,15 +595,17 @@ async fn commit_stage(
     store: &Store,
     mailbox: &MailboxRecord,
     clock: &Clock,
+    dns: &DnsPass,
     mut commit_rx: tokio::sync::mpsc::Receiver<(Parsed, Permit)>,
     done_tx: tokio::sync::mpsc::UnboundedSender<Vec<String>>,
     report: &mut RunReport,
 ) -> Result<(), ImportError> {
-    while let Some((Parsed { prepared: Prepared { mut items, deferred }, before_cutoff }, permit)) =
+    while let Some((Parsed { prepared: Prepared { mut items, deferred, untried }, before_cutoff }, permit)) =
         commit_rx.recv().await
     {
         let started = Instant::now();
-        report.deferred += deferred.len();
+        report.deferred += deferred.len() + untried.len();
+        store.save_dns_retries(mailbox.id, &deferred).await?;
         if !before_cutoff.is_empty() {
             report.left_before_cutoff += before_cutoff.len();
             store.record_ignored(mailbox.id, &before_cutoff, clock.now_ms()).await?;
@@ -498,6 +614,12 @@ async fn commit_stage(
         let done_keys: Vec<String> = items.iter().map(|i| i.source_key.clone()).collect();
         report.imported.extend(commit(store, mailbox.id, items, clock).await?);
         drop(permit);
+        // Stored at last: these mails wait for DNS no more (rows of mails gone otherwise go too).
+        let stored: Vec<String> = done_keys.iter().filter(|k| dns.waiting.contains_key(*k)).cloned().collect();
+        if !stored.is_empty() {
+            let stale_before = clock.now_ms() - dns.give_up_ms.saturating_mul(2).max(7 * 86_400_000);
+            store.forget_dns_retries(mailbox.id, &stored, stale_before).await?;
+        }
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "stage commit");
         // Committed: now, and only now, the server copies may go.
         if done_tx.send(done_keys).is_err() {

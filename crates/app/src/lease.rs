@@ -18,7 +18,10 @@ use crate::clock::Clock;
 /// The default lease time: a dead instance's mailboxes are taken over after at most this long.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
 
-/// This process's holder id: host, pid and 64 random bits, so two instances never share one.
+/// This process's holder id: `{host}-{start}-{pid}-{random}` — host name, the process's start
+/// time (clock ticks after boot, from /proc), pid and 64 random bits. Two instances never share
+/// one, and an instance on the same host can tell whether the holder still runs
+/// ([`holder_is_dead`]): a pid alone could have been reused by another process since.
 pub fn instance_id() -> &'static str {
     static ID: OnceLock<String> = OnceLock::new();
     ID.get_or_init(|| {
@@ -26,15 +29,45 @@ pub fn instance_id() -> &'static str {
         if getrandom::fill(&mut random).is_err() {
             random = std::collections::hash_map::RandomState::new().build_hasher().finish().to_le_bytes();
         }
-        let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
-        let host = host.trim();
+        let pid = std::process::id();
         format!(
-            "{}-{}-{}",
-            if host.is_empty() { "postkorb" } else { host },
-            std::process::id(),
+            "{}-{}-{pid}-{}",
+            host_name(),
+            start_time(pid).unwrap_or(0),
             random.iter().map(|b| format!("{b:02x}")).collect::<String>()
         )
     })
+}
+
+fn host_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .unwrap_or_default();
+    let host = host.trim();
+    if host.is_empty() { "postkorb".into() } else { host.into() }
+}
+
+/// When process `pid` started (field 22 of /proc/PID/stat), or None if there is no such process.
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after the last ')'.
+    stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether the lease `holder` is a process of this host that no longer runs (crashed or killed):
+/// its pid is gone or now belongs to a process started at another time. A holder of another host,
+/// or of an older id format, is never called dead: only its lease's expiry frees it.
+pub fn holder_is_dead(holder: &str) -> bool {
+    let mut parts = holder.rsplitn(4, '-');
+    let (Some(_random), Some(pid), Some(start), Some(host)) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else { return false };
+    if host != host_name() || start == 0 || start_time(std::process::id()).is_none() {
+        return false; // another host, or no /proc to ask
+    }
+    start_time(pid) != Some(start)
 }
 
 /// The lease was lost while working (another instance took it after it had expired, e.g. when the
@@ -43,9 +76,20 @@ pub fn instance_id() -> &'static str {
 #[error("the fetch lease on this mailbox was lost; another instance took it over")]
 pub struct LeaseLost;
 
-/// Takes (or renews) this instance's lease on `mailbox_id`.
+/// Takes (or renews) this instance's lease on `mailbox_id`; a lease whose holder is a dead
+/// process of this host (a crash) is taken over at once instead of after its expiry.
 pub async fn take(store: &Store, mailbox_id: i64, ttl: Duration) -> postkorb_store::Result<LeaseOutcome> {
-    store.take_lease(mailbox_id, instance_id(), Clock::system().now_ms(), ttl_ms(ttl)).await
+    let now = Clock::system().now_ms();
+    match store.take_lease(mailbox_id, instance_id(), now, ttl_ms(ttl)).await? {
+        LeaseOutcome::Busy(info) if holder_is_dead(&info.holder) => {
+            let taken = store.take_over_lease(mailbox_id, instance_id(), &info.holder, now, ttl_ms(ttl)).await?;
+            if taken.is_taken() {
+                tracing::info!(mailbox_id, dead = %info.holder, "took over the fetch lease of a process that died on this host");
+            }
+            Ok(taken)
+        }
+        outcome => Ok(outcome),
+    }
 }
 
 /// How long to wait before trying again for a lease someone else holds: until it expires (plus a
@@ -114,9 +158,9 @@ pub enum Leased<T> {
     Busy(LeaseInfo),
 }
 
-/// One import pass under the mailbox's lease (`fetch`, „Synchronisieren“): skipped when another
-/// instance holds the lease; the lease is given back afterwards unless this instance's serve loop
-/// held it already.
+/// One import pass under the mailbox's lease (`fetch`, `sync`): when another live instance holds
+/// the lease, waits for it up to `wait` (then `Busy`); the lease is given back afterwards unless
+/// this instance's serve loop held it already.
 pub async fn run_once(
     store: &Store,
     m: &postkorb_store::MailboxRecord,
@@ -124,10 +168,21 @@ pub async fn run_once(
     batch: usize,
     clock: &Clock,
     ttl: Duration,
+    wait: Duration,
 ) -> anyhow::Result<Leased<crate::importer::RunReport>> {
     let ours_already = store.lease(m.id).await?.is_some_and(|l| l.holder == instance_id());
-    if let LeaseOutcome::Busy(info) = take(store, m.id, ttl).await? {
-        return Ok(Leased::Busy(info));
+    let give_up = tokio::time::Instant::now() + wait;
+    loop {
+        match take(store, m.id, ttl).await? {
+            LeaseOutcome::Taken { .. } => break,
+            LeaseOutcome::Busy(info) => {
+                let left = give_up.saturating_duration_since(tokio::time::Instant::now());
+                if left.is_zero() {
+                    return Ok(Leased::Busy(info));
+                }
+                tokio::time::sleep(retry_after(&info, ttl).min(left)).await;
+            }
+        }
     }
     let result = {
         let _one = gate(m.id).await;
@@ -156,6 +211,18 @@ mod tests {
         assert_eq!(instance_id(), instance_id());
         let random = instance_id().rsplit('-').next().unwrap();
         assert_eq!(random.len(), 16, "{}", instance_id());
+    }
+
+    #[test]
+    fn only_a_holder_of_this_host_whose_process_is_gone_counts_as_dead() {
+        assert!(!holder_is_dead(instance_id()), "we are alive: {}", instance_id());
+        let host = host_name();
+        // pid 1 runs, but was not started at tick 1 (it started at boot, tick 0 … or later).
+        let start_of_1 = start_time(1).unwrap();
+        assert!(holder_is_dead(&format!("{host}-{}-1-00", start_of_1 + 1)), "a reused pid");
+        assert!(!holder_is_dead(&format!("{host}-{start_of_1}-1-00")), "pid 1 with its start time runs");
+        assert!(!holder_is_dead(&format!("anderer-host-{}-1-00", start_of_1 + 1)), "another host: only expiry");
+        assert!(!holder_is_dead("oldhost-1234-0011223344556677"), "an id of the old format");
     }
 
     #[test]

@@ -48,6 +48,7 @@ impl Ctx {
         if rebound > 0 {
             tracing::info!(rebound, "stored mailbox secrets bound to their endpoints");
         }
+        importer::set_dns_give_up(settings.dns_give_up());
         Ok(Ctx { settings, store, key, clock: Clock::system() })
     }
 }
@@ -72,7 +73,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             serve::run(&ctx).await
         }
-        Command::Fetch { once: _ } => mail_cmds::fetch_all(&ctx, true).await.map(|_| ()),
+        Command::Fetch { once: _ } => mail_cmds::fetch_each(&ctx, true, true).await.map(|_| ()),
         Command::Demo { .. } => unreachable!("handled above"),
         Command::Explain { file, mailbox } => mail_cmds::explain(&ctx, &file, mailbox).await,
         Command::Employee(cmd) => admin::employee(&ctx, cmd).await,

@@ -13,8 +13,15 @@ use crate::cli::{ImportArgs, ListCmd};
 use crate::clock::format_ms;
 use crate::importer::{self, Imported, RunReport};
 
-/// One pass over every enabled mailbox. A failing mailbox is reported and the others go on.
+/// One pass over every enabled mailbox. A failing mailbox is reported and the others go on; one
+/// whose fetch lease another live instance holds counts as failed (said on stderr), never as done.
 pub async fn fetch_all(ctx: &Ctx, print: bool) -> anyhow::Result<Vec<(String, RunReport)>> {
+    fetch_each(ctx, print, false).await
+}
+
+/// [`fetch_all`]; with `wait_for_lease` (`postkorb fetch`) a mailbox whose lease another live
+/// instance holds is waited for up to the lease time first.
+pub async fn fetch_each(ctx: &Ctx, print: bool, wait_for_lease: bool) -> anyhow::Result<Vec<(String, RunReport)>> {
     let mailboxes: Vec<MailboxRecord> = ctx.store.mailboxes().await?.into_iter().filter(|m| m.enabled).collect();
     if mailboxes.is_empty() {
         bail!("no mailbox is set up: use `postkorb mailbox set` (or try `postkorb demo`)");
@@ -22,22 +29,24 @@ pub async fn fetch_all(ctx: &Ctx, print: bool) -> anyhow::Result<Vec<(String, Ru
     let mut reports = Vec::new();
     let mut failures = Vec::new();
     for m in mailboxes {
+        let ttl = ctx.settings.lease_ttl();
+        let wait = if wait_for_lease { ttl } else { std::time::Duration::ZERO };
         let result = match crate::oauth::fresh_config(&ctx.store, &m, &ctx.key, &ctx.clock, ctx.settings.net()).await {
             Ok(cfg) => {
-                let ttl = ctx.settings.lease_ttl();
-                match crate::lease::run_once(&ctx.store, &m, &cfg, ctx.settings.batch_size, &ctx.clock, ttl).await {
+                match crate::lease::run_once(&ctx.store, &m, &cfg, ctx.settings.batch_size, &ctx.clock, ttl, wait).await
+                {
                     Ok(crate::lease::Leased::Done(report)) => Ok(report),
                     Ok(crate::lease::Leased::Busy(info)) => {
-                        let until = format_ms(info.expires_ms);
-                        let msg = format!(
-                            "mailbox {}: skipped, another instance ({}) is fetching it (lease until {until} UTC)",
-                            m.name, info.holder
+                        // Not an import error of the mailbox: its health stays as the holder records it.
+                        eprintln!(
+                            "mailbox {}: not fetched: another running instance ({}) holds its fetch lease \
+                             (until {} UTC){}; try again later or stop that instance",
+                            m.name,
+                            info.holder,
+                            format_ms(info.expires_ms),
+                            if wait.is_zero() { String::new() } else { format!(", waited {} s", wait.as_secs()) }
                         );
-                        if print {
-                            println!("{msg}")
-                        } else {
-                            tracing::info!("{msg}")
-                        }
+                        failures.push(m.name.clone());
                         continue;
                     }
                     Err(e) => Err(e),
@@ -150,23 +159,8 @@ pub async fn explain(ctx: &Ctx, file: &Path, mailbox: Option<String>) -> anyhow:
     for w in &mail.warnings {
         println!("Warning:  {w}");
     }
-    let mut facts = mail.facts();
-    if let (Some(name), Ok(sender)) = (&mailbox, &mail.sender) {
-        let m = ctx.store.mailbox(name).await?;
-        let policy = importer::policy_of(&m);
-        let v = postkorb_verify::verify(&raw, sender.domain(), &policy, importer::resolver()).await;
-        println!(
-            "Sender:   {} under the policy of mailbox {name} ({})",
-            if v.verified { "verified" } else { "NOT verified" },
-            v.detail
-        );
-        if !v.verified {
-            facts.unverified = Some(v.detail);
-        }
-    } else {
-        println!("Sender:   not verified here (give --mailbox NAME to apply its verification policy)");
-    }
-    let verdict = match decide(&facts, &employees, &routes) {
+    let facts = mail.facts();
+    let say = |decision: Decision| match decision {
         Decision::Assign { sender, to } => {
             format!("becomes a Vorgang for {} (sender row of {})", name(&to), name(&sender))
         }
@@ -177,7 +171,61 @@ pub async fn explain(ctx: &Ctx, file: &Path, mailbox: Option<String>) -> anyhow:
         ),
         Decision::Keep(reason) => format!("is kept for the admin: {}{}", reason.english(), hint(&reason)),
     };
-    println!("Decision: this mail {verdict}");
+    // Without --mailbox the only mailbox's policy applies; with none or several there is no
+    // policy to apply, and a verdict without sender verification must say so plainly.
+    let chosen = match mailbox {
+        Some(name) => Some(ctx.store.mailbox(&name).await?),
+        None => match ctx.store.mailboxes().await?.as_slice() {
+            [only] => Some(only.clone()),
+            _ => None,
+        },
+    };
+    let checked = |policy: postkorb_verify::Policy| {
+        let (raw, sender, mut facts) = (&raw, mail.sender.clone(), facts.clone());
+        async move {
+            let Ok(sender) = sender else { return (None, facts) };
+            let v = postkorb_verify::verify(raw, sender.domain(), &policy, importer::resolver()).await;
+            if !v.verified {
+                facts.unverified = Some(v.detail.clone());
+            }
+            (Some(v), facts)
+        }
+    };
+    match chosen {
+        Some(m) => {
+            let (v, facts) = checked(importer::policy_of(&m)).await;
+            if let Some(v) = v {
+                println!(
+                    "Sender:   {} under the policy of mailbox {} ({})",
+                    if v.verified { "verified" } else { "NOT verified" },
+                    m.name,
+                    v.detail
+                );
+            }
+            println!("Decision: this mail {}", say(decide(&facts, &employees, &routes)));
+        }
+        None => {
+            println!(
+                "Sender:   NOT checked: the decision below ignores sender verification (no single mailbox; give --mailbox NAME)"
+            );
+            println!("Decision: ignoring sender verification, this mail {}", say(decide(&facts, &employees, &routes)));
+            let policy = postkorb_verify::Policy::default();
+            let (v, facts) = checked(policy.clone()).await;
+            let how = crate::admin::verify_words(&policy);
+            match v {
+                Some(v) => println!(
+                    "Default:  under the default sender verification ({how}) the sender is {} ({}), so this mail {}",
+                    if v.verified { "verified" } else { "NOT verified" },
+                    v.detail,
+                    say(decide(&facts, &employees, &routes))
+                ),
+                None => println!(
+                    "Default:  under the default sender verification ({how}) this mail {}",
+                    say(decide(&facts, &employees, &routes))
+                ),
+            }
+        }
+    }
     println!("(nothing was imported)");
     Ok(())
 }
@@ -285,12 +333,13 @@ pub async fn import(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<()> {
     let policy = crate::admin::parse_verify(&args.verify)?;
     let mut report = RunReport { listed: messages.len(), ..Default::default() };
     let started = std::time::Instant::now();
+    let dns = importer::DnsPass::without_history(ctx.clock.now_ms());
     let mut messages = messages.into_iter().peekable();
     while messages.peek().is_some() {
         let batch: Vec<Fetched> = messages.by_ref().take(ctx.settings.batch_size).collect();
         let n = batch.len() as u64;
-        let prepared = importer::prepare(batch, &employees, &routes, &policy).await;
-        report.deferred += prepared.deferred.len();
+        let prepared = importer::prepare(batch, &employees, &routes, &policy, &dns).await;
+        report.deferred += prepared.deferred.len() + prepared.untried.len();
         report.imported.extend(importer::commit(&ctx.store, mailbox.id, prepared.items, &ctx.clock).await?);
         bar.inc(n);
     }

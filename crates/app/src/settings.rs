@@ -52,6 +52,10 @@ pub struct Settings {
     /// client, so behind nginx on the same host list `"127.0.0.1"`, or every client shares the
     /// proxy's address (env POSTKORB_TRUSTED_PROXIES, comma-separated).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Hours a mail whose sender check fails on DNS (timeout, server failure) stays on the server
+    /// and is tried again with back-off; then it is kept as „Absender nicht verifiziert (DNS nicht
+    /// erreichbar)“. 0: kept at the first failure. Default 24 (env POSTKORB_DNS_RETRY_HOURS).
+    pub dns_retry_hours: u64,
 }
 
 impl Default for Settings {
@@ -71,6 +75,7 @@ impl Default for Settings {
             metrics_token: None,
             force_secure_cookies: false,
             trusted_proxies: Vec::new(),
+            dns_retry_hours: 24,
         }
     }
 }
@@ -136,6 +141,10 @@ impl Settings {
             s.lease_secs =
                 v.parse().with_context(|| format!("POSTKORB_LEASE_SECS={v:?} is not a number of seconds"))?;
         }
+        if let Ok(v) = std::env::var("POSTKORB_DNS_RETRY_HOURS") {
+            s.dns_retry_hours =
+                v.parse().with_context(|| format!("POSTKORB_DNS_RETRY_HOURS={v:?} is not a number of hours"))?;
+        }
         if s.lease_secs == 0 {
             anyhow::bail!("lease_secs must be at least 1");
         }
@@ -178,6 +187,11 @@ impl Settings {
     pub fn secure_cookies(&self) -> bool {
         self.force_secure_cookies
             || self.public_url.as_deref().is_some_and(|u| u.trim().to_ascii_lowercase().starts_with("https://"))
+    }
+
+    /// How long a mail whose sender check fails on DNS is tried again (`dns_retry_hours`).
+    pub fn dns_give_up(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.dns_retry_hours.saturating_mul(3600))
     }
 
     pub fn lease_ttl(&self) -> std::time::Duration {

@@ -170,3 +170,53 @@ fn mailbox_set_to_another_server_with_keep_password_never_sends_it_the_password(
     assert_eq!(evil.connections(), 0, "the foreign host was never contacted");
     assert!(env.ok(&["mailbox", "show"]).contains(&format!("127.0.0.1:{office}")), "unchanged");
 }
+
+#[test]
+fn explain_without_mailbox_never_says_a_forged_mail_becomes_a_vorgang() {
+    let env = Env::new();
+    env.ok(&["employee", "add", "--name", "Anna", "--email", "anna@mustermail.de"]);
+    env.ok(&["employee", "add", "--name", "Bernd", "--license", "L2"]);
+    env.ok(&["route", "add", "--from", "Anna", "--to", "Bernd"]);
+    let add_mailbox = |name: &str| {
+        let args = [
+            "mailbox",
+            "set",
+            "--name",
+            name,
+            "--protocol",
+            "imap",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "1",
+            "--tls",
+            "none",
+            "--username",
+            "v@office.test",
+            "--password-stdin",
+        ];
+        let out = env.run(&args, Some("pw\n"));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    // Anyone can write Anna's address into From; nothing signs it.
+    let file = env.dir.path().join("forged.eml");
+    std::fs::write(&file, "From: anna@mustermail.de\r\nSubject: Bitte zahlen\r\n\r\nText\r\n").unwrap();
+
+    // One mailbox (default policy: DKIM): its policy applies without --mailbox.
+    add_mailbox("default");
+    let out = env.ok(&["explain", file.to_str().unwrap()]);
+    assert!(out.contains("NOT verified under the policy of mailbox default"), "{out}");
+    assert!(out.contains("is kept for the admin: sender not verified"), "{out}");
+    assert!(!out.contains("becomes a Vorgang"), "{out}");
+
+    // Several: no policy is chosen silently; the output says what it ignores and what the default does.
+    add_mailbox("zweites");
+    let out = env.ok(&["explain", file.to_str().unwrap()]);
+    assert!(out.contains("ignores sender verification"), "{out}");
+    assert!(out.contains("Decision: ignoring sender verification, this mail becomes a Vorgang for Bernd"), "{out}");
+    let default = out.lines().find(|l| l.starts_with("Default:")).unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        default.contains("NOT verified") && default.contains("is kept for the admin: sender not verified"),
+        "{out}"
+    );
+}

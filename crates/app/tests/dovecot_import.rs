@@ -238,8 +238,9 @@ async fn a_crash_between_commit_and_disposal_then_a_uidvalidity_change_creates_n
     let keys: Vec<String> = session.list().await.unwrap().into_iter().map(|e| e.key).collect();
     let fetched = session.fetch(&keys).await.unwrap();
     let employees = o.store.employees().await.unwrap();
-    let prepared =
-        importer::prepare(fetched, &employees, &o.store.routes().await.unwrap(), &importer::policy_of(&m)).await;
+    let dns = importer::DnsPass::without_history(5);
+    let routes = o.store.routes().await.unwrap();
+    let prepared = importer::prepare(fetched, &employees, &routes, &importer::policy_of(&m), &dns).await;
     importer::commit(&o.store, m.id, prepared.items, &Clock::fixed(5)).await.unwrap();
     drop(session);
     assert_eq!(dovecot.count(USER, "INBOX"), 4);

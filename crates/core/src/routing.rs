@@ -26,6 +26,9 @@ pub enum KeepReason {
     NoCandidateLeft,
     /// Too many mails from one sender in a short time: held instead of flooding a Startmaske.
     Storm(String),
+    /// The sender could not be verified because its domain's DNS stayed unreachable for longer
+    /// than the importer retries (default 24 h).
+    UnverifiedDns(String),
 }
 
 impl KeepReason {
@@ -39,6 +42,7 @@ impl KeepReason {
             KeepReason::Malformed(_) => "malformed",
             KeepReason::NoCandidateLeft => "no_candidate_left",
             KeepReason::Storm(_) => "storm",
+            KeepReason::UnverifiedDns(_) => "unverified_dns",
         }
     }
 
@@ -49,9 +53,15 @@ impl KeepReason {
             | KeepReason::Automatic(d)
             | KeepReason::Unverified(d)
             | KeepReason::Malformed(d)
-            | KeepReason::Storm(d) => d,
+            | KeepReason::Storm(d)
+            | KeepReason::UnverifiedDns(d) => d,
             KeepReason::NoRoute | KeepReason::NoCandidateLeft => "",
         }
+    }
+
+    /// Kept because the sender could not be verified (for whatever reason).
+    pub fn is_unverified(&self) -> bool {
+        matches!(self, KeepReason::Unverified(_) | KeepReason::UnverifiedDns(_))
     }
 
     pub fn from_code(code: &str, detail: &str) -> Option<KeepReason> {
@@ -65,6 +75,7 @@ impl KeepReason {
             "malformed" => KeepReason::Malformed(d),
             "no_candidate_left" => KeepReason::NoCandidateLeft,
             "storm" => KeepReason::Storm(d),
+            "unverified_dns" => KeepReason::UnverifiedDns(d),
             _ => return None,
         })
     }
@@ -80,6 +91,7 @@ impl KeepReason {
             KeepReason::Malformed(_) => "message could not be read",
             KeepReason::NoCandidateLeft => "no recipient of the pool is eligible any more",
             KeepReason::Storm(_) => "held: too many mails from this sender in a short time",
+            KeepReason::UnverifiedDns(_) => "sender not verified (DNS unreachable)",
         };
         with_detail(base, self.detail())
     }
@@ -95,6 +107,7 @@ impl KeepReason {
             KeepReason::Malformed(_) => "E-Mail nicht lesbar",
             KeepReason::NoCandidateLeft => "Kein Empfänger mehr berechtigt",
             KeepReason::Storm(_) => "Zurückgehalten: zu viele E-Mails dieses Absenders in kurzer Zeit",
+            KeepReason::UnverifiedDns(_) => "Absender nicht verifiziert (DNS nicht erreichbar)",
         };
         with_detail(base, self.detail())
     }

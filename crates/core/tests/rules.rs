@@ -183,9 +183,11 @@ fn keep_reasons_round_trip_through_their_code() {
         KeepReason::Malformed("m".into()),
         KeepReason::NoCandidateLeft,
         KeepReason::Storm("31 mails in 10 minutes".into()),
+        KeepReason::UnverifiedDns("d=x.de: timed out".into()),
     ] {
         assert_eq!(KeepReason::from_code(r.code(), r.detail()), Some(r.clone()));
         assert!(!r.german().is_empty() && !r.english().is_empty());
     }
     assert_eq!(KeepReason::Unverified(String::new()).german(), "Absender nicht verifiziert");
+    assert_eq!(KeepReason::UnverifiedDns(String::new()).german(), "Absender nicht verifiziert (DNS nicht erreichbar)");
 }

@@ -4,18 +4,27 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use crate::dotstuff::{Line, unstuff_line};
 use crate::stream::{Conn, Limit, Timed, connect_tcp, io_error};
 use crate::{Auth, Envelope, Fetched, SourceConfig, SourceError, TlsMode, XOAUTH2_FAILED, tls, xoauth2_response};
 
+/// Longest status line or line of a UIDL/LIST answer accepted (RFC 1939 allows 512 octets).
+const MAX_LINE: usize = 8 * 1024;
+
+/// Largest message (and UIDL/LIST answer) accepted: the IMAP adapter's limit, async-imap's
+/// largest response buffer (`Buffer::MAX_CAPACITY` in vendor/async-imap/src/imap_stream.rs).
+pub(crate) const MAX_MESSAGE: usize = 512 * 1024 * 1024;
+
 pub struct Pop3Session {
     conn: BufReader<Timed>,
     /// UIDL → (message number, size) from the last `list`.
     index: HashMap<String, (u32, Option<u64>)>,
     listed: bool,
+    /// [`MAX_MESSAGE`] unless set by [`Pop3Session::set_max_message`].
+    max_message: usize,
 }
 
 impl Pop3Session {
@@ -47,6 +56,7 @@ impl Pop3Session {
             conn: BufReader::new(Timed::new(conn, Limit::new(limit))),
             index: HashMap::new(),
             listed: false,
+            max_message: MAX_MESSAGE,
         };
         if cfg.tls != TlsMode::StartTls {
             let greeting = session.read_line().await?;
@@ -59,6 +69,12 @@ impl Pop3Session {
             None => session.login(&cfg.username, &cfg.password).await?,
         }
         Ok(session)
+    }
+
+    /// Lowers (or raises) the largest message and listing this session accepts (default: the IMAP
+    /// adapter's 512 MiB).
+    pub fn set_max_message(&mut self, bytes: usize) {
+        self.max_message = bytes;
     }
 
     async fn login(&mut self, user: &str, password: &str) -> Result<(), SourceError> {
@@ -120,10 +136,11 @@ impl Pop3Session {
 
     async fn read_line(&mut self) -> Result<String, SourceError> {
         let mut line = Vec::new();
-        let n = self.conn.read_until(b'\n', &mut line).await.map_err(io_error)?;
-        if n == 0 || !line.ends_with(b"\n") {
-            return Err(SourceError::Io("connection lost".into()));
-        }
+        read_line_capped(&mut self.conn, &mut line, MAX_LINE).await.map_err(|e| match e {
+            Capped::Lost => SourceError::Io("connection lost".into()),
+            Capped::TooLong => SourceError::Protocol(format!("server sent a line longer than {MAX_LINE} bytes")),
+            Capped::Io(e) => e,
+        })?;
         Ok(String::from_utf8_lossy(&line).into_owned())
     }
 
@@ -149,18 +166,33 @@ impl Pop3Session {
         Err(SourceError::Protocol(format!("{verb}: {}", answer.trim_end())))
     }
 
-    /// Reads a multi-line body up to the "." line, undoing dot-stuffing.
-    async fn read_multiline(&mut self) -> Result<Vec<u8>, SourceError> {
+    /// Reads a multi-line body up to the "." line, undoing dot-stuffing: at most `max_line` bytes
+    /// a line and `max_total` in all (the "." line's few bytes beyond). A longer answer is a
+    /// protocol error (the session cannot go on), never unbounded memory.
+    async fn read_multiline(&mut self, what: &str, max_line: usize, max_total: usize) -> Result<Vec<u8>, SourceError> {
         let mut out = Vec::new();
         let mut line = Vec::new();
         loop {
             line.clear();
-            let n = self.conn.read_until(b'\n', &mut line).await.map_err(io_error)?;
-            if n == 0 || !line.ends_with(b"\n") {
-                return Err(SourceError::Io("connection lost in the middle of a response".into()));
+            let room = max_total.saturating_sub(out.len()).min(max_line).max(3);
+            match read_line_capped(&mut self.conn, &mut line, room).await {
+                Ok(()) => {}
+                Err(Capped::Lost) => {
+                    return Err(SourceError::Io("connection lost in the middle of a response".into()));
+                }
+                Err(Capped::TooLong) if room < max_line => {
+                    return Err(SourceError::Protocol(format!("{what} is larger than {max_total} bytes; refused")));
+                }
+                Err(Capped::TooLong) => {
+                    return Err(SourceError::Protocol(format!("{what}: a line longer than {max_line} bytes")));
+                }
+                Err(Capped::Io(e)) => return Err(e),
             }
             match unstuff_line(&line) {
                 Line::End => return Ok(out),
+                Line::Data(data) if out.len() + data.len() > max_total => {
+                    return Err(SourceError::Protocol(format!("{what} is larger than {max_total} bytes; refused")));
+                }
                 Line::Data(data) => out.extend_from_slice(data),
             }
         }
@@ -168,10 +200,10 @@ impl Pop3Session {
 
     pub(crate) async fn list(&mut self) -> Result<Vec<Envelope>, SourceError> {
         self.command("UIDL").await?;
-        let uidls = self.read_multiline().await?;
+        let uidls = self.read_multiline("the UIDL answer", MAX_LINE, self.max_message).await?;
         self.command("LIST").await?;
-        let sizes: HashMap<u32, u64> =
-            pairs(&self.read_multiline().await?).filter_map(|(n, size)| Some((n, size.parse().ok()?))).collect();
+        let sizes = self.read_multiline("the LIST answer", MAX_LINE, self.max_message).await?;
+        let sizes: HashMap<u32, u64> = pairs(&sizes).filter_map(|(n, size)| Some((n, size.parse().ok()?))).collect();
         let mut numbered: Vec<(u32, String)> = pairs(&uidls).map(|(n, uidl)| (n, uidl.to_string())).collect();
         numbered.sort_by_key(|(n, _)| *n);
         self.index.clear();
@@ -196,12 +228,19 @@ impl Pop3Session {
         self.ensure_listed().await?;
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
-            let Some(&(n, _)) = uidl_of(key).and_then(|u| self.index.get(u)) else {
+            let Some(&(n, size)) = uidl_of(key).and_then(|u| self.index.get(u)) else {
                 tracing::warn!(%key, "message not on the POP3 server (any more); skipped");
                 continue;
             };
+            if size.is_some_and(|size| size > self.max_message as u64) {
+                return Err(SourceError::Protocol(format!(
+                    "message {key} is larger than {} bytes; refused (remove it from the mailbox by hand)",
+                    self.max_message
+                )));
+            }
             self.command(&format!("RETR {n}")).await?;
-            let raw = self.read_multiline().await?;
+            let what = format!("message {key}");
+            let raw = self.read_multiline(&what, usize::MAX, self.max_message).await?;
             out.push(Fetched { key: key.clone(), raw: raw.into() });
         }
         Ok(out)
@@ -228,6 +267,38 @@ impl Pop3Session {
     pub(crate) async fn close(mut self) -> Result<(), SourceError> {
         self.command("QUIT").await?;
         Ok(())
+    }
+}
+
+/// Why a capped line read ended without a line.
+enum Capped {
+    /// End of stream before the line ended.
+    Lost,
+    /// No line end within the cap.
+    TooLong,
+    Io(SourceError),
+}
+
+/// Appends one line (through its LF) to `line`, reading at most `max` bytes: unlike
+/// `read_until`, an endless line from a hostile server ends in `TooLong`, not in memory use.
+async fn read_line_capped<R: AsyncBufRead + Unpin>(r: &mut R, line: &mut Vec<u8>, max: usize) -> Result<(), Capped> {
+    loop {
+        let available = r.fill_buf().await.map_err(|e| Capped::Io(io_error(e)))?;
+        if available.is_empty() {
+            return Err(Capped::Lost);
+        }
+        let (take, ends) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (available.len(), false),
+        };
+        if line.len() + take > max {
+            return Err(Capped::TooLong);
+        }
+        line.extend_from_slice(&available[..take]);
+        r.consume(take);
+        if ends {
+            return Ok(());
+        }
     }
 }
 

@@ -66,6 +66,35 @@ impl Store {
         Ok(LeaseOutcome::Busy(info))
     }
 
+    /// Takes the lease on `mailbox_id` over from `dead` (a holder known to be gone, e.g. a crashed
+    /// process on this host) before it expires: one statement that wins only while `dead` still
+    /// holds it. Otherwise the ordinary rules of [`Store::take_lease`] apply.
+    pub async fn take_over_lease(
+        &self,
+        mailbox_id: i64,
+        holder: &str,
+        dead: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<LeaseOutcome> {
+        let expires_ms = now_ms + ttl_ms.max(1);
+        let row = sqlx::query(
+            "UPDATE mailbox_leases SET holder = $2, expires_ms = $3, taken_ms = $4 \
+             WHERE mailbox_id = $1 AND holder = $5 RETURNING expires_ms",
+        )
+        .bind(mailbox_id)
+        .bind(holder)
+        .bind(expires_ms)
+        .bind(now_ms)
+        .bind(dead)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(LeaseOutcome::Taken { expires_ms: row.get(0) }),
+            None => self.take_lease(mailbox_id, holder, now_ms, ttl_ms).await,
+        }
+    }
+
     /// The current lease row of a mailbox, expired or not.
     pub async fn lease(&self, mailbox_id: i64) -> Result<Option<LeaseInfo>> {
         let row = sqlx::query("SELECT holder, expires_ms, taken_ms FROM mailbox_leases WHERE mailbox_id = $1")

@@ -7,6 +7,7 @@
 
 mod blobs;
 mod cases;
+mod dns_retry;
 mod dump;
 mod employees;
 mod endpoint;
@@ -28,6 +29,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use blobs::{BlobCopy, SweepReport, merge_blob_tree};
 pub use cases::{CaseDetail, CaseEvent, CaseSummary, StoredAttachment};
+pub use dns_retry::DnsRetry;
 pub use dump::TableSum;
 pub use employees::NewEmployee;
 pub use endpoint::{Endpoint, OAuthEndpoint, SecretColumn};

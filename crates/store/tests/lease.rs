@@ -81,3 +81,21 @@ async fn of_many_instances_racing_for_a_free_or_expired_lease_exactly_one_wins()
         }
     }
 }
+
+#[tokio::test]
+async fn a_lease_of_a_holder_known_dead_is_taken_over_at_once_but_only_from_that_holder() {
+    for (store, _d) in backends().await {
+        let m = mailbox(&store, "default").await;
+        assert!(store.take_lease(m, "crashed", 1_000, 60_000).await.unwrap().is_taken());
+        // Long before expiry: the new process takes it from the dead one.
+        assert_eq!(
+            store.take_over_lease(m, "new", "crashed", 2_000, 60_000).await.unwrap(),
+            LeaseOutcome::Taken { expires_ms: 62_000 }
+        );
+        let info = store.lease(m).await.unwrap().unwrap();
+        assert_eq!((info.holder.as_str(), info.taken_ms), ("new", 2_000));
+        // A stale claim of death does not take a live holder's lease.
+        assert!(!store.take_over_lease(m, "third", "crashed", 3_000, 60_000).await.unwrap().is_taken());
+        assert_eq!(store.lease(m).await.unwrap().unwrap().holder, "new");
+    }
+}

@@ -3,22 +3,28 @@
 use mail_auth::common::parse::TxtRecordParser;
 use mail_auth::common::resolver::ToFqdn;
 use mail_auth::common::verify::DomainKey;
-use mail_auth::hickory_resolver::config::{ResolverConfig, ResolverOpts};
+use mail_auth::hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts};
 use mail_auth::{MessageAuthenticator, ResolverCache, Txt};
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Entries kept at most; when full, expired entries are dropped, then everything.
 const CACHE_CAPACITY: usize = 4096;
 
+/// Longest time one DKIM verification may wait for DNS before it counts as a temporary failure.
+pub const LOOKUP_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The DNS resolver used for DKIM key lookups. Cheap to clone (shared cache and connections).
 #[derive(Clone)]
 pub struct Resolver {
     pub(crate) authenticator: MessageAuthenticator,
     pub(crate) txt_cache: TxtCache,
+    /// How long one verification may wait for DNS ([`LOOKUP_TIMEOUT`] unless set).
+    pub(crate) lookup_timeout: Duration,
 }
 
 impl Resolver {
@@ -26,7 +32,7 @@ impl Resolver {
     pub fn system() -> Result<Resolver, String> {
         let authenticator = MessageAuthenticator::new_system_conf()
             .map_err(|e| format!("cannot read the system DNS configuration: {e}"))?;
-        Ok(Resolver { authenticator, txt_cache: TxtCache::default() })
+        Ok(Resolver { authenticator, txt_cache: TxtCache::default(), lookup_timeout: LOOKUP_TIMEOUT })
     }
 
     /// A resolver without any name server: only records added with [`Resolver::add_dkim_key`] resolve,
@@ -35,7 +41,25 @@ impl Resolver {
         let config = ResolverConfig::from_parts(None, Vec::new(), Vec::new());
         let authenticator = MessageAuthenticator::new(config, ResolverOpts::default())
             .map_err(|e| format!("cannot build the offline resolver: {e}"))?;
-        Ok(Resolver { authenticator, txt_cache: TxtCache::default() })
+        Ok(Resolver { authenticator, txt_cache: TxtCache::default(), lookup_timeout: LOOKUP_TIMEOUT })
+    }
+
+    /// Asks only the name server at `addr` (UDP). For a local resolver and for tests (a server that
+    /// never answers is how the DNS-stall case is tested).
+    pub fn with_name_server(addr: SocketAddr) -> Result<Resolver, String> {
+        let mut udp = ConnectionConfig::udp();
+        udp.port = addr.port();
+        let server = NameServerConfig::new(addr.ip(), true, vec![udp]);
+        let config = ResolverConfig::from_parts(None, Vec::new(), vec![server]);
+        let authenticator = MessageAuthenticator::new(config, ResolverOpts::default())
+            .map_err(|e| format!("cannot build a resolver for {addr}: {e}"))?;
+        Ok(Resolver { authenticator, txt_cache: TxtCache::default(), lookup_timeout: LOOKUP_TIMEOUT })
+    }
+
+    /// The same resolver (shared cache) with another limit for one verification's DNS wait.
+    pub fn with_lookup_timeout(mut self, timeout: Duration) -> Resolver {
+        self.lookup_timeout = timeout;
+        self
     }
 
     /// Pins a DKIM key record (`v=DKIM1; k=ed25519; p=…`) for `selector._domainkey.domain`; it never
