@@ -1,12 +1,10 @@
-//! The HTTP side of `serve`: the web UI and JSON API (crates/web), plus `/health`.
+//! The HTTP side of `serve`: the web UI and JSON API (crates/web), plus `/health` and `/metrics`
+//! (`probes.rs`).
 //! The web reaches the importer and the mailbox adapters only through [`AppHooks`].
 
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
-use postkorb_store::Store;
+use axum::Router;
 use postkorb_web::{BoxFuture, Hooks, WebState};
 
 use crate::Ctx;
@@ -214,95 +212,5 @@ pub fn router(ctx: &Ctx) -> anyhow::Result<Router> {
         trusted_proxies: ctx.settings.trusted_proxies.clone().into(),
         paths,
     };
-    let health =
-        Router::new().route("/health", get(health)).route("/metrics", get(metrics)).with_state(ctx.store.clone());
-    Ok(postkorb_web::router(state).merge(health))
-}
-
-async fn health(State(store): State<Store>) -> Json<serde_json::Value> {
-    let mut mailboxes = Vec::new();
-    match store.mailboxes().await {
-        Ok(list) => {
-            for m in list {
-                let counts = store.mailbox_counts(m.id).await.unwrap_or_default();
-                mailboxes.push(serde_json::json!({
-                    "name": m.name,
-                    "enabled": m.enabled,
-                    "last_success_ms": m.last_success_ms,
-                    "last_error": m.last_error,
-                    "last_error_ms": m.last_error_ms,
-                    "waiting_on_server": m.waiting_on_server,
-                    "imported_cases": counts.0,
-                    "kept": counts.1,
-                    "duplicates": counts.2,
-                }));
-            }
-            Json(serde_json::json!({"status": "ok", "mailboxes": mailboxes}))
-        }
-        Err(e) => Json(serde_json::json!({"status": "error", "error": e.to_string()})),
-    }
-}
-
-/// Prometheus text exposition, read from the database, so every instance reports the same numbers.
-async fn metrics(State(store): State<Store>) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    match render_metrics(&store).await {
-        Ok(text) => ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
-        Err(e) => (axum::http::StatusCode::SERVICE_UNAVAILABLE, format!("# database error: {e}\n")).into_response(),
-    }
-}
-
-async fn render_metrics(store: &Store) -> Result<String, postkorb_store::StoreError> {
-    use std::fmt::Write;
-    let mut out = String::new();
-    let mut family = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for (labels, v) in samples {
-            let _ = writeln!(out, "{name}{{{labels}}} {v}");
-        }
-    };
-    let mut ok = Vec::new();
-    let mut err = Vec::new();
-    let mut waiting = Vec::new();
-    let mut imported = Vec::new();
-    let mut last_mail = Vec::new();
-    let mut token_expiry = Vec::new();
-    for m in store.mailboxes().await? {
-        let l = format!("mailbox=\"{}\"", m.name.replace(['"', '\\', '\n'], "_"));
-        let (cases, kept, dups) = store.mailbox_counts(m.id).await?;
-        ok.push((l.clone(), m.last_success_ms.unwrap_or(0) as f64 / 1000.0));
-        err.push((l.clone(), if m.last_error.is_some() { 1.0 } else { 0.0 }));
-        waiting.push((l.clone(), m.waiting_on_server.unwrap_or(0) as f64));
-        imported.push((format!("{l},outcome=\"case\""), cases as f64));
-        imported.push((format!("{l},outcome=\"kept\""), kept as f64));
-        imported.push((format!("{l},outcome=\"duplicate\""), dups as f64));
-        if let (true, Some(e)) = (m.auth == "xoauth2", m.oauth.expires_ms) {
-            token_expiry.push((l.clone(), e as f64 / 1000.0));
-        }
-        last_mail.push((l, store.last_import_ms(m.id).await?.unwrap_or(0) as f64 / 1000.0));
-    }
-    family("postkorb_last_success_timestamp_seconds", "gauge", "Last successful fetch of the mailbox.", &ok);
-    family("postkorb_mailbox_error", "gauge", "1 while the last fetch of the mailbox failed.", &err);
-    family("postkorb_waiting_on_server", "gauge", "Mails on the server not imported at the last fetch.", &waiting);
-    family("postkorb_imported_total", "counter", "Mails stored per outcome.", &imported);
-    family(
-        "postkorb_last_mail_timestamp_seconds",
-        "gauge",
-        "When the newest mail of the mailbox was stored.",
-        &last_mail,
-    );
-    family(
-        "postkorb_oauth_token_expires_timestamp_seconds",
-        "gauge",
-        "When the OAuth2 access token of the mailbox runs out (renewed before each fetch).",
-        &token_expiry,
-    );
-    let open_kept = store.count_open_kept().await?;
-    family(
-        "postkorb_kept_open",
-        "gauge",
-        "Mails waiting in „Nicht zugeordnete E-Mails“.",
-        &[(String::new(), open_kept as f64)],
-    );
-    Ok(out)
+    Ok(postkorb_web::router(state).merge(crate::probes::router(ctx)))
 }

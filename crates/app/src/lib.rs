@@ -14,6 +14,7 @@ pub mod mail_cmds;
 pub mod mailbox;
 pub mod mbox;
 pub mod oauth;
+pub mod probes;
 pub mod secret;
 pub mod serve;
 pub mod settings;

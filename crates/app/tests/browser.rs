@@ -420,3 +420,41 @@ fn a_malicious_mail_stays_inert_when_the_recipient_opens_it() {
         bernd.close().await;
     });
 }
+
+/// „Konto verbinden“ as with Microsoft or Google: the provider's sign-in page is another site
+/// (`localhost` vs `127.0.0.1`), and its way back is a navigation started there, which does not carry
+/// the SameSite=Strict session cookie. The flow still completes and the admin lands, logged in, on
+/// the settings with „Konto verbunden“.
+#[test]
+fn konto_verbinden_completes_after_the_providers_cross_site_redirect_in_a_real_browser() {
+    run(async {
+        let mut app = App::new();
+        app.employee(ADMIN);
+        app.imap_mailbox(postkorb_testkit::free_port(), MAILBOX, MAILBOX_PASSWORD, AUTHSERV_ID);
+        let oauth = postkorb_testkit::OAuthServer::start();
+        oauth.approve_devices_for(MAILBOX);
+        app.serve();
+        let mut driver = Driver::start("oauth-cross-site");
+        let admin = driver.browser(&app).await;
+        admin.login(ADMIN.username, ADMIN.password).await;
+        admin.goto("/optionen/e-mail").await;
+        admin.choose_value("#oauth_provider", "custom").await;
+        admin.fill("#client_id", "postkorb-test").await;
+        admin.fill("#auth_url", &oauth.authorize_url("localhost")).await;
+        admin.fill("#token_url", &oauth.token_url()).await;
+        admin.screenshot("konto-verbinden").await;
+        admin.click("#oauth-connect").await;
+        admin.wait_for_text("h1", "Konto verbinden").await;
+        admin.click("#provider-link").await;
+        admin.wait_for_text("#approve", "Zustimmen").await;
+        admin.screenshot("anbieter").await;
+        admin.click("#approve").await;
+        admin.wait_for_text("#oauth-connected", "Konto verbunden").await;
+        admin.screenshot("verbunden").await;
+        assert_eq!(admin.path().await, "/optionen/e-mail");
+        assert!(oauth.requests().iter().any(|r| r == "GET /authorize"), "the browser went to the provider");
+        let shown = app.cli(&["mailbox", "show"], None);
+        assert!(shown.contains("OAuth2 (XOAUTH2)"), "{shown}");
+        admin.close().await;
+    });
+}

@@ -220,3 +220,38 @@ fn explain_without_mailbox_never_says_a_forged_mail_becomes_a_vorgang() {
         "{out}"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn database_blobs_and_backups_are_private_to_postkorbs_user_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    env.ok(&["demo", "--no-serve"]);
+    let backup = env.dir.path().join("sicherung.db");
+    env.ok(&[
+        "--config",
+        env.dir.path().join("demo/postkorb.toml").to_str().unwrap(),
+        "backup",
+        backup.to_str().unwrap(),
+    ]);
+    let mut checked = 0;
+    let mut stack = vec![env.dir.path().join("demo"), env.dir.path().join("sicherung.db.blobs")];
+    stack.push(backup.clone());
+    while let Some(p) = stack.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&p) else { continue };
+        let mode = meta.permissions().mode() & 0o777;
+        if meta.is_dir() {
+            // The Maildir of the demo is a mail source the test made, not Postkorb's file.
+            if !p.ends_with("maildir") {
+                stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            }
+            if p != env.dir.path().join("demo") {
+                assert_eq!(mode & 0o077, 0, "{} is open to others: {mode:o}", p.display());
+            }
+        } else {
+            assert_eq!(mode & 0o077, 0, "{} is open to others: {mode:o}", p.display());
+        }
+        checked += 1;
+    }
+    assert!(checked > 10, "the database, the key, blob files and the backup were looked at ({checked})");
+}

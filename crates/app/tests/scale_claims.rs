@@ -42,6 +42,9 @@ async fn thirty_two_concurrent_claims_across_two_instances_give_exactly_one_winn
         tokens.push(out.trim().rsplit(' ').next().expect("a token").to_string());
     }
     c.postkorb(&["employee", "set", "r0", "--password-stdin"], Some("r0-passwort-2026"));
+    // A new password revokes the employee's API tokens: r0 takes a fresh one.
+    let out = c.postkorb(&["employee", "token", "r0"], None);
+    tokens[0] = out.trim().rsplit(' ').next().expect("a token").to_string();
     for s in 0..SENDERS {
         for k in 0..4 {
             let to = format!("r{}", (2 * s + k) % RECEIVERS);

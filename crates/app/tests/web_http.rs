@@ -83,6 +83,18 @@ impl App {
         self.send(b.body(Body::from(form.to_string())).unwrap()).await
     }
 
+    /// A GET as it arrives over TCP from `peer`, with extra headers.
+    async fn get_from(&self, path: &str, peer: &str, headers: &[(&str, &str)]) -> Resp {
+        let mut b = Request::get(path);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let mut req = b.body(Body::empty()).unwrap();
+        let addr: std::net::SocketAddr = format!("{peer}:40000").parse().unwrap();
+        req.extensions_mut().insert(axum::extract::ConnectInfo(addr));
+        self.send(req).await
+    }
+
     /// Logs in and returns the session cookie and the page's CSRF token.
     async fn login(&self, user: &str) -> (String, String) {
         let r = self.post("/anmeldung", None, &format!("username={user}&password={PW}")).await;
@@ -595,7 +607,7 @@ async fn konto_verbinden_runs_the_oauth_code_flow_with_pkce_and_a_state_used_onc
     assert!(form_page.contains("Konto verbunden") && form_page.contains("(OAuth2)"), "{form_page}");
     let log = app.get("/protokoll", Some(&admin)).await.body;
     assert!(log.contains("OAuth2, Token bis"), "{log}");
-    let metrics = app.get("/metrics", None).await.body;
+    let metrics = app.get_from("/metrics", "127.0.0.1", &[]).await.body;
     assert!(metrics.contains("postkorb_oauth_token_expires_timestamp_seconds{mailbox=\"default\"}"), "{metrics}");
 
     let replay = app.get(&format!("/oauth/callback?code=code-ok&state={state}"), Some(&admin)).await;
@@ -1013,4 +1025,94 @@ fn the_cli_revokes_one_token_or_all_and_refuses_an_unclear_command() {
         parse(&["token", "bernd"]).unwrap().command,
         Command::Employee(EmployeeCmd::Token { expires_days: None, .. })
     ));
+}
+
+#[tokio::test]
+async fn health_tells_a_stranger_nothing_and_metrics_are_only_for_loopback_or_the_bearer_token() {
+    let mut app = app().await;
+    let m = postkorb_store::MailboxRecord {
+        name: "default".into(),
+        protocol: "imap".into(),
+        host: "imap.intern.buero".into(),
+        port: 993,
+        tls: "implicit".into(),
+        ..Default::default()
+    };
+    let m = app.ctx.store.save_mailbox(&m, 1).await.unwrap();
+    app.ctx.store.record_fetch_error(m.id, 2, "login failed: * NO [AUTHENTICATIONFAILED] intern-dc01").await.unwrap();
+    let health = app.get_from("/health", "203.0.113.9", &[]).await;
+    assert_eq!((health.status, health.body.as_str()), (StatusCode::OK, r#"{"status":"ok"}"#));
+
+    for (peer, headers) in [
+        ("203.0.113.9", vec![]),
+        ("127.0.0.1", vec![("x-forwarded-for", "203.0.113.9")]),
+        ("127.0.0.1", vec![("forwarded", "for=203.0.113.9")]),
+        ("203.0.113.9", vec![("authorization", "Bearer geraten")]),
+    ] {
+        let r = app.get_from("/metrics", peer, &headers).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{peer} {headers:?}");
+        assert!(!r.body.contains("default") && !r.body.contains("intern"), "{}", r.body);
+    }
+    assert_eq!(app.get("/metrics", None).await.status, StatusCode::UNAUTHORIZED, "no peer known: refused");
+    let local = app.get_from("/metrics", "127.0.0.1", &[]).await;
+    assert!(local.body.contains("postkorb_mailbox_error{mailbox=\"default\"} 1"), "{}", local.body);
+
+    let mut settings = app.ctx.settings.clone();
+    settings.metrics_token = Some("prom-token-123".into());
+    app.router = postkorb_app::http::router(&postkorb_app::Ctx::open(settings).await.unwrap()).unwrap();
+    let remote = app.get_from("/metrics", "203.0.113.9", &[("authorization", "Bearer prom-token-123")]).await;
+    assert_eq!(remote.status, StatusCode::OK);
+    assert!(remote.body.contains("postkorb_imported_total"), "{}", remote.body);
+}
+
+#[tokio::test]
+async fn a_kept_unverified_mail_routed_by_hand_carries_a_visible_warning_and_an_audit_entry() {
+    let app = app().await;
+    let bernd = app.ctx.store.find_employee("bernd").await.unwrap().id;
+    let anna = app.ctx.store.find_employee("anna").await.unwrap().id;
+    app.ctx.store.add_route(anna, bernd, 1).await.unwrap();
+    let mb = postkorb_store::MailboxRecord { name: "t".into(), protocol: "maildir".into(), ..Default::default() };
+    let mb = app.ctx.store.save_mailbox(&mb, 1).await.unwrap();
+    let raw = b"From: Anna <anna@mustermail.de>\r\nSubject: Bitte 5000 EUR ueberweisen\r\nMessage-ID: <u1@x>\r\n\r\nDringend.\r\n".to_vec();
+    let mail = postkorb_mail::parse(&raw);
+    let item = ImportItem {
+        source_key: "u1".into(),
+        fingerprint: postkorb_mail::fingerprint(&raw, mail.message_id.as_deref()),
+        raw_sha256: postkorb_mail::digests(&raw, None).raw_sha256,
+        raw: raw.into(),
+        mail,
+        decision: Decision::Keep(postkorb_core::KeepReason::Unverified("no DKIM signature".into())),
+        raw_written: false,
+    };
+    app.ctx.store.commit_batch(mb.id, &[item], 2).await.unwrap();
+    let (admin, csrf) = app.login("admin").await;
+    let r = app.post("/nicht-zugeordnet/1/zuordnen", Some(&admin), &format!("csrf={csrf}&to=0")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let case_id = app.ctx.store.cases(Some(bernd), 10, 0).await.unwrap()[0].id;
+
+    let (bernd_cookie, _) = app.login("bernd").await;
+    let page = app.get(&format!("/vorgang/{case_id}"), Some(&bernd_cookie)).await.body;
+    assert!(page.contains("Absender nicht verifiziert — von Hand zugeordnet von admin"), "{page}");
+    let detail = app.ctx.store.case(case_id).await.unwrap();
+    assert_eq!(detail.unverified_routed_by.as_deref(), Some("admin"));
+    assert!(detail.events.iter().any(|e| e.kind == "unverified_routed"));
+    let log = app.ctx.store.audit_log(5).await.unwrap();
+    assert!(log.iter().any(|e| e.2 == "reroute_kept" && e.3.contains("Absender nicht verifiziert")), "{log:?}");
+
+    // A kept mail without a verification problem routed the same way carries no such warning.
+    let raw = b"From: Anna <anna@mustermail.de>\r\nSubject: Rueckruf\r\nMessage-ID: <u2@x>\r\n\r\nx\r\n".to_vec();
+    let mail = postkorb_mail::parse(&raw);
+    let item = ImportItem {
+        source_key: "u2".into(),
+        fingerprint: postkorb_mail::fingerprint(&raw, mail.message_id.as_deref()),
+        raw_sha256: postkorb_mail::digests(&raw, None).raw_sha256,
+        raw: raw.into(),
+        mail,
+        decision: Decision::Keep(postkorb_core::KeepReason::NoRoute),
+        raw_written: false,
+    };
+    app.ctx.store.commit_batch(mb.id, &[item], 3).await.unwrap();
+    app.post("/nicht-zugeordnet/2/zuordnen", Some(&admin), &format!("csrf={csrf}&to=0")).await;
+    let plain = app.ctx.store.cases(Some(bernd), 10, 0).await.unwrap().into_iter().find(|c| c.id != case_id).unwrap();
+    assert_eq!(app.ctx.store.case(plain.id).await.unwrap().unverified_routed_by, None);
 }

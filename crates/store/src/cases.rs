@@ -61,6 +61,9 @@ pub struct CaseDetail {
     pub attachments: Vec<StoredAttachment>,
     pub events: Vec<CaseEvent>,
     pub raw_id: i64,
+    /// Who routed this Vorgang by hand although its sender was not verified (kept mail
+    /// „Absender nicht verifiziert“); the Vorgang shows that warning.
+    pub unverified_routed_by: Option<String>,
 }
 
 const SUMMARY_SELECT: &str =
@@ -228,7 +231,7 @@ pub(crate) async fn count_given(
     Ok(())
 }
 
-async fn insert_event(
+pub(crate) async fn insert_event(
     tx: &mut Transaction<'_, Any>,
     case_id: i64,
     at: i64,
@@ -352,7 +355,8 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("Vorgang {id}")))?;
         let summary = summary_from_row(&row)?;
         let body = sqlx::query(
-            "SELECT sent_ms, body_text, body_html, forwarded_json, warnings_json, raw_id, body_in_raw
+            "SELECT sent_ms, body_text, body_html, forwarded_json, warnings_json, raw_id, body_in_raw,
+                 unverified_routed_by
              FROM cases WHERE id = $1",
         )
         .bind(id)
@@ -413,6 +417,7 @@ impl Store {
         Ok(CaseDetail {
             summary,
             sent_ms: body.try_get(0)?,
+            unverified_routed_by: body.try_get(7)?,
             text,
             html,
             forwarded,

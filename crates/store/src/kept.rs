@@ -131,6 +131,16 @@ impl Store {
             return Err(StoreError::Invalid(format!("kept mail {id} is not open")));
         }
         let case_id = crate::cases::insert_case(&mut tx, kept.mailbox_id, kept.raw_id, mail, decision, now_ms).await?;
+        // The sender of this mail was never verified: the Vorgang says so, and who decided.
+        let unverified = kept.reason().is_some_and(|r| r.is_unverified());
+        if unverified {
+            sqlx::query("UPDATE cases SET unverified_routed_by = $1 WHERE id = $2")
+                .bind(actor)
+                .bind(case_id)
+                .execute(&mut *tx)
+                .await?;
+            crate::cases::insert_event(&mut tx, case_id, now_ms, "unverified_routed", None, actor).await?;
+        }
         if let Decision::Assign { to, .. } = decision {
             crate::cases::count_given(&mut tx, [*to]).await?;
         }
@@ -143,7 +153,11 @@ impl Store {
         sqlx::query("INSERT INTO audit_log (at_ms, actor, action, detail) VALUES ($1, $2, 'reroute_kept', $3)")
             .bind(now_ms)
             .bind(actor)
-            .bind(format!("kept mail {id} -> Vorgang {case_id}"))
+            .bind(if unverified {
+                format!("kept mail {id} (Absender nicht verifiziert) -> Vorgang {case_id}, von Hand zugeordnet")
+            } else {
+                format!("kept mail {id} -> Vorgang {case_id}")
+            })
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

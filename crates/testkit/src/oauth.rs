@@ -1,7 +1,8 @@
 //! A tiny local OAuth2 server for the XOAUTH2 tests, standing in for Microsoft's and Google's:
 //! Dovecot's oauth2 passdb asks it whether an access token is valid (RFC 7662 introspection,
 //! `POST /introspect`), and Postkorb uses it as token endpoint (`POST /token`: refresh with
-//! rotation, device code) and device authorization endpoint (`POST /devicecode`).
+//! rotation, device code) and device authorization endpoint (`POST /devicecode`); its sign-in page
+//! (`GET /authorize`) has a link „Zustimmen“ that sends the browser back with a code.
 //!
 //! Refresh tokens rotate strictly: each refresh issues a new access token and a new refresh
 //! token and invalidates the old refresh token, so a client that loses the rotated one is locked out.
@@ -59,6 +60,12 @@ impl OAuthServer {
     /// Dovecot's `introspection_url`.
     pub fn introspection_url(&self) -> String {
         format!("http://127.0.0.1:{}/introspect", self.port)
+    }
+
+    /// The sign-in page of the browser flow, on the given loopback host name (`localhost` is
+    /// another site than `127.0.0.1` for the browser's cookie rules).
+    pub fn authorize_url(&self, host: &str) -> String {
+        format!("http://{host}:{}/authorize", self.port)
     }
 
     /// The token endpoint (refresh, device code grant).
@@ -148,6 +155,24 @@ impl OAuthServer {
             form.extend(parse_form(target.split_once('?').map(|x| x.1).unwrap_or("")));
         }
         self.lock().requests.push(format!("{method} {path}"));
+        if path == "/authorize" {
+            // The provider's sign-in page: the user approves there (a click on this page, as on
+            // Microsoft's), and the provider's page sends the browser back with a code — a
+            // navigation started by the provider's site, as in real life.
+            let redirect = form.get("redirect_uri").cloned().unwrap_or_default();
+            let state = form.get("state").cloned().unwrap_or_default();
+            let back = format!("{}?code=code-ok&amp;state={}", redirect.replace('"', ""), encode(&state));
+            let page = format!(
+                "<!doctype html><html><body><h1>Anmelden</h1><a id=\"approve\" href=\"{back}\">Zustimmen</a></body></html>"
+            );
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                page.len()
+            );
+            let mut stream = stream;
+            let _ = stream.write_all(answer.as_bytes());
+            return;
+        }
         let (status, json) = match path {
             "/introspect" => self.introspect(&form),
             "/token" => self.token(&form),
@@ -284,4 +309,16 @@ fn decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

@@ -168,6 +168,7 @@ impl App {
             .arg("serve")
             .env("POSTKORB_DATA_DIR", self.dir.path())
             .env("POSTKORB_LISTEN", format!("127.0.0.1:{}", self.port))
+            .env("POSTKORB_PUBLIC_URL", format!("http://127.0.0.1:{}", self.port))
             .env_remove("POSTKORB_CONFIG")
             .env_remove("POSTKORB_DATABASE_URL")
             .stdout(Stdio::null())
@@ -193,28 +194,44 @@ impl App {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    /// `/health` as JSON, or None while the server does not answer.
-    pub fn health(&self) -> Option<Value> {
+    /// A GET over plain HTTP from loopback: the status line and body, or None while the server
+    /// does not answer.
+    fn http_get(&self, path: &str) -> Option<String> {
         let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
         s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        write!(s, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+        write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
         let mut out = String::new();
         s.read_to_string(&mut out).ok()?;
+        Some(out)
+    }
+
+    /// `/health` as JSON, or None while the server does not answer.
+    pub fn health(&self) -> Option<Value> {
+        let out = self.http_get("/health")?;
         let body = out.strip_prefix("HTTP/1.1 200")?.split_once("\r\n\r\n")?.1;
         serde_json::from_str(body).ok()
+    }
+
+    /// The value of a `/metrics` sample of the first mailbox, e.g. `postkorb_imported_total` with
+    /// `outcome="case"`.
+    fn metric(&self, family: &str, outcome: &str) -> Option<u64> {
+        let text = self.http_get("/metrics")?;
+        text.lines()
+            .find(|l| l.starts_with(family) && l.contains(&format!("outcome=\"{outcome}\"")))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .map(|v| v as u64)
     }
 
     /// Waits until the importer has made `n` Vorgänge from the mailbox.
     pub async fn wait_for_imported_cases(&self, n: u64) {
         eventually(&format!("{n} imported Vorgang/Vorgänge"), || async {
-            let health = self.health().ok_or("no answer")?;
-            let mailbox = &health["mailboxes"][0];
-            if mailbox["kept"].as_u64().unwrap_or(0) > 0 {
-                panic!("the mail was kept instead of becoming a Vorgang: {health}");
+            if self.metric("postkorb_imported_total", "kept").unwrap_or(0) > 0 {
+                panic!("the mail was kept instead of becoming a Vorgang: {:?}", self.http_get("/metrics"));
             }
-            match mailbox["imported_cases"].as_u64() {
+            match self.metric("postkorb_imported_total", "case") {
                 Some(got) if got >= n => Ok(()),
-                _ => Err(health.to_string()),
+                got => Err(format!("{got:?} imported")),
             }
         })
         .await;

@@ -41,6 +41,8 @@ struct CasePage {
     done: bool,
     can_change: bool,
     warnings: Vec<String>,
+    /// „Absender nicht verifiziert — von Hand zugeordnet von X“.
+    unverified_routed_by: Option<String>,
     text: String,
     has_html: bool,
     forwarded: Option<Fwd>,
@@ -98,6 +100,7 @@ pub async fn show(
                 "claimed" => format!("übernommen von {who} (Synchronisieren/Anmeldung)"),
                 "closed" => format!("erledigt von {who}"),
                 "reopened" => format!("wieder geöffnet von {who}"),
+                "unverified_routed" => format!("Absender nicht verifiziert — von Hand zugeordnet von {}", e.detail),
                 "moved" => "zu „Nicht zugeordnete E-Mails“ verschoben: kein Empfänger mehr berechtigt".to_string(),
                 other => other.to_string(),
             };
@@ -120,6 +123,7 @@ pub async fn show(
         done,
         can_change: s.assignee == Some(user.employee.id.0),
         warnings: case.warnings.clone(),
+        unverified_routed_by: case.unverified_routed_by.clone(),
         text: case.text.clone(),
         has_html: case.html.is_some(),
         forwarded: case.forwarded.as_ref().map(|f| Fwd {
