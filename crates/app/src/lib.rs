@@ -40,6 +40,10 @@ impl Ctx {
         private_files();
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("cannot create data directory {}", settings.data_dir.display()))?;
+        if settings.ca_dir.is_none() {
+            // Where the operator puts CA certificates the mailbox form may name.
+            let _ = std::fs::create_dir_all(settings.ca_dir());
+        }
         let url = settings.database_url();
         let store = Store::open_with(&url, settings.effective_blob_dir())
             .await

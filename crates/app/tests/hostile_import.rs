@@ -56,7 +56,7 @@ async fn mailbox(store: &Store, key: &SecretKey, port: u16) -> MailboxRecord {
         enabled: true,
         ..Default::default()
     };
-    let m = postkorb_app::mailbox::with_password(m, &key, PASSWORD).unwrap();
+    let m = postkorb_app::mailbox::with_password(m, key, PASSWORD).unwrap();
     store.save_mailbox(&m, 1).await.unwrap()
 }
 

@@ -264,3 +264,78 @@ async fn the_authorization_code_flow_with_pkce_stores_the_tokens() {
     w.dovecot.deliver(USER, &mail(9));
     assert_eq!(pass(&w, NOW).await.unwrap_or_else(|e| panic!("{e}")).imported.len(), 1);
 }
+
+#[tokio::test]
+async fn with_private_hosts_forbidden_no_token_request_reaches_an_internal_endpoint_and_redirects_are_not_followed() {
+    let w = world().await;
+    let (m, _, _) = connected_mailbox(&w, "imap", NOW - 1).await;
+    let before = w.oauth.requests().len();
+    let closed = postkorb_source::NetPolicy { allow_private_hosts: false };
+    // The expiring token would be refreshed at the (loopback) token endpoint: refused before any request.
+    let err = oauth::fresh_config(&w.store, &m, &w.ctx.key, &Clock::fixed(NOW), closed).await.unwrap_err();
+    assert!(format!("{err:#}").contains("internal address"), "{err:#}");
+    let connect = Connect {
+        provider: "custom".into(),
+        client_id: "postkorb-test".into(),
+        client_secret: Some("client-geheim".into()),
+        tenant: None,
+        token_url: Some(w.oauth.token_url()),
+        device_url: None,
+        auth_url: None,
+        net: closed,
+    };
+    let redirect = "http://localhost:8080/oauth/callback";
+    let err = oauth::finish_auth_code(
+        &w.store,
+        &w.ctx.key,
+        &Clock::fixed(NOW),
+        "default",
+        &connect,
+        redirect,
+        "code-ok",
+        &"v".repeat(50),
+        "t",
+    )
+    .await
+    .unwrap_err();
+    assert!(format!("{err:#}").contains("internal address"), "{err:#}");
+    assert_eq!(w.oauth.requests().len(), before, "the token endpoint was never asked");
+
+    // A token endpoint that redirects elsewhere: the redirect is not followed, the secret stays.
+    let evil = postkorb_testkit::Recorder::imap();
+    let bouncer = postkorb_testkit::Recorder::start(
+        "",
+        Box::leak(
+            format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.1:{}/token\r\nContent-Length: 0\r\n\r\n",
+                evil.port()
+            )
+            .into_boxed_str(),
+        ),
+    );
+    let open = Connect {
+        token_url: Some(format!("http://127.0.0.1:{}/token", bouncer.port())),
+        net: Default::default(),
+        ..connect
+    };
+    let err = oauth::finish_auth_code(
+        &w.store,
+        &w.ctx.key,
+        &Clock::fixed(NOW),
+        "default",
+        &open,
+        redirect,
+        "code-ok",
+        &"v".repeat(50),
+        "t",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        oauth::german_failure(&err),
+        "Konto nicht verbunden: Der Anbieter hat unverständlich geantwortet. Stimmt die Token-URL?",
+        "{err:#}"
+    );
+    assert_eq!(bouncer.connections(), 1);
+    assert_eq!(evil.connections(), 0, "the redirect was not followed");
+}

@@ -1116,3 +1116,40 @@ async fn a_kept_unverified_mail_routed_by_hand_carries_a_visible_warning_and_an_
     let plain = app.ctx.store.cases(Some(bernd), 10, 0).await.unwrap().into_iter().find(|c| c.id != case_id).unwrap();
     assert_eq!(app.ctx.store.case(plain.id).await.unwrap().unverified_routed_by, None);
 }
+
+#[tokio::test]
+async fn the_mailbox_form_names_no_server_path_outside_its_roots_and_does_not_reveal_which_exist() {
+    let mut app = app().await;
+    let (admin, csrf) = app.login("admin").await;
+    let form = |extra: &str| {
+        format!(
+            "csrf={csrf}&action=save&protocol=maildir&tls=none&folder=INBOX&disposal=move\
+             &target_folder=Postkorb%2FImportiert&poll_secs=60&{extra}"
+        )
+    };
+    // No maildir_root: the web names no Maildir at all.
+    let r = app.post("/optionen/e-mail", Some(&admin), &form("maildir_path=%2Fetc")).await;
+    assert!(r.body.contains("kann nur der Betreiber einrichten"), "{}", r.body);
+    // A CA file outside ca_dir: the same answer whether the file exists or not.
+    let existing = app.post("/optionen/e-mail", Some(&admin), &form("maildir_path=x&ca_file=%2Fetc%2Fpasswd")).await;
+    let missing =
+        app.post("/optionen/e-mail", Some(&admin), &form("maildir_path=x&ca_file=%2Fetc%2Fgibt-es-nicht")).await;
+    let ca_error =
+        |body: &str| body.split("Die Zertifikatsdatei").nth(1).map(|s| s.split('<').next().unwrap().to_string());
+    assert!(ca_error(&existing.body).is_some(), "{}", existing.body);
+    assert_eq!(ca_error(&existing.body), ca_error(&missing.body));
+    assert!(app.ctx.store.mailboxes().await.unwrap().is_empty(), "nothing saved");
+
+    // With a root, a Maildir below it is accepted, one beside it is not.
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("vorgaenge/new")).unwrap();
+    let mut settings = app.ctx.settings.clone();
+    settings.maildir_root = Some(root.path().to_path_buf());
+    app.router = postkorb_app::http::router(&postkorb_app::Ctx::open(settings).await.unwrap()).unwrap();
+    let r = app.post("/optionen/e-mail", Some(&admin), &form("maildir_path=..%2F..%2Fetc")).await;
+    assert!(r.body.contains("muss im freigegebenen Verzeichnis"), "{}", r.body);
+    let r = app.post("/optionen/e-mail", Some(&admin), &form("maildir_path=vorgaenge")).await;
+    assert!(r.body.contains("Gespeichert."), "{}", r.body);
+    let saved = app.ctx.store.mailbox("default").await.unwrap();
+    assert!(saved.maildir_path.unwrap().ends_with("/vorgaenge"));
+}

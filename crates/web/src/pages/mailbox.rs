@@ -414,7 +414,7 @@ fn allowed_path(
     if stored.as_deref() == Some(input.trim()) {
         return stored;
     }
-    let what = if want_dir { "Maildir-Verzeichnis" } else { "Zertifikatsdatei" };
+    let (the, what) = if want_dir { ("Das", "Maildir-Verzeichnis") } else { ("Die", "Zertifikatsdatei") };
     let shown_root = root.map(|r| r.display().to_string()).unwrap_or_default();
     match crate::paths::below(root, input, want_dir) {
         Ok(p) => Some(p.display().to_string()),
@@ -431,11 +431,14 @@ fn allowed_path(
             None
         }
         Err(crate::paths::PathRefusal::Outside) => {
-            *error = Some(format!("Das {what} muss im freigegebenen Verzeichnis {shown_root} liegen."));
+            *error = Some(format!("{the} {what} muss im freigegebenen Verzeichnis {shown_root} liegen."));
             None
         }
         Err(crate::paths::PathRefusal::Missing) => {
-            *error = Some(format!("Im Verzeichnis {shown_root} gibt es dieses {what} nicht."));
+            *error = Some(format!(
+                "Im Verzeichnis {shown_root} gibt es {} {what} nicht.",
+                if want_dir { "dieses" } else { "diese" }
+            ));
             None
         }
     }
