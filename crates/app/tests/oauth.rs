@@ -284,20 +284,25 @@ async fn with_private_hosts_forbidden_no_token_request_reaches_an_internal_endpo
         auth_url: None,
         net: closed,
     };
-    let redirect = "http://localhost:8080/oauth/callback";
-    let err = oauth::finish_auth_code(
-        &w.store,
-        &w.ctx.key,
-        &Clock::fixed(NOW),
-        "default",
-        &connect,
-        redirect,
-        "code-ok",
-        &"v".repeat(50),
-        "t",
-    )
-    .await
-    .unwrap_err();
+    let world = &w;
+    let finish = |c: Connect| async move {
+        let redirect = "http://localhost:8080/oauth/callback";
+        let verifier = "v".repeat(50);
+        oauth::finish_auth_code(
+            &world.store,
+            &world.ctx.key,
+            &Clock::fixed(NOW),
+            "default",
+            &c,
+            redirect,
+            "code-ok",
+            &verifier,
+            "t",
+        )
+        .await
+        .unwrap_err()
+    };
+    let err = finish(connect.clone()).await;
     assert!(format!("{err:#}").contains("internal address"), "{err:#}");
     assert_eq!(w.oauth.requests().len(), before, "the token endpoint was never asked");
 
@@ -318,19 +323,7 @@ async fn with_private_hosts_forbidden_no_token_request_reaches_an_internal_endpo
         net: Default::default(),
         ..connect
     };
-    let err = oauth::finish_auth_code(
-        &w.store,
-        &w.ctx.key,
-        &Clock::fixed(NOW),
-        "default",
-        &open,
-        redirect,
-        "code-ok",
-        &"v".repeat(50),
-        "t",
-    )
-    .await
-    .unwrap_err();
+    let err = finish(open).await;
     assert_eq!(
         oauth::german_failure(&err),
         "Konto nicht verbunden: Der Anbieter hat unverständlich geantwortet. Stimmt die Token-URL?",

@@ -1073,18 +1073,9 @@ async fn a_kept_unverified_mail_routed_by_hand_carries_a_visible_warning_and_an_
     app.ctx.store.add_route(anna, bernd, 1).await.unwrap();
     let mb = postkorb_store::MailboxRecord { name: "t".into(), protocol: "maildir".into(), ..Default::default() };
     let mb = app.ctx.store.save_mailbox(&mb, 1).await.unwrap();
-    let raw = b"From: Anna <anna@mustermail.de>\r\nSubject: Bitte 5000 EUR ueberweisen\r\nMessage-ID: <u1@x>\r\n\r\nDringend.\r\n".to_vec();
-    let mail = postkorb_mail::parse(&raw);
-    let item = ImportItem {
-        source_key: "u1".into(),
-        fingerprint: postkorb_mail::fingerprint(&raw, mail.message_id.as_deref()),
-        raw_sha256: postkorb_mail::digests(&raw, None).raw_sha256,
-        raw: raw.into(),
-        mail,
-        decision: Decision::Keep(postkorb_core::KeepReason::Unverified("no DKIM signature".into())),
-        raw_written: false,
-    };
-    app.ctx.store.commit_batch(mb.id, &[item], 2).await.unwrap();
+    let raw = "From: Anna <anna@mustermail.de>\r\nSubject: Bitte 5000 EUR ueberweisen\r\nMessage-ID: <u1@x>\r\n\r\nDringend.\r\n";
+    let unverified = postkorb_core::KeepReason::Unverified("no DKIM signature".into());
+    app.ctx.store.commit_batch(mb.id, &[kept_item("u1", raw, unverified)], 2).await.unwrap();
     let (admin, csrf) = app.login("admin").await;
     let r = app.post("/nicht-zugeordnet/1/zuordnen", Some(&admin), &format!("csrf={csrf}&to=0")).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
@@ -1100,18 +1091,8 @@ async fn a_kept_unverified_mail_routed_by_hand_carries_a_visible_warning_and_an_
     assert!(log.iter().any(|e| e.2 == "reroute_kept" && e.3.contains("Absender nicht verifiziert")), "{log:?}");
 
     // A kept mail without a verification problem routed the same way carries no such warning.
-    let raw = b"From: Anna <anna@mustermail.de>\r\nSubject: Rueckruf\r\nMessage-ID: <u2@x>\r\n\r\nx\r\n".to_vec();
-    let mail = postkorb_mail::parse(&raw);
-    let item = ImportItem {
-        source_key: "u2".into(),
-        fingerprint: postkorb_mail::fingerprint(&raw, mail.message_id.as_deref()),
-        raw_sha256: postkorb_mail::digests(&raw, None).raw_sha256,
-        raw: raw.into(),
-        mail,
-        decision: Decision::Keep(postkorb_core::KeepReason::NoRoute),
-        raw_written: false,
-    };
-    app.ctx.store.commit_batch(mb.id, &[item], 3).await.unwrap();
+    let raw = "From: Anna <anna@mustermail.de>\r\nSubject: Rueckruf\r\nMessage-ID: <u2@x>\r\n\r\nx\r\n";
+    app.ctx.store.commit_batch(mb.id, &[kept_item("u2", raw, postkorb_core::KeepReason::NoRoute)], 3).await.unwrap();
     app.post("/nicht-zugeordnet/2/zuordnen", Some(&admin), &format!("csrf={csrf}&to=0")).await;
     let plain = app.ctx.store.cases(Some(bernd), 10, 0).await.unwrap().into_iter().find(|c| c.id != case_id).unwrap();
     assert_eq!(app.ctx.store.case(plain.id).await.unwrap().unverified_routed_by, None);
@@ -1152,4 +1133,19 @@ async fn the_mailbox_form_names_no_server_path_outside_its_roots_and_does_not_re
     assert!(r.body.contains("Gespeichert."), "{}", r.body);
     let saved = app.ctx.store.mailbox("default").await.unwrap();
     assert!(saved.maildir_path.unwrap().ends_with("/vorgaenge"));
+}
+
+/// A mail kept with `reason`, as the import's batch commit gets it.
+fn kept_item(key: &str, raw: &str, reason: postkorb_core::KeepReason) -> ImportItem {
+    let raw = raw.as_bytes().to_vec();
+    let mail = postkorb_mail::parse(&raw);
+    ImportItem {
+        source_key: key.into(),
+        fingerprint: postkorb_mail::fingerprint(&raw, mail.message_id.as_deref()),
+        raw_sha256: postkorb_mail::digests(&raw, None).raw_sha256,
+        raw: raw.into(),
+        mail,
+        decision: Decision::Keep(reason),
+        raw_written: false,
+    }
 }
