@@ -122,6 +122,13 @@ pub struct ImportArgs {
     /// Sender verification: dkim (default), dkim-strict, auth-results:ID[,ID…] or off.
     #[arg(long, default_value = "dkim")]
     pub verify: String,
+    /// Only mails dated from this day on (YYYY-MM-DD); older ones are left out.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Storm limit as for a mailbox: more than this many Vorgänge from one sender within 10 minutes
+    /// are held in „Nicht zugeordnete E-Mails“ (0 = off, e.g. for an archive of one sender).
+    #[arg(long, default_value_t = 30)]
+    pub storm_max: i64,
 }
 
 #[derive(Args, Debug)]

@@ -66,48 +66,36 @@ fn keep_words(reason: &KeepReason) -> (String, String) {
     (en.split(':').next().unwrap_or("").to_string(), de.split(':').next().unwrap_or("").to_string())
 }
 
-/// Lists, fetches and decides like a pass, then leaves without disposing of anything.
+/// Runs the importer's pass in [`importer::Mode::DryRun`] and tallies what it decided.
 pub async fn run(ctx: &Ctx, m: &MailboxRecord) -> anyhow::Result<DryRun> {
     let cfg = crate::oauth::fresh_config(&ctx.store, m, &ctx.key, &ctx.clock, ctx.settings.net()).await?;
-    let mut session =
-        postkorb_source::Session::connect(&cfg).await.map_err(|e| anyhow::anyhow!("mailbox {}: {e}", m.name))?;
-    let keys: Vec<String> = session.list().await?.into_iter().map(|e| e.key).collect();
-    let known = ctx.store.known_keys(m.id, &keys).await?;
-    let new: Vec<String> = keys.iter().filter(|k| !known.contains_key(*k)).cloned().collect();
+    let report =
+        importer::dry_run(&ctx.store, m, &cfg, ctx.settings.batch_size, &ctx.clock).await.map_err(|e| match e {
+            importer::ImportError::Source(se) => anyhow::Error::new(se).context(format!("mailbox {}", m.name)),
+            other => anyhow::Error::new(other),
+        })?;
     let employees = ctx.store.employees().await?;
-    let routes = ctx.store.routes().await?;
-    let policy = importer::policy_of(m);
     let name_of = |id: &postkorb_core::EmployeeId| {
         employees.iter().find(|e| e.id == *id).map(|e| e.name.clone()).unwrap_or_else(|| format!("#{id}"))
     };
     let mut tally: std::collections::BTreeMap<Outcome, usize> = std::collections::BTreeMap::new();
-    let (mut old, mut deferred) = (0usize, 0usize);
-    let dns = importer::DnsPass::new(ctx.store.dns_retries(m.id).await?, ctx.clock.now_ms());
-    for chunk in new.chunks(ctx.settings.batch_size.max(1)) {
-        let fetched = session.fetch(chunk).await?;
-        let mut prepared = importer::prepare(fetched, &employees, &routes, &policy, &dns).await;
-        deferred += prepared.deferred.len() + prepared.untried.len();
-        old += importer::split_off_before_cutoff(m, &mut prepared.items).len();
-        importer::hold_storms(&ctx.store, m, &mut prepared.items, ctx.clock.now_ms()).await?;
-        for item in prepared.items {
-            let outcome = match item.decision {
-                Decision::Assign { to, .. } => Outcome::Vorgang(name_of(&to)),
-                Decision::Pool { candidates, .. } => Outcome::Pool(candidates.iter().map(&name_of).collect()),
-                Decision::Keep(reason) => {
-                    let (en, de) = keep_words(&reason);
-                    Outcome::Kept(en, de)
-                }
-            };
-            *tally.entry(outcome).or_default() += 1;
-        }
+    for decision in &report.decided {
+        let outcome = match decision {
+            Decision::Assign { to, .. } => Outcome::Vorgang(name_of(to)),
+            Decision::Pool { candidates, .. } => Outcome::Pool(candidates.iter().map(&name_of).collect()),
+            Decision::Keep(reason) => {
+                let (en, de) = keep_words(reason);
+                Outcome::Kept(en, de)
+            }
+        };
+        *tally.entry(outcome).or_default() += 1;
     }
-    let _ = session.close().await;
     Ok(DryRun {
-        policy,
-        on_server: keys.len(),
-        already: keys.len() - new.len(),
+        policy: importer::policy_of(m),
+        on_server: report.listed,
+        already: report.already_known,
         tally: tally.into_iter().collect(),
-        old,
-        deferred,
+        old: report.left_before_cutoff,
+        deferred: report.deferred,
     })
 }

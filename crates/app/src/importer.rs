@@ -31,6 +31,19 @@ pub struct RunReport {
     pub left_before_cutoff: usize,
     pub orphaned_pools: usize,
     pub elapsed_ms: u128,
+    /// Listed mails the ledger knew already.
+    pub already_known: usize,
+    /// A dry run's decisions, one per new mail that would have been stored (in a real pass, empty:
+    /// see `imported`).
+    pub decided: Vec<Decision>,
+}
+
+/// What a pass does with what it decided: store it and dispose of the server copies, or only
+/// report it (the dry run: nothing stored, moved or deleted, no retry times or cut-off rows written).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Import,
+    DryRun,
 }
 
 #[derive(Debug, Clone)]
@@ -372,7 +385,7 @@ pub async fn run_once(
     clock: &Clock,
 ) -> Result<RunReport, ImportError> {
     let started = Instant::now();
-    let result = pass(store, mailbox, cfg, batch_size, clock).await;
+    let result = pass(store, mailbox, cfg, batch_size, clock, Mode::Import).await;
     match &result {
         Ok(report) => {
             let waiting = report.listed.saturating_sub(report.disposed) as i64;
@@ -410,24 +423,42 @@ impl ImportError {
 /// each costs memory (measured: `serve` over 10,000 mails peaked near 150 MB with four).
 const IN_FLIGHT: usize = 3;
 
-async fn pass(
+/// The dry run: exactly the steps of a pass, with [`Mode::DryRun`].
+pub async fn dry_run(
     store: &Store,
     mailbox: &MailboxRecord,
     cfg: &SourceConfig,
     batch_size: usize,
     clock: &Clock,
 ) -> Result<RunReport, ImportError> {
+    pass(store, mailbox, cfg, batch_size, clock, Mode::DryRun).await
+}
+
+/// One pass over a mailbox — the one step behind `serve`, `fetch`, the bulk import (an archive as
+/// a source that is left as it is) and the dry run (`mode`).
+async fn pass(
+    store: &Store,
+    mailbox: &MailboxRecord,
+    cfg: &SourceConfig,
+    batch_size: usize,
+    clock: &Clock,
+    mode: Mode,
+) -> Result<RunReport, ImportError> {
+    let dry = mode == Mode::DryRun;
     let mut session = Session::connect(cfg).await?;
     let envelopes = session.list().await?;
     let keys: Vec<String> = envelopes.iter().map(|e| e.key.clone()).collect();
     let known = store.known_keys(mailbox.id, &keys).await?;
-    let mut report = RunReport { listed: envelopes.len(), ..Default::default() };
+    let mut report = RunReport { listed: envelopes.len(), already_known: known.len(), ..Default::default() };
 
     // Stored before but still on the server (disposal failed or was cut): dispose again —
     // except what was left there on purpose (before the onboarding cut-off).
     let ignored = if mailbox.import_since_ms > 0 { store.ignored_keys(mailbox.id).await? } else { Default::default() };
     let mut to_dispose: Vec<String> =
         keys.iter().filter(|k| known.contains_key(*k) && !ignored.contains(*k)).cloned().collect();
+    if dry {
+        to_dispose.clear();
+    }
     if !to_dispose.is_empty() {
         session.dispose(&to_dispose).await?;
     }
@@ -460,13 +491,17 @@ async fn pass(
     let (fetched, (), written, committed) = tokio::join!(
         fetch_stage(&mut session, batches, permits, parse_tx, done_rx),
         parse_stage(mailbox, parse_rx, files_tx, &employees, &routes, &policy, &dns),
-        file_stage(store, files_rx, commit_tx),
-        commit_stage(store, mailbox, clock, &dns, commit_rx, done_tx, &mut report),
+        file_stage(store, files_rx, commit_tx, mode),
+        commit_stage(PassCtx { store, mailbox, clock, mode }, &dns, commit_rx, done_tx, &mut report),
     );
     // A commit error is the cause when both failed (the fetcher stops when the committer does).
     committed?;
     written?;
     to_dispose.extend(fetched?);
+    if dry {
+        // Nothing was stored, so nothing may be disposed of; POP3 must not QUIT (it would delete).
+        return Ok(report);
+    }
     session.close().await?;
     // POP3 deletes at QUIT, so the ledger learns of the disposal only after a clean close.
     store.mark_disposed(mailbox.id, &to_dispose, clock.now_ms()).await?;
@@ -578,11 +613,14 @@ async fn file_stage(
     store: &Store,
     mut files_rx: tokio::sync::mpsc::Receiver<(Parsed, Permit)>,
     commit_tx: tokio::sync::mpsc::Sender<(Parsed, Permit)>,
+    mode: Mode,
 ) -> Result<(), ImportError> {
     while let Some((mut parsed, permit)) = files_rx.recv().await {
         let started = Instant::now();
-        let items = std::mem::take(&mut parsed.prepared.items);
-        parsed.prepared.items = store.write_raw_blobs(items).await?;
+        if mode == Mode::Import {
+            let items = std::mem::take(&mut parsed.prepared.items);
+            parsed.prepared.items = store.write_raw_blobs(items).await?;
+        }
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "stage files");
         if commit_tx.send((parsed, permit)).await.is_err() {
             break;
@@ -591,20 +629,35 @@ async fn file_stage(
     Ok(())
 }
 
+/// What every stage of one pass shares.
+struct PassCtx<'a> {
+    store: &'a Store,
+    mailbox: &'a MailboxRecord,
+    clock: &'a Clock,
+    mode: Mode,
+}
+
 async fn commit_stage(
-    store: &Store,
-    mailbox: &MailboxRecord,
-    clock: &Clock,
+    pass: PassCtx<'_>,
     dns: &DnsPass,
     mut commit_rx: tokio::sync::mpsc::Receiver<(Parsed, Permit)>,
     done_tx: tokio::sync::mpsc::UnboundedSender<Vec<String>>,
     report: &mut RunReport,
 ) -> Result<(), ImportError> {
+    let PassCtx { store, mailbox, clock, mode } = pass;
     while let Some((Parsed { prepared: Prepared { mut items, deferred, untried }, before_cutoff }, permit)) =
         commit_rx.recv().await
     {
         let started = Instant::now();
         report.deferred += deferred.len() + untried.len();
+        if mode == Mode::DryRun {
+            // The same decisions, cut-off and storm limit (it only reads), reported instead of stored.
+            report.left_before_cutoff += before_cutoff.len();
+            hold_storms(store, mailbox, &mut items, clock.now_ms()).await?;
+            report.decided.extend(items.into_iter().map(|i| i.decision));
+            drop(permit);
+            continue;
+        }
         store.save_dns_retries(mailbox.id, &deferred).await?;
         if !before_cutoff.is_empty() {
             report.left_before_cutoff += before_cutoff.len();

@@ -12,7 +12,6 @@ pub mod importer;
 pub mod lease;
 pub mod mail_cmds;
 pub mod mailbox;
-pub mod mbox;
 pub mod oauth;
 pub mod probes;
 pub mod secret;

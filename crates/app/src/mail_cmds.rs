@@ -3,9 +3,8 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use indicatif::{ProgressBar, ProgressStyle};
 use postkorb_core::{Decision, KeepReason, decide};
-use postkorb_source::Fetched;
+use postkorb_source::{Protocol, SourceConfig};
 use postkorb_store::{ImportOutcome, MailboxRecord};
 
 use crate::Ctx;
@@ -298,60 +297,62 @@ pub async fn kept(ctx: &Ctx, cmd: ListCmd) -> anyhow::Result<()> {
 
 /// One-off import: every message of a Maildir or mbox, through the same rules, with a progress bar.
 pub async fn import(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<()> {
-    let (label, messages): (String, Vec<Fetched>) = if let Some(dir) = &args.from.maildir {
-        (format!("import:maildir:{}", dir.display()), crate::mbox::read_maildir(dir)?)
-    } else if let Some(file) = &args.from.mbox {
-        (format!("import:mbox:{}", file.display()), crate::mbox::read_mbox(file)?)
-    } else {
-        bail!("give --maildir DIR or --mbox FILE");
+    // The archive is a source like any mailbox, read by the same pass as `serve` (batches streamed
+    // through parse → verify → decide → cut-off → storm limit → commit), and left as it is.
+    let (protocol, kind, path) = match (&args.from.maildir, &args.from.mbox) {
+        (Some(dir), _) => (Protocol::Maildir, "maildir", dir),
+        (None, Some(file)) => (Protocol::Mbox, "mbox", file),
+        (None, None) => bail!("give --maildir DIR or --mbox FILE"),
     };
+    let label = format!("import:{kind}:{}", path.display());
+    let policy = crate::admin::parse_verify(&args.verify)?;
     let record = MailboxRecord {
         name: label.clone(),
-        protocol: "maildir".into(),
+        protocol: kind.into(),
         tls: "none".into(),
         folder: "INBOX".into(),
         disposal: "move".into(),
         target_folder: String::new(),
+        maildir_path: Some(path.display().to_string()),
         poll_secs: 60,
+        verify_policy: policy.to_storage(),
+        import_since_ms: match &args.since {
+            Some(day) => crate::admin::parse_since(day)?,
+            None => 0,
+        },
+        storm_max: args.storm_max.max(0),
+        storm_minutes: 10,
         enabled: false,
-        ..Default::default()
+        ..ctx.store.mailbox(&label).await.unwrap_or_default()
     };
-    let mailbox = match ctx.store.mailbox(&label).await {
-        Ok(m) => m,
-        Err(_) => ctx.store.save_mailbox(&record, ctx.clock.now_ms()).await?,
+    let mailbox = ctx.store.save_mailbox_by(&record, ctx.clock.now_ms(), "cli").await?;
+    let cfg = SourceConfig {
+        protocol,
+        host: String::new(),
+        port: 0,
+        tls: postkorb_source::TlsMode::None,
+        username: String::new(),
+        password: String::new(),
+        auth: postkorb_source::Auth::Password,
+        folder: "INBOX".into(),
+        disposal: postkorb_source::Disposal::Leave,
+        maildir: Some(path.clone()),
+        ca_file: None,
+        net: ctx.settings.net(),
     };
-    let bar = ProgressBar::new(messages.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} mails {elapsed} ({eta} left)")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    let employees = ctx.store.employees().await?;
-    let routes = ctx.store.routes().await?;
-    let policy = crate::admin::parse_verify(&args.verify)?;
-    let mut report = RunReport { listed: messages.len(), ..Default::default() };
-    let started = std::time::Instant::now();
-    let dns = importer::DnsPass::without_history(ctx.clock.now_ms());
-    let mut messages = messages.into_iter().peekable();
-    while messages.peek().is_some() {
-        let batch: Vec<Fetched> = messages.by_ref().take(ctx.settings.batch_size).collect();
-        let n = batch.len() as u64;
-        let prepared = importer::prepare(batch, &employees, &routes, &policy, &dns).await;
-        report.deferred += prepared.deferred.len() + prepared.untried.len();
-        report.imported.extend(importer::commit(&ctx.store, mailbox.id, prepared.items, &ctx.clock).await?);
-        bar.inc(n);
-    }
-    bar.finish_and_clear();
-    report.elapsed_ms = started.elapsed().as_millis();
+    let report = importer::run_once(&ctx.store, &mailbox, &cfg, ctx.settings.batch_size, &ctx.clock)
+        .await
+        .with_context(|| format!("import of {} failed; what was stored stays, run it again", path.display()))?;
     let cases = report.count(|o| matches!(o, ImportOutcome::Case { .. }));
     let kept = report.count(|o| matches!(o, ImportOutcome::Kept { .. }));
-    let skipped = report.imported.len() - cases - kept;
+    let skipped = report.already_known + report.imported.len() - cases - kept;
     println!(
         "imported {} messages in {} ms: {cases} Vorgänge, {kept} kept with a reason, {skipped} already known or duplicates",
         report.listed, report.elapsed_ms
     );
+    if report.left_before_cutoff > 0 {
+        println!("{} messages are dated before the cut-off and were left out", report.left_before_cutoff);
+    }
     if report.deferred > 0 {
         println!(
             "{} messages were not imported: DNS failed while verifying the sender; run the import again",

@@ -31,7 +31,7 @@ pub fn default_port(protocol: Protocol, tls: TlsMode) -> u16 {
         (Protocol::Imap, _) => 143,
         (Protocol::Pop3, TlsMode::Implicit) => 995,
         (Protocol::Pop3, _) => 110,
-        (Protocol::Maildir, _) => 0,
+        (Protocol::Maildir | Protocol::Mbox, _) => 0,
     }
 }
 

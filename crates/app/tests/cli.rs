@@ -255,3 +255,34 @@ fn database_blobs_and_backups_are_private_to_postkorbs_user_whatever_the_umask()
     }
     assert!(checked > 10, "the database, the key, blob files and the backup were looked at ({checked})");
 }
+
+#[test]
+fn a_bulk_import_runs_the_same_steps_as_a_mailbox_cut_off_and_storm_limit_and_leaves_the_archive_as_it_is() {
+    let env = Env::new();
+    env.ok(&["employee", "add", "--name", "Anna", "--email", "anna@mustermail.de"]);
+    env.ok(&["employee", "add", "--name", "Bernd", "--license", "L2"]);
+    env.ok(&["route", "add", "--from", "Anna", "--to", "Bernd"]);
+    let maildir = env.dir.path().join("archiv");
+    std::fs::create_dir_all(maildir.join("new")).unwrap();
+    std::fs::create_dir_all(maildir.join("cur")).unwrap();
+    let mail = |i: usize, date: &str| {
+        format!(
+            "From: anna@mustermail.de\r\nSubject: Nummer {i}\r\nMessage-ID: <n{i}@x>\r\nDate: {date}\r\n\r\nText {i}\r\n"
+        )
+    };
+    std::fs::write(maildir.join("cur/0001.old:2,S"), mail(0, "Mon, 03 Feb 2020 08:00:00 +0100")).unwrap();
+    for i in 1..=5 {
+        std::fs::write(maildir.join(format!("new/{i:04}.new")), mail(i, "Thu, 26 Nov 2026 08:00:00 +0100")).unwrap();
+    }
+    let dir = maildir.to_str().unwrap();
+    let out = env.ok(&["import", "--maildir", dir, "--verify", "off", "--since", "2026-01-01", "--storm-max", "3"]);
+    assert!(out.contains("1 messages are dated before the cut-off"), "{out}");
+    assert!(out.contains("3 Vorgänge, 2 kept"), "the storm limit held the rest: {out}");
+    let kept: serde_json::Value = serde_json::from_str(&env.ok(&["kept", "list", "--json"])).unwrap();
+    assert!(kept.as_array().unwrap().iter().all(|k| k["reason_code"] == "storm"), "{kept}");
+    // The archive is read, never changed.
+    assert_eq!(std::fs::read_dir(maildir.join("new")).unwrap().count(), 5);
+    assert_eq!(std::fs::read_dir(maildir.join("cur")).unwrap().count(), 1);
+    let again = env.ok(&["import", "--maildir", dir, "--verify", "off", "--since", "2026-01-01"]);
+    assert!(again.contains("0 Vorgänge, 0 kept"), "{again}");
+}

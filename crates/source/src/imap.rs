@@ -248,6 +248,7 @@ impl ImapSession {
                 let has_uidplus = self.has_uidplus;
                 delete(self.session()?, &set, has_uidplus).await?;
             }
+            Disposal::Leave => {}
         }
         Ok(())
     }

@@ -1,19 +1,22 @@
-//! Mailbox adapters behind one small interface: IMAP, POP3 and Maildir.
+//! Mailbox adapters behind one small interface: IMAP, POP3, Maildir, and an mbox file (read only, for
+//! the one-off bulk import).
 //!
 //! A [`Session`] lists the messages waiting, fetches their raw bytes, and disposes of them
 //! (move to a folder or delete) — which the importer calls only after its database commit.
-//! Keys are stable per message: `imap:{folder}:{UIDVALIDITY}:{UID}`, `pop3:{UIDL}`, `maildir:{unique}`.
-//! INTERFACE PINNED BY THE LEAD — implementation is the source helper's.
+//! Keys are stable per message: `imap:{folder}:{UIDVALIDITY}:{UID}`, `pop3:{UIDL}`, `maildir:{unique}`,
+//! `mbox:{index}`.
 
 mod dotstuff;
 mod imap;
 mod maildir;
+mod mbox;
 mod pop3;
 mod stream;
 mod tls;
 
 pub use imap::ImapSession;
 pub use maildir::MaildirSession;
+pub use mbox::MboxSession;
 pub use pop3::Pop3Session;
 
 use std::path::PathBuf;
@@ -28,6 +31,8 @@ pub enum Protocol {
     Imap,
     Pop3,
     Maildir,
+    /// A local mbox file, read only (the one-off bulk import).
+    Mbox,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +53,8 @@ pub enum Disposal {
     /// POP3 cannot move and always deletes.
     MoveTo(String),
     Delete,
+    /// Leave every message where it is: the one-off import from an archive (Maildir, mbox).
+    Leave,
 }
 
 /// How the session logs in.
@@ -90,7 +97,7 @@ pub struct SourceConfig {
     /// IMAP folder to read (default INBOX).
     pub folder: String,
     pub disposal: Disposal,
-    /// For Maildir: the Maildir root (with cur/ new/ tmp/).
+    /// For Maildir: the Maildir root (with cur/ new/ tmp/); for mbox: the file.
     pub maildir: Option<PathBuf>,
     /// Extra CA certificate (PEM) to trust, besides the system roots.
     pub ca_file: Option<PathBuf>,
@@ -267,6 +274,7 @@ pub enum Session {
     Imap(ImapSession),
     Pop3(Pop3Session),
     Maildir(MaildirSession),
+    Mbox(MboxSession),
 }
 
 impl Session {
@@ -281,6 +289,7 @@ impl Session {
             Protocol::Imap => Session::Imap(ImapSession::connect(cfg, io_timeout).await?),
             Protocol::Pop3 => Session::Pop3(Pop3Session::connect(cfg, io_timeout).await?),
             Protocol::Maildir => Session::Maildir(MaildirSession::connect(cfg).await?),
+            Protocol::Mbox => Session::Mbox(MboxSession::connect(cfg).await?),
         })
     }
 
@@ -290,6 +299,7 @@ impl Session {
             Session::Imap(s) => s.list().await,
             Session::Pop3(s) => s.list().await,
             Session::Maildir(s) => s.list().await,
+            Session::Mbox(s) => s.list().await,
         }
     }
 
@@ -301,6 +311,7 @@ impl Session {
             Session::Imap(s) => s.fetch(keys).await,
             Session::Pop3(s) => s.fetch(keys).await,
             Session::Maildir(s) => s.fetch(keys).await,
+            Session::Mbox(s) => s.fetch(keys).await,
         }
     }
 
@@ -312,6 +323,7 @@ impl Session {
             Session::Imap(s) => s.dispose(keys).await,
             Session::Pop3(s) => s.dispose(keys).await,
             Session::Maildir(s) => s.dispose(keys).await,
+            Session::Mbox(_) => Ok(()),
         }
     }
 
@@ -327,7 +339,7 @@ impl Session {
     pub async fn idle_wait(&mut self, timeout: Duration) -> Result<bool, SourceError> {
         match self {
             Session::Imap(s) => s.idle_wait(timeout).await,
-            Session::Pop3(_) | Session::Maildir(_) => {
+            Session::Pop3(_) | Session::Maildir(_) | Session::Mbox(_) => {
                 Err(SourceError::Config("waiting for new mail (IDLE) needs IMAP".into()))
             }
         }
@@ -338,7 +350,7 @@ impl Session {
         match self {
             Session::Imap(s) => s.close().await,
             Session::Pop3(s) => s.close().await,
-            Session::Maildir(_) => Ok(()),
+            Session::Maildir(_) | Session::Mbox(_) => Ok(()),
         }
     }
 }

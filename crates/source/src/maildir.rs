@@ -27,7 +27,9 @@ fn unique_of(file_name: &str) -> &str {
 impl MaildirSession {
     pub(crate) async fn connect(cfg: &SourceConfig) -> Result<MaildirSession, SourceError> {
         let root = cfg.maildir.clone().ok_or_else(|| SourceError::Config("no Maildir path configured".into()))?;
-        for sub in ["cur", "new", "tmp"] {
+        // tmp/ matters only to writers; an archive to import from may lack it.
+        let needed: &[&str] = if cfg.disposal == Disposal::Leave { &["cur", "new"] } else { &["cur", "new", "tmp"] };
+        for sub in needed {
             if !tokio::fs::metadata(root.join(sub)).await.is_ok_and(|m| m.is_dir()) {
                 return Err(SourceError::Config(format!("{} is not a Maildir (no {sub}/)", root.display())));
             }
@@ -96,6 +98,9 @@ impl MaildirSession {
     }
 
     pub(crate) async fn dispose(&mut self, keys: &[String]) -> Result<(), SourceError> {
+        if self.disposal == Disposal::Leave {
+            return Ok(());
+        }
         for key in keys {
             let Some(path) = self.path_of(key).await? else { continue };
             let unique = unique_of(&path.file_name().unwrap_or_default().to_string_lossy()).to_string();
@@ -105,6 +110,7 @@ impl MaildirSession {
                     tokio::fs::rename(&path, target.join("cur").join(format!("{unique}:2,S"))).await
                 }
                 Disposal::Delete => tokio::fs::remove_file(&path).await,
+                Disposal::Leave => Ok(()),
             };
             match result {
                 Ok(()) => {

@@ -29,6 +29,11 @@ pub struct Pop3Session {
 
 impl Pop3Session {
     pub(crate) async fn connect(cfg: &SourceConfig, limit: Duration) -> Result<Pop3Session, SourceError> {
+        if cfg.disposal == crate::Disposal::Leave {
+            return Err(SourceError::Config(
+                "POP3 mail is always deleted after import; \"leave\" is not supported".into(),
+            ));
+        }
         let token = match &cfg.auth {
             Auth::XOAuth2 { access_token } => Some(access_token.as_str()),
             Auth::Password => None,
