@@ -462,7 +462,7 @@ async fn closing_and_reopening_a_vorgang_is_recorded() {
 }
 
 #[tokio::test]
-async fn discarding_a_kept_mail_is_audited_and_the_password_stays_when_not_given() {
+async fn discarding_a_kept_mail_is_audited_and_the_password_stays_only_for_the_same_server() {
     for (store, _d) in backends().await {
         let o = office(&store).await;
         let out =
@@ -476,11 +476,19 @@ async fn discarding_a_kept_mail_is_audited_and_the_password_stays_when_not_given
         let mut mb = store.mailbox("default").await.unwrap();
         mb.secret = Some(vec![1, 2, 3]);
         store.save_mailbox(&mb, 3).await.unwrap();
+        // Other settings change: the password stays.
         mb.secret = None;
-        mb.host = "mail.example.de".into();
+        mb.poll_secs = 30;
         let saved = store.save_mailbox(&mb, 4).await.unwrap();
         assert_eq!(saved.secret, Some(vec![1, 2, 3]));
+        // The server changes: the password was entered for the old one and goes, recorded old → new.
+        mb.host = "mail.example.de".into();
+        let saved = store.save_mailbox_by(&mb, 5, "admin").await.unwrap();
+        assert_eq!(saved.secret, None);
         assert_eq!(saved.host, "mail.example.de");
+        let (_, actor, action, detail) = store.audit_log(1).await.unwrap().remove(0);
+        assert_eq!((actor.as_str(), action.as_str()), ("admin", "mailbox_endpoint"));
+        assert!(detail.contains("→ mail.example.de") && detail.contains("Zugangsdaten entfernt"), "{detail}");
     }
 }
 
