@@ -477,10 +477,14 @@ async fn discarding_a_kept_mail_is_audited_and_the_password_stays_when_not_given
         mb.secret = Some(vec![1, 2, 3]);
         store.save_mailbox(&mb, 3).await.unwrap();
         mb.secret = None;
-        mb.host = "mail.example.de".into();
+        mb.poll_secs = 120;
         let saved = store.save_mailbox(&mb, 4).await.unwrap();
         assert_eq!(saved.secret, Some(vec![1, 2, 3]));
-        assert_eq!(saved.host, "mail.example.de");
+        assert_eq!(saved.poll_secs, 120);
+        // A password goes only to the server it was entered for: a new host drops it.
+        mb.host = "mail.example.de".into();
+        let saved = store.save_mailbox(&mb, 5).await.unwrap();
+        assert_eq!((saved.secret, saved.host.as_str()), (None, "mail.example.de"));
     }
 }
 
