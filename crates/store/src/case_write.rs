@@ -45,24 +45,17 @@ pub(crate) enum CaseChange<'a> {
     Move { case_id: i64, kept_id: i64 },
 }
 
-/// What [`apply`] wrote.
-#[derive(Debug, Default)]
-pub(crate) struct Written {
-    /// The Vorgänge changed: for `Create` one per [`NewCase`], in order; for `Claim` the ones
-    /// won, ascending; otherwise the one named, or none when it was not in the required state.
-    pub cases: Vec<i64>,
-}
-
-/// Writes `change` and its events in `tx`. A conditional change whose condition does not hold
-/// (a Vorgang not open, not done, no longer waiting) writes nothing and names no Vorgang.
+/// Writes `change` and its events in `tx`, and returns the Vorgänge changed: for `Create` one per
+/// [`NewCase`], in order; for `Claim` the ones won, ascending; otherwise the one named, or none
+/// when it was not in the required state (not open, not done, no longer waiting: nothing written).
 pub(crate) async fn apply(
     tx: &mut Transaction<'_, Any>,
     backend: Backend,
     at: i64,
     change: CaseChange<'_>,
-) -> Result<Written> {
+) -> Result<Vec<i64>> {
     if matches!(&change, CaseChange::Create(new) if new.is_empty()) {
-        return Ok(Written::default());
+        return Ok(Vec::new());
     }
     lock_log(tx, backend).await?;
     let (cases, events): (Vec<i64>, Vec<(i64, Event<'_>)>) = match change {
@@ -94,7 +87,7 @@ pub(crate) async fn apply(
     };
     append(tx, backend, at, &events).await?;
     count_given(tx, events.iter().filter_map(|(_, e)| e.gives())).await?;
-    Ok(Written { cases })
+    Ok(cases)
 }
 
 /// PostgreSQL: makes event ids grow in commit order. A sequence hands out ids when rows are

@@ -128,7 +128,7 @@ impl Store {
     /// for. Exactly once across racing callers. Returns the ids won by this call.
     pub async fn claim(&self, employee: EmployeeId, now_ms: i64) -> Result<Vec<i64>> {
         let mut tx = self.begin_write().await?;
-        let won = apply(&mut tx, self.backend, now_ms, CaseChange::Claim { by: employee }).await?.cases;
+        let won = apply(&mut tx, self.backend, now_ms, CaseChange::Claim { by: employee }).await?;
         tx.commit().await?;
         Ok(won)
     }
@@ -164,7 +164,7 @@ impl Store {
             // Only if still waiting (a claim may have won meanwhile on another instance); the
             // event names the kept entry, so that is written first and taken back if not needed.
             let moved = apply(&mut tx, self.backend, now_ms, CaseChange::Move { case_id, kept_id }).await?;
-            if moved.cases.is_empty() {
+            if moved.is_empty() {
                 sqlx::query("DELETE FROM kept WHERE id = $1").bind(kept_id).execute(&mut *tx).await?;
                 continue;
             }
@@ -364,7 +364,7 @@ impl Store {
         } else {
             (CaseChange::Reopen { case_id: id, by }, "done")
         };
-        if apply(&mut tx, self.backend, now_ms, change).await?.cases.is_empty() {
+        if apply(&mut tx, self.backend, now_ms, change).await?.is_empty() {
             return Err(StoreError::Invalid(format!("Vorgang {id} is not {from}")));
         }
         tx.commit().await?;

@@ -231,8 +231,8 @@ async fn commit_items(
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let written = case_write::apply(tx, backend, now, CaseChange::Create(new_cases)).await?;
-    let case_of: HashMap<usize, i64> = plan.cases.iter().copied().zip(written.cases).collect();
+    let case_ids = case_write::apply(tx, backend, now, CaseChange::Create(new_cases)).await?;
+    let case_of: HashMap<usize, i64> = plan.cases.iter().copied().zip(case_ids).collect();
     let mut kept_rows = Vec::with_capacity(plan.kept.len());
     for n in &plan.kept {
         let item = &items[*n];

@@ -142,8 +142,7 @@ impl Store {
             decision,
             via: Via::Kept { kept_id: id, actor, unverified },
         };
-        let written = apply(&mut tx, self.backend, now_ms, CaseChange::Create(vec![new])).await?;
-        let case_id = written.cases[0];
+        let case_id = apply(&mut tx, self.backend, now_ms, CaseChange::Create(vec![new])).await?[0];
         sqlx::query("UPDATE kept SET case_id = $1 WHERE id = $2").bind(case_id).bind(id).execute(&mut *tx).await?;
         sqlx::query("UPDATE ledger SET outcome = 'case', case_id = $1 WHERE kept_id = $2")
             .bind(case_id)
