@@ -1,21 +1,23 @@
-//! Vorgänge: creation at import, the claim of pooled ones, listing and closing.
+//! Vorgänge: listing and reading them, and the store's calls that change one (the claim of
+//! pooled ones, closing and reopening, moving orphaned pools to the kept mails) — each written
+//! through `case_write::apply`, the one write path, with its event.
 //!
 //! **Invariant:** a pooled Vorgang is claimed by exactly one candidate. The claim is a single
-//! conditional UPDATE (`status = 'waiting'` → `'open'`) that re-checks the candidate's eligibility
-//! inside the statement, so racing claims — threads or instances — cannot both win.
+//! conditional UPDATE (`status = 'waiting'` → `'open'`, `case_write::claim_sql`) that re-checks the
+//! candidate's eligibility inside the statement, so racing claims — threads or instances — cannot
+//! both win.
 
-use postkorb_core::{Decision, EmployeeId};
-use postkorb_mail::InboundMail;
+use postkorb_core::EmployeeId;
 use serde::Serialize;
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
 
-use crate::import::clean;
+use crate::case_write::{CaseChange, apply};
 use crate::{Result, Store, StoreError};
 
 /// SQL condition on the employees table aliased `t`: may receive (Aktuell + licence).
 /// Mirrors `Employee::check_an`.
-fn eligible_an(t: &str) -> String {
+pub(crate) fn eligible_an(t: &str) -> String {
     format!("{t}.is_current = 1 AND {t}.license IS NOT NULL AND TRIM({t}.license) <> ''")
 }
 
@@ -91,7 +93,7 @@ fn list_sql(one_assignee: bool) -> String {
 /// Vorgang. Written as a count, not EXISTS: both databases then evaluate it per waiting Vorgang,
 /// whereas an EXISTS may be turned into a join that reads every candidate row of the employee —
 /// one per Vorgang they ever got (PostgreSQL did, 15–35 ms at 25,000).
-fn is_candidate(id: &str) -> String {
+pub(crate) fn is_candidate(id: &str) -> String {
     format!("(SELECT COUNT(*) FROM case_candidates cc WHERE cc.case_id = {id} AND cc.employee_id = $1) > 0")
 }
 
@@ -103,19 +105,6 @@ fn waiting_for_sql() -> String {
         "{SUMMARY_SELECT} WHERE c.id IN (SELECT w.id FROM cases w WHERE w.status = 'waiting' AND {})
          ORDER BY c.received_ms DESC, c.id DESC",
         is_candidate("w.id")
-    )
-}
-
-/// The claim: one conditional UPDATE (see the module comment), found the same way as
-/// [`waiting_for_sql`]. `$1` the employee, `$2` now.
-fn claim_sql() -> String {
-    format!(
-        "UPDATE cases SET status = 'open', assignee = $1, claimed_ms = $2
-         WHERE status = 'waiting' AND {}
-           AND EXISTS (SELECT 1 FROM employees e WHERE e.id = $1 AND {})
-         RETURNING id",
-        is_candidate("cases.id"),
-        eligible_an("e")
     )
 }
 
@@ -134,135 +123,18 @@ fn summary_from_row(r: &AnyRow) -> Result<CaseSummary> {
     })
 }
 
-pub(crate) async fn insert_case(
-    tx: &mut Transaction<'_, Any>,
-    mailbox_id: Option<i64>,
-    raw_id: i64,
-    mail: &InboundMail,
-    decision: &Decision,
-    now: i64,
-) -> Result<i64> {
-    let (sender, status, assignee, candidates) = match decision {
-        Decision::Assign { sender, to } => (*sender, "open", Some(*to), vec![*to]),
-        Decision::Pool { sender, candidates } => (*sender, "waiting", None, candidates.clone()),
-        Decision::Keep(_) => return Err(StoreError::Invalid("a kept mail is not a Vorgang".into())),
-    };
-    let warnings = serde_json::to_string(&mail.warnings).unwrap_or_else(|_| "[]".into());
-    // The text, the HTML and the forwarded original come from the raw mail when the Vorgang is
-    // shown (`body_in_raw`, migration 0012), as in the import's batch commit.
-    let row = sqlx::query(
-        "INSERT INTO cases (mailbox_id, raw_id, subject, from_addr, from_name, sender_employee, sent_ms, received_ms,
-             body_text, body_html, forwarded_json, warnings_json, status, assignee, claimed_ms, body_in_raw)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', NULL, NULL, $9, $10, $11, $12, 1) RETURNING id",
-    )
-    .bind(mailbox_id)
-    .bind(raw_id)
-    .bind(clean(&mail.subject))
-    .bind(mail.sender.as_ref().map(|a| a.to_string()).unwrap_or_default())
-    .bind(mail.display_name.as_deref().map(clean))
-    .bind(sender.0)
-    .bind(mail.date_ms)
-    .bind(now)
-    .bind(clean(&warnings))
-    .bind(status)
-    .bind(assignee.map(|a| a.0))
-    .bind(assignee.map(|_| now))
-    .fetch_one(&mut **tx)
-    .await?;
-    let case_id: i64 = row.try_get(0)?;
-    for c in &candidates {
-        sqlx::query("INSERT INTO case_candidates (case_id, employee_id) VALUES ($1, $2)")
-            .bind(case_id)
-            .bind(c.0)
-            .execute(&mut **tx)
-            .await?;
-    }
-    // The bytes of an attachment are in the raw mail already: store only what the lists show and
-    // decode the attachment from the raw mail on download (`in_raw`), instead of writing every
-    // attached byte a second time.
-    for (i, a) in mail.attachments.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO attachments (case_id, position, name, content_type, content_id, size, data, blob, in_raw)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, 1)",
-        )
-        .bind(case_id)
-        .bind(i as i64)
-        .bind(clean(&a.name))
-        .bind(clean(&a.content_type))
-        .bind(a.content_id.as_deref().map(clean))
-        .bind(a.size as i64)
-        .bind(Vec::<u8>::new())
-        .execute(&mut **tx)
-        .await?;
-    }
-    let (kind, who) = match assignee {
-        Some(to) => ("assigned", Some(to.0)),
-        None => ("waiting", None),
-    };
-    insert_event(tx, case_id, now, "created", None, "").await?;
-    let detail = candidates.iter().map(|c| c.0.to_string()).collect::<Vec<_>>().join(",");
-    insert_event(tx, case_id, now, kind, who, &detail).await?;
-    Ok(case_id)
-}
-
-/// Adds Vorgänge given to employees (one entry per Vorgang) to `case_counts`, the number the
-/// Startmaske's pager shows (migration 0011). Called in the transaction that sets the assignee:
-/// [`Store::commit_batch`], [`Store::reroute_kept`], [`Store::claim`] — the only places that do.
-/// One row per employee, in id order, so that concurrent transactions (PostgreSQL) lock the rows
-/// in the same order.
-pub(crate) async fn count_given(
-    tx: &mut Transaction<'_, Any>,
-    given_to: impl IntoIterator<Item = EmployeeId>,
-) -> Result<()> {
-    let mut per_employee = std::collections::BTreeMap::<i64, i64>::new();
-    for e in given_to {
-        *per_employee.entry(e.0).or_default() += 1;
-    }
-    for (employee, n) in per_employee {
-        sqlx::query(
-            "INSERT INTO case_counts (employee_id, cases) VALUES ($1, $2)
-             ON CONFLICT (employee_id) DO UPDATE SET cases = case_counts.cases + excluded.cases",
-        )
-        .bind(employee)
-        .bind(n)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
-}
-
-pub(crate) async fn insert_event(
-    tx: &mut Transaction<'_, Any>,
-    case_id: i64,
-    at: i64,
-    kind: &str,
-    employee: Option<i64>,
-    detail: &str,
-) -> Result<()> {
-    sqlx::query("INSERT INTO case_events (case_id, at_ms, kind, employee_id, detail) VALUES ($1, $2, $3, $4, $5)")
-        .bind(case_id)
-        .bind(at)
-        .bind(kind)
-        .bind(employee)
-        .bind(detail)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
 impl Store {
     /// „Synchronisieren“ / start: gives `employee` every waiting Vorgang they are an eligible candidate
     /// for. Exactly once across racing callers. Returns the ids won by this call.
     pub async fn claim(&self, employee: EmployeeId, now_ms: i64) -> Result<Vec<i64>> {
-        let mut tx = self.begin_write().await?;
-        let rows =
-            sqlx::query(sqlx::AssertSqlSafe(claim_sql())).bind(employee.0).bind(now_ms).fetch_all(&mut *tx).await?;
-        let mut won: Vec<i64> = rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
-        won.sort();
-        for id in &won {
-            insert_event(&mut tx, *id, now_ms, "claimed", Some(employee.0), "").await?;
+        // Most Startmaske views find nothing waiting: they then take no write transaction (and on
+        // PostgreSQL not the event log's lock). A Vorgang that starts waiting right after this read
+        // is claimed at the next view.
+        if self.waiting_for(employee).await?.is_empty() {
+            return Ok(Vec::new());
         }
-        count_given(&mut tx, won.iter().map(|_| employee)).await?;
+        let mut tx = self.begin_write().await?;
+        let won = apply(&mut tx, self.backend, now_ms, CaseChange::Claim { by: employee }).await?;
         tx.commit().await?;
         Ok(won)
     }
@@ -283,14 +155,6 @@ impl Store {
         let mut kept_ids = Vec::new();
         for r in orphans {
             let case_id: i64 = r.try_get(0)?;
-            // Only if still waiting (a claim may have won meanwhile on another instance).
-            let moved = sqlx::query("UPDATE cases SET status = 'moved' WHERE id = $1 AND status = 'waiting'")
-                .bind(case_id)
-                .execute(&mut *tx)
-                .await?;
-            if moved.rows_affected() == 0 {
-                continue;
-            }
             let row = sqlx::query(
                 "INSERT INTO kept (mailbox_id, raw_id, reason_code, reason_detail, from_addr, subject, received_ms, kept_ms)
                  VALUES ($1, $2, 'no_candidate_left', '', $3, $4, $5, $5) RETURNING id",
@@ -303,12 +167,18 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             let kept_id: i64 = row.try_get(0)?;
+            // Only if still waiting (a claim may have won meanwhile on another instance); the
+            // event names the kept entry, so that is written first and taken back if not needed.
+            let moved = apply(&mut tx, self.backend, now_ms, CaseChange::Move { case_id, kept_id }).await?;
+            if moved.is_empty() {
+                sqlx::query("DELETE FROM kept WHERE id = $1").bind(kept_id).execute(&mut *tx).await?;
+                continue;
+            }
             sqlx::query("UPDATE ledger SET outcome = 'kept', kept_id = $1, case_id = NULL WHERE case_id = $2")
                 .bind(kept_id)
                 .bind(case_id)
                 .execute(&mut *tx)
                 .await?;
-            insert_event(&mut tx, case_id, now_ms, "moved", None, &format!("kept {kept_id}")).await?;
             kept_ids.push(kept_id);
         }
         tx.commit().await?;
@@ -495,18 +365,14 @@ impl Store {
     /// „Erledigt“ (done = true) or „Wieder öffnen“. Only an assigned Vorgang can change.
     pub async fn set_case_done(&self, id: i64, done: bool, by: EmployeeId, now_ms: i64) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let (from, to, kind) = if done { ("open", "done", "closed") } else { ("done", "open", "reopened") };
-        let changed = sqlx::query("UPDATE cases SET status = $1, closed_ms = $2 WHERE id = $3 AND status = $4")
-            .bind(to)
-            .bind(if done { Some(now_ms) } else { None })
-            .bind(id)
-            .bind(from)
-            .execute(&mut *tx)
-            .await?;
-        if changed.rows_affected() == 0 {
+        let (change, from) = if done {
+            (CaseChange::Close { case_id: id, by }, "open")
+        } else {
+            (CaseChange::Reopen { case_id: id, by }, "done")
+        };
+        if apply(&mut tx, self.backend, now_ms, change).await?.is_empty() {
             return Err(StoreError::Invalid(format!("Vorgang {id} is not {from}")));
         }
-        insert_event(&mut tx, id, now_ms, kind, Some(by.0), "").await?;
         tx.commit().await?;
         Ok(())
     }
@@ -553,7 +419,8 @@ mod tests {
 
         // Waiting Vorgänge are found through the status (their ids, from the index alone), not
         // through the employee's candidate rows (one per Vorgang they ever got).
-        for (what, sql, params) in [("waiting_for", waiting_for_sql(), 1), ("claim", claim_sql(), 2)] {
+        for (what, sql, params) in [("waiting_for", waiting_for_sql(), 1), ("claim", crate::case_write::claim_sql(), 2)]
+        {
             let p = plan(&store, &sql, params).await;
             assert!(p.contains("USING COVERING INDEX cases_waiting (status=?)"), "{what}: {p}");
             assert!(p.contains("(case_id=? AND employee_id=?)"), "one candidate key per waiting Vorgang: {p}");

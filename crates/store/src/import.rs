@@ -12,6 +12,10 @@ use postkorb_mail::InboundMail;
 use sqlx::{Any, Row, Transaction};
 
 use crate::blobs::BlobDir;
+use crate::case_plan::{self, ItemPlan, PlanItem};
+use crate::case_write::{self, CaseChange, NewCase};
+use crate::events::Via;
+use crate::rows::{V, ids_by, insert_rows};
 use crate::{Backend, Result, Store, StoreError};
 
 pub struct ImportItem {
@@ -143,121 +147,19 @@ impl Store {
     /// Stores a batch in one transaction. Returns one outcome per item, in order.
     ///
     /// A handful of multi-row statements per batch, not ≈ 10 statements per mail: which keys the
-    /// ledger knows and which fingerprints it has seen are read once; then the raw mails, the
-    /// Vorgänge, the kept entries, their candidates, attachments and events, and last the ledger
-    /// rows are each inserted with one statement (per chunk of rows). The ledger insert keeps its
-    /// `ON CONFLICT DO NOTHING`: should another importer have taken a key meanwhile (the mailbox
-    /// lease prevents that), the batch is rolled back rather than importing a mail twice.
+    /// ledger knows and which fingerprints it has seen are read once; the plan
+    /// (`case_plan::plan`) says what becomes of each mail; then the raw mails, the Vorgänge with
+    /// their candidates, attachments and events (`case_write::apply`), the kept entries, and last
+    /// the ledger rows are each inserted with one statement (per chunk of rows). The ledger insert
+    /// keeps its `ON CONFLICT DO NOTHING`: should another importer have taken a key meanwhile (the
+    /// mailbox lease prevents that), the batch is rolled back rather than importing a mail twice.
     pub async fn commit_batch(&self, mailbox_id: i64, items: &[ImportItem], now_ms: i64) -> Result<Vec<ImportOutcome>> {
         let mut tx = self.begin_write().await?;
         let outcomes = commit_items(&mut tx, self.backend, self.blobs.as_ref(), mailbox_id, items, now_ms).await?;
-        let given = outcomes.iter().filter_map(|o| match o {
-            ImportOutcome::Case { decision: Decision::Assign { to, .. }, .. } => Some(*to),
-            _ => None,
-        });
-        crate::cases::count_given(&mut tx, given).await?;
         tx.commit().await?;
         self.checkpoint_soon();
         Ok(outcomes)
     }
-}
-
-/// What the batch commit does with one item.
-#[derive(Clone, Copy)]
-enum Plan {
-    /// The ledger has its key (or the batch has it twice): nothing.
-    Known,
-    /// The same fingerprint is in the ledger already (that row's id).
-    DuplicateOf(i64),
-    /// The same fingerprint came earlier in this batch (that item's index).
-    DuplicateInBatch(usize),
-    /// Stored: the raw mail, then a Vorgang or a kept entry.
-    New,
-}
-
-/// One bound value of a multi-row statement.
-enum V<'a> {
-    Int(Option<i64>),
-    Str(Option<&'a str>),
-    Owned(Option<String>),
-    Bytes(&'a [u8]),
-}
-
-impl V<'_> {
-    /// Bytes of text or data.
-    fn len(&self) -> usize {
-        match self {
-            V::Int(_) => 8,
-            V::Str(s) => s.map_or(0, str::len),
-            V::Owned(s) => s.as_ref().map_or(0, String::len),
-            V::Bytes(b) => b.len(),
-        }
-    }
-}
-
-/// Parameters per statement: below SQLite's 32,766 and PostgreSQL's 65,535.
-const MAX_PARAMS: usize = 30_000;
-
-/// Bytes of values per statement, roughly (a row is never split).
-const MAX_STATEMENT_BYTES: usize = 1 << 20;
-
-/// `INSERT INTO {head} VALUES (…), (…) {tail}` over `rows` (all of the same width), in chunks;
-/// returns what a `RETURNING` tail yields.
-async fn insert_rows(
-    tx: &mut Transaction<'_, Any>,
-    backend: Backend,
-    head: &str,
-    tail: &str,
-    rows: Vec<Vec<V<'_>>>,
-) -> Result<Vec<sqlx::any::AnyRow>> {
-    let mut out = Vec::new();
-    let Some(width) = rows.first().map(Vec::len) else { return Ok(out) };
-    let per_chunk = (MAX_PARAMS / width.max(1)).clamp(1, 500);
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        // Up to `per_chunk` rows and about `MAX_STATEMENT_BYTES` of values: the driver copies
-        // the values of a statement, so a batch of large mails goes in a few statements, not one.
-        let mut chunk: Vec<Vec<V<'_>>> = Vec::new();
-        let mut bytes = 0;
-        while chunk.len() < per_chunk && (chunk.is_empty() || bytes < MAX_STATEMENT_BYTES) {
-            let Some(row) = rows.next() else { break };
-            bytes += row.iter().map(V::len).sum::<usize>();
-            chunk.push(row);
-        }
-        let mut sql = format!("INSERT INTO {head} VALUES ");
-        let mut n = 0;
-        for (r, row) in chunk.iter().enumerate() {
-            if row.len() != width {
-                return Err(StoreError::Invalid(format!("a row of {} values among rows of {width}", row.len())));
-            }
-            sql.push_str(if r == 0 { "(" } else { ", (" });
-            sql.push_str(&backend.placeholders(n + 1, width));
-            n += width;
-            sql.push(')');
-        }
-        sql.push(' ');
-        sql.push_str(tail);
-        // Not kept in the statement cache: the row count differs from batch to batch.
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
-        for v in chunk.into_iter().flatten() {
-            q = match v {
-                V::Int(x) => q.bind(x),
-                V::Str(x) => q.bind(x),
-                V::Owned(x) => q.bind(x),
-                V::Bytes(x) => q.bind(x),
-            };
-        }
-        out.extend(q.fetch_all(&mut **tx).await?);
-    }
-    Ok(out)
-}
-
-/// `key → id` from rows returned as `RETURNING id, key`.
-fn ids_by<K>(rows: &[sqlx::any::AnyRow]) -> Result<HashMap<K, i64>>
-where
-    K: for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any> + std::hash::Hash + Eq,
-{
-    rows.iter().map(|r| Ok((r.try_get::<K, _>(1)?, r.try_get::<i64, _>(0)?))).collect()
 }
 
 /// `SELECT {select} FROM ledger WHERE mailbox_id = $1 AND {column} IN (…) {tail}` in chunks.
@@ -298,132 +200,41 @@ async fn commit_items(
         StoreError::Invalid(format!("the {what} of {} was not returned by its insert", items[n].source_key))
     };
 
-    // 1. Keys the ledger knows, and the first ledger row of each fingerprint (a row left on the
-    // server on purpose, `ignored`, counts: the mail is not imported under another key either).
-    let keys: Vec<&str> = items.iter().map(|i| i.source_key.as_str()).collect();
-    let mut known = HashSet::new();
-    for row in ledger_lookup(&mut *tx, backend, "source_key", "source_key", "", mailbox_id, &keys).await? {
-        known.insert(row.try_get::<String, _>(0)?);
-    }
-    let mut prints: Vec<&str> = items.iter().map(|i| i.fingerprint.as_str()).collect();
-    prints.sort_unstable();
-    prints.dedup();
-    let mut earlier: HashMap<String, i64> = HashMap::new();
-    let rows = ledger_lookup(
-        &mut *tx,
-        backend,
-        "fingerprint, MIN(id)",
-        "fingerprint",
-        "AND outcome <> 'duplicate' GROUP BY fingerprint",
-        mailbox_id,
-        &prints,
-    )
-    .await?;
-    for row in rows {
-        earlier.insert(row.try_get(0)?, row.try_get(1)?);
-    }
-    let mut first_in_batch: HashMap<&str, usize> = HashMap::new();
-    let mut seen_keys = HashSet::new();
-    let plans: Vec<Plan> = items
+    // 1. What the ledger knows, and the plan: what becomes of each mail.
+    let (known, earlier) = ledger_knows(tx, backend, mailbox_id, items).await?;
+    let plan_items: Vec<PlanItem<'_>> = items
         .iter()
-        .enumerate()
-        .map(|(n, item)| {
-            if known.contains(&item.source_key) || !seen_keys.insert(item.source_key.as_str()) {
-                Plan::Known
-            } else if let Some(id) = earlier.get(&item.fingerprint) {
-                Plan::DuplicateOf(*id)
-            } else if let Some(first) = first_in_batch.get(item.fingerprint.as_str()) {
-                Plan::DuplicateInBatch(*first)
-            } else {
-                first_in_batch.insert(&item.fingerprint, n);
-                Plan::New
-            }
+        .map(|i| PlanItem {
+            key: &i.source_key,
+            fingerprint: &i.fingerprint,
+            keep: matches!(i.decision, Decision::Keep(_)),
         })
         .collect();
-    let new: Vec<usize> = (0..items.len()).filter(|n| matches!(plans[*n], Plan::New)).collect();
+    let plan = case_plan::plan(&plan_items, &known, &earlier);
 
-    // 2. The raw mails. With a blob directory, files the importer did not write ahead
-    // (`raw_written` unset) are written and made durable now, before the commit references them.
-    if let Some(dir) = blobs {
-        let late: Vec<(String, bytes::Bytes)> = new
-            .iter()
-            .map(|n| &items[*n])
-            .filter(|i| !i.raw_written)
-            .map(|i| (i.raw_sha256.clone(), i.raw.clone()))
-            .collect();
-        if !late.is_empty() {
-            let dir = dir.clone();
-            tokio::task::spawn_blocking(move || {
-                let files: Vec<(&str, &[u8])> = late.iter().map(|(h, raw)| (h.as_str(), &raw[..])).collect();
-                dir.put_many_blocking(&files)
-            })
-            .await
-            .map_err(|e| StoreError::Blob(format!("blob writer failed: {e}")))??;
-        }
-    }
-    let raw_rows: Vec<Vec<V<'_>>> = new
+    // 2. The raw mails.
+    let raw_by_print = insert_raw(tx, backend, blobs, items, &plan.new).await?;
+    let raw_id = |n: usize| raw_by_print.get(&items[n].fingerprint).copied().ok_or_else(|| missing("raw mail", n));
+
+    // 3. The Vorgänge (with candidates, attachments and events) and the kept entries.
+    let new_cases = plan
+        .cases
         .iter()
         .map(|n| {
             let item = &items[*n];
-            let blob = blobs.map(|_| item.raw_sha256.as_str());
-            // Without a blob directory the bytes are bound by reference (no copy of every mail).
-            let data: &[u8] = if blob.is_some() { &[] } else { &item.raw };
-            vec![V::Str(Some(&item.fingerprint)), V::Int(Some(item.raw.len() as i64)), V::Bytes(data), V::Str(blob)]
+            Ok(NewCase {
+                mailbox_id: Some(mailbox_id),
+                raw_id: raw_id(*n)?,
+                mail: &item.mail,
+                decision: &item.decision,
+                via: Via::Import,
+            })
         })
-        .collect();
-    // The fingerprints of the new items differ from each other (a repeat is a duplicate).
-    let returned =
-        insert_rows(tx, backend, "raw_messages (fingerprint, size, data, blob)", "RETURNING id, fingerprint", raw_rows)
-            .await?;
-    let raw_by_print: HashMap<String, i64> = ids_by(&returned)?;
-    let raw_id = |n: usize| raw_by_print.get(&items[n].fingerprint).copied().ok_or_else(|| missing("raw mail", n));
-
-    // 3. Vorgänge and kept entries.
-    let (kept_new, case_new): (Vec<usize>, Vec<usize>) =
-        new.iter().partition(|n| matches!(items[**n].decision, Decision::Keep(_)));
-    let mut case_rows = Vec::with_capacity(case_new.len());
-    for n in &case_new {
-        let item = &items[*n];
-        let mail = &item.mail;
-        let (sender, status, assignee) = match &item.decision {
-            Decision::Assign { sender, to } => (*sender, "open", Some(*to)),
-            Decision::Pool { sender, .. } => (*sender, "waiting", None),
-            Decision::Keep(_) => return Err(StoreError::Invalid("a kept mail is not a Vorgang".into())),
-        };
-        let warnings = serde_json::to_string(&mail.warnings).unwrap_or_else(|_| "[]".into());
-        case_rows.push(vec![
-            V::Int(Some(mailbox_id)),
-            V::Int(Some(raw_id(*n)?)),
-            V::Owned(Some(clean(&mail.subject))),
-            V::Owned(Some(mail.sender.as_ref().map(|a| a.to_string()).unwrap_or_default())),
-            V::Owned(mail.display_name.as_deref().map(clean)),
-            V::Int(Some(sender.0)),
-            V::Int(mail.date_ms),
-            V::Int(Some(now)),
-            // The text, the HTML and the forwarded original come from the raw mail when the
-            // Vorgang is shown (`body_in_raw`, migration 0012).
-            V::Str(Some("")),
-            V::Str(None),
-            V::Str(None),
-            V::Owned(Some(clean(&warnings))),
-            V::Str(Some(status)),
-            V::Int(assignee.map(|a| a.0)),
-            V::Int(assignee.map(|_| now)),
-            V::Int(Some(1)),
-        ]);
-    }
-    let returned = insert_rows(
-        tx,
-        backend,
-        "cases (mailbox_id, raw_id, subject, from_addr, from_name, sender_employee, sent_ms, received_ms,
-             body_text, body_html, forwarded_json, warnings_json, status, assignee, claimed_ms, body_in_raw)",
-        "RETURNING id, raw_id",
-        case_rows,
-    )
-    .await?;
-    let case_by_raw: HashMap<i64, i64> = ids_by(&returned)?;
-    let mut kept_rows = Vec::with_capacity(kept_new.len());
-    for n in &kept_new {
+        .collect::<Result<Vec<_>>>()?;
+    let case_ids = case_write::apply(tx, backend, now, CaseChange::Create(new_cases)).await?;
+    let case_of: HashMap<usize, i64> = plan.cases.iter().copied().zip(case_ids).collect();
+    let mut kept_rows = Vec::with_capacity(plan.kept.len());
+    for n in &plan.kept {
         let item = &items[*n];
         let Decision::Keep(reason) = &item.decision else { return Err(missing("kept reason", *n)) };
         let from = match &item.mail.sender {
@@ -450,78 +261,21 @@ async fn commit_items(
     )
     .await?;
     let kept_by_raw: HashMap<i64, i64> = ids_by(&returned)?;
-    let mut case_of: HashMap<usize, i64> = HashMap::new();
-    for n in &case_new {
-        case_of.insert(*n, *case_by_raw.get(&raw_id(*n)?).ok_or_else(|| missing("Vorgang", *n))?);
-    }
     let mut kept_of: HashMap<usize, i64> = HashMap::new();
-    for n in &kept_new {
+    for n in &plan.kept {
         kept_of.insert(*n, *kept_by_raw.get(&raw_id(*n)?).ok_or_else(|| missing("kept entry", *n))?);
     }
 
-    // 4. Candidates, attachments (their bytes stay in the raw mail, `in_raw`, and are decoded from
-    // it on download, instead of being written a second time) and each Vorgang's two events.
-    let mut candidate_rows = Vec::new();
-    let mut attachment_rows = Vec::new();
-    let mut event_rows = Vec::new();
-    for n in &case_new {
-        let case_id = case_of[n];
-        let item = &items[*n];
-        let (candidates, assignee) = match &item.decision {
-            Decision::Assign { to, .. } => (vec![*to], Some(*to)),
-            Decision::Pool { candidates, .. } => (candidates.clone(), None),
-            Decision::Keep(_) => return Err(StoreError::Invalid("a kept mail is not a Vorgang".into())),
-        };
-        for c in &candidates {
-            candidate_rows.push(vec![V::Int(Some(case_id)), V::Int(Some(c.0))]);
-        }
-        for (i, a) in item.mail.attachments.iter().enumerate() {
-            attachment_rows.push(vec![
-                V::Int(Some(case_id)),
-                V::Int(Some(i as i64)),
-                V::Owned(Some(clean(&a.name))),
-                V::Owned(Some(clean(&a.content_type))),
-                V::Owned(a.content_id.as_deref().map(clean)),
-                V::Int(Some(a.size as i64)),
-                V::Bytes(&[]),
-                V::Str(None),
-                V::Int(Some(1)),
-            ]);
-        }
-        let (kind, who) = match assignee {
-            Some(to) => ("assigned", Some(to.0)),
-            None => ("waiting", None),
-        };
-        let detail = candidates.iter().map(|c| c.0.to_string()).collect::<Vec<_>>().join(",");
-        let event =
-            |kind, who, detail| vec![V::Int(Some(case_id)), V::Int(Some(now)), V::Str(Some(kind)), V::Int(who), detail];
-        event_rows.push(event("created", None, V::Str(Some(""))));
-        event_rows.push(event(kind, who, V::Owned(Some(detail))));
-    }
-    insert_rows(tx, backend, "case_candidates (case_id, employee_id)", "", candidate_rows).await?;
-    insert_rows(
-        tx,
-        backend,
-        "attachments (case_id, position, name, content_type, content_id, size, data, blob, in_raw)",
-        "",
-        attachment_rows,
-    )
-    .await?;
-    insert_rows(tx, backend, "case_events (case_id, at_ms, kind, employee_id, detail)", "", event_rows).await?;
-
-    // 5. The ledger rows, in item order, each with its outcome.
+    // 4. The ledger rows, in item order, each with its outcome.
     let mut ledger_rows = Vec::new();
     for (n, item) in items.iter().enumerate() {
-        let (outcome, case_id, kept_id, duplicate_of) = match plans[n] {
-            Plan::Known => continue,
-            Plan::DuplicateOf(of) => ("duplicate", None, None, Some(of)),
-            // Set below, once the first one's ledger row has its id.
-            Plan::DuplicateInBatch(_) => ("duplicate", None, None, None),
-            Plan::New => match (case_of.get(&n), kept_of.get(&n)) {
-                (Some(c), _) => ("case", Some(*c), None, None),
-                (None, Some(k)) => ("kept", None, Some(*k), None),
-                (None, None) => return Err(missing("Vorgang", n)),
-            },
+        let Some(outcome) = plan.items[n].ledger_outcome() else { continue };
+        let (case_id, kept_id, duplicate_of) = match plan.items[n] {
+            ItemPlan::DuplicateOf(of) => (None, None, Some(of)),
+            ItemPlan::Case => (Some(*case_of.get(&n).ok_or_else(|| missing("Vorgang", n))?), None, None),
+            ItemPlan::Kept => (None, Some(kept_of[&n]), None),
+            // A duplicate in the batch: set below, once the first one's ledger row has its id.
+            ItemPlan::DuplicateInBatch(_) | ItemPlan::Known => (None, None, None),
         };
         ledger_rows.push(vec![
             V::Int(Some(mailbox_id)),
@@ -557,10 +311,10 @@ async fn commit_items(
 
     let mut outcomes = Vec::with_capacity(items.len());
     for (n, item) in items.iter().enumerate() {
-        outcomes.push(match plans[n] {
-            Plan::Known => ImportOutcome::AlreadyKnown,
-            Plan::DuplicateOf(of) => ImportOutcome::Duplicate { of_ledger: of },
-            Plan::DuplicateInBatch(first) => {
+        outcomes.push(match (plan.items[n], &item.decision) {
+            (ItemPlan::Known, _) => ImportOutcome::AlreadyKnown,
+            (ItemPlan::DuplicateOf(of), _) => ImportOutcome::Duplicate { of_ledger: of },
+            (ItemPlan::DuplicateInBatch(first), _) => {
                 let of = ledger_id(first)?;
                 sqlx::query("UPDATE ledger SET duplicate_of = $1 WHERE id = $2")
                     .bind(of)
@@ -569,12 +323,89 @@ async fn commit_items(
                     .await?;
                 ImportOutcome::Duplicate { of_ledger: of }
             }
-            Plan::New => match (case_of.get(&n), &item.decision) {
-                (Some(case_id), decision) => ImportOutcome::Case { case_id: *case_id, decision: decision.clone() },
-                (None, Decision::Keep(reason)) => ImportOutcome::Kept { kept_id: kept_of[&n], reason: reason.clone() },
-                (None, _) => return Err(missing("Vorgang", n)),
-            },
+            (ItemPlan::Case, decision) => ImportOutcome::Case { case_id: case_of[&n], decision: decision.clone() },
+            (ItemPlan::Kept, Decision::Keep(reason)) => {
+                ImportOutcome::Kept { kept_id: kept_of[&n], reason: reason.clone() }
+            }
+            (ItemPlan::Kept, _) => return Err(missing("kept reason", n)),
         });
     }
     Ok(outcomes)
+}
+
+/// The batch's keys the ledger knows, and the first ledger row of each of its fingerprints (a row
+/// left on the server on purpose, `ignored`, counts: the mail is not imported under another key
+/// either).
+async fn ledger_knows(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    mailbox_id: i64,
+    items: &[ImportItem],
+) -> Result<(HashSet<String>, HashMap<String, i64>)> {
+    let keys: Vec<&str> = items.iter().map(|i| i.source_key.as_str()).collect();
+    let mut known = HashSet::new();
+    for row in ledger_lookup(&mut *tx, backend, "source_key", "source_key", "", mailbox_id, &keys).await? {
+        known.insert(row.try_get::<String, _>(0)?);
+    }
+    let mut prints: Vec<&str> = items.iter().map(|i| i.fingerprint.as_str()).collect();
+    prints.sort_unstable();
+    prints.dedup();
+    let mut earlier: HashMap<String, i64> = HashMap::new();
+    let rows = ledger_lookup(
+        &mut *tx,
+        backend,
+        "fingerprint, MIN(id)",
+        "fingerprint",
+        "AND outcome <> 'duplicate' GROUP BY fingerprint",
+        mailbox_id,
+        &prints,
+    )
+    .await?;
+    for row in rows {
+        earlier.insert(row.try_get(0)?, row.try_get(1)?);
+    }
+    Ok((known, earlier))
+}
+
+/// Inserts the raw mails of the items `new` (whose fingerprints differ: a repeat is a duplicate)
+/// and returns their ids by fingerprint. With a blob directory, files the importer did not write
+/// ahead (`raw_written` unset) are written and made durable now, before the commit references them.
+async fn insert_raw(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    blobs: Option<&BlobDir>,
+    items: &[ImportItem],
+    new: &[usize],
+) -> Result<HashMap<String, i64>> {
+    if let Some(dir) = blobs {
+        let late: Vec<(String, bytes::Bytes)> = new
+            .iter()
+            .map(|n| &items[*n])
+            .filter(|i| !i.raw_written)
+            .map(|i| (i.raw_sha256.clone(), i.raw.clone()))
+            .collect();
+        if !late.is_empty() {
+            let dir = dir.clone();
+            tokio::task::spawn_blocking(move || {
+                let files: Vec<(&str, &[u8])> = late.iter().map(|(h, raw)| (h.as_str(), &raw[..])).collect();
+                dir.put_many_blocking(&files)
+            })
+            .await
+            .map_err(|e| StoreError::Blob(format!("blob writer failed: {e}")))??;
+        }
+    }
+    let raw_rows: Vec<Vec<V<'_>>> = new
+        .iter()
+        .map(|n| {
+            let item = &items[*n];
+            let blob = blobs.map(|_| item.raw_sha256.as_str());
+            // Without a blob directory the bytes are bound by reference (no copy of every mail).
+            let data: &[u8] = if blob.is_some() { &[] } else { &item.raw };
+            vec![V::Str(Some(&item.fingerprint)), V::Int(Some(item.raw.len() as i64)), V::Bytes(data), V::Str(blob)]
+        })
+        .collect();
+    let returned =
+        insert_rows(tx, backend, "raw_messages (fingerprint, size, data, blob)", "RETURNING id, fingerprint", raw_rows)
+            .await?;
+    ids_by(&returned)
 }

@@ -6,6 +6,8 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::case_write::{CaseChange, NewCase, apply};
+use crate::events::Via;
 use crate::{Result, Store, StoreError};
 
 #[derive(Clone, Debug, Serialize)]
@@ -101,7 +103,8 @@ impl Store {
     }
 
     /// Routes a kept mail again (after the admin created the missing row): if the decision is a
-    /// Vorgang, it is created from the kept raw bytes and the kept entry is marked routed.
+    /// Vorgang, it is created from the kept raw bytes (through `case_write::apply`, like the
+    /// import's) and the kept entry is marked routed.
     /// Returns the new Vorgang's id, or the reason it still cannot be routed (nothing changes then).
     pub async fn reroute_kept(
         &self,
@@ -130,20 +133,16 @@ impl Store {
         if claimed.rows_affected() == 0 {
             return Err(StoreError::Invalid(format!("kept mail {id} is not open")));
         }
-        let case_id = crate::cases::insert_case(&mut tx, kept.mailbox_id, kept.raw_id, mail, decision, now_ms).await?;
         // The sender of this mail was never verified: the Vorgang says so, and who decided.
         let unverified = kept.reason().is_some_and(|r| r.is_unverified());
-        if unverified {
-            sqlx::query("UPDATE cases SET unverified_routed_by = $1 WHERE id = $2")
-                .bind(actor)
-                .bind(case_id)
-                .execute(&mut *tx)
-                .await?;
-            crate::cases::insert_event(&mut tx, case_id, now_ms, "unverified_routed", None, actor).await?;
-        }
-        if let Decision::Assign { to, .. } = decision {
-            crate::cases::count_given(&mut tx, [*to]).await?;
-        }
+        let new = NewCase {
+            mailbox_id: kept.mailbox_id,
+            raw_id: kept.raw_id,
+            mail,
+            decision,
+            via: Via::Kept { kept_id: id, actor, unverified },
+        };
+        let case_id = apply(&mut tx, self.backend, now_ms, CaseChange::Create(vec![new])).await?[0];
         sqlx::query("UPDATE kept SET case_id = $1 WHERE id = $2").bind(case_id).bind(id).execute(&mut *tx).await?;
         sqlx::query("UPDATE ledger SET outcome = 'case', case_id = $1 WHERE kept_id = $2")
             .bind(case_id)

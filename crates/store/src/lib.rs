@@ -6,11 +6,14 @@
 //! the importer may dispose of the server copy only after [`Store::commit_batch`] returned.
 
 mod blobs;
+mod case_plan;
+mod case_write;
 mod cases;
 mod dns_retry;
 mod dump;
 mod employees;
 mod endpoint;
+mod events;
 mod import;
 mod kept;
 mod lease;
@@ -19,6 +22,7 @@ mod mailboxes;
 mod oauth;
 mod oauth_pending;
 mod routes;
+mod rows;
 mod sessions;
 mod tokens;
 
@@ -33,6 +37,7 @@ pub use dns_retry::DnsRetry;
 pub use dump::TableSum;
 pub use employees::NewEmployee;
 pub use endpoint::{Endpoint, OAuthEndpoint, SecretColumn};
+pub use events::LoggedEvent;
 pub use import::{ImportItem, ImportOutcome};
 pub use kept::KeptMail;
 pub use lease::{LeaseInfo, LeaseOutcome};

@@ -3,6 +3,8 @@
 //! PostgreSQL run is required, never silently skipped. Shared by every test file of the store.
 #![allow(dead_code)]
 
+pub mod office;
+
 use postkorb_store::Store;
 
 /// The URL of a new, empty database of each backend, with what must live as long as it.

@@ -1,0 +1,283 @@
+//! The one write path of a Vorgang: every change — made (at import or from a kept mail), claimed,
+//! closed, reopened, moved to the kept mails — goes through [`apply`], which writes the rows and
+//! appends the change's events to `case_events` in the caller's transaction, and keeps
+//! `case_counts` (the Startmaske's pager) from those events.
+//!
+//! **Invariant:** nothing else in the store writes `cases`, `case_candidates`, `case_counts` or
+//! `case_events` (checked by `crates/store/tests/invariants.rs`), so nothing changes a Vorgang
+//! without its event, and an event exists only if its change committed.
+//! A new Vorgang action is a variant of [`CaseChange`] (its statement here) and of
+//! [`crate::events::Event`] (how it is logged), and a `Store` method that calls [`apply`].
+
+use std::collections::{BTreeMap, HashMap};
+
+use postkorb_core::{Decision, EmployeeId};
+use postkorb_mail::InboundMail;
+use sqlx::{Any, Row, Transaction};
+
+use crate::cases::{eligible_an, is_candidate};
+use crate::events::{self, Event, Via};
+use crate::import::clean;
+use crate::rows::{V, ids_by, insert_rows};
+use crate::{Backend, Result, StoreError};
+
+/// A Vorgang to be made from a stored raw mail.
+pub(crate) struct NewCase<'a> {
+    pub mailbox_id: Option<i64>,
+    pub raw_id: i64,
+    pub mail: &'a InboundMail,
+    /// Assign or Pool (a Keep is refused).
+    pub decision: &'a Decision,
+    pub via: Via<'a>,
+}
+
+/// A change of one or more Vorgänge.
+pub(crate) enum CaseChange<'a> {
+    /// New Vorgänge; a batch takes a few multi-row statements, not a few per Vorgang.
+    Create(Vec<NewCase<'a>>),
+    /// „Synchronisieren“: `by` gets every waiting Vorgang they are an eligible candidate for.
+    Claim { by: EmployeeId },
+    /// „Erledigt“: only an open Vorgang.
+    Close { case_id: i64, by: EmployeeId },
+    /// „Wieder öffnen“: only a done Vorgang.
+    Reopen { case_id: i64, by: EmployeeId },
+    /// A waiting Vorgang whose candidates all lost eligibility became the kept mail `kept_id`.
+    Move { case_id: i64, kept_id: i64 },
+}
+
+/// Writes `change` and its events in `tx`, and returns the Vorgänge changed: for `Create` one per
+/// [`NewCase`], in order; for `Claim` the ones won, ascending; otherwise the one named, or none
+/// when it was not in the required state (not open, not done, no longer waiting: nothing written).
+pub(crate) async fn apply(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    at: i64,
+    change: CaseChange<'_>,
+) -> Result<Vec<i64>> {
+    if matches!(&change, CaseChange::Create(new) if new.is_empty()) {
+        return Ok(Vec::new());
+    }
+    lock_log(tx, backend).await?;
+    let (cases, events): (Vec<i64>, Vec<(i64, Event<'_>)>) = match change {
+        CaseChange::Create(new) => create(tx, backend, at, new).await?,
+        CaseChange::Claim { by } => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(claim_sql())).bind(by.0).bind(at).fetch_all(&mut **tx).await?;
+            let mut won: Vec<i64> = rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
+            won.sort();
+            let events = won.iter().map(|id| (*id, Event::Claimed { by })).collect();
+            (won, events)
+        }
+        CaseChange::Close { case_id, by } => {
+            set_status(tx, case_id, "open", "done", Some(at), Event::Closed { by }).await?
+        }
+        CaseChange::Reopen { case_id, by } => {
+            set_status(tx, case_id, "done", "open", None, Event::Reopened { by }).await?
+        }
+        CaseChange::Move { case_id, kept_id } => {
+            let moved = sqlx::query("UPDATE cases SET status = 'moved' WHERE id = $1 AND status = 'waiting'")
+                .bind(case_id)
+                .execute(&mut **tx)
+                .await?;
+            if moved.rows_affected() == 0 {
+                (vec![], vec![])
+            } else {
+                (vec![case_id], vec![(case_id, Event::Moved { kept_id })])
+            }
+        }
+    };
+    append(tx, backend, at, &events).await?;
+    count_given(tx, events.iter().filter_map(|(_, e)| e.gives())).await?;
+    Ok(cases)
+}
+
+/// PostgreSQL: makes event ids grow in commit order. A sequence hands out ids when rows are
+/// inserted, not when they commit, so without this a reader could see id 11 committed while
+/// id 10 is still in flight, move on, and never see 10. Every transaction that changes a
+/// Vorgang takes this transaction lock first (before any row of a Vorgang, so two of them never
+/// wait for each other's rows in a cycle), and holds it until it ends; the next one gets its ids
+/// only after the previous one's are visible. SQLite has one writer at a time: ids are in
+/// commit order already.
+async fn lock_log(tx: &mut Transaction<'_, Any>, backend: Backend) -> Result<()> {
+    /// „Postkorb“ in ASCII: the one advisory lock key of the Vorgang event log.
+    const CASE_LOG_LOCK: i64 = 0x506f_7374_6b6f_7262;
+    if backend == Backend::Postgres {
+        // `::text`: the function returns void, which the Any driver cannot read.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)::text").bind(CASE_LOG_LOCK).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// The claim: one conditional UPDATE that re-checks the candidate's eligibility inside the
+/// statement (see `cases.rs`), found the same way as the waiting list. `$1` the employee, `$2` now.
+pub(crate) fn claim_sql() -> String {
+    format!(
+        "UPDATE cases SET status = 'open', assignee = $1, claimed_ms = $2
+         WHERE status = 'waiting' AND {}
+           AND EXISTS (SELECT 1 FROM employees e WHERE e.id = $1 AND {})
+         RETURNING id",
+        is_candidate("cases.id"),
+        eligible_an("e")
+    )
+}
+
+/// „Erledigt“ / „Wieder öffnen“: `from` → `to` if the Vorgang is `from`.
+async fn set_status<'a>(
+    tx: &mut Transaction<'_, Any>,
+    case_id: i64,
+    from: &str,
+    to: &str,
+    closed_ms: Option<i64>,
+    event: Event<'a>,
+) -> Result<(Vec<i64>, Vec<(i64, Event<'a>)>)> {
+    let changed = sqlx::query("UPDATE cases SET status = $1, closed_ms = $2 WHERE id = $3 AND status = $4")
+        .bind(to)
+        .bind(closed_ms)
+        .bind(case_id)
+        .bind(from)
+        .execute(&mut **tx)
+        .await?;
+    Ok(if changed.rows_affected() == 0 { (vec![], vec![]) } else { (vec![case_id], vec![(case_id, event)]) })
+}
+
+/// New Vorgänge with their candidates and attachments, a few multi-row statements in all.
+async fn create<'a>(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    at: i64,
+    new: Vec<NewCase<'a>>,
+) -> Result<(Vec<i64>, Vec<(i64, Event<'a>)>)> {
+    let mut case_rows = Vec::with_capacity(new.len());
+    for c in &new {
+        let mail = c.mail;
+        let (sender, status, assignee) = match c.decision {
+            Decision::Assign { sender, to } => (*sender, "open", Some(*to)),
+            Decision::Pool { sender, .. } => (*sender, "waiting", None),
+            Decision::Keep(_) => return Err(StoreError::Invalid("a kept mail is not a Vorgang".into())),
+        };
+        let unverified_routed_by = match c.via {
+            Via::Kept { actor, unverified: true, .. } => Some(actor),
+            _ => None,
+        };
+        let warnings = serde_json::to_string(&mail.warnings).unwrap_or_else(|_| "[]".into());
+        case_rows.push(vec![
+            V::Int(c.mailbox_id),
+            V::Int(Some(c.raw_id)),
+            V::Owned(Some(clean(&mail.subject))),
+            V::Owned(Some(mail.sender.as_ref().map(|a| a.to_string()).unwrap_or_default())),
+            V::Owned(mail.display_name.as_deref().map(clean)),
+            V::Int(Some(sender.0)),
+            V::Int(mail.date_ms),
+            V::Int(Some(at)),
+            // The text, the HTML and the forwarded original come from the raw mail when the
+            // Vorgang is shown (`body_in_raw`, migration 0012).
+            V::Str(Some("")),
+            V::Str(None),
+            V::Str(None),
+            V::Owned(Some(clean(&warnings))),
+            V::Str(Some(status)),
+            V::Int(assignee.map(|a| a.0)),
+            V::Int(assignee.map(|_| at)),
+            V::Int(Some(1)),
+            V::Str(unverified_routed_by),
+        ]);
+    }
+    let returned = insert_rows(
+        tx,
+        backend,
+        "cases (mailbox_id, raw_id, subject, from_addr, from_name, sender_employee, sent_ms, received_ms,
+             body_text, body_html, forwarded_json, warnings_json, status, assignee, claimed_ms, body_in_raw,
+             unverified_routed_by)",
+        "RETURNING id, raw_id",
+        case_rows,
+    )
+    .await?;
+    // Each new Vorgang is found by its raw mail, which is why two in one change may not share one.
+    let case_by_raw: HashMap<i64, i64> = ids_by(&returned)?;
+    if case_by_raw.len() != new.len() {
+        return Err(StoreError::Invalid(format!("{} Vorgänge written for {} new ones", case_by_raw.len(), new.len())));
+    }
+    let mut cases = Vec::with_capacity(new.len());
+    let mut candidate_rows = Vec::new();
+    let mut attachment_rows = Vec::new();
+    let mut events = Vec::with_capacity(2 * new.len());
+    for c in &new {
+        let case_id = case_by_raw[&c.raw_id];
+        cases.push(case_id);
+        let candidates = match c.decision {
+            Decision::Assign { to, .. } => std::slice::from_ref(to),
+            Decision::Pool { candidates, .. } => candidates.as_slice(),
+            Decision::Keep(_) => &[],
+        };
+        for e in candidates {
+            candidate_rows.push(vec![V::Int(Some(case_id)), V::Int(Some(e.0))]);
+        }
+        // The bytes of an attachment stay in the raw mail (`in_raw`) and are decoded from it on
+        // download, instead of being written a second time.
+        for (i, a) in c.mail.attachments.iter().enumerate() {
+            attachment_rows.push(vec![
+                V::Int(Some(case_id)),
+                V::Int(Some(i as i64)),
+                V::Owned(Some(clean(&a.name))),
+                V::Owned(Some(clean(&a.content_type))),
+                V::Owned(a.content_id.as_deref().map(clean)),
+                V::Int(Some(a.size as i64)),
+                V::Bytes(&[]),
+                V::Str(None),
+                V::Int(Some(1)),
+            ]);
+        }
+        events.extend(events::created(c.decision, c.via)?.into_iter().map(|e| (case_id, e)));
+    }
+    insert_rows(tx, backend, "case_candidates (case_id, employee_id)", "", candidate_rows).await?;
+    insert_rows(
+        tx,
+        backend,
+        "attachments (case_id, position, name, content_type, content_id, size, data, blob, in_raw)",
+        "",
+        attachment_rows,
+    )
+    .await?;
+    Ok((cases, events))
+}
+
+/// Appends the events, in order, with one statement per chunk of rows. Readers find them by id
+/// (`Store::case_events_after`), so no id is returned here.
+async fn append(tx: &mut Transaction<'_, Any>, backend: Backend, at: i64, events: &[(i64, Event<'_>)]) -> Result<()> {
+    let rows = events
+        .iter()
+        .map(|(case_id, e)| {
+            vec![
+                V::Int(Some(*case_id)),
+                V::Int(Some(at)),
+                V::Str(Some(e.kind())),
+                V::Int(e.employee().map(|e| e.0)),
+                V::Owned(Some(e.detail())),
+                V::Owned(Some(e.payload())),
+            ]
+        })
+        .collect();
+    insert_rows(tx, backend, "case_events (case_id, at_ms, kind, employee_id, detail, payload)", "", rows).await?;
+    Ok(())
+}
+
+/// Adds Vorgänge given to employees (one entry per Vorgang) to `case_counts`, the number the
+/// Startmaske's pager shows (migration 0011): an assigned or claimed event gives one. One row per
+/// employee, in id order, so that concurrent transactions (PostgreSQL) lock the rows in the same
+/// order.
+async fn count_given(tx: &mut Transaction<'_, Any>, given_to: impl IntoIterator<Item = EmployeeId>) -> Result<()> {
+    let mut per_employee = BTreeMap::<i64, i64>::new();
+    for e in given_to {
+        *per_employee.entry(e.0).or_default() += 1;
+    }
+    for (employee, n) in per_employee {
+        sqlx::query(
+            "INSERT INTO case_counts (employee_id, cases) VALUES ($1, $2)
+             ON CONFLICT (employee_id) DO UPDATE SET cases = case_counts.cases + excluded.cases",
+        )
+        .bind(employee)
+        .bind(n)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}

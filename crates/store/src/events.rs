@@ -1,0 +1,262 @@
+//! The Vorgang event log: one row per change of a Vorgang, in `case_events`, in the order the
+//! changes committed. Written only by [`crate::case_write::apply`], in the transaction of the
+//! change; read by the Verlauf ([`Store::case`]) and, through [`Store::case_events_after`], by
+//! whatever must react to a change (notifications, webhooks, the live Startmaske).
+//!
+//! **Invariant:** event ids grow in commit order on both backends, so a reader that remembers the
+//! last id it handled and asks for the ones after it misses nothing (see `case_write::lock_log`).
+
+use postkorb_core::{Decision, EmployeeId};
+use serde::Serialize;
+use serde_json::json;
+use sqlx::Row;
+
+use crate::{Result, Store, StoreError};
+
+/// How a Vorgang came to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Via<'a> {
+    /// Made by the importer's batch commit.
+    Import,
+    /// Made from the kept mail `kept_id`, routed by hand by `actor`; `unverified`: its sender
+    /// was never verified („Absender nicht verifiziert“), so the Vorgang names who decided.
+    Kept { kept_id: i64, actor: &'a str, unverified: bool },
+}
+
+/// One change of a Vorgang as it is logged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Event<'a> {
+    Created {
+        via: Via<'a>,
+    },
+    /// Given to one employee when it was made.
+    Assigned {
+        to: EmployeeId,
+    },
+    /// Waiting for the first of these candidates to synchronise.
+    Waiting {
+        candidates: &'a [EmployeeId],
+    },
+    /// Made by hand from a kept mail whose sender was not verified.
+    UnverifiedRouted {
+        actor: &'a str,
+    },
+    Claimed {
+        by: EmployeeId,
+    },
+    Closed {
+        by: EmployeeId,
+    },
+    Reopened {
+        by: EmployeeId,
+    },
+    /// No candidate was eligible any more: now the kept mail `kept_id`.
+    Moved {
+        kept_id: i64,
+    },
+}
+
+/// The events of a new Vorgang, in order: created, then assigned or waiting, then — made by hand
+/// from an unverified mail — who decided.
+pub(crate) fn created<'a>(decision: &'a Decision, via: Via<'a>) -> Result<Vec<Event<'a>>> {
+    let mut events = vec![Event::Created { via }];
+    events.push(match decision {
+        Decision::Assign { to, .. } => Event::Assigned { to: *to },
+        Decision::Pool { candidates, .. } => Event::Waiting { candidates },
+        Decision::Keep(_) => return Err(StoreError::Invalid("a kept mail is not a Vorgang".into())),
+    });
+    if let Via::Kept { actor, unverified: true, .. } = via {
+        events.push(Event::UnverifiedRouted { actor });
+    }
+    Ok(events)
+}
+
+impl Event<'_> {
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Event::Created { .. } => "created",
+            Event::Assigned { .. } => "assigned",
+            Event::Waiting { .. } => "waiting",
+            Event::UnverifiedRouted { .. } => "unverified_routed",
+            Event::Claimed { .. } => "claimed",
+            Event::Closed { .. } => "closed",
+            Event::Reopened { .. } => "reopened",
+            Event::Moved { .. } => "moved",
+        }
+    }
+
+    /// The employee the event is about: who got, claimed, closed or reopened the Vorgang.
+    pub(crate) fn employee(&self) -> Option<EmployeeId> {
+        match self {
+            Event::Assigned { to: e }
+            | Event::Claimed { by: e }
+            | Event::Closed { by: e }
+            | Event::Reopened { by: e } => Some(*e),
+            _ => None,
+        }
+    }
+
+    /// The short text the Verlauf reads (as rows of older versions hold it).
+    pub(crate) fn detail(&self) -> String {
+        match self {
+            Event::Assigned { to } => to.0.to_string(),
+            Event::Waiting { candidates } => candidates.iter().map(|c| c.0.to_string()).collect::<Vec<_>>().join(","),
+            Event::UnverifiedRouted { actor } => (*actor).to_string(),
+            Event::Moved { kept_id } => format!("kept {kept_id}"),
+            Event::Created { .. } | Event::Claimed { .. } | Event::Closed { .. } | Event::Reopened { .. } => {
+                String::new()
+            }
+        }
+    }
+
+    /// What a reader of the log needs beyond kind, Vorgang, employee and time, as JSON (keys in
+    /// alphabetical order, whether or not serde_json preserves insertion order).
+    pub(crate) fn payload(&self) -> String {
+        let value = match self {
+            Event::Created { via: Via::Import } => json!({ "via": "import" }),
+            Event::Created { via: Via::Kept { kept_id, actor, unverified } } => {
+                json!({ "actor": actor, "kept_id": kept_id, "unverified": unverified, "via": "kept" })
+            }
+            Event::Waiting { candidates } => {
+                json!({ "candidates": candidates.iter().map(|c| c.0).collect::<Vec<_>>() })
+            }
+            Event::UnverifiedRouted { actor } => json!({ "actor": actor }),
+            Event::Moved { kept_id } => json!({ "kept_id": kept_id, "reason": "no_candidate_left" }),
+            Event::Assigned { .. } | Event::Claimed { .. } | Event::Closed { .. } | Event::Reopened { .. } => json!({}),
+        };
+        value.to_string()
+    }
+
+    /// The employee who now has one more Vorgang (`case_counts`, the Startmaske's pager).
+    pub(crate) fn gives(&self) -> Option<EmployeeId> {
+        match self {
+            Event::Assigned { to: e } | Event::Claimed { by: e } => Some(*e),
+            _ => None,
+        }
+    }
+}
+
+/// One row of the event log, as a reader of the log sees it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LoggedEvent {
+    /// Grows in commit order: the reader's position, and the key to drop an event seen twice.
+    pub id: i64,
+    pub case_id: i64,
+    pub at_ms: i64,
+    pub kind: String,
+    pub employee_id: Option<i64>,
+    pub detail: String,
+    /// `{}` on rows written before migration 0016.
+    pub payload: serde_json::Value,
+}
+
+impl Store {
+    /// The events after `after_id` (0: from the start), oldest first, at most `limit`.
+    ///
+    /// A reader keeps the id of the last event it handled and passes it here: no event can
+    /// commit later with a smaller id (`case_write::lock_log`), so nothing is missed; an event
+    /// handled but not yet remembered comes again, which its id makes easy to drop.
+    pub async fn case_events_after(&self, after_id: i64, limit: i64) -> Result<Vec<LoggedEvent>> {
+        let rows = sqlx::query(
+            "SELECT id, case_id, at_ms, kind, employee_id, detail, payload FROM case_events
+             WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id: i64 = r.try_get(0)?;
+                let payload: String = r.try_get(6)?;
+                Ok(LoggedEvent {
+                    id,
+                    case_id: r.try_get(1)?,
+                    at_ms: r.try_get(2)?,
+                    kind: r.try_get(3)?,
+                    employee_id: r.try_get(4)?,
+                    detail: r.try_get(5)?,
+                    payload: serde_json::from_str(&payload)
+                        .map_err(|e| StoreError::Invalid(format!("event {id} has a payload that is not JSON: {e}")))?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use postkorb_core::KeepReason;
+
+    const ANNA: EmployeeId = EmployeeId(1);
+    const BERND: EmployeeId = EmployeeId(2);
+    const CLARA: EmployeeId = EmployeeId(3);
+
+    /// (kind, employee, detail, payload, gives) of each event.
+    type Row = (&'static str, Option<i64>, &'static str, &'static str, Option<i64>);
+
+    fn check(events: &[Event<'_>], expected: &[Row]) {
+        assert_eq!(events.len(), expected.len(), "{events:?}");
+        for (e, (kind, employee, detail, payload, gives)) in events.iter().zip(expected) {
+            assert_eq!(
+                (e.kind(), e.employee().map(|e| e.0), e.detail(), e.payload(), e.gives().map(|e| e.0)),
+                (*kind, *employee, detail.to_string(), payload.to_string(), *gives),
+                "{e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_new_vorgang_logs_its_creation_then_who_has_or_awaits_it() {
+        let assign = Decision::Assign { sender: ANNA, to: BERND };
+        let pool = Decision::Pool { sender: ANNA, candidates: vec![BERND, CLARA] };
+        let by_hand = Via::Kept { kept_id: 7, actor: "admin", unverified: false };
+        let unverified = Via::Kept { kept_id: 8, actor: "admin", unverified: true };
+        check(
+            &created(&assign, Via::Import).unwrap(),
+            &[("created", None, "", r#"{"via":"import"}"#, None), ("assigned", Some(2), "2", "{}", Some(2))],
+        );
+        check(
+            &created(&pool, Via::Import).unwrap(),
+            &[
+                ("created", None, "", r#"{"via":"import"}"#, None),
+                ("waiting", None, "2,3", r#"{"candidates":[2,3]}"#, None),
+            ],
+        );
+        check(
+            &created(&assign, by_hand).unwrap(),
+            &[
+                ("created", None, "", r#"{"actor":"admin","kept_id":7,"unverified":false,"via":"kept"}"#, None),
+                ("assigned", Some(2), "2", "{}", Some(2)),
+            ],
+        );
+        check(
+            &created(&pool, unverified).unwrap(),
+            &[
+                ("created", None, "", r#"{"actor":"admin","kept_id":8,"unverified":true,"via":"kept"}"#, None),
+                ("waiting", None, "2,3", r#"{"candidates":[2,3]}"#, None),
+                ("unverified_routed", None, "admin", r#"{"actor":"admin"}"#, None),
+            ],
+        );
+        assert!(created(&Decision::Keep(KeepReason::NoRoute), Via::Import).is_err(), "a kept mail is not a Vorgang");
+    }
+
+    #[test]
+    fn later_changes_name_their_employee_and_only_a_claim_gives_a_vorgang() {
+        check(
+            &[
+                Event::Claimed { by: CLARA },
+                Event::Closed { by: BERND },
+                Event::Reopened { by: BERND },
+                Event::Moved { kept_id: 5 },
+            ],
+            &[
+                ("claimed", Some(3), "", "{}", Some(3)),
+                ("closed", Some(2), "", "{}", None),
+                ("reopened", Some(2), "", "{}", None),
+                ("moved", None, "kept 5", r#"{"kept_id":5,"reason":"no_candidate_left"}"#, None),
+            ],
+        );
+    }
+}
