@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use axum::Router;
-use postkorb_web::{BoxFuture, Hooks, WebState};
+use postkorb_source::SourceError;
+use postkorb_web::{BoxFuture, Hooks, MailboxProblem, WebState};
 
 use crate::Ctx;
 
@@ -38,32 +39,25 @@ impl Hooks for AppHooks {
         })
     }
 
-    fn test_mailbox(&self, name: String) -> BoxFuture<'_, Result<usize, String>> {
+    fn test_mailbox(&self, name: String) -> BoxFuture<'_, Result<usize, MailboxProblem>> {
         Box::pin(async move {
-            let m = self.ctx.store.mailbox(&name).await.map_err(|e| e.to_string())?;
-            let cfg = crate::oauth::fresh_config(
-                &self.ctx.store,
-                &m,
-                &self.ctx.key,
-                &self.ctx.clock,
-                self.ctx.settings.net(),
-            )
-            .await
-            .map_err(|e| format!("{e:#}"))?;
-            postkorb_source::test_connection(&cfg).await.map_err(|e| e.german())
+            let run = async {
+                let m = self.ctx.store.mailbox(&name).await?;
+                let net = self.ctx.settings.net();
+                let cfg = crate::oauth::fresh_config(&self.ctx.store, &m, &self.ctx.key, &self.ctx.clock, net).await?;
+                Ok(postkorb_source::test_connection(&cfg).await?)
+            };
+            run.await.map_err(|e: anyhow::Error| problem(&name, &e))
         })
     }
 
-    fn dry_run(&self, name: String) -> BoxFuture<'_, Result<Vec<String>, String>> {
+    fn dry_run(&self, name: String) -> BoxFuture<'_, Result<Vec<String>, MailboxProblem>> {
         Box::pin(async move {
-            let m = self.ctx.store.mailbox(&name).await.map_err(|e| e.to_string())?;
-            match crate::dryrun::run(&self.ctx, &m).await {
-                Ok(r) => Ok(r.german_lines()),
-                Err(e) => Err(match e.downcast_ref::<postkorb_source::SourceError>() {
-                    Some(se) => se.german(),
-                    None => format!("{e:#}"),
-                }),
-            }
+            let run = async {
+                let m = self.ctx.store.mailbox(&name).await?;
+                crate::dryrun::run(&self.ctx, &m).await
+            };
+            run.await.map(|r| r.german_lines()).map_err(|e| problem(&name, &e))
         })
     }
 
@@ -164,6 +158,37 @@ impl Hooks for AppHooks {
 /// What a pending flow's payload is sealed with: its own row.
 fn pending_binding(state_hash: &str) -> Vec<u8> {
     format!("postkorb/oauth-pending/v1\0{state_hash}").into_bytes()
+}
+
+/// The kind of a failed test or dry run, for the screens' words; the detail goes to the log.
+fn problem(mailbox: &str, e: &anyhow::Error) -> MailboxProblem {
+    tracing::info!(mailbox, error = %format!("{e:#}"), "mailbox test failed");
+    if let Some(se) = e.chain().find_map(|c| c.downcast_ref::<SourceError>()) {
+        return match se {
+            SourceError::NotFound(_) => MailboxProblem::NotFound,
+            SourceError::Refused(_) => MailboxProblem::Refused,
+            SourceError::TimedOut(_) => MailboxProblem::TimedOut,
+            SourceError::Blocked(_) => MailboxProblem::Blocked,
+            SourceError::Connect(_) => MailboxProblem::Rejected,
+            SourceError::Tls(_) => MailboxProblem::Tls,
+            SourceError::Login(d) if d.starts_with(postkorb_source::XOAUTH2_FAILED) => MailboxProblem::OAuthRejected,
+            SourceError::Login(_) => MailboxProblem::Login,
+            SourceError::FolderMissing(_) => MailboxProblem::FolderMissing,
+            SourceError::Protocol(_) => MailboxProblem::Protocol,
+            SourceError::Io(_) => MailboxProblem::ConnectionLost,
+            SourceError::Config(_) => MailboxProblem::Settings,
+        };
+    }
+    if e.chain().any(|c| c.downcast_ref::<crate::secret::OpenError>().is_some()) {
+        return MailboxProblem::SecretNotBound;
+    }
+    if e.chain().any(|c| c.downcast_ref::<crate::oauth::TokenError>().is_some()) {
+        return MailboxProblem::OAuthRefresh;
+    }
+    if e.chain().any(|c| c.downcast_ref::<postkorb_store::StoreError>().is_some()) {
+        return MailboxProblem::Internal;
+    }
+    MailboxProblem::Settings
 }
 
 /// A browser OAuth flow in progress, sealed with the secret key while it waits in the database.

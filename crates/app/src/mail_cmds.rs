@@ -61,7 +61,7 @@ pub async fn fetch_each(ctx: &Ctx, print: bool, wait_for_lease: bool) -> anyhow:
                 reports.push((m.name.clone(), r));
             }
             Err(e) => {
-                ctx.store.record_fetch_error(m.id, ctx.clock.now_ms(), &e.to_string()).await?;
+                ctx.store.record_fetch_error(m.id, ctx.clock.now_ms(), &format!("{e:#}")).await?;
                 eprintln!("mailbox {}: {e:#}", m.name);
                 failures.push(m.name.clone());
             }

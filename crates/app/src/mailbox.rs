@@ -46,7 +46,7 @@ pub fn open_secret(m: &MailboxRecord, key: &SecretKey, column: SecretColumn) -> 
                 SecretColumn::OAuthRefresh => "OAuth refresh token",
                 SecretColumn::OAuthAccess => "OAuth access token",
             };
-            anyhow::anyhow!("mailbox {:?}: {what}: {e}", m.name)
+            anyhow::Error::new(e).context(format!("mailbox {:?}: {what}", m.name))
         }),
     }
 }

@@ -336,9 +336,11 @@ enum RefreshError {
 impl RefreshError {
     fn into_anyhow(self, mailbox: &str) -> anyhow::Error {
         match self {
-            RefreshError::Rejected(detail) => anyhow::anyhow!(
-                "OAuth2 token refresh refused: {detail}; connect the account again: postkorb mailbox oauth --name {mailbox}"
-            ),
+            RefreshError::Rejected(detail) => anyhow::Error::new(TokenError {
+                kind: TokenFailure::Refused("invalid_grant"),
+                detail: format!("{detail}; connect the account again: postkorb mailbox oauth --name {mailbox}"),
+            })
+            .context("OAuth2 token refresh refused"),
             RefreshError::Other(e) => e.context("OAuth2 token refresh failed"),
         }
     }

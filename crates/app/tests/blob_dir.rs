@@ -71,8 +71,16 @@ async fn a_maildir_import_with_a_blob_dir_keeps_the_raw_mail_as_a_file_and_serve
     let case = store.case(case_id).await.unwrap();
     assert_eq!(store.raw(case.raw_id).await.unwrap(), MAIL.as_bytes(), "the .eml is the Maildir file");
     assert_eq!(case.attachments.len(), 1);
-    let (meta, bytes) = store.attachment(case_id, case.attachments[0].id).await.unwrap();
+    let (meta, bytes) = postkorb_web::view::attachment(&store, case_id, case.attachments[0].id).await.unwrap();
     assert_eq!((meta.name.as_str(), bytes), ("schaden.bin", (0u8..10).collect::<Vec<u8>>()));
+    // A size that does not match what the raw mail gives is an error, never other bytes.
+    sqlx::query("UPDATE attachments SET size = 99 WHERE id = $1")
+        .bind(case.attachments[0].id)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let err = postkorb_web::view::attachment(&store, case_id, case.attachments[0].id).await.unwrap_err().to_string();
+    assert!(err.contains("99") && err.contains("10 bytes"), "{err}");
 
     use sqlx::Row;
     let in_db: i64 = sqlx::query(
@@ -89,4 +97,12 @@ async fn a_maildir_import_with_a_blob_dir_keeps_the_raw_mail_as_a_file_and_serve
 
     let swept = ok(dir, &["blobs", "sweep"]);
     assert!(swept.contains("1 referenced, 0 removed"), "{swept}");
+
+    // A lost raw mail: the Vorgang is still shown, without its text, saying why.
+    let file = blobs.join(&hash[..2]).join(&hash[2..4]).join(&hash);
+    std::fs::remove_file(&file).unwrap();
+    let shown = postkorb_web::view::case(&store, case_id).await.unwrap();
+    assert!(shown.text.is_empty(), "{:?}", shown.text);
+    let why = shown.warnings.last().expect("a warning");
+    assert!(why.contains("could not be read") && why.contains(&file.display().to_string()), "{why}");
 }

@@ -117,7 +117,8 @@ async fn imap_mail_becomes_vorgaenge_is_kept_with_reasons_and_is_moved_only_afte
     assert_eq!(report.imported.len(), 5);
     assert_mixed_outcome(&o).await;
     let case = o.store.cases(None, 100, 0).await.unwrap();
-    let detail = o.store.case(case.iter().find(|c| c.subject == "Kfz Schaden Müller").unwrap().id).await.unwrap();
+    let id = case.iter().find(|c| c.subject == "Kfz Schaden Müller").unwrap().id;
+    let detail = postkorb_web::view::case(&o.store, id).await.unwrap();
     assert!(detail.text.contains("Grüße aus dem Außendienst"));
     assert!(o.store.raw(detail.raw_id).await.unwrap().ends_with(b"\r\n..Zeile mit Punkt\r\n"));
 

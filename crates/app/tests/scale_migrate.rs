@@ -133,7 +133,7 @@ async fn snapshot(store: &Store) -> Vec<String> {
         out.push(serde_json::to_string(&detail).unwrap());
         out.push(format!("{:?}", store.raw(detail.raw_id).await.unwrap()));
         for a in &detail.attachments {
-            out.push(format!("{:?}", store.attachment(c.id, a.id).await.unwrap().1));
+            out.push(format!("{:?}", postkorb_web::view::attachment(store, c.id, a.id).await.unwrap().1));
         }
     }
     out

@@ -1149,3 +1149,19 @@ fn kept_item(key: &str, raw: &str, reason: postkorb_core::KeepReason) -> ImportI
         raw_written: false,
     }
 }
+
+#[tokio::test]
+async fn verbindung_testen_against_a_foreign_host_shows_a_classified_german_message_never_its_banner() {
+    let app = app().await;
+    let (admin, csrf) = app.login("admin").await;
+    // A POP3 server where IMAP was chosen: it greets with its own words.
+    let foreign = postkorb_testkit::Recorder::start("+OK Geheimes internes Banner intern-dc01.buero.lan\r\n", "");
+    let r =
+        app.post("/optionen/e-mail", Some(&admin), &mailbox_form(&csrf, "test", foreign.port(), "x-Geheim-1")).await;
+    assert!(r.body.contains("Verbindung fehlgeschlagen: Die Verbindung zum Server ist abgebrochen."), "{}", r.body);
+    assert!(!r.body.contains("intern-dc01") && !r.body.contains("Banner"), "{}", r.body);
+    let nobody = postkorb_testkit::free_port();
+    let r = app.post("/optionen/e-mail", Some(&admin), &mailbox_form(&csrf, "test", nobody, "x-Geheim-1")).await;
+    assert!(r.body.contains("nimmt auf diesem Port keine Verbindung an"), "{}", r.body);
+    assert!(!r.body.contains("os error") && !r.body.contains("Connection refused"), "{}", r.body);
+}

@@ -232,41 +232,6 @@ impl SourceError {
                 | SourceError::Protocol(_)
         )
     }
-
-    /// The problem in German, for the web UI: classified, never the server's own words (a
-    /// „Verbindung testen“ against a foreign host must not echo its banner). The detail goes to
-    /// the log.
-    pub fn german(&self) -> String {
-        match self {
-            SourceError::Connect(_) => "Der Server hat die Verbindung abgelehnt.".into(),
-            SourceError::NotFound(_) => {
-                "Der Server ist unter diesem Namen nicht zu finden. Ist der Name richtig geschrieben?".into()
-            }
-            SourceError::Refused(_) => {
-                "Der Server nimmt auf diesem Port keine Verbindung an. Stimmen Port und Verschlüsselung?".into()
-            }
-            SourceError::TimedOut(_) => {
-                "Der Server antwortet nicht. Stimmen Servername und Port, oder sperrt eine Firewall die Verbindung?"
-                    .into()
-            }
-            SourceError::Blocked(_) => "Verbindungen zu Adressen im eigenen Netz oder auf diesem Rechner sind in \
-                 den Einstellungen von Postkorb gesperrt (allow_private_hosts)."
-                .into(),
-            SourceError::Tls(_) => "Die verschlüsselte Verbindung ist fehlgeschlagen: Das Zertifikat des Servers ist \
-                 nicht vertrauenswürdig, oder er spricht auf diesem Port kein TLS."
-                .into(),
-            SourceError::Login(d) if d.starts_with(XOAUTH2_FAILED) => {
-                "Anmeldung mit OAuth2 fehlgeschlagen: Zugriffstoken abgelehnt (Konto neu verbinden)".into()
-            }
-            SourceError::Login(_) => "Anmeldung fehlgeschlagen: Benutzername oder Passwort falsch".into(),
-            SourceError::FolderMissing(_) => "Den Ordner gibt es im Postfach nicht.".into(),
-            SourceError::Protocol(_) => "Der Server hat unerwartet geantwortet. Stimmen Protokoll (IMAP oder POP3) \
-                 und Port?"
-                .into(),
-            SourceError::Io(_) => "Die Verbindung zum Server ist abgebrochen.".into(),
-            SourceError::Config(_) => "Die Einstellungen des Postfachs sind unvollständig oder fehlerhaft.".into(),
-        }
-    }
 }
 
 /// One open connection to a mailbox.

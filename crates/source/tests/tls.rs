@@ -58,7 +58,6 @@ async fn without_the_ca_file_the_certificate_is_rejected_as_signed_by_an_unknown
         let err = Session::connect(&tls_config(&dovecot, protocol, tls, false)).await.err().expect("must not connect");
         let SourceError::Tls(text) = &err else { panic!("{protocol:?} {tls:?}: not a TLS error: {err:?}") };
         assert!(text.contains("unknown CA") && text.contains("127.0.0.1"), "{protocol:?} {tls:?}: {text}");
-        assert!(err.german().contains("Zertifikat"), "{}", err.german());
     }
 }
 

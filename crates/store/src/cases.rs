@@ -43,6 +43,15 @@ pub struct StoredAttachment {
     pub size: i64,
 }
 
+/// An attachment's bytes as the store has them.
+#[derive(Debug)]
+pub enum AttachmentBytes {
+    /// Written at import by an older version.
+    Stored(Vec<u8>),
+    /// To be decoded from the case's raw mail: the `index`-th attachment, as at import.
+    InRaw { raw: Vec<u8>, index: usize },
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct CaseEvent {
     pub at_ms: i64,
@@ -63,6 +72,10 @@ pub struct CaseDetail {
     pub attachments: Vec<StoredAttachment>,
     pub events: Vec<CaseEvent>,
     pub raw_id: i64,
+    /// The bodies (text, HTML, forwarded original, warnings) are not stored: they are made from
+    /// the raw mail when the Vorgang is shown (migration 0012). Older rows hold them.
+    #[serde(skip)]
+    pub body_in_raw: bool,
     /// Who routed this Vorgang by hand although its sender was not verified (kept mail
     /// „Absender nicht verifiziert“); the Vorgang shows that warning.
     pub unverified_routed_by: Option<String>,
@@ -236,17 +249,12 @@ impl Store {
         let warnings: String = body.try_get(4)?;
         let raw_id: i64 = body.try_get(5)?;
         let in_raw: i64 = body.try_get(6)?;
-        let mut text: String = body.try_get(1)?;
-        let mut html: Option<String> = body.try_get(2)?;
-        let mut forwarded: Option<postkorb_mail::Forwarded> = forwarded.and_then(|f| serde_json::from_str(&f).ok());
-        let mut warnings: Vec<String> = serde_json::from_str(&warnings).unwrap_or_default();
-        if in_raw != 0 {
-            // Made from the raw mail now, by the same parser the import used for the rest.
-            match self.parsed_raw(raw_id).await {
-                Ok(mail) => (text, html, forwarded, warnings) = (mail.text, mail.html, mail.forwarded, mail.warnings),
-                Err(e) => warnings.push(format!("the text of this mail could not be read from its raw mail: {e}")),
-            }
-        }
+        // Rows of older versions hold the bodies; newer ones leave them to the raw mail, from which
+        // the caller makes the view (`body_in_raw`; crates/web/src/view.rs).
+        let text: String = body.try_get(1)?;
+        let html: Option<String> = body.try_get(2)?;
+        let forwarded: Option<postkorb_mail::Forwarded> = forwarded.and_then(|f| serde_json::from_str(&f).ok());
+        let warnings: Vec<String> = serde_json::from_str(&warnings).unwrap_or_default();
         let candidates = sqlx::query("SELECT employee_id FROM case_candidates WHERE case_id = $1 ORDER BY employee_id")
             .bind(id)
             .fetch_all(&self.pool)
@@ -296,21 +304,14 @@ impl Store {
             attachments,
             events,
             raw_id,
+            body_in_raw: in_raw != 0,
         })
     }
 
-    /// The raw mail, read and parsed in full (text, sanitised HTML, forwarded original, warnings)
-    /// off the async threads: a Vorgang's bodies when it is shown (`body_in_raw`), a kept mail's
-    /// page and its re-routing.
-    pub async fn parsed_raw(&self, raw_id: i64) -> Result<postkorb_mail::InboundMail> {
-        let raw = self.raw(raw_id).await?;
-        tokio::task::spawn_blocking(move || postkorb_mail::parse(&raw))
-            .await
-            .map_err(|e| StoreError::Blob(format!("parsing raw message {raw_id} failed: {e}")))
-    }
-
-    /// One attachment's metadata and bytes.
-    pub async fn attachment(&self, case_id: i64, attachment_id: i64) -> Result<(StoredAttachment, Vec<u8>)> {
+    /// One attachment's metadata and its bytes as stored: its own bytes (older versions), or the
+    /// raw mail it is to be decoded from (`in_raw`; the caller decodes and checks the size, see
+    /// crates/web/src/view.rs).
+    pub async fn attachment(&self, case_id: i64, attachment_id: i64) -> Result<(StoredAttachment, AttachmentBytes)> {
         let r = sqlx::query(
             "SELECT a.id, a.name, a.content_type, a.size, a.data, a.blob, a.in_raw, a.position, c.raw_id
              FROM attachments a JOIN cases c ON c.id = a.case_id WHERE a.case_id = $1 AND a.id = $2",
@@ -330,24 +331,12 @@ impl Store {
         let in_raw: i64 = r.try_get(6)?;
         let bytes = if in_raw != 0 {
             let (position, raw_id): (i64, i64) = (r.try_get(7)?, r.try_get(8)?);
-            let raw = self.raw(raw_id).await?;
-            let index = usize::try_from(position).unwrap_or(usize::MAX);
-            let decoded = tokio::task::spawn_blocking(move || postkorb_mail::attachment_at(&raw, index))
-                .await
-                .map_err(|e| StoreError::Blob(format!("decoding {what} failed: {e}")))?;
-            match decoded {
-                Some((_, data)) if data.len() as i64 == meta.size => data,
-                Some((_, data)) => {
-                    return Err(StoreError::Blob(format!(
-                        "{what}: the raw mail gives {} bytes, {} were recorded at import",
-                        data.len(),
-                        meta.size
-                    )));
-                }
-                None => return Err(StoreError::Blob(format!("{what} is not in its raw mail any more"))),
+            AttachmentBytes::InRaw {
+                raw: self.raw(raw_id).await?,
+                index: usize::try_from(position).unwrap_or(usize::MAX),
             }
         } else {
-            crate::blobs::resolve(self, r.try_get(4)?, r.try_get(5)?, &what).await?
+            AttachmentBytes::Stored(crate::blobs::resolve(self, r.try_get(4)?, r.try_get(5)?, &what).await?)
         };
         Ok((meta, bytes))
     }

@@ -15,7 +15,8 @@ pub struct Recorder {
 
 impl Recorder {
     /// Listens on a free loopback port; greets every connection with `greeting` (e.g.
-    /// `"* OK IMAP4rev1 ready\r\n"`) and answers every line with `reply`.
+    /// `"* OK IMAP4rev1 ready\r\n"`) and answers every line with `reply` (empty: hangs up after
+    /// the greeting).
     pub fn start(greeting: &'static str, reply: &'static str) -> Recorder {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind recorder");
         let port = listener.local_addr().expect("addr").port();
@@ -30,6 +31,11 @@ impl Recorder {
                 std::thread::spawn(move || {
                     let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
                     let _ = stream.write_all(greeting.as_bytes());
+                    if reply.is_empty() {
+                        // Greets and hangs up.
+                        let _ = stream.shutdown(std::net::Shutdown::Both);
+                        return;
+                    }
                     let mut buf = [0u8; 4096];
                     while let Ok(n) = stream.read(&mut buf) {
                         if n == 0 {

@@ -78,7 +78,7 @@ async fn visible_case(s: &WebState, me: &Employee, id: i64) -> Result<postkorb_s
 
 async fn get_case(State(s): State<WebState>, h: HeaderMap, Path(id): Path<i64>) -> ApiResult {
     let me = api_user(&s, &h).await?;
-    Ok(Json(visible_case(&s, &me, id).await?).into_response())
+    Ok(Json(crate::view::with_bodies(&s.store, visible_case(&s, &me, id).await?).await).into_response())
 }
 
 async fn raw_case(State(s): State<WebState>, h: HeaderMap, Path(id): Path<i64>) -> ApiResult {

@@ -10,7 +10,9 @@ mod auth;
 mod error;
 mod pages;
 mod paths;
+mod problems;
 mod util;
+pub mod view;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -22,6 +24,7 @@ use postkorb_store::Store;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use auth::{bootstrap_admin, hash_password, new_api_token, new_api_token_until};
+pub use problems::MailboxProblem;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -29,11 +32,11 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait Hooks: Send + Sync + 'static {
     /// Fetch every mailbox now (for „Synchronisieren“). Errors are recorded on the mailbox.
     fn fetch_now(&self) -> BoxFuture<'_, ()>;
-    /// „Verbindung testen“ for the named mailbox: mails waiting, or a German error.
-    fn test_mailbox(&self, name: String) -> BoxFuture<'_, Result<usize, String>>;
+    /// „Verbindung testen“ for the named mailbox: mails waiting, or what went wrong.
+    fn test_mailbox(&self, name: String) -> BoxFuture<'_, Result<usize, MailboxProblem>>;
     /// „Probelauf“: what would become of the mails waiting in the named mailbox, in German lines;
     /// nothing is stored, moved or deleted.
-    fn dry_run(&self, name: String) -> BoxFuture<'_, Result<Vec<String>, String>>;
+    fn dry_run(&self, name: String) -> BoxFuture<'_, Result<Vec<String>, MailboxProblem>>;
     /// „Konto verbinden“ (OAuth2, authorization code with PKCE): remembers the flow and returns the
     /// provider's address to send the browser to.
     fn oauth_start(

@@ -64,3 +64,22 @@ pub fn raw_with_attachment(subject: &str, body: &str, attachment: &[u8]) -> Vec<
     )
     .into_bytes()
 }
+
+/// An attachment's bytes as a reader gets them: stored, or decoded from the raw mail (what
+/// `postkorb_web::view::attachment` does above the store), checked against the recorded size.
+#[allow(dead_code)]
+pub async fn attachment_bytes(
+    store: &Store,
+    case_id: i64,
+    attachment_id: i64,
+) -> Result<Vec<u8>, postkorb_store::StoreError> {
+    let (meta, bytes) = store.attachment(case_id, attachment_id).await?;
+    Ok(match bytes {
+        postkorb_store::AttachmentBytes::Stored(data) => data,
+        postkorb_store::AttachmentBytes::InRaw { raw, index } => {
+            let (_, data) = postkorb_mail::attachment_at(&raw, index).expect("the attachment is in its raw mail");
+            assert_eq!(data.len() as i64, meta.size, "the size recorded at import");
+            data
+        }
+    })
+}

@@ -64,7 +64,7 @@ pub async fn show(
     user: CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Html<String>, WebError> {
-    let case = load(&state, &user, id).await?;
+    let case = crate::view::with_bodies(&state.store, load(&state, &user, id).await?).await;
     let employees = state.store.employees().await?;
     let s = &case.summary;
     let sender_name = name_of(&employees, s.sender_employee);
@@ -171,7 +171,7 @@ pub async fn set_status(
 
 /// The sanitised HTML, for the sandboxed frame only: no scripts, no remote content, no forms.
 pub async fn html(State(state): State<WebState>, user: CurrentUser, Path(id): Path<i64>) -> Result<Response, WebError> {
-    let case = load(&state, &user, id).await?;
+    let case = crate::view::with_bodies(&state.store, load(&state, &user, id).await?).await;
     let body = case.html.unwrap_or_default();
     let doc = format!("<!doctype html><html><head><meta charset=\"utf-8\"></head><body>{body}</body></html>");
     Ok((
@@ -193,7 +193,7 @@ pub async fn attachment(
     Path((id, aid)): Path<(i64, i64)>,
 ) -> Result<Response, WebError> {
     load(&state, &user, id).await?;
-    let (meta, bytes) = state.store.attachment(id, aid).await?;
+    let (meta, bytes) = crate::view::attachment(&state.store, id, aid).await?;
     Ok(download(&meta.name, &meta.content_type, bytes))
 }
 

@@ -71,7 +71,7 @@ pub async fn list(State(state): State<WebState>, user: CurrentUser) -> Result<Ht
 
 async fn detail(state: &WebState, user: &CurrentUser, id: i64, errors: Vec<String>) -> Result<Html<String>, WebError> {
     let k = state.store.kept_mail(id).await?;
-    let mail = state.store.parsed_raw(k.raw_id).await?;
+    let mail = crate::view::parsed_raw(&state.store, k.raw_id).await?;
     let employees = state.store.employees().await?;
     let sender_employee = mail.sender.as_ref().ok().and_then(|addr| {
         employees
@@ -138,7 +138,7 @@ pub async fn route_again(
     user.check_csrf(&f.csrf)?;
     let actor = user.actor();
     let k = state.store.kept_mail(id).await?;
-    let mail = state.store.parsed_raw(k.raw_id).await?;
+    let mail = crate::view::parsed_raw(&state.store, k.raw_id).await?;
     let to: i64 = f.to.trim().parse().unwrap_or(0);
     if to > 0 {
         let employees = state.store.employees().await?;
