@@ -5,6 +5,7 @@
 
 pub mod address;
 pub mod employee;
+pub mod mailbox;
 pub mod routing;
 pub mod time;
 
