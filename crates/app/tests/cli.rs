@@ -255,3 +255,16 @@ fn database_blobs_and_backups_are_private_to_postkorbs_user_whatever_the_umask()
     }
     assert!(checked > 10, "the database, the key, blob files and the backup were looked at ({checked})");
 }
+
+#[test]
+fn mailbox_set_stores_a_maildir_path_canonical_and_refuses_one_that_is_not_there() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.path().join("box/new")).unwrap();
+    let given = format!("{}/./box", env.path().display());
+    env.ok(&["mailbox", "set", "--protocol", "maildir", "--path", &given, "--verify", "off"]);
+    let real = std::fs::canonicalize(env.path().join("box")).unwrap();
+    let show = env.ok(&["mailbox", "show"]);
+    assert!(show.contains(&format!("maildir       {}\n", real.display())), "{show}");
+    let err = env.fails(&["mailbox", "set", "--protocol", "maildir", "--path", "/no/such/maildir"]);
+    assert!(err.contains("--path: no such directory"), "{err}");
+}
