@@ -3,13 +3,16 @@
 use std::io::{IsTerminal, Read};
 
 use anyhow::{Context, bail};
+use postkorb_core::mailbox::{
+    AuthKind, Field, PathRule, Problem, Protocol, SettingsError, SettingsInput, VerifyChoice, validate,
+};
 use postkorb_core::{EmailAddress, Permission, RouteStatus, route_status};
 use postkorb_store::{MailboxRecord, NewEmployee, StoreError};
+use postkorb_verify::Policy;
 
 use crate::Ctx;
 use crate::cli::{EmployeeCmd, EmployeeFields, MailboxArgs, MailboxCmd, RouteCmd};
 use crate::clock::format_ms;
-use crate::mailbox::{default_port, parse_protocol, parse_tls};
 
 fn parse_email(s: &str) -> anyhow::Result<Option<EmailAddress>> {
     if s.trim().is_empty() {
@@ -254,7 +257,7 @@ pub async fn mailbox(ctx: &Ctx, cmd: MailboxCmd) -> anyhow::Result<()> {
                 if m.disposal == "delete" { "delete".to_string() } else { format!("move to {}", m.target_folder) }
             );
             println!("poll every    {} s{}", m.poll_secs, if m.enabled { "" } else { " (disabled)" });
-            println!("verification  {}", verify_words(&crate::importer::policy_of(&m)));
+            println!("verification  {}", VerifyChoice::from(&crate::importer::policy_of(&m)).english());
             if m.import_since_ms > 0 {
                 println!(
                     "only mails    dated from {} on (older ones stay on the server)",
@@ -295,47 +298,40 @@ pub async fn mailbox(ctx: &Ctx, cmd: MailboxCmd) -> anyhow::Result<()> {
 }
 
 async fn set_mailbox(ctx: &Ctx, a: MailboxArgs) -> anyhow::Result<()> {
-    let protocol = parse_protocol(&a.protocol)?;
-    let tls = parse_tls(&a.tls)?;
-    if !matches!(a.disposal.as_str(), "move" | "delete") {
-        bail!("--disposal must be move or delete");
-    }
-    let is_maildir = protocol == postkorb_source::Protocol::Maildir;
-    if is_maildir && a.path.is_none() {
-        bail!("a maildir mailbox needs --path");
-    }
-    if !is_maildir && a.host.is_empty() {
-        bail!("--host is required for {}", a.protocol);
-    }
+    let input = SettingsInput {
+        protocol: &a.protocol,
+        host: &a.host,
+        port: &a.port,
+        tls: &a.tls,
+        username: &a.username,
+        // Read below (or kept with --keep-password).
+        has_password: true,
+        folder: &a.folder,
+        disposal: &a.disposal,
+        target_folder: &a.target_folder,
+        maildir_path: &a.path,
+        poll_secs: &a.poll_secs,
+        verify: &a.verify,
+        authserv_ids: "",
+        since: &a.since,
+        ca_file: &a.ca_file,
+    };
+    let s = validate(&input, &AnyPath).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(|e| e.english()).collect();
+        anyhow::anyhow!("{}", lines.join("\n"))
+    })?;
+    let is_maildir = s.protocol == Protocol::Maildir;
     let new_password =
         if is_maildir || a.keep_password { None } else { Some(read_secret("Mailbox password: ", a.password_stdin)?) };
     // A new password means password login; --keep-password keeps the login method (e.g. OAuth2).
-    let auth = if new_password.is_some() { "password".to_string() } else { String::new() };
+    let auth = if new_password.is_some() { AuthKind::Password.code().to_string() } else { String::new() };
+    let policy = Policy::from(s.verify.clone());
     let mut m = MailboxRecord {
-        name: a.name.clone(),
-        protocol: a.protocol.clone(),
-        host: a.host.clone(),
-        port: i64::from(a.port.unwrap_or_else(|| default_port(protocol, tls))),
-        tls: a.tls.clone(),
-        username: a.username.clone(),
-        secret: None,
-        folder: a.folder.clone(),
-        disposal: if protocol == postkorb_source::Protocol::Pop3 { "delete".into() } else { a.disposal.clone() },
-        target_folder: a.target_folder.clone(),
-        maildir_path: a.path.as_ref().map(|p| p.display().to_string()),
-        poll_secs: a.poll_secs.max(1),
-        verify_policy: parse_verify(&a.verify)?.to_storage(),
         storm_max: a.storm_max.max(0),
         storm_minutes: a.storm_minutes.max(0),
-        import_since_ms: parse_since(&a.since)?,
-        ca_file: match &a.ca_file {
-            Some(p) if !p.is_file() => bail!("--ca-file {}: no such file", p.display()),
-            Some(p) => Some(std::fs::canonicalize(p)?.display().to_string()),
-            None => None,
-        },
         enabled: !a.disabled,
         auth,
-        ..Default::default()
+        ..MailboxRecord::from_settings(&a.name, &s, policy.to_storage())
     };
     // A stored password is only ever sent to the endpoint it was entered for.
     if a.keep_password
@@ -344,9 +340,8 @@ async fn set_mailbox(ctx: &Ctx, a: MailboxArgs) -> anyhow::Result<()> {
         && (before.secret.is_some() || before.oauth.refresh.is_some())
     {
         bail!(
-            "--keep-password: the stored password (or OAuth connection) of mailbox {:?} was entered for {} {}:{} as {:?}; \
-             it is never sent to another server, port, encryption, protocol or user name. Enter it again \
-             (--password-stdin, or `postkorb mailbox oauth`)",
+            "{} (mailbox {:?}: entered for {} {}:{} as {:?})",
+            SettingsError::new(Field::Password, Problem::PasswordForNewEndpoint),
             m.name,
             before.protocol,
             before.host,
@@ -360,49 +355,29 @@ async fn set_mailbox(ctx: &Ctx, a: MailboxArgs) -> anyhow::Result<()> {
     let saved = ctx.store.save_mailbox_by(&m, ctx.clock.now_ms(), "cli").await?;
     println!("saved mailbox {} ({} {}:{})", saved.name, saved.protocol, saved.host, saved.port);
     let policy = crate::importer::policy_of(&saved);
-    println!("sender verification: {}", verify_words(&policy));
-    if policy != postkorb_verify::Policy::Off {
+    println!("sender verification: {}", VerifyChoice::from(&policy).english());
+    if policy != Policy::Off {
         println!("  mail whose sender cannot be verified is kept (\"sender not verified\"), never routed;");
         println!("  for a test mailbox with unsigned mail use --verify off");
     }
     Ok(())
 }
 
-/// `dkim`, `dkim-strict`, `auth-results:ID,ID`, `off` → the verification policy.
-pub fn parse_verify(s: &str) -> anyhow::Result<postkorb_verify::Policy> {
-    use postkorb_verify::Policy;
-    Ok(match s.trim() {
-        "dkim" => Policy::DkimAligned { relaxed: true },
-        "dkim-strict" => Policy::DkimAligned { relaxed: false },
-        "off" => Policy::Off,
-        other => match other.strip_prefix("auth-results:") {
-            Some(ids) => {
-                let ids: Vec<String> = ids.split(',').map(|i| i.trim().to_string()).filter(|i| !i.is_empty()).collect();
-                if ids.is_empty() {
-                    bail!("auth-results needs at least one authserv-id, e.g. auth-results:mx.example.de");
-                }
-                Policy::AuthResults { authserv_ids: ids }
-            }
-            None => bail!("unknown verification {other:?}: use dkim, dkim-strict, auth-results:ID or off"),
-        },
-    })
-}
+/// The CLI is the operator's: any path may be named. It must exist and is stored canonical.
+struct AnyPath;
 
-/// The policy in the words of `--verify`.
-pub fn verify_words(p: &postkorb_verify::Policy) -> String {
-    use postkorb_verify::Policy;
-    match p {
-        Policy::Off => "off".into(),
-        Policy::DkimAligned { relaxed: true } => "dkim (aligned DKIM signature, relaxed)".into(),
-        Policy::DkimAligned { relaxed: false } => "dkim-strict (aligned DKIM signature, exact domain)".into(),
-        Policy::AuthResults { authserv_ids } => format!("auth-results:{}", authserv_ids.join(",")),
+impl PathRule for AnyPath {
+    fn maildir(&self, given: &str) -> Result<String, Problem> {
+        canonical(given, true)
+    }
+
+    fn ca_file(&self, given: &str) -> Result<String, Problem> {
+        canonical(given, false)
     }
 }
 
-/// `all` → 0; `YYYY-MM-DD` → unix ms of that day.
-pub fn parse_since(s: &str) -> anyhow::Result<i64> {
-    if s.trim().eq_ignore_ascii_case("all") || s.trim().is_empty() {
-        return Ok(0);
-    }
-    crate::clock::parse_date(s).ok_or_else(|| anyhow::anyhow!("--since {s:?}: use YYYY-MM-DD or all"))
+fn canonical(given: &str, want_dir: bool) -> Result<String, Problem> {
+    let path = std::fs::canonicalize(given).map_err(|_| Problem::PathMissing { root: None })?;
+    let kind_ok = if want_dir { path.is_dir() } else { path.is_file() };
+    if kind_ok { Ok(path.display().to_string()) } else { Err(Problem::PathMissing { root: None }) }
 }

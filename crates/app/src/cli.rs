@@ -265,8 +265,8 @@ pub struct MailboxArgs {
     #[arg(long, default_value = "")]
     pub host: String,
     /// Default: 993/143 (IMAP), 995/110 (POP3).
-    #[arg(long)]
-    pub port: Option<u16>,
+    #[arg(long, default_value = "")]
+    pub port: String,
     /// implicit, starttls or none
     #[arg(long, default_value = "implicit")]
     pub tls: String,
@@ -287,11 +287,11 @@ pub struct MailboxArgs {
     #[arg(long, default_value = "Postkorb/Importiert")]
     pub target_folder: String,
     /// For maildir: the Maildir directory.
-    #[arg(long)]
-    pub path: Option<PathBuf>,
-    /// Seconds between fetches in `serve`.
-    #[arg(long, default_value_t = 60)]
-    pub poll_secs: i64,
+    #[arg(long, default_value = "")]
+    pub path: String,
+    /// Seconds between fetches in `serve` (1 to 86400).
+    #[arg(long, default_value = "60")]
+    pub poll_secs: String,
     #[arg(long)]
     pub disabled: bool,
     /// Sender verification before routing: dkim (default: an aligned DKIM signature, relaxed),
@@ -310,8 +310,8 @@ pub struct MailboxArgs {
     #[arg(long, default_value = "all")]
     pub since: String,
     /// An extra CA certificate (PEM) to trust for this server, besides the system roots.
-    #[arg(long)]
-    pub ca_file: Option<PathBuf>,
+    #[arg(long, default_value = "")]
+    pub ca_file: String,
 }
 
 #[derive(Args, Debug)]

@@ -28,11 +28,6 @@ pub fn format_ms(ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}")
 }
 
-/// `YYYY-MM-DD` → unix ms at 00:00 UTC of that day.
-pub fn parse_date(s: &str) -> Option<i64> {
-    postkorb_core::time::parse_iso_date(s)
-}
-
 #[cfg(test)]
 mod tests {
     #[test]

@@ -210,7 +210,7 @@ pub async fn explain(ctx: &Ctx, file: &Path, mailbox: Option<String>) -> anyhow:
             println!("Decision: ignoring sender verification, this mail {}", say(decide(&facts, &employees, &routes)));
             let policy = postkorb_verify::Policy::default();
             let (v, facts) = checked(policy.clone()).await;
-            let how = crate::admin::verify_words(&policy);
+            let how = postkorb_core::mailbox::VerifyChoice::from(&policy).english();
             match v {
                 Some(v) => println!(
                     "Default:  under the default sender verification ({how}) the sender is {} ({}), so this mail {}",
@@ -305,7 +305,7 @@ pub async fn import(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<()> {
         (None, None) => bail!("give --maildir DIR or --mbox FILE"),
     };
     let label = format!("import:{kind}:{}", path.display());
-    let policy = crate::admin::parse_verify(&args.verify)?;
+    let policy = postkorb_verify::Policy::from(postkorb_core::mailbox::VerifyChoice::parse(&args.verify, "")?);
     let record = MailboxRecord {
         name: label.clone(),
         protocol: kind.into(),
@@ -317,7 +317,7 @@ pub async fn import(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<()> {
         poll_secs: 60,
         verify_policy: policy.to_storage(),
         import_since_ms: match &args.since {
-            Some(day) => crate::admin::parse_since(day)?,
+            Some(day) => postkorb_core::mailbox::parse_since(day)?,
             None => 0,
         },
         storm_max: args.storm_max.max(0),
@@ -431,14 +431,14 @@ fn human_duration(ms: i64) -> String {
 pub async fn dry_run(ctx: &Ctx, name: &str, since: Option<&str>) -> anyhow::Result<()> {
     let mut m = ctx.store.mailbox(name).await?;
     if let Some(s) = since {
-        m.import_since_ms = crate::admin::parse_since(s)?;
+        m.import_since_ms = postkorb_core::mailbox::parse_since(s)?;
     }
     let r = crate::dryrun::run(ctx, &m).await?;
     let cutoff =
         if m.import_since_ms > 0 { format!("from {} on", &format_ms(m.import_since_ms)[..10]) } else { "all".into() };
     println!(
         "dry run of mailbox {name} (mails: {cutoff}; sender verification: {}):",
-        crate::admin::verify_words(&r.policy)
+        postkorb_core::mailbox::VerifyChoice::from(&r.policy).english()
     );
     println!("  {} on the server, {} already imported before", r.on_server, r.already);
     for (what, n) in &r.tally {

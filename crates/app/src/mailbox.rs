@@ -1,39 +1,11 @@
 //! Stored mailbox settings ↔ the source adapter's connection settings.
 
 use anyhow::{Context, bail};
+use postkorb_core::mailbox::{AuthKind, Disposal as Disposing};
 use postkorb_source::{Auth, Disposal, NetPolicy, Protocol, SourceConfig, TlsMode};
 use postkorb_store::{MailboxRecord, SecretColumn};
 
 use crate::secret::SecretKey;
-
-pub fn parse_protocol(s: &str) -> anyhow::Result<Protocol> {
-    Ok(match s {
-        "imap" => Protocol::Imap,
-        "pop3" => Protocol::Pop3,
-        "maildir" => Protocol::Maildir,
-        other => bail!("unknown protocol {other:?}: use imap, pop3 or maildir"),
-    })
-}
-
-pub fn parse_tls(s: &str) -> anyhow::Result<TlsMode> {
-    Ok(match s {
-        "implicit" | "tls" | "ssl" => TlsMode::Implicit,
-        "starttls" => TlsMode::StartTls,
-        "none" => TlsMode::None,
-        other => bail!("unknown encryption {other:?}: use implicit, starttls or none"),
-    })
-}
-
-/// The usual port for a protocol and encryption.
-pub fn default_port(protocol: Protocol, tls: TlsMode) -> u16 {
-    match (protocol, tls) {
-        (Protocol::Imap, TlsMode::Implicit) => 993,
-        (Protocol::Imap, _) => 143,
-        (Protocol::Pop3, TlsMode::Implicit) => 995,
-        (Protocol::Pop3, _) => 110,
-        (Protocol::Maildir | Protocol::Mbox, _) => 0,
-    }
-}
 
 /// Opens the stored secret of `column`, bound to the mailbox's current endpoint.
 pub fn open_secret(m: &MailboxRecord, key: &SecretKey, column: SecretColumn) -> anyhow::Result<Option<String>> {
@@ -64,7 +36,7 @@ pub fn with_password(mut m: MailboxRecord, key: &SecretKey, password: &str) -> a
 
 /// Password, or XOAUTH2 with the stored access token (refreshed by `oauth::fresh_config`).
 fn auth(m: &MailboxRecord, key: &SecretKey) -> anyhow::Result<Auth> {
-    if m.auth != "xoauth2" {
+    if AuthKind::of_stored(&m.auth) == AuthKind::Password {
         return Ok(Auth::Password);
     }
     let access_token = open_secret(m, key, SecretColumn::OAuthAccess)?.with_context(|| {
@@ -76,12 +48,14 @@ fn auth(m: &MailboxRecord, key: &SecretKey) -> anyhow::Result<Auth> {
 /// Builds the connection settings, opening the stored password (or OAuth2 access token) for exactly
 /// the endpoint it was entered for.
 pub fn source_config(m: &MailboxRecord, key: &SecretKey, net: NetPolicy) -> anyhow::Result<SourceConfig> {
-    let protocol = parse_protocol(&m.protocol)?;
-    let tls = parse_tls(&m.tls)?;
+    let protocol = Protocol::from_code(&m.protocol)
+        .with_context(|| format!("mailbox {:?} has an unknown protocol {:?}", m.name, m.protocol))?;
+    let tls = TlsMode::from_code(&m.tls)
+        .with_context(|| format!("mailbox {:?} has an unknown encryption {:?}", m.name, m.tls))?;
     if protocol != Protocol::Maildir && m.host.is_empty() {
         bail!("mailbox {:?} has no server set", m.name);
     }
-    let password = if m.auth == "xoauth2" {
+    let password = if AuthKind::of_stored(&m.auth) == AuthKind::XOAuth2 {
         String::new()
     } else {
         open_secret(m, key, SecretColumn::Password)?.unwrap_or_default()
@@ -95,7 +69,10 @@ pub fn source_config(m: &MailboxRecord, key: &SecretKey, net: NetPolicy) -> anyh
         password,
         auth: auth(m, key)?,
         folder: if m.folder.is_empty() { "INBOX".into() } else { m.folder.clone() },
-        disposal: if m.disposal == "delete" { Disposal::Delete } else { Disposal::MoveTo(m.target_folder.clone()) },
+        disposal: match Disposing::of_stored(&m.disposal) {
+            Disposing::Delete => Disposal::Delete,
+            Disposing::Move => Disposal::MoveTo(m.target_folder.clone()),
+        },
         maildir: m.maildir_path.clone().map(Into::into),
         ca_file: m.ca_file.clone().filter(|p| !p.trim().is_empty()).map(Into::into),
         net,

@@ -19,6 +19,7 @@ use oauth2::{
     PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope, StandardDeviceAuthorizationResponse,
     TokenResponse, TokenUrl,
 };
+use postkorb_core::mailbox::AuthKind;
 use postkorb_source::{NetPolicy, SourceConfig};
 use postkorb_store::{MailboxRecord, OAuthFields, OAuthTokens, SecretColumn, Store};
 
@@ -279,7 +280,7 @@ pub async fn fresh_config(
     clock: &Clock,
     net: NetPolicy,
 ) -> anyhow::Result<SourceConfig> {
-    if m.auth != "xoauth2" {
+    if AuthKind::of_stored(&m.auth) != AuthKind::XOAuth2 {
         return crate::mailbox::source_config(m, key, net);
     }
     let fresh = ensure_fresh(store, m, key, clock.now_ms(), net).await?;
@@ -401,7 +402,7 @@ async fn refresh(
 
 /// One line on the token for `mailbox show` and the Protokoll; None for a password mailbox.
 pub fn token_status(m: &MailboxRecord, now_ms: i64) -> Option<String> {
-    if m.auth != "xoauth2" {
+    if AuthKind::of_stored(&m.auth) != AuthKind::XOAuth2 {
         return None;
     }
     let provider = m.oauth.provider.as_deref().unwrap_or("?");
@@ -588,7 +589,7 @@ async fn store_connected(
     let now = clock.now_ms();
     // The settings first: the tokens are sealed for the endpoint they will be stored with.
     let mut m = store.mailbox(mailbox).await?;
-    m.auth = "xoauth2".into();
+    m.auth = AuthKind::XOAuth2.code().into();
     m.secret = None;
     m.oauth = OAuthFields {
         provider: Some(c.provider.clone()),

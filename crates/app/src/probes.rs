@@ -10,6 +10,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use postkorb_core::mailbox::AuthKind;
 use postkorb_store::Store;
 
 use crate::Ctx;
@@ -96,7 +97,7 @@ async fn render_metrics(store: &Store) -> Result<String, postkorb_store::StoreEr
         imported.push((format!("{l},outcome=\"case\""), cases as f64));
         imported.push((format!("{l},outcome=\"kept\""), kept as f64));
         imported.push((format!("{l},outcome=\"duplicate\""), dups as f64));
-        if let (true, Some(e)) = (m.auth == "xoauth2", m.oauth.expires_ms) {
+        if let (true, Some(e)) = (AuthKind::of_stored(&m.auth) == AuthKind::XOAuth2, m.oauth.expires_ms) {
             token_expiry.push((l.clone(), e as f64 / 1000.0));
         }
         last_mail.push((l, store.last_import_ms(m.id).await?.unwrap_or(0) as f64 / 1000.0));

@@ -286,3 +286,16 @@ fn a_bulk_import_runs_the_same_steps_as_a_mailbox_cut_off_and_storm_limit_and_le
     let again = env.ok(&["import", "--maildir", dir, "--verify", "off", "--since", "2026-01-01"]);
     assert!(again.contains("0 Vorgänge, 0 kept"), "{again}");
 }
+
+#[test]
+fn mailbox_set_stores_a_maildir_path_canonical_and_refuses_one_that_is_not_there() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.path().join("box/new")).unwrap();
+    let given = format!("{}/./box", env.path().display());
+    env.ok(&["mailbox", "set", "--protocol", "maildir", "--path", &given, "--verify", "off"]);
+    let real = std::fs::canonicalize(env.path().join("box")).unwrap();
+    let show = env.ok(&["mailbox", "show"]);
+    assert!(show.contains(&format!("maildir       {}\n", real.display())), "{show}");
+    let err = env.fails(&["mailbox", "set", "--protocol", "maildir", "--path", "/no/such/maildir"]);
+    assert!(err.contains("--path: no such directory"), "{err}");
+}

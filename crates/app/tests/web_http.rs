@@ -1165,3 +1165,58 @@ async fn verbindung_testen_against_a_foreign_host_shows_a_classified_german_mess
     assert!(r.body.contains("nimmt auf diesem Port keine Verbindung an"), "{}", r.body);
     assert!(!r.body.contains("os error") && !r.body.contains("Connection refused"), "{}", r.body);
 }
+
+#[tokio::test]
+async fn the_form_and_mailbox_set_refuse_the_same_bad_settings_for_the_same_reasons() {
+    use clap::Parser;
+    use postkorb_core::mailbox::{Field, Problem, SettingsError};
+    let app = app().await;
+    let (admin, csrf) = app.login("admin").await;
+    // A good IMAP mailbox; each case changes one setting.
+    let good = [
+        (Field::Protocol, "imap"),
+        (Field::Host, "imap.buero.de"),
+        (Field::Tls, "implicit"),
+        (Field::Username, "v@office.test"),
+        (Field::Disposal, "move"),
+        (Field::PollSecs, "60"),
+        (Field::Verify, "dkim"),
+    ];
+    let bad = |field: Field, problem: Problem| SettingsError::new(field, problem);
+    let cases = [
+        (Field::PollSecs, "0", bad(Field::PollSecs, Problem::PollOutOfRange)),
+        (Field::PollSecs, "100000", bad(Field::PollSecs, Problem::PollOutOfRange)),
+        (Field::Verify, "dmarc", bad(Field::Verify, Problem::UnknownVerify("dmarc".into()))),
+        (Field::Verify, "auth-results", bad(Field::AuthservIds, Problem::AuthservIdMissing)),
+        (Field::Protocol, "smtp", bad(Field::Protocol, Problem::UnknownProtocol("smtp".into()))),
+        (Field::Tls, "ssl3", bad(Field::Tls, Problem::UnknownTls("ssl3".into()))),
+        (Field::Disposal, "keep", bad(Field::Disposal, Problem::UnknownDisposal("keep".into()))),
+        (Field::Port, "0", bad(Field::Port, Problem::PortInvalid)),
+        (Field::Port, "70000", bad(Field::Port, Problem::PortInvalid)),
+        (Field::Host, "imap buero.de", bad(Field::Host, Problem::HostHasSpace)),
+        (Field::Since, "31.12.2025", bad(Field::Since, Problem::BadDate("31.12.2025".into()))),
+    ];
+    for (field, value, expected) in cases {
+        let settings: Vec<(Field, &str)> =
+            good.iter().copied().filter(|(f, _)| *f != field).chain([(field, value)]).collect();
+
+        let mut args = vec!["postkorb", "mailbox", "set", "--keep-password"];
+        args.extend(settings.iter().flat_map(|(f, v)| [f.cli_flag(), *v]));
+        let postkorb_app::cli::Command::Mailbox(cmd) = postkorb_app::cli::Cli::try_parse_from(&args).unwrap().command
+        else {
+            unreachable!()
+        };
+        let cli = postkorb_app::admin::mailbox(&app.ctx, cmd).await.expect_err("mailbox set refuses it");
+        assert_eq!(cli.to_string(), expected.english(), "mailbox set {field:?}={value}");
+
+        let mut form = format!("csrf={csrf}&action=save&password=geheim-123");
+        for (f, v) in &settings {
+            form.push_str(&format!("&{}={}", f.form_name(), v.replace('@', "%40").replace(' ', "%20")));
+        }
+        let page = app.post("/optionen/e-mail", Some(&admin), &form).await.body;
+        let errors: Vec<&str> =
+            page.split("class=\"field-error\">").skip(1).filter_map(|s| s.split('<').next()).collect();
+        assert_eq!(errors, [expected.german()], "the form {field:?}={value}");
+    }
+    assert!(app.ctx.store.mailboxes().await.unwrap().is_empty(), "nothing saved");
+}

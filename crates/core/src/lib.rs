@@ -1,10 +1,12 @@
 //! Domain rules of Postkorb, free of IO so they can be tested as plain data.
 //!
 //! Everything that decides *who* gets a mail lives here: employees and their eligibility,
-//! sender rows (Von → An), the routing decision and the claim rule.
+//! sender rows (Von → An), the routing decision and the claim rule — and the typed mailbox settings
+//! with their one validator.
 
 pub mod address;
 pub mod employee;
+pub mod mailbox;
 pub mod routing;
 pub mod time;
 

@@ -26,24 +26,8 @@ use std::time::Duration;
 /// (a dead server must never hang the importer). Use [`Session::connect_with_timeout`] to change it.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(60);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Protocol {
-    Imap,
-    Pop3,
-    Maildir,
-    /// A local mbox file, read only (the one-off bulk import).
-    Mbox,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TlsMode {
-    /// TLS from the first byte (993 / 995).
-    Implicit,
-    /// STARTTLS (IMAP) / STLS (POP3); refused if the server does not offer it — never a silent downgrade.
-    StartTls,
-    /// Plain text; only sensible on loopback.
-    None,
-}
+/// The settings' own enums: one type from the form to the connection.
+pub use postkorb_core::mailbox::{Protocol, TlsMode};
 
 /// What happens to a message on the server after it is safely stored.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 //! The secret column holds the password already encrypted by the caller; the store never sees
 //! the key.
 
+use postkorb_core::mailbox::MailboxSettings;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -60,6 +61,31 @@ impl std::fmt::Debug for MailboxRecord {
             .field("username", &self.username)
             .field("secret", &self.secret.as_ref().map(|_| "<encrypted>"))
             .finish_non_exhaustive()
+    }
+}
+
+impl MailboxRecord {
+    /// The row of validated settings (`postkorb_core::mailbox::validate`) in the stored words.
+    /// `verify_policy` is the policy's storage form (`postkorb_verify::Policy::to_storage`: the store
+    /// does not know verification). Secret, login, storm limit and `enabled` are the caller's.
+    pub fn from_settings(name: &str, s: &MailboxSettings, verify_policy: String) -> MailboxRecord {
+        MailboxRecord {
+            name: name.to_string(),
+            protocol: s.protocol.code().into(),
+            host: s.host.clone(),
+            port: i64::from(s.port),
+            tls: s.tls.code().into(),
+            username: s.username.clone(),
+            folder: s.folder.clone(),
+            disposal: s.disposal.code().into(),
+            target_folder: s.target_folder.clone(),
+            maildir_path: s.maildir_path.clone(),
+            poll_secs: s.poll_secs,
+            verify_policy,
+            import_since_ms: s.import_since_ms,
+            ca_file: s.ca_file.clone(),
+            ..Default::default()
+        }
     }
 }
 

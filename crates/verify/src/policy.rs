@@ -1,5 +1,7 @@
-//! The per-mailbox sender verification policy, its storage form and its explanation for the settings form.
+//! The per-mailbox sender verification policy and its storage form; the settings' words for it are
+//! `postkorb_core::mailbox::VerifyChoice`.
 
+use postkorb_core::mailbox::VerifyChoice;
 use serde::{Deserialize, Serialize};
 
 /// How Postkorb decides whether the From address of a mail is genuine.
@@ -53,47 +55,28 @@ impl Policy {
     pub fn from_storage(stored: &str) -> Result<Policy, String> {
         serde_json::from_str(stored).map_err(|e| format!("invalid sender verification policy: {e}"))
     }
+}
 
-    /// Short German name for a select box in the settings form.
-    pub fn german_label(&self) -> &'static str {
-        match self {
-            Policy::Off => "Aus (nur für Tests)",
-            Policy::DkimAligned { relaxed: true } => "DKIM-Signatur prüfen (empfohlen)",
-            Policy::DkimAligned { relaxed: false } => "DKIM-Signatur prüfen, nur exakte Domain",
-            Policy::AuthResults { .. } => "Prüfergebnis des eigenen Mailservers übernehmen",
+/// The policy a person chose (form, `--verify`).
+impl From<VerifyChoice> for Policy {
+    fn from(choice: VerifyChoice) -> Policy {
+        match choice {
+            VerifyChoice::Dkim => Policy::DkimAligned { relaxed: true },
+            VerifyChoice::DkimStrict => Policy::DkimAligned { relaxed: false },
+            VerifyChoice::AuthResults(authserv_ids) => Policy::AuthResults { authserv_ids },
+            VerifyChoice::Off => Policy::Off,
         }
     }
+}
 
-    /// German explanation for the settings form: what the mode does and when it is the right one.
-    pub fn german_explanation(&self) -> &'static str {
-        match self {
-            Policy::DkimAligned { relaxed: true } => {
-                "Empfohlen und voreingestellt. Postkorb prüft die DKIM-Signatur jeder E-Mail selbst mit dem \
-                 Schlüssel, den die Absender-Domain im DNS veröffentlicht. Die Signatur muss von der Domain \
-                 der Absenderadresse stammen oder von einer ihrer Über- oder Unterdomains (z. B. \
-                 mail.firma.de für firma.de). So kann niemand eine fremde Absenderadresse vortäuschen, und \
-                 es muss nichts weiter eingerichtet werden. E-Mails ohne gültige Signatur (selten, z. B. \
-                 sehr alte Mailserver oder Verteiler, die Nachrichten verändern) werden nicht zugeordnet, \
-                 sondern unter „Nicht zugeordnete E-Mails“ mit dem Grund „Absender nicht verifiziert“ \
-                 abgelegt und können dort von Hand zugeordnet werden."
-            }
-            Policy::DkimAligned { relaxed: false } => {
-                "Wie die empfohlene Einstellung, aber die DKIM-Signatur muss genau von der Domain der \
-                 Absenderadresse stammen; Signaturen von Über- oder Unterdomains zählen nicht. Strenger, \
-                 dafür landen mehr echte E-Mails unter „Nicht zugeordnete E-Mails“."
-            }
-            Policy::AuthResults { .. } => {
-                "Postkorb übernimmt das Prüfergebnis (DMARC oder DKIM) Ihres eigenen Mailservers aus der \
-                 obersten Kopfzeile „Authentication-Results“, und nur, wenn deren Kennung (authserv-id) \
-                 hier eingetragen ist. Nur sicher, wenn Ihr Mailserver diese Kopfzeile jeder eingehenden \
-                 E-Mail selbst oben hinzufügt; sonst könnte ein Absender sie fälschen. Sinnvoll, wenn Ihr \
-                 Server DMARC prüft, weil dann auch Absender ohne DKIM-Signatur erkannt werden."
-            }
-            Policy::Off => {
-                "Keine Prüfung: Die Absenderadresse wird ungeprüft übernommen. Absenderadressen lassen sich \
-                 beliebig fälschen, dann landet eine gefälschte E-Mail bei einem Mitarbeiter. Nur für Tests \
-                 verwenden."
-            }
+/// The policy in the settings' words (to fill the form, to print it).
+impl From<&Policy> for VerifyChoice {
+    fn from(policy: &Policy) -> VerifyChoice {
+        match policy {
+            Policy::DkimAligned { relaxed: true } => VerifyChoice::Dkim,
+            Policy::DkimAligned { relaxed: false } => VerifyChoice::DkimStrict,
+            Policy::AuthResults { authserv_ids } => VerifyChoice::AuthResults(authserv_ids.clone()),
+            Policy::Off => VerifyChoice::Off,
         }
     }
 }
@@ -136,6 +119,15 @@ mod tests {
     #[test]
     fn the_default_verifies_dkim_with_relaxed_alignment() {
         assert_eq!(Policy::default(), Policy::DkimAligned { relaxed: true });
-        assert!(Policy::default().german_explanation().starts_with("Empfohlen"));
+        assert_eq!(VerifyChoice::from(&Policy::default()), VerifyChoice::default());
+        assert!(VerifyChoice::default().german_explanation().starts_with("Empfohlen"));
+    }
+
+    #[test]
+    fn every_choice_is_the_policy_it_names() {
+        let ids = VerifyChoice::AuthResults(vec!["mx.firma.de".into()]);
+        for choice in [VerifyChoice::Dkim, VerifyChoice::DkimStrict, ids, VerifyChoice::Off] {
+            assert_eq!(VerifyChoice::from(&Policy::from(choice.clone())), choice);
+        }
     }
 }

@@ -4,7 +4,9 @@
 
 use std::path::{Component, Path, PathBuf};
 
-/// Why a path was refused, in German for the form.
+use postkorb_core::mailbox::{PathRule, Problem};
+
+/// Why a path was refused (the words: `postkorb_core::mailbox::SettingsError`).
 #[derive(Debug, PartialEq, Eq)]
 pub enum PathRefusal {
     /// No root is configured: the web may name no path at all.
@@ -35,6 +37,36 @@ pub fn below(root: Option<&Path>, input: &str, want_dir: bool) -> Result<PathBuf
     }
     let kind_ok = if want_dir { real.is_dir() } else { real.is_file() };
     if kind_ok { Ok(real) } else { Err(PathRefusal::Missing) }
+}
+
+/// The form's [`PathRule`]: a path below its root, or the one already stored, unchanged.
+pub struct FormPaths<'a> {
+    pub rules: &'a crate::PathRules,
+    pub stored_maildir: Option<&'a str>,
+    pub stored_ca_file: Option<&'a str>,
+}
+
+impl PathRule for FormPaths<'_> {
+    fn maildir(&self, given: &str) -> Result<String, Problem> {
+        allowed(self.rules.maildir_root.as_deref(), given, self.stored_maildir, true)
+    }
+
+    fn ca_file(&self, given: &str) -> Result<String, Problem> {
+        allowed(self.rules.ca_dir.as_deref(), given, self.stored_ca_file, false)
+    }
+}
+
+fn allowed(root: Option<&Path>, given: &str, stored: Option<&str>, want_dir: bool) -> Result<String, Problem> {
+    if stored == Some(given) {
+        return Ok(given.to_string());
+    }
+    let shown_root = root.map(|r| r.display().to_string()).unwrap_or_default();
+    match below(root, given, want_dir) {
+        Ok(p) => Ok(p.display().to_string()),
+        Err(PathRefusal::NoRoot) => Err(Problem::PathNoRoot),
+        Err(PathRefusal::Outside) => Err(Problem::PathOutside { root: shown_root }),
+        Err(PathRefusal::Missing) => Err(Problem::PathMissing { root: Some(shown_root) }),
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Html;
 use postkorb_core::Permission;
+use postkorb_core::mailbox::AuthKind;
 
 use super::Nav;
 use crate::WebState;
@@ -50,9 +51,11 @@ pub async fn show(State(state): State<WebState>, user: CurrentUser) -> Result<Ht
             kept,
             duplicates,
             waiting: m.waiting_on_server.map(|w| w.to_string()).unwrap_or_else(|| "–".into()),
-            login: match (m.auth.as_str(), m.oauth.expires_ms) {
-                ("xoauth2", Some(t)) => format!("OAuth2, Token bis {} (wird automatisch erneuert)", german_time(t)),
-                ("xoauth2", None) => "OAuth2, noch nicht verbunden".into(),
+            login: match (AuthKind::of_stored(&m.auth), m.oauth.expires_ms) {
+                (AuthKind::XOAuth2, Some(t)) => {
+                    format!("OAuth2, Token bis {} (wird automatisch erneuert)", german_time(t))
+                }
+                (AuthKind::XOAuth2, None) => "OAuth2, noch nicht verbunden".into(),
                 _ => "Passwort".into(),
             },
         });
