@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use postkorb_mail::{InboundMail, parse};
 
-mod hostile_cases;
+use crate::hostile_cases;
 
 use hostile_cases::{BOSS, Hostile};
 

@@ -3,7 +3,7 @@
 
 use postkorb_mail::{InboundMail, parse};
 
-mod corpus_cases;
+use crate::corpus_cases;
 
 use corpus_cases::{CORPUS, Expect};
 
