@@ -1,7 +1,7 @@
 //! XOAUTH2 logins (IMAP AUTHENTICATE, POP3 AUTH) against Dovecot's oauth2 passdb, which checks
 //! every token at a local introspection endpoint standing in for Microsoft's or Google's.
 
-mod common;
+use crate::common;
 
 use common::*;
 use postkorb_source::{Auth, Session, SourceConfig, SourceError};

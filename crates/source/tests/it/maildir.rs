@@ -1,6 +1,6 @@
 //! The Maildir adapter on a temp dir: keys, exact bytes, Maildir++ moves, deletes, config errors.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

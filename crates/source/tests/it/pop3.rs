@@ -1,6 +1,6 @@
 //! The POP3 adapter against a real Dovecot: exact bytes (dot-stuffing), deletion at QUIT, errors.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! The IMAP adapter against a real Dovecot: exact bytes, no \Seen, disposal, errors, IDLE.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! is trusted, fail with an error naming the cause when it is not or the host name is wrong, and
 //! nothing — least of all the password — goes over the wire in plaintext when TLS fails.
 
-mod common;
+use crate::common;
 
 use common::*;
 use postkorb_source::{Disposal, Protocol, Session, SourceConfig, SourceError, TlsMode};
