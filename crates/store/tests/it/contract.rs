@@ -1,7 +1,7 @@
 //! The storage contract: what every backend must do. Runs on SQLite always, and on PostgreSQL
 //! when `POSTKORB_TEST_POSTGRES` holds a server URL (the test command starts one).
 
-mod common;
+use crate::common;
 use common::backends;
 use postkorb_core::{Decision, EmailAddress, EmployeeId, KeepReason, Permission};
 use postkorb_mail::{Attachment, InboundMail};

@@ -2,7 +2,7 @@
 //! case_candidates, read at once (no integer key), has a row per Vorgang and candidate, and
 //! PostgreSQL binds at most 65,535 parameters per statement (32,767 rows of two columns).
 
-mod common;
+use crate::common;
 
 use postkorb_core::{Decision, EmailAddress, Permission};
 use postkorb_store::{ImportItem, MailboxRecord, NewEmployee, Store};

@@ -2,7 +2,7 @@
 //! the commit, identical bytes share a file, a failed transaction's file is swept only after the
 //! grace period, a missing file is a clear error, and migrate-db keeps the references.
 
-mod common;
+use crate::common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 

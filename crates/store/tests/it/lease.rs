@@ -1,7 +1,7 @@
 //! The fetch lease contract on both backends: one holder at a time, renewal by the holder,
 //! takeover after expiry, release on a clean stop, and exactly one winner among racing instances.
 
-mod common;
+use crate::common;
 use common::backends;
 use postkorb_store::{LeaseOutcome, MailboxRecord, Store};
 

@@ -1,7 +1,7 @@
 //! OAuth2 settings and tokens on both backends: saving settings never erases stored tokens, a
 //! refresh stores the rotated refresh token with the new access token, and is no settings change.
 
-mod common;
+use crate::common;
 use common::backends;
 use postkorb_store::{MailboxRecord, OAuthFields, OAuthTokens};
 
