@@ -1,0 +1,3 @@
+//! The tests of the harness itself, in one binary.
+
+mod dovecot;
