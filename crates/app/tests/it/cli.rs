@@ -1,7 +1,7 @@
 //! The `postkorb` binary as a user runs it: the demo, the rules named in errors, the password never
 //! on the command line, JSON output.
 
-mod common;
+use crate::common;
 use common::Env;
 
 #[test]

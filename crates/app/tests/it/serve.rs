@@ -1,6 +1,6 @@
 //! `postkorb serve` as a process: it imports on its own and reports health over HTTP.
 
-mod common;
+use crate::common;
 use common::Env;
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};

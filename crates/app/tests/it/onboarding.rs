@@ -1,7 +1,7 @@
 //! Onboarding an existing mailbox safely: a dry run that touches nothing, then a cut-off date that
 //! leaves older mail on the server; plus `mailbox status` and `/metrics` as the admin sees them.
 
-mod common;
+use crate::common;
 use common::Env;
 use postkorb_testkit::Dovecot;
 

@@ -1,7 +1,7 @@
 //! „Synchronisieren“ across instances: 32 concurrent claims through the JSON API of two
 //! `postkorb serve` processes on one PostgreSQL database give exactly one winner per Vorgang.
 
-mod scale_support;
+use crate::scale_support;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;

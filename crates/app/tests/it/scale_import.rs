@@ -2,7 +2,7 @@
 //! 2,000 mails: every mail is imported exactly once, one instance fetches at a time (the lease),
 //! and when the fetching instance is killed the other takes over within the lease time.
 
-mod scale_support;
+use crate::scale_support;
 
 use std::time::{Duration, Instant};
 

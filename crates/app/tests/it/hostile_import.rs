@@ -12,7 +12,7 @@ use postkorb_core::EmailAddress;
 use postkorb_store::{MailboxRecord, NewEmployee, Store};
 use postkorb_testkit::Dovecot;
 
-#[path = "../../mail/tests/hostile_cases/mod.rs"]
+#[path = "../../../mail/tests/it/hostile_cases.rs"]
 mod hostile_cases;
 
 use hostile_cases::{ANNA, Hostile};

@@ -2,7 +2,7 @@
 //! PostgreSQL with every row and blob identical, refuses a target that holds data, and Postkorb
 //! goes on working on PostgreSQL; `backup` / `restore` bring a SQLite database back.
 
-mod scale_support;
+use crate::scale_support;
 
 use std::io::Write;
 use std::path::Path;
