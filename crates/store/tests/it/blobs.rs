@@ -330,10 +330,7 @@ async fn bytes_stored_in_the_database_stay_readable_after_a_blob_directory_is_se
 
 #[tokio::test]
 async fn migrate_db_copies_the_blob_references_and_the_target_reads_the_same_files() {
-    let Ok(server) = std::env::var("POSTKORB_TEST_POSTGRES") else {
-        eprintln!("note: POSTKORB_TEST_POSTGRES not set, migrate-db with blobs not tested");
-        return;
-    };
+    let Some(pg_url) = postkorb_testkit::postgres::database("migrate-db with blobs").await else { return };
     let dir = tempfile::tempdir().unwrap();
     let blobs = dir.path().join("blobs");
     let sqlite =
@@ -342,7 +339,7 @@ async fn migrate_db_copies_the_blob_references_and_the_target_reads_the_same_fil
     let it = item("maildir:1", "eins", b"%PDF eins", Decision::Assign { sender: anna, to: bernd });
     let out = sqlite.commit_batch(mb, std::slice::from_ref(&it), 10).await.unwrap();
     let ImportOutcome::Case { case_id, .. } = out[0] else { panic!("{out:?}") };
-    let pg = Store::open_with(&common::fresh_postgres(&server).await, Some(blobs.clone())).await.unwrap();
+    let pg = Store::open_with(&pg_url, Some(blobs.clone())).await.unwrap();
     sqlite.copy_into(&pg).await.unwrap();
     let case = pg.case(case_id).await.unwrap();
     assert_eq!(pg.raw(case.raw_id).await.unwrap(), it.raw);

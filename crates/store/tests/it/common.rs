@@ -1,6 +1,6 @@
-//! Test databases for the storage contract: a fresh SQLite file, and — when
-//! `POSTKORB_TEST_POSTGRES` names a server — a fresh PostgreSQL database on it. In CI the
-//! PostgreSQL run is required, never silently skipped. Shared by every test file of the store.
+//! Test databases for the storage contract: a fresh SQLite file, and a fresh PostgreSQL database
+//! on the test server (`postkorb_testkit::postgres`: required in CI, never silently skipped there).
+//! Shared by every test file of the store.
 #![allow(dead_code)]
 
 use postkorb_store::Store;
@@ -9,12 +9,8 @@ use postkorb_store::Store;
 pub async fn database_urls() -> Vec<(String, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().unwrap();
     let mut out = vec![(format!("sqlite:{}", dir.path().join("t.db").display()), Some(dir))];
-    match std::env::var("POSTKORB_TEST_POSTGRES") {
-        Ok(server) => out.push((fresh_postgres(&server).await, None)),
-        Err(_) if std::env::var_os("CI").is_some() => {
-            panic!("POSTKORB_TEST_POSTGRES is not set: run the tests with ./scripts/test, which starts PostgreSQL")
-        }
-        Err(_) => eprintln!("note: POSTKORB_TEST_POSTGRES not set, the store tests ran on SQLite only"),
+    if let Some(url) = postkorb_testkit::postgres::database("the storage contract").await {
+        out.push((url, None));
     }
     out
 }
@@ -26,22 +22,6 @@ pub async fn backends() -> Vec<(Store, Option<tempfile::TempDir>)> {
         out.push((Store::open(&url).await.unwrap(), dir));
     }
     out
-}
-
-/// Creates a new database on the test server and returns its URL.
-pub async fn fresh_postgres(server: &str) -> String {
-    use sqlx::Connection;
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let name = format!(
-        "pk_{}_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000
-    );
-    let mut admin = sqlx::PgConnection::connect(server).await.expect("connect to the test PostgreSQL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
-    let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(server);
-    format!("{base}/{name}")
 }
 
 /// A raw mail whose first (and only) attachment holds `attachment` (base64): the store decodes

@@ -2,8 +2,6 @@
 //! case_candidates, read at once (no integer key), has a row per Vorgang and candidate, and
 //! PostgreSQL binds at most 65,535 parameters per statement (32,767 rows of two columns).
 
-use crate::common;
-
 use postkorb_core::{Decision, EmailAddress, Permission};
 use postkorb_store::{ImportItem, MailboxRecord, NewEmployee, Store};
 use sqlx::Row;
@@ -18,10 +16,7 @@ async fn count(store: &Store, table: &str) -> i64 {
 
 #[tokio::test]
 async fn a_link_table_with_more_rows_than_one_statement_takes_is_copied_whole() {
-    let Ok(server) = std::env::var("POSTKORB_TEST_POSTGRES") else {
-        eprintln!("note: POSTKORB_TEST_POSTGRES not set, migrate-db of a large link table not tested");
-        return;
-    };
+    let Some(pg_url) = postkorb_testkit::postgres::database("migrate-db of a large link table").await else { return };
     let dir = tempfile::tempdir().unwrap();
     let sqlite = Store::open(&format!("sqlite:{}", dir.path().join("t.db").display())).await.unwrap();
     let person = |name: &str, license: Option<&str>, email: Option<&str>| NewEmployee {
@@ -68,7 +63,7 @@ async fn a_link_table_with_more_rows_than_one_statement_takes_is_copied_whole() 
     .unwrap();
     assert_eq!(count(&sqlite, "case_candidates").await, 200 * 171);
 
-    let pg = Store::open(&common::fresh_postgres(&server).await).await.unwrap();
+    let pg = Store::open(&pg_url).await.unwrap();
     let sums = sqlite.copy_into(&pg).await.unwrap();
     let candidates = sums.iter().find(|s| s.table == "case_candidates").unwrap();
     assert_eq!(candidates.rows, 200 * 171);

@@ -6,4 +6,5 @@ mod common;
 mod contract;
 mod copy_into;
 mod lease;
+mod migrations;
 mod oauth;
