@@ -1,9 +1,9 @@
 //! The hostile corpus (`hostile_cases`): every mail has a defined outcome — parsed with warnings or
-//! `malformed` with a reason — never a panic or a hang, within a time bound, and never with an
-//! attacker's address from a display name or encoded word as the sender.
+//! `malformed` with a reason — never a panic or a hang, and never with an attacker's address from a
+//! display name or encoded word as the sender. How fast it parses is measured in bench/, not here.
 
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use postkorb_mail::{InboundMail, parse};
 
@@ -11,31 +11,24 @@ use crate::hostile_cases;
 
 use hostile_cases::{BOSS, Hostile};
 
-/// Release builds must stay well under this; debug builds are ~10-20× slower.
-fn time_bound() -> Duration {
-    if cfg!(debug_assertions) { Duration::from_secs(90) } else { Duration::from_secs(3) }
-}
+/// Only a guard against a hang (a parse that never ends fails the test instead of stalling it).
+const HANG_GUARD: Duration = Duration::from_secs(300);
 
 /// Parses on its own thread (2 MB stack, like a tokio worker) so a hang fails the test instead of stalling it.
-fn parse_bounded(raw: Vec<u8>) -> (InboundMail, Duration) {
+fn parse_bounded(raw: Vec<u8>) -> InboundMail {
     let (tx, rx) = mpsc::channel();
     std::thread::Builder::new()
         .stack_size(2 * 1024 * 1024)
         .spawn(move || {
-            let start = Instant::now();
-            let mail = parse(&raw);
-            let _ = tx.send((mail, start.elapsed()));
+            let _ = tx.send(parse(&raw));
         })
         .unwrap();
-    rx.recv_timeout(time_bound() * 2).expect("parse hung (or crashed the thread)")
+    rx.recv_timeout(HANG_GUARD).expect("parse hung (or crashed the thread)")
 }
 
-fn problems(h: &Hostile, mail: &InboundMail, took: Duration) -> Vec<String> {
+fn problems(h: &Hostile, mail: &InboundMail) -> Vec<String> {
     let e = &h.expect;
     let mut p = Vec::new();
-    if took > time_bound() {
-        p.push(format!("took {took:?}"));
-    }
     let sender = mail.sender.as_ref().map(|a| a.as_str()).map_err(|s| s.as_str());
     let sender_ok = match (sender, e.sender) {
         (Ok(got), Ok(want)) => got == want,
@@ -92,20 +85,19 @@ fn inert(mail: &InboundMail) -> Vec<String> {
 fn check_all(cases: Vec<Hostile>) {
     let mut failures = Vec::new();
     for h in cases {
-        let (mail, took) = parse_bounded(h.raw.clone());
-        eprintln!("{:>8.1} ms  {:>10} bytes  {}", took.as_secs_f64() * 1000.0, h.raw.len(), h.name);
-        failures.extend(problems(&h, &mail, took).into_iter().map(|p| format!("{}: {p}", h.name)));
+        let mail = parse_bounded(h.raw.clone());
+        failures.extend(problems(&h, &mail).into_iter().map(|p| format!("{}: {p}", h.name)));
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
 
 #[test]
-fn every_small_hostile_mail_has_its_defined_outcome_in_bounded_time() {
+fn every_small_hostile_mail_has_its_defined_outcome() {
     check_all(hostile_cases::small());
 }
 
 #[test]
-fn a_20_mb_single_line_base64_body_parses_in_bounded_time() {
+fn a_20_mb_single_line_base64_body_parses_to_its_defined_outcome() {
     check_all(hostile_cases::big());
 }
 
