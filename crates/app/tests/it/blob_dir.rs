@@ -2,27 +2,9 @@
 //! the real importer; the raw mail lives as a file, the database holds its hash, the attachment is
 //! decoded from it on download, and the .eml read through the store is the file that was in the Maildir.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
 use postkorb_store::Store;
 
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_postkorb"))
-        .args(args)
-        .env("POSTKORB_DATA_DIR", dir)
-        .env("POSTKORB_BLOB_DIR", dir.join("blobs"))
-        .env_remove("POSTKORB_CONFIG")
-        .env_remove("POSTKORB_DATABASE_URL")
-        .output()
-        .unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = run(dir, args);
-    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
+use crate::common::Env;
 
 const MAIL: &str = "From: Anna <anna@mustermail.de>\r\n\
 To: posteingang@buero.de\r\n\
@@ -46,22 +28,21 @@ AAECAwQFBgcICQ==\r\n\
 
 #[tokio::test]
 async fn a_maildir_import_with_a_blob_dir_keeps_the_raw_mail_as_a_file_and_serves_the_attachment_from_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    ok(dir, &["employee", "add", "--name", "Anna", "--email", "anna@mustermail.de"]);
-    ok(dir, &["employee", "add", "--name", "Bernd", "--license", "L2"]);
-    ok(dir, &["route", "add", "--from", "Anna", "--to", "Bernd"]);
+    let env = Env::new();
+    let dir = env.path();
+    let env = env.with("POSTKORB_BLOB_DIR", dir.join("blobs"));
+    env.office();
     let maildir = dir.join("inbox");
     for sub in ["new", "cur", "tmp"] {
         std::fs::create_dir_all(maildir.join(sub)).unwrap();
     }
     std::fs::write(maildir.join("new/1700000000.blob1.test"), MAIL).unwrap();
     let maildir_arg = maildir.to_str().unwrap();
-    ok(dir, &["mailbox", "set", "--protocol", "maildir", "--path", maildir_arg, "--verify", "off"]);
-    let fetched = ok(dir, &["fetch", "--once"]);
+    env.ok(&["mailbox", "set", "--protocol", "maildir", "--path", maildir_arg, "--verify", "off"]);
+    let fetched = env.ok(&["fetch", "--once"]);
     assert!(fetched.contains("1 new"), "{fetched}");
 
-    let cases: serde_json::Value = serde_json::from_str(&ok(dir, &["cases", "list", "--json"])).unwrap();
+    let cases: serde_json::Value = serde_json::from_str(&env.ok(&["cases", "list", "--json"])).unwrap();
     assert_eq!(cases.as_array().unwrap().len(), 1, "{cases}");
     let case_id = cases[0]["id"].as_i64().unwrap();
 
@@ -87,6 +68,6 @@ async fn a_maildir_import_with_a_blob_dir_keeps_the_raw_mail_as_a_file_and_serve
     let hash: String = sqlx::query("SELECT blob FROM raw_messages").fetch_one(store.pool()).await.unwrap().get(0);
     assert_eq!(std::fs::read(blobs.join(&hash[..2]).join(&hash[2..4]).join(&hash)).unwrap(), MAIL.as_bytes());
 
-    let swept = ok(dir, &["blobs", "sweep"]);
+    let swept = env.ok(&["blobs", "sweep"]);
     assert!(swept.contains("1 referenced, 0 removed"), "{swept}");
 }

@@ -1,8 +1,7 @@
 //! The `postkorb` binary as a user runs it: the demo, the rules named in errors, the password never
 //! on the command line, JSON output.
 
-use crate::common;
-use common::Env;
+use crate::common::Env;
 
 #[test]
 fn the_demo_imports_every_sample_mail_into_exactly_one_state() {
@@ -54,25 +53,8 @@ fn a_row_that_breaks_the_rules_is_refused_naming_each_rule() {
 #[test]
 fn the_mailbox_password_comes_from_stdin_is_stored_encrypted_and_never_shown() {
     let env = Env::new();
-    let out = env.run(
-        &[
-            "mailbox",
-            "set",
-            "--protocol",
-            "imap",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "1",
-            "--tls",
-            "none",
-            "--username",
-            "v@office.test",
-            "--password-stdin",
-        ],
-        Some("Sehr-Geheim-123\n"),
-    );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Nothing listens on port 1 (tried below).
+    env.imap_mailbox_as(1, "v@office.test", "Sehr-Geheim-123", &[]);
     let show = env.ok(&["mailbox", "show"]);
     assert!(show.contains("set (encrypted)") && !show.contains("Sehr-Geheim-123"), "{show}");
     let db = std::fs::read(env.dir.path().join("postkorb.db")).unwrap();
@@ -88,9 +70,7 @@ fn the_mailbox_password_comes_from_stdin_is_stored_encrypted_and_never_shown() {
 #[test]
 fn explain_says_what_would_happen_without_importing() {
     let env = Env::new();
-    env.ok(&["employee", "add", "--name", "Anna", "--email", "anna@mustermail.de"]);
-    env.ok(&["employee", "add", "--name", "Bernd", "--license", "L2"]);
-    env.ok(&["route", "add", "--from", "Anna", "--to", "Bernd"]);
+    env.office();
     let file = env.dir.path().join("m.eml");
     std::fs::write(&file, "From: =?UTF-8?Q?Anna_Au=C3=9Fendienst?= <Anna@MusterMail.de>\r\nSubject: =?ISO-8859-1?Q?R=FCckruf?=\r\n\r\nText\r\n").unwrap();
     let out = env.ok(&["explain", file.to_str().unwrap()]);
@@ -106,9 +86,7 @@ fn explain_says_what_would_happen_without_importing() {
 #[test]
 fn a_bulk_import_of_an_mbox_goes_through_the_same_rules() {
     let env = Env::new();
-    env.ok(&["employee", "add", "--name", "Anna", "--email", "anna@mustermail.de"]);
-    env.ok(&["employee", "add", "--name", "Bernd", "--license", "L2"]);
-    env.ok(&["route", "add", "--from", "Anna", "--to", "Bernd"]);
+    env.office();
     let file = env.dir.path().join("alt.mbox");
     std::fs::write(
         &file,
@@ -131,9 +109,7 @@ fn a_bulk_import_of_an_mbox_goes_through_the_same_rules() {
 #[test]
 fn by_default_an_unsigned_mail_from_a_mapped_sender_is_kept_as_not_verified() {
     let env = Env::new();
-    env.ok(&["employee", "add", "--name", "Anna", "--email", "anna@mustermail.de"]);
-    env.ok(&["employee", "add", "--name", "Bernd", "--license", "L2"]);
-    env.ok(&["route", "add", "--from", "Anna", "--to", "Bernd"]);
+    env.office();
     let file = env.dir.path().join("f.mbox");
     std::fs::write(
         &file,
@@ -174,29 +150,9 @@ fn mailbox_set_to_another_server_with_keep_password_never_sends_it_the_password(
 #[test]
 fn explain_without_mailbox_never_says_a_forged_mail_becomes_a_vorgang() {
     let env = Env::new();
-    env.ok(&["employee", "add", "--name", "Anna", "--email", "anna@mustermail.de"]);
-    env.ok(&["employee", "add", "--name", "Bernd", "--license", "L2"]);
-    env.ok(&["route", "add", "--from", "Anna", "--to", "Bernd"]);
+    env.office();
     let add_mailbox = |name: &str| {
-        let args = [
-            "mailbox",
-            "set",
-            "--name",
-            name,
-            "--protocol",
-            "imap",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "1",
-            "--tls",
-            "none",
-            "--username",
-            "v@office.test",
-            "--password-stdin",
-        ];
-        let out = env.run(&args, Some("pw\n"));
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        env.imap_mailbox_as(1, "v@office.test", "pw", &["--name", name]);
     };
     // Anyone can write Anna's address into From; nothing signs it.
     let file = env.dir.path().join("forged.eml");

@@ -1,51 +1,20 @@
 //! Issue 13 item 6: anyone who can send mail signed for a domain whose DNS never answers must not
 //! stall the importer. Real Dovecot, real SQLite, and a real name server on loopback that swallows
-//! every query (this process's resolver asks only it; the good sender's DKIM key is pinned).
+//! every query (`test_dns`: this process's resolver asks only it; the good sender's DKIM key is pinned).
 
-use std::net::UdpSocket;
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use base64::Engine;
-use mail_auth::common::crypto::Ed25519Key;
 use mail_auth::common::headers::HeaderWriter;
 use mail_auth::dkim::DkimSigner;
-use postkorb_app::clock::Clock;
-use postkorb_app::importer::{self, RunReport};
-use postkorb_app::mailbox::source_config;
-use postkorb_app::secret::SecretKey;
-use postkorb_core::EmailAddress;
-use postkorb_store::{MailboxRecord, NewEmployee, Store};
-use postkorb_testkit::Dovecot;
+use postkorb_app::importer::RunReport;
+use postkorb_store::MailboxRecord;
 
-const USER: &str = "vorgaenge@office.test";
-const PASSWORD: &str = "geheim";
+use crate::office::{Office, PASSWORD, USER};
+
 /// Only a guard against a hang; no test here asserts how long a pass took.
 const HANG_GUARD: Duration = Duration::from_secs(300);
 const T0: i64 = 1_800_000_000_000;
 const HOUR: i64 = 3_600_000;
-
-/// The signing key of mustermail.de, and the silent name server (kept open for the process).
-struct Dns {
-    pkcs8: Vec<u8>,
-    _silent: UdpSocket,
-}
-
-fn dns() -> &'static Dns {
-    static DNS: OnceLock<Dns> = OnceLock::new();
-    DNS.get_or_init(|| {
-        let pkcs8 = Ed25519Key::generate_pkcs8().unwrap();
-        let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let resolver = postkorb_verify::Resolver::with_name_server(silent.local_addr().unwrap())
-            .unwrap()
-            .with_lookup_timeout(Duration::from_secs(2));
-        let key = Ed25519Key::from_pkcs8_der(&pkcs8).unwrap();
-        let public = base64::engine::general_purpose::STANDARD.encode(key.public_key());
-        resolver.add_dkim_key("s1", "mustermail.de", &format!("v=DKIM1; k=ed25519; p={public}")).unwrap();
-        assert!(importer::set_resolver(resolver), "the test's resolver must be the first one in use");
-        Dns { pkcs8, _silent: silent }
-    })
-}
 
 /// A mail from `from` signed for the domain of `from` (selector s1).
 fn signed(from: &str, subject: &str) -> Vec<u8> {
@@ -55,8 +24,7 @@ fn signed(from: &str, subject: &str) -> Vec<u8> {
          Date: Thu, 26 Nov 2026 08:00:00 +0100\r\n\r\nText: {subject}\r\n",
         subject.replace(' ', "-")
     );
-    let key = Ed25519Key::from_pkcs8_der(&dns().pkcs8).unwrap();
-    let signature = DkimSigner::from_key(key)
+    let signature = DkimSigner::from_key(crate::test_dns::install().signing_key())
         .domain(domain)
         .selector("s1")
         .headers(["From", "To", "Subject", "Message-ID", "Date"])
@@ -67,55 +35,14 @@ fn signed(from: &str, subject: &str) -> Vec<u8> {
     raw
 }
 
-struct Office {
-    store: Store,
-    key: SecretKey,
-    _dir: tempfile::TempDir,
-}
-
-async fn office() -> Office {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite:{}", dir.path().join("p.db").display())).await.unwrap();
-    let key = SecretKey::load_or_create(&dir.path().join("key")).unwrap();
-    let add = |name: &str, license: Option<&str>, email: Option<&str>| NewEmployee {
-        name: name.into(),
-        username: Some(name.to_lowercase()),
-        is_current: true,
-        license: license.map(str::to_string),
-        work_email: email.map(|e| EmailAddress::parse(e).unwrap()),
-        permissions: vec![],
-    };
-    let anna = store.add_employee(&add("Anna", None, Some("anna@mustermail.de")), 1).await.unwrap().id;
-    let bernd = store.add_employee(&add("Bernd", Some("L2"), None), 1).await.unwrap().id;
-    store.add_route(anna, bernd, 1).await.unwrap();
-    Office { store, key, _dir: dir }
-}
-
-async fn mailbox(o: &Office, port: u16) -> MailboxRecord {
-    let m = MailboxRecord {
-        name: "dns".into(),
-        protocol: "imap".into(),
-        host: "127.0.0.1".into(),
-        port: port.into(),
-        tls: "none".into(),
-        username: USER.into(),
-        secret: None,
-        folder: "INBOX".into(),
-        disposal: "move".into(),
-        target_folder: "Postkorb/Importiert".into(),
-        poll_secs: 60,
-        // The default policy: an aligned DKIM signature, checked here.
-        verify_policy: String::new(),
-        enabled: true,
-        ..Default::default()
-    };
-    let m = postkorb_app::mailbox::with_password(m, &o.key, PASSWORD).unwrap();
-    o.store.save_mailbox(&m, 1).await.unwrap()
+/// The office's mailbox under the default policy: an aligned DKIM signature, checked here.
+async fn mailbox(o: &Office) -> MailboxRecord {
+    let m = o.mailbox_record("imap", o.dovecot.imap_port());
+    o.save(MailboxRecord { name: "dns".into(), verify_policy: String::new(), ..m }, PASSWORD).await
 }
 
 async fn pass(o: &Office, m: &MailboxRecord, now_ms: i64) -> RunReport {
-    let cfg = source_config(m, &o.key, Default::default()).unwrap();
-    tokio::time::timeout(HANG_GUARD, importer::run_once(&o.store, m, &cfg, 3, &Clock::fixed(now_ms)))
+    tokio::time::timeout(HANG_GUARD, o.pass_at(m, now_ms))
         .await
         .expect("a pass must return although a sender domain's DNS never answers")
         .unwrap()
@@ -123,11 +50,9 @@ async fn pass(o: &Office, m: &MailboxRecord, now_ms: i64) -> RunReport {
 
 #[tokio::test]
 async fn a_flood_from_a_domain_whose_dns_never_answers_does_not_hold_up_other_mail_and_is_kept_after_a_day() {
-    dns();
-    let dovecot = Dovecot::start();
-    dovecot.add_user(USER, PASSWORD);
-    let o = office().await;
-    let m = mailbox(&o, dovecot.imap_port()).await;
+    let o = Office::start().await;
+    let dovecot = &o.dovecot;
+    let m = mailbox(&o).await;
     for i in 0..6 {
         dovecot.deliver(USER, &signed("spam@stall.test", &format!("Haengt {i}")));
         if i % 2 == 0 {

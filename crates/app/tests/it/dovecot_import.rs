@@ -5,65 +5,10 @@
 use postkorb_app::clock::Clock;
 use postkorb_app::importer::{self, RunReport};
 use postkorb_app::mailbox::source_config;
-use postkorb_app::secret::SecretKey;
-use postkorb_core::{EmailAddress, EmployeeId};
-use postkorb_store::{ImportOutcome, MailboxRecord, NewEmployee, Store};
+use postkorb_store::{ImportOutcome, MailboxRecord};
 use postkorb_testkit::{Dovecot, Proxy};
 
-const USER: &str = "vorgaenge@office.test";
-const PASSWORD: &str = "geheim";
-
-struct Office {
-    store: Store,
-    key: SecretKey,
-    bernd: EmployeeId,
-    clara: EmployeeId,
-    _dir: tempfile::TempDir,
-}
-
-async fn office() -> Office {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite:{}", dir.path().join("p.db").display())).await.unwrap();
-    let key = SecretKey::load_or_create(&dir.path().join("key")).unwrap();
-    let add = |name: &str, license: Option<&str>, email: Option<&str>| NewEmployee {
-        name: name.into(),
-        username: Some(name.to_lowercase()),
-        is_current: true,
-        license: license.map(str::to_string),
-        work_email: email.map(|e| EmailAddress::parse(e).unwrap()),
-        permissions: vec![],
-    };
-    let anna = store.add_employee(&add("Anna", None, Some("anna@mustermail.de")), 1).await.unwrap().id;
-    let info = store.add_employee(&add("Info", None, Some("info@mustermail.de")), 1).await.unwrap().id;
-    let bernd = store.add_employee(&add("Bernd", Some("L2"), None), 1).await.unwrap().id;
-    let clara = store.add_employee(&add("Clara", Some("L3"), None), 1).await.unwrap().id;
-    store.add_route(anna, bernd, 1).await.unwrap();
-    store.add_route(info, bernd, 1).await.unwrap();
-    store.add_route(info, clara, 1).await.unwrap();
-    Office { store, key, bernd, clara, _dir: dir }
-}
-
-async fn mailbox(o: &Office, protocol: &str, port: u16, password: &str) -> MailboxRecord {
-    let m = MailboxRecord {
-        name: format!("{protocol}-{port}"),
-        protocol: protocol.into(),
-        host: "127.0.0.1".into(),
-        port: port.into(),
-        tls: "none".into(),
-        username: USER.into(),
-        secret: None,
-        folder: "INBOX".into(),
-        disposal: "move".into(),
-        target_folder: "Postkorb/Importiert".into(),
-        poll_secs: 60,
-        // Routing is under test here; sender verification has its own scenario below.
-        verify_policy: postkorb_verify::Policy::Off.to_storage(),
-        enabled: true,
-        ..Default::default()
-    };
-    let m = postkorb_app::mailbox::with_password(m, &o.key, password).unwrap();
-    o.store.save_mailbox(&m, 1).await.unwrap()
-}
+use crate::office::{Office, PASSWORD, USER};
 
 fn mail(from: &str, subject: &str) -> Vec<u8> {
     format!(
@@ -74,8 +19,7 @@ fn mail(from: &str, subject: &str) -> Vec<u8> {
 }
 
 async fn run(o: &Office, m: &MailboxRecord) -> Result<RunReport, importer::ImportError> {
-    let cfg = source_config(m, &o.key, Default::default()).unwrap();
-    importer::run_once(&o.store, m, &cfg, 3, &Clock::fixed(1_800_000_000_000)).await
+    o.pass(m).await
 }
 
 fn deliver_mixed(dovecot: &Dovecot) {
@@ -106,11 +50,10 @@ async fn assert_mixed_outcome(o: &Office) {
 
 #[tokio::test]
 async fn imap_mail_becomes_vorgaenge_is_kept_with_reasons_and_is_moved_only_after_commit() {
-    let dovecot = Dovecot::start();
-    dovecot.add_user(USER, PASSWORD);
-    let o = office().await;
-    let m = mailbox(&o, "imap", dovecot.imap_port(), PASSWORD).await;
-    deliver_mixed(&dovecot);
+    let o = Office::start().await;
+    let dovecot = &o.dovecot;
+    let m = o.mailbox("imap", dovecot.imap_port(), PASSWORD).await;
+    deliver_mixed(dovecot);
 
     let report = run(&o, &m).await.unwrap();
     assert_eq!(report.listed, 5);
@@ -139,11 +82,10 @@ async fn imap_mail_becomes_vorgaenge_is_kept_with_reasons_and_is_moved_only_afte
 
 #[tokio::test]
 async fn pop3_mail_is_deleted_only_after_commit_and_never_imported_twice() {
-    let dovecot = Dovecot::start();
-    dovecot.add_user(USER, PASSWORD);
-    let o = office().await;
-    let m = mailbox(&o, "pop3", dovecot.pop3_port(), PASSWORD).await;
-    deliver_mixed(&dovecot);
+    let o = Office::start().await;
+    let dovecot = &o.dovecot;
+    let m = o.mailbox("pop3", dovecot.pop3_port(), PASSWORD).await;
+    deliver_mixed(dovecot);
 
     let report = run(&o, &m).await.unwrap();
     assert_eq!(report.imported.len(), 5);
@@ -156,12 +98,11 @@ async fn pop3_mail_is_deleted_only_after_commit_and_never_imported_twice() {
 
 #[tokio::test]
 async fn a_wrong_password_reports_login_failed_and_touches_nothing() {
-    let dovecot = Dovecot::start();
-    dovecot.add_user(USER, PASSWORD);
-    let o = office().await;
+    let o = Office::start().await;
+    let dovecot = &o.dovecot;
     dovecot.deliver(USER, &mail("anna@mustermail.de", "Bleibt liegen"));
     for (protocol, port) in [("imap", dovecot.imap_port()), ("pop3", dovecot.pop3_port())] {
-        let m = mailbox(&o, protocol, port, "falsch").await;
+        let m = o.mailbox(protocol, port, "falsch").await;
         let err = run(&o, &m).await.unwrap_err();
         assert!(err.to_string().contains("login failed"), "{protocol}: {err}");
         assert!(!err.is_transient(), "a wrong password is not retried blindly");
@@ -174,9 +115,8 @@ async fn a_wrong_password_reports_login_failed_and_touches_nothing() {
 
 #[tokio::test]
 async fn a_connection_cut_in_the_middle_of_a_fetch_loses_nothing_and_duplicates_nothing() {
-    let dovecot = Dovecot::start();
-    dovecot.add_user(USER, PASSWORD);
-    let o = office().await;
+    let o = Office::start().await;
+    let dovecot = &o.dovecot;
     for protocol in ["imap", "pop3"] {
         let port = if protocol == "imap" { dovecot.imap_port() } else { dovecot.pop3_port() };
         for i in 0..10 {
@@ -185,7 +125,7 @@ async fn a_connection_cut_in_the_middle_of_a_fetch_loses_nothing_and_duplicates_
             dovecot.deliver(USER, &raw);
         }
         let proxy = Proxy::start(port);
-        let m = mailbox(&o, protocol, proxy.port(), PASSWORD).await;
+        let m = o.mailbox(protocol, proxy.port(), PASSWORD).await;
         // Cut after roughly four mails have crossed: one batch (3) is committed, the next is torn.
         proxy.cut_after(85_000);
         let err = run(&o, &m).await;
@@ -225,10 +165,9 @@ async fn a_connection_cut_in_the_middle_of_a_fetch_loses_nothing_and_duplicates_
 
 #[tokio::test]
 async fn a_crash_between_commit_and_disposal_then_a_uidvalidity_change_creates_no_duplicates() {
-    let dovecot = Dovecot::start();
-    dovecot.add_user(USER, PASSWORD);
-    let o = office().await;
-    let m = mailbox(&o, "imap", dovecot.imap_port(), PASSWORD).await;
+    let o = Office::start().await;
+    let dovecot = &o.dovecot;
+    let m = o.mailbox("imap", dovecot.imap_port(), PASSWORD).await;
     for i in 0..4 {
         dovecot.deliver(USER, &mail("anna@mustermail.de", &format!("Vorgang {i}")));
     }
@@ -257,10 +196,9 @@ async fn a_crash_between_commit_and_disposal_then_a_uidvalidity_change_creates_n
 
 #[tokio::test]
 async fn a_forged_sender_never_reaches_a_person_under_the_default_or_the_trusted_server_policy() {
-    let dovecot = Dovecot::start();
-    dovecot.add_user(USER, PASSWORD);
-    let o = office().await;
-    let mut m = mailbox(&o, "imap", dovecot.imap_port(), PASSWORD).await;
+    let o = Office::start().await;
+    let dovecot = &o.dovecot;
+    let mut m = o.mailbox("imap", dovecot.imap_port(), PASSWORD).await;
     // The default policy: an aligned DKIM signature. An unsigned mail claiming to be Anna is kept.
     m.verify_policy = String::new();
     let m = o.store.save_mailbox(&m, 2).await.unwrap();
@@ -310,10 +248,9 @@ async fn a_forged_sender_never_reaches_a_person_under_the_default_or_the_trusted
 
 #[tokio::test]
 async fn a_storm_from_one_sender_is_held_instead_of_flooding_the_startmaske() {
-    let dovecot = Dovecot::start();
-    dovecot.add_user(USER, PASSWORD);
-    let o = office().await;
-    let mut m = mailbox(&o, "imap", dovecot.imap_port(), PASSWORD).await;
+    let o = Office::start().await;
+    let dovecot = &o.dovecot;
+    let mut m = o.mailbox("imap", dovecot.imap_port(), PASSWORD).await;
     m.storm_max = 3;
     m.storm_minutes = 10;
     let m = o.store.save_mailbox(&m, 2).await.unwrap();

@@ -2,63 +2,14 @@
 //! importer pass must not fail, every mail must end in exactly one state (a Vorgang or a kept mail
 //! with the expected reason), the normal mails must still become Vorgänge, and the INBOX must empty.
 
-use std::time::Instant;
+use postkorb_store::MailboxRecord;
 
-use postkorb_app::clock::Clock;
-use postkorb_app::importer;
-use postkorb_app::mailbox::source_config;
-use postkorb_app::secret::SecretKey;
-use postkorb_core::EmailAddress;
-use postkorb_store::{MailboxRecord, NewEmployee, Store};
-use postkorb_testkit::Dovecot;
+use crate::office::{Office, PASSWORD, USER};
 
 #[path = "../../../mail/tests/it/hostile_cases.rs"]
 mod hostile_cases;
 
 use hostile_cases::{ANNA, Hostile};
-
-const USER: &str = "vorgaenge@office.test";
-const PASSWORD: &str = "geheim";
-
-/// Anna's mails go to Bernd: a mail parsed with Anna as sender becomes a Vorgang.
-async fn office(dir: &std::path::Path) -> (Store, SecretKey) {
-    let store = Store::open(&format!("sqlite:{}", dir.join("p.db").display())).await.unwrap();
-    let key = SecretKey::load_or_create(&dir.join("key")).unwrap();
-    let add = |name: &str, license: Option<&str>, email: Option<&str>| NewEmployee {
-        name: name.into(),
-        username: Some(name.to_lowercase()),
-        is_current: true,
-        license: license.map(str::to_string),
-        work_email: email.map(|e| EmailAddress::parse(e).unwrap()),
-        permissions: vec![],
-    };
-    let anna = store.add_employee(&add("Anna", None, Some(ANNA)), 1).await.unwrap().id;
-    let bernd = store.add_employee(&add("Bernd", Some("L2"), None), 1).await.unwrap().id;
-    store.add_route(anna, bernd, 1).await.unwrap();
-    (store, key)
-}
-
-async fn mailbox(store: &Store, key: &SecretKey, port: u16) -> MailboxRecord {
-    let m = MailboxRecord {
-        name: "hostile".into(),
-        protocol: "imap".into(),
-        host: "127.0.0.1".into(),
-        port: port.into(),
-        tls: "none".into(),
-        username: USER.into(),
-        secret: None,
-        folder: "INBOX".into(),
-        disposal: "move".into(),
-        target_folder: "Postkorb/Importiert".into(),
-        poll_secs: 60,
-        // Routing of hostile input is under test, not sender verification.
-        verify_policy: postkorb_verify::Policy::Off.to_storage(),
-        enabled: true,
-        ..Default::default()
-    };
-    let m = postkorb_app::mailbox::with_password(m, key, PASSWORD).unwrap();
-    store.save_mailbox(&m, 1).await.unwrap()
-}
 
 fn normal(n: usize) -> Vec<u8> {
     hostile_cases::mail(
@@ -83,17 +34,18 @@ fn expected_state(h: &Hostile) -> Option<&'static str> {
 
 #[tokio::test]
 async fn hostile_mails_end_in_one_defined_state_each_and_normal_mails_still_become_vorgaenge() {
-    let dovecot = Dovecot::start();
-    dovecot.add_user(USER, PASSWORD);
-    let dir = tempfile::tempdir().unwrap();
-    let (store, key) = office(dir.path()).await;
-    let m = mailbox(&store, &key, dovecot.imap_port()).await;
+    let o = Office::start().await;
+    let (dovecot, store) = (&o.dovecot, &o.store);
+    // Anna's mails go to Bernd: a mail parsed with Anna as sender becomes a Vorgang.
+    assert_eq!(ANNA, crate::office::ANNA_EMAIL);
+    let m = o
+        .save(MailboxRecord { name: "hostile".into(), ..o.mailbox_record("imap", dovecot.imap_port()) }, PASSWORD)
+        .await;
 
     // One 20 MB single-line base64 mail goes through Dovecot too; the text and HTML variants of
     // it (same size class) are covered by the parser test only, to keep this test quick.
     let mut hostile = hostile_cases::small();
     hostile.extend(hostile_cases::big().into_iter().take(1));
-    let started = Instant::now();
     let mut delivered = 0;
     for (i, h) in hostile.iter().enumerate() {
         if i % 10 == 0 {
@@ -103,14 +55,8 @@ async fn hostile_mails_end_in_one_defined_state_each_and_normal_mails_still_beco
         dovecot.deliver(USER, &h.raw);
     }
     let normals = delivered;
-    eprintln!("delivered {} hostile + {normals} normal mails in {:?}", hostile.len(), started.elapsed());
 
-    let cfg = source_config(&m, &key, Default::default()).unwrap();
-    let started = Instant::now();
-    let report = importer::run_once(&store, &m, &cfg, 3, &Clock::fixed(1_800_000_000_000))
-        .await
-        .unwrap_or_else(|e| panic!("the importer failed on hostile input: {e}"));
-    eprintln!("imported in {:?}", started.elapsed());
+    let report = o.pass(&m).await.unwrap_or_else(|e| panic!("the importer failed on hostile input: {e}"));
 
     let total = hostile.len() + normals;
     assert_eq!((report.listed, report.imported.len(), report.deferred), (total, total, 0));

@@ -4,48 +4,20 @@
 
 use std::time::Duration;
 
-use postkorb_app::secret::SecretKey;
-use postkorb_core::EmailAddress;
-use postkorb_store::{MailboxRecord, NewEmployee, Store};
-use postkorb_testkit::Dovecot;
+use postkorb_store::{MailboxRecord, Store};
 
-const GOOD: &str = "vorgaenge@office.test";
+use crate::office::{Office, PASSWORD, USER};
+
+const GOOD: &str = USER;
 const BAD: &str = "schaden@office.test";
 const DEADLINE: Duration = Duration::from_secs(30);
 
-async fn store_with_route(dir: &std::path::Path) -> Store {
-    let store = Store::open(&format!("sqlite:{}", dir.join("p.db").display())).await.unwrap();
-    let employee = |name: &str, license: Option<&str>, email: Option<&str>| NewEmployee {
-        name: name.into(),
-        username: Some(name.to_lowercase()),
-        is_current: true,
-        license: license.map(str::to_string),
-        work_email: email.map(|e| EmailAddress::parse(e).unwrap()),
-        permissions: vec![],
-    };
-    let anna = store.add_employee(&employee("Anna", None, Some("anna@mustermail.de")), 1).await.unwrap().id;
-    let bernd = store.add_employee(&employee("Bernd", Some("L2"), None), 1).await.unwrap().id;
-    store.add_route(anna, bernd, 1).await.unwrap();
-    store
-}
-
-fn record(key: &SecretKey, port: u16, user: &str, password: &str) -> MailboxRecord {
-    let m = MailboxRecord {
-        name: user.into(),
-        protocol: "imap".into(),
-        host: "127.0.0.1".into(),
-        port: port.into(),
-        tls: "none".into(),
-        username: user.into(),
-        secret: None,
-        folder: "INBOX".into(),
-        disposal: "move".into(),
-        target_folder: "Postkorb/Importiert".into(),
-        poll_secs: 3600,
-        enabled: true,
-        ..Default::default()
-    };
-    postkorb_app::mailbox::with_password(m, key, password).unwrap()
+/// A mailbox of the office's Dovecot named after its user, polled hourly, under the default policy.
+fn record(o: &Office, user: &str, password: &str) -> MailboxRecord {
+    let m = o.mailbox_record("imap", o.dovecot.imap_port());
+    let m =
+        MailboxRecord { name: user.into(), username: user.into(), poll_secs: 3600, verify_policy: String::new(), ..m };
+    o.sealed(m, password)
 }
 
 fn mail(n: usize) -> Vec<u8> {
@@ -78,15 +50,11 @@ async fn until(store: &Store, name: &str, what: &str, check: impl Fn(&MailboxRec
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mailbox_with_a_wrong_password_reports_it_and_the_other_keeps_importing() {
-    let dovecot = std::sync::Arc::new(Dovecot::start());
-    dovecot.add_user(GOOD, "richtig");
+    let o = Office::start().await;
+    let (dovecot, store, key_file) = (&o.dovecot, &o.store, o.key_file());
     dovecot.add_user(BAD, "auch-richtig");
-    let dir = tempfile::tempdir().unwrap();
-    let store = store_with_route(dir.path()).await;
-    let key_file = dir.path().join("key");
-    let key = SecretKey::load_or_create(&key_file).unwrap();
-    store.save_mailbox(&record(&key, dovecot.imap_port(), GOOD, "richtig"), 1).await.unwrap();
-    store.save_mailbox(&record(&key, dovecot.imap_port(), BAD, "falsch"), 1).await.unwrap();
+    store.save_mailbox(&record(&o, GOOD, PASSWORD), 1).await.unwrap();
+    store.save_mailbox(&record(&o, BAD, "falsch"), 1).await.unwrap();
     dovecot.deliver(BAD, &mail(100));
 
     let (_stop, stopped) = tokio::sync::watch::channel(());
@@ -98,14 +66,14 @@ async fn a_mailbox_with_a_wrong_password_reports_it_and_the_other_keeps_importin
         tokio::spawn(postkorb_app::serve::run_mailbox(store.clone(), key_file.clone(), name.into(), 10, shutdown));
     }
 
-    until(&store, BAD, "login failure in the health", |m, _| {
+    until(store, BAD, "login failure in the health", |m, _| {
         m.last_error.as_deref().is_some_and(|e| e.contains("login failed")) && m.last_success_ms.is_none()
     })
     .await;
     for n in 1..=2 {
         let d = dovecot.clone();
         tokio::task::spawn_blocking(move || d.deliver(GOOD, &mail(n))).await.unwrap();
-        until(&store, GOOD, &format!("mail {n} of the good mailbox"), |m, imported| {
+        until(store, GOOD, &format!("mail {n} of the good mailbox"), |m, imported| {
             imported == n as i64 && m.last_error.is_none()
         })
         .await;
@@ -116,6 +84,6 @@ async fn a_mailbox_with_a_wrong_password_reports_it_and_the_other_keeps_importin
     assert_eq!(dovecot.count(BAD, "INBOX"), 1, "nothing touched in the failing mailbox");
 
     // The admin fixes the password: the running loop picks it up, no restart, no long back-off.
-    store.save_mailbox(&record(&key, dovecot.imap_port(), BAD, "auch-richtig"), 2).await.unwrap();
-    until(&store, BAD, "the fixed mailbox imports", |m, imported| imported == 1 && m.last_error.is_none()).await;
+    store.save_mailbox(&record(&o, BAD, "auch-richtig"), 2).await.unwrap();
+    until(store, BAD, "the fixed mailbox imports", |m, imported| imported == 1 && m.last_error.is_none()).await;
 }

@@ -7,53 +7,37 @@ use postkorb_app::clock::Clock;
 use postkorb_app::importer;
 use postkorb_app::mailbox::{open_secret, seal_secret};
 use postkorb_app::oauth::{self, Connect};
-use postkorb_app::settings::Settings;
 use postkorb_app::{Ctx, mail_cmds};
-use postkorb_store::{MailboxRecord, OAuthFields, SecretColumn, Store};
-use postkorb_testkit::{Dovecot, OAuthServer, Options};
+use postkorb_store::{MailboxRecord, OAuthFields, SecretColumn};
+use postkorb_testkit::{OAuthServer, Options};
 
-const USER: &str = "vorgaenge@office.test";
-const NOW: i64 = 1_800_000_000_000;
+use crate::office::{NOW, Office, USER};
 
+/// The office whose Dovecot checks tokens at the local OAuth server (`w.store`, `w.ctx` through the office).
 struct World {
-    dovecot: Dovecot,
+    office: Office,
     oauth: OAuthServer,
-    /// What the `postkorb` commands run with (its store and key are the test's too).
-    ctx: Ctx,
-    store: Store,
-    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for World {
+    type Target = Office;
+    fn deref(&self) -> &Office {
+        &self.office
+    }
 }
 
 async fn world() -> World {
     let oauth = OAuthServer::start();
-    let dovecot =
-        Dovecot::start_with(Options { oauth2_introspection: Some(oauth.introspection_url()), ..Options::default() });
+    let options = Options { oauth2_introspection: Some(oauth.introspection_url()), ..Options::default() };
     // The password only serves the test's own deliveries; Postkorb logs in with tokens.
-    dovecot.add_user(USER, "only-for-delivery");
-    let dir = tempfile::tempdir().unwrap();
-    let settings = Settings { data_dir: dir.path().to_path_buf(), ..Settings::default() };
-    let ctx = Ctx::open(settings).await.unwrap();
-    World { dovecot, oauth, store: ctx.store.clone(), ctx, _dir: dir }
+    let office = Office::start_with(options, "only-for-delivery").await;
+    World { office, oauth }
 }
 
 /// A mailbox without OAuth yet, as `mailbox set … --keep-password` leaves it.
 async fn plain_mailbox(w: &World, protocol: &str) -> MailboxRecord {
     let port = if protocol == "pop3" { w.dovecot.pop3_port() } else { w.dovecot.imap_port() };
-    let m = MailboxRecord {
-        name: "default".into(),
-        protocol: protocol.into(),
-        host: "127.0.0.1".into(),
-        port: port.into(),
-        tls: "none".into(),
-        username: USER.into(),
-        folder: "INBOX".into(),
-        disposal: "move".into(),
-        target_folder: "Postkorb/Importiert".into(),
-        poll_secs: 60,
-        verify_policy: postkorb_verify::Policy::Off.to_storage(),
-        enabled: true,
-        ..Default::default()
-    };
+    let m = MailboxRecord { name: "default".into(), ..w.mailbox_record(protocol, port) };
     w.store.save_mailbox(&m, 1).await.unwrap()
 }
 

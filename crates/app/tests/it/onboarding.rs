@@ -1,11 +1,9 @@
 //! Onboarding an existing mailbox safely: a dry run that touches nothing, then a cut-off date that
 //! leaves older mail on the server; plus `mailbox status` and `/metrics` as the admin sees them.
 
-use crate::common;
-use common::Env;
+use crate::common::Env;
+use crate::office::{PASSWORD, USER};
 use postkorb_testkit::Dovecot;
-
-const USER: &str = "vorgaenge@office.test";
 
 fn mail(subject: &str, date: &str) -> Vec<u8> {
     format!(
@@ -17,7 +15,7 @@ fn mail(subject: &str, date: &str) -> Vec<u8> {
 #[test]
 fn a_dry_run_touches_nothing_and_a_cut_off_leaves_older_mail_on_the_server() {
     let dovecot = Dovecot::start();
-    dovecot.add_user(USER, "geheim");
+    dovecot.add_user(USER, PASSWORD);
     for (i, date) in ["Mon, 03 Feb 2020 10:00:00 +0100", "Tue, 04 Feb 2020 10:00:00 +0100"].iter().enumerate() {
         dovecot.deliver(USER, &mail(&format!("alt-{i}"), date));
     }
@@ -25,33 +23,8 @@ fn a_dry_run_touches_nothing_and_a_cut_off_leaves_older_mail_on_the_server() {
         dovecot.deliver(USER, &mail(&format!("neu-{i}"), "Thu, 26 Nov 2026 08:00:00 +0100"));
     }
     let env = Env::new();
-    env.ok(&["employee", "add", "--name", "Anna", "--email", "anna@mustermail.de"]);
-    env.ok(&["employee", "add", "--name", "Bernd", "--license", "L2"]);
-    env.ok(&["route", "add", "--from", "Anna", "--to", "Bernd"]);
-    let port = dovecot.imap_port().to_string();
-    let set = env.run(
-        &[
-            "mailbox",
-            "set",
-            "--protocol",
-            "imap",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--tls",
-            "none",
-            "--username",
-            USER,
-            "--password-stdin",
-            "--verify",
-            "off",
-            "--since",
-            "2025-01-01",
-        ],
-        Some("geheim\n"),
-    );
-    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    env.office();
+    env.imap_mailbox(dovecot.imap_port(), &["--verify", "off", "--since", "2025-01-01"]);
     assert!(env.ok(&["mailbox", "show"]).contains("dated from 2025-01-01 on"));
 
     let dry = env.ok(&["mailbox", "dry-run"]);
@@ -78,29 +51,10 @@ fn a_dry_run_touches_nothing_and_a_cut_off_leaves_older_mail_on_the_server() {
     assert!(status.contains("last error     none"), "{status}");
 
     // The office decides to take the old mail too.
-    let set = env.run(
-        &[
-            "mailbox",
-            "set",
-            "--protocol",
-            "imap",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--tls",
-            "none",
-            "--username",
-            USER,
-            "--keep-password",
-            "--verify",
-            "off",
-            "--since",
-            "all",
-        ],
-        None,
-    );
-    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    let port = dovecot.imap_port().to_string();
+    let mut set = vec!["mailbox", "set", "--protocol", "imap", "--host", "127.0.0.1", "--port", &port];
+    set.extend(["--tls", "none", "--username", USER, "--keep-password", "--verify", "off", "--since", "all"]);
+    env.ok(&set);
     env.ok(&["fetch", "--once"]);
     assert_eq!(dovecot.count(USER, "INBOX"), 0);
     let cases: serde_json::Value = serde_json::from_str(&env.ok(&["cases", "list", "--json"])).unwrap();

@@ -4,61 +4,17 @@
 
 use std::time::Duration;
 
-use postkorb_app::secret::SecretKey;
-use postkorb_core::EmailAddress;
-use postkorb_store::{MailboxRecord, NewEmployee, Store};
-use postkorb_testkit::Dovecot;
+use postkorb_store::MailboxRecord;
 use tokio::sync::oneshot;
 
-const USER: &str = "vorgaenge@office.test";
-const PASSWORD: &str = "geheim";
+use crate::office::{Office, PASSWORD, USER};
+
 const DEADLINE: Duration = Duration::from_secs(20);
 
-struct Office {
-    store: Store,
-    key_file: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-/// A route from Anna to Bernd, so her mail has somewhere to go (a Vorgang once her sender is verified).
-async fn office() -> Office {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite:{}", dir.path().join("p.db").display())).await.unwrap();
-    let employee = |name: &str, license: Option<&str>, email: Option<&str>| NewEmployee {
-        name: name.into(),
-        username: Some(name.to_lowercase()),
-        is_current: true,
-        license: license.map(str::to_string),
-        work_email: email.map(|e| EmailAddress::parse(e).unwrap()),
-        permissions: vec![],
-    };
-    let anna = store.add_employee(&employee("Anna", None, Some("anna@mustermail.de")), 1).await.unwrap().id;
-    let bernd = store.add_employee(&employee("Bernd", Some("L2"), None), 1).await.unwrap().id;
-    store.add_route(anna, bernd, 1).await.unwrap();
-    Office { store, key_file: dir.path().join("key"), _dir: dir }
-}
-
-async fn imap_mailbox(o: &Office, name: &str, port: u16, user: &str, password: &str) -> MailboxRecord {
-    let key = SecretKey::load_or_create(&o.key_file).unwrap();
-    let m = MailboxRecord {
-        name: name.into(),
-        protocol: "imap".into(),
-        host: "127.0.0.1".into(),
-        port: port.into(),
-        tls: "none".into(),
-        username: user.into(),
-        secret: None,
-        folder: "INBOX".into(),
-        disposal: "move".into(),
-        target_folder: "Postkorb/Importiert".into(),
-        poll_secs: 3600,
-        // Arrival is under test; sender verification has its own tests.
-        verify_policy: postkorb_verify::Policy::Off.to_storage(),
-        enabled: true,
-        ..Default::default()
-    };
-    let m = postkorb_app::mailbox::with_password(m, &key, password).unwrap();
-    o.store.save_mailbox(&m, 1).await.unwrap()
+/// The office's IMAP mailbox named `name`, polled only hourly: what arrives sooner came by IDLE.
+async fn imap_mailbox(o: &Office, name: &str) -> MailboxRecord {
+    let m = o.mailbox_record("imap", o.dovecot.imap_port());
+    o.save(MailboxRecord { name: name.into(), poll_secs: 3600, ..m }, PASSWORD).await
 }
 
 fn mail(subject: &str) -> Vec<u8> {
@@ -75,7 +31,7 @@ fn start_loop(o: &Office, name: &str) -> oneshot::Sender<()> {
     let shutdown = async move {
         let _ = stopped.await;
     };
-    let run = postkorb_app::serve::run_mailbox(o.store.clone(), o.key_file.clone(), name.into(), 10, shutdown);
+    let run = postkorb_app::serve::run_mailbox(o.store.clone(), o.key_file(), name.into(), 10, shutdown);
     tokio::spawn(run);
     stop
 }
@@ -101,10 +57,9 @@ async fn until(o: &Office, name: &str, what: &str, check: impl Fn(&MailboxRecord
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_imports_new_mail_without_waiting_for_the_poll_interval() {
-    let dovecot = std::sync::Arc::new(Dovecot::start());
-    dovecot.add_user(USER, PASSWORD);
-    let o = office().await;
-    imap_mailbox(&o, "office", dovecot.imap_port(), USER, PASSWORD).await;
+    let o = Office::start().await;
+    let dovecot = &o.dovecot;
+    imap_mailbox(&o, "office").await;
     let _stop = start_loop(&o, "office");
     until(&o, "office", "first pass", |m, _| m.last_success_ms.is_some()).await;
 
@@ -120,10 +75,9 @@ async fn idle_imports_new_mail_without_waiting_for_the_poll_interval() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_dovecot_restart_the_loop_reconnects_and_imports_what_arrived_meanwhile() {
-    let dovecot = std::sync::Arc::new(Dovecot::start());
-    dovecot.add_user(USER, PASSWORD);
-    let o = office().await;
-    imap_mailbox(&o, "office", dovecot.imap_port(), USER, PASSWORD).await;
+    let o = Office::start().await;
+    let dovecot = &o.dovecot;
+    imap_mailbox(&o, "office").await;
     let _stop = start_loop(&o, "office");
     until(&o, "office", "first pass", |m, _| m.last_success_ms.is_some()).await;
 

@@ -2,34 +2,29 @@
 //! PostgreSQL with every row and blob identical, refuses a target that holds data, and Postkorb
 //! goes on working on PostgreSQL; `backup` / `restore` bring a SQLite database back.
 
-use crate::scale_support;
-
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use postkorb_store::Store;
 use sqlx::Row;
 
-fn postkorb(dir: &Path, db: Option<&str>, args: &[&str], stdin: &str) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_postkorb"));
-    cmd.env("POSTKORB_DATA_DIR", dir)
-        .env_remove("POSTKORB_DATABASE_URL")
-        .env_remove("POSTKORB_CONFIG")
-        .env_remove("POSTKORB_BLOB_DIR");
-    if let Some(db) = db {
-        cmd.env("POSTKORB_DATABASE_URL", db);
+use crate::common::Env;
+
+/// The one runner on the data dir `dir`, on the database `db` instead of the SQLite file if given.
+fn env(dir: &Path, db: Option<&str>) -> Env {
+    let env = Env::in_dir(dir);
+    match db {
+        Some(db) => env.with("POSTKORB_DATABASE_URL", db),
+        None => env,
     }
-    let mut child = cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
+}
+
+fn postkorb(dir: &Path, db: Option<&str>, args: &[&str], stdin: &str) -> Output {
+    env(dir, db).run(args, Some(stdin))
 }
 
 fn ok(dir: &Path, db: Option<&str>, args: &[&str], stdin: &str) -> String {
-    let out = postkorb(dir, db, args, stdin);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "postkorb {args:?}:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
-    text
+    env(dir, db).ok_with_input(args, stdin)
 }
 
 /// An office on SQLite with a bit of everything: employees with logins and tokens, sender rows,
@@ -140,7 +135,7 @@ async fn snapshot(store: &Store) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn migrating_sqlite_to_postgres_keeps_every_row_and_blob_identical() {
-    let target = scale_support::fresh_postgres().await;
+    let Some(target) = postkorb_testkit::postgres::database("migrate-db to PostgreSQL").await else { return };
     let dir = tempfile::tempdir().unwrap();
     office(dir.path());
     let sqlite = open_sqlite(dir.path()).await;
@@ -223,7 +218,7 @@ async fn a_sqlite_backup_restores_every_row_and_refuses_to_overwrite_data_withou
 #[tokio::test(flavor = "multi_thread")]
 async fn backup_and_restore_on_postgres_point_to_pg_dump_and_pg_restore() {
     let dir = tempfile::tempdir().unwrap();
-    let url = scale_support::fresh_postgres().await;
+    let Some(url) = postkorb_testkit::postgres::database("backup on PostgreSQL").await else { return };
     let out = postkorb(dir.path(), Some(&url), &["backup", dir.path().join("x").to_str().unwrap()], "");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("pg_dump"), "{}", String::from_utf8_lossy(&out.stderr));

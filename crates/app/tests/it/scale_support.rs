@@ -4,14 +4,13 @@
 
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use postkorb_store::Store;
 use postkorb_testkit::Dovecot;
 use sqlx::Row;
+
+use crate::common::{Env, HANG_GUARD, Served};
 
 pub const USER: &str = "vorgaenge";
 pub const PASSWORD: &str = "geheim-123";
@@ -26,59 +25,12 @@ pub struct Cluster {
     pub batch_size: usize,
 }
 
-/// A running `postkorb serve`; killed (SIGKILL) when dropped.
-pub struct Instance {
-    pub child: Child,
-    pub port: u16,
-    pub name: String,
-    pub log: PathBuf,
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Instance {
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// True if `holder` (a lease holder id: host-pid-random) is this process.
-    pub fn holds(&self, holder: &str) -> bool {
-        holder.rsplit('-').nth(1) == Some(self.pid().to_string().as_str())
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Stops the process the hard way, as a crash or power loss would (SIGKILL).
-    pub fn kill(&mut self) {
-        self.child.kill().expect("SIGKILL");
-        let _ = self.child.wait();
-    }
-
-    /// Asks the process to stop cleanly (SIGTERM) and waits for it.
-    pub fn terminate(&mut self) {
-        let ok = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status().expect("kill -TERM");
-        assert!(ok.success());
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if self.child.try_wait().expect("try_wait").is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("{} did not stop within 15 s after SIGTERM\n{}", self.name, self.log());
-    }
-}
+/// A running `postkorb serve` instance; killed (SIGKILL) when dropped.
+pub type Instance = Served;
 
 /// POST with a bearer token to an instance's port; the whole response.
 pub fn post_to(port: u16, path: &str, token: &str) -> Option<String> {
-    http(
+    crate::common::http(
         port,
         &format!(
             "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n\
@@ -87,133 +39,48 @@ pub fn post_to(port: u16, path: &str, token: &str) -> Option<String> {
     )
 }
 
-fn http(port: u16, request: &str) -> Option<String> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(60))).ok()?;
-    s.write_all(request.as_bytes()).ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
-}
-
-/// The test PostgreSQL server from `POSTKORB_TEST_POSTGRES`; these tests need it.
-pub fn postgres_server() -> String {
-    std::env::var("POSTKORB_TEST_POSTGRES").unwrap_or_else(|_| {
-        panic!(
-            "POSTKORB_TEST_POSTGRES is not set: the scale-out tests need PostgreSQL. Run ./scripts/test, \
-             which starts a private PostgreSQL and sets it."
-        )
-    })
-}
-
-/// Creates a new, empty database on the test server and returns its URL.
-pub async fn fresh_postgres() -> String {
-    use sqlx::Connection;
-    let server = postgres_server();
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let name = format!(
-        "pk_scale_{}_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000
-    );
-    let mut admin = sqlx::PgConnection::connect(&server).await.expect("connect to the test PostgreSQL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
-    let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(&server);
-    format!("{base}/{name}")
-}
-
 impl Cluster {
     /// A fresh database and Dovecot user, and the mailbox set up through the CLI (verification
-    /// off, storm limit off, polling every second as the fallback).
-    pub async fn new(lease_secs: u64, batch_size: usize) -> Cluster {
-        let db_url = fresh_postgres().await;
+    /// off, storm limit off, polling every second as the fallback). None when there is no test
+    /// PostgreSQL outside CI (`postkorb_testkit::postgres`).
+    pub async fn new(lease_secs: u64, batch_size: usize) -> Option<Cluster> {
+        let db_url = postkorb_testkit::postgres::database("the scale-out test").await?;
         let dovecot = Dovecot::start();
         dovecot.add_user(USER, PASSWORD);
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&db_url).await.expect("open the test database");
         let c = Cluster { dir, db_url, store, dovecot, lease_secs, batch_size };
         std::fs::write(c.dir.path().join("postkorb.toml"), format!("batch_size = {batch_size}\n")).unwrap();
-        let port = c.dovecot.imap_port().to_string();
-        c.postkorb(
-            &[
-                "mailbox",
-                "set",
-                "--protocol",
-                "imap",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &port,
-                "--tls",
-                "none",
-                "--username",
-                USER,
-                "--password-stdin",
-                "--verify",
-                "off",
-                "--poll-secs",
-                "1",
-                "--storm-max",
-                "0",
-            ],
-            Some(PASSWORD),
-        );
-        c
+        let extra = ["--verify", "off", "--poll-secs", "1", "--storm-max", "0"];
+        c.env("cli").imap_mailbox_as(c.dovecot.imap_port(), USER, PASSWORD, &extra);
+        Some(c)
     }
 
-    fn command(&self, data_dir: &str) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_postkorb"));
-        cmd.env("POSTKORB_CONFIG", self.dir.path().join("postkorb.toml"))
-            .env("POSTKORB_DATABASE_URL", &self.db_url)
-            .env("POSTKORB_DATA_DIR", self.dir.path().join(data_dir))
-            .env("POSTKORB_KEY_FILE", self.dir.path().join("secret.key"))
-            .env("POSTKORB_LEASE_SECS", self.lease_secs.to_string());
-        cmd
+    /// The `postkorb` runner of instance `data_dir` on the shared database, config and key file.
+    pub fn env(&self, data_dir: &str) -> Env {
+        let dir = self.dir.path().join(data_dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Env::in_dir(&dir)
+            .with("POSTKORB_CONFIG", self.dir.path().join("postkorb.toml"))
+            .with("POSTKORB_DATABASE_URL", &self.db_url)
+            .with("POSTKORB_KEY_FILE", self.dir.path().join("secret.key"))
+            .with("POSTKORB_LEASE_SECS", self.lease_secs.to_string())
     }
 
     /// Runs a CLI command against the shared database; panics with its output unless it succeeds.
     pub fn postkorb(&self, args: &[&str], stdin: Option<&str>) -> String {
-        let mut child = self
-            .command("cli")
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.unwrap_or("").as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success(), "postkorb {args:?} failed:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
-        text
+        self.env("cli").ok_with_input(args, stdin.unwrap_or(""))
     }
 
     /// Starts `postkorb serve` as instance `name` and waits until its /health answers.
     pub fn start(&self, name: &str) -> Instance {
-        let port = postkorb_testkit::free_port();
-        let log = self.dir.path().join(format!("{name}.log"));
-        let child = self
-            .command(name)
-            .arg("serve")
-            .env("POSTKORB_LISTEN", format!("127.0.0.1:{port}"))
-            .env("POSTKORB_LOG", "postkorb_app=debug,info")
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(self.dir.path().join(format!("{name}.out"))).unwrap())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let instance = Instance { child, port, name: name.into(), log };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let health =
-                http(port, &format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"));
-            if health.is_some_and(|h| h.starts_with("HTTP/1.1 200")) {
-                return instance;
-            }
-            assert!(Instant::now() < deadline, "{name} did not come up\n{}", instance.log());
+        let instance = self.env(name).with("POSTKORB_LOG", "postkorb_app=debug,info").serve(name);
+        let started = Instant::now();
+        while !instance.get("/health").is_some_and(|h| h.starts_with("HTTP/1.1 200")) {
+            assert!(started.elapsed() < HANG_GUARD, "{name} did not come up\n{}", instance.log());
             std::thread::sleep(Duration::from_millis(100));
         }
+        instance
     }
 
     /// Drops `n` mails straight into the mailbox's Maildir (as a delivery agent would) and returns

@@ -1,90 +1,96 @@
-//! `postkorb serve` as a process: it imports on its own and reports health over HTTP.
+//! `postkorb serve`: as a process it imports on its own and reports health over HTTP; in process,
+//! `serve::run` serves on the listener it is given and stops when its shutdown future completes.
 
-use crate::common;
-use common::Env;
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn http_get(port: u16, path: &str) -> Option<String> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
+use crate::common::{Env, HANG_GUARD, http};
+use crate::office::Office;
+
+/// A Maildir with its three folders below `dir`.
+fn maildir(dir: &std::path::Path) -> std::path::PathBuf {
+    let maildir = dir.join("mb");
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    maildir
 }
 
-struct Kill(std::process::Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// Delivers a mail from Anna the way a delivery agent does (tmp/, then rename into new/).
+fn drop_mail(maildir: &std::path::Path, subject: &str) {
+    std::fs::write(maildir.join("tmp/1.x"), format!("From: anna@mustermail.de\r\nSubject: {subject}\r\n\r\nHallo\r\n"))
+        .unwrap();
+    std::fs::rename(maildir.join("tmp/1.x"), maildir.join("new/1.x")).unwrap();
 }
+
+const ONE_CASE: &str = "postkorb_imported_total{mailbox=\"default\",outcome=\"case\"} 1";
 
 #[test]
 fn serve_imports_a_mail_dropped_into_the_maildir_and_reports_health() {
     let env = Env::new();
-    let maildir = env.path().join("mb");
-    for sub in ["new", "cur", "tmp"] {
-        std::fs::create_dir_all(maildir.join(sub)).unwrap();
-    }
-    let p = env.path();
-    assert!(env.run(&["employee", "add", "--name", "Anna", "--email", "anna@mustermail.de"], None).status.success());
-    assert!(env.run(&["employee", "add", "--name", "Bernd", "--license", "L"], None).status.success());
-    assert!(env.run(&["route", "add", "--from", "Anna", "--to", "Bernd"], None).status.success());
-    let set = env.run(
-        &[
-            "mailbox",
-            "set",
-            "--protocol",
-            "maildir",
-            "--path",
-            maildir.to_str().unwrap(),
-            "--poll-secs",
-            "1",
-            "--verify",
-            "off",
-        ],
-        None,
-    );
-    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    let maildir = maildir(env.path());
+    env.office();
+    let set = ["mailbox", "set", "--protocol", "maildir", "--path", maildir.to_str().unwrap()];
+    env.ok(&[&set[..], &["--poll-secs", "1", "--verify", "off"]].concat());
 
-    let port = postkorb_testkit::free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_postkorb"))
-        .arg("serve")
-        .env("POSTKORB_DATA_DIR", p)
-        .env("POSTKORB_LISTEN", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _guard = Kill(child);
+    let served = env.serve("serve");
+    drop_mail(&maildir, "Rückruf bitte");
 
-    std::fs::write(maildir.join("tmp/1.x"), "From: anna@mustermail.de\r\nSubject: Rückruf bitte\r\n\r\nHallo\r\n")
-        .unwrap();
-    std::fs::rename(maildir.join("tmp/1.x"), maildir.join("new/1.x")).unwrap();
-
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let started = Instant::now();
     let mut last = String::new();
-    while Instant::now() < deadline {
-        if let Some(body) = http_get(port, "/metrics") {
+    while started.elapsed() < HANG_GUARD {
+        if let Some(body) = served.get("/metrics") {
             last = body;
-            if last.contains("postkorb_imported_total{mailbox=\"default\",outcome=\"case\"} 1") {
+            if last.contains(ONE_CASE) {
                 break;
             }
         }
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(last.starts_with("HTTP/1.1 200"), "{last}");
-    let health = http_get(port, "/health").unwrap();
+    let health = served.get("/health").unwrap();
     assert!(health.starts_with("HTTP/1.1 200") && health.ends_with(r#"{"status":"ok"}"#), "{health}");
-    let metrics = http_get(port, "/metrics").unwrap();
-    assert!(metrics.contains("postkorb_imported_total{mailbox=\"default\",outcome=\"case\"} 1"), "{metrics}");
+    let metrics = served.get("/metrics").unwrap();
+    assert!(metrics.contains(ONE_CASE), "{metrics}");
     assert!(metrics.contains("postkorb_mailbox_error{mailbox=\"default\"} 0"), "{metrics}");
     let cases = env.run(&["cases", "list", "--json", "--user", "Bernd"], None);
     let json: serde_json::Value = serde_json::from_slice(&cases.stdout).unwrap();
     assert_eq!(json[0]["subject"], "Rückruf bitte");
     assert_eq!(std::fs::read_dir(maildir.join("new")).unwrap().count(), 0, "moved out of new/");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_run_serves_on_the_listener_it_is_given_and_stops_when_the_shutdown_future_completes() {
+    let o = Office::start().await;
+    let maildir = maildir(o.data_dir());
+    let set = ["mailbox", "set", "--protocol", "maildir", "--path", maildir.to_str().unwrap()];
+    Env::in_dir(o.data_dir()).ok(&[&set[..], &["--poll-secs", "1", "--verify", "off"]].concat());
+    let id = o.store.mailbox("default").await.unwrap().id;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = stopped.await;
+    };
+
+    let test = async {
+        drop_mail(&maildir, "Über den Listener");
+        let get = |path: &'static str| {
+            tokio::task::spawn_blocking(move || {
+                http(port, &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"))
+            })
+        };
+        let started = Instant::now();
+        loop {
+            if get("/metrics").await.unwrap().is_some_and(|m| m.contains(ONE_CASE)) {
+                break;
+            }
+            assert!(started.elapsed() < HANG_GUARD, "the mail was not imported");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        stop.send(()).unwrap();
+    };
+    let (served, ()) = tokio::join!(postkorb_app::serve::run(&o, listener, shutdown), test);
+    served.unwrap();
+    assert_eq!(o.store.lease(id).await.unwrap(), None, "a clean stop gives the fetch lease back");
+    assert_eq!(o.store.cases(None, 10, 0).await.unwrap()[0].subject, "Über den Listener");
 }

@@ -24,6 +24,7 @@ async fn app() -> App {
 }
 
 async fn app_with(change: impl FnOnce(&mut Settings)) -> App {
+    crate::test_dns::install();
     let dir = tempfile::tempdir().unwrap();
     let mut settings = Settings { data_dir: dir.path().to_path_buf(), ..Settings::default() };
     change(&mut settings);

@@ -1,6 +1,6 @@
-//! What the browser tests stand on: the real `postkorb` binary with its own data dir, Debian's
-//! chromedriver + Chromium driven through fantoccini, screenshots under `target/screenshots/`, and
-//! polling with deadlines instead of fixed sleeps.
+//! What the browser tests stand on: the real `postkorb` binary with its own data dir (through the
+//! one runner, `common::Env`), Debian's chromedriver + Chromium driven through fantoccini,
+//! screenshots under `target/screenshots/`, and polling with deadlines instead of fixed sleeps.
 
 use std::future::Future;
 use std::io::{Read, Write};
@@ -15,6 +15,8 @@ use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
+
+use crate::common::{Env, Served, http};
 
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 pub const CHROMIUM: &str = "/usr/bin/chromium";
@@ -61,20 +63,16 @@ fn screenshot_dir(test: &str) -> PathBuf {
 // The application
 // ---------------------------------------------------------------------------------------------
 
-/// One office: a data dir prepared with the CLI, then `postkorb serve` on a free port.
+/// One office: a data dir prepared with the CLI, then `postkorb serve` (both through the one runner).
 pub struct App {
-    dir: tempfile::TempDir,
+    env: Env,
     port: u16,
-    serve: Option<Child>,
+    serve: Option<Served>,
 }
 
 impl App {
     pub fn new() -> App {
-        App {
-            dir: tempfile::Builder::new().prefix("postkorb-browser-").tempdir().expect("tempdir"),
-            port: 0,
-            serve: None,
-        }
+        App { env: Env::new(), port: 0, serve: None }
     }
 
     /// Runs the CLI like a user would; panics with its stderr when it fails.
@@ -84,27 +82,7 @@ impl App {
 
     /// Runs the CLI; its stdout, or its stderr when it fails.
     pub fn try_cli(&self, args: &[&str], stdin: Option<&str>) -> Result<String, String> {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_postkorb"))
-            .args(args)
-            .env("POSTKORB_DATA_DIR", self.dir.path())
-            .env_remove("POSTKORB_CONFIG")
-            .env_remove("POSTKORB_DATABASE_URL")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start postkorb");
-        let mut input = child.stdin.take().expect("stdin");
-        if let Some(text) = stdin {
-            input.write_all(text.as_bytes()).expect("write stdin");
-        }
-        drop(input);
-        let out = child.wait_with_output().expect("wait for postkorb");
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
+        self.env.try_run(args, stdin)
     }
 
     /// Adds an employee. `username` and `password` make a login; `permissions` as the CLI takes them.
@@ -133,61 +111,29 @@ impl App {
     /// The mailbox as the admin would enter it, through the CLI: plaintext IMAP on the test Dovecot,
     /// trusting the Authentication-Results of the office's own server `authserv_id`.
     pub fn imap_mailbox(&self, port: u16, username: &str, password: &str, authserv_id: &str) {
-        let port = port.to_string();
         let verify = format!("auth-results:{authserv_id}");
-        self.cli(
-            &[
-                "mailbox",
-                "set",
-                "--protocol",
-                "imap",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &port,
-                "--tls",
-                "none",
-                "--username",
-                username,
-                "--password-stdin",
-                "--poll-secs",
-                "1",
-                "--verify",
-                &verify,
-            ],
-            Some(&format!("{password}\n")),
-        );
+        self.env.imap_mailbox_as(port, username, password, &["--poll-secs", "1", "--verify", &verify]);
     }
 
-    /// Starts `postkorb serve` and waits until it answers on `/health`.
+    /// Starts `postkorb serve` and waits until it answers on `/health`. Its port is chosen here,
+    /// not by the process: the OAuth redirect needs the public URL before the start.
     pub fn serve(&mut self) {
         assert!(self.serve.is_none(), "already serving");
         self.port = postkorb_testkit::free_port();
-        let log = std::fs::File::create(self.dir.path().join("serve.log")).expect("serve log");
-        let child = Command::new(env!("CARGO_BIN_EXE_postkorb"))
-            .arg("serve")
-            .env("POSTKORB_DATA_DIR", self.dir.path())
-            .env("POSTKORB_LISTEN", format!("127.0.0.1:{}", self.port))
-            .env("POSTKORB_PUBLIC_URL", format!("http://127.0.0.1:{}", self.port))
-            .env_remove("POSTKORB_CONFIG")
-            .env_remove("POSTKORB_DATABASE_URL")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start postkorb serve");
-        self.serve = Some(child);
+        let env = self
+            .env
+            .with("POSTKORB_LISTEN", format!("127.0.0.1:{}", self.port))
+            .with("POSTKORB_PUBLIC_URL", format!("http://127.0.0.1:{}", self.port));
+        self.serve = Some(env.serve("serve"));
         let deadline = Instant::now() + PATIENCE;
         while self.health().is_none() {
-            if let Some(Ok(Some(status))) = self.serve.as_mut().map(|c| c.try_wait()) {
-                panic!("postkorb serve exited with {status}:\n{}", self.serve_log());
-            }
             assert!(Instant::now() < deadline, "postkorb serve did not answer on /health:\n{}", self.serve_log());
             std::thread::sleep(Duration::from_millis(100));
         }
     }
 
     pub fn serve_log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
+        self.serve.as_ref().map(Served::log).unwrap_or_default()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -197,12 +143,7 @@ impl App {
     /// A GET over plain HTTP from loopback: the status line and body, or None while the server
     /// does not answer.
     fn http_get(&self, path: &str) -> Option<String> {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
-        let mut out = String::new();
-        s.read_to_string(&mut out).ok()?;
-        Some(out)
+        http(self.port, &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"))
     }
 
     /// `/health` as JSON, or None while the server does not answer.
@@ -235,15 +176,6 @@ impl App {
             }
         })
         .await;
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.serve.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
     }
 }
 
