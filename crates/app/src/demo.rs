@@ -64,7 +64,8 @@ pub async fn run(mut settings: Settings, serve: bool, reset: bool) -> anyhow::Re
             println!("     {user} / {pw}");
         }
         println!("     (bernd has the permission „E-Mails automatisch einlesen“; clara has not)");
-        crate::serve::run(&ctx).await?;
+        let listener = crate::serve::bind(&ctx).await?;
+        crate::serve::run(&ctx, listener, crate::serve::shutdown_signal()).await?;
     }
     Ok(())
 }

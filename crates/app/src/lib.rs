@@ -75,7 +75,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Err(e) = announce_admin(&ctx).await {
                 eprintln!("warning: no first admin created here ({e:#}); another instance may have just done it");
             }
-            serve::run(&ctx).await
+            let listener = serve::bind(&ctx).await?;
+            serve::run(&ctx, listener, serve::shutdown_signal()).await
         }
         Command::Fetch { once: _ } => mail_cmds::fetch_each(&ctx, true, true).await.map(|_| ()),
         Command::Demo { .. } => unreachable!("handled above"),

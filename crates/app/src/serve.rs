@@ -2,7 +2,7 @@
 //!
 //! Each mailbox runs on its own task (`push::run_mailbox`: IMAP IDLE or polling, back-off with
 //! jitter), so one failing mailbox never stops the others. Nothing binds a port deep inside: the
-//! listener is bound here and handed to axum.
+//! command handling binds the listener (`bind`) and hands it to `run` with the shutdown future.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,23 +18,40 @@ use crate::Ctx;
 mod push;
 pub use push::{IDLE_RENEW, run_mailbox, run_mailbox_leased};
 
-pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(&ctx.settings.listen)
+/// Binds `settings.listen` for [`run`]; the one place a port is bound (the command handling calls it).
+pub async fn bind(ctx: &Ctx) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(&ctx.settings.listen)
         .await
-        .with_context(|| format!("cannot listen on {}", ctx.settings.listen))?;
+        .with_context(|| format!("cannot listen on {}", ctx.settings.listen))
+}
+
+/// Serves the web on `listener` and runs the importer loops until `shutdown` completes (the
+/// binary passes [`shutdown_signal`]; tests pass a listener bound to port 0 and a channel). Then
+/// the loops stop and give their fetch leases back, so another instance takes over at once.
+pub async fn run(
+    ctx: &Ctx,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
     println!("Postkorb is running: health at http://{}/health (Ctrl-C stops)", listener.local_addr()?);
     let app = crate::http::router(ctx)?.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let http = tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(shutdown()).await });
     let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut http_stopping = stopping.clone();
+    let http = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = http_stopping.wait_for(|s| *s).await;
+            })
+            .await
+    });
     let mut tasks: HashMap<String, JoinHandle<()>> = HashMap::new();
     let result = tokio::select! {
         r = supervise(ctx, &mut tasks, stopping) => r,
-        _ = shutdown() => {
+        _ = shutdown => {
             println!("stopping");
             Ok(())
         }
     };
-    // A clean stop gives the fetch leases back, so another instance takes over at once.
     let _ = stop.send(true);
     for (_, task) in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
@@ -44,7 +61,8 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
     result
 }
 
-async fn shutdown() {
+/// Completes on Ctrl-C or SIGTERM: how the binary is asked to stop.
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

@@ -1,13 +1,16 @@
-//! Test harness for Postkorb's integration tests: a private Dovecot on free loopback ports
-//! (optionally with TLS from a throw-away CA),
-//! a local OAuth2 token/introspection server for XOAUTH2, a tiny blocking IMAP client to prepare and inspect mailboxes, and a TCP proxy that can cut
-//! connections mid-stream, and a recording listener that plays the attacker's host. Std-only on purpose so tests stay independent of the code under test.
+//! Test harness for Postkorb's integration tests: the servers they talk to, never Postkorb's own
+//! code (so the crates under test can dev-depend on it without a cycle). A private Dovecot on free
+//! loopback ports (optionally with TLS from a throw-away CA), a local OAuth2 token/introspection
+//! server for XOAUTH2, a tiny blocking IMAP client to prepare and inspect mailboxes, a TCP proxy that
+//! can cut connections mid-stream, a recording listener that plays the attacker's host, and a fresh
+//! database on the test PostgreSQL (`postgres`, the one place that knows the CI rule for it).
 
 pub mod certs;
 mod config;
 mod dovecot;
 mod imap_client;
 mod oauth;
+pub mod postgres;
 mod proxy;
 mod recorder;
 

@@ -1,0 +1,6 @@
+//! The integration tests of postkorb-core, one test binary: the domain rules as data and the
+//! checked architecture invariants.
+
+mod invariants;
+mod mailbox_settings;
+mod rules;

@@ -1,0 +1,9 @@
+//! The integration tests of postkorb-source in one binary: each adapter against a real Dovecot or a
+//! temp Maildir.
+
+mod common;
+mod imap;
+mod maildir;
+mod pop3;
+mod tls;
+mod xoauth2;

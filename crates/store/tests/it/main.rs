@@ -1,0 +1,12 @@
+//! The integration tests of postkorb-store in one binary: the storage contract on SQLite and
+//! PostgreSQL.
+
+mod blobs;
+mod case_events;
+mod common;
+mod contract;
+mod copy_into;
+mod invariants;
+mod lease;
+mod migrations;
+mod oauth;

@@ -1,0 +1,139 @@
+//! The two migration folders stay in step: the same file names, the same DDL once the type names
+//! are normalised, and — after all migrations — the same tables and columns on both backends.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use postkorb_store::Store;
+use sqlx::Row;
+
+/// Migrations whose DDL differs on purpose, and why. Their effect is still compared through the
+/// schema both backends end up with (`both_backends_end_with_the_same_tables_and_columns`).
+const DIFFERENT_ON_PURPOSE: &[(&str, &str)] =
+    &[("0013_tokens_sessions.sql", "SQLite cannot change a primary key in place: it rebuilds api_tokens")];
+
+fn folder(backend: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend)
+}
+
+fn file_names(backend: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(folder(backend))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The statements of a migration without comments and layout, with SQLite's and PostgreSQL's
+/// names for the same column types made one.
+fn normalised(sql: &str) -> Vec<String> {
+    let without_comments: String =
+        sql.lines().map(|l| l.split("--").next().unwrap_or("")).collect::<Vec<_>>().join(" ");
+    without_comments
+        .split(';')
+        .map(|statement| {
+            // Punctuation apart, so `BIGINT,` and `BIGINT)` are words too.
+            statement
+                .replace('(', " ( ")
+                .replace(')', " ) ")
+                .replace(',', " , ")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .replace("INTEGER PRIMARY KEY AUTOINCREMENT", "<id>")
+                .replace("BIGSERIAL PRIMARY KEY", "<id>")
+                .split(' ')
+                .map(|word| match word {
+                    "INTEGER" | "BIGINT" => "<int>",
+                    "BLOB" | "BYTEA" => "<bytes>",
+                    other => other,
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+#[test]
+fn both_folders_hold_the_same_migration_files() {
+    let sqlite = file_names("sqlite");
+    assert!(!sqlite.is_empty(), "no migrations found in {}", folder("sqlite").display());
+    assert_eq!(sqlite, file_names("postgres"), "migrations/sqlite and migrations/postgres differ in file names");
+}
+
+#[test]
+fn both_folders_hold_the_same_ddl_once_type_names_are_normalised() {
+    let mut differ = Vec::new();
+    for name in file_names("sqlite") {
+        let read = |backend: &str| std::fs::read_to_string(folder(backend).join(&name)).unwrap();
+        let (sqlite, postgres) = (normalised(&read("sqlite")), normalised(&read("postgres")));
+        let on_purpose = DIFFERENT_ON_PURPOSE.iter().any(|(file, _)| *file == name);
+        match (sqlite == postgres, on_purpose) {
+            (false, false) => differ.push(format!("{name}:\n  sqlite:   {sqlite:?}\n  postgres: {postgres:?}")),
+            (true, true) => differ.push(format!("{name} is listed in DIFFERENT_ON_PURPOSE but no longer differs")),
+            _ => {}
+        }
+    }
+    assert!(differ.is_empty(), "the migration folders drifted apart:\n{}", differ.join("\n"));
+}
+
+/// Table, column, normalised type and whether it may be NULL.
+type Column = (String, String, String, bool);
+
+async fn sqlite_columns(store: &Store) -> BTreeSet<Column> {
+    let rows = sqlx::query(
+        "SELECT m.name, p.name, p.type, p.\"notnull\", p.pk FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%'",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    rows.iter()
+        .map(|r| {
+            let nullable = r.get::<i64, _>(3) == 0 && r.get::<i64, _>(4) == 0;
+            (r.get(0), r.get(1), normal_type(&r.get::<String, _>(2)), nullable)
+        })
+        .collect()
+}
+
+async fn postgres_columns(store: &Store) -> BTreeSet<Column> {
+    let rows = sqlx::query(
+        "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text \
+         FROM information_schema.columns WHERE table_schema = 'public' AND table_name NOT LIKE '_sqlx%'",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    rows.iter()
+        .map(|r| (r.get(0), r.get(1), normal_type(&r.get::<String, _>(2)), r.get::<String, _>(3) == "YES"))
+        .collect()
+}
+
+fn normal_type(name: &str) -> String {
+    match name.to_ascii_lowercase().as_str() {
+        "integer" | "bigint" => "int".into(),
+        "blob" | "bytea" => "bytes".into(),
+        other => other.into(),
+    }
+}
+
+#[tokio::test]
+async fn both_backends_end_with_the_same_tables_and_columns() {
+    let Some(pg_url) = postkorb_testkit::postgres::database("the schema comparison of the migrations").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Store::open(&format!("sqlite:{}", dir.path().join("t.db").display())).await.unwrap();
+    let postgres = Store::open(&pg_url).await.unwrap();
+    let (sqlite, postgres) = (sqlite_columns(&sqlite).await, postgres_columns(&postgres).await);
+    assert!(sqlite.len() > 50, "too few columns read: {sqlite:?}");
+    let only = |a: &BTreeSet<Column>, b: &BTreeSet<Column>| a.difference(b).cloned().collect::<Vec<_>>();
+    assert!(
+        sqlite == postgres,
+        "the schemas differ\nonly in SQLite: {:?}\nonly in PostgreSQL: {:?}",
+        only(&sqlite, &postgres),
+        only(&postgres, &sqlite)
+    );
+}
