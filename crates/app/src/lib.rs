@@ -1,21 +1,11 @@
 //! Postkorb as a library: the commands, the importer step and the serve loop, so that integration
 //! tests drive exactly the code the `postkorb` binary runs.
 
-pub mod admin;
 pub mod cli;
 pub mod clock;
-pub mod dbtools;
-pub mod demo;
-pub mod dryrun;
-pub mod http;
-pub mod importer;
-pub mod lease;
-pub mod mail_cmds;
-pub mod mailbox;
-pub mod oauth;
-pub mod probes;
 pub mod secret;
 pub mod serve;
+pub mod service;
 pub mod settings;
 
 use postkorb_store::Store;
@@ -52,7 +42,7 @@ impl Ctx {
         if rebound > 0 {
             tracing::info!(rebound, "stored mailbox secrets bound to their endpoints");
         }
-        importer::set_dns_give_up(settings.dns_give_up());
+        service::importer::set_dns_give_up(settings.dns_give_up());
         Ok(Ctx { settings, store, key, clock: Clock::system() })
     }
 }
@@ -62,10 +52,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     private_files();
     let settings = Settings::load(cli.config.as_deref())?;
     if let Command::Demo { no_serve, reset } = cli.command {
-        return demo::run(settings, !no_serve, reset).await;
+        return cli::demo::run(settings, !no_serve, reset).await;
     }
     if let Command::Restore { file, force } = &cli.command {
-        return dbtools::restore(&settings, file, *force).await;
+        return cli::db::restore(&settings, file, *force).await;
     }
     let ctx = Ctx::open(settings).await?;
     match cli.command {
@@ -78,19 +68,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let listener = serve::bind(&ctx).await?;
             serve::run(&ctx, listener, serve::shutdown_signal()).await
         }
-        Command::Fetch { once: _ } => mail_cmds::fetch_each(&ctx, true, true).await.map(|_| ()),
+        Command::Fetch { once: _ } => cli::mail::fetch_each(&ctx, true, true).await.map(|_| ()),
         Command::Demo { .. } => unreachable!("handled above"),
-        Command::Explain { file, mailbox } => mail_cmds::explain(&ctx, &file, mailbox).await,
-        Command::Employee(cmd) => admin::employee(&ctx, cmd).await,
-        Command::Route(cmd) => admin::route(&ctx, cmd).await,
-        Command::Mailbox(cmd) => admin::mailbox(&ctx, cmd).await,
-        Command::Sync { user } => mail_cmds::sync(&ctx, &user).await,
-        Command::Cases(cmd) => mail_cmds::cases(&ctx, cmd).await,
-        Command::Kept(cmd) => mail_cmds::kept(&ctx, cmd).await,
-        Command::Import(args) => mail_cmds::import(&ctx, args).await,
-        Command::MigrateDb { to } => dbtools::migrate_db(&ctx, &to).await,
-        Command::Backup { file } => dbtools::backup(&ctx, &file).await,
-        Command::Blobs(cli::BlobsCmd::Sweep { grace_minutes }) => dbtools::sweep_blobs(&ctx, grace_minutes).await,
+        Command::Explain { file, mailbox } => cli::mail::explain(&ctx, &file, mailbox).await,
+        Command::Employee(cmd) => cli::admin::employee(&ctx, cmd).await,
+        Command::Route(cmd) => cli::admin::route(&ctx, cmd).await,
+        Command::Mailbox(cmd) => cli::mailbox::run(&ctx, cmd).await,
+        Command::Sync { user } => cli::mail::sync(&ctx, &user).await,
+        Command::Cases(cmd) => cli::mail::cases(&ctx, cmd).await,
+        Command::Kept(cmd) => cli::mail::kept(&ctx, cmd).await,
+        Command::Import(args) => cli::mail::import(&ctx, args).await,
+        Command::MigrateDb { to } => cli::db::migrate_db(&ctx, &to).await,
+        Command::Backup { file } => cli::db::backup(&ctx, &file).await,
+        Command::Blobs(cli::BlobsCmd::Sweep { grace_minutes }) => cli::db::sweep_blobs(&ctx, grace_minutes).await,
         Command::Restore { .. } => unreachable!("handled above"),
     }
 }

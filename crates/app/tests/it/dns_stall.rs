@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mail_auth::common::headers::HeaderWriter;
 use mail_auth::dkim::DkimSigner;
-use postkorb_app::importer::RunReport;
+use postkorb_app::service::importer::RunReport;
 use postkorb_store::MailboxRecord;
 
 use crate::office::{Office, PASSWORD, USER};

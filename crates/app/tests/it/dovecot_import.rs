@@ -3,8 +3,8 @@
 //! also after a cut connection, a crash between commit and disposal, or a UIDVALIDITY change.
 
 use postkorb_app::clock::Clock;
-use postkorb_app::importer::{self, RunReport};
-use postkorb_app::mailbox::source_config;
+use postkorb_app::service::importer::{self, RunReport};
+use postkorb_app::service::mailbox::source_config;
 use postkorb_store::{ImportOutcome, MailboxRecord};
 use postkorb_testkit::{Dovecot, Proxy};
 
@@ -139,7 +139,7 @@ async fn a_connection_cut_in_the_middle_of_a_fetch_loses_nothing_and_duplicates_
         let mut m2 = m.clone();
         m2.port = proxy2.port().into();
         // Another port: the password is entered again (a stored one is bound to its endpoint).
-        let m2 = postkorb_app::mailbox::with_password(m2, &o.key, PASSWORD).unwrap();
+        let m2 = postkorb_app::service::mailbox::with_password(m2, &o.key, PASSWORD).unwrap();
         let m2 = o.store.save_mailbox(&m2, 2).await.unwrap();
         run(&o, &m2).await.unwrap();
         let subjects: Vec<String> = o

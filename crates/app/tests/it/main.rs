@@ -9,6 +9,7 @@ mod common;
 mod dns_stall;
 mod dovecot_import;
 mod hostile_import;
+mod layers;
 mod lease_crash;
 mod mailboxes_two;
 mod oauth;

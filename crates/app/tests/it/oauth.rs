@@ -3,11 +3,12 @@
 //! token in the database, the second refresh with the rotated token, a refused token in the
 //! mailbox health, and connecting an account by device code.
 
+use postkorb_app::Ctx;
+use postkorb_app::cli::mail as mail_cmds;
 use postkorb_app::clock::Clock;
-use postkorb_app::importer;
-use postkorb_app::mailbox::{open_secret, seal_secret};
-use postkorb_app::oauth::{self, Connect};
-use postkorb_app::{Ctx, mail_cmds};
+use postkorb_app::service::importer;
+use postkorb_app::service::mailbox::{open_secret, seal_secret};
+use postkorb_app::service::oauth::{self, Connect};
 use postkorb_store::{MailboxRecord, OAuthFields, SecretColumn};
 use postkorb_testkit::{OAuthServer, Options};
 

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use postkorb_app::Ctx;
 use postkorb_app::clock::Clock;
-use postkorb_app::importer::{self, ImportError, RunReport};
-use postkorb_app::mailbox::source_config;
+use postkorb_app::service::importer::{self, ImportError, RunReport};
+use postkorb_app::service::mailbox::source_config;
 use postkorb_app::settings::Settings;
 use postkorb_core::{EmailAddress, EmployeeId};
 use postkorb_store::{MailboxRecord, NewEmployee};
@@ -108,7 +108,7 @@ impl Office {
 
     /// `m` with `password` sealed for its endpoint (so set every other field first).
     pub fn sealed(&self, m: MailboxRecord, password: &str) -> MailboxRecord {
-        postkorb_app::mailbox::with_password(m, &self.key, password).unwrap()
+        postkorb_app::service::mailbox::with_password(m, &self.key, password).unwrap()
     }
 
     /// `m` sealed with `password` and saved.

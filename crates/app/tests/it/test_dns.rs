@@ -36,7 +36,7 @@ pub fn install() -> &'static TestDns {
         let public = base64::engine::general_purpose::STANDARD.encode(key.public_key());
         resolver.add_dkim_key("s1", "mustermail.de", &format!("v=DKIM1; k=ed25519; p={public}")).unwrap();
         assert!(
-            postkorb_app::importer::set_resolver(resolver),
+            postkorb_app::service::importer::set_resolver(resolver),
             "something verified a sender before the test resolver was installed: call \
              test_dns::install() in that test's fixture"
         );

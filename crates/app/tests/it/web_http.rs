@@ -46,7 +46,7 @@ async fn app_with(change: impl FnOnce(&mut Settings)) -> App {
         let e = ctx.store.add_employee(&e, 1).await.unwrap();
         ctx.store.set_password_hash(e.id, &postkorb_web::hash_password(PW)).await.unwrap();
     }
-    let router = postkorb_app::http::router(&ctx).unwrap();
+    let router = postkorb_app::serve::http::router(&ctx).unwrap();
     App { ctx, router, _dir: dir }
 }
 
@@ -419,7 +419,7 @@ async fn the_mailbox_form_shows_german_errors_keeps_the_password_write_only_and_
     let saved = app.ctx.store.mailbox("default").await.unwrap();
     assert!(saved.secret.is_some());
     assert_eq!(
-        postkorb_app::mailbox::open_secret(&saved, &app.ctx.key, postkorb_store::SecretColumn::Password)
+        postkorb_app::service::mailbox::open_secret(&saved, &app.ctx.key, postkorb_store::SecretColumn::Password)
             .unwrap()
             .unwrap(),
         "Sehr-Geheim-123"
@@ -463,7 +463,7 @@ async fn a_test_connection_to_a_changed_server_never_sends_it_the_stored_passwor
         ..before.clone()
     };
     app.ctx.store.save_mailbox(&stolen, 5).await.unwrap();
-    let r = postkorb_app::mail_cmds::fetch_all(&app.ctx, false).await;
+    let r = postkorb_app::cli::mail::fetch_all(&app.ctx, false).await;
     assert!(r.is_err(), "the copied secret is refused");
     assert!(!evil.got("Sehr-Geheim-123"), "the foreign host never received the password");
     let health = app.ctx.store.mailbox("evil").await.unwrap();
@@ -498,7 +498,7 @@ async fn a_stored_oauth_connection_is_dropped_when_the_server_or_token_endpoint_
     m.oauth.client_id = Some("cid".into());
     m.oauth.token_url = Some("https://idp.buero.de/token".into());
     let seal = |m: &postkorb_store::MailboxRecord, c, v: &str| {
-        postkorb_app::mailbox::seal_secret(m, &app.ctx.key, c, v).unwrap()
+        postkorb_app::service::mailbox::seal_secret(m, &app.ctx.key, c, v).unwrap()
     };
     m.oauth.client_secret = Some(seal(&m, postkorb_store::SecretColumn::OAuthClientSecret, "client-geheim"));
     m.oauth.refresh = Some(seal(&m, postkorb_store::SecretColumn::OAuthRefresh, "refresh-geheim"));
@@ -600,9 +600,10 @@ async fn konto_verbinden_runs_the_oauth_code_flow_with_pkce_and_a_state_used_onc
     assert!(r.body.contains("url=/optionen/e-mail?verbunden=1"), "{}", r.body);
     let m = app.ctx.store.mailbox("default").await.unwrap();
     assert_eq!(m.auth, "xoauth2");
-    let refresh = postkorb_app::mailbox::open_secret(&m, &app.ctx.key, postkorb_store::SecretColumn::OAuthRefresh)
-        .unwrap()
-        .unwrap();
+    let refresh =
+        postkorb_app::service::mailbox::open_secret(&m, &app.ctx.key, postkorb_store::SecretColumn::OAuthRefresh)
+            .unwrap()
+            .unwrap();
     assert!(oauth.refresh_valid(&refresh));
     let form_page = app.get("/optionen/e-mail?verbunden=1", Some(&admin)).await.body;
     assert!(form_page.contains("Konto verbunden") && form_page.contains("(OAuth2)"), "{form_page}");
@@ -835,7 +836,7 @@ async fn removing_the_licence_or_aktuell_ends_sessions_and_revokes_tokens_and_an
     let token = postkorb_web::new_api_token(&app.ctx.store, bernd.id, "MVP").await.unwrap();
     let fields = postkorb_app::cli::EmployeeFields { current: Some(false), ..Default::default() };
     let cmd = postkorb_app::cli::EmployeeCmd::Set { who: "bernd".into(), fields, password_stdin: false };
-    postkorb_app::admin::employee(&app.ctx, cmd).await.unwrap();
+    postkorb_app::cli::admin::employee(&app.ctx, cmd).await.unwrap();
     assert!(app.ctx.store.api_tokens(bernd.id).await.unwrap().is_empty());
     let mut again = app.ctx.store.employee(bernd.id).await.unwrap();
     again.is_current = true;
@@ -909,11 +910,13 @@ async fn api_tokens_are_listed_without_their_secret_revoked_by_web_api_and_cli_a
     use postkorb_app::cli::EmployeeCmd;
     let cli_token = postkorb_web::new_api_token(&app.ctx.store, bernd.id, "cli").await.unwrap();
     let id = app.ctx.store.api_tokens(bernd.id).await.unwrap()[0].id;
-    postkorb_app::admin::employee(&app.ctx, EmployeeCmd::Tokens { who: "bernd".into(), json: false }).await.unwrap();
+    postkorb_app::cli::admin::employee(&app.ctx, EmployeeCmd::Tokens { who: "bernd".into(), json: false })
+        .await
+        .unwrap();
     let wrong = EmployeeCmd::Revoke { who: "admin".into(), token: Some(id), all: false };
-    assert!(postkorb_app::admin::employee(&app.ctx, wrong).await.is_err(), "not admin's token");
+    assert!(postkorb_app::cli::admin::employee(&app.ctx, wrong).await.is_err(), "not admin's token");
     let cmd = EmployeeCmd::Revoke { who: "bernd".into(), token: Some(id), all: false };
-    postkorb_app::admin::employee(&app.ctx, cmd).await.unwrap();
+    postkorb_app::cli::admin::employee(&app.ctx, cmd).await.unwrap();
     assert_eq!(app.send(api("GET", "/api/v1/cases", &cli_token)).await.status, StatusCode::UNAUTHORIZED);
 
     // A token past its expiry stops working.
@@ -969,7 +972,7 @@ async fn the_bootstrap_admins_one_time_password_must_be_changed_before_anything_
     let dir = tempfile::tempdir().unwrap();
     let ctx = Ctx::open(Settings { data_dir: dir.path().to_path_buf(), ..Settings::default() }).await.unwrap();
     let once = postkorb_web::bootstrap_admin(&ctx.store).await.unwrap().expect("a one-time password");
-    let app = App { router: postkorb_app::http::router(&ctx).unwrap(), ctx, _dir: dir };
+    let app = App { router: postkorb_app::serve::http::router(&ctx).unwrap(), ctx, _dir: dir };
     let admin = app.ctx.store.find_employee("admin").await.unwrap();
     let token = postkorb_web::new_api_token(&app.ctx.store, admin.id, "early").await.unwrap();
 
@@ -1060,7 +1063,7 @@ async fn health_tells_a_stranger_nothing_and_metrics_are_only_for_loopback_or_th
 
     let mut settings = app.ctx.settings.clone();
     settings.metrics_token = Some("prom-token-123".into());
-    app.router = postkorb_app::http::router(&postkorb_app::Ctx::open(settings).await.unwrap()).unwrap();
+    app.router = postkorb_app::serve::http::router(&postkorb_app::Ctx::open(settings).await.unwrap()).unwrap();
     let remote = app.get_from("/metrics", "203.0.113.9", &[("authorization", "Bearer prom-token-123")]).await;
     assert_eq!(remote.status, StatusCode::OK);
     assert!(remote.body.contains("postkorb_imported_total"), "{}", remote.body);
@@ -1127,7 +1130,7 @@ async fn the_mailbox_form_names_no_server_path_outside_its_roots_and_does_not_re
     std::fs::create_dir_all(root.path().join("vorgaenge/new")).unwrap();
     let mut settings = app.ctx.settings.clone();
     settings.maildir_root = Some(root.path().to_path_buf());
-    app.router = postkorb_app::http::router(&postkorb_app::Ctx::open(settings).await.unwrap()).unwrap();
+    app.router = postkorb_app::serve::http::router(&postkorb_app::Ctx::open(settings).await.unwrap()).unwrap();
     let r = app.post("/optionen/e-mail", Some(&admin), &form("maildir_path=..%2F..%2Fetc")).await;
     assert!(r.body.contains("muss im freigegebenen Verzeichnis"), "{}", r.body);
     let r = app.post("/optionen/e-mail", Some(&admin), &form("maildir_path=vorgaenge")).await;
@@ -1207,7 +1210,7 @@ async fn the_form_and_mailbox_set_refuse_the_same_bad_settings_for_the_same_reas
         else {
             unreachable!()
         };
-        let cli = postkorb_app::admin::mailbox(&app.ctx, cmd).await.expect_err("mailbox set refuses it");
+        let cli = postkorb_app::cli::mailbox::run(&app.ctx, cmd).await.expect_err("mailbox set refuses it");
         assert_eq!(cli.to_string(), expected.english(), "mailbox set {field:?}={value}");
 
         let mut form = format!("csrf={csrf}&action=save&password=geheim-123");

@@ -10,10 +10,11 @@ use postkorb_store::{ImportOutcome, MailboxRecord};
 use crate::Ctx;
 use crate::cli::{ImportArgs, ListCmd};
 use crate::clock::format_ms;
-use crate::importer::{self, Imported, RunReport};
+use crate::service::fetch::{self, Fetched};
+use crate::service::importer::{self, Imported, RunReport};
 
-/// One pass over every enabled mailbox. A failing mailbox is reported and the others go on; one
-/// whose fetch lease another live instance holds counts as failed (said on stderr), never as done.
+/// `postkorb fetch` (and the fetch before `sync` and in the demo): one pass over every enabled
+/// mailbox, each reported as it went. Fails when no mailbox could be fetched.
 pub async fn fetch_all(ctx: &Ctx, print: bool) -> anyhow::Result<Vec<(String, RunReport)>> {
     fetch_each(ctx, print, false).await
 }
@@ -21,49 +22,34 @@ pub async fn fetch_all(ctx: &Ctx, print: bool) -> anyhow::Result<Vec<(String, Ru
 /// [`fetch_all`]; with `wait_for_lease` (`postkorb fetch`) a mailbox whose lease another live
 /// instance holds is waited for up to the lease time first.
 pub async fn fetch_each(ctx: &Ctx, print: bool, wait_for_lease: bool) -> anyhow::Result<Vec<(String, RunReport)>> {
-    let mailboxes: Vec<MailboxRecord> = ctx.store.mailboxes().await?.into_iter().filter(|m| m.enabled).collect();
-    if mailboxes.is_empty() {
+    let results = fetch::fetch_each(ctx, wait_for_lease).await?;
+    if results.is_empty() {
         bail!("no mailbox is set up: use `postkorb mailbox set` (or try `postkorb demo`)");
     }
     let mut reports = Vec::new();
     let mut failures = Vec::new();
-    for m in mailboxes {
-        let ttl = ctx.settings.lease_ttl();
-        let wait = if wait_for_lease { ttl } else { std::time::Duration::ZERO };
-        let result = match crate::oauth::fresh_config(&ctx.store, &m, &ctx.key, &ctx.clock, ctx.settings.net()).await {
-            Ok(cfg) => {
-                match crate::lease::run_once(&ctx.store, &m, &cfg, ctx.settings.batch_size, &ctx.clock, ttl, wait).await
-                {
-                    Ok(crate::lease::Leased::Done(report)) => Ok(report),
-                    Ok(crate::lease::Leased::Busy(info)) => {
-                        // Not an import error of the mailbox: its health stays as the holder records it.
-                        eprintln!(
-                            "mailbox {}: not fetched: another running instance ({}) holds its fetch lease \
-                             (until {} UTC){}; try again later or stop that instance",
-                            m.name,
-                            info.holder,
-                            format_ms(info.expires_ms),
-                            if wait.is_zero() { String::new() } else { format!(", waited {} s", wait.as_secs()) }
-                        );
-                        failures.push(m.name.clone());
-                        continue;
-                    }
-                    Err(e) => Err(e),
-                }
-            }
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(r) => {
+    for (m, outcome) in results {
+        match outcome {
+            Fetched::Done(r) => {
                 if print {
                     print_report(&ctx.store, &m.name, &r).await?;
                 }
-                reports.push((m.name.clone(), r));
+                reports.push((m.name, r));
             }
-            Err(e) => {
-                ctx.store.record_fetch_error(m.id, ctx.clock.now_ms(), &format!("{e:#}")).await?;
+            Fetched::Busy { holder, waited } => {
+                eprintln!(
+                    "mailbox {}: not fetched: another running instance ({}) holds its fetch lease \
+                     (until {} UTC){}; try again later or stop that instance",
+                    m.name,
+                    holder.holder,
+                    format_ms(holder.expires_ms),
+                    if waited.is_zero() { String::new() } else { format!(", waited {} s", waited.as_secs()) }
+                );
+                failures.push(m.name);
+            }
+            Fetched::Failed(e) => {
                 eprintln!("mailbox {}: {e:#}", m.name);
-                failures.push(m.name.clone());
+                failures.push(m.name);
             }
         }
     }
@@ -374,7 +360,7 @@ pub async fn status(ctx: &Ctx, json: bool) -> anyhow::Result<()> {
             "last_success_ms": m.last_success_ms, "last_error": m.last_error, "last_error_ms": m.last_error_ms,
             "waiting_on_server": m.waiting_on_server, "imported_cases": cases, "kept": kept,
             "duplicates": duplicates, "last_mail_ms": last_mail,
-            "login": crate::oauth::token_status(&m, now),
+            "login": crate::service::oauth::token_status(&m, now),
         }));
     }
     if json {
@@ -433,7 +419,7 @@ pub async fn dry_run(ctx: &Ctx, name: &str, since: Option<&str>) -> anyhow::Resu
     if let Some(s) = since {
         m.import_since_ms = postkorb_core::mailbox::parse_since(s)?;
     }
-    let r = crate::dryrun::run(ctx, &m).await?;
+    let r = crate::service::dryrun::run(ctx, &m).await?;
     let cutoff =
         if m.import_since_ms > 0 { format!("from {} on", &format_ms(m.import_since_ms)[..10]) } else { "all".into() };
     println!(

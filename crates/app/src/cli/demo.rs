@@ -5,21 +5,22 @@ use anyhow::Context;
 use postkorb_core::{EmailAddress, Permission};
 use postkorb_store::{MailboxRecord, NewEmployee};
 
+use crate::Ctx;
+use crate::cli::mail as mail_cmds;
 use crate::settings::Settings;
-use crate::{Ctx, mail_cmds};
 
 /// The sample mails, embedded so the demo works from any directory.
 const MAILS: &[(&str, &[u8])] = &[
-    ("01-kfz-schaden", include_bytes!("../demo/01-kfz-schaden.eml")),
-    ("02-termin-latin1", include_bytes!("../demo/02-termin-latin1.eml")),
-    ("03-hausrat-info", include_bytes!("../demo/03-hausrat-info.eml")),
-    ("04-html-info", include_bytes!("../demo/04-html-info.eml")),
-    ("05-weitergeleitet", include_bytes!("../demo/05-weitergeleitet.eml")),
-    ("06-unbekannt", include_bytes!("../demo/06-unbekannt.eml")),
-    ("07-ehemalig", include_bytes!("../demo/07-ehemalig.eml")),
-    ("08-abwesend", include_bytes!("../demo/08-abwesend.eml")),
-    ("09-ohne-absender", include_bytes!("../demo/09-ohne-absender.eml")),
-    ("10-extern-lizenz-weg", include_bytes!("../demo/10-extern-lizenz-weg.eml")),
+    ("01-kfz-schaden", include_bytes!("../../demo/01-kfz-schaden.eml")),
+    ("02-termin-latin1", include_bytes!("../../demo/02-termin-latin1.eml")),
+    ("03-hausrat-info", include_bytes!("../../demo/03-hausrat-info.eml")),
+    ("04-html-info", include_bytes!("../../demo/04-html-info.eml")),
+    ("05-weitergeleitet", include_bytes!("../../demo/05-weitergeleitet.eml")),
+    ("06-unbekannt", include_bytes!("../../demo/06-unbekannt.eml")),
+    ("07-ehemalig", include_bytes!("../../demo/07-ehemalig.eml")),
+    ("08-abwesend", include_bytes!("../../demo/08-abwesend.eml")),
+    ("09-ohne-absender", include_bytes!("../../demo/09-ohne-absender.eml")),
+    ("10-extern-lizenz-weg", include_bytes!("../../demo/10-extern-lizenz-weg.eml")),
 ];
 
 /// Logins of the demo office (demo data only).

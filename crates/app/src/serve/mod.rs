@@ -13,8 +13,8 @@ use tokio::task::JoinHandle;
 
 use crate::Ctx;
 
-// The per-mailbox loop lives beside this file; it is declared here because `serve` is its only user.
-#[path = "push.rs"]
+pub mod http;
+pub mod probes;
 mod push;
 pub use push::{IDLE_RENEW, run_mailbox, run_mailbox_leased};
 
@@ -34,7 +34,7 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     println!("Postkorb is running: health at http://{}/health (Ctrl-C stops)", listener.local_addr()?);
-    let app = crate::http::router(ctx)?.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = self::http::router(ctx)?.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let mut http_stopping = stopping.clone();
     let http = tokio::spawn(async move {
@@ -56,7 +56,7 @@ pub async fn run(
     for (_, task) in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
     }
-    let _ = ctx.store.release_leases_of(crate::lease::instance_id()).await;
+    let _ = ctx.store.release_leases_of(crate::service::lease::instance_id()).await;
     http.abort();
     result
 }
@@ -87,9 +87,9 @@ async fn supervise(
     let shared = Arc::new(ctx.settings.clone());
     let mut last_sweep = std::time::Instant::now();
     loop {
-        if ctx.store.blob_dir().is_some() && last_sweep.elapsed() >= crate::dbtools::BLOB_SWEEP_EVERY {
+        if ctx.store.blob_dir().is_some() && last_sweep.elapsed() >= BLOB_SWEEP_EVERY {
             last_sweep = std::time::Instant::now();
-            crate::dbtools::spawn_blob_sweep(ctx.store.clone());
+            spawn_blob_sweep(ctx.store.clone());
         }
         for m in ctx.store.mailboxes().await? {
             let running = tasks.get(&m.name).is_some_and(|t| !t.is_finished());
@@ -111,4 +111,23 @@ async fn supervise(
         }
         tokio::time::sleep(Duration::from_secs(10)).await;
     }
+}
+
+/// How often `serve` sweeps the blob directory, and the grace period it gives new files.
+const BLOB_SWEEP_EVERY: Duration = Duration::from_secs(3600);
+const BLOB_GRACE: Duration = Duration::from_secs(3600);
+
+/// `serve`: sweeps the blob directory in the background (several instances may sweep at once).
+fn spawn_blob_sweep(store: postkorb_store::Store) {
+    tokio::spawn(async move {
+        match store.sweep_blobs(BLOB_GRACE).await {
+            Ok(r) if r.missing.is_empty() => {
+                if r.removed > 0 {
+                    println!("blob directory: removed {} unreferenced files", r.removed);
+                }
+            }
+            Ok(r) => eprintln!("warning: {} referenced blob files are missing, e.g. {}", r.missing.len(), r.missing[0]),
+            Err(e) => eprintln!("warning: sweeping the blob directory failed: {e}"),
+        }
+    });
 }

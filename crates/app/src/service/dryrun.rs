@@ -6,7 +6,7 @@ use postkorb_store::MailboxRecord;
 use postkorb_verify::Policy;
 
 use crate::Ctx;
-use crate::importer;
+use crate::service::importer;
 
 /// One kind of outcome and who it concerns.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -68,7 +68,7 @@ fn keep_words(reason: &KeepReason) -> (String, String) {
 
 /// Runs the importer's pass in [`importer::Mode::DryRun`] and tallies what it decided.
 pub async fn run(ctx: &Ctx, m: &MailboxRecord) -> anyhow::Result<DryRun> {
-    let cfg = crate::oauth::fresh_config(&ctx.store, m, &ctx.key, &ctx.clock, ctx.settings.net()).await?;
+    let cfg = crate::service::oauth::fresh_config(&ctx.store, m, &ctx.key, &ctx.clock, ctx.settings.net()).await?;
     let report =
         importer::dry_run(&ctx.store, m, &cfg, ctx.settings.batch_size, &ctx.clock).await.map_err(|e| match e {
             importer::ImportError::Source(se) => anyhow::Error::new(se).context(format!("mailbox {}", m.name)),

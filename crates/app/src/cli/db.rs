@@ -107,25 +107,6 @@ fn blobs_beside(file: &Path) -> PathBuf {
     PathBuf::from(format!("{}.blobs", file.display()))
 }
 
-/// How often `serve` sweeps the blob directory, and the grace period it gives new files.
-pub const BLOB_SWEEP_EVERY: Duration = Duration::from_secs(3600);
-const BLOB_GRACE: Duration = Duration::from_secs(3600);
-
-/// `serve`: sweeps the blob directory in the background (several instances may sweep at once).
-pub fn spawn_blob_sweep(store: Store) {
-    tokio::spawn(async move {
-        match store.sweep_blobs(BLOB_GRACE).await {
-            Ok(r) if r.missing.is_empty() => {
-                if r.removed > 0 {
-                    println!("blob directory: removed {} unreferenced files", r.removed);
-                }
-            }
-            Ok(r) => eprintln!("warning: {} referenced blob files are missing, e.g. {}", r.missing.len(), r.missing[0]),
-            Err(e) => eprintln!("warning: sweeping the blob directory failed: {e}"),
-        }
-    });
-}
-
 /// `postkorb blobs sweep [--grace-minutes N]`
 pub async fn sweep_blobs(ctx: &Ctx, grace_minutes: u64) -> anyhow::Result<()> {
     let Some(dir) = ctx.store.blob_dir() else {

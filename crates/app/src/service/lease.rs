@@ -169,7 +169,7 @@ pub async fn run_once(
     clock: &Clock,
     ttl: Duration,
     wait: Duration,
-) -> anyhow::Result<Leased<crate::importer::RunReport>> {
+) -> anyhow::Result<Leased<crate::service::importer::RunReport>> {
     let ours_already = store.lease(m.id).await?.is_some_and(|l| l.holder == instance_id());
     let give_up = tokio::time::Instant::now() + wait;
     loop {
@@ -186,7 +186,7 @@ pub async fn run_once(
     }
     let result = {
         let _one = gate(m.id).await;
-        while_held(store, m.id, ttl, crate::importer::run_once(store, m, cfg, batch, clock)).await
+        while_held(store, m.id, ttl, crate::service::importer::run_once(store, m, cfg, batch, clock)).await
     };
     if !ours_already {
         release(store, m.id).await;

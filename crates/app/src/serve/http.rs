@@ -33,8 +33,15 @@ impl Hooks for AppHooks {
     fn fetch_now(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             let _one = self.fetching.lock().await;
-            if let Err(e) = crate::mail_cmds::fetch_all(&self.ctx, false).await {
-                tracing::warn!(error = %format!("{e:#}"), "fetch on demand failed");
+            match crate::service::fetch::fetch_each(&self.ctx, false).await {
+                Ok(results) => {
+                    for (m, outcome) in results {
+                        if let crate::service::fetch::Fetched::Failed(e) = outcome {
+                            tracing::warn!(mailbox = %m.name, error = %format!("{e:#}"), "fetch on demand failed");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), "fetch on demand failed"),
             }
         })
     }
@@ -44,7 +51,8 @@ impl Hooks for AppHooks {
             let run = async {
                 let m = self.ctx.store.mailbox(&name).await?;
                 let net = self.ctx.settings.net();
-                let cfg = crate::oauth::fresh_config(&self.ctx.store, &m, &self.ctx.key, &self.ctx.clock, net).await?;
+                let cfg = crate::service::oauth::fresh_config(&self.ctx.store, &m, &self.ctx.key, &self.ctx.clock, net)
+                    .await?;
                 Ok(postkorb_source::test_connection(&cfg).await?)
             };
             run.await.map_err(|e: anyhow::Error| problem(&name, &e))
@@ -55,7 +63,7 @@ impl Hooks for AppHooks {
         Box::pin(async move {
             let run = async {
                 let m = self.ctx.store.mailbox(&name).await?;
-                crate::dryrun::run(&self.ctx, &m).await
+                crate::service::dryrun::run(&self.ctx, &m).await
             };
             run.await.map(|r| r.german_lines()).map_err(|e| problem(&name, &e))
         })
@@ -88,8 +96,8 @@ impl Hooks for AppHooks {
                 return Err("Bitte geben Sie die Client-ID der App-Registrierung an.".into());
             }
             let redirect = self.ctx.settings.oauth_redirect_uri();
-            let start =
-                crate::oauth::start_auth_code(&pending.connect(self.ctx.settings.net()), &redirect).map_err(german)?;
+            let start = crate::service::oauth::start_auth_code(&pending.connect(self.ctx.settings.net()), &redirect)
+                .map_err(german)?;
             let payload = serde_json::to_string(&Pending { verifier: start.pkce_verifier.clone(), ..pending })
                 .map_err(|e| e.to_string())?;
             let hash = state_hash(&start.state);
@@ -129,7 +137,7 @@ impl Hooks for AppHooks {
             let pending: Pending = serde_json::from_str(&payload).map_err(|_| expired())?;
             let redirect = self.ctx.settings.oauth_redirect_uri();
             let actor = employee.username.clone().unwrap_or_else(|| employee.name.clone());
-            crate::oauth::finish_auth_code(
+            crate::service::oauth::finish_auth_code(
                 &self.ctx.store,
                 &self.ctx.key,
                 &self.ctx.clock,
@@ -143,14 +151,14 @@ impl Hooks for AppHooks {
             .await
             .map_err(|e| {
                 tracing::warn!(mailbox = %mailbox, error = %format!("{e:#}"), "OAuth connect failed");
-                crate::oauth::german_failure(&e)
+                crate::service::oauth::german_failure(&e)
             })?;
             Ok(mailbox)
         })
     }
 
     fn seal_password(&self, record: &postkorb_store::MailboxRecord, password: &str) -> Result<Vec<u8>, String> {
-        crate::mailbox::seal_secret(record, &self.ctx.key, postkorb_store::SecretColumn::Password, password)
+        crate::service::mailbox::seal_secret(record, &self.ctx.key, postkorb_store::SecretColumn::Password, password)
             .map_err(|e| e.to_string())
     }
 }
@@ -182,7 +190,7 @@ fn problem(mailbox: &str, e: &anyhow::Error) -> MailboxProblem {
     if e.chain().any(|c| c.downcast_ref::<crate::secret::OpenError>().is_some()) {
         return MailboxProblem::SecretNotBound;
     }
-    if e.chain().any(|c| c.downcast_ref::<crate::oauth::TokenError>().is_some()) {
+    if e.chain().any(|c| c.downcast_ref::<crate::service::oauth::TokenError>().is_some()) {
         return MailboxProblem::OAuthRefresh;
     }
     if e.chain().any(|c| c.downcast_ref::<postkorb_store::StoreError>().is_some()) {
@@ -204,8 +212,8 @@ struct Pending {
 }
 
 impl Pending {
-    fn connect(&self, net: postkorb_source::NetPolicy) -> crate::oauth::Connect {
-        crate::oauth::Connect {
+    fn connect(&self, net: postkorb_source::NetPolicy) -> crate::service::oauth::Connect {
+        crate::service::oauth::Connect {
             provider: self.provider.clone(),
             client_id: self.client_id.clone(),
             client_secret: self.client_secret.clone(),
@@ -237,5 +245,5 @@ pub fn router(ctx: &Ctx) -> anyhow::Result<Router> {
         trusted_proxies: ctx.settings.trusted_proxies.clone().into(),
         paths,
     };
-    Ok(postkorb_web::router(state).merge(crate::probes::router(ctx)))
+    Ok(postkorb_web::router(state).merge(crate::serve::probes::router(ctx)))
 }

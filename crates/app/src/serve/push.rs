@@ -16,8 +16,8 @@ use postkorb_source::{Protocol, Session, SourceConfig};
 use postkorb_store::{LeaseOutcome, MailboxRecord, Store};
 
 use crate::clock::Clock;
-use crate::importer;
-use crate::lease;
+use crate::service::importer;
+use crate::service::lease;
 
 /// How long one IDLE lasts before it is renewed: far below the 29 min after which a server may log
 /// an idle client out (RFC 2177) and below the ~5 min after which NAT routers forget a quiet
@@ -170,7 +170,7 @@ async fn pass(
 ) -> Result<SourceConfig, String> {
     let key = crate::secret::SecretKey::load_or_create(key_file);
     // XOAUTH2: refreshes an expiring access token first (and stores the rotated refresh token).
-    let cfg = match async { crate::oauth::fresh_config(store, m, &key?, clock, net).await }.await {
+    let cfg = match async { crate::service::oauth::fresh_config(store, m, &key?, clock, net).await }.await {
         Ok(cfg) => cfg,
         Err(e) => {
             let msg = format!("{e:#}");
