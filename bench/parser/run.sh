@@ -9,14 +9,15 @@
 # best of N runs (default 7); then a base64-heavy and a quoted-printable-heavy mail (M MB each run,
 # default 200). Prints a Markdown table (MB/s); per-run numbers go to stderr.
 set -euo pipefail
-cd "$(dirname "$0")"
+self=$(realpath "$0")
+cd "$(dirname "$self")"
 RUNS=7 COUNT=1000 MICRO=200
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) RUNS=$2; shift ;;
     --count) COUNT=$2; shift ;;
     --micro-mb) MICRO=$2; shift ;;
-    -h|--help) sed -n 2,10p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,10p "$self"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
