@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Two Postkorb builds against each other on the bulk import, same Dovecot, same corpus, same run
+(issue 14 item 8: is a vendored patch still worth it?).
+
+    bench/ab.py --corpus bench/out/corpus-seed6-1000 --sizes 1000 --reps 5 \\
+        with-fork=/tmp/postkorb-A without-fork=/tmp/postkorb-B
+
+Each timed run is bench.py's `postkorb` tool (fresh data dir, `fetch --once`, every mail a Vorgang
+or kept, INBOX empty afterwards), from the same mailbox state. The builds alternate within a
+repetition and which goes first alternates between repetitions, so drift of the shared machine
+hits both alike. Prints min and median wall time (and CPU) per build and the median ratio.
+"""
+import argparse
+import os
+import shutil
+import statistics
+
+import bench
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--corpus", required=True, help="Maildir from gen_corpus.py (as bench.py)")
+    ap.add_argument("--sizes", default="1000")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--work", default=os.path.join(bench.HERE, "out", "ab"))
+    ap.add_argument("builds", nargs=2, metavar="NAME=BINARY")
+    args = ap.parse_args()
+    builds = [b.split("=", 1) for b in args.builds]
+
+    files = sorted(os.path.join(args.corpus, "new", f) for f in os.listdir(os.path.join(args.corpus, "new")))
+    senders = [tuple(l.rstrip("\n").split("\t")) for l in open(os.path.join(args.corpus, "senders.tsv"), encoding="utf-8")]
+    os.makedirs(args.work, exist_ok=True)
+    bench.subprocess.run(["chown", "-R", "nobody:nogroup", args.corpus], check=True)
+    dovecot = bench.Dovecot(os.path.join(args.work, "dovecot"))
+    results = {}
+    try:
+        # One work dir per build: bench.Postkorb keeps its template and runs under it.
+        tools = [(name, bench.Postkorb(os.path.realpath(binary), os.path.join(args.work, name), dovecot, senders, 0))
+                 for name, binary in builds]
+        for n in (int(s) for s in args.sizes.split(",")):
+            subset = files[:n]
+            bench.log(f"== {n} mails ==")
+            for rep in range(args.reps):
+                order = tools if rep % 2 == 0 else tools[::-1]
+                for name, tool in order:
+                    dovecot.load(subset)
+                    wall, rss, check, out_dir = tool.run(rep, n)
+                    cpu = getattr(bench.timed, "last_cpu", 0.0)
+                    results.setdefault((n, name), []).append((wall, cpu))
+                    bench.log(f"  {name:15s} rep {rep + 1}: {wall:7.2f} s  cpu {cpu:6.2f} s  RSS {rss / 1024:6.1f} MiB  {check}")
+                    shutil.rmtree(out_dir, ignore_errors=True)
+    finally:
+        dovecot.stop()
+
+    print(f"\nrepetitions per build: {args.reps}, alternating\n")
+    print("| mails | build | min s | median s | median CPU s | median ÷ first build |")
+    print("|---:|---|---:|---:|---:|---:|")
+    for n in sorted({n for n, _ in results}):
+        base = statistics.median(w for w, _ in results[(n, builds[0][0])])
+        for name, _ in builds:
+            walls = [w for w, _ in results[(n, name)]]
+            cpus = [c for _, c in results[(n, name)]]
+            med = statistics.median(walls)
+            print(f"| {n:,} | {name} | {min(walls):.2f} | {med:.2f} | {statistics.median(cpus):.2f} | {med / base:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
