@@ -34,6 +34,24 @@ pub enum MailboxProblem {
 }
 
 impl MailboxProblem {
+    pub const ALL: [MailboxProblem; 15] = [
+        MailboxProblem::NotFound,
+        MailboxProblem::Refused,
+        MailboxProblem::TimedOut,
+        MailboxProblem::Blocked,
+        MailboxProblem::Rejected,
+        MailboxProblem::Tls,
+        MailboxProblem::Login,
+        MailboxProblem::OAuthRejected,
+        MailboxProblem::OAuthRefresh,
+        MailboxProblem::FolderMissing,
+        MailboxProblem::Protocol,
+        MailboxProblem::ConnectionLost,
+        MailboxProblem::SecretNotBound,
+        MailboxProblem::Settings,
+        MailboxProblem::Internal,
+    ];
+
     pub fn german(self) -> &'static str {
         match self {
             MailboxProblem::NotFound => {
@@ -87,27 +105,11 @@ impl std::fmt::Display for MailboxProblem {
 
 #[cfg(test)]
 mod tests {
-    use super::MailboxProblem::*;
+    use super::MailboxProblem;
 
     #[test]
     fn every_problem_has_german_words_without_english_or_debug_text() {
-        for p in [
-            NotFound,
-            Refused,
-            TimedOut,
-            Blocked,
-            Rejected,
-            Tls,
-            Login,
-            OAuthRejected,
-            OAuthRefresh,
-            FolderMissing,
-            Protocol,
-            ConnectionLost,
-            SecretNotBound,
-            Settings,
-            Internal,
-        ] {
+        for p in MailboxProblem::ALL {
             let words = p.german();
             assert!(words.ends_with('.') || words.ends_with('?'), "{p:?}: {words}");
             for english in ["error", "failed", "refused", "connection", "server not", "os error", "{", "::"] {
