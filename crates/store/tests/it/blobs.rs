@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use postkorb_core::{Decision, EmailAddress, EmployeeId, KeepReason};
 use postkorb_mail::{Attachment, InboundMail};
-use postkorb_store::{ImportItem, ImportOutcome, MailboxRecord, NewEmployee, Store, StoreError};
+use postkorb_store::{ImportItem, ImportOutcome, Store, StoreError};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -63,30 +63,10 @@ fn item(key: &str, subject: &str, attachment: &[u8], decision: Decision) -> Impo
     }
 }
 
-/// Anna (sender), Bernd (receiver) and one mailbox.
+/// Anna (sender), Bernd (receiver) and one mailbox: the store tests' office.
 async fn office(store: &Store) -> (EmployeeId, EmployeeId, i64) {
-    let add = |name: &str, license: Option<&str>, email: Option<&str>| NewEmployee {
-        name: name.into(),
-        username: Some(name.to_lowercase()),
-        is_current: true,
-        license: license.map(str::to_string),
-        work_email: email.map(|e| EmailAddress::parse(e).unwrap()),
-        permissions: vec![],
-    };
-    let anna = store.add_employee(&add("Anna", None, Some("anna@mustermail.de")), 1).await.unwrap().id;
-    let bernd = store.add_employee(&add("Bernd", Some("L2"), None), 1).await.unwrap().id;
-    let mb = MailboxRecord {
-        name: "default".into(),
-        protocol: "maildir".into(),
-        tls: "none".into(),
-        folder: "INBOX".into(),
-        disposal: "move".into(),
-        target_folder: "Postkorb/Importiert".into(),
-        poll_secs: 60,
-        enabled: true,
-        ..Default::default()
-    };
-    (anna, bernd, store.save_mailbox(&mb, 1).await.unwrap().id)
+    let o = common::office::office(store).await;
+    (o.anna, o.bernd, o.mailbox)
 }
 
 fn blob_path(dir: &Path, bytes: &[u8]) -> PathBuf {

@@ -3,21 +3,10 @@
 
 use crate::common;
 use common::backends;
-use postkorb_store::{LeaseOutcome, MailboxRecord, Store};
+use postkorb_store::{LeaseOutcome, Store};
 
 async fn mailbox(store: &Store, name: &str) -> i64 {
-    let mb = MailboxRecord {
-        name: name.into(),
-        protocol: "imap".into(),
-        tls: "none".into(),
-        folder: "INBOX".into(),
-        disposal: "move".into(),
-        target_folder: "Postkorb/Importiert".into(),
-        poll_secs: 60,
-        enabled: true,
-        ..Default::default()
-    };
-    store.save_mailbox(&mb, 1).await.unwrap().id
+    store.save_mailbox(&common::office::mailbox_record(name), 1).await.unwrap().id
 }
 
 #[tokio::test]

@@ -7,18 +7,11 @@ use postkorb_store::{MailboxRecord, OAuthFields, OAuthTokens};
 
 fn record() -> MailboxRecord {
     MailboxRecord {
-        name: "m365".into(),
-        protocol: "imap".into(),
         host: "outlook.office365.com".into(),
         port: 993,
         tls: "implicit".into(),
         username: "vorgaenge@office.test".into(),
-        folder: "INBOX".into(),
-        disposal: "move".into(),
-        target_folder: "Postkorb/Importiert".into(),
-        poll_secs: 60,
-        enabled: true,
-        ..Default::default()
+        ..common::office::mailbox_record("m365")
     }
 }
 

@@ -59,8 +59,14 @@ pub async fn office(store: &Store) -> Office {
     let anna = store.add_employee(&add("Anna", None, Some("anna@mustermail.de")), 1).await.unwrap().id;
     let bernd = store.add_employee(&add("Bernd", Some("L2"), None), 1).await.unwrap().id;
     let clara = store.add_employee(&add("Clara", Some("L3"), None), 1).await.unwrap().id;
-    let mb = MailboxRecord {
-        name: "default".into(),
+    let mailbox = store.save_mailbox(&mailbox_record("default"), 1).await.unwrap().id;
+    Office { anna, bernd, clara, mailbox }
+}
+
+/// An enabled IMAP mailbox `name` as a store test needs it (no server is ever contacted).
+pub fn mailbox_record(name: &str) -> MailboxRecord {
+    MailboxRecord {
+        name: name.into(),
         protocol: "imap".into(),
         tls: "none".into(),
         folder: "INBOX".into(),
@@ -69,7 +75,5 @@ pub async fn office(store: &Store) -> Office {
         poll_secs: 60,
         enabled: true,
         ..Default::default()
-    };
-    let mailbox = store.save_mailbox(&mb, 1).await.unwrap().id;
-    Office { anna, bernd, clara, mailbox }
+    }
 }
