@@ -1,49 +1,10 @@
 //! DKIM-aligned verification with mails signed here by a fresh Ed25519 key; DNS is injected, no network.
 
-use base64::Engine;
-use mail_auth::common::crypto::Ed25519Key;
-use mail_auth::common::headers::HeaderWriter;
-use mail_auth::dkim::DkimSigner;
+use crate::signer::Signer;
 use postkorb_verify::{Policy, Resolver, Verdict, verify};
 
 const MAIL: &str = "From: Anna Muster <anna@firma.de>\r\nTo: postkorb@kanzlei.de\r\nSubject: Vertrag\r\n\
 Date: Mon, 2 Mar 2026 10:00:00 +0100\r\nMessage-ID: <1@firma.de>\r\n\r\nHallo,\r\nanbei der Vertrag.\r\n";
-
-struct Signer {
-    pkcs8: Vec<u8>,
-}
-
-impl Signer {
-    fn new() -> Signer {
-        Signer { pkcs8: Ed25519Key::generate_pkcs8().unwrap() }
-    }
-
-    fn key(&self) -> Ed25519Key {
-        Ed25519Key::from_pkcs8_der(&self.pkcs8).unwrap()
-    }
-
-    fn dns_record(&self) -> String {
-        let public = base64::engine::general_purpose::STANDARD.encode(self.key().public_key());
-        format!("v=DKIM1; k=ed25519; p={public}")
-    }
-
-    /// Signs `mail` for `domain` (selector "s1") over `headers` and prepends the DKIM-Signature field.
-    fn sign_headers(&self, mail: &str, domain: &str, headers: &[&str]) -> Vec<u8> {
-        let signature = DkimSigner::from_key(self.key())
-            .domain(domain)
-            .selector("s1")
-            .headers(headers.iter().copied())
-            .sign(mail.as_bytes())
-            .unwrap();
-        let mut signed = signature.to_header().into_bytes();
-        signed.extend_from_slice(mail.as_bytes());
-        signed
-    }
-
-    fn sign(&self, mail: &str, domain: &str) -> Vec<u8> {
-        self.sign_headers(mail, domain, &["From", "To", "Subject", "Date", "Message-ID"])
-    }
-}
 
 /// An offline resolver that knows the signer's key for each of `domains` (selector "s1").
 fn resolver(signer: &Signer, domains: &[&str]) -> Resolver {

@@ -4,3 +4,4 @@
 mod auth_results;
 mod dkim;
 mod dns_stall;
+mod signer;
