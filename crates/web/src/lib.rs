@@ -11,6 +11,7 @@ mod error;
 mod pages;
 mod paths;
 mod problems;
+mod ui;
 mod util;
 pub mod view;
 

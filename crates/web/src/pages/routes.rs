@@ -10,9 +10,12 @@ use serde::Deserialize;
 
 use super::{Nav, name_of};
 use crate::WebState;
-use crate::auth::{CsrfOnly, CurrentUser};
+use crate::auth::CurrentUser;
 use crate::error::WebError;
+use crate::ui::{Confirm, ConfirmForm, Notice, NoticeQuery, confirmed};
 use crate::util::now_ms;
+
+const LIST: &str = "/optionen/e-mail/adressen";
 
 pub struct RouteRow {
     pub id: i64,
@@ -67,9 +70,13 @@ async fn render(
     Ok(Html(page.render()?))
 }
 
-pub async fn show(State(state): State<WebState>, user: CurrentUser) -> Result<Html<String>, WebError> {
+pub async fn show(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    axum::extract::Query(q): axum::extract::Query<NoticeQuery>,
+) -> Result<Html<String>, WebError> {
     user.require(Permission::ManageMailImport)?;
-    render(&state, &user, None, Vec::new()).await
+    render(&state, &user, q.german(), Vec::new()).await
 }
 
 #[derive(Deserialize)]
@@ -95,7 +102,7 @@ pub async fn add(
         Ok(_) => {
             let actor = user.actor();
             state.store.audit(now_ms(), &actor, "add_route", &format!("{from} -> {to}")).await?;
-            Ok(Redirect::to("/optionen/e-mail/adressen").into_response())
+            Ok(Redirect::to(&Notice::RouteSaved.url(LIST, None)).into_response())
         }
         Err(StoreError::Rules(rules)) => {
             let errors = rules.0.iter().map(|r| r.german()).collect();
@@ -110,12 +117,34 @@ pub async fn remove(
     State(state): State<WebState>,
     user: CurrentUser,
     Path(id): Path<i64>,
-    axum::Form(f): axum::Form<CsrfOnly>,
+    axum::Form(f): axum::Form<ConfirmForm>,
 ) -> Result<Response, WebError> {
     user.require(Permission::ManageMailImport)?;
     user.check_csrf(&f.csrf)?;
+    if !confirmed(&f.bestaetigt) {
+        let employees = state.store.employees().await?;
+        let Some(r) = state.store.routes().await?.into_iter().find(|r| r.id == id) else {
+            return Err(WebError::NotFound);
+        };
+        let (from, to) = (name_of(&employees, Some(r.from.0)), name_of(&employees, Some(r.to.0)));
+        return Ok(Confirm {
+            nav: Nav::new(&user, "adressen"),
+            title: "Zuordnung löschen?".into(),
+            question: format!("Die Zuordnung Von {from} → An {to} wird gelöscht."),
+            details: vec![format!(
+                "E-Mails von {from} erhält {to} danach nicht mehr; ohne andere Zuordnung werden sie als \
+                 „Nicht zugeordnete E-Mails“ aufbewahrt."
+            )],
+            action: format!("{LIST}/{id}/loeschen"),
+            fields: Vec::new(),
+            button: "Ja, Zuordnung löschen".into(),
+            back: LIST.into(),
+        }
+        .html()?
+        .into_response());
+    }
     state.store.remove_route(id).await?;
     let actor = user.actor();
     state.store.audit(now_ms(), &actor, "remove_route", &format!("row {id}")).await?;
-    Ok(Redirect::to("/optionen/e-mail/adressen").into_response())
+    Ok(Redirect::to(&Notice::RouteDeleted.url(LIST, None)).into_response())
 }

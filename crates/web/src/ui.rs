@@ -1,0 +1,162 @@
+//! What every screen shares, so the screens of later features inherit it:
+//!
+//! - **Notices**: after a successful action the handler redirects (Post/Redirect/Get) to the list
+//!   with `?ok=<code>` (and `&n=<count>` where the message has a number); [`Notice`] maps the code
+//!   to the one German sentence. Unknown codes show nothing — a link can never inject text.
+//! - **Confirmation** of destructive actions (Löschen, Verwerfen, Erledigt, …): the form posts
+//!   `bestaetigt=ja`; a post without it gets the confirmation page ([`Confirm`]) instead of the
+//!   action, so the step works without JavaScript and cannot be skipped by an old form.
+
+use askama::Template;
+use axum::response::Html;
+use serde::Deserialize;
+
+use crate::error::WebError;
+use crate::pages::Nav;
+
+/// `?ok=…&n=…` of a screen.
+#[derive(Debug, Default, Deserialize)]
+pub struct NoticeQuery {
+    #[serde(default)]
+    pub ok: Option<String>,
+    #[serde(default)]
+    pub n: Option<i64>,
+}
+
+impl NoticeQuery {
+    /// The German success message, if the code is one we know.
+    pub fn german(&self) -> Option<String> {
+        Notice::from_code(self.ok.as_deref()?).map(|n| n.german(self.n.unwrap_or(0)))
+    }
+}
+
+/// The success messages. Add a variant, its code and its words here; redirect with
+/// [`Notice::url`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notice {
+    RouteSaved,
+    RouteDeleted,
+    /// n = rows that became inactive by this save.
+    EmployeeSaved,
+    EmployeeCreated,
+    MailboxSaved,
+    KeptDiscarded,
+    CaseDone,
+    CaseReopened,
+}
+
+impl Notice {
+    pub const ALL: [Notice; 8] = [
+        Notice::RouteSaved,
+        Notice::RouteDeleted,
+        Notice::EmployeeSaved,
+        Notice::EmployeeCreated,
+        Notice::MailboxSaved,
+        Notice::KeptDiscarded,
+        Notice::CaseDone,
+        Notice::CaseReopened,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Notice::RouteSaved => "zuordnung-gespeichert",
+            Notice::RouteDeleted => "zuordnung-geloescht",
+            Notice::EmployeeSaved => "mitarbeiter-gespeichert",
+            Notice::EmployeeCreated => "mitarbeiter-angelegt",
+            Notice::MailboxSaved => "postfach-gespeichert",
+            Notice::KeptDiscarded => "verworfen",
+            Notice::CaseDone => "erledigt",
+            Notice::CaseReopened => "wieder-geoeffnet",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Notice> {
+        Notice::ALL.into_iter().find(|n| n.code() == code)
+    }
+
+    /// The sentence; `n` where the message counts something.
+    pub fn german(self, n: i64) -> String {
+        match self {
+            Notice::RouteSaved => "Zuordnung gespeichert.".into(),
+            Notice::RouteDeleted => "Zuordnung gelöscht.".into(),
+            Notice::EmployeeSaved => match n {
+                0 => "Mitarbeiter gespeichert.".into(),
+                1 => "Mitarbeiter gespeichert — 1 Zuordnung ist jetzt inaktiv.".into(),
+                n => format!("Mitarbeiter gespeichert — {n} Zuordnungen sind jetzt inaktiv."),
+            },
+            Notice::EmployeeCreated => "Mitarbeiter angelegt.".into(),
+            Notice::MailboxSaved => "Einstellungen des Postfachs gespeichert.".into(),
+            Notice::KeptDiscarded => "E-Mail verworfen.".into(),
+            Notice::CaseDone => "Vorgang als erledigt markiert.".into(),
+            Notice::CaseReopened => "Vorgang wieder geöffnet.".into(),
+        }
+    }
+
+    /// `path?ok=code` (with `&n=` when given), for the redirect after the action.
+    pub fn url(self, path: &str, n: Option<i64>) -> String {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        match n {
+            Some(n) => format!("{path}{sep}ok={}&n={n}", self.code()),
+            None => format!("{path}{sep}ok={}", self.code()),
+        }
+    }
+}
+
+/// A destructive action's form: the CSRF token and, once confirmed, `bestaetigt=ja`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub bestaetigt: String,
+}
+
+/// True when the form carried the confirmation (`bestaetigt=ja`).
+pub fn confirmed(value: &str) -> bool {
+    value == "ja"
+}
+
+/// The confirmation page of a destructive action: what will happen, the consequences, the button
+/// that does it (styled as destructive) and the way back.
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub struct Confirm {
+    pub nav: Nav,
+    /// „Zuordnung löschen?“
+    pub title: String,
+    /// What exactly will happen, in one sentence.
+    pub question: String,
+    /// Consequences worth knowing, one per line (may be empty).
+    pub details: Vec<String>,
+    /// Where the form posts (the action's own URL).
+    pub action: String,
+    /// Further hidden fields the action needs (name, value).
+    pub fields: Vec<(String, String)>,
+    /// „Ja, löschen“
+    pub button: String,
+    /// Where „Abbrechen“ leads.
+    pub back: String,
+}
+
+impl Confirm {
+    pub fn html(&self) -> Result<Html<String>, WebError> {
+        Ok(Html(self.render()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Notice, NoticeQuery};
+
+    #[test]
+    fn every_notice_has_its_own_code_and_german_words() {
+        for n in Notice::ALL {
+            assert_eq!(Notice::from_code(n.code()), Some(n));
+            assert!(n.german(2).ends_with('.'), "{n:?}");
+        }
+        let q = NoticeQuery { ok: Some("mitarbeiter-gespeichert".into()), n: Some(2) };
+        assert_eq!(q.german().unwrap(), "Mitarbeiter gespeichert — 2 Zuordnungen sind jetzt inaktiv.");
+        assert_eq!(NoticeQuery { ok: Some("<script>".into()), n: None }.german(), None);
+        assert_eq!(Notice::RouteSaved.url("/x?seite=2", None), "/x?seite=2&ok=zuordnung-gespeichert");
+    }
+}
