@@ -11,15 +11,15 @@ use postkorb_core::{Decision, EmailAddress, EmployeeId, Permission};
 use postkorb_store::{ImportItem, NewEmployee};
 use tower::ServiceExt;
 
-struct App {
-    ctx: Ctx,
+pub(crate) struct App {
+    pub(crate) ctx: Ctx,
     router: Router,
     _dir: tempfile::TempDir,
 }
 
 const PW: &str = "richtig-geheim-1";
 
-async fn app() -> App {
+pub(crate) async fn app() -> App {
     app_with(|_| {}).await
 }
 
@@ -50,15 +50,15 @@ async fn app_with(change: impl FnOnce(&mut Settings)) -> App {
     App { ctx, router, _dir: dir }
 }
 
-struct Resp {
-    status: StatusCode,
+pub(crate) struct Resp {
+    pub(crate) status: StatusCode,
     cookie: Option<String>,
-    body: String,
-    headers: axum::http::HeaderMap,
+    pub(crate) body: String,
+    pub(crate) headers: axum::http::HeaderMap,
 }
 
 impl App {
-    async fn send(&self, req: Request<Body>) -> Resp {
+    pub(crate) async fn send(&self, req: Request<Body>) -> Resp {
         let res = self.router.clone().oneshot(req).await.unwrap();
         let status = res.status();
         let headers = res.headers().clone();
@@ -226,7 +226,7 @@ async fn guessing_passwords_is_stopped_after_five_failures() {
     assert!(r.body.contains("Zu viele Fehlversuche"));
 }
 
-fn hostile_item(bernd: EmployeeId, anna: EmployeeId) -> ImportItem {
+pub(crate) fn hostile_item(bernd: EmployeeId, anna: EmployeeId) -> ImportItem {
     let raw = concat!(
         "From: \"<script>window.__pwned=1</script>\" <anna@mustermail.de>\r\n",
         "Subject: <script>window.__pwned=1</script><img src=x onerror=alert(1)>\r\n",
@@ -1140,7 +1140,7 @@ async fn the_mailbox_form_names_no_server_path_outside_its_roots_and_does_not_re
 }
 
 /// A mail kept with `reason`, as the import's batch commit gets it.
-fn kept_item(key: &str, raw: &str, reason: postkorb_core::KeepReason) -> ImportItem {
+pub(crate) fn kept_item(key: &str, raw: &str, reason: postkorb_core::KeepReason) -> ImportItem {
     let raw = raw.as_bytes().to_vec();
     let mail = postkorb_mail::parse(&raw);
     ImportItem {

@@ -1,0 +1,252 @@
+//! The OpenAPI document tells the truth: every operation of the API is documented, and every answer
+//! it gives — success and error — is checked against the schema the document names for its status.
+//! The check is strict (a field the schema does not name fails), so a client generated from the
+//! document (scripts/openapi-client) sees exactly what the server sends.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use postkorb_core::{Decision, KeepReason};
+use serde_json::Value;
+
+use crate::web_http::{App, app, hostile_item, kept_item};
+
+/// Resolves `#/components/...` references.
+fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema.get("$ref").and_then(Value::as_str) {
+        Some(r) => {
+            let target = r.strip_prefix("#/").unwrap_or_else(|| panic!("only local references: {r}"));
+            let found = target.split('/').fold(spec, |v, part| &v[part]);
+            assert!(!found.is_null(), "dangling reference {r}");
+            resolve(spec, found)
+        }
+        None => schema,
+    }
+}
+
+/// The subset of JSON Schema the document uses: type, nullable, properties (strict), required,
+/// items, enum, additionalProperties.
+fn check(spec: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
+    let schema = resolve(spec, schema);
+    if value.is_null() {
+        if schema["nullable"] != Value::Bool(true) {
+            errors.push(format!("{at}: null, but the schema is not nullable"));
+        }
+        return;
+    }
+    if let Some(choices) = schema["enum"].as_array()
+        && !choices.contains(value)
+    {
+        errors.push(format!("{at}: {value} is not one of {choices:?}"));
+    }
+    let ty = schema["type"].as_str().unwrap_or_else(|| panic!("{at}: schema without a type: {schema}"));
+    let ok = match ty {
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "string" => value.is_string(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        other => panic!("{at}: unknown type {other}"),
+    };
+    if !ok {
+        errors.push(format!("{at}: expected {ty}, got {value}"));
+        return;
+    }
+    if let Some(items) = value.as_array() {
+        for (i, item) in items.iter().enumerate() {
+            check(spec, &schema["items"], item, &format!("{at}[{i}]"), errors);
+        }
+    }
+    if let Some(fields) = value.as_object() {
+        let props = schema["properties"].as_object();
+        for required in schema["required"].as_array().into_iter().flatten() {
+            let name = required.as_str().unwrap();
+            if !fields.contains_key(name) {
+                errors.push(format!("{at}: required field {name} is missing"));
+            }
+        }
+        for (name, v) in fields {
+            match props.and_then(|p| p.get(name)) {
+                Some(s) => check(spec, s, v, &format!("{at}.{name}"), errors),
+                None if schema["additionalProperties"].is_object() => {
+                    check(spec, &schema["additionalProperties"], v, &format!("{at}.{name}"), errors)
+                }
+                None => errors.push(format!("{at}: field {name} is not in the schema")),
+            }
+        }
+    }
+}
+
+/// Every schema names the type of every field and says which are always there, so a generated
+/// client gets real types instead of `Option<serde_json::Value>`.
+fn check_schema_is_complete(spec: &Value, schema: &Value, at: &str) {
+    let schema = resolve(spec, schema);
+    assert!(schema["type"].is_string(), "{at}: no type");
+    if schema["type"] == "object" {
+        let props = schema["properties"].as_object();
+        assert!(props.is_some() || schema["additionalProperties"].is_object(), "{at}: an object without properties");
+        for (name, p) in props.into_iter().flatten() {
+            check_schema_is_complete(spec, p, &format!("{at}.{name}"));
+        }
+    }
+    if schema["type"] == "array" {
+        check_schema_is_complete(spec, &schema["items"], &format!("{at}[]"));
+    }
+}
+
+struct Call {
+    method: &'static str,
+    /// As in the document, e.g. `/cases/{id}`.
+    template: &'static str,
+    path: String,
+    token: String,
+    body: Option<String>,
+}
+
+impl Call {
+    fn new(method: &'static str, template: &'static str, path: impl Into<String>, token: &str) -> Call {
+        Call { method, template, path: path.into(), token: token.into(), body: None }
+    }
+    fn json(mut self, body: &str) -> Call {
+        self.body = Some(body.into());
+        self
+    }
+}
+
+async fn send(app: &App, call: &Call) -> (StatusCode, String, String) {
+    let mut b = Request::builder().method(call.method).uri(format!("/api/v1{}", call.path));
+    if !call.token.is_empty() {
+        b = b.header(header::AUTHORIZATION, format!("Bearer {}", call.token));
+    }
+    let req = match &call.body {
+        Some(body) => b.header(header::CONTENT_TYPE, "application/json").body(Body::from(body.clone())),
+        None => b.body(Body::empty()),
+    }
+    .unwrap();
+    let r = app.send(req).await;
+    let ct = r.headers.get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    (r.status, ct, r.body)
+}
+
+#[tokio::test]
+async fn every_api_answer_matches_the_schema_its_openapi_document_names() {
+    let app = app().await;
+    let store = &app.ctx.store;
+    let bernd = store.find_employee("bernd").await.unwrap();
+    let anna = store.find_employee("anna").await.unwrap();
+    let admin = store.find_employee("admin").await.unwrap();
+    let bernd_token = postkorb_web::new_api_token(store, bernd.id, "schema").await.unwrap();
+    let admin_token = postkorb_web::new_api_token(store, admin.id, "schema").await.unwrap();
+    let _spare = postkorb_web::new_api_token(store, admin.id, "to revoke").await.unwrap();
+    let mb = postkorb_store::MailboxRecord { name: "t".into(), protocol: "maildir".into(), ..Default::default() };
+    let mb = store.save_mailbox(&mb, 1).await.unwrap();
+    let forwarded = "From: Anna <anna@mustermail.de>\r\nSubject: WG: Schaden\r\nMessage-ID: <f@x>\r\n\r\n\
+        ---------- Forwarded message ---------\r\nFrom: Kunde <k@kunde.de>\r\nDate: Mon, 2 Nov 2026 10:00:00 +0100\r\n\
+        Subject: Schaden\r\n\r\nDer Keller ist nass.\r\n";
+    let mut assigned = kept_item("s2", forwarded, KeepReason::NoRoute);
+    assigned.decision = Decision::Assign { sender: anna.id, to: bernd.id };
+    let kept = kept_item("s3", "From: x@y.de\r\nSubject: Werbung\r\n\r\n.\r\n", KeepReason::NoRoute);
+    let kept2 =
+        kept_item("s4", "Subject: ohne Absender\r\n\r\n.\r\n", KeepReason::NoUsableFrom("no From header".into()));
+    store.commit_batch(mb.id, &[hostile_item(bernd.id, anna.id), assigned, kept, kept2], 1).await.unwrap();
+    let spare_id = store.api_tokens(admin.id).await.unwrap().iter().find(|t| t.label == "to revoke").unwrap().id;
+
+    let (b, a) = (bernd_token.as_str(), admin_token.as_str());
+    let route = format!("{{\"from\": {}, \"to\": {}}}", anna.id, bernd.id);
+    let calls = vec![
+        Call::new("GET", "/cases", "/cases", b),
+        Call::new("GET", "/cases", "/cases?all=true&limit=5", a),
+        Call::new("GET", "/cases", "/cases", ""),
+        Call::new("GET", "/cases", "/cases?all=true", b),
+        Call::new("GET", "/cases/{id}", "/cases/1", b),
+        Call::new("GET", "/cases/{id}", "/cases/2", b),
+        Call::new("GET", "/cases/{id}", "/cases/999", b),
+        Call::new("GET", "/cases/{id}/raw", "/cases/1/raw", b),
+        Call::new("POST", "/cases/{id}/done", "/cases/1/done", b),
+        Call::new("POST", "/cases/{id}/done", "/cases/1/done", a),
+        Call::new("POST", "/cases/{id}/reopen", "/cases/1/reopen", b),
+        Call::new("POST", "/sync", "/sync", b),
+        Call::new("GET", "/employees", "/employees", a),
+        Call::new("POST", "/routes", "/routes", a).json(&route),
+        Call::new("POST", "/routes", "/routes", a).json(&route),
+        Call::new("POST", "/routes", "/routes", a).json(&format!("{{\"from\": {}, \"to\": {}}}", bernd.id, admin.id)),
+        Call::new("GET", "/routes", "/routes", a),
+        Call::new("DELETE", "/routes/{id}", "/routes/1", a),
+        Call::new("GET", "/kept", "/kept", a),
+        Call::new("POST", "/kept/{id}/discard", "/kept/1/discard", a),
+        Call::new("GET", "/mailboxes", "/mailboxes", a),
+        Call::new("GET", "/tokens", "/tokens", a),
+        Call::new("DELETE", "/tokens/{id}", format!("/tokens/{spare_id}"), a),
+        Call::new("DELETE", "/tokens/{id}", format!("/tokens/{spare_id}"), a),
+    ];
+
+    let (status, _, body) = send(&app, &Call::new("GET", "", "/openapi.json", "")).await;
+    assert_eq!(status, StatusCode::OK);
+    let spec: Value = serde_json::from_str(&body).unwrap();
+    let mut errors = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for call in &calls {
+        let op = &spec["paths"][call.template][call.method.to_lowercase()];
+        assert!(op.is_object(), "{} {} is not documented", call.method, call.template);
+        let (status, content_type, body) = send(&app, call).await;
+        seen.insert((call.method, call.template, status.as_u16()));
+        let what = format!("{} {} → {status}", call.method, call.path);
+        let documented = &op["responses"][status.as_str()];
+        let documented = resolve(&spec, documented);
+        if !documented.is_object() {
+            errors.push(format!("{what}: status not documented ({body})"));
+            continue;
+        }
+        let media = content_type.split(';').next().unwrap_or("").trim().to_string();
+        match documented["content"].as_object() {
+            None => {
+                if !body.is_empty() {
+                    errors.push(format!("{what}: documented without content, but sent {content_type}: {body}"))
+                }
+            }
+            Some(content) => {
+                let Some(doc) = content.get(&media) else {
+                    errors.push(format!("{what}: sent {media}, documented {:?}", content.keys().collect::<Vec<_>>()));
+                    continue;
+                };
+                if media == "application/json" {
+                    let value: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{what}: not JSON: {e}"));
+                    check(&spec, &doc["schema"], &value, &what, &mut errors);
+                }
+            }
+        }
+    }
+    assert!(errors.is_empty(), "the API and its document disagree:\n{}", errors.join("\n"));
+
+    // Every documented operation was called, and every route of the API is documented.
+    for (path, ops) in spec["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let method = method.to_uppercase();
+            assert!(
+                seen.iter().any(|(m, t, _)| *m == method && *t == path),
+                "{method} {path} is documented but this test does not call it"
+            );
+            assert!(op["operationId"].is_string(), "{method} {path}: no operationId (a generated client needs one)");
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let response = resolve(&spec, response);
+                assert!(response["description"].is_string(), "{method} {path} {status}: no description");
+                if status.starts_with('2') && status != "204" {
+                    let content = response["content"].as_object();
+                    assert!(content.is_some(), "{method} {path} {status}: a success without a schema");
+                    for (media, c) in content.into_iter().flatten() {
+                        if media == "application/json" {
+                            check_schema_is_complete(&spec, &c["schema"], &format!("{method} {path} {status}"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let source = include_str!("../../../web/src/api.rs");
+    for route in source.split(".route(\"").skip(1) {
+        let path = route.split('"').next().unwrap();
+        if path != "/openapi.json" {
+            assert!(spec["paths"][path].is_object(), "the API route {path} is not in openapi.json");
+        }
+    }
+}
