@@ -321,7 +321,7 @@ impl MailboxPage {
 }
 
 /// „Neues Postfach“.
-pub async fn new_form(State(_state): State<WebState>, user: CurrentUser) -> Result<Html<String>, WebError> {
+pub async fn new_form(user: CurrentUser) -> Result<Html<String>, WebError> {
     user.require(Permission::ManageMailImport)?;
     MailboxPage::new(&user, "", None, empty_form()).html()
 }
@@ -382,10 +382,8 @@ pub async fn save(
     user.require(Permission::ManageMailImport)?;
     user.check_csrf(&f.csrf)?;
     let existing = stored(&state, &name).await?;
-    if existing.is_none() {
-        if let Some(problem) = name_problem(&name) {
-            return Err(WebError::BadRequest(problem.into()));
-        }
+    if let (None, Some(problem)) = (&existing, name_problem(&name)) {
+        return Err(WebError::BadRequest(problem.into()));
     }
     submit(&state, &user, &name, existing, f).await
 }
