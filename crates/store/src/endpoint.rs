@@ -111,7 +111,7 @@ impl OAuthFields {
     }
 
     /// These settings laid over the stored ones (`None` keeps), as `write_oauth_settings` writes them.
-    pub(crate) fn over(&self, stored: &OAuthFields) -> OAuthFields {
+    pub fn over(&self, stored: &OAuthFields) -> OAuthFields {
         let pick = |new: &Option<String>, old: &Option<String>| new.clone().or_else(|| old.clone());
         OAuthFields {
             provider: pick(&self.provider, &stored.provider),

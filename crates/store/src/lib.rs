@@ -42,7 +42,7 @@ pub use import::{ImportItem, ImportOutcome};
 pub use kept::KeptMail;
 pub use lease::{LeaseInfo, LeaseOutcome};
 pub use login_limit::{LoginLimits, LoginRefused};
-pub use mailboxes::MailboxRecord;
+pub use mailboxes::{MailboxDeleted, MailboxRecord};
 pub use oauth::{OAuthFields, OAuthTokens};
 pub use sessions::SessionUser;
 pub use tokens::ApiToken;

@@ -125,10 +125,25 @@ fn from_row(r: &AnyRow) -> Result<MailboxRecord> {
     })
 }
 
+/// A deleted mailbox keeps its row (the ledger refers to it, and its keys must stay unique), under
+/// the name `DELETED_MARK{id}:{old name}`: a character no form or command line can type, so the
+/// name is free again and the row is listed nowhere.
+const DELETED_MARK: &str = "\u{1}";
+
+/// What [`Store::delete_mailbox`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MailboxDeleted {
+    Deleted,
+    /// An instance holds the mailbox's fetch lease (a pass, or `serve` watching it): nothing changed.
+    Busy,
+    NotFound,
+}
+
 impl Store {
+    /// Every mailbox, by name — without deleted ones ([`Store::delete_mailbox`]).
     pub async fn mailboxes(&self) -> Result<Vec<MailboxRecord>> {
-        let sql = format!("SELECT {COLUMNS} FROM mailboxes ORDER BY name");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+        let sql = format!("SELECT {COLUMNS} FROM mailboxes WHERE name NOT LIKE $1 ORDER BY name");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(format!("{DELETED_MARK}%")).fetch_all(&self.pool).await?;
         rows.iter().map(from_row).collect()
     }
 
@@ -229,6 +244,55 @@ impl Store {
                 .await?;
         }
         Ok(saved)
+    }
+
+    /// Switches fetching of the mailbox `name` on or off (`serve` and `fetch` skip a disabled one;
+    /// a running watch stops at its next check). False if there is no such mailbox.
+    pub async fn set_mailbox_enabled(&self, name: &str, enabled: bool) -> Result<bool> {
+        let done = sqlx::query("UPDATE mailboxes SET enabled = $1 WHERE name = $2")
+            .bind(enabled as i64)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Deletes the mailbox `name`, refused while any instance holds its fetch lease (a live
+    /// lease at `now_ms`). The Vorgänge, kept mails and the ledger stay: the row stays for the
+    /// ledger's sake, renamed out of the way, disabled, with every stored secret, the health, the
+    /// DNS retries and OAuth flows in progress removed.
+    pub async fn delete_mailbox(&self, name: &str, now_ms: i64) -> Result<MailboxDeleted> {
+        let mut tx = self.begin_write().await?;
+        let Some(row) =
+            sqlx::query("SELECT id FROM mailboxes WHERE name = $1").bind(name).fetch_optional(&mut *tx).await?
+        else {
+            return Ok(MailboxDeleted::NotFound);
+        };
+        let id: i64 = row.try_get(0)?;
+        let leased = sqlx::query("SELECT 1 FROM mailbox_leases WHERE mailbox_id = $1 AND expires_ms > $2")
+            .bind(id)
+            .bind(now_ms)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if leased.is_some() {
+            return Ok(MailboxDeleted::Busy);
+        }
+        sqlx::query(
+            "UPDATE mailboxes SET name = $1, enabled = 0, secret = NULL, oauth_secret = NULL, oauth_refresh = NULL,
+                 oauth_access = NULL, last_error = NULL, waiting_on_server = NULL, updated_ms = $2 WHERE id = $3",
+        )
+        .bind(format!("{DELETED_MARK}{id}:{name}"))
+        .bind(now_ms)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        for sql in ["DELETE FROM mailbox_leases WHERE mailbox_id = $1", "DELETE FROM dns_retries WHERE mailbox_id = $1"]
+        {
+            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+        }
+        sqlx::query("DELETE FROM oauth_pending WHERE mailbox = $1").bind(name).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(MailboxDeleted::Deleted)
     }
 
     pub async fn record_fetch_success(&self, mailbox_id: i64, now_ms: i64, waiting: i64) -> Result<()> {

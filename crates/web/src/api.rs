@@ -210,14 +210,8 @@ async fn discard_kept(State(s): State<WebState>, h: HeaderMap, Path(id): Path<i6
 async fn mailboxes(State(s): State<WebState>, h: HeaderMap) -> ApiResult {
     let me = api_user(&s, &h).await?;
     require(&me, Permission::ManageMailImport)?;
-    let mut out = Vec::new();
-    for m in s.store.mailboxes().await? {
-        let (cases, kept, duplicates) = s.store.mailbox_counts(m.id).await?;
-        out.push(json!({"name": m.name, "protocol": m.protocol, "host": m.host, "enabled": m.enabled,
-            "last_success_ms": m.last_success_ms, "last_error": m.last_error, "waiting_on_server": m.waiting_on_server,
-            "imported_cases": cases, "kept": kept, "duplicates": duplicates}));
-    }
-    Ok(Json(out).into_response())
+    let health = crate::mailbox_health::MailboxHealth::all(&s.store).await?;
+    Ok(Json(health.iter().map(|m| m.json()).collect::<Vec<_>>()).into_response())
 }
 
 /// The caller's own API tokens (never the tokens themselves).

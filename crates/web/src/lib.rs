@@ -8,6 +8,7 @@
 mod api;
 mod auth;
 mod error;
+mod mailbox_health;
 mod pages;
 mod paths;
 mod problems;
@@ -25,7 +26,7 @@ use postkorb_store::Store;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use auth::{bootstrap_admin, hash_password, new_api_token, new_api_token_until};
-pub use problems::MailboxProblem;
+pub use problems::{MailboxProblem, ProblemReport};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -33,11 +34,12 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait Hooks: Send + Sync + 'static {
     /// Fetch every mailbox now (for „Synchronisieren“). Errors are recorded on the mailbox.
     fn fetch_now(&self) -> BoxFuture<'_, ()>;
-    /// „Verbindung testen“ for the named mailbox: mails waiting, or what went wrong.
-    fn test_mailbox(&self, name: String) -> BoxFuture<'_, Result<usize, MailboxProblem>>;
-    /// „Probelauf“: what would become of the mails waiting in the named mailbox, in German lines;
-    /// nothing is stored, moved or deleted.
-    fn dry_run(&self, name: String) -> BoxFuture<'_, Result<Vec<String>, MailboxProblem>>;
+    /// „Verbindung testen“ with the settings as typed, not saved: mails waiting, or what went wrong.
+    /// Stores nothing (no mailbox row, no health, no audit).
+    fn test_mailbox(&self, trial: Trial) -> BoxFuture<'_, Result<usize, ProblemReport>>;
+    /// „Probelauf“ with the settings as typed, not saved: what would become of the mails waiting,
+    /// in German lines; nothing is stored, moved or deleted.
+    fn dry_run(&self, trial: Trial) -> BoxFuture<'_, Result<Vec<String>, ProblemReport>>;
     /// „Konto verbinden“ (OAuth2, authorization code with PKCE): remembers the flow and returns the
     /// provider's address to send the browser to.
     fn oauth_start(
@@ -53,6 +55,15 @@ pub trait Hooks: Send + Sync + 'static {
     fn oauth_finish(&self, state: String, code: String) -> BoxFuture<'_, Result<String, String>>;
     /// Seals a mailbox password for storage in `record` as it will be saved: bound to its endpoint.
     fn seal_password(&self, record: &postkorb_store::MailboxRecord, password: &str) -> Result<Vec<u8>, String>;
+}
+
+/// Settings to try without saving them („Verbindung testen“, „Probelauf“): the validated record as
+/// it would be saved (named like the mailbox it edits, or a new name) and the password typed for
+/// this try. Without one, the stored secret of the mailbox of that name is used — and it opens
+/// only for the endpoint it was entered for.
+pub struct Trial {
+    pub record: postkorb_store::MailboxRecord,
+    pub password: Option<String>,
 }
 
 /// What the mailbox form sends to connect an OAuth2 account.

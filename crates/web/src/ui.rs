@@ -43,10 +43,13 @@ pub enum Notice {
     KeptDiscarded,
     CaseDone,
     CaseReopened,
+    MailboxEnabled,
+    MailboxDisabled,
+    MailboxDeleted,
 }
 
 impl Notice {
-    pub const ALL: [Notice; 8] = [
+    pub const ALL: [Notice; 11] = [
         Notice::RouteSaved,
         Notice::RouteDeleted,
         Notice::EmployeeSaved,
@@ -55,6 +58,9 @@ impl Notice {
         Notice::KeptDiscarded,
         Notice::CaseDone,
         Notice::CaseReopened,
+        Notice::MailboxEnabled,
+        Notice::MailboxDisabled,
+        Notice::MailboxDeleted,
     ];
 
     pub fn code(self) -> &'static str {
@@ -67,6 +73,9 @@ impl Notice {
             Notice::KeptDiscarded => "verworfen",
             Notice::CaseDone => "erledigt",
             Notice::CaseReopened => "wieder-geoeffnet",
+            Notice::MailboxEnabled => "postfach-aktiviert",
+            Notice::MailboxDisabled => "postfach-deaktiviert",
+            Notice::MailboxDeleted => "postfach-geloescht",
         }
     }
 
@@ -89,6 +98,9 @@ impl Notice {
             Notice::KeptDiscarded => "E-Mail verworfen.".into(),
             Notice::CaseDone => "Vorgang als erledigt markiert.".into(),
             Notice::CaseReopened => "Vorgang wieder geöffnet.".into(),
+            Notice::MailboxEnabled => "Postfach aktiviert: Postkorb ruft es wieder ab.".into(),
+            Notice::MailboxDisabled => "Postfach deaktiviert: Postkorb ruft es nicht mehr ab.".into(),
+            Notice::MailboxDeleted => "Postfach gelöscht. Die eingelesenen Vorgänge bleiben erhalten.".into(),
         }
     }
 

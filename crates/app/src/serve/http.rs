@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use postkorb_source::SourceError;
-use postkorb_web::{BoxFuture, Hooks, MailboxProblem, WebState};
+use postkorb_store::MailboxRecord;
+use postkorb_web::{BoxFuture, Hooks, MailboxProblem, ProblemReport, Trial, WebState};
 
 use crate::Ctx;
 
@@ -46,26 +47,25 @@ impl Hooks for AppHooks {
         })
     }
 
-    fn test_mailbox(&self, name: String) -> BoxFuture<'_, Result<usize, MailboxProblem>> {
+    fn test_mailbox(&self, trial: Trial) -> BoxFuture<'_, Result<usize, ProblemReport>> {
         Box::pin(async move {
+            let m = self.trial(trial).await?;
             let run = async {
-                let m = self.ctx.store.mailbox(&name).await?;
-                let net = self.ctx.settings.net();
-                let cfg = crate::service::oauth::fresh_config(&self.ctx.store, &m, &self.ctx.key, &self.ctx.clock, net)
-                    .await?;
+                let cfg = self.trial_config(&m).await?;
                 Ok(postkorb_source::test_connection(&cfg).await?)
             };
-            run.await.map_err(|e: anyhow::Error| problem(&name, &e))
+            run.await.map_err(|e: anyhow::Error| problem(&m, &e))
         })
     }
 
-    fn dry_run(&self, name: String) -> BoxFuture<'_, Result<Vec<String>, MailboxProblem>> {
+    fn dry_run(&self, trial: Trial) -> BoxFuture<'_, Result<Vec<String>, ProblemReport>> {
         Box::pin(async move {
+            let m = self.trial(trial).await?;
             let run = async {
-                let m = self.ctx.store.mailbox(&name).await?;
-                crate::service::dryrun::run(&self.ctx, &m).await
+                let cfg = self.trial_config(&m).await?;
+                crate::service::dryrun::run_with(&self.ctx, &m, &cfg).await
             };
-            run.await.map(|r| r.german_lines()).map_err(|e| problem(&name, &e))
+            run.await.map(|r| r.german_lines()).map_err(|e| problem(&m, &e))
         })
     }
 
@@ -163,14 +163,60 @@ impl Hooks for AppHooks {
     }
 }
 
+impl AppHooks {
+    /// The unsaved settings of a trial, with the stored secrets of the mailbox of that name.
+    async fn trial(&self, t: Trial) -> Result<MailboxRecord, ProblemReport> {
+        let stored = match self.ctx.store.mailbox(&t.record.name).await {
+            Ok(m) => Some(m),
+            Err(postkorb_store::StoreError::NotFound(_)) => None,
+            Err(e) => return Err(problem(&t.record, &e.into())),
+        };
+        crate::service::mailbox::trial_record(stored.as_ref(), t.record.clone(), &self.ctx.key, t.password.as_deref())
+            .map_err(|e| problem(&t.record, &e))
+    }
+
+    /// The connection settings of a trial record. An OAuth2 access token is refreshed (and the
+    /// rotated token stored, as always) only while the endpoint is the stored one; otherwise the
+    /// stored token does not open for it and the trial says so.
+    async fn trial_config(&self, m: &MailboxRecord) -> anyhow::Result<postkorb_source::SourceConfig> {
+        let net = self.ctx.settings.net();
+        if postkorb_core::mailbox::AuthKind::of_stored(&m.auth) == postkorb_core::mailbox::AuthKind::XOAuth2 {
+            let stored = self.ctx.store.mailbox(&m.name).await?;
+            if stored.endpoint() == m.endpoint() && stored.oauth.endpoint() == m.oauth.endpoint() {
+                let fresh = crate::service::oauth::ensure_fresh(
+                    &self.ctx.store,
+                    &stored,
+                    &self.ctx.key,
+                    self.ctx.clock.now_ms(),
+                    net,
+                )
+                .await?;
+                let m = MailboxRecord { oauth: fresh.oauth, ..m.clone() };
+                return crate::service::mailbox::source_config(&m, &self.ctx.key, net);
+            }
+        }
+        crate::service::mailbox::source_config(m, &self.ctx.key, net)
+    }
+}
+
 /// What a pending flow's payload is sealed with: its own row.
 fn pending_binding(state_hash: &str) -> Vec<u8> {
     format!("postkorb/oauth-pending/v1\0{state_hash}").into_bytes()
 }
 
-/// The kind of a failed test or dry run, for the screens' words; the detail goes to the log.
-fn problem(mailbox: &str, e: &anyhow::Error) -> MailboxProblem {
-    tracing::info!(mailbox, error = %format!("{e:#}"), "mailbox test failed");
+/// A failed test or dry run of `m`, for the screens' words: the kind with the mailbox's server and
+/// folder, and our own error text when the kind never quotes the server; all of it goes to the log.
+fn problem(m: &MailboxRecord, e: &anyhow::Error) -> ProblemReport {
+    tracing::info!(mailbox = %m.name, error = %format!("{e:#}"), "mailbox test failed");
+    let detail = match e.chain().find_map(|c| c.downcast_ref::<SourceError>()) {
+        Some(se) => se.to_string(),
+        None => e.to_string(),
+    };
+    ProblemReport::new(kind(e), m, &detail)
+}
+
+/// The kind of an error of the importer, a test or a dry run.
+fn kind(e: &anyhow::Error) -> MailboxProblem {
     if let Some(se) = e.chain().find_map(|c| c.downcast_ref::<SourceError>()) {
         return match se {
             SourceError::NotFound(_) => MailboxProblem::NotFound,

@@ -1,5 +1,6 @@
 //! `/health` for load balancers and `/metrics` for Prometheus. Neither needs a login, so neither
-//! may tell a stranger anything: `/health` says only whether this instance and its database answer;
+//! may tell a stranger much: `/health` says whether this instance and its database answer and which
+//! enabled mailboxes failed at their last fetch (names only, never the error);
 //! `/metrics` (mailbox names, error flags, counts) is served to a client on loopback that did not
 //! come through a proxy, or to anyone with `Authorization: Bearer <metrics_token>`.
 
@@ -26,10 +27,24 @@ pub fn router(ctx: &Ctx) -> Router {
     Router::new().route("/health", get(health)).route("/metrics", get(metrics)).with_state(state)
 }
 
-/// `{"status":"ok"}` while the database answers, 503 otherwise; nothing about the mailboxes.
+/// 200 `{"status":"ok"}` while the database answers and no enabled mailbox failed at its last
+/// fetch; 200 `{"status":"degraded","mailboxes":[{"name":…,"ok":false}]}` when one did (the
+/// instance still serves: a load balancer keeps it, a monitor alerts); 503 `{"status":"error"}`
+/// when the database does not answer. A disabled mailbox is not failing.
 async fn health(State(p): State<Probes>) -> Response {
     match p.store.mailboxes().await {
-        Ok(_) => Json(serde_json::json!({"status": "ok"})).into_response(),
+        Ok(mailboxes) => {
+            let failing: Vec<_> = mailboxes
+                .iter()
+                .filter(|m| m.enabled && m.last_error.is_some())
+                .map(|m| serde_json::json!({"name": m.name, "ok": false}))
+                .collect();
+            if failing.is_empty() {
+                Json(serde_json::json!({"status": "ok"})).into_response()
+            } else {
+                Json(serde_json::json!({"status": "degraded", "mailboxes": failing})).into_response()
+            }
+        }
         Err(e) => {
             tracing::warn!(error = %e, "health: database error");
             (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "error"}))).into_response()

@@ -69,8 +69,13 @@ fn keep_words(reason: &KeepReason) -> (String, String) {
 /// Runs the importer's pass in [`importer::Mode::DryRun`] and tallies what it decided.
 pub async fn run(ctx: &Ctx, m: &MailboxRecord) -> anyhow::Result<DryRun> {
     let cfg = crate::service::oauth::fresh_config(&ctx.store, m, &ctx.key, &ctx.clock, ctx.settings.net()).await?;
+    run_with(ctx, m, &cfg).await
+}
+
+/// [`run`] with connection settings already made (the form's unsaved settings).
+pub async fn run_with(ctx: &Ctx, m: &MailboxRecord, cfg: &postkorb_source::SourceConfig) -> anyhow::Result<DryRun> {
     let report =
-        importer::dry_run(&ctx.store, m, &cfg, ctx.settings.batch_size, &ctx.clock).await.map_err(|e| match e {
+        importer::dry_run(&ctx.store, m, cfg, ctx.settings.batch_size, &ctx.clock).await.map_err(|e| match e {
             importer::ImportError::Source(se) => anyhow::Error::new(se).context(format!("mailbox {}", m.name)),
             other => anyhow::Error::new(other),
         })?;

@@ -78,3 +78,29 @@ pub fn source_config(m: &MailboxRecord, key: &SecretKey, net: NetPolicy) -> anyh
         net,
     })
 }
+
+/// The record to try („Verbindung testen“, „Probelauf“) from unsaved settings, never stored: the
+/// stored mailbox of that name (if any) lends its row id (the ledger's keys), login kind, OAuth
+/// settings and secrets; a typed `password` is sealed for the new settings in memory. A stored
+/// secret opens only if the endpoint is unchanged, so a changed server never receives it.
+pub fn trial_record(
+    stored: Option<&MailboxRecord>,
+    record: MailboxRecord,
+    key: &SecretKey,
+    password: Option<&str>,
+) -> anyhow::Result<MailboxRecord> {
+    let mut m = match stored {
+        Some(s) => MailboxRecord {
+            id: s.id,
+            auth: if record.auth.is_empty() { s.auth.clone() } else { record.auth.clone() },
+            oauth: record.oauth.over(&s.oauth),
+            secret: s.secret.clone(),
+            ..record
+        },
+        None => MailboxRecord { id: 0, ..record },
+    };
+    if let Some(password) = password.filter(|p| !p.is_empty()) {
+        m = with_password(m, key, password)?;
+    }
+    Ok(m)
+}

@@ -140,6 +140,9 @@ async fn every_api_answer_matches_the_schema_its_openapi_document_names() {
     let _spare = postkorb_web::new_api_token(store, admin.id, "to revoke").await.unwrap();
     let mb = postkorb_store::MailboxRecord { name: "t".into(), protocol: "maildir".into(), ..Default::default() };
     let mb = store.save_mailbox(&mb, 1).await.unwrap();
+    let failing = postkorb_store::MailboxRecord { name: "f".into(), protocol: "imap".into(), ..Default::default() };
+    let failing = store.save_mailbox(&failing, 1).await.unwrap();
+    store.record_fetch_error(failing.id, 2, "connection refused: imap.example.de:993").await.unwrap();
     let forwarded = "From: Anna <anna@mustermail.de>\r\nSubject: WG: Schaden\r\nMessage-ID: <f@x>\r\n\r\n\
         ---------- Forwarded message ---------\r\nFrom: Kunde <k@kunde.de>\r\nDate: Mon, 2 Nov 2026 10:00:00 +0100\r\n\
         Subject: Schaden\r\n\r\nDer Keller ist nass.\r\n";
@@ -217,6 +220,12 @@ async fn every_api_answer_matches_the_schema_its_openapi_document_names() {
         }
     }
     assert!(errors.is_empty(), "the API and its document disagree:\n{}", errors.join("\n"));
+    // The optional parts were really there to be checked.
+    let (_, _, body) = send(&app, &Call::new("GET", "", "/mailboxes", a)).await;
+    let boxes: Value = serde_json::from_str(&body).unwrap();
+    assert!(boxes.as_array().unwrap().iter().any(|m| m["last_error"]["kind"] == "refused"), "{body}");
+    let (_, _, body) = send(&app, &Call::new("GET", "", "/cases/2", b)).await;
+    assert!(serde_json::from_str::<Value>(&body).unwrap()["forwarded"].is_object(), "{body}");
 
     // Every documented operation was called, and every route of the API is documented.
     for (path, ops) in spec["paths"].as_object().unwrap() {

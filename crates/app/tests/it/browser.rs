@@ -87,6 +87,8 @@ fn the_admin_sets_up_mailbox_and_rows_in_the_browser_and_the_recipient_finds_the
 
         // „Einstellungen für den E-Mail Empfang“: the Dovecot mailbox, tested through the form.
         browser.click_link("Optionen › Allgemeine Einstellungen › E-Mail").await;
+        browser.wait_for_text("h1", "Postfächer für den E-Mail Empfang").await;
+        browser.click("#new-mailbox").await;
         browser.wait_for_text("h1", "Einstellungen für den E-Mail Empfang").await;
         let hints = browser.page_text().await;
         assert!(
@@ -94,6 +96,7 @@ fn the_admin_sets_up_mailbox_and_rows_in_the_browser_and_the_recipient_finds_the
             "the seed's hints are missing:\n{hints}"
         );
         browser.screenshot("e-mail-empfang-leer").await;
+        browser.fill("#name", "default").await;
         browser.choose_value("#protocol", "imap").await;
         browser.fill("#host", "127.0.0.1").await;
         browser.fill("#port", &dovecot.imap_port().to_string()).await;
@@ -115,6 +118,10 @@ fn the_admin_sets_up_mailbox_and_rows_in_the_browser_and_the_recipient_finds_the
             !browser.client.source().await.unwrap().contains(MAILBOX_PASSWORD),
             "the password came back to the browser"
         );
+        // The test saved nothing: the password again, then „Speichern“.
+        browser.fill("#password", MAILBOX_PASSWORD).await;
+        browser.click("#save").await;
+        browser.wait_for_text("#message", "Gespeichert.").await;
 
         // „E-Mail-Adressen verwalten“: Von Anna → An Bernd through the dropdowns.
         browser.click("#manage-addresses").await;
@@ -267,7 +274,7 @@ fn a_user_without_the_permission_cannot_reach_the_settings() {
         for (path, form) in [
             ("/optionen/e-mail/adressen", "from=1&to=1"),
             (
-                "/optionen/e-mail",
+                "/optionen/e-mail/default",
                 "action=save&protocol=imap&host=evil.example&port=143&tls=none&username=x&password=y&folder=INBOX\
                  &disposal=move&target_folder=x&maildir_path=&poll_secs=1",
             ),
@@ -437,7 +444,7 @@ fn konto_verbinden_completes_after_the_providers_cross_site_redirect_in_a_real_b
         let mut driver = Driver::start("oauth-cross-site");
         let admin = driver.browser(&app).await;
         admin.login(ADMIN.username, ADMIN.password).await;
-        admin.goto("/optionen/e-mail").await;
+        admin.goto("/optionen/e-mail/default").await;
         admin.choose_value("#oauth_provider", "custom").await;
         admin.fill("#client_id", "postkorb-test").await;
         admin.fill("#auth_url", &oauth.authorize_url("localhost")).await;
@@ -451,7 +458,7 @@ fn konto_verbinden_completes_after_the_providers_cross_site_redirect_in_a_real_b
         admin.click("#approve").await;
         admin.wait_for_text("#oauth-connected", "Konto verbunden").await;
         admin.screenshot("verbunden").await;
-        assert_eq!(admin.path().await, "/optionen/e-mail");
+        assert_eq!(admin.path().await, "/optionen/e-mail/default");
         assert!(oauth.requests().iter().any(|r| r == "GET /authorize"), "the browser went to the provider");
         let shown = app.cli(&["mailbox", "show"], None);
         assert!(shown.contains("OAuth2 (XOAUTH2)"), "{shown}");

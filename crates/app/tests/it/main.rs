@@ -24,3 +24,4 @@ mod scale_support;
 mod serve;
 mod test_dns;
 mod web_http;
+mod web_mailboxes;

@@ -94,3 +94,46 @@ async fn serve_run_serves_on_the_listener_it_is_given_and_stops_when_the_shutdow
     assert_eq!(o.store.lease(id).await.unwrap(), None, "a clean stop gives the fetch lease back");
     assert_eq!(o.store.cases(None, 10, 0).await.unwrap()[0].subject, "Über den Listener");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_names_a_failing_enabled_mailbox_never_its_error_and_a_disabled_one_is_not_failing() {
+    let o = Office::start().await;
+    let maildir = maildir(o.data_dir());
+    let set = ["mailbox", "set", "--protocol", "maildir", "--path", maildir.to_str().unwrap()];
+    Env::in_dir(o.data_dir()).ok(&[&set[..], &["--poll-secs", "1", "--verify", "off"]].concat());
+    std::fs::remove_dir_all(&maildir).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = stopped.await;
+    };
+    let health = move || {
+        tokio::task::spawn_blocking(move || {
+            http(port, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap_or_default()
+        })
+    };
+
+    let test = async {
+        let started = Instant::now();
+        let degraded = loop {
+            let h = health().await.unwrap();
+            if h.contains("degraded") {
+                break h;
+            }
+            assert!(started.elapsed() < HANG_GUARD, "the failing mailbox is not reported: {h}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert!(degraded.starts_with("HTTP/1.1 200"), "the instance still serves: {degraded}");
+        let json: serde_json::Value = serde_json::from_str(degraded.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+        assert_eq!(json, serde_json::json!({"status": "degraded", "mailboxes": [{"name": "default", "ok": false}]}));
+        assert!(o.store.mailbox("default").await.unwrap().last_error.is_some());
+
+        o.store.set_mailbox_enabled("default", false).await.unwrap();
+        let ok = health().await.unwrap();
+        assert!(ok.starts_with("HTTP/1.1 200") && ok.ends_with(r#"{"status":"ok"}"#), "{ok}");
+        stop.send(()).unwrap();
+    };
+    let (served, ()) = tokio::join!(postkorb_app::serve::run(&o, listener, shutdown), test);
+    served.unwrap();
+}

@@ -8,5 +8,6 @@ mod contract;
 mod copy_into;
 mod invariants;
 mod lease;
+mod mailbox_delete;
 mod migrations;
 mod oauth;

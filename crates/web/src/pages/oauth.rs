@@ -1,7 +1,7 @@
 //! „Konto verbinden“: the OAuth2 authorization code flow (with PKCE) for Microsoft 365 and Google
 //! mailboxes, started from the mailbox form; the provider sends the browser back to `/oauth/callback`.
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use postkorb_core::Permission;
 use serde::Deserialize;
@@ -21,6 +21,7 @@ pub struct ConnectForm {
 pub async fn start(
     State(state): State<WebState>,
     user: CurrentUser,
+    Path(mailbox): Path<String>,
     axum::Form(f): axum::Form<ConnectForm>,
 ) -> Result<Response, WebError> {
     user.require(Permission::ManageMailImport)?;
@@ -33,7 +34,8 @@ pub async fn start(
         "google" => "Google",
         _ => "dem Anbieter",
     };
-    match state.hooks.oauth_start("default".into(), f.request, user.employee.id.0).await {
+    let back = crate::error::askama_escape(&super::mailbox::page_url(&mailbox));
+    match state.hooks.oauth_start(mailbox, f.request, user.employee.id.0).await {
         // A page with a link, not a redirect: the form's CSP (form-action 'self') rightly forbids
         // a form submission that ends on another site.
         Ok(url) => Ok(axum::response::Html(format!(
@@ -42,7 +44,7 @@ pub async fn start(
              <h1>Konto verbinden</h1><p>Melden Sie sich jetzt bei {provider} mit dem Postfach an, das Postkorb abholen soll.\
              Danach kommen Sie automatisch hierher zurück.</p>\
              <p><a id=\"provider-link\" href=\"{}\">Weiter zur Anmeldung bei {provider}</a></p>\
-             <p><a href=\"/optionen/e-mail\">Abbrechen</a></p></main></body></html>",
+             <p><a href=\"{back}\">Abbrechen</a></p></main></body></html>",
             crate::error::askama_escape(&url)
         ))
         .into_response()),
@@ -79,15 +81,15 @@ pub async fn callback(State(state): State<WebState>, Query(q): Query<Callback>) 
         return Err(WebError::BadRequest("Die Rückmeldung des Anbieters ist unvollständig.".into()));
     }
     match state.hooks.oauth_finish(q.state, q.code).await {
-        Ok(_) => Ok(axum::response::Html(
+        Ok(mailbox) => Ok(axum::response::Html(format!(
             "<!doctype html><html lang=\"de\"><head><meta charset=\"utf-8\">\
-             <meta http-equiv=\"refresh\" content=\"0; url=/optionen/e-mail?verbunden=1\">\
+             <meta http-equiv=\"refresh\" content=\"0; url={back}?verbunden=1\">\
              <title>Konto verbunden – Postkorb</title><link rel=\"stylesheet\" href=\"/static/postkorb.css\"></head>\
              <body><main class=\"error\"><h1>Konto verbunden</h1>\
              <p id=\"oauth-done\">Postkorb meldet sich ab jetzt mit OAuth2 am Postfach an.</p>\
-             <p><a href=\"/optionen/e-mail?verbunden=1\">Weiter zu den Einstellungen</a></p></main></body></html>"
-                .to_string(),
-        )
+             <p><a href=\"{back}?verbunden=1\">Weiter zu den Einstellungen</a></p></main></body></html>",
+            back = crate::error::askama_escape(&super::mailbox::page_url(&mailbox))
+        ))
         .into_response()),
         Err(e) => Err(WebError::BadRequest(e)),
     }
