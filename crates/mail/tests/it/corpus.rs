@@ -37,7 +37,7 @@ fn problems(e: &Expect, m: &InboundMail) -> Vec<String> {
         p.push(format!("malformed {:?}", m.malformed));
     }
     for w in e.warnings {
-        if !m.warnings.iter().any(|have| have.contains(w)) {
+        if !m.warnings.iter().any(|have| have.english().contains(w)) {
             p.push(format!("warnings {:?} lack {w:?}", m.warnings));
         }
     }
