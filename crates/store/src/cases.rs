@@ -33,6 +33,18 @@ pub struct CaseSummary {
     pub assignee_name: Option<String>,
     pub received_ms: i64,
     pub attachment_count: i64,
+    /// When the assignee got it (at import, by a claim, or routed by hand); the Startmaske marks
+    /// what came after the last visit as „neu“.
+    pub claimed_ms: Option<i64>,
+}
+
+/// Which of an assignee's Vorgänge a list shows (the Startmaske's „offen“ / „erledigt“ / „alle“).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CaseFilter {
+    #[default]
+    All,
+    Open,
+    Done,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -67,7 +79,7 @@ pub struct CaseDetail {
     pub text: String,
     pub html: Option<String>,
     pub forwarded: Option<postkorb_mail::Forwarded>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<postkorb_mail::Warning>,
     pub candidates: Vec<i64>,
     pub attachments: Vec<StoredAttachment>,
     pub events: Vec<CaseEvent>,
@@ -83,7 +95,7 @@ pub struct CaseDetail {
 
 const SUMMARY_SELECT: &str =
     "SELECT c.id, c.subject, c.from_addr, c.from_name, c.sender_employee, c.status, c.assignee,
-        e.name AS assignee_name, c.received_ms,
+        e.name AS assignee_name, c.received_ms, c.claimed_ms,
         (SELECT COUNT(*) FROM attachments a WHERE a.case_id = c.id) AS attachment_count
      FROM cases c LEFT JOIN employees e ON e.id = c.assignee";
 
@@ -93,11 +105,17 @@ const SUMMARY_SELECT: &str =
 /// `cases_list_assignee` / `cases_list_all` (migration 0011): the page is read in index order and
 /// the scan stops after LIMIT + OFFSET rows. Separate texts for the two cases, because an
 /// `($1 = 0 OR assignee = $2)` would keep the database from using the index at all.
-fn list_sql(one_assignee: bool) -> String {
-    let (filter, limit) =
+/// A status filter is the index's second expression fixed to 0 or 1, so it still reads in order.
+fn list_sql(one_assignee: bool, filter: CaseFilter) -> String {
+    let (assignee, limit) =
         if one_assignee { ("c.assignee = $1 AND ", "LIMIT $2 OFFSET $3") } else { ("", "LIMIT $1 OFFSET $2") };
+    let status = match filter {
+        CaseFilter::All => "",
+        CaseFilter::Open => "(CASE c.status WHEN 'done' THEN 1 ELSE 0 END) = 0 AND ",
+        CaseFilter::Done => "(CASE c.status WHEN 'done' THEN 1 ELSE 0 END) = 1 AND ",
+    };
     format!(
-        "{SUMMARY_SELECT} WHERE {filter}c.status <> 'moved'
+        "{SUMMARY_SELECT} WHERE {assignee}{status}c.status <> 'moved'
          ORDER BY CASE c.status WHEN 'done' THEN 1 ELSE 0 END, c.received_ms DESC, c.id DESC {limit}"
     )
 }
@@ -133,6 +151,7 @@ fn summary_from_row(r: &AnyRow) -> Result<CaseSummary> {
         assignee_name: r.try_get("assignee_name")?,
         received_ms: r.try_get("received_ms")?,
         attachment_count: r.try_get("attachment_count")?,
+        claimed_ms: r.try_get("claimed_ms")?,
     })
 }
 
@@ -214,13 +233,37 @@ impl Store {
     /// (migration 0011), so a page is read in index order and the scan stops after `limit + offset`
     /// rows; keep them identical when changing either.
     pub async fn cases(&self, assignee: Option<EmployeeId>, limit: i64, offset: i64) -> Result<Vec<CaseSummary>> {
-        let q = sqlx::query(sqlx::AssertSqlSafe(list_sql(assignee.is_some())));
+        self.cases_filtered(assignee, CaseFilter::All, limit, offset).await
+    }
+
+    /// [`Store::cases`], only the open or only the done ones when asked.
+    pub async fn cases_filtered(
+        &self,
+        assignee: Option<EmployeeId>,
+        filter: CaseFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<CaseSummary>> {
+        let q = sqlx::query(sqlx::AssertSqlSafe(list_sql(assignee.is_some(), filter)));
         let q = match assignee {
             Some(a) => q.bind(a.0),
             None => q,
         };
         let rows = q.bind(limit).bind(offset).fetch_all(&self.pool).await?;
         rows.iter().map(summary_from_row).collect()
+    }
+
+    /// How many open Vorgänge `assignee` has: a range of the index `cases_list_assignee`, as
+    /// many entries as open Vorgänge (the done ones are the rest of `count_cases`).
+    pub async fn count_open(&self, assignee: EmployeeId) -> Result<i64> {
+        let r = sqlx::query(
+            "SELECT COUNT(*) FROM cases c WHERE c.assignee = $1
+             AND (CASE c.status WHEN 'done' THEN 1 ELSE 0 END) = 0 AND c.status <> 'moved'",
+        )
+        .bind(assignee.0)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(r.try_get(0)?)
     }
 
     /// Waiting Vorgänge this employee is a candidate for (what „Synchronisieren“ would give them).
@@ -254,7 +297,11 @@ impl Store {
         let text: String = body.try_get(1)?;
         let html: Option<String> = body.try_get(2)?;
         let forwarded: Option<postkorb_mail::Forwarded> = forwarded.and_then(|f| serde_json::from_str(&f).ok());
-        let warnings: Vec<String> = serde_json::from_str(&warnings).unwrap_or_default();
+        // Typed since issue #15; older rows hold English strings (`StoredWarning` reads both).
+        let warnings: Vec<postkorb_mail::Warning> =
+            serde_json::from_str::<Vec<postkorb_mail::StoredWarning>>(&warnings)
+                .map(|all| all.into_iter().map(Into::into).collect())
+                .unwrap_or_default();
         let candidates = sqlx::query("SELECT employee_id FROM case_candidates WHERE case_id = $1 ORDER BY employee_id")
             .bind(id)
             .fetch_all(&self.pool)

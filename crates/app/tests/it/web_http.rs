@@ -11,15 +11,15 @@ use postkorb_core::{Decision, EmailAddress, EmployeeId, Permission};
 use postkorb_store::{ImportItem, NewEmployee};
 use tower::ServiceExt;
 
-struct App {
-    ctx: Ctx,
+pub(crate) struct App {
+    pub(crate) ctx: Ctx,
     router: Router,
     _dir: tempfile::TempDir,
 }
 
-const PW: &str = "richtig-geheim-1";
+pub(crate) const PW: &str = "richtig-geheim-1";
 
-async fn app() -> App {
+pub(crate) async fn app() -> App {
     app_with(|_| {}).await
 }
 
@@ -50,11 +50,11 @@ async fn app_with(change: impl FnOnce(&mut Settings)) -> App {
     App { ctx, router, _dir: dir }
 }
 
-struct Resp {
-    status: StatusCode,
-    cookie: Option<String>,
-    body: String,
-    headers: axum::http::HeaderMap,
+pub(crate) struct Resp {
+    pub(crate) status: StatusCode,
+    pub(crate) cookie: Option<String>,
+    pub(crate) body: String,
+    pub(crate) headers: axum::http::HeaderMap,
 }
 
 impl App {
@@ -68,7 +68,7 @@ impl App {
         Resp { status, cookie, body: String::from_utf8_lossy(&bytes).to_string(), headers }
     }
 
-    async fn get(&self, path: &str, cookie: Option<&str>) -> Resp {
+    pub(crate) async fn get(&self, path: &str, cookie: Option<&str>) -> Resp {
         let mut b = Request::get(path);
         if let Some(c) = cookie {
             b = b.header(header::COOKIE, c);
@@ -76,7 +76,7 @@ impl App {
         self.send(b.body(Body::empty()).unwrap()).await
     }
 
-    async fn post(&self, path: &str, cookie: Option<&str>, form: &str) -> Resp {
+    pub(crate) async fn post(&self, path: &str, cookie: Option<&str>, form: &str) -> Resp {
         let mut b = Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
         if let Some(c) = cookie {
             b = b.header(header::COOKIE, c);
@@ -97,7 +97,7 @@ impl App {
     }
 
     /// Logs in and returns the session cookie and the page's CSRF token.
-    async fn login(&self, user: &str) -> (String, String) {
+    pub(crate) async fn login(&self, user: &str) -> (String, String) {
         let r = self.post("/anmeldung", None, &format!("username={user}&password={PW}")).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "login of {user}: {}", r.body);
         let cookie = r.cookie.expect("session cookie");
@@ -262,7 +262,8 @@ async fn a_hostile_mail_is_shown_escaped_sanitised_and_downloaded_as_an_attachme
     assert_eq!(page.status, StatusCode::OK);
     assert!(!page.body.contains("<script>"), "escaped in the page");
     assert!(page.body.contains("&#60;script&#62;") || page.body.contains("&lt;script&gt;"));
-    assert!(page.body.contains("<iframe class=\"mailhtml\" sandbox "), "HTML only in a sandboxed frame");
+    let frame_tag = "<iframe class=\"mailhtml\" sandbox=\"allow-popups allow-popups-to-escape-sandbox\" ";
+    assert!(page.body.contains(frame_tag), "HTML only in a sandboxed frame (links may open a tab, nothing runs)");
     let frame = app.get("/vorgang/1/html", Some(&cookie)).await;
     assert!(
         !frame.body.contains("<script") && !frame.body.contains("onerror") && !frame.body.contains("javascript:"),
