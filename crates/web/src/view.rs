@@ -37,15 +37,18 @@ pub async fn with_bodies(store: &postkorb_store::Store, mut case: CaseDetail) ->
 
 /// Who sent a Vorgang, as the Startmaske and the Vorgang page name them.
 pub struct Sender {
-    /// The employee whose work e-mail it came from (the row's Von), else the mail's display
-    /// name, else empty.
+    /// The employee whose work e-mail it came from (the row's Von, while that is still their
+    /// work e-mail), else the mail's display name, else empty.
     pub name: String,
     pub addr: String,
 }
 
 impl Sender {
     pub fn of(employees: &[Employee], s: &CaseSummary) -> Sender {
-        let employee = s.sender_employee.and_then(|id| employees.iter().find(|e| e.id == EmployeeId(id)));
+        let employee = s
+            .sender_employee
+            .and_then(|id| employees.iter().find(|e| e.id == EmployeeId(id)))
+            .filter(|e| e.work_email.as_ref().is_some_and(|w| w.as_str().eq_ignore_ascii_case(s.from_addr.trim())));
         let name = match (employee, &s.from_name) {
             (Some(e), _) => e.name.clone(),
             (None, Some(n)) => n.trim().to_string(),
