@@ -209,7 +209,8 @@ fn with_two_recipients_for_one_sender_the_first_to_log_in_gets_the_vorgang_and_t
                 !clara.exists("#cases").await && !clara.exists("#waiting").await,
                 "Clara has a list {attempt}:\n{page}"
             );
-            assert!(page.contains("Keine Vorgänge."), "{page}");
+            assert!(page.contains("Keine offenen Vorgänge."), "{page}");
+            assert!(page.contains("Offen (0)") && page.contains("Alle (0)"), "{page}");
             if attempt == "after login" {
                 clara.click("#sync").await;
                 clara.wait_for_path("/").await;
