@@ -6,13 +6,13 @@ use mail_parser::decoders::{
 };
 use mail_parser::{Encoding, Message, MessagePart, MimeHeaders, PartType};
 
-use crate::html;
+use crate::{ReadAs, Warning, html};
 
 /// The text kept for a Vorgang; beyond this the text is cut (the raw mail is kept whole).
 pub const MAX_TEXT_BYTES: usize = 1024 * 1024;
 
 /// Plain text and sanitised HTML of a (possibly nested) message.
-pub fn bodies(msg: &Message<'_>, warnings: &mut Vec<String>) -> (String, Option<String>) {
+pub fn bodies(msg: &Message<'_>, warnings: &mut Vec<Warning>) -> (String, Option<String>) {
     let raw_html: Vec<&str> = msg
         .html_body
         .iter()
@@ -25,10 +25,10 @@ pub fn bodies(msg: &Message<'_>, warnings: &mut Vec<String>) -> (String, Option<
     let html = if raw_html.is_empty() {
         None
     } else if joined.len() > html::MAX_HTML_BYTES {
-        warnings.push(format!("HTML too large ({} KB), not shown", joined.len() / 1024));
+        warnings.push(Warning::HtmlTooLarge { kb: joined.len() / 1024 });
         None
     } else if html::too_complex(&joined) {
-        warnings.push("HTML nested too deeply, not shown".into());
+        warnings.push(Warning::HtmlTooDeep);
         None
     } else {
         Some(html::sanitize(&joined))
@@ -50,13 +50,13 @@ pub fn bodies(msg: &Message<'_>, warnings: &mut Vec<String>) -> (String, Option<
         text = html::text_of(&joined, warnings);
     }
     if text.contains('\0') {
-        warnings.push("NUL bytes in body".into());
+        warnings.push(Warning::NulInBody);
         text.retain(|c| c != '\0');
     }
     if text.len() > MAX_TEXT_BYTES {
         let cut = (0..=MAX_TEXT_BYTES).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
         text.truncate(cut);
-        warnings.push(format!("text cut to {} KB (the whole mail is kept)", MAX_TEXT_BYTES / 1024));
+        warnings.push(Warning::TextCut { kb: MAX_TEXT_BYTES / 1024 });
     }
     (text, html)
 }
@@ -67,7 +67,7 @@ fn is_utf8_label(charset: &str) -> bool {
 }
 
 /// The text of one text/* part; re-decodes the raw bytes when the declared charset was unknown or wrong.
-fn part_text(msg: &Message<'_>, part: &MessagePart<'_>, warnings: &mut Vec<String>) -> String {
+fn part_text(msg: &Message<'_>, part: &MessagePart<'_>, warnings: &mut Vec<Warning>) -> String {
     let decoded = part.text_contents().unwrap_or_default();
     let charset = part.content_type().and_then(|ct| ct.attribute("charset")).map(str::to_string);
     match charset {
@@ -76,16 +76,16 @@ fn part_text(msg: &Message<'_>, part: &MessagePart<'_>, warnings: &mut Vec<Strin
             match transfer_decoded(msg, part) {
                 Some(bytes) => match String::from_utf8(bytes) {
                     Ok(s) => {
-                        warnings.push(format!("unknown charset {name}, decoded as UTF-8"));
+                        warnings.push(Warning::UnknownCharset { charset: name, read_as: ReadAs::Utf8 });
                         s
                     }
                     Err(e) => {
-                        warnings.push(format!("unknown charset {name}, decoded as Latin-1"));
+                        warnings.push(Warning::UnknownCharset { charset: name, read_as: ReadAs::Latin1 });
                         e.as_bytes().iter().map(|&b| b as char).collect()
                     }
                 },
                 None => {
-                    warnings.push(format!("unknown charset {name}"));
+                    warnings.push(Warning::UnknownCharset { charset: name, read_as: ReadAs::AsIs });
                     decoded.to_string()
                 }
             }
@@ -94,11 +94,11 @@ fn part_text(msg: &Message<'_>, part: &MessagePart<'_>, warnings: &mut Vec<Strin
             let bytes = transfer_decoded(msg, part).filter(|b| std::str::from_utf8(b).is_err());
             match bytes {
                 Some(bytes) if charset.as_deref().is_none_or(|c| !is_utf8_label(c)) => {
-                    warnings.push("invalid UTF-8 in body, decoded as Windows-1252".into());
+                    warnings.push(Warning::BodyReadAs1252);
                     charset_decoder(b"windows-1252").map(|d| d(&bytes)).unwrap_or_else(|| decoded.to_string())
                 }
                 Some(_) => {
-                    warnings.push("invalid UTF-8 in body".into());
+                    warnings.push(Warning::InvalidUtf8Body);
                     decoded.to_string()
                 }
                 None => decoded.to_string(),

@@ -1,9 +1,9 @@
 //! Forwarded originals: clients forward a customer's mail either as an attached message/rfc822
 //! part or inline below a marker line; both tell us who originally wrote and what.
 
-use mail_parser::{Message, PartType};
+use mail_parser::{DateTime, Message, MessageParser, PartType};
 
-use crate::{Forwarded, body};
+use crate::{Forwarded, Warning, body, raw};
 
 const MARKERS: [&str; 10] = [
     "weitergeleitete nachricht",
@@ -22,7 +22,7 @@ const MARKERS: [&str; 10] = [
 const MARKER_MAX_BYTES: usize = 37;
 
 /// The forwarded original: an attached message first, else an inline forward in `text`.
-pub fn forwarded(msg: &Message<'_>, text: &str, warnings: &mut Vec<String>) -> Option<Forwarded> {
+pub fn forwarded(msg: &Message<'_>, text: &str, warnings: &mut Vec<Warning>) -> Option<Forwarded> {
     let nested = msg.attachments.iter().find_map(|&id| match &msg.parts.get(id as usize)?.body {
         PartType::Message(m) => Some(m),
         _ => None,
@@ -33,8 +33,17 @@ pub fn forwarded(msg: &Message<'_>, text: &str, warnings: &mut Vec<String>) -> O
     }
 }
 
-fn attached(m: &Message<'_>, warnings: &mut Vec<String>) -> Forwarded {
-    let from = m.from().and_then(|a| a.first()).map(|a| match (a.name(), a.address()) {
+fn attached(m: &Message<'_>, warnings: &mut Vec<Warning>) -> Forwarded {
+    // Its display name and subject, read again when they are raw 8-bit (Windows-1252, as at the top).
+    let root = m.root_part();
+    let block = m.raw_message.get(root.offset_header as usize..root.offset_body as usize).unwrap_or_default();
+    let (readable, read_as_1252) = raw::utf8_or_1252(block);
+    let reparsed = if read_as_1252 { MessageParser::default().parse_headers(readable.as_ref()) } else { None };
+    let m_headers = reparsed.as_ref().unwrap_or(m);
+    if read_as_1252 {
+        warnings.push(Warning::InForwarded { inner: Box::new(Warning::HeaderReadAs1252) });
+    }
+    let from = m_headers.from().and_then(|a| a.first()).map(|a| match (a.name(), a.address()) {
         (Some(n), Some(ad)) => format!("{n} <{ad}>"),
         (None, Some(ad)) => ad.to_string(),
         (Some(n), None) => n.to_string(),
@@ -42,11 +51,12 @@ fn attached(m: &Message<'_>, warnings: &mut Vec<String>) -> Forwarded {
     });
     let mut inner = Vec::new();
     let (text, _) = body::bodies(m, &mut inner);
-    warnings.extend(inner.into_iter().map(|w| format!("{w} (forwarded message)")));
+    warnings.extend(inner.into_iter().map(|w| Warning::InForwarded { inner: Box::new(w) }));
     Forwarded {
         from: from.filter(|s| !s.is_empty()),
-        subject: m.subject().map(str::to_string),
+        subject: m_headers.subject().map(str::to_string),
         date: m.header_raw("Date").map(|d| d.trim().to_string()),
+        date_ms: m.date().filter(|d| d.is_valid()).map(|d| d.to_timestamp().saturating_mul(1000)),
         text: text.trim().to_string(),
     }
 }
@@ -92,7 +102,7 @@ pub fn inline(text: &str) -> Option<Forwarded> {
     while lines.get(i).is_some_and(|l| l.trim().is_empty()) {
         i += 1;
     }
-    let mut fwd = Forwarded { from: None, subject: None, date: None, text: String::new() };
+    let mut fwd = Forwarded { from: None, subject: None, date: None, date_ms: None, text: String::new() };
     let mut seen = 0;
     while let Some((key, value)) = lines.get(i).and_then(|l| header_line(l.trim())) {
         let slot = match key.as_str() {
@@ -111,7 +121,18 @@ pub fn inline(text: &str) -> Option<Forwarded> {
         return None;
     }
     fwd.text = lines.get(i..).unwrap_or_default().join("\n").trim().to_string();
+    fwd.date_ms = fwd.date.as_deref().and_then(date_ms);
     Some(fwd)
+}
+
+/// An RFC 5322 date with a time of day („Tue, 4 Mar 2025 10:15:00 +0100“) as unix milliseconds.
+/// A date without a time would be shown as a made-up midnight; a German one stays as written.
+fn date_ms(written: &str) -> Option<i64> {
+    if !written.contains(':') {
+        return None;
+    }
+    let d = DateTime::parse_rfc822(written.trim()).filter(|d| d.is_valid())?;
+    Some(d.to_timestamp().saturating_mul(1000))
 }
 
 #[cfg(test)]
@@ -153,6 +174,15 @@ mod tests {
             Some(("Eva", "AW: x", "Montag, 3. März 2025 10:15", "T")),
         );
         check("-----Original Message-----\nFrom: a\nSent: b\nSubject: c\n\nd", Some(("a", "c", "b", "d")));
+    }
+
+    #[test]
+    fn an_english_date_with_a_time_is_read_and_a_german_one_stays_text() {
+        assert_eq!(date_ms("Tue, 4 Mar 2025 10:15:00 +0100"), Some(1_741_079_700_000));
+        assert_eq!(date_ms("Mon, 3 Mar 2025"), None);
+        assert_eq!(date_ms("Montag, 3. März 2025 10:15"), None);
+        let f = inline("---------- Forwarded message ---------\nFrom: a\nDate: Tue, 4 Mar 2025 10:15:00 +0100\n\nx");
+        assert_eq!(f.unwrap().date_ms, Some(1_741_079_700_000));
     }
 
     #[test]

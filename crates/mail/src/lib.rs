@@ -18,8 +18,10 @@ mod pipeline;
 mod raw;
 mod sender;
 mod shape;
+mod warning;
 
 pub use attachments::safe_name;
+pub use warning::{ReadAs, StoredWarning, Warning};
 
 /// Parser limits (engineering rule 6). A mail over a limit is flagged, never a panic.
 #[derive(Clone, Debug)]
@@ -51,7 +53,12 @@ pub struct Attachment {
 pub struct Forwarded {
     pub from: Option<String>,
     pub subject: Option<String>,
+    /// The Date as written (header, or the inline forward's „Datum:“/„Gesendet:“ line).
     pub date: Option<String>,
+    /// The same date as unix milliseconds, when it could be read (RFC 5322 with a time of day);
+    /// a German date as written by a German client stays text only.
+    #[serde(default)]
+    pub date_ms: Option<i64>,
     pub text: String,
 }
 
@@ -74,7 +81,7 @@ pub struct InboundMail {
     pub automatic: Option<String>,
     /// Why this mail cannot be understood at all, if so.
     pub malformed: Option<String>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 impl InboundMail {

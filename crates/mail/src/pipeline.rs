@@ -3,7 +3,7 @@
 
 use mail_parser::{Message, MessageParser};
 
-use crate::{InboundMail, Limits, attachments, auto, body, forward, raw, sender, shape};
+use crate::{InboundMail, Limits, Warning, attachments, auto, body, forward, raw, sender, shape};
 
 impl InboundMail {
     /// A mail about which nothing is known yet.
@@ -40,20 +40,29 @@ pub fn header_stage(raw_mail: &[u8], limits: &Limits) -> InboundMail {
         block = &block[..limits.max_header_bytes];
     }
     if block.contains(&0) {
-        mail.warnings.push("NUL bytes in header".into());
+        mail.warnings.push(Warning::NulInHeader);
     }
     let headers = raw::headers(block);
     let (from, phrase) = sender::sender(&raw::values(&headers, "From"));
-    if let Some(parsed) = MessageParser::default().parse_headers(block) {
-        mail.subject = one_line(parsed.subject().unwrap_or_default(), MAX_SUBJECT_CHARS, "subject", &mut mail.warnings);
+    let (readable, read_as_1252) = raw::utf8_or_1252(block);
+    if let Some(parsed) = MessageParser::default().parse_headers(readable.as_ref()) {
+        mail.subject = one_line(
+            parsed.subject().unwrap_or_default(),
+            MAX_SUBJECT_CHARS,
+            Warning::SubjectCut { max: MAX_SUBJECT_CHARS },
+            &mut mail.warnings,
+        );
         mail.date_ms = parsed.date().filter(|d| d.is_valid()).map(|d| d.to_timestamp().saturating_mul(1000));
         mail.message_id =
             parsed.message_id().map(|id| id.trim().trim_matches(['<', '>']).to_string()).filter(|id| !id.is_empty());
         if from.is_ok() {
             mail.display_name = display_name(&parsed, phrase)
-                .map(|n| one_line(&n, MAX_NAME_CHARS, "display name", &mut mail.warnings))
+                .map(|n| one_line(&n, MAX_NAME_CHARS, Warning::NameCut { max: MAX_NAME_CHARS }, &mut mail.warnings))
                 .filter(|n| !n.is_empty());
         }
+    }
+    if read_as_1252 {
+        mail.warnings.push(Warning::HeaderReadAs1252);
     }
     mail.sender = from;
     mail.automatic = auto::automatic(&headers, &mail.subject);
@@ -68,13 +77,13 @@ const MAX_NAME_CHARS: usize = 200;
 
 /// A header text as one clean line: control characters (CR, LF, NUL, …) become spaces, and it
 /// is cut to `max` characters with a warning, so it cannot break lines in lists, logs or replies.
-fn one_line(value: &str, max: usize, what: &str, warnings: &mut Vec<String>) -> String {
+fn one_line(value: &str, max: usize, cut: Warning, warnings: &mut Vec<Warning>) -> String {
     let clean: String = value.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     let clean = clean.trim();
     if clean.chars().count() <= max {
         return clean.to_string();
     }
-    warnings.push(format!("{what} cut to {max} characters"));
+    warnings.push(cut);
     clean.chars().take(max).collect::<String>().trim_end().to_string()
 }
 
@@ -110,10 +119,10 @@ pub fn body_stage(raw_mail: &[u8], limits: &Limits, bodies: bool, mail: &mut Inb
         return;
     }
     if s.encoding_problems > 0 {
-        mail.warnings.push(format!("undecodable content in {} MIME part(s), kept as is", s.encoding_problems));
+        mail.warnings.push(Warning::Undecodable { parts: s.encoding_problems });
     }
     if s.unclosed_multiparts > 0 {
-        mail.warnings.push("missing closing MIME boundary".into());
+        mail.warnings.push(Warning::UnclosedBoundary);
     }
     if bodies {
         let (text, html) = body::bodies(&msg, &mut mail.warnings);

@@ -1,6 +1,10 @@
 //! Our own look at the raw top-level header block, independent of mail-parser's interpretation:
 //! the sender rule and the automatic-mail rule must see duplicate and oddly written headers as sent.
 
+use std::borrow::Cow;
+
+use mail_parser::decoders::charsets::map::charset_decoder;
+
 /// One unfolded header field as it appeared on the wire.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawHeader {
@@ -67,6 +71,34 @@ pub fn headers(block: &[u8]) -> Vec<RawHeader> {
     out
 }
 
+/// The header block with every line that is not UTF-8 read as Windows-1252 (raw 8-bit headers are
+/// invalid, but common: `From: J\xf6rg <j@x.de>` from old clients in Latin-1 or Windows-1252, of
+/// which Windows-1252 is the superset that maps every byte). Says whether a From or Subject line
+/// (with its continuation lines) was read so. Only for the display name and the subject: the
+/// sender address is read from the bytes as they are (`sender`), so 8-bit there stays invalid.
+pub fn utf8_or_1252(block: &[u8]) -> (Cow<'_, [u8]>, bool) {
+    if std::str::from_utf8(block).is_ok() {
+        return (Cow::Borrowed(block), false);
+    }
+    let decode = charset_decoder(b"windows-1252");
+    let mut out = Vec::with_capacity(block.len() + block.len() / 8);
+    let (mut named, mut converted) = (false, false);
+    for line in block.split_inclusive(|&b| b == b'\n') {
+        if !line.starts_with(b" ") && !line.starts_with(b"\t") {
+            let name = line.split(|&b| b == b':').next().unwrap_or_default();
+            named = name.eq_ignore_ascii_case(b"from") || name.eq_ignore_ascii_case(b"subject");
+        }
+        match (std::str::from_utf8(line), decode) {
+            (Err(_), Some(decode)) => {
+                out.extend_from_slice(decode(line).as_bytes());
+                converted |= named;
+            }
+            _ => out.extend_from_slice(line),
+        }
+    }
+    (Cow::Owned(out), converted)
+}
+
 /// All values of the named header (case-insensitive), in order.
 pub fn values<'a>(headers: &'a [RawHeader], name: &str) -> Vec<&'a str> {
     headers.iter().filter(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value.as_str()).collect()
@@ -80,6 +112,17 @@ pub fn first<'a>(headers: &'a [RawHeader], name: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_lines_that_are_not_utf8_are_read_as_windows_1252() {
+        let block = b"From: J\xf6rg M\xfcller <j@x.de>\r\nX-A: \xc3\xa4\r\nSubject: Gr\xfc\xdfe\r\n \x80 5\r\n";
+        let (fixed, converted) = utf8_or_1252(block);
+        assert!(converted);
+        let text = std::str::from_utf8(&fixed).unwrap();
+        assert_eq!(text, "From: Jörg Müller <j@x.de>\r\nX-A: ä\r\nSubject: Grüße\r\n € 5\r\n");
+        assert!(matches!(utf8_or_1252("Subject: Grüße\r\n".as_bytes()), (Cow::Borrowed(_), false)));
+        assert!(!utf8_or_1252(b"Received: \xff\r\nSubject: x\r\n").1);
+    }
 
     #[test]
     fn folded_headers_are_unfolded_and_the_block_ends_at_the_blank_line() {

@@ -33,6 +33,18 @@ pub struct CaseSummary {
     pub assignee_name: Option<String>,
     pub received_ms: i64,
     pub attachment_count: i64,
+    /// When the assignee got it (at import, by a claim, or routed by hand); the Startmaske marks
+    /// what came after the last visit as „neu“.
+    pub claimed_ms: Option<i64>,
+}
+
+/// Which of an assignee's Vorgänge a list shows (the Startmaske's „offen“ / „erledigt“ / „alle“).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CaseFilter {
+    #[default]
+    All,
+    Open,
+    Done,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -67,7 +79,7 @@ pub struct CaseDetail {
     pub text: String,
     pub html: Option<String>,
     pub forwarded: Option<postkorb_mail::Forwarded>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<postkorb_mail::Warning>,
     pub candidates: Vec<i64>,
     pub attachments: Vec<StoredAttachment>,
     pub events: Vec<CaseEvent>,
@@ -83,7 +95,7 @@ pub struct CaseDetail {
 
 const SUMMARY_SELECT: &str =
     "SELECT c.id, c.subject, c.from_addr, c.from_name, c.sender_employee, c.status, c.assignee,
-        e.name AS assignee_name, c.received_ms,
+        e.name AS assignee_name, c.received_ms, c.claimed_ms,
         (SELECT COUNT(*) FROM attachments a WHERE a.case_id = c.id) AS attachment_count
      FROM cases c LEFT JOIN employees e ON e.id = c.assignee";
 
@@ -93,14 +105,27 @@ const SUMMARY_SELECT: &str =
 /// `cases_list_assignee` / `cases_list_all` (migration 0011): the page is read in index order and
 /// the scan stops after LIMIT + OFFSET rows. Separate texts for the two cases, because an
 /// `($1 = 0 OR assignee = $2)` would keep the database from using the index at all.
-fn list_sql(one_assignee: bool) -> String {
-    let (filter, limit) =
+/// A status filter is the index's second expression fixed to 0 or 1, so it still reads in order.
+fn list_sql(one_assignee: bool, filter: CaseFilter) -> String {
+    let (assignee, limit) =
         if one_assignee { ("c.assignee = $1 AND ", "LIMIT $2 OFFSET $3") } else { ("", "LIMIT $1 OFFSET $2") };
+    // With the status fixed, the order is the index's rest (SQLite would sort again otherwise).
+    let (status, order) = match filter {
+        CaseFilter::All => ("", "CASE c.status WHEN 'done' THEN 1 ELSE 0 END, "),
+        CaseFilter::Open => ("(CASE c.status WHEN 'done' THEN 1 ELSE 0 END) = 0 AND ", ""),
+        CaseFilter::Done => ("(CASE c.status WHEN 'done' THEN 1 ELSE 0 END) = 1 AND ", ""),
+    };
     format!(
-        "{SUMMARY_SELECT} WHERE {filter}c.status <> 'moved'
-         ORDER BY CASE c.status WHEN 'done' THEN 1 ELSE 0 END, c.received_ms DESC, c.id DESC {limit}"
+        "{SUMMARY_SELECT} WHERE {assignee}{status}c.status <> 'moved'
+         ORDER BY {order}c.received_ms DESC, c.id DESC {limit}"
     )
 }
+
+/// The open list's own shape (its ORDER BY too), so SQLite, which has no statistics, reads the
+/// range of `cases_list_assignee` rather than every Vorgang of the assignee in `cases_assignee`.
+const COUNT_OPEN_SQL: &str = "SELECT COUNT(*) FROM (SELECT c.id FROM cases c WHERE c.assignee = $1
+     AND (CASE c.status WHEN 'done' THEN 1 ELSE 0 END) = 0 AND c.status <> 'moved'
+     ORDER BY c.received_ms DESC, c.id DESC) open_cases";
 
 /// „Is employee `$1` a candidate of the Vorgang `{id}`“, as one lookup of the candidate key per
 /// Vorgang. Written as a count, not EXISTS: both databases then evaluate it per waiting Vorgang,
@@ -133,6 +158,7 @@ fn summary_from_row(r: &AnyRow) -> Result<CaseSummary> {
         assignee_name: r.try_get("assignee_name")?,
         received_ms: r.try_get("received_ms")?,
         attachment_count: r.try_get("attachment_count")?,
+        claimed_ms: r.try_get("claimed_ms")?,
     })
 }
 
@@ -214,13 +240,31 @@ impl Store {
     /// (migration 0011), so a page is read in index order and the scan stops after `limit + offset`
     /// rows; keep them identical when changing either.
     pub async fn cases(&self, assignee: Option<EmployeeId>, limit: i64, offset: i64) -> Result<Vec<CaseSummary>> {
-        let q = sqlx::query(sqlx::AssertSqlSafe(list_sql(assignee.is_some())));
+        self.cases_filtered(assignee, CaseFilter::All, limit, offset).await
+    }
+
+    /// [`Store::cases`], only the open or only the done ones when asked.
+    pub async fn cases_filtered(
+        &self,
+        assignee: Option<EmployeeId>,
+        filter: CaseFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<CaseSummary>> {
+        let q = sqlx::query(sqlx::AssertSqlSafe(list_sql(assignee.is_some(), filter)));
         let q = match assignee {
             Some(a) => q.bind(a.0),
             None => q,
         };
         let rows = q.bind(limit).bind(offset).fetch_all(&self.pool).await?;
         rows.iter().map(summary_from_row).collect()
+    }
+
+    /// How many open Vorgänge `assignee` has: a range of the index `cases_list_assignee`, as
+    /// many entries as open Vorgänge (the done ones are the rest of `count_cases`).
+    pub async fn count_open(&self, assignee: EmployeeId) -> Result<i64> {
+        let r = sqlx::query(COUNT_OPEN_SQL).bind(assignee.0).fetch_one(&self.pool).await?;
+        Ok(r.try_get(0)?)
     }
 
     /// Waiting Vorgänge this employee is a candidate for (what „Synchronisieren“ would give them).
@@ -254,7 +298,11 @@ impl Store {
         let text: String = body.try_get(1)?;
         let html: Option<String> = body.try_get(2)?;
         let forwarded: Option<postkorb_mail::Forwarded> = forwarded.and_then(|f| serde_json::from_str(&f).ok());
-        let warnings: Vec<String> = serde_json::from_str(&warnings).unwrap_or_default();
+        // Typed since issue #15; older rows hold English strings (`StoredWarning` reads both).
+        let warnings: Vec<postkorb_mail::Warning> =
+            serde_json::from_str::<Vec<postkorb_mail::StoredWarning>>(&warnings)
+                .map(|all| all.into_iter().map(Into::into).collect())
+                .unwrap_or_default();
         let candidates = sqlx::query("SELECT employee_id FROM case_candidates WHERE case_id = $1 ORDER BY employee_id")
             .bind(id)
             .fetch_all(&self.pool)
@@ -396,10 +444,18 @@ mod tests {
             !plan.contains("TEMP B-TREE") && !plan.lines().any(|l| l.starts_with("SCAN c") && !l.contains("INDEX"))
         };
 
-        let mine = plan(&store, &list_sql(true), 3).await;
+        let mine = plan(&store, &list_sql(true, CaseFilter::All), 3).await;
         assert!(mine.contains("SEARCH c USING INDEX cases_list_assignee (assignee=?)"), "{mine}");
         assert!(no_scan_no_sort(&mine), "{mine}");
-        let all = plan(&store, &list_sql(false), 2).await;
+        // The Startmaske's „offen“ / „erledigt“ and their count: the same index, one status.
+        for filter in [CaseFilter::Open, CaseFilter::Done] {
+            let p = plan(&store, &list_sql(true, filter), 3).await;
+            assert!(p.contains("SEARCH c USING INDEX cases_list_assignee (assignee=? AND <expr>=?)"), "{p}");
+            assert!(no_scan_no_sort(&p), "{p}");
+        }
+        let open = plan(&store, COUNT_OPEN_SQL, 1).await;
+        assert!(open.contains("cases_list_assignee (assignee=? AND <expr>=?)"), "{open}");
+        let all = plan(&store, &list_sql(false, CaseFilter::All), 2).await;
         assert!(all.contains("SCAN c USING INDEX cases_list_all"), "read in index order: {all}");
         assert!(no_scan_no_sort(&all), "{all}");
 

@@ -32,7 +32,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use blobs::{BlobCopy, SweepReport, merge_blob_tree};
-pub use cases::{AttachmentBytes, CaseDetail, CaseEvent, CaseSummary, StoredAttachment};
+pub use cases::{AttachmentBytes, CaseDetail, CaseEvent, CaseFilter, CaseSummary, StoredAttachment};
 pub use dns_retry::DnsRetry;
 pub use dump::TableSum;
 pub use employees::NewEmployee;

@@ -78,7 +78,13 @@ async fn visible_case(s: &WebState, me: &Employee, id: i64) -> Result<postkorb_s
 
 async fn get_case(State(s): State<WebState>, h: HeaderMap, Path(id): Path<i64>) -> ApiResult {
     let me = api_user(&s, &h).await?;
-    Ok(Json(crate::view::with_bodies(&s.store, visible_case(&s, &me, id).await?).await).into_response())
+    let case = crate::view::with_bodies(&s.store, visible_case(&s, &me, id).await?).await;
+    // Warnings as their code and English words (the stored form has kind-specific fields).
+    let warnings: Vec<Value> =
+        case.warnings.iter().map(|w| json!({"code": w.code(), "message": w.english()})).collect();
+    let mut body = serde_json::to_value(&case).map_err(|e| ApiError(WebError::Internal(e.to_string())))?;
+    body["warnings"] = Value::Array(warnings);
+    Ok(Json(body).into_response())
 }
 
 async fn raw_case(State(s): State<WebState>, h: HeaderMap, Path(id): Path<i64>) -> ApiResult {

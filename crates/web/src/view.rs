@@ -3,9 +3,11 @@
 //! original and warnings come from its raw mail (rows of older versions hold them); a kept mail is
 //! parsed for its page and its re-routing; an attachment is decoded from the raw mail by the same
 //! parser and in the same order as at import, and refused if its size differs from the recorded one.
+//! Also what the screens of a Vorgang share: who sent it ([`Sender`]) and how tall its HTML frame is.
 
+use postkorb_core::{Employee, EmployeeId};
 use postkorb_mail::InboundMail;
-use postkorb_store::{AttachmentBytes, CaseDetail, StoreError, StoredAttachment};
+use postkorb_store::{AttachmentBytes, CaseDetail, CaseSummary, StoreError, StoredAttachment};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -26,11 +28,76 @@ pub async fn with_bodies(store: &postkorb_store::Store, mut case: CaseDetail) ->
                 (case.text, case.html, case.forwarded, case.warnings) =
                     (mail.text, mail.html, mail.forwarded, mail.warnings)
             }
-            Err(e) => case.warnings.push(format!("the text of this mail could not be read from its raw mail: {e}")),
+            Err(e) => case.warnings.push(postkorb_mail::Warning::Unreadable { detail: e.to_string() }),
         }
         case.body_in_raw = false;
     }
     case
+}
+
+/// Who sent a Vorgang, as the Startmaske and the Vorgang page name them.
+pub struct Sender {
+    /// The employee whose work e-mail it came from (the row's Von, while that is still their
+    /// work e-mail), else the mail's display name, else empty.
+    pub name: String,
+    pub addr: String,
+}
+
+impl Sender {
+    pub fn of(employees: &[Employee], s: &CaseSummary) -> Sender {
+        let employee = s
+            .sender_employee
+            .and_then(|id| employees.iter().find(|e| e.id == EmployeeId(id)))
+            .filter(|e| e.work_email.as_ref().is_some_and(|w| w.as_str().eq_ignore_ascii_case(s.from_addr.trim())));
+        let name = match (employee, &s.from_name) {
+            (Some(e), _) => e.name.clone(),
+            (None, Some(n)) => n.trim().to_string(),
+            (None, None) => String::new(),
+        };
+        Sender { name, addr: s.from_addr.clone() }
+    }
+
+    /// „Bernd Büro <bernd@firma.de>“, or the address alone.
+    pub fn full(&self) -> String {
+        if self.name.is_empty() { self.addr.clone() } else { format!("{} <{}>", self.name, self.addr) }
+    }
+
+    /// The name, or the address when there is none.
+    pub fn short(&self) -> &str {
+        if self.name.is_empty() { &self.addr } else { &self.name }
+    }
+}
+
+/// The height in pixels of the frame that shows sanitised mail HTML, estimated on the server (the
+/// page runs no script that could measure it): the visible characters as lines of about 90, each
+/// block element (paragraph, line break, list item, table row, heading) a line, an image 160 px.
+/// At least 240, at most 2,400: a longer mail scrolls inside its frame, and the frame's box can be
+/// pulled taller (CSS `resize`). One pass over the bytes, so a huge mail costs no more than reading it.
+pub fn frame_height(html: &str) -> u32 {
+    const LINE_PX: u64 = 22;
+    let b = html.as_bytes();
+    let (mut chars, mut blocks, mut images) = (0u64, 0u64, 0u64);
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'<' {
+            chars += u64::from(b[i] & 0xC0 != 0x80);
+            i += 1;
+            continue;
+        }
+        let name: Vec<u8> =
+            b[i + 1..].iter().take(10).take_while(|c| c.is_ascii_alphanumeric()).map(u8::to_ascii_lowercase).collect();
+        match name.as_slice() {
+            b"p" | b"br" | b"li" | b"tr" | b"div" | b"h1" | b"h2" | b"h3" | b"h4" | b"blockquote" | b"hr" => {
+                blocks += 1
+            }
+            b"img" => images += 1,
+            _ => {}
+        }
+        // On past the tag's end: every byte is looked at once.
+        i += b[i..].iter().position(|&c| c == b'>').map_or(b.len() - i, |end| end + 1);
+    }
+    let px = (chars / 90 + blocks) * LINE_PX + images * 160 + 48;
+    px.clamp(240, 2400) as u32
 }
 
 /// The Vorgang `id` with its bodies.
@@ -66,4 +133,23 @@ pub async fn attachment(
         }
     };
     Ok((meta, data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::frame_height;
+
+    #[test]
+    fn the_frame_grows_with_the_mail_within_bounds_and_fast() {
+        assert_eq!(frame_height(""), 240);
+        let short = frame_height("<p>Hallo</p><p>Gruß</p>");
+        let long = frame_height(&"<p>Ein Absatz mit etwas Text darin, der eine Zeile füllt.</p>".repeat(40));
+        assert!(short == 240 && long > 240 && long < 2400, "{short} {long}");
+        assert!(frame_height("<img src=\"cid:a\"><img src=\"cid:b\">") >= 320 + 48);
+        let huge = "<div><br>".repeat(300_000) + &"x".repeat(2_000_000);
+        let started = std::time::Instant::now();
+        assert_eq!(frame_height(&huge), 2400);
+        assert_eq!(frame_height(&"<".repeat(1_000_000)), 240);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+    }
 }

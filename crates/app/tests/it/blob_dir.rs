@@ -84,6 +84,6 @@ async fn a_maildir_import_with_a_blob_dir_keeps_the_raw_mail_as_a_file_and_serve
     std::fs::remove_file(&file).unwrap();
     let shown = postkorb_web::view::case(&store, case_id).await.unwrap();
     assert!(shown.text.is_empty(), "{:?}", shown.text);
-    let why = shown.warnings.last().expect("a warning");
+    let why = shown.warnings.last().expect("a warning").english();
     assert!(why.contains("could not be read") && why.contains(&file.display().to_string()), "{why}");
 }

@@ -216,7 +216,8 @@ fn with_two_recipients_for_one_sender_the_first_to_log_in_gets_the_vorgang_and_t
                 !clara.exists("#cases").await && !clara.exists("#waiting").await,
                 "Clara has a list {attempt}:\n{page}"
             );
-            assert!(page.contains("Keine Vorgänge."), "{page}");
+            assert!(page.contains("Keine offenen Vorgänge."), "{page}");
+            assert!(page.contains("Offen (0)") && page.contains("Alle (0)"), "{page}");
             if attempt == "after login" {
                 clara.click("#sync").await;
                 clara.wait_for_path("/").await;
@@ -382,7 +383,15 @@ fn a_malicious_mail_stays_inert_when_the_recipient_opens_it() {
         bernd.screenshot("vorgang").await;
         bernd.assert_nothing_ran("the Vorgang page").await;
         assert!(bernd.text("#subject").await.contains("<script>"), "the subject is shown as text");
+        // HTML by default; „Text“ is the other tab of the switch (links, no script).
+        assert_eq!(bernd.text(".tabs a.current").await, "HTML");
+        bernd.click("#view-text").await;
+        bernd.wait_for_text(".tabs a.current", "Text").await;
+        bernd.screenshot("vorgang-text").await;
         assert!(bernd.text("#text").await.contains("<script>"), "the text is shown as text");
+        bernd.assert_nothing_ran("the Vorgang page as text").await;
+        bernd.click("#view-html").await;
+        bernd.wait_for_text(".tabs a.current", "HTML").await;
         assert!(bernd.text("#sender").await.contains("anna@mustermail.de"));
         let attachments = bernd.text("#attachments").await;
         assert!(!attachments.is_empty(), "the attachment is listed");
@@ -397,7 +406,11 @@ fn a_malicious_mail_stays_inert_when_the_recipient_opens_it() {
         // The HTML rendering: a sandboxed frame, no script inside it either.
         let frame = bernd.find("iframe.mailhtml").await;
         let sandbox = frame.attr("sandbox").await.unwrap();
-        assert_eq!(sandbox.as_deref(), Some(""), "the frame must be fully sandboxed (no allow-scripts)");
+        assert_eq!(
+            sandbox.as_deref(),
+            Some("allow-popups allow-popups-to-escape-sandbox"),
+            "the frame is sandboxed: links may open a new tab, nothing else (no allow-scripts, no allow-same-origin)"
+        );
         frame.enter_frame().await.expect("enter the HTML frame");
         let inside = bernd.page_text().await;
         assert!(inside.contains("Sehr geehrte Damen und Herren"), "the HTML part is shown: {inside}");
@@ -408,6 +421,7 @@ fn a_malicious_mail_stays_inert_when_the_recipient_opens_it() {
                 tag == "a" && !href.to_lowercase().contains("javascript"),
                 "left in the sanitised HTML: <{tag} href={href:?}>"
             );
+            assert_eq!(link.attr("target").await.unwrap().as_deref(), Some("_blank"), "every link opens a new tab");
         }
         let frame_path = bernd.client.execute("return location.pathname;", vec![]).await.expect("probe the frame");
         assert_eq!(frame_path, format!("{case_path}/html").as_str(), "the checks below run inside the frame");

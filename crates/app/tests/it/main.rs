@@ -23,5 +23,6 @@ mod scale_migrate;
 mod scale_support;
 mod serve;
 mod test_dns;
+mod web_cases;
 mod web_http;
 mod web_mailboxes;

@@ -18,7 +18,7 @@ pub(crate) struct App {
     _dir: tempfile::TempDir,
 }
 
-const PW: &str = "richtig-geheim-1";
+pub(crate) const PW: &str = "richtig-geheim-1";
 
 pub(crate) async fn app() -> App {
     app_with(|_| {}).await
@@ -53,7 +53,7 @@ async fn app_with(change: impl FnOnce(&mut Settings)) -> App {
 
 pub(crate) struct Resp {
     pub(crate) status: StatusCode,
-    cookie: Option<String>,
+    pub(crate) cookie: Option<String>,
     pub(crate) body: String,
     pub(crate) headers: axum::http::HeaderMap,
 }
@@ -265,7 +265,8 @@ async fn a_hostile_mail_is_shown_escaped_sanitised_and_downloaded_as_an_attachme
     assert_eq!(page.status, StatusCode::OK);
     assert!(!page.body.contains("<script>"), "escaped in the page");
     assert!(page.body.contains("&#60;script&#62;") || page.body.contains("&lt;script&gt;"));
-    assert!(page.body.contains("<iframe class=\"mailhtml\" sandbox "), "HTML only in a sandboxed frame");
+    let frame_tag = "<iframe class=\"mailhtml\" sandbox=\"allow-popups allow-popups-to-escape-sandbox\" ";
+    assert!(page.body.contains(frame_tag), "HTML only in a sandboxed frame (links may open a tab, nothing runs)");
     let frame = app.get("/vorgang/1/html", Some(&cookie)).await;
     assert!(
         !frame.body.contains("<script") && !frame.body.contains("onerror") && !frame.body.contains("javascript:"),

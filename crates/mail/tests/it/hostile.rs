@@ -50,7 +50,7 @@ fn problems(h: &Hostile, mail: &InboundMail) -> Vec<String> {
         p.push("a parser panic was caught".into());
     }
     for w in e.warnings {
-        if !mail.warnings.iter().any(|have| have.contains(w)) {
+        if !mail.warnings.iter().any(|have| have.english().contains(w)) {
             p.push(format!("warnings {:?} lack {w:?}", mail.warnings));
         }
     }

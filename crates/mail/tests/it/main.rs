@@ -8,3 +8,4 @@ mod hostile;
 mod hostile_cases;
 mod qp_runs;
 mod robustness;
+mod warnings;

@@ -181,7 +181,7 @@ fn deeply_nested_html_does_not_crash() {
     assert_defined(&mail);
     assert_eq!(mail.html, None);
     assert!(mail.text.contains("Text"));
-    assert!(mail.warnings.iter().any(|w| w.contains("nested too deeply")));
+    assert!(mail.warnings.iter().any(|w| w.english().contains("nested too deeply")));
 }
 
 #[test]

@@ -1,8 +1,9 @@
-//! Vorgang: the facts, the text, the sanitised HTML in a sandboxed frame, attachments, the original
-//! e-mail, „Erledigt“ / „Wieder öffnen“ and the history.
+//! Vorgang: the facts, the mail as text or as sanitised HTML in a sandboxed frame (a switch
+//! „Text | HTML“, `?ansicht=text|html`, no script), attachments, the original e-mail,
+//! „Erledigt“ / „Wieder öffnen“ (with a notice) and the history.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use postkorb_store::CaseDetail;
@@ -12,13 +13,31 @@ use super::{Nav, download, name_of};
 use crate::WebState;
 use crate::auth::CurrentUser;
 use crate::error::WebError;
-use crate::util::{german_time, now_ms, size};
+use crate::ui::{Notice, NoticeQuery};
+use crate::util::{attachment_label, german_time, now_ms};
+use crate::view::{Sender, frame_height};
+
+/// The frame's sandbox: no scripts, no same origin; links (all `target="_blank"`, see
+/// `postkorb_mail`'s sanitiser) may open a new tab that is not sandboxed itself.
+const FRAME_SANDBOX: &str = "allow-popups allow-popups-to-escape-sandbox";
 
 pub struct Att {
     pub id: i64,
     pub name: String,
-    pub size: String,
-    pub content_type: String,
+    /// „PDF, 1,2 MB“.
+    pub label: String,
+}
+
+/// One of „Hinweise zur E-Mail“: the German words, and the technical detail behind „Details“.
+pub struct Hint {
+    pub text: String,
+    pub detail: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct CaseQuery {
+    /// `text` or `html`; without it, HTML when the mail has HTML.
+    ansicht: Option<String>,
 }
 
 pub struct Fwd {
@@ -35,16 +54,23 @@ struct CasePage {
     id: i64,
     subject: String,
     received: String,
+    /// The mail's own Date header, when it has one.
+    sent: Option<String>,
     sender: String,
     assignee: String,
     status: &'static str,
     done: bool,
     can_change: bool,
-    warnings: Vec<String>,
+    notice: Option<String>,
+    warnings: Vec<Hint>,
     /// „Absender nicht verifiziert — von Hand zugeordnet von X“.
     unverified_routed_by: Option<String>,
     text: String,
     has_html: bool,
+    /// The HTML is shown (else the text).
+    show_html: bool,
+    frame_height: u32,
+    frame_sandbox: &'static str,
     forwarded: Option<Fwd>,
     attachments: Vec<Att>,
     history: Vec<String>,
@@ -63,16 +89,15 @@ pub async fn show(
     State(state): State<WebState>,
     user: CurrentUser,
     Path(id): Path<i64>,
+    Query(q): Query<CaseQuery>,
+    Query(notice): Query<NoticeQuery>,
 ) -> Result<Html<String>, WebError> {
     let case = crate::view::with_bodies(&state.store, load(&state, &user, id).await?).await;
     let employees = state.store.employees().await?;
     let s = &case.summary;
-    let sender_name = name_of(&employees, s.sender_employee);
-    let sender = match (&s.from_name, sender_name.is_empty()) {
-        (_, false) => format!("{sender_name} <{}>", s.from_addr),
-        (Some(n), true) => format!("{n} <{}>", s.from_addr),
-        (None, true) => s.from_addr.clone(),
-    };
+    let sender = Sender::of(&employees, s).full();
+    let has_html = case.html.is_some();
+    let show_html = has_html && q.ansicht.as_deref() != Some("text");
     let assignee = match s.assignee {
         Some(_) => s.assignee_name.clone().unwrap_or_default(),
         None => format!(
@@ -113,6 +138,7 @@ pub async fn show(
         id,
         subject: if s.subject.is_empty() { "(ohne Betreff)".into() } else { s.subject.clone() },
         received: german_time(s.received_ms),
+        sent: case.sent_ms.map(german_time),
         sender,
         assignee,
         status: match s.status.as_str() {
@@ -122,20 +148,24 @@ pub async fn show(
         },
         done,
         can_change: s.assignee == Some(user.employee.id.0),
-        warnings: case.warnings.clone(),
+        notice: notice.german(),
+        warnings: case.warnings.iter().map(|w| Hint { text: w.german(), detail: w.detail() }).collect(),
         unverified_routed_by: case.unverified_routed_by.clone(),
         text: case.text.clone(),
-        has_html: case.html.is_some(),
+        has_html,
+        show_html,
+        frame_height: case.html.as_deref().map_or(0, frame_height),
+        frame_sandbox: FRAME_SANDBOX,
         forwarded: case.forwarded.as_ref().map(|f| Fwd {
             from: f.from.clone().unwrap_or_default(),
             subject: f.subject.clone().unwrap_or_default(),
-            date: f.date.clone().unwrap_or_default(),
+            date: f.date_ms.map(german_time).or_else(|| f.date.clone()).unwrap_or_default(),
             text: f.text.clone(),
         }),
         attachments: case
             .attachments
             .iter()
-            .map(|a| Att { id: a.id, name: a.name.clone(), size: size(a.size), content_type: a.content_type.clone() })
+            .map(|a| Att { id: a.id, name: a.name.clone(), label: attachment_label(&a.content_type, &a.name, a.size) })
             .collect(),
         history,
     };
@@ -166,20 +196,25 @@ pub async fn set_status(
             if done { "Der Vorgang ist bereits erledigt." } else { "Der Vorgang ist bereits offen." }.into(),
         )
     })?;
-    Ok(Redirect::to(&format!("/vorgang/{id}")).into_response())
+    let notice = if done { Notice::CaseDone } else { Notice::CaseReopened };
+    Ok(Redirect::to(&notice.url(&format!("/vorgang/{id}"), None)).into_response())
 }
 
 /// The sanitised HTML, for the sandboxed frame only: no scripts, no remote content, no forms.
 pub async fn html(State(state): State<WebState>, user: CurrentUser, Path(id): Path<i64>) -> Result<Response, WebError> {
     let case = crate::view::with_bodies(&state.store, load(&state, &user, id).await?).await;
     let body = case.html.unwrap_or_default();
-    let doc = format!("<!doctype html><html><head><meta charset=\"utf-8\"></head><body>{body}</body></html>");
+    // `<base target>` as well, for HTML stored by older versions whose links lack it.
+    let doc = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><base target=\"_blank\"></head><body>{body}</body></html>"
+    );
     Ok((
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (
                 header::CONTENT_SECURITY_POLICY,
-                "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'",
+                "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; style-src 'unsafe-inline'; \
+                 img-src data:; frame-ancestors 'self'",
             ),
         ],
         doc,

@@ -1,8 +1,11 @@
-//! Startmaske: my Vorgänge, the waiting ones I may claim, „Synchronisieren“.
+//! Startmaske: my Vorgänge (offen / erledigt / alle, new ones marked), the waiting ones I may
+//! claim, „Synchronisieren“. Opening it claims what waits for me, as logging in does (product.md
+//! rule 6: the first candidate who „starts the program“ gets a pooled Vorgang).
 
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use postkorb_store::CaseFilter;
 use serde::Deserialize;
 
 use super::Nav;
@@ -10,6 +13,7 @@ use crate::WebState;
 use crate::auth::{CsrfOnly, CurrentUser};
 use crate::error::WebError;
 use crate::util::{german_time, now_ms};
+use crate::view::Sender;
 
 const PAGE: i64 = 25;
 
@@ -18,19 +22,35 @@ pub struct Row {
     pub status: &'static str,
     pub status_class: &'static str,
     pub received: String,
+    /// The employee's name when it came from an employee's work e-mail, else the display name or
+    /// the address.
     pub from: String,
+    pub from_addr: String,
     pub subject: String,
     pub attachments: i64,
+    /// Given to me after my last visit.
+    pub new: bool,
+}
+
+/// One of the filter's links: „Offen (3)“.
+pub struct Tab {
+    pub code: &'static str,
+    pub label: &'static str,
+    pub count: i64,
+    pub current: bool,
 }
 
 #[derive(Template)]
 #[template(path = "home.html")]
 struct Home {
     nav: Nav,
-    message: Option<String>,
-    new_count: i64,
+    messages: Vec<String>,
+    /// „2 neue Vorgänge“ since the last visit, if any.
+    new_label: Option<String>,
     waiting: Vec<Row>,
     cases: Vec<Row>,
+    filter: &'static str,
+    tabs: Vec<Tab>,
     page: i64,
     pages: i64,
 }
@@ -39,25 +59,64 @@ struct Home {
 pub struct HomeQuery {
     seite: Option<i64>,
     erhalten: Option<i64>,
+    /// `offen` (default), `erledigt` or `alle`.
+    filter: Option<String>,
 }
 
-fn row(c: postkorb_store::CaseSummary) -> Row {
+/// „1 neuer Vorgang“, „2 neue Vorgänge“ (nominative).
+pub fn new_cases(n: i64) -> String {
+    if n == 1 { "1 neuer Vorgang".into() } else { format!("{n} neue Vorgänge") }
+}
+
+/// „1 Vorgang“, „2 Vorgänge“ (accusative, after „erhalten“): „Sie haben 1 neuen Vorgang erhalten“.
+fn received(n: i64) -> String {
+    match n {
+        0 => "keine neuen Vorgänge".into(),
+        1 => "1 neuen Vorgang".into(),
+        n => format!("{n} neue Vorgänge"),
+    }
+}
+
+/// What the Startmaske says after „Synchronisieren“ (`erhalten`) or after opening it claimed some.
+fn message(synced: Option<i64>, claimed_now: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    match synced {
+        Some(0) => out.push("Synchronisiert: keine neuen Vorgänge.".to_string()),
+        Some(n) => out.push(format!("Synchronisiert: Sie haben {} erhalten.", received(n))),
+        None => {}
+    }
+    if claimed_now > 0 {
+        let n = claimed_now as i64;
+        let waited = if n == 1 { "der auf mehrere Empfänger wartete" } else { "die auf mehrere Empfänger warteten" };
+        out.push(format!("Sie haben {} erhalten, {waited}.", received(n)));
+    }
+    out
+}
+
+fn filter_of(q: &HomeQuery) -> (CaseFilter, &'static str) {
+    match q.filter.as_deref() {
+        Some("erledigt") => (CaseFilter::Done, "erledigt"),
+        Some("alle") => (CaseFilter::All, "alle"),
+        _ => (CaseFilter::Open, "offen"),
+    }
+}
+
+fn row(c: postkorb_store::CaseSummary, employees: &[postkorb_core::Employee], last_seen: Option<i64>) -> Row {
     let (status, status_class) = match c.status.as_str() {
         "done" => ("erledigt", "done"),
         "waiting" => ("wartet", "waiting"),
         _ => ("offen", "open"),
     };
-    let from = match &c.from_name {
-        Some(n) if !n.is_empty() => format!("{n} <{}>", c.from_addr),
-        _ => c.from_addr.clone(),
-    };
+    let sender = Sender::of(employees, &c);
     Row {
         id: c.id,
         status,
         status_class,
         received: german_time(c.received_ms),
-        from,
-        subject: c.subject,
+        from: sender.short().to_string(),
+        from_addr: sender.addr.clone(),
+        new: c.claimed_ms.is_some_and(|at| at > last_seen.unwrap_or(0)) && c.status != "waiting",
+        subject: if c.subject.is_empty() { "(ohne Betreff)".into() } else { c.subject },
         attachments: c.attachment_count,
     }
 }
@@ -68,16 +127,34 @@ pub async fn show(
     Query(q): Query<HomeQuery>,
 ) -> Result<Html<String>, WebError> {
     let me = user.employee.id;
+    let eligible = user.employee.check_an().is_ok();
+    // Opening the Startmaske starts the program: claim what waits for me, as the login does
+    // (`Store::claim` reads first and writes only when something waits).
+    let claimed = if eligible { state.store.claim(me, now_ms()).await? } else { Vec::new() };
+    let (filter, filter_code) = filter_of(&q);
     let total = state.store.count_cases(Some(me)).await?;
-    let pages = ((total + PAGE - 1) / PAGE).max(1);
+    let open = state.store.count_open(me).await?;
+    let shown = match filter {
+        CaseFilter::Open => open,
+        CaseFilter::Done => total - open,
+        CaseFilter::All => total,
+    };
+    let pages = ((shown + PAGE - 1) / PAGE).max(1);
     let page = q.seite.unwrap_or(1).clamp(1, pages);
-    let cases = state.store.cases(Some(me), PAGE, (page - 1) * PAGE).await?.into_iter().map(row).collect();
-    let waiting = if user.employee.check_an().is_ok() {
-        state.store.waiting_for(me).await?.into_iter().map(row).collect()
+    let employees = state.store.employees().await?;
+    let last_seen = state.store.last_seen(me).await?;
+    let cases = state
+        .store
+        .cases_filtered(Some(me), filter, PAGE, (page - 1) * PAGE)
+        .await?
+        .into_iter()
+        .map(|c| row(c, &employees, last_seen))
+        .collect();
+    let waiting = if eligible {
+        state.store.waiting_for(me).await?.into_iter().map(|c| row(c, &employees, last_seen)).collect()
     } else {
         Vec::new()
     };
-    let last_seen = state.store.last_seen(me).await?;
     let new_count = state.store.new_cases_since(me, last_seen.unwrap_or(0)).await?;
     // Moved on only when something was new. Nothing was claimed for me after `last_seen`, so
     // keeping it changes no later count (a claim racing this page is even counted next time
@@ -86,12 +163,21 @@ pub async fn show(
     if new_count > 0 || last_seen.is_none() {
         state.store.set_last_seen(me, now_ms()).await?;
     }
-    let message = q.erhalten.map(|n| match n {
-        0 => "Synchronisiert: keine neuen Vorgänge.".to_string(),
-        1 => "Synchronisiert: Sie haben 1 Vorgang erhalten.".to_string(),
-        n => format!("Synchronisiert: Sie haben {n} Vorgänge erhalten."),
-    });
-    let page_html = Home { nav: Nav::new(&user, "start"), message, new_count, waiting, cases, page, pages };
+    let tabs = [("offen", "Offen", open), ("erledigt", "Erledigt", total - open), ("alle", "Alle", total)]
+        .into_iter()
+        .map(|(code, label, count)| Tab { code, label, count, current: code == filter_code })
+        .collect();
+    let page_html = Home {
+        nav: Nav::new(&user, "start"),
+        messages: message(q.erhalten, claimed.len()),
+        new_label: (new_count > 0).then(|| new_cases(new_count)),
+        waiting,
+        cases,
+        filter: filter_code,
+        tabs,
+        page,
+        pages,
+    };
     Ok(Html(page_html.render()?))
 }
 
@@ -110,4 +196,21 @@ pub async fn sync(
     };
     state.store.sweep_orphan_pools(now_ms()).await?;
     Ok(Redirect::to(&format!("/?erhalten={}", won.len())).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_said_in_correct_german() {
+        assert_eq!(new_cases(1), "1 neuer Vorgang");
+        assert_eq!(new_cases(2), "2 neue Vorgänge");
+        assert_eq!(message(Some(0), 0), ["Synchronisiert: keine neuen Vorgänge."]);
+        assert_eq!(message(Some(1), 0), ["Synchronisiert: Sie haben 1 neuen Vorgang erhalten."]);
+        assert_eq!(message(Some(3), 0), ["Synchronisiert: Sie haben 3 neue Vorgänge erhalten."]);
+        assert_eq!(message(None, 1), ["Sie haben 1 neuen Vorgang erhalten, der auf mehrere Empfänger wartete."]);
+        assert_eq!(message(None, 2), ["Sie haben 2 neue Vorgänge erhalten, die auf mehrere Empfänger warteten."]);
+        assert!(message(None, 0).is_empty());
+    }
 }
