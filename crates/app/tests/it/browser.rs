@@ -6,6 +6,10 @@
 
 #[path = "browser/harness.rs"]
 mod harness;
+#[path = "browser/layout.rs"]
+mod layout;
+#[path = "browser/screens.rs"]
+mod screens;
 
 use harness::{App, Driver, Person, eventually, run};
 use postkorb_testkit::Dovecot;
