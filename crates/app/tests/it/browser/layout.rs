@@ -117,7 +117,7 @@ impl Browser {
     /// between letters (`overflow-wrap: anywhere|break-word`, `word-break: break-all`).
     pub async fn assert_screen_ok(&self, name: &str) -> Value {
         self.screenshot(name).await;
-        let report = self.client.execute(CHECK, vec![]).await.unwrap_or_else(|e| panic!("layout check of {name}: {e}"));
+        let report = self.layout_report().await;
         let path = self.path().await;
         let list = |key: &str| -> Vec<String> {
             report[key].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect()
@@ -137,6 +137,12 @@ impl Browser {
             assert!(found.is_empty(), "on {name} ({path}) this {what}:\n  {}", found.join("\n  "));
         }
         report
+    }
+
+    /// What the layout check finds on the current page (`wide`, `broken`, `buttons`, `styles`: lists
+    /// of findings; `h1`, `lang`, `vw`, `scrollWidth`).
+    pub async fn layout_report(&self) -> Value {
+        self.client.execute(CHECK, vec![]).await.unwrap_or_else(|e| panic!("layout check: {e}"))
     }
 
     /// The page's own scripts are blocked by its CSP while WebDriver's script runs (it goes through

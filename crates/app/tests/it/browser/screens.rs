@@ -247,4 +247,27 @@ async fn admins_screens(b: &Browser, size: Size) {
     visit(b, size, &kept, "Nicht zugeordnete E-Mail", "nicht-zugeordnet-detail").await;
     visit(b, size, "/protokoll", "Protokoll", "protokoll").await;
     visit(b, size, "/konto", "Mein Konto", "mein-konto").await;
+    the_check_sees_a_broken_layout(b).await;
+}
+
+/// The check itself sees what it forbids: with letter-breaking CSS added to the page (inline
+/// styles are allowed by the CSP), a box wider than the window and a squeezed button, it reports
+/// each of them.
+async fn the_check_sees_a_broken_layout(b: &Browser) {
+    b.client
+        .execute(
+            "const s = document.createElement('style'); \
+             s.textContent = 'h1 { width: 3em; overflow-wrap: anywhere; } \
+                              main { min-width: 3000px; } button { width: 3em; white-space: normal; }'; \
+             document.head.appendChild(s);",
+            vec![],
+        )
+        .await
+        .expect("add a broken style");
+    let report = b.layout_report().await;
+    for key in ["broken", "styles", "wide", "buttons"] {
+        let found = report[key].as_array().map(Vec::len).unwrap_or(0);
+        assert!(found > 0, "the check missed the {key} findings: {report}");
+    }
+    assert!(report["scrollWidth"].as_i64() > report["vw"].as_i64(), "{report}");
 }
