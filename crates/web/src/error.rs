@@ -287,4 +287,16 @@ mod tests {
         assert!(html.contains("href=\"/\""), "{html}");
         assert!(!html.contains("Abmelden"), "{html}");
     }
+
+    #[tokio::test]
+    async fn an_unknown_address_is_a_german_page_but_json_under_the_api() {
+        let page = not_found("/gibt-es-nicht".parse().unwrap()).await;
+        assert_eq!(page.status(), StatusCode::NOT_FOUND);
+        let html = axum::body::to_bytes(page.into_body(), 1 << 20).await.unwrap();
+        assert!(String::from_utf8_lossy(&html).contains("<h1>Nicht gefunden</h1>"));
+        let api = not_found("/api/v1/gibt-es-nicht".parse().unwrap()).await;
+        assert_eq!(api.status(), StatusCode::NOT_FOUND);
+        let json = axum::body::to_bytes(api.into_body(), 1 << 20).await.unwrap();
+        assert_eq!(&json[..], br#"{"error":"not found"}"#);
+    }
 }
