@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::WebState;
 use crate::auth::api_user;
-use crate::error::{ApiError, WebError};
+use crate::error::{ApiError, Denied, WebError};
 use crate::pages::download;
 use crate::util::now_ms;
 
@@ -39,7 +39,7 @@ pub fn routes() -> Router<WebState> {
 }
 
 fn require(e: &Employee, p: Permission) -> Result<(), ApiError> {
-    if e.has(p) { Ok(()) } else { Err(ApiError(WebError::Forbidden)) }
+    if e.has(p) { Ok(()) } else { Err(ApiError(p.into())) }
 }
 
 fn actor(e: &Employee) -> String {
@@ -73,7 +73,7 @@ async fn list_cases(State(s): State<WebState>, h: HeaderMap, Query(q): Query<Cas
 
 async fn visible_case(s: &WebState, me: &Employee, id: i64) -> Result<postkorb_store::CaseDetail, ApiError> {
     let c = s.store.case(id).await?;
-    if crate::auth::may_open(&c, me) { Ok(c) } else { Err(ApiError(WebError::Forbidden)) }
+    if crate::auth::may_open(&c, me) { Ok(c) } else { Err(ApiError(WebError::Forbidden(Denied::Case))) }
 }
 
 async fn get_case(State(s): State<WebState>, h: HeaderMap, Path(id): Path<i64>) -> ApiResult {
@@ -97,7 +97,7 @@ async fn set_done(s: &WebState, h: &HeaderMap, id: i64, done: bool) -> ApiResult
     let me = api_user(s, h).await?;
     let c = visible_case(s, &me, id).await?;
     if c.summary.assignee != Some(me.id.0) {
-        return Err(ApiError(WebError::Forbidden));
+        return Err(ApiError(WebError::Forbidden(Denied::NotAssignee)));
     }
     s.store.set_case_done(id, done, me.id, now_ms()).await?;
     Ok(Json(json!({"id": id, "status": if done { "done" } else { "open" }})).into_response())
@@ -122,7 +122,8 @@ async fn sync(State(s): State<WebState>, h: HeaderMap) -> ApiResult {
 async fn employees(State(s): State<WebState>, h: HeaderMap) -> ApiResult {
     let me = api_user(&s, &h).await?;
     if !me.has(Permission::ManageEmployees) && !me.has(Permission::ManageMailImport) {
-        return Err(ApiError(WebError::Forbidden));
+        let why = Denied::EitherPermission(Permission::ManageEmployees, Permission::ManageMailImport);
+        return Err(ApiError(WebError::Forbidden(why)));
     }
     let list: Vec<Value> = s
         .store

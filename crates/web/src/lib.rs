@@ -108,7 +108,7 @@ pub struct PathRules {
 /// The whole web application: screens, API, security headers.
 pub fn router(state: WebState) -> Router {
     Router::new()
-        .merge(pages::routes())
+        .merge(pages::routes().layer(axum::middleware::from_fn_with_state(state.clone(), error::with_menu)))
         .nest("/api/v1", api::routes())
         .layer(tower_http::csrf::CsrfLayer::new())
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -6,6 +6,10 @@
 
 #[path = "browser/harness.rs"]
 mod harness;
+#[path = "browser/layout.rs"]
+mod layout;
+#[path = "browser/screens.rs"]
+mod screens;
 
 use harness::{App, Driver, Person, eventually, run};
 use postkorb_testkit::Dovecot;
@@ -79,14 +83,16 @@ fn the_admin_sets_up_mailbox_and_rows_in_the_browser_and_the_recipient_finds_the
         browser.login(ADMIN.username, ADMIN.password).await;
         browser.screenshot("startmaske").await;
         let menu = browser.menu().await;
-        for entry in
-            ["Optionen › Allgemeine Einstellungen › E-Mail", "E-Mail-Adressen verwalten", "Nicht zugeordnete E-Mails"]
-        {
+        for entry in ["E-Mail-Empfang", "E-Mail-Adressen verwalten", "Nicht zugeordnete E-Mails"] {
             assert!(menu.iter().any(|m| m == entry), "menu entry {entry:?} missing in {menu:?}");
         }
 
-        // „Einstellungen für den E-Mail Empfang“: the Dovecot mailbox, tested through the form.
-        browser.click_link("Optionen › Allgemeine Einstellungen › E-Mail").await;
+        // „Einstellungen für den E-Mail Empfang“ (Optionen › Allgemeine Einstellungen › E-Mail, the
+        // menu's tooltip and the page's breadcrumb): the Dovecot mailbox, tested through the form.
+        let entry = browser.find("#nav-optionen").await;
+        let path = entry.attr("title").await.unwrap().unwrap_or_default();
+        assert!(path.starts_with("Optionen › Allgemeine Einstellungen › E-Mail"), "{path}");
+        browser.click("#nav-optionen").await;
         browser.wait_for_text("h1", "Postfächer für den E-Mail Empfang").await;
         browser.click("#new-mailbox").await;
         browser.wait_for_text("h1", "Einstellungen für den E-Mail Empfang").await;

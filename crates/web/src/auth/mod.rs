@@ -87,7 +87,7 @@ pub struct CurrentUser {
 
 impl CurrentUser {
     pub fn require(&self, p: Permission) -> Result<(), WebError> {
-        if self.employee.has(p) { Ok(()) } else { Err(WebError::Forbidden) }
+        if self.employee.has(p) { Ok(()) } else { Err(p.into()) }
     }
 
     /// Who did it, for the audit log: the login name, or the name of an employee without one.
@@ -121,6 +121,18 @@ impl FromRequestParts<WebState> for CurrentUser {
         }
         Ok(CurrentUser { employee: s.employee, csrf: s.csrf, session })
     }
+}
+
+/// The logged-in user behind `headers` for the menu of an error page: None without a live session,
+/// for a former employee, or while a one-time password must be changed (no menu to offer then).
+pub async fn menu_user(state: &WebState, headers: &HeaderMap) -> Option<CurrentUser> {
+    let token = CookieJar::from_headers(headers).get(COOKIE)?.value().to_string();
+    let session = token_hash(&token);
+    let s = state.store.session(&session, now_ms()).await.ok()??;
+    if !s.employee.is_current || s.must_change_password {
+        return None;
+    }
+    Some(CurrentUser { employee: s.employee, csrf: s.csrf, session })
 }
 
 /// May `e` open this Vorgang? Its assignee, an admin („E-Mails automatisch einlesen“), or — while

@@ -80,7 +80,7 @@ struct CasePage {
 async fn load(state: &WebState, user: &CurrentUser, id: i64) -> Result<CaseDetail, WebError> {
     let case = state.store.case(id).await?;
     if !crate::auth::may_open(&case, &user.employee) {
-        return Err(WebError::Forbidden);
+        return Err(WebError::Forbidden(crate::error::Denied::Case));
     }
     Ok(case)
 }
@@ -188,7 +188,7 @@ pub async fn set_status(
     user.check_csrf(&form.csrf)?;
     let case = load(&state, &user, id).await?;
     if case.summary.assignee != Some(user.employee.id.0) {
-        return Err(WebError::Forbidden);
+        return Err(WebError::Forbidden(crate::error::Denied::NotAssignee));
     }
     let done = form.done == "1";
     state.store.set_case_done(id, done, user.employee.id, now_ms()).await.map_err(|_| {

@@ -26,8 +26,58 @@ pub struct Nav {
     pub csrf: String,
     pub can_import: bool,
     pub can_employees: bool,
+    /// The key of the screen shown ("start", "mitarbeiter", …; "" for none).
     pub active: &'static str,
 }
+
+/// One entry of the menu: a short label for the bar; `path` is where the office's program has it
+/// (the screen's breadcrumb), shown as the link's tooltip.
+pub struct NavEntry {
+    pub key: &'static str,
+    pub href: &'static str,
+    pub label: &'static str,
+    pub path: &'static str,
+}
+
+/// The menu, in its order, with who may see each entry.
+static MENU: [(NavEntry, Option<Permission>); 6] = [
+    (NavEntry { key: "start", href: "/", label: "Startmaske", path: "Startmaske" }, None),
+    (
+        NavEntry { key: "mitarbeiter", href: "/mitarbeiter", label: "Mitarbeiter", path: "Fenster › Mitarbeiter" },
+        Some(Permission::ManageEmployees),
+    ),
+    (
+        NavEntry {
+            key: "optionen",
+            href: "/optionen/e-mail",
+            label: "E-Mail-Empfang",
+            path: "Optionen › Allgemeine Einstellungen › E-Mail › Einstellungen für den E-Mail Empfang",
+        },
+        Some(Permission::ManageMailImport),
+    ),
+    (
+        NavEntry {
+            key: "adressen",
+            href: "/optionen/e-mail/adressen",
+            label: "E-Mail-Adressen verwalten",
+            path: "Optionen › Allgemeine Einstellungen › E-Mail › E-Mail-Adressen verwalten",
+        },
+        Some(Permission::ManageMailImport),
+    ),
+    (
+        NavEntry {
+            key: "kept",
+            href: "/nicht-zugeordnet",
+            label: "Nicht zugeordnete E-Mails",
+            path: "Nicht zugeordnete E-Mails",
+        },
+        Some(Permission::ManageMailImport),
+    ),
+    (
+        NavEntry { key: "protokoll", href: "/protokoll", label: "Protokoll", path: "Protokoll" },
+        Some(Permission::ManageMailImport),
+    ),
+];
 
 impl Nav {
     pub fn new(user: &CurrentUser, active: &'static str) -> Nav {
@@ -37,6 +87,27 @@ impl Nav {
             can_import: user.employee.has(Permission::ManageMailImport),
             can_employees: user.employee.has(Permission::ManageEmployees),
             active,
+        }
+    }
+
+    fn may(&self, p: Option<Permission>) -> bool {
+        match p {
+            None => true,
+            Some(Permission::ManageMailImport) => self.can_import,
+            Some(Permission::ManageEmployees) => self.can_employees,
+        }
+    }
+
+    /// The entries this user may open.
+    pub fn entries(&self) -> impl Iterator<Item = &'static NavEntry> + '_ {
+        MENU.iter().filter(|(_, p)| self.may(*p)).map(|(e, _)| e)
+    }
+
+    /// The label of the screen shown, for the collapsed menu on phones („Menü · Startmaske“).
+    pub fn here(&self) -> &'static str {
+        match self.active {
+            "konto" => "Mein Konto",
+            key => MENU.iter().find(|(e, _)| e.key == key).map(|(e, _)| e.label).unwrap_or(""),
         }
     }
 }
@@ -78,6 +149,7 @@ pub fn routes() -> Router<WebState> {
         .route("/nicht-zugeordnet/{id}/verwerfen", post(kept::discard))
         .route("/protokoll", get(protokoll::show))
         .route("/static/postkorb.css", get(css))
+        .fallback(crate::error::not_found)
 }
 
 async fn css() -> impl IntoResponse {
@@ -125,4 +197,18 @@ pub fn download(name: &str, content_type: &str, bytes: Vec<u8>) -> axum::respons
         bytes,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MENU;
+
+    #[test]
+    fn every_menu_entry_has_its_own_key_and_address() {
+        for (i, (a, _)) in MENU.iter().enumerate() {
+            for (b, _) in &MENU[i + 1..] {
+                assert!(a.key != b.key && a.href != b.href, "{} / {}", a.key, b.key);
+            }
+        }
+    }
 }

@@ -179,6 +179,20 @@ impl App {
     }
 }
 
+impl App {
+    /// Waits until the importer has made `cases` Vorgänge and kept `kept` mails.
+    pub async fn wait_for_import(&self, cases: u64, kept: u64) {
+        eventually(&format!("{cases} Vorgänge and {kept} kept mails"), || async {
+            let got = (
+                self.metric("postkorb_imported_total", "case").unwrap_or(0),
+                self.metric("postkorb_imported_total", "kept").unwrap_or(0),
+            );
+            if got.0 >= cases && got.1 >= kept { Ok(()) } else { Err(format!("{got:?} imported")) }
+        })
+        .await;
+    }
+}
+
 /// An employee for [`App::employee`]; empty fields are left out.
 #[derive(Clone, Copy, Default)]
 pub struct Person {
@@ -193,6 +207,26 @@ pub struct Person {
 // ---------------------------------------------------------------------------------------------
 // The browser
 // ---------------------------------------------------------------------------------------------
+
+/// A window size of the screen tests.
+#[derive(Clone, Copy, Debug)]
+pub struct Size {
+    pub width: u32,
+    pub height: u32,
+    pub phone: bool,
+}
+
+impl Size {
+    /// A common phone (390×844 CSS pixels).
+    pub const PHONE: Size = Size { width: 390, height: 844, phone: true };
+    /// A common office laptop.
+    pub const DESKTOP: Size = Size { width: 1366, height: 900, phone: false };
+
+    /// For screenshot names: `390` or `1366`.
+    pub fn label(self) -> String {
+        self.width.to_string()
+    }
+}
 
 /// A private chromedriver (in its own process group, so the Chromiums it starts die with it).
 pub struct Driver {
@@ -256,6 +290,35 @@ impl Driver {
 
     /// A fresh Chromium window with its own profile (so its own cookies).
     pub async fn browser(&mut self, app: &App) -> Browser {
+        self.browser_sized(app, None).await
+    }
+
+    /// A fresh window of `size`: a desktop window, or a phone (Chromium's mobile emulation: the
+    /// viewport, overlay scrollbars and `width=device-width` as on a phone).
+    pub async fn browser_at(&mut self, app: &App, size: Size) -> Browser {
+        let browser = self.browser_sized(app, Some(size)).await;
+        // A phone lays out a page without `width=device-width` at 980 px: measure on one of ours.
+        browser.goto("/anmeldung").await;
+        let inner = || async {
+            let seen = browser.client.execute("return [window.innerWidth, window.innerHeight];", vec![]).await;
+            let seen = seen.unwrap_or_else(|e| panic!("window size: {e}"));
+            (seen[0].as_u64().unwrap_or(0) as u32, seen[1].as_u64().unwrap_or(0) as u32)
+        };
+        if !size.phone {
+            // The window's size includes Chromium's own bars: grow it by their size.
+            let (w, h) = inner().await;
+            let (outer_w, outer_h) = ((2 * size.width).saturating_sub(w), (2 * size.height).saturating_sub(h));
+            browser.client.set_window_size(outer_w, outer_h).await.unwrap_or_else(|e| panic!("resize: {e}"));
+        }
+        assert_eq!(inner().await, (size.width, size.height), "the window is not {size:?}");
+        browser
+    }
+
+    async fn browser_sized(&mut self, app: &App, size: Option<Size>) -> Browser {
+        let window = match size {
+            Some(s) if !s.phone => format!("--window-size={},{}", s.width, s.height),
+            _ => "--window-size=1280,1000".into(),
+        };
         let profile = tempfile::Builder::new().prefix("postkorb-chromium-").tempdir().expect("profile dir");
         let caps = json!({
             "browserName": "chrome",
@@ -265,12 +328,17 @@ impl Driver {
                 "args": [
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--no-first-run", "--window-size=1280,1000", "--lang=de-DE",
+                    "--no-first-run", window, "--lang=de-DE",
                     format!("--user-data-dir={}", profile.path().display()),
                 ],
             },
         });
-        let Value::Object(caps) = caps else { unreachable!() };
+        let Value::Object(mut caps) = caps else { unreachable!() };
+        if let Some(s) = size.filter(|s| s.phone) {
+            caps["goog:chromeOptions"]["mobileEmulation"] = json!({
+                "deviceMetrics": { "width": s.width, "height": s.height, "pixelRatio": 1.0, "mobile": true, "touch": true },
+            });
+        }
         let client = ClientBuilder::new(HttpConnector::new())
             .capabilities(caps)
             .connect(&format!("http://127.0.0.1:{}", self.port))
