@@ -10,3 +10,4 @@ mod invariants;
 mod lease;
 mod migrations;
 mod oauth;
+mod office;
