@@ -8,6 +8,8 @@
 mod api;
 mod auth;
 mod error;
+#[cfg(test)]
+mod german;
 mod pages;
 mod paths;
 mod problems;

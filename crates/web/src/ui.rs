@@ -43,10 +43,14 @@ pub enum Notice {
     KeptDiscarded,
     CaseDone,
     CaseReopened,
+    /// A kept mail routed by the rules (after a row was added).
+    KeptRouted,
+    /// A kept mail given to one person by hand („Nur diese E-Mail zuweisen an …“).
+    KeptRoutedOnce,
 }
 
 impl Notice {
-    pub const ALL: [Notice; 8] = [
+    pub const ALL: [Notice; 10] = [
         Notice::RouteSaved,
         Notice::RouteDeleted,
         Notice::EmployeeSaved,
@@ -55,6 +59,8 @@ impl Notice {
         Notice::KeptDiscarded,
         Notice::CaseDone,
         Notice::CaseReopened,
+        Notice::KeptRouted,
+        Notice::KeptRoutedOnce,
     ];
 
     pub fn code(self) -> &'static str {
@@ -67,6 +73,8 @@ impl Notice {
             Notice::KeptDiscarded => "verworfen",
             Notice::CaseDone => "erledigt",
             Notice::CaseReopened => "wieder-geoeffnet",
+            Notice::KeptRouted => "zugeordnet",
+            Notice::KeptRoutedOnce => "einmal-zugewiesen",
         }
     }
 
@@ -89,6 +97,10 @@ impl Notice {
             Notice::KeptDiscarded => "E-Mail verworfen.".into(),
             Notice::CaseDone => "Vorgang als erledigt markiert.".into(),
             Notice::CaseReopened => "Vorgang wieder geöffnet.".into(),
+            Notice::KeptRouted => "E-Mail zugeordnet: Sie ist jetzt ein Vorgang.".into(),
+            Notice::KeptRoutedOnce => {
+                "E-Mail zugewiesen: Sie ist jetzt ein Vorgang. Eine Zuordnung wurde nicht angelegt.".into()
+            }
         }
     }
 
