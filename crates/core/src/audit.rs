@@ -284,6 +284,28 @@ impl AuditEntry {
     }
 }
 
+/// A row without a typed entry (written before entries were typed, or by a caller that passes a free
+/// detail): the German sentence and the old detail to show behind „Details“, if any. The mailbox
+/// actions' detail is the mailbox's name, which the sentence then names itself.
+pub fn untyped_german(action: &str, detail: &str) -> (String, Option<String>) {
+    let name = detail.trim();
+    let plain_name = !name.is_empty() && name.len() <= 100 && !name.contains(['\n', ':', '>']);
+    if plain_name {
+        let mailbox = name.to_string();
+        let entry = match action {
+            "save_mailbox" => Some(AuditEntry::SaveMailbox { mailbox }),
+            "delete_mailbox" => Some(AuditEntry::DeleteMailbox { mailbox }),
+            "disable_mailbox" => Some(AuditEntry::DisableMailbox { mailbox }),
+            "enable_mailbox" => Some(AuditEntry::EnableMailbox { mailbox }),
+            _ => None,
+        };
+        if let Some(entry) = entry {
+            return (entry.german(), None);
+        }
+    }
+    (legacy_german(action), (!name.is_empty()).then(|| name.to_string()))
+}
+
 /// A German sentence for an action word of a row written before entries were typed (its old detail,
 /// with ids, goes behind „Details“). Unknown words get a neutral sentence.
 pub fn legacy_german(action: &str) -> String {

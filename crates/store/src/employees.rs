@@ -120,6 +120,11 @@ impl Store {
         employee_from_row(&row)
     }
 
+    /// The employee as the audit log names them (id and name now).
+    pub async fn person(&self, id: EmployeeId) -> Result<postkorb_core::Person> {
+        Ok(postkorb_core::Person::of(&self.employee(id).await?))
+    }
+
     /// Finds an employee by id, username or exact name (the CLI's way of naming people).
     pub async fn find_employee(&self, key: &str) -> Result<Employee> {
         let key = key.trim();
