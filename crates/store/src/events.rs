@@ -123,7 +123,9 @@ impl Event<'_> {
         match self {
             Event::Assigned { to } => to.0.to_string(),
             Event::Waiting { candidates } => candidates.iter().map(|c| c.0.to_string()).collect::<Vec<_>>().join(","),
-            Event::UnverifiedRouted { actor } | Event::RoutedByHand { actor, .. } => (*actor).to_string(),
+            Event::UnverifiedRouted { actor } => (*actor).to_string(),
+            // Who, and why the mail had been kept (a `KeepReason` code, which has no colon).
+            Event::RoutedByHand { actor, reason, .. } => format!("{actor}:{reason}"),
             Event::Moved { kept_id } => format!("kept {kept_id}"),
             Event::Created { .. } | Event::Claimed { .. } | Event::Closed { .. } | Event::Reopened { .. } => {
                 String::new()

@@ -23,3 +23,4 @@ mod scale_support;
 mod serve;
 mod test_dns;
 mod web_http;
+mod web_office;

@@ -154,7 +154,7 @@ async fn routing_one_kept_mail_by_hand_creates_no_row_keeps_the_arrival_and_says
         let kinds: Vec<&str> = case.events.iter().map(|e| e.kind.as_str()).collect();
         assert_eq!(kinds, ["created", "routed_by_hand", "assigned"]);
         let by_hand = &case.events[1];
-        assert_eq!((by_hand.detail.as_str(), by_hand.at_ms), ("admin", 60));
+        assert_eq!((by_hand.detail.as_str(), by_hand.at_ms), ("admin:no_route", 60));
         let kept = store.kept_mail(kept_id).await.unwrap();
         assert_eq!((kept.status.as_str(), kept.case_id), ("routed", Some(case_id)));
         let (log, _) = store
