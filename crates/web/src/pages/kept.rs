@@ -300,10 +300,8 @@ pub async fn discard(
 #[cfg(test)]
 pub(crate) fn sample_pages(nav: Nav) -> Vec<(String, String)> {
     let mut kinds: Vec<(KeepReason, Option<String>)> = KeepReason::samples().into_iter().map(|r| (r, None)).collect();
-    kinds.extend(
-        KeepReason::from_legacy("route_inactive", "An: Frank Teilzeit has no active licence").map(|(r, o)| (r, o)),
-    );
-    kinds.extend(KeepReason::from_legacy("no_usable_from", "nested angle brackets in From").map(|(r, o)| (r, o)));
+    kinds.extend(KeepReason::from_legacy("route_inactive", "An: Frank Teilzeit has no active licence"));
+    kinds.extend(KeepReason::from_legacy("no_usable_from", "nested angle brackets in From"));
     let rows = kinds
         .iter()
         .enumerate()
@@ -315,7 +313,7 @@ pub(crate) fn sample_pages(nav: Nav) -> Vec<(String, String)> {
             reason: Reason::from_reason(r, old.clone()),
         })
         .collect();
-    let list = ListPage { nav: Nav { ..nav_clone(&nav) }, message: None, rows };
+    let list = ListPage { nav: nav_clone(&nav), message: None, rows };
     let mut out = vec![("Nicht zugeordnete E-Mails".to_string(), list.render().unwrap())];
     for (r, old) in kinds {
         let page = DetailPage {
