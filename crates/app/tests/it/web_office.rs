@@ -58,6 +58,23 @@ async fn removing_the_licence_asks_first_naming_the_rows_and_then_counts_them() 
     let app = app().await;
     let (bernd, anna) = bernd_and_anna(&app).await;
     app.ctx.store.add_route(postkorb_core::EmployeeId(anna), postkorb_core::EmployeeId(bernd), 1).await.unwrap();
+    // A Vorgang waiting for Bernd or Clara.
+    let clara = postkorb_store::NewEmployee {
+        name: "Clara".into(),
+        is_current: true,
+        license: Some("L3".into()),
+        ..Default::default()
+    };
+    let clara = app.ctx.store.add_employee(&clara, 1).await.unwrap().id;
+    let mb = postkorb_store::MailboxRecord { name: "t".into(), protocol: "maildir".into(), ..Default::default() };
+    let mb = app.ctx.store.save_mailbox(&mb, 1).await.unwrap();
+    let raw = "From: Anna <anna@mustermail.de>\r\nSubject: Police <i>2024</i>\r\nMessage-ID: <p1@x>\r\n\r\nx\r\n";
+    let mut pooled = kept_item("p1", raw, KeepReason::NoRoute);
+    pooled.decision = postkorb_core::Decision::Pool {
+        sender: postkorb_core::EmployeeId(anna),
+        candidates: vec![postkorb_core::EmployeeId(bernd), clara],
+    };
+    app.ctx.store.commit_batch(mb.id, &[pooled], 1).await.unwrap();
     let (admin, csrf) = app.login("admin").await;
     let form = employee_form(&csrf, "Bernd", "", "", "bernd");
     let r = app.post(&format!("/mitarbeiter/{bernd}"), Some(&admin), &form).await;
@@ -65,6 +82,12 @@ async fn removing_the_licence_asks_first_naming_the_rows_and_then_counts_them() 
     assert!(r.body.contains("Mitarbeiter speichern?") && r.body.contains("class=\"danger\""), "{}", r.body);
     assert!(r.body.contains("Die Zuordnung Von Anna → An Bernd wird inaktiv."), "{}", r.body);
     assert!(r.body.contains("Bernd besitzt keinen aktiven Lizenzstring"), "{}", r.body);
+    assert!(
+        r.body
+            .contains("Der wartende Vorgang „Police &#60;i&#62;2024&#60;/i&#62;“ kann dann nicht mehr an Bernd gehen"),
+        "{}",
+        r.body
+    );
     let b = app.ctx.store.find_employee("bernd").await.unwrap();
     assert_eq!(b.license.as_deref(), Some("L2"), "nothing saved before the confirmation");
 
