@@ -74,12 +74,21 @@ pub enum RouteRole {
     An,
 }
 
+impl fmt::Display for RouteRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RouteRole::Von => "Von",
+            RouteRole::An => "An",
+        })
+    }
+}
+
 /// Why an employee cannot stand on one side of a sender row.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum RouteError {
-    #[error("{role:?}: employee {id} does not exist")]
+    #[error("{role}: employee {id} does not exist")]
     UnknownEmployee { role: RouteRole, id: i64 },
-    #[error("{role:?}: {name} is not marked as current (\"Aktuell\")")]
+    #[error("{role}: {name} is not marked as current (\"Aktuell\")")]
     NotCurrent { role: RouteRole, name: String },
     #[error("Von: {name} has no work e-mail address (Vertragsdaten > Daten zur Arbeit > E-Mail)")]
     NoWorkEmail { name: String },
@@ -92,16 +101,12 @@ pub enum RouteError {
 impl RouteError {
     /// The same rule in German, for the web UI.
     pub fn german(&self) -> String {
-        let side = |r: &RouteRole| match r {
-            RouteRole::Von => "Von",
-            RouteRole::An => "An",
-        };
         match self {
-            RouteError::UnknownEmployee { role, id } => {
-                format!("{}: Mitarbeiter {id} existiert nicht.", side(role))
+            RouteError::UnknownEmployee { role, .. } => {
+                format!("{role}: Diesen Mitarbeiter gibt es nicht mehr.")
             }
             RouteError::NotCurrent { role, name } => {
-                format!("{}: Bei {name} ist das Häkchen „Aktuell“ nicht gesetzt.", side(role))
+                format!("{role}: Bei {name} ist das Häkchen „Aktuell“ nicht gesetzt.")
             }
             RouteError::NoWorkEmail { name } => {
                 format!("Von: Für {name} ist unter Vertragsdaten › Daten zur Arbeit keine E-Mail-Adresse hinterlegt.")
@@ -112,6 +117,65 @@ impl RouteError {
             RouteError::Duplicate => "Diese Zuordnung gibt es bereits.".to_string(),
         }
     }
+}
+
+/// Why an employee's record cannot be saved as entered.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum EmployeeError {
+    /// Another employee has the same work e-mail (compared without case): routing would be ambiguous.
+    #[error("the work e-mail {email} belongs to {other} already (e-mail addresses are compared without case)")]
+    DuplicateWorkEmail { email: String, other: String },
+}
+
+impl EmployeeError {
+    /// The same problem in German, for the web UI.
+    pub fn german(&self) -> String {
+        match self {
+            EmployeeError::DuplicateWorkEmail { email, other } => format!(
+                "Die E-Mail-Adresse {email} ist bereits bei {other} eingetragen. Jede Adresse darf nur bei einem \
+                 Mitarbeiter stehen (Groß- und Kleinschreibung zählt nicht), sonst wäre unklar, wem eine E-Mail \
+                 zugeordnet wird."
+            ),
+        }
+    }
+}
+
+/// Checks that no other employee has `email` as work e-mail (addresses are compared lower-cased).
+/// `id` is the employee being saved (`None` for a new one).
+pub fn check_work_email(
+    id: Option<EmployeeId>,
+    email: Option<&EmailAddress>,
+    employees: &[Employee],
+) -> Result<(), EmployeeError> {
+    let Some(email) = email else { return Ok(()) };
+    let wanted = email.as_str().to_lowercase();
+    match employees
+        .iter()
+        .find(|e| Some(e.id) != id && e.work_email.as_ref().is_some_and(|w| w.as_str().to_lowercase() == wanted))
+    {
+        Some(other) => Err(EmployeeError::DuplicateWorkEmail { email: email.to_string(), other: other.name.clone() }),
+        None => Ok(()),
+    }
+}
+
+/// The rows that are active now and would become inactive if `changed` replaced its old record,
+/// each with the rules it would break (for the warning before saving and the count after).
+pub fn rows_losing(
+    changed: &Employee,
+    employees: &[Employee],
+    routes: &[SenderRoute],
+) -> Vec<(SenderRoute, Vec<RouteError>)> {
+    let after: Vec<Employee> =
+        employees.iter().map(|e| if e.id == changed.id { changed.clone() } else { e.clone() }).collect();
+    routes
+        .iter()
+        .filter(|r| r.from == changed.id || r.to == changed.id)
+        .filter(|r| matches!(crate::route_status(r, employees), crate::RouteStatus::Active { .. }))
+        .filter_map(|r| match crate::route_status(r, &after) {
+            crate::RouteStatus::Inactive(problems) => Some((r.clone(), problems)),
+            crate::RouteStatus::Active { .. } => None,
+        })
+        .collect()
 }
 
 impl Employee {

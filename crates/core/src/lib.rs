@@ -5,13 +5,18 @@
 //! with their one validator.
 
 pub mod address;
+pub mod audit;
 pub mod employee;
+pub mod keep;
 pub mod mailbox;
 pub mod routing;
 pub mod time;
 
 pub use address::{AddressError, EmailAddress};
+pub use audit::{AuditEntry, Person};
 pub use employee::{
-    Employee, EmployeeId, Permission, RouteError, RouteRole, SenderRoute, an_choices, check_new_route, von_choices,
+    Employee, EmployeeError, EmployeeId, Permission, RouteError, RouteRole, SenderRoute, an_choices, check_new_route,
+    check_work_email, rows_losing, von_choices,
 };
-pub use routing::{Decision, KeepReason, MailFacts, RouteStatus, decide, may_claim, route_status};
+pub use keep::{AutoKind, FromProblem, KeepReason, StormLimit, Technical, Unreadable};
+pub use routing::{Decision, MailFacts, RouteStatus, decide, may_claim, route_status};

@@ -154,6 +154,12 @@ async fn create<'a>(
             Decision::Pool { sender, .. } => (*sender, "waiting", None),
             Decision::Keep(_) => return Err(StoreError::Invalid("a kept mail is not a Vorgang".into())),
         };
+        // By hand: the sender is whoever has the address (perhaps nobody), and the Vorgang keeps
+        // the time the mail arrived.
+        let (sender, received) = match c.via {
+            Via::Kept { by_hand: Some(h), .. } => (h.sender, h.received_ms),
+            _ => (Some(sender), at),
+        };
         let unverified_routed_by = match c.via {
             Via::Kept { actor, unverified: true, .. } => Some(actor),
             _ => None,
@@ -165,9 +171,9 @@ async fn create<'a>(
             V::Owned(Some(clean(&mail.subject))),
             V::Owned(Some(mail.sender.as_ref().map(|a| a.to_string()).unwrap_or_default())),
             V::Owned(mail.display_name.as_deref().map(clean)),
-            V::Int(Some(sender.0)),
+            V::Int(sender.map(|s| s.0)),
             V::Int(mail.date_ms),
-            V::Int(Some(at)),
+            V::Int(Some(received)),
             // The text, the HTML and the forwarded original come from the raw mail when the
             // Vorgang is shown (`body_in_raw`, migration 0012).
             V::Str(Some("")),

@@ -1,6 +1,6 @@
 //! Employees (Mitarbeiter): the people who send, receive and administer.
 
-use postkorb_core::{EmailAddress, Employee, EmployeeId, Permission};
+use postkorb_core::{EmailAddress, Employee, EmployeeError, EmployeeId, Permission};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -49,6 +49,8 @@ impl Store {
         if new.name.trim().is_empty() {
             return Err(StoreError::Invalid("the name is empty".into()));
         }
+        let mut tx = self.begin_write().await?;
+        refuse_taken_email(&mut tx, None, new.work_email.as_ref()).await?;
         let row = sqlx::query(
             "INSERT INTO employees (name, username, is_current, license, work_email, permissions, created_ms)
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
@@ -60,9 +62,10 @@ impl Store {
         .bind(new.work_email.as_ref().map(|e| e.to_string()))
         .bind(permissions_to_text(&new.permissions))
         .bind(now_ms)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(unique_as_invalid)?;
+        tx.commit().await?;
         self.employee(EmployeeId(row.try_get("id")?)).await
     }
 
@@ -76,6 +79,7 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("employee {}", e.id)))?;
+        refuse_taken_email(&mut tx, Some(e.id), e.work_email.as_ref()).await?;
         let was_current = before.try_get::<i64, _>(0)? != 0;
         let had_license = blank_to_none(before.try_get(1)?).is_some();
         let license = blank_to_none(e.license.clone());
@@ -114,6 +118,11 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("employee {id}")))?;
         employee_from_row(&row)
+    }
+
+    /// The employee as the audit log names them (id and name now).
+    pub async fn person(&self, id: EmployeeId) -> Result<postkorb_core::Person> {
+        Ok(postkorb_core::Person::of(&self.employee(id).await?))
     }
 
     /// Finds an employee by id, username or exact name (the CLI's way of naming people).
@@ -183,6 +192,28 @@ impl Store {
             Some(r) => r.try_get::<Option<String>, _>(1)?.map(|h| (EmployeeId(r.get(0)), h)),
             None => None,
         })
+    }
+}
+
+/// Refuses a work e-mail another employee has (compared without case; the unique index of
+/// migration 0017 is the backstop), naming that employee.
+async fn refuse_taken_email(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    id: Option<EmployeeId>,
+    email: Option<&EmailAddress>,
+) -> Result<()> {
+    let Some(email) = email else { return Ok(()) };
+    let other = sqlx::query("SELECT name FROM employees WHERE lower(work_email) = lower($1) AND id <> $2 ORDER BY id")
+        .bind(email.as_str())
+        .bind(id.map(|i| i.0).unwrap_or(-1))
+        .fetch_optional(&mut **tx)
+        .await?;
+    match other {
+        Some(r) => Err(StoreError::Employee(EmployeeError::DuplicateWorkEmail {
+            email: email.to_string(),
+            other: r.try_get(0)?,
+        })),
+        None => Ok(()),
     }
 }
 

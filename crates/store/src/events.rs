@@ -20,7 +20,18 @@ pub(crate) enum Via<'a> {
     Import,
     /// Made from the kept mail `kept_id`, routed by hand by `actor`; `unverified`: its sender
     /// was never verified („Absender nicht verifiziert“), so the Vorgang names who decided.
-    Kept { kept_id: i64, actor: &'a str, unverified: bool },
+    Kept { kept_id: i64, actor: &'a str, unverified: bool, by_hand: Option<ByHand<'a>> },
+}
+
+/// „Nur diese E-Mail zuweisen an …“: a kept mail given to one person without a row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ByHand<'a> {
+    /// Why it was kept (`KeepReason::code`), so the Verlauf can say why it was routed by hand.
+    pub reason: &'a str,
+    /// The employee with the sender's work address, if there is one (none for a stranger).
+    pub sender: Option<EmployeeId>,
+    /// When the mail arrived (the kept mail's), which the Vorgang keeps.
+    pub received_ms: i64,
 }
 
 /// One change of a Vorgang as it is logged.
@@ -40,6 +51,13 @@ pub(crate) enum Event<'a> {
     /// Made by hand from a kept mail whose sender was not verified.
     UnverifiedRouted {
         actor: &'a str,
+    },
+    /// Given by hand to one person („Nur diese E-Mail zuweisen an …“), without a row; `reason`: why
+    /// the mail had been kept.
+    RoutedByHand {
+        actor: &'a str,
+        kept_id: i64,
+        reason: &'a str,
     },
     Claimed {
         by: EmployeeId,
@@ -65,6 +83,9 @@ pub(crate) fn created<'a>(decision: &'a Decision, via: Via<'a>) -> Result<Vec<Ev
         Decision::Pool { candidates, .. } => Event::Waiting { candidates },
         Decision::Keep(_) => return Err(StoreError::Invalid("a kept mail is not a Vorgang".into())),
     });
+    if let Via::Kept { actor, kept_id, by_hand: Some(h), .. } = via {
+        events.insert(1, Event::RoutedByHand { actor, kept_id, reason: h.reason });
+    }
     if let Via::Kept { actor, unverified: true, .. } = via {
         events.push(Event::UnverifiedRouted { actor });
     }
@@ -78,6 +99,7 @@ impl Event<'_> {
             Event::Assigned { .. } => "assigned",
             Event::Waiting { .. } => "waiting",
             Event::UnverifiedRouted { .. } => "unverified_routed",
+            Event::RoutedByHand { .. } => "routed_by_hand",
             Event::Claimed { .. } => "claimed",
             Event::Closed { .. } => "closed",
             Event::Reopened { .. } => "reopened",
@@ -102,6 +124,8 @@ impl Event<'_> {
             Event::Assigned { to } => to.0.to_string(),
             Event::Waiting { candidates } => candidates.iter().map(|c| c.0.to_string()).collect::<Vec<_>>().join(","),
             Event::UnverifiedRouted { actor } => (*actor).to_string(),
+            // Who, and why the mail had been kept (a `KeepReason` code, which has no colon).
+            Event::RoutedByHand { actor, reason, .. } => format!("{actor}:{reason}"),
             Event::Moved { kept_id } => format!("kept {kept_id}"),
             Event::Created { .. } | Event::Claimed { .. } | Event::Closed { .. } | Event::Reopened { .. } => {
                 String::new()
@@ -114,13 +138,16 @@ impl Event<'_> {
     pub(crate) fn payload(&self) -> String {
         let value = match self {
             Event::Created { via: Via::Import } => json!({ "via": "import" }),
-            Event::Created { via: Via::Kept { kept_id, actor, unverified } } => {
+            Event::Created { via: Via::Kept { kept_id, actor, unverified, .. } } => {
                 json!({ "actor": actor, "kept_id": kept_id, "unverified": unverified, "via": "kept" })
             }
             Event::Waiting { candidates } => {
                 json!({ "candidates": candidates.iter().map(|c| c.0).collect::<Vec<_>>() })
             }
             Event::UnverifiedRouted { actor } => json!({ "actor": actor }),
+            Event::RoutedByHand { actor, kept_id, reason } => {
+                json!({ "actor": actor, "kept_id": kept_id, "reason": reason })
+            }
             Event::Moved { kept_id } => json!({ "kept_id": kept_id, "reason": "no_candidate_left" }),
             Event::Assigned { .. } | Event::Claimed { .. } | Event::Closed { .. } | Event::Reopened { .. } => json!({}),
         };
@@ -211,8 +238,8 @@ mod tests {
     fn a_new_vorgang_logs_its_creation_then_who_has_or_awaits_it() {
         let assign = Decision::Assign { sender: ANNA, to: BERND };
         let pool = Decision::Pool { sender: ANNA, candidates: vec![BERND, CLARA] };
-        let by_hand = Via::Kept { kept_id: 7, actor: "admin", unverified: false };
-        let unverified = Via::Kept { kept_id: 8, actor: "admin", unverified: true };
+        let by_hand = Via::Kept { kept_id: 7, actor: "admin", unverified: false, by_hand: None };
+        let unverified = Via::Kept { kept_id: 8, actor: "admin", unverified: true, by_hand: None };
         check(
             &created(&assign, Via::Import).unwrap(),
             &[("created", None, "", r#"{"via":"import"}"#, None), ("assigned", Some(2), "2", "{}", Some(2))],

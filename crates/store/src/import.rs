@@ -245,7 +245,7 @@ async fn commit_items(
             V::Int(Some(mailbox_id)),
             V::Int(Some(raw_id(*n)?)),
             V::Str(Some(reason.code())),
-            V::Owned(Some(clean(reason.detail()))),
+            V::Owned(Some(crate::kept::stored_reason(reason))),
             V::Owned(from.as_deref().map(clean)),
             V::Owned(Some(clean(&item.mail.subject))),
             V::Int(Some(now)),

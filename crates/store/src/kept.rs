@@ -1,13 +1,14 @@
 //! „Nicht zugeordnete E-Mails“: mails kept with their reason instead of becoming a Vorgang.
 
-use postkorb_core::{Decision, KeepReason};
+use postkorb_core::{AuditEntry, Decision, EmployeeId, KeepReason, Person};
 use postkorb_mail::InboundMail;
 use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::audit::audit_in;
 use crate::case_write::{CaseChange, NewCase, apply};
-use crate::events::Via;
+use crate::events::{ByHand, Via};
 use crate::{Result, Store, StoreError};
 
 #[derive(Clone, Debug, Serialize)]
@@ -16,6 +17,7 @@ pub struct KeptMail {
     pub mailbox_id: Option<i64>,
     pub raw_id: i64,
     pub reason_code: String,
+    /// The typed reason as JSON; on rows from before reasons were typed, a free English detail.
     pub reason_detail: String,
     pub from_addr: Option<String>,
     pub subject: String,
@@ -26,9 +28,24 @@ pub struct KeptMail {
 }
 
 impl KeptMail {
+    /// The typed reason (for an old row: the kind, classified from its free detail).
     pub fn reason(&self) -> Option<KeepReason> {
-        KeepReason::from_code(&self.reason_code, &self.reason_detail)
+        self.reason_with_old_text().map(|(r, _)| r)
     }
+
+    /// The typed reason and, for a row from before reasons were typed, its old free detail (shown
+    /// behind „Details“ only).
+    pub fn reason_with_old_text(&self) -> Option<(KeepReason, Option<String>)> {
+        match serde_json::from_str::<KeepReason>(&self.reason_detail) {
+            Ok(r) if r.code() == self.reason_code => Some((r, None)),
+            _ => KeepReason::from_legacy(&self.reason_code, &self.reason_detail),
+        }
+    }
+}
+
+/// What the `reason_detail` column holds for a new kept mail: the typed reason as JSON.
+pub(crate) fn stored_reason(reason: &KeepReason) -> String {
+    crate::import::clean(&serde_json::to_string(reason).unwrap_or_default())
 }
 
 const COLUMNS: &str =
@@ -92,12 +109,9 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::Invalid(format!("kept mail {id} is not open")));
         }
-        sqlx::query("INSERT INTO audit_log (at_ms, actor, action, detail) VALUES ($1, $2, 'discard_kept', $3)")
-            .bind(now_ms)
-            .bind(actor)
-            .bind(format!("kept mail {id}"))
-            .execute(&mut *tx)
-            .await?;
+        let subject: String =
+            sqlx::query("SELECT subject FROM kept WHERE id = $1").bind(id).fetch_one(&mut *tx).await?.try_get(0)?;
+        audit_in(&mut tx, now_ms, actor, &AuditEntry::DiscardKept { kept: id, subject }).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -140,7 +154,7 @@ impl Store {
             raw_id: kept.raw_id,
             mail,
             decision,
-            via: Via::Kept { kept_id: id, actor, unverified },
+            via: Via::Kept { kept_id: id, actor, unverified, by_hand: None },
         };
         let case_id = apply(&mut tx, self.backend, now_ms, CaseChange::Create(vec![new])).await?[0];
         sqlx::query("UPDATE kept SET case_id = $1 WHERE id = $2").bind(case_id).bind(id).execute(&mut *tx).await?;
@@ -149,17 +163,78 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO audit_log (at_ms, actor, action, detail) VALUES ($1, $2, 'reroute_kept', $3)")
-            .bind(now_ms)
-            .bind(actor)
-            .bind(if unverified {
-                format!("kept mail {id} (Absender nicht verifiziert) -> Vorgang {case_id}, von Hand zugeordnet")
-            } else {
-                format!("kept mail {id} -> Vorgang {case_id}")
-            })
-            .execute(&mut *tx)
-            .await?;
+        let entry = AuditEntry::RerouteKept { kept: id, subject: kept.subject.clone(), case: case_id, unverified };
+        audit_in(&mut tx, now_ms, actor, &entry).await?;
         tx.commit().await?;
         Ok(Ok(case_id))
+    }
+
+    /// „Nur diese E-Mail zuweisen an …“: makes a Vorgang of the open kept mail `id` for `to` alone,
+    /// without creating a row (so the next mail of this sender is kept again). The Vorgang keeps the
+    /// mail's arrival time; its Verlauf says who routed it by hand and why it had been kept (and, for
+    /// an unverified sender, the usual warning); the audit log has a `route_once` entry.
+    /// `to` must be eligible as An now (Aktuell, licence): checked here, in the transaction.
+    pub async fn route_once(
+        &self,
+        id: i64,
+        mail: &InboundMail,
+        to: EmployeeId,
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<i64> {
+        let kept = self.kept_mail(id).await?;
+        let reason = kept.reason();
+        let employees = self.employees().await?;
+        let Some(person) = employees.iter().find(|e| e.id == to) else {
+            return Err(StoreError::NotFound(format!("employee {to}")));
+        };
+        if let Err(rule) = person.check_an() {
+            return Err(StoreError::Rules(crate::RuleErrors(vec![rule])));
+        }
+        let sender = mail
+            .sender
+            .as_ref()
+            .ok()
+            .and_then(|a| employees.iter().find(|e| e.work_email.as_ref() == Some(a)))
+            .map(|e| e.id);
+        let mut tx = self.begin_write().await?;
+        let claimed = sqlx::query(
+            "UPDATE kept SET status = 'routed', resolved_by = $1, resolved_ms = $2 WHERE id = $3 AND status = 'open'",
+        )
+        .bind(actor)
+        .bind(now_ms)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if claimed.rows_affected() == 0 {
+            return Err(StoreError::Invalid(format!("kept mail {id} is not open")));
+        }
+        let unverified = reason.as_ref().is_some_and(|r| r.is_unverified());
+        let decision = Decision::Assign { sender: sender.unwrap_or(to), to };
+        let by_hand = ByHand { reason: &kept.reason_code, sender, received_ms: kept.received_ms };
+        let new = NewCase {
+            mailbox_id: kept.mailbox_id,
+            raw_id: kept.raw_id,
+            mail,
+            decision: &decision,
+            via: Via::Kept { kept_id: id, actor, unverified, by_hand: Some(by_hand) },
+        };
+        let case_id = apply(&mut tx, self.backend, now_ms, CaseChange::Create(vec![new])).await?[0];
+        sqlx::query("UPDATE kept SET case_id = $1 WHERE id = $2").bind(case_id).bind(id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE ledger SET outcome = 'case', case_id = $1 WHERE kept_id = $2")
+            .bind(case_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let entry = AuditEntry::RouteOnce {
+            kept: id,
+            subject: kept.subject.clone(),
+            to: Person::of(person),
+            case: case_id,
+            unverified,
+        };
+        audit_in(&mut tx, now_ms, actor, &entry).await?;
+        tx.commit().await?;
+        Ok(case_id)
     }
 }

@@ -5,6 +5,7 @@
 //! The import of a batch is one transaction: ledger row + Vorgang or kept mail + raw bytes, so that
 //! the importer may dispose of the server copy only after [`Store::commit_batch`] returned.
 
+mod audit;
 mod blobs;
 mod case_plan;
 mod case_write;
@@ -31,6 +32,7 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
+pub use audit::{AuditFilter, AuditRow};
 pub use blobs::{BlobCopy, SweepReport, merge_blob_tree};
 pub use cases::{AttachmentBytes, CaseDetail, CaseEvent, CaseFilter, CaseSummary, StoredAttachment};
 pub use dns_retry::DnsRetry;
@@ -59,6 +61,9 @@ pub enum StoreError {
     NotFound(String),
     #[error("invalid value: {0}")]
     Invalid(String),
+    /// An employee record breaks a rule (e.g. a work e-mail another employee has).
+    #[error("{0}")]
+    Employee(postkorb_core::EmployeeError),
     /// The blob directory: a file missing, damaged or not writable.
     #[error("blob directory: {0}")]
     Blob(String),
@@ -232,27 +237,5 @@ impl Store {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         })
-    }
-
-    /// Appends to the audit log (who did what to which mail or row).
-    pub async fn audit(&self, now_ms: i64, actor: &str, action: &str, detail: &str) -> Result<()> {
-        sqlx::query("INSERT INTO audit_log (at_ms, actor, action, detail) VALUES ($1, $2, $3, $4)")
-            .bind(now_ms)
-            .bind(actor)
-            .bind(action)
-            .bind(detail)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// The audit log, newest first.
-    pub async fn audit_log(&self, limit: i64) -> Result<Vec<(i64, String, String, String)>> {
-        use sqlx::Row;
-        let rows = sqlx::query("SELECT at_ms, actor, action, detail FROM audit_log ORDER BY id DESC LIMIT $1")
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
     }
 }

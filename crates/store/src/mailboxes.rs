@@ -225,16 +225,13 @@ impl Store {
         self.write_oauth_settings(&m.name, &m.auth, &m.oauth, drop_tokens, drop_client_secret).await?;
         let saved = self.mailbox(&m.name).await?;
         if !changes.is_empty() {
-            let mut detail = format!("Postfach {}: {}", m.name, changes.join("; "));
             let dropped = before.as_ref().is_some_and(|b| {
                 (drop_password && b.secret.is_some())
                     || (drop_tokens && b.oauth.refresh.is_some())
                     || (drop_client_secret && b.oauth.client_secret.is_some())
             });
-            if dropped {
-                detail.push_str(". Gespeicherte Zugangsdaten entfernt: sie gelten nur für die alte Verbindung.");
-            }
-            self.audit(now_ms, actor, "mailbox_endpoint", &detail).await?;
+            let entry = postkorb_core::AuditEntry::MailboxEndpoint { mailbox: m.name.clone(), changes, dropped };
+            self.audit_entry(now_ms, actor, &entry).await?;
         }
         if before.is_some_and(|b| b.import_since_ms != m.import_since_ms) {
             // A new cut-off: what was left on the server is judged again on the next pass.

@@ -170,7 +170,9 @@ async fn add_route(State(s): State<WebState>, h: HeaderMap, Json(body): Json<New
     require(&me, Permission::ManageMailImport)?;
     match s.store.add_route(EmployeeId(body.from), EmployeeId(body.to), now_ms()).await {
         Ok(r) => {
-            s.store.audit(now_ms(), &actor(&me), "add_route", &format!("{} -> {}", body.from, body.to)).await?;
+            let (from, to) = (s.store.person(r.from).await?, s.store.person(r.to).await?);
+            let entry = postkorb_core::AuditEntry::AddRoute { row: r.id, from, to, kept: None };
+            s.store.audit_entry(now_ms(), &actor(&me), &entry).await?;
             Ok((axum::http::StatusCode::CREATED, Json(r)).into_response())
         }
         Err(StoreError::Rules(rules)) => Ok((
@@ -185,8 +187,12 @@ async fn add_route(State(s): State<WebState>, h: HeaderMap, Json(body): Json<New
 async fn remove_route(State(s): State<WebState>, h: HeaderMap, Path(id): Path<i64>) -> ApiResult {
     let me = api_user(&s, &h).await?;
     require(&me, Permission::ManageMailImport)?;
+    let Some(r) = s.store.routes().await?.into_iter().find(|r| r.id == id) else {
+        return Err(ApiError(WebError::NotFound));
+    };
     s.store.remove_route(id).await?;
-    s.store.audit(now_ms(), &actor(&me), "remove_route", &format!("row {id}")).await?;
+    let (from, to) = (s.store.person(r.from).await?, s.store.person(r.to).await?);
+    s.store.audit_entry(now_ms(), &actor(&me), &postkorb_core::AuditEntry::RemoveRoute { row: id, from, to }).await?;
     Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }
 
@@ -230,10 +236,12 @@ async fn list_tokens(State(s): State<WebState>, h: HeaderMap) -> ApiResult {
 /// Revokes one of the caller's own tokens (the one in use, too).
 async fn revoke_token(State(s): State<WebState>, h: HeaderMap, Path(id): Path<i64>) -> ApiResult {
     let me = api_user(&s, &h).await?;
+    let label = s.store.api_tokens(me.id).await?.into_iter().find(|t| t.id == id).map(|t| t.label).unwrap_or_default();
     if !s.store.revoke_api_token(me.id, id).await? {
         return Err(ApiError(WebError::NotFound));
     }
-    s.store.audit(now_ms(), &actor(&me), "revoke_token", &format!("token {id} of employee {}", me.id)).await?;
+    let entry = postkorb_core::AuditEntry::RevokeToken { employee: postkorb_core::Person::of(&me), label };
+    s.store.audit_entry(now_ms(), &actor(&me), &entry).await?;
     Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }
 

@@ -98,6 +98,7 @@ impl From<postkorb_store::StoreError> for WebError {
         match e {
             postkorb_store::StoreError::NotFound(_) => WebError::NotFound,
             postkorb_store::StoreError::Invalid(m) => WebError::BadRequest(m),
+            postkorb_store::StoreError::Employee(e) => WebError::BadRequest(e.german()),
             other => {
                 tracing::error!(error = %other, "store error");
                 WebError::Internal(other.to_string())

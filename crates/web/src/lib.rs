@@ -8,6 +8,8 @@
 mod api;
 mod auth;
 mod error;
+#[cfg(test)]
+mod german;
 mod mailbox_health;
 mod pages;
 mod paths;

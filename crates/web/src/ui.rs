@@ -46,10 +46,14 @@ pub enum Notice {
     MailboxEnabled,
     MailboxDisabled,
     MailboxDeleted,
+    /// A kept mail routed by the rules (after a row was added).
+    KeptRouted,
+    /// A kept mail given to one person by hand („Nur diese E-Mail zuweisen an …“).
+    KeptRoutedOnce,
 }
 
 impl Notice {
-    pub const ALL: [Notice; 11] = [
+    pub const ALL: [Notice; 13] = [
         Notice::RouteSaved,
         Notice::RouteDeleted,
         Notice::EmployeeSaved,
@@ -61,6 +65,8 @@ impl Notice {
         Notice::MailboxEnabled,
         Notice::MailboxDisabled,
         Notice::MailboxDeleted,
+        Notice::KeptRouted,
+        Notice::KeptRoutedOnce,
     ];
 
     pub fn code(self) -> &'static str {
@@ -76,6 +82,8 @@ impl Notice {
             Notice::MailboxEnabled => "postfach-aktiviert",
             Notice::MailboxDisabled => "postfach-deaktiviert",
             Notice::MailboxDeleted => "postfach-geloescht",
+            Notice::KeptRouted => "zugeordnet",
+            Notice::KeptRoutedOnce => "einmal-zugewiesen",
         }
     }
 
@@ -101,6 +109,10 @@ impl Notice {
             Notice::MailboxEnabled => "Postfach aktiviert: Postkorb ruft es wieder ab.".into(),
             Notice::MailboxDisabled => "Postfach deaktiviert: Postkorb ruft es nicht mehr ab.".into(),
             Notice::MailboxDeleted => "Postfach gelöscht. Die eingelesenen Vorgänge bleiben erhalten.".into(),
+            Notice::KeptRouted => "E-Mail zugeordnet: Sie ist jetzt ein Vorgang.".into(),
+            Notice::KeptRoutedOnce => {
+                "E-Mail zugewiesen: Sie ist jetzt ein Vorgang. Eine Zuordnung wurde nicht angelegt.".into()
+            }
         }
     }
 

@@ -2,7 +2,7 @@
 //! command line.
 
 use anyhow::{Context, bail};
-use postkorb_core::{EmailAddress, Permission, RouteStatus, route_status};
+use postkorb_core::{AuditEntry, EmailAddress, Permission, Person, RouteStatus, route_status, rows_losing};
 use postkorb_store::{NewEmployee, StoreError};
 
 use crate::Ctx;
@@ -41,6 +41,7 @@ pub async fn employee(ctx: &Ctx, cmd: EmployeeCmd) -> anyhow::Result<()> {
                 permissions: parse_permissions(f.permissions.as_deref().unwrap_or(""))?,
             };
             let e = ctx.store.add_employee(&new, now).await?;
+            ctx.store.audit_entry(now, "cli", &AuditEntry::AddEmployee { employee: Person::of(&e) }).await?;
             println!("added employee {} ({})", e.id, e.name);
         }
         EmployeeCmd::List { json } => {
@@ -74,7 +75,21 @@ pub async fn employee(ctx: &Ctx, cmd: EmployeeCmd) -> anyhow::Result<()> {
             if password_stdin && e.username.is_none() {
                 bail!("{} has no username: give --username too", e.name);
             }
+            let lost = rows_losing(&e, &ctx.store.employees().await?, &ctx.store.routes().await?);
             ctx.store.update_employee(&e).await?;
+            let entry = AuditEntry::UpdateEmployee { employee: Person::of(&e), inactive: lost.len() as i64 };
+            ctx.store.audit_entry(now, "cli", &entry).await?;
+            if !lost.is_empty() {
+                let employees = ctx.store.employees().await?;
+                let name = |id: postkorb_core::EmployeeId| {
+                    employees.iter().find(|x| x.id == id).map(|x| x.name.clone()).unwrap_or_else(|| format!("#{id}"))
+                };
+                println!("{} row(s) are inactive now:", lost.len());
+                for (r, why) in &lost {
+                    let why: Vec<String> = why.iter().map(|w| w.to_string()).collect();
+                    println!("  row {}: {} -> {} ({})", r.id, name(r.from), name(r.to), why.join("; "));
+                }
+            }
             if password_stdin {
                 let pw = read_secret("New password: ", true)?;
                 if pw.chars().count() < 10 {
@@ -88,7 +103,8 @@ pub async fn employee(ctx: &Ctx, cmd: EmployeeCmd) -> anyhow::Result<()> {
             let e = ctx.store.find_employee(&who).await?;
             let expires = expires_days.map(|d| now + d * 24 * 3600 * 1000);
             let (token, t) = postkorb_web::new_api_token_until(&ctx.store, e.id, &label, expires).await?;
-            ctx.store.audit(now, "cli", "create_token", &format!("token {} of employee {}", t.id, e.id)).await?;
+            let entry = AuditEntry::CreateToken { employee: Person::of(&e), label: t.label.clone() };
+            ctx.store.audit_entry(now, "cli", &entry).await?;
             let until = t.expires_ms.map(|x| format!(", valid until {}", format_ms(x))).unwrap_or_default();
             println!("API token {} for {}{until} (shown only now): {token}", t.id, e.name);
         }
@@ -119,14 +135,26 @@ pub async fn employee(ctx: &Ctx, cmd: EmployeeCmd) -> anyhow::Result<()> {
             let e = ctx.store.find_employee(&who).await?;
             if all {
                 let (sessions, tokens) = ctx.store.revoke_all(e.id).await?;
-                let detail = format!("employee {} ({}): {sessions} sessions, {tokens} API tokens", e.id, e.name);
-                ctx.store.audit(now, "cli", "revoke_all", &detail).await?;
+                let entry = AuditEntry::RevokeAll {
+                    employee: Person::of(&e),
+                    sessions: sessions as i64,
+                    tokens: tokens as i64,
+                };
+                ctx.store.audit_entry(now, "cli", &entry).await?;
                 println!("ended {sessions} sessions and revoked {tokens} API tokens of {}", e.name);
             } else if let Some(id) = token {
+                let label = ctx
+                    .store
+                    .api_tokens(e.id)
+                    .await?
+                    .into_iter()
+                    .find(|t| t.id == id)
+                    .map(|t| t.label)
+                    .unwrap_or_default();
                 if !ctx.store.revoke_api_token(e.id, id).await? {
                     bail!("{} has no API token {id} (see `postkorb employee tokens {who}`)", e.name);
                 }
-                ctx.store.audit(now, "cli", "revoke_token", &format!("token {id} of employee {}", e.id)).await?;
+                ctx.store.audit_entry(now, "cli", &AuditEntry::RevokeToken { employee: Person::of(&e), label }).await?;
                 println!("revoked API token {id} of {}", e.name);
             }
         }
@@ -162,7 +190,12 @@ pub async fn route(ctx: &Ctx, cmd: RouteCmd) -> anyhow::Result<()> {
             let from = ctx.store.find_employee(&from).await.context("Von")?;
             let to = ctx.store.find_employee(&to).await.context("An")?;
             match ctx.store.add_route(from.id, to.id, ctx.clock.now_ms()).await {
-                Ok(r) => println!("added row {}: {} -> {}", r.id, from.name, to.name),
+                Ok(r) => {
+                    let entry =
+                        AuditEntry::AddRoute { row: r.id, from: Person::of(&from), to: Person::of(&to), kept: None };
+                    ctx.store.audit_entry(ctx.clock.now_ms(), "cli", &entry).await?;
+                    println!("added row {}: {} -> {}", r.id, from.name, to.name)
+                }
                 Err(StoreError::Rules(rules)) => {
                     let lines: Vec<String> = rules.0.iter().map(|r| format!("  - {r}")).collect();
                     bail!("the row breaks the rules:\n{}", lines.join("\n"));
@@ -204,8 +237,12 @@ pub async fn route(ctx: &Ctx, cmd: RouteCmd) -> anyhow::Result<()> {
             }
         }
         RouteCmd::Remove { id } => {
+            let Some(r) = ctx.store.routes().await?.into_iter().find(|r| r.id == id) else {
+                bail!("there is no row {id} (see `postkorb route list`)");
+            };
             ctx.store.remove_route(id).await?;
-            ctx.store.audit(ctx.clock.now_ms(), "cli", "remove_route", &format!("row {id}")).await?;
+            let (from, to) = (ctx.store.person(r.from).await?, ctx.store.person(r.to).await?);
+            ctx.store.audit_entry(ctx.clock.now_ms(), "cli", &AuditEntry::RemoveRoute { row: id, from, to }).await?;
             println!("removed row {id}");
         }
     }

@@ -219,7 +219,15 @@ fn hint(reason: &KeepReason) -> &'static str {
     match reason {
         KeepReason::NoRoute => ". Add a row with `postkorb route add --from … --to …` to route such mail",
         KeepReason::RouteInactive(_) => ". Fix the employee records or the rows (`postkorb route list`)",
-        _ => "",
+        KeepReason::NoUsableFrom(_) | KeepReason::Malformed(_) => {
+            ". Check the original; route it by hand or discard it"
+        }
+        KeepReason::Automatic(_) => ". Automatic mail is never routed; route it by hand if it matters",
+        KeepReason::Unverified(_) | KeepReason::UnverifiedDns(_) => {
+            ". Check the original before routing it by hand (the Vorgang then names who decided)"
+        }
+        KeepReason::Storm(_) => ". Check the mails; route the genuine ones again (the limit is a mailbox setting)",
+        KeepReason::NoCandidateLeft => ". Route it by hand to an eligible employee or add a row",
     }
 }
 
@@ -268,7 +276,11 @@ pub async fn kept(ctx: &Ctx, cmd: ListCmd) -> anyhow::Result<()> {
     }
     println!("{:<5} {:<9} {:<17} {:<30} {:<30} REASON", "ID", "STATUS", "KEPT (UTC)", "FROM", "SUBJECT");
     for k in list {
-        let reason = k.reason().map(|r| r.english()).unwrap_or_else(|| k.reason_code.clone());
+        let reason = match k.reason_with_old_text() {
+            Some((r, Some(old))) => format!("{} ({old})", r.english()),
+            Some((r, None)) => r.english(),
+            None => k.reason_code.clone(),
+        };
         println!(
             "{:<5} {:<9} {:<17} {:<30} {:<30} {reason}",
             k.id,

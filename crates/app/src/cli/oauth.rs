@@ -68,7 +68,8 @@ pub async fn cli(ctx: &crate::Ctx, a: crate::cli::OAuthArgs) -> anyhow::Result<(
         }
         other => bail!("unknown flow {other:?}: use device or browser"),
     };
-    ctx.store.audit(ctx.clock.now_ms(), "cli", "mailbox_oauth", &format!("{} via {}", m.name, a.provider)).await?;
+    let entry = postkorb_core::AuditEntry::MailboxOauth { mailbox: m.name.clone(), provider: a.provider.clone() };
+    ctx.store.audit_entry(ctx.clock.now_ms(), "cli", &entry).await?;
     println!("connected: mailbox {} now logs in with OAuth2 (XOAUTH2)", m.name);
     if let Some(line) = token_status(&m, ctx.clock.now_ms()) {
         println!("{line}");

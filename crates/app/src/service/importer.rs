@@ -207,7 +207,7 @@ pub async fn prepare(
                     prepared.deferred.push(retry);
                     continue;
                 }
-                None => decision = Some(Decision::Keep(KeepReason::UnverifiedDns(v.detail))),
+                None => decision = Some(Decision::Keep(KeepReason::UnverifiedDns(v.detail.into()))),
             },
             Some(Checked::Verdict(v)) if !v.verified => facts.unverified = Some(v.detail),
             Some(Checked::Verdict(_)) => {}
@@ -344,10 +344,10 @@ pub async fn hold_storms(
             None => store.cases_from_since(&key, since).await?,
         };
         if count >= mailbox.storm_max {
-            item.decision = Decision::Keep(postkorb_core::KeepReason::Storm(format!(
-                "more than {} mails from {key} within {} minutes",
-                mailbox.storm_max, mailbox.storm_minutes
-            )));
+            item.decision = Decision::Keep(postkorb_core::KeepReason::Storm(postkorb_core::StormLimit {
+                max: mailbox.storm_max,
+                minutes: mailbox.storm_minutes,
+            }));
             seen.insert(key, count);
         } else {
             seen.insert(key, count + 1);

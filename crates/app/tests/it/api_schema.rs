@@ -149,8 +149,11 @@ async fn every_api_answer_matches_the_schema_its_openapi_document_names() {
     let mut assigned = kept_item("s2", forwarded, KeepReason::NoRoute);
     assigned.decision = Decision::Assign { sender: anna.id, to: bernd.id };
     let kept = kept_item("s3", "From: x@y.de\r\nSubject: Werbung\r\n\r\n.\r\n", KeepReason::NoRoute);
-    let kept2 =
-        kept_item("s4", "Subject: ohne Absender\r\n\r\n.\r\n", KeepReason::NoUsableFrom("no From header".into()));
+    let kept2 = kept_item(
+        "s4",
+        "Subject: ohne Absender\r\n\r\n.\r\n",
+        KeepReason::NoUsableFrom(postkorb_core::FromProblem::Missing),
+    );
     store.commit_batch(mb.id, &[hostile_item(bernd.id, anna.id), assigned, kept, kept2], 1).await.unwrap();
     let spare_id = store.api_tokens(admin.id).await.unwrap().iter().find(|t| t.label == "to revoke").unwrap().id;
 

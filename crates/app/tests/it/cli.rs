@@ -42,12 +42,28 @@ fn a_row_that_breaks_the_rules_is_refused_naming_each_rule() {
     let err = env.fails(&["route", "add", "--from", "Niemand", "--to", "bernd"]);
     assert!(err.contains("no employee named \"Niemand\""), "{err}");
     assert!(env.ok(&["route", "add", "--from", "Anna", "--to", "bernd"]).contains("Anna -> Bernd"));
-    // The row turns inactive when An loses the licence, and the list says why.
-    env.ok(&["employee", "set", "bernd", "--license", ""]);
+    // The row turns inactive when An loses the licence: `set` says which, and the list says why.
+    let set = env.ok(&["employee", "set", "bernd", "--license", ""]);
+    assert!(
+        set.contains("1 row(s) are inactive now") && set.contains("Anna -> Bernd (An: Bernd has no active licence)"),
+        "{set}"
+    );
     let list = env.ok(&["route", "list"]);
     assert!(list.contains("INACTIVE: An: Bernd has no active licence"), "{list}");
     let json: serde_json::Value = serde_json::from_str(&env.ok(&["route", "list", "--json"])).unwrap();
     assert_eq!(json[0]["active"], false);
+}
+
+#[test]
+fn a_work_email_another_employee_has_is_refused_in_any_case() {
+    let env = Env::new();
+    env.ok(&["employee", "add", "--name", "Anna", "--email", "anna@mustermail.de"]);
+    let err = env.fails(&["employee", "add", "--name", "Anna Zwei", "--email", "ANNA@MusterMail.de"]);
+    assert!(err.contains("the work e-mail anna@mustermail.de belongs to Anna already"), "{err}");
+    env.ok(&["employee", "add", "--name", "Bernd", "--username", "bernd", "--email", "bernd@mustermail.de"]);
+    let err = env.fails(&["employee", "set", "bernd", "--email", "Anna@mustermail.de"]);
+    assert!(err.contains("belongs to Anna already"), "{err}");
+    assert!(env.ok(&["employee", "list"]).matches("anna@mustermail.de").count() == 1);
 }
 
 #[test]

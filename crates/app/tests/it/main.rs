@@ -26,3 +26,4 @@ mod test_dns;
 mod web_cases;
 mod web_http;
 mod web_mailboxes;
+mod web_office;

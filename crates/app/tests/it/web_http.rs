@@ -349,7 +349,7 @@ async fn a_kept_mail_is_routed_after_the_admin_creates_the_missing_row_or_discar
     app.ctx.store.commit_batch(mb.id, &items, 1).await.unwrap();
     let (admin, csrf) = app.login("admin").await;
     let list = app.get("/nicht-zugeordnet", Some(&admin)).await.body;
-    assert!(list.contains("Rückruf 1") && list.contains("Kein Eintrag in „E-Mail-Adressen verwalten“"), "{list}");
+    assert!(list.contains("Rückruf 1") && list.contains("Absender unbekannt"), "{list}");
     let detail = app.get("/nicht-zugeordnet/1", Some(&admin)).await.body;
     assert!(
         detail.contains("Zuordnung anlegen und zuordnen") && detail.contains("Anna &#60;anna@mustermail.de&#62;"),
@@ -383,10 +383,10 @@ async fn a_kept_mail_is_routed_after_the_admin_creates_the_missing_row_or_discar
         raw_written: false,
     };
     app.ctx.store.commit_batch(mb.id, &[item], 2).await.unwrap();
-    let r = app.post("/nicht-zugeordnet/3/verwerfen", Some(&admin), &format!("csrf={csrf}")).await;
+    let r = app.post("/nicht-zugeordnet/3/verwerfen", Some(&admin), &format!("csrf={csrf}&bestaetigt=ja")).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let log = app.get("/protokoll", Some(&admin)).await.body;
-    assert!(log.contains("admin: discard_kept kept mail 3"), "{log}");
+    assert!(log.contains("hat die E-Mail „Spam“ verworfen"), "{log}");
 }
 
 #[tokio::test]

@@ -109,13 +109,14 @@ fn routing_decides_by_the_sender_address() {
         ("bernd@makler.de", Decision::Keep(KeepReason::NoRoute)),
         (
             "dieter@mustermail.de",
-            Decision::Keep(KeepReason::RouteInactive(
-                "Von: Dieter Ehemalig is not marked as current (\"Aktuell\")".into(),
-            )),
+            Decision::Keep(KeepReason::RouteInactive(vec![RouteError::NotCurrent {
+                role: RouteRole::Von,
+                name: "Dieter Ehemalig".into(),
+            }])),
         ),
         (
             "eva@makler.de",
-            Decision::Keep(KeepReason::RouteInactive("An: Anna Außendienst has no active licence".into())),
+            Decision::Keep(KeepReason::RouteInactive(vec![RouteError::NoLicense { name: "Anna Außendienst".into() }])),
         ),
     ];
     for (sender, expected) in cases {
@@ -141,10 +142,7 @@ fn unreadable_automatic_and_unverified_mail_never_reaches_a_person() {
     let good = EmailAddress::parse("anna@mustermail.de").unwrap();
     let mut facts = MailFacts::from_sender(good.clone());
     facts.automatic = Some("Auto-Submitted: auto-replied".into());
-    assert_eq!(
-        decide(&facts, &office, &routes),
-        Decision::Keep(KeepReason::Automatic("Auto-Submitted: auto-replied".into()))
-    );
+    assert_eq!(decide(&facts, &office, &routes), Decision::Keep(KeepReason::Automatic(AutoKind::AutoReply)));
     let mut facts = MailFacts::from_sender(good.clone());
     facts.unverified = Some("no DKIM signature".into());
     assert!(matches!(decide(&facts, &office, &routes), Decision::Keep(KeepReason::Unverified(_))));
@@ -155,10 +153,7 @@ fn unreadable_automatic_and_unverified_mail_never_reaches_a_person() {
         sender: Err("several addresses in From".into()),
         ..MailFacts::from_sender(EmailAddress::parse("a@b.de").unwrap())
     };
-    assert_eq!(
-        decide(&facts, &office, &routes),
-        Decision::Keep(KeepReason::NoUsableFrom("several addresses in From".into()))
-    );
+    assert_eq!(decide(&facts, &office, &routes), Decision::Keep(KeepReason::NoUsableFrom(FromProblem::Several)));
 }
 
 #[test]
@@ -173,21 +168,80 @@ fn only_a_still_eligible_candidate_may_claim_a_pooled_vorgang() {
 }
 
 #[test]
-fn keep_reasons_round_trip_through_their_code() {
-    for r in [
-        KeepReason::NoUsableFrom("x".into()),
-        KeepReason::NoRoute,
-        KeepReason::RouteInactive("y".into()),
-        KeepReason::Automatic("z".into()),
-        KeepReason::Unverified("u".into()),
-        KeepReason::Malformed("m".into()),
-        KeepReason::NoCandidateLeft,
-        KeepReason::Storm("31 mails in 10 minutes".into()),
-        KeepReason::UnverifiedDns("d=x.de: timed out".into()),
-    ] {
-        assert_eq!(KeepReason::from_code(r.code(), r.detail()), Some(r.clone()));
+fn old_kept_rows_get_their_kind_back_and_keep_the_old_text_for_details() {
+    let cases = [
+        ("no_usable_from", "no From header", KeepReason::NoUsableFrom(FromProblem::Missing)),
+        ("no_usable_from", "nested angle brackets in From", KeepReason::NoUsableFrom(FromProblem::AngleBrackets)),
+        ("automatic", "List-Id header (mailing list)", KeepReason::Automatic(AutoKind::MailingList)),
+        ("malformed", "empty message", KeepReason::Malformed(Unreadable::Empty)),
+        ("route_inactive", "An: Frank Teilzeit has no active licence", KeepReason::RouteInactive(vec![])),
+        ("no_route", "", KeepReason::NoRoute),
+    ];
+    for (code, detail, expected) in cases {
+        let (reason, old) = KeepReason::from_legacy(code, detail).unwrap();
+        assert_eq!(reason, expected, "{code} {detail}");
+        assert_eq!(reason.code(), code);
+        assert_eq!(old.as_deref(), (!detail.is_empty()).then_some(detail));
+    }
+    assert_eq!(KeepReason::from_legacy("what", ""), None);
+}
+
+#[test]
+fn every_keep_reason_has_its_own_hint_and_names_the_person() {
+    let samples = KeepReason::samples();
+    let codes: std::collections::BTreeSet<&str> = samples.iter().map(|r| r.code()).collect();
+    assert_eq!(codes.len(), 9, "every kind has a sample");
+    let hint = |r: KeepReason| r.hint();
+    // Not current ≠ unknown sender ≠ no From ≠ unverified ≠ automatic ≠ storm.
+    let hints = [
+        hint(KeepReason::RouteInactive(vec![])),
+        hint(KeepReason::NoRoute),
+        hint(KeepReason::NoUsableFrom(FromProblem::Missing)),
+        hint(KeepReason::Unverified("x".into())),
+        hint(KeepReason::Automatic(AutoKind::Bounce)),
+        hint(KeepReason::Storm(StormLimit { max: 3, minutes: 5 })),
+    ];
+    assert_eq!(hints.iter().collect::<std::collections::BTreeSet<_>>().len(), hints.len());
+    let inactive = KeepReason::RouteInactive(vec![RouteError::NoLicense { name: "Frank Teilzeit".into() }]);
+    assert!(inactive.explanation().contains("Frank Teilzeit besitzt keinen aktiven Lizenzstring"));
+    // The verifier's own words are technical detail only.
+    let unverified = KeepReason::Unverified("no DKIM signature".into());
+    assert!(!unverified.explanation().contains("DKIM") && unverified.technical() == Some("no DKIM signature"));
+}
+
+#[test]
+fn the_same_work_email_in_other_case_is_refused_naming_the_other_employee() {
+    let office = office();
+    let upper = EmailAddress::parse("Bernd@Makler.DE").unwrap();
+    let err = check_work_email(None, Some(&upper), &office).unwrap_err();
+    assert_eq!(
+        err,
+        EmployeeError::DuplicateWorkEmail { email: "bernd@makler.de".into(), other: "Bernd Berater".into() }
+    );
+    assert!(err.german().contains("bei Bernd Berater eingetragen"));
+    assert!(check_work_email(Some(EmployeeId(2)), Some(&upper), &office).is_ok(), "his own address");
+    assert!(check_work_email(None, None, &office).is_ok());
+}
+
+#[test]
+fn rows_losing_names_the_rows_a_change_makes_inactive() {
+    let office = office();
+    let routes = vec![row(1, 1, 2), row(2, 6, 2), row(3, 6, 3), row(4, 4, 2)];
+    let mut bernd = office[1].clone();
+    bernd.license = None;
+    let lost = rows_losing(&bernd, &office, &routes);
+    // Row 4 is inactive already (Dieter left); rows 1 and 2 lose their An.
+    assert_eq!(lost.iter().map(|(r, _)| r.id).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(lost[0].1, [RouteError::NoLicense { name: "Bernd Berater".into() }]);
+    assert!(rows_losing(&office[1], &office, &routes).is_empty(), "no change, nothing lost");
+}
+
+#[test]
+fn keep_reasons_round_trip_through_serde() {
+    for r in KeepReason::samples() {
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(serde_json::from_str::<KeepReason>(&json).unwrap(), r);
         assert!(!r.german().is_empty() && !r.english().is_empty());
     }
-    assert_eq!(KeepReason::Unverified(String::new()).german(), "Absender nicht verifiziert");
-    assert_eq!(KeepReason::UnverifiedDns(String::new()).german(), "Absender nicht verifiziert (DNS nicht erreichbar)");
+    assert!(KeepReason::Unverified(Technical::default()).german().starts_with("Absender nicht verifiziert:"));
 }

@@ -11,3 +11,4 @@ mod lease;
 mod mailbox_delete;
 mod migrations;
 mod oauth;
+mod office;

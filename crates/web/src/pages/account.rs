@@ -5,6 +5,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
+use postkorb_core::{AuditEntry, Person};
 use serde::Deserialize;
 
 use super::Nav;
@@ -135,7 +136,8 @@ pub async fn create_token(
     }
     let expires = days.map(|d| now_ms() + d * DAY_MS);
     let (token, record) = new_api_token_until(&state.store, user.employee.id, label, expires).await?;
-    state.store.audit(now_ms(), &user.actor(), "create_token", &format!("token {} ({label})", record.id)).await?;
+    let entry = AuditEntry::CreateToken { employee: Person::of(&user.employee), label: record.label.clone() };
+    state.store.audit_entry(now_ms(), &user.actor(), &entry).await?;
     let message = Some("Das API-Token wird nur jetzt angezeigt. Bitte kopieren Sie es an einen sicheren Ort.".into());
     Ok(Html(page(&state, &user, message, vec![], Some(token)).await?.render()?).into_response())
 }
@@ -147,10 +149,13 @@ pub async fn revoke_token(
     axum::Form(f): axum::Form<CsrfOnly>,
 ) -> Result<Response, WebError> {
     user.check_csrf(&f.csrf)?;
+    let tokens = state.store.api_tokens(user.employee.id).await?;
+    let label = tokens.into_iter().find(|t| t.id == id).map(|t| t.label).unwrap_or_default();
     if !state.store.revoke_api_token(user.employee.id, id).await? {
         return Err(WebError::NotFound);
     }
-    state.store.audit(now_ms(), &user.actor(), "revoke_token", &format!("token {id}")).await?;
+    let entry = AuditEntry::RevokeToken { employee: Person::of(&user.employee), label };
+    state.store.audit_entry(now_ms(), &user.actor(), &entry).await?;
     Ok(Redirect::to("/konto?hinweis=widerrufen").into_response())
 }
 
@@ -162,7 +167,8 @@ pub async fn end_other_sessions(
 ) -> Result<Response, WebError> {
     user.check_csrf(&f.csrf)?;
     let n = state.store.end_other_sessions(user.employee.id, &user.session).await?;
-    state.store.audit(now_ms(), &user.actor(), "end_sessions", &format!("{n} other sessions")).await?;
+    let entry = AuditEntry::EndSessions { employee: Person::of(&user.employee), count: n as i64 };
+    state.store.audit_entry(now_ms(), &user.actor(), &entry).await?;
     Ok(Redirect::to("/konto?hinweis=sitzungen").into_response())
 }
 
@@ -223,7 +229,8 @@ pub async fn change_password(
         return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, Html(p.render()?)).into_response());
     }
     state.store.set_password_hash(user.employee.id, &hash_password_limited(f.new.clone()).await).await?;
-    state.store.audit(now_ms(), &user.actor(), "change_password", &format!("employee {}", user.employee.id)).await?;
+    let entry = AuditEntry::ChangePassword { employee: Person::of(&user.employee) };
+    state.store.audit_entry(now_ms(), &user.actor(), &entry).await?;
     let jar = start_session(&state, jar, user.employee.id).await?;
     Ok((jar, Redirect::to("/konto?hinweis=passwort")).into_response())
 }

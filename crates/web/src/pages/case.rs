@@ -126,6 +126,12 @@ pub async fn show(
                 "closed" => format!("erledigt von {who}"),
                 "reopened" => format!("wieder geöffnet von {who}"),
                 "unverified_routed" => format!("Absender nicht verifiziert — von Hand zugeordnet von {}", e.detail),
+                "routed_by_hand" => {
+                    let (who, why) = e.detail.rsplit_once(':').unwrap_or((e.detail.as_str(), ""));
+                    let why =
+                        postkorb_core::KeepReason::from_legacy(why, "").map(|(r, _)| r.label()).unwrap_or("unbekannt");
+                    format!("von Hand zugewiesen von {who}, ohne Zuordnung (zurückgehalten wegen: {why})")
+                }
                 "moved" => "zu „Nicht zugeordnete E-Mails“ verschoben: kein Empfänger mehr berechtigt".to_string(),
                 other => other.to_string(),
             };

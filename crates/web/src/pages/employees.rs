@@ -1,18 +1,25 @@
 //! Fenster › Mitarbeiter: list and edit employees — Aktuell, Lizenzstring, Vertragsdaten › Daten zur
 //! Arbeit › E-Mail, login, permissions — and „Alle Sitzungen und Tokens beenden“ for one of them.
+//!
+//! A work e-mail another employee has (in any case) is refused, naming that employee. A save that
+//! makes rows inactive or takes a waiting Vorgang's candidate away asks first (the confirmation page
+//! lists each consequence) and says afterwards how many rows became inactive.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
-use postkorb_core::{EmailAddress, Employee, EmployeeId, Permission};
-use postkorb_store::NewEmployee;
+use postkorb_core::{
+    AuditEntry, EmailAddress, Employee, EmployeeId, Permission, Person, check_work_email, rows_losing,
+};
+use postkorb_store::{NewEmployee, StoreError};
 use serde::Deserialize;
 
-use super::Nav;
+use super::{Nav, name_of};
 use crate::WebState;
 use crate::auth::{CsrfOnly, CurrentUser, hash_password_limited};
 use crate::error::WebError;
+use crate::ui::{Confirm, Notice, NoticeQuery, confirmed};
 use crate::util::{german_time, now_ms};
 
 pub struct EmpRow {
@@ -53,6 +60,36 @@ pub struct EmpForm {
     perm_mail_import: Option<String>,
     #[serde(default)]
     perm_employees: Option<String>,
+    /// `ja` once the consequences were confirmed.
+    #[serde(default)]
+    bestaetigt: String,
+}
+
+impl EmpForm {
+    /// The fields as the confirmation page posts them again.
+    fn fields(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = [
+            ("name", &self.name),
+            ("email", &self.email),
+            ("license", &self.license),
+            ("username", &self.username),
+            ("password", &self.password),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+        for (k, on) in [
+            ("current", self.current.is_some()),
+            ("perm_mail_import", self.perm_mail_import.is_some()),
+            ("perm_employees", self.perm_employees.is_some()),
+        ] {
+            if on {
+                out.push((k.to_string(), "1".to_string()));
+            }
+        }
+        out
+    }
 }
 
 pub struct EmpView {
@@ -89,7 +126,11 @@ pub struct EditQuery {
     hinweis: String,
 }
 
-pub async fn list(State(state): State<WebState>, user: CurrentUser) -> Result<Html<String>, WebError> {
+pub async fn list(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Query(q): Query<NoticeQuery>,
+) -> Result<Html<String>, WebError> {
     user.require(Permission::ManageEmployees)?;
     let employees = state
         .store
@@ -106,7 +147,7 @@ pub async fn list(State(state): State<WebState>, user: CurrentUser) -> Result<Ht
             permissions: e.permissions.iter().map(|p| p.german()).collect::<Vec<_>>().join(", "),
         })
         .collect();
-    Ok(Html(ListPage { nav: Nav::new(&user, "mitarbeiter"), message: None, employees }.render()?))
+    Ok(Html(ListPage { nav: Nav::new(&user, "mitarbeiter"), message: q.german(), employees }.render()?))
 }
 
 fn view_of(e: &Employee) -> EmpView {
@@ -180,8 +221,8 @@ pub async fn revoke_all(
     user.check_csrf(&f.csrf)?;
     let e = state.store.employee(EmployeeId(id)).await?;
     let (sessions, tokens) = state.store.revoke_all(e.id).await?;
-    let detail = format!("employee {id} ({}): {sessions} sessions, {tokens} API tokens", e.name);
-    state.store.audit(now_ms(), &user.actor(), "revoke_all", &detail).await?;
+    let entry = AuditEntry::RevokeAll { employee: Person::of(&e), sessions: sessions as i64, tokens: tokens as i64 };
+    state.store.audit_entry(now_ms(), &user.actor(), &entry).await?;
     Ok(Redirect::to(&format!("/mitarbeiter/{id}?hinweis=beendet")).into_response())
 }
 
@@ -227,7 +268,8 @@ async fn finish(
     user: &CurrentUser,
     id: EmployeeId,
     f: &EmpForm,
-    action: &str,
+    entry: AuditEntry,
+    done: String,
 ) -> Result<Response, WebError> {
     // A new password ends the employee's sessions and tokens (the store does it); one's own
     // password changed here would log oneself out, so this browser gets a new session.
@@ -238,9 +280,38 @@ async fn finish(
             jar = Some(crate::auth::start_session(state, CookieJar::default(), id).await?);
         }
     }
-    let actor = user.actor();
-    state.store.audit(now_ms(), &actor, action, &format!("employee {id} ({})", f.name.trim())).await?;
-    Ok((jar, Redirect::to("/mitarbeiter")).into_response())
+    state.store.audit_entry(now_ms(), &user.actor(), &entry).await?;
+    Ok((jar, Redirect::to(&done)).into_response())
+}
+
+/// What saving `after` takes away: each row that becomes inactive (with why) and each waiting
+/// Vorgang that loses `after` as a candidate, in German; and the number of rows.
+async fn consequences(state: &WebState, before: &Employee, after: &Employee) -> Result<(Vec<String>, i64), WebError> {
+    let employees = state.store.employees().await?;
+    let lost = rows_losing(after, &employees, &state.store.routes().await?);
+    let mut out: Vec<String> = lost
+        .iter()
+        .map(|(r, why)| {
+            let why: Vec<String> = why.iter().map(|e| e.german()).collect();
+            format!(
+                "Die Zuordnung Von {} → An {} wird inaktiv. {}",
+                name_of(&employees, Some(r.from.0)),
+                name_of(&employees, Some(r.to.0)),
+                why.join(" ")
+            )
+        })
+        .collect();
+    if before.check_an().is_ok() && after.check_an().is_err() {
+        for c in state.store.waiting_for(before.id).await? {
+            let subject =
+                if c.subject.trim().is_empty() { "(ohne Betreff)".to_string() } else { format!("„{}“", c.subject) };
+            out.push(format!(
+                "Der wartende Vorgang {subject} kann dann nicht mehr an {} gehen, nur noch an die anderen möglichen Empfänger.",
+                before.name
+            ));
+        }
+    }
+    Ok((out, lost.len() as i64))
 }
 
 pub async fn create(
@@ -251,6 +322,9 @@ pub async fn create(
     user.require(Permission::ManageEmployees)?;
     user.check_csrf(&f.csrf)?;
     let (email, mut errors) = validate(&f);
+    if let Err(e) = check_work_email(None, email.as_ref(), &state.store.employees().await?) {
+        errors.push(e.german());
+    }
     if errors.is_empty() {
         let new = NewEmployee {
             name: f.name.clone(),
@@ -261,10 +335,12 @@ pub async fn create(
             permissions: permissions(&f),
         };
         match state.store.add_employee(&new, now_ms()).await {
-            Ok(e) => return finish(&state, &user, e.id, &f, "add_employee").await,
-            Err(postkorb_store::StoreError::Invalid(_)) => {
-                errors.push("Dieser Benutzername ist bereits vergeben.".into())
+            Ok(e) => {
+                let entry = AuditEntry::AddEmployee { employee: Person::of(&e) };
+                return finish(&state, &user, e.id, &f, entry, Notice::EmployeeCreated.url("/mitarbeiter", None)).await;
             }
+            Err(StoreError::Employee(e)) => errors.push(e.german()),
+            Err(StoreError::Invalid(_)) => errors.push("Dieser Benutzername ist bereits vergeben.".into()),
             Err(e) => return Err(e.into()),
         }
     }
@@ -280,8 +356,12 @@ pub async fn update(
 ) -> Result<Response, WebError> {
     user.require(Permission::ManageEmployees)?;
     user.check_csrf(&f.csrf)?;
-    let mut e = state.store.employee(EmployeeId(id)).await?;
+    let before = state.store.employee(EmployeeId(id)).await?;
+    let mut e = before.clone();
     let (email, mut errors) = validate(&f);
+    if let Err(err) = check_work_email(Some(e.id), email.as_ref(), &state.store.employees().await?) {
+        errors.push(err.german());
+    }
     if e.id == user.employee.id && f.perm_employees.is_none() {
         errors.push("Sie können sich das Recht „Mitarbeiter verwalten“ nicht selbst entziehen.".into());
     }
@@ -292,14 +372,60 @@ pub async fn update(
         e.license = Some(f.license.clone());
         e.username = Some(f.username.clone());
         e.permissions = permissions(&f);
-        match state.store.update_employee(&e).await {
-            Ok(()) => return finish(&state, &user, e.id, &f, "update_employee").await,
-            Err(postkorb_store::StoreError::Invalid(_)) => {
-                errors.push("Dieser Benutzername ist bereits vergeben.".into())
+        let (details, inactive) = consequences(&state, &before, &e).await?;
+        if !details.is_empty() && !confirmed(&f.bestaetigt) {
+            return Ok(Confirm {
+                nav: Nav::new(&user, "mitarbeiter"),
+                title: "Mitarbeiter speichern?".into(),
+                question: format!("Wenn Sie die Änderungen an {} speichern, hat das Folgen:", before.name),
+                details,
+                action: format!("/mitarbeiter/{id}"),
+                fields: f.fields(),
+                button: "Ja, trotzdem speichern".into(),
+                back: format!("/mitarbeiter/{id}"),
             }
+            .html()?
+            .into_response());
+        }
+        match state.store.update_employee(&e).await {
+            Ok(()) => {
+                let entry = AuditEntry::UpdateEmployee { employee: Person::of(&e), inactive };
+                let done = Notice::EmployeeSaved.url("/mitarbeiter", (inactive > 0).then_some(inactive));
+                return finish(&state, &user, e.id, &f, entry, done).await;
+            }
+            Err(StoreError::Employee(err)) => errors.push(err.german()),
+            Err(StoreError::Invalid(_)) => errors.push("Dieser Benutzername ist bereits vergeben.".into()),
             Err(err) => return Err(err.into()),
         }
     }
     let page = EditPage::new(&user, id, view_of_form(&f), errors);
     Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response())
+}
+
+/// The edit page with the refusal of a taken work e-mail, and the list with a notice, for the
+/// no-English test.
+#[cfg(test)]
+pub(crate) fn sample_pages(nav: Nav) -> Vec<(String, String)> {
+    let err = postkorb_core::EmployeeError::DuplicateWorkEmail {
+        email: "bernd@firma.de".into(),
+        other: "Bernd Büro".into(),
+    };
+    let f = EmpView {
+        name: "Bernd Zwei".into(),
+        current: true,
+        email: "Bernd@Firma.de".into(),
+        license: String::new(),
+        username: String::new(),
+        perm_mail_import: false,
+        perm_employees: false,
+    };
+    let edit = EditPage {
+        nav: Nav { name: nav.name.clone(), csrf: nav.csrf.clone(), ..nav },
+        id: 2,
+        f,
+        errors: vec![err.german()],
+        message: None,
+        tokens: vec![],
+    };
+    vec![("Mitarbeiter bearbeiten".into(), edit.render().unwrap())]
 }

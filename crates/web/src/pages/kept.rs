@@ -1,25 +1,66 @@
-//! „Nicht zugeordnete E-Mails“: every kept mail with its reason; view it, create the missing row and
-//! route it (it then follows the normal rules), or discard it (audited).
+//! „Nicht zugeordnete E-Mails“: every kept mail with its reason in German (kind, what happened, what
+//! the admin can do; a program's own words only behind „Details“); view it, create the missing row
+//! and route it (it then follows the normal rules), give this one mail to one person without a row
+//! („Nur diese E-Mail zuweisen an …“, audited as `route_once`), or discard it (confirmed, audited).
 
 use askama::Template;
+use axum::extract::Query;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use postkorb_core::{EmployeeId, KeepReason, Permission, an_choices, decide};
+use postkorb_core::{AuditEntry, EmployeeId, KeepReason, Permission, Person, an_choices, decide};
 use postkorb_store::{KeptMail, StoreError};
 use serde::Deserialize;
 
 use super::{Nav, download};
 use crate::WebState;
-use crate::auth::{CsrfOnly, CurrentUser};
+use crate::auth::CurrentUser;
 use crate::error::WebError;
+use crate::ui::{Confirm, ConfirmForm, Notice, NoticeQuery, confirmed};
 use crate::util::{german_time, now_ms};
+
+const LIST: &str = "/nicht-zugeordnet";
 
 pub struct KeptRow {
     pub id: i64,
     pub received: String,
     pub from: String,
     pub subject: String,
-    pub reason: String,
+    pub reason: Reason,
+}
+
+/// A kept mail's reason as the pages show it.
+pub struct Reason {
+    /// The kind („Absender unbekannt“).
+    pub label: String,
+    /// What happened, with names.
+    pub explanation: String,
+    /// What the admin can do about it.
+    pub hint: String,
+    /// A program's own words or an old row's free text: only behind „Details“.
+    pub technical: Option<String>,
+}
+
+impl Reason {
+    pub fn of(k: &KeptMail) -> Reason {
+        match k.reason_with_old_text() {
+            Some((r, old)) => Reason::from_reason(&r, old),
+            None => Reason {
+                label: "Unbekannter Grund".into(),
+                explanation: "Diese E-Mail wurde aus einem Grund zurückgehalten, den diese Version nicht kennt.".into(),
+                hint: "Prüfen Sie die E-Mail im Original und weisen Sie sie von Hand zu oder verwerfen Sie sie.".into(),
+                technical: Some(format!("{} {}", k.reason_code, k.reason_detail)),
+            },
+        }
+    }
+
+    pub fn from_reason(r: &KeepReason, old: Option<String>) -> Reason {
+        Reason {
+            label: r.label().into(),
+            explanation: r.explanation(),
+            hint: r.hint().into(),
+            technical: old.or_else(|| r.technical().map(str::to_string)),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -38,7 +79,8 @@ struct DetailPage {
     subject: String,
     from: String,
     received: String,
-    reason: String,
+    reason: Reason,
+    unverified: bool,
     status: &'static str,
     open: bool,
     text: String,
@@ -47,11 +89,15 @@ struct DetailPage {
     errors: Vec<String>,
 }
 
-fn reason_german(k: &KeptMail) -> String {
-    k.reason().map(|r| r.german()).unwrap_or_else(|| k.reason_code.clone())
+fn subject_of(k: &KeptMail) -> String {
+    if k.subject.trim().is_empty() { "(ohne Betreff)".into() } else { k.subject.clone() }
 }
 
-pub async fn list(State(state): State<WebState>, user: CurrentUser) -> Result<Html<String>, WebError> {
+pub async fn list(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Query(q): Query<NoticeQuery>,
+) -> Result<Html<String>, WebError> {
     user.require(Permission::ManageMailImport)?;
     let rows = state
         .store
@@ -62,11 +108,11 @@ pub async fn list(State(state): State<WebState>, user: CurrentUser) -> Result<Ht
             id: k.id,
             received: german_time(k.received_ms),
             from: k.from_addr.clone().unwrap_or_else(|| "(kein Absender)".into()),
-            subject: if k.subject.is_empty() { "(ohne Betreff)".into() } else { k.subject.clone() },
-            reason: reason_german(k),
+            subject: subject_of(k),
+            reason: Reason::of(k),
         })
         .collect();
-    Ok(Html(ListPage { nav: Nav::new(&user, "kept"), message: None, rows }.render()?))
+    Ok(Html(ListPage { nav: Nav::new(&user, "kept"), message: q.german(), rows }.render()?))
 }
 
 async fn detail(state: &WebState, user: &CurrentUser, id: i64, errors: Vec<String>) -> Result<Html<String>, WebError> {
@@ -82,10 +128,11 @@ async fn detail(state: &WebState, user: &CurrentUser, id: i64, errors: Vec<Strin
     let page = DetailPage {
         nav: Nav::new(user, "kept"),
         id,
-        subject: if k.subject.is_empty() { "(ohne Betreff)".into() } else { k.subject.clone() },
+        subject: subject_of(&k),
         from: k.from_addr.clone().unwrap_or_else(|| "(kein Absender)".into()),
         received: german_time(k.received_ms),
-        reason: reason_german(&k),
+        unverified: k.reason().is_some_and(|r| r.is_unverified()),
+        reason: Reason::of(&k),
         status: match k.status.as_str() {
             "routed" => "zugeordnet",
             "discarded" => "verworfen",
@@ -150,11 +197,15 @@ pub async fn route_again(
                 .into_response());
         };
         match state.store.add_route(sender.id, EmployeeId(to), now_ms()).await {
-            Ok(_) => {
-                state
-                    .store
-                    .audit(now_ms(), &actor, "add_route", &format!("{} -> {to} (from kept mail {id})", sender.id))
-                    .await?
+            Ok(row) => {
+                let to = employees.iter().find(|e| e.id.0 == to).map(Person::of);
+                let entry = AuditEntry::AddRoute {
+                    row: row.id,
+                    from: Person::of(sender),
+                    to: to.unwrap_or(Person { id: row.to.0, name: String::new() }),
+                    kept: Some(id),
+                };
+                state.store.audit_entry(now_ms(), &actor, &entry).await?
             }
             Err(StoreError::Rules(rules)) if rules.0 == vec![postkorb_core::RouteError::Duplicate] => {}
             Err(StoreError::Rules(rules)) => {
@@ -166,14 +217,47 @@ pub async fn route_again(
     }
     let decision = decide(&mail.facts(), &state.store.employees().await?, &state.store.routes().await?);
     match state.store.reroute_kept(id, &mail, &decision, &actor, now_ms()).await? {
-        Ok(case_id) => Ok(Redirect::to(&format!("/vorgang/{case_id}")).into_response()),
+        Ok(_) => Ok(Redirect::to(&Notice::KeptRouted.url(LIST, None)).into_response()),
         Err(reason) => {
             let why = match reason {
                 KeepReason::NoRoute => "Es gibt noch keine Zuordnung für diesen Absender.".to_string(),
-                other => format!("Die E-Mail kann weiterhin nicht zugeordnet werden: {}", other.german()),
+                other => format!(
+                    "Die E-Mail kann weiterhin nicht zugeordnet werden. {} {}",
+                    other.explanation(),
+                    other.hint()
+                ),
             };
             Ok(detail(&state, &user, id, vec![why]).await?.into_response())
         }
+    }
+}
+
+/// „Nur diese E-Mail zuweisen an …“: a Vorgang for `to` alone, without creating a row.
+pub async fn route_once(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<RouteForm>,
+) -> Result<Response, WebError> {
+    user.require(Permission::ManageMailImport)?;
+    user.check_csrf(&f.csrf)?;
+    let k = state.store.kept_mail(id).await?;
+    if k.status != "open" {
+        return Err(WebError::BadRequest("Diese E-Mail ist nicht mehr offen.".into()));
+    }
+    let Ok(to) = f.to.trim().parse::<i64>() else {
+        return Ok(detail(&state, &user, id, vec!["Bitte wählen Sie aus, wer die E-Mail erhalten soll.".into()])
+            .await?
+            .into_response());
+    };
+    let mail = crate::view::parsed_raw(&state.store, k.raw_id).await?;
+    match state.store.route_once(id, &mail, EmployeeId(to), &user.actor(), now_ms()).await {
+        Ok(_) => Ok(Redirect::to(&Notice::KeptRoutedOnce.url(LIST, None)).into_response()),
+        Err(StoreError::Rules(rules)) => {
+            let errors = rules.0.iter().map(|r| r.german()).collect();
+            Ok(detail(&state, &user, id, errors).await?.into_response())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -181,11 +265,84 @@ pub async fn discard(
     State(state): State<WebState>,
     user: CurrentUser,
     Path(id): Path<i64>,
-    axum::Form(f): axum::Form<CsrfOnly>,
+    axum::Form(f): axum::Form<ConfirmForm>,
 ) -> Result<Response, WebError> {
     user.require(Permission::ManageMailImport)?;
     user.check_csrf(&f.csrf)?;
-    let actor = user.actor();
-    state.store.discard_kept(id, &actor, now_ms()).await?;
-    Ok(Redirect::to("/nicht-zugeordnet").into_response())
+    let k = state.store.kept_mail(id).await?;
+    if k.status != "open" {
+        return Err(WebError::BadRequest("Diese E-Mail ist nicht mehr offen.".into()));
+    }
+    if !confirmed(&f.bestaetigt) {
+        let from = k.from_addr.clone().unwrap_or_else(|| "(kein Absender)".into());
+        return Ok(Confirm {
+            nav: Nav::new(&user, "kept"),
+            title: "E-Mail verwerfen?".into(),
+            question: format!("Die E-Mail „{}“ von {from} wird verworfen.", subject_of(&k)),
+            details: vec![
+                "Sie erscheint dann nicht mehr in der Liste und wird niemandem zugeordnet.".into(),
+                "Das Original bleibt gespeichert; das Protokoll vermerkt, wer sie verworfen hat.".into(),
+            ],
+            action: format!("{LIST}/{id}/verwerfen"),
+            fields: Vec::new(),
+            button: "Ja, verwerfen".into(),
+            back: format!("{LIST}/{id}"),
+        }
+        .html()?
+        .into_response());
+    }
+    state.store.discard_kept(id, &user.actor(), now_ms()).await?;
+    Ok(Redirect::to(&Notice::KeptDiscarded.url(LIST, None)).into_response())
+}
+
+/// The list with one row per kind of reason (and an old row with a free English detail), and the
+/// detail page of each, for the no-English test (`crate::german`).
+#[cfg(test)]
+pub(crate) fn sample_pages(nav: Nav) -> Vec<(String, String)> {
+    let mut kinds: Vec<(KeepReason, Option<String>)> = KeepReason::samples().into_iter().map(|r| (r, None)).collect();
+    kinds.extend(KeepReason::from_legacy("route_inactive", "An: Frank Teilzeit has no active licence"));
+    kinds.extend(KeepReason::from_legacy("no_usable_from", "nested angle brackets in From"));
+    let rows = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, (r, old))| KeptRow {
+            id: i as i64,
+            received: german_time(0),
+            from: "<b>boss@firma.de</b>".into(),
+            subject: "Angebot".into(),
+            reason: Reason::from_reason(r, old.clone()),
+        })
+        .collect();
+    let list = ListPage { nav: nav_clone(&nav), message: None, rows };
+    let mut out = vec![("Nicht zugeordnete E-Mails".to_string(), list.render().unwrap())];
+    for (r, old) in kinds {
+        let page = DetailPage {
+            nav: nav_clone(&nav),
+            id: 1,
+            subject: "Angebot".into(),
+            from: "boss@firma.de".into(),
+            received: german_time(0),
+            reason: Reason::from_reason(&r, old),
+            unverified: r.is_unverified(),
+            status: "offen",
+            open: true,
+            text: "Guten Tag".into(),
+            sender_employee: Some("Bernd Büro".into()),
+            an: vec![(3, "Clara Chef".into())],
+            errors: vec![],
+        };
+        out.push((format!("Nicht zugeordnete E-Mail, Grund {}", r.code()), page.render().unwrap()));
+    }
+    out
+}
+
+#[cfg(test)]
+fn nav_clone(nav: &Nav) -> Nav {
+    Nav {
+        name: nav.name.clone(),
+        csrf: nav.csrf.clone(),
+        can_import: nav.can_import,
+        can_employees: nav.can_employees,
+        active: nav.active,
+    }
 }

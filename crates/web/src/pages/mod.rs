@@ -3,12 +3,12 @@
 
 mod account;
 mod case;
-mod employees;
+pub(crate) mod employees;
 mod home;
-mod kept;
+pub(crate) mod kept;
 mod mailbox;
 mod oauth;
-mod protokoll;
+pub(crate) mod protokoll;
 mod routes;
 
 use axum::Router;
@@ -146,6 +146,7 @@ pub fn routes() -> Router<WebState> {
         .route("/nicht-zugeordnet/{id}", get(kept::show))
         .route("/nicht-zugeordnet/{id}/original.eml", get(kept::original))
         .route("/nicht-zugeordnet/{id}/zuordnen", post(kept::route_again))
+        .route("/nicht-zugeordnet/{id}/zuweisen", post(kept::route_once))
         .route("/nicht-zugeordnet/{id}/verwerfen", post(kept::discard))
         .route("/protokoll", get(protokoll::show))
         .route("/static/postkorb.css", get(css))

@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use postkorb_core::{EmployeeId, Permission, RouteStatus, an_choices, route_status, von_choices};
+use postkorb_core::{AuditEntry, EmployeeId, Permission, RouteStatus, an_choices, route_status, von_choices};
 use postkorb_store::StoreError;
 use serde::Deserialize;
 
@@ -99,9 +99,10 @@ pub async fn add(
         return Ok(render(&state, &user, None, errors).await?.into_response());
     };
     match state.store.add_route(EmployeeId(from), EmployeeId(to), now_ms()).await {
-        Ok(_) => {
-            let actor = user.actor();
-            state.store.audit(now_ms(), &actor, "add_route", &format!("{from} -> {to}")).await?;
+        Ok(row) => {
+            let (from, to) = (state.store.person(row.from).await?, state.store.person(row.to).await?);
+            let entry = AuditEntry::AddRoute { row: row.id, from, to, kept: None };
+            state.store.audit_entry(now_ms(), &user.actor(), &entry).await?;
             Ok(Redirect::to(&Notice::RouteSaved.url(LIST, None)).into_response())
         }
         Err(StoreError::Rules(rules)) => {
@@ -121,11 +122,11 @@ pub async fn remove(
 ) -> Result<Response, WebError> {
     user.require(Permission::ManageMailImport)?;
     user.check_csrf(&f.csrf)?;
+    let Some(r) = state.store.routes().await?.into_iter().find(|r| r.id == id) else {
+        return Err(WebError::NotFound);
+    };
     if !confirmed(&f.bestaetigt) {
         let employees = state.store.employees().await?;
-        let Some(r) = state.store.routes().await?.into_iter().find(|r| r.id == id) else {
-            return Err(WebError::NotFound);
-        };
         let (from, to) = (name_of(&employees, Some(r.from.0)), name_of(&employees, Some(r.to.0)));
         return Ok(Confirm {
             nav: Nav::new(&user, "adressen"),
@@ -144,7 +145,11 @@ pub async fn remove(
         .into_response());
     }
     state.store.remove_route(id).await?;
-    let actor = user.actor();
-    state.store.audit(now_ms(), &actor, "remove_route", &format!("row {id}")).await?;
+    let entry = AuditEntry::RemoveRoute {
+        row: id,
+        from: state.store.person(r.from).await?,
+        to: state.store.person(r.to).await?,
+    };
+    state.store.audit_entry(now_ms(), &user.actor(), &entry).await?;
     Ok(Redirect::to(&Notice::RouteDeleted.url(LIST, None)).into_response())
 }

@@ -1,0 +1,334 @@
+//! The Protokoll's „Änderungen“: who did what to whom, typed.
+//!
+//! Every audited action is an [`AuditEntry`] with the ids *and the names at the time* of the people,
+//! mails and mailboxes it touched; the store keeps its action word ([`AuditEntry::code`]) and the entry
+//! as JSON. The German sentence of each kind is here ([`AuditEntry::german`]); rows written before
+//! entries were typed (an action word and a free detail with ids) get a German sentence for the known
+//! word ([`legacy_german`]) and their old text behind „Details“.
+
+use serde::{Deserialize, Serialize};
+
+/// A person as named when the entry was written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub id: i64,
+    pub name: String,
+}
+
+impl Person {
+    pub fn of(e: &crate::Employee) -> Person {
+        Person { id: e.id.0, name: e.name.clone() }
+    }
+}
+
+/// One audited action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum AuditEntry {
+    /// A row Von → An was created (`kept`: from the page of that kept mail).
+    AddRoute {
+        row: i64,
+        from: Person,
+        to: Person,
+        kept: Option<i64>,
+    },
+    RemoveRoute {
+        row: i64,
+        from: Person,
+        to: Person,
+    },
+    DiscardKept {
+        kept: i64,
+        subject: String,
+    },
+    /// A kept mail routed again by the rules (after a row was added).
+    RerouteKept {
+        kept: i64,
+        subject: String,
+        case: i64,
+        unverified: bool,
+    },
+    /// A kept mail given to one person by hand, without creating a row.
+    RouteOnce {
+        kept: i64,
+        subject: String,
+        to: Person,
+        case: i64,
+        unverified: bool,
+    },
+    AddEmployee {
+        employee: Person,
+    },
+    /// `inactive`: rows that became inactive by this save.
+    UpdateEmployee {
+        employee: Person,
+        inactive: i64,
+    },
+    RevokeAll {
+        employee: Person,
+        sessions: i64,
+        tokens: i64,
+    },
+    CreateToken {
+        employee: Person,
+        label: String,
+    },
+    RevokeToken {
+        employee: Person,
+        label: String,
+    },
+    EndSessions {
+        employee: Person,
+        count: i64,
+    },
+    ChangePassword {
+        employee: Person,
+    },
+    SaveMailbox {
+        mailbox: String,
+    },
+    /// The connection of a mailbox changed: `changes` in German words („Server a → b“, made in one
+    /// place, the store's `endpoint.rs`); `dropped`: stored credentials were removed with it.
+    MailboxEndpoint {
+        mailbox: String,
+        changes: Vec<String>,
+        dropped: bool,
+    },
+    MailboxOauth {
+        mailbox: String,
+        provider: String,
+    },
+    DeleteMailbox {
+        mailbox: String,
+    },
+    DisableMailbox {
+        mailbox: String,
+    },
+    EnableMailbox {
+        mailbox: String,
+    },
+    /// The upgrade found the same work e-mail at several employees and removed it here (kept at `kept_by`).
+    ClearDuplicateEmail {
+        employee: Person,
+        email: String,
+        kept_by: Person,
+    },
+}
+
+/// The kinds, for the Protokoll's filter: (action word, German name).
+pub const KINDS: [(&str, &str); 19] = [
+    ("add_route", "Zuordnung angelegt"),
+    ("remove_route", "Zuordnung gelöscht"),
+    ("discard_kept", "E-Mail verworfen"),
+    ("reroute_kept", "E-Mail erneut zugeordnet"),
+    ("route_once", "E-Mail von Hand zugewiesen"),
+    ("add_employee", "Mitarbeiter angelegt"),
+    ("update_employee", "Mitarbeiter geändert"),
+    ("revoke_all", "Sitzungen und Tokens beendet"),
+    ("create_token", "API-Token erstellt"),
+    ("revoke_token", "API-Token widerrufen"),
+    ("end_sessions", "Andere Sitzungen beendet"),
+    ("change_password", "Passwort geändert"),
+    ("save_mailbox", "Postfach gespeichert"),
+    ("mailbox_endpoint", "Verbindung eines Postfachs geändert"),
+    ("mailbox_oauth", "Postfach mit OAuth verbunden"),
+    ("delete_mailbox", "Postfach gelöscht"),
+    ("disable_mailbox", "Postfach angehalten"),
+    ("enable_mailbox", "Postfach wieder eingeschaltet"),
+    ("clear_duplicate_email", "Doppelte E-Mail-Adresse entfernt"),
+];
+
+fn quoted(s: &str) -> String {
+    if s.trim().is_empty() { "(ohne Betreff)".to_string() } else { format!("„{}“", s.trim()) }
+}
+
+fn label(s: &str) -> String {
+    if s.trim().is_empty() { "ohne Bezeichnung".to_string() } else { format!("„{}“", s.trim()) }
+}
+
+impl AuditEntry {
+    /// The action word stored in its own column (filterable), the same as the JSON's `action`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuditEntry::AddRoute { .. } => "add_route",
+            AuditEntry::RemoveRoute { .. } => "remove_route",
+            AuditEntry::DiscardKept { .. } => "discard_kept",
+            AuditEntry::RerouteKept { .. } => "reroute_kept",
+            AuditEntry::RouteOnce { .. } => "route_once",
+            AuditEntry::AddEmployee { .. } => "add_employee",
+            AuditEntry::UpdateEmployee { .. } => "update_employee",
+            AuditEntry::RevokeAll { .. } => "revoke_all",
+            AuditEntry::CreateToken { .. } => "create_token",
+            AuditEntry::RevokeToken { .. } => "revoke_token",
+            AuditEntry::EndSessions { .. } => "end_sessions",
+            AuditEntry::ChangePassword { .. } => "change_password",
+            AuditEntry::SaveMailbox { .. } => "save_mailbox",
+            AuditEntry::MailboxEndpoint { .. } => "mailbox_endpoint",
+            AuditEntry::MailboxOauth { .. } => "mailbox_oauth",
+            AuditEntry::DeleteMailbox { .. } => "delete_mailbox",
+            AuditEntry::DisableMailbox { .. } => "disable_mailbox",
+            AuditEntry::EnableMailbox { .. } => "enable_mailbox",
+            AuditEntry::ClearDuplicateEmail { .. } => "clear_duplicate_email",
+        }
+    }
+
+    /// What was done, after the actor's name: „hat die Zuordnung Von Bernd Büro → An Clara Chef angelegt“.
+    pub fn german(&self) -> String {
+        match self {
+            AuditEntry::AddRoute { from, to, kept: None, .. } => {
+                format!("hat die Zuordnung Von {} → An {} angelegt", from.name, to.name)
+            }
+            AuditEntry::AddRoute { from, to, kept: Some(_), .. } => format!(
+                "hat die Zuordnung Von {} → An {} angelegt (bei einer nicht zugeordneten E-Mail)",
+                from.name, to.name
+            ),
+            AuditEntry::RemoveRoute { from, to, .. } => {
+                format!("hat die Zuordnung Von {} → An {} gelöscht", from.name, to.name)
+            }
+            AuditEntry::DiscardKept { subject, .. } => format!("hat die E-Mail {} verworfen", quoted(subject)),
+            AuditEntry::RerouteKept { subject, unverified, .. } => format!(
+                "hat die E-Mail {} erneut zugeordnet{}",
+                quoted(subject),
+                if *unverified { " (Absender nicht verifiziert)" } else { "" }
+            ),
+            AuditEntry::RouteOnce { subject, to, unverified, .. } => format!(
+                "hat die E-Mail {} von Hand {} zugewiesen, ohne Zuordnung{}",
+                quoted(subject),
+                to.name,
+                if *unverified { " (Absender nicht verifiziert)" } else { "" }
+            ),
+            AuditEntry::AddEmployee { employee } => format!("hat den Mitarbeiter {} angelegt", employee.name),
+            AuditEntry::UpdateEmployee { employee, inactive: 0 } => {
+                format!("hat den Mitarbeiter {} geändert", employee.name)
+            }
+            AuditEntry::UpdateEmployee { employee, inactive: 1 } => {
+                format!("hat den Mitarbeiter {} geändert; 1 Zuordnung ist dadurch inaktiv", employee.name)
+            }
+            AuditEntry::UpdateEmployee { employee, inactive } => {
+                format!("hat den Mitarbeiter {} geändert; {inactive} Zuordnungen sind dadurch inaktiv", employee.name)
+            }
+            AuditEntry::RevokeAll { employee, sessions, tokens } => format!(
+                "hat {} überall abgemeldet ({sessions} Sitzungen und {tokens} API-Tokens beendet)",
+                employee.name
+            ),
+            AuditEntry::CreateToken { employee, label: l } => {
+                format!("hat für {} ein API-Token {} erstellt", employee.name, label(l))
+            }
+            AuditEntry::RevokeToken { employee, label: l } => {
+                format!("hat das API-Token {} von {} widerrufen", label(l), employee.name)
+            }
+            AuditEntry::EndSessions { employee, count } => {
+                format!("hat {count} andere Sitzungen von {} beendet", employee.name)
+            }
+            AuditEntry::ChangePassword { employee } => format!("hat das Passwort von {} geändert", employee.name),
+            AuditEntry::SaveMailbox { mailbox } => {
+                format!("hat die Einstellungen des Postfachs „{mailbox}“ gespeichert")
+            }
+            AuditEntry::MailboxEndpoint { mailbox, changes, dropped } => format!(
+                "hat die Einstellungen des Postfachs „{mailbox}“ gespeichert: {}{}",
+                changes.join(", "),
+                if *dropped {
+                    " (gespeicherte Zugangsdaten entfernt: sie galten nur für die alte Verbindung)"
+                } else {
+                    ""
+                }
+            ),
+            AuditEntry::MailboxOauth { mailbox, provider } => {
+                format!("hat das Postfach „{mailbox}“ über {provider} angemeldet (OAuth)")
+            }
+            AuditEntry::DeleteMailbox { mailbox } => format!("hat das Postfach „{mailbox}“ gelöscht"),
+            AuditEntry::DisableMailbox { mailbox } => format!("hat das Postfach „{mailbox}“ angehalten"),
+            AuditEntry::EnableMailbox { mailbox } => format!("hat das Postfach „{mailbox}“ wieder eingeschaltet"),
+            AuditEntry::ClearDuplicateEmail { employee, email, kept_by } => format!(
+                "hat die E-Mail-Adresse {email} bei {} entfernt, weil sie auch bei {} eingetragen war; \
+                 Zuordnungen Von {} sind dadurch inaktiv",
+                employee.name, kept_by.name, employee.name
+            ),
+        }
+    }
+
+    /// Every kind once, for tests that render each kind.
+    pub fn samples() -> Vec<AuditEntry> {
+        let p = |id, name: &str| Person { id, name: name.into() };
+        let mb = || "default".to_string();
+        vec![
+            AuditEntry::AddRoute { row: 1, from: p(2, "Bernd Büro"), to: p(3, "Clara Chef"), kept: None },
+            AuditEntry::AddRoute { row: 1, from: p(2, "Bernd Büro"), to: p(3, "Clara Chef"), kept: Some(4) },
+            AuditEntry::RemoveRoute { row: 1, from: p(2, "Bernd Büro"), to: p(3, "Clara Chef") },
+            AuditEntry::DiscardKept { kept: 4, subject: "Angebot".into() },
+            AuditEntry::RerouteKept { kept: 4, subject: "Angebot".into(), case: 9, unverified: true },
+            AuditEntry::RouteOnce { kept: 4, subject: "".into(), to: p(3, "Clara Chef"), case: 9, unverified: false },
+            AuditEntry::AddEmployee { employee: p(5, "Frank Teilzeit") },
+            AuditEntry::UpdateEmployee { employee: p(5, "Frank Teilzeit"), inactive: 2 },
+            AuditEntry::RevokeAll { employee: p(5, "Frank Teilzeit"), sessions: 1, tokens: 2 },
+            AuditEntry::CreateToken { employee: p(5, "Frank Teilzeit"), label: "Skript".into() },
+            AuditEntry::RevokeToken { employee: p(5, "Frank Teilzeit"), label: "".into() },
+            AuditEntry::EndSessions { employee: p(5, "Frank Teilzeit"), count: 3 },
+            AuditEntry::ChangePassword { employee: p(5, "Frank Teilzeit") },
+            AuditEntry::SaveMailbox { mailbox: mb() },
+            AuditEntry::MailboxEndpoint {
+                mailbox: mb(),
+                changes: vec!["Server imap.alt.de → imap.neu.de".into(), "Port 993 → 143".into()],
+                dropped: true,
+            },
+            AuditEntry::MailboxOauth { mailbox: mb(), provider: "Microsoft".into() },
+            AuditEntry::DeleteMailbox { mailbox: mb() },
+            AuditEntry::DisableMailbox { mailbox: mb() },
+            AuditEntry::EnableMailbox { mailbox: mb() },
+            AuditEntry::ClearDuplicateEmail {
+                employee: p(6, "Bernd Zwei"),
+                email: "bernd@firma.de".into(),
+                kept_by: p(2, "Bernd Büro"),
+            },
+        ]
+    }
+}
+
+/// A row without a typed entry (written before entries were typed, or by a caller that passes a free
+/// detail): the German sentence and the old detail to show behind „Details“, if any. The mailbox
+/// actions' detail is the mailbox's name, which the sentence then names itself.
+pub fn untyped_german(action: &str, detail: &str) -> (String, Option<String>) {
+    let name = detail.trim();
+    let plain_name = !name.is_empty() && name.len() <= 100 && !name.contains(['\n', ':', '>']);
+    if plain_name {
+        let mailbox = name.to_string();
+        let entry = match action {
+            "save_mailbox" => Some(AuditEntry::SaveMailbox { mailbox }),
+            "delete_mailbox" => Some(AuditEntry::DeleteMailbox { mailbox }),
+            "disable_mailbox" => Some(AuditEntry::DisableMailbox { mailbox }),
+            "enable_mailbox" => Some(AuditEntry::EnableMailbox { mailbox }),
+            _ => None,
+        };
+        if let Some(entry) = entry {
+            return (entry.german(), None);
+        }
+    }
+    (legacy_german(action), (!name.is_empty()).then(|| name.to_string()))
+}
+
+/// A German sentence for an action word of a row written before entries were typed (its old detail,
+/// with ids, goes behind „Details“). Unknown words get a neutral sentence.
+pub fn legacy_german(action: &str) -> String {
+    let what = match action {
+        "mailbox_endpoint" => "hat die Verbindungsdaten eines Postfachs geändert",
+        "add_route" => "hat eine Zuordnung angelegt",
+        "remove_route" => "hat eine Zuordnung gelöscht",
+        "discard_kept" => "hat eine nicht zugeordnete E-Mail verworfen",
+        "reroute_kept" => "hat eine nicht zugeordnete E-Mail erneut zugeordnet",
+        "route_once" => "hat eine nicht zugeordnete E-Mail von Hand zugewiesen",
+        "add_employee" => "hat einen Mitarbeiter angelegt",
+        "update_employee" => "hat einen Mitarbeiter geändert",
+        "revoke_all" => "hat einen Mitarbeiter überall abgemeldet",
+        "create_token" => "hat ein API-Token erstellt",
+        "revoke_token" => "hat ein API-Token widerrufen",
+        "end_sessions" => "hat andere Sitzungen beendet",
+        "change_password" => "hat ein Passwort geändert",
+        "save_mailbox" => "hat die Einstellungen eines Postfachs gespeichert",
+        "mailbox_oauth" => "hat ein Postfach über OAuth angemeldet",
+        "delete_mailbox" => "hat ein Postfach gelöscht",
+        "disable_mailbox" => "hat ein Postfach angehalten",
+        "enable_mailbox" => "hat ein Postfach wieder eingeschaltet",
+        _ => "hat eine Änderung vorgenommen",
+    };
+    what.to_string()
+}
