@@ -125,6 +125,9 @@ pub enum EmployeeError {
     /// Another employee has the same work e-mail (compared without case): routing would be ambiguous.
     #[error("the work e-mail {email} belongs to {other} already (e-mail addresses are compared without case)")]
     DuplicateWorkEmail { email: String, other: String },
+    /// The user name (or, in a race, the work e-mail) is another employee's already.
+    #[error("the user name or work e-mail is another employee's already")]
+    Taken,
 }
 
 impl EmployeeError {
@@ -136,6 +139,9 @@ impl EmployeeError {
                  Mitarbeiter stehen (Groß- und Kleinschreibung zählt nicht), sonst wäre unklar, wem eine E-Mail \
                  zugeordnet wird."
             ),
+            EmployeeError::Taken => "Der Benutzername (oder die E-Mail-Adresse) gehört schon einem anderen \
+                                     Mitarbeiter. Bitte wählen Sie einen anderen."
+                .into(),
         }
     }
 }

@@ -44,9 +44,70 @@ pub fn parse_iso_date(s: &str) -> Option<i64> {
     (iso_date(ms) == s).then_some(ms)
 }
 
+/// Unix ms of `y-m-d hh:mm` in UTC (no checks; use [`parse_iso_date`] for input).
+fn utc_ms(y: i64, m: i64, d: i64, hh: i64, mm: i64) -> i64 {
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + (153 * mp + 2) / 5 + d - 1;
+    (era * 146_097 + doe - 719_468) * 86_400_000 + (hh * 60 + mm) * 60_000
+}
+
+/// The last Sunday of month `m` (March or October) of year `y`, at 01:00 UTC: when the EU
+/// changes between winter time and summer time.
+fn eu_switch(y: i64, m: i64) -> i64 {
+    let last = utc_ms(y, m, 31, 1, 0);
+    // 1970-01-01 was a Thursday: day 0 → weekday 4 (Sunday = 0).
+    let weekday = (last.div_euclid(86_400_000) + 4).rem_euclid(7);
+    last - weekday * 86_400_000
+}
+
+/// The office's offset from UTC at `ms` (Europe/Berlin: +1 h, +2 h in summer time from the last
+/// Sunday of March to the last Sunday of October, both at 01:00 UTC).
+pub fn berlin_offset_ms(ms: i64) -> i64 {
+    let (y, _, _, _, _) = civil_from_ms(ms);
+    if (eu_switch(y, 3)..eu_switch(y, 10)).contains(&ms) { 7_200_000 } else { 3_600_000 }
+}
+
+/// (year, month, day, hour, minute) of `ms` on the office's clock (Europe/Berlin).
+pub fn berlin_civil(ms: i64) -> (i64, i64, i64, i64, i64) {
+    civil_from_ms(ms + berlin_offset_ms(ms))
+}
+
+/// Unix ms of a wall-clock time in Europe/Berlin. A time skipped in spring (02:00–02:59 on the last
+/// Sunday of March) is read as summer time would name it an hour later; a time that occurs twice in
+/// autumn is the first (summer time) one.
+pub fn berlin_to_utc(y: i64, m: i64, d: i64, hh: i64, mm: i64) -> i64 {
+    let wall = utc_ms(y, m, d, hh, mm);
+    let summer = wall - 7_200_000;
+    if berlin_offset_ms(summer) == 7_200_000 { summer } else { wall - 3_600_000 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_office_clock_follows_summer_time_in_europe_berlin() {
+        // 2026: summer time from 29 March 01:00 UTC to 25 October 01:00 UTC.
+        let march = utc_ms(2026, 3, 29, 0, 59);
+        assert_eq!(berlin_civil(march), (2026, 3, 29, 1, 59));
+        assert_eq!(berlin_civil(march + 60_000), (2026, 3, 29, 3, 0));
+        let october = utc_ms(2026, 10, 25, 0, 59);
+        assert_eq!(berlin_civil(october), (2026, 10, 25, 2, 59));
+        assert_eq!(berlin_civil(october + 60_000), (2026, 10, 25, 2, 0));
+        assert_eq!(berlin_civil(utc_ms(2026, 12, 31, 23, 30)), (2027, 1, 1, 0, 30));
+        assert_eq!(berlin_civil(utc_ms(2026, 7, 1, 22, 0)), (2026, 7, 2, 0, 0));
+        for (y, m, d, hh, mm) in [(2026, 1, 15, 8, 0), (2026, 7, 15, 8, 0), (2027, 3, 28, 1, 30), (2027, 10, 31, 3, 0)]
+        {
+            assert_eq!(berlin_civil(berlin_to_utc(y, m, d, hh, mm)), (y, m, d, hh, mm));
+        }
+        // Skipped in spring: 02:30 does not exist; it is read as 03:30 summer time.
+        assert_eq!(berlin_civil(berlin_to_utc(2026, 3, 29, 2, 30)), (2026, 3, 29, 3, 30));
+        // Twice in autumn: 02:30 is the first one (summer time, 00:30 UTC).
+        assert_eq!(berlin_to_utc(2026, 10, 25, 2, 30), utc_ms(2026, 10, 25, 0, 30));
+    }
 
     #[test]
     fn dates_round_trip_and_impossible_days_are_refused() {

@@ -219,9 +219,7 @@ async fn refuse_taken_email(
 
 pub(crate) fn unique_as_invalid(e: sqlx::Error) -> StoreError {
     match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::Invalid("this value is taken already (must be unique)".into())
-        }
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Employee(EmployeeError::Taken),
         _ => StoreError::Db(e),
     }
 }

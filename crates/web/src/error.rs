@@ -25,6 +25,9 @@ pub enum WebError {
     NotFound,
     /// A wrong form or request, with the German message to show.
     BadRequest(String),
+    /// The store refused a change that the page offered (e.g. a kept mail routed meanwhile by
+    /// someone else): the English detail goes to the log and the API, the page says it in German.
+    Conflict(String),
     Internal(String),
 }
 
@@ -97,7 +100,7 @@ impl From<postkorb_store::StoreError> for WebError {
     fn from(e: postkorb_store::StoreError) -> Self {
         match e {
             postkorb_store::StoreError::NotFound(_) => WebError::NotFound,
-            postkorb_store::StoreError::Invalid(m) => WebError::BadRequest(m),
+            postkorb_store::StoreError::Invalid(m) => WebError::Conflict(m),
             postkorb_store::StoreError::Employee(e) => WebError::BadRequest(e.german()),
             other => {
                 tracing::error!(error = %other, "store error");
@@ -120,6 +123,7 @@ impl WebError {
             WebError::Forbidden(_) | WebError::ChangePassword => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::Conflict(_) => StatusCode::CONFLICT,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -131,6 +135,12 @@ impl WebError {
             WebError::ChangePassword => "Bitte ändern Sie zuerst Ihr Einmalpasswort.".into(),
             WebError::NotFound => "Diese Seite gibt es nicht, oder der Eintrag wurde inzwischen gelöscht.".into(),
             WebError::BadRequest(m) => m.clone(),
+            WebError::Conflict(detail) => {
+                tracing::info!(%detail, "change refused");
+                "Das ist nicht mehr möglich: Der Eintrag hat sich inzwischen geändert (zum Beispiel wurde er schon \
+                 erledigt, zugeordnet oder verworfen). Bitte laden Sie die Seite neu."
+                    .into()
+            }
             WebError::Internal(_) => {
                 "Ein interner Fehler ist aufgetreten. Bitte versuchen Sie es später erneut.".into()
             }
@@ -142,7 +152,7 @@ impl WebError {
         match self {
             WebError::Forbidden(_) => "Keine Berechtigung",
             WebError::NotFound => "Nicht gefunden",
-            WebError::BadRequest(_) => "Eingabe nicht möglich",
+            WebError::BadRequest(_) | WebError::Conflict(_) => "Eingabe nicht möglich",
             _ => "Fehler",
         }
     }
@@ -240,7 +250,7 @@ impl IntoResponse for ApiError {
                 "password change required: log in to the web UI and change the one-time password first".into()
             }
             WebError::NotFound => "not found".into(),
-            WebError::BadRequest(m) => m.clone(),
+            WebError::BadRequest(m) | WebError::Conflict(m) => m.clone(),
             WebError::Internal(_) => "internal error".into(),
         };
         (self.0.status(), axum::Json(serde_json::json!({ "error": msg }))).into_response()

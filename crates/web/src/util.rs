@@ -20,9 +20,9 @@ pub fn token_hash(token: &str) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `27.11.2026 17:18` in German notation (UTC+1, the office's usual time).
+/// `27.11.2026 17:18` in German notation, on the office's clock (Europe/Berlin, summer time too).
 pub fn german_time(ms: i64) -> String {
-    let (y, m, d, hh, mm) = postkorb_core::time::civil_from_ms(ms + 3_600_000);
+    let (y, m, d, hh, mm) = postkorb_core::time::berlin_civil(ms);
     format!("{d:02}.{m:02}.{y:04} {hh:02}:{mm:02}")
 }
 

@@ -7,7 +7,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Html;
 use postkorb_core::mailbox::AuthKind;
-use postkorb_core::time::{iso_date, parse_iso_date};
+use postkorb_core::time::{berlin_to_utc, civil_from_ms, parse_iso_date};
 use postkorb_core::{Employee, Permission, audit};
 use postkorb_store::{AuditFilter, AuditRow};
 use serde::Deserialize;
@@ -147,9 +147,14 @@ pub async fn show(
         });
     }
     let employees = state.store.employees().await?;
+    // A day of the office (Europe/Berlin): from its midnight to the next.
+    let midnight = |day_ms: i64| {
+        let (y, m, d, _, _) = civil_from_ms(day_ms);
+        berlin_to_utc(y, m, d, 0, 0)
+    };
     let date = |s: &str| if s.trim().is_empty() { Ok(None) } else { parse_iso_date(s.trim()).map(Some).ok_or(()) };
     let (from_ms, to_ms, filter_error) = match (date(&q.von), date(&q.bis)) {
-        (Ok(f), Ok(t)) => (f, t.map(|t| t + DAY_MS), None),
+        (Ok(f), Ok(t)) => (f.map(midnight), t.map(|t| midnight(t + DAY_MS)), None),
         _ => (None, None, Some("Bitte geben Sie die Daten als Datum an (zum Beispiel 2026-03-31).".to_string())),
     };
     let filter = AuditFilter {
@@ -179,8 +184,8 @@ pub async fn show(
         changes,
         kinds,
         actors,
-        von: from_ms.map(iso_date).unwrap_or_default(),
-        bis: to_ms.map(|t| iso_date(t - DAY_MS)).unwrap_or_default(),
+        von: from_ms.map(|_| q.von.trim().to_string()).unwrap_or_default(),
+        bis: to_ms.map(|_| q.bis.trim().to_string()).unwrap_or_default(),
         filter_error,
         total,
         page,
