@@ -211,6 +211,7 @@ mod tests {
         pages.extend(crate::pages::kept::sample_pages(nav()));
         pages.extend(crate::pages::protokoll::sample_pages(nav()));
         pages.extend(crate::pages::employees::sample_pages(nav()));
+        pages.push(("Vorgang with every parser warning".into(), crate::pages::case::sample_page(nav())));
         let confirm = |details: Vec<String>| crate::ui::Confirm {
             nav: nav(),
             title: "Prüfung".into(),
@@ -225,6 +226,19 @@ mod tests {
         pages.push(("Notice::ALL".into(), confirm(notices).html().unwrap().0));
         let problems = crate::problems::MailboxProblem::ALL.iter().map(|p| p.german().to_string()).collect();
         pages.push(("MailboxProblem::ALL".into(), confirm(problems).html().unwrap().0));
+        let record = postkorb_store::MailboxRecord {
+            name: "default".into(),
+            protocol: "imap".into(),
+            host: "imap.example.de".into(),
+            port: 993,
+            folder: "INBOX".into(),
+            ..Default::default()
+        };
+        let reports = crate::problems::MailboxProblem::ALL
+            .iter()
+            .map(|p| crate::problems::ProblemReport::new(*p, &record, "").german())
+            .collect();
+        pages.push(("ProblemReport of every kind".into(), confirm(reports).html().unwrap().0));
         pages.push(("SettingsError".into(), confirm(settings_errors()).html().unwrap().0));
         let route_errors = route_errors().iter().map(|e| e.german()).collect();
         pages.push(("RouteError".into(), confirm(route_errors).html().unwrap().0));

@@ -1194,7 +1194,8 @@ async fn verbindung_testen_against_a_foreign_host_shows_a_classified_german_mess
         app.post("/optionen/e-mail/default", Some(&admin), &mailbox_form(&csrf, "test", nobody, "x-Geheim-1")).await;
     assert!(r.body.contains(&format!("nimmt auf Port {nobody} keine Verbindung an")), "{}", r.body);
     // Our own error text only behind „Details“, never in the sentence.
-    let (words, details) = r.body.split_once("<details><summary>Details</summary>").expect("a Details toggle");
+    let (words, details) =
+        r.body.split_once("<details class=\"technisch\"><summary>Details</summary>").expect("a Details toggle");
     assert!(!words.contains("os error") && !words.contains("Connection refused"), "{}", r.body);
     assert!(details.split("</details>").next().unwrap().contains("os error"), "{}", r.body);
 }

@@ -84,7 +84,7 @@ async fn the_list_shows_every_mailbox_with_its_health_in_german_and_the_api_the_
     assert!(!body.contains("intern-dc01") && !body.contains("AUTHENTICATIONFAILED"), "never the server's words");
     assert!(!body.contains("<b>fremd") && !body.contains("<img"), "names and hosts escaped");
     // The refused connection's own detail is behind „Details“.
-    assert!(body.contains("<details><summary>Details</summary><code>connection refused"), "{body}");
+    assert!(body.contains("<details class=\"technisch\"><summary>Details</summary><code>connection refused"), "{body}");
     // The demo Maildir: fetched, 3 waiting.
     let demo_row = body.split("/optionen/e-mail/demo\"").nth(1).unwrap().split("</tr>").next().unwrap();
     assert!(demo_row.contains("<td>3</td>") && demo_row.contains("keiner"), "{demo_row}");

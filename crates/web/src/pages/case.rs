@@ -247,3 +247,39 @@ pub async fn original(
     let raw = state.store.raw(case.raw_id).await?;
     Ok(download(&format!("vorgang-{id}.eml"), "message/rfc822", raw))
 }
+
+/// The Vorgang page with one hint of every parser warning kind, for the no-English test
+/// (crates/web/src/german.rs).
+#[cfg(test)]
+pub(crate) fn sample_page(nav: Nav) -> String {
+    let warnings =
+        postkorb_mail::Warning::examples().iter().map(|w| Hint { text: w.german(), detail: w.detail() }).collect();
+    let page = CasePage {
+        nav,
+        id: 7,
+        subject: "Schadenmeldung Leitungswasser".into(),
+        received: "05.12.2026 10:46".into(),
+        sent: Some("05.12.2026 10:40".into()),
+        sender: "Anna Außendienst <anna@mustermail.de>".into(),
+        assignee: "Bernd Büro".into(),
+        status: "offen",
+        done: false,
+        can_change: true,
+        notice: Some(crate::ui::Notice::CaseReopened.german(0)),
+        warnings,
+        unverified_routed_by: Some("Anna Admin".into()),
+        text: "Der Keller ist nass.".into(),
+        has_html: true,
+        show_html: false,
+        frame_height: 400,
+        frame_sandbox: FRAME_SANDBOX,
+        forwarded: None,
+        attachments: vec![Att {
+            id: 1,
+            name: "schaden.pdf".into(),
+            label: crate::util::attachment_label("application/pdf", "schaden.pdf", 1_250_000),
+        }],
+        history: vec![],
+    };
+    page.render().expect("the Vorgang page renders")
+}

@@ -2,7 +2,7 @@
 //! admin screens, the permission „E-Mails automatisch einlesen“ before it reads anything.
 
 mod account;
-mod case;
+pub(crate) mod case;
 pub(crate) mod employees;
 mod home;
 pub(crate) mod kept;
