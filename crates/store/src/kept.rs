@@ -136,17 +136,7 @@ impl Store {
             return Err(StoreError::Invalid(format!("kept mail {id} is not open")));
         }
         let mut tx = self.begin_write().await?;
-        let claimed = sqlx::query(
-            "UPDATE kept SET status = 'routed', resolved_by = $1, resolved_ms = $2 WHERE id = $3 AND status = 'open'",
-        )
-        .bind(actor)
-        .bind(now_ms)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        if claimed.rows_affected() == 0 {
-            return Err(StoreError::Invalid(format!("kept mail {id} is not open")));
-        }
+        take_open(&mut tx, id, actor, now_ms).await?;
         // The sender of this mail was never verified: the Vorgang says so, and who decided.
         let unverified = kept.reason().is_some_and(|r| r.is_unverified());
         let new = NewCase {
@@ -198,17 +188,7 @@ impl Store {
             .and_then(|a| employees.iter().find(|e| e.work_email.as_ref() == Some(a)))
             .map(|e| e.id);
         let mut tx = self.begin_write().await?;
-        let claimed = sqlx::query(
-            "UPDATE kept SET status = 'routed', resolved_by = $1, resolved_ms = $2 WHERE id = $3 AND status = 'open'",
-        )
-        .bind(actor)
-        .bind(now_ms)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        if claimed.rows_affected() == 0 {
-            return Err(StoreError::Invalid(format!("kept mail {id} is not open")));
-        }
+        take_open(&mut tx, id, actor, now_ms).await?;
         let unverified = reason.as_ref().is_some_and(|r| r.is_unverified());
         let decision = Decision::Assign { sender: sender.unwrap_or(to), to };
         let by_hand = ByHand { reason: &kept.reason_code, sender, received_ms: kept.received_ms };
@@ -237,4 +217,21 @@ impl Store {
         tx.commit().await?;
         Ok(case_id)
     }
+}
+
+/// Marks the open kept mail `id` as routed by `actor` in `tx`; refused when someone else routed or
+/// discarded it meanwhile (the row is no longer open).
+async fn take_open(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: i64, actor: &str, now_ms: i64) -> Result<()> {
+    let claimed = sqlx::query(
+        "UPDATE kept SET status = 'routed', resolved_by = $1, resolved_ms = $2 WHERE id = $3 AND status = 'open'",
+    )
+    .bind(actor)
+    .bind(now_ms)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    if claimed.rows_affected() == 0 {
+        return Err(StoreError::Invalid(format!("kept mail {id} is not open")));
+    }
+    Ok(())
 }

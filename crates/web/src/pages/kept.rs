@@ -241,10 +241,7 @@ pub async fn route_once(
 ) -> Result<Response, WebError> {
     user.require(Permission::ManageMailImport)?;
     user.check_csrf(&f.csrf)?;
-    let k = state.store.kept_mail(id).await?;
-    if k.status != "open" {
-        return Err(WebError::BadRequest("Diese E-Mail ist nicht mehr offen.".into()));
-    }
+    let k = open_kept(&state, id).await?;
     let Ok(to) = f.to.trim().parse::<i64>() else {
         return Ok(detail(&state, &user, id, vec!["Bitte wählen Sie aus, wer die E-Mail erhalten soll.".into()])
             .await?
@@ -269,10 +266,7 @@ pub async fn discard(
 ) -> Result<Response, WebError> {
     user.require(Permission::ManageMailImport)?;
     user.check_csrf(&f.csrf)?;
-    let k = state.store.kept_mail(id).await?;
-    if k.status != "open" {
-        return Err(WebError::BadRequest("Diese E-Mail ist nicht mehr offen.".into()));
-    }
+    let k = open_kept(&state, id).await?;
     if !confirmed(&f.bestaetigt) {
         let from = k.from_addr.clone().unwrap_or_else(|| "(kein Absender)".into());
         return Ok(Confirm {
@@ -345,4 +339,13 @@ fn nav_clone(nav: &Nav) -> Nav {
         can_employees: nav.can_employees,
         active: nav.active,
     }
+}
+
+/// The kept mail `id`, if it is still open (routed or discarded meanwhile: a German refusal).
+async fn open_kept(state: &WebState, id: i64) -> Result<KeptMail, WebError> {
+    let k = state.store.kept_mail(id).await?;
+    if k.status != "open" {
+        return Err(WebError::BadRequest("Diese E-Mail ist nicht mehr offen.".into()));
+    }
+    Ok(k)
 }
