@@ -11,6 +11,7 @@ pub mod keep;
 pub mod mailbox;
 pub mod routing;
 pub mod time;
+pub mod workflow;
 
 pub use address::{AddressError, EmailAddress};
 pub use audit::{AuditEntry, Person};
@@ -20,3 +21,4 @@ pub use employee::{
 };
 pub use keep::{AutoKind, FromProblem, KeepReason, StormLimit, Technical, Unreadable};
 pub use routing::{Decision, MailFacts, RouteStatus, decide, may_claim, route_status};
+pub use workflow::{CaseRefusal, FollowUpError, FollowUpState, NoteError, may_work};

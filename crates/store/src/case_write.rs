@@ -6,6 +6,7 @@
 //! **Invariant:** nothing else in the store writes `cases`, `case_candidates`, `case_counts` or
 //! `case_events` (checked by `crates/store/tests/invariants.rs`), so nothing changes a Vorgang
 //! without its event, and an event exists only if its change committed.
+//! Notes (`case_notes`) are written here too, each with its event.
 //! A new Vorgang action is a variant of [`CaseChange`] (its statement here) and of
 //! [`crate::events::Event`] (how it is logged), and a `Store` method that calls [`apply`].
 
@@ -43,6 +44,18 @@ pub(crate) enum CaseChange<'a> {
     Reopen { case_id: i64, by: EmployeeId },
     /// A waiting Vorgang whose candidates all lost eligibility became the kept mail `kept_id`.
     Move { case_id: i64, kept_id: i64 },
+    /// „Weitergeben“ by `by`: an open Vorgang of `from` (the Bearbeiter the caller saw) to `to`,
+    /// who must still be eligible (checked inside the statement), with an optional note.
+    HandOver { case_id: i64, from: EmployeeId, to: EmployeeId, by: EmployeeId, note: Option<&'a str> },
+    /// „Zurückgeben“ by `by`: an open Vorgang of `from` that came from a pool waits again for the
+    /// pool's other candidates (`from` leaves the pool, else the Startmaske they open next would
+    /// claim it straight back); refused unless another candidate is eligible.
+    GiveBack { case_id: i64, from: EmployeeId, by: EmployeeId },
+    /// „Notiz“: a note by `by` on a Vorgang that is not moved.
+    AddNote { case_id: i64, by: EmployeeId, text: &'a str },
+    /// „Wiedervorlage“ of an open Vorgang: set or changed (`due_ms`), or removed (`None`).
+    /// Setting what is set already writes nothing and is no refusal.
+    SetFollowUp { case_id: i64, by: EmployeeId, due_ms: Option<i64>, reason: Option<&'a str> },
 }
 
 /// Writes `change` and its events in `tx`, and returns the Vorgänge changed: for `Create` one per
@@ -84,9 +97,25 @@ pub(crate) async fn apply(
                 (vec![case_id], vec![(case_id, Event::Moved { kept_id })])
             }
         }
+        CaseChange::HandOver { case_id, from, to, by, note } => {
+            hand_over(tx, backend, at, case_id, from, to, by, note).await?
+        }
+        CaseChange::GiveBack { case_id, from, by } => give_back(tx, case_id, from, by).await?,
+        CaseChange::AddNote { case_id, by, text } => {
+            let Some(assignee) = state(tx, case_id).await?.filter(|s| s.0 != "moved").map(|s| s.1) else {
+                return Ok(vec![]);
+            };
+            let note_id = insert_note(tx, backend, at, case_id, by, text).await?;
+            (vec![case_id], vec![(case_id, Event::NoteAdded { by, note_id, assignee })])
+        }
+        CaseChange::SetFollowUp { case_id, by, due_ms, reason } => {
+            set_follow_up(tx, case_id, by, due_ms, reason).await?
+        }
     };
     append(tx, backend, at, &events).await?;
-    count_given(tx, events.iter().filter_map(|(_, e)| e.gives())).await?;
+    let given = events.iter().filter_map(|(_, e)| e.gives()).map(|e| (e, 1));
+    let taken = events.iter().filter_map(|(_, e)| e.takes()).map(|e| (e, -1));
+    count_given(tx, given.chain(taken)).await?;
     Ok(cases)
 }
 
@@ -266,16 +295,19 @@ async fn append(tx: &mut Transaction<'_, Any>, backend: Backend, at: i64, events
     Ok(())
 }
 
-/// Adds Vorgänge given to employees (one entry per Vorgang) to `case_counts`, the number the
-/// Startmaske's pager shows (migration 0011): an assigned or claimed event gives one. One row per
+/// Adds Vorgänge given to employees (+1 per Vorgang) and taken from them (-1: handed over, given
+/// back) to `case_counts`, the number the Startmaske's pager shows (migration 0011). One row per
 /// employee, in id order, so that concurrent transactions (PostgreSQL) lock the rows in the same
 /// order.
-async fn count_given(tx: &mut Transaction<'_, Any>, given_to: impl IntoIterator<Item = EmployeeId>) -> Result<()> {
+async fn count_given(
+    tx: &mut Transaction<'_, Any>,
+    changes: impl IntoIterator<Item = (EmployeeId, i64)>,
+) -> Result<()> {
     let mut per_employee = BTreeMap::<i64, i64>::new();
-    for e in given_to {
-        *per_employee.entry(e.0).or_default() += 1;
+    for (e, n) in changes {
+        *per_employee.entry(e.0).or_default() += n;
     }
-    for (employee, n) in per_employee {
+    for (employee, n) in per_employee.into_iter().filter(|(_, n)| *n != 0) {
         sqlx::query(
             "INSERT INTO case_counts (employee_id, cases) VALUES ($1, $2)
              ON CONFLICT (employee_id) DO UPDATE SET cases = case_counts.cases + excluded.cases",
@@ -286,4 +318,137 @@ async fn count_given(tx: &mut Transaction<'_, Any>, given_to: impl IntoIterator<
         .await?;
     }
     Ok(())
+}
+
+/// (status, assignee) of a Vorgang, read inside the change's transaction (which holds the log's
+/// lock on PostgreSQL, and is the one writer on SQLite).
+async fn state(tx: &mut Transaction<'_, Any>, case_id: i64) -> Result<Option<(String, Option<EmployeeId>)>> {
+    let row =
+        sqlx::query("SELECT status, assignee FROM cases WHERE id = $1").bind(case_id).fetch_optional(&mut **tx).await?;
+    row.map(|r| Ok((r.try_get(0)?, r.try_get::<Option<i64>, _>(1)?.map(EmployeeId)))).transpose()
+}
+
+async fn insert_note(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    at: i64,
+    case_id: i64,
+    by: EmployeeId,
+    text: &str,
+) -> Result<i64> {
+    let rows = insert_rows(
+        tx,
+        backend,
+        "case_notes (case_id, author, at_ms, text)",
+        "RETURNING id",
+        vec![vec![V::Int(Some(case_id)), V::Int(Some(by.0)), V::Int(Some(at)), V::Owned(Some(clean(text)))]],
+    )
+    .await?;
+    let row = rows.first().ok_or_else(|| StoreError::Invalid("note not written".into()))?;
+    Ok(row.try_get(0)?)
+}
+
+/// „Weitergeben“: one conditional UPDATE — still open, still `from`'s, and `to` still eligible —
+/// so of racing hand-overs, claims and give-backs exactly one changes the row.
+#[allow(clippy::too_many_arguments)]
+async fn hand_over<'a>(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    at: i64,
+    case_id: i64,
+    from: EmployeeId,
+    to: EmployeeId,
+    by: EmployeeId,
+    note: Option<&str>,
+) -> Result<(Vec<i64>, Vec<(i64, Event<'a>)>)> {
+    let sql = format!(
+        "UPDATE cases SET assignee = $1, claimed_ms = $2
+         WHERE id = $3 AND status = 'open' AND assignee = $4 AND assignee <> $1
+           AND EXISTS (SELECT 1 FROM employees e WHERE e.id = $1 AND {})",
+        eligible_an("e")
+    );
+    let changed =
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to.0).bind(at).bind(case_id).bind(from.0).execute(&mut **tx).await?;
+    if changed.rows_affected() == 0 {
+        return Ok((vec![], vec![]));
+    }
+    let note_id = match note {
+        Some(text) => Some(insert_note(tx, backend, at, case_id, by, text).await?),
+        None => None,
+    };
+    Ok((vec![case_id], vec![(case_id, Event::HandedOver { by, from, to, note_id })]))
+}
+
+/// „Zurückgeben“: open and `from`'s → waiting, only for a Vorgang that came from a pool (it has
+/// a `waiting` event) and only while another candidate may receive it; `from` leaves the pool.
+async fn give_back<'a>(
+    tx: &mut Transaction<'_, Any>,
+    case_id: i64,
+    from: EmployeeId,
+    by: EmployeeId,
+) -> Result<(Vec<i64>, Vec<(i64, Event<'a>)>)> {
+    let sql = format!(
+        "UPDATE cases SET status = 'waiting', assignee = NULL, claimed_ms = NULL
+         WHERE id = $1 AND status = 'open' AND assignee = $2
+           AND EXISTS (SELECT 1 FROM case_events ev WHERE ev.case_id = cases.id AND ev.kind = 'waiting')
+           AND EXISTS (SELECT 1 FROM case_candidates cc JOIN employees e ON e.id = cc.employee_id
+                       WHERE cc.case_id = cases.id AND cc.employee_id <> $2 AND {})",
+        eligible_an("e")
+    );
+    let changed = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(case_id).bind(from.0).execute(&mut **tx).await?;
+    if changed.rows_affected() == 0 {
+        return Ok((vec![], vec![]));
+    }
+    sqlx::query("DELETE FROM case_candidates WHERE case_id = $1 AND employee_id = $2")
+        .bind(case_id)
+        .bind(from.0)
+        .execute(&mut **tx)
+        .await?;
+    let candidates = sqlx::query("SELECT employee_id FROM case_candidates WHERE case_id = $1 ORDER BY employee_id")
+        .bind(case_id)
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get(0).map(EmployeeId))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((vec![case_id], vec![(case_id, Event::GivenBack { by, from, candidates })]))
+}
+
+/// „Wiedervorlage“ set, changed or removed on an open Vorgang; the event names the previous date.
+async fn set_follow_up<'a>(
+    tx: &mut Transaction<'_, Any>,
+    case_id: i64,
+    by: EmployeeId,
+    due_ms: Option<i64>,
+    reason: Option<&'a str>,
+) -> Result<(Vec<i64>, Vec<(i64, Event<'a>)>)> {
+    let Some(row) = sqlx::query("SELECT status, assignee, follow_up_ms, follow_up_reason FROM cases WHERE id = $1")
+        .bind(case_id)
+        .fetch_optional(&mut **tx)
+        .await?
+    else {
+        return Ok((vec![], vec![]));
+    };
+    let status: String = row.try_get(0)?;
+    let assignee = row.try_get::<Option<i64>, _>(1)?.map(EmployeeId);
+    let previous_ms: Option<i64> = row.try_get(2)?;
+    let previous_reason: Option<String> = row.try_get(3)?;
+    if status != "open" {
+        return Ok((vec![], vec![]));
+    }
+    let reason = due_ms.and(reason);
+    if previous_ms == due_ms && previous_reason.as_deref() == reason {
+        return Ok((vec![case_id], vec![]));
+    }
+    sqlx::query("UPDATE cases SET follow_up_ms = $1, follow_up_reason = $2 WHERE id = $3 AND status = 'open'")
+        .bind(due_ms)
+        .bind(reason.map(clean))
+        .bind(case_id)
+        .execute(&mut **tx)
+        .await?;
+    let event = match due_ms {
+        Some(due_ms) => Event::FollowUpSet { by, due_ms, reason, previous_ms, assignee },
+        None => Event::FollowUpCleared { by, previous_ms, assignee },
+    };
+    Ok((vec![case_id], vec![(case_id, event)]))
 }

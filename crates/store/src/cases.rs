@@ -36,6 +36,12 @@ pub struct CaseSummary {
     /// When the assignee got it (at import, by a claim, or routed by hand); the Startmaske marks
     /// what came after the last visit as „neu“.
     pub claimed_ms: Option<i64>,
+    /// „Wiedervorlage“: when it returns (an open Vorgang is under „Offen“ again from then on,
+    /// „fällig“), and why.
+    pub follow_up_ms: Option<i64>,
+    pub follow_up_reason: Option<String>,
+    /// The text of the newest note, if any.
+    pub last_note: Option<String>,
 }
 
 /// Which of an assignee's Vorgänge a list shows (the Startmaske's „offen“ / „erledigt“ / „alle“).
@@ -45,6 +51,9 @@ pub enum CaseFilter {
     All,
     Open,
     Done,
+    /// Open without a Wiedervorlage date (the Startmaske's „Offen“ lists the due ones apart, see
+    /// `Store::follow_ups`).
+    Undated,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -70,6 +79,17 @@ pub struct CaseEvent {
     pub kind: String,
     pub employee_id: Option<i64>,
     pub detail: String,
+    /// Who acted and for whom (see `events::Event::payload`); `{}` on rows before migration 0016.
+    pub payload: serde_json::Value,
+}
+
+/// A „Notiz“ on a Vorgang.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseNote {
+    pub id: i64,
+    pub at_ms: i64,
+    pub author: i64,
+    pub text: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -83,6 +103,8 @@ pub struct CaseDetail {
     pub candidates: Vec<i64>,
     pub attachments: Vec<StoredAttachment>,
     pub events: Vec<CaseEvent>,
+    /// Oldest first; the Verlauf places each at its `note_added` or `handed_over` event.
+    pub notes: Vec<CaseNote>,
     pub raw_id: i64,
     /// The bodies (text, HTML, forwarded original, warnings) are not stored: they are made from
     /// the raw mail when the Vorgang is shown (migration 0012). Older rows hold them.
@@ -93,10 +115,11 @@ pub struct CaseDetail {
     pub unverified_routed_by: Option<String>,
 }
 
-const SUMMARY_SELECT: &str =
+pub(crate) const SUMMARY_SELECT: &str =
     "SELECT c.id, c.subject, c.from_addr, c.from_name, c.sender_employee, c.status, c.assignee,
-        e.name AS assignee_name, c.received_ms, c.claimed_ms,
-        (SELECT COUNT(*) FROM attachments a WHERE a.case_id = c.id) AS attachment_count
+        e.name AS assignee_name, c.received_ms, c.claimed_ms, c.follow_up_ms, c.follow_up_reason,
+        (SELECT COUNT(*) FROM attachments a WHERE a.case_id = c.id) AS attachment_count,
+        (SELECT n.text FROM case_notes n WHERE n.case_id = c.id ORDER BY n.id DESC LIMIT 1) AS last_note
      FROM cases c LEFT JOIN employees e ON e.id = c.assignee";
 
 /// A page of Vorgänge (all, or one assignee's: `$1`), not done first, newest first.
@@ -114,6 +137,10 @@ fn list_sql(one_assignee: bool, filter: CaseFilter) -> String {
         CaseFilter::All => ("", "CASE c.status WHEN 'done' THEN 1 ELSE 0 END, "),
         CaseFilter::Open => ("(CASE c.status WHEN 'done' THEN 1 ELSE 0 END) = 0 AND ", ""),
         CaseFilter::Done => ("(CASE c.status WHEN 'done' THEN 1 ELSE 0 END) = 1 AND ", ""),
+        // follow_up_ms is the index's last column (migration 0019): dated rows are skipped there.
+        CaseFilter::Undated => {
+            ("(CASE c.status WHEN 'done' THEN 1 ELSE 0 END) = 0 AND c.follow_up_ms IS NULL AND ", "")
+        }
     };
     format!(
         "{SUMMARY_SELECT} WHERE {assignee}{status}c.status <> 'moved'
@@ -146,7 +173,7 @@ fn waiting_for_sql() -> String {
     )
 }
 
-fn summary_from_row(r: &AnyRow) -> Result<CaseSummary> {
+pub(crate) fn summary_from_row(r: &AnyRow) -> Result<CaseSummary> {
     Ok(CaseSummary {
         id: r.try_get("id")?,
         subject: r.try_get("subject")?,
@@ -159,6 +186,9 @@ fn summary_from_row(r: &AnyRow) -> Result<CaseSummary> {
         received_ms: r.try_get("received_ms")?,
         attachment_count: r.try_get("attachment_count")?,
         claimed_ms: r.try_get("claimed_ms")?,
+        follow_up_ms: r.try_get("follow_up_ms")?,
+        follow_up_reason: r.try_get("follow_up_reason")?,
+        last_note: r.try_get("last_note")?,
     })
 }
 
@@ -325,21 +355,24 @@ impl Store {
                     })
                 })
                 .collect::<Result<_>>()?;
-        let events =
-            sqlx::query("SELECT at_ms, kind, employee_id, detail FROM case_events WHERE case_id = $1 ORDER BY id")
-                .bind(id)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(|r| {
-                    Ok(CaseEvent {
-                        at_ms: r.try_get(0)?,
-                        kind: r.try_get(1)?,
-                        employee_id: r.try_get(2)?,
-                        detail: r.try_get(3)?,
-                    })
-                })
-                .collect::<Result<_>>()?;
+        let events = sqlx::query(
+            "SELECT at_ms, kind, employee_id, detail, payload FROM case_events WHERE case_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(CaseEvent {
+                at_ms: r.try_get(0)?,
+                kind: r.try_get(1)?,
+                employee_id: r.try_get(2)?,
+                detail: r.try_get(3)?,
+                payload: serde_json::from_str(&r.try_get::<String, _>(4)?).unwrap_or_else(|_| serde_json::json!({})),
+            })
+        })
+        .collect::<Result<_>>()?;
+        let notes = self.notes(id).await?;
         Ok(CaseDetail {
             summary,
             sent_ms: body.try_get(0)?,
@@ -351,6 +384,7 @@ impl Store {
             candidates,
             attachments,
             events,
+            notes,
             raw_id,
             body_in_raw: in_raw != 0,
         })
@@ -455,6 +489,16 @@ mod tests {
         }
         let open = plan(&store, COUNT_OPEN_SQL, 1).await;
         assert!(open.contains("cases_list_assignee (assignee=? AND <expr>=?)"), "{open}");
+        // „Offen“ without a Wiedervorlage date: the same range, dated rows skipped in the index.
+        let undated = plan(&store, &list_sql(true, CaseFilter::Undated), 3).await;
+        assert!(undated.contains("SEARCH c USING INDEX cases_list_assignee (assignee=? AND <expr>=?)"), "{undated}");
+        assert!(no_scan_no_sort(&undated), "{undated}");
+        // „fällig“ and „Wiedervorlage“ and their counts: a range of cases_follow_up, in date order.
+        for (what, sql, params) in crate::workflow::plan_sqls() {
+            let p = plan(&store, &sql, params).await;
+            assert!(p.contains("INDEX cases_follow_up (assignee=? AND follow_up_ms"), "{what}: {p}");
+            assert!(no_scan_no_sort(&p), "{what}: {p}");
+        }
         let all = plan(&store, &list_sql(false, CaseFilter::All), 2).await;
         assert!(all.contains("SCAN c USING INDEX cases_list_all"), "read in index order: {all}");
         assert!(no_scan_no_sort(&all), "{all}");

@@ -72,6 +72,40 @@ pub(crate) enum Event<'a> {
     Moved {
         kept_id: i64,
     },
+    /// „Weitergeben“: `by` handed it from `from` to `to` (who gets it as new), perhaps with the
+    /// note `note_id`.
+    HandedOver {
+        by: EmployeeId,
+        from: EmployeeId,
+        to: EmployeeId,
+        note_id: Option<i64>,
+    },
+    /// „Zurückgeben“: `by` gave it from `from` back to its pool; it waits for `candidates`.
+    GivenBack {
+        by: EmployeeId,
+        from: EmployeeId,
+        candidates: Vec<EmployeeId>,
+    },
+    /// „Notiz“ `note_id` by `by`; `assignee`: whose Vorgang it is (none while it waits).
+    NoteAdded {
+        by: EmployeeId,
+        note_id: i64,
+        assignee: Option<EmployeeId>,
+    },
+    /// „Wiedervorlage“ set (or changed from `previous_ms`) to `due_ms` by `by`.
+    FollowUpSet {
+        by: EmployeeId,
+        due_ms: i64,
+        reason: Option<&'a str>,
+        previous_ms: Option<i64>,
+        assignee: Option<EmployeeId>,
+    },
+    /// „Wiedervorlage“ `previous_ms` removed by `by`.
+    FollowUpCleared {
+        by: EmployeeId,
+        previous_ms: Option<i64>,
+        assignee: Option<EmployeeId>,
+    },
 }
 
 /// The events of a new Vorgang, in order: created, then assigned or waiting, then — made by hand
@@ -104,16 +138,27 @@ impl Event<'_> {
             Event::Closed { .. } => "closed",
             Event::Reopened { .. } => "reopened",
             Event::Moved { .. } => "moved",
+            Event::HandedOver { .. } => "handed_over",
+            Event::GivenBack { .. } => "given_back",
+            Event::NoteAdded { .. } => "note_added",
+            Event::FollowUpSet { .. } => "follow_up_set",
+            Event::FollowUpCleared { .. } => "follow_up_cleared",
         }
     }
 
-    /// The employee the event is about: who got, claimed, closed or reopened the Vorgang.
+    /// The employee the event is about: who got, claimed, closed or reopened the Vorgang, who
+    /// received it when handed over; who gave it back, wrote the note, set the Wiedervorlage.
     pub(crate) fn employee(&self) -> Option<EmployeeId> {
         match self {
             Event::Assigned { to: e }
             | Event::Claimed { by: e }
             | Event::Closed { by: e }
-            | Event::Reopened { by: e } => Some(*e),
+            | Event::Reopened { by: e }
+            | Event::HandedOver { to: e, .. }
+            | Event::GivenBack { by: e, .. }
+            | Event::NoteAdded { by: e, .. }
+            | Event::FollowUpSet { by: e, .. }
+            | Event::FollowUpCleared { by: e, .. } => Some(*e),
             _ => None,
         }
     }
@@ -127,9 +172,16 @@ impl Event<'_> {
             // Who, and why the mail had been kept (a `KeepReason` code, which has no colon).
             Event::RoutedByHand { actor, reason, .. } => format!("{actor}:{reason}"),
             Event::Moved { kept_id } => format!("kept {kept_id}"),
-            Event::Created { .. } | Event::Claimed { .. } | Event::Closed { .. } | Event::Reopened { .. } => {
-                String::new()
-            }
+            // Issue 16's events: the Verlauf reads their payload.
+            Event::Created { .. }
+            | Event::Claimed { .. }
+            | Event::Closed { .. }
+            | Event::Reopened { .. }
+            | Event::HandedOver { .. }
+            | Event::GivenBack { .. }
+            | Event::NoteAdded { .. }
+            | Event::FollowUpSet { .. }
+            | Event::FollowUpCleared { .. } => String::new(),
         }
     }
 
@@ -150,6 +202,23 @@ impl Event<'_> {
             }
             Event::Moved { kept_id } => json!({ "kept_id": kept_id, "reason": "no_candidate_left" }),
             Event::Assigned { .. } | Event::Claimed { .. } | Event::Closed { .. } | Event::Reopened { .. } => json!({}),
+            // Who acted, and for whom: what a notification needs.
+            Event::HandedOver { by, from, to, note_id } => {
+                json!({ "by": by.0, "from": from.0, "note_id": note_id, "to": to.0 })
+            }
+            Event::GivenBack { by, from, candidates } => {
+                json!({ "by": by.0, "candidates": candidates.iter().map(|c| c.0).collect::<Vec<_>>(), "from": from.0 })
+            }
+            Event::NoteAdded { by, note_id, assignee } => {
+                json!({ "assignee": assignee.map(|a| a.0), "by": by.0, "note_id": note_id })
+            }
+            Event::FollowUpSet { by, due_ms, reason, previous_ms, assignee } => json!({
+                "assignee": assignee.map(|a| a.0), "by": by.0, "due_ms": due_ms,
+                "previous_ms": previous_ms, "reason": reason
+            }),
+            Event::FollowUpCleared { by, previous_ms, assignee } => {
+                json!({ "assignee": assignee.map(|a| a.0), "by": by.0, "previous_ms": previous_ms })
+            }
         };
         value.to_string()
     }
@@ -157,7 +226,15 @@ impl Event<'_> {
     /// The employee who now has one more Vorgang (`case_counts`, the Startmaske's pager).
     pub(crate) fn gives(&self) -> Option<EmployeeId> {
         match self {
-            Event::Assigned { to: e } | Event::Claimed { by: e } => Some(*e),
+            Event::Assigned { to: e } | Event::Claimed { by: e } | Event::HandedOver { to: e, .. } => Some(*e),
+            _ => None,
+        }
+    }
+
+    /// The employee who now has one Vorgang less (handed over, given back).
+    pub(crate) fn takes(&self) -> Option<EmployeeId> {
+        match self {
+            Event::HandedOver { from: e, .. } | Event::GivenBack { from: e, .. } => Some(*e),
             _ => None,
         }
     }
@@ -283,6 +360,42 @@ mod tests {
                 ("closed", Some(2), "", "{}", None),
                 ("reopened", Some(2), "", "{}", None),
                 ("moved", None, "kept 5", r#"{"kept_id":5,"reason":"no_candidate_left"}"#, None),
+            ],
+        );
+    }
+
+    #[test]
+    fn working_a_vorgang_names_who_acted_and_for_whom() {
+        let handed = Event::HandedOver { by: ANNA, from: BERND, to: CLARA, note_id: Some(4) };
+        assert_eq!((handed.gives(), handed.takes()), (Some(CLARA), Some(BERND)));
+        let back = Event::GivenBack { by: BERND, from: BERND, candidates: vec![CLARA] };
+        assert_eq!((back.gives(), back.takes()), (None, Some(BERND)));
+        check(
+            &[
+                handed,
+                back,
+                Event::NoteAdded { by: CLARA, note_id: 9, assignee: Some(BERND) },
+                Event::FollowUpSet {
+                    by: BERND,
+                    due_ms: 50,
+                    reason: Some("Antwort"),
+                    previous_ms: None,
+                    assignee: Some(BERND),
+                },
+                Event::FollowUpCleared { by: BERND, previous_ms: Some(50), assignee: Some(BERND) },
+            ],
+            &[
+                ("handed_over", Some(3), "", r#"{"by":1,"from":2,"note_id":4,"to":3}"#, Some(3)),
+                ("given_back", Some(2), "", r#"{"by":2,"candidates":[3],"from":2}"#, None),
+                ("note_added", Some(3), "", r#"{"assignee":2,"by":3,"note_id":9}"#, None),
+                (
+                    "follow_up_set",
+                    Some(2),
+                    "",
+                    r#"{"assignee":2,"by":2,"due_ms":50,"previous_ms":null,"reason":"Antwort"}"#,
+                    None,
+                ),
+                ("follow_up_cleared", Some(2), "", r#"{"assignee":2,"by":2,"previous_ms":50}"#, None),
             ],
         );
     }

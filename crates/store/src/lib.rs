@@ -26,6 +26,7 @@ mod routes;
 mod rows;
 mod sessions;
 mod tokens;
+mod workflow;
 
 use std::str::FromStr;
 
@@ -34,7 +35,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use audit::{AuditFilter, AuditRow};
 pub use blobs::{BlobCopy, SweepReport, merge_blob_tree};
-pub use cases::{AttachmentBytes, CaseDetail, CaseEvent, CaseFilter, CaseSummary, StoredAttachment};
+pub use cases::{AttachmentBytes, CaseDetail, CaseEvent, CaseFilter, CaseNote, CaseSummary, StoredAttachment};
 pub use dns_retry::DnsRetry;
 pub use dump::TableSum;
 pub use employees::NewEmployee;
@@ -67,6 +68,10 @@ pub enum StoreError {
     /// The blob directory: a file missing, damaged or not writable.
     #[error("blob directory: {0}")]
     Blob(String),
+    /// A change of a Vorgang that its state no longer allows (issue 16: taken meanwhile, not
+    /// open, receiver not eligible …), with what happened.
+    #[error("{}", .0.english())]
+    Refused(postkorb_core::CaseRefusal),
 }
 
 /// The rules a sender row broke (all of them, so a form can show each).

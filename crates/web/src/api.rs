@@ -4,7 +4,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use postkorb_core::{Employee, EmployeeId, Permission, RouteStatus, route_status};
 use postkorb_store::StoreError;
@@ -27,6 +27,10 @@ pub fn routes() -> Router<WebState> {
         .route("/cases/{id}/raw", get(raw_case))
         .route("/cases/{id}/done", post(done))
         .route("/cases/{id}/reopen", post(reopen))
+        .route("/cases/{id}/handover", post(crate::api_work::hand_over))
+        .route("/cases/{id}/giveback", post(crate::api_work::give_back))
+        .route("/cases/{id}/notes", post(crate::api_work::add_note))
+        .route("/cases/{id}/follow-up", put(crate::api_work::set_follow_up).delete(crate::api_work::clear_follow_up))
         .route("/sync", post(sync))
         .route("/employees", get(employees))
         .route("/routes", get(list_routes).post(add_route))

@@ -28,6 +28,8 @@ pub enum WebError {
     /// The store refused a change that the page offered (e.g. a kept mail routed meanwhile by
     /// someone else): the English detail goes to the log and the API, the page says it in German.
     Conflict(String),
+    /// A change of a Vorgang its state no longer allows (issue 16), with what happened meanwhile.
+    Refused(postkorb_core::CaseRefusal),
     Internal(String),
 }
 
@@ -42,6 +44,9 @@ pub enum Denied {
     Case,
     /// Only the Bearbeiter may change the Vorgang.
     NotAssignee,
+    /// Weitergeben, Zurückgeben, Wiedervorlage: the Bearbeiter or a holder of „E-Mails
+    /// automatisch einlesen“ (issue 16).
+    NotWorker,
 }
 
 impl From<Permission> for WebError {
@@ -81,6 +86,11 @@ impl Denied {
                              Administration, wenn Sie ihn sehen müssen."
                 .into(),
             Denied::NotAssignee => "Nur der Bearbeiter des Vorgangs kann ihn erledigen oder wieder öffnen.".into(),
+            Denied::NotWorker => format!(
+                "Nur der Bearbeiter des Vorgangs oder wer das Zugriffsrecht {} hat, kann ihn weitergeben, \
+                 zurückgeben oder eine Wiedervorlage setzen.",
+                right_german(Permission::ManageMailImport)
+            ),
         }
     }
 
@@ -92,6 +102,10 @@ impl Denied {
             }
             Denied::Case => "forbidden: this case is neither assigned to you nor waiting for you".into(),
             Denied::NotAssignee => "forbidden: only the case's assignee may change its status".into(),
+            Denied::NotWorker => format!(
+                "forbidden: only the case's assignee or a holder of {} may hand it over, give it back or set a follow-up",
+                right_english(Permission::ManageMailImport)
+            ),
         }
     }
 }
@@ -102,6 +116,7 @@ impl From<postkorb_store::StoreError> for WebError {
             postkorb_store::StoreError::NotFound(_) => WebError::NotFound,
             postkorb_store::StoreError::Invalid(m) => WebError::Conflict(m),
             postkorb_store::StoreError::Employee(e) => WebError::BadRequest(e.german()),
+            postkorb_store::StoreError::Refused(why) => WebError::Refused(why),
             other => {
                 tracing::error!(error = %other, "store error");
                 WebError::Internal(other.to_string())
@@ -123,7 +138,7 @@ impl WebError {
             WebError::Forbidden(_) | WebError::ChangePassword => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            WebError::Conflict(_) => StatusCode::CONFLICT,
+            WebError::Conflict(_) | WebError::Refused(_) => StatusCode::CONFLICT,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -141,6 +156,7 @@ impl WebError {
                  erledigt, zugeordnet oder verworfen). Bitte laden Sie die Seite neu."
                     .into()
             }
+            WebError::Refused(why) => why.german(),
             WebError::Internal(_) => {
                 "Ein interner Fehler ist aufgetreten. Bitte versuchen Sie es später erneut.".into()
             }
@@ -152,7 +168,7 @@ impl WebError {
         match self {
             WebError::Forbidden(_) => "Keine Berechtigung",
             WebError::NotFound => "Nicht gefunden",
-            WebError::BadRequest(_) | WebError::Conflict(_) => "Eingabe nicht möglich",
+            WebError::BadRequest(_) | WebError::Conflict(_) | WebError::Refused(_) => "Eingabe nicht möglich",
             _ => "Fehler",
         }
     }
@@ -251,6 +267,7 @@ impl IntoResponse for ApiError {
             }
             WebError::NotFound => "not found".into(),
             WebError::BadRequest(m) | WebError::Conflict(m) => m.clone(),
+            WebError::Refused(why) => why.english(),
             WebError::Internal(_) => "internal error".into(),
         };
         (self.0.status(), axum::Json(serde_json::json!({ "error": msg }))).into_response()

@@ -50,10 +50,17 @@ pub enum Notice {
     KeptRouted,
     /// A kept mail given to one person by hand („Nur diese E-Mail zuweisen an …“).
     KeptRoutedOnce,
+    /// Issue 16: a Vorgang handed to a colleague.
+    CaseHandedOver,
+    /// Issue 16: a Vorgang given back to its pool.
+    CaseGivenBack,
+    NoteAdded,
+    FollowUpSet,
+    FollowUpCleared,
 }
 
 impl Notice {
-    pub const ALL: [Notice; 13] = [
+    pub const ALL: [Notice; 18] = [
         Notice::RouteSaved,
         Notice::RouteDeleted,
         Notice::EmployeeSaved,
@@ -67,6 +74,11 @@ impl Notice {
         Notice::MailboxDeleted,
         Notice::KeptRouted,
         Notice::KeptRoutedOnce,
+        Notice::CaseHandedOver,
+        Notice::CaseGivenBack,
+        Notice::NoteAdded,
+        Notice::FollowUpSet,
+        Notice::FollowUpCleared,
     ];
 
     pub fn code(self) -> &'static str {
@@ -84,6 +96,11 @@ impl Notice {
             Notice::MailboxDeleted => "postfach-geloescht",
             Notice::KeptRouted => "zugeordnet",
             Notice::KeptRoutedOnce => "einmal-zugewiesen",
+            Notice::CaseHandedOver => "weitergegeben",
+            Notice::CaseGivenBack => "zurueckgegeben",
+            Notice::NoteAdded => "notiz",
+            Notice::FollowUpSet => "wiedervorlage",
+            Notice::FollowUpCleared => "wiedervorlage-entfernt",
         }
     }
 
@@ -113,6 +130,13 @@ impl Notice {
             Notice::KeptRoutedOnce => {
                 "E-Mail zugewiesen: Sie ist jetzt ein Vorgang. Eine Zuordnung wurde nicht angelegt.".into()
             }
+            Notice::CaseHandedOver => "Vorgang weitergegeben.".into(),
+            Notice::CaseGivenBack => "Vorgang zurückgegeben: Er wartet jetzt wieder auf die anderen Empfänger.".into(),
+            Notice::NoteAdded => "Notiz gespeichert.".into(),
+            Notice::FollowUpSet => {
+                "Wiedervorlage gespeichert: Der Vorgang erscheint bis dahin unter „Wiedervorlage“.".into()
+            }
+            Notice::FollowUpCleared => "Wiedervorlage entfernt: Der Vorgang ist wieder unter „Offen“.".into(),
         }
     }
 

@@ -157,7 +157,16 @@ async fn every_api_answer_matches_the_schema_its_openapi_document_names() {
     store.commit_batch(mb.id, &[hostile_item(bernd.id, anna.id), assigned, kept, kept2], 1).await.unwrap();
     let spare_id = store.api_tokens(admin.id).await.unwrap().iter().find(|t| t.label == "to revoke").unwrap().id;
 
+    let clara = postkorb_store::NewEmployee {
+        name: "Clara".into(),
+        username: Some("clara".into()),
+        is_current: true,
+        license: Some("L3".into()),
+        ..Default::default()
+    };
+    let clara = store.add_employee(&clara, 1).await.unwrap();
     let (b, a) = (bernd_token.as_str(), admin_token.as_str());
+    let to = |e: postkorb_core::EmployeeId| format!("{{\"to\": {}, \"note\": \"Bitte übernehmen\"}}", e.0);
     let route = format!("{{\"from\": {}, \"to\": {}}}", anna.id, bernd.id);
     let calls = vec![
         Call::new("GET", "/cases", "/cases", b),
@@ -172,6 +181,20 @@ async fn every_api_answer_matches_the_schema_its_openapi_document_names() {
         Call::new("POST", "/cases/{id}/done", "/cases/1/done", a),
         Call::new("POST", "/cases/{id}/reopen", "/cases/1/reopen", b),
         Call::new("POST", "/cases/{id}/reopen", "/cases/1/reopen", b),
+        // Issue 16: working a Vorgang (1 and 2 are Bernd's, open).
+        Call::new("POST", "/cases/{id}/notes", "/cases/1/notes", b)
+            .json(r#"{"text": "Kunde ruft <b>morgen</b> zurück"}"#),
+        Call::new("POST", "/cases/{id}/notes", "/cases/1/notes", b).json(r#"{"text": "  "}"#),
+        Call::new("PUT", "/cases/{id}/follow-up", "/cases/1/follow-up", b)
+            .json(r#"{"date": "2099-10-25", "reason": "Antwort der Versicherung"}"#),
+        Call::new("PUT", "/cases/{id}/follow-up", "/cases/1/follow-up", b).json(r#"{"date": "2000-01-01"}"#),
+        Call::new("DELETE", "/cases/{id}/follow-up", "/cases/1/follow-up", b),
+        Call::new("POST", "/cases/{id}/giveback", "/cases/1/giveback", b).json("{}"),
+        Call::new("POST", "/cases/{id}/handover", "/cases/2/handover", b).json(&to(clara.id)),
+        Call::new("POST", "/cases/{id}/handover", "/cases/2/handover", a).json(&to(bernd.id)),
+        Call::new("POST", "/cases/{id}/handover", "/cases/2/handover", b)
+            .json(&format!("{{\"to\": {}, \"expected_assignee\": {}}}", clara.id.0, clara.id.0)),
+        Call::new("POST", "/cases/{id}/handover", "/cases/2/handover", b).json(&to(admin.id)),
         Call::new("POST", "/sync", "/sync", b),
         Call::new("GET", "/employees", "/employees", a),
         Call::new("POST", "/routes", "/routes", a).json(&route),
@@ -236,6 +259,27 @@ async fn every_api_answer_matches_the_schema_its_openapi_document_names() {
         let template = if path.starts_with("/kept") { "/kept/{id}/discard" } else { "/cases/{id}/reopen" };
         assert!(seen.contains(&(method, template, 409)), "{conflict} twice: the second is a documented 409");
     }
+    for (template, status) in [
+        ("/cases/{id}/handover", 200),
+        ("/cases/{id}/handover", 409),
+        ("/cases/{id}/giveback", 409),
+        ("/cases/{id}/notes", 201),
+        ("/cases/{id}/notes", 400),
+        ("/cases/{id}/follow-up", 400),
+    ] {
+        assert!(seen.iter().any(|(_, t, s)| *t == template && *s == status), "{template} → {status} was checked");
+    }
+    // The hand-over back and forth is in the Verlauf with names; the note stays text.
+    let (_, _, body) = send(&app, &Call::new("GET", "", "/cases/2", b)).await;
+    let kinds: Vec<Value> = serde_json::from_str::<Value>(&body).unwrap()["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].clone())
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "handed_over").count(), 2, "{body}");
+    let (_, _, body) = send(&app, &Call::new("GET", "", "/cases?limit=5", b)).await;
+    assert!(body.contains(r#""last_note":"Kunde ruft <b>morgen</b> zurück""#), "{body}");
 
     // Every documented operation was called, and every route of the API is documented.
     for (path, ops) in spec["paths"].as_object().unwrap() {

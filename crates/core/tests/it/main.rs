@@ -4,3 +4,4 @@
 mod invariants;
 mod mailbox_settings;
 mod rules;
+mod workflow;

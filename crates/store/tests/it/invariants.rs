@@ -28,6 +28,10 @@ const VORGANG_WRITES: &[&str] = &[
     "update case_events",
     "delete from case_events",
     "\"case_events (",
+    "insert into case_notes",
+    "update case_notes",
+    "delete from case_notes",
+    "\"case_notes (",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

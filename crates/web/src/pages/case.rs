@@ -1,6 +1,8 @@
 //! Vorgang: the facts, the mail as text or as sanitised HTML in a sandboxed frame (a switch
 //! „Text | HTML“, `?ansicht=text|html`, no script), attachments, the original e-mail,
-//! „Erledigt“ / „Wieder öffnen“ (with a notice) and the history.
+//! „Erledigt“ / „Wieder öffnen“ (with a notice), the forms of working it (issue 16: Weitergeben,
+//! Zurückgeben, Notiz, Wiedervorlage; handled in `case_work.rs`) and the Verlauf
+//! (`case_history.rs`).
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -73,7 +75,75 @@ struct CasePage {
     frame_sandbox: &'static str,
     forwarded: Option<Fwd>,
     attachments: Vec<Att>,
-    history: Vec<String>,
+    history: Vec<super::case_history::Entry>,
+    work: Option<Work>,
+    /// „Wiedervorlage: 22.09.2026 08:00 (fällig) – Grund“.
+    follow_up: Option<FollowUp>,
+    note_max: usize,
+}
+
+/// The forms of an open Vorgang for its Bearbeiter or an admin.
+pub struct Work {
+    /// The Bearbeiter the page shows (the forms send it back, so a change made meanwhile is
+    /// refused instead of overwritten).
+    pub assignee: i64,
+    /// Who may receive it: (id, name), without the Bearbeiter.
+    pub receivers: Vec<(i64, String)>,
+    /// It came from a pool and another candidate may still receive it.
+    pub can_give_back: bool,
+    /// The date form's values (`YYYY-MM-DD`, `HH:MM`, reason).
+    pub date: String,
+    pub time: String,
+    pub reason: String,
+}
+
+pub struct FollowUp {
+    pub at: String,
+    pub state: &'static str,
+    /// `due` or `overdue` (highlighted) or `pending`.
+    pub class: &'static str,
+    pub reason: Option<String>,
+}
+
+/// The Wiedervorlage as the page shows it.
+pub(crate) fn follow_up_of(s: &postkorb_store::CaseSummary, now: i64) -> Option<FollowUp> {
+    let due = s.follow_up_ms.filter(|_| s.status == "open")?;
+    let state = postkorb_core::workflow::follow_up_state(due, now);
+    Some(FollowUp {
+        at: german_time(due),
+        state: state.german(),
+        class: state.code(),
+        reason: s.follow_up_reason.clone(),
+    })
+}
+
+fn work_of(case: &CaseDetail, employees: &[postkorb_core::Employee], user: &CurrentUser) -> Option<Work> {
+    let s = &case.summary;
+    let assignee = s.assignee.filter(|_| s.status == "open")?;
+    if !postkorb_core::may_work(&user.employee, Some(postkorb_core::EmployeeId(assignee))) {
+        return None;
+    }
+    let eligible = |id: i64| employees.iter().any(|e| e.id.0 == id && e.check_an().is_ok());
+    let (date, time) = match s.follow_up_ms {
+        Some(ms) => {
+            let (y, m, d, hh, mm) = postkorb_core::time::berlin_civil(ms);
+            (format!("{y:04}-{m:02}-{d:02}"), format!("{hh:02}:{mm:02}"))
+        }
+        None => (String::new(), String::new()),
+    };
+    Some(Work {
+        assignee,
+        receivers: employees
+            .iter()
+            .filter(|e| e.id.0 != assignee && e.check_an().is_ok())
+            .map(|e| (e.id.0, e.name.clone()))
+            .collect(),
+        can_give_back: case.events.iter().any(|e| e.kind == "waiting")
+            && case.candidates.iter().any(|c| *c != assignee && eligible(*c)),
+        date,
+        time,
+        reason: s.follow_up_reason.clone().unwrap_or_default(),
+    })
 }
 
 /// The assignee, a still eligible candidate of a waiting Vorgang, or an admin may look at it.
@@ -105,39 +175,7 @@ pub async fn show(
             case.candidates.iter().map(|c| name_of(&employees, Some(*c))).collect::<Vec<_>>().join(", ")
         ),
     };
-    let history = case
-        .events
-        .iter()
-        .map(|e| {
-            let who = name_of(&employees, e.employee_id);
-            let what = match e.kind.as_str() {
-                "created" => "Vorgang aus E-Mail angelegt".to_string(),
-                "assigned" => format!("zugeordnet an {who}"),
-                "waiting" => format!(
-                    "wartet auf den ersten von: {}",
-                    e.detail
-                        .split(',')
-                        .filter_map(|i| i.parse().ok())
-                        .map(|i| name_of(&employees, Some(i)))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                "claimed" => format!("übernommen von {who} (Synchronisieren/Anmeldung)"),
-                "closed" => format!("erledigt von {who}"),
-                "reopened" => format!("wieder geöffnet von {who}"),
-                "unverified_routed" => format!("Absender nicht verifiziert — von Hand zugeordnet von {}", e.detail),
-                "routed_by_hand" => {
-                    let (who, why) = e.detail.rsplit_once(':').unwrap_or((e.detail.as_str(), ""));
-                    let why =
-                        postkorb_core::KeepReason::from_legacy(why, "").map(|(r, _)| r.label()).unwrap_or("unbekannt");
-                    format!("von Hand zugewiesen von {who}, ohne Zuordnung (zurückgehalten wegen: {why})")
-                }
-                "moved" => "zu „Nicht zugeordnete E-Mails“ verschoben: kein Empfänger mehr berechtigt".to_string(),
-                other => other.to_string(),
-            };
-            format!("{} – {what}", german_time(e.at_ms))
-        })
-        .collect();
+    let history = super::case_history::entries(&case.events, &case.notes, &employees);
     let done = s.status == "done";
     let page = CasePage {
         nav: Nav::new(&user, "start"),
@@ -174,6 +212,9 @@ pub async fn show(
             .map(|a| Att { id: a.id, name: a.name.clone(), label: attachment_label(&a.content_type, &a.name, a.size) })
             .collect(),
         history,
+        work: work_of(&case, &employees, &user),
+        follow_up: follow_up_of(&case.summary, now_ms()),
+        note_max: postkorb_core::workflow::NOTE_MAX_CHARS,
     };
     Ok(Html(page.render()?))
 }
@@ -279,7 +320,26 @@ pub(crate) fn sample_page(nav: Nav) -> String {
             name: "schaden.pdf".into(),
             label: crate::util::attachment_label("application/pdf", "schaden.pdf", 1_250_000),
         }],
-        history: vec![],
+        history: vec![super::case_history::Entry {
+            at: "05.12.2026 11:00".into(),
+            what: "Bernd Büro hat den Vorgang an Clara Czerny weitergegeben".into(),
+            note: Some("Bitte heute anrufen".into()),
+        }],
+        work: Some(Work {
+            assignee: 2,
+            receivers: vec![(3, "Clara Czerny".into())],
+            can_give_back: true,
+            date: "2026-12-07".into(),
+            time: "08:00".into(),
+            reason: "Antwort der Versicherung".into(),
+        }),
+        follow_up: Some(FollowUp {
+            at: "07.12.2026 08:00".into(),
+            state: "überfällig",
+            class: "overdue",
+            reason: Some("Antwort der Versicherung".into()),
+        }),
+        note_max: postkorb_core::workflow::NOTE_MAX_CHARS,
     };
     page.render().expect("the Vorgang page renders")
 }

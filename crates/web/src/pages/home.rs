@@ -1,5 +1,7 @@
-//! Startmaske: my Vorgänge (offen / erledigt / alle, new ones marked), the waiting ones I may
-//! claim, „Synchronisieren“. Opening it claims what waits for me, as logging in does (product.md
+//! Startmaske: my Vorgänge in tabs — „Offen“ (due Wiedervorlagen first, in their own table,
+//! then the open ones without a date), „Wiedervorlage“ (dated, not yet due), „Erledigt“, „Alle“ —
+//! new ones marked, the waiting ones I may claim, „Synchronisieren“. A due Wiedervorlage counts
+//! as „Offen“ again (issue 16). Opening it claims what waits for me, as logging in does (product.md
 //! rule 6: the first candidate who „starts the program“ gets a pooled Vorgang).
 
 use askama::Template;
@@ -16,6 +18,8 @@ use crate::util::{german_time, now_ms};
 use crate::view::Sender;
 
 const PAGE: i64 = 25;
+/// At most this many due Wiedervorlagen above the „Offen“ list (the rest under „Alle“).
+const DUE_SHOWN: i64 = 100;
 
 pub struct Row {
     pub id: i64,
@@ -30,6 +34,8 @@ pub struct Row {
     pub attachments: i64,
     /// Given to me after my last visit.
     pub new: bool,
+    /// The Wiedervorlage: („07.12.2026 08:00“, „fällig“, css class `due` / `overdue` / `pending`).
+    pub follow_up: Option<(String, &'static str, &'static str)>,
 }
 
 /// One of the filter's links: „Offen (3)“.
@@ -48,6 +54,8 @@ struct Home {
     /// „2 neue Vorgänge“ since the last visit, if any.
     new_label: Option<String>,
     waiting: Vec<Row>,
+    /// „Offen“, first page: the due Wiedervorlagen, by date.
+    due: Vec<Row>,
     cases: Vec<Row>,
     filter: &'static str,
     tabs: Vec<Tab>,
@@ -59,8 +67,10 @@ struct Home {
 pub struct HomeQuery {
     seite: Option<i64>,
     erhalten: Option<i64>,
-    /// `offen` (default), `erledigt` or `alle`.
+    /// `offen` (default), `wiedervorlage`, `erledigt` or `alle`.
     filter: Option<String>,
+    /// The notice after an action (`?ok=weitergegeben` …).
+    ok: Option<String>,
 }
 
 /// „1 neuer Vorgang“, „2 neue Vorgänge“ (nominative).
@@ -93,15 +103,17 @@ fn message(synced: Option<i64>, claimed_now: usize) -> Vec<String> {
     out
 }
 
-fn filter_of(q: &HomeQuery) -> (CaseFilter, &'static str) {
+/// The tab shown: its list (`None`: the pending Wiedervorlagen) and code.
+fn filter_of(q: &HomeQuery) -> (Option<CaseFilter>, &'static str) {
     match q.filter.as_deref() {
-        Some("erledigt") => (CaseFilter::Done, "erledigt"),
-        Some("alle") => (CaseFilter::All, "alle"),
-        _ => (CaseFilter::Open, "offen"),
+        Some("erledigt") => (Some(CaseFilter::Done), "erledigt"),
+        Some("alle") => (Some(CaseFilter::All), "alle"),
+        Some("wiedervorlage") => (None, "wiedervorlage"),
+        _ => (Some(CaseFilter::Undated), "offen"),
     }
 }
 
-fn row(c: postkorb_store::CaseSummary, employees: &[postkorb_core::Employee], last_seen: Option<i64>) -> Row {
+fn row(c: postkorb_store::CaseSummary, employees: &[postkorb_core::Employee], last_seen: Option<i64>, now: i64) -> Row {
     let (status, status_class) = match c.status.as_str() {
         "done" => ("erledigt", "done"),
         "waiting" => ("wartet", "waiting"),
@@ -116,6 +128,7 @@ fn row(c: postkorb_store::CaseSummary, employees: &[postkorb_core::Employee], la
         from: sender.short().to_string(),
         from_addr: sender.addr.clone(),
         new: c.claimed_ms.is_some_and(|at| at > last_seen.unwrap_or(0)) && c.status != "waiting",
+        follow_up: super::case::follow_up_of(&c, now).map(|f| (f.at, f.state, f.class)),
         subject: if c.subject.is_empty() { "(ohne Betreff)".into() } else { c.subject },
         attachments: c.attachment_count,
     }
@@ -131,27 +144,42 @@ pub async fn show(
     // Opening the Startmaske starts the program: claim what waits for me, as the login does
     // (`Store::claim` reads first and writes only when something waits).
     let claimed = if eligible { state.store.claim(me, now_ms()).await? } else { Vec::new() };
+    let now = now_ms();
     let (filter, filter_code) = filter_of(&q);
     let total = state.store.count_cases(Some(me)).await?;
     let open = state.store.count_open(me).await?;
+    let pending = state.store.count_follow_ups(me, false, now).await?;
+    let due_count = state.store.count_follow_ups(me, true, now).await?;
+    // „Offen“ holds the due ones (their own table on the first page) and those without a date.
     let shown = match filter {
-        CaseFilter::Open => open,
-        CaseFilter::Done => total - open,
-        CaseFilter::All => total,
+        Some(CaseFilter::Undated) => open - pending - due_count,
+        Some(CaseFilter::Done) => total - open,
+        Some(CaseFilter::Open) => open,
+        Some(CaseFilter::All) => total,
+        None => pending,
     };
     let pages = ((shown + PAGE - 1) / PAGE).max(1);
     let page = q.seite.unwrap_or(1).clamp(1, pages);
     let employees = state.store.employees().await?;
     let last_seen = state.store.last_seen(me).await?;
-    let cases = state
-        .store
-        .cases_filtered(Some(me), filter, PAGE, (page - 1) * PAGE)
-        .await?
-        .into_iter()
-        .map(|c| row(c, &employees, last_seen))
-        .collect();
+    let list = match filter {
+        Some(f) => state.store.cases_filtered(Some(me), f, PAGE, (page - 1) * PAGE).await?,
+        None => state.store.follow_ups(me, false, now, PAGE, (page - 1) * PAGE).await?,
+    };
+    let cases = list.into_iter().map(|c| row(c, &employees, last_seen, now)).collect();
+    let due = if filter == Some(CaseFilter::Undated) && page == 1 && due_count > 0 {
+        state
+            .store
+            .follow_ups(me, true, now, DUE_SHOWN, 0)
+            .await?
+            .into_iter()
+            .map(|c| row(c, &employees, last_seen, now))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let waiting = if eligible {
-        state.store.waiting_for(me).await?.into_iter().map(|c| row(c, &employees, last_seen)).collect()
+        state.store.waiting_for(me).await?.into_iter().map(|c| row(c, &employees, last_seen, now)).collect()
     } else {
         Vec::new()
     };
@@ -163,15 +191,25 @@ pub async fn show(
     if new_count > 0 || last_seen.is_none() {
         state.store.set_last_seen(me, now_ms()).await?;
     }
-    let tabs = [("offen", "Offen", open), ("erledigt", "Erledigt", total - open), ("alle", "Alle", total)]
-        .into_iter()
-        .map(|(code, label, count)| Tab { code, label, count, current: code == filter_code })
-        .collect();
+    let tabs = [
+        ("offen", "Offen", open - pending),
+        ("wiedervorlage", "Wiedervorlage", pending),
+        ("erledigt", "Erledigt", total - open),
+        ("alle", "Alle", total),
+    ]
+    .into_iter()
+    .map(|(code, label, count)| Tab { code, label, count, current: code == filter_code })
+    .collect();
+    let mut messages = message(q.erhalten, claimed.len());
+    if let Some(n) = (crate::ui::NoticeQuery { ok: q.ok.clone(), n: None }).german() {
+        messages.insert(0, n);
+    }
     let page_html = Home {
         nav: Nav::new(&user, "start"),
-        messages: message(q.erhalten, claimed.len()),
+        messages,
         new_label: (new_count > 0).then(|| new_cases(new_count)),
         waiting,
+        due,
         cases,
         filter: filter_code,
         tabs,

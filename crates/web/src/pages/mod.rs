@@ -3,6 +3,8 @@
 
 mod account;
 pub(crate) mod case;
+mod case_history;
+mod case_work;
 pub(crate) mod employees;
 mod home;
 pub(crate) mod kept;
@@ -128,6 +130,10 @@ pub fn routes() -> Router<WebState> {
         .route("/vorgang/{id}/html", get(case::html))
         .route("/vorgang/{id}/anhang/{aid}", get(case::attachment))
         .route("/vorgang/{id}/original.eml", get(case::original))
+        .route("/vorgang/{id}/weitergeben", post(case_work::hand_over))
+        .route("/vorgang/{id}/zurueckgeben", post(case_work::give_back))
+        .route("/vorgang/{id}/notiz", post(case_work::note))
+        .route("/vorgang/{id}/wiedervorlage", post(case_work::follow_up))
         .route("/optionen/e-mail", get(mailbox::list))
         .route("/optionen/e-mail/neu", get(mailbox::new_form).post(mailbox::create))
         .route("/optionen/e-mail/{name}", get(mailbox::show).post(mailbox::save))

@@ -198,6 +198,10 @@ async fn clerks_screens(b: &Browser, size: Size) {
     assert!(b.exists("iframe").await, "the HTML mail is shown");
     assert!(b.exists("a[href*='/anhang/']").await, "the attachments are listed");
     visit(b, size, &long_case, "Vorgang", "vorgang-langes-wort").await;
+    // Issue 16: the forms of working a Vorgang and the Startmaske's tabs.
+    assert!(b.exists("#work-handover").await && b.exists("#note-form").await, "Weitergeben and Notiz are offered");
+    visit(b, size, "/?filter=wiedervorlage", "Startmaske", "startmaske-wiedervorlage").await;
+    visit(b, size, "/?filter=alle", "Startmaske", "startmaske-alle").await;
     visit(b, size, "/konto", "Mein Konto", "mein-konto").await;
     visit(b, size, "/konto/passwort", "Passwort ändern", "passwort-aendern").await;
 
