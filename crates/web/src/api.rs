@@ -73,7 +73,8 @@ async fn list_cases(State(s): State<WebState>, h: HeaderMap, Query(q): Query<Cas
 
 async fn visible_case(s: &WebState, me: &Employee, id: i64) -> Result<postkorb_store::CaseDetail, ApiError> {
     let c = s.store.case(id).await?;
-    if crate::auth::may_open(&c, me) { Ok(c) } else { Err(ApiError(WebError::Forbidden(Denied::Case))) }
+    let covering = s.store.covering(me.id, now_ms()).await?;
+    if crate::auth::may_open(&c, me, &covering) { Ok(c) } else { Err(ApiError(WebError::Forbidden(Denied::Case))) }
 }
 
 async fn get_case(State(s): State<WebState>, h: HeaderMap, Path(id): Path<i64>) -> ApiResult {
@@ -96,7 +97,7 @@ async fn raw_case(State(s): State<WebState>, h: HeaderMap, Path(id): Path<i64>) 
 async fn set_done(s: &WebState, h: &HeaderMap, id: i64, done: bool) -> ApiResult {
     let me = api_user(s, h).await?;
     let c = visible_case(s, &me, id).await?;
-    if c.summary.assignee != Some(me.id.0) {
+    if !crate::auth::may_work(&c, &me, &s.store.covering(me.id, now_ms()).await?) {
         return Err(ApiError(WebError::Forbidden(Denied::NotAssignee)));
     }
     s.store.set_case_done(id, done, me.id, now_ms()).await?;

@@ -2,6 +2,7 @@
 //! the serve loop, the CLI as a process, the web over HTTP and in Chromium, and the scale-out on
 //! PostgreSQL.
 
+mod absence_import;
 mod api_schema;
 mod blob_dir;
 mod browser;

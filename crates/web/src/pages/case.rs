@@ -79,7 +79,8 @@ struct CasePage {
 /// The assignee, a still eligible candidate of a waiting Vorgang, or an admin may look at it.
 async fn load(state: &WebState, user: &CurrentUser, id: i64) -> Result<CaseDetail, WebError> {
     let case = state.store.case(id).await?;
-    if !crate::auth::may_open(&case, &user.employee) {
+    let covering = state.store.covering(user.employee.id, now_ms()).await?;
+    if !crate::auth::may_open(&case, &user.employee, &covering) {
         return Err(WebError::Forbidden(crate::error::Denied::Case));
     }
     Ok(case)
@@ -99,7 +100,10 @@ pub async fn show(
     let has_html = case.html.is_some();
     let show_html = has_html && q.ansicht.as_deref() != Some("text");
     let assignee = match s.assignee {
-        Some(_) => s.assignee_name.clone().unwrap_or_default(),
+        Some(_) => match &s.on_behalf_of_name {
+            Some(absent) => format!("{} in Vertretung für {absent}", s.assignee_name.clone().unwrap_or_default()),
+            None => s.assignee_name.clone().unwrap_or_default(),
+        },
         None => format!(
             "noch offen – wartet auf: {}",
             case.candidates.iter().map(|c| name_of(&employees, Some(*c))).collect::<Vec<_>>().join(", ")
@@ -112,7 +116,10 @@ pub async fn show(
             let who = name_of(&employees, e.employee_id);
             let what = match e.kind.as_str() {
                 "created" => "Vorgang aus E-Mail angelegt".to_string(),
-                "assigned" => format!("zugeordnet an {who}"),
+                "assigned" => match e.detail.split_once(':').and_then(|(_, of)| of.parse().ok()) {
+                    Some(of) => format!("zugeordnet an {who} in Vertretung für {}", name_of(&employees, Some(of))),
+                    None => format!("zugeordnet an {who}"),
+                },
                 "waiting" => format!(
                     "wartet auf den ersten von: {}",
                     e.detail
@@ -122,7 +129,16 @@ pub async fn show(
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
-                "claimed" => format!("übernommen von {who} (Synchronisieren/Anmeldung)"),
+                "claimed" => match e.detail.parse().ok() {
+                    Some(of) => format!(
+                        "übernommen von {who} in Vertretung für {} (Synchronisieren/Anmeldung)",
+                        name_of(&employees, Some(of))
+                    ),
+                    None => format!("übernommen von {who} (Synchronisieren/Anmeldung)"),
+                },
+                "absence" => serde_json::from_str::<postkorb_core::CoverNote>(&e.detail)
+                    .map(|n| n.german())
+                    .unwrap_or_else(|_| "Abwesenheit: Hinweis".into()),
                 "closed" => format!("erledigt von {who}"),
                 "reopened" => format!("wieder geöffnet von {who}"),
                 "unverified_routed" => format!("Absender nicht verifiziert — von Hand zugeordnet von {}", e.detail),
@@ -153,7 +169,11 @@ pub async fn show(
             _ => "offen",
         },
         done,
-        can_change: s.assignee == Some(user.employee.id.0),
+        can_change: crate::auth::may_work(
+            &case,
+            &user.employee,
+            &state.store.covering(user.employee.id, now_ms()).await?,
+        ),
         notice: notice.german(),
         warnings: case.warnings.iter().map(|w| Hint { text: w.german(), detail: w.detail() }).collect(),
         unverified_routed_by: case.unverified_routed_by.clone(),
@@ -193,7 +213,8 @@ pub async fn set_status(
 ) -> Result<Response, WebError> {
     user.check_csrf(&form.csrf)?;
     let case = load(&state, &user, id).await?;
-    if case.summary.assignee != Some(user.employee.id.0) {
+    let covering = state.store.covering(user.employee.id, now_ms()).await?;
+    if !crate::auth::may_work(&case, &user.employee, &covering) {
         return Err(WebError::Forbidden(crate::error::Denied::NotAssignee));
     }
     let done = form.done == "1";
