@@ -24,6 +24,7 @@ mod scale_migrate;
 mod scale_support;
 mod serve;
 mod test_dns;
+mod web_absence;
 mod web_cases;
 mod web_http;
 mod web_mailboxes;

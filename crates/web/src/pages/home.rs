@@ -30,6 +30,8 @@ pub struct Row {
     pub attachments: i64,
     /// Given to me after my last visit.
     pub new: bool,
+    /// The Bearbeiter's name (the „In Vertretung“ sections name whose it is).
+    pub assignee: String,
 }
 
 /// One of the filter's links: „Offen (3)“.
@@ -48,6 +50,10 @@ struct Home {
     /// „2 neue Vorgänge“ since the last visit, if any.
     new_label: Option<String>,
     waiting: Vec<Row>,
+    /// „In Vertretung“: the open Vorgänge of the absent people I stand in for now.
+    covering: Vec<Row>,
+    /// Admins: open Vorgänge waiting for an absent recipient nobody can cover.
+    absent_waiting: Vec<Row>,
     cases: Vec<Row>,
     filter: &'static str,
     tabs: Vec<Tab>,
@@ -116,6 +122,7 @@ fn row(c: postkorb_store::CaseSummary, employees: &[postkorb_core::Employee], la
         from: sender.short().to_string(),
         from_addr: sender.addr.clone(),
         new: c.claimed_ms.is_some_and(|at| at > last_seen.unwrap_or(0)) && c.status != "waiting",
+        assignee: c.assignee_name.clone().unwrap_or_default(),
         subject: if c.subject.is_empty() { "(ohne Betreff)".into() } else { c.subject },
         attachments: c.attachment_count,
     }
@@ -155,6 +162,19 @@ pub async fn show(
     } else {
         Vec::new()
     };
+    let (absences, staff) = state.store.absences_at(now_ms()).await?;
+    let mut covering = Vec::new();
+    for absent in postkorb_core::absence::covered_by(me, now_ms(), &absences, &staff) {
+        let theirs = state.store.cases_filtered(Some(absent), CaseFilter::Open, PAGE, 0).await?;
+        covering.extend(theirs.into_iter().map(|c| row(c, &employees, last_seen)));
+    }
+    let mut absent_waiting = Vec::new();
+    if user.employee.has(postkorb_core::Permission::ManageMailImport) {
+        for absent in postkorb_core::absence::waiting_absent(now_ms(), &absences, &staff) {
+            let theirs = state.store.cases_filtered(Some(absent), CaseFilter::Open, PAGE, 0).await?;
+            absent_waiting.extend(theirs.into_iter().map(|c| row(c, &employees, last_seen)));
+        }
+    }
     let new_count = state.store.new_cases_since(me, last_seen.unwrap_or(0)).await?;
     // Moved on only when something was new. Nothing was claimed for me after `last_seen`, so
     // keeping it changes no later count (a claim racing this page is even counted next time
@@ -172,6 +192,8 @@ pub async fn show(
         messages: message(q.erhalten, claimed.len()),
         new_label: (new_count > 0).then(|| new_cases(new_count)),
         waiting,
+        covering,
+        absent_waiting,
         cases,
         filter: filter_code,
         tabs,
