@@ -190,6 +190,26 @@ pub fn waiting_absent(at: i64, absences: &[Absence], employees: &[Employee]) -> 
     absent.into_iter().filter(|a| matches!(receiver(*a, at, absences, employees), Receiver::Waits { .. })).collect()
 }
 
+/// A pooled Vorgang (waiting for the first of `candidates`) that nobody can claim because its
+/// candidates are away without a usable Vertreter: at least one waits for their return and every
+/// other one may not receive at all. Admins see it under „Wartet auf abwesenden Empfänger“; a
+/// candidate who is present, or away with a Vertreter, can still claim it, so it is not listed.
+pub fn pool_waits_for_absent(candidates: &[EmployeeId], at: i64, absences: &[Absence], employees: &[Employee]) -> bool {
+    let mut waits = false;
+    for c in candidates {
+        match receiver(*c, at, absences, employees) {
+            Receiver::Waits { .. } => waits = true,
+            Receiver::Vertreter { .. } => return false,
+            Receiver::Present(_) => {
+                if employees.iter().find(|e| e.id == *c).is_some_and(|e| e.check_an().is_ok()) {
+                    return false;
+                }
+            }
+        }
+    }
+    waits
+}
+
 /// Why an absence cannot be saved as entered.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum AbsenceError {

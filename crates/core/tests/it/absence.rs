@@ -1,7 +1,7 @@
 //! Abwesenheit und Vertretung as data: who receives a Vorgang meant for someone who is away, who
 //! stands in for whom, and which absences can be saved.
 
-use postkorb_core::absence::{check_absence, covered_by, receiver, waiting_absent};
+use postkorb_core::absence::{check_absence, covered_by, pool_waits_for_absent, receiver, waiting_absent};
 use postkorb_core::*;
 
 fn emp(id: i64, name: &str, current: bool, license: Option<&str>) -> Employee {
@@ -199,4 +199,28 @@ fn an_absence_is_saved_only_with_a_vertreter_who_may_receive_and_without_overlap
     }
     let overlap = check_absence(&away(0, 2, NOW, None, None), NOW, &office, &existing).unwrap_err();
     assert!(overlap.german(|ms| format!("T{ms}")).starts_with("Bernd Büro ist in dieser Zeit schon abwesend"));
+}
+
+#[test]
+fn a_pool_waits_for_absent_recipients_only_when_no_candidate_can_claim_it() {
+    let office = office();
+    // Anna and Bernd away without Vertreter; Frank away with Clara as Vertreterin.
+    let absences = vec![
+        away(1, 1, NOW - DAY, None, None),
+        away(2, 2, NOW - DAY, Some(NOW + DAY), None),
+        away(3, 6, NOW - DAY, None, Some(3)),
+    ];
+    let cases: Vec<(&str, Vec<i64>, i64, bool)> = vec![
+        ("every candidate away without Vertreter", vec![1, 2], NOW, true),
+        ("one candidate present", vec![1, 3], NOW, false),
+        ("the other away, but with a Vertreterin", vec![2, 6], NOW, false),
+        ("the other may not receive at all", vec![2, 4, 5], NOW, true),
+        ("nobody away, nobody may receive (not this list's business)", vec![4, 5], NOW, false),
+        ("Bernd back", vec![1, 2], NOW + 2 * DAY, false),
+        ("no candidates", vec![], NOW, false),
+    ];
+    for (what, candidates, at, expected) in cases {
+        let candidates: Vec<EmployeeId> = candidates.into_iter().map(EmployeeId).collect();
+        assert_eq!(pool_waits_for_absent(&candidates, at, &absences, &office), expected, "{what}");
+    }
 }
