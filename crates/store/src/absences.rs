@@ -12,7 +12,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::audit::audit_in;
-use crate::{Result, Store, StoreError};
+use crate::{CaseSummary, Result, Store, StoreError};
 
 /// An absence as the lists show it, with the names.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -82,6 +82,33 @@ impl Store {
     pub async fn covering(&self, vertreter: EmployeeId, now_ms: i64) -> Result<Vec<EmployeeId>> {
         let (absences, employees) = self.absences_at(now_ms).await?;
         Ok(covered_by(vertreter, now_ms, &absences, &employees))
+    }
+
+    /// Pooled Vorgänge nobody can claim at `now` because their candidates are away without a usable
+    /// Vertreter (core's `pool_waits_for_absent`), newest first, each with its candidates: what
+    /// admins see under „Wartet auf abwesenden Empfänger“ besides the assigned ones.
+    pub async fn pools_waiting_on_absent(&self, now_ms: i64) -> Result<Vec<(CaseSummary, Vec<EmployeeId>)>> {
+        let (absences, employees) = self.absences_at(now_ms).await?;
+        let mut out: Vec<(CaseSummary, Vec<EmployeeId>)> = Vec::new();
+        for absent in absence::waiting_absent(now_ms, &absences, &employees) {
+            for case in self.waiting_for(absent).await? {
+                if out.iter().any(|(c, _)| c.id == case.id) {
+                    continue;
+                }
+                let rows =
+                    sqlx::query("SELECT employee_id FROM case_candidates WHERE case_id = $1 ORDER BY employee_id")
+                        .bind(case.id)
+                        .fetch_all(&self.pool)
+                        .await?;
+                let candidates =
+                    rows.iter().map(|r| r.try_get(0).map(EmployeeId)).collect::<std::result::Result<Vec<_>, _>>()?;
+                if absence::pool_waits_for_absent(&candidates, now_ms, &absences, &employees) {
+                    out.push((case, candidates));
+                }
+            }
+        }
+        out.sort_by_key(|(c, _)| (std::cmp::Reverse(c.received_ms), std::cmp::Reverse(c.id)));
+        Ok(out)
     }
 
     /// Current and future absences (of one employee, or of everyone), earliest first, with names.

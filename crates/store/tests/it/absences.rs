@@ -171,3 +171,36 @@ async fn absences_are_checked_listed_ended_and_audited() {
         assert_eq!(&actions[..5], ["end_absence", "end_absence", "add_absence", "add_absence", "add_absence"]);
     }
 }
+
+#[tokio::test]
+async fn a_pool_whose_candidates_are_all_away_without_vertreter_waits_for_them_and_admins_can_list_it() {
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let dora = dora(&store).await;
+        let pool = Decision::Pool { sender: o.anna, candidates: vec![o.bernd, o.clara] };
+        let out = store.commit_batch(o.mailbox, &[item("k1", "eins", pool)], NOW).await.unwrap();
+        let case = case_of(&out[0]);
+        let listed = |at: i64| {
+            let store = &store;
+            async move {
+                store
+                    .pools_waiting_on_absent(at)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|(c, who)| (c.id, who))
+                    .collect::<Vec<_>>()
+            }
+        };
+        store.add_absence(&away(o.bernd, NOW - DAY, Some(NOW + DAY), None), "bernd", NOW).await.unwrap().unwrap();
+        assert!(listed(NOW).await.is_empty(), "Clara is there and can claim it");
+        let clara_away = away(o.clara, NOW - DAY, None, None);
+        let clara_away = store.add_absence(&clara_away, "clara", NOW).await.unwrap().unwrap();
+        assert_eq!(listed(NOW).await, vec![(case, vec![o.bernd, o.clara])]);
+        assert!(listed(NOW + 2 * DAY).await.is_empty(), "Bernd is back");
+        // With Dora standing in for Clara it can be claimed again.
+        store.end_absence(clara_away, "clara", NOW).await.unwrap();
+        store.add_absence(&away(o.clara, NOW, None, Some(dora)), "clara", NOW).await.unwrap().unwrap();
+        assert!(listed(NOW + 1).await.is_empty());
+    }
+}
