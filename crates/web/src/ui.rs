@@ -50,10 +50,15 @@ pub enum Notice {
     KeptRouted,
     /// A kept mail given to one person by hand („Nur diese E-Mail zuweisen an …“).
     KeptRoutedOnce,
+    AbsenceAdded,
+    /// A running absence ended now.
+    AbsenceEnded,
+    /// A planned absence removed before it began.
+    AbsenceCancelled,
 }
 
 impl Notice {
-    pub const ALL: [Notice; 13] = [
+    pub const ALL: [Notice; 16] = [
         Notice::RouteSaved,
         Notice::RouteDeleted,
         Notice::EmployeeSaved,
@@ -67,6 +72,9 @@ impl Notice {
         Notice::MailboxDeleted,
         Notice::KeptRouted,
         Notice::KeptRoutedOnce,
+        Notice::AbsenceAdded,
+        Notice::AbsenceEnded,
+        Notice::AbsenceCancelled,
     ];
 
     pub fn code(self) -> &'static str {
@@ -84,6 +92,9 @@ impl Notice {
             Notice::MailboxDeleted => "postfach-geloescht",
             Notice::KeptRouted => "zugeordnet",
             Notice::KeptRoutedOnce => "einmal-zugewiesen",
+            Notice::AbsenceAdded => "abwesenheit-eingetragen",
+            Notice::AbsenceEnded => "abwesenheit-beendet",
+            Notice::AbsenceCancelled => "abwesenheit-gestrichen",
         }
     }
 
@@ -113,6 +124,9 @@ impl Notice {
             Notice::KeptRoutedOnce => {
                 "E-Mail zugewiesen: Sie ist jetzt ein Vorgang. Eine Zuordnung wurde nicht angelegt.".into()
             }
+            Notice::AbsenceAdded => "Abwesenheit eingetragen.".into(),
+            Notice::AbsenceEnded => "Abwesenheit beendet: Neue Vorgänge gehen wieder an den Mitarbeiter selbst.".into(),
+            Notice::AbsenceCancelled => "Geplante Abwesenheit gestrichen.".into(),
         }
     }
 

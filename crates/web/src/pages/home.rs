@@ -174,6 +174,13 @@ pub async fn show(
             let theirs = state.store.cases_filtered(Some(absent), CaseFilter::Open, PAGE, 0).await?;
             absent_waiting.extend(theirs.into_iter().map(|c| row(c, &employees, last_seen)));
         }
+        // Pools whose candidates are all away without Vertreter: nobody can claim them now.
+        for (c, candidates) in state.store.pools_waiting_on_absent(now_ms()).await? {
+            let names: Vec<String> = candidates.iter().map(|e| super::name_of(&employees, Some(e.0))).collect();
+            let mut r = row(c, &employees, last_seen);
+            r.assignee = format!("noch offen – wartet auf: {}", names.join(", "));
+            absent_waiting.push(r);
+        }
     }
     let new_count = state.store.new_cases_since(me, last_seen.unwrap_or(0)).await?;
     // Moved on only when something was new. Nothing was claimed for me after `last_seen`, so
