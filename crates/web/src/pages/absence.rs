@@ -451,7 +451,9 @@ mod tests {
     #[test]
     fn the_form_is_read_on_the_office_clock_with_open_end_and_a_day_until_its_end() {
         let at = |s: &str| parse_berlin(s).unwrap();
-        let cases: Vec<(&str, AbsenceForm, Result<(i64, Option<i64>, Option<i64>), &str>)> = vec![
+        /// (from, until, Vertreter) or the field with the error.
+        type Read = Result<(i64, Option<i64>, Option<i64>), &'static str>;
+        let cases: Vec<(&str, AbsenceForm, Read)> = vec![
             (
                 "date and time, open end",
                 form(("2026-12-24", "08:00"), ("", ""), ""),
