@@ -77,6 +77,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sync { user } => cli::mail::sync(&ctx, &user).await,
         Command::Cases(cmd) => cli::mail::cases(&ctx, cmd).await,
         Command::Kept(cmd) => cli::mail::kept(&ctx, cmd).await,
+        Command::Absence(cmd) => cli::absence::run(&ctx, cmd).await,
         Command::Import(args) => cli::mail::import(&ctx, args).await,
         Command::MigrateDb { to } => cli::db::migrate_db(&ctx, &to).await,
         Command::Backup { file } => cli::db::backup(&ctx, &file).await,

@@ -113,10 +113,25 @@ pub enum AuditEntry {
         email: String,
         kept_by: Person,
     },
+    /// An absence was entered (`until_ms` None: open end), with its Vertreter if any.
+    AddAbsence {
+        absence: i64,
+        employee: Person,
+        from_ms: i64,
+        until_ms: Option<i64>,
+        substitute: Option<Person>,
+    },
+    /// An absence was ended early (`ended_ms`), or cancelled before it began (`cancelled`).
+    EndAbsence {
+        absence: i64,
+        employee: Person,
+        ended_ms: i64,
+        cancelled: bool,
+    },
 }
 
 /// The kinds, for the Protokoll's filter: (action word, German name).
-pub const KINDS: [(&str, &str); 19] = [
+pub const KINDS: [(&str, &str); 21] = [
     ("add_route", "Zuordnung angelegt"),
     ("remove_route", "Zuordnung gelöscht"),
     ("discard_kept", "E-Mail verworfen"),
@@ -136,7 +151,15 @@ pub const KINDS: [(&str, &str); 19] = [
     ("disable_mailbox", "Postfach angehalten"),
     ("enable_mailbox", "Postfach wieder eingeschaltet"),
     ("clear_duplicate_email", "Doppelte E-Mail-Adresse entfernt"),
+    ("add_absence", "Abwesenheit eingetragen"),
+    ("end_absence", "Abwesenheit beendet"),
 ];
+
+/// `TT.MM.JJJJ HH:MM` on the office's clock.
+fn when(ms: i64) -> String {
+    let (y, m, d, hh, mm) = crate::time::berlin_civil(ms);
+    format!("{d:02}.{m:02}.{y:04} {hh:02}:{mm:02}")
+}
 
 fn quoted(s: &str) -> String {
     if s.trim().is_empty() { "(ohne Betreff)".to_string() } else { format!("„{}“", s.trim()) }
@@ -169,6 +192,8 @@ impl AuditEntry {
             AuditEntry::DisableMailbox { .. } => "disable_mailbox",
             AuditEntry::EnableMailbox { .. } => "enable_mailbox",
             AuditEntry::ClearDuplicateEmail { .. } => "clear_duplicate_email",
+            AuditEntry::AddAbsence { .. } => "add_absence",
+            AuditEntry::EndAbsence { .. } => "end_absence",
         }
     }
 
@@ -244,6 +269,22 @@ impl AuditEntry {
                  Zuordnungen Von {} sind dadurch inaktiv",
                 employee.name, kept_by.name, employee.name
             ),
+            AuditEntry::AddAbsence { employee, from_ms, until_ms, substitute, .. } => format!(
+                "hat eine Abwesenheit von {} eingetragen: ab {}{}{}",
+                employee.name,
+                when(*from_ms),
+                until_ms.map(|u| format!(" bis {}", when(u))).unwrap_or_else(|| " ohne Ende".into()),
+                substitute
+                    .as_ref()
+                    .map(|s| format!(", Vertretung: {}", s.name))
+                    .unwrap_or_else(|| ", ohne Vertretung".into())
+            ),
+            AuditEntry::EndAbsence { employee, cancelled: true, .. } => {
+                format!("hat eine geplante Abwesenheit von {} gestrichen", employee.name)
+            }
+            AuditEntry::EndAbsence { employee, ended_ms, .. } => {
+                format!("hat die Abwesenheit von {} am {} beendet", employee.name, when(*ended_ms))
+            }
         }
     }
 
@@ -279,6 +320,32 @@ impl AuditEntry {
                 employee: p(6, "Bernd Zwei"),
                 email: "bernd@firma.de".into(),
                 kept_by: p(2, "Bernd Büro"),
+            },
+            AuditEntry::AddAbsence {
+                absence: 1,
+                employee: p(2, "Bernd Büro"),
+                from_ms: 1_785_571_200_000,
+                until_ms: Some(1_786_780_800_000),
+                substitute: Some(p(3, "Clara Chef")),
+            },
+            AuditEntry::AddAbsence {
+                absence: 2,
+                employee: p(2, "Bernd Büro"),
+                from_ms: 1_785_571_200_000,
+                until_ms: None,
+                substitute: None,
+            },
+            AuditEntry::EndAbsence {
+                absence: 1,
+                employee: p(2, "Bernd Büro"),
+                ended_ms: 1_785_600_000_000,
+                cancelled: false,
+            },
+            AuditEntry::EndAbsence {
+                absence: 2,
+                employee: p(2, "Bernd Büro"),
+                ended_ms: 1_785_500_000_000,
+                cancelled: true,
             },
         ]
     }
@@ -328,6 +395,8 @@ pub fn legacy_german(action: &str) -> String {
         "delete_mailbox" => "hat ein Postfach gelöscht",
         "disable_mailbox" => "hat ein Postfach angehalten",
         "enable_mailbox" => "hat ein Postfach wieder eingeschaltet",
+        "add_absence" => "hat eine Abwesenheit eingetragen",
+        "end_absence" => "hat eine Abwesenheit beendet",
         _ => "hat eine Änderung vorgenommen",
     };
     what.to_string()

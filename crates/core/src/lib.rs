@@ -4,6 +4,7 @@
 //! sender rows (Von → An), the routing decision and the claim rule — and the typed mailbox settings
 //! with their one validator.
 
+pub mod absence;
 pub mod address;
 pub mod audit;
 pub mod employee;
@@ -13,6 +14,7 @@ pub mod routing;
 pub mod time;
 pub mod workflow;
 
+pub use absence::{Absence, AbsenceError, CoverNote, Receiver};
 pub use address::{AddressError, EmailAddress};
 pub use audit::{AuditEntry, Person};
 pub use employee::{

@@ -84,6 +84,23 @@ pub fn berlin_to_utc(y: i64, m: i64, d: i64, hh: i64, mm: i64) -> i64 {
     if berlin_offset_ms(summer) == 7_200_000 { summer } else { wall - 3_600_000 }
 }
 
+/// A moment on the office's clock as people type it: `YYYY-MM-DD HH:MM` (also with `T` between,
+/// as a browser's `datetime-local` sends it) or `YYYY-MM-DD` alone (00:00); `None` for any other
+/// form, an impossible day or time. The web form, the CLI and the tests read times through this.
+pub fn parse_berlin(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (date, time) = match s.split_once([' ', 'T']) {
+        Some((d, t)) => (d, t.trim()),
+        None => (s, "00:00"),
+    };
+    let day = parse_iso_date(date)?;
+    let (hh, mm) = time.split_once(':')?;
+    let ok = |v: &str, max: i64| v.parse::<i64>().ok().filter(|n| v.len() == 2 && (0..=max).contains(n));
+    let (hh, mm) = (ok(hh, 23)?, ok(mm, 59)?);
+    let (y, m, d, _, _) = civil_from_ms(day);
+    Some(berlin_to_utc(y, m, d, hh, mm))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,6 +134,18 @@ mod tests {
         assert_eq!(iso_date(951_782_400_000), "2000-02-29");
         for bad in ["2001-02-29", "2026-13-01", "27.11.2026", "2026-11", "x", "2026-1-1"] {
             assert_eq!(parse_iso_date(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn typed_moments_are_read_on_the_office_clock() {
+        assert_eq!(parse_berlin("2026-12-24 08:00"), Some(utc_ms(2026, 12, 24, 7, 0)));
+        assert_eq!(parse_berlin("2026-07-01T08:30"), Some(utc_ms(2026, 7, 1, 6, 30)));
+        assert_eq!(parse_berlin(" 2026-12-24 "), Some(utc_ms(2026, 12, 23, 23, 0)));
+        for bad in
+            ["2026-12-24 24:00", "2026-12-24 8:00", "2026-02-30 08:00", "24.12.2026 08:00", "", "2026-12-24 08:60"]
+        {
+            assert_eq!(parse_berlin(bad), None, "{bad}");
         }
     }
 }

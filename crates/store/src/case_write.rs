@@ -12,7 +12,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use postkorb_core::{Decision, EmployeeId};
+use postkorb_core::absence::receiver;
+use postkorb_core::{Decision, EmployeeId, Receiver};
 use postkorb_mail::InboundMail;
 use sqlx::{Any, Row, Transaction};
 
@@ -36,8 +37,10 @@ pub(crate) struct NewCase<'a> {
 pub(crate) enum CaseChange<'a> {
     /// New Vorgänge; a batch takes a few multi-row statements, not a few per Vorgang.
     Create(Vec<NewCase<'a>>),
-    /// „Synchronisieren“: `by` gets every waiting Vorgang they are an eligible candidate for.
-    Claim { by: EmployeeId },
+    /// „Synchronisieren“: `by` gets every waiting Vorgang they are an eligible candidate for, or
+    /// one of the absent people in `covering` is (then „in Vertretung für“ them; core's
+    /// `absence::covered_by`, read at the claim).
+    Claim { by: EmployeeId, covering: Vec<EmployeeId> },
     /// „Erledigt“: only an open Vorgang.
     Close { case_id: i64, by: EmployeeId },
     /// „Wieder öffnen“: only a done Vorgang.
@@ -73,12 +76,16 @@ pub(crate) async fn apply(
     lock_log(tx, backend).await?;
     let (cases, events): (Vec<i64>, Vec<(i64, Event<'_>)>) = match change {
         CaseChange::Create(new) => create(tx, backend, at, new).await?,
-        CaseChange::Claim { by } => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(claim_sql())).bind(by.0).bind(at).fetch_all(&mut **tx).await?;
-            let mut won: Vec<i64> = rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
+        CaseChange::Claim { by, covering } => {
+            let sql = if covering.is_empty() { claim_sql() } else { claim_covering_sql(&covering) };
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(by.0).bind(at).fetch_all(&mut **tx).await?;
+            let mut won: Vec<(i64, Option<EmployeeId>)> = rows
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get::<Option<i64>, _>(1)?.map(EmployeeId))))
+                .collect::<Result<_, sqlx::Error>>()?;
             won.sort();
-            let events = won.iter().map(|id| (*id, Event::Claimed { by })).collect();
-            (won, events)
+            let events = won.iter().map(|(id, of)| (*id, Event::Claimed { by, on_behalf_of: *of })).collect();
+            (won.into_iter().map(|(id, _)| id).collect(), events)
         }
         CaseChange::Close { case_id, by } => {
             set_status(tx, case_id, "open", "done", Some(at), Event::Closed { by }).await?
@@ -140,12 +147,29 @@ async fn lock_log(tx: &mut Transaction<'_, Any>, backend: Backend) -> Result<()>
 /// statement (see `cases.rs`), found the same way as the waiting list. `$1` the employee, `$2` now.
 pub(crate) fn claim_sql() -> String {
     format!(
-        "UPDATE cases SET status = 'open', assignee = $1, claimed_ms = $2
+        "UPDATE cases SET status = 'open', assignee = $1, claimed_ms = $2, on_behalf_of = NULL
          WHERE status = 'waiting' AND {}
            AND EXISTS (SELECT 1 FROM employees e WHERE e.id = $1 AND {})
-         RETURNING id",
+         RETURNING id, on_behalf_of",
         is_candidate("cases.id"),
         eligible_an("e")
+    )
+}
+
+/// The claim of a Vertreter (`$1`) who stands in for the absent `covering`: a waiting Vorgang of
+/// which `$1` or one of them is a candidate; for one of theirs it names (the lowest of) them in
+/// `on_behalf_of`. Eligibility of `$1` is re-checked inside the statement, as in [`claim_sql`].
+fn claim_covering_sql(covering: &[EmployeeId]) -> String {
+    let ids = covering.iter().map(|e| e.0.to_string()).collect::<Vec<_>>().join(", ");
+    let theirs = format!("FROM case_candidates cc WHERE cc.case_id = cases.id AND cc.employee_id IN ({ids})");
+    format!(
+        "UPDATE cases SET status = 'open', assignee = $1, claimed_ms = $2,
+             on_behalf_of = CASE WHEN {mine} THEN NULL ELSE (SELECT MIN(cc.employee_id) {theirs}) END
+         WHERE status = 'waiting' AND ({mine} OR (SELECT COUNT(*) {theirs}) > 0)
+           AND EXISTS (SELECT 1 FROM employees e WHERE e.id = $1 AND {eligible})
+         RETURNING id, on_behalf_of",
+        mine = is_candidate("cases.id"),
+        eligible = eligible_an("e")
     )
 }
 
@@ -175,11 +199,21 @@ async fn create<'a>(
     at: i64,
     new: Vec<NewCase<'a>>,
 ) -> Result<(Vec<i64>, Vec<(i64, Event<'a>)>)> {
+    // Abwesenheit: a Vorgang for someone away goes to their Vertreter or waits for them (core's
+    // `absence::receiver`, with the absences in force now, read in this transaction).
+    let (absences, employees) = crate::absences::active_in(tx, at).await?;
+    let receivers: Vec<Option<Receiver>> = new
+        .iter()
+        .map(|c| match c.decision {
+            Decision::Assign { to, .. } => Some(receiver(*to, at, &absences, &employees)),
+            _ => None,
+        })
+        .collect();
     let mut case_rows = Vec::with_capacity(new.len());
-    for c in &new {
+    for (c, receiver) in new.iter().zip(&receivers) {
         let mail = c.mail;
         let (sender, status, assignee) = match c.decision {
-            Decision::Assign { sender, to } => (*sender, "open", Some(*to)),
+            Decision::Assign { sender, .. } => (*sender, "open", receiver.as_ref().map(Receiver::to)),
             Decision::Pool { sender, .. } => (*sender, "waiting", None),
             Decision::Keep(_) => return Err(StoreError::Invalid("a kept mail is not a Vorgang".into())),
         };
@@ -214,6 +248,7 @@ async fn create<'a>(
             V::Int(assignee.map(|_| at)),
             V::Int(Some(1)),
             V::Str(unverified_routed_by),
+            V::Int(receiver.as_ref().and_then(Receiver::on_behalf_of).map(|e| e.0)),
         ]);
     }
     let returned = insert_rows(
@@ -221,7 +256,7 @@ async fn create<'a>(
         backend,
         "cases (mailbox_id, raw_id, subject, from_addr, from_name, sender_employee, sent_ms, received_ms,
              body_text, body_html, forwarded_json, warnings_json, status, assignee, claimed_ms, body_in_raw,
-             unverified_routed_by)",
+             unverified_routed_by, on_behalf_of)",
         "RETURNING id, raw_id",
         case_rows,
     )
@@ -235,7 +270,7 @@ async fn create<'a>(
     let mut candidate_rows = Vec::new();
     let mut attachment_rows = Vec::new();
     let mut events = Vec::with_capacity(2 * new.len());
-    for c in &new {
+    for (c, receiver) in new.iter().zip(receivers) {
         let case_id = case_by_raw[&c.raw_id];
         cases.push(case_id);
         let candidates = match c.decision {
@@ -261,7 +296,7 @@ async fn create<'a>(
                 V::Int(Some(1)),
             ]);
         }
-        events.extend(events::created(c.decision, c.via)?.into_iter().map(|e| (case_id, e)));
+        events.extend(events::created(c.decision, c.via, receiver)?.into_iter().map(|e| (case_id, e)));
     }
     insert_rows(tx, backend, "case_candidates (case_id, employee_id)", "", candidate_rows).await?;
     insert_rows(

@@ -42,6 +42,9 @@ pub struct CaseSummary {
     pub follow_up_reason: Option<String>,
     /// The text of the newest note, if any.
     pub last_note: Option<String>,
+    /// The assignee got it as Vertreter for this absent person („in Vertretung für“).
+    pub on_behalf_of: Option<i64>,
+    pub on_behalf_of_name: Option<String>,
 }
 
 /// Which of an assignee's Vorgänge a list shows (the Startmaske's „offen“ / „erledigt“ / „alle“).
@@ -117,7 +120,8 @@ pub struct CaseDetail {
 
 pub(crate) const SUMMARY_SELECT: &str =
     "SELECT c.id, c.subject, c.from_addr, c.from_name, c.sender_employee, c.status, c.assignee,
-        e.name AS assignee_name, c.received_ms, c.claimed_ms, c.follow_up_ms, c.follow_up_reason,
+        e.name AS assignee_name, c.received_ms, c.claimed_ms, c.follow_up_ms, c.follow_up_reason, c.on_behalf_of,
+        (SELECT o.name FROM employees o WHERE o.id = c.on_behalf_of) AS on_behalf_of_name,
         (SELECT COUNT(*) FROM attachments a WHERE a.case_id = c.id) AS attachment_count,
         (SELECT n.text FROM case_notes n WHERE n.case_id = c.id ORDER BY n.id DESC LIMIT 1) AS last_note
      FROM cases c LEFT JOIN employees e ON e.id = c.assignee";
@@ -189,6 +193,8 @@ pub(crate) fn summary_from_row(r: &AnyRow) -> Result<CaseSummary> {
         follow_up_ms: r.try_get("follow_up_ms")?,
         follow_up_reason: r.try_get("follow_up_reason")?,
         last_note: r.try_get("last_note")?,
+        on_behalf_of: r.try_get("on_behalf_of")?,
+        on_behalf_of_name: r.try_get("on_behalf_of_name")?,
     })
 }
 
@@ -199,11 +205,17 @@ impl Store {
         // Most Startmaske views find nothing waiting: they then take no write transaction (and on
         // PostgreSQL not the event log's lock). A Vorgang that starts waiting right after this read
         // is claimed at the next view.
-        if self.waiting_for(employee).await?.is_empty() {
+        // A Vertreter also claims for the absent people they stand in for (core's `covered_by`).
+        let covering = self.covering(employee, now_ms).await?;
+        let mut nothing = self.waiting_for(employee).await?.is_empty();
+        for absent in &covering {
+            nothing = nothing && self.waiting_for(*absent).await?.is_empty();
+        }
+        if nothing {
             return Ok(Vec::new());
         }
         let mut tx = self.begin_write().await?;
-        let won = apply(&mut tx, self.backend, now_ms, CaseChange::Claim { by: employee }).await?;
+        let won = apply(&mut tx, self.backend, now_ms, CaseChange::Claim { by: employee, covering }).await?;
         tx.commit().await?;
         Ok(won)
     }

@@ -6,7 +6,7 @@
 //! **Invariant:** event ids grow in commit order on both backends, so a reader that remembers the
 //! last id it handled and asks for the ones after it misses nothing (see `case_write::lock_log`).
 
-use postkorb_core::{Decision, EmployeeId};
+use postkorb_core::{CoverNote, Decision, EmployeeId, Receiver};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
@@ -37,12 +37,15 @@ pub(crate) struct ByHand<'a> {
 /// One change of a Vorgang as it is logged.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Event<'a> {
+    /// `on_behalf_of`: given to a Vertreter for this absent person.
     Created {
         via: Via<'a>,
+        on_behalf_of: Option<EmployeeId>,
     },
-    /// Given to one employee when it was made.
+    /// Given to one employee when it was made (a Vertreter: `on_behalf_of` the absent one).
     Assigned {
         to: EmployeeId,
+        on_behalf_of: Option<EmployeeId>,
     },
     /// Waiting for the first of these candidates to synchronise.
     Waiting {
@@ -59,8 +62,14 @@ pub(crate) enum Event<'a> {
         kept_id: i64,
         reason: &'a str,
     },
+    /// `on_behalf_of`: claimed by a Vertreter for this absent candidate.
     Claimed {
         by: EmployeeId,
+        on_behalf_of: Option<EmployeeId>,
+    },
+    /// Abwesenheit: a Vertreter skipped, a loop, or the Vorgang waits for its absent recipient.
+    Absence {
+        note: CoverNote,
     },
     Closed {
         by: EmployeeId,
@@ -109,11 +118,15 @@ pub(crate) enum Event<'a> {
 }
 
 /// The events of a new Vorgang, in order: created, then assigned or waiting, then — made by hand
-/// from an unverified mail — who decided.
-pub(crate) fn created<'a>(decision: &'a Decision, via: Via<'a>) -> Result<Vec<Event<'a>>> {
-    let mut events = vec![Event::Created { via }];
+/// from an unverified mail — who decided, then the notes of the absence rule (`receiver`: whom an
+/// assigned one went to, core's `absence::receiver`; `None`: the decision's own `to`).
+pub(crate) fn created<'a>(decision: &'a Decision, via: Via<'a>, receiver: Option<Receiver>) -> Result<Vec<Event<'a>>> {
+    let on_behalf_of = receiver.as_ref().and_then(Receiver::on_behalf_of);
+    let mut events = vec![Event::Created { via, on_behalf_of }];
     events.push(match decision {
-        Decision::Assign { to, .. } => Event::Assigned { to: *to },
+        Decision::Assign { to, .. } => {
+            Event::Assigned { to: receiver.as_ref().map_or(*to, Receiver::to), on_behalf_of }
+        }
         Decision::Pool { candidates, .. } => Event::Waiting { candidates },
         Decision::Keep(_) => return Err(StoreError::Invalid("a kept mail is not a Vorgang".into())),
     });
@@ -123,6 +136,8 @@ pub(crate) fn created<'a>(decision: &'a Decision, via: Via<'a>) -> Result<Vec<Ev
     if let Via::Kept { actor, unverified: true, .. } = via {
         events.push(Event::UnverifiedRouted { actor });
     }
+    let notes = receiver.map(|r| r.notes().to_vec()).unwrap_or_default();
+    events.extend(notes.into_iter().map(|note| Event::Absence { note }));
     Ok(events)
 }
 
@@ -143,6 +158,7 @@ impl Event<'_> {
             Event::NoteAdded { .. } => "note_added",
             Event::FollowUpSet { .. } => "follow_up_set",
             Event::FollowUpCleared { .. } => "follow_up_cleared",
+            Event::Absence { .. } => "absence",
         }
     }
 
@@ -150,8 +166,8 @@ impl Event<'_> {
     /// received it when handed over; who gave it back, wrote the note, set the Wiedervorlage.
     pub(crate) fn employee(&self) -> Option<EmployeeId> {
         match self {
-            Event::Assigned { to: e }
-            | Event::Claimed { by: e }
+            Event::Assigned { to: e, .. }
+            | Event::Claimed { by: e, .. }
             | Event::Closed { by: e }
             | Event::Reopened { by: e }
             | Event::HandedOver { to: e, .. }
@@ -166,13 +182,18 @@ impl Event<'_> {
     /// The short text the Verlauf reads (as rows of older versions hold it).
     pub(crate) fn detail(&self) -> String {
         match self {
-            Event::Assigned { to } => to.0.to_string(),
             Event::Waiting { candidates } => candidates.iter().map(|c| c.0.to_string()).collect::<Vec<_>>().join(","),
             Event::UnverifiedRouted { actor } => (*actor).to_string(),
             // Who, and why the mail had been kept (a `KeepReason` code, which has no colon).
             Event::RoutedByHand { actor, reason, .. } => format!("{actor}:{reason}"),
             Event::Moved { kept_id } => format!("kept {kept_id}"),
-            // Issue 16's events: the Verlauf reads their payload.
+            // For whom, after a colon: the Verlauf says „in Vertretung für“.
+            Event::Assigned { to, on_behalf_of: Some(of) } => format!("{}:{}", to.0, of.0),
+            Event::Assigned { to, on_behalf_of: None } => to.0.to_string(),
+            Event::Claimed { on_behalf_of: Some(of), .. } => of.0.to_string(),
+            // The note as JSON: the Verlauf says it in German (`CoverNote::german`).
+            Event::Absence { note } => serde_json::to_value(note).map(|v| v.to_string()).unwrap_or_default(),
+            // Issue 16's workflow events: the Verlauf reads their payload.
             Event::Created { .. }
             | Event::Claimed { .. }
             | Event::Closed { .. }
@@ -189,10 +210,15 @@ impl Event<'_> {
     /// alphabetical order, whether or not serde_json preserves insertion order).
     pub(crate) fn payload(&self) -> String {
         let value = match self {
-            Event::Created { via: Via::Import } => json!({ "via": "import" }),
-            Event::Created { via: Via::Kept { kept_id, actor, unverified, .. } } => {
-                json!({ "actor": actor, "kept_id": kept_id, "unverified": unverified, "via": "kept" })
+            Event::Created { via: Via::Import, on_behalf_of } => with_behalf(json!({ "via": "import" }), on_behalf_of),
+            Event::Created { via: Via::Kept { kept_id, actor, unverified, .. }, on_behalf_of } => with_behalf(
+                json!({ "actor": actor, "kept_id": kept_id, "unverified": unverified, "via": "kept" }),
+                on_behalf_of,
+            ),
+            Event::Assigned { on_behalf_of, .. } | Event::Claimed { on_behalf_of, .. } => {
+                with_behalf(json!({}), on_behalf_of)
             }
+            Event::Absence { note } => serde_json::to_value(note).unwrap_or_default(),
             Event::Waiting { candidates } => {
                 json!({ "candidates": candidates.iter().map(|c| c.0).collect::<Vec<_>>() })
             }
@@ -201,7 +227,7 @@ impl Event<'_> {
                 json!({ "actor": actor, "kept_id": kept_id, "reason": reason })
             }
             Event::Moved { kept_id } => json!({ "kept_id": kept_id, "reason": "no_candidate_left" }),
-            Event::Assigned { .. } | Event::Claimed { .. } | Event::Closed { .. } | Event::Reopened { .. } => json!({}),
+            Event::Closed { .. } | Event::Reopened { .. } => json!({}),
             // Who acted, and for whom: what a notification needs.
             Event::HandedOver { by, from, to, note_id } => {
                 json!({ "by": by.0, "from": from.0, "note_id": note_id, "to": to.0 })
@@ -226,7 +252,7 @@ impl Event<'_> {
     /// The employee who now has one more Vorgang (`case_counts`, the Startmaske's pager).
     pub(crate) fn gives(&self) -> Option<EmployeeId> {
         match self {
-            Event::Assigned { to: e } | Event::Claimed { by: e } | Event::HandedOver { to: e, .. } => Some(*e),
+            Event::Assigned { to: e, .. } | Event::Claimed { by: e, .. } | Event::HandedOver { to: e, .. } => Some(*e),
             _ => None,
         }
     }
@@ -238,6 +264,14 @@ impl Event<'_> {
             _ => None,
         }
     }
+}
+
+/// Adds `"on_behalf_of"` (the absent person a Vertreter got it for) to a payload, when there is one.
+fn with_behalf(mut value: serde_json::Value, on_behalf_of: &Option<EmployeeId>) -> serde_json::Value {
+    if let (Some(of), Some(map)) = (on_behalf_of, value.as_object_mut()) {
+        map.insert("on_behalf_of".into(), json!(of.0));
+    }
+    value
 }
 
 /// One row of the event log, as a reader of the log sees it.
@@ -318,45 +352,75 @@ mod tests {
         let by_hand = Via::Kept { kept_id: 7, actor: "admin", unverified: false, by_hand: None };
         let unverified = Via::Kept { kept_id: 8, actor: "admin", unverified: true, by_hand: None };
         check(
-            &created(&assign, Via::Import).unwrap(),
+            &created(&assign, Via::Import, None).unwrap(),
             &[("created", None, "", r#"{"via":"import"}"#, None), ("assigned", Some(2), "2", "{}", Some(2))],
         );
         check(
-            &created(&pool, Via::Import).unwrap(),
+            &created(&pool, Via::Import, None).unwrap(),
             &[
                 ("created", None, "", r#"{"via":"import"}"#, None),
                 ("waiting", None, "2,3", r#"{"candidates":[2,3]}"#, None),
             ],
         );
         check(
-            &created(&assign, by_hand).unwrap(),
+            &created(&assign, by_hand, None).unwrap(),
             &[
                 ("created", None, "", r#"{"actor":"admin","kept_id":7,"unverified":false,"via":"kept"}"#, None),
                 ("assigned", Some(2), "2", "{}", Some(2)),
             ],
         );
         check(
-            &created(&pool, unverified).unwrap(),
+            &created(&pool, unverified, None).unwrap(),
             &[
                 ("created", None, "", r#"{"actor":"admin","kept_id":8,"unverified":true,"via":"kept"}"#, None),
                 ("waiting", None, "2,3", r#"{"candidates":[2,3]}"#, None),
                 ("unverified_routed", None, "admin", r#"{"actor":"admin"}"#, None),
             ],
         );
-        assert!(created(&Decision::Keep(KeepReason::NoRoute), Via::Import).is_err(), "a kept mail is not a Vorgang");
+        assert!(
+            created(&Decision::Keep(KeepReason::NoRoute), Via::Import, None).is_err(),
+            "a kept mail is not a Vorgang"
+        );
+    }
+
+    #[test]
+    fn a_vorgang_for_an_absent_person_names_for_whom_and_why_it_waits() {
+        use postkorb_core::Person;
+        let assign = Decision::Assign { sender: ANNA, to: BERND };
+        let covered = Receiver::Vertreter { to: CLARA, absent: BERND, notes: vec![] };
+        check(
+            &created(&assign, Via::Import, Some(covered)).unwrap(),
+            &[
+                ("created", None, "", r#"{"on_behalf_of":2,"via":"import"}"#, None),
+                ("assigned", Some(3), "3:2", r#"{"on_behalf_of":2}"#, Some(3)),
+            ],
+        );
+        let bernd = Person { id: 2, name: "Bernd Büro".into() };
+        let waits = Receiver::Waits { absent: BERND, notes: vec![CoverNote::Waits { absent: bernd }] };
+        let note = r#"{"absent":{"id":2,"name":"Bernd Büro"},"note":"waits"}"#;
+        check(
+            &created(&assign, Via::Import, Some(waits)).unwrap(),
+            &[
+                ("created", None, "", r#"{"via":"import"}"#, None),
+                ("assigned", Some(2), "2", "{}", Some(2)),
+                ("absence", None, note, note, None),
+            ],
+        );
     }
 
     #[test]
     fn later_changes_name_their_employee_and_only_a_claim_gives_a_vorgang() {
         check(
             &[
-                Event::Claimed { by: CLARA },
+                Event::Claimed { by: CLARA, on_behalf_of: None },
+                Event::Claimed { by: CLARA, on_behalf_of: Some(BERND) },
                 Event::Closed { by: BERND },
                 Event::Reopened { by: BERND },
                 Event::Moved { kept_id: 5 },
             ],
             &[
                 ("claimed", Some(3), "", "{}", Some(3)),
+                ("claimed", Some(3), "2", r#"{"on_behalf_of":2}"#, Some(3)),
                 ("closed", Some(2), "", "{}", None),
                 ("reopened", Some(2), "", "{}", None),
                 ("moved", None, "kept 5", r#"{"kept_id":5,"reason":"no_candidate_left"}"#, None),

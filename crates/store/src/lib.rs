@@ -5,6 +5,7 @@
 //! The import of a batch is one transaction: ledger row + Vorgang or kept mail + raw bytes, so that
 //! the importer may dispose of the server copy only after [`Store::commit_batch`] returned.
 
+mod absences;
 mod audit;
 mod blobs;
 mod case_plan;
@@ -33,6 +34,7 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
+pub use absences::{Ended, StoredAbsence};
 pub use audit::{AuditFilter, AuditRow};
 pub use blobs::{BlobCopy, SweepReport, merge_blob_tree};
 pub use cases::{AttachmentBytes, CaseDetail, CaseEvent, CaseFilter, CaseNote, CaseSummary, StoredAttachment};

@@ -40,6 +40,8 @@ pub fn routes() -> Router<WebState> {
         .route("/mailboxes", get(mailboxes))
         .route("/tokens", get(list_tokens))
         .route("/tokens/{id}", delete(revoke_token))
+        .route("/absences", get(list_absences).post(add_absence))
+        .route("/absences/{id}/end", post(end_absence))
 }
 
 fn require(e: &Employee, p: Permission) -> Result<(), ApiError> {
@@ -77,7 +79,8 @@ async fn list_cases(State(s): State<WebState>, h: HeaderMap, Query(q): Query<Cas
 
 async fn visible_case(s: &WebState, me: &Employee, id: i64) -> Result<postkorb_store::CaseDetail, ApiError> {
     let c = s.store.case(id).await?;
-    if crate::auth::may_open(&c, me) { Ok(c) } else { Err(ApiError(WebError::Forbidden(Denied::Case))) }
+    let covering = s.store.covering(me.id, now_ms()).await?;
+    if crate::auth::may_open(&c, me, &covering) { Ok(c) } else { Err(ApiError(WebError::Forbidden(Denied::Case))) }
 }
 
 async fn get_case(State(s): State<WebState>, h: HeaderMap, Path(id): Path<i64>) -> ApiResult {
@@ -100,7 +103,7 @@ async fn raw_case(State(s): State<WebState>, h: HeaderMap, Path(id): Path<i64>) 
 async fn set_done(s: &WebState, h: &HeaderMap, id: i64, done: bool) -> ApiResult {
     let me = api_user(s, h).await?;
     let c = visible_case(s, &me, id).await?;
-    if c.summary.assignee != Some(me.id.0) {
+    if !crate::auth::may_work(&c, &me, &s.store.covering(me.id, now_ms()).await?) {
         return Err(ApiError(WebError::Forbidden(Denied::NotAssignee)));
     }
     s.store.set_case_done(id, done, me.id, now_ms()).await?;
@@ -247,6 +250,79 @@ async fn revoke_token(State(s): State<WebState>, h: HeaderMap, Path(id): Path<i6
     let entry = postkorb_core::AuditEntry::RevokeToken { employee: postkorb_core::Person::of(&me), label };
     s.store.audit_entry(now_ms(), &actor(&me), &entry).await?;
     Ok(axum::http::StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+struct AbsencesQuery {
+    /// Another employee's absences (needs „Mitarbeiter verwalten“); default: mine.
+    #[serde(default)]
+    employee: Option<i64>,
+    /// Everyone's (needs „Mitarbeiter verwalten“).
+    #[serde(default)]
+    all: bool,
+}
+
+/// Abwesenheiten of someone other than the caller need „Mitarbeiter verwalten“.
+fn may_manage_absences_of(me: &Employee, employee: Option<EmployeeId>) -> Result<(), ApiError> {
+    if employee == Some(me.id) { Ok(()) } else { require(me, Permission::ManageEmployees) }
+}
+
+/// Current and future absences: mine, one employee's or everyone's.
+async fn list_absences(State(s): State<WebState>, h: HeaderMap, Query(q): Query<AbsencesQuery>) -> ApiResult {
+    let me = api_user(&s, &h).await?;
+    let whose = if q.all { None } else { Some(q.employee.map(EmployeeId).unwrap_or(me.id)) };
+    may_manage_absences_of(&me, whose)?;
+    Ok(Json(s.store.absence_list(whose, now_ms()).await?).into_response())
+}
+
+#[derive(Deserialize)]
+struct NewAbsence {
+    /// Default: the caller.
+    #[serde(default)]
+    employee: Option<i64>,
+    from_ms: i64,
+    /// None: open end.
+    #[serde(default)]
+    until_ms: Option<i64>,
+    #[serde(default)]
+    substitute: Option<i64>,
+}
+
+/// Enters an absence (core's `check_absence`; a broken rule is a 422 naming it).
+async fn add_absence(State(s): State<WebState>, h: HeaderMap, Json(body): Json<NewAbsence>) -> ApiResult {
+    let me = api_user(&s, &h).await?;
+    let employee = body.employee.map(EmployeeId).unwrap_or(me.id);
+    may_manage_absences_of(&me, Some(employee))?;
+    let new = postkorb_core::Absence {
+        id: 0,
+        employee,
+        from_ms: body.from_ms,
+        until_ms: body.until_ms,
+        substitute: body.substitute.map(EmployeeId),
+    };
+    let now = now_ms();
+    match s.store.add_absence(&new, &actor(&me), now).await? {
+        Ok(id) => {
+            let saved = s.store.absence_list(Some(employee), now).await?.into_iter().find(|a| a.id == id);
+            let saved = saved.ok_or(ApiError(WebError::NotFound))?;
+            Ok((axum::http::StatusCode::CREATED, Json(saved)).into_response())
+        }
+        Err(e) => {
+            Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, Json(json!({"error": e.to_string()}))).into_response())
+        }
+    }
+}
+
+/// Ends an absence now (one not begun yet is cancelled); 404 when unknown or over already.
+async fn end_absence(State(s): State<WebState>, h: HeaderMap, Path(id): Path<i64>) -> ApiResult {
+    let me = api_user(&s, &h).await?;
+    let Some(a) = s.store.absence(id).await? else { return Err(ApiError(WebError::NotFound)) };
+    may_manage_absences_of(&me, Some(a.employee))?;
+    let status = match s.store.end_absence(id, &actor(&me), now_ms()).await? {
+        postkorb_store::Ended::Now => "ended",
+        postkorb_store::Ended::Cancelled => "cancelled",
+    };
+    Ok(Json(json!({"id": id, "status": status})).into_response())
 }
 
 async fn openapi() -> Response {

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use postkorb_core::workflow::{check_note, check_reason, follow_up_at};
-use postkorb_core::{Employee, EmployeeId, may_work};
+use postkorb_core::{Employee, EmployeeId};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -21,10 +21,11 @@ type ApiResult = Result<Response, ApiError>;
 
 async fn case_for(s: &WebState, me: &Employee, id: i64, work: bool) -> Result<postkorb_store::CaseDetail, ApiError> {
     let c = s.store.case(id).await?;
-    if !crate::auth::may_open(&c, me) {
+    let covering = s.store.covering(me.id, now_ms()).await?;
+    if !crate::auth::may_open(&c, me, &covering) {
         return Err(ApiError(WebError::Forbidden(Denied::Case)));
     }
-    if work && !may_work(me, c.summary.assignee.map(EmployeeId)) {
+    if work && !crate::auth::may_pass_on(&c, me, &covering) {
         return Err(ApiError(WebError::Forbidden(Denied::NotWorker)));
     }
     Ok(c)

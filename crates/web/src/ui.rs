@@ -57,10 +57,15 @@ pub enum Notice {
     NoteAdded,
     FollowUpSet,
     FollowUpCleared,
+    AbsenceAdded,
+    /// A running absence ended now.
+    AbsenceEnded,
+    /// A planned absence removed before it began.
+    AbsenceCancelled,
 }
 
 impl Notice {
-    pub const ALL: [Notice; 18] = [
+    pub const ALL: [Notice; 21] = [
         Notice::RouteSaved,
         Notice::RouteDeleted,
         Notice::EmployeeSaved,
@@ -79,6 +84,9 @@ impl Notice {
         Notice::NoteAdded,
         Notice::FollowUpSet,
         Notice::FollowUpCleared,
+        Notice::AbsenceAdded,
+        Notice::AbsenceEnded,
+        Notice::AbsenceCancelled,
     ];
 
     pub fn code(self) -> &'static str {
@@ -101,6 +109,9 @@ impl Notice {
             Notice::NoteAdded => "notiz",
             Notice::FollowUpSet => "wiedervorlage",
             Notice::FollowUpCleared => "wiedervorlage-entfernt",
+            Notice::AbsenceAdded => "abwesenheit-eingetragen",
+            Notice::AbsenceEnded => "abwesenheit-beendet",
+            Notice::AbsenceCancelled => "abwesenheit-gestrichen",
         }
     }
 
@@ -137,6 +148,9 @@ impl Notice {
                 "Wiedervorlage gespeichert: Der Vorgang erscheint bis dahin unter „Wiedervorlage“.".into()
             }
             Notice::FollowUpCleared => "Wiedervorlage entfernt: Der Vorgang ist wieder unter „Offen“.".into(),
+            Notice::AbsenceAdded => "Abwesenheit eingetragen.".into(),
+            Notice::AbsenceEnded => "Abwesenheit beendet: Neue Vorgänge gehen wieder an den Mitarbeiter selbst.".into(),
+            Notice::AbsenceCancelled => "Geplante Abwesenheit gestrichen.".into(),
         }
     }
 

@@ -64,6 +64,9 @@ pub enum Command {
     /// Mails kept with a reason („Nicht zugeordnete E-Mails“).
     #[command(subcommand)]
     Kept(ListCmd),
+    /// Absences (Abwesenheit) and who stands in (Vertreter); times on the office's clock (Europe/Berlin).
+    #[command(subcommand)]
+    Absence(AbsenceCmd),
     /// One-off bulk import of a Maildir or an mbox file (nothing is moved or deleted there).
     Import(ImportArgs),
     /// Copy this installation's SQLite database into a new, empty PostgreSQL database, verified
@@ -343,4 +346,33 @@ pub struct OAuthArgs {
     /// custom provider: the device authorization endpoint.
     #[arg(long)]
     pub device_url: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AbsenceCmd {
+    /// Enter an absence. Meanwhile the Vertreter receives the employee's new Vorgänge; without
+    /// one they wait for the employee's return.
+    Add {
+        /// The absent employee (id, username or name).
+        #[arg(long)]
+        employee: String,
+        /// Start, on the office's clock: "2026-12-24 08:00" (or a day: from 00:00).
+        #[arg(long)]
+        from: String,
+        /// End (exclusive), as --from; without it the absence is open-ended.
+        #[arg(long)]
+        until: Option<String>,
+        /// The Vertreter(in): an employee who may receive (current, with licence).
+        #[arg(long)]
+        substitute: Option<String>,
+    },
+    /// Current and future absences (of one employee, or everyone's).
+    List {
+        #[arg(long)]
+        employee: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// End an absence now (one that has not begun is cancelled).
+    End { id: i64 },
 }

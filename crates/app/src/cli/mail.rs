@@ -249,12 +249,21 @@ pub async fn cases(ctx: &Ctx, cmd: ListCmd) -> anyhow::Result<()> {
             c.id,
             c.status,
             format_ms(c.received_ms),
-            truncate(c.assignee_name.as_deref().unwrap_or("(wartet)"), 22),
+            truncate(&bearbeiter(&c), 22),
             truncate(&c.from_addr, 30),
             c.subject
         );
     }
     Ok(())
+}
+
+/// The Bearbeiter as the list shows it: „(wartet)“ in a pool, „Clara (for Bernd)“ in Vertretung.
+fn bearbeiter(c: &postkorb_store::CaseSummary) -> String {
+    match (&c.assignee_name, &c.on_behalf_of_name) {
+        (None, _) => "(wartet)".into(),
+        (Some(a), Some(of)) => format!("{a} (for {of})"),
+        (Some(a), None) => a.clone(),
+    }
 }
 
 pub async fn kept(ctx: &Ctx, cmd: ListCmd) -> anyhow::Result<()> {

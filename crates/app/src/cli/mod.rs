@@ -2,6 +2,7 @@
 //! group of commands, each printing what the services in `crate::service` did. Nothing outside
 //! `cli` calls into it (the web and the serve loop use the services).
 
+pub mod absence;
 pub mod admin;
 mod args;
 pub mod db;

@@ -168,6 +168,11 @@ async fn every_api_answer_matches_the_schema_its_openapi_document_names() {
     let (b, a) = (bernd_token.as_str(), admin_token.as_str());
     let to = |e: postkorb_core::EmployeeId| format!("{{\"to\": {}, \"note\": \"Bitte übernehmen\"}}", e.0);
     let route = format!("{{\"from\": {}, \"to\": {}}}", anna.id, bernd.id);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let own_absence = format!("{{\"from_ms\": {now}, \"until_ms\": {}}}", now + 3_600_000);
+    let bad_absence = format!("{{\"from_ms\": {now}, \"substitute\": {}}}", admin.id);
+    let annas_absence =
+        format!("{{\"employee\": {}, \"from_ms\": {}, \"substitute\": {}}}", anna.id, now + 86_400_000, bernd.id);
     let calls = vec![
         Call::new("GET", "/cases", "/cases", b),
         Call::new("GET", "/cases", "/cases?all=true&limit=5", a),
@@ -209,6 +214,19 @@ async fn every_api_answer_matches_the_schema_its_openapi_document_names() {
         Call::new("GET", "/tokens", "/tokens", a),
         Call::new("DELETE", "/tokens/{id}", format!("/tokens/{spare_id}"), a),
         Call::new("DELETE", "/tokens/{id}", format!("/tokens/{spare_id}"), a),
+        Call::new("GET", "/absences", "/absences", b),
+        Call::new("GET", "/absences", "/absences", ""),
+        Call::new("POST", "/absences", "/absences", b).json(&own_absence),
+        Call::new("POST", "/absences", "/absences", b).json(&own_absence),
+        Call::new("POST", "/absences", "/absences", b).json(&bad_absence),
+        Call::new("POST", "/absences", "/absences", b).json(&annas_absence),
+        Call::new("POST", "/absences", "/absences", a).json(&annas_absence),
+        Call::new("GET", "/absences", format!("/absences?employee={}", anna.id), b),
+        Call::new("GET", "/absences", "/absences?all=true", a),
+        Call::new("POST", "/absences/{id}/end", "/absences/2/end", b),
+        Call::new("POST", "/absences/{id}/end", "/absences/1/end", b),
+        Call::new("POST", "/absences/{id}/end", "/absences/1/end", b),
+        Call::new("POST", "/absences/{id}/end", "/absences/2/end", a),
     ];
 
     let (status, _, body) = send(&app, &Call::new("GET", "", "/openapi.json", "")).await;
@@ -280,6 +298,21 @@ async fn every_api_answer_matches_the_schema_its_openapi_document_names() {
     assert_eq!(kinds.iter().filter(|k| *k == "handed_over").count(), 2, "{body}");
     let (_, _, body) = send(&app, &Call::new("GET", "", "/cases?limit=5", b)).await;
     assert!(body.contains(r#""last_note":"Kunde ruft <b>morgen</b> zurück""#), "{body}");
+
+    // Abwesenheit: entered, refused (overlap, Vertreter without licence: 422; someone else's: 403), ended.
+    for (method, template, status) in [
+        ("POST", "/absences", 201),
+        ("POST", "/absences", 422),
+        ("POST", "/absences", 403),
+        ("GET", "/absences", 403),
+        ("POST", "/absences/{id}/end", 403),
+        ("POST", "/absences/{id}/end", 200),
+        ("POST", "/absences/{id}/end", 404),
+    ] {
+        assert!(seen.contains(&(method, template, status)), "{method} {template} never answered {status}");
+    }
+    let later = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64 + 1;
+    assert!(store.absence_list(None, later).await.unwrap().is_empty(), "both ended");
 
     // Every documented operation was called, and every route of the API is documented.
     for (path, ops) in spec["paths"].as_object().unwrap() {

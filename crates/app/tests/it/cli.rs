@@ -271,3 +271,47 @@ fn mailbox_set_stores_a_maildir_path_canonical_and_refuses_one_that_is_not_there
     let err = env.fails(&["mailbox", "set", "--protocol", "maildir", "--path", "/no/such/maildir"]);
     assert!(err.contains("--path: no such directory"), "{err}");
 }
+
+#[test]
+fn absences_are_entered_listed_and_ended_on_the_offices_clock_and_cases_say_for_whom() {
+    let env = Env::new();
+    env.office();
+    env.ok(&["employee", "add", "--name", "Clara", "--username", "clara", "--license", "L3"]);
+    // Refused with the rule broken: Anna has no licence, so she may not stand in.
+    let err =
+        env.fails(&["absence", "add", "--employee", "bernd", "--from", "2020-01-01 08:00", "--substitute", "Anna"]);
+    assert!(err.contains("the substitute may not receive") && err.contains("Anna"), "{err}");
+    let err = env.fails(&["absence", "add", "--employee", "bernd", "--from", "24.12.2026"]);
+    assert!(err.contains("is not a time like \"2026-12-24 08:00\""), "{err}");
+    // Open-ended since 2020, Clara standing in: 08:00 in Berlin in winter is 07:00 UTC.
+    let out = env.ok(&["absence", "add", "--employee", "bernd", "--from", "2020-01-01 08:00", "--substitute", "clara"]);
+    assert!(out.contains("added absence 1: Bernd from 2020-01-01 08:00 until open end, substitute Clara"), "{out}");
+    let out = env.ok(&["absence", "add", "--employee", "Anna", "--from", "2099-07-01 09:30", "--until", "2099-07-02"]);
+    assert!(out.contains("added absence 2: Anna from 2099-07-01 09:30 until 2099-07-02 00:00"), "{out}");
+    let list = env.ok(&["absence", "list"]);
+    assert!(list.contains("Bernd") && list.contains("open end") && list.contains("Clara"), "{list}");
+    let json: serde_json::Value =
+        serde_json::from_str(&env.ok(&["absence", "list", "--employee", "bernd", "--json"])).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 1);
+    assert_eq!(json[0]["from_ms"], 1_577_862_000_000i64, "2020-01-01 07:00 UTC");
+    assert_eq!(json[0]["substitute_name"], "Clara");
+
+    // Anna's mail for Bernd goes to Clara „in Vertretung für“ Bernd.
+    let file = env.dir.path().join("post.mbox");
+    std::fs::write(
+        &file,
+        "From anna@mustermail.de Mon Jan  1 00:00:00 2024\nFrom: anna@mustermail.de\nSubject: Urlaubspost\nMessage-ID: <u1@x>\n\nHallo\n",
+    )
+    .unwrap();
+    env.ok(&["import", "--mbox", file.to_str().unwrap(), "--verify", "off"]);
+    let cases: serde_json::Value = serde_json::from_str(&env.ok(&["cases", "list", "--json"])).unwrap();
+    assert_eq!((&cases[0]["assignee_name"], &cases[0]["on_behalf_of_name"]), (&"Clara".into(), &"Bernd".into()));
+    assert!(cases[0]["on_behalf_of"].is_i64(), "{cases}");
+    assert!(env.ok(&["cases", "list"]).contains("Clara (for Bernd)"));
+
+    assert!(env.ok(&["absence", "end", "1"]).contains("ended absence 1"));
+    assert!(env.ok(&["absence", "end", "2"]).contains("cancelled absence 2 (it had not begun)"));
+    let err = env.fails(&["absence", "end", "2"]);
+    assert!(err.contains("there is no current or future absence 2"), "{err}");
+    assert!(!env.ok(&["absence", "list"]).contains("Bernd"));
+}

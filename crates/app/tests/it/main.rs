@@ -2,6 +2,7 @@
 //! the serve loop, the CLI as a process, the web over HTTP and in Chromium, and the scale-out on
 //! PostgreSQL.
 
+mod absence_import;
 mod api_schema;
 mod blob_dir;
 mod browser;
@@ -23,6 +24,7 @@ mod scale_migrate;
 mod scale_support;
 mod serve;
 mod test_dns;
+mod web_absence;
 mod web_cases;
 mod web_http;
 mod web_mailboxes;

@@ -1,6 +1,7 @@
 //! The integration tests of postkorb-store in one binary: the storage contract on SQLite and
 //! PostgreSQL.
 
+mod absences;
 mod blobs;
 mod case_events;
 mod common;

@@ -138,11 +138,27 @@ pub async fn menu_user(state: &WebState, headers: &HeaderMap) -> Option<CurrentU
 /// May `e` open this Vorgang? Its assignee, an admin („E-Mails automatisch einlesen“), or — while
 /// it waits — a candidate who may still receive it: eligibility (Aktuell, licence) is checked again
 /// at every read, as at the claim, so a candidate who lost it no longer sees the waiting mail.
-pub fn may_open(case: &CaseDetail, e: &Employee) -> bool {
+/// `covering`: the absent people `e` stands in for now (`Store::covering`): their Vertreter may open
+/// their Vorgänge, and a waiting one of theirs, during the absence only.
+pub fn may_open(case: &CaseDetail, e: &Employee, covering: &[EmployeeId]) -> bool {
     let candidates: Vec<EmployeeId> = case.candidates.iter().map(|c| EmployeeId(*c)).collect();
-    case.summary.assignee == Some(e.id.0)
-        || (case.summary.status == "waiting" && postkorb_core::may_claim(e, &candidates))
+    let stands_in = candidates.iter().any(|c| covering.contains(c)) && e.check_an().is_ok();
+    may_work(case, e, covering)
+        || (case.summary.status == "waiting" && (postkorb_core::may_claim(e, &candidates) || stands_in))
         || e.has(Permission::ManageMailImport)
+}
+
+/// The status rule („Erledigt“, „Wieder öffnen“): the assignee, or the current Vertreter of an
+/// absent assignee (`covering`, see [`may_open`]).
+pub fn may_work(case: &CaseDetail, e: &Employee, covering: &[EmployeeId]) -> bool {
+    case.summary.assignee.is_some_and(|a| a == e.id.0 || covering.contains(&EmployeeId(a)))
+}
+
+/// Weitergeben, Zurückgeben, Wiedervorlage: the Bearbeiter or an admin (`postkorb_core::may_work`),
+/// or the current Vertreter of an absent Bearbeiter (`covering`, see [`may_open`]).
+pub fn may_pass_on(case: &CaseDetail, e: &Employee, covering: &[EmployeeId]) -> bool {
+    let assignee = case.summary.assignee.map(EmployeeId);
+    postkorb_core::may_work(e, assignee) || assignee.is_some_and(|a| covering.contains(&a))
 }
 
 #[derive(askama::Template)]

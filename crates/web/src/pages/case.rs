@@ -117,10 +117,15 @@ pub(crate) fn follow_up_of(s: &postkorb_store::CaseSummary, now: i64) -> Option<
     })
 }
 
-fn work_of(case: &CaseDetail, employees: &[postkorb_core::Employee], user: &CurrentUser) -> Option<Work> {
+fn work_of(
+    case: &CaseDetail,
+    employees: &[postkorb_core::Employee],
+    user: &CurrentUser,
+    covering: &[postkorb_core::EmployeeId],
+) -> Option<Work> {
     let s = &case.summary;
     let assignee = s.assignee.filter(|_| s.status == "open")?;
-    if !postkorb_core::may_work(&user.employee, Some(postkorb_core::EmployeeId(assignee))) {
+    if !crate::auth::may_pass_on(case, &user.employee, covering) {
         return None;
     }
     let eligible = |id: i64| employees.iter().any(|e| e.id.0 == id && e.check_an().is_ok());
@@ -149,7 +154,8 @@ fn work_of(case: &CaseDetail, employees: &[postkorb_core::Employee], user: &Curr
 /// The assignee, a still eligible candidate of a waiting Vorgang, or an admin may look at it.
 async fn load(state: &WebState, user: &CurrentUser, id: i64) -> Result<CaseDetail, WebError> {
     let case = state.store.case(id).await?;
-    if !crate::auth::may_open(&case, &user.employee) {
+    let covering = state.store.covering(user.employee.id, now_ms()).await?;
+    if !crate::auth::may_open(&case, &user.employee, &covering) {
         return Err(WebError::Forbidden(crate::error::Denied::Case));
     }
     Ok(case)
@@ -169,7 +175,10 @@ pub async fn show(
     let has_html = case.html.is_some();
     let show_html = has_html && q.ansicht.as_deref() != Some("text");
     let assignee = match s.assignee {
-        Some(_) => s.assignee_name.clone().unwrap_or_default(),
+        Some(_) => match &s.on_behalf_of_name {
+            Some(absent) => format!("{} in Vertretung für {absent}", s.assignee_name.clone().unwrap_or_default()),
+            None => s.assignee_name.clone().unwrap_or_default(),
+        },
         None => format!(
             "noch offen – wartet auf: {}",
             case.candidates.iter().map(|c| name_of(&employees, Some(*c))).collect::<Vec<_>>().join(", ")
@@ -177,6 +186,7 @@ pub async fn show(
     };
     let history = super::case_history::entries(&case.events, &case.notes, &employees);
     let done = s.status == "done";
+    let covering = state.store.covering(user.employee.id, now_ms()).await?;
     let page = CasePage {
         nav: Nav::new(&user, "start"),
         id,
@@ -191,7 +201,7 @@ pub async fn show(
             _ => "offen",
         },
         done,
-        can_change: s.assignee == Some(user.employee.id.0),
+        can_change: crate::auth::may_work(&case, &user.employee, &covering),
         notice: notice.german(),
         warnings: case.warnings.iter().map(|w| Hint { text: w.german(), detail: w.detail() }).collect(),
         unverified_routed_by: case.unverified_routed_by.clone(),
@@ -212,7 +222,7 @@ pub async fn show(
             .map(|a| Att { id: a.id, name: a.name.clone(), label: attachment_label(&a.content_type, &a.name, a.size) })
             .collect(),
         history,
-        work: work_of(&case, &employees, &user),
+        work: work_of(&case, &employees, &user, &covering),
         follow_up: follow_up_of(&case.summary, now_ms()),
         note_max: postkorb_core::workflow::NOTE_MAX_CHARS,
     };
@@ -234,7 +244,8 @@ pub async fn set_status(
 ) -> Result<Response, WebError> {
     user.check_csrf(&form.csrf)?;
     let case = load(&state, &user, id).await?;
-    if case.summary.assignee != Some(user.employee.id.0) {
+    let covering = state.store.covering(user.employee.id, now_ms()).await?;
+    if !crate::auth::may_work(&case, &user.employee, &covering) {
         return Err(WebError::Forbidden(crate::error::Denied::NotAssignee));
     }
     let done = form.done == "1";

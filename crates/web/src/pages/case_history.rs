@@ -47,6 +47,10 @@ pub fn entries(events: &[CaseEvent], notes: &[CaseNote], employees: &[Employee])
                         .join(", ")
                 ),
                 "claimed" => format!("übernommen von {who} (Synchronisieren/Anmeldung)"),
+                // Why the Vorgang waits for an absent recipient, or which Vertreter was skipped.
+                "absence" => serde_json::from_value::<postkorb_core::CoverNote>(p.clone())
+                    .map(|n| n.german())
+                    .unwrap_or_else(|_| "Hinweis zur Abwesenheit des Empfängers".into()),
                 "closed" => format!("erledigt von {who}"),
                 "reopened" => format!("wieder geöffnet von {who}"),
                 "unverified_routed" => format!("Absender nicht verifiziert — von Hand zugeordnet von {}", e.detail),

@@ -6,8 +6,8 @@
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use postkorb_core::EmployeeId;
 use postkorb_core::workflow::{check_note, check_reason, follow_up_at};
-use postkorb_core::{EmployeeId, may_work};
 use postkorb_store::CaseDetail;
 use serde::Deserialize;
 
@@ -25,10 +25,11 @@ pub(crate) async fn load_for(
     work: bool,
 ) -> Result<CaseDetail, WebError> {
     let case = state.store.case(id).await?;
-    if !crate::auth::may_open(&case, &user.employee) {
+    let covering = state.store.covering(user.employee.id, now_ms()).await?;
+    if !crate::auth::may_open(&case, &user.employee, &covering) {
         return Err(WebError::Forbidden(Denied::Case));
     }
-    if work && !may_work(&user.employee, case.summary.assignee.map(EmployeeId)) {
+    if work && !crate::auth::may_pass_on(&case, &user.employee, &covering) {
         return Err(WebError::Forbidden(Denied::NotWorker));
     }
     Ok(case)

@@ -112,11 +112,13 @@ struct EditPage {
     message: Option<String>,
     /// The employee's API tokens: (label, created, last used).
     tokens: Vec<(String, String, String)>,
+    /// The employee's current and future absences (entered on their own page).
+    absences: Vec<super::absence::AbsRow>,
 }
 
 impl EditPage {
     fn new(user: &CurrentUser, id: i64, f: EmpView, errors: Vec<String>) -> EditPage {
-        EditPage { nav: Nav::new(user, "mitarbeiter"), id, f, errors, message: None, tokens: vec![] }
+        EditPage { nav: Nav::new(user, "mitarbeiter"), id, f, errors, message: None, tokens: vec![], absences: vec![] }
     }
 }
 
@@ -204,6 +206,7 @@ pub async fn edit_form(
         .into_iter()
         .map(|t| (t.label, german_time(t.created_ms), t.last_used_ms.map(german_time).unwrap_or_else(|| "nie".into())))
         .collect();
+    page.absences = super::absence::rows(state.store.absence_list(Some(e.id), now_ms()).await?, now_ms());
     if q.hinweis == "beendet" {
         page.message = Some("Alle Sitzungen und API-Tokens wurden beendet.".into());
     }
@@ -426,6 +429,7 @@ pub(crate) fn sample_pages(nav: Nav) -> Vec<(String, String)> {
         errors: vec![err.german()],
         message: None,
         tokens: vec![],
+        absences: vec![],
     };
     vec![("Mitarbeiter bearbeiten".into(), edit.render().unwrap())]
 }

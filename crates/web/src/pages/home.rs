@@ -36,6 +36,8 @@ pub struct Row {
     pub new: bool,
     /// The Wiedervorlage: („07.12.2026 08:00“, „fällig“, css class `due` / `overdue` / `pending`).
     pub follow_up: Option<(String, &'static str, &'static str)>,
+    /// The Bearbeiter's name (the „In Vertretung“ sections name whose it is).
+    pub assignee: String,
 }
 
 /// One of the filter's links: „Offen (3)“.
@@ -56,6 +58,10 @@ struct Home {
     waiting: Vec<Row>,
     /// „Offen“, first page: the due Wiedervorlagen, by date.
     due: Vec<Row>,
+    /// „In Vertretung“: the open Vorgänge of the absent people I stand in for now.
+    covering: Vec<Row>,
+    /// Admins: open Vorgänge waiting for an absent recipient nobody can cover.
+    absent_waiting: Vec<Row>,
     cases: Vec<Row>,
     filter: &'static str,
     tabs: Vec<Tab>,
@@ -129,6 +135,7 @@ fn row(c: postkorb_store::CaseSummary, employees: &[postkorb_core::Employee], la
         from_addr: sender.addr.clone(),
         new: c.claimed_ms.is_some_and(|at| at > last_seen.unwrap_or(0)) && c.status != "waiting",
         follow_up: super::case::follow_up_of(&c, now).map(|f| (f.at, f.state, f.class)),
+        assignee: c.assignee_name.clone().unwrap_or_default(),
         subject: if c.subject.is_empty() { "(ohne Betreff)".into() } else { c.subject },
         attachments: c.attachment_count,
     }
@@ -183,6 +190,26 @@ pub async fn show(
     } else {
         Vec::new()
     };
+    let (absences, staff) = state.store.absences_at(now_ms()).await?;
+    let mut covering = Vec::new();
+    for absent in postkorb_core::absence::covered_by(me, now_ms(), &absences, &staff) {
+        let theirs = state.store.cases_filtered(Some(absent), CaseFilter::Open, PAGE, 0).await?;
+        covering.extend(theirs.into_iter().map(|c| row(c, &employees, last_seen, now)));
+    }
+    let mut absent_waiting = Vec::new();
+    if user.employee.has(postkorb_core::Permission::ManageMailImport) {
+        for absent in postkorb_core::absence::waiting_absent(now_ms(), &absences, &staff) {
+            let theirs = state.store.cases_filtered(Some(absent), CaseFilter::Open, PAGE, 0).await?;
+            absent_waiting.extend(theirs.into_iter().map(|c| row(c, &employees, last_seen, now)));
+        }
+        // Pools whose candidates are all away without Vertreter: nobody can claim them now.
+        for (c, candidates) in state.store.pools_waiting_on_absent(now_ms()).await? {
+            let names: Vec<String> = candidates.iter().map(|e| super::name_of(&employees, Some(e.0))).collect();
+            let mut r = row(c, &employees, last_seen, now);
+            r.assignee = format!("noch offen – wartet auf: {}", names.join(", "));
+            absent_waiting.push(r);
+        }
+    }
     let new_count = state.store.new_cases_since(me, last_seen.unwrap_or(0)).await?;
     // Moved on only when something was new. Nothing was claimed for me after `last_seen`, so
     // keeping it changes no later count (a claim racing this page is even counted next time
@@ -210,6 +237,8 @@ pub async fn show(
         new_label: (new_count > 0).then(|| new_cases(new_count)),
         waiting,
         due,
+        covering,
+        absent_waiting,
         cases,
         filter: filter_code,
         tabs,

@@ -1,6 +1,7 @@
 //! The German screens. Every handler checks the login (the `CurrentUser` extractor) and, for the
 //! admin screens, the permission „E-Mails automatisch einlesen“ before it reads anything.
 
+pub(crate) mod absence;
 mod account;
 pub(crate) mod case;
 mod case_history;
@@ -125,6 +126,8 @@ pub fn routes() -> Router<WebState> {
         .route("/konto/tokens", post(account::create_token))
         .route("/konto/tokens/{id}/widerrufen", post(account::revoke_token))
         .route("/konto/sitzungen-beenden", post(account::end_other_sessions))
+        .route("/konto/abwesenheit", get(absence::show_own).post(absence::add_own))
+        .route("/konto/abwesenheit/{id}/beenden", post(absence::end_own))
         .route("/vorgang/{id}", get(case::show))
         .route("/vorgang/{id}/status", post(case::set_status))
         .route("/vorgang/{id}/html", get(case::html))
@@ -148,6 +151,8 @@ pub fn routes() -> Router<WebState> {
         .route("/mitarbeiter/neu", get(employees::new_form).post(employees::create))
         .route("/mitarbeiter/{id}", get(employees::edit_form).post(employees::update))
         .route("/mitarbeiter/{id}/abmelden", post(employees::revoke_all))
+        .route("/mitarbeiter/{id}/abwesenheit", get(absence::show_for).post(absence::add_for))
+        .route("/mitarbeiter/{id}/abwesenheit/{aid}/beenden", post(absence::end_for))
         .route("/nicht-zugeordnet", get(kept::list))
         .route("/nicht-zugeordnet/{id}", get(kept::show))
         .route("/nicht-zugeordnet/{id}/original.eml", get(kept::original))

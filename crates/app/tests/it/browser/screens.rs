@@ -204,6 +204,18 @@ async fn clerks_screens(b: &Browser, size: Size) {
     visit(b, size, "/?filter=alle", "Startmaske", "startmaske-alle").await;
     visit(b, size, "/konto", "Mein Konto", "mein-konto").await;
     visit(b, size, "/konto/passwort", "Passwort ändern", "passwort-aendern").await;
+    // „Abwesenheit“: empty, then with one entered (from now, open end; the second size sees the
+    // refusal of an overlapping one next to „Von“), and the confirmation of ending it.
+    visit(b, size, "/konto/abwesenheit", "Meine Abwesenheit", "abwesenheit").await;
+    b.click("#add-absence").await;
+    b.wait_for_text("main", "Aktuelle und geplante Abwesenheiten").await;
+    assert!(b.exists("#absences").await, "the absence is listed");
+    b.assert_screen_ok(&format!("{w}-abwesenheit-eingetragen")).await;
+    b.click("#absences button").await;
+    b.wait_for_text("h1", "Abwesenheit beenden?").await;
+    b.assert_screen_ok(&format!("{w}-abwesenheit-beenden")).await;
+    b.click("#cancel").await;
+    b.wait_for_text("h1", "Meine Abwesenheit").await;
 
     // The 403 page names the missing right and keeps the menu and „Abmelden“.
     for (path, name, right) in [
@@ -247,6 +259,8 @@ async fn admins_screens(b: &Browser, size: Size) {
     visit(b, size, "/mitarbeiter", "Mitarbeiter", "mitarbeiter").await;
     let bernd = link_to(b, "main a[href^='/mitarbeiter/']", BERND.name).await;
     visit(b, size, &bernd, "Mitarbeiter", "mitarbeiter-bearbeiten").await;
+    let absence = link_to(b, "main a[href$='/abwesenheit']", "Abwesenheit").await;
+    visit(b, size, &absence, "Abwesenheit", "mitarbeiter-abwesenheit").await;
     visit(b, size, "/mitarbeiter/neu", "Mitarbeiter", "mitarbeiter-neu").await;
 
     visit(b, size, "/nicht-zugeordnet", "Nicht zugeordnete E-Mails", "nicht-zugeordnet").await;
