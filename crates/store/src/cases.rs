@@ -93,11 +93,19 @@ pub struct CaseDetail {
     pub unverified_routed_by: Option<String>,
 }
 
-const SUMMARY_SELECT: &str =
-    "SELECT c.id, c.subject, c.from_addr, c.from_name, c.sender_employee, c.status, c.assignee,
+/// The columns of a [`CaseSummary`] (`cases c`, `employees e` joined on the assignee), for
+/// [`summary_from_row`]; the search selects them too.
+macro_rules! summary_columns {
+    () => {
+        "c.id, c.subject, c.from_addr, c.from_name, c.sender_employee, c.status, c.assignee,
         e.name AS assignee_name, c.received_ms, c.claimed_ms,
-        (SELECT COUNT(*) FROM attachments a WHERE a.case_id = c.id) AS attachment_count
-     FROM cases c LEFT JOIN employees e ON e.id = c.assignee";
+        (SELECT COUNT(*) FROM attachments a WHERE a.case_id = c.id) AS attachment_count"
+    };
+}
+pub(crate) use summary_columns;
+
+const SUMMARY_SELECT: &str =
+    concat!("SELECT ", summary_columns!(), " FROM cases c LEFT JOIN employees e ON e.id = c.assignee");
 
 /// A page of Vorgänge (all, or one assignee's: `$1`), not done first, newest first.
 ///
@@ -146,7 +154,7 @@ fn waiting_for_sql() -> String {
     )
 }
 
-fn summary_from_row(r: &AnyRow) -> Result<CaseSummary> {
+pub(crate) fn summary_from_row(r: &AnyRow) -> Result<CaseSummary> {
     Ok(CaseSummary {
         id: r.try_get("id")?,
         subject: r.try_get("subject")?,

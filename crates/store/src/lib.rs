@@ -24,6 +24,7 @@ mod oauth;
 mod oauth_pending;
 mod routes;
 mod rows;
+pub mod search;
 mod sessions;
 mod tokens;
 
@@ -46,6 +47,7 @@ pub use lease::{LeaseInfo, LeaseOutcome};
 pub use login_limit::{LoginLimits, LoginRefused};
 pub use mailboxes::{MailboxDeleted, MailboxRecord};
 pub use oauth::{OAuthFields, OAuthTokens};
+pub use search::{SearchHit, SearchPage, SearchProgress, SearchQuery, SearchStatus, Searcher};
 pub use sessions::SessionUser;
 pub use tokens::ApiToken;
 

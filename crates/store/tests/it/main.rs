@@ -12,3 +12,4 @@ mod mailbox_delete;
 mod migrations;
 mod oauth;
 mod office;
+mod search;
