@@ -9,6 +9,7 @@ pub mod demo;
 pub mod mail;
 pub mod mailbox;
 pub mod oauth;
+pub mod search;
 
 pub use args::*;
 

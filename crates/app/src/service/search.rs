@@ -1,0 +1,44 @@
+//! The search index of Vorgänge from before it existed (migration 0020) or copied by `migrate-db`:
+//! indexed a step at a time until none is left; `serve` runs it in the background, `postkorb
+//! search reindex` in the foreground with progress. New Vorgänge are indexed at import.
+
+use postkorb_store::{SearchProgress, Store};
+
+/// Vorgänge per step (one write transaction each, short so the import is not held up).
+const STEP: i64 = 200;
+
+/// Indexes every Vorgang not in the index yet; `on_step` gets the progress after each step.
+/// Returns the progress at the end.
+pub async fn reindex(store: &Store, mut on_step: impl FnMut(SearchProgress)) -> anyhow::Result<SearchProgress> {
+    let mut after = 0;
+    while let Some(last) = store.search_reindex_step(after, STEP).await? {
+        after = last;
+        on_step(store.search_progress().await?);
+    }
+    Ok(store.search_progress().await?)
+}
+
+/// `serve`: runs [`reindex`] in the background when the index lacks Vorgänge, logging progress.
+pub fn spawn_reindex(store: Store) {
+    tokio::spawn(async move {
+        match store.search_progress().await {
+            Ok(p) if p.indexed >= p.total => return,
+            Ok(p) => tracing::info!(indexed = p.indexed, total = p.total, "search index: indexing older Vorgänge"),
+            Err(e) => tracing::warn!(error = %e, "search index: progress unknown"),
+        }
+        let mut steps = 0u64;
+        let done = reindex(&store, |p| {
+            steps += 1;
+            if steps % 50 == 0 {
+                tracing::info!(indexed = p.indexed, total = p.total, "search index: indexing older Vorgänge");
+            }
+        })
+        .await;
+        match done {
+            Ok(p) => tracing::info!(indexed = p.indexed, total = p.total, "search index: complete"),
+            Err(e) => {
+                tracing::warn!(error = %e, "search index: indexing older Vorgänge failed; `postkorb search reindex` tries again")
+            }
+        }
+    });
+}
