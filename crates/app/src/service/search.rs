@@ -29,7 +29,7 @@ pub fn spawn_reindex(store: Store) {
         let mut steps = 0u64;
         let done = reindex(&store, |p| {
             steps += 1;
-            if steps % 50 == 0 {
+            if steps.is_multiple_of(50) {
                 tracing::info!(indexed = p.indexed, total = p.total, "search index: indexing older Vorgänge");
             }
         })
