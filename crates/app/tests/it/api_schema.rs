@@ -186,6 +186,11 @@ async fn every_api_answer_matches_the_schema_its_openapi_document_names() {
         Call::new("GET", "/tokens", "/tokens", a),
         Call::new("DELETE", "/tokens/{id}", format!("/tokens/{spare_id}"), a),
         Call::new("DELETE", "/tokens/{id}", format!("/tokens/{spare_id}"), a),
+        Call::new("GET", "/search", "/search?q=Schaden", b),
+        Call::new("GET", "/search", "/search?q=Schaden&status=open&from=2020-01-01&until=2099-12-31&per_page=1", a),
+        Call::new("GET", "/search", "/search?q=der", b),
+        Call::new("GET", "/search", "/search?q=Schaden&status=kaputt", b),
+        Call::new("GET", "/search", "/search?q=Schaden", ""),
     ];
 
     let (status, _, body) = send(&app, &Call::new("GET", "", "/openapi.json", "")).await;

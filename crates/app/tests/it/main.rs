@@ -27,3 +27,4 @@ mod web_cases;
 mod web_http;
 mod web_mailboxes;
 mod web_office;
+mod web_search;

@@ -145,6 +145,16 @@ pub fn may_open(case: &CaseDetail, e: &Employee) -> bool {
         || e.has(Permission::ManageMailImport)
 }
 
+/// Whom a search by `e` covers — the same rule as [`may_open`]: every Vorgang for someone with
+/// „E-Mails automatisch einlesen“, else their own and the waiting ones they may still claim.
+pub fn searcher(e: &Employee) -> postkorb_store::Searcher {
+    if e.has(Permission::ManageMailImport) {
+        postkorb_store::Searcher::All
+    } else {
+        postkorb_store::Searcher::Employee(e.id)
+    }
+}
+
 #[derive(askama::Template)]
 #[template(path = "login.html")]
 struct LoginPage {
