@@ -5,15 +5,22 @@
 use postkorb_store::{SearchProgress, Store};
 
 /// Vorgänge per step (one write transaction each, short so the import is not held up).
-const STEP: i64 = 200;
+const STEP: i64 = 500;
 
-/// Indexes every Vorgang not in the index yet; `on_step` gets the progress after each step.
-/// Returns the progress at the end.
+/// Steps between two progress reports (counting costs a scan of the Vorgänge).
+const REPORT_EVERY: u64 = 20;
+
+/// Indexes every Vorgang not in the index yet; `on_step` gets the progress every
+/// [`REPORT_EVERY`] steps. Returns the progress at the end.
 pub async fn reindex(store: &Store, mut on_step: impl FnMut(SearchProgress)) -> anyhow::Result<SearchProgress> {
     let mut after = 0;
+    let mut steps = 0u64;
     while let Some(last) = store.search_reindex_step(after, STEP).await? {
         after = last;
-        on_step(store.search_progress().await?);
+        steps += 1;
+        if steps.is_multiple_of(REPORT_EVERY) {
+            on_step(store.search_progress().await?);
+        }
     }
     Ok(store.search_progress().await?)
 }
@@ -26,12 +33,8 @@ pub fn spawn_reindex(store: Store) {
             Ok(p) => tracing::info!(indexed = p.indexed, total = p.total, "search index: indexing older Vorgänge"),
             Err(e) => tracing::warn!(error = %e, "search index: progress unknown"),
         }
-        let mut steps = 0u64;
         let done = reindex(&store, |p| {
-            steps += 1;
-            if steps.is_multiple_of(50) {
-                tracing::info!(indexed = p.indexed, total = p.total, "search index: indexing older Vorgänge");
-            }
+            tracing::info!(indexed = p.indexed, total = p.total, "search index: indexing older Vorgänge");
         })
         .await;
         match done {

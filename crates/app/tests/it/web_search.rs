@@ -70,10 +70,7 @@ async fn a_clerk_finds_only_what_they_may_open_and_hostile_words_stay_text() {
     // Bernd: his hostile Vorgang, marked, inert.
     let (cookie, _) = app.login("bernd").await;
     let page = app.get("/suche?q=Schaden+script", Some(&cookie)).await.body;
-    assert!(
-        page.contains("&lt;<mark>script</mark>&gt;alert(1)&lt;/<mark>script</mark>&gt; Wasserschaden"),
-        "{page}"
-    );
+    assert!(page.contains("&lt;<mark>script</mark>&gt;alert(1)&lt;/<mark>script</mark>&gt; Wasserschaden"), "{page}");
     assert!(!page.contains("<script>alert") && !page.contains("<img src=x"), "{page}");
     assert!(!page.contains("bei Clara") && !page.contains("für beide"), "{page}");
     // A query that is markup comes back as text in the field.
