@@ -23,12 +23,13 @@
 
 mod analyze;
 mod highlight;
+mod query;
 
 use postkorb_core::EmployeeId;
 use serde::Serialize;
 use sqlx::{Any, Row, Transaction};
 
-use crate::cases::{CaseSummary, eligible_an, is_candidate, summary_columns, summary_from_row};
+use crate::cases::CaseSummary;
 use crate::import::clean;
 use crate::rows::{V, insert_rows};
 use crate::{Backend, Result, Store};
@@ -193,121 +194,7 @@ pub async fn index_note(
     Ok(())
 }
 
-/// A bound value of the search statement.
-enum Bind {
-    Int(i64),
-    Text(String),
-}
-
-/// The search statement and its values: `$1` the searcher, `$2` the query, filters after.
-fn search_sql(backend: Backend, who: Searcher, q: &SearchQuery, terms: &[String]) -> (String, Vec<Bind>) {
-    let (employee, mut visible) = match who {
-        // `$1` is bound either way; the condition names it so both databases know its type.
-        Searcher::All => (0, " AND $1 = 0".to_string()),
-        Searcher::Employee(e) => (
-            e.0,
-            format!(
-                " AND (c.assignee = $1 OR (c.status = 'waiting' AND {} AND EXISTS (
-                    SELECT 1 FROM employees me WHERE me.id = $1 AND {})))",
-                is_candidate("c.id"),
-                eligible_an("me")
-            ),
-        ),
-    };
-    let mut binds = vec![Bind::Int(employee)];
-    let (matches, rank) = match backend {
-        Backend::Sqlite => {
-            binds.push(Bind::Text(terms.iter().map(|t| format!("\"{t}\"*")).collect::<Vec<_>>().join(" ")));
-            (
-                "case_search MATCH $2",
-                // subject, sender, body, attachments, notes, shown (not indexed); lower is better
-                "bm25(case_search, 8.0, 4.0, 1.0, 4.0, 2.0, 0.0)",
-            )
-        }
-        Backend::Postgres => {
-            binds.push(Bind::Text(terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(" & ")));
-            ("case_search.doc @@ to_tsquery('simple', $2)", "-ts_rank(case_search.doc, to_tsquery('simple', $2))")
-        }
-    };
-    let mut filter = |cond: &str, value: Bind| {
-        binds.push(value);
-        visible.push_str(&format!(" AND {cond} ${}", binds.len()));
-    };
-    if let Some(s) = q.status {
-        filter("c.status =", Bind::Text(s.code().into()));
-    }
-    if let Some(a) = q.assignee {
-        filter("c.assignee =", Bind::Int(a.0));
-    }
-    if let Some(t) = q.from_ms {
-        filter("c.received_ms >=", Bind::Int(t));
-    }
-    if let Some(t) = q.until_ms {
-        filter("c.received_ms <", Bind::Int(t));
-    }
-    let (per_page, page) = page_of(q);
-    let key = key(backend);
-    // Three steps, each made a fixed plan (MATERIALIZED): the index's matches with their rank
-    // first, then the Vorgänge among them one may see, ranked, one page; only then the page's
-    // rows and texts. Left to itself, SQLite 3.51 turned the visibility's OR into the outer loop
-    // and asked the full-text index once per Vorgang of the employee (seconds at 20,000).
-    let sql = format!(
-        "WITH hits AS MATERIALIZED (SELECT {key} AS id, {rank} AS rank FROM case_search WHERE {matches}),
-         page AS MATERIALIZED (
-            SELECT c.id, hits.rank FROM hits JOIN cases c ON c.id = hits.id
-            WHERE c.status <> 'moved'{visible}
-            ORDER BY hits.rank, c.received_ms DESC, c.id DESC LIMIT {} OFFSET {})
-         SELECT {}, s.shown FROM page JOIN cases c ON c.id = page.id
-            LEFT JOIN employees e ON e.id = c.assignee JOIN case_search s ON s.{key} = page.id
-         ORDER BY page.rank, c.received_ms DESC, c.id DESC",
-        per_page + 1,
-        (page - 1) as u64 * per_page as u64,
-        summary_columns!(),
-    );
-    (sql, binds)
-}
-
-fn page_of(q: &SearchQuery) -> (u32, u32) {
-    (q.per_page.clamp(1, MAX_PER_PAGE), q.page.max(1))
-}
-
 impl Store {
-    /// The Vorgänge `who` may see that match `q`, best first, a page of them. No words to search
-    /// for (only stop words or signs): no hits.
-    pub async fn search(&self, who: Searcher, q: &SearchQuery) -> Result<SearchPage> {
-        let terms = query_terms(&q.text);
-        let (per_page, page) = page_of(q);
-        if terms.is_empty() {
-            return Ok(SearchPage { hits: vec![], page, per_page, more: false });
-        }
-        let (sql, binds) = search_sql(self.backend, who, q, &terms);
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for b in binds {
-            query = match b {
-                Bind::Int(v) => query.bind(v),
-                Bind::Text(v) => query.bind(v),
-            };
-        }
-        let rows = query.fetch_all(&self.pool).await?;
-        let more = rows.len() > per_page as usize;
-        let mut hits = Vec::with_capacity(rows.len().min(per_page as usize));
-        for r in rows.iter().take(per_page as usize) {
-            let case = summary_from_row(r)?;
-            let shown: String = r.try_get("shown")?;
-            let from = match &case.from_name {
-                Some(n) if !n.is_empty() => format!("{n} <{}>", case.from_addr),
-                _ => case.from_addr.clone(),
-            };
-            hits.push(SearchHit {
-                subject_html: highlight::mark(&case.subject, &terms),
-                from_html: highlight::mark(&from, &terms),
-                snippet_html: highlight::snippet(&shown, &terms),
-                case,
-            });
-        }
-        Ok(SearchPage { hits, page, per_page, more })
-    }
-
     /// How many Vorgänge (not moved) are in the index, of how many.
     pub async fn search_progress(&self) -> Result<SearchProgress> {
         let total: i64 =

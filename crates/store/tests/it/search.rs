@@ -301,3 +301,44 @@ async fn a_note_is_found_with_its_vorgang() {
         assert!(page.hits[0].snippet_html.as_ref().unwrap().contains("<mark>Rückruf</mark> am Montag &lt;b&gt;"));
     }
 }
+
+/// More matches than the ranked window (the newest 1,000): every one is found exactly once over
+/// the pages — the window best first, then the older ones newest first.
+#[tokio::test]
+async fn beyond_the_ranked_window_the_older_matches_follow_newest_first() {
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let items: Vec<_> = (0..1010)
+            .map(|i| {
+                // Every 100th has the word in its subject too: ranked first within the window.
+                let subject = if i % 100 == 0 { format!("Vollmacht Nr {i}") } else { format!("Brief {i}") };
+                let mut it = item(&format!("w{i}"), &subject, to(&o, o.bernd));
+                it.mail.text = "Die Vollmacht liegt bei.".into();
+                it.mail.attachments.clear();
+                it
+            })
+            .collect();
+        let ids: Vec<i64> = store.commit_batch(o.mailbox, &items, 1).await.unwrap().iter().map(case_of).collect();
+        let mut seen = Vec::new();
+        let mut page = 1;
+        loop {
+            let q = SearchQuery { page, per_page: 100, ..query("Vollmacht") };
+            let p = store.search(Searcher::Employee(o.bernd), &q).await.unwrap();
+            seen.extend(p.hits.iter().map(|h| h.case.id));
+            if !p.more {
+                break;
+            }
+            page += 1;
+        }
+        assert_eq!(page, 11);
+        // The window: the newest 1,000; those with the word in the subject first (1000, 900, …,
+        // 100; 0 is older than the window), then the rest newest first; then the 10 oldest.
+        let subject_ones: Vec<i64> = (1..=10).rev().map(|k| ids[k * 100]).collect();
+        assert_eq!(seen[..10], subject_ones[..], "{:?}", store.backend());
+        assert_eq!(seen[10], ids[1009]);
+        assert_eq!(seen[1000..], ids[..10].iter().rev().copied().collect::<Vec<_>>()[..]);
+        let mut sorted = seen.clone();
+        sorted.sort();
+        assert_eq!(sorted, ids, "each once");
+    }
+}
