@@ -23,7 +23,8 @@ keep-alive connections (bench/web.py's client) send requests back to back, warm-
   start      GET / (the Startmaske) with the session of b1..b4 logged in through the form
 
 Every answer is checked (200; search: JSON with `hits`; Startmaske: its heading). Prints a table and
-writes bench/out/search/results.json. Numbers only: nothing is asserted about times.
+writes bench/out/search/results.json.
+`--reuse` measures the data of an earlier run again (e.g. another build). Numbers only: nothing is asserted about times.
 """
 
 import argparse
@@ -85,7 +86,7 @@ QUERIES = ["Schaden", "Schäden", "Schaeden", "Kündigung", "Kuendigung", "Hausr
            "Schäfer Hausrat", "Glasbruch", "Tierhalterhaftpflicht", "Provision", "Estrich", "Bankverbindung",
            "Köhler", "Angebot", "Mahnung Zahlung", "Sturmschaden"]
 
-PG_DB = "postkorb_bench_search"
+PG_DB = "postkorb_bench_search"  # + _N
 
 
 class Cli(web.Cli):
@@ -219,11 +220,14 @@ def fill_postgres(url, rows):
               "FROM cases WHERE assignee IS NOT NULL AND status <> 'moved' GROUP BY assignee; ANALYZE;")
 
 
-def fresh_postgres(base_url):
-    server = base_url.rsplit("/", 1)[0]
-    psql(base_url, f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-    psql(base_url, f"CREATE DATABASE {PG_DB}")
-    return f"{server}/{PG_DB}"
+def pg_url(base_url, n):
+    return f"{base_url.rsplit('/', 1)[0]}/{PG_DB}_{n}"
+
+
+def fresh_postgres(base_url, n):
+    psql(base_url, f"DROP DATABASE IF EXISTS {PG_DB}_{n} WITH (FORCE)")
+    psql(base_url, f"CREATE DATABASE {PG_DB}_{n}")
+    return pg_url(base_url, n)
 
 
 def employees(cli, url):
@@ -307,6 +311,8 @@ def main():
     ap.add_argument("--endpoints", default="search,start")
     ap.add_argument("--seed", type=int, default=16)
     ap.add_argument("--work", default=os.path.join(HERE, "out", "search"))
+    ap.add_argument("--reuse", action="store_true", help="measure the data dirs of an earlier run again")
+    ap.add_argument("--out", default="results.json")
     args = ap.parse_args()
     args.endpoints = args.endpoints.split(",")
     os.makedirs(args.work, exist_ok=True)
@@ -314,23 +320,34 @@ def main():
     for backend in args.backends.split(","):
         for n in [int(s) for s in args.sizes.split(",")]:
             data_dir = os.path.join(args.work, f"{backend}-{n}")
-            subprocess.run(["rm", "-rf", data_dir], check=True)
-            url = fresh_postgres(args.postgres) if backend == "postgres" else None
-            cli = Cli(args.postkorb, data_dir, url)
-            tokens = make_office(cli)
-            emp, senders = employees(cli, url)
-            t0 = time.monotonic()
-            rows = generate(n, args.seed, int(time.time() * 1000), emp, senders)
-            fill_postgres(url, rows) if url else fill_sqlite(cli.db, rows)
-            fill_s = time.monotonic() - t0
-            t0 = time.monotonic()
-            cli("search", "reindex")
-            reindex_s = time.monotonic() - t0
+            marker = os.path.join(data_dir, "filled.json")
+            if args.reuse and os.path.exists(marker):
+                # The data of an earlier run (another build measured on the same rows).
+                url = pg_url(args.postgres, n) if backend == "postgres" else None
+                cli = Cli(args.postkorb, data_dir, url)
+                with open(marker) as f:
+                    filled = json.load(f)
+                tokens, fill_s, reindex_s = filled["tokens"], filled["fill_s"], filled["reindex_s"]
+            else:
+                subprocess.run(["rm", "-rf", data_dir], check=True)
+                url = fresh_postgres(args.postgres, n) if backend == "postgres" else None
+                cli = Cli(args.postkorb, data_dir, url)
+                tokens = make_office(cli)
+                emp, senders = employees(cli, url)
+                t0 = time.monotonic()
+                rows = generate(n, args.seed, int(time.time() * 1000), emp, senders)
+                fill_postgres(url, rows) if url else fill_sqlite(cli.db, rows)
+                fill_s = time.monotonic() - t0
+                t0 = time.monotonic()
+                cli("search", "reindex")
+                reindex_s = time.monotonic() - t0
+                with open(marker, "w") as f:
+                    json.dump(dict(tokens=tokens, fill_s=fill_s, reindex_s=reindex_s), f)
             print(f"{backend} N={n}: filled in {fill_s:.1f} s, `search reindex` {reindex_s:.1f} s", flush=True)
             for r in asyncio.run(measure(args, cli, tokens, n, backend)):
                 r.update(fill_s=round(fill_s, 1), reindex_s=round(reindex_s, 1))
                 results.append(r)
-    with open(os.path.join(args.work, "results.json"), "w") as f:
+    with open(os.path.join(args.work, args.out), "w") as f:
         json.dump(results, f, indent=1)
     print(f"\n{'backend':<9} {'N':>8} {'endpoint':<8} {'req':>6} {'req/s':>7} {'p50':>7} {'p90':>7} {'p99':>7} "
           f"{'max':>7} err  reindex")

@@ -104,7 +104,7 @@ impl Store {
             };
         }
         let rows = query.fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<_>>()?)
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
     }
 
     /// The Vorgänge `who` may see that match `q`, a page of them: the newest [`WINDOW`] best
