@@ -44,6 +44,13 @@ pub fn parse_iso_date(s: &str) -> Option<i64> {
     (iso_date(ms) == s).then_some(ms)
 }
 
+/// `YYYY-MM-DD` → unix ms at 00:00 of that day on the office's clock (Europe/Berlin): where a
+/// day typed into a filter (the search's date range) begins.
+pub fn parse_berlin_day(s: &str) -> Option<i64> {
+    let (y, m, d, _, _) = civil_from_ms(parse_iso_date(s)?);
+    Some(berlin_to_utc(y, m, d, 0, 0))
+}
+
 /// Unix ms of `y-m-d hh:mm` in UTC (no checks; use [`parse_iso_date`] for input).
 fn utc_ms(y: i64, m: i64, d: i64, hh: i64, mm: i64) -> i64 {
     let y2 = if m <= 2 { y - 1 } else { y };
@@ -115,6 +122,9 @@ mod tests {
         assert_eq!(berlin_civil(october), (2026, 10, 25, 2, 59));
         assert_eq!(berlin_civil(october + 60_000), (2026, 10, 25, 2, 0));
         assert_eq!(berlin_civil(utc_ms(2026, 12, 31, 23, 30)), (2027, 1, 1, 0, 30));
+        assert_eq!(parse_berlin_day("2026-07-01"), Some(utc_ms(2026, 6, 30, 22, 0)));
+        assert_eq!(parse_berlin_day("2026-01-01"), Some(utc_ms(2025, 12, 31, 23, 0)));
+        assert_eq!(parse_berlin_day("2026-02-30"), None);
         assert_eq!(berlin_civil(utc_ms(2026, 7, 1, 22, 0)), (2026, 7, 2, 0, 0));
         for (y, m, d, hh, mm) in [(2026, 1, 15, 8, 0), (2026, 7, 15, 8, 0), (2027, 3, 28, 1, 30), (2027, 10, 31, 3, 0)]
         {

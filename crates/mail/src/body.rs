@@ -13,14 +13,7 @@ pub const MAX_TEXT_BYTES: usize = 1024 * 1024;
 
 /// Plain text and sanitised HTML of a (possibly nested) message.
 pub fn bodies(msg: &Message<'_>, warnings: &mut Vec<Warning>) -> (String, Option<String>) {
-    let raw_html: Vec<&str> = msg
-        .html_body
-        .iter()
-        .filter_map(|&id| match &msg.parts.get(id as usize)?.body {
-            PartType::Html(h) => Some(h.as_ref()),
-            _ => None,
-        })
-        .collect();
+    let raw_html: Vec<&str> = html_parts(msg);
     let joined = raw_html.join("\n");
     let html = if raw_html.is_empty() {
         None
@@ -34,6 +27,29 @@ pub fn bodies(msg: &Message<'_>, warnings: &mut Vec<Warning>) -> (String, Option
         Some(html::sanitize(&joined))
     };
 
+    let text = text_of(msg, &joined, warnings);
+    (text, html)
+}
+
+/// The plain text alone (text/plain, else derived from HTML), as [`bodies`] makes it, without
+/// sanitising the HTML: what the import indexes for the search.
+pub fn text(msg: &Message<'_>, warnings: &mut Vec<Warning>) -> String {
+    let raw_html: Vec<&str> = html_parts(msg);
+    text_of(msg, &raw_html.join("\n"), warnings)
+}
+
+fn html_parts<'m>(msg: &'m Message<'_>) -> Vec<&'m str> {
+    msg.html_body
+        .iter()
+        .filter_map(|&id| match &msg.parts.get(id as usize)?.body {
+            PartType::Html(h) => Some(h.as_ref()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The text parts joined; the HTML's text (`joined`: every HTML part) when they are empty.
+fn text_of(msg: &Message<'_>, joined: &str, warnings: &mut Vec<Warning>) -> String {
     let mut texts = Vec::new();
     for &id in &msg.text_body {
         let Some(part) = msg.parts.get(id as usize) else {
@@ -47,7 +63,7 @@ pub fn bodies(msg: &Message<'_>, warnings: &mut Vec<Warning>) -> (String, Option
     }
     let mut text = texts.join("\n");
     if text.trim().is_empty() && !joined.is_empty() {
-        text = html::text_of(&joined, warnings);
+        text = html::text_of(joined, warnings);
     }
     if text.contains('\0') {
         warnings.push(Warning::NulInBody);
@@ -58,7 +74,7 @@ pub fn bodies(msg: &Message<'_>, warnings: &mut Vec<Warning>) -> (String, Option
         text.truncate(cut);
         warnings.push(Warning::TextCut { kb: MAX_TEXT_BYTES / 1024 });
     }
-    (text, html)
+    text
 }
 
 fn is_utf8_label(charset: &str) -> bool {

@@ -108,10 +108,12 @@ pub fn parse_with(raw: &[u8], limits: &Limits) -> InboundMail {
 }
 
 /// What the import needs of a message: everything [`parse`] finds (sender, subject, dates,
-/// automatic, malformed, limits, attachments) except the text, the HTML and the forwarded
-/// original, which stay empty, and the warnings found while making them. Those are derived from
-/// the raw mail when a Vorgang is shown (with [`parse`]), as the attachments' bytes are: the import
-/// saves making them, and the database stores them nowhere but in the raw mail. Never panics.
+/// automatic, malformed, limits, attachments) and the plain text (for the search index, which is
+/// written in the import's transaction), but not the HTML and the forwarded original, which stay
+/// empty, nor the warnings found while making the bodies. Those are derived from the raw mail when
+/// a Vorgang is shown (with [`parse`]), as the attachments' bytes are: the import saves making
+/// them, and the database stores them nowhere but in the raw mail (the text only as search terms).
+/// Never panics.
 pub fn parse_for_import(raw: &[u8]) -> InboundMail {
     parse_inner(raw, &Limits::default(), false)
 }

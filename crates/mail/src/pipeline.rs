@@ -98,8 +98,8 @@ fn display_name(parsed: &Message<'_>, phrase: Option<String>) -> Option<String> 
 }
 
 /// The MIME walk: bodies, attachments, forwarded original, structural warnings and limits.
-/// With `bodies` unset, the text, the HTML and the forwarded original are not made
-/// ([`crate::parse_for_import`]).
+/// With `bodies` unset, only the plain text is made, not the HTML and the forwarded original, and
+/// the warnings found while making it are dropped ([`crate::parse_for_import`]).
 pub fn body_stage(raw_mail: &[u8], limits: &Limits, bodies: bool, mail: &mut InboundMail) {
     if shape::nested_message_markers(raw_mail) > limits.max_parts {
         mail.malformed = Some("too many nested messages".into());
@@ -129,6 +129,8 @@ pub fn body_stage(raw_mail: &[u8], limits: &Limits, bodies: bool, mail: &mut Inb
         mail.forwarded = forward::forwarded(&msg, &text, &mut mail.warnings);
         mail.text = text;
         mail.html = html;
+    } else {
+        mail.text = body::text(&msg, &mut Vec::new());
     }
     mail.attachments = attachments::collect(&msg, limits.max_parts);
 }

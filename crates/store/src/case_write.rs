@@ -1,7 +1,8 @@
 //! The one write path of a Vorgang: every change — made (at import or from a kept mail), claimed,
 //! closed, reopened, moved to the kept mails — goes through [`apply`], which writes the rows and
 //! appends the change's events to `case_events` in the caller's transaction, and keeps
-//! `case_counts` (the Startmaske's pager) from those events.
+//! `case_counts` (the Startmaske's pager) from those events. It keeps the search index too: a new
+//! Vorgang is indexed, a moved one leaves it (`search.rs`), in the same transaction.
 //!
 //! **Invariant:** nothing else in the store writes `cases`, `case_candidates`, `case_counts` or
 //! `case_events` (checked by `crates/store/tests/invariants.rs`), so nothing changes a Vorgang
@@ -21,6 +22,7 @@ use crate::cases::{eligible_an, is_candidate};
 use crate::events::{self, Event, Via};
 use crate::import::clean;
 use crate::rows::{V, ids_by, insert_rows};
+use crate::search;
 use crate::{Backend, Result, StoreError};
 
 /// A Vorgang to be made from a stored raw mail.
@@ -101,6 +103,7 @@ pub(crate) async fn apply(
             if moved.rows_affected() == 0 {
                 (vec![], vec![])
             } else {
+                crate::search::forget(tx, backend, case_id).await?;
                 (vec![case_id], vec![(case_id, Event::Moved { kept_id })])
             }
         }
@@ -270,6 +273,7 @@ async fn create<'a>(
     let mut candidate_rows = Vec::new();
     let mut attachment_rows = Vec::new();
     let mut events = Vec::with_capacity(2 * new.len());
+    let mut docs = Vec::with_capacity(new.len());
     for (c, receiver) in new.iter().zip(receivers) {
         let case_id = case_by_raw[&c.raw_id];
         cases.push(case_id);
@@ -297,7 +301,17 @@ async fn create<'a>(
             ]);
         }
         events.extend(events::created(c.decision, c.via, receiver)?.into_iter().map(|e| (case_id, e)));
+        docs.push(search::Doc {
+            case_id,
+            subject: &c.mail.subject,
+            from_name: c.mail.display_name.as_deref(),
+            from_addr: c.mail.sender.as_ref().map(|a| a.as_str()).unwrap_or_default(),
+            text: &c.mail.text,
+            attachments: c.mail.attachments.iter().map(|a| a.name.as_str()).collect(),
+        });
     }
+    // Findable exactly when committed: the index is written in this transaction.
+    search::index_new(tx, backend, &docs).await?;
     insert_rows(tx, backend, "case_candidates (case_id, employee_id)", "", candidate_rows).await?;
     insert_rows(
         tx,
@@ -380,7 +394,10 @@ async fn insert_note(
     )
     .await?;
     let row = rows.first().ok_or_else(|| StoreError::Invalid("note not written".into()))?;
-    Ok(row.try_get(0)?)
+    let note_id = row.try_get(0)?;
+    // Findable as soon as it is committed, like the Vorgang's own words.
+    search::index_note(tx, backend, case_id, note_id, text).await?;
+    Ok(note_id)
 }
 
 /// „Weitergeben“: one conditional UPDATE — still open, still `from`'s, and `to` still eligible —
@@ -397,7 +414,7 @@ async fn hand_over<'a>(
     note: Option<&str>,
 ) -> Result<(Vec<i64>, Vec<(i64, Event<'a>)>)> {
     let sql = format!(
-        "UPDATE cases SET assignee = $1, claimed_ms = $2
+        "UPDATE cases SET assignee = $1, claimed_ms = $2, on_behalf_of = NULL
          WHERE id = $3 AND status = 'open' AND assignee = $4 AND assignee <> $1
            AND EXISTS (SELECT 1 FROM employees e WHERE e.id = $1 AND {})",
         eligible_an("e")
@@ -423,7 +440,7 @@ async fn give_back<'a>(
     by: EmployeeId,
 ) -> Result<(Vec<i64>, Vec<(i64, Event<'a>)>)> {
     let sql = format!(
-        "UPDATE cases SET status = 'waiting', assignee = NULL, claimed_ms = NULL
+        "UPDATE cases SET status = 'waiting', assignee = NULL, claimed_ms = NULL, on_behalf_of = NULL
          WHERE id = $1 AND status = 'open' AND assignee = $2
            AND EXISTS (SELECT 1 FROM case_events ev WHERE ev.case_id = cases.id AND ev.kind = 'waiting')
            AND EXISTS (SELECT 1 FROM case_candidates cc JOIN employees e ON e.id = cc.employee_id

@@ -118,13 +118,21 @@ pub struct CaseDetail {
     pub unverified_routed_by: Option<String>,
 }
 
-pub(crate) const SUMMARY_SELECT: &str =
-    "SELECT c.id, c.subject, c.from_addr, c.from_name, c.sender_employee, c.status, c.assignee,
+/// The columns of a [`CaseSummary`] (`cases c`, `employees e` joined on the assignee), for
+/// [`summary_from_row`]; the search selects them too.
+macro_rules! summary_columns {
+    () => {
+        "c.id, c.subject, c.from_addr, c.from_name, c.sender_employee, c.status, c.assignee,
         e.name AS assignee_name, c.received_ms, c.claimed_ms, c.follow_up_ms, c.follow_up_reason, c.on_behalf_of,
         (SELECT o.name FROM employees o WHERE o.id = c.on_behalf_of) AS on_behalf_of_name,
         (SELECT COUNT(*) FROM attachments a WHERE a.case_id = c.id) AS attachment_count,
-        (SELECT n.text FROM case_notes n WHERE n.case_id = c.id ORDER BY n.id DESC LIMIT 1) AS last_note
-     FROM cases c LEFT JOIN employees e ON e.id = c.assignee";
+        (SELECT n.text FROM case_notes n WHERE n.case_id = c.id ORDER BY n.id DESC LIMIT 1) AS last_note"
+    };
+}
+pub(crate) use summary_columns;
+
+pub(crate) const SUMMARY_SELECT: &str =
+    concat!("SELECT ", summary_columns!(), " FROM cases c LEFT JOIN employees e ON e.id = c.assignee");
 
 /// A page of Vorgänge (all, or one assignee's: `$1`), not done first, newest first.
 ///

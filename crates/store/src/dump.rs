@@ -156,10 +156,12 @@ impl Store {
     }
 
     /// The SQLite schema: every table but SQLite's and sqlx's own, parents before children.
+    /// Not the search index (`case_search` and FTS5's tables, migration 0020): its layout differs
+    /// by backend, and the target builds its own (`search reindex`, or `serve` in the background).
     async fn tables(&self) -> Result<Vec<Table>> {
         let names: Vec<String> = sqlx::query(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
-             AND name <> '_sqlx_migrations' ORDER BY name",
+             AND name <> '_sqlx_migrations' AND name NOT LIKE 'case_search%' ORDER BY name",
         )
         .fetch_all(&self.pool)
         .await?

@@ -25,6 +25,7 @@ mod oauth;
 mod oauth_pending;
 mod routes;
 mod rows;
+pub mod search;
 mod sessions;
 mod tokens;
 mod workflow;
@@ -49,6 +50,7 @@ pub use lease::{LeaseInfo, LeaseOutcome};
 pub use login_limit::{LoginLimits, LoginRefused};
 pub use mailboxes::{MailboxDeleted, MailboxRecord};
 pub use oauth::{OAuthFields, OAuthTokens};
+pub use search::{SearchHit, SearchPage, SearchProgress, SearchQuery, SearchStatus, Searcher};
 pub use sessions::SessionUser;
 pub use tokens::ApiToken;
 

@@ -42,6 +42,7 @@ pub fn routes() -> Router<WebState> {
         .route("/tokens/{id}", delete(revoke_token))
         .route("/absences", get(list_absences).post(add_absence))
         .route("/absences/{id}/end", post(end_absence))
+        .route("/search", get(search))
 }
 
 fn require(e: &Employee, p: Permission) -> Result<(), ApiError> {
@@ -327,4 +328,51 @@ async fn end_absence(State(s): State<WebState>, h: HeaderMap, Path(id): Path<i64
 
 async fn openapi() -> Response {
     ([(axum::http::header::CONTENT_TYPE, "application/json")], include_str!("../openapi.json")).into_response()
+}
+
+#[derive(Deserialize)]
+struct SearchParams {
+    q: String,
+    status: Option<String>,
+    assignee: Option<i64>,
+    /// YYYY-MM-DD, office time, inclusive.
+    from: Option<String>,
+    until: Option<String>,
+    #[serde(default)]
+    page: Option<u32>,
+    #[serde(default)]
+    per_page: Option<u32>,
+}
+
+/// Full-text search over the Vorgänge the caller may see (`auth::searcher`, as the screen).
+async fn search(State(s): State<WebState>, h: HeaderMap, Query(p): Query<SearchParams>) -> ApiResult {
+    let me = api_user(&s, &h).await?;
+    let bad = |m: String| ApiError(WebError::BadRequest(m));
+    let day = |d: &Option<String>| match d.as_deref() {
+        None | Some("") => Ok(None),
+        Some(v) => postkorb_core::time::parse_berlin_day(v)
+            .map(Some)
+            .ok_or_else(|| bad(format!("not a day (YYYY-MM-DD): {v}"))),
+    };
+    let status = match p.status.as_deref() {
+        None | Some("") => None,
+        Some(v) => Some(
+            postkorb_store::SearchStatus::from_code(v)
+                .ok_or_else(|| bad(format!("status is waiting, open or done: {v}")))?,
+        ),
+    };
+    if postkorb_store::search::query_terms(&p.q).is_empty() {
+        return Err(bad("q holds no word to search for".into()));
+    }
+    let q = postkorb_store::SearchQuery {
+        text: p.q,
+        status,
+        assignee: p.assignee.map(EmployeeId),
+        from_ms: day(&p.from)?,
+        until_ms: day(&p.until)?.map(|ms| ms + 86_400_000),
+        page: p.page.unwrap_or(1),
+        per_page: p.per_page.unwrap_or(20),
+    };
+    let covering = s.store.covering(me.id, now_ms()).await?;
+    Ok(Json(s.store.search(crate::auth::searcher(&me, covering), &q).await?).into_response())
 }

@@ -60,7 +60,10 @@ pub enum Command {
     },
     /// Vorgänge.
     #[command(subcommand)]
-    Cases(ListCmd),
+    Cases(CasesCmd),
+    /// The search index („Suche“).
+    #[command(subcommand)]
+    Search(SearchCmd),
     /// Mails kept with a reason („Nicht zugeordnete E-Mails“).
     #[command(subcommand)]
     Kept(ListCmd),
@@ -116,6 +119,53 @@ pub enum ListCmd {
         #[arg(long, default_value_t = 100)]
         limit: i64,
     },
+}
+
+/// `postkorb cases …`: the list, and the search.
+#[derive(Subcommand, Debug)]
+pub enum CasesCmd {
+    #[command(flatten)]
+    List(ListCmd),
+    /// Full-text search (subject, sender, text, attachment names, notes), best hits first.
+    Search(SearchArgs),
+    /// Work a Vorgang: hand over, give back, add a note, set a Wiedervorlage.
+    #[command(flatten)]
+    Work(crate::cli::work::WorkCmd),
+}
+
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    /// The words to find (umlauts and ae/oe/ue/ss spellings match each other).
+    #[arg(required = true)]
+    pub words: Vec<String>,
+    /// Search as this employee (what they may see); default: every Vorgang.
+    #[arg(long = "as")]
+    pub as_user: Option<String>,
+    /// waiting, open or done.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only the Vorgänge of this Bearbeiter.
+    #[arg(long)]
+    pub assignee: Option<String>,
+    /// Received on or after this day (YYYY-MM-DD, office time).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Received on or before this day (YYYY-MM-DD, office time).
+    #[arg(long)]
+    pub until: Option<String>,
+    #[arg(long, default_value_t = 1)]
+    pub page: u32,
+    #[arg(long, default_value_t = 20)]
+    pub per_page: u32,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SearchCmd {
+    /// Index the Vorgänge not in the search index yet (from before the search existed, or after
+    /// migrate-db), showing progress; `serve` does the same in the background.
+    Reindex,
 }
 
 #[derive(Args, Debug)]

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod mail;
 pub mod mailbox;
 pub mod oauth;
+pub mod search;
 pub mod work;
 
 pub use args::*;

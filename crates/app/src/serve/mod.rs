@@ -44,6 +44,8 @@ pub async fn run(
             })
             .await
     });
+    // Vorgänge from before the search index existed become findable in the background.
+    crate::service::search::spawn_reindex(ctx.store.clone());
     let mut tasks: HashMap<String, JoinHandle<()>> = HashMap::new();
     let result = tokio::select! {
         r = supervise(ctx, &mut tasks, stopping) => r,

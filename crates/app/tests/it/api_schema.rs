@@ -227,6 +227,11 @@ async fn every_api_answer_matches_the_schema_its_openapi_document_names() {
         Call::new("POST", "/absences/{id}/end", "/absences/1/end", b),
         Call::new("POST", "/absences/{id}/end", "/absences/1/end", b),
         Call::new("POST", "/absences/{id}/end", "/absences/2/end", a),
+        Call::new("GET", "/search", "/search?q=Schaden", b),
+        Call::new("GET", "/search", "/search?q=Schaden&status=open&from=2020-01-01&until=2099-12-31&per_page=1", a),
+        Call::new("GET", "/search", "/search?q=der", b),
+        Call::new("GET", "/search", "/search?q=Schaden&status=kaputt", b),
+        Call::new("GET", "/search", "/search?q=Schaden", ""),
     ];
 
     let (status, _, body) = send(&app, &Call::new("GET", "", "/openapi.json", "")).await;

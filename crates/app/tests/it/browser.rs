@@ -10,6 +10,8 @@ mod harness;
 mod layout;
 #[path = "browser/screens.rs"]
 mod screens;
+#[path = "browser/workday.rs"]
+mod workday;
 
 use harness::{App, Driver, Person, eventually, run};
 use postkorb_testkit::Dovecot;
@@ -167,7 +169,7 @@ fn the_admin_sets_up_mailbox_and_rows_in_the_browser_and_the_recipient_finds_the
         browser.screenshot("startmaske-bernd").await;
         assert!(cases.contains("Anna Außendienst"), "{cases}");
         let menu = browser.menu().await;
-        assert_eq!(menu, ["Startmaske"], "Bernd has no admin permission");
+        assert_eq!(menu, ["Startmaske", "Suche"], "Bernd has no admin permission");
 
         browser.click_link("Schadenmeldung Familie Müller").await;
         browser.wait_for_text("h1", "Vorgang").await;
@@ -253,7 +255,7 @@ fn a_user_without_the_permission_cannot_reach_the_settings() {
 
         clara.login(CLARA.username, CLARA.password).await;
         clara.screenshot("startmaske").await;
-        assert_eq!(clara.menu().await, ["Startmaske"], "no admin entries in the menu");
+        assert_eq!(clara.menu().await, ["Startmaske", "Suche"], "no admin entries in the menu");
 
         for (path, screen) in [
             ("/optionen/e-mail", "optionen-e-mail"),

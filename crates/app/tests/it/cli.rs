@@ -315,3 +315,50 @@ fn absences_are_entered_listed_and_ended_on_the_offices_clock_and_cases_say_for_
     assert!(err.contains("there is no current or future absence 2"), "{err}");
     assert!(!env.ok(&["absence", "list"]).contains("Bernd"));
 }
+
+#[test]
+fn a_vorgang_is_worked_from_the_terminal_note_wiedervorlage_handover_and_the_refusals_in_english() {
+    let env = Env::new();
+    env.office();
+    env.ok(&["employee", "add", "--name", "Dora", "--username", "dora", "--license", "L4"]);
+    let file = env.dir.path().join("post.mbox");
+    std::fs::write(
+        &file,
+        "From anna@mustermail.de Mon Jan  1 00:00:00 2024\nFrom: anna@mustermail.de\nSubject: Kellerschaden\nMessage-ID: <w1@x>\n\nDas Wasser steht in der Gartenstraße.\n",
+    )
+    .unwrap();
+    env.ok(&["import", "--mbox", file.to_str().unwrap(), "--verify", "off"]);
+    let list: serde_json::Value = serde_json::from_str(&env.ok(&["cases", "list", "--json"])).unwrap();
+    let id = list[0]["id"].as_i64().unwrap().to_string();
+    assert_eq!(list[0]["assignee_name"], "Bernd");
+
+    // A note by the Bearbeiter (the default actor); an empty one is refused.
+    assert!(env.ok(&["cases", "note", &id, "Rückruf vereinbart"]).contains("note added"));
+    let err = env.fails(&["cases", "note", &id, "   "]);
+    assert!(err.contains("empty"), "{err}");
+    // A Wiedervorlage: a date in the past is refused, a future one stored (08:00 on the office's clock).
+    let err = env.fails(&["cases", "follow-up", &id, "--date", "2020-01-01"]);
+    assert!(err.to_lowercase().contains("future"), "{err}");
+    let out = env.ok(&["cases", "follow-up", &id, "--date", "2099-03-29", "--reason", "Gutachten"]);
+    assert!(out.contains("2099-03-29 06:00 UTC"), "summer time in Berlin: 08:00 is 06:00 UTC: {out}");
+    let list: serde_json::Value = serde_json::from_str(&env.ok(&["cases", "list", "--json"])).unwrap();
+    assert_eq!(
+        (&list[0]["follow_up_reason"], &list[0]["last_note"]),
+        (&"Gutachten".into(), &"Rückruf vereinbart".into())
+    );
+
+    // Handed to Dora; Anna may not receive (no licence); a second hand-over from Bernd is refused.
+    let err = env.fails(&["cases", "handover", &id, "--to", "Anna"]);
+    assert!(err.contains("refused"), "{err}");
+    assert!(env.ok(&["cases", "handover", &id, "--to", "dora", "--note", "Bitte übernehmen"]).contains("to Dora"));
+    let list: serde_json::Value = serde_json::from_str(&env.ok(&["cases", "list", "--json"])).unwrap();
+    assert_eq!(list[0]["assignee_name"], "Dora");
+    let err = env.fails(&["cases", "handover", &id, "--to", "dora", "--by", "bernd"]);
+    assert!(err.contains("refused"), "{err}");
+    // Not from a pool: nothing to give back to.
+    assert!(env.fails(&["cases", "giveback", &id]).contains("refused"));
+    // Dora finds it by a word of its text, spelled with „ss“.
+    let found = env.ok(&["cases", "search", "Gartenstrasse", "--as", "dora"]);
+    assert!(found.contains("Kellerschaden"), "{found}");
+    assert!(env.ok(&["cases", "search", "übernehmen", "--as", "dora"]).contains("Kellerschaden"), "the hand-over note");
+}

@@ -29,4 +29,5 @@ mod web_cases;
 mod web_http;
 mod web_mailboxes;
 mod web_office;
+mod web_search;
 mod web_workflow;

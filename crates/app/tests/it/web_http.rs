@@ -117,6 +117,7 @@ async fn every_screen_checks_login_and_permission() {
     // (path, anonymous, plain user Bernd, employees-only, admin)
     let matrix: &[(&str, u16, u16, u16, u16)] = &[
         ("/", 303, 200, 200, 200),
+        ("/suche?q=Schaden", 303, 200, 200, 200),
         ("/optionen/e-mail", 303, 403, 403, 200),
         ("/optionen/e-mail/neu", 303, 403, 403, 200),
         ("/optionen/e-mail/default", 303, 403, 403, 404),

@@ -13,4 +13,5 @@ mod mailbox_delete;
 mod migrations;
 mod oauth;
 mod office;
+mod search;
 mod workflow;

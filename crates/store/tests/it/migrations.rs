@@ -12,7 +12,14 @@ use sqlx::Row;
 const DIFFERENT_ON_PURPOSE: &[(&str, &str)] = &[
     ("0013_tokens_sessions.sql", "SQLite cannot change a primary key in place: it rebuilds api_tokens"),
     ("0017_office.sql", "the audit entries of cleared duplicates: JSON and clock functions differ by name"),
+    ("0020_search.sql", "the search index: an FTS5 table and a trigger on SQLite, a tsvector with GIN on PostgreSQL"),
 ];
+
+/// Tables that differ on purpose between the backends, and so are left out of the comparison:
+/// the search index (`case_search`, with FTS5's own tables on SQLite; migration 0020).
+fn compared(table: &str) -> bool {
+    !table.starts_with("case_search")
+}
 
 fn folder(backend: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend)
@@ -93,6 +100,7 @@ async fn sqlite_columns(store: &Store) -> BTreeSet<Column> {
     .await
     .unwrap();
     rows.iter()
+        .filter(|r| compared(&r.get::<String, _>(0)))
         .map(|r| {
             let nullable = r.get::<i64, _>(3) == 0 && r.get::<i64, _>(4) == 0;
             (r.get(0), r.get(1), normal_type(&r.get::<String, _>(2)), nullable)
@@ -109,6 +117,7 @@ async fn postgres_columns(store: &Store) -> BTreeSet<Column> {
     .await
     .unwrap();
     rows.iter()
+        .filter(|r| compared(&r.get::<String, _>(0)))
         .map(|r| (r.get(0), r.get(1), normal_type(&r.get::<String, _>(2)), r.get::<String, _>(3) == "YES"))
         .collect()
 }

@@ -161,6 +161,16 @@ pub fn may_pass_on(case: &CaseDetail, e: &Employee, covering: &[EmployeeId]) -> 
     postkorb_core::may_work(e, assignee) || assignee.is_some_and(|a| covering.contains(&a))
 }
 
+/// Whom a search by `e` covers — the same rule as [`may_open`]: every Vorgang for someone with
+/// „E-Mails automatisch einlesen“, else their own and the waiting ones they may still claim.
+pub fn searcher(e: &Employee, covering: Vec<EmployeeId>) -> postkorb_store::Searcher {
+    if e.has(Permission::ManageMailImport) {
+        postkorb_store::Searcher::All
+    } else {
+        postkorb_store::Searcher::Covering(e.id, covering)
+    }
+}
+
 #[derive(askama::Template)]
 #[template(path = "login.html")]
 struct LoginPage {

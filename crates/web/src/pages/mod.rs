@@ -13,6 +13,7 @@ mod mailbox;
 mod oauth;
 pub(crate) mod protokoll;
 mod routes;
+mod search;
 
 use axum::Router;
 use axum::http::header;
@@ -43,8 +44,9 @@ pub struct NavEntry {
 }
 
 /// The menu, in its order, with who may see each entry.
-static MENU: [(NavEntry, Option<Permission>); 6] = [
+static MENU: [(NavEntry, Option<Permission>); 7] = [
     (NavEntry { key: "start", href: "/", label: "Startmaske", path: "Startmaske" }, None),
+    (NavEntry { key: "suche", href: "/suche", label: "Suche", path: "Suche" }, None),
     (
         NavEntry { key: "mitarbeiter", href: "/mitarbeiter", label: "Mitarbeiter", path: "Fenster › Mitarbeiter" },
         Some(Permission::ManageEmployees),
@@ -160,6 +162,7 @@ pub fn routes() -> Router<WebState> {
         .route("/nicht-zugeordnet/{id}/zuweisen", post(kept::route_once))
         .route("/nicht-zugeordnet/{id}/verwerfen", post(kept::discard))
         .route("/protokoll", get(protokoll::show))
+        .route("/suche", get(search::show))
         .route("/static/postkorb.css", get(css))
         .fallback(crate::error::not_found)
 }

@@ -267,6 +267,8 @@ async fn admins_screens(b: &Browser, size: Size) {
     let kept = link_to(b, "main a[href^='/nicht-zugeordnet/']", "Wohngebäudeversicherung").await;
     visit(b, size, &kept, "Nicht zugeordnete E-Mail", "nicht-zugeordnet-detail").await;
     visit(b, size, "/protokoll", "Protokoll", "protokoll").await;
+    // The search with its filters (Bearbeiter too, for the admin) and hits with marked words.
+    visit(b, size, "/suche?q=Versicherung", "Suche", "suche").await;
     visit(b, size, "/konto", "Mein Konto", "mein-konto").await;
     the_check_sees_a_broken_layout(b).await;
 }

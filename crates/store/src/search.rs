@@ -1,0 +1,288 @@
+//! „Suche“: full-text search over the Vorgänge a person may see — Betreff, Absender (name and
+//! address), the mail's text, attachment names and notes — ranked, with the matching words marked
+//! and filters for status, Bearbeiter and date range, a page at a time.
+//!
+//! The index (`case_search`, migration 0020) holds one row per Vorgang that is not moved: its
+//! words as terms (`analyze.rs`: umlauts and their spellings folded, a light German stemmer — the
+//! same on both backends) and the text shown around a hit (`shown`: the mail's text, the
+//! attachment names and the notes, as written). SQLite keeps it in an FTS5 table ranked by
+//! `bm25`, PostgreSQL in a table with a `tsvector` (`simple` configuration: the terms are already
+//! stemmed) and a GIN index, ranked by `ts_rank`; subject weighs most, then sender and attachment
+//! names, then notes, then the text.
+//!
+//! **Invariant: a Vorgang is in the index exactly while it exists and is not moved.** A new one
+//! is indexed by `case_write::apply` in the transaction that creates it ([`index_new`]), so a
+//! committed Vorgang is findable and a rolled-back one leaves nothing; a moved one leaves it in
+//! the same transaction ([`forget`]); a deleted row takes its entry along (SQLite: trigger
+//! `case_search_gone`, PostgreSQL: `ON DELETE CASCADE`). Vorgänge from before migration 0020 are
+//! indexed by [`Store::search_reindex_step`] (`serve` in the background, `postkorb search reindex`
+//! in the foreground with progress).
+//!
+//! Notes: [`index_note`] appends a note's words in the transaction that adds the note (call it
+//! next to `apply` for the note's event; `case_write::insert_note` does). The reindex of an older Vorgang
+//! adds the notes it already has.
+
+mod analyze;
+mod highlight;
+mod query;
+
+use postkorb_core::EmployeeId;
+use serde::Serialize;
+use sqlx::{Any, Row, Transaction};
+
+use crate::cases::CaseSummary;
+use crate::import::clean;
+use crate::rows::{V, insert_rows};
+use crate::{Backend, Result, Store};
+
+pub use analyze::query_terms;
+
+/// The mail's text is indexed (and kept for the snippet) up to this many bytes: the start of a
+/// mail says what it is about, and the index costs the import in proportion (bench: 64 KiB made
+/// the import twice as slow, 8 KiB 1.36×).
+const MAX_BODY_BYTES: usize = 8 * 1024;
+
+/// Hits per page, at most.
+pub const MAX_PER_PAGE: u32 = 100;
+
+/// What one new Vorgang gives the index.
+pub(crate) struct Doc<'a> {
+    pub case_id: i64,
+    pub subject: &'a str,
+    pub from_name: Option<&'a str>,
+    pub from_addr: &'a str,
+    pub text: &'a str,
+    pub attachments: Vec<&'a str>,
+}
+
+/// Who searches: someone who may see every Vorgang („E-Mails automatisch einlesen“), or an
+/// employee, who finds their own Vorgänge and the waiting ones they are an eligible candidate for
+/// (the same rule as `auth::may_open`); as Vertreter also the open Vorgänge of the absent people
+/// they stand in for now (`Store::covering`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Searcher {
+    All,
+    Employee(EmployeeId),
+    Covering(EmployeeId, Vec<EmployeeId>),
+}
+
+/// A Vorgang's status as a search filter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchStatus {
+    Waiting,
+    Open,
+    Done,
+}
+
+impl SearchStatus {
+    pub fn code(self) -> &'static str {
+        match self {
+            SearchStatus::Waiting => "waiting",
+            SearchStatus::Open => "open",
+            SearchStatus::Done => "done",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<SearchStatus> {
+        [SearchStatus::Waiting, SearchStatus::Open, SearchStatus::Done].into_iter().find(|s| s.code() == code)
+    }
+}
+
+/// A search: the words typed, the filters, and which page (1-based).
+#[derive(Clone, Debug, Default)]
+pub struct SearchQuery {
+    pub text: String,
+    pub status: Option<SearchStatus>,
+    pub assignee: Option<EmployeeId>,
+    /// Received at or after (unix ms).
+    pub from_ms: Option<i64>,
+    /// Received before (unix ms).
+    pub until_ms: Option<i64>,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+/// One hit: the Vorgang and its marked-up parts (escaped HTML whose only tag is `<mark>`).
+#[derive(Clone, Debug, Serialize)]
+pub struct SearchHit {
+    pub case: CaseSummary,
+    pub subject_html: String,
+    pub from_html: String,
+    /// Around the first matching word of the text, attachment names or notes, if one matched there.
+    pub snippet_html: Option<String>,
+}
+
+/// A page of hits, best first; `more` when a next page has hits.
+#[derive(Clone, Debug, Serialize)]
+pub struct SearchPage {
+    pub hits: Vec<SearchHit>,
+    pub page: u32,
+    pub per_page: u32,
+    pub more: bool,
+}
+
+/// How far the index is: Vorgänge indexed of those to index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct SearchProgress {
+    pub indexed: i64,
+    pub total: i64,
+}
+
+/// The column naming a Vorgang in the index.
+fn key(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "rowid",
+        Backend::Postgres => "case_id",
+    }
+}
+
+fn cut(text: &str, max: usize) -> &str {
+    &text[..(0..=max.min(text.len())).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0)]
+}
+
+fn row_of(doc: &Doc<'_>) -> Vec<V<'static>> {
+    let body = cut(doc.text, MAX_BODY_BYTES);
+    let sender = format!("{} {}", doc.from_name.unwrap_or(""), doc.from_addr);
+    let names = doc.attachments.join("\n");
+    let mut shown = String::with_capacity(body.len() + names.len() + 1);
+    shown.push_str(body);
+    if !names.is_empty() {
+        shown.push('\n');
+        shown.push_str(&names);
+    }
+    vec![
+        V::Int(Some(doc.case_id)),
+        V::Owned(Some(analyze::terms(doc.subject))),
+        V::Owned(Some(analyze::terms(&sender))),
+        V::Owned(Some(analyze::terms(body))),
+        V::Owned(Some(analyze::terms(&names))),
+        V::Str(Some("")),
+        // PostgreSQL takes no NUL in text (the stored subject and names are cleaned the same way).
+        V::Owned(Some(clean(&shown))),
+    ]
+}
+
+/// Indexes new Vorgänge in the caller's transaction (`case_write::apply`, `Create`).
+pub(crate) async fn index_new(tx: &mut Transaction<'_, Any>, backend: Backend, docs: &[Doc<'_>]) -> Result<()> {
+    let head = format!("case_search ({}, subject, sender, body, attachments, notes, shown)", key(backend));
+    insert_rows(tx, backend, &head, "", docs.iter().map(row_of).collect()).await?;
+    Ok(())
+}
+
+/// Takes a Vorgang out of the index (it was moved to the kept mails), in the caller's transaction.
+pub(crate) async fn forget(tx: &mut Transaction<'_, Any>, backend: Backend, case_id: i64) -> Result<()> {
+    let sql = format!("DELETE FROM case_search WHERE {} = $1", key(backend));
+    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(case_id).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Adds the words of a note to its Vorgang's entry, in the transaction that adds the note (next to
+/// `case_write::apply` for its event). A Vorgang not indexed yet (from before migration 0020)
+/// gets no entry here; `note_id` is for the caller's log only.
+pub async fn index_note(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    case_id: i64,
+    note_id: i64,
+    text: &str,
+) -> Result<()> {
+    let sql =
+        format!("UPDATE case_search SET notes = notes || ' ' || $2, shown = shown || $3 WHERE {} = $1", key(backend));
+    let changed = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(case_id)
+        .bind(analyze::terms(text))
+        .bind(clean(&format!("\n{text}")))
+        .execute(&mut **tx)
+        .await?;
+    tracing::debug!(case_id, note_id, indexed = changed.rows_affected(), "note indexed");
+    Ok(())
+}
+
+impl Store {
+    /// How many Vorgänge (not moved) are in the index, of how many.
+    pub async fn search_progress(&self) -> Result<SearchProgress> {
+        let total: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM cases WHERE status <> 'moved'").fetch_one(&self.pool).await?;
+        let indexed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM case_search").fetch_one(&self.pool).await?;
+        Ok(SearchProgress { indexed, total })
+    }
+
+    /// Indexes up to `limit` Vorgänge with an id above `after` that are not in the index yet
+    /// (written before migration 0020); returns the highest id looked at, `None` when none is
+    /// left. Safe beside the import and another instance: each row is written only if the Vorgang
+    /// is still there, not moved, and not indexed meanwhile.
+    pub async fn search_reindex_step(&self, after: i64, limit: i64) -> Result<Option<i64>> {
+        let key = key(self.backend);
+        let sql = format!(
+            "SELECT c.id, c.raw_id, c.subject, c.from_name, c.from_addr, c.body_in_raw, c.body_text FROM cases c
+             WHERE c.id > $1 AND c.status <> 'moved'
+               AND NOT EXISTS (SELECT 1 FROM case_search s WHERE s.{key} = c.id)
+             ORDER BY c.id LIMIT $2"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after).bind(limit).fetch_all(&self.pool).await?;
+        let Some(last) = rows.last().map(|r| r.try_get::<i64, _>(0)).transpose()? else { return Ok(None) };
+        let mut owned = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let case_id: i64 = r.try_get(0)?;
+            let in_raw: i64 = r.try_get(5)?;
+            let text = if in_raw == 1 {
+                match self.raw(r.try_get(1)?).await {
+                    Ok(raw) => postkorb_mail::parse_for_import(&raw).text,
+                    Err(e) => {
+                        tracing::warn!(case_id, error = %e, "search index: raw mail unreadable, indexed without text");
+                        String::new()
+                    }
+                }
+            } else {
+                r.try_get(6)?
+            };
+            let names: Vec<String> =
+                sqlx::query_scalar("SELECT name FROM attachments WHERE case_id = $1 ORDER BY position")
+                    .bind(case_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+            let (subject, from_name, from_addr): (String, Option<String>, String) =
+                (r.try_get(2)?, r.try_get(3)?, r.try_get(4)?);
+            owned.push((case_id, subject, from_name, from_addr, text, names));
+        }
+        let insert = format!(
+            "INSERT INTO case_search ({key}, subject, sender, body, attachments, notes, shown)
+             SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM cases WHERE id = $1 AND status <> 'moved')
+               AND NOT EXISTS (SELECT 1 FROM case_search s WHERE s.{key} = $1)"
+        );
+        let mut tx = self.begin_write().await?;
+        for (case_id, subject, from_name, from_addr, text, names) in &owned {
+            let doc = Doc {
+                case_id: *case_id,
+                subject,
+                from_name: from_name.as_deref(),
+                from_addr,
+                text,
+                attachments: names.iter().map(String::as_str).collect(),
+            };
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(insert.clone()));
+            for v in row_of(&doc) {
+                q = match v {
+                    V::Int(x) => q.bind(x),
+                    V::Str(x) => q.bind(x),
+                    V::Owned(x) => q.bind(x),
+                    V::Bytes(x) => q.bind(x),
+                };
+            }
+            if q.execute(&mut *tx).await?.rows_affected() == 1 {
+                // Notes written before the Vorgang had an entry (index_note found none to add to).
+                let notes: Vec<(i64, String)> =
+                    sqlx::query_as("SELECT id, text FROM case_notes WHERE case_id = $1 ORDER BY id")
+                        .bind(case_id)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                for (note_id, text) in notes {
+                    index_note(&mut tx, self.backend, *case_id, note_id, &text).await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(Some(last))
+    }
+}

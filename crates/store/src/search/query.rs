@@ -1,0 +1,178 @@
+//! The search statements. The cost of ranking grows with the matches (a frequent word such as
+//! „Schaden“ is in half of a million Vorgänge), so the order is: the newest [`WINDOW`] matching
+//! Vorgänge one may see, best first (rank, then newest), then every older match, newest first.
+//! Each page reads at most that window from the index, newest first, which both databases do
+//! without visiting the other matches (FTS5 walks its lists backwards by rowid; PostgreSQL walks
+//! the primary key backwards, or for a rare word reads its GIN list); ranking happens on those
+//! rows only. Nothing is left out: later pages go on into the older matches.
+
+use postkorb_core::EmployeeId;
+use sqlx::Row;
+
+use super::{SearchHit, SearchPage, SearchQuery, Searcher, highlight, key, query_terms};
+use crate::cases::{eligible_an, is_candidate, summary_columns, summary_from_row};
+use crate::{Backend, Result, Store};
+
+/// The newest matches ranked together (see the module comment).
+pub(super) const WINDOW: u64 = 1000;
+
+/// A bound value of the search statements.
+enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+/// „Matches `q` and `who` may see it“: the FROM … WHERE of the statements below, and its values:
+/// `$1` the searcher, `$2` the words, the filters after.
+struct Matching {
+    from_where: String,
+    rank: &'static str,
+    binds: Vec<Bind>,
+}
+
+/// One's own Vorgänge (and those of the absent people in `covering`), and the waiting ones one
+/// may still claim.
+fn own(covering: &[EmployeeId]) -> String {
+    let covered: String = covering.iter().map(|c| format!(" OR c.assignee = {}", c.0)).collect();
+    format!(
+        " AND (c.assignee = $1{covered} OR (c.status = 'waiting' AND {} AND EXISTS (
+            SELECT 1 FROM employees me WHERE me.id = $1 AND {})))",
+        is_candidate("c.id"),
+        eligible_an("me")
+    )
+}
+
+fn matching(backend: Backend, who: Searcher, q: &SearchQuery, terms: &[String]) -> Matching {
+    let (employee, mut cond) = match who {
+        // `$1` is bound either way; the condition names it so both databases know its type.
+        Searcher::All => (0, " AND $1 = 0".to_string()),
+        Searcher::Employee(e) => (e.0, own(&[])),
+        // The ids come from the database (integers), never from the request.
+        Searcher::Covering(e, covering) => (e.0, own(&covering)),
+    };
+    let mut binds = vec![Bind::Int(employee)];
+    // SQLite: CROSS JOIN keeps the index the outer loop (left to itself, SQLite 3.51 made the
+    // visibility's OR the outer loop and asked the index once per Vorgang: seconds at 20,000).
+    let (from, rank) = match backend {
+        Backend::Sqlite => {
+            binds.push(Bind::Text(terms.iter().map(|t| format!("\"{t}\"*")).collect::<Vec<_>>().join(" ")));
+            (
+                "case_search CROSS JOIN cases c ON c.id = case_search.rowid WHERE case_search MATCH $2",
+                // subject, sender, body, attachments, notes, shown (not indexed); lower is better
+                "bm25(case_search, 8.0, 4.0, 1.0, 4.0, 2.0, 0.0)",
+            )
+        }
+        Backend::Postgres => {
+            binds.push(Bind::Text(terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(" & ")));
+            (
+                "case_search JOIN cases c ON c.id = case_search.case_id WHERE case_search.doc @@ to_tsquery('simple', $2)",
+                "CAST(-ts_rank(case_search.doc, to_tsquery('simple', $2)) AS DOUBLE PRECISION)",
+            )
+        }
+    };
+    let mut filter = |sql: &str, value: Bind| {
+        binds.push(value);
+        cond.push_str(&format!(" AND {sql} ${}", binds.len()));
+    };
+    if let Some(s) = q.status {
+        filter("c.status =", Bind::Text(s.code().into()));
+    }
+    if let Some(a) = q.assignee {
+        filter("c.assignee =", Bind::Int(a.0));
+    }
+    if let Some(t) = q.from_ms {
+        filter("c.received_ms >=", Bind::Int(t));
+    }
+    if let Some(t) = q.until_ms {
+        filter("c.received_ms <", Bind::Int(t));
+    }
+    Matching { from_where: format!("{from} AND c.status <> 'moved'{cond}"), rank, binds }
+}
+
+pub(super) fn page_of(q: &SearchQuery) -> (u32, u32) {
+    (q.per_page.clamp(1, super::MAX_PER_PAGE), q.page.max(1))
+}
+
+impl Store {
+    /// Matching Vorgänge `m` newest first (below id `below`, if given): `limit` from `offset`,
+    /// each with its rank (lower is better).
+    async fn newest(&self, m: &Matching, below: Option<i64>, limit: u64, offset: u64) -> Result<Vec<(i64, f64)>> {
+        let key = key(self.backend);
+        let below = below.map(|id| format!(" AND c.id < {id}")).unwrap_or_default();
+        let sql = format!(
+            "SELECT c.id, {} FROM {}{below} ORDER BY case_search.{key} DESC LIMIT {limit} OFFSET {offset}",
+            m.rank, m.from_where
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for b in &m.binds {
+            query = match b {
+                Bind::Int(v) => query.bind(*v),
+                Bind::Text(v) => query.bind(v.as_str()),
+            };
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    }
+
+    /// The Vorgänge `who` may see that match `q`, a page of them: the newest [`WINDOW`] best
+    /// first, then the older ones newest first. No words to search for (only stop words or
+    /// signs): no hits.
+    pub async fn search(&self, who: Searcher, q: &SearchQuery) -> Result<SearchPage> {
+        let terms = query_terms(&q.text);
+        let (per_page, page) = page_of(q);
+        if terms.is_empty() {
+            return Ok(SearchPage { hits: vec![], page, per_page, more: false });
+        }
+        let m = matching(self.backend, who, q, &terms);
+        // This page and one more row (is there a next page?), as positions in the whole order.
+        let (start, end) = ((page as u64 - 1) * per_page as u64, page as u64 * per_page as u64 + 1);
+        let mut window = self.newest(&m, None, WINDOW, 0).await?;
+        let oldest = window.last().map(|(id, _)| *id);
+        let full = window.len() as u64 == WINDOW;
+        window.sort_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+        let mut ids: Vec<i64> =
+            window.iter().skip(start as usize).take((end - start) as usize).map(|(id, _)| *id).collect();
+        if full && end > WINDOW {
+            let from = start.max(WINDOW);
+            let older = self.newest(&m, oldest, end - from, from - WINDOW).await?;
+            ids.extend(older.into_iter().map(|(id, _)| id));
+        }
+        let more = ids.len() as u64 > end - start - 1;
+        ids.truncate(per_page as usize);
+        Ok(SearchPage { hits: self.hits(&ids, &terms).await?, page, per_page, more })
+    }
+
+    /// The Vorgänge `ids`, in that order, with their marked-up parts.
+    async fn hits(&self, ids: &[i64], terms: &[String]) -> Result<Vec<SearchHit>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let key = key(self.backend);
+        // SQLite: the Vorgänge first, then their entries by rowid (never a scan of the index).
+        let join = if self.backend == Backend::Sqlite { "CROSS JOIN" } else { "JOIN" };
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT {}, s.shown FROM cases c {join} case_search s ON s.{key} = c.id
+               LEFT JOIN employees e ON e.id = c.assignee WHERE c.id IN ({list})",
+            summary_columns!()
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+        let mut hits = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let case = summary_from_row(r)?;
+            let shown: String = r.try_get("shown")?;
+            let from = match &case.from_name {
+                Some(n) if !n.is_empty() => format!("{n} <{}>", case.from_addr),
+                _ => case.from_addr.clone(),
+            };
+            hits.push(SearchHit {
+                subject_html: highlight::mark(&case.subject, terms),
+                from_html: highlight::mark(&from, terms),
+                snippet_html: highlight::snippet(&shown, terms),
+                case,
+            });
+        }
+        hits.sort_by_key(|h| ids.iter().position(|id| *id == h.case.id));
+        Ok(hits)
+    }
+}

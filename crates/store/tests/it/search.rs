@@ -1,0 +1,344 @@
+//! „Suche“ (issue 16): German words in every spelling, who finds what, escaped highlights,
+//! pages, filters, the index written in the import's transaction, and nothing left of a moved or
+//! deleted Vorgang. SQLite always, PostgreSQL with `POSTKORB_TEST_POSTGRES`.
+
+use crate::common;
+use common::backends;
+use common::office::{Office, item, office};
+use postkorb_core::{Decision, EmployeeId, Permission};
+use postkorb_store::{Backend, ImportOutcome, NewEmployee, SearchPage, SearchQuery, SearchStatus, Searcher, Store};
+
+fn case_of(outcome: &ImportOutcome) -> i64 {
+    match outcome {
+        ImportOutcome::Case { case_id, .. } => *case_id,
+        other => panic!("not a Vorgang: {other:?}"),
+    }
+}
+
+/// Imports one mail with `subject` and `text` for `decision` at `now_ms`; returns the Vorgang.
+async fn import(store: &Store, o: &Office, subject: &str, text: &str, decision: Decision, now_ms: i64) -> i64 {
+    let mut it = item(&format!("key-{subject}"), subject, decision);
+    it.mail.text = text.into();
+    it.mail.attachments.retain(|a| text.contains(&a.name));
+    case_of(&store.commit_batch(o.mailbox, &[it], now_ms).await.unwrap()[0])
+}
+
+fn to(o: &Office, e: EmployeeId) -> Decision {
+    Decision::Assign { sender: o.anna, to: e }
+}
+
+fn query(text: &str) -> SearchQuery {
+    SearchQuery { text: text.into(), per_page: 20, page: 1, ..Default::default() }
+}
+
+async fn found(store: &Store, who: Searcher, q: &SearchQuery) -> Vec<i64> {
+    let mut ids: Vec<i64> = store.search(who, q).await.unwrap().hits.iter().map(|h| h.case.id).collect();
+    ids.sort();
+    ids
+}
+
+async fn index_rows(store: &Store) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM case_search").fetch_one(store.pool()).await.unwrap()
+}
+
+#[tokio::test]
+async fn german_words_are_found_in_every_spelling_and_form() {
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let b = to(&o, o.bernd);
+        let schaeden = import(&store, &o, "Schäden am Dach", "Sturm letzte Nacht", b.clone(), 1).await;
+        let ae = import(&store, &o, "Wasser", "Die Schaeden im Keller", b.clone(), 2).await;
+        let schaden = import(&store, &o, "Schaden gemeldet", "bitte melden", b.clone(), 3).await;
+        let strasse = import(&store, &o, "Umzug", "Neue Adresse: Hauptstraße 5", b.clone(), 4).await;
+        let other = import(&store, &o, "Kündigung", "zum Monatsende, siehe Schaden.pdf", b.clone(), 5).await;
+        // (words, the Vorgänge found)
+        let cases: &[(&str, &[i64])] = &[
+            ("Schäden", &[schaeden, ae, schaden, other]),
+            ("Schaeden", &[schaeden, ae, schaden, other]),
+            ("schaden", &[schaeden, ae, schaden, other]),
+            ("Hauptstrasse", &[strasse]),
+            ("HAUPTSTRASSE", &[strasse]),
+            ("Kuendigung", &[other]),
+            ("Monatsende", &[other]),
+            ("Schaden Keller", &[ae]),
+            // The sender's name and address; the attachment's name.
+            ("mustermail", &[schaeden, ae, schaden, strasse, other]),
+            ("Anna", &[schaeden, ae, schaden, strasse, other]),
+            ("pdf", &[other]),
+            ("Hausrat", &[]),
+            ("der die das", &[]),
+        ];
+        for (words, expected) in cases {
+            assert_eq!(
+                found(&store, Searcher::All, &query(words)).await,
+                *expected,
+                "{words:?} ({:?})",
+                store.backend()
+            );
+        }
+        // Subject weighs more than the text: the Vorgang with it in the subject comes first.
+        let page = store.search(Searcher::All, &query("Schäden")).await.unwrap();
+        assert!([schaeden, schaden].contains(&page.hits[0].case.id), "{:?}", store.backend());
+        let hit = page.hits.iter().find(|h| h.case.id == ae).unwrap();
+        assert_eq!(hit.snippet_html.as_deref(), Some("Die <mark>Schaeden</mark> im Keller"));
+    }
+}
+
+#[tokio::test]
+async fn a_person_finds_only_the_vorgaenge_they_may_open() {
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let dora = store
+            .add_employee(
+                &NewEmployee {
+                    name: "Dora".into(),
+                    username: Some("dora".into()),
+                    is_current: true,
+                    license: Some("L4".into()),
+                    work_email: None,
+                    permissions: vec![Permission::ManageMailImport],
+                },
+                1,
+            )
+            .await
+            .unwrap()
+            .id;
+        let bernds = import(&store, &o, "Vertrag Bernd", "", to(&o, o.bernd), 1).await;
+        let claras = import(&store, &o, "Vertrag Clara", "", to(&o, o.clara), 2).await;
+        let pool = Decision::Pool { sender: o.anna, candidates: vec![o.bernd, o.clara] };
+        let waiting = import(&store, &o, "Vertrag wartend", "", pool, 3).await;
+        let q = query("Vertrag");
+        assert_eq!(found(&store, Searcher::Employee(o.bernd), &q).await, [bernds, waiting]);
+        assert_eq!(found(&store, Searcher::Employee(o.clara), &q).await, [claras, waiting]);
+        assert_eq!(found(&store, Searcher::Employee(dora), &q).await, Vec::<i64>::new(), "not a candidate");
+        assert_eq!(found(&store, Searcher::All, &q).await, [bernds, claras, waiting]);
+
+        // Claimed by Clara: Bernd no longer finds it.
+        store.claim(o.clara, 10).await.unwrap();
+        assert_eq!(found(&store, Searcher::Employee(o.bernd), &q).await, [bernds]);
+        assert_eq!(found(&store, Searcher::Employee(o.clara), &q).await, [claras, waiting]);
+
+        // A candidate who lost the licence finds the waiting one no more, their own still.
+        let pool = Decision::Pool { sender: o.anna, candidates: vec![o.bernd, dora] };
+        let waiting2 = import(&store, &o, "Vertrag zwei", "", pool, 11).await;
+        assert_eq!(found(&store, Searcher::Employee(dora), &q).await, [waiting2]);
+        let mut d = store.employee(dora).await.unwrap();
+        d.license = None;
+        store.update_employee(&d).await.unwrap();
+        assert_eq!(found(&store, Searcher::Employee(dora), &q).await, Vec::<i64>::new());
+    }
+}
+
+#[tokio::test]
+async fn the_highlight_is_escaped_html_whose_only_tag_is_mark() {
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let subject = "<script>alert('Schaden')</script> Schaden";
+        let text = "<img src=x onerror=alert(1)> Schaden & \"Schaden\"";
+        import(&store, &o, subject, text, to(&o, o.bernd), 1).await;
+        let page = store.search(Searcher::All, &query("Schaden <script>")).await.unwrap();
+        let hit = &page.hits[0];
+        assert_eq!(
+            hit.subject_html,
+            "&lt;<mark>script</mark>&gt;alert(&#39;<mark>Schaden</mark>&#39;)&lt;/<mark>script</mark>&gt; <mark>Schaden</mark>"
+        );
+        for html in [&hit.subject_html, &hit.from_html, hit.snippet_html.as_ref().unwrap()] {
+            let bare = html.replace("<mark>", "").replace("</mark>", "");
+            assert!(!bare.contains(['<', '>', '"', '\'']), "{html}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn hits_come_a_page_at_a_time() {
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let mut all = Vec::new();
+        for i in 0..25 {
+            all.push(import(&store, &o, &format!("Police {i}"), "", to(&o, o.bernd), i).await);
+        }
+        let mut seen = Vec::new();
+        for (page, (n, more)) in [(10, true), (10, true), (5, false), (0, false)].into_iter().enumerate() {
+            let q = SearchQuery { page: page as u32 + 1, per_page: 10, ..query("Police") };
+            let p: SearchPage = store.search(Searcher::Employee(o.bernd), &q).await.unwrap();
+            assert_eq!((p.hits.len(), p.more), (n, more), "page {}", page + 1);
+            seen.extend(p.hits.iter().map(|h| h.case.id));
+        }
+        seen.sort();
+        assert_eq!(seen, all, "every hit once");
+        // Same rank: newest first.
+        let first = store.search(Searcher::All, &SearchQuery { per_page: 1, ..query("Police") }).await.unwrap();
+        assert_eq!(first.hits[0].case.id, *all.last().unwrap());
+    }
+}
+
+#[tokio::test]
+async fn filters_narrow_by_status_bearbeiter_and_date() {
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let early = import(&store, &o, "Angebot früh", "", to(&o, o.bernd), 1_000).await;
+        let done = import(&store, &o, "Angebot erledigt", "", to(&o, o.bernd), 2_000).await;
+        let claras = import(&store, &o, "Angebot Clara", "", to(&o, o.clara), 3_000).await;
+        let pool = Decision::Pool { sender: o.anna, candidates: vec![o.bernd, o.clara] };
+        let waiting = import(&store, &o, "Angebot wartend", "", pool, 4_000).await;
+        store.set_case_done(done, true, o.bernd, 5_000).await.unwrap();
+        let cases: &[(SearchQuery, &[i64])] = &[
+            (SearchQuery { status: Some(SearchStatus::Done), ..query("Angebot") }, &[done]),
+            (SearchQuery { status: Some(SearchStatus::Open), ..query("Angebot") }, &[early, claras]),
+            (SearchQuery { status: Some(SearchStatus::Waiting), ..query("Angebot") }, &[waiting]),
+            (SearchQuery { assignee: Some(o.clara), ..query("Angebot") }, &[claras]),
+            (SearchQuery { from_ms: Some(2_000), until_ms: Some(4_000), ..query("Angebot") }, &[done, claras]),
+            (SearchQuery { until_ms: Some(2_000), ..query("Angebot") }, &[early]),
+        ];
+        for (q, expected) in cases {
+            assert_eq!(found(&store, Searcher::All, q).await, *expected, "{q:?}");
+        }
+        // A filter never widens what one may see.
+        let q = SearchQuery { assignee: Some(o.clara), ..query("Angebot") };
+        assert_eq!(found(&store, Searcher::Employee(o.bernd), &q).await, Vec::<i64>::new());
+    }
+}
+
+async fn refuse_inserts_into(store: &Store, table: &str) {
+    let statements = match store.backend() {
+        Backend::Sqlite => {
+            vec![format!("CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} BEGIN SELECT RAISE(ABORT, 'refused'); END")]
+        }
+        Backend::Postgres => vec![
+            "CREATE OR REPLACE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$"
+                .to_string(),
+            format!("CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION refuse()"),
+        ],
+    };
+    for sql in statements {
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(store.pool()).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_index_is_written_in_the_import_transaction() {
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        // Committed: findable at once.
+        let id = import(&store, &o, "Haftpflicht", "", to(&o, o.bernd), 1).await;
+        assert_eq!(found(&store, Searcher::All, &query("Haftpflicht")).await, [id]);
+        // Rolled back (the ledger rows come last in a batch): no Vorgang, no entry.
+        refuse_inserts_into(&store, "ledger").await;
+        let mut it = item("k-rb", "Rechtsschutz", to(&o, o.bernd));
+        it.mail.text = "Rechtsschutz".into();
+        assert!(store.commit_batch(o.mailbox, &[it], 2).await.is_err());
+        assert_eq!(found(&store, Searcher::All, &query("Rechtsschutz")).await, Vec::<i64>::new());
+        assert_eq!(index_rows(&store).await, 1);
+    }
+}
+
+#[tokio::test]
+async fn a_moved_or_deleted_vorgang_leaves_nothing_in_the_index() {
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let kept = import(&store, &o, "Kfz bleibt", "", to(&o, o.bernd), 1).await;
+        let pool = Decision::Pool { sender: o.anna, candidates: vec![o.clara] };
+        let moved = import(&store, &o, "Kfz wartend", "", pool, 2).await;
+        let deleted = import(&store, &o, "Kfz weg", "", to(&o, o.bernd), 3).await;
+        assert_eq!(index_rows(&store).await, 3);
+
+        // Clara loses her licence: the waiting Vorgang goes to the kept mails, out of the index.
+        let mut c = store.employee(o.clara).await.unwrap();
+        c.license = None;
+        store.update_employee(&c).await.unwrap();
+        assert_eq!(store.sweep_orphan_pools(4).await.unwrap().len(), 1);
+        // A Vorgang row deleted (by hand, by a later feature): its entry goes with it.
+        for sql in [
+            "DELETE FROM case_events WHERE case_id = $1",
+            "DELETE FROM case_candidates WHERE case_id = $1",
+            "DELETE FROM attachments WHERE case_id = $1",
+            "UPDATE ledger SET case_id = NULL WHERE case_id = $1",
+            "DELETE FROM cases WHERE id = $1",
+        ] {
+            sqlx::query(sql).bind(deleted).execute(store.pool()).await.unwrap();
+        }
+        assert_eq!(found(&store, Searcher::All, &query("Kfz")).await, [kept]);
+        assert_eq!(index_rows(&store).await, 1, "{moved} and {deleted} left no entry");
+    }
+}
+
+#[tokio::test]
+async fn older_vorgaenge_are_indexed_by_the_reindex_with_progress() {
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        for i in 0..5 {
+            import(&store, &o, &format!("Bestand {i}"), "", to(&o, o.bernd), i).await;
+        }
+        // As before migration 0020: nothing indexed.
+        sqlx::query("DELETE FROM case_search").execute(store.pool()).await.unwrap();
+        let progress = store.search_progress().await.unwrap();
+        assert_eq!((progress.indexed, progress.total), (0, 5));
+        let mut after = 0;
+        let mut steps = 0;
+        while let Some(last) = store.search_reindex_step(after, 2).await.unwrap() {
+            after = last;
+            steps += 1;
+        }
+        assert_eq!(steps, 3);
+        let progress = store.search_progress().await.unwrap();
+        assert_eq!((progress.indexed, progress.total), (5, 5));
+        // The text comes from the raw mail (its body is „body“).
+        assert_eq!(found(&store, Searcher::All, &query("Bestand body")).await.len(), 5);
+        assert_eq!(store.search_reindex_step(0, 10).await.unwrap(), None, "nothing left");
+    }
+}
+
+#[tokio::test]
+async fn a_note_is_found_with_its_vorgang() {
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let id = import(&store, &o, "Leben", "", to(&o, o.bernd), 1).await;
+        let mut tx = store.pool().begin().await.unwrap();
+        postkorb_store::search::index_note(&mut tx, store.backend(), id, 1, "Rückruf am Montag <b>").await.unwrap();
+        tx.commit().await.unwrap();
+        let page = store.search(Searcher::Employee(o.bernd), &query("Rueckruf")).await.unwrap();
+        assert_eq!(page.hits.len(), 1);
+        assert!(page.hits[0].snippet_html.as_ref().unwrap().contains("<mark>Rückruf</mark> am Montag &lt;b&gt;"));
+    }
+}
+
+/// More matches than the ranked window (the newest 1,000): every one is found exactly once over
+/// the pages — the window best first, then the older ones newest first.
+#[tokio::test]
+async fn beyond_the_ranked_window_the_older_matches_follow_newest_first() {
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let items: Vec<_> = (0..1010)
+            .map(|i| {
+                // Every 100th has the word in its subject too: ranked first within the window.
+                let subject = if i % 100 == 0 { format!("Vollmacht Nr {i}") } else { format!("Brief {i}") };
+                let mut it = item(&format!("w{i}"), &subject, to(&o, o.bernd));
+                it.mail.text = "Die Vollmacht liegt bei.".into();
+                it.mail.attachments.clear();
+                it
+            })
+            .collect();
+        let ids: Vec<i64> = store.commit_batch(o.mailbox, &items, 1).await.unwrap().iter().map(case_of).collect();
+        let mut seen = Vec::new();
+        let mut page = 1;
+        loop {
+            let q = SearchQuery { page, per_page: 100, ..query("Vollmacht") };
+            let p = store.search(Searcher::Employee(o.bernd), &q).await.unwrap();
+            seen.extend(p.hits.iter().map(|h| h.case.id));
+            if !p.more {
+                break;
+            }
+            page += 1;
+        }
+        assert_eq!(page, 11);
+        // The window: the newest 1,000; those with the word in the subject first (1000, 900, …,
+        // 100; 0 is older than the window), then the rest newest first; then the 10 oldest.
+        let subject_ones: Vec<i64> = (1..=10).rev().map(|k| ids[k * 100]).collect();
+        assert_eq!(seen[..10], subject_ones[..], "{:?}", store.backend());
+        assert_eq!(seen[10], ids[1009]);
+        assert_eq!(seen[1000..], ids[..10].iter().rev().copied().collect::<Vec<_>>()[..]);
+        let mut sorted = seen.clone();
+        sorted.sort();
+        assert_eq!(sorted, ids, "each once");
+    }
+}
