@@ -41,6 +41,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("mailboxes: {}", mailboxes.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "));
     let tokens = client.list_tokens().send().await?.into_inner();
     println!("tokens: {}", tokens.len());
+    let found = client.search_cases().q("Schaden").send().await?.into_inner();
+    println!("search „Schaden“: {} hit(s) on the first page", found.hits.len());
+    let absences = client.list_absences().send().await?.into_inner();
+    println!("absences: {}", absences.len());
     let synced = client.sync().send().await?.into_inner();
     println!("sync: claimed {}", synced.claimed.len());
     // An error answer deserialises into the documented Error.
