@@ -14,15 +14,7 @@ fn now() -> i64 {
 
 fn item(key: &str, subject: &str, decision: Decision) -> ImportItem {
     let raw = format!("From: Anna <anna@mustermail.de>\r\nSubject: {subject}\r\n\r\nText\r\n").into_bytes();
-    ImportItem {
-        source_key: key.into(),
-        fingerprint: postkorb_mail::fingerprint(&raw, Some(key)),
-        raw_sha256: postkorb_mail::digests(&raw, Some(key)).raw_sha256,
-        mail: postkorb_mail::parse(&raw),
-        raw: raw.into(),
-        decision,
-        raw_written: false,
-    }
+    crate::web_http::import_item(key, &raw, decision)
 }
 
 #[tokio::test]

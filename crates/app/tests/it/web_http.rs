@@ -1164,6 +1164,20 @@ async fn the_mailbox_form_names_no_server_path_outside_its_roots_and_does_not_re
     assert!(saved.maildir_path.unwrap().ends_with("/vorgaenge"));
 }
 
+/// A mail as the import's batch commit gets it, with `decision` (the fingerprint salted by `key`, so
+/// equal bytes under two keys are two mails).
+pub(crate) fn import_item(key: &str, raw: &[u8], decision: Decision) -> ImportItem {
+    ImportItem {
+        source_key: key.into(),
+        fingerprint: postkorb_mail::fingerprint(raw, Some(key)),
+        raw_sha256: postkorb_mail::digests(raw, Some(key)).raw_sha256,
+        raw: raw.to_vec().into(),
+        mail: postkorb_mail::parse(raw),
+        decision,
+        raw_written: false,
+    }
+}
+
 /// A mail kept with `reason`, as the import's batch commit gets it.
 pub(crate) fn kept_item(key: &str, raw: &str, reason: postkorb_core::KeepReason) -> ImportItem {
     let raw = raw.as_bytes().to_vec();

@@ -9,15 +9,7 @@ use postkorb_store::{ImportItem, NewEmployee};
 use crate::web_http::{App, PW, app};
 
 fn item(key: &str, raw: &[u8], decision: Decision) -> ImportItem {
-    ImportItem {
-        source_key: key.into(),
-        fingerprint: postkorb_mail::fingerprint(raw, Some(key)),
-        raw_sha256: postkorb_mail::digests(raw, Some(key)).raw_sha256,
-        raw: raw.to_vec().into(),
-        mail: postkorb_mail::parse_for_import(raw),
-        decision,
-        raw_written: false,
-    }
+    crate::web_http::import_item(key, raw, decision)
 }
 
 fn mail(subject: &str, text: &str) -> Vec<u8> {
