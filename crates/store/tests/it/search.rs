@@ -112,6 +112,9 @@ async fn a_person_finds_only_the_vorgaenge_they_may_open() {
         assert_eq!(found(&store, Searcher::Employee(o.clara), &q).await, [claras, waiting]);
         assert_eq!(found(&store, Searcher::Employee(dora), &q).await, Vec::<i64>::new(), "not a candidate");
         assert_eq!(found(&store, Searcher::All, &q).await, [bernds, claras, waiting]);
+        // Dora standing in for an absent Bernd finds his Vorgang, not Clara's.
+        let covering = found(&store, Searcher::Covering(dora, vec![o.bernd]), &q).await;
+        assert_eq!(covering, [bernds], "the Vertreterin finds the absent colleague's Vorgang");
 
         // Claimed by Clara: Bernd no longer finds it.
         store.claim(o.clara, 10).await.unwrap();
