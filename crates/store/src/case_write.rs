@@ -76,6 +76,8 @@ pub(crate) async fn apply(
         return Ok(Vec::new());
     }
     lock_log(tx, backend).await?;
+    // „Erledigt“ / „Wieder öffnen“: the Bearbeiter whose open Vorgänge change by one.
+    let mut opened: Option<(EmployeeId, i64)> = None;
     let (cases, events): (Vec<i64>, Vec<(i64, Event<'_>)>) = match change {
         CaseChange::Create(new) => create(tx, backend, at, new).await?,
         CaseChange::Claim { by, covering } => {
@@ -90,10 +92,14 @@ pub(crate) async fn apply(
             (won.into_iter().map(|(id, _)| id).collect(), events)
         }
         CaseChange::Close { case_id, by } => {
-            set_status(tx, case_id, "open", "done", Some(at), Event::Closed { by }).await?
+            let (changed, assignee) = set_status(tx, case_id, "open", "done", Some(at), Event::Closed { by }).await?;
+            opened = assignee.map(|a| (a, -1));
+            changed
         }
         CaseChange::Reopen { case_id, by } => {
-            set_status(tx, case_id, "done", "open", None, Event::Reopened { by }).await?
+            let (changed, assignee) = set_status(tx, case_id, "done", "open", None, Event::Reopened { by }).await?;
+            opened = assignee.map(|a| (a, 1));
+            changed
         }
         CaseChange::Move { case_id, kept_id } => {
             let moved = sqlx::query("UPDATE cases SET status = 'moved' WHERE id = $1 AND status = 'waiting'")
@@ -123,9 +129,12 @@ pub(crate) async fn apply(
         }
     };
     append(tx, backend, at, &events).await?;
-    let given = events.iter().filter_map(|(_, e)| e.gives()).map(|e| (e, 1));
-    let taken = events.iter().filter_map(|(_, e)| e.takes()).map(|e| (e, -1));
-    count_given(tx, given.chain(taken)).await?;
+    // Given and taken Vorgänge are open ones (an assignment, a claim, a hand-over; a hand-over
+    // or give-back takes only an open one): both numbers change. (employee, all, open)
+    let given = events.iter().filter_map(|(_, e)| e.gives()).map(|e| (e, 1, 1));
+    let taken = events.iter().filter_map(|(_, e)| e.takes()).map(|e| (e, -1, -1));
+    let closed = opened.map(|(e, n)| (e, 0, n));
+    count_given(tx, given.chain(taken).chain(closed)).await?;
     Ok(cases)
 }
 
@@ -176,7 +185,7 @@ fn claim_covering_sql(covering: &[EmployeeId]) -> String {
     )
 }
 
-/// „Erledigt“ / „Wieder öffnen“: `from` → `to` if the Vorgang is `from`.
+/// „Erledigt“ / „Wieder öffnen“: `from` → `to` if the Vorgang is `from`; also its Bearbeiter.
 async fn set_status<'a>(
     tx: &mut Transaction<'_, Any>,
     case_id: i64,
@@ -184,15 +193,19 @@ async fn set_status<'a>(
     to: &str,
     closed_ms: Option<i64>,
     event: Event<'a>,
-) -> Result<(Vec<i64>, Vec<(i64, Event<'a>)>)> {
-    let changed = sqlx::query("UPDATE cases SET status = $1, closed_ms = $2 WHERE id = $3 AND status = $4")
-        .bind(to)
-        .bind(closed_ms)
-        .bind(case_id)
-        .bind(from)
-        .execute(&mut **tx)
-        .await?;
-    Ok(if changed.rows_affected() == 0 { (vec![], vec![]) } else { (vec![case_id], vec![(case_id, event)]) })
+) -> Result<((Vec<i64>, Vec<(i64, Event<'a>)>), Option<EmployeeId>)> {
+    let changed =
+        sqlx::query("UPDATE cases SET status = $1, closed_ms = $2 WHERE id = $3 AND status = $4 RETURNING assignee")
+            .bind(to)
+            .bind(closed_ms)
+            .bind(case_id)
+            .bind(from)
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(match changed {
+        None => ((vec![], vec![]), None),
+        Some(r) => ((vec![case_id], vec![(case_id, event)]), r.try_get::<Option<i64>, _>(0)?.map(EmployeeId)),
+    })
 }
 
 /// New Vorgänge with their candidates and attachments, a few multi-row statements in all.
@@ -345,24 +358,28 @@ async fn append(tx: &mut Transaction<'_, Any>, backend: Backend, at: i64, events
 }
 
 /// Adds Vorgänge given to employees (+1 per Vorgang) and taken from them (-1: handed over, given
-/// back) to `case_counts`, the number the Startmaske's pager shows (migration 0011). One row per
-/// employee, in id order, so that concurrent transactions (PostgreSQL) lock the rows in the same
-/// order.
+/// back) to `case_counts`, the numbers the Startmaske shows: all of them (the pager, migration
+/// 0011) and the open ones („Offen“, migration 0021; also -1 for „Erledigt“, +1 for „Wieder
+/// öffnen“). One row per employee, in id order, so that concurrent transactions (PostgreSQL) lock
+/// the rows in the same order. Items: (employee, all, open).
 async fn count_given(
     tx: &mut Transaction<'_, Any>,
-    changes: impl IntoIterator<Item = (EmployeeId, i64)>,
+    changes: impl IntoIterator<Item = (EmployeeId, i64, i64)>,
 ) -> Result<()> {
-    let mut per_employee = BTreeMap::<i64, i64>::new();
-    for (e, n) in changes {
-        *per_employee.entry(e.0).or_default() += n;
+    let mut per_employee = BTreeMap::<i64, (i64, i64)>::new();
+    for (e, all, open) in changes {
+        let n = per_employee.entry(e.0).or_default();
+        *n = (n.0 + all, n.1 + open);
     }
-    for (employee, n) in per_employee.into_iter().filter(|(_, n)| *n != 0) {
+    for (employee, (all, open)) in per_employee.into_iter().filter(|(_, n)| *n != (0, 0)) {
         sqlx::query(
-            "INSERT INTO case_counts (employee_id, cases) VALUES ($1, $2)
-             ON CONFLICT (employee_id) DO UPDATE SET cases = case_counts.cases + excluded.cases",
+            "INSERT INTO case_counts (employee_id, cases, open_cases) VALUES ($1, $2, $3)
+             ON CONFLICT (employee_id) DO UPDATE
+             SET cases = case_counts.cases + excluded.cases, open_cases = case_counts.open_cases + excluded.open_cases",
         )
         .bind(employee)
-        .bind(n)
+        .bind(all)
+        .bind(open)
         .execute(&mut **tx)
         .await?;
     }

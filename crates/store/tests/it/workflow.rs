@@ -239,6 +239,66 @@ async fn of_sixteen_racing_hand_overs_and_give_backs_exactly_one_wins_with_one_e
             };
             for e in [o.bernd, o.clara, dora] {
                 assert_eq!(counted(e).await, held(e).await, "round {round}: case_counts of {e} ({c:?})");
+                let open = store.cases_filtered(Some(e), CaseFilter::Open, 1000, 0).await.unwrap().len() as i64;
+                assert_eq!(store.count_open(e).await.unwrap(), open, "round {round}: open of {e} ({c:?})");
+            }
+        }
+    }
+}
+
+/// „Offen (N)“ is kept in `case_counts` (migration 0021): after every step of a Vorgang's life —
+/// given, claimed, closed, reopened, handed over, given back — each one's number is what their
+/// open Vorgänge are.
+#[tokio::test]
+async fn the_open_count_follows_every_change() {
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let dora = employee(&store, "Dora", Some("L4")).await;
+        let given = one_case(&store, o.mailbox, "g", Decision::Assign { sender: o.anna, to: o.bernd }, 1).await;
+        let pool = Decision::Pool { sender: o.anna, candidates: vec![o.bernd, o.clara] };
+        let pooled = one_case(&store, o.mailbox, "p", pool, 2).await;
+        // (step, (Bernd, Clara, Dora) open after it)
+        type Step = Box<dyn Fn(Store) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>>;
+        let (b, c) = (o.bernd, o.clara);
+        let steps: Vec<(&str, Step, [i64; 3])> = vec![
+            ("given", Box::new(|_| Box::pin(async {})), [1, 0, 0]),
+            ("claimed", Box::new(move |s| Box::pin(async move { s.claim(c, 3).await.map(drop).unwrap() })), [1, 1, 0]),
+            (
+                "closed",
+                Box::new(move |s| Box::pin(async move { s.set_case_done(given, true, b, 4).await.unwrap() })),
+                [0, 1, 0],
+            ),
+            (
+                "closed again",
+                Box::new(move |s| Box::pin(async move { drop(s.set_case_done(given, true, b, 5).await) })),
+                [0, 1, 0],
+            ),
+            (
+                "reopened",
+                Box::new(move |s| Box::pin(async move { s.set_case_done(given, false, b, 6).await.unwrap() })),
+                [1, 1, 0],
+            ),
+            (
+                "handed over",
+                Box::new(move |s| Box::pin(async move { s.hand_over(given, b, dora, b, None, 7).await.unwrap() })),
+                [0, 1, 1],
+            ),
+            (
+                "given back",
+                Box::new(move |s| Box::pin(async move { s.give_back(pooled, c, c, 8).await.unwrap() })),
+                [0, 0, 1],
+            ),
+            (
+                "closed by another",
+                Box::new(move |s| Box::pin(async move { s.set_case_done(given, true, c, 9).await.unwrap() })),
+                [0, 0, 0],
+            ),
+        ];
+        for (what, step, expected) in steps {
+            step(store.clone()).await;
+            for (e, n) in [o.bernd, o.clara, dora].into_iter().zip(expected) {
+                let open = store.cases_filtered(Some(e), CaseFilter::Open, 1000, 0).await.unwrap().len() as i64;
+                assert_eq!((store.count_open(e).await.unwrap(), open), (n, n), "{what}: {e} ({:?})", store.backend());
             }
         }
     }
