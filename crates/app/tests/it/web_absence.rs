@@ -12,6 +12,18 @@ fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
+/// Clara (user name `clara`, a licence), who may receive and stand in.
+async fn licensed_clara(store: &postkorb_store::Store, name: &str) -> EmployeeId {
+    let new = NewEmployee {
+        name: name.into(),
+        username: Some("clara".into()),
+        is_current: true,
+        license: Some("L3".into()),
+        ..Default::default()
+    };
+    store.add_employee(&new, 1).await.unwrap().id
+}
+
 fn item(key: &str, subject: &str, decision: Decision) -> ImportItem {
     let raw = format!("From: Anna <anna@mustermail.de>\r\nSubject: {subject}\r\n\r\nText\r\n").into_bytes();
     crate::web_http::import_item(key, &raw, decision)
@@ -23,14 +35,7 @@ async fn the_vertreterin_works_the_absent_colleagues_vorgaenge_only_during_the_a
     let store = &app.ctx.store;
     let anna = store.find_employee("anna").await.unwrap().id;
     let bernd = store.find_employee("bernd").await.unwrap().id;
-    let new = NewEmployee {
-        name: "Clara Chef".into(),
-        username: Some("clara".into()),
-        is_current: true,
-        license: Some("L3".into()),
-        ..Default::default()
-    };
-    let clara = store.add_employee(&new, 1).await.unwrap().id;
+    let clara = licensed_clara(store, "Clara Chef").await;
     store.set_password_hash(clara, &postkorb_web::hash_password(PW)).await.unwrap();
     let mb = postkorb_store::MailboxRecord { name: "t".into(), protocol: "maildir".into(), ..Default::default() };
     let mailbox = store.save_mailbox(&mb, 1).await.unwrap().id;
@@ -95,14 +100,7 @@ async fn an_employee_enters_and_ends_their_own_absence_and_nobody_elses() {
     let store = &app.ctx.store;
     let anna = store.find_employee("anna").await.unwrap().id;
     let bernd = store.find_employee("bernd").await.unwrap().id;
-    let clara = NewEmployee {
-        name: "Clara <i>Chef</i>".into(),
-        username: Some("clara".into()),
-        is_current: true,
-        license: Some("L3".into()),
-        ..Default::default()
-    };
-    let clara = store.add_employee(&clara, 1).await.unwrap().id;
+    let clara = licensed_clara(store, "Clara <i>Chef</i>").await;
     let (cookie, csrf) = app.login("bernd").await;
     let page = app.get("/konto/abwesenheit", Some(&cookie)).await;
     assert_eq!(page.status, StatusCode::OK);
@@ -222,14 +220,7 @@ async fn admins_see_a_pool_whose_candidates_are_all_away_without_vertreter() {
     let store = &app.ctx.store;
     let anna = store.find_employee("anna").await.unwrap().id;
     let bernd = store.find_employee("bernd").await.unwrap().id;
-    let new = NewEmployee {
-        name: "Clara Chef".into(),
-        username: Some("clara".into()),
-        is_current: true,
-        license: Some("L3".into()),
-        ..Default::default()
-    };
-    let clara = store.add_employee(&new, 1).await.unwrap().id;
+    let clara = licensed_clara(store, "Clara Chef").await;
     let mb = postkorb_store::MailboxRecord { name: "t".into(), protocol: "maildir".into(), ..Default::default() };
     let mailbox = store.save_mailbox(&mb, 1).await.unwrap().id;
     let pool = Decision::Pool { sender: anna, candidates: vec![bernd, clara] };

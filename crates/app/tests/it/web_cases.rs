@@ -268,10 +268,8 @@ async fn a_huge_html_mail_gets_a_bounded_frame() {
         "From: anna@mustermail.de\r\nSubject: Lang\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{body}\r\n"
     );
     o.commit(&[item("huge", raw.as_bytes(), o.assign())]).await;
-    let started = std::time::Instant::now();
     let page = o.app.get("/vorgang/1", Some(&cookie)).await.body;
     assert!(page.contains("class=\"mailframe\" style=\"height: 2400px\""), "capped; the rest scrolls in the frame");
-    assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", started.elapsed());
 }
 
 #[tokio::test]
