@@ -64,7 +64,7 @@ impl Store {
         .bind(now_ms)
         .fetch_one(&mut *tx)
         .await
-        .map_err(unique_as_invalid)?;
+        .map_err(unique_as_taken)?;
         tx.commit().await?;
         self.employee(EmployeeId(row.try_get("id")?)).await
     }
@@ -96,7 +96,7 @@ impl Store {
         .bind(e.id.0)
         .execute(&mut *tx)
         .await
-        .map_err(unique_as_invalid)?;
+        .map_err(unique_as_taken)?;
         if (was_current && !e.is_current) || (had_license && license.is_none()) {
             crate::tokens::revoke_all_in(&mut tx, e.id).await?;
         }
@@ -217,7 +217,7 @@ async fn refuse_taken_email(
     }
 }
 
-pub(crate) fn unique_as_invalid(e: sqlx::Error) -> StoreError {
+pub(crate) fn unique_as_taken(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Employee(EmployeeError::Taken),
         _ => StoreError::Db(e),

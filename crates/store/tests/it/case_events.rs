@@ -6,7 +6,7 @@ use crate::common;
 use common::backends;
 use common::office::{item, mail, office};
 use postkorb_core::{Decision, EmployeeId, KeepReason};
-use postkorb_store::{Backend, ImportOutcome, Store};
+use postkorb_store::{ImportOutcome, Store};
 use serde_json::{Value, json};
 
 /// (Vorgang, kind, employee, payload) of one event.
@@ -129,23 +129,6 @@ async fn every_change_of_a_vorgang_leaves_exactly_its_events_in_order() {
     }
 }
 
-/// Makes every INSERT into `table` fail, so the transaction doing it rolls back.
-async fn refuse_inserts_into(store: &Store, table: &str) {
-    let statements = match store.backend() {
-        Backend::Sqlite => {
-            vec![format!("CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} BEGIN SELECT RAISE(ABORT, 'refused'); END")]
-        }
-        Backend::Postgres => vec![
-            "CREATE OR REPLACE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$"
-                .to_string(),
-            format!("CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION refuse()"),
-        ],
-    };
-    for sql in statements {
-        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(store.pool()).await.unwrap();
-    }
-}
-
 async fn count(store: &Store, table: &str) -> i64 {
     let row: (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
         .fetch_one(store.pool())
@@ -167,13 +150,13 @@ async fn a_change_that_rolls_back_leaves_no_event() {
 
         // Each fails after its events were written: the ledger rows come last in a batch, the
         // audit entry last when a kept mail is routed, the pager's count last in a claim.
-        refuse_inserts_into(&store, "ledger").await;
+        common::refuse_inserts_into(&store, "ledger").await;
         let batch = [item("k2", "eins", Decision::Assign { sender: o.anna, to: o.bernd })];
         assert!(store.commit_batch(o.mailbox, &batch, 3).await.is_err());
-        refuse_inserts_into(&store, "audit_log").await;
+        common::refuse_inserts_into(&store, "audit_log").await;
         let to_bernd = Decision::Assign { sender: o.anna, to: o.bernd };
         assert!(store.reroute_kept(kept_id, &mail("anna@mustermail.de", "k"), &to_bernd, "admin", 4).await.is_err());
-        refuse_inserts_into(&store, "case_counts").await;
+        common::refuse_inserts_into(&store, "case_counts").await;
         assert!(store.claim(o.clara, 5).await.is_err());
 
         assert_eq!((count(&store, "cases").await, count(&store, "case_events").await), before);

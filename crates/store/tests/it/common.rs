@@ -63,3 +63,20 @@ pub async fn attachment_bytes(
         }
     })
 }
+
+/// Makes every INSERT into `table` fail, so the transaction doing it rolls back.
+pub async fn refuse_inserts_into(store: &Store, table: &str) {
+    let statements = match store.backend() {
+        postkorb_store::Backend::Sqlite => {
+            vec![format!("CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} BEGIN SELECT RAISE(ABORT, 'refused'); END")]
+        }
+        postkorb_store::Backend::Postgres => vec![
+            "CREATE OR REPLACE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$"
+                .to_string(),
+            format!("CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION refuse()"),
+        ],
+    };
+    for sql in statements {
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(store.pool()).await.unwrap();
+    }
+}

@@ -6,7 +6,7 @@ use crate::common;
 use common::backends;
 use common::office::{Office, item, office};
 use postkorb_core::{Decision, EmployeeId, Permission};
-use postkorb_store::{Backend, ImportOutcome, NewEmployee, SearchPage, SearchQuery, SearchStatus, Searcher, Store};
+use postkorb_store::{ImportOutcome, NewEmployee, SearchPage, SearchQuery, SearchStatus, Searcher, Store};
 
 fn case_of(outcome: &ImportOutcome) -> i64 {
     match outcome {
@@ -202,22 +202,6 @@ async fn filters_narrow_by_status_bearbeiter_and_date() {
     }
 }
 
-async fn refuse_inserts_into(store: &Store, table: &str) {
-    let statements = match store.backend() {
-        Backend::Sqlite => {
-            vec![format!("CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} BEGIN SELECT RAISE(ABORT, 'refused'); END")]
-        }
-        Backend::Postgres => vec![
-            "CREATE OR REPLACE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$"
-                .to_string(),
-            format!("CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION refuse()"),
-        ],
-    };
-    for sql in statements {
-        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(store.pool()).await.unwrap();
-    }
-}
-
 #[tokio::test]
 async fn the_index_is_written_in_the_import_transaction() {
     for (store, _d) in backends().await {
@@ -226,7 +210,7 @@ async fn the_index_is_written_in_the_import_transaction() {
         let id = import(&store, &o, "Haftpflicht", "", to(&o, o.bernd), 1).await;
         assert_eq!(found(&store, Searcher::All, &query("Haftpflicht")).await, [id]);
         // Rolled back (the ledger rows come last in a batch): no Vorgang, no entry.
-        refuse_inserts_into(&store, "ledger").await;
+        common::refuse_inserts_into(&store, "ledger").await;
         let mut it = item("k-rb", "Rechtsschutz", to(&o, o.bernd));
         it.mail.text = "Rechtsschutz".into();
         assert!(store.commit_batch(o.mailbox, &[it], 2).await.is_err());
