@@ -51,6 +51,13 @@ pub fn parse_berlin_day(s: &str) -> Option<i64> {
     Some(berlin_to_utc(y, m, d, 0, 0))
 }
 
+/// The end of the office day `YYYY-MM-DD` (the next day's midnight in Europe/Berlin): 23 or 25
+/// hours after its start on the days the clocks change.
+pub fn parse_berlin_day_end(s: &str) -> Option<i64> {
+    let (y, m, d, _, _) = civil_from_ms(parse_iso_date(s)? + 86_400_000);
+    Some(berlin_to_utc(y, m, d, 0, 0))
+}
+
 /// Unix ms of `y-m-d hh:mm` in UTC (no checks; use [`parse_iso_date`] for input).
 fn utc_ms(y: i64, m: i64, d: i64, hh: i64, mm: i64) -> i64 {
     let y2 = if m <= 2 { y - 1 } else { y };
@@ -132,6 +139,12 @@ mod tests {
         }
         // Skipped in spring: 02:30 does not exist; it is read as 03:30 summer time.
         assert_eq!(berlin_civil(berlin_to_utc(2026, 3, 29, 2, 30)), (2026, 3, 29, 3, 30));
+        // An office day is 23 hours long in spring, 25 in autumn.
+        let day = |s: &str| parse_berlin_day_end(s).unwrap() - parse_berlin_day(s).unwrap();
+        assert_eq!(
+            (day("2026-03-29"), day("2026-10-25"), day("2026-07-01")),
+            (23 * 3_600_000, 25 * 3_600_000, 86_400_000)
+        );
         // Twice in autumn: 02:30 is the first one (summer time, 00:30 UTC).
         assert_eq!(berlin_to_utc(2026, 10, 25, 2, 30), utc_ms(2026, 10, 25, 0, 30));
     }

@@ -369,7 +369,7 @@ async fn search(State(s): State<WebState>, h: HeaderMap, Query(p): Query<SearchP
         status,
         assignee: p.assignee.map(EmployeeId),
         from_ms: day(&p.from)?,
-        until_ms: day(&p.until)?.map(|ms| ms + 86_400_000),
+        until_ms: day(&p.until)?.and(p.until.as_deref().and_then(postkorb_core::time::parse_berlin_day_end)),
         page: p.page.unwrap_or(1),
         per_page: p.per_page.unwrap_or(20),
     };

@@ -31,8 +31,8 @@ pub async fn search(ctx: &Ctx, args: SearchArgs) -> anyhow::Result<()> {
         status,
         assignee,
         from_ms: day(&args.from)?,
-        // Until the end of that day.
-        until_ms: day(&args.until)?.map(|ms| ms + 86_400_000),
+        // Until the end of that office day.
+        until_ms: day(&args.until)?.and(args.until.as_deref().and_then(postkorb_core::time::parse_berlin_day_end)),
         page: args.page,
         per_page: args.per_page,
     };

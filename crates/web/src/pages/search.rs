@@ -120,7 +120,7 @@ fn query_of(f: &SearchForm, may_filter_assignee: bool) -> Result<SearchQuery, Ve
         }),
     };
     let from_ms = day(&f.von, "Von");
-    let until_ms = day(&f.bis, "Bis").map(|ms| ms + 86_400_000);
+    let until_ms = day(&f.bis, "Bis").and(postkorb_core::time::parse_berlin_day_end(&f.bis));
     if problems.is_empty() {
         Ok(SearchQuery {
             text: f.q.clone(),
