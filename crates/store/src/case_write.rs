@@ -129,6 +129,13 @@ pub(crate) async fn apply(
         }
     };
     append(tx, backend, at, &events).await?;
+    // Who may see it changed: the search index's `seen` follows (a new one got it when indexed).
+    let reassigned: Vec<i64> = events
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::Claimed { .. } | Event::HandedOver { .. } | Event::GivenBack { .. }))
+        .map(|(id, _)| *id)
+        .collect();
+    crate::search::refresh_seen(tx, backend, &reassigned).await?;
     // Given and taken Vorgänge are open ones (an assignment, a claim, a hand-over; a hand-over
     // or give-back takes only an open one): both numbers change. (employee, all, open)
     let given = events.iter().filter_map(|(_, e)| e.gives()).map(|e| (e, 1, 1));
@@ -287,7 +294,8 @@ async fn create<'a>(
     let mut attachment_rows = Vec::new();
     let mut events = Vec::with_capacity(2 * new.len());
     let mut docs = Vec::with_capacity(new.len());
-    for (c, receiver) in new.iter().zip(receivers) {
+    let assignees: Vec<Option<EmployeeId>> = receivers.iter().map(|r| r.as_ref().map(Receiver::to)).collect();
+    for ((c, receiver), assignee) in new.iter().zip(receivers).zip(&assignees) {
         let case_id = case_by_raw[&c.raw_id];
         cases.push(case_id);
         let candidates = match c.decision {
@@ -321,6 +329,11 @@ async fn create<'a>(
             from_addr: c.mail.sender.as_ref().map(|a| a.as_str()).unwrap_or_default(),
             text: &c.mail.text,
             attachments: c.mail.attachments.iter().map(|a| a.name.as_str()).collect(),
+            // The Bearbeiter (a Vertreter, perhaps), or the pool's candidates.
+            seen: match assignee {
+                Some(a) => std::slice::from_ref(a),
+                None => candidates,
+            },
         });
     }
     // Findable exactly when committed: the index is written in this transaction.

@@ -18,6 +18,14 @@
 //! indexed by [`Store::search_reindex_step`] (`serve` in the background, `postkorb search reindex`
 //! in the foreground with progress).
 //!
+//! Who may see it: `seen` holds a term `u{id}` for the Bearbeiter, or for each candidate while the
+//! Vorgang waits (migration 0025), so a clerk's search asks the index for „matches and is seen by
+//! me“ instead of walking everyone's matches ([`seen_terms`]). `case_write::apply` writes it with a
+//! new Vorgang and refreshes it in the transaction of every change of Bearbeiter or candidates
+//! ([`refresh_seen`]: claim, hand-over, give-back). The search statement still checks the rule
+//! itself (`query.rs`), so `seen` only narrows what is read; a Vorgang missing a term there would be
+//! missing from the hits, which is why only those writers change who has it.
+//!
 //! Notes: [`index_note`] appends a note's words in the transaction that adds the note (call it
 //! next to `apply` for the note's event; `case_write::insert_note` does). The reindex of an older Vorgang
 //! adds the notes it already has.
@@ -53,6 +61,47 @@ pub(crate) struct Doc<'a> {
     pub from_addr: &'a str,
     pub text: &'a str,
     pub attachments: Vec<&'a str>,
+    /// The Bearbeiter, or the candidates of a Vorgang that waits in a pool.
+    pub seen: &'a [EmployeeId],
+}
+
+/// The `seen` column's text for these employees: `u{id}` each, space-separated (the same on both
+/// backends; PostgreSQL's GIN index splits it at the spaces).
+pub(crate) fn seen_terms(who: &[EmployeeId]) -> String {
+    who.iter().map(|e| format!("u{}", e.0)).collect::<Vec<_>>().join(" ")
+}
+
+/// SQL computing the `seen` text of the Vorgang `c` (an alias of `cases`) from its rows.
+fn seen_sql(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => {
+            "CASE WHEN c.status = 'waiting'
+                THEN COALESCE((SELECT group_concat('u' || cc.employee_id, ' ') FROM case_candidates cc WHERE cc.case_id = c.id), '')
+                ELSE COALESCE('u' || c.assignee, '') END"
+        }
+        Backend::Postgres => {
+            "CASE WHEN c.status = 'waiting'
+                THEN COALESCE((SELECT string_agg('u' || cc.employee_id, ' ' ORDER BY cc.employee_id) FROM case_candidates cc WHERE cc.case_id = c.id), '')
+                ELSE COALESCE('u' || c.assignee, '') END"
+        }
+    }
+}
+
+/// Writes again who may see the Vorgänge `case_ids` (after a claim, hand-over or give-back), in
+/// the caller's transaction. Vorgänge without an entry (not indexed yet) are left alone.
+pub(crate) async fn refresh_seen(tx: &mut Transaction<'_, Any>, backend: Backend, case_ids: &[i64]) -> Result<()> {
+    if case_ids.is_empty() {
+        return Ok(());
+    }
+    let key = key(backend);
+    let ids = case_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "UPDATE case_search SET seen = (SELECT {} FROM cases c WHERE c.id = case_search.{key})
+         WHERE case_search.{key} IN ({ids})",
+        seen_sql(backend)
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut **tx).await?;
+    Ok(())
 }
 
 /// Who searches: someone who may see every Vorgang („E-Mails automatisch einlesen“), or an
@@ -158,6 +207,7 @@ fn row_of(doc: &Doc<'_>) -> Vec<V<'static>> {
         V::Owned(Some(analyze::terms(body))),
         V::Owned(Some(analyze::terms(&names))),
         V::Str(Some("")),
+        V::Owned(Some(seen_terms(doc.seen))),
         // PostgreSQL takes no NUL in text (the stored subject and names are cleaned the same way).
         V::Owned(Some(clean(&shown))),
     ]
@@ -165,7 +215,7 @@ fn row_of(doc: &Doc<'_>) -> Vec<V<'static>> {
 
 /// Indexes new Vorgänge in the caller's transaction (`case_write::apply`, `Create`).
 pub(crate) async fn index_new(tx: &mut Transaction<'_, Any>, backend: Backend, docs: &[Doc<'_>]) -> Result<()> {
-    let head = format!("case_search ({}, subject, sender, body, attachments, notes, shown)", key(backend));
+    let head = format!("case_search ({}, subject, sender, body, attachments, notes, seen, shown)", key(backend));
     insert_rows(tx, backend, &head, "", docs.iter().map(row_of).collect()).await?;
     Ok(())
 }
@@ -246,10 +296,14 @@ impl Store {
                 (r.try_get(2)?, r.try_get(3)?, r.try_get(4)?);
             owned.push((case_id, subject, from_name, from_addr, text, names));
         }
+        // Who may see it is read in the insert's own statement (`$7` is left empty), so a claim
+        // between the read above and this write cannot leave it stale.
         let insert = format!(
-            "INSERT INTO case_search ({key}, subject, sender, body, attachments, notes, shown)
-             SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM cases WHERE id = $1 AND status <> 'moved')
-               AND NOT EXISTS (SELECT 1 FROM case_search s WHERE s.{key} = $1)"
+            "INSERT INTO case_search ({key}, subject, sender, body, attachments, notes, seen, shown)
+             SELECT $1, $2, $3, $4, $5, $6, {}, $8 FROM cases c
+             WHERE c.id = $1 AND c.status <> 'moved' AND $7 = ''
+               AND NOT EXISTS (SELECT 1 FROM case_search s WHERE s.{key} = $1)",
+            seen_sql(self.backend)
         );
         let mut tx = self.begin_write().await?;
         for (case_id, subject, from_name, from_addr, text, names) in &owned {
@@ -260,6 +314,7 @@ impl Store {
                 from_addr,
                 text,
                 attachments: names.iter().map(String::as_str).collect(),
+                seen: &[],
             };
             let mut q = sqlx::query(sqlx::AssertSqlSafe(insert.clone()));
             for v in row_of(&doc) {

@@ -43,27 +43,45 @@ fn own(covering: &[EmployeeId]) -> String {
 }
 
 fn matching(backend: Backend, who: Searcher, q: &SearchQuery, terms: &[String]) -> Matching {
-    let (employee, mut cond) = match who {
+    // Whose Vorgänge: the index's `seen` narrows the matches to them (see search.rs), the
+    // condition checks the rule itself.
+    let (employee, mut cond, seen) = match who {
         // `$1` is bound either way; the condition names it so both databases know its type.
-        Searcher::All => (0, " AND $1 = 0".to_string()),
-        Searcher::Employee(e) => (e.0, own(&[])),
+        Searcher::All => (0, " AND $1 = 0".to_string(), vec![]),
+        Searcher::Employee(e) => (e.0, own(&[]), vec![e]),
         // The ids come from the database (integers), never from the request.
-        Searcher::Covering(e, covering) => (e.0, own(&covering)),
+        Searcher::Covering(e, covering) => {
+            let cond = own(&covering);
+            (e.0, cond, std::iter::once(e).chain(covering).collect())
+        }
     };
     let mut binds = vec![Bind::Int(employee)];
     // SQLite: CROSS JOIN keeps the index the outer loop (left to itself, SQLite 3.51 made the
     // visibility's OR the outer loop and asked the index once per Vorgang: seconds at 20,000).
     let (from, rank) = match backend {
         Backend::Sqlite => {
-            binds.push(Bind::Text(terms.iter().map(|t| format!("\"{t}\"*")).collect::<Vec<_>>().join(" ")));
+            // The words in the text columns only (never `seen`'s terms), and — for a clerk — one
+            // of the searcher's `seen` terms.
+            let words = terms.iter().map(|t| format!("\"{t}\"*")).collect::<Vec<_>>().join(" ");
+            let mut expr = format!("{{subject sender body attachments notes}} : ({words})");
+            if !seen.is_empty() {
+                let who = seen.iter().map(|e| format!("u{}", e.0)).collect::<Vec<_>>().join(" OR ");
+                expr.push_str(&format!(" AND seen : ({who})"));
+            }
+            binds.push(Bind::Text(expr));
             (
                 "case_search CROSS JOIN cases c ON c.id = case_search.rowid WHERE case_search MATCH $2",
-                // subject, sender, body, attachments, notes, shown (not indexed); lower is better
-                "bm25(case_search, 8.0, 4.0, 1.0, 4.0, 2.0, 0.0)",
+                // subject, sender, body, attachments, notes, seen, shown (not indexed); lower is better
+                "bm25(case_search, 8.0, 4.0, 1.0, 4.0, 2.0, 0.0, 0.0)",
             )
         }
         Backend::Postgres => {
             binds.push(Bind::Text(terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(" & ")));
+            if !seen.is_empty() {
+                // The expression of the GIN index `case_search_seen` (migration 0025).
+                let who = seen.iter().map(|e| format!("'u{}'", e.0)).collect::<Vec<_>>().join(", ");
+                cond.push_str(&format!(" AND string_to_array(case_search.seen, ' ') && ARRAY[{who}]"));
+            }
             (
                 "case_search JOIN cases c ON c.id = case_search.case_id WHERE case_search.doc @@ to_tsquery('simple', $2)",
                 "CAST(-ts_rank(case_search.doc, to_tsquery('simple', $2)) AS DOUBLE PRECISION)",

@@ -132,6 +132,47 @@ async fn a_person_finds_only_the_vorgaenge_they_may_open() {
     }
 }
 
+/// The index's `seen` (migration 0025) of the Vorgang `id`.
+async fn seen(store: &Store, id: i64) -> String {
+    let key = if store.backend() == postkorb_store::Backend::Sqlite { "rowid" } else { "case_id" };
+    let sql = format!("SELECT seen FROM case_search WHERE {key} = $1");
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(id).fetch_one(store.pool()).await.unwrap()
+}
+
+#[tokio::test]
+async fn who_finds_a_vorgang_follows_every_change_of_bearbeiter_and_pool() {
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let q = query("Versicherungsschein");
+        let pool = Decision::Pool { sender: o.anna, candidates: vec![o.bernd, o.clara] };
+        let a = import(&store, &o, "Versicherungsschein", "", pool, 1).await;
+        let (b, c) = (format!("u{}", o.bernd.0), format!("u{}", o.clara.0));
+        let ids = |who: &[&String]| who.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ");
+        let both = if o.bernd.0 < o.clara.0 { ids(&[&b, &c]) } else { ids(&[&c, &b]) };
+        // (after what, the index's `seen`, who finds it: Bernd, Clara)
+        assert_eq!((seen(&store, a).await, found(&store, Searcher::Employee(o.bernd), &q).await), (both, vec![a]));
+        store.claim(o.bernd, 2).await.unwrap();
+        assert_eq!(seen(&store, a).await, b, "claimed by Bernd");
+        assert_eq!(found(&store, Searcher::Employee(o.clara), &q).await, Vec::<i64>::new());
+        store.hand_over(a, o.bernd, o.clara, o.bernd, None, 3).await.unwrap();
+        assert_eq!(seen(&store, a).await, c, "handed to Clara");
+        assert_eq!(found(&store, Searcher::Employee(o.bernd), &q).await, Vec::<i64>::new());
+        assert_eq!(found(&store, Searcher::Employee(o.clara), &q).await, [a]);
+        store.give_back(a, o.clara, o.clara, 4).await.unwrap();
+        assert_eq!(seen(&store, a).await, b, "given back: Clara left the pool");
+        assert_eq!(found(&store, Searcher::Employee(o.bernd), &q).await, [a]);
+        assert_eq!(found(&store, Searcher::Employee(o.clara), &q).await, Vec::<i64>::new());
+        // Indexed later (as before the index): the reindex writes who may see it too.
+        let d = import(&store, &o, "Versicherungsschein neu", "", to(&o, o.clara), 5).await;
+        sqlx::query("DELETE FROM case_search").execute(store.pool()).await.unwrap();
+        while store.search_reindex_step(0, 100).await.unwrap().is_some() {}
+        assert_eq!((seen(&store, a).await, seen(&store, d).await), (b.clone(), c.clone()));
+        assert_eq!(found(&store, Searcher::Employee(o.clara), &q).await, [d]);
+        // The `seen` terms are no words of the Vorgang: searching one finds nothing.
+        assert_eq!(found(&store, Searcher::All, &query(&b)).await, Vec::<i64>::new(), "{:?}", store.backend());
+    }
+}
+
 #[tokio::test]
 async fn the_highlight_is_escaped_html_whose_only_tag_is_mark() {
     for (store, _d) in backends().await {
