@@ -79,6 +79,7 @@ pub(crate) struct Fact {
 }
 
 /// A Vorgang as the streams see it.
+#[derive(Clone)]
 pub(crate) struct Seen {
     pub detail: Arc<CaseDetail>,
     pub row: Arc<CaseRow>,
@@ -93,6 +94,7 @@ pub(crate) struct CaseRow {
     pub received: String,
     pub status: &'static str,
     pub status_class: &'static str,
+    pub attachments: i64,
 }
 
 impl Live {
@@ -204,28 +206,31 @@ impl Inner {
 pub(crate) async fn facts(store: &Store, events: Vec<LoggedEvent>) -> Result<Vec<Fact>, StoreError> {
     let now = crate::util::now_ms();
     let mut employees = None;
-    let mut read: HashMap<i64, Option<(Arc<CaseDetail>, Arc<CaseRow>)>> = HashMap::new();
+    let mut read: HashMap<i64, Option<Seen>> = HashMap::new();
     let mut out = Vec::with_capacity(events.len());
     for event in events {
         if !filter::KINDS.contains(&event.kind.as_str()) {
             out.push(Fact { event, case: None });
             continue;
         }
-        if !read.contains_key(&event.case_id) {
-            let seen = match store.case(event.case_id).await {
-                Ok(detail) => {
-                    if employees.is_none() {
-                        employees = Some(store.employees().await?);
+        let case = match read.get(&event.case_id) {
+            Some(seen) => seen.clone(),
+            None => {
+                let seen = match store.case(event.case_id).await {
+                    Ok(detail) => {
+                        if employees.is_none() {
+                            employees = Some(store.employees().await?);
+                        }
+                        let row = row(&detail, employees.as_deref().unwrap_or_default(), now);
+                        Some(Seen { detail: Arc::new(detail), row: Arc::new(row) })
                     }
-                    let row = row(&detail, employees.as_deref().unwrap_or_default(), now);
-                    Some((Arc::new(detail), Arc::new(row)))
-                }
-                Err(StoreError::NotFound(_)) => None,
-                Err(e) => return Err(e),
-            };
-            read.insert(event.case_id, seen);
-        }
-        let case = read[&event.case_id].as_ref().map(|(detail, row)| Seen { detail: detail.clone(), row: row.clone() });
+                    Err(StoreError::NotFound(_)) => None,
+                    Err(e) => return Err(e),
+                };
+                read.insert(event.case_id, seen.clone());
+                seen
+            }
+        };
         out.push(Fact { event, case });
     }
     Ok(out)
@@ -241,5 +246,6 @@ fn row(detail: &CaseDetail, employees: &[postkorb_core::Employee], now: i64) -> 
         received: r.received,
         status: r.status,
         status_class: r.status_class,
+        attachments: r.attachments,
     }
 }

@@ -77,7 +77,7 @@
     link.textContent = row.subject;
     subject.appendChild(link);
     tr.appendChild(subject);
-    tr.appendChild(cell(''));
+    tr.appendChild(cell(String(row.attachments)));
     var head = table.querySelector('tr');
     table.insertBefore(tr, head ? head.nextSibling : table.firstChild);
   }

@@ -155,6 +155,9 @@ mod tests {
         }
     }
 
+    /// (what, event, the Vorgang now, reader, covering, expected)
+    type Row<'a> = (&'static str, LoggedEvent, &'a CaseDetail, i64, Vec<i64>, Option<Relation>);
+
     #[test]
     fn each_event_reaches_whom_it_concerns_and_nobody_else() {
         use Relation::*;
@@ -167,8 +170,7 @@ mod tests {
         let done_bernd = case("done", Some(BERND), &[]);
         let handed = json!({ "by": BERND, "from": BERND, "to": CLARA, "note_id": null });
         let given_back = json!({ "by": BERND, "from": BERND, "candidates": [CLARA] });
-        // (what, event, the Vorgang now, reader, covering, expected)
-        let rows: Vec<(&str, LoggedEvent, &CaseDetail, i64, Vec<i64>, Option<Relation>)> = vec![
+        let rows: Vec<Row<'_>> = vec![
             ("assigned to me", event("assigned", Some(BERND), json!({})), &open_bernd, BERND, vec![], Some(New)),
             ("assigned to another", event("assigned", Some(BERND), json!({})), &open_bernd, CLARA, vec![], None),
             (
@@ -302,22 +304,8 @@ mod tests {
             ),
             ("moved from my pool", event("moved", None, json!({ "kept_id": 3 })), &moved, BERND, vec![], Some(Gone)),
             ("moved, not my pool", event("moved", None, json!({ "kept_id": 3 })), &moved, DORA, vec![], None),
-            (
-                "closed, mine",
-                event("closed", Some(BERND), json!({})),
-                &done_bernd,
-                BERND,
-                vec![],
-                Some(Changed),
-            ),
-            (
-                "closed, another's",
-                event("closed", Some(BERND), json!({})),
-                &done_bernd,
-                CLARA,
-                vec![],
-                None,
-            ),
+            ("closed, mine", event("closed", Some(BERND), json!({})), &done_bernd, BERND, vec![], Some(Changed)),
+            ("closed, another's", event("closed", Some(BERND), json!({})), &done_bernd, CLARA, vec![], None),
             (
                 "Wiedervorlage on mine by an admin",
                 event("follow_up_set", Some(ADMIN), json!({ "assignee": BERND, "by": ADMIN })),
