@@ -66,6 +66,10 @@ struct Inner {
     /// The id of the last event broadcast (set before its batch is sent); -1 until the reader
     /// has read the end of the log once.
     position: AtomicI64,
+    /// Held while a stream subscribes and while the idle reader moves `position` to the end of
+    /// the log, so that no stream subscribes between the check for receivers and the move (it
+    /// would miss the events skipped).
+    gate: Mutex<()>,
     /// Open streams per employee.
     open: Mutex<HashMap<i64, usize>>,
 }
@@ -102,7 +106,14 @@ impl Live {
     /// handle for `WebState::live`.
     pub fn start(store: Store, options: LiveOptions) -> Live {
         let (tx, _) = broadcast::channel(options.capacity.max(1));
-        let inner = Arc::new(Inner { store, options, tx, position: AtomicI64::new(-1), open: Mutex::default() });
+        let inner = Arc::new(Inner {
+            store,
+            options,
+            tx,
+            position: AtomicI64::new(-1),
+            gate: Mutex::default(),
+            open: Mutex::default(),
+        });
         tokio::spawn(run(Arc::downgrade(&inner)));
         Live(inner)
     }
@@ -118,12 +129,15 @@ impl Live {
     /// Subscribes, then returns where the broadcast stands: every event after it reaches the
     /// receiver (the position is set before a batch is sent), the ones up to it are in the log.
     pub(crate) async fn subscribe(&self) -> Result<(broadcast::Receiver<Arc<Fact>>, i64), StoreError> {
+        // The reader has not started yet: the end of the log is where both start.
+        let end = if self.0.position.load(Ordering::SeqCst) < 0 { self.0.store.case_events_end().await? } else { 0 };
+        let _gate = self.0.gate.lock().unwrap_or_else(|e| e.into_inner());
         let rx = self.0.tx.subscribe();
-        let at = match self.0.position.load(Ordering::SeqCst) {
-            // The reader has not started yet: the end of the log is where it will start too.
-            -1 => self.0.store.case_events_end().await?,
-            at => at,
-        };
+        let mut at = self.0.position.load(Ordering::SeqCst);
+        if at < 0 {
+            at = end;
+            self.0.position.store(end, Ordering::SeqCst);
+        }
         Ok((rx, at))
     }
 
@@ -179,7 +193,11 @@ impl Inner {
     async fn step(&self) -> Result<(), StoreError> {
         if self.tx.receiver_count() == 0 || self.position.load(Ordering::SeqCst) < 0 {
             let end = self.store.case_events_end().await?;
-            self.position.store(end, Ordering::SeqCst);
+            let _gate = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+            // A stream that subscribed meanwhile keeps the position it read (or set).
+            if self.tx.receiver_count() == 0 || self.position.load(Ordering::SeqCst) < 0 {
+                self.position.store(end, Ordering::SeqCst);
+            }
             return Ok(());
         }
         loop {

@@ -55,13 +55,12 @@
 
   function addRow(d) {
     var table = openList();
-    if (!table || table.querySelector('tr[data-case="' + d.case_id + '"]')) {
+    if (!table || table.querySelector('a[href="/vorgang/' + d.case_id + '"]')) {
       return;
     }
     var row = d.row;
     var tr = document.createElement('tr');
     tr.className = row.status_class + ' new';
-    tr.setAttribute('data-case', String(d.case_id));
     var status = document.createElement('td');
     var tag = document.createElement('span');
     tag.className = 'tag-new';
@@ -82,11 +81,29 @@
     table.insertBefore(tr, head ? head.nextSibling : table.firstChild);
   }
 
-  function removeRows(caseId) {
-    var rows = document.querySelectorAll('main tr[data-case="' + caseId + '"]');
-    for (var i = 0; i < rows.length; i++) {
-      rows[i].parentNode.removeChild(rows[i]);
+  // A row of the lists: its link to the Vorgang, or (the waiting ones, without a link) its mark.
+  function rowsOf(caseId) {
+    var rows = [];
+    var links = document.querySelectorAll('main a[href="/vorgang/' + caseId + '"]');
+    for (var i = 0; i < links.length; i++) {
+      var tr = links[i].closest('tr');
+      if (tr) {
+        rows.push(tr);
+      }
     }
+    var marked = document.querySelectorAll('main tr[data-case="' + caseId + '"]');
+    for (var j = 0; j < marked.length; j++) {
+      rows.push(marked[j]);
+    }
+    return rows;
+  }
+
+  function removeRows(caseId) {
+    rowsOf(caseId).forEach(function (tr) {
+      if (tr.parentNode) {
+        tr.parentNode.removeChild(tr);
+      }
+    });
   }
 
   function setCounts(counts) {

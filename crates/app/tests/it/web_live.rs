@@ -137,7 +137,7 @@ async fn open(app: &App, cookie: Option<&str>, last_event_id: Option<i64>) -> Re
     Ok(Stream { body: res.into_body(), buf: String::new() })
 }
 
-const WAIT: Duration = Duration::from_secs(5);
+const WAIT: Duration = Duration::from_secs(10);
 
 #[tokio::test]
 async fn each_user_gets_only_what_concerns_them_and_a_hostile_betreff_stays_text() {
