@@ -289,6 +289,13 @@ pub struct LoggedEvent {
 }
 
 impl Store {
+    /// The id of the newest event (0 for an empty log): where a reader that wants only what comes
+    /// from now on starts (the live Startmaske without `Last-Event-ID`).
+    pub async fn case_events_end(&self) -> Result<i64> {
+        let end: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM case_events").fetch_one(&self.pool).await?;
+        Ok(end.unwrap_or(0))
+    }
+
     /// The events after `after_id` (0: from the start), oldest first, at most `limit`.
     ///
     /// A reader keeps the id of the last event it handled and passes it here: no event can

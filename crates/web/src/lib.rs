@@ -11,6 +11,7 @@ mod auth;
 mod error;
 #[cfg(test)]
 mod german;
+mod live;
 mod mailbox_health;
 mod pages;
 mod paths;
@@ -29,6 +30,7 @@ use postkorb_store::Store;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use auth::{bootstrap_admin, hash_password, new_api_token, new_api_token_until};
+pub use live::{Live, LiveOptions};
 pub use problems::{MailboxProblem, ProblemReport};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -98,6 +100,9 @@ pub struct WebState {
     /// Reverse proxies whose `X-Forwarded-For` names the client (for the login limit); empty:
     /// the TCP peer is the client.
     pub trusted_proxies: Arc<[std::net::IpAddr]>,
+    /// The reader of the Vorgang event log for the live Startmaske (`GET /ereignisse`):
+    /// `Live::start(store.clone(), LiveOptions::default())`, once per process.
+    pub live: Live,
 }
 
 /// Server paths a web user may name in the mailbox form: a Maildir only below `maildir_root`
@@ -117,7 +122,7 @@ pub fn router(state: WebState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
-                "default-src 'self'; script-src 'none'; object-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'",
+                "default-src 'self'; script-src 'self'; object-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'",
             ),
         ))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))

@@ -278,8 +278,14 @@ fn state_hash(state: &str) -> String {
     sha2::Sha256::digest(state.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Everything served over HTTP.
+/// Everything served over HTTP, with this process's reader of the live Startmaske (call it inside
+/// the runtime).
 pub fn router(ctx: &Ctx) -> anyhow::Result<Router> {
+    router_with_live(ctx, postkorb_web::Live::start(ctx.store.clone(), postkorb_web::LiveOptions::default()))
+}
+
+/// [`router`] with the given reader of the live Startmaske (tests use shorter timings).
+pub fn router_with_live(ctx: &Ctx, live: postkorb_web::Live) -> anyhow::Result<Router> {
     let paths = postkorb_web::PathRules {
         maildir_root: ctx.settings.maildir_root.clone(),
         ca_dir: Some(ctx.settings.ca_dir()),
@@ -290,6 +296,7 @@ pub fn router(ctx: &Ctx) -> anyhow::Result<Router> {
         secure_cookies: ctx.settings.secure_cookies(),
         trusted_proxies: ctx.settings.trusted_proxies.clone().into(),
         paths,
+        live,
     };
     Ok(postkorb_web::router(state).merge(crate::serve::probes::router(ctx)))
 }

@@ -8,6 +8,8 @@
 mod harness;
 #[path = "browser/layout.rs"]
 mod layout;
+#[path = "browser/live.rs"]
+mod live;
 #[path = "browser/screens.rs"]
 mod screens;
 #[path = "browser/workday.rs"]

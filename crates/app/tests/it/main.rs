@@ -27,6 +27,7 @@ mod test_dns;
 mod web_absence;
 mod web_cases;
 mod web_http;
+mod web_live;
 mod web_mailboxes;
 mod web_office;
 mod web_search;

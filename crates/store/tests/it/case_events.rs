@@ -228,3 +228,18 @@ async fn a_reader_following_the_log_by_id_misses_no_event_of_concurrent_writers(
         assert_eq!(seen, all, "the reader saw every event, each once");
     }
 }
+
+#[tokio::test]
+async fn the_end_of_the_log_is_its_newest_event() {
+    for (store, _d) in backends().await {
+        assert_eq!(store.case_events_end().await.unwrap(), 0, "an empty log");
+        let o = office(&store).await;
+        store
+            .commit_batch(o.mailbox, &[item("e1", "eins", Decision::Assign { sender: o.anna, to: o.bernd })], 10)
+            .await
+            .unwrap();
+        let newest = store.case_events_after(0, 1000).await.unwrap().last().unwrap().id;
+        assert_eq!(store.case_events_end().await.unwrap(), newest);
+        assert!(store.case_events_after(newest, 10).await.unwrap().is_empty());
+    }
+}

@@ -119,7 +119,13 @@ fn filter_of(q: &HomeQuery) -> (Option<CaseFilter>, &'static str) {
     }
 }
 
-fn row(c: postkorb_store::CaseSummary, employees: &[postkorb_core::Employee], last_seen: Option<i64>, now: i64) -> Row {
+/// A Vorgang's row as the Startmaske shows it (the live Startmaske sends the same, `live.rs`).
+pub(crate) fn row(
+    c: postkorb_store::CaseSummary,
+    employees: &[postkorb_core::Employee],
+    last_seen: Option<i64>,
+    now: i64,
+) -> Row {
     let (status, status_class) = match c.status.as_str() {
         "done" => ("erledigt", "done"),
         "waiting" => ("wartet", "waiting"),
@@ -153,9 +159,7 @@ pub async fn show(
     let claimed = if eligible { state.store.claim(me, now_ms()).await? } else { Vec::new() };
     let now = now_ms();
     let (filter, filter_code) = filter_of(&q);
-    let total = state.store.count_cases(Some(me)).await?;
-    let open = state.store.count_open(me).await?;
-    let pending = state.store.count_follow_ups(me, false, now).await?;
+    let (total, open, pending) = counts(&state.store, me, now).await?;
     let due_count = state.store.count_follow_ups(me, true, now).await?;
     // „Offen“ holds the due ones (their own table on the first page) and those without a date.
     let shown = match filter {
@@ -218,15 +222,11 @@ pub async fn show(
     if new_count > 0 || last_seen.is_none() {
         state.store.set_last_seen(me, now_ms()).await?;
     }
-    let tabs = [
-        ("offen", "Offen", open - pending),
-        ("wiedervorlage", "Wiedervorlage", pending),
-        ("erledigt", "Erledigt", total - open),
-        ("alle", "Alle", total),
-    ]
-    .into_iter()
-    .map(|(code, label, count)| Tab { code, label, count, current: code == filter_code })
-    .collect();
+    let tabs = tabs_of(total, open, pending)
+        .into_iter()
+        .zip(["Offen", "Wiedervorlage", "Erledigt", "Alle"])
+        .map(|((code, count), label)| Tab { code, label, count, current: code == filter_code })
+        .collect();
     let mut messages = message(q.erhalten, claimed.len());
     if let Some(n) = (crate::ui::NoticeQuery { ok: q.ok.clone(), n: None }).german() {
         messages.insert(0, n);
@@ -246,6 +246,31 @@ pub async fn show(
         pages,
     };
     Ok(Html(page_html.render()?))
+}
+
+/// All my Vorgänge, the open ones, and those on a pending Wiedervorlage.
+async fn counts(
+    store: &postkorb_store::Store,
+    me: postkorb_core::EmployeeId,
+    now: i64,
+) -> Result<(i64, i64, i64), postkorb_store::StoreError> {
+    Ok((store.count_cases(Some(me)).await?, store.count_open(me).await?, store.count_follow_ups(me, false, now).await?))
+}
+
+/// The count of each tab by its code: „Offen“ (with the due Wiedervorlagen), „Wiedervorlage“,
+/// „Erledigt“, „Alle“.
+fn tabs_of(total: i64, open: i64, pending: i64) -> [(&'static str, i64); 4] {
+    [("offen", open - pending), ("wiedervorlage", pending), ("erledigt", total - open), ("alle", total)]
+}
+
+/// The counts of the tabs of `me`'s Startmaske now (the live Startmaske sends them with each event).
+pub(crate) async fn tab_counts(
+    store: &postkorb_store::Store,
+    me: postkorb_core::EmployeeId,
+    now: i64,
+) -> Result<[(&'static str, i64); 4], postkorb_store::StoreError> {
+    let (total, open, pending) = counts(store, me, now).await?;
+    Ok(tabs_of(total, open, pending))
 }
 
 /// „Synchronisieren“: fetch now, then claim every waiting Vorgang I am an eligible candidate for.

@@ -8,6 +8,7 @@ mod case_history;
 mod case_work;
 pub(crate) mod employees;
 mod home;
+pub(crate) use home::tab_counts;
 pub(crate) mod kept;
 mod mailbox;
 mod oauth;
@@ -164,11 +165,23 @@ pub fn routes() -> Router<WebState> {
         .route("/protokoll", get(protokoll::show))
         .route("/suche", get(search::show))
         .route("/static/postkorb.css", get(css))
+        .route("/static/live.js", get(live_js))
+        .route("/ereignisse", get(crate::live::stream::events))
         .fallback(crate::error::not_found)
 }
 
 async fn css() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../../static/postkorb.css"))
+}
+
+/// The live Startmaske's script (`live.rs`); the only script, allowed by `script-src 'self'`.
+async fn live_js() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("../../static/live.js"))
+}
+
+/// A Vorgang's row as the Startmaske shows it, for the live Startmaske (`home::row`).
+pub(crate) fn home_row(c: postkorb_store::CaseSummary, employees: &[Employee], now: i64) -> home::Row {
+    home::row(c, employees, None, now)
 }
 
 /// "Name <address>" for an employee id, for tables.

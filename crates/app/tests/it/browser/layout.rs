@@ -4,7 +4,7 @@
 //! calls [`Browser::assert_screen_ok`] after it opened the screen.
 //!
 //! The check runs as a WebDriver script: chromedriver sends it through DevTools, which the page's
-//! CSP (`script-src 'none'`) does not govern; [`Browser::assert_page_scripts_blocked`] shows both.
+//! CSP (`script-src 'self'`: no inline script) does not govern; [`Browser::assert_page_scripts_blocked`] shows both.
 
 use serde_json::Value;
 
