@@ -12,6 +12,7 @@ mod error;
 #[cfg(test)]
 mod german;
 mod mailbox_health;
+pub mod notify_mail;
 mod pages;
 mod paths;
 mod problems;
@@ -98,6 +99,9 @@ pub struct WebState {
     /// Reverse proxies whose `X-Forwarded-For` names the client (for the login limit); empty:
     /// the TCP peer is the client.
     pub trusted_proxies: Arc<[std::net::IpAddr]>,
+    /// The office setting `notify_include_text`: notification mails quote the mail's first lines
+    /// (shown read-only on „Benachrichtigungen“).
+    pub notify_include_text: bool,
 }
 
 /// Server paths a web user may name in the mailbox form: a Maildir only below `maildir_root`

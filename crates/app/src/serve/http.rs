@@ -290,6 +290,7 @@ pub fn router(ctx: &Ctx) -> anyhow::Result<Router> {
         secure_cookies: ctx.settings.secure_cookies(),
         trusted_proxies: ctx.settings.trusted_proxies.clone().into(),
         paths,
+        notify_include_text: ctx.settings.notify_include_text,
     };
     Ok(postkorb_web::router(state).merge(crate::serve::probes::router(ctx)))
 }
