@@ -6,6 +6,7 @@
 //! through [`Hooks`], so this crate does no mail IO of its own.
 
 mod api;
+mod api_notify;
 mod api_work;
 mod auth;
 mod error;

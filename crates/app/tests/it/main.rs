@@ -28,6 +28,7 @@ mod web_absence;
 mod web_cases;
 mod web_http;
 mod web_mailboxes;
+mod web_notify;
 mod web_office;
 mod web_search;
 mod web_workflow;
