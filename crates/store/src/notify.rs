@@ -117,10 +117,12 @@ mod tests {
     }
 
     /// (what, event, absent → Vertreter, expected (employee, kind, on behalf of)).
+    type Case = (&'static str, LoggedEvent, Vec<(i64, Option<i64>)>, Vec<(i64, NotifyKind, Option<i64>)>);
+
     #[test]
     fn who_is_told_about_each_kind_of_event() {
         use NotifyKind::*;
-        let cases: Vec<(&str, LoggedEvent, Vec<(i64, Option<i64>)>, Vec<(i64, NotifyKind, Option<i64>)>)> = vec![
+        let cases: Vec<Case> = vec![
             ("assigned", event("assigned", Some(BERND), json!({})), vec![], vec![(BERND, NewCase, None)]),
             (
                 "assigned to a Vertreter",
