@@ -56,6 +56,9 @@ pub struct Settings {
     /// and is tried again with back-off; then it is kept as „Absender nicht verifiziert (DNS nicht
     /// erreichbar)“. 0: kept at the first failure. Default 24 (env POSTKORB_DNS_RETRY_HOURS).
     pub dns_retry_hours: u64,
+    /// Notification mails quote the first lines of the mail's text (`notify_mail::PREVIEW_LINES`).
+    /// Off by default (privacy: the text stays in Postkorb); env POSTKORB_NOTIFY_INCLUDE_TEXT.
+    pub notify_include_text: bool,
 }
 
 impl Default for Settings {
@@ -76,6 +79,7 @@ impl Default for Settings {
             force_secure_cookies: false,
             trusted_proxies: Vec::new(),
             dns_retry_hours: 24,
+            notify_include_text: false,
         }
     }
 }
@@ -145,6 +149,10 @@ impl Settings {
             s.dns_retry_hours =
                 v.parse().with_context(|| format!("POSTKORB_DNS_RETRY_HOURS={v:?} is not a number of hours"))?;
         }
+        if let Ok(v) = std::env::var("POSTKORB_NOTIFY_INCLUDE_TEXT") {
+            s.notify_include_text =
+                v.parse().with_context(|| format!("POSTKORB_NOTIFY_INCLUDE_TEXT={v:?} is not true or false"))?;
+        }
         if s.lease_secs == 0 {
             anyhow::bail!("lease_secs must be at least 1");
         }
@@ -173,13 +181,19 @@ impl Settings {
         }
     }
 
-    /// Where the OAuth provider sends the browser back to.
-    pub fn oauth_redirect_uri(&self) -> String {
-        let base = match &self.public_url {
+    /// The address people reach Postkorb at, without a trailing slash: `public_url`, or
+    /// `http://localhost:PORT`. Links in notification mails start here
+    /// (`postkorb_web::notify_mail::case_link`).
+    pub fn public_base(&self) -> String {
+        match &self.public_url {
             Some(u) => u.trim_end_matches('/').to_string(),
             None => format!("http://localhost:{}", self.listen.rsplit(':').next().unwrap_or("8080")),
-        };
-        format!("{base}/oauth/callback")
+        }
+    }
+
+    /// Where the OAuth provider sends the browser back to.
+    pub fn oauth_redirect_uri(&self) -> String {
+        format!("{}/oauth/callback", self.public_base())
     }
 
     /// Whether cookies get the `Secure` flag: when people reach Postkorb over HTTPS

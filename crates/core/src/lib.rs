@@ -10,6 +10,7 @@ pub mod audit;
 pub mod employee;
 pub mod keep;
 pub mod mailbox;
+pub mod notify;
 pub mod routing;
 pub mod time;
 pub mod workflow;

@@ -61,6 +61,11 @@ pub(crate) enum CaseChange<'a> {
     /// „Wiedervorlage“ of an open Vorgang: set or changed (`due_ms`), or removed (`None`).
     /// Setting what is set already writes nothing and is no refusal.
     SetFollowUp { case_id: i64, by: EmployeeId, due_ms: Option<i64>, reason: Option<&'a str> },
+    /// „Wiedervorlage fällig“ (issue 17): up to `limit` open Vorgänge whose Wiedervorlage date has
+    /// come (at the change's time) and is not yet announced get their `follow_up_due` event; the
+    /// marker `follow_up_announced_ms` is set by the same conditional UPDATE, so racing callers
+    /// (two instances) announce each date once.
+    AnnounceDue { limit: i64 },
 }
 
 /// Writes `change` and its events in `tx`, and returns the Vorgänge changed: for `Create` one per
@@ -127,6 +132,7 @@ pub(crate) async fn apply(
         CaseChange::SetFollowUp { case_id, by, due_ms, reason } => {
             set_follow_up(tx, case_id, by, due_ms, reason).await?
         }
+        CaseChange::AnnounceDue { limit } => announce_due(tx, at, limit).await?,
     };
     append(tx, backend, at, &events).await?;
     // Who may see it changed: the search index's `seen` follows (a new one got it when indexed).
@@ -522,15 +528,51 @@ async fn set_follow_up<'a>(
     if previous_ms == due_ms && previous_reason.as_deref() == reason {
         return Ok((vec![case_id], vec![]));
     }
-    sqlx::query("UPDATE cases SET follow_up_ms = $1, follow_up_reason = $2 WHERE id = $3 AND status = 'open'")
-        .bind(due_ms)
-        .bind(reason.map(clean))
-        .bind(case_id)
-        .execute(&mut **tx)
-        .await?;
+    // A new date (or none) is not announced yet: `follow_up_due` comes again when it is reached.
+    sqlx::query(
+        "UPDATE cases SET follow_up_ms = $1, follow_up_reason = $2, follow_up_announced_ms = NULL
+         WHERE id = $3 AND status = 'open'",
+    )
+    .bind(due_ms)
+    .bind(reason.map(clean))
+    .bind(case_id)
+    .execute(&mut **tx)
+    .await?;
     let event = match due_ms {
         Some(due_ms) => Event::FollowUpSet { by, due_ms, reason, previous_ms, assignee },
         None => Event::FollowUpCleared { by, previous_ms, assignee },
     };
     Ok((vec![case_id], vec![(case_id, event)]))
+}
+
+/// „Wiedervorlage fällig“: marks up to `limit` due, unannounced Wiedervorlagen (oldest date first)
+/// as announced and returns their events. The UPDATE re-checks the marker on each row, so a
+/// second caller (another instance; on PostgreSQL after the log lock) finds nothing left.
+async fn announce_due<'a>(
+    tx: &mut Transaction<'_, Any>,
+    now: i64,
+    limit: i64,
+) -> Result<(Vec<i64>, Vec<(i64, Event<'a>)>)> {
+    const DUE: &str = "status = 'open' AND assignee IS NOT NULL AND follow_up_ms IS NOT NULL
+        AND follow_up_announced_ms IS NULL AND follow_up_ms <= $1";
+    let sql = format!(
+        "UPDATE cases SET follow_up_announced_ms = follow_up_ms
+         WHERE id IN (SELECT id FROM cases WHERE {DUE} ORDER BY follow_up_ms, id LIMIT $2) AND {DUE}
+         RETURNING id, assignee, follow_up_ms, follow_up_reason"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now).bind(limit).fetch_all(&mut **tx).await?;
+    let mut due = rows
+        .iter()
+        .map(|r| {
+            let case_id: i64 = r.try_get(0)?;
+            let event = Event::FollowUpDue {
+                assignee: EmployeeId(r.try_get(1)?),
+                due_ms: r.try_get(2)?,
+                reason: r.try_get(3)?,
+            };
+            Ok((case_id, event))
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    due.sort_by_key(|(id, _)| *id);
+    Ok((due.iter().map(|(id, _)| *id).collect(), due))
 }

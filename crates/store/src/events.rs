@@ -115,6 +115,13 @@ pub(crate) enum Event<'a> {
         previous_ms: Option<i64>,
         assignee: Option<EmployeeId>,
     },
+    /// „Wiedervorlage fällig“ (issue 17): the date `due_ms` of `assignee`'s Vorgang came; written
+    /// once per date by `Store::announce_due_follow_ups`.
+    FollowUpDue {
+        assignee: EmployeeId,
+        due_ms: i64,
+        reason: Option<String>,
+    },
 }
 
 /// The events of a new Vorgang, in order: created, then assigned or waiting, then — made by hand
@@ -158,6 +165,7 @@ impl Event<'_> {
             Event::NoteAdded { .. } => "note_added",
             Event::FollowUpSet { .. } => "follow_up_set",
             Event::FollowUpCleared { .. } => "follow_up_cleared",
+            Event::FollowUpDue { .. } => "follow_up_due",
             Event::Absence { .. } => "absence",
         }
     }
@@ -174,7 +182,8 @@ impl Event<'_> {
             | Event::GivenBack { by: e, .. }
             | Event::NoteAdded { by: e, .. }
             | Event::FollowUpSet { by: e, .. }
-            | Event::FollowUpCleared { by: e, .. } => Some(*e),
+            | Event::FollowUpCleared { by: e, .. }
+            | Event::FollowUpDue { assignee: e, .. } => Some(*e),
             _ => None,
         }
     }
@@ -202,7 +211,8 @@ impl Event<'_> {
             | Event::GivenBack { .. }
             | Event::NoteAdded { .. }
             | Event::FollowUpSet { .. }
-            | Event::FollowUpCleared { .. } => String::new(),
+            | Event::FollowUpCleared { .. }
+            | Event::FollowUpDue { .. } => String::new(),
         }
     }
 
@@ -244,6 +254,9 @@ impl Event<'_> {
             }),
             Event::FollowUpCleared { by, previous_ms, assignee } => {
                 json!({ "assignee": assignee.map(|a| a.0), "by": by.0, "previous_ms": previous_ms })
+            }
+            Event::FollowUpDue { assignee, due_ms, reason } => {
+                json!({ "assignee": assignee.0, "due_ms": due_ms, "reason": reason })
             }
         };
         value.to_string()
@@ -454,6 +467,7 @@ mod tests {
                     assignee: Some(BERND),
                 },
                 Event::FollowUpCleared { by: BERND, previous_ms: Some(50), assignee: Some(BERND) },
+                Event::FollowUpDue { assignee: BERND, due_ms: 50, reason: Some("Antwort".into()) },
             ],
             &[
                 ("handed_over", Some(3), "", r#"{"by":1,"from":2,"note_id":4,"to":3}"#, Some(3)),
@@ -467,6 +481,7 @@ mod tests {
                     None,
                 ),
                 ("follow_up_cleared", Some(2), "", r#"{"assignee":2,"by":2,"previous_ms":50}"#, None),
+                ("follow_up_due", Some(2), "", r#"{"assignee":2,"due_ms":50,"reason":"Antwort"}"#, None),
             ],
         );
     }

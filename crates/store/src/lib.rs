@@ -21,6 +21,7 @@ mod kept;
 mod lease;
 mod login_limit;
 mod mailboxes;
+pub mod notify;
 mod oauth;
 mod oauth_pending;
 mod routes;

@@ -141,6 +141,18 @@ impl Store {
         Ok(())
     }
 
+    /// „Wiedervorlage fällig“ (issue 17): writes the `follow_up_due` event of up to `limit` open
+    /// Vorgänge whose Wiedervorlage date came by `now_ms` and was not announced yet (oldest date
+    /// first), and returns them. Once per date, also with two instances at once (a conditional
+    /// UPDATE of `follow_up_announced_ms` in `case_write::apply`); a changed date comes again.
+    /// Run by `serve` every minute and by `postkorb cases announce-due`.
+    pub async fn announce_due_follow_ups(&self, now_ms: i64, limit: i64) -> Result<Vec<i64>> {
+        let mut tx = self.begin_write().await?;
+        let announced = apply(&mut tx, self.backend, now_ms, CaseChange::AnnounceDue { limit }).await?;
+        tx.commit().await?;
+        Ok(announced)
+    }
+
     /// The notes of a Vorgang, oldest first.
     pub async fn notes(&self, case_id: i64) -> Result<Vec<CaseNote>> {
         let rows = sqlx::query("SELECT id, at_ms, author, text FROM case_notes WHERE case_id = $1 ORDER BY id")

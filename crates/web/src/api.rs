@@ -43,6 +43,7 @@ pub fn routes() -> Router<WebState> {
         .route("/absences", get(list_absences).post(add_absence))
         .route("/absences/{id}/end", post(end_absence))
         .route("/search", get(search))
+        .route("/account/notifications", get(crate::api_notify::get).put(crate::api_notify::put))
 }
 
 fn require(e: &Employee, p: Permission) -> Result<(), ApiError> {

@@ -6,6 +6,7 @@
 //! through [`Hooks`], so this crate does no mail IO of its own.
 
 mod api;
+mod api_notify;
 mod api_work;
 mod auth;
 mod error;
@@ -13,6 +14,7 @@ mod error;
 mod german;
 mod live;
 mod mailbox_health;
+pub mod notify_mail;
 mod pages;
 mod paths;
 mod problems;
@@ -103,6 +105,9 @@ pub struct WebState {
     /// The reader of the Vorgang event log for the live Startmaske (`GET /ereignisse`):
     /// `Live::start(store.clone(), LiveOptions::default())`, once per process.
     pub live: Live,
+    /// The office setting `notify_include_text`: notification mails quote the mail's first lines
+    /// (shown read-only on „Benachrichtigungen“).
+    pub notify_include_text: bool,
 }
 
 /// Server paths a web user may name in the mailbox form: a Maildir only below `maildir_root`

@@ -58,6 +58,9 @@ pub enum WorkCmd {
         #[arg(long)]
         by: Option<String>,
     },
+    /// Write „Wiedervorlage fällig“ for every Wiedervorlage whose date has come and was not
+    /// announced yet (once per date; `serve` does this every minute).
+    AnnounceDue,
 }
 
 /// The Vorgang and who acts on it: `--by`, or its Bearbeiter.
@@ -114,6 +117,10 @@ pub async fn run(ctx: &Ctx, cmd: WorkCmd) -> anyhow::Result<()> {
             let reason = check_reason(&reason).map_err(|e| anyhow::anyhow!(e.english()))?;
             ctx.store.set_follow_up(id, actor.id, Some(due), reason.as_deref(), now).await.map_err(refused)?;
             println!("Vorgang {id} returns on {} UTC", format_ms(due));
+        }
+        WorkCmd::AnnounceDue => {
+            let n = crate::service::follow_ups::announce_due(&ctx.store, now).await?;
+            println!("{n} due Wiedervorlage(n) announced");
         }
     }
     Ok(())

@@ -297,6 +297,7 @@ pub fn router_with_live(ctx: &Ctx, live: postkorb_web::Live) -> anyhow::Result<R
         trusted_proxies: ctx.settings.trusted_proxies.clone().into(),
         paths,
         live,
+        notify_include_text: ctx.settings.notify_include_text,
     };
     Ok(postkorb_web::router(state).merge(crate::serve::probes::router(ctx)))
 }

@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::Ctx;
 
+mod follow_ups;
 pub mod http;
 pub mod probes;
 mod push;
@@ -46,6 +47,8 @@ pub async fn run(
     });
     // Vorgänge from before the search index existed become findable in the background.
     crate::service::search::spawn_reindex(ctx.store.clone());
+    // „Wiedervorlage fällig“ events, once per date across instances.
+    follow_ups::spawn(ctx.store.clone(), ctx.clock.clone(), stopping.clone());
     let mut tasks: HashMap<String, JoinHandle<()>> = HashMap::new();
     let result = tokio::select! {
         r = supervise(ctx, &mut tasks, stopping) => r,

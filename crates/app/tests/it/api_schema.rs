@@ -232,6 +232,14 @@ async fn every_api_answer_matches_the_schema_its_openapi_document_names() {
         Call::new("GET", "/search", "/search?q=der", b),
         Call::new("GET", "/search", "/search?q=Schaden&status=kaputt", b),
         Call::new("GET", "/search", "/search?q=Schaden", ""),
+        // Issue 17: one's own notification preferences only.
+        Call::new("GET", "/account/notifications", "/account/notifications", b),
+        Call::new("GET", "/account/notifications", "/account/notifications", ""),
+        Call::new("PUT", "/account/notifications", "/account/notifications", b)
+            .json(r#"{"pool": "daily", "digest_time": "07:30"}"#),
+        Call::new("PUT", "/account/notifications", "/account/notifications", b).json(r#"{"pool": "sometimes"}"#),
+        Call::new("PUT", "/account/notifications", "/account/notifications", b).json(r#"{"digest_time": "25:00"}"#),
+        Call::new("GET", "/account/notifications", "/account/notifications", a),
     ];
 
     let (status, _, body) = send(&app, &Call::new("GET", "", "/openapi.json", "")).await;
@@ -318,6 +326,17 @@ async fn every_api_answer_matches_the_schema_its_openapi_document_names() {
     }
     let later = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64 + 1;
     assert!(store.absence_list(None, later).await.unwrap().is_empty(), "both ended");
+
+    // Notifications: Bernd's change is his own; the admin still has the defaults; 422 was checked.
+    assert!(seen.contains(&("PUT", "/account/notifications", 422)), "an unknown timing is a documented 422");
+    let prefs = |token: &str| {
+        let call = Call::new("GET", "", "/account/notifications", token);
+        let app = &app;
+        async move { serde_json::from_str::<Value>(&send(app, &call).await.2).unwrap() }
+    };
+    let (bernds, admins) = (prefs(b).await, prefs(a).await);
+    assert_eq!((bernds["pool"].as_str(), bernds["digest_time"].as_str()), (Some("daily"), Some("07:30")), "{bernds}");
+    assert_eq!((admins["pool"].as_str(), admins["digest_time"].as_str()), (Some("off"), Some("08:00")), "{admins}");
 
     // Every documented operation was called, and every route of the API is documented.
     for (path, ops) in spec["paths"].as_object().unwrap() {

@@ -29,6 +29,7 @@ mod web_cases;
 mod web_http;
 mod web_live;
 mod web_mailboxes;
+mod web_notify;
 mod web_office;
 mod web_search;
 mod web_workflow;

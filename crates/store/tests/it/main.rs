@@ -11,6 +11,7 @@ mod invariants;
 mod lease;
 mod mailbox_delete;
 mod migrations;
+mod notify;
 mod oauth;
 mod office;
 mod search;

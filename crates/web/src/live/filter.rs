@@ -38,7 +38,7 @@ impl Relation {
 
 /// The kinds of event that can concern someone on the Startmaske; for the others the reader does not
 /// read the Vorgang.
-pub const KINDS: [&str; 10] = [
+pub const KINDS: [&str; 11] = [
     "assigned",
     "claimed",
     "waiting",
@@ -49,6 +49,7 @@ pub const KINDS: [&str; 10] = [
     "reopened",
     "follow_up_set",
     "follow_up_cleared",
+    "follow_up_due",
 ];
 
 /// How `event` (of Vorgang `case`, read after it) concerns `me`, who stands in for `covering`;
@@ -73,7 +74,9 @@ pub fn relation(event: &LoggedEvent, case: &CaseDetail, me: &Employee, covering:
         "given_back" if mine(field("from")) => Relation::Gone,
         "given_back" if any_mine(&listed) => Relation::Waiting,
         "moved" if any_mine(&case.candidates) || mine(case.summary.assignee) => Relation::Gone,
-        "closed" | "reopened" | "follow_up_set" | "follow_up_cleared" if mine(case.summary.assignee) => {
+        "closed" | "reopened" | "follow_up_set" | "follow_up_cleared" | "follow_up_due"
+            if mine(case.summary.assignee) =>
+        {
             Relation::Changed
         }
         _ => return None,
@@ -309,6 +312,14 @@ mod tests {
             (
                 "Wiedervorlage on mine by an admin",
                 event("follow_up_set", Some(ADMIN), json!({ "assignee": BERND, "by": ADMIN })),
+                &open_bernd,
+                BERND,
+                vec![],
+                Some(Changed),
+            ),
+            (
+                "Wiedervorlage fällig: back under „Offen“",
+                event("follow_up_due", None, json!({ "assignee": BERND, "due_ms": 1 })),
                 &open_bernd,
                 BERND,
                 vec![],

@@ -106,6 +106,12 @@ pub fn entries(events: &[CaseEvent], notes: &[CaseNote], employees: &[Employee])
                     Some(prev) => format!("{by} hat die Wiedervorlage zum {} entfernt", german_time(prev)),
                     None => format!("{by} hat die Wiedervorlage entfernt"),
                 },
+                "follow_up_due" => {
+                    let due = id(p, "due_ms").map(german_time).unwrap_or_default();
+                    let reason =
+                        p.get("reason").and_then(Value::as_str).map(|r| format!(" – Grund: {r}")).unwrap_or_default();
+                    format!("Wiedervorlage fällig (zum {due}) für {}{reason}", name(id(p, "assignee")))
+                }
                 _ => "Änderung am Vorgang".to_string(),
             };
             let what = match id(p, "on_behalf_of") {
@@ -166,6 +172,12 @@ mod tests {
                 json!({"by": 3, "due_ms": 1_790_000_000_000_i64, "previous_ms": null, "reason": "Antwort"}),
             ),
             ev(6_000, "follow_up_cleared", Some(3), json!({"by": 3, "previous_ms": 1_790_000_000_000_i64})),
+            ev(
+                7_000,
+                "follow_up_due",
+                Some(3),
+                json!({"assignee": 3, "due_ms": 1_790_000_000_000_i64, "reason": null}),
+            ),
         ];
         let lines: Vec<(String, Option<String>)> =
             entries(&events, &notes, &people).into_iter().map(|e| (e.what, e.note)).collect();
@@ -179,6 +191,7 @@ mod tests {
             ("Dora Dienst hat den Vorgang zurückgegeben; er wartet jetzt auf: Bernd Büro, Clara Czerny", None),
             ("Clara Czerny hat eine Wiedervorlage zum 21.09.2026 16:13 gesetzt – Grund: Antwort", None),
             ("Clara Czerny hat die Wiedervorlage zum 21.09.2026 16:13 entfernt", None),
+            ("Wiedervorlage fällig (zum 21.09.2026 16:13) für Clara Czerny", None),
         ];
         let expected: Vec<(String, Option<String>)> =
             expected.into_iter().map(|(w, n)| (w.to_string(), n.map(str::to_string))).collect();

@@ -11,6 +11,7 @@ mod home;
 pub(crate) use home::tab_counts;
 pub(crate) mod kept;
 mod mailbox;
+mod notifications;
 mod oauth;
 pub(crate) mod protokoll;
 mod routes;
@@ -130,6 +131,7 @@ pub fn routes() -> Router<WebState> {
         .route("/konto/tokens/{id}/widerrufen", post(account::revoke_token))
         .route("/konto/sitzungen-beenden", post(account::end_other_sessions))
         .route("/konto/abwesenheit", get(absence::show_own).post(absence::add_own))
+        .route(notifications::PATH, get(notifications::show).post(notifications::save))
         .route("/konto/abwesenheit/{id}/beenden", post(absence::end_own))
         .route("/vorgang/{id}", get(case::show))
         .route("/vorgang/{id}/status", post(case::set_status))

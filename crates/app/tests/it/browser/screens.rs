@@ -204,6 +204,11 @@ async fn clerks_screens(b: &Browser, size: Size) {
     visit(b, size, "/?filter=alle", "Startmaske", "startmaske-alle").await;
     visit(b, size, "/konto", "Mein Konto", "mein-konto").await;
     visit(b, size, "/konto/passwort", "Passwort ändern", "passwort-aendern").await;
+    // Issue 17: one's own notifications, saved once (the notice after it).
+    visit(b, size, "/konto/benachrichtigungen", "Benachrichtigungen", "benachrichtigungen").await;
+    b.click("#save-notifications").await;
+    b.wait_for_text("main", "Benachrichtigungen gespeichert.").await;
+    b.assert_screen_ok(&format!("{w}-benachrichtigungen-gespeichert")).await;
     // „Abwesenheit“: empty, then with one entered (from now, open end; the second size sees the
     // refusal of an overlapping one next to „Von“), and the confirmation of ending it.
     visit(b, size, "/konto/abwesenheit", "Meine Abwesenheit", "abwesenheit").await;
