@@ -13,5 +13,6 @@ mod mailbox_delete;
 mod migrations;
 mod oauth;
 mod office;
+mod outbox;
 mod search;
 mod workflow;
