@@ -12,6 +12,7 @@ pub mod keep;
 pub mod mailbox;
 pub mod routing;
 pub mod time;
+pub mod webhook;
 pub mod workflow;
 
 pub use absence::{Absence, AbsenceError, CoverNote, Receiver};
