@@ -31,3 +31,4 @@ mod web_mailboxes;
 mod web_office;
 mod web_search;
 mod web_workflow;
+mod webhooks;
