@@ -83,10 +83,18 @@ fn event_type_known(ty: &str) -> Option<&'static str> {
 mod tests {
     use super::*;
 
+    /// (name, URL, events, expected: the name and events kept, or the error).
+    type Case = (
+        &'static str,
+        &'static str,
+        &'static [&'static str],
+        Result<(&'static str, &'static [&'static str]), WebhookError>,
+    );
+
     #[test]
     fn an_endpoint_needs_a_name_a_web_url_and_known_events() {
         let all = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let cases: [(&str, &str, &[&str], Result<(&str, &[&str]), WebhookError>); 9] = [
+        let cases: [Case; 9] = [
             (
                 " CRM ",
                 "https://crm.example/hook",
