@@ -62,10 +62,16 @@ pub enum Notice {
     AbsenceEnded,
     /// A planned absence removed before it began.
     AbsenceCancelled,
+    /// Issue 17: a webhook paused by an admin.
+    WebhookPaused,
+    WebhookResumed,
+    WebhookDeleted,
+    /// „Erneut senden“: a delivery is due again.
+    DeliveryRetried,
 }
 
 impl Notice {
-    pub const ALL: [Notice; 21] = [
+    pub const ALL: [Notice; 25] = [
         Notice::RouteSaved,
         Notice::RouteDeleted,
         Notice::EmployeeSaved,
@@ -87,6 +93,10 @@ impl Notice {
         Notice::AbsenceAdded,
         Notice::AbsenceEnded,
         Notice::AbsenceCancelled,
+        Notice::WebhookPaused,
+        Notice::WebhookResumed,
+        Notice::WebhookDeleted,
+        Notice::DeliveryRetried,
     ];
 
     pub fn code(self) -> &'static str {
@@ -112,6 +122,10 @@ impl Notice {
             Notice::AbsenceAdded => "abwesenheit-eingetragen",
             Notice::AbsenceEnded => "abwesenheit-beendet",
             Notice::AbsenceCancelled => "abwesenheit-gestrichen",
+            Notice::WebhookPaused => "webhook-pausiert",
+            Notice::WebhookResumed => "webhook-fortgesetzt",
+            Notice::WebhookDeleted => "webhook-geloescht",
+            Notice::DeliveryRetried => "erneut-senden",
         }
     }
 
@@ -151,6 +165,12 @@ impl Notice {
             Notice::AbsenceAdded => "Abwesenheit eingetragen.".into(),
             Notice::AbsenceEnded => "Abwesenheit beendet: Neue Vorgänge gehen wieder an den Mitarbeiter selbst.".into(),
             Notice::AbsenceCancelled => "Geplante Abwesenheit gestrichen.".into(),
+            Notice::WebhookPaused => {
+                "Webhook pausiert: Neue Ereignisse werden gesammelt und nach „Fortsetzen“ gesendet.".into()
+            }
+            Notice::WebhookResumed => "Webhook fortgesetzt: Gesammelte Ereignisse werden jetzt gesendet.".into(),
+            Notice::WebhookDeleted => "Webhook gelöscht.".into(),
+            Notice::DeliveryRetried => "Die Zustellung wird gleich erneut versucht.".into(),
         }
     }
 

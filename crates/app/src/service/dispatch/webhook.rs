@@ -45,6 +45,30 @@ fn open_secret(key: &crate::secret::SecretKey, sealed: &str) -> anyhow::Result<S
     Ok(key.open(&blob, BINDING)?)
 }
 
+/// Where `url` points, checked when an endpoint is saved (web, API): refused with a German
+/// sentence when its host is — or now resolves to — an address of the own network (loopback,
+/// private, link-local) and `allow_private_hosts` is off. A name that does not resolve now is
+/// accepted: each delivery resolves and checks again (`oauth::http_client`).
+pub async fn check_url(url: &str, net: postkorb_source::NetPolicy) -> Result<(), String> {
+    let refused = || {
+        Err("Diese Adresse liegt im eigenen Netz (zum Beispiel 127.0.0.1 oder 192.168.…). Webhooks dürfen \
+             dorthin nur senden, wenn in den Einstellungen allow_private_hosts eingeschaltet ist."
+            .to_string())
+    };
+    let Ok(parsed) = reqwest::Url::parse(url.trim()) else { return Ok(()) };
+    let port = parsed.port_or_known_default().unwrap_or(443);
+    let Some(host) = parsed.host_str() else { return Ok(()) };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let ips: Vec<std::net::IpAddr> = match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => match tokio::time::timeout(Duration::from_secs(3), tokio::net::lookup_host((bare, port))).await {
+            Ok(Ok(addrs)) => addrs.map(|a| a.ip()).collect(),
+            _ => vec![],
+        },
+    };
+    if ips.iter().any(|ip| !net.allows(*ip)) { refused() } else { Ok(()) }
+}
+
 /// `v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>`, key = the base64 after `whsec_`.
 pub fn signature(secret: &str, id: &str, timestamp: i64, body: &str) -> anyhow::Result<String> {
     let key = B64.decode(secret.strip_prefix("whsec_").unwrap_or(secret))?;
