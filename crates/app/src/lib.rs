@@ -86,6 +86,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Backup { file } => cli::db::backup(&ctx, &file).await,
         Command::Blobs(cli::BlobsCmd::Sweep { grace_minutes }) => cli::db::sweep_blobs(&ctx, grace_minutes).await,
         Command::Restore { .. } => unreachable!("handled above"),
+        Command::Dispatch { once: _ } => cli::dispatch::once(&ctx).await,
+        Command::Webhook(cmd) => cli::dispatch::webhook(&ctx, cmd).await,
     }
 }
 

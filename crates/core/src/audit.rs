@@ -128,10 +128,34 @@ pub enum AuditEntry {
         ended_ms: i64,
         cancelled: bool,
     },
+    /// A webhook endpoint created or changed (issue 17).
+    SaveWebhook {
+        webhook: i64,
+        name: String,
+    },
+    DeleteWebhook {
+        webhook: i64,
+        name: String,
+    },
+    /// „Neues Geheimnis“.
+    WebhookSecret {
+        webhook: i64,
+        name: String,
+    },
+    /// Paused — by an admin, or (actor `postkorb`) after days without a successful delivery.
+    WebhookPaused {
+        webhook: i64,
+        name: String,
+    },
+    /// „Fortsetzen“.
+    ResumeWebhook {
+        webhook: i64,
+        name: String,
+    },
 }
 
 /// The kinds, for the Protokoll's filter: (action word, German name).
-pub const KINDS: [(&str, &str); 21] = [
+pub const KINDS: [(&str, &str); 26] = [
     ("add_route", "Zuordnung angelegt"),
     ("remove_route", "Zuordnung gelöscht"),
     ("discard_kept", "E-Mail verworfen"),
@@ -153,6 +177,11 @@ pub const KINDS: [(&str, &str); 21] = [
     ("clear_duplicate_email", "Doppelte E-Mail-Adresse entfernt"),
     ("add_absence", "Abwesenheit eingetragen"),
     ("end_absence", "Abwesenheit beendet"),
+    ("save_webhook", "Webhook gespeichert"),
+    ("delete_webhook", "Webhook gelöscht"),
+    ("webhook_secret", "Neues Geheimnis eines Webhooks"),
+    ("webhook_paused", "Webhook pausiert"),
+    ("resume_webhook", "Webhook fortgesetzt"),
 ];
 
 /// `TT.MM.JJJJ HH:MM` on the office's clock.
@@ -194,6 +223,11 @@ impl AuditEntry {
             AuditEntry::ClearDuplicateEmail { .. } => "clear_duplicate_email",
             AuditEntry::AddAbsence { .. } => "add_absence",
             AuditEntry::EndAbsence { .. } => "end_absence",
+            AuditEntry::SaveWebhook { .. } => "save_webhook",
+            AuditEntry::DeleteWebhook { .. } => "delete_webhook",
+            AuditEntry::WebhookSecret { .. } => "webhook_secret",
+            AuditEntry::WebhookPaused { .. } => "webhook_paused",
+            AuditEntry::ResumeWebhook { .. } => "resume_webhook",
         }
     }
 
@@ -285,6 +319,13 @@ impl AuditEntry {
             AuditEntry::EndAbsence { employee, ended_ms, .. } => {
                 format!("hat die Abwesenheit von {} am {} beendet", employee.name, when(*ended_ms))
             }
+            AuditEntry::SaveWebhook { name, .. } => format!("hat den Webhook {} gespeichert", label(name)),
+            AuditEntry::DeleteWebhook { name, .. } => format!("hat den Webhook {} gelöscht", label(name)),
+            AuditEntry::WebhookSecret { name, .. } => {
+                format!("hat dem Webhook {} ein neues Geheimnis gegeben", label(name))
+            }
+            AuditEntry::WebhookPaused { name, .. } => format!("hat den Webhook {} pausiert", label(name)),
+            AuditEntry::ResumeWebhook { name, .. } => format!("hat den Webhook {} fortgesetzt", label(name)),
         }
     }
 
@@ -292,7 +333,13 @@ impl AuditEntry {
     pub fn samples() -> Vec<AuditEntry> {
         let p = |id, name: &str| Person { id, name: name.into() };
         let mb = || "default".to_string();
+        let hook = || "Maklerverwaltung".to_string();
         vec![
+            AuditEntry::SaveWebhook { webhook: 1, name: hook() },
+            AuditEntry::DeleteWebhook { webhook: 1, name: hook() },
+            AuditEntry::WebhookSecret { webhook: 1, name: hook() },
+            AuditEntry::WebhookPaused { webhook: 1, name: hook() },
+            AuditEntry::ResumeWebhook { webhook: 1, name: hook() },
             AuditEntry::AddRoute { row: 1, from: p(2, "Bernd Büro"), to: p(3, "Clara Chef"), kept: None },
             AuditEntry::AddRoute { row: 1, from: p(2, "Bernd Büro"), to: p(3, "Clara Chef"), kept: Some(4) },
             AuditEntry::RemoveRoute { row: 1, from: p(2, "Bernd Büro"), to: p(3, "Clara Chef") },

@@ -13,6 +13,7 @@ pub mod mailbox;
 pub mod notify;
 pub mod routing;
 pub mod time;
+pub mod webhook;
 pub mod workflow;
 
 pub use absence::{Absence, AbsenceError, CoverNote, Receiver};

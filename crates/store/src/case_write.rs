@@ -157,8 +157,9 @@ pub(crate) async fn apply(
 /// Vorgang takes this transaction lock first (before any row of a Vorgang, so two of them never
 /// wait for each other's rows in a cycle), and holds it until it ends; the next one gets its ids
 /// only after the previous one's are visible. SQLite has one writer at a time: ids are in
-/// commit order already.
-async fn lock_log(tx: &mut Transaction<'_, Any>, backend: Backend) -> Result<()> {
+/// commit order already. Every insert into `kept` takes it too, so kept ids also grow in commit
+/// order (the outbox reads both logs by id, `outbox.rs`).
+pub(crate) async fn lock_log(tx: &mut Transaction<'_, Any>, backend: Backend) -> Result<()> {
     /// „Postkorb“ in ASCII: the one advisory lock key of the Vorgang event log.
     const CASE_LOG_LOCK: i64 = 0x506f_7374_6b6f_7262;
     if backend == Backend::Postgres {

@@ -234,6 +234,8 @@ impl Store {
             eligible_an("e")
         );
         let mut tx = self.begin_write().await?;
+        // Before the kept rows: kept ids grow in commit order (`outbox.rs`).
+        crate::case_write::lock_log(&mut tx, self.backend).await?;
         let orphans = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&mut *tx).await?;
         let mut kept_ids = Vec::new();
         for r in orphans {

@@ -252,6 +252,10 @@ async fn commit_items(
             V::Int(Some(now)),
         ]);
     }
+    if !kept_rows.is_empty() {
+        // Kept ids in commit order, like event ids (the outbox reads both by id; `outbox.rs`).
+        case_write::lock_log(tx, backend).await?;
+    }
     let returned = insert_rows(
         tx,
         backend,

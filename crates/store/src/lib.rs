@@ -24,11 +24,13 @@ mod mailboxes;
 pub mod notify;
 mod oauth;
 mod oauth_pending;
+mod outbox;
 mod routes;
 mod rows;
 pub mod search;
 mod sessions;
 mod tokens;
+mod webhooks;
 mod workflow;
 
 use std::str::FromStr;
@@ -51,9 +53,11 @@ pub use lease::{LeaseInfo, LeaseOutcome};
 pub use login_limit::{LoginLimits, LoginRefused};
 pub use mailboxes::{MailboxDeleted, MailboxRecord};
 pub use oauth::{OAuthFields, OAuthTokens};
+pub use outbox::{Attempt, Delivery, NewDelivery, OutboxItem};
 pub use search::{SearchHit, SearchPage, SearchProgress, SearchQuery, SearchStatus, Searcher};
 pub use sessions::SessionUser;
 pub use tokens::ApiToken;
+pub use webhooks::Webhook;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -44,6 +44,14 @@ pub fn routes() -> Router<WebState> {
         .route("/absences/{id}/end", post(end_absence))
         .route("/search", get(search))
         .route("/account/notifications", get(crate::api_notify::get).put(crate::api_notify::put))
+        .route("/webhooks", get(crate::api_webhooks::list).post(crate::api_webhooks::create))
+        .route(
+            "/webhooks/{id}",
+            get(crate::api_webhooks::get_one).patch(crate::api_webhooks::patch).delete(crate::api_webhooks::delete),
+        )
+        .route("/webhooks/{id}/secret", post(crate::api_webhooks::new_secret))
+        .route("/deliveries", get(crate::api_webhooks::deliveries))
+        .route("/deliveries/{id}/retry", post(crate::api_webhooks::retry))
 }
 
 fn require(e: &Employee, p: Permission) -> Result<(), ApiError> {

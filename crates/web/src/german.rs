@@ -212,6 +212,8 @@ mod tests {
         pages.extend(crate::pages::protokoll::sample_pages(nav()));
         pages.extend(crate::pages::employees::sample_pages(nav()));
         pages.extend(crate::pages::absence::sample_pages(nav()));
+        pages.extend(crate::pages::webhooks::sample_pages(nav()));
+        pages.extend(crate::pages::deliveries::sample_pages(nav()));
         pages.push(("Vorgang with every parser warning".into(), crate::pages::case::sample_page(nav())));
         let confirm = |details: Vec<String>| crate::ui::Confirm {
             nav: nav(),

@@ -7,6 +7,7 @@
 
 mod api;
 mod api_notify;
+mod api_webhooks;
 mod api_work;
 mod auth;
 mod error;
@@ -62,6 +63,18 @@ pub trait Hooks: Send + Sync + 'static {
     fn oauth_finish(&self, state: String, code: String) -> BoxFuture<'_, Result<String, String>>;
     /// Seals a mailbox password for storage in `record` as it will be saved: bound to its endpoint.
     fn seal_password(&self, record: &postkorb_store::MailboxRecord, password: &str) -> Result<Vec<u8>, String>;
+    /// A new webhook secret (issue 17): its plain `whsec_…` text, shown once, and its sealed form
+    /// for `webhooks.secret`.
+    fn new_webhook_secret(&self) -> Result<NewSecret, String>;
+    /// Where a webhook URL points, checked when it is saved: a German sentence when its host is (or
+    /// resolves to) an address of the own network and `allow_private_hosts` is off.
+    fn check_webhook_url(&self, url: String) -> BoxFuture<'_, Result<(), String>>;
+}
+
+/// A webhook secret just made: `plain` is shown once and never stored; `sealed` is stored.
+pub struct NewSecret {
+    pub plain: String,
+    pub sealed: String,
 }
 
 /// Settings to try without saving them („Verbindung testen“, „Probelauf“): the validated record as

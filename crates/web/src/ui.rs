@@ -64,10 +64,16 @@ pub enum Notice {
     AbsenceCancelled,
     /// Issue 17: one's notification preferences saved.
     NotificationsSaved,
+    /// Issue 17: a webhook paused by an admin.
+    WebhookPaused,
+    WebhookResumed,
+    WebhookDeleted,
+    /// „Erneut senden“: a delivery is due again.
+    DeliveryRetried,
 }
 
 impl Notice {
-    pub const ALL: [Notice; 22] = [
+    pub const ALL: [Notice; 26] = [
         Notice::RouteSaved,
         Notice::RouteDeleted,
         Notice::EmployeeSaved,
@@ -90,6 +96,10 @@ impl Notice {
         Notice::AbsenceEnded,
         Notice::AbsenceCancelled,
         Notice::NotificationsSaved,
+        Notice::WebhookPaused,
+        Notice::WebhookResumed,
+        Notice::WebhookDeleted,
+        Notice::DeliveryRetried,
     ];
 
     pub fn code(self) -> &'static str {
@@ -116,6 +126,10 @@ impl Notice {
             Notice::AbsenceEnded => "abwesenheit-beendet",
             Notice::AbsenceCancelled => "abwesenheit-gestrichen",
             Notice::NotificationsSaved => "benachrichtigungen",
+            Notice::WebhookPaused => "webhook-pausiert",
+            Notice::WebhookResumed => "webhook-fortgesetzt",
+            Notice::WebhookDeleted => "webhook-geloescht",
+            Notice::DeliveryRetried => "erneut-senden",
         }
     }
 
@@ -156,6 +170,12 @@ impl Notice {
             Notice::AbsenceEnded => "Abwesenheit beendet: Neue Vorgänge gehen wieder an den Mitarbeiter selbst.".into(),
             Notice::AbsenceCancelled => "Geplante Abwesenheit gestrichen.".into(),
             Notice::NotificationsSaved => "Benachrichtigungen gespeichert.".into(),
+            Notice::WebhookPaused => {
+                "Webhook pausiert: Neue Ereignisse werden gesammelt und nach „Fortsetzen“ gesendet.".into()
+            }
+            Notice::WebhookResumed => "Webhook fortgesetzt: Gesammelte Ereignisse werden jetzt gesendet.".into(),
+            Notice::WebhookDeleted => "Webhook gelöscht.".into(),
+            Notice::DeliveryRetried => "Die Zustellung wird gleich erneut versucht.".into(),
         }
     }
 

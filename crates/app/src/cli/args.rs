@@ -92,6 +92,31 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Tell others what happened (webhooks): fan out new events and try every due delivery once.
+    Dispatch {
+        /// One round and exit (the only mode; `serve` runs the loop).
+        #[arg(long)]
+        once: bool,
+    },
+    /// Webhook endpoints (the web: Optionen → Webhooks).
+    #[command(subcommand)]
+    Webhook(WebhookCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WebhookCmd {
+    /// Add an endpoint; prints its secret (whsec_…) once.
+    Add {
+        name: String,
+        url: String,
+        /// Event types, comma-separated (default: all), e.g. case.created,mail.kept
+        #[arg(long)]
+        events: Option<String>,
+    },
+    /// List the endpoints (never their secrets).
+    List,
+    /// Remove an endpoint.
+    Remove { name: String },
 }
 
 #[derive(Subcommand, Debug)]

@@ -7,6 +7,7 @@ pub mod admin;
 mod args;
 pub mod db;
 pub mod demo;
+pub mod dispatch;
 pub mod mail;
 pub mod mailbox;
 pub mod oauth;

@@ -161,6 +161,20 @@ impl Hooks for AppHooks {
         crate::service::mailbox::seal_secret(record, &self.ctx.key, postkorb_store::SecretColumn::Password, password)
             .map_err(|e| e.to_string())
     }
+
+    fn new_webhook_secret(&self) -> Result<postkorb_web::NewSecret, String> {
+        use crate::service::dispatch::webhook;
+        let make = || -> anyhow::Result<postkorb_web::NewSecret> {
+            let plain = webhook::new_secret()?;
+            let sealed = webhook::seal_secret(&self.ctx.key, &plain)?;
+            Ok(postkorb_web::NewSecret { plain, sealed })
+        };
+        make().map_err(|e| e.to_string())
+    }
+
+    fn check_webhook_url(&self, url: String) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move { crate::service::dispatch::webhook::check_url(&url, self.ctx.settings.net()).await })
+    }
 }
 
 impl AppHooks {

@@ -1,4 +1,5 @@
-//! `serve`: one importer task per enabled mailbox plus the HTTP endpoint, until Ctrl-C/SIGTERM.
+//! `serve`: one importer task per enabled mailbox plus the HTTP endpoint and the dispatcher
+//! (`service::dispatch`: webhooks), until Ctrl-C/SIGTERM.
 //!
 //! Each mailbox runs on its own task (`push::run_mailbox`: IMAP IDLE or polling, back-off with
 //! jitter), so one failing mailbox never stops the others. Nothing binds a port deep inside: the
@@ -49,6 +50,12 @@ pub async fn run(
     crate::service::search::spawn_reindex(ctx.store.clone());
     // „Wiedervorlage fällig“ events, once per date across instances.
     follow_ups::spawn(ctx.store.clone(), ctx.clock.clone(), stopping.clone());
+    // The outbox: webhooks (and later notifications) about what committed, at least once.
+    let dispatcher = crate::service::dispatch::Dispatcher::new(crate::service::dispatch::Deps::of(ctx)?);
+    let mut dispatch_stopping = stopping.clone();
+    let dispatch = crate::service::dispatch::spawn(dispatcher, ctx.clock.clone(), DISPATCH_EVERY, async move {
+        let _ = dispatch_stopping.wait_for(|s| *s).await;
+    });
     let mut tasks: HashMap<String, JoinHandle<()>> = HashMap::new();
     let result = tokio::select! {
         r = supervise(ctx, &mut tasks, stopping) => r,
@@ -61,6 +68,7 @@ pub async fn run(
     for (_, task) in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
     }
+    let _ = tokio::time::timeout(Duration::from_secs(5), dispatch).await;
     let _ = ctx.store.release_leases_of(crate::service::lease::instance_id()).await;
     http.abort();
     result
@@ -117,6 +125,9 @@ async fn supervise(
         tokio::time::sleep(Duration::from_secs(10)).await;
     }
 }
+
+/// How often `serve` runs a round of the dispatcher (fan-out, due deliveries).
+const DISPATCH_EVERY: Duration = Duration::from_secs(1);
 
 /// How often `serve` sweeps the blob directory, and the grace period it gives new files.
 const BLOB_SWEEP_EVERY: Duration = Duration::from_secs(3600);

@@ -4,6 +4,7 @@
 //! (`dryrun`), index older Vorgänge for the search (`search`), announce due Wiedervorlagen (`follow_ups`), and OAuth2 (`oauth`: providers, refresh, device code and PKCE flows). Nothing here
 //! prints; `crate::cli` and `crate::serve` present the results.
 
+pub mod dispatch;
 pub mod dryrun;
 pub mod fetch;
 pub mod follow_ups;

@@ -33,3 +33,4 @@ mod web_notify;
 mod web_office;
 mod web_search;
 mod web_workflow;
+mod webhooks;

@@ -14,5 +14,6 @@ mod migrations;
 mod notify;
 mod oauth;
 mod office;
+mod outbox;
 mod search;
 mod workflow;

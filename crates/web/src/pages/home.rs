@@ -53,6 +53,8 @@ pub struct Tab {
 struct Home {
     nav: Nav,
     messages: Vec<String>,
+    /// Admins: webhooks paused after days without success (issue 17).
+    paused_webhooks: Vec<String>,
     /// „2 neue Vorgänge“ since the last visit, if any.
     new_label: Option<String>,
     waiting: Vec<Row>,
@@ -201,7 +203,9 @@ pub async fn show(
         covering.extend(theirs.into_iter().map(|c| row(c, &employees, last_seen, now)));
     }
     let mut absent_waiting = Vec::new();
+    let mut paused_webhooks = Vec::new();
     if user.employee.has(postkorb_core::Permission::ManageMailImport) {
+        paused_webhooks = super::webhooks::paused_notices(&state.store).await?;
         for absent in postkorb_core::absence::waiting_absent(now_ms(), &absences, &staff) {
             let theirs = state.store.cases_filtered(Some(absent), CaseFilter::Open, PAGE, 0).await?;
             absent_waiting.extend(theirs.into_iter().map(|c| row(c, &employees, last_seen, now)));
@@ -234,6 +238,7 @@ pub async fn show(
     let page_html = Home {
         nav: Nav::new(&user, "start"),
         messages,
+        paused_webhooks,
         new_label: (new_count > 0).then(|| new_cases(new_count)),
         waiting,
         due,

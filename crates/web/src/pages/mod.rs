@@ -6,6 +6,7 @@ mod account;
 pub(crate) mod case;
 mod case_history;
 mod case_work;
+pub(crate) mod deliveries;
 pub(crate) mod employees;
 mod home;
 pub(crate) use home::tab_counts;
@@ -16,6 +17,7 @@ mod oauth;
 pub(crate) mod protokoll;
 mod routes;
 mod search;
+pub(crate) mod webhooks;
 
 use axum::Router;
 use axum::http::header;
@@ -46,7 +48,7 @@ pub struct NavEntry {
 }
 
 /// The menu, in its order, with who may see each entry.
-static MENU: [(NavEntry, Option<Permission>); 7] = [
+static MENU: [(NavEntry, Option<Permission>); 9] = [
     (NavEntry { key: "start", href: "/", label: "Startmaske", path: "Startmaske" }, None),
     (NavEntry { key: "suche", href: "/suche", label: "Suche", path: "Suche" }, None),
     (
@@ -82,6 +84,19 @@ static MENU: [(NavEntry, Option<Permission>); 7] = [
     ),
     (
         NavEntry { key: "protokoll", href: "/protokoll", label: "Protokoll", path: "Protokoll" },
+        Some(Permission::ManageMailImport),
+    ),
+    (
+        NavEntry { key: "webhooks", href: "/optionen/webhooks", label: "Webhooks", path: "Optionen › Webhooks" },
+        Some(Permission::ManageMailImport),
+    ),
+    (
+        NavEntry {
+            key: "zustellungen",
+            href: "/optionen/zustellungen",
+            label: "Zustellungen",
+            path: "Optionen › Webhooks › Zustellungen",
+        },
         Some(Permission::ManageMailImport),
     ),
 ];
@@ -166,6 +181,13 @@ pub fn routes() -> Router<WebState> {
         .route("/nicht-zugeordnet/{id}/verwerfen", post(kept::discard))
         .route("/protokoll", get(protokoll::show))
         .route("/suche", get(search::show))
+        .route(webhooks::LIST, get(webhooks::list).post(webhooks::create))
+        .route("/optionen/webhooks/{id}/geheimnis", post(webhooks::new_secret))
+        .route("/optionen/webhooks/{id}/pausieren", post(webhooks::pause))
+        .route("/optionen/webhooks/{id}/fortsetzen", post(webhooks::resume))
+        .route("/optionen/webhooks/{id}/loeschen", post(webhooks::delete))
+        .route("/optionen/zustellungen", get(deliveries::list))
+        .route("/optionen/zustellungen/{id}/erneut", post(deliveries::retry))
         .route("/static/postkorb.css", get(css))
         .route("/static/live.js", get(live_js))
         .route("/ereignisse", get(crate::live::stream::events))
