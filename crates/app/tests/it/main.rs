@@ -30,5 +30,6 @@ mod web_http;
 mod web_mailboxes;
 mod web_office;
 mod web_search;
+mod web_webhooks;
 mod web_workflow;
 mod webhooks;

@@ -24,7 +24,7 @@ pub(crate) async fn app() -> App {
     app_with(|_| {}).await
 }
 
-async fn app_with(change: impl FnOnce(&mut Settings)) -> App {
+pub(crate) async fn app_with(change: impl FnOnce(&mut Settings)) -> App {
     crate::test_dns::install();
     let dir = tempfile::tempdir().unwrap();
     let mut settings = Settings { data_dir: dir.path().to_path_buf(), ..Settings::default() };
