@@ -154,7 +154,16 @@ async fn every_api_answer_matches_the_schema_its_openapi_document_names() {
         "Subject: ohne Absender\r\n\r\n.\r\n",
         KeepReason::NoUsableFrom(postkorb_core::FromProblem::Missing),
     );
+    store.outbox_fan_out("webhook", 100, 1, |_| vec![]).await.unwrap(); // the cursor starts here
     store.commit_batch(mb.id, &[hostile_item(bernd.id, anna.id), assigned, kept, kept2], 1).await.unwrap();
+    // Deliveries to webhook 1 (created by the calls below) for the log and „Erneut senden“.
+    store
+        .outbox_fan_out("webhook", 100, 2, |item| {
+            let kind = postkorb_core::webhook::event_type(&item.kind).unwrap_or("case.created").to_string();
+            vec![postkorb_store::NewDelivery { target: "1".into(), kind, body: "{}".into(), paused: false }]
+        })
+        .await
+        .unwrap();
     let spare_id = store.api_tokens(admin.id).await.unwrap().iter().find(|t| t.label == "to revoke").unwrap().id;
 
     let clara = postkorb_store::NewEmployee {
@@ -240,6 +249,33 @@ async fn every_api_answer_matches_the_schema_its_openapi_document_names() {
         Call::new("PUT", "/account/notifications", "/account/notifications", b).json(r#"{"pool": "sometimes"}"#),
         Call::new("PUT", "/account/notifications", "/account/notifications", b).json(r#"{"digest_time": "25:00"}"#),
         Call::new("GET", "/account/notifications", "/account/notifications", a),
+        // Issue 17: webhooks and the delivery log, admins only.
+        Call::new("GET", "/webhooks", "/webhooks", a),
+        Call::new("GET", "/webhooks", "/webhooks", b),
+        Call::new("POST", "/webhooks", "/webhooks", a)
+            .json(r#"{"name": "CRM", "url": "https://203.0.113.10/hook", "events": ["case.created", "mail.kept"]}"#),
+        Call::new("POST", "/webhooks", "/webhooks", a)
+            .json(r#"{"name": "CRM", "url": "https://203.0.113.11/hook", "events": ["case.closed"]}"#),
+        Call::new("POST", "/webhooks", "/webhooks", a).json(r#"{"name": "X", "url": "ftp://x", "events": []}"#),
+        Call::new("POST", "/webhooks", "/webhooks", b).json(r#"{"name": "X", "url": "https://x.de/", "events": []}"#),
+        Call::new("GET", "/webhooks/{id}", "/webhooks/1", a),
+        Call::new("GET", "/webhooks/{id}", "/webhooks/99", a),
+        Call::new("GET", "/webhooks/{id}", "/webhooks/1", b),
+        Call::new("PATCH", "/webhooks/{id}", "/webhooks/1", a).json(r#"{"active": false}"#),
+        Call::new("PATCH", "/webhooks/{id}", "/webhooks/1", a).json(r#"{"name": "CRM neu", "active": true}"#),
+        Call::new("PATCH", "/webhooks/{id}", "/webhooks/1", a).json(r#"{"events": ["case.deleted"]}"#),
+        Call::new("POST", "/webhooks/{id}/secret", "/webhooks/1/secret", a),
+        Call::new("POST", "/webhooks/{id}/secret", "/webhooks/1/secret", b),
+        Call::new("GET", "/deliveries", "/deliveries", a),
+        Call::new("GET", "/deliveries", "/deliveries?status=pending&limit=2&offset=1", a),
+        Call::new("GET", "/deliveries", "/deliveries?status=kaputt", a),
+        Call::new("GET", "/deliveries", "/deliveries", b),
+        Call::new("POST", "/deliveries/{id}/retry", "/deliveries/1/retry", a),
+        Call::new("POST", "/deliveries/{id}/retry", "/deliveries/999/retry", a),
+        Call::new("POST", "/deliveries/{id}/retry", "/deliveries/1/retry", b),
+        Call::new("DELETE", "/webhooks/{id}", "/webhooks/1", b),
+        Call::new("DELETE", "/webhooks/{id}", "/webhooks/1", a),
+        Call::new("DELETE", "/webhooks/{id}", "/webhooks/1", a),
     ];
 
     let (status, _, body) = send(&app, &Call::new("GET", "", "/openapi.json", "")).await;
@@ -279,6 +315,17 @@ async fn every_api_answer_matches_the_schema_its_openapi_document_names() {
         }
     }
     assert!(errors.is_empty(), "the API and its document disagree:\n{}", errors.join("\n"));
+    for (template, status) in [
+        ("/webhooks", 201),
+        ("/webhooks", 422),
+        ("/webhooks", 403),
+        ("/webhooks/{id}", 404),
+        ("/deliveries", 400),
+        ("/deliveries/{id}/retry", 200),
+    ] {
+        assert!(seen.iter().any(|(_, t, s)| *t == template && *s == status), "{template} → {status} was checked");
+    }
+    check_webhook_payloads(&spec);
     // The optional parts were really there to be checked.
     let (_, _, body) = send(&app, &Call::new("GET", "", "/mailboxes", a)).await;
     let boxes: Value = serde_json::from_str(&body).unwrap();
@@ -369,4 +416,46 @@ async fn every_api_answer_matches_the_schema_its_openapi_document_names() {
             assert!(spec["paths"][path].is_object(), "the API route {path} is not in openapi.json");
         }
     }
+}
+
+/// The `x-webhooks` section: one entry per event type webhooks send, each example valid against
+/// its schema, and the payloads the webhook channel really makes valid too.
+fn check_webhook_payloads(spec: &Value) {
+    use postkorb_app::service::dispatch::webhook;
+    let hooks = spec["x-webhooks"].as_object().expect("the document has x-webhooks");
+    let mut types: Vec<&str> = webhook::EVENT_TYPES.iter().map(|(t, _, _)| *t).collect();
+    types.sort();
+    assert_eq!(hooks.keys().map(String::as_str).collect::<Vec<_>>(), types, "one entry per event type");
+    let mut errors = Vec::new();
+    for (ty, op) in hooks {
+        let op = &op["post"];
+        assert!(op["operationId"].is_string(), "{ty}: no operationId");
+        let headers: Vec<&str> =
+            op["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(headers, ["webhook-id", "webhook-timestamp", "webhook-signature"], "{ty}");
+        let media = &op["requestBody"]["content"]["application/json"];
+        check(spec, &media["schema"], &media["example"], &format!("x-webhooks {ty} example"), &mut errors);
+        assert_eq!(media["example"]["type"], ty.as_str());
+    }
+    let item = |kind: &str, case: bool| postkorb_store::OutboxItem {
+        key: "evt_7".into(),
+        event_id: case.then_some(7),
+        kept_id: (!case).then_some(3),
+        case_id: case.then_some(12),
+        kind: kind.into(),
+        at_ms: 1_795_793_880_123,
+        payload: serde_json::json!({"by": 2}),
+        subject: "Schaden <b>".into(),
+        from_addr: Some("anna@kunde.example".into()),
+        employee: Some((2, "Bernd".into())),
+        assignee: case.then(|| (2, "Bernd".into())),
+        reason: (!case).then(|| "no_route".into()),
+    };
+    for (ty, kind, _) in webhook::EVENT_TYPES {
+        let body = webhook::payload(&item(kind, kind != "kept"), ty, "https://postkorb.example");
+        let value: Value = serde_json::from_str(&body).unwrap();
+        let schema = &hooks[ty]["post"]["requestBody"]["content"]["application/json"]["schema"];
+        check(spec, schema, &value, &format!("the payload of {ty}"), &mut errors);
+    }
+    assert!(errors.is_empty(), "the webhook payloads and their document disagree:\n{}", errors.join("\n"));
 }

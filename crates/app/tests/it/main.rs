@@ -32,5 +32,6 @@ mod web_mailboxes;
 mod web_notify;
 mod web_office;
 mod web_search;
+mod web_webhooks;
 mod web_workflow;
 mod webhooks;

@@ -16,14 +16,14 @@ use crate::common::{Env, HANG_GUARD};
 use crate::office::{NOW, Office, PASSWORD, USER};
 
 /// The Python receiver: verifies signatures with `secret`, answers 503 while "down".
-struct Receiver {
+pub(crate) struct Receiver {
     child: Child,
     port: u16,
     dir: tempfile::TempDir,
 }
 
 impl Receiver {
-    fn start(secret: &str) -> Receiver {
+    pub(crate) fn start(secret: &str) -> Receiver {
         let dir = tempfile::tempdir().unwrap();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/webhook/receiver.py");
         let mut child = Command::new("python3")
@@ -36,7 +36,7 @@ impl Receiver {
         Receiver { child, port: line.trim().parse().expect("the receiver prints its port"), dir }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
@@ -46,13 +46,13 @@ impl Receiver {
     }
 
     /// Every request so far, in order of arrival.
-    fn log(&self) -> Vec<Value> {
+    pub(crate) fn log(&self) -> Vec<Value> {
         let text = std::fs::read_to_string(self.dir.path().join("log.jsonl")).unwrap_or_default();
         text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     }
 
     /// The accepted (200) requests: (webhook-id, type), each checked for a valid signature.
-    fn accepted(&self) -> Vec<(String, String)> {
+    pub(crate) fn accepted(&self) -> Vec<(String, String)> {
         self.log()
             .iter()
             .filter(|r| r["status"] == 200)

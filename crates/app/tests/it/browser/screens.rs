@@ -100,6 +100,11 @@ fn office() -> (postkorb_testkit::Dovecot, App) {
     app.route(ANNA.name, BERND.username);
     app.route(KONSTANTIN.name, ADMIN.username);
     app.imap_mailbox(dovecot.imap_port(), MAILBOX, MAILBOX_PASSWORD, AUTHSERV_ID);
+    // Issue 17: a webhook with a long name (its deliveries wait: nothing answers at that address).
+    app.cli(
+        &["webhook", "add", "Maklerverwaltung Hohenzollern-Sigmaringen", "https://203.0.113.10/postkorb/eingang"],
+        None,
+    );
     app.serve();
     let anna = "=?UTF-8?Q?Anna-Katharina_Au=C3=9Fendienstmitarbeiterin?= <anna-katharina.aussendienst@mustermail.de>";
     for mail in [
@@ -272,6 +277,8 @@ async fn admins_screens(b: &Browser, size: Size) {
     let kept = link_to(b, "main a[href^='/nicht-zugeordnet/']", "Wohngebäudeversicherung").await;
     visit(b, size, &kept, "Nicht zugeordnete E-Mail", "nicht-zugeordnet-detail").await;
     visit(b, size, "/protokoll", "Protokoll", "protokoll").await;
+    visit(b, size, "/optionen/webhooks", "Webhooks", "webhooks").await;
+    visit(b, size, "/optionen/zustellungen", "Zustellungen", "zustellungen").await;
     // The search with its filters (Bearbeiter too, for the admin) and hits with marked words.
     visit(b, size, "/suche?q=Versicherung", "Suche", "suche").await;
     visit(b, size, "/konto", "Mein Konto", "mein-konto").await;
