@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 mod attachments;
 mod auto;
 mod body;
+pub mod compose;
 mod forward;
 mod html;
 mod pipeline;
