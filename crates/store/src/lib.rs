@@ -27,6 +27,7 @@ mod routes;
 mod rows;
 pub mod search;
 mod sessions;
+mod smtp;
 mod tokens;
 mod workflow;
 
@@ -52,6 +53,7 @@ pub use mailboxes::{MailboxDeleted, MailboxRecord};
 pub use oauth::{OAuthFields, OAuthTokens};
 pub use search::{SearchHit, SearchPage, SearchProgress, SearchQuery, SearchStatus, Searcher};
 pub use sessions::SessionUser;
+pub use smtp::SmtpRecord;
 pub use tokens::ApiToken;
 
 #[derive(Debug, thiserror::Error)]

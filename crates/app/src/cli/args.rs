@@ -365,6 +365,21 @@ pub struct MailboxArgs {
     /// An extra CA certificate (PEM) to trust for this server, besides the system roots.
     #[arg(long, default_value = "")]
     pub ca_file: String,
+    /// Eingangsbestätigung: answer each verified, non-automatic sender that their mail arrived
+    /// (at most once per --ack-hours; needs `postkorb smtp set`). Off unless given.
+    #[arg(long)]
+    pub ack: bool,
+    /// Its wording ({betreff}, {bearbeiter}); default: „Ihre E-Mail „{betreff}“ ist als Vorgang
+    /// eingegangen und wird von {bearbeiter} bearbeitet.“
+    #[arg(long, default_value = "")]
+    pub ack_text: String,
+    #[arg(long, default_value = "24")]
+    pub ack_hours: String,
+    /// Also answer mail that could not be assigned.
+    #[arg(long)]
+    pub ack_unassigned: bool,
+    #[arg(long, default_value = "")]
+    pub ack_unassigned_text: String,
 }
 
 #[derive(Args, Debug)]

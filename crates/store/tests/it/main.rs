@@ -14,4 +14,5 @@ mod migrations;
 mod oauth;
 mod office;
 mod search;
+mod smtp;
 mod workflow;
