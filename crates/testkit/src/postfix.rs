@@ -47,8 +47,11 @@ impl Postfix {
         let postfix = binary().unwrap_or_else(|| panic!("{INSTALL_HINT}"));
         let dir = tempfile::Builder::new().prefix("postkorb-postfix-").tempdir().expect("tempdir");
         set_mode(dir.path(), 0o755);
+        // Explicit modes: the calling process's umask (Postkorb's own is 077) must not close them
+        // to Postfix's unprivileged daemons.
         for sub in ["etc", "queue", "data"] {
             std::fs::create_dir_all(dir.path().join(sub)).expect("create postfix dirs");
+            set_mode(&dir.path().join(sub), 0o755);
         }
         chown(&dir.path().join("data"), "postfix");
         let tls = crate::certs::generate(&dir.path().join("tls"));
@@ -101,10 +104,12 @@ impl Drop for Postfix {
 
 /// `postfix start`, then waits until all three listeners accept; Err(log) when it did not come up.
 fn try_start(postfix: &Path, dir: &Path, ports: SmtpPorts) -> Result<(), String> {
-    let out = Command::new(postfix)
+    // The queue directories Postfix creates: not with the calling process's umask.
+    let out = Command::new("sh")
         .arg("-c")
+        .arg("umask 022 && exec \"$0\" -c \"$1\" start")
+        .arg(postfix)
         .arg(dir.join("etc"))
-        .arg("start")
         .output()
         .unwrap_or_else(|e| panic!("{INSTALL_HINT} ({e})"));
     let log = || {
@@ -187,6 +192,9 @@ smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_
         smtps = ports.smtps,
     );
     std::fs::write(dir.join("etc/master.cf"), master).expect("write master.cf");
+    for file in ["domains", "mailboxes", "etc/main.cf", "etc/master.cf"] {
+        set_mode(&dir.join(file), 0o644);
+    }
 }
 
 /// The internal services a Postfix needs to take a mail in and deliver it locally.

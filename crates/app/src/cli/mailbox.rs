@@ -157,7 +157,7 @@ async fn set_mailbox(ctx: &Ctx, a: MailboxArgs) -> anyhow::Result<()> {
 }
 
 /// The CLI is the operator's: any path may be named. It must exist and is stored canonical.
-struct AnyPath;
+pub(crate) struct AnyPath;
 
 impl PathRule for AnyPath {
     fn maildir(&self, given: &str) -> Result<String, Problem> {

@@ -1,7 +1,8 @@
 //! What Postkorb does, for every face (CLI, web, serve loop): connect a mailbox with its sealed
 //! secret (`mailbox`), run the one importer step (`importer`: a pass, a bulk import, a dry run),
 //! hold a mailbox's fetch lease (`lease`), fetch every mailbox (`fetch`), tally a dry run
-//! (`dryrun`), index older Vorgänge for the search (`search`), and OAuth2 (`oauth`: providers, refresh, device code and PKCE flows). Nothing here
+//! (`dryrun`), index older Vorgänge for the search (`search`), send mail (`smtp`: the office's SMTP
+//! settings, `smtp::send` for notifications and Eingangsbestätigungen), and OAuth2 (`oauth`: providers, refresh, device code and PKCE flows). Nothing here
 //! prints; `crate::cli` and `crate::serve` present the results.
 
 pub mod dryrun;
@@ -11,3 +12,4 @@ pub mod lease;
 pub mod mailbox;
 pub mod oauth;
 pub mod search;
+pub mod smtp;

@@ -23,6 +23,7 @@ mod scale_import;
 mod scale_migrate;
 mod scale_support;
 mod serve;
+mod smtp_send;
 mod test_dns;
 mod web_absence;
 mod web_cases;
