@@ -5,8 +5,16 @@
 //! [`send_test`].
 //!
 //! ```ignore
+//! // A notification:
 //! let mail = service::smtp::outgoing(&ctx, to, subject, text, AutoSubmitted::Generated).await?;
 //! service::smtp::send(&ctx, &mail).await?;
+//! // An Eingangsbestätigung, from the `created` event's `ack` facts (or a kept row's):
+//! if let Some(ack) = postkorb_core::ack::decide(&facts, &arrival, &mailbox.ack, &own_addresses)
+//!     && ctx.store.ack_claim(mailbox.id, &ack.to, now_ms, mailbox.ack.hours).await?
+//! {
+//!     let s = ctx.store.smtp_settings().await?.ok_or(SendError::NotConfigured)?;
+//!     service::smtp::send(&ctx, &service::smtp::ack_mail(&s, &ack, now_ms)).await?;
+//! }
 //! ```
 
 use postkorb_core::mailbox::TlsMode;
@@ -116,6 +124,15 @@ pub fn outgoing_from(
     }
 }
 
+/// The Eingangsbestätigung `ack` (from `postkorb_core::ack::decide`, after `Store::ack_claim`
+/// said yes) as a mail: `Auto-Submitted: auto-replied`, answering the sender's Message-ID.
+pub fn ack_mail(s: &SmtpRecord, ack: &postkorb_core::ack::Ack, now_ms: i64) -> Outgoing {
+    let mut mail = outgoing_from(s, &ack.to, &ack.subject, &ack.text, AutoSubmitted::Replied, now_ms);
+    mail.in_reply_to = ack.in_reply_to.clone();
+    mail.references = ack.in_reply_to.iter().cloned().collect();
+    mail
+}
+
 /// Sends one mail with the stored settings (envelope sender: the office's sender address).
 pub async fn send(ctx: &Ctx, mail: &Outgoing) -> Result<(), SendError> {
     let s = ctx.store.smtp_settings().await?.ok_or(SendError::NotConfigured)?;
@@ -141,4 +158,37 @@ pub async fn send_test(ctx: &Ctx, to: &str) -> Result<(), SendError> {
                 Postkorb sendet damit Benachrichtigungen und – wenn eingeschaltet – Eingangsbestätigungen.";
     let mail = outgoing(ctx, to.trim(), "Testnachricht von Postkorb", text, AutoSubmitted::Generated).await?;
     send(ctx, &mail).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use postkorb_core::ack::{Ack, AckFacts, AckSettings, Arrival, Verified, decide};
+
+    #[test]
+    fn an_acknowledgement_answers_the_mail_and_reads_back_as_auto_replied() {
+        let s = SmtpRecord {
+            sender_address: "vorgaenge@buero.test".into(),
+            sender_name: "Büro Muster".into(),
+            ..SmtpRecord::default()
+        };
+        let facts = AckFacts {
+            sender: Some("kunde@example.de".into()),
+            verified: Verified::Yes,
+            message_id: Some("m1@example.de".into()),
+            subject: "Schäden am Dach".into(),
+            ..AckFacts::default()
+        };
+        let settings = AckSettings { enabled: true, ..AckSettings::default() };
+        let ack: Ack =
+            decide(&facts, &Arrival::Vorgang { bearbeiter: Some("Bernd Büro".into()) }, &settings, &[]).unwrap();
+        let raw = compose(&ack_mail(&s, &ack, 1_800_000_000_000));
+        let parsed = postkorb_mail::parse(&raw);
+        assert_eq!(parsed.subject, "Eingangsbestätigung: Schäden am Dach");
+        assert!(parsed.text.contains("wird von Bernd Büro bearbeitet"), "{}", parsed.text);
+        assert!(parsed.automatic.as_deref().is_some_and(|a| a.contains("auto-replied")));
+        let text = String::from_utf8(raw).unwrap();
+        assert!(text.contains("In-Reply-To: <m1@example.de>") && text.contains("References: <m1@example.de>"));
+        assert!(text.contains("To: <kunde@example.de>"), "{text}");
+    }
 }
