@@ -58,6 +58,10 @@ pub trait Hooks: Send + Sync + 'static {
     fn oauth_finish(&self, state: String, code: String) -> BoxFuture<'_, Result<String, String>>;
     /// Seals a mailbox password for storage in `record` as it will be saved: bound to its endpoint.
     fn seal_password(&self, record: &postkorb_store::MailboxRecord, password: &str) -> Result<Vec<u8>, String>;
+    /// Seals the SMTP password for `record` as it will be saved: bound to its endpoint.
+    fn seal_smtp_password(&self, record: &postkorb_store::SmtpRecord, password: &str) -> Result<Vec<u8>, String>;
+    /// „Testnachricht senden“ to `to` with the saved SMTP settings; a German error when it failed.
+    fn send_test_mail(&self, to: String) -> BoxFuture<'_, Result<(), String>>;
 }
 
 /// Settings to try without saving them („Verbindung testen“, „Probelauf“): the validated record as

@@ -62,10 +62,12 @@ pub enum Notice {
     AbsenceEnded,
     /// A planned absence removed before it began.
     AbsenceCancelled,
+    /// The SMTP settings („E-Mail-Versand“) saved.
+    SmtpSaved,
 }
 
 impl Notice {
-    pub const ALL: [Notice; 21] = [
+    pub const ALL: [Notice; 22] = [
         Notice::RouteSaved,
         Notice::RouteDeleted,
         Notice::EmployeeSaved,
@@ -87,6 +89,7 @@ impl Notice {
         Notice::AbsenceAdded,
         Notice::AbsenceEnded,
         Notice::AbsenceCancelled,
+        Notice::SmtpSaved,
     ];
 
     pub fn code(self) -> &'static str {
@@ -112,6 +115,7 @@ impl Notice {
             Notice::AbsenceAdded => "abwesenheit-eingetragen",
             Notice::AbsenceEnded => "abwesenheit-beendet",
             Notice::AbsenceCancelled => "abwesenheit-gestrichen",
+            Notice::SmtpSaved => "versand-gespeichert",
         }
     }
 
@@ -151,6 +155,7 @@ impl Notice {
             Notice::AbsenceAdded => "Abwesenheit eingetragen.".into(),
             Notice::AbsenceEnded => "Abwesenheit beendet: Neue Vorgänge gehen wieder an den Mitarbeiter selbst.".into(),
             Notice::AbsenceCancelled => "Geplante Abwesenheit gestrichen.".into(),
+            Notice::SmtpSaved => "Einstellungen für den E-Mail-Versand gespeichert.".into(),
         }
     }
 

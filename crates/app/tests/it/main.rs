@@ -31,4 +31,5 @@ mod web_http;
 mod web_mailboxes;
 mod web_office;
 mod web_search;
+mod web_smtp;
 mod web_workflow;

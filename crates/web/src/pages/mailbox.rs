@@ -254,7 +254,7 @@ fn url_segment(name: &str) -> String {
 }
 
 /// Words under `/optionen/e-mail/` that are pages of their own, so no mailbox may be named so.
-const RESERVED: [&str; 3] = ["neu", "oauth", "adressen"];
+const RESERVED: [&str; 4] = ["neu", "oauth", "adressen", "versand"];
 
 /// The German reason a new mailbox's name is refused, if it is.
 fn name_problem(name: &str) -> Option<&'static str> {
