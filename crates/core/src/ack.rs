@@ -136,6 +136,14 @@ pub struct AckFacts {
     pub subject: String,
 }
 
+impl AckFacts {
+    /// The facts in a `created` event's payload (`{"via": "import", "ack": {…}}`, the store's
+    /// `LoggedEvent::payload`), if it has them.
+    pub fn from_payload(payload: &serde_json::Value) -> Option<AckFacts> {
+        serde_json::from_value(payload.get("ack")?.clone()).ok()
+    }
+}
+
 /// What became of the mail.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Arrival {

@@ -6,6 +6,7 @@
 //! new password drops the stored one, and the change is audited.
 
 use postkorb_core::AuditEntry;
+use postkorb_core::ack::AckFacts;
 use sqlx::Row;
 
 use crate::{Result, Store};
@@ -124,6 +125,18 @@ impl Store {
         let dropped = drop_password && before.as_ref().is_some_and(|b| b.secret.is_some());
         self.audit_entry(now_ms, actor, &AuditEntry::SaveSmtp { changes, dropped }).await?;
         Ok(self.smtp_settings().await?.unwrap_or_default())
+    }
+
+    /// What the import recorded about the kept mail `kept_id` for the Eingangsbestätigung (for a
+    /// Vorgang it is in the `created` event's payload). `None` for rows from before migration 0023.
+    pub async fn kept_ack_facts(&self, kept_id: i64) -> Result<Option<AckFacts>> {
+        let row =
+            sqlx::query("SELECT ack_facts FROM kept WHERE id = $1").bind(kept_id).fetch_optional(&self.pool).await?;
+        let json: Option<String> = match row {
+            Some(r) => r.try_get(0)?,
+            None => None,
+        };
+        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
     }
 
     /// Records „an Eingangsbestätigung goes to `sender` now“ for the mailbox — only if none was

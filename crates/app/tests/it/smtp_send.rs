@@ -65,6 +65,14 @@ async fn a_test_message_arrives_and_our_own_mail_never_becomes_a_vorgang() {
     assert_eq!(subjects, ["Neuer Vorgang für Sie: Schadenmeldung Müller", "Testnachricht von Postkorb"]);
     for k in &kept {
         assert_eq!(k.reason_code, "automatic", "{k:?}");
+        // What the Eingangsbestätigung decision reads: automatic, and never verified under policy off.
+        let facts = o.store.kept_ack_facts(k.id).await.unwrap().expect("recorded at import");
+        assert!(facts.automatic.as_deref().is_some_and(|a| a.contains("auto-generated")), "{facts:?}");
+        assert_eq!(facts.verified, postkorb_core::ack::Verified::No);
+        assert_eq!(facts.sender.as_deref(), Some(USER));
+        let on = postkorb_core::ack::AckSettings { enabled: true, unassigned: true, ..Default::default() };
+        let arrival = postkorb_core::ack::Arrival::Unassigned;
+        assert_eq!(postkorb_core::ack::decide(&facts, &arrival, &on, &[]), None, "never answered");
     }
 }
 

@@ -26,3 +26,6 @@ CREATE TABLE ack_sent (
     sent_ms    BIGINT NOT NULL,
     PRIMARY KEY (mailbox_id, sender)
 );
+-- What the Eingangsbestätigung of a kept mail needs (JSON of `postkorb_core::ack::AckFacts`; a
+-- Vorgang has it in its `created` event's payload).
+ALTER TABLE kept ADD COLUMN ack_facts TEXT;

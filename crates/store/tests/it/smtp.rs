@@ -103,3 +103,37 @@ async fn one_acknowledgement_per_sender_and_period_even_when_racing() {
         assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
     }
 }
+
+#[tokio::test]
+async fn the_import_records_the_acknowledgement_facts_with_the_vorgang_and_the_kept_mail() {
+    use postkorb_core::ack::{AckFacts, Verified};
+    use postkorb_core::{Decision, KeepReason};
+    use postkorb_store::ImportOutcome;
+    for (store, _dir) in backends().await {
+        let o = common::office::office(&store).await;
+        let facts = AckFacts {
+            sender: Some("anna@mustermail.de".into()),
+            verified: Verified::Yes,
+            message_id: Some("m1@mustermail.de".into()),
+            automatic: None,
+            null_sender: false,
+            subject: "Schaden".into(),
+        };
+        let kept_facts = AckFacts { verified: Verified::No, subject: "Fremd".into(), ..facts.clone() };
+        let items = vec![
+            postkorb_store::ImportItem {
+                ack: facts.clone(),
+                ..common::office::item("k1", "Schaden", Decision::Assign { sender: o.anna, to: o.bernd })
+            },
+            postkorb_store::ImportItem {
+                ack: kept_facts.clone(),
+                ..common::office::item("k2", "Fremd", Decision::Keep(KeepReason::NoRoute))
+            },
+        ];
+        let out = store.commit_batch(o.mailbox, &items, 10).await.unwrap();
+        let created = store.case_events_after(0, 10).await.unwrap().into_iter().find(|e| e.kind == "created").unwrap();
+        assert_eq!(AckFacts::from_payload(&created.payload), Some(facts));
+        let ImportOutcome::Kept { kept_id, .. } = &out[1] else { panic!("{out:?}") };
+        assert_eq!(store.kept_ack_facts(*kept_id).await.unwrap(), Some(kept_facts));
+    }
+}
