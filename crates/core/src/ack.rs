@@ -120,8 +120,8 @@ pub enum Verified {
     No,
 }
 
-/// What the import records about a mail for the decision (in the `created` event's payload and
-/// on the kept row).
+/// What the import records about a mail for the decision (in the `created` event's payload —
+/// `LoggedEvent::ack_facts` — and on the kept row — `Store::kept_ack_facts`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct AckFacts {
     /// The From address as read (lower case), if there was a valid one.
@@ -134,14 +134,6 @@ pub struct AckFacts {
     /// Return-Path empty (`<>`) or MAILER-DAEMON: a bounce or another automatic notice.
     pub null_sender: bool,
     pub subject: String,
-}
-
-impl AckFacts {
-    /// The facts in a `created` event's payload (`{"via": "import", "ack": {…}}`, the store's
-    /// `LoggedEvent::payload`), if it has them.
-    pub fn from_payload(payload: &serde_json::Value) -> Option<AckFacts> {
-        serde_json::from_value(payload.get("ack")?.clone()).ok()
-    }
 }
 
 /// What became of the mail.

@@ -18,7 +18,7 @@ use crate::{Result, Store, StoreError};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Via<'a> {
     /// Made by the importer's batch commit, with what the Eingangsbestätigung decision needs
-    /// (`"ack"` in the `created` payload; `postkorb_core::ack::AckFacts::from_payload`).
+    /// (`"ack"` in the `created` payload, read back by `LoggedEvent::ack_facts`).
     Import(Option<&'a AckFacts>),
     /// Made from the kept mail `kept_id`, routed by hand by `actor`; `unverified`: its sender
     /// was never verified („Absender nicht verifiziert“), so the Vorgang names who decided.
@@ -294,6 +294,14 @@ pub struct LoggedEvent {
     pub detail: String,
     /// `{}` on rows written before migration 0016.
     pub payload: serde_json::Value,
+}
+
+impl LoggedEvent {
+    /// What the import recorded for the Eingangsbestätigung: `"ack"` in the payload of a
+    /// `created` event made by the importer (none on other events, or on older rows).
+    pub fn ack_facts(&self) -> Option<AckFacts> {
+        serde_json::from_value(self.payload.get("ack")?.clone()).ok()
+    }
 }
 
 impl Store {

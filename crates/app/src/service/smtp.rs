@@ -8,7 +8,7 @@
 //! // A notification:
 //! let mail = service::smtp::outgoing(&ctx, to, subject, text, AutoSubmitted::Generated).await?;
 //! service::smtp::send(&ctx, &mail).await?;
-//! // An Eingangsbestätigung, from the `created` event's `ack` facts (or a kept row's):
+//! // An Eingangsbestätigung, from `LoggedEvent::ack_facts` of a `created` event (or `Store::kept_ack_facts`):
 //! if let Some(ack) = postkorb_core::ack::decide(&facts, &arrival, &mailbox.ack, &own_addresses)
 //!     && ctx.store.ack_claim(mailbox.id, &ack.to, now_ms, mailbox.ack.hours).await?
 //! {

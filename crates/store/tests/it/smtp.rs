@@ -132,7 +132,7 @@ async fn the_import_records_the_acknowledgement_facts_with_the_vorgang_and_the_k
         ];
         let out = store.commit_batch(o.mailbox, &items, 10).await.unwrap();
         let created = store.case_events_after(0, 10).await.unwrap().into_iter().find(|e| e.kind == "created").unwrap();
-        assert_eq!(AckFacts::from_payload(&created.payload), Some(facts));
+        assert_eq!(created.ack_facts(), Some(facts));
         let ImportOutcome::Kept { kept_id, .. } = &out[1] else { panic!("{out:?}") };
         assert_eq!(store.kept_ack_facts(*kept_id).await.unwrap(), Some(kept_facts));
     }
