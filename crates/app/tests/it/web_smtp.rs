@@ -92,3 +92,23 @@ async fn the_form_saves_write_only_and_the_test_message_arrives() {
     assert!(r.body.contains("Die Testnachricht wurde nicht gesendet."), "{}", r.body);
     assert!(!r.body.contains("535") && !r.body.contains("5.7."), "{}", r.body);
 }
+
+#[tokio::test]
+async fn the_mailbox_form_keeps_the_eingangsbestaetigung_through_the_validator() {
+    let app = app().await;
+    let (admin, csrf) = app.login("admin").await;
+    let base = crate::web_http::mailbox_form(&csrf, "save", 1143, "Tipp-Geheim-1");
+    let bad = format!("{base}&name=info&ack_enabled=on&ack_hours=0&ack_text={}", enc("Hallo {name}"));
+    let r = app.post("/optionen/e-mail/neu", Some(&admin), &bad).await;
+    assert!(r.body.contains("zwischen 1 und 720 Stunden"), "{}", r.body);
+    assert!(r.body.contains("kennt Postkorb nicht"), "{}", r.body);
+    assert!(app.ctx.store.mailbox("info").await.is_err(), "nothing saved");
+    let text = "Danke für „{betreff}“ – {bearbeiter} meldet sich.";
+    let good = format!("{base}&name=info&ack_enabled=on&ack_hours=48&ack_text={}&ack_unassigned=on", enc(text));
+    let r = app.post("/optionen/e-mail/neu", Some(&admin), &good).await;
+    assert!(r.status.is_redirection() || r.status == StatusCode::OK, "{}", r.body);
+    let ack = app.ctx.store.mailbox("info").await.unwrap().ack;
+    assert!(ack.enabled && ack.unassigned && ack.hours == 48 && ack.text == text, "{ack:?}");
+    let page = app.get("/optionen/e-mail/info", Some(&admin)).await;
+    assert!(page.body.contains("id=\"ack_enabled\" name=\"ack_enabled\" value=\"on\" checked"), "{}", page.body);
+}
