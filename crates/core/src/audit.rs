@@ -107,6 +107,12 @@ pub enum AuditEntry {
     EnableMailbox {
         mailbox: String,
     },
+    /// The SMTP settings („E-Mail-Versand“) were saved; `changes` of the connection in German
+    /// words (empty when only the sender changed); `dropped`: the stored password was removed.
+    SaveSmtp {
+        changes: Vec<String>,
+        dropped: bool,
+    },
     /// The upgrade found the same work e-mail at several employees and removed it here (kept at `kept_by`).
     ClearDuplicateEmail {
         employee: Person,
@@ -220,6 +226,7 @@ impl AuditEntry {
             AuditEntry::DeleteMailbox { .. } => "delete_mailbox",
             AuditEntry::DisableMailbox { .. } => "disable_mailbox",
             AuditEntry::EnableMailbox { .. } => "enable_mailbox",
+            AuditEntry::SaveSmtp { .. } => "save_smtp",
             AuditEntry::ClearDuplicateEmail { .. } => "clear_duplicate_email",
             AuditEntry::AddAbsence { .. } => "add_absence",
             AuditEntry::EndAbsence { .. } => "end_absence",
@@ -292,6 +299,11 @@ impl AuditEntry {
                     ""
                 }
             ),
+            AuditEntry::SaveSmtp { changes, dropped } => format!(
+                "hat die Einstellungen für den E-Mail-Versand gespeichert{}{}",
+                if changes.is_empty() { String::new() } else { format!(": {}", changes.join(", ")) },
+                if *dropped { " (gespeichertes Passwort entfernt: es galt nur für die alte Verbindung)" } else { "" }
+            ),
             AuditEntry::MailboxOauth { mailbox, provider } => {
                 format!("hat das Postfach „{mailbox}“ über {provider} angemeldet (OAuth)")
             }
@@ -363,6 +375,7 @@ impl AuditEntry {
             AuditEntry::DeleteMailbox { mailbox: mb() },
             AuditEntry::DisableMailbox { mailbox: mb() },
             AuditEntry::EnableMailbox { mailbox: mb() },
+            AuditEntry::SaveSmtp { changes: vec!["Server smtp.alt.de → smtp.neu.de".into()], dropped: true },
             AuditEntry::ClearDuplicateEmail {
                 employee: p(6, "Bernd Zwei"),
                 email: "bernd@firma.de".into(),

@@ -5,6 +5,7 @@
 //! with their one validator.
 
 pub mod absence;
+pub mod ack;
 pub mod address;
 pub mod audit;
 pub mod employee;

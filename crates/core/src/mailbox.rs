@@ -1,16 +1,19 @@
 //! Mailbox settings as types: the protocol, the encryption, what happens after import, the login
 //! method and the sender check, each parsed once from the words the form, the CLI and the database
-//! use. [`validate`] is the one validator the web form and `mailbox set` share; its errors carry
+//! use. [`validate`] is the one validator the web form and `mailbox set` share ([`validate_smtp`]
+//! the one of the SMTP settings, „E-Mail-Versand“); its errors carry
 //! German words for the form and English ones for the CLI ([`SettingsError`]).
 //!
 //! The stored strings stay as they were (`code()` of each enum); nothing here does IO. Path rules
 //! (which server paths may be named) need the file system, so callers bring theirs as a [`PathRule`].
 
 mod error;
+mod smtp;
 mod validate;
 mod verify_choice;
 
 pub use error::{Field, Problem, SettingsError};
+pub use smtp::{SmtpInput, SmtpSettings, is_local_host, smtp_default_port, validate_smtp};
 pub use validate::{MailboxSettings, PathRule, SettingsInput, parse_since, validate};
 pub use verify_choice::VerifyChoice;
 

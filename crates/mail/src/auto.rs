@@ -121,3 +121,34 @@ mod tests {
         assert!(automatic(&hs("postmaster@firma.de"), "Frage zum Vertrag").is_none());
     }
 }
+
+/// Whether the topmost `Return-Path` (the envelope sender the last server recorded) is empty
+/// (`<>`) or MAILER-DAEMON: a bounce or another automatic notice (RFC 3834 never answers it).
+/// Reads only the header block.
+pub fn null_sender(raw: &[u8]) -> bool {
+    let (block, _) = crate::raw::header_block(crate::raw::without_mbox_line(raw));
+    let headers = crate::raw::headers(block);
+    let Some(path) = first(&headers, "Return-Path") else { return false };
+    let path = path.trim().trim_start_matches('<').trim_end_matches('>').trim().to_ascii_lowercase();
+    path.is_empty() || path.starts_with("mailer-daemon@") || path == "mailer-daemon"
+}
+
+#[cfg(test)]
+mod null_sender_tests {
+    use super::null_sender;
+
+    #[test]
+    fn an_empty_or_mailer_daemon_return_path_is_a_null_sender() {
+        let cases: [(&[u8], bool); 6] = [
+            (b"Return-Path: <>\r\nFrom: a@b.de\r\n\r\nx", true),
+            (b"Return-Path: <MAILER-DAEMON@mx.example.de>\r\n\r\nx", true),
+            (b"Return-Path:  < >\r\n\r\nx", true),
+            (b"Return-Path: <kunde@example.de>\r\nReturn-Path: <>\r\n\r\nx", false),
+            (b"From: a@b.de\r\n\r\nReturn-Path: <>\r\n", false),
+            (b"From: a@b.de\r\n\r\nx", false),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(null_sender(raw), expected, "{}", String::from_utf8_lossy(raw));
+        }
+    }
+}

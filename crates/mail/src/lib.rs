@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 mod attachments;
 mod auto;
 mod body;
+pub mod compose;
 mod forward;
 mod html;
 mod pipeline;
@@ -21,6 +22,7 @@ mod shape;
 mod warning;
 
 pub use attachments::safe_name;
+pub use auto::null_sender;
 pub use warning::{ReadAs, StoredWarning, Warning};
 
 /// Parser limits (engineering rule 6). A mail over a limit is flagged, never a panic.

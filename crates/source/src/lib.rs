@@ -1,5 +1,5 @@
 //! Mailbox adapters behind one small interface: IMAP, POP3, Maildir, and an mbox file (read only, for
-//! the one-off bulk import).
+//! the one-off bulk import); and the SMTP client the sent mails go through ([`smtp`]).
 //!
 //! A [`Session`] lists the messages waiting, fetches their raw bytes, and disposes of them
 //! (move to a folder or delete) — which the importer calls only after its database commit.
@@ -11,6 +11,7 @@ mod imap;
 mod maildir;
 mod mbox;
 mod pop3;
+pub mod smtp;
 mod stream;
 mod tls;
 

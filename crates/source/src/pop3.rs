@@ -276,7 +276,7 @@ impl Pop3Session {
 }
 
 /// Why a capped line read ended without a line.
-enum Capped {
+pub(crate) enum Capped {
     /// End of stream before the line ended.
     Lost,
     /// No line end within the cap.
@@ -286,7 +286,11 @@ enum Capped {
 
 /// Appends one line (through its LF) to `line`, reading at most `max` bytes: unlike
 /// `read_until`, an endless line from a hostile server ends in `TooLong`, not in memory use.
-async fn read_line_capped<R: AsyncBufRead + Unpin>(r: &mut R, line: &mut Vec<u8>, max: usize) -> Result<(), Capped> {
+pub(crate) async fn read_line_capped<R: AsyncBufRead + Unpin>(
+    r: &mut R,
+    line: &mut Vec<u8>,
+    max: usize,
+) -> Result<(), Capped> {
     loop {
         let available = r.fill_buf().await.map_err(|e| Capped::Io(io_error(e)))?;
         if available.is_empty() {

@@ -93,6 +93,11 @@ impl Timed {
     pub(crate) fn new(inner: Conn, limit: Limit) -> Timed {
         Timed { inner, limit, read_deadline: None, write_deadline: None }
     }
+
+    /// The connection, to start TLS on it (SMTP STARTTLS).
+    pub(crate) fn into_inner(self) -> Conn {
+        self.inner
+    }
 }
 
 /// Pending with a running deadline: error once it passes.

@@ -6,6 +6,7 @@
 //! **Invariant:** event ids grow in commit order on both backends, so a reader that remembers the
 //! last id it handled and asks for the ones after it misses nothing (see `case_write::lock_log`).
 
+use postkorb_core::ack::AckFacts;
 use postkorb_core::{CoverNote, Decision, EmployeeId, Receiver};
 use serde::Serialize;
 use serde_json::json;
@@ -16,8 +17,9 @@ use crate::{Result, Store, StoreError};
 /// How a Vorgang came to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Via<'a> {
-    /// Made by the importer's batch commit.
-    Import,
+    /// Made by the importer's batch commit, with what the Eingangsbestätigung decision needs
+    /// (`"ack"` in the `created` payload, read back by `LoggedEvent::ack_facts`).
+    Import(Option<&'a AckFacts>),
     /// Made from the kept mail `kept_id`, routed by hand by `actor`; `unverified`: its sender
     /// was never verified („Absender nicht verifiziert“), so the Vorgang names who decided.
     Kept { kept_id: i64, actor: &'a str, unverified: bool, by_hand: Option<ByHand<'a>> },
@@ -220,7 +222,13 @@ impl Event<'_> {
     /// alphabetical order, whether or not serde_json preserves insertion order).
     pub(crate) fn payload(&self) -> String {
         let value = match self {
-            Event::Created { via: Via::Import, on_behalf_of } => with_behalf(json!({ "via": "import" }), on_behalf_of),
+            Event::Created { via: Via::Import(ack), on_behalf_of } => {
+                let mut value = json!({ "via": "import" });
+                if let Some(ack) = ack {
+                    value["ack"] = serde_json::to_value(ack).unwrap_or_default();
+                }
+                with_behalf(value, on_behalf_of)
+            }
             Event::Created { via: Via::Kept { kept_id, actor, unverified, .. }, on_behalf_of } => with_behalf(
                 json!({ "actor": actor, "kept_id": kept_id, "unverified": unverified, "via": "kept" }),
                 on_behalf_of,
@@ -301,6 +309,14 @@ pub struct LoggedEvent {
     pub payload: serde_json::Value,
 }
 
+impl LoggedEvent {
+    /// What the import recorded for the Eingangsbestätigung: `"ack"` in the payload of a
+    /// `created` event made by the importer (none on other events, or on older rows).
+    pub fn ack_facts(&self) -> Option<AckFacts> {
+        serde_json::from_value(self.payload.get("ack")?.clone()).ok()
+    }
+}
+
 impl Store {
     /// The id of the newest event (0 for an empty log): where a reader that wants only what comes
     /// from now on starts (the live Startmaske without `Last-Event-ID`).
@@ -372,11 +388,11 @@ mod tests {
         let by_hand = Via::Kept { kept_id: 7, actor: "admin", unverified: false, by_hand: None };
         let unverified = Via::Kept { kept_id: 8, actor: "admin", unverified: true, by_hand: None };
         check(
-            &created(&assign, Via::Import, None).unwrap(),
+            &created(&assign, Via::Import(None), None).unwrap(),
             &[("created", None, "", r#"{"via":"import"}"#, None), ("assigned", Some(2), "2", "{}", Some(2))],
         );
         check(
-            &created(&pool, Via::Import, None).unwrap(),
+            &created(&pool, Via::Import(None), None).unwrap(),
             &[
                 ("created", None, "", r#"{"via":"import"}"#, None),
                 ("waiting", None, "2,3", r#"{"candidates":[2,3]}"#, None),
@@ -398,7 +414,7 @@ mod tests {
             ],
         );
         assert!(
-            created(&Decision::Keep(KeepReason::NoRoute), Via::Import, None).is_err(),
+            created(&Decision::Keep(KeepReason::NoRoute), Via::Import(None), None).is_err(),
             "a kept mail is not a Vorgang"
         );
     }
@@ -409,7 +425,7 @@ mod tests {
         let assign = Decision::Assign { sender: ANNA, to: BERND };
         let covered = Receiver::Vertreter { to: CLARA, absent: BERND, notes: vec![] };
         check(
-            &created(&assign, Via::Import, Some(covered)).unwrap(),
+            &created(&assign, Via::Import(None), Some(covered)).unwrap(),
             &[
                 ("created", None, "", r#"{"on_behalf_of":2,"via":"import"}"#, None),
                 ("assigned", Some(3), "3:2", r#"{"on_behalf_of":2}"#, Some(3)),
@@ -419,7 +435,7 @@ mod tests {
         let waits = Receiver::Waits { absent: BERND, notes: vec![CoverNote::Waits { absent: bernd }] };
         let note = r#"{"absent":{"id":2,"name":"Bernd Büro"},"note":"waits"}"#;
         check(
-            &created(&assign, Via::Import, Some(waits)).unwrap(),
+            &created(&assign, Via::Import(None), Some(waits)).unwrap(),
             &[
                 ("created", None, "", r#"{"via":"import"}"#, None),
                 ("assigned", Some(2), "2", "{}", Some(2)),

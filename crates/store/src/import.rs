@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use postkorb_core::ack::AckFacts;
 use postkorb_core::{Decision, KeepReason};
 use postkorb_mail::InboundMail;
 use sqlx::{Any, Row, Transaction};
@@ -32,6 +33,9 @@ pub struct ImportItem {
     /// Set by [`Store::write_raw_blobs`]: the file is durable in the blob directory already, and
     /// the commit only references it. Otherwise the commit stores the raw bytes itself.
     pub raw_written: bool,
+    /// What the Eingangsbestätigung needs (verified sender, Message-ID, automatic class), made by
+    /// the importer: in the `created` event's payload of a Vorgang, on the row of a kept mail.
+    pub ack: AckFacts,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,6 +48,12 @@ pub enum ImportOutcome {
     Duplicate { of_ledger: i64 },
     /// This source key is in the ledger already (another run or instance took it).
     AlreadyKnown,
+}
+
+/// The facts worth recording: none when nothing is known (no sender, no subject, no Message-ID —
+/// such a mail is never acknowledged anyway).
+fn recorded(ack: &AckFacts) -> Option<&AckFacts> {
+    Some(ack).filter(|a| **a != AckFacts::default())
 }
 
 /// PostgreSQL text cannot hold NUL; a mail can. Strip it (the raw bytes keep everything).
@@ -227,7 +237,7 @@ async fn commit_items(
                 raw_id: raw_id(*n)?,
                 mail: &item.mail,
                 decision: &item.decision,
-                via: Via::Import,
+                via: Via::Import(recorded(&item.ack)),
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -250,6 +260,7 @@ async fn commit_items(
             V::Owned(Some(clean(&item.mail.subject))),
             V::Int(Some(now)),
             V::Int(Some(now)),
+            V::Owned(recorded(&item.ack).and_then(|a| serde_json::to_string(a).ok()).map(|j| clean(&j))),
         ]);
     }
     if !kept_rows.is_empty() {
@@ -259,7 +270,7 @@ async fn commit_items(
     let returned = insert_rows(
         tx,
         backend,
-        "kept (mailbox_id, raw_id, reason_code, reason_detail, from_addr, subject, received_ms, kept_ms)",
+        "kept (mailbox_id, raw_id, reason_code, reason_detail, from_addr, subject, received_ms, kept_ms, ack_facts)",
         "RETURNING id, raw_id",
         kept_rows,
     )

@@ -29,6 +29,7 @@ mod routes;
 mod rows;
 pub mod search;
 mod sessions;
+mod smtp;
 mod tokens;
 mod webhooks;
 mod workflow;
@@ -56,6 +57,7 @@ pub use oauth::{OAuthFields, OAuthTokens};
 pub use outbox::{Attempt, Delivery, NewDelivery, OutboxItem};
 pub use search::{SearchHit, SearchPage, SearchProgress, SearchQuery, SearchStatus, Searcher};
 pub use sessions::SessionUser;
+pub use smtp::SmtpRecord;
 pub use tokens::ApiToken;
 pub use webhooks::Webhook;
 

@@ -3,6 +3,7 @@
 //! The secret column holds the password already encrypted by the caller; the store never sees
 //! the key.
 
+use postkorb_core::ack::AckSettings;
 use postkorb_core::mailbox::MailboxSettings;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -48,6 +49,8 @@ pub struct MailboxRecord {
     pub auth: String,
     /// OAuth2 settings and encrypted tokens (on save: `None` keeps what is stored).
     pub oauth: crate::OAuthFields,
+    /// The Eingangsbestätigung (off by default; migration 0023).
+    pub ack: AckSettings,
 }
 
 impl std::fmt::Debug for MailboxRecord {
@@ -84,6 +87,7 @@ impl MailboxRecord {
             verify_policy,
             import_since_ms: s.import_since_ms,
             ca_file: s.ca_file.clone(),
+            ack: s.ack.clone(),
             ..Default::default()
         }
     }
@@ -92,7 +96,8 @@ impl MailboxRecord {
 const COLUMNS: &str = "id, name, protocol, host, port, tls, username, secret, folder, disposal, target_folder, \
      maildir_path, poll_secs, verify_policy, storm_max, storm_minutes, ca_file, import_since_ms, enabled, last_success_ms, last_error, last_error_ms, \
      waiting_on_server, updated_ms, auth, oauth_provider, oauth_client_id, oauth_tenant, oauth_token_url, oauth_secret, \
-     oauth_refresh, oauth_access, oauth_expires_ms, oauth_refreshed_ms";
+     oauth_refresh, oauth_access, oauth_expires_ms, oauth_refreshed_ms, ack_enabled, ack_text, ack_hours, ack_unassigned, \
+     ack_unassigned_text";
 
 fn from_row(r: &AnyRow) -> Result<MailboxRecord> {
     Ok(MailboxRecord {
@@ -122,6 +127,13 @@ fn from_row(r: &AnyRow) -> Result<MailboxRecord> {
         last_error: r.try_get("last_error")?,
         last_error_ms: r.try_get("last_error_ms")?,
         waiting_on_server: r.try_get("waiting_on_server")?,
+        ack: AckSettings {
+            enabled: r.try_get::<i64, _>("ack_enabled")? != 0,
+            text: r.try_get("ack_text")?,
+            hours: r.try_get("ack_hours")?,
+            unassigned: r.try_get::<i64, _>("ack_unassigned")? != 0,
+            unassigned_text: r.try_get("ack_unassigned_text")?,
+        },
     })
 }
 
@@ -185,8 +197,10 @@ impl Store {
         let drop_password = server_moved && m.secret.is_none();
         sqlx::query(
             "INSERT INTO mailboxes (name, protocol, host, port, tls, username, secret, folder, disposal,
-                 target_folder, maildir_path, poll_secs, enabled, updated_ms, verify_policy, storm_max, storm_minutes, ca_file, import_since_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+                 target_folder, maildir_path, poll_secs, enabled, updated_ms, verify_policy, storm_max, storm_minutes, ca_file, import_since_ms,
+                 ack_enabled, ack_text, ack_hours, ack_unassigned, ack_unassigned_text)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+                 $21, $22, $23, $24, $25)
              ON CONFLICT (name) DO UPDATE SET protocol = excluded.protocol, host = excluded.host,
                  port = excluded.port, tls = excluded.tls, username = excluded.username,
                  secret = CASE WHEN $20 = 1 THEN excluded.secret ELSE COALESCE(excluded.secret, mailboxes.secret) END,
@@ -196,7 +210,9 @@ impl Store {
                  enabled = excluded.enabled, updated_ms = excluded.updated_ms,
                  verify_policy = excluded.verify_policy, storm_max = excluded.storm_max,
                  storm_minutes = excluded.storm_minutes, ca_file = excluded.ca_file,
-                 import_since_ms = excluded.import_since_ms",
+                 import_since_ms = excluded.import_since_ms, ack_enabled = excluded.ack_enabled,
+                 ack_text = excluded.ack_text, ack_hours = excluded.ack_hours,
+                 ack_unassigned = excluded.ack_unassigned, ack_unassigned_text = excluded.ack_unassigned_text",
         )
         .bind(&m.name)
         .bind(&m.protocol)
@@ -218,6 +234,11 @@ impl Store {
         .bind(m.ca_file.clone())
         .bind(m.import_since_ms)
         .bind(drop_password as i64)
+        .bind(m.ack.enabled as i64)
+        .bind(&m.ack.text)
+        .bind(m.ack.hours)
+        .bind(m.ack.unassigned as i64)
+        .bind(&m.ack.unassigned_text)
         .execute(&self.pool)
         .await?;
         let drop_tokens = (server_moved || oauth_moved) && m.oauth.refresh.is_none() && m.oauth.access.is_none();

@@ -1,5 +1,6 @@
 //! The private Dovecot's configuration file: loopback listeners on the chosen ports, a
-//! passwd-file of plaintext test users, Maildir storage, and TLS only when asked for.
+//! passwd-file of plaintext test users, Maildir storage, TLS only when asked for, and an auth socket
+//! (`run/auth-smtp`) the test Postfix checks SMTP logins against (Dovecot SASL).
 
 use std::path::Path;
 use std::time::Duration;
@@ -84,6 +85,11 @@ service imap-login {{
   inet_listener imaps {{
     address = 127.0.0.1
     port = {imaps}
+  }}
+}}
+service auth {{
+  unix_listener auth-smtp {{
+    mode = 0666
   }}
 }}
 service pop3-login {{

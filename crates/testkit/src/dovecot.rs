@@ -117,6 +117,11 @@ impl Dovecot {
         self.dir.path().join("mail").join(user)
     }
 
+    /// Dovecot's SASL socket for an SMTP server's logins (the same users as IMAP).
+    pub fn sasl_socket(&self) -> PathBuf {
+        self.dir.path().join("run").join("auth-smtp")
+    }
+
     /// Dovecot's log so far, for failure messages.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("dovecot.log")).unwrap_or_default()

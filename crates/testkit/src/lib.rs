@@ -2,7 +2,8 @@
 //! code (so the crates under test can dev-depend on it without a cycle). A private Dovecot on free
 //! loopback ports (optionally with TLS from a throw-away CA), a local OAuth2 token/introspection
 //! server for XOAUTH2, a tiny blocking IMAP client to prepare and inspect mailboxes, a TCP proxy that
-//! can cut connections mid-stream, a recording listener that plays the attacker's host, and a fresh
+//! can cut connections mid-stream, a private Postfix delivering into that Dovecot (`Postfix`, for
+//! the sending tests), a recording listener that plays the attacker's host, and a fresh
 //! database on the test PostgreSQL (`postgres`, the one place that knows the CI rule for it).
 
 pub mod certs;
@@ -10,6 +11,7 @@ mod config;
 mod dovecot;
 mod imap_client;
 mod oauth;
+mod postfix;
 pub mod postgres;
 mod proxy;
 mod recorder;
@@ -17,6 +19,7 @@ mod recorder;
 pub use dovecot::{Dovecot, Options};
 pub use imap_client::ImapClient;
 pub use oauth::OAuthServer;
+pub use postfix::{Postfix, SmtpPorts};
 pub use proxy::Proxy;
 pub use recorder::Recorder;
 

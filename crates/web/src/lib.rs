@@ -69,6 +69,10 @@ pub trait Hooks: Send + Sync + 'static {
     /// Where a webhook URL points, checked when it is saved: a German sentence when its host is (or
     /// resolves to) an address of the own network and `allow_private_hosts` is off.
     fn check_webhook_url(&self, url: String) -> BoxFuture<'_, Result<(), String>>;
+    /// Seals the SMTP password for `record` as it will be saved: bound to its endpoint.
+    fn seal_smtp_password(&self, record: &postkorb_store::SmtpRecord, password: &str) -> Result<Vec<u8>, String>;
+    /// „Testnachricht senden“ to `to` with the saved SMTP settings; a German error when it failed.
+    fn send_test_mail(&self, to: String) -> BoxFuture<'_, Result<(), String>>;
 }
 
 /// A webhook secret just made: `plain` is shown once and never stored; `sealed` is stored.

@@ -70,10 +70,12 @@ pub enum Notice {
     WebhookDeleted,
     /// „Erneut senden“: a delivery is due again.
     DeliveryRetried,
+    /// The SMTP settings („E-Mail-Versand“) saved.
+    SmtpSaved,
 }
 
 impl Notice {
-    pub const ALL: [Notice; 26] = [
+    pub const ALL: [Notice; 27] = [
         Notice::RouteSaved,
         Notice::RouteDeleted,
         Notice::EmployeeSaved,
@@ -100,6 +102,7 @@ impl Notice {
         Notice::WebhookResumed,
         Notice::WebhookDeleted,
         Notice::DeliveryRetried,
+        Notice::SmtpSaved,
     ];
 
     pub fn code(self) -> &'static str {
@@ -130,6 +133,7 @@ impl Notice {
             Notice::WebhookResumed => "webhook-fortgesetzt",
             Notice::WebhookDeleted => "webhook-geloescht",
             Notice::DeliveryRetried => "erneut-senden",
+            Notice::SmtpSaved => "versand-gespeichert",
         }
     }
 
@@ -176,6 +180,7 @@ impl Notice {
             Notice::WebhookResumed => "Webhook fortgesetzt: Gesammelte Ereignisse werden jetzt gesendet.".into(),
             Notice::WebhookDeleted => "Webhook gelöscht.".into(),
             Notice::DeliveryRetried => "Die Zustellung wird gleich erneut versucht.".into(),
+            Notice::SmtpSaved => "Einstellungen für den E-Mail-Versand gespeichert.".into(),
         }
     }
 

@@ -70,6 +70,10 @@ pub enum Command {
     /// Absences (Abwesenheit) and who stands in (Vertreter); times on the office's clock (Europe/Berlin).
     #[command(subcommand)]
     Absence(AbsenceCmd),
+    /// Sending mail („E-Mail-Versand“): the office's SMTP account for notifications and
+    /// Eingangsbestätigungen.
+    #[command(subcommand)]
+    Smtp(SmtpCmd),
     /// One-off bulk import of a Maildir or an mbox file (nothing is moved or deleted there).
     Import(ImportArgs),
     /// Copy this installation's SQLite database into a new, empty PostgreSQL database, verified
@@ -301,6 +305,48 @@ pub enum RouteCmd {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum SmtpCmd {
+    /// Save the SMTP settings. The password is read from standard input (or a prompt), never argv.
+    Set(Box<SmtpArgs>),
+    /// Show the SMTP settings (the password is never shown).
+    Show,
+    /// Send a test message with the saved settings; report clearly what failed.
+    Test {
+        /// The recipient.
+        #[arg(long)]
+        to: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct SmtpArgs {
+    #[arg(long)]
+    pub host: String,
+    /// Default: 587 with starttls, 465 with implicit, 25 with none.
+    #[arg(long, default_value = "")]
+    pub port: String,
+    /// starttls | implicit | none (none only without login or to this machine).
+    #[arg(long, default_value = "starttls")]
+    pub tls: String,
+    /// Empty: no login (a relay that trusts this host).
+    #[arg(long, default_value = "")]
+    pub username: String,
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Keep the stored password (only while host, port, encryption and user name stay).
+    #[arg(long)]
+    pub keep_password: bool,
+    /// An extra CA certificate (PEM) to trust for this server, besides the system roots.
+    #[arg(long, default_value = "")]
+    pub ca_file: String,
+    /// The From of every mail Postkorb sends.
+    #[arg(long)]
+    pub sender: String,
+    #[arg(long, default_value = "")]
+    pub sender_name: String,
+}
+
+#[derive(Subcommand, Debug)]
 pub enum MailboxCmd {
     /// Create or change a mailbox. The password is read from standard input (or a prompt), never argv.
     Set(Box<MailboxArgs>),
@@ -390,6 +436,21 @@ pub struct MailboxArgs {
     /// An extra CA certificate (PEM) to trust for this server, besides the system roots.
     #[arg(long, default_value = "")]
     pub ca_file: String,
+    /// Eingangsbestätigung: answer each verified, non-automatic sender that their mail arrived
+    /// (at most once per --ack-hours; needs `postkorb smtp set`). Off unless given.
+    #[arg(long)]
+    pub ack: bool,
+    /// Its wording ({betreff}, {bearbeiter}); default: „Ihre E-Mail „{betreff}“ ist als Vorgang
+    /// eingegangen und wird von {bearbeiter} bearbeitet.“
+    #[arg(long, default_value = "")]
+    pub ack_text: String,
+    #[arg(long, default_value = "24")]
+    pub ack_hours: String,
+    /// Also answer mail that could not be assigned.
+    #[arg(long)]
+    pub ack_unassigned: bool,
+    #[arg(long, default_value = "")]
+    pub ack_unassigned_text: String,
 }
 
 #[derive(Args, Debug)]

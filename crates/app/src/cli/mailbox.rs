@@ -55,6 +55,12 @@ pub async fn run(ctx: &Ctx, cmd: MailboxCmd) -> anyhow::Result<()> {
             } else {
                 println!("storm limit   off");
             }
+            if m.ack.enabled {
+                let unassigned = if m.ack.unassigned { ", also to mail that could not be assigned" } else { "" };
+                println!("acknowledge   on: at most once per sender in {} h{unassigned}", m.ack.hours);
+            } else {
+                println!("acknowledge   off");
+            }
             println!("last success  {}", m.last_success_ms.map(format_ms).unwrap_or_else(|| "never".into()));
             println!("last error    {}", m.last_error.as_deref().unwrap_or("none"));
             println!("imported      {cases} Vorgänge, {kept} kept, {dups} duplicates skipped");
@@ -96,6 +102,11 @@ async fn set_mailbox(ctx: &Ctx, a: MailboxArgs) -> anyhow::Result<()> {
         authserv_ids: "",
         since: &a.since,
         ca_file: &a.ca_file,
+        ack_enabled: a.ack,
+        ack_text: &a.ack_text,
+        ack_hours: &a.ack_hours,
+        ack_unassigned: a.ack_unassigned,
+        ack_unassigned_text: &a.ack_unassigned_text,
     };
     let s = validate(&input, &AnyPath).map_err(|errors| {
         let lines: Vec<String> = errors.iter().map(|e| e.english()).collect();
@@ -146,7 +157,7 @@ async fn set_mailbox(ctx: &Ctx, a: MailboxArgs) -> anyhow::Result<()> {
 }
 
 /// The CLI is the operator's: any path may be named. It must exist and is stored canonical.
-struct AnyPath;
+pub(crate) struct AnyPath;
 
 impl PathRule for AnyPath {
     fn maildir(&self, given: &str) -> Result<String, Problem> {

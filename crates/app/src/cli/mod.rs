@@ -12,6 +12,7 @@ pub mod mail;
 pub mod mailbox;
 pub mod oauth;
 pub mod search;
+pub mod smtp;
 pub mod work;
 
 pub use args::*;

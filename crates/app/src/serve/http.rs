@@ -175,6 +175,19 @@ impl Hooks for AppHooks {
     fn check_webhook_url(&self, url: String) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move { crate::service::dispatch::webhook::check_url(&url, self.ctx.settings.net()).await })
     }
+
+    fn seal_smtp_password(&self, record: &postkorb_store::SmtpRecord, password: &str) -> Result<Vec<u8>, String> {
+        self.ctx.key.seal(password, &record.secret_binding()).map_err(|e| e.to_string())
+    }
+
+    fn send_test_mail(&self, to: String) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            crate::service::smtp::send_test(&self.ctx, &to).await.map_err(|e| {
+                tracing::warn!(error = %e, "test message not sent");
+                e.german()
+            })
+        })
+    }
 }
 
 impl AppHooks {

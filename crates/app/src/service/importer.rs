@@ -196,6 +196,8 @@ pub async fn prepare(
     for ((f, mail, postkorb_mail::Digests { fingerprint, raw_sha256 }), check) in parsed.into_iter().zip(checked) {
         let mut facts = mail.facts();
         let mut decision = None;
+        // Policy „off“ checks nothing: never verified.
+        let verified = matches!(&check, Some(Checked::Verdict(v)) if v.verified && !v.temporary);
         match check {
             None => {}
             Some(Checked::NotTried) => {
@@ -213,6 +215,7 @@ pub async fn prepare(
             Some(Checked::Verdict(_)) => {}
         }
         let decision = decision.unwrap_or_else(|| decide(&facts, employees, routes));
+        let ack = ack_facts(&mail, &f.raw, verified);
         let (source_key, raw) = (f.key, f.raw);
         prepared.items.push(ImportItem {
             source_key,
@@ -222,9 +225,23 @@ pub async fn prepare(
             decision,
             raw_sha256,
             raw_written: false,
+            ack,
         });
     }
     prepared
+}
+
+/// What the Eingangsbestätigung decision needs about `mail`, recorded with it.
+fn ack_facts(mail: &InboundMail, raw: &[u8], verified: bool) -> postkorb_core::ack::AckFacts {
+    use postkorb_core::ack::{AckFacts, Verified};
+    AckFacts {
+        sender: mail.sender.as_ref().ok().map(|a| a.as_str().to_ascii_lowercase()),
+        verified: if verified { Verified::Yes } else { Verified::No },
+        message_id: mail.message_id.clone(),
+        automatic: mail.automatic.clone(),
+        null_sender: postkorb_mail::null_sender(raw),
+        subject: mail.subject.chars().take(300).collect(),
+    }
 }
 
 /// Parses and fingerprints a batch on the blocking pool, split over the cores: parsing is the

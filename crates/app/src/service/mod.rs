@@ -1,7 +1,10 @@
 //! What Postkorb does, for every face (CLI, web, serve loop): connect a mailbox with its sealed
 //! secret (`mailbox`), run the one importer step (`importer`: a pass, a bulk import, a dry run),
 //! hold a mailbox's fetch lease (`lease`), fetch every mailbox (`fetch`), tally a dry run
-//! (`dryrun`), index older Vorgänge for the search (`search`), announce due Wiedervorlagen (`follow_ups`), and OAuth2 (`oauth`: providers, refresh, device code and PKCE flows). Nothing here
+//! (`dryrun`), index older Vorgänge for the search (`search`), announce due Wiedervorlagen
+//! (`follow_ups`), tell others what happened (`dispatch`: the outbox with its channels — webhooks,
+//! e-mail notifications, Eingangsbestätigung), send mail (`smtp`: the office's SMTP settings,
+//! `smtp::send`), and OAuth2 (`oauth`: providers, refresh, device code and PKCE flows). Nothing here
 //! prints; `crate::cli` and `crate::serve` present the results.
 
 pub mod dispatch;
@@ -13,3 +16,4 @@ pub mod lease;
 pub mod mailbox;
 pub mod oauth;
 pub mod search;
+pub mod smtp;

@@ -245,6 +245,15 @@ async fn a_forged_sender_never_reaches_a_person_under_the_default_or_the_trusted
     let kept: Vec<String> = o.store.kept(true, 10, 0).await.unwrap().into_iter().map(|k| k.subject).collect();
     assert_eq!(kept.len(), 3, "{kept:?}");
     assert!(kept.contains(&"Gefaelscht".to_string()) && kept.contains(&"Fremder Server".to_string()));
+    // The Eingangsbestätigung's facts: only the Vorgang's sender counts as verified.
+    use postkorb_core::ack::Verified;
+    let created = o.store.case_events_after(0, 50).await.unwrap().into_iter().find(|e| e.kind == "created").unwrap();
+    let facts = created.ack_facts().expect("recorded with the Vorgang");
+    assert_eq!((facts.verified, facts.sender.as_deref()), (Verified::Yes, Some("anna@mustermail.de")));
+    for k in o.store.kept(true, 10, 0).await.unwrap() {
+        let facts = o.store.kept_ack_facts(k.id).await.unwrap().expect("recorded with the kept mail");
+        assert_eq!(facts.verified, Verified::No, "{}", k.subject);
+    }
 }
 
 #[tokio::test]

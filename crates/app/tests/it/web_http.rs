@@ -250,6 +250,7 @@ pub(crate) fn hostile_item(bernd: EmployeeId, anna: EmployeeId) -> ImportItem {
         mail,
         decision: Decision::Assign { sender: anna, to: bernd },
         raw_written: false,
+        ack: Default::default(),
     }
 }
 
@@ -344,6 +345,7 @@ async fn a_kept_mail_is_routed_after_the_admin_creates_the_missing_row_or_discar
                 mail,
                 decision: Decision::Keep(postkorb_core::KeepReason::NoRoute),
                 raw_written: false,
+                ack: Default::default(),
             }
         })
         .collect();
@@ -383,6 +385,7 @@ async fn a_kept_mail_is_routed_after_the_admin_creates_the_missing_row_or_discar
         mail,
         decision: Decision::Keep(postkorb_core::KeepReason::NoRoute),
         raw_written: false,
+        ack: Default::default(),
     };
     app.ctx.store.commit_batch(mb.id, &[item], 2).await.unwrap();
     let r = app.post("/nicht-zugeordnet/3/verwerfen", Some(&admin), &format!("csrf={csrf}&bestaetigt=ja")).await;
@@ -670,6 +673,7 @@ async fn the_startmaske_counts_new_vorgaenge_since_the_last_visit_and_a_visit_wi
             mail,
             decision,
             raw_written: false,
+            ack: Default::default(),
         }
     };
     let assign = || Decision::Assign { sender: anna, to: bernd };
@@ -1175,6 +1179,7 @@ pub(crate) fn import_item(key: &str, raw: &[u8], decision: Decision) -> ImportIt
         mail: postkorb_mail::parse(raw),
         decision,
         raw_written: false,
+        ack: Default::default(),
     }
 }
 
@@ -1190,6 +1195,7 @@ pub(crate) fn kept_item(key: &str, raw: &str, reason: postkorb_core::KeepReason)
         mail,
         decision: Decision::Keep(reason),
         raw_written: false,
+        ack: Default::default(),
     }
 }
 

@@ -16,6 +16,13 @@ pub enum Field {
     AuthservIds,
     Since,
     CaFile,
+    // The SMTP settings („E-Mail-Versand“).
+    SenderAddress,
+    SenderName,
+    // The Eingangsbestätigung of a mailbox.
+    AckText,
+    AckHours,
+    AckUnassignedText,
 }
 
 impl Field {
@@ -35,6 +42,11 @@ impl Field {
             Field::AuthservIds => "authserv_ids",
             Field::Since => "since",
             Field::CaFile => "ca_file",
+            Field::SenderAddress => "sender_address",
+            Field::SenderName => "sender_name",
+            Field::AckText => "ack_text",
+            Field::AckHours => "ack_hours",
+            Field::AckUnassignedText => "ack_unassigned_text",
         }
     }
 
@@ -53,6 +65,11 @@ impl Field {
             Field::Verify | Field::AuthservIds => "--verify",
             Field::Since => "--since",
             Field::CaFile => "--ca-file",
+            Field::SenderAddress => "--sender",
+            Field::SenderName => "--sender-name",
+            Field::AckText => "--ack-text",
+            Field::AckHours => "--ack-hours",
+            Field::AckUnassignedText => "--ack-unassigned-text",
         }
     }
 }
@@ -86,6 +103,17 @@ pub enum Problem {
     PathMissing {
         root: Option<String>,
     },
+    /// SMTP: the server is missing.
+    SmtpHostMissing,
+    /// SMTP: a user name without a password.
+    SmtpPasswordMissing,
+    /// SMTP: a login without encryption to a server that is not this machine.
+    PlainLoginRemote,
+    SenderInvalid(crate::AddressError),
+    /// A line break, or longer than 100 characters.
+    SenderNameInvalid,
+    /// A wording or period of the Eingangsbestätigung.
+    Ack(crate::ack::AckProblem),
 }
 
 /// One error of the mailbox settings.
@@ -153,6 +181,18 @@ impl SettingsError {
                     None => format!("{the} {what} gibt es nicht."),
                 }
             }
+            Problem::SmtpHostMissing => {
+                "Bitte geben Sie den Server für den Versand an (z. B. smtp.ihr-anbieter.de).".into()
+            }
+            Problem::SmtpPasswordMissing => "Bitte geben Sie das Passwort des Kontos für den Versand an.".into(),
+            Problem::PlainLoginRemote => "Ohne Verschlüsselung darf Postkorb ein Passwort nur an einen Server auf \
+                                          diesem Rechner schicken. Bitte wählen Sie STARTTLS oder TLS."
+                .into(),
+            Problem::SenderInvalid(e) => format!("Die Absenderadresse ist ungültig: {}", e.german()),
+            Problem::SenderNameInvalid => {
+                "Der Absendername darf höchstens 100 Zeichen und keinen Zeilenumbruch enthalten.".into()
+            }
+            Problem::Ack(p) => p.german(),
         }
     }
 
@@ -189,6 +229,15 @@ impl SettingsError {
             Problem::PathMissing { root: Some(root) } => format!("there is no such path below {root}"),
             Problem::PathMissing { root: None } if self.field == Field::MaildirPath => "no such directory".into(),
             Problem::PathMissing { root: None } => "no such file".into(),
+            Problem::SmtpHostMissing => "the SMTP server is required".into(),
+            Problem::SmtpPasswordMissing => "a user name needs its password".into(),
+            Problem::PlainLoginRemote => {
+                "a password is sent without TLS only to a server on this machine (localhost); use starttls or implicit"
+                    .into()
+            }
+            Problem::SenderInvalid(e) => format!("not a valid address: {e}"),
+            Problem::SenderNameInvalid => "at most 100 characters, no line break".into(),
+            Problem::Ack(p) => p.english(),
         };
         format!("{flag}: {text}")
     }

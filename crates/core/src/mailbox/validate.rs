@@ -3,6 +3,7 @@
 
 use super::error::POLL_SECS;
 use super::{Disposal, Field, Problem, Protocol, SettingsError, TlsMode, VerifyChoice};
+use crate::ack::{self, AckSettings};
 
 const DEFAULT_FOLDER: &str = "INBOX";
 const DEFAULT_TARGET_FOLDER: &str = "Postkorb/Importiert";
@@ -29,6 +30,13 @@ pub struct SettingsInput<'a> {
     /// `YYYY-MM-DD`; empty or `all`: every mail.
     pub since: &'a str,
     pub ca_file: &'a str,
+    /// The Eingangsbestätigung: on/off, wording (empty: the default), period in hours (empty: 24),
+    /// and whether (and how) mail that could not be assigned is answered.
+    pub ack_enabled: bool,
+    pub ack_text: &'a str,
+    pub ack_hours: &'a str,
+    pub ack_unassigned: bool,
+    pub ack_unassigned_text: &'a str,
 }
 
 /// Which server paths the caller lets a person name. It does the IO (canonicalising, looking below
@@ -59,6 +67,7 @@ pub struct MailboxSettings {
     /// Onboarding cut-off in unix ms (0 = all mails).
     pub import_since_ms: i64,
     pub ca_file: Option<String>,
+    pub ack: AckSettings,
 }
 
 /// `all` or empty → 0; `YYYY-MM-DD` → unix ms of that day (UTC).
@@ -113,6 +122,7 @@ pub fn validate(input: &SettingsInput, paths: &dyn PathRule) -> Result<MailboxSe
     );
     let verify = errors.take(VerifyChoice::parse(input.verify, input.authserv_ids));
     let since = errors.take(parse_since(input.since));
+    let ack = ack_settings(input, &mut errors);
 
     match (protocol, tls, disposal, port, maildir_path, ca_file, poll_secs, verify, since) {
         (
@@ -125,7 +135,7 @@ pub fn validate(input: &SettingsInput, paths: &dyn PathRule) -> Result<MailboxSe
             Some(poll_secs),
             Some(verify),
             Some(import_since_ms),
-        ) if errors.0.is_empty() => Ok(MailboxSettings {
+        ) if errors.0.is_empty() && ack.is_some() => Ok(MailboxSettings {
             protocol,
             host: host.to_string(),
             port,
@@ -139,16 +149,32 @@ pub fn validate(input: &SettingsInput, paths: &dyn PathRule) -> Result<MailboxSe
             verify,
             import_since_ms,
             ca_file,
+            ack: ack.unwrap_or_default(),
         }),
         _ => Err(errors.0),
     }
 }
 
+/// The Eingangsbestätigung's settings; `None` after an error.
+fn ack_settings(input: &SettingsInput, errors: &mut Errors) -> Option<AckSettings> {
+    let text = errors.check(Field::AckText, ack::check_text(input.ack_text).map_err(Problem::Ack));
+    let unassigned =
+        errors.check(Field::AckUnassignedText, ack::check_text(input.ack_unassigned_text).map_err(Problem::Ack));
+    let hours = errors.check(Field::AckHours, ack::parse_hours(input.ack_hours).map_err(Problem::Ack));
+    Some(AckSettings {
+        enabled: input.ack_enabled,
+        text: text.map(|()| input.ack_text.trim().to_string())?,
+        hours: hours?,
+        unassigned: input.ack_unassigned,
+        unassigned_text: unassigned.map(|()| input.ack_unassigned_text.trim().to_string())?,
+    })
+}
+
 /// The errors found so far.
-struct Errors(Vec<SettingsError>);
+pub(super) struct Errors(pub(super) Vec<SettingsError>);
 
 impl Errors {
-    fn check<T>(&mut self, field: Field, r: Result<T, Problem>) -> Option<T> {
+    pub(super) fn check<T>(&mut self, field: Field, r: Result<T, Problem>) -> Option<T> {
         r.map_err(|p| self.0.push(SettingsError::new(field, p))).ok()
     }
 
@@ -157,7 +183,7 @@ impl Errors {
     }
 }
 
-fn host_problem(host: &str) -> Option<Problem> {
+pub(super) fn host_problem(host: &str) -> Option<Problem> {
     if host.is_empty() {
         Some(Problem::HostMissing)
     } else if host.contains(char::is_whitespace) {

@@ -5,5 +5,6 @@ mod common;
 mod imap;
 mod maildir;
 mod pop3;
+mod smtp;
 mod tls;
 mod xoauth2;

@@ -16,4 +16,5 @@ mod oauth;
 mod office;
 mod outbox;
 mod search;
+mod smtp;
 mod workflow;

@@ -63,6 +63,17 @@ pub struct MailboxForm {
     since: String,
     #[serde(default)]
     ca_file: String,
+    /// Eingangsbestätigung (a checkbox: present when on).
+    #[serde(default)]
+    ack_enabled: Option<String>,
+    #[serde(default)]
+    ack_text: String,
+    #[serde(default)]
+    ack_hours: String,
+    #[serde(default)]
+    ack_unassigned: Option<String>,
+    #[serde(default)]
+    ack_unassigned_text: String,
 }
 
 /// The errors of a submitted form, each shown in German next to its field.
@@ -147,6 +158,11 @@ fn form_of(m: &MailboxRecord) -> MailboxForm {
         ca_file: m.ca_file.clone().unwrap_or_default(),
         verify,
         authserv_ids,
+        ack_enabled: m.ack.enabled.then(|| "on".into()),
+        ack_text: m.ack.text.clone(),
+        ack_hours: m.ack.hours.to_string(),
+        ack_unassigned: m.ack.unassigned.then(|| "on".into()),
+        ack_unassigned_text: m.ack.unassigned_text.clone(),
         ..Default::default()
     }
 }
@@ -170,6 +186,11 @@ impl MailboxForm {
             authserv_ids: &self.authserv_ids,
             since: &self.since,
             ca_file: &self.ca_file,
+            ack_enabled: self.ack_enabled.is_some(),
+            ack_text: &self.ack_text,
+            ack_hours: &self.ack_hours,
+            ack_unassigned: self.ack_unassigned.is_some(),
+            ack_unassigned_text: &self.ack_unassigned_text,
         }
     }
 }
@@ -183,6 +204,7 @@ fn empty_form() -> MailboxForm {
         target_folder: "Postkorb/Importiert".into(),
         poll_secs: "60".into(),
         verify: VerifyChoice::default().word().into(),
+        ack_hours: postkorb_core::ack::DEFAULT_HOURS.to_string(),
         ..Default::default()
     }
 }
@@ -232,7 +254,7 @@ fn url_segment(name: &str) -> String {
 }
 
 /// Words under `/optionen/e-mail/` that are pages of their own, so no mailbox may be named so.
-const RESERVED: [&str; 3] = ["neu", "oauth", "adressen"];
+const RESERVED: [&str; 4] = ["neu", "oauth", "adressen", "versand"];
 
 /// The German reason a new mailbox's name is refused, if it is.
 fn name_problem(name: &str) -> Option<&'static str> {

@@ -17,6 +17,7 @@ mod oauth;
 pub(crate) mod protokoll;
 mod routes;
 mod search;
+mod smtp;
 pub(crate) mod webhooks;
 
 use axum::Router;
@@ -166,6 +167,8 @@ pub fn routes() -> Router<WebState> {
         .route("/optionen/e-mail/{name}/oauth", post(oauth::start))
         .route("/oauth/callback", get(oauth::callback))
         .route("/optionen/e-mail/adressen", get(routes::show).post(routes::add))
+        .route(smtp::PAGE, get(smtp::show).post(smtp::save))
+        .route("/optionen/e-mail/versand/test", post(smtp::test))
         .route("/optionen/e-mail/adressen/{id}/loeschen", post(routes::remove))
         .route("/mitarbeiter", get(employees::list))
         .route("/mitarbeiter/neu", get(employees::new_form).post(employees::create))

@@ -258,6 +258,7 @@ async fn admins_screens(b: &Browser, size: Size) {
     let edit = link_to(b, "main a[href^='/optionen/e-mail/']", "default").await;
     visit(b, size, &edit, "Einstellungen für den E-Mail Empfang", "e-mail-empfang").await;
     visit(b, size, "/optionen/e-mail/neu", "Einstellungen für den E-Mail Empfang", "neues-postfach").await;
+    visit(b, size, "/optionen/e-mail/versand", "E-Mail-Versand", "e-mail-versand").await;
     visit(b, size, "/optionen/e-mail/adressen", "E-Mail-Adressen verwalten", "adressen").await;
     // Löschen asks first: the confirmation page, then back without deleting.
     b.click("form[action$='/loeschen'] button").await;
