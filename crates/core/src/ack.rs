@@ -167,8 +167,9 @@ pub struct Ack {
     pub in_reply_to: Option<String>,
 }
 
-/// The decision (see the module doc); `own` are the office's addresses (the mailbox, the sender
-/// address, every employee's work e-mail), compared without case. The period is checked after
+/// The decision (see the module doc); `own` are the office's own robot addresses (its mailboxes,
+/// the sender address of its mail — not the employees' work e-mails: field staff mailing the
+/// office are whom the reply is for), compared without case. The period is checked after
 /// this, by `Store::ack_claim`.
 pub fn decide(facts: &AckFacts, arrival: &Arrival, settings: &AckSettings, own: &[String]) -> Option<Ack> {
     judge(facts, arrival, settings, own).ok()

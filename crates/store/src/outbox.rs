@@ -50,6 +50,8 @@ pub struct OutboxItem {
     pub assignee: Option<(i64, String)>,
     /// A kept mail's reason code.
     pub reason: Option<String>,
+    /// The mailbox the mail came from (none for a Vorgang made otherwise).
+    pub mailbox_id: Option<i64>,
 }
 
 /// A delivery a channel's fan-out asks for.
@@ -155,7 +157,7 @@ impl Store {
         let (mut last_event, mut last_kept): (i64, i64) = (cursor.try_get(0)?, cursor.try_get(1)?);
         let events = sqlx::query(
             "SELECT e.id, e.case_id, e.at_ms, e.kind, e.payload, c.subject, c.from_addr,
-                    e.employee_id, emp.name AS emp_name, c.assignee, a.name AS a_name
+                    e.employee_id, emp.name AS emp_name, c.assignee, a.name AS a_name, c.mailbox_id
              FROM case_events e JOIN cases c ON c.id = e.case_id
              LEFT JOIN employees emp ON emp.id = e.employee_id
              LEFT JOIN employees a ON a.id = c.assignee
@@ -183,10 +185,12 @@ impl Store {
                 employee: person(r.try_get(7)?, r.try_get(8)?),
                 assignee: person(r.try_get(9)?, r.try_get(10)?),
                 reason: None,
+                mailbox_id: r.try_get(11)?,
             });
         }
         let kept = sqlx::query(
-            "SELECT id, kept_ms, subject, from_addr, reason_code FROM kept WHERE id > $1 ORDER BY id LIMIT $2",
+            "SELECT id, kept_ms, subject, from_addr, reason_code, mailbox_id, ack_facts FROM kept
+             WHERE id > $1 ORDER BY id LIMIT $2",
         )
         .bind(last_kept)
         .bind(limit)
@@ -195,6 +199,9 @@ impl Store {
         for r in &kept {
             let id: i64 = r.try_get(0)?;
             last_kept = last_kept.max(id);
+            // What the Eingangsbestätigung needs, as a Vorgang's `created` event has it (`"ack"`).
+            let ack: Option<String> = r.try_get(6)?;
+            let ack = ack.and_then(|a| serde_json::from_str::<serde_json::Value>(&a).ok());
             items.push(OutboxItem {
                 key: format!("kept_{id}"),
                 event_id: None,
@@ -202,12 +209,13 @@ impl Store {
                 case_id: None,
                 kind: "kept".into(),
                 at_ms: r.try_get(1)?,
-                payload: serde_json::json!({}),
+                payload: ack.map_or_else(|| serde_json::json!({}), |a| serde_json::json!({ "ack": a })),
                 subject: r.try_get(2)?,
                 from_addr: r.try_get(3)?,
                 employee: None,
                 assignee: None,
                 reason: Some(r.try_get(4)?),
+                mailbox_id: r.try_get(5)?,
             });
         }
         for item in &items {

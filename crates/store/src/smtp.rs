@@ -139,6 +139,18 @@ impl Store {
         Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
     }
 
+    /// Takes back the claim `ack_claim` made at `claimed_ms` (its mail could not be sent), so a
+    /// retry may send it; a later claim is left alone.
+    pub async fn ack_unclaim(&self, mailbox_id: i64, sender: &str, claimed_ms: i64) -> Result<()> {
+        sqlx::query("DELETE FROM ack_sent WHERE mailbox_id = $1 AND sender = $2 AND sent_ms = $3")
+            .bind(mailbox_id)
+            .bind(sender.trim().to_lowercase())
+            .bind(claimed_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Records „an Eingangsbestätigung goes to `sender` now“ for the mailbox — only if none was
     /// recorded within the last `hours` (one conditional upsert: of racing instances exactly one
     /// gets true). True: send it. The address is compared in lower case.

@@ -450,6 +450,7 @@ fn check_webhook_payloads(spec: &Value) {
         employee: Some((2, "Bernd".into())),
         assignee: case.then(|| (2, "Bernd".into())),
         reason: (!case).then(|| "no_route".into()),
+        mailbox_id: Some(1),
     };
     for (ty, kind, _) in webhook::EVENT_TYPES {
         let body = webhook::payload(&item(kind, kind != "kept"), ty, "https://postkorb.example");

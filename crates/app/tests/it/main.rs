@@ -14,6 +14,7 @@ mod hostile_import;
 mod layers;
 mod lease_crash;
 mod mailboxes_two;
+mod notify_send;
 mod oauth;
 mod office;
 mod onboarding;

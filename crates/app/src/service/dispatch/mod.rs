@@ -27,6 +27,8 @@ use postkorb_store::{Attempt, Delivery, NewDelivery, OutboxItem, Store};
 
 use crate::secret::SecretKey;
 
+pub mod ack;
+pub mod email;
 pub mod webhook;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -57,7 +59,7 @@ pub trait Channel: Send + Sync {
 
 /// The channels the dispatcher serves.
 pub fn channels() -> Vec<Arc<dyn Channel>> {
-    vec![Arc::new(webhook::Webhooks)]
+    vec![Arc::new(webhook::Webhooks), Arc::new(email::Notifications), Arc::new(ack::Acknowledgements)]
 }
 
 /// What channels need: the store, the key for their secrets, the network policy, the public URL.
@@ -69,9 +71,17 @@ pub struct Deps {
     /// `public_url` of the settings, for links in messages (empty: paths only).
     pub public_url: String,
     pub backoff: Backoff,
+    /// Notification mails quote the mail's first lines (`Settings::notify_include_text`).
+    pub include_text: bool,
+    pub clock: crate::clock::Clock,
 }
 
 impl Deps {
+    /// Now on the dispatcher's clock (a test's clock is an argument of `Ctx`).
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
     pub fn of(ctx: &crate::Ctx) -> anyhow::Result<Deps> {
         Ok(Deps {
             store: ctx.store.clone(),
@@ -79,6 +89,8 @@ impl Deps {
             net: ctx.settings.net(),
             public_url: ctx.settings.public_url.clone().unwrap_or_default().trim_end_matches('/').to_string(),
             backoff: Backoff::from_env(),
+            include_text: ctx.settings.notify_include_text,
+            clock: ctx.clock.clone(),
         })
     }
 }
@@ -130,6 +142,8 @@ pub struct Round {
     pub retried: usize,
     pub failed: usize,
     pub paused: usize,
+    /// Daily summaries sent (e-mail notifications).
+    pub digests: usize,
 }
 
 /// The dispatcher of one instance.
@@ -196,6 +210,10 @@ impl Dispatcher {
                     break;
                 }
             }
+        }
+        // The daily summaries of the e-mail notifications whose time has come.
+        if self.channels.iter().any(|c| c.name() == email::CHANNEL) {
+            round.digests = email::send_due_digests(&self.deps, now_ms).await?;
         }
         Ok(round)
     }
