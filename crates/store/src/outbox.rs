@@ -135,6 +135,21 @@ fn person(id: Option<i64>, name: Option<String>) -> Option<(i64, String)> {
 }
 
 impl Store {
+    /// Whether `channel` has events or kept mails to fan out (or no cursor yet): one cheap read, so
+    /// a dispatcher round with nothing new does not prepare a fan-out (which may read much).
+    pub async fn outbox_has_new(&self, channel: &str) -> Result<bool> {
+        let new: i64 = sqlx::query_scalar(
+            "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM outbox_cursors WHERE channel = $1)
+                  OR EXISTS (SELECT 1 FROM case_events WHERE id > (SELECT last_event_id FROM outbox_cursors WHERE channel = $1))
+                  OR EXISTS (SELECT 1 FROM kept WHERE id > (SELECT last_kept_id FROM outbox_cursors WHERE channel = $1))
+                THEN CAST(1 AS BIGINT) ELSE CAST(0 AS BIGINT) END",
+        )
+        .bind(channel)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(new == 1)
+    }
+
     /// Fans out up to `limit` events and `limit` kept mails after `channel`'s cursor: `plan` says
     /// which deliveries each makes; they are inserted (an existing one is left alone) and the
     /// cursor moved, in one transaction. Returns how many items were read (0: up to date).

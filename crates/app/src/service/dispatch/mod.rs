@@ -163,7 +163,7 @@ impl Dispatcher {
     pub async fn once(&self, now_ms: i64) -> anyhow::Result<Round> {
         let mut round = Round::default();
         for channel in &self.channels {
-            loop {
+            while self.deps.store.outbox_has_new(channel.name()).await? {
                 let plan = channel.fan_out(&self.deps).await?;
                 let read = self.deps.store.outbox_fan_out(channel.name(), BATCH, now_ms, plan).await?;
                 round.fanned_out += read;
