@@ -55,7 +55,7 @@ pub use login_limit::{LoginLimits, LoginRefused};
 pub use mailboxes::{MailboxDeleted, MailboxRecord};
 pub use oauth::{OAuthFields, OAuthTokens};
 pub use outbox::{Attempt, Delivery, NewDelivery, OutboxItem};
-pub use search::{SearchHit, SearchPage, SearchProgress, SearchQuery, SearchStatus, Searcher};
+pub use search::{SEARCH_WINDOW, SearchHit, SearchPage, SearchProgress, SearchQuery, SearchStatus, Searcher};
 pub use sessions::SessionUser;
 pub use smtp::SmtpRecord;
 pub use tokens::ApiToken;

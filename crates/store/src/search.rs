@@ -44,6 +44,8 @@ use crate::rows::{V, insert_rows};
 use crate::{Backend, Result, Store};
 
 pub use analyze::query_terms;
+/// How many of the newest matches a search ranks together (the rest follow newest first).
+pub use query::WINDOW as SEARCH_WINDOW;
 
 /// The mail's text is indexed (and kept for the snippet) up to this many bytes: the start of a
 /// mail says what it is about, and the index costs the import in proportion (bench: 64 KiB made

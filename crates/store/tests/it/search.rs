@@ -334,12 +334,14 @@ async fn a_note_is_found_with_its_vorgang() {
 /// the pages — the window best first, then the older ones newest first.
 #[tokio::test]
 async fn beyond_the_ranked_window_the_older_matches_follow_newest_first() {
+    const WINDOW: usize = postkorb_store::SEARCH_WINDOW as usize;
+    const N: usize = WINDOW + 10;
     for (store, _d) in backends().await {
         let o = office(&store).await;
-        let items: Vec<_> = (0..1010)
+        let items: Vec<_> = (0..N)
             .map(|i| {
-                // Every 100th has the word in its subject too: ranked first within the window.
-                let subject = if i % 100 == 0 { format!("Vollmacht Nr {i}") } else { format!("Brief {i}") };
+                // Every 20th has the word in its subject too: ranked first within the window.
+                let subject = if i % 20 == 0 { format!("Vollmacht Nr {i}") } else { format!("Brief {i}") };
                 let mut it = item(&format!("w{i}"), &subject, to(&o, o.bernd));
                 it.mail.text = "Die Vollmacht liegt bei.".into();
                 it.mail.attachments.clear();
@@ -347,26 +349,37 @@ async fn beyond_the_ranked_window_the_older_matches_follow_newest_first() {
             })
             .collect();
         let ids: Vec<i64> = store.commit_batch(o.mailbox, &items, 1).await.unwrap().iter().map(case_of).collect();
-        let mut seen = Vec::new();
-        let mut page = 1;
-        loop {
-            let q = SearchQuery { page, per_page: 100, ..query("Vollmacht") };
-            let p = store.search(Searcher::Employee(o.bernd), &q).await.unwrap();
-            seen.extend(p.hits.iter().map(|h| h.case.id));
-            if !p.more {
-                break;
+        // Every page, with PostgreSQL's first step walking `walk` entries (SQLite has no walk).
+        let pages = |walk: u64| {
+            let store = store.clone();
+            async move {
+                let (mut seen, mut page) = (Vec::new(), 1);
+                loop {
+                    let q = SearchQuery { page, per_page: 20, ..query("Vollmacht") };
+                    let p = store.search_walking(Searcher::Employee(o.bernd), &q, walk).await.unwrap();
+                    seen.extend(p.hits.iter().map(|h| h.case.id));
+                    if !p.more {
+                        return (seen, page);
+                    }
+                    page += 1;
+                }
             }
-            page += 1;
-        }
-        assert_eq!(page, 11);
-        // The window: the newest 1,000; those with the word in the subject first (1000, 900, …,
-        // 100; 0 is older than the window), then the rest newest first; then the 10 oldest.
-        let subject_ones: Vec<i64> = (1..=10).rev().map(|k| ids[k * 100]).collect();
-        assert_eq!(seen[..10], subject_ones[..], "{:?}", store.backend());
-        assert_eq!(seen[10], ids[1009]);
-        assert_eq!(seen[1000..], ids[..10].iter().rev().copied().collect::<Vec<_>>()[..]);
+        };
+        let (seen, page) = pages(50_000).await;
+        assert_eq!(page as usize, N.div_ceil(20));
+        // The window: the newest WINDOW; those with the word in the subject first, newest first
+        // (the oldest ones, below the window, are not among them), then the rest newest first;
+        // then the 10 oldest, newest first.
+        let subject_ones: Vec<i64> = (10..N).rev().filter(|i| i % 20 == 0).map(|i| ids[i]).collect();
+        assert_eq!(seen[..subject_ones.len()], subject_ones[..], "{:?}", store.backend());
+        assert_eq!(seen[subject_ones.len()], ids[N - 1]);
+        assert_eq!(seen[WINDOW..], ids[..10].iter().rev().copied().collect::<Vec<_>>()[..]);
         let mut sorted = seen.clone();
         sorted.sort();
         assert_eq!(sorted, ids, "each once");
+        // A short walk (the window's rest from the older entries) gives the same order.
+        for walk in [1, 7, 133, 205] {
+            assert_eq!(pages(walk).await, (seen.clone(), page), "walk {walk} ({:?})", store.backend());
+        }
     }
 }
