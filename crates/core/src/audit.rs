@@ -158,10 +158,26 @@ pub enum AuditEntry {
         webhook: i64,
         name: String,
     },
+    /// A Vorgang's original mail (.eml) was downloaded (page or API), with its subject then.
+    DownloadCase {
+        case: i64,
+        subject: String,
+    },
+    /// An attachment of a Vorgang was downloaded, with its file name then.
+    DownloadAttachment {
+        case: i64,
+        attachment: i64,
+        name: String,
+    },
+    /// The original (.eml) of a kept mail („Nicht zugeordnete E-Mails“) was downloaded.
+    DownloadKept {
+        kept: i64,
+        subject: String,
+    },
 }
 
 /// The kinds, for the Protokoll's filter: (action word, German name).
-pub const KINDS: [(&str, &str); 26] = [
+pub const KINDS: [(&str, &str); 30] = [
     ("add_route", "Zuordnung angelegt"),
     ("remove_route", "Zuordnung gelöscht"),
     ("discard_kept", "E-Mail verworfen"),
@@ -188,6 +204,10 @@ pub const KINDS: [(&str, &str); 26] = [
     ("webhook_secret", "Neues Geheimnis eines Webhooks"),
     ("webhook_paused", "Webhook pausiert"),
     ("resume_webhook", "Webhook fortgesetzt"),
+    ("save_smtp", "E-Mail-Versand gespeichert"),
+    ("download_case", "Original eines Vorgangs heruntergeladen"),
+    ("download_attachment", "Anhang heruntergeladen"),
+    ("download_kept", "Original einer nicht zugeordneten E-Mail heruntergeladen"),
 ];
 
 /// `TT.MM.JJJJ HH:MM` on the office's clock.
@@ -235,6 +255,9 @@ impl AuditEntry {
             AuditEntry::WebhookSecret { .. } => "webhook_secret",
             AuditEntry::WebhookPaused { .. } => "webhook_paused",
             AuditEntry::ResumeWebhook { .. } => "resume_webhook",
+            AuditEntry::DownloadCase { .. } => "download_case",
+            AuditEntry::DownloadAttachment { .. } => "download_attachment",
+            AuditEntry::DownloadKept { .. } => "download_kept",
         }
     }
 
@@ -338,6 +361,15 @@ impl AuditEntry {
             }
             AuditEntry::WebhookPaused { name, .. } => format!("hat den Webhook {} pausiert", label(name)),
             AuditEntry::ResumeWebhook { name, .. } => format!("hat den Webhook {} fortgesetzt", label(name)),
+            AuditEntry::DownloadCase { case, subject } => {
+                format!("hat das Original der E-Mail {} (Vorgang {case}) heruntergeladen", quoted(subject))
+            }
+            AuditEntry::DownloadAttachment { case, name, .. } => {
+                format!("hat den Anhang {} aus Vorgang {case} heruntergeladen", label(name))
+            }
+            AuditEntry::DownloadKept { subject, .. } => {
+                format!("hat das Original der nicht zugeordneten E-Mail {} heruntergeladen", quoted(subject))
+            }
         }
     }
 
@@ -352,6 +384,9 @@ impl AuditEntry {
             AuditEntry::WebhookSecret { webhook: 1, name: hook() },
             AuditEntry::WebhookPaused { webhook: 1, name: hook() },
             AuditEntry::ResumeWebhook { webhook: 1, name: hook() },
+            AuditEntry::DownloadCase { case: 9, subject: "Schadenmeldung Kfz".into() },
+            AuditEntry::DownloadAttachment { case: 9, attachment: 3, name: "schaden.pdf".into() },
+            AuditEntry::DownloadKept { kept: 4, subject: "".into() },
             AuditEntry::AddRoute { row: 1, from: p(2, "Bernd Büro"), to: p(3, "Clara Chef"), kept: None },
             AuditEntry::AddRoute { row: 1, from: p(2, "Bernd Büro"), to: p(3, "Clara Chef"), kept: Some(4) },
             AuditEntry::RemoveRoute { row: 1, from: p(2, "Bernd Büro"), to: p(3, "Clara Chef") },
@@ -457,7 +492,28 @@ pub fn legacy_german(action: &str) -> String {
         "enable_mailbox" => "hat ein Postfach wieder eingeschaltet",
         "add_absence" => "hat eine Abwesenheit eingetragen",
         "end_absence" => "hat eine Abwesenheit beendet",
+        "save_smtp" => "hat die Einstellungen für den E-Mail-Versand gespeichert",
         _ => "hat eine Änderung vorgenommen",
     };
     what.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{AuditEntry, KINDS};
+
+    /// Every kind can be chosen in the Protokoll's filter, under its own action word, once.
+    #[test]
+    fn every_kind_is_in_the_filter_once() {
+        let mut codes: Vec<&str> = AuditEntry::samples().iter().map(AuditEntry::code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        let mut kinds: Vec<&str> = KINDS.iter().map(|(c, _)| *c).collect();
+        kinds.sort_unstable();
+        assert_eq!(codes, kinds);
+        for entry in AuditEntry::samples() {
+            let json = serde_json::to_value(&entry).unwrap();
+            assert_eq!(json["action"], entry.code(), "the JSON's action is the column's word");
+        }
+    }
 }

@@ -102,11 +102,47 @@ impl Store {
         Ok((rows, total))
     }
 
+    /// Deletes at most `limit` of the oldest audit rows written before `before_ms`, in a transaction
+    /// of its own, and returns their ids: the retention run's one way to shorten the log
+    /// ([`purge_audit_in`] inside a larger transaction).
+    pub async fn purge_audit_log(&self, before_ms: i64, limit: i64) -> Result<Vec<i64>> {
+        let mut tx = self.begin_write().await?;
+        let ids = purge_audit_in(&mut tx, before_ms, limit).await?;
+        tx.commit().await?;
+        Ok(ids)
+    }
+
     /// Everyone who appears as actor in the log (for the filter).
     pub async fn audit_actors(&self) -> Result<Vec<String>> {
         let rows = sqlx::query("SELECT DISTINCT actor FROM audit_log ORDER BY actor").fetch_all(&self.pool).await?;
         rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
+}
+
+/// The only way rows leave the audit log (append-only, migration 0027): deletes at most `limit` of
+/// the oldest rows written before `before_ms` and returns their ids, oldest first — for the
+/// retention run, which records them in its Löschprotokoll. Runs in a transaction of its own on
+/// `conn`, or in a savepoint when `conn` is already inside the caller's: it declares the cut-off in
+/// `audit_purge` (the triggers let a DELETE through only for rows older than a declared cut-off),
+/// deletes, and removes the declaration before it commits, so no other transaction ever sees it.
+/// Nothing else — no page, API route or command — changes or deletes an audit row.
+pub(crate) async fn purge_audit_in(conn: &mut sqlx::AnyConnection, before_ms: i64, limit: i64) -> Result<Vec<i64>> {
+    use sqlx::Connection;
+    let mut tx = conn.begin().await?;
+    sqlx::query("INSERT INTO audit_purge (before_ms) VALUES ($1)").bind(before_ms).execute(&mut *tx).await?;
+    let rows = sqlx::query(
+        "DELETE FROM audit_log WHERE id IN \
+         (SELECT id FROM audit_log WHERE at_ms < $1 ORDER BY id LIMIT $2) RETURNING id",
+    )
+    .bind(before_ms)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM audit_purge").execute(&mut *tx).await?;
+    tx.commit().await?;
+    let mut ids = rows.iter().map(|r| r.try_get(0)).collect::<std::result::Result<Vec<i64>, _>>()?;
+    ids.sort_unstable();
+    Ok(ids)
 }
 
 /// Appends a typed entry on `conn` (inside the caller's transaction where there is one).

@@ -52,6 +52,7 @@ pub fn routes() -> Router<WebState> {
         .route("/webhooks/{id}/secret", post(crate::api_webhooks::new_secret))
         .route("/deliveries", get(crate::api_webhooks::deliveries))
         .route("/deliveries/{id}/retry", post(crate::api_webhooks::retry))
+        .route("/audit", get(crate::api_audit::list))
 }
 
 fn require(e: &Employee, p: Permission) -> Result<(), ApiError> {
@@ -107,7 +108,10 @@ async fn get_case(State(s): State<WebState>, h: HeaderMap, Path(id): Path<i64>) 
 async fn raw_case(State(s): State<WebState>, h: HeaderMap, Path(id): Path<i64>) -> ApiResult {
     let me = api_user(&s, &h).await?;
     let c = visible_case(&s, &me, id).await?;
-    Ok(download(&format!("vorgang-{id}.eml"), "message/rfc822", s.store.raw(c.raw_id).await?))
+    let raw = s.store.raw(c.raw_id).await?;
+    let entry = postkorb_core::AuditEntry::DownloadCase { case: id, subject: c.summary.subject };
+    s.store.audit_entry(now_ms(), &actor(&me), &entry).await?;
+    Ok(download(&format!("vorgang-{id}.eml"), "message/rfc822", raw))
 }
 
 async fn set_done(s: &WebState, h: &HeaderMap, id: i64, done: bool) -> ApiResult {

@@ -6,10 +6,12 @@
 //! through [`Hooks`], so this crate does no mail IO of its own.
 
 mod api;
+mod api_audit;
 mod api_notify;
 mod api_webhooks;
 mod api_work;
 mod auth;
+mod csv;
 mod error;
 #[cfg(test)]
 mod german;

@@ -276,7 +276,15 @@ async fn every_api_answer_matches_the_schema_its_openapi_document_names() {
         Call::new("DELETE", "/webhooks/{id}", "/webhooks/1", b),
         Call::new("DELETE", "/webhooks/{id}", "/webhooks/1", a),
         Call::new("DELETE", "/webhooks/{id}", "/webhooks/1", a),
+        Call::new("GET", "/audit", "/audit", a),
+        Call::new("GET", "/audit", "/audit?action=download_case&from=2000-01-01&until=2999-12-31&limit=1&offset=0", a),
+        Call::new("GET", "/audit", "/audit?actor=cli", a),
+        Call::new("GET", "/audit", "/audit?from=gestern", a),
+        Call::new("GET", "/audit", "/audit", b),
+        Call::new("GET", "/audit", "/audit", ""),
     ];
+    // An entry of an older version: no kind, a free detail (both nullable in the document).
+    store.audit(1, "cli", "what_is_this", "old text").await.unwrap();
 
     let (status, _, body) = send(&app, &Call::new("GET", "", "/openapi.json", "")).await;
     assert_eq!(status, StatusCode::OK);
@@ -322,6 +330,9 @@ async fn every_api_answer_matches_the_schema_its_openapi_document_names() {
         ("/webhooks/{id}", 404),
         ("/deliveries", 400),
         ("/deliveries/{id}/retry", 200),
+        ("/audit", 200),
+        ("/audit", 400),
+        ("/audit", 403),
     ] {
         assert!(seen.iter().any(|(_, t, s)| *t == template && *s == status), "{template} → {status} was checked");
     }

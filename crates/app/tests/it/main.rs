@@ -27,6 +27,7 @@ mod serve;
 mod smtp_send;
 mod test_dns;
 mod web_absence;
+mod web_audit;
 mod web_cases;
 mod web_http;
 mod web_live;

@@ -2,6 +2,7 @@
 //! PostgreSQL.
 
 mod absences;
+mod audit_log;
 mod blobs;
 mod case_events;
 mod common;

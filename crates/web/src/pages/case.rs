@@ -287,6 +287,8 @@ pub async fn attachment(
 ) -> Result<Response, WebError> {
     load(&state, &user, id).await?;
     let (meta, bytes) = crate::view::attachment(&state.store, id, aid).await?;
+    let entry = postkorb_core::AuditEntry::DownloadAttachment { case: id, attachment: aid, name: meta.name.clone() };
+    state.store.audit_entry(now_ms(), &user.actor(), &entry).await?;
     Ok(download(&meta.name, &meta.content_type, bytes))
 }
 
@@ -297,6 +299,8 @@ pub async fn original(
 ) -> Result<Response, WebError> {
     let case = load(&state, &user, id).await?;
     let raw = state.store.raw(case.raw_id).await?;
+    let entry = postkorb_core::AuditEntry::DownloadCase { case: id, subject: case.summary.subject.clone() };
+    state.store.audit_entry(now_ms(), &user.actor(), &entry).await?;
     Ok(download(&format!("vorgang-{id}.eml"), "message/rfc822", raw))
 }
 

@@ -163,7 +163,12 @@ pub async fn original(
 ) -> Result<Response, WebError> {
     user.require(Permission::ManageMailImport)?;
     let k = state.store.kept_mail(id).await?;
-    Ok(download(&format!("nicht-zugeordnet-{id}.eml"), "message/rfc822", state.store.raw(k.raw_id).await?))
+    let raw = state.store.raw(k.raw_id).await?;
+    state
+        .store
+        .audit_entry(now_ms(), &user.actor(), &AuditEntry::DownloadKept { kept: id, subject: k.subject })
+        .await?;
+    Ok(download(&format!("nicht-zugeordnet-{id}.eml"), "message/rfc822", raw))
 }
 
 #[derive(Deserialize)]

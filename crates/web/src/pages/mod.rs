@@ -15,6 +15,7 @@ mod mailbox;
 mod notifications;
 mod oauth;
 pub(crate) mod protokoll;
+mod protokoll_csv;
 mod routes;
 mod search;
 mod smtp;
@@ -183,6 +184,7 @@ pub fn routes() -> Router<WebState> {
         .route("/nicht-zugeordnet/{id}/zuweisen", post(kept::route_once))
         .route("/nicht-zugeordnet/{id}/verwerfen", post(kept::discard))
         .route("/protokoll", get(protokoll::show))
+        .route(protokoll_csv::PATH, get(protokoll_csv::export))
         .route("/suche", get(search::show))
         .route(webhooks::LIST, get(webhooks::list).post(webhooks::create))
         .route("/optionen/webhooks/{id}/geheimnis", post(webhooks::new_secret))

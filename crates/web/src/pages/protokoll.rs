@@ -7,7 +7,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Html;
 use postkorb_core::mailbox::AuthKind;
-use postkorb_core::time::{berlin_to_utc, civil_from_ms, parse_iso_date};
+use postkorb_core::time::{parse_berlin_day, parse_berlin_day_end};
 use postkorb_core::{Employee, Permission, audit};
 use postkorb_store::{AuditFilter, AuditRow};
 use serde::Deserialize;
@@ -43,19 +43,18 @@ pub struct ChangeRow {
 #[derive(Debug, Default, Deserialize)]
 pub struct ChangesQuery {
     #[serde(default)]
-    art: String,
+    pub(crate) art: String,
     #[serde(default)]
-    wer: String,
+    pub(crate) wer: String,
     #[serde(default)]
-    von: String,
+    pub(crate) von: String,
     #[serde(default)]
-    bis: String,
+    pub(crate) bis: String,
     #[serde(default)]
     seite: Option<i64>,
 }
 
 const PAGE: i64 = 50;
-const DAY_MS: i64 = 86_400_000;
 
 #[derive(Template)]
 #[template(path = "protokoll.html")]
@@ -83,6 +82,7 @@ pub fn actor_name(actor: &str, employees: &[Employee]) -> String {
     match actor {
         "cli" => "Die Kommandozeile".into(),
         "postkorb" => "Postkorb (bei der Aktualisierung)".into(),
+        _ if actor.starts_with("api:") => format!("{} (über die Schnittstelle)", actor_name(&actor[4..], employees)),
         _ => employees
             .iter()
             .find(|e| e.username.as_deref() == Some(actor))
@@ -102,7 +102,25 @@ pub fn change_row(r: &AuditRow, employees: &[Employee]) -> ChangeRow {
     ChangeRow { when: german_time(r.at_ms), sentence: format!("{who} {what}"), old_detail }
 }
 
-fn query_string(q: &ChangesQuery) -> String {
+/// The filter of „Änderungen“ (page, CSV and `GET /api/v1/audit`): kind, actor, and the office
+/// days `von` to `bis` (`JJJJ-MM-TT`, both included, Europe/Berlin); empty means „alle“. A wrong
+/// date gives the German message.
+pub fn audit_filter(art: &str, wer: &str, von: &str, bis: &str) -> Result<AuditFilter, String> {
+    let day = |s: &str, parse: fn(&str) -> Option<i64>| match s.trim() {
+        "" => Ok(None),
+        s => parse(s)
+            .map(Some)
+            .ok_or_else(|| "Bitte geben Sie die Daten als Datum an (zum Beispiel 2026-03-31).".to_string()),
+    };
+    Ok(AuditFilter {
+        action: (!art.is_empty()).then(|| art.to_string()),
+        actor: (!wer.is_empty()).then(|| wer.to_string()),
+        from_ms: day(von, parse_berlin_day)?,
+        to_ms: day(bis, parse_berlin_day_end)?,
+    })
+}
+
+pub(crate) fn query_string(q: &ChangesQuery) -> String {
     let enc = |s: &str| {
         s.bytes()
             .map(|b| match b {
@@ -147,22 +165,11 @@ pub async fn show(
         });
     }
     let employees = state.store.employees().await?;
-    // A day of the office (Europe/Berlin): from its midnight to the next.
-    let midnight = |day_ms: i64| {
-        let (y, m, d, _, _) = civil_from_ms(day_ms);
-        berlin_to_utc(y, m, d, 0, 0)
+    let (filter, filter_error) = match audit_filter(&q.art, &q.wer, &q.von, &q.bis) {
+        Ok(f) => (f, None),
+        Err(e) => (audit_filter(&q.art, &q.wer, "", "").unwrap_or_default(), Some(e)),
     };
-    let date = |s: &str| if s.trim().is_empty() { Ok(None) } else { parse_iso_date(s.trim()).map(Some).ok_or(()) };
-    let (from_ms, to_ms, filter_error) = match (date(&q.von), date(&q.bis)) {
-        (Ok(f), Ok(t)) => (f.map(midnight), t.map(|t| midnight(t + DAY_MS)), None),
-        _ => (None, None, Some("Bitte geben Sie die Daten als Datum an (zum Beispiel 2026-03-31).".to_string())),
-    };
-    let filter = AuditFilter {
-        action: (!q.art.is_empty()).then(|| q.art.clone()),
-        actor: (!q.wer.is_empty()).then(|| q.wer.clone()),
-        from_ms,
-        to_ms,
-    };
+    let (from_ms, to_ms) = (filter.from_ms, filter.to_ms);
     let page = q.seite.unwrap_or(1).max(1);
     let (rows, total) = state.store.audit_page(&filter, PAGE, (page - 1) * PAGE).await?;
     let changes = rows.iter().map(|r| change_row(r, &employees)).collect();
