@@ -158,10 +158,30 @@ pub enum AuditEntry {
         webhook: i64,
         name: String,
     },
+    /// Issue 18: a Sperre set on a Vorgang (`case`) or a kept mail (`kept`); `kind` is
+    /// `retention::HoldKind`'s code, `until_ms` its end or review date.
+    SetHold {
+        hold: i64,
+        case: Option<i64>,
+        kept: Option<i64>,
+        kind: String,
+        until_ms: i64,
+    },
+    /// A Sperre lifted.
+    LiftHold {
+        hold: i64,
+        case: Option<i64>,
+        kept: Option<i64>,
+        kind: String,
+    },
+    /// The Aufbewahrungsfristen saved: what changed, in German („Erledigte Vorgänge: 6 → 8 Jahre“).
+    SaveRetention {
+        changes: Vec<String>,
+    },
 }
 
 /// The kinds, for the Protokoll's filter: (action word, German name).
-pub const KINDS: [(&str, &str); 26] = [
+pub const KINDS: [(&str, &str); 29] = [
     ("add_route", "Zuordnung angelegt"),
     ("remove_route", "Zuordnung gelöscht"),
     ("discard_kept", "E-Mail verworfen"),
@@ -188,6 +208,9 @@ pub const KINDS: [(&str, &str); 26] = [
     ("webhook_secret", "Neues Geheimnis eines Webhooks"),
     ("webhook_paused", "Webhook pausiert"),
     ("resume_webhook", "Webhook fortgesetzt"),
+    ("set_hold", "Sperre gesetzt"),
+    ("lift_hold", "Sperre aufgehoben"),
+    ("save_retention", "Aufbewahrungsfristen gespeichert"),
 ];
 
 /// `TT.MM.JJJJ HH:MM` on the office's clock.
@@ -202,6 +225,19 @@ fn quoted(s: &str) -> String {
 
 fn label(s: &str) -> String {
     if s.trim().is_empty() { "ohne Bezeichnung".to_string() } else { format!("„{}“", s.trim()) }
+}
+
+/// „Vorgang 12“ / „nicht zugeordnete E-Mail 4“.
+fn held_thing(case: Option<i64>, kept: Option<i64>) -> String {
+    match (case, kept) {
+        (Some(c), _) => format!("Vorgang {c}"),
+        (None, Some(k)) => format!("die nicht zugeordnete E-Mail {k}"),
+        (None, None) => "einen gelöschten Eintrag".to_string(),
+    }
+}
+
+fn hold_kind(code: &str) -> &'static str {
+    crate::retention::HoldKind::from_code(code).map_or("Sperre", crate::retention::HoldKind::german)
 }
 
 impl AuditEntry {
@@ -235,6 +271,9 @@ impl AuditEntry {
             AuditEntry::WebhookSecret { .. } => "webhook_secret",
             AuditEntry::WebhookPaused { .. } => "webhook_paused",
             AuditEntry::ResumeWebhook { .. } => "resume_webhook",
+            AuditEntry::SetHold { .. } => "set_hold",
+            AuditEntry::LiftHold { .. } => "lift_hold",
+            AuditEntry::SaveRetention { .. } => "save_retention",
         }
     }
 
@@ -338,6 +377,21 @@ impl AuditEntry {
             }
             AuditEntry::WebhookPaused { name, .. } => format!("hat den Webhook {} pausiert", label(name)),
             AuditEntry::ResumeWebhook { name, .. } => format!("hat den Webhook {} fortgesetzt", label(name)),
+            AuditEntry::SetHold { case, kept, kind, until_ms, .. } => format!(
+                "hat {} mit einer Sperre „{}“ bis {} belegt",
+                held_thing(*case, *kept),
+                hold_kind(kind),
+                when(*until_ms)
+            ),
+            AuditEntry::LiftHold { case, kept, kind, .. } => {
+                format!("hat die Sperre „{}“ von {} aufgehoben", hold_kind(kind), held_thing(*case, *kept))
+            }
+            AuditEntry::SaveRetention { changes } if changes.is_empty() => {
+                "hat die Aufbewahrungsfristen unverändert gespeichert".to_string()
+            }
+            AuditEntry::SaveRetention { changes } => {
+                format!("hat die Aufbewahrungsfristen geändert: {}", changes.join(", "))
+            }
         }
     }
 
@@ -347,6 +401,23 @@ impl AuditEntry {
         let mb = || "default".to_string();
         let hook = || "Maklerverwaltung".to_string();
         vec![
+            AuditEntry::SetHold {
+                hold: 1,
+                case: Some(9),
+                kept: None,
+                kind: "retention".into(),
+                until_ms: 1_785_571_200_000,
+            },
+            AuditEntry::SetHold {
+                hold: 2,
+                case: None,
+                kept: Some(4),
+                kind: "restriction".into(),
+                until_ms: 1_785_571_200_000,
+            },
+            AuditEntry::LiftHold { hold: 1, case: Some(9), kept: None, kind: "retention".into() },
+            AuditEntry::SaveRetention { changes: vec!["Erledigte Vorgänge: 6 → 8 Jahre".into()] },
+            AuditEntry::SaveRetention { changes: vec![] },
             AuditEntry::SaveWebhook { webhook: 1, name: hook() },
             AuditEntry::DeleteWebhook { webhook: 1, name: hook() },
             AuditEntry::WebhookSecret { webhook: 1, name: hook() },

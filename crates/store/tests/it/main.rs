@@ -15,6 +15,7 @@ mod notify;
 mod oauth;
 mod office;
 mod outbox;
+mod retention;
 mod search;
 mod smtp;
 mod workflow;
