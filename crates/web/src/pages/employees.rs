@@ -192,6 +192,7 @@ pub async fn new_form(user: CurrentUser) -> Result<Html<String>, WebError> {
         username: String::new(),
         perm_mail_import: false,
         perm_employees: false,
+        perm_privacy: false,
     };
     Ok(Html(EditPage::new(&user, 0, f, vec![]).render()?))
 }
@@ -430,6 +431,7 @@ pub(crate) fn sample_pages(nav: Nav) -> Vec<(String, String)> {
         username: String::new(),
         perm_mail_import: false,
         perm_employees: false,
+        perm_privacy: false,
     };
     let edit = EditPage {
         nav: Nav { name: nav.name.clone(), csrf: nav.csrf.clone(), ..nav },

@@ -35,6 +35,8 @@ pub struct Nav {
     pub csrf: String,
     pub can_import: bool,
     pub can_employees: bool,
+    /// „Datenschutz verwalten“ (issue 18).
+    pub can_privacy: bool,
     /// The key of the screen shown ("start", "mitarbeiter", …; "" for none).
     pub active: &'static str,
 }
@@ -49,7 +51,7 @@ pub struct NavEntry {
 }
 
 /// The menu, in its order, with who may see each entry.
-static MENU: [(NavEntry, Option<Permission>); 9] = [
+static MENU: [(NavEntry, Option<Permission>); 10] = [
     (NavEntry { key: "start", href: "/", label: "Startmaske", path: "Startmaske" }, None),
     (NavEntry { key: "suche", href: "/suche", label: "Suche", path: "Suche" }, None),
     (
@@ -100,6 +102,15 @@ static MENU: [(NavEntry, Option<Permission>); 9] = [
         },
         Some(Permission::ManageMailImport),
     ),
+    (
+        NavEntry {
+            key: "datenschutz",
+            href: "/optionen/datenschutz",
+            label: "Datenschutz",
+            path: "Optionen › Datenschutz",
+        },
+        Some(Permission::ManagePrivacy),
+    ),
 ];
 
 impl Nav {
@@ -109,6 +120,7 @@ impl Nav {
             csrf: user.csrf.clone(),
             can_import: user.employee.has(Permission::ManageMailImport),
             can_employees: user.employee.has(Permission::ManageEmployees),
+            can_privacy: user.employee.has(Permission::ManagePrivacy),
             active,
         }
     }
@@ -118,6 +130,7 @@ impl Nav {
             None => true,
             Some(Permission::ManageMailImport) => self.can_import,
             Some(Permission::ManageEmployees) => self.can_employees,
+            Some(Permission::ManagePrivacy) => self.can_privacy,
         }
     }
 
