@@ -14,6 +14,7 @@ pub(crate) mod kept;
 mod mailbox;
 mod notifications;
 mod oauth;
+mod privacy;
 pub(crate) mod protokoll;
 mod routes;
 mod search;
@@ -204,6 +205,10 @@ pub fn routes() -> Router<WebState> {
         .route("/optionen/webhooks/{id}/loeschen", post(webhooks::delete))
         .route("/optionen/zustellungen", get(deliveries::list))
         .route("/optionen/zustellungen/{id}/erneut", post(deliveries::retry))
+        .route(privacy::PAGE, get(privacy::show).post(privacy::save))
+        .route(privacy::LOG, get(privacy::log))
+        .route("/vorgang/{id}/sperre", post(privacy::set_hold))
+        .route("/vorgang/{id}/sperre/{hid}/aufheben", post(privacy::lift_hold))
         .route("/static/postkorb.css", get(css))
         .route("/static/live.js", get(live_js))
         .route("/ereignisse", get(crate::live::stream::events))
