@@ -42,7 +42,9 @@ mod tests {
     fn the_daily_run_is_due_from_its_time_on_the_offices_clock() {
         // (now, due day)
         let cases: &[(&str, Option<i64>)] = &[
-            ("2026-03-29 02:29", None),
+            ("2026-03-28 02:29", None),
+            // 02:29 does not exist on 29 March 2026 (summer time begins): read as 03:29.
+            ("2026-03-29 02:29", Some(20260329)),
             ("2026-03-29 03:00", Some(20260329)),
             ("2026-10-25 02:30", Some(20261025)),
             ("2026-12-31 23:59", Some(20261231)),
