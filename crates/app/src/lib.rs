@@ -82,6 +82,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Kept(cmd) => cli::mail::kept(&ctx, cmd).await,
         Command::Absence(cmd) => cli::absence::run(&ctx, cmd).await,
         Command::Smtp(cmd) => cli::smtp::run(&ctx, cmd).await,
+        Command::Retention(cmd) => cli::retention::run(&ctx, cmd).await,
         Command::Import(args) => cli::mail::import(&ctx, args).await,
         Command::MigrateDb { to } => cli::db::migrate_db(&ctx, &to).await,
         Command::Backup { file } => cli::db::backup(&ctx, &file).await,

@@ -174,10 +174,30 @@ pub enum AuditEntry {
         kept: i64,
         subject: String,
     },
+    /// Issue 18: a Sperre set on a Vorgang (`case`) or a kept mail (`kept`); `kind` is
+    /// `retention::HoldKind`'s code, `until_ms` its end or review date.
+    SetHold {
+        hold: i64,
+        case: Option<i64>,
+        kept: Option<i64>,
+        kind: String,
+        until_ms: i64,
+    },
+    /// A Sperre lifted.
+    LiftHold {
+        hold: i64,
+        case: Option<i64>,
+        kept: Option<i64>,
+        kind: String,
+    },
+    /// The Aufbewahrungsfristen saved: what changed, in German („Erledigte Vorgänge: 6 → 8 Jahre“).
+    SaveRetention {
+        changes: Vec<String>,
+    },
 }
 
 /// The kinds, for the Protokoll's filter: (action word, German name).
-pub const KINDS: [(&str, &str); 30] = [
+pub const KINDS: [(&str, &str); 33] = [
     ("add_route", "Zuordnung angelegt"),
     ("remove_route", "Zuordnung gelöscht"),
     ("discard_kept", "E-Mail verworfen"),
@@ -208,6 +228,9 @@ pub const KINDS: [(&str, &str); 30] = [
     ("download_case", "Original eines Vorgangs heruntergeladen"),
     ("download_attachment", "Anhang heruntergeladen"),
     ("download_kept", "Original einer nicht zugeordneten E-Mail heruntergeladen"),
+    ("set_hold", "Sperre gesetzt"),
+    ("lift_hold", "Sperre aufgehoben"),
+    ("save_retention", "Aufbewahrungsfristen gespeichert"),
 ];
 
 /// `TT.MM.JJJJ HH:MM` on the office's clock.
@@ -222,6 +245,19 @@ fn quoted(s: &str) -> String {
 
 fn label(s: &str) -> String {
     if s.trim().is_empty() { "ohne Bezeichnung".to_string() } else { format!("„{}“", s.trim()) }
+}
+
+/// „Vorgang 12“ / „nicht zugeordnete E-Mail 4“.
+fn held_thing(case: Option<i64>, kept: Option<i64>) -> String {
+    match (case, kept) {
+        (Some(c), _) => format!("Vorgang {c}"),
+        (None, Some(k)) => format!("die nicht zugeordnete E-Mail {k}"),
+        (None, None) => "einen gelöschten Eintrag".to_string(),
+    }
+}
+
+fn hold_kind(code: &str) -> &'static str {
+    crate::retention::HoldKind::from_code(code).map_or("Sperre", crate::retention::HoldKind::german)
 }
 
 impl AuditEntry {
@@ -258,6 +294,9 @@ impl AuditEntry {
             AuditEntry::DownloadCase { .. } => "download_case",
             AuditEntry::DownloadAttachment { .. } => "download_attachment",
             AuditEntry::DownloadKept { .. } => "download_kept",
+            AuditEntry::SetHold { .. } => "set_hold",
+            AuditEntry::LiftHold { .. } => "lift_hold",
+            AuditEntry::SaveRetention { .. } => "save_retention",
         }
     }
 
@@ -370,6 +409,21 @@ impl AuditEntry {
             AuditEntry::DownloadKept { subject, .. } => {
                 format!("hat das Original der nicht zugeordneten E-Mail {} heruntergeladen", quoted(subject))
             }
+            AuditEntry::SetHold { case, kept, kind, until_ms, .. } => format!(
+                "hat {} mit einer Sperre „{}“ bis {} belegt",
+                held_thing(*case, *kept),
+                hold_kind(kind),
+                when(*until_ms)
+            ),
+            AuditEntry::LiftHold { case, kept, kind, .. } => {
+                format!("hat die Sperre „{}“ von {} aufgehoben", hold_kind(kind), held_thing(*case, *kept))
+            }
+            AuditEntry::SaveRetention { changes } if changes.is_empty() => {
+                "hat die Aufbewahrungsfristen unverändert gespeichert".to_string()
+            }
+            AuditEntry::SaveRetention { changes } => {
+                format!("hat die Aufbewahrungsfristen geändert: {}", changes.join(", "))
+            }
         }
     }
 
@@ -379,6 +433,23 @@ impl AuditEntry {
         let mb = || "default".to_string();
         let hook = || "Maklerverwaltung".to_string();
         vec![
+            AuditEntry::SetHold {
+                hold: 1,
+                case: Some(9),
+                kept: None,
+                kind: "retention".into(),
+                until_ms: 1_785_571_200_000,
+            },
+            AuditEntry::SetHold {
+                hold: 2,
+                case: None,
+                kept: Some(4),
+                kind: "restriction".into(),
+                until_ms: 1_785_571_200_000,
+            },
+            AuditEntry::LiftHold { hold: 1, case: Some(9), kept: None, kind: "retention".into() },
+            AuditEntry::SaveRetention { changes: vec!["Erledigte Vorgänge: 6 → 8 Jahre".into()] },
+            AuditEntry::SaveRetention { changes: vec![] },
             AuditEntry::SaveWebhook { webhook: 1, name: hook() },
             AuditEntry::DeleteWebhook { webhook: 1, name: hook() },
             AuditEntry::WebhookSecret { webhook: 1, name: hook() },

@@ -27,15 +27,20 @@ pub enum Permission {
     ManageMailImport,
     /// Manage employees (Fenster › Mitarbeiter).
     ManageEmployees,
+    /// „Datenschutz verwalten“ (issue 18): retention periods, the Löschprotokoll, setting and lifting a
+    /// Sperre, and seeing Vorgänge under „Einschränkung der Verarbeitung“. Never implied by another right.
+    ManagePrivacy,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 2] = [Permission::ManageMailImport, Permission::ManageEmployees];
+    pub const ALL: [Permission; 3] =
+        [Permission::ManageMailImport, Permission::ManageEmployees, Permission::ManagePrivacy];
 
     pub fn code(self) -> &'static str {
         match self {
             Permission::ManageMailImport => "mail_import",
             Permission::ManageEmployees => "employees",
+            Permission::ManagePrivacy => "privacy",
         }
     }
 
@@ -48,6 +53,7 @@ impl Permission {
         match self {
             Permission::ManageMailImport => "E-Mails automatisch einlesen (Bereich „Startmaske“)",
             Permission::ManageEmployees => "Mitarbeiter verwalten",
+            Permission::ManagePrivacy => "Datenschutz verwalten",
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod employee;
 pub mod keep;
 pub mod mailbox;
 pub mod notify;
+pub mod retention;
 pub mod routing;
 pub mod time;
 pub mod webhook;

@@ -144,6 +144,10 @@ pub(crate) async fn resolve(store: &Store, data: Vec<u8>, blob: Option<String>, 
     }
 }
 
+/// How old a file must be before a deletion removes it at once (longer than any import
+/// transaction, like the sweep's grace in `serve`).
+pub const DELETE_GRACE: Duration = Duration::from_secs(3600);
+
 impl Store {
     /// Removes blob files no row references and that are older than `grace` (also temp files
     /// a crash left behind). `grace` must exceed the longest import transaction: a file written for
@@ -151,6 +155,27 @@ impl Store {
     /// with several instances sharing the directory. Without a blob directory: nothing to do.
     pub async fn sweep_blobs(&self, grace: Duration) -> Result<SweepReport> {
         self.walk_blobs(SystemTime::now().checked_sub(grace).unwrap_or(SystemTime::UNIX_EPOCH)).await
+    }
+
+    /// Removes the files of these hashes now, each unless a row still references it (identical
+    /// bytes of another mail) — the deletion of their rows committed before. A file written within
+    /// [`DELETE_GRACE`] stays for the sweep: it may be a concurrent import's fresh copy of the same
+    /// bytes, renamed in for a transaction not yet committed (the sweep's own rule). Returns how
+    /// many files went.
+    pub async fn remove_blobs_now(&self, hashes: &[String]) -> Result<u64> {
+        let Some(dir) = &self.blobs else { return Ok(0) };
+        let cutoff = SystemTime::now().checked_sub(DELETE_GRACE).unwrap_or(SystemTime::UNIX_EPOCH);
+        let mut removed = 0;
+        for hash in hashes.iter().filter(|h| is_hash(h)) {
+            if self.is_referenced(hash).await? {
+                continue;
+            }
+            let io = |e: std::io::Error| StoreError::Blob(format!("removing {}: {e}", dir.path_of(hash).display()));
+            if self.remove_unreferenced(dir, hash, cutoff).await.map_err(io)? {
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Counts the blob files and finds referenced ones that are missing; removes nothing.

@@ -66,6 +66,23 @@ pub(crate) enum CaseChange<'a> {
     /// marker `follow_up_announced_ms` is set by the same conditional UPDATE, so racing callers
     /// (two instances) announce each date once.
     AnnounceDue { limit: i64 },
+    /// Deletes Vorgänge completely (issue 18: a retention run; later „Löschen auf Antrag“): their
+    /// candidates, attachments, notes, events, digest items, deliveries, Sperren and search entry
+    /// (SQLite trigger, PostgreSQL cascade); `case_counts` follows. Only those `only` allows at
+    /// this moment and no Sperre holds — read under the log's lock, so one reopened or held
+    /// meanwhile stays, and of two callers the second finds nothing. Writes no event: the
+    /// Vorgang's log goes with it, and the Löschprotokoll records the deletion (`retention.rs`).
+    /// Its raw mail is the caller's (`retention::purge_raws`, the same transaction).
+    Delete { case_ids: &'a [i64], only: DeleteOnly },
+}
+
+/// Which of the Vorgänge named a [`CaseChange::Delete`] may delete.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum DeleteOnly {
+    /// „Erledigt“ before this moment (the retention cut-off).
+    DoneBefore(i64),
+    /// Moved to the kept mails (they go with their kept mail).
+    Moved,
 }
 
 /// Writes `change` and its events in `tx`, and returns the Vorgänge changed: for `Create` one per
@@ -83,6 +100,8 @@ pub(crate) async fn apply(
     lock_log(tx, backend).await?;
     // „Erledigt“ / „Wieder öffnen“: the Bearbeiter whose open Vorgänge change by one.
     let mut opened: Option<(EmployeeId, i64)> = None;
+    // Deleted Vorgänge: (Bearbeiter, all, open) they take from `case_counts`.
+    let mut removed: Vec<(EmployeeId, i64, i64)> = Vec::new();
     let (cases, events): (Vec<i64>, Vec<(i64, Event<'_>)>) = match change {
         CaseChange::Create(new) => create(tx, backend, at, new).await?,
         CaseChange::Claim { by, covering } => {
@@ -133,6 +152,11 @@ pub(crate) async fn apply(
             set_follow_up(tx, case_id, by, due_ms, reason).await?
         }
         CaseChange::AnnounceDue { limit } => announce_due(tx, at, limit).await?,
+        CaseChange::Delete { case_ids, only } => {
+            let (deleted, counts) = delete(tx, case_ids, only).await?;
+            removed = counts;
+            (deleted, vec![])
+        }
     };
     append(tx, backend, at, &events).await?;
     // Who may see it changed: the search index's `seen` follows (a new one got it when indexed).
@@ -147,7 +171,7 @@ pub(crate) async fn apply(
     let given = events.iter().filter_map(|(_, e)| e.gives()).map(|e| (e, 1, 1));
     let taken = events.iter().filter_map(|(_, e)| e.takes()).map(|e| (e, -1, -1));
     let closed = opened.map(|(e, n)| (e, 0, n));
-    count_given(tx, given.chain(taken).chain(closed)).await?;
+    count_given(tx, given.chain(taken).chain(closed).chain(removed)).await?;
     Ok(cases)
 }
 
@@ -576,4 +600,54 @@ async fn announce_due<'a>(
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     due.sort_by_key(|(id, _)| *id);
     Ok((due.iter().map(|(id, _)| *id).collect(), due))
+}
+
+/// Deletes the named Vorgänge that `only` allows and no Sperre holds, with every row about them;
+/// returns the ids deleted and what they take from `case_counts`.
+async fn delete(
+    tx: &mut Transaction<'_, Any>,
+    case_ids: &[i64],
+    only: DeleteOnly,
+) -> Result<(Vec<i64>, Vec<(EmployeeId, i64, i64)>)> {
+    if case_ids.is_empty() {
+        return Ok((vec![], vec![]));
+    }
+    // Integers only, formatted into the statement.
+    let list = |ids: &[i64]| ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+    let allowed = match only {
+        DeleteOnly::DoneBefore(cutoff) => format!("status = 'done' AND closed_ms < {cutoff}"),
+        DeleteOnly::Moved => "status = 'moved'".to_string(),
+    };
+    let sql = format!(
+        "SELECT id, assignee, status FROM cases WHERE id IN ({}) AND {allowed}
+           AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.case_id = cases.id AND h.lifted_ms IS NULL)
+         ORDER BY id",
+        list(case_ids)
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&mut **tx).await?;
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut counts = Vec::new();
+    for r in &rows {
+        ids.push(r.try_get::<i64, _>(0)?);
+        let status: String = r.try_get(2)?;
+        if let Some(a) = r.try_get::<Option<i64>, _>(1)?
+            && status != "moved"
+        {
+            counts.push((EmployeeId(a), -1, if status == "open" { -1 } else { 0 }));
+        }
+    }
+    if ids.is_empty() {
+        return Ok((ids, counts));
+    }
+    let list = list(&ids);
+    for table in
+        ["deliveries", "notify_digest_items", "case_events", "case_candidates", "attachments", "case_notes", "holds"]
+    {
+        let sql = format!("DELETE FROM {table} WHERE case_id IN ({list})");
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut **tx).await?;
+    }
+    // The search entry goes with the row (trigger / ON DELETE CASCADE).
+    let sql = format!("DELETE FROM cases WHERE id IN ({list})");
+    sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut **tx).await?;
+    Ok((ids, counts))
 }

@@ -45,6 +45,11 @@ pub struct CaseSummary {
     /// The assignee got it as Vertreter for this absent person („in Vertretung für“).
     pub on_behalf_of: Option<i64>,
     pub on_behalf_of_name: Option<String>,
+    /// Under an „Einschränkung der Verarbeitung“ (issue 18): only holders of „Datenschutz
+    /// verwalten“ may open it (`auth::may_open`), and no list or search shows it (`holds::hidden_sql`).
+    /// Not in the API's answers: whoever gets the row may open it.
+    #[serde(skip)]
+    pub restricted: bool,
 }
 
 /// Which of an assignee's Vorgänge a list shows (the Startmaske's „offen“ / „erledigt“ / „alle“).
@@ -126,7 +131,9 @@ macro_rules! summary_columns {
         e.name AS assignee_name, c.received_ms, c.claimed_ms, c.follow_up_ms, c.follow_up_reason, c.on_behalf_of,
         (SELECT o.name FROM employees o WHERE o.id = c.on_behalf_of) AS on_behalf_of_name,
         (SELECT COUNT(*) FROM attachments a WHERE a.case_id = c.id) AS attachment_count,
-        (SELECT n.text FROM case_notes n WHERE n.case_id = c.id ORDER BY n.id DESC LIMIT 1) AS last_note"
+        (SELECT n.text FROM case_notes n WHERE n.case_id = c.id ORDER BY n.id DESC LIMIT 1) AS last_note,
+        (SELECT COUNT(*) FROM holds hh WHERE hh.case_id = c.id AND hh.kind = 'restriction' AND hh.lifted_ms IS NULL)
+            AS restricted"
     };
 }
 pub(crate) use summary_columns;
@@ -154,8 +161,9 @@ fn list_sql(one_assignee: bool, filter: CaseFilter) -> String {
             ("(CASE c.status WHEN 'done' THEN 1 ELSE 0 END) = 0 AND c.follow_up_ms IS NULL AND ", "")
         }
     };
+    let hidden = crate::holds::hidden_sql("c.id");
     format!(
-        "{SUMMARY_SELECT} WHERE {assignee}{status}c.status <> 'moved'
+        "{SUMMARY_SELECT} WHERE {assignee}{status}c.status <> 'moved' AND NOT {hidden}
          ORDER BY {order}c.received_ms DESC, c.id DESC {limit}"
     )
 }
@@ -174,8 +182,10 @@ pub(crate) fn is_candidate(id: &str) -> String {
 fn waiting_for_sql() -> String {
     format!(
         "{SUMMARY_SELECT} WHERE c.id IN (SELECT w.id FROM cases w WHERE w.status = 'waiting' AND {})
+           AND NOT {}
          ORDER BY c.received_ms DESC, c.id DESC",
-        is_candidate("w.id")
+        is_candidate("w.id"),
+        crate::holds::hidden_sql("c.id")
     )
 }
 
@@ -197,6 +207,7 @@ pub(crate) fn summary_from_row(r: &AnyRow) -> Result<CaseSummary> {
         last_note: r.try_get("last_note")?,
         on_behalf_of: r.try_get("on_behalf_of")?,
         on_behalf_of_name: r.try_get("on_behalf_of_name")?,
+        restricted: r.try_get::<i64, _>("restricted")? > 0,
     })
 }
 

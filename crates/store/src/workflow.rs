@@ -19,7 +19,9 @@ fn follow_ups_sql(due: bool) -> String {
     let range = if due { "c.follow_up_ms <= $2" } else { "c.follow_up_ms > $2" };
     format!(
         "{SUMMARY_SELECT} WHERE c.assignee = $1 AND c.status = 'open' AND c.follow_up_ms IS NOT NULL AND {range}
-         ORDER BY c.follow_up_ms, c.id LIMIT $3 OFFSET $4"
+           AND NOT {}
+         ORDER BY c.follow_up_ms, c.id LIMIT $3 OFFSET $4",
+        crate::holds::hidden_sql("c.id")
     )
 }
 

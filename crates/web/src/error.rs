@@ -60,6 +60,7 @@ fn right_german(p: Permission) -> &'static str {
     match p {
         Permission::ManageMailImport => "„E-Mails automatisch einlesen“ (Bereich „Startmaske“)",
         Permission::ManageEmployees => "„Mitarbeiter verwalten“",
+        Permission::ManagePrivacy => "„Datenschutz verwalten“",
     }
 }
 
@@ -67,6 +68,7 @@ fn right_english(p: Permission) -> String {
     let what = match p {
         Permission::ManageMailImport => "import e-mails automatically",
         Permission::ManageEmployees => "manage employees",
+        Permission::ManagePrivacy => "manage data protection",
     };
     format!("'{}' ({what})", p.code())
 }

@@ -188,7 +188,14 @@ mod tests {
     use crate::pages::Nav;
 
     fn nav() -> Nav {
-        Nav { name: "Anna Admin".into(), csrf: "t0k3n".into(), can_import: true, can_employees: true, active: "kept" }
+        Nav {
+            name: "Anna Admin".into(),
+            csrf: "t0k3n".into(),
+            can_import: true,
+            can_employees: true,
+            can_privacy: true,
+            active: "kept",
+        }
     }
 
     #[test]

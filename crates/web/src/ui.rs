@@ -72,10 +72,12 @@ pub enum Notice {
     DeliveryRetried,
     /// The SMTP settings („E-Mail-Versand“) saved.
     SmtpSaved,
+    /// Issue 18: the Aufbewahrungsfristen saved.
+    RetentionSaved,
 }
 
 impl Notice {
-    pub const ALL: [Notice; 27] = [
+    pub const ALL: [Notice; 28] = [
         Notice::RouteSaved,
         Notice::RouteDeleted,
         Notice::EmployeeSaved,
@@ -103,6 +105,7 @@ impl Notice {
         Notice::WebhookDeleted,
         Notice::DeliveryRetried,
         Notice::SmtpSaved,
+        Notice::RetentionSaved,
     ];
 
     pub fn code(self) -> &'static str {
@@ -134,6 +137,7 @@ impl Notice {
             Notice::WebhookDeleted => "webhook-geloescht",
             Notice::DeliveryRetried => "erneut-senden",
             Notice::SmtpSaved => "versand-gespeichert",
+            Notice::RetentionSaved => "fristen-gespeichert",
         }
     }
 
@@ -181,6 +185,7 @@ impl Notice {
             Notice::WebhookDeleted => "Webhook gelöscht.".into(),
             Notice::DeliveryRetried => "Die Zustellung wird gleich erneut versucht.".into(),
             Notice::SmtpSaved => "Einstellungen für den E-Mail-Versand gespeichert.".into(),
+            Notice::RetentionSaved => "Aufbewahrungsfristen gespeichert.".into(),
         }
     }
 

@@ -74,6 +74,9 @@ pub enum Command {
     /// Eingangsbestätigungen.
     #[command(subcommand)]
     Smtp(SmtpCmd),
+    /// Aufbewahrungsfristen (issue 18): the periods, deletion runs and the Löschprotokoll.
+    #[command(subcommand)]
+    Retention(RetentionCmd),
     /// One-off bulk import of a Maildir or an mbox file (nothing is moved or deleted there).
     Import(ImportArgs),
     /// Copy this installation's SQLite database into a new, empty PostgreSQL database, verified
@@ -301,6 +304,25 @@ pub enum RouteCmd {
     },
     Remove {
         id: i64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RetentionCmd {
+    /// Show every retention period with what it means, and when the daily run starts.
+    Show,
+    /// Set a period: CLASS is cases (years), kept_discarded, kept_open, sessions, login_failures,
+    /// deliveries (days), audit, deletion_log (years); or run_at with HH:MM (office clock).
+    Set { class: String, value: String },
+    /// Delete what is due now, printing per class what went (--dry-run: only what would go).
+    Run {
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print the Löschprotokoll (ids and SHA-256 of the raw mails, never content), newest first.
+    Log {
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
     },
 }
 

@@ -18,6 +18,7 @@ mod follow_ups;
 pub mod http;
 pub mod probes;
 mod push;
+mod retention;
 pub use push::{IDLE_RENEW, run_mailbox, run_mailbox_leased};
 
 /// Binds `settings.listen` for [`run`]; the one place a port is bound (the command handling calls it).
@@ -50,6 +51,7 @@ pub async fn run(
     crate::service::search::spawn_reindex(ctx.store.clone());
     // „Wiedervorlage fällig“ events, once per date across instances.
     follow_ups::spawn(ctx.store.clone(), ctx.clock.clone(), stopping.clone());
+    retention::spawn(ctx.store.clone(), ctx.clock.clone(), stopping.clone());
     // The outbox: webhooks (and later notifications) about what committed, at least once.
     let dispatcher = crate::service::dispatch::Dispatcher::new(crate::service::dispatch::Deps::of(ctx)?);
     let mut dispatch_stopping = stopping.clone();

@@ -15,5 +15,6 @@ pub mod importer;
 pub mod lease;
 pub mod mailbox;
 pub mod oauth;
+pub mod retention;
 pub mod search;
 pub mod smtp;

@@ -34,6 +34,7 @@ mod web_live;
 mod web_mailboxes;
 mod web_notify;
 mod web_office;
+mod web_privacy;
 mod web_search;
 mod web_smtp;
 mod web_webhooks;

@@ -4,5 +4,6 @@
 mod absence;
 mod invariants;
 mod mailbox_settings;
+mod retention;
 mod rules;
 mod workflow;

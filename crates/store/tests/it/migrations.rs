@@ -14,6 +14,10 @@ const DIFFERENT_ON_PURPOSE: &[(&str, &str)] = &[
     ("0017_office.sql", "the audit entries of cleared duplicates: JSON and clock functions differ by name"),
     ("0020_search.sql", "the search index: an FTS5 table and a trigger on SQLite, a tsvector with GIN on PostgreSQL"),
     (
+        "0026_retention.sql",
+        "the deleted Vorgang's terms leave the search index at once: FTS5's secure-delete on SQLite, nothing to do for PostgreSQL's tsvector",
+    ),
+    (
         "0025_search_seen.sql",
         "who may see a Vorgang in the search index: FTS5 cannot add a column (the table is copied), PostgreSQL adds one with a GIN index on its terms",
     ),

@@ -141,6 +141,10 @@ pub async fn menu_user(state: &WebState, headers: &HeaderMap) -> Option<CurrentU
 /// `covering`: the absent people `e` stands in for now (`Store::covering`): their Vertreter may open
 /// their Vorgänge, and a waiting one of theirs, during the absence only.
 pub fn may_open(case: &CaseDetail, e: &Employee, covering: &[EmployeeId]) -> bool {
+    // „Einschränkung der Verarbeitung“ (issue 18): only „Datenschutz verwalten“, not even the Bearbeiter.
+    if case.summary.restricted {
+        return e.has(Permission::ManagePrivacy);
+    }
     let candidates: Vec<EmployeeId> = case.candidates.iter().map(|c| EmployeeId(*c)).collect();
     let stands_in = candidates.iter().any(|c| covering.contains(c)) && e.check_an().is_ok();
     may_work(case, e, covering)

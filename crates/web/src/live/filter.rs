@@ -130,6 +130,7 @@ mod tests {
                 last_note: None,
                 on_behalf_of: None,
                 on_behalf_of_name: None,
+                restricted: false,
             },
             sent_ms: None,
             text: String::new(),
@@ -171,10 +172,21 @@ mod tests {
         let moved = case("moved", None, &[BERND, CLARA]);
         let back_to_clara = case("waiting", None, &[CLARA]);
         let done_bernd = case("done", Some(BERND), &[]);
+        // „Einschränkung der Verarbeitung“ (issue 18): not even its Bearbeiter is told.
+        let mut restricted = case("open", Some(BERND), &[]);
+        restricted.summary.restricted = true;
         let handed = json!({ "by": BERND, "from": BERND, "to": CLARA, "note_id": null });
         let given_back = json!({ "by": BERND, "from": BERND, "candidates": [CLARA] });
         let rows: Vec<Row<'_>> = vec![
             ("assigned to me", event("assigned", Some(BERND), json!({})), &open_bernd, BERND, vec![], Some(New)),
+            (
+                "restricted, to its Bearbeiter",
+                event("closed", Some(BERND), json!({})),
+                &restricted,
+                BERND,
+                vec![],
+                None,
+            ),
             ("assigned to another", event("assigned", Some(BERND), json!({})), &open_bernd, CLARA, vec![], None),
             (
                 "an admin is not told of another's",

@@ -80,6 +80,8 @@ struct CasePage {
     /// „Wiedervorlage: 22.09.2026 08:00 (fällig) – Grund“.
     follow_up: Option<FollowUp>,
     note_max: usize,
+    /// The Sperren, for holders of „Datenschutz verwalten“ (issue 18); `None` for everyone else.
+    holds: Option<Vec<super::privacy::HoldView>>,
 }
 
 /// The forms of an open Vorgang for its Bearbeiter or an admin.
@@ -225,6 +227,7 @@ pub async fn show(
         work: work_of(&case, &employees, &user, &covering),
         follow_up: follow_up_of(&case.summary, now_ms()),
         note_max: postkorb_core::workflow::NOTE_MAX_CHARS,
+        holds: super::privacy::holds_of(&state, &user, id).await?,
     };
     Ok(Html(page.render()?))
 }
@@ -355,6 +358,14 @@ pub(crate) fn sample_page(nav: Nav) -> String {
             reason: Some("Antwort der Versicherung".into()),
         }),
         note_max: postkorb_core::workflow::NOTE_MAX_CHARS,
+        holds: Some(vec![super::privacy::HoldView {
+            id: 1,
+            kind: "Aufbewahrung",
+            reason: "Rechtsstreit".into(),
+            until: "01.01.2028 00:00".into(),
+            in_force: true,
+            review_due: false,
+        }]),
     };
     page.render().expect("the Vorgang page renders")
 }

@@ -60,6 +60,8 @@ pub struct EmpForm {
     perm_mail_import: Option<String>,
     #[serde(default)]
     perm_employees: Option<String>,
+    #[serde(default)]
+    perm_privacy: Option<String>,
     /// `ja` once the consequences were confirmed.
     #[serde(default)]
     bestaetigt: String,
@@ -83,6 +85,7 @@ impl EmpForm {
             ("current", self.current.is_some()),
             ("perm_mail_import", self.perm_mail_import.is_some()),
             ("perm_employees", self.perm_employees.is_some()),
+            ("perm_privacy", self.perm_privacy.is_some()),
         ] {
             if on {
                 out.push((k.to_string(), "1".to_string()));
@@ -100,6 +103,7 @@ pub struct EmpView {
     pub username: String,
     pub perm_mail_import: bool,
     pub perm_employees: bool,
+    pub perm_privacy: bool,
 }
 
 #[derive(Template)]
@@ -161,6 +165,7 @@ fn view_of(e: &Employee) -> EmpView {
         username: e.username.clone().unwrap_or_default(),
         perm_mail_import: e.has(Permission::ManageMailImport),
         perm_employees: e.has(Permission::ManageEmployees),
+        perm_privacy: e.has(Permission::ManagePrivacy),
     }
 }
 
@@ -173,6 +178,7 @@ fn view_of_form(f: &EmpForm) -> EmpView {
         username: f.username.clone(),
         perm_mail_import: f.perm_mail_import.is_some(),
         perm_employees: f.perm_employees.is_some(),
+        perm_privacy: f.perm_privacy.is_some(),
     }
 }
 
@@ -186,6 +192,7 @@ pub async fn new_form(user: CurrentUser) -> Result<Html<String>, WebError> {
         username: String::new(),
         perm_mail_import: false,
         perm_employees: false,
+        perm_privacy: false,
     };
     Ok(Html(EditPage::new(&user, 0, f, vec![]).render()?))
 }
@@ -262,6 +269,9 @@ fn permissions(f: &EmpForm) -> Vec<Permission> {
     }
     if f.perm_employees.is_some() {
         p.push(Permission::ManageEmployees);
+    }
+    if f.perm_privacy.is_some() {
+        p.push(Permission::ManagePrivacy);
     }
     p
 }
@@ -421,6 +431,7 @@ pub(crate) fn sample_pages(nav: Nav) -> Vec<(String, String)> {
         username: String::new(),
         perm_mail_import: false,
         perm_employees: false,
+        perm_privacy: false,
     };
     let edit = EditPage {
         nav: Nav { name: nav.name.clone(), csrf: nav.csrf.clone(), ..nav },

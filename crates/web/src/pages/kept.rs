@@ -342,6 +342,7 @@ fn nav_clone(nav: &Nav) -> Nav {
         csrf: nav.csrf.clone(),
         can_import: nav.can_import,
         can_employees: nav.can_employees,
+        can_privacy: nav.can_privacy,
         active: nav.active,
     }
 }

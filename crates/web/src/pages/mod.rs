@@ -14,6 +14,7 @@ pub(crate) mod kept;
 mod mailbox;
 mod notifications;
 mod oauth;
+mod privacy;
 pub(crate) mod protokoll;
 mod protokoll_csv;
 mod routes;
@@ -36,6 +37,8 @@ pub struct Nav {
     pub csrf: String,
     pub can_import: bool,
     pub can_employees: bool,
+    /// „Datenschutz verwalten“ (issue 18).
+    pub can_privacy: bool,
     /// The key of the screen shown ("start", "mitarbeiter", …; "" for none).
     pub active: &'static str,
 }
@@ -50,7 +53,7 @@ pub struct NavEntry {
 }
 
 /// The menu, in its order, with who may see each entry.
-static MENU: [(NavEntry, Option<Permission>); 9] = [
+static MENU: [(NavEntry, Option<Permission>); 10] = [
     (NavEntry { key: "start", href: "/", label: "Startmaske", path: "Startmaske" }, None),
     (NavEntry { key: "suche", href: "/suche", label: "Suche", path: "Suche" }, None),
     (
@@ -101,6 +104,15 @@ static MENU: [(NavEntry, Option<Permission>); 9] = [
         },
         Some(Permission::ManageMailImport),
     ),
+    (
+        NavEntry {
+            key: "datenschutz",
+            href: "/optionen/datenschutz",
+            label: "Datenschutz",
+            path: "Optionen › Datenschutz",
+        },
+        Some(Permission::ManagePrivacy),
+    ),
 ];
 
 impl Nav {
@@ -110,6 +122,7 @@ impl Nav {
             csrf: user.csrf.clone(),
             can_import: user.employee.has(Permission::ManageMailImport),
             can_employees: user.employee.has(Permission::ManageEmployees),
+            can_privacy: user.employee.has(Permission::ManagePrivacy),
             active,
         }
     }
@@ -119,6 +132,7 @@ impl Nav {
             None => true,
             Some(Permission::ManageMailImport) => self.can_import,
             Some(Permission::ManageEmployees) => self.can_employees,
+            Some(Permission::ManagePrivacy) => self.can_privacy,
         }
     }
 
@@ -193,6 +207,10 @@ pub fn routes() -> Router<WebState> {
         .route("/optionen/webhooks/{id}/loeschen", post(webhooks::delete))
         .route("/optionen/zustellungen", get(deliveries::list))
         .route("/optionen/zustellungen/{id}/erneut", post(deliveries::retry))
+        .route(privacy::PAGE, get(privacy::show).post(privacy::save))
+        .route(privacy::LOG, get(privacy::log))
+        .route("/vorgang/{id}/sperre", post(privacy::set_hold))
+        .route("/vorgang/{id}/sperre/{hid}/aufheben", post(privacy::lift_hold))
         .route("/static/postkorb.css", get(css))
         .route("/static/live.js", get(live_js))
         .route("/ereignisse", get(crate::live::stream::events))

@@ -143,6 +143,7 @@ mod tests {
                     csrf: "t".into(),
                     can_import: false,
                     can_employees: false,
+                    can_privacy: false,
                     active: "konto",
                 },
                 message: Some(Notice::NotificationsSaved.german(0)),

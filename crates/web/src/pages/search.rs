@@ -219,7 +219,14 @@ mod tests {
     use super::*;
 
     fn nav() -> Nav {
-        Nav { name: "Bernd".into(), csrf: "t".into(), can_import: false, can_employees: false, active: "suche" }
+        Nav {
+            name: "Bernd".into(),
+            csrf: "t".into(),
+            can_import: false,
+            can_employees: false,
+            can_privacy: false,
+            active: "suche",
+        }
     }
 
     fn render(hits: Vec<Hit>, problems: Vec<String>, more: bool) -> String {

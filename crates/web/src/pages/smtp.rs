@@ -216,6 +216,7 @@ mod tests {
             csrf: "t0k3n".into(),
             can_import: true,
             can_employees: true,
+            can_privacy: false,
             active: "optionen",
         };
         let page = SmtpPage {

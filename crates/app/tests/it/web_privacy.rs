@@ -1,0 +1,89 @@
+//! „Datenschutz“ over HTTP (issue 18): the pages and the Sperre routes only with „Datenschutz
+//! verwalten“ and a CSRF token (not for admins with „E-Mails automatisch einlesen“); an
+//! „Einschränkung der Verarbeitung“ hides a Vorgang from its Bearbeiter — page 403, absent from the
+//! Startmaske, the search and the API — but not from the Datenschutz holder.
+
+use axum::http::StatusCode;
+use postkorb_core::{EmailAddress, Permission};
+use postkorb_store::NewEmployee;
+
+use crate::web_http::{PW, app, hostile_item};
+
+#[tokio::test]
+async fn the_privacy_pages_and_the_sperre_need_their_right_and_restriction_hides_a_vorgang() {
+    let app = app().await;
+    let store = &app.ctx.store;
+    let dora = NewEmployee {
+        name: "Dora".into(),
+        username: Some("dora".into()),
+        is_current: true,
+        license: None,
+        work_email: Some(EmailAddress::parse("dora@office.test").unwrap()),
+        permissions: vec![Permission::ManagePrivacy],
+    };
+    let dora = store.add_employee(&dora, 1).await.unwrap();
+    store.set_password_hash(dora.id, &postkorb_web::hash_password(PW)).await.unwrap();
+    let bernd = store.find_employee("bernd").await.unwrap().id;
+    let anna = store.find_employee("anna").await.unwrap().id;
+    let mb = postkorb_store::MailboxRecord { name: "t".into(), protocol: "maildir".into(), ..Default::default() };
+    let mb = store.save_mailbox(&mb, 1).await.unwrap();
+    store.commit_batch(mb.id, &[hostile_item(bernd, anna)], 1).await.unwrap();
+
+    let (admin, admin_csrf) = app.login("admin").await;
+    let (clerk, clerk_csrf) = app.login("bernd").await;
+    let (dsb, csrf) = app.login("dora").await;
+    // Every new page and route: 403 without the right (also for the admin), CSRF checked.
+    for who in [&admin, &clerk] {
+        assert_eq!(app.get("/optionen/datenschutz", Some(who)).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(app.get("/optionen/datenschutz/loeschprotokoll", Some(who)).await.status, StatusCode::FORBIDDEN);
+    }
+    let hold = |csrf: &str| format!("csrf={csrf}&kind=restriction&reason=Widerspruch&until=2999-01-01");
+    assert_eq!(app.post("/vorgang/1/sperre", Some(&admin), &hold(&admin_csrf)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.post("/vorgang/1/sperre", Some(&clerk), &hold(&clerk_csrf)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.post("/vorgang/1/sperre", Some(&dsb), &hold("falsch")).await.status, StatusCode::BAD_REQUEST);
+    let r = app.post("/optionen/datenschutz", Some(&admin), &format!("csrf={admin_csrf}&cases=8")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app.post("/optionen/datenschutz", Some(&dsb), "csrf=falsch&cases=8&run_at=02:30").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    // The settings page: each period with its meaning; below the legal minimum refused.
+    let page = app.get("/optionen/datenschutz", Some(&dsb)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Ende des Kalenderjahres") && page.body.contains("02:30"));
+    let r = app.post("/optionen/datenschutz", Some(&dsb), &format!("csrf={csrf}&cases=5&run_at=02:30")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("erlaubt sind 6 bis 30 Jahre"), "{}", r.body);
+    let r = app.post("/optionen/datenschutz", Some(&dsb), &format!("csrf={csrf}&cases=8&run_at=03:15")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let s = store.retention_settings().await.unwrap();
+    assert_eq!((s.period(postkorb_core::retention::RetentionClass::Cases), s.run_minute), (8, 195));
+
+    // Before the Sperre Bernd sees his Vorgang; Dora (no other right) does not.
+    assert_eq!(app.get("/vorgang/1", Some(&clerk)).await.status, StatusCode::OK);
+    assert_eq!(app.get("/vorgang/1", Some(&dsb)).await.status, StatusCode::FORBIDDEN);
+    // A hostile reason is shown escaped.
+    let form = format!("csrf={csrf}&kind=restriction&reason=%3Cscript%3Ex%3C%2Fscript%3E&until=2999-01-01");
+    assert_eq!(app.post("/vorgang/1/sperre", Some(&dsb), &form).await.status, StatusCode::SEE_OTHER);
+    // Now hidden from its Bearbeiter everywhere, open for the Datenschutz holder.
+    assert_eq!(app.get("/vorgang/1", Some(&clerk)).await.status, StatusCode::FORBIDDEN);
+    assert!(!app.get("/", Some(&clerk)).await.body.contains("/vorgang/1\""), "not on his Startmaske");
+    assert!(!app.get("/?tab=alle", Some(&admin)).await.body.contains("/vorgang/1\""), "not on the admin's list");
+    let found = app.get("/suche?q=Hallo", Some(&clerk)).await.body;
+    assert!(!found.contains("/vorgang/1\""), "not in his search");
+    let page = app.get("/vorgang/1", Some(&dsb)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Einschränkung der Verarbeitung") && !page.body.contains("<script>x"));
+    let hold_id = store.holds(postkorb_store::HoldTarget::Case(1)).await.unwrap()[0].id;
+    let lift = format!("/vorgang/1/sperre/{hold_id}/aufheben");
+    assert_eq!(app.post(&lift, Some(&clerk), &format!("csrf={clerk_csrf}")).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.post(&lift, Some(&dsb), "csrf=falsch").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.post(&lift, Some(&dsb), &format!("csrf={csrf}")).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.get("/vorgang/1", Some(&clerk)).await.status, StatusCode::OK, "visible again");
+    let audit = store.audit_log(10).await.unwrap();
+    let actions: Vec<&str> = audit.iter().map(|(_, _, a, _)| a.as_str()).collect();
+    for a in ["set_hold", "lift_hold", "save_retention"] {
+        assert!(actions.contains(&a), "{a} audited: {actions:?}");
+    }
+    let log = app.get("/optionen/datenschutz/loeschprotokoll", Some(&dsb)).await;
+    assert_eq!(log.status, StatusCode::OK);
+}

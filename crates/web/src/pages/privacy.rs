@@ -1,0 +1,292 @@
+//! „Datenschutz“ (issue 18), only for „Datenschutz verwalten“: the Aufbewahrungsfristen with what
+//! each means (`/optionen/datenschutz`), the Löschprotokoll (`/optionen/datenschutz/loeschprotokoll`),
+//! and setting and lifting a Sperre on a Vorgang (`/vorgang/{id}/sperre`, `/vorgang/{id}/sperre/{hid}/aufheben`).
+//! Every POST checks the CSRF token; every change is audited.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use postkorb_core::retention::{HoldKind, RetentionClass, RetentionSettings, check_hold};
+use postkorb_core::time::parse_berlin;
+use postkorb_core::{AuditEntry, Permission};
+use postkorb_store::HoldTarget;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+use super::Nav;
+use crate::WebState;
+use crate::auth::CurrentUser;
+use crate::error::WebError;
+use crate::ui::{Notice, NoticeQuery};
+use crate::util::{german_time, now_ms};
+
+pub const PAGE: &str = "/optionen/datenschutz";
+pub const LOG: &str = "/optionen/datenschutz/loeschprotokoll";
+
+/// One period on the form.
+pub struct PeriodRow {
+    pub field: &'static str,
+    pub label: &'static str,
+    pub value: String,
+    pub unit: &'static str,
+    pub meaning: String,
+}
+
+#[derive(Template)]
+#[template(path = "privacy.html")]
+struct PrivacyPage {
+    nav: Nav,
+    message: Option<String>,
+    errors: Vec<String>,
+    rows: Vec<PeriodRow>,
+    run_at: String,
+}
+
+fn rows(s: &RetentionSettings, typed: Option<&HashMap<String, String>>) -> Vec<PeriodRow> {
+    s.all()
+        .into_iter()
+        .map(|(c, n)| PeriodRow {
+            field: c.code(),
+            label: c.german(),
+            value: typed.and_then(|t| t.get(c.code()).cloned()).unwrap_or_else(|| n.to_string()),
+            unit: c.unit_german(),
+            meaning: c.meaning(n),
+        })
+        .collect()
+}
+
+fn hhmm(minute: u32) -> String {
+    format!("{:02}:{:02}", minute / 60, minute % 60)
+}
+
+pub async fn show(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Query(q): Query<NoticeQuery>,
+) -> Result<Html<String>, WebError> {
+    user.require(Permission::ManagePrivacy)?;
+    let s = state.store.retention_settings().await?;
+    let page = PrivacyPage {
+        nav: Nav::new(&user, "datenschutz"),
+        message: q.german(),
+        errors: vec![],
+        rows: rows(&s, None),
+        run_at: hhmm(s.run_minute),
+    };
+    Ok(Html(page.render()?))
+}
+
+pub async fn save(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    axum::Form(form): axum::Form<HashMap<String, String>>,
+) -> Result<Response, WebError> {
+    user.require(Permission::ManagePrivacy)?;
+    user.check_csrf(form.get("csrf").map(String::as_str).unwrap_or_default())?;
+    let before = state.store.retention_settings().await?;
+    let mut s = before.clone();
+    let mut errors = Vec::new();
+    for class in RetentionClass::ALL {
+        let Some(v) = form.get(class.code()) else { continue };
+        match v.trim().parse::<i64>() {
+            Ok(n) => {
+                if let Err(e) = s.set(class, n) {
+                    errors.push(e.german());
+                }
+            }
+            Err(_) => errors.push(format!("{}: bitte eine ganze Zahl angeben.", class.german())),
+        }
+    }
+    let run_at = form.get("run_at").cloned().unwrap_or_default();
+    match parse_berlin(&format!("2000-01-01 {}", run_at.trim())) {
+        Some(_) => {
+            let (h, m) = run_at.trim().split_once(':').unwrap_or(("2", "30"));
+            s.run_minute = h.parse::<u32>().unwrap_or(2) * 60 + m.parse::<u32>().unwrap_or(30);
+        }
+        None => errors.push("Uhrzeit des Löschlaufs: bitte als SS:MM angeben, z. B. 02:30.".into()),
+    }
+    if !errors.is_empty() {
+        let page = PrivacyPage {
+            nav: Nav::new(&user, "datenschutz"),
+            message: None,
+            errors,
+            rows: rows(&before, Some(&form)),
+            run_at,
+        };
+        return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
+    }
+    let mut changes: Vec<String> = RetentionClass::ALL
+        .into_iter()
+        .filter(|c| before.period(*c) != s.period(*c))
+        .map(|c| format!("{}: {} → {} {}", c.german(), before.period(c), s.period(c), c.unit_german()))
+        .collect();
+    if before.run_minute != s.run_minute {
+        changes.push(format!("Löschlauf: {} → {} Uhr", hhmm(before.run_minute), hhmm(s.run_minute)));
+    }
+    state.store.save_retention_settings(&s).await?;
+    let actor = user.employee.username.clone().unwrap_or_else(|| user.employee.name.clone());
+    state.store.audit_entry(now_ms(), &actor, &AuditEntry::SaveRetention { changes }).await?;
+    Ok(Redirect::to(&Notice::RetentionSaved.url(PAGE, None)).into_response())
+}
+
+/// One Löschprotokoll entry as shown.
+pub struct LogRow {
+    pub at: String,
+    pub class: &'static str,
+    pub count: i64,
+    pub items: Vec<(i64, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "deletion_log.html")]
+struct LogPage {
+    nav: Nav,
+    rows: Vec<LogRow>,
+    total: i64,
+}
+
+pub async fn log(State(state): State<WebState>, user: CurrentUser) -> Result<Html<String>, WebError> {
+    user.require(Permission::ManagePrivacy)?;
+    let (entries, total) = state.store.deletion_log(100, 0).await?;
+    let rows = entries
+        .into_iter()
+        .map(|e| LogRow {
+            at: german_time(e.at_ms),
+            class: e.class.map_or("Unbekannt", RetentionClass::german),
+            count: e.count,
+            items: e.items.into_iter().map(|d| (d.id, d.sha256.unwrap_or_default())).collect(),
+        })
+        .collect();
+    Ok(Html(LogPage { nav: Nav::new(&user, "datenschutz"), rows, total }.render()?))
+}
+
+/// One Sperre on the Vorgang page.
+pub struct HoldView {
+    pub id: i64,
+    pub kind: &'static str,
+    pub reason: String,
+    pub until: String,
+    pub in_force: bool,
+    /// Its end or review date has passed while it still holds: „Überprüfung fällig“.
+    pub review_due: bool,
+}
+
+/// The Sperren of a Vorgang for its page, only for „Datenschutz verwalten“.
+pub async fn holds_of(state: &WebState, user: &CurrentUser, id: i64) -> Result<Option<Vec<HoldView>>, WebError> {
+    if !user.employee.has(Permission::ManagePrivacy) {
+        return Ok(None);
+    }
+    let now = now_ms();
+    let holds = state.store.holds(HoldTarget::Case(id)).await?;
+    Ok(Some(
+        holds
+            .into_iter()
+            .map(|h| HoldView {
+                id: h.id,
+                kind: h.kind.german(),
+                reason: h.reason,
+                until: german_time(h.until_ms),
+                in_force: h.lifted_ms.is_none(),
+                review_due: h.lifted_ms.is_none() && h.until_ms <= now,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct HoldForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    until: String,
+}
+
+/// „Sperre setzen“ on a Vorgang.
+pub async fn set_hold(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<HoldForm>,
+) -> Result<Response, WebError> {
+    user.require(Permission::ManagePrivacy)?;
+    user.check_csrf(&f.csrf)?;
+    let now = now_ms();
+    let kind =
+        HoldKind::from_code(&f.kind).ok_or_else(|| WebError::BadRequest("Bitte die Art der Sperre wählen.".into()))?;
+    let until =
+        parse_berlin(&f.until).ok_or_else(|| WebError::BadRequest("Datum: bitte als JJJJ-MM-TT angeben.".into()))?;
+    check_hold(&f.reason, until, now).map_err(|e| WebError::BadRequest(e.into()))?;
+    let actor = user.employee.username.clone().unwrap_or_else(|| user.employee.name.clone());
+    state.store.set_hold(HoldTarget::Case(id), kind, &f.reason, until, &actor, now).await?;
+    Ok(Redirect::to(&format!("/vorgang/{id}")).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// „Sperre aufheben“.
+pub async fn lift_hold(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Path((id, hold)): Path<(i64, i64)>,
+    axum::Form(f): axum::Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    user.require(Permission::ManagePrivacy)?;
+    user.check_csrf(&f.csrf)?;
+    let on_case = state.store.holds(HoldTarget::Case(id)).await?.iter().any(|h| h.id == hold);
+    if !on_case {
+        return Err(WebError::NotFound);
+    }
+    let actor = user.employee.username.clone().unwrap_or_else(|| user.employee.name.clone());
+    state.store.lift_hold(hold, &actor, now_ms()).await?;
+    Ok(Redirect::to(&format!("/vorgang/{id}")).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nav() -> Nav {
+        Nav {
+            name: "Dora".into(),
+            csrf: "t".into(),
+            can_import: false,
+            can_employees: false,
+            can_privacy: true,
+            active: "datenschutz",
+        }
+    }
+
+    #[test]
+    fn the_pages_are_german() {
+        let s = RetentionSettings::default();
+        let page = PrivacyPage {
+            nav: nav(),
+            message: Some(Notice::RetentionSaved.german(0)),
+            errors: vec!["Erledigte Vorgänge: erlaubt sind 6 bis 30 Jahre.".into()],
+            rows: rows(&s, None),
+            run_at: hhmm(s.run_minute),
+        };
+        let html = page.render().unwrap();
+        crate::german::assert_german(&html, "Datenschutz");
+        assert!(html.contains("02:30") && html.contains("Kalenderjahres"));
+        let log = LogPage {
+            nav: nav(),
+            total: 1,
+            rows: vec![LogRow {
+                at: german_time(0),
+                class: RetentionClass::Cases.german(),
+                count: 1,
+                items: vec![(7, "ab".repeat(32))],
+            }],
+        };
+        crate::german::assert_german(&log.render().unwrap(), "Löschprotokoll");
+    }
+}
