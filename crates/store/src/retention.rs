@@ -354,7 +354,7 @@ async fn delete_batch(
         // The audit log is append-only (migration 0027): its one way out is `purge_audit_in`,
         // the oldest rows before the cut-off, as many as this batch found.
         RetentionClass::Audit => {
-            let deleted = crate::audit::purge_audit_in(&mut **tx, cutoff, ids.len() as i64).await?;
+            let deleted = crate::audit::purge_audit_in(tx, cutoff, ids.len() as i64).await?;
             Ok((kept_of(deleted), vec![]))
         }
         RetentionClass::DeletionLog | RetentionClass::LoginFailures | RetentionClass::Deliveries => {
