@@ -16,7 +16,7 @@ use postkorb_core::ack::{Ack, AckFacts, AckSettings, Arrival, judge};
 use postkorb_store::{Delivery, NewDelivery, OutboxItem};
 use serde_json::{Value, json};
 
-use super::{BoxFuture, Channel, Deps, FanOut, Outcome};
+use super::{BoxFuture, Channel, Deps, FanOut, Outcome, mail_outcome};
 use crate::service::smtp::{ack_mail, send_with};
 
 /// The channel word in `deliveries.channel`.
@@ -49,16 +49,8 @@ impl Channel for Acknowledgements {
         })
     }
 
-    fn deliver<'a>(&'a self, deps: &'a Deps, d: &'a Delivery, now_ms: i64) -> BoxFuture<'a, Outcome> {
-        Box::pin(async move {
-            match attempt(deps, d, now_ms).await {
-                Ok(outcome) => outcome,
-                Err(e) => {
-                    tracing::warn!(delivery = d.id, error = %e, "acknowledgement could not be tried");
-                    Outcome::Retry("interner Fehler".into())
-                }
-            }
-        })
+    fn deliver<'a>(&'a self, deps: &'a Deps, d: &'a Delivery, now_ms: i64) -> BoxFuture<'a, anyhow::Result<Outcome>> {
+        Box::pin(attempt(deps, d, now_ms))
     }
 }
 
@@ -107,11 +99,9 @@ async fn attempt(deps: &Deps, d: &Delivery, now_ms: i64) -> anyhow::Result<Outco
     if !deps.store.ack_claim(mailbox, &ack.to, now_ms, hours).await? {
         return Ok(Outcome::Delivered(format!("nicht gesendet: in den letzten {hours} Stunden schon bestätigt")));
     }
-    match send_with(&smtp, &deps.key, deps.net, &ack_mail(&smtp, &ack, now_ms)).await {
-        Ok(()) => Ok(Outcome::Delivered("gesendet".into())),
-        Err(e) => {
-            deps.store.ack_unclaim(mailbox, &ack.to, now_ms).await?;
-            Ok(if e.is_transient() { Outcome::Retry(e.german()) } else { Outcome::GiveUp(e.german()) })
-        }
+    let sent = send_with(&smtp, &deps.key, deps.net, &ack_mail(&smtp, &ack, now_ms)).await;
+    if sent.is_err() {
+        deps.store.ack_unclaim(mailbox, &ack.to, now_ms).await?;
     }
+    Ok(mail_outcome(sent))
 }

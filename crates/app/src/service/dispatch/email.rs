@@ -20,8 +20,8 @@ use postkorb_store::{Delivery, LoggedEvent, NewDelivery, OutboxItem};
 use postkorb_web::notify_mail::{CaseFacts, digest_mail, mail_for};
 use serde_json::{Value, json};
 
-use super::{BoxFuture, Channel, Deps, FanOut, Outcome};
-use crate::service::smtp::{SendError, outgoing_from, send_with};
+use super::{BoxFuture, Channel, Deps, FanOut, Outcome, mail_outcome};
+use crate::service::smtp::{outgoing_from, send_with};
 
 /// The channel word in `deliveries.channel`.
 pub const CHANNEL: &str = "email";
@@ -52,16 +52,8 @@ impl Channel for Notifications {
         })
     }
 
-    fn deliver<'a>(&'a self, deps: &'a Deps, d: &'a Delivery, now_ms: i64) -> BoxFuture<'a, Outcome> {
-        Box::pin(async move {
-            match attempt(deps, d, now_ms).await {
-                Ok(outcome) => outcome,
-                Err(e) => {
-                    tracing::warn!(delivery = d.id, error = %e, "notification could not be tried");
-                    Outcome::Retry("interner Fehler".into())
-                }
-            }
-        })
+    fn deliver<'a>(&'a self, deps: &'a Deps, d: &'a Delivery, now_ms: i64) -> BoxFuture<'a, anyhow::Result<Outcome>> {
+        Box::pin(attempt(deps, d, now_ms))
     }
 }
 
@@ -135,16 +127,7 @@ async fn attempt(deps: &Deps, d: &Delivery, now_ms: i64) -> anyhow::Result<Outco
     }
     let (subject, text) = mail_for(kind, &facts, &deps.public_url);
     let mail = outgoing_from(&smtp, to.as_str(), &subject, &text, AutoSubmitted::Generated, now_ms);
-    Ok(sent(send_with(&smtp, &deps.key, deps.net, &mail).await))
-}
-
-/// The dispatcher's words for how a send went.
-fn sent(result: Result<(), SendError>) -> Outcome {
-    match result {
-        Ok(()) => Outcome::Delivered("gesendet".into()),
-        Err(e) if e.is_transient() => Outcome::Retry(e.german()),
-        Err(e) => Outcome::GiveUp(e.german()),
-    }
+    Ok(mail_outcome(send_with(&smtp, &deps.key, deps.net, &mail).await))
 }
 
 async fn names(deps: &Deps) -> anyhow::Result<HashMap<i64, String>> {

@@ -53,8 +53,14 @@ pub trait Channel: Send + Sync {
     fn name(&self) -> &'static str;
     /// Reads what the fan-out needs now and returns it.
     fn fan_out<'a>(&'a self, deps: &'a Deps) -> BoxFuture<'a, anyhow::Result<FanOut>>;
-    /// One attempt at `delivery`.
-    fn deliver<'a>(&'a self, deps: &'a Deps, delivery: &'a Delivery, now_ms: i64) -> BoxFuture<'a, Outcome>;
+    /// One attempt at `delivery`; an error (the database, a broken body) is retried like a
+    /// failed attempt, logged with the channel's name.
+    fn deliver<'a>(
+        &'a self,
+        deps: &'a Deps,
+        delivery: &'a Delivery,
+        now_ms: i64,
+    ) -> BoxFuture<'a, anyhow::Result<Outcome>>;
 }
 
 /// The channels the dispatcher serves.
@@ -104,6 +110,15 @@ const LEASE_MS: i64 = 60_000;
 const BATCH: i64 = 100;
 /// Batches of deliveries per channel and round at most (the rest: next round).
 const MAX_STEPS: usize = 20;
+
+/// How a mail's sending went, in the dispatcher's words: a temporary failure is tried again.
+pub(crate) fn mail_outcome(result: Result<(), crate::service::smtp::SendError>) -> Outcome {
+    match result {
+        Ok(()) => Outcome::Delivered("gesendet".into()),
+        Err(e) if e.is_transient() => Outcome::Retry(e.german()),
+        Err(e) => Outcome::GiveUp(e.german()),
+    }
+}
 
 /// Exponential back-off with jitter: the n-th retry waits `base · 2^(n-1)`, at most `cap`, and a
 /// random 50–100 % of that.
@@ -178,7 +193,11 @@ impl Dispatcher {
                     break;
                 }
                 for d in &taken {
-                    let attempt = match channel.deliver(&self.deps, d, now_ms).await {
+                    let outcome = channel.deliver(&self.deps, d, now_ms).await.unwrap_or_else(|e| {
+                        tracing::warn!(channel = channel.name(), delivery = d.id, error = %e, "delivery could not be tried");
+                        Outcome::Retry("interner Fehler".into())
+                    });
+                    let attempt = match outcome {
                         Outcome::Delivered(status) => {
                             round.delivered += 1;
                             Attempt::Delivered { status }

@@ -153,16 +153,8 @@ impl Channel for Webhooks {
         })
     }
 
-    fn deliver<'a>(&'a self, deps: &'a Deps, d: &'a Delivery, now_ms: i64) -> BoxFuture<'a, Outcome> {
-        Box::pin(async move {
-            match attempt(deps, d, now_ms).await {
-                Ok(outcome) => outcome,
-                Err(e) => {
-                    tracing::warn!(delivery = d.id, error = %e, "webhook delivery could not be tried");
-                    Outcome::Retry("interner Fehler".into())
-                }
-            }
-        })
+    fn deliver<'a>(&'a self, deps: &'a Deps, d: &'a Delivery, now_ms: i64) -> BoxFuture<'a, anyhow::Result<Outcome>> {
+        Box::pin(attempt(deps, d, now_ms))
     }
 }
 
