@@ -9,12 +9,11 @@ use postkorb_app::service::dispatch::{Deps, Dispatcher};
 use postkorb_app::service::smtp;
 use postkorb_core::EmailAddress;
 use postkorb_core::notify::{NotifyPrefs, Timing};
-use postkorb_store::SmtpRecord;
 use postkorb_testkit::{Dovecot, Postfix};
 
 use crate::office::{ANNA_EMAIL, NOW, Office, PASSWORD, USER};
+use crate::smtp_send::{SENDER, SENDER_PASSWORD, record};
 
-const SENDER: &str = "versand@office.test";
 const BERND_EMAIL: &str = "bernd@office.test";
 const CLARA_EMAIL: &str = "clara@office.test";
 const HOUR: i64 = 3_600_000;
@@ -22,23 +21,12 @@ const HOUR: i64 = 3_600_000;
 /// The office with a Postfix delivering to `recipients` and its SMTP settings saved.
 async fn office_sending(recipients: &[&str]) -> (Office, Postfix) {
     let o = Office::start().await;
-    o.dovecot.add_user(SENDER, "Versand-1");
+    o.dovecot.add_user(SENDER, SENDER_PASSWORD);
     for r in recipients {
         o.dovecot.add_user(r, "x");
     }
     let postfix = Postfix::start(&o.dovecot, recipients);
-    let record = SmtpRecord {
-        host: "127.0.0.1".into(),
-        port: postfix.ports().starttls.into(),
-        tls: "starttls".into(),
-        username: SENDER.into(),
-        secret: None,
-        ca_file: Some(postfix.ca_file().display().to_string()),
-        sender_address: USER.into(),
-        sender_name: "Büro Muster".into(),
-        updated_ms: 0,
-    };
-    let sealed = smtp::with_password(record, &o.key, "Versand-1").unwrap();
+    let sealed = smtp::with_password(record(&postfix), &o.key, SENDER_PASSWORD).unwrap();
     o.store.save_smtp_by(&sealed, 1, "admin").await.unwrap();
     (o, postfix)
 }

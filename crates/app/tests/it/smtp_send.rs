@@ -12,10 +12,12 @@ use postkorb_testkit::Postfix;
 use crate::common::Env;
 use crate::office::{Office, PASSWORD, USER};
 
-const SENDER: &str = "versand@office.test";
-const SENDER_PASSWORD: &str = "Versand-Geheim-1";
+pub(crate) const SENDER: &str = "versand@office.test";
+pub(crate) const SENDER_PASSWORD: &str = "Versand-Geheim-1";
 
-fn record(postfix: &Postfix) -> SmtpRecord {
+/// The office's SMTP settings for `postfix`'s STARTTLS port, sending as the office's mailbox,
+/// without a password (seal one with `smtp::with_password`).
+pub(crate) fn record(postfix: &Postfix) -> SmtpRecord {
     SmtpRecord {
         host: "127.0.0.1".into(),
         port: postfix.ports().starttls.into(),
