@@ -38,6 +38,19 @@ pub enum FoundIn {
 }
 
 impl FoundIn {
+    /// The word in the CLI and the index (as serialized).
+    pub fn code(self) -> &'static str {
+        match self {
+            FoundIn::Sender => "sender",
+            FoundIn::To => "to",
+            FoundIn::Cc => "cc",
+            FoundIn::Text => "text",
+            FoundIn::Forwarded => "forwarded",
+            FoundIn::Note => "note",
+            FoundIn::Audit => "audit",
+        }
+    }
+
     pub fn german(self) -> &'static str {
         match self {
             FoundIn::Sender => "als Absender",
