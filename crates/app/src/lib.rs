@@ -83,6 +83,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Absence(cmd) => cli::absence::run(&ctx, cmd).await,
         Command::Smtp(cmd) => cli::smtp::run(&ctx, cmd).await,
         Command::Retention(cmd) => cli::retention::run(&ctx, cmd).await,
+        Command::Privacy(cmd) => cli::privacy::run(&ctx, cmd).await,
         Command::Import(args) => cli::mail::import(&ctx, args).await,
         Command::MigrateDb { to } => cli::db::migrate_db(&ctx, &to).await,
         Command::Backup { file } => cli::db::backup(&ctx, &file).await,

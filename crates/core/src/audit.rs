@@ -194,10 +194,22 @@ pub enum AuditEntry {
     SaveRetention {
         changes: Vec<String>,
     },
+    /// Issue 18, Auskunft (Art. 15/20 DSGVO): a person's data exported as a ZIP; `items` is how
+    /// many Vorgänge, kept mails and audit entries it held (never the person's address).
+    PrivacyExport {
+        items: i64,
+    },
+    /// Löschen auf Antrag (Art. 17 DSGVO): a Vorgang (`case`) or a kept mail (`kept`) deleted
+    /// completely, with the reason given.
+    EraseOnRequest {
+        case: Option<i64>,
+        kept: Option<i64>,
+        reason: String,
+    },
 }
 
 /// The kinds, for the Protokoll's filter: (action word, German name).
-pub const KINDS: [(&str, &str); 33] = [
+pub const KINDS: [(&str, &str); 35] = [
     ("add_route", "Zuordnung angelegt"),
     ("remove_route", "Zuordnung gelöscht"),
     ("discard_kept", "E-Mail verworfen"),
@@ -231,6 +243,8 @@ pub const KINDS: [(&str, &str); 33] = [
     ("set_hold", "Sperre gesetzt"),
     ("lift_hold", "Sperre aufgehoben"),
     ("save_retention", "Aufbewahrungsfristen gespeichert"),
+    ("privacy_export", "Auskunft erteilt"),
+    ("erase_on_request", "Auf Antrag gelöscht"),
 ];
 
 /// `TT.MM.JJJJ HH:MM` on the office's clock.
@@ -297,6 +311,8 @@ impl AuditEntry {
             AuditEntry::SetHold { .. } => "set_hold",
             AuditEntry::LiftHold { .. } => "lift_hold",
             AuditEntry::SaveRetention { .. } => "save_retention",
+            AuditEntry::PrivacyExport { .. } => "privacy_export",
+            AuditEntry::EraseOnRequest { .. } => "erase_on_request",
         }
     }
 
@@ -424,6 +440,12 @@ impl AuditEntry {
             AuditEntry::SaveRetention { changes } => {
                 format!("hat die Aufbewahrungsfristen geändert: {}", changes.join(", "))
             }
+            AuditEntry::PrivacyExport { items } => {
+                format!("hat eine Auskunft über eine Person mit {items} Einträgen heruntergeladen")
+            }
+            AuditEntry::EraseOnRequest { case, kept, reason } => {
+                format!("hat {} auf Antrag gelöscht (Grund: {})", held_thing(*case, *kept), label(reason))
+            }
         }
     }
 
@@ -450,6 +472,9 @@ impl AuditEntry {
             AuditEntry::LiftHold { hold: 1, case: Some(9), kept: None, kind: "retention".into() },
             AuditEntry::SaveRetention { changes: vec!["Erledigte Vorgänge: 6 → 8 Jahre".into()] },
             AuditEntry::SaveRetention { changes: vec![] },
+            AuditEntry::PrivacyExport { items: 4 },
+            AuditEntry::EraseOnRequest { case: Some(9), kept: None, reason: "Antrag vom 01.03.2026".into() },
+            AuditEntry::EraseOnRequest { case: None, kept: Some(4), reason: "Widerruf".into() },
             AuditEntry::SaveWebhook { webhook: 1, name: hook() },
             AuditEntry::DeleteWebhook { webhook: 1, name: hook() },
             AuditEntry::WebhookSecret { webhook: 1, name: hook() },

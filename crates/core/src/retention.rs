@@ -301,6 +301,24 @@ pub fn case_due(facts: CaseFacts, now_ms: i64, years: u32) -> bool {
     }
 }
 
+/// Löschen auf Antrag (Art. 17 Abs. 3 lit. b DSGVO): until when a legal duty keeps a Vorgang —
+/// an „Erledigt“ one within its period, as a business letter. `None`: no duty, it may go now (an
+/// open Vorgang is the running business the person asks to end; a due one is deleted anyway).
+pub fn erase_duty(facts: CaseFacts, now_ms: i64, years: u32) -> Option<i64> {
+    let closed = facts.closed_ms.filter(|_| facts.done)?;
+    let due = RetentionClass::Cases.due_at(closed, years);
+    (due > now_ms).then_some(due)
+}
+
+/// The reason of the Sperre „Einschränkung der Verarbeitung“ set instead of a deletion, in German.
+pub fn erase_duty_reason(until_ms: i64) -> String {
+    let (y, m, d, ..) = berlin_civil(until_ms);
+    format!(
+        "Aufbewahrungspflicht für Handelsbriefe (§ 257 HGB, § 147 AO) bis {d:02}.{m:02}.{y:04}: \
+         Löschung auf Antrag nicht möglich, Verarbeitung eingeschränkt (Art. 17 Abs. 3 lit. b, Art. 18 DSGVO)"
+    )
+}
+
 /// A Sperre on a Vorgang or a kept mail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum HoldKind {

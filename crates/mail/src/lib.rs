@@ -15,6 +15,7 @@ mod body;
 pub mod compose;
 mod forward;
 mod html;
+pub mod people;
 mod pipeline;
 mod raw;
 mod sender;

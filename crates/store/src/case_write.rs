@@ -83,6 +83,8 @@ pub(crate) enum DeleteOnly {
     DoneBefore(i64),
     /// Moved to the kept mails (they go with their kept mail).
     Moved,
+    /// Löschen auf Antrag (`person.rs`): any state but moved.
+    OnRequest,
 }
 
 /// Writes `change` and its events in `tx`, and returns the Vorgänge changed: for `Create` one per
@@ -617,6 +619,7 @@ async fn delete(
     let allowed = match only {
         DeleteOnly::DoneBefore(cutoff) => format!("status = 'done' AND closed_ms < {cutoff}"),
         DeleteOnly::Moved => "status = 'moved'".to_string(),
+        DeleteOnly::OnRequest => "status <> 'moved'".to_string(),
     };
     let sql = format!(
         "SELECT id, assignee, status FROM cases WHERE id IN ({}) AND {allowed}

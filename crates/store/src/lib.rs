@@ -26,6 +26,9 @@ pub mod notify;
 mod oauth;
 mod oauth_pending;
 mod outbox;
+mod person;
+mod person_erase;
+mod person_export;
 mod retention;
 mod routes;
 mod rows;
@@ -35,6 +38,7 @@ mod smtp;
 mod tokens;
 mod webhooks;
 mod workflow;
+pub mod zip;
 
 use std::str::FromStr;
 
@@ -58,6 +62,9 @@ pub use login_limit::{LoginLimits, LoginRefused};
 pub use mailboxes::{MailboxDeleted, MailboxRecord};
 pub use oauth::{OAuthFields, OAuthTokens};
 pub use outbox::{Attempt, Delivery, NewDelivery, OutboxItem};
+pub use person::{FoundIn, PersonItem, PersonMatch, PersonQuery};
+pub use person_erase::EraseAction;
+pub use person_export::INDEX as EXPORT_INDEX;
 pub use retention::{ClassRun, Deleted, DeletionEntry};
 pub use search::{SEARCH_WINDOW, SearchHit, SearchPage, SearchProgress, SearchQuery, SearchStatus, Searcher};
 pub use sessions::SessionUser;

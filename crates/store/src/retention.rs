@@ -46,6 +46,8 @@ pub struct DeletionEntry {
     pub id: i64,
     pub at_ms: i64,
     pub class: Option<RetentionClass>,
+    /// Löschen auf Antrag (Art. 17 DSGVO) rather than a period's run: the class „Antrag“.
+    pub on_request: bool,
     pub count: i64,
     pub items: Vec<Deleted>,
     pub actor: String,
@@ -53,6 +55,10 @@ pub struct DeletionEntry {
 
 /// The name of the setting row of the daily run's time.
 const RUN_MINUTE: &str = "run_minute";
+/// The actor of the deletion runs in the Löschprotokoll.
+const SYSTEM: &str = "postkorb";
+/// The Löschprotokoll's class of a deletion on request (Art. 17 DSGVO, `person.rs`): „Antrag“.
+pub(crate) const REQUEST: &str = "request";
 /// The office day (yyyymmdd) whose run was taken.
 const LAST_RUN_DAY: &str = "last_run_day";
 
@@ -136,7 +142,8 @@ impl Store {
                     let mut tx = self.begin_write().await?;
                     let (done, blobs) = delete_batch(&mut tx, self.backend, class, cutoff, &found, now_ms).await?;
                     if !done.is_empty() {
-                        log_id = Some(log(&mut tx, log_id, now_ms, class, &done).await?);
+                        let listed: &[Deleted] = if has_ids(class) { &done } else { &[] };
+                        log_id = Some(log(&mut tx, log_id, now_ms, class.code(), done.len(), listed, SYSTEM).await?);
                     }
                     tx.commit().await?;
                     self.remove_blobs_now(&blobs).await?;
@@ -178,8 +185,8 @@ impl Store {
             .await?
             .rows_affected() as i64;
             if n > 0 {
-                let done: Vec<Deleted> = (0..n).map(|id| Deleted { id, sha256: None }).collect();
-                log_id = Some(log(&mut tx, log_id, now_ms, RetentionClass::Sessions, &done).await?);
+                log_id =
+                    Some(log(&mut tx, log_id, now_ms, RetentionClass::Sessions.code(), n as usize, &[], SYSTEM).await?);
             }
             tx.commit().await?;
             total += n;
@@ -256,6 +263,7 @@ impl Store {
                     id: r.try_get(0)?,
                     at_ms: r.try_get(1)?,
                     class: RetentionClass::from_code(&class),
+                    on_request: class == REQUEST,
                     count: r.try_get(3)?,
                     items: serde_json::from_str(&items).unwrap_or_default(),
                     actor: r.try_get(5)?,
@@ -300,55 +308,14 @@ async fn delete_batch(
     let kept_of = |done: Vec<i64>| done.iter().filter_map(|id| by_id.get(id).map(|d| (*d).clone())).collect();
     match class {
         RetentionClass::Cases => {
-            let blobs = blobs_of_cases(tx, &ids).await?;
-            let raws = raw_ids(tx, "cases", &ids).await?;
-            let deleted =
-                apply(tx, backend, now_ms, CaseChange::Delete { case_ids: &ids, only: DeleteOnly::DoneBefore(cutoff) })
-                    .await?;
-            if deleted.is_empty() {
-                return Ok((vec![], vec![]));
-            }
-            // A kept mail routed into a deleted Vorgang shares its raw mail and goes with it.
-            let routed =
-                returning_ids(tx, &format!("SELECT id FROM kept WHERE case_id IN ({})", list(&deleted))).await?;
-            delete_kept_rows(tx, &routed).await?;
-            forget_in_ledger(tx, &format!("case_id IN ({})", list(&deleted)), &routed).await?;
-            let raws: Vec<i64> = deleted.iter().filter_map(|id| raws.get(id).copied()).collect();
-            let mut gone = purge_raws(tx, &raws).await?;
-            gone.extend(blobs);
+            let (deleted, gone) = delete_cases(tx, backend, &ids, DeleteOnly::DoneBefore(cutoff), now_ms).await?;
             Ok((kept_of(deleted), gone))
         }
         RetentionClass::KeptDiscarded | RetentionClass::KeptOpen => {
-            // Kept ids grow in commit order under the log's lock; a deletion takes it too.
-            lock_log(tx, backend).await?;
             let (status, column) =
                 if class == RetentionClass::KeptDiscarded { ("discarded", "resolved_ms") } else { ("open", "kept_ms") };
-            let raws = raw_ids(tx, "kept", &ids).await?;
-            let deleted = returning_ids(
-                tx,
-                &format!(
-                    "SELECT id FROM kept WHERE id IN ({}) AND status = '{status}' AND {column} < {cutoff}
-                       AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.kept_id = kept.id AND h.lifted_ms IS NULL)",
-                    list(&ids)
-                ),
-            )
-            .await?;
-            if deleted.is_empty() {
-                return Ok((vec![], vec![]));
-            }
-            delete_kept_rows(tx, &deleted).await?;
-            forget_in_ledger(tx, "1 = 0", &deleted).await?;
-            let raws: Vec<i64> = deleted.iter().filter_map(|id| raws.get(id).copied()).collect();
-            // A Vorgang moved to the kept mails shares the raw mail: it goes too.
-            if !raws.is_empty() {
-                let moved = returning_ids(
-                    tx,
-                    &format!("SELECT id FROM cases WHERE status = 'moved' AND raw_id IN ({})", list(&raws)),
-                )
-                .await?;
-                apply(tx, backend, now_ms, CaseChange::Delete { case_ids: &moved, only: DeleteOnly::Moved }).await?;
-            }
-            let gone = purge_raws(tx, &raws).await?;
+            let due = format!("status = '{status}' AND {column} < {cutoff}");
+            let (deleted, gone) = delete_kept(tx, backend, &ids, &due, now_ms).await?;
             Ok((kept_of(deleted), gone))
         }
         // The audit log is append-only (migration 0027): its one way out is `purge_audit_in`,
@@ -375,6 +342,77 @@ async fn delete_batch(
         }
         RetentionClass::Sessions => Ok((vec![], vec![])),
     }
+}
+
+/// Deletes the Vorgänge of `ids` that `only` allows (and no Sperre holds) with everything about
+/// them: a kept mail routed into one, its ledger rows, its raw mail. Returns the ids deleted and
+/// the blob hashes that may have lost their last reference (for [`Store::remove_blobs_now`]).
+pub(crate) async fn delete_cases(
+    tx: &mut Transaction<'_, Any>,
+    backend: crate::Backend,
+    ids: &[i64],
+    only: DeleteOnly,
+    now_ms: i64,
+) -> Result<(Vec<i64>, Vec<String>)> {
+    if ids.is_empty() {
+        return Ok((vec![], vec![]));
+    }
+    let blobs = blobs_of_cases(tx, ids).await?;
+    let raws = raw_ids(tx, "cases", ids).await?;
+    let deleted = apply(tx, backend, now_ms, CaseChange::Delete { case_ids: ids, only }).await?;
+    if deleted.is_empty() {
+        return Ok((vec![], vec![]));
+    }
+    // A kept mail routed into a deleted Vorgang shares its raw mail and goes with it.
+    let routed = returning_ids(tx, &format!("SELECT id FROM kept WHERE case_id IN ({})", list(&deleted))).await?;
+    delete_kept_rows(tx, &routed).await?;
+    forget_in_ledger(tx, &format!("case_id IN ({})", list(&deleted)), &routed).await?;
+    let raws: Vec<i64> = deleted.iter().filter_map(|id| raws.get(id).copied()).collect();
+    let mut gone = purge_raws(tx, &raws).await?;
+    gone.extend(blobs);
+    Ok((deleted, gone))
+}
+
+/// Deletes the kept mails of `ids` that match `condition` (SQL on `kept`) and no Sperre holds,
+/// with a Vorgang moved to them (it shares the raw mail), their ledger rows and raw mail. Returns
+/// the ids deleted and the blob hashes that may have lost their last reference.
+pub(crate) async fn delete_kept(
+    tx: &mut Transaction<'_, Any>,
+    backend: crate::Backend,
+    ids: &[i64],
+    condition: &str,
+    now_ms: i64,
+) -> Result<(Vec<i64>, Vec<String>)> {
+    if ids.is_empty() {
+        return Ok((vec![], vec![]));
+    }
+    // Kept ids grow in commit order under the log's lock; a deletion takes it too.
+    lock_log(tx, backend).await?;
+    let raws = raw_ids(tx, "kept", ids).await?;
+    let deleted = returning_ids(
+        tx,
+        &format!(
+            "SELECT id FROM kept WHERE id IN ({}) AND {condition}
+               AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.kept_id = kept.id AND h.lifted_ms IS NULL)",
+            list(ids)
+        ),
+    )
+    .await?;
+    if deleted.is_empty() {
+        return Ok((vec![], vec![]));
+    }
+    delete_kept_rows(tx, &deleted).await?;
+    forget_in_ledger(tx, "1 = 0", &deleted).await?;
+    let raws: Vec<i64> = deleted.iter().filter_map(|id| raws.get(id).copied()).collect();
+    // A Vorgang moved to the kept mails shares the raw mail: it goes too.
+    if !raws.is_empty() {
+        let moved =
+            returning_ids(tx, &format!("SELECT id FROM cases WHERE status = 'moved' AND raw_id IN ({})", list(&raws)))
+                .await?;
+        apply(tx, backend, now_ms, CaseChange::Delete { case_ids: &moved, only: DeleteOnly::Moved }).await?;
+    }
+    let gone = purge_raws(tx, &raws).await?;
+    Ok((deleted, gone))
 }
 
 /// Runs a statement that yields ids in its first column.
@@ -449,24 +487,27 @@ pub(crate) async fn purge_raws(tx: &mut Transaction<'_, Any>, raw_ids: &[i64]) -
 }
 
 /// Writes (or, for a later batch of the same run and class, extends) the run's Löschprotokoll entry.
-async fn log(
+/// `class` is a [`RetentionClass`] code or [`REQUEST`]; `count` things went, `listed` are named.
+pub(crate) async fn log(
     tx: &mut Transaction<'_, Any>,
     id: Option<i64>,
     now_ms: i64,
-    class: RetentionClass,
-    done: &[Deleted],
+    class: &str,
+    count: usize,
+    listed: &[Deleted],
+    actor: &str,
 ) -> Result<i64> {
-    let listed: &[Deleted] = if has_ids(class) { done } else { &[] };
     match id {
         None => {
             let items = serde_json::to_string(listed).map_err(|e| StoreError::Invalid(e.to_string()))?;
             let row = sqlx::query(
-                "INSERT INTO deletion_log (at_ms, class, count, items, actor) VALUES ($1, $2, $3, $4, 'postkorb') RETURNING id",
+                "INSERT INTO deletion_log (at_ms, class, count, items, actor) VALUES ($1, $2, $3, $4, $5) RETURNING id",
             )
             .bind(now_ms)
-            .bind(class.code())
-            .bind(done.len() as i64)
+            .bind(class)
+            .bind(count as i64)
             .bind(items)
+            .bind(actor)
             .fetch_one(&mut **tx)
             .await?;
             Ok(row.try_get(0)?)
@@ -477,7 +518,7 @@ async fn log(
             items.extend(listed.iter().cloned());
             let items = serde_json::to_string(&items).map_err(|e| StoreError::Invalid(e.to_string()))?;
             sqlx::query("UPDATE deletion_log SET count = count + $1, items = $2 WHERE id = $3")
-                .bind(done.len() as i64)
+                .bind(count as i64)
                 .bind(items)
                 .bind(id)
                 .execute(&mut **tx)

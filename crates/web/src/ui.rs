@@ -74,10 +74,14 @@ pub enum Notice {
     SmtpSaved,
     /// Issue 18: the Aufbewahrungsfristen saved.
     RetentionSaved,
+    /// Löschen auf Antrag: an item deleted completely.
+    ErasedOnRequest,
+    /// Löschen auf Antrag: an item under a retention duty restricted instead.
+    RestrictedOnRequest,
 }
 
 impl Notice {
-    pub const ALL: [Notice; 28] = [
+    pub const ALL: [Notice; 30] = [
         Notice::RouteSaved,
         Notice::RouteDeleted,
         Notice::EmployeeSaved,
@@ -106,6 +110,8 @@ impl Notice {
         Notice::DeliveryRetried,
         Notice::SmtpSaved,
         Notice::RetentionSaved,
+        Notice::ErasedOnRequest,
+        Notice::RestrictedOnRequest,
     ];
 
     pub fn code(self) -> &'static str {
@@ -138,6 +144,8 @@ impl Notice {
             Notice::DeliveryRetried => "erneut-senden",
             Notice::SmtpSaved => "versand-gespeichert",
             Notice::RetentionSaved => "fristen-gespeichert",
+            Notice::ErasedOnRequest => "auf-antrag-geloescht",
+            Notice::RestrictedOnRequest => "statt-loeschen-gesperrt",
         }
     }
 
@@ -186,6 +194,11 @@ impl Notice {
             Notice::DeliveryRetried => "Die Zustellung wird gleich erneut versucht.".into(),
             Notice::SmtpSaved => "Einstellungen für den E-Mail-Versand gespeichert.".into(),
             Notice::RetentionSaved => "Aufbewahrungsfristen gespeichert.".into(),
+            Notice::ErasedOnRequest => "Gelöscht: Davon ist nichts mehr gespeichert.".into(),
+            Notice::RestrictedOnRequest => {
+                "Gesperrt statt gelöscht: Die Verarbeitung ist eingeschränkt, bis die Aufbewahrungspflicht endet."
+                    .into()
+            }
         }
     }
 

@@ -77,6 +77,9 @@ pub enum Command {
     /// Aufbewahrungsfristen (issue 18): the periods, deletion runs and the Löschprotokoll.
     #[command(subcommand)]
     Retention(RetentionCmd),
+    /// A person's data (issue 18): Auskunft as a ZIP (Art. 15/20 DSGVO), Löschen auf Antrag (Art. 17).
+    #[command(subcommand)]
+    Privacy(PrivacyCmd),
     /// One-off bulk import of a Maildir or an mbox file (nothing is moved or deleted there).
     Import(ImportArgs),
     /// Copy this installation's SQLite database into a new, empty PostgreSQL database, verified
@@ -323,6 +326,27 @@ pub enum RetentionCmd {
     Log {
         #[arg(long, default_value_t = 20)]
         limit: i64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PrivacyCmd {
+    /// Write every Vorgang, kept mail, note and audit entry naming ADDRESS (or a name) to a ZIP:
+    /// index.json, each mail as .eml, its attachments.
+    Export {
+        address: String,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Erase what names ADDRESS (or a name): delete it completely, or restrict it where a retention
+    /// duty keeps it; print per item what it does (--dry-run: what it would do).
+    Erase {
+        address: String,
+        /// Why (recorded in the Änderungsprotokoll), e.g. „Antrag vom 01.03.2026“.
+        #[arg(long, default_value = "Antrag der betroffenen Person")]
+        reason: String,
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 

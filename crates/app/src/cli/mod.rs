@@ -11,6 +11,7 @@ pub mod dispatch;
 pub mod mail;
 pub mod mailbox;
 pub mod oauth;
+pub mod privacy;
 pub mod retention;
 pub mod search;
 pub mod smtp;

@@ -39,7 +39,7 @@ pub async fn run(ctx: &Ctx, cmd: RetentionCmd) -> anyhow::Result<()> {
             let (entries, total) = ctx.store.deletion_log(limit, 0).await?;
             println!("{total} entries");
             for e in entries {
-                let class = e.class.map_or("?", RetentionClass::code);
+                let class = if e.on_request { "request" } else { e.class.map_or("?", RetentionClass::code) };
                 println!("{}  {class:<15} {} deleted", format_ms(e.at_ms), e.count);
                 for d in e.items {
                     println!("    id {}{}", d.id, d.sha256.map(|h| format!("  sha256 {h}")).unwrap_or_default());

@@ -362,3 +362,42 @@ fn a_vorgang_is_worked_from_the_terminal_note_wiedervorlage_handover_and_the_ref
     assert!(found.contains("Kellerschaden"), "{found}");
     assert!(env.ok(&["cases", "search", "übernehmen", "--as", "dora"]).contains("Kellerschaden"), "the hand-over note");
 }
+
+#[test]
+fn a_persons_data_is_exported_as_a_zip_and_erased_from_the_terminal_with_a_dry_run_first() {
+    let env = Env::new();
+    env.office();
+    let file = env.dir.path().join("post.mbox");
+    std::fs::write(
+        &file,
+        "From anna@mustermail.de Mon Jan  1 00:00:00 2024\nFrom: anna@mustermail.de\nCc: Karl Meier <karl.meier@example.org>\nSubject: Kellerschaden\nMessage-ID: <p1@x>\n\nBitte um Rueckruf.\n\n\
+         From x@y Mon Jan  1 00:00:00 2024\nFrom: karl.meier@example.org\nSubject: Frage\nMessage-ID: <p2@x>\n\nHallo\n\n\
+         From x@y Mon Jan  1 00:00:00 2024\nFrom: anna@mustermail.de\nSubject: Anderes\nMessage-ID: <p3@x>\n\nNichts\n",
+    )
+    .unwrap();
+    env.ok(&["import", "--mbox", file.to_str().unwrap(), "--verify", "off"]);
+    let zip = env.dir.path().join("auskunft.zip");
+    let out = env.ok(&["privacy", "export", "karl.meier@example.org", "--out", zip.to_str().unwrap()]);
+    assert!(out.contains("2 items written"), "{out}");
+    assert!(out.contains("cc") && out.contains("sender"), "{out}");
+    let bytes = std::fs::read(&zip).unwrap();
+    assert_eq!(&bytes[..2], b"PK");
+    if let Ok(list) = std::process::Command::new("unzip").arg("-Z1").arg(&zip).output() {
+        let names = String::from_utf8_lossy(&list.stdout);
+        assert!(names.contains("index.json") && names.matches("email.eml").count() == 2, "{names}");
+    }
+    let dry = env.ok(&["privacy", "erase", "karl.meier@example.org", "--dry-run"]);
+    assert_eq!(dry.matches("would delete").count(), 2, "{dry}");
+    let cases: serde_json::Value = serde_json::from_str(&env.ok(&["cases", "list", "--json"])).unwrap();
+    assert_eq!(cases.as_array().unwrap().len(), 2, "a dry run deletes nothing");
+    let done = env.ok(&["privacy", "erase", "karl.meier@example.org", "--reason", "Antrag vom 01.03.2026"]);
+    assert_eq!(done.matches("  delete").count(), 2, "{done}");
+    let cases: serde_json::Value = serde_json::from_str(&env.ok(&["cases", "list", "--json"])).unwrap();
+    assert_eq!(cases.as_array().unwrap().len(), 1);
+    assert_eq!(cases[0]["subject"], "Anderes");
+    let kept: serde_json::Value = serde_json::from_str(&env.ok(&["kept", "list", "--json"])).unwrap();
+    assert!(kept.as_array().unwrap().is_empty(), "{kept}");
+    let log = env.ok(&["retention", "log"]);
+    assert_eq!(log.matches("request").count(), 2, "{log}");
+    assert!(env.fails(&["privacy", "erase", "ab"]).contains("at least 3"));
+}

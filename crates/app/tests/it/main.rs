@@ -28,6 +28,7 @@ mod smtp_send;
 mod test_dns;
 mod web_absence;
 mod web_audit;
+mod web_auskunft;
 mod web_cases;
 mod web_http;
 mod web_live;

@@ -1,7 +1,9 @@
 //! Aufbewahrungsfristen (issue 18): every period as data — year ends on the office's clock
 //! (Europe/Berlin: the new year begins at 23:00 UTC), reopened Vorgänge, open ones, a Sperre.
 
-use postkorb_core::retention::{CaseFacts, HoldKind, RetentionClass, RetentionSettings, case_due, check_hold};
+use postkorb_core::retention::{
+    CaseFacts, HoldKind, RetentionClass, RetentionSettings, case_due, check_hold, erase_duty, erase_duty_reason,
+};
 use postkorb_core::time::parse_berlin;
 
 const DAY: i64 = 86_400_000;
@@ -135,4 +137,30 @@ fn a_sperre_needs_a_reason_and_a_date_ahead() {
     for k in HoldKind::ALL {
         assert_eq!(HoldKind::from_code(k.code()), Some(k));
     }
+}
+
+#[test]
+fn an_erasure_request_meets_a_retention_duty_only_for_a_closed_vorgang_within_its_period() {
+    let now = at("2026-03-01 12:00");
+    // (facts, duty until, what)
+    let cases: &[(CaseFacts, Option<&str>, &str)] = &[
+        (CaseFacts { done: false, closed_ms: None, held: false }, None, "open: no duty"),
+        (
+            CaseFacts { done: true, closed_ms: Some(at("2025-06-01 10:00")), held: false },
+            Some("2032-01-01 00:00"),
+            "closed last year",
+        ),
+        (CaseFacts { done: true, closed_ms: Some(at("2019-06-01 10:00")), held: false }, None, "period over"),
+        (
+            CaseFacts { done: true, closed_ms: Some(at("2020-12-31 23:30")), held: false },
+            Some("2027-01-01 00:00"),
+            "closed on New Year's Eve 2020",
+        ),
+        (CaseFacts { done: true, closed_ms: None, held: false }, None, "done without a time"),
+    ];
+    for (facts, until, what) in cases {
+        assert_eq!(erase_duty(*facts, now, 6), until.map(at), "{what}");
+    }
+    let reason = erase_duty_reason(at("2032-01-01 00:00"));
+    assert!(reason.contains("bis 01.01.2032") && reason.contains("§ 257 HGB"), "{reason}");
 }

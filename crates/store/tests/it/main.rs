@@ -16,6 +16,7 @@ mod notify;
 mod oauth;
 mod office;
 mod outbox;
+mod person;
 mod retention;
 mod search;
 mod smtp;

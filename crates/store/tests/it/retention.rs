@@ -22,13 +22,13 @@ fn at(s: &str) -> i64 {
     parse_berlin(s).unwrap()
 }
 
-struct Db {
-    store: Store,
-    blob_dir: PathBuf,
+pub(crate) struct Db {
+    pub store: Store,
+    pub blob_dir: PathBuf,
     _dirs: Vec<tempfile::TempDir>,
 }
 
-async fn backends() -> Vec<Db> {
+pub(crate) async fn backends() -> Vec<Db> {
     let mut out = Vec::new();
     for (url, dir) in common::database_urls().await {
         let blobs = tempfile::tempdir().unwrap();
@@ -63,7 +63,7 @@ fn hex(s: &str) -> String {
 }
 
 /// Every table of the database, each row as lower-case text (blobs as hex), that contains `word`.
-async fn rows_with(store: &Store, word: &str) -> Vec<String> {
+pub(crate) async fn rows_with(store: &Store, word: &str) -> Vec<String> {
     let (needle, needle_hex) = (word.to_lowercase(), hex(word));
     let tables_sql = match store.backend() {
         Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table'",
@@ -112,13 +112,13 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn files_with(dir: &Path, word: &str) -> Vec<PathBuf> {
+pub(crate) fn files_with(dir: &Path, word: &str) -> Vec<PathBuf> {
     files(dir).into_iter().filter(|f| String::from_utf8_lossy(&std::fs::read(f).unwrap()).contains(word)).collect()
 }
 
 /// The mails of a retention run are years old: so are their files (a file younger than the grace
 /// may be a concurrent import's and stays for the sweep).
-fn age_files(dir: &Path) {
+pub(crate) fn age_files(dir: &Path) {
     for f in files(dir) {
         let file = std::fs::File::options().write(true).open(&f).unwrap();
         file.set_modified(SystemTime::now() - Duration::from_secs(2 * 3600)).unwrap();

@@ -10,6 +10,7 @@ pub(crate) mod deliveries;
 pub(crate) mod employees;
 mod home;
 pub(crate) use home::tab_counts;
+mod auskunft;
 pub(crate) mod kept;
 mod mailbox;
 mod notifications;
@@ -209,6 +210,9 @@ pub fn routes() -> Router<WebState> {
         .route("/optionen/zustellungen/{id}/erneut", post(deliveries::retry))
         .route(privacy::PAGE, get(privacy::show).post(privacy::save))
         .route(privacy::LOG, get(privacy::log))
+        .route(auskunft::PAGE, get(auskunft::show))
+        .route(auskunft::ZIP, get(auskunft::zip))
+        .route(auskunft::ERASE, post(auskunft::erase))
         .route("/vorgang/{id}/sperre", post(privacy::set_hold))
         .route("/vorgang/{id}/sperre/{hid}/aufheben", post(privacy::lift_hold))
         .route("/static/postkorb.css", get(css))

@@ -152,7 +152,7 @@ pub async fn log(State(state): State<WebState>, user: CurrentUser) -> Result<Htm
         .into_iter()
         .map(|e| LogRow {
             at: german_time(e.at_ms),
-            class: e.class.map_or("Unbekannt", RetentionClass::german),
+            class: if e.on_request { "Antrag" } else { e.class.map_or("Unbekannt", RetentionClass::german) },
             count: e.count,
             items: e.items.into_iter().map(|d| (d.id, d.sha256.unwrap_or_default())).collect(),
         })

@@ -1,0 +1,78 @@
+//! „Auskunft und Löschen auf Antrag“ over HTTP (issue 18): only with „Datenschutz verwalten“ (403
+//! for the admin and a clerk, on the page, the ZIP and the erase route), CSRF on the POST, a
+//! hostile subject shown escaped, the ZIP downloaded, and „Jetzt löschen“ behind a confirmation.
+
+use axum::http::StatusCode;
+use postkorb_core::{EmailAddress, Permission};
+use postkorb_store::NewEmployee;
+
+use crate::web_http::{PW, app, hostile_item};
+
+const PAGE: &str = "/optionen/datenschutz/auskunft";
+
+#[tokio::test]
+async fn auskunft_and_erasure_need_their_right_a_csrf_token_and_a_confirmation() {
+    let app = app().await;
+    let store = &app.ctx.store;
+    let dora = NewEmployee {
+        name: "Dora".into(),
+        username: Some("dora".into()),
+        is_current: true,
+        license: None,
+        work_email: Some(EmailAddress::parse("dora@office.test").unwrap()),
+        permissions: vec![Permission::ManagePrivacy],
+    };
+    let dora = store.add_employee(&dora, 1).await.unwrap();
+    store.set_password_hash(dora.id, &postkorb_web::hash_password(PW)).await.unwrap();
+    let bernd = store.find_employee("bernd").await.unwrap().id;
+    let anna = store.find_employee("anna").await.unwrap().id;
+    let mb = postkorb_store::MailboxRecord { name: "t".into(), protocol: "maildir".into(), ..Default::default() };
+    let mb = store.save_mailbox(&mb, 1).await.unwrap();
+    store.commit_batch(mb.id, &[hostile_item(bernd, anna)], 1).await.unwrap();
+    let person = "person=anna%40mustermail.de";
+
+    let (admin, admin_csrf) = app.login("admin").await;
+    let (clerk, clerk_csrf) = app.login("bernd").await;
+    let (dsb, csrf) = app.login("dora").await;
+    for (who, token) in [(&admin, &admin_csrf), (&clerk, &clerk_csrf)] {
+        assert_eq!(app.get(&format!("{PAGE}?{person}"), Some(who)).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(app.get(&format!("{PAGE}/zip?{person}"), Some(who)).await.status, StatusCode::FORBIDDEN);
+        let r = app
+            .post(&format!("{PAGE}/loeschen"), Some(who), &format!("csrf={token}&{person}&item=case-1&bestaetigt=ja"))
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+    }
+    let r = app
+        .post(&format!("{PAGE}/loeschen"), Some(&dsb), &format!("csrf=falsch&{person}&item=case-1&bestaetigt=ja"))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(store.case(1).await.is_ok(), "nothing deleted without the token");
+
+    // The list: where, escaped.
+    let page = app.get(&format!("{PAGE}?{person}"), Some(&dsb)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("als Absender") && page.body.contains("Jetzt löschen"), "{}", page.body);
+    assert!(!page.body.contains("<script>window"), "the subject is escaped");
+    let short = app.get(&format!("{PAGE}?person=ab"), Some(&dsb)).await;
+    assert!(short.body.contains("mindestens 3 Zeichen"));
+
+    // The ZIP.
+    let zip = app.get(&format!("{PAGE}/zip?{person}"), Some(&dsb)).await;
+    assert_eq!(zip.status, StatusCode::OK);
+    assert_eq!(zip.headers["content-type"], "application/zip");
+    assert!(zip.body.starts_with("PK"));
+
+    // „Jetzt löschen“: first the confirmation, then the deed.
+    let form = format!("csrf={csrf}&{person}&item=case-1&grund=Antrag");
+    let confirm = app.post(&format!("{PAGE}/loeschen"), Some(&dsb), &form).await;
+    assert_eq!(confirm.status, StatusCode::OK);
+    assert!(confirm.body.contains("Endgültig löschen?"), "{}", confirm.body);
+    assert!(store.case(1).await.is_ok(), "not before the confirmation");
+    let done = app.post(&format!("{PAGE}/loeschen"), Some(&dsb), &format!("{form}&bestaetigt=ja")).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert!(store.case(1).await.is_err());
+    let after = app.get(done.headers["location"].to_str().unwrap(), Some(&dsb)).await;
+    assert!(after.body.contains("Gelöscht: Davon ist nichts mehr gespeichert."), "{}", after.body);
+    let (log, _) = store.deletion_log(10, 0).await.unwrap();
+    assert!(log[0].on_request && log[0].actor == "dora");
+}
