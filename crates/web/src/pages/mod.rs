@@ -211,6 +211,8 @@ pub fn routes() -> Router<WebState> {
         .route(privacy::LOG, get(privacy::log))
         .route("/vorgang/{id}/sperre", post(privacy::set_hold))
         .route("/vorgang/{id}/sperre/{hid}/aufheben", post(privacy::lift_hold))
+        .route("/nicht-zugeordnet/{id}/sperre", post(privacy::set_kept_hold))
+        .route("/nicht-zugeordnet/{id}/sperre/{hid}/aufheben", post(privacy::lift_kept_hold))
         .route("/static/postkorb.css", get(css))
         .route("/static/live.js", get(live_js))
         .route("/ereignisse", get(crate::live::stream::events))
