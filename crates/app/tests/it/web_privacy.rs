@@ -66,7 +66,12 @@ async fn the_privacy_pages_and_the_sperre_need_their_right_and_restriction_hides
     assert_eq!(app.post("/vorgang/1/sperre", Some(&dsb), &form).await.status, StatusCode::SEE_OTHER);
     // Now hidden from its Bearbeiter everywhere, open for the Datenschutz holder.
     assert_eq!(app.get("/vorgang/1", Some(&clerk)).await.status, StatusCode::FORBIDDEN);
-    assert!(!app.get("/", Some(&clerk)).await.body.contains("/vorgang/1\""), "not on his Startmaske");
+    let home = app.get("/", Some(&clerk)).await.body;
+    assert!(!home.contains("/vorgang/1\""), "not on his Startmaske");
+    // Nor in its counts (the list is empty, so are they).
+    for tab in ["Offen (0)", "Erledigt (0)", "Alle (0)", "Wiedervorlage (0)"] {
+        assert!(home.contains(tab), "{tab}: {home}");
+    }
     assert!(!app.get("/?tab=alle", Some(&admin)).await.body.contains("/vorgang/1\""), "not on the admin's list");
     let found = app.get("/suche?q=Hallo", Some(&clerk)).await.body;
     assert!(!found.contains("/vorgang/1\""), "not in his search");
@@ -79,6 +84,7 @@ async fn the_privacy_pages_and_the_sperre_need_their_right_and_restriction_hides
     assert_eq!(app.post(&lift, Some(&dsb), "csrf=falsch").await.status, StatusCode::BAD_REQUEST);
     assert_eq!(app.post(&lift, Some(&dsb), &format!("csrf={csrf}")).await.status, StatusCode::SEE_OTHER);
     assert_eq!(app.get("/vorgang/1", Some(&clerk)).await.status, StatusCode::OK, "visible again");
+    assert!(app.get("/", Some(&clerk)).await.body.contains("Alle (1)"), "counted again");
     let audit = store.audit_log(10).await.unwrap();
     let actions: Vec<&str> = audit.iter().map(|(_, _, a, _)| a.as_str()).collect();
     for a in ["set_hold", "lift_hold", "save_retention"] {
