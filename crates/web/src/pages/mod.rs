@@ -14,7 +14,7 @@ pub(crate) mod kept;
 mod mailbox;
 mod notifications;
 mod oauth;
-mod privacy;
+pub(crate) mod privacy;
 pub(crate) mod protokoll;
 mod protokoll_csv;
 mod routes;

@@ -56,8 +56,28 @@ fn rows(s: &RetentionSettings, typed: Option<&HashMap<String, String>>) -> Vec<P
         .collect()
 }
 
-fn hhmm(minute: u32) -> String {
+pub(crate) fn hhmm(minute: u32) -> String {
     format!("{:02}:{:02}", minute / 60, minute % 60)
+}
+
+/// The daily run's time from `HH:MM` (office clock), as minutes after midnight.
+pub(crate) fn parse_run_at(text: &str) -> Option<u32> {
+    parse_berlin(&format!("2000-01-01 {}", text.trim()))?;
+    let (h, m) = text.trim().split_once(':')?;
+    Some(h.parse::<u32>().ok()? * 60 + m.parse::<u32>().ok()?)
+}
+
+/// What changed, for the audit entry (German, like every audit sentence).
+pub(crate) fn retention_changes(before: &RetentionSettings, after: &RetentionSettings) -> Vec<String> {
+    let mut changes: Vec<String> = RetentionClass::ALL
+        .into_iter()
+        .filter(|c| before.period(*c) != after.period(*c))
+        .map(|c| format!("{}: {} → {} {}", c.german(), before.period(c), after.period(c), c.unit_german()))
+        .collect();
+    if before.run_minute != after.run_minute {
+        changes.push(format!("Löschlauf: {} → {} Uhr", hhmm(before.run_minute), hhmm(after.run_minute)));
+    }
+    changes
 }
 
 pub async fn show(
@@ -99,11 +119,8 @@ pub async fn save(
         }
     }
     let run_at = form.get("run_at").cloned().unwrap_or_default();
-    match parse_berlin(&format!("2000-01-01 {}", run_at.trim())) {
-        Some(_) => {
-            let (h, m) = run_at.trim().split_once(':').unwrap_or(("2", "30"));
-            s.run_minute = h.parse::<u32>().unwrap_or(2) * 60 + m.parse::<u32>().unwrap_or(30);
-        }
+    match parse_run_at(&run_at) {
+        Some(m) => s.run_minute = m,
         None => errors.push("Uhrzeit des Löschlaufs: bitte als SS:MM angeben, z. B. 02:30.".into()),
     }
     if !errors.is_empty() {
@@ -116,14 +133,7 @@ pub async fn save(
         };
         return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
     }
-    let mut changes: Vec<String> = RetentionClass::ALL
-        .into_iter()
-        .filter(|c| before.period(*c) != s.period(*c))
-        .map(|c| format!("{}: {} → {} {}", c.german(), before.period(c), s.period(c), c.unit_german()))
-        .collect();
-    if before.run_minute != s.run_minute {
-        changes.push(format!("Löschlauf: {} → {} Uhr", hhmm(before.run_minute), hhmm(s.run_minute)));
-    }
+    let changes = retention_changes(&before, &s);
     state.store.save_retention_settings(&s).await?;
     let actor = user.employee.username.clone().unwrap_or_else(|| user.employee.name.clone());
     state.store.audit_entry(now_ms(), &actor, &AuditEntry::SaveRetention { changes }).await?;
