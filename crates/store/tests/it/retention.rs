@@ -423,3 +423,31 @@ async fn hidden_counts_are_the_restricted_vorgaenge_by_the_startmaske_counts() {
         assert_eq!(listed.len() as i64, store.count_cases(Some(o.bernd)).await.unwrap() - n.total);
     }
 }
+
+/// Mails left on the server at onboarding (`ignored` ledger rows) go by the period of unhandled
+/// kept mails: afterwards their rows keep only the key (still `ignored`, so never fetched or
+/// disposed of); younger ones and a dry run keep their fingerprint.
+#[tokio::test]
+async fn ignored_ledger_rows_keep_only_their_key_after_the_kept_open_period() {
+    for db in backends().await {
+        let store = &db.store;
+        let o = common::office::office(store).await;
+        let t0 = at("2025-01-10 09:00");
+        let keys = |n: std::ops::Range<i32>| n.map(|i| (format!("imap:1:{i}"), format!("fp{i}"))).collect::<Vec<_>>();
+        store.record_ignored(o.mailbox, &keys(0..3), t0).await.unwrap();
+        store.record_ignored(o.mailbox, &keys(3..4), t0 + 200 * DAY).await.unwrap();
+        let fingerprints = || async {
+            let rows = sqlx::query("SELECT fingerprint FROM ledger WHERE outcome = 'ignored' ORDER BY source_key")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+            rows.iter().map(|r| r.try_get::<String, _>(0).unwrap()).collect::<Vec<_>>()
+        };
+        store.retention_run(t0 + 366 * DAY, true, 2).await.unwrap();
+        assert_eq!(fingerprints().await, ["fp0", "fp1", "fp2", "fp3"], "a dry run changes nothing");
+        store.retention_run(t0 + 366 * DAY, false, 2).await.unwrap();
+        assert_eq!(fingerprints().await, ["", "", "", "fp3"], "{:?}", store.backend());
+        let ignored = store.ignored_keys(o.mailbox).await.unwrap();
+        assert_eq!(ignored.len(), 4, "every key stays, so no mail is fetched again");
+    }
+}
