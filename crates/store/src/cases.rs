@@ -47,8 +47,8 @@ pub struct CaseSummary {
     pub on_behalf_of_name: Option<String>,
     /// Under an „Einschränkung der Verarbeitung“ (issue 18): only holders of „Datenschutz
     /// verwalten“ may open it (`auth::may_open`), and no list or search shows it (`holds::hidden_sql`).
-    /// Not in the API's answers: whoever gets the row may open it.
-    #[serde(skip)]
+    /// In the API's answers (`restricted`): a list never has such a row, so it is true only
+    /// where the viewer may see it (a holder of „Datenschutz verwalten“ opening the Vorgang).
     pub restricted: bool,
 }
 

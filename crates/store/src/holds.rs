@@ -34,6 +34,23 @@ pub struct Hold {
     pub lifted_by: Option<String>,
 }
 
+/// How many of one assignee's Vorgänge an „Einschränkung der Verarbeitung“ hides, by the
+/// Startmaske's counts: the lists leave them out ([`hidden_sql`]), so the counts subtract these
+/// (`case_counts` counts every Vorgang; a Sperre changes no Vorgang, so it stays as it is).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HiddenCounts {
+    /// Every non-moved one (`count_cases`).
+    pub total: i64,
+    /// Not done (`count_open`).
+    pub open: i64,
+    /// Open with a Wiedervorlage after `now` (`count_follow_ups(.., false, now)`).
+    pub pending: i64,
+    /// Open with a Wiedervorlage up to `now` (`count_follow_ups(.., true, now)`).
+    pub due: i64,
+    /// Claimed after `since` (`new_cases_since`).
+    pub new_since: i64,
+}
+
 /// SQL: the Vorgang `{case}` (an expression) is under an „Einschränkung der Verarbeitung“ in force.
 /// Lists and the search add `AND NOT ({hidden_sql})` for anyone without „Datenschutz verwalten“.
 pub fn hidden_sql(case: &str) -> String {
@@ -134,6 +151,50 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// The assignee's Vorgänge hidden by a restriction in force, counted as the Startmaske counts
+    /// (read through the few Sperren in force, never the assignee's Vorgänge).
+    pub async fn hidden_counts(
+        &self,
+        assignee: postkorb_core::EmployeeId,
+        since_ms: i64,
+        now_ms: i64,
+    ) -> Result<HiddenCounts> {
+        let rows = sqlx::query(
+            "SELECT c.status, c.follow_up_ms, c.claimed_ms FROM cases c
+             WHERE c.id IN (SELECT h.case_id FROM holds h
+                            WHERE h.kind = 'restriction' AND h.lifted_ms IS NULL AND h.case_id IS NOT NULL)
+               AND c.assignee = $1",
+        )
+        .bind(assignee.0)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut n = HiddenCounts::default();
+        for r in &rows {
+            let status: String = r.try_get(0)?;
+            let follow_up: Option<i64> = r.try_get(1)?;
+            let claimed: Option<i64> = r.try_get(2)?;
+            // `new_cases_since` counts a moved one too; no other count does.
+            if claimed.is_some_and(|c| c > since_ms) {
+                n.new_since += 1;
+            }
+            if status == "moved" {
+                continue;
+            }
+            n.total += 1;
+            if status != "done" {
+                n.open += 1;
+            }
+            if status == "open" {
+                match follow_up {
+                    Some(f) if f > now_ms => n.pending += 1,
+                    Some(_) => n.due += 1,
+                    None => {}
+                }
+            }
+        }
+        Ok(n)
     }
 
     /// Whether a Vorgang is under an „Einschränkung der Verarbeitung“ in force.

@@ -96,6 +96,33 @@ impl Store {
         Ok(())
     }
 
+    /// The retention run's step for mails left on the server (issue 18, class
+    /// `RetentionClass::KeptOpen`, counted from when the row was recorded): their ledger rows
+    /// recorded before `cutoff` forget the fingerprint and keep only the key, as a deleted mail's
+    /// row does — the key (a server's UID, no personal data) must stay, or the mail would be
+    /// fetched again; the outcome stays `ignored`, so it is never disposed of. Returns how many.
+    pub(crate) async fn forget_ignored(&self, cutoff: i64, batch: i64) -> Result<u64> {
+        const DUE: &str = "outcome = 'ignored' AND imported_ms < $1 AND (fingerprint <> '' OR message_id IS NOT NULL)";
+        let mut total = 0;
+        loop {
+            // Found outside the write transaction (a read, no index: once a day), changed by id.
+            let sql = format!("SELECT id FROM ledger WHERE {DUE} ORDER BY id LIMIT $2");
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(cutoff).bind(batch).fetch_all(&self.pool).await?;
+            let ids = rows.iter().map(|r| r.try_get::<i64, _>(0)).collect::<std::result::Result<Vec<_>, _>>()?;
+            if ids.is_empty() {
+                return Ok(total);
+            }
+            let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+            let sql = format!("UPDATE ledger SET fingerprint = '', message_id = NULL WHERE id IN ({list}) AND {DUE}");
+            let mut tx = self.begin_write().await?;
+            total += sqlx::query(sqlx::AssertSqlSafe(sql)).bind(cutoff).execute(&mut *tx).await?.rows_affected();
+            tx.commit().await?;
+            if (ids.len() as i64) < batch {
+                return Ok(total);
+            }
+        }
+    }
+
     /// Keys left on the server on purpose (see [`Store::record_ignored`]).
     pub async fn ignored_keys(&self, mailbox_id: i64) -> Result<std::collections::HashSet<String>> {
         let rows = sqlx::query("SELECT source_key FROM ledger WHERE mailbox_id = $1 AND outcome = 'ignored'")

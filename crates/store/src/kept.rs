@@ -25,6 +25,10 @@ pub struct KeptMail {
     /// open | routed | discarded
     pub status: String,
     pub case_id: Option<i64>,
+    /// When it was kept (the retention run's moment for an open one, `RetentionClass::KeptOpen`).
+    pub kept_ms: i64,
+    /// A Sperre in force holds it (issue 18): no deletion run takes it, so no warning either.
+    pub held: bool,
 }
 
 impl KeptMail {
@@ -48,8 +52,9 @@ pub(crate) fn stored_reason(reason: &KeepReason) -> String {
     crate::import::clean(&serde_json::to_string(reason).unwrap_or_default())
 }
 
-const COLUMNS: &str =
-    "id, mailbox_id, raw_id, reason_code, reason_detail, from_addr, subject, received_ms, status, case_id";
+const COLUMNS: &str = "id, mailbox_id, raw_id, reason_code, reason_detail, from_addr, subject, received_ms, status, case_id, \
+     kept_ms, CAST((CASE WHEN EXISTS (SELECT 1 FROM holds h WHERE h.kept_id = kept.id AND h.lifted_ms IS NULL) \
+     THEN 1 ELSE 0 END) AS BIGINT) AS held";
 
 fn from_row(r: &AnyRow) -> Result<KeptMail> {
     Ok(KeptMail {
@@ -63,6 +68,8 @@ fn from_row(r: &AnyRow) -> Result<KeptMail> {
         received_ms: r.try_get("received_ms")?,
         status: r.try_get("status")?,
         case_id: r.try_get("case_id")?,
+        kept_ms: r.try_get("kept_ms")?,
+        held: r.try_get::<i64, _>("held")? != 0,
     })
 }
 

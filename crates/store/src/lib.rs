@@ -54,7 +54,7 @@ pub use dump::TableSum;
 pub use employees::NewEmployee;
 pub use endpoint::{Endpoint, OAuthEndpoint, SecretColumn};
 pub use events::LoggedEvent;
-pub use holds::{Hold, HoldTarget, hidden_sql};
+pub use holds::{HiddenCounts, Hold, HoldTarget, hidden_sql};
 pub use import::{ImportItem, ImportOutcome};
 pub use kept::KeptMail;
 pub use lease::{LeaseInfo, LeaseOutcome};

@@ -11,6 +11,8 @@
 //! never fetched again), the ledger's duplicates of it, deliveries, and its blob files right away
 //! ([`Store::remove_blobs_now`]). Each run and class that deleted something has one Löschprotokoll
 //! entry (ids and the raw mail's SHA-256, never content), written in the batches' transactions.
+//! Ledger rows of mails left on the server (`ignored`, onboarding) go by `KeptOpen`'s period: they
+//! keep only their key afterwards (`Store::forget_ignored`; no mail of theirs is stored to log).
 
 use std::collections::HashMap;
 
@@ -156,6 +158,10 @@ impl Store {
                 if !full {
                     break;
                 }
+            }
+            if class == RetentionClass::KeptOpen && !dry_run {
+                // Mails left on the server at onboarding: their ledger rows keep only the key.
+                self.forget_ignored(cutoff, batch).await?;
             }
             out.push(run);
         }

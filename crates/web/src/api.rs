@@ -53,6 +53,8 @@ pub fn routes() -> Router<WebState> {
         .route("/deliveries", get(crate::api_webhooks::deliveries))
         .route("/deliveries/{id}/retry", post(crate::api_webhooks::retry))
         .route("/audit", get(crate::api_audit::list))
+        .route("/retention", get(crate::api_privacy::get).put(crate::api_privacy::put))
+        .route("/deletion-log", get(crate::api_privacy::deletion_log))
 }
 
 fn require(e: &Employee, p: Permission) -> Result<(), ApiError> {

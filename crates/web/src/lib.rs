@@ -8,6 +8,7 @@
 mod api;
 mod api_audit;
 mod api_notify;
+mod api_privacy;
 mod api_webhooks;
 mod api_work;
 mod auth;

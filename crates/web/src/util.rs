@@ -26,6 +26,12 @@ pub fn german_time(ms: i64) -> String {
     format!("{d:02}.{m:02}.{y:04} {hh:02}:{mm:02}")
 }
 
+/// `27.11.2026`: the day of a moment on the office's clock.
+pub fn german_date(ms: i64) -> String {
+    let (y, m, d, ..) = postkorb_core::time::berlin_civil(ms);
+    format!("{d:02}.{m:02}.{y:04}")
+}
+
 /// Human file size in German notation.
 pub fn size(bytes: i64) -> String {
     if bytes < 1024 {

@@ -174,6 +174,23 @@ async fn every_api_answer_matches_the_schema_its_openapi_document_names() {
         ..Default::default()
     };
     let clara = store.add_employee(&clara, 1).await.unwrap();
+    // Issue 18: Dora holds „Datenschutz verwalten“ only; Vorgang 3 (Bernd's) is restricted.
+    let dora = postkorb_store::NewEmployee {
+        name: "Dora".into(),
+        username: Some("dora".into()),
+        is_current: true,
+        permissions: vec![postkorb_core::Permission::ManagePrivacy],
+        ..Default::default()
+    };
+    let dora = store.add_employee(&dora, 1).await.unwrap();
+    let privacy_token = postkorb_web::new_api_token(store, dora.id, "schema").await.unwrap();
+    let p = privacy_token.as_str();
+    let mut restricted =
+        kept_item("s5", "From: Anna <anna@mustermail.de>\r\nSubject: Widerspruch\r\n\r\n.\r\n", KeepReason::NoRoute);
+    restricted.decision = Decision::Assign { sender: anna.id, to: bernd.id };
+    store.commit_batch(mb.id, &[restricted], 1).await.unwrap();
+    let kind = postkorb_core::retention::HoldKind::Restriction;
+    store.set_hold(postkorb_store::HoldTarget::Case(3), kind, "Widerspruch", i64::MAX / 2, "dora", 1).await.unwrap();
     let (b, a) = (bernd_token.as_str(), admin_token.as_str());
     let to = |e: postkorb_core::EmployeeId| format!("{{\"to\": {}, \"note\": \"Bitte übernehmen\"}}", e.0);
     let route = format!("{{\"from\": {}, \"to\": {}}}", anna.id, bernd.id);
@@ -282,6 +299,19 @@ async fn every_api_answer_matches_the_schema_its_openapi_document_names() {
         Call::new("GET", "/audit", "/audit?from=gestern", a),
         Call::new("GET", "/audit", "/audit", b),
         Call::new("GET", "/audit", "/audit", ""),
+        // Issue 18: the restricted Vorgang for the Datenschutz holder only; retention; Löschprotokoll.
+        Call::new("GET", "/cases/{id}", "/cases/3", p),
+        Call::new("GET", "/cases/{id}", "/cases/3", b),
+        Call::new("GET", "/retention", "/retention", p),
+        Call::new("GET", "/retention", "/retention", a),
+        Call::new("GET", "/retention", "/retention", ""),
+        Call::new("PUT", "/retention", "/retention", p).json(r#"{"periods": {"cases": 8}, "run_at": "03:15"}"#),
+        Call::new("PUT", "/retention", "/retention", p).json(r#"{"periods": {"cases": 5}}"#),
+        Call::new("PUT", "/retention", "/retention", p).json(r#"{"periods": {"forever": 1}}"#),
+        Call::new("PUT", "/retention", "/retention", p).json(r#"{"run_at": "25:00"}"#),
+        Call::new("PUT", "/retention", "/retention", a).json(r#"{"periods": {"cases": 8}}"#),
+        Call::new("GET", "/deletion-log", "/deletion-log?limit=5&offset=0", p),
+        Call::new("GET", "/deletion-log", "/deletion-log", b),
     ];
     // An entry of an older version: no kind, a free detail (both nullable in the document).
     store.audit(1, "cli", "what_is_this", "old text").await.unwrap();
@@ -333,10 +363,20 @@ async fn every_api_answer_matches_the_schema_its_openapi_document_names() {
         ("/audit", 200),
         ("/audit", 400),
         ("/audit", 403),
+        ("/retention", 200),
+        ("/retention", 401),
+        ("/retention", 403),
+        ("/retention", 422),
+        ("/deletion-log", 200),
+        ("/deletion-log", 403),
     ] {
-        assert!(seen.iter().any(|(_, t, s)| *t == template && *s == status), "{template} → {status} was checked");
+        assert!(
+            seen.iter().any(|(_, t, s)| *t == template && *s == status),
+            "{template} → {status} was checked: {seen:?}"
+        );
     }
     check_webhook_payloads(&spec);
+    privacy_answers(&app, &spec, p, b).await;
     // The optional parts were really there to be checked.
     let (_, _, body) = send(&app, &Call::new("GET", "", "/mailboxes", a)).await;
     let boxes: Value = serde_json::from_str(&body).unwrap();
@@ -470,4 +510,37 @@ fn check_webhook_payloads(spec: &Value) {
         check(spec, schema, &value, &format!("the payload of {ty}"), &mut errors);
     }
     assert!(errors.is_empty(), "the webhook payloads and their document disagree:\n{}", errors.join("\n"));
+}
+
+/// Issue 18: `restricted` is true where the caller may see the Vorgang and never in a list; the
+/// retention settings were saved (and only the valid change); a Löschprotokoll with an entry
+/// matches its schema.
+async fn privacy_answers(app: &App, spec: &Value, p: &str, b: &str) {
+    let get = |path: &str, token: &str| {
+        let call = Call::new("GET", "", path.to_string(), token);
+        async move { serde_json::from_str::<Value>(&send(app, &call).await.2).unwrap() }
+    };
+    assert_eq!(get("/cases/3", p).await["summary"]["restricted"], true);
+    let listed = get("/cases", b).await;
+    let rows = listed.as_array().unwrap();
+    assert!(!rows.is_empty() && rows.iter().all(|c| c["restricted"] == false && c["id"] != 3), "{listed}");
+    let s = get("/retention", p).await;
+    let cases = s["periods"].as_array().unwrap().iter().find(|c| c["class"] == "cases").unwrap().clone();
+    assert_eq!((cases["period"].as_i64(), s["run_at"].as_str()), (Some(8), Some("03:15")), "{s}");
+    // A kept mail discarded long ago: the next run deletes it and logs that.
+    let store = &app.ctx.store;
+    let far = 4_102_444_800_000; // 2100
+    store.retention_run(far, false, 10).await.unwrap();
+    let log = get("/deletion-log", p).await;
+    assert!(log["total"].as_i64().unwrap() > 0, "{log}");
+    let mut errors = Vec::new();
+    let schema = &spec["paths"]["/deletion-log"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+    check(spec, schema, &log, "GET /deletion-log after a run", &mut errors);
+    assert!(errors.is_empty(), "{errors:?}");
+    let has_hash = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["items"].as_array().unwrap().iter().any(|i| i["sha256"].is_string()));
+    assert!(has_hash, "{log}");
 }

@@ -66,7 +66,12 @@ async fn the_privacy_pages_and_the_sperre_need_their_right_and_restriction_hides
     assert_eq!(app.post("/vorgang/1/sperre", Some(&dsb), &form).await.status, StatusCode::SEE_OTHER);
     // Now hidden from its Bearbeiter everywhere, open for the Datenschutz holder.
     assert_eq!(app.get("/vorgang/1", Some(&clerk)).await.status, StatusCode::FORBIDDEN);
-    assert!(!app.get("/", Some(&clerk)).await.body.contains("/vorgang/1\""), "not on his Startmaske");
+    let home = app.get("/", Some(&clerk)).await.body;
+    assert!(!home.contains("/vorgang/1\""), "not on his Startmaske");
+    // Nor in its counts (the list is empty, so are they).
+    for tab in ["Offen (0)", "Erledigt (0)", "Alle (0)", "Wiedervorlage (0)"] {
+        assert!(home.contains(tab), "{tab}: {home}");
+    }
     assert!(!app.get("/?tab=alle", Some(&admin)).await.body.contains("/vorgang/1\""), "not on the admin's list");
     let found = app.get("/suche?q=Hallo", Some(&clerk)).await.body;
     assert!(!found.contains("/vorgang/1\""), "not in his search");
@@ -79,6 +84,7 @@ async fn the_privacy_pages_and_the_sperre_need_their_right_and_restriction_hides
     assert_eq!(app.post(&lift, Some(&dsb), "csrf=falsch").await.status, StatusCode::BAD_REQUEST);
     assert_eq!(app.post(&lift, Some(&dsb), &format!("csrf={csrf}")).await.status, StatusCode::SEE_OTHER);
     assert_eq!(app.get("/vorgang/1", Some(&clerk)).await.status, StatusCode::OK, "visible again");
+    assert!(app.get("/", Some(&clerk)).await.body.contains("Alle (1)"), "counted again");
     let audit = store.audit_log(10).await.unwrap();
     let actions: Vec<&str> = audit.iter().map(|(_, _, a, _)| a.as_str()).collect();
     for a in ["set_hold", "lift_hold", "save_retention"] {
@@ -86,4 +92,71 @@ async fn the_privacy_pages_and_the_sperre_need_their_right_and_restriction_hides
     }
     let log = app.get("/optionen/datenschutz/loeschprotokoll", Some(&dsb)).await;
     assert_eq!(log.status, StatusCode::OK);
+}
+
+/// A kept mail nobody handled: in its last month (here long overdue, kept at 1 ms) the list and its
+/// page say when it goes; a Sperre on its page (only „Datenschutz verwalten“, CSRF) ends the warning.
+#[tokio::test]
+async fn an_open_kept_mail_warns_before_its_deletion_and_takes_a_sperre_on_its_page() {
+    let app = app().await;
+    let store = &app.ctx.store;
+    let dora = NewEmployee {
+        name: "Dora".into(),
+        username: Some("dora".into()),
+        is_current: true,
+        license: None,
+        work_email: None,
+        permissions: vec![Permission::ManagePrivacy, Permission::ManageMailImport],
+    };
+    let dora = store.add_employee(&dora, 1).await.unwrap();
+    store.set_password_hash(dora.id, &postkorb_web::hash_password(PW)).await.unwrap();
+    let mb = postkorb_store::MailboxRecord { name: "t".into(), protocol: "maildir".into(), ..Default::default() };
+    let mb = store.save_mailbox(&mb, 1).await.unwrap();
+    let raw = b"From: Anna <anna@mustermail.de>\r\nSubject: Rueckruf\r\nMessage-ID: <k1@x>\r\n\r\nBitte.\r\n".to_vec();
+    let mail = postkorb_mail::parse(&raw);
+    let item = postkorb_store::ImportItem {
+        source_key: "k1".into(),
+        fingerprint: postkorb_mail::fingerprint(&raw, mail.message_id.as_deref()),
+        raw_sha256: postkorb_mail::digests(&raw, None).raw_sha256,
+        raw: raw.into(),
+        mail,
+        decision: postkorb_core::Decision::Keep(postkorb_core::KeepReason::NoRoute),
+        raw_written: false,
+        ack: Default::default(),
+    };
+    store.commit_batch(mb.id, &[item], 1).await.unwrap();
+    let warning = "gelöscht, wenn niemand sie bearbeitet";
+
+    let (admin, admin_csrf) = app.login("admin").await;
+    let (dsb, csrf) = app.login("dora").await;
+    assert!(app.get("/nicht-zugeordnet", Some(&admin)).await.body.contains(warning));
+    let page = app.get("/nicht-zugeordnet/1", Some(&admin)).await.body;
+    assert!(page.contains(warning) && !page.contains("Sperre setzen"), "no Sperre form without the right");
+
+    let hold = |csrf: &str| format!("csrf={csrf}&kind=retention&reason=%3Cscript%3Ex%3C%2Fscript%3E&until=2999-01-01");
+    let r = app.post("/nicht-zugeordnet/1/sperre", Some(&admin), &hold(&admin_csrf)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.post("/nicht-zugeordnet/1/sperre", Some(&dsb), &hold("falsch")).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(app.post("/nicht-zugeordnet/99/sperre", Some(&dsb), &hold(&csrf)).await.status, StatusCode::NOT_FOUND);
+    assert!(app.get("/nicht-zugeordnet/1", Some(&dsb)).await.body.contains("Sperre setzen"));
+    let r = app.post("/nicht-zugeordnet/1/sperre", Some(&dsb), &hold(&csrf)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = app.get("/nicht-zugeordnet/1", Some(&dsb)).await.body;
+    assert!(page.contains("Aufbewahrung: ") && !page.contains("<script>x"), "{page}");
+    assert!(!page.contains(warning), "held: no deletion, no warning");
+    assert!(!app.get("/nicht-zugeordnet", Some(&admin)).await.body.contains(warning));
+
+    let hold_id = store.holds(postkorb_store::HoldTarget::Kept(1)).await.unwrap()[0].id;
+    let lift = format!("/nicht-zugeordnet/1/sperre/{hold_id}/aufheben");
+    let r = app.post(&lift, Some(&admin), &format!("csrf={admin_csrf}")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.post(&lift, Some(&dsb), "csrf=falsch").await.status, StatusCode::BAD_REQUEST);
+    // Another mail's path with this Sperre's id: not found, nothing lifted.
+    let other = format!("/nicht-zugeordnet/2/sperre/{hold_id}/aufheben");
+    assert_eq!(app.post(&other, Some(&dsb), &format!("csrf={csrf}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.post(&lift, Some(&dsb), &format!("csrf={csrf}")).await.status, StatusCode::SEE_OTHER);
+    assert!(app.get("/nicht-zugeordnet/1", Some(&dsb)).await.body.contains(warning), "warned again");
 }

@@ -379,3 +379,75 @@ async fn logs_sessions_and_deliveries_go_after_their_periods() {
         assert_eq!(one(store, "SELECT COUNT(*) FROM login_failures").await, 1);
     }
 }
+
+/// The Startmaske's counts leave out what a restriction hides, as its lists do: `hidden_counts`
+/// counts each of the assignee's restricted Vorgänge by the count it is in — a Sperre
+/// „Aufbewahrung“, a lifted restriction and another's Vorgang hide nothing.
+#[tokio::test]
+async fn hidden_counts_are_the_restricted_vorgaenge_by_the_startmaske_counts() {
+    for db in backends().await {
+        let store = &db.store;
+        let o = common::office::office(store).await;
+        let assign = Decision::Assign { sender: o.anna, to: o.bernd };
+        let t0 = at("2026-03-02 09:00");
+        let items: Vec<ImportItem> =
+            (0..6).map(|n| item(&format!("maildir:{n}"), &format!("Mail {n}"), "h", assign.clone())).collect();
+        let ids: Vec<i64> = store.commit_batch(o.mailbox, &items, t0).await.unwrap().iter().map(case_of).collect();
+        let now = t0 + 10 * DAY;
+        store.set_follow_up(ids[1], o.bernd, Some(now + DAY), None, t0).await.unwrap();
+        store.set_follow_up(ids[2], o.bernd, Some(now - DAY), None, t0).await.unwrap();
+        store.set_case_done(ids[3], true, o.bernd, t0).await.unwrap();
+        // (Vorgang, kind, lifted): 0 open, 1 pending, 2 due, 3 done restricted; 4 held only; 5 lifted.
+        let holds = [
+            (0, HoldKind::Restriction, false),
+            (1, HoldKind::Restriction, false),
+            (1, HoldKind::Restriction, false),
+            (2, HoldKind::Restriction, false),
+            (3, HoldKind::Restriction, false),
+            (4, HoldKind::Retention, false),
+            (5, HoldKind::Restriction, true),
+        ];
+        for (i, kind, lifted) in holds {
+            let h = store.set_hold(HoldTarget::Case(ids[i]), kind, "Widerspruch", now + 99 * DAY, "dsb", t0).await;
+            if lifted {
+                store.lift_hold(h.unwrap(), "dsb", t0).await.unwrap();
+            }
+        }
+        let n = store.hidden_counts(o.bernd, t0 - 1, now).await.unwrap();
+        let want = postkorb_store::HiddenCounts { total: 4, open: 3, pending: 1, due: 1, new_since: 4 };
+        assert_eq!(n, want, "{:?}", store.backend());
+        assert_eq!(store.hidden_counts(o.bernd, t0, now).await.unwrap().new_since, 0, "claimed at t0, not after");
+        assert_eq!(store.hidden_counts(o.anna, t0 - 1, now).await.unwrap(), Default::default());
+        // Consistent with the list: what it shows is the count minus the hidden ones.
+        let listed = store.cases_filtered(Some(o.bernd), postkorb_store::CaseFilter::All, 50, 0).await.unwrap();
+        assert_eq!(listed.len() as i64, store.count_cases(Some(o.bernd)).await.unwrap() - n.total);
+    }
+}
+
+/// Mails left on the server at onboarding (`ignored` ledger rows) go by the period of unhandled
+/// kept mails: afterwards their rows keep only the key (still `ignored`, so never fetched or
+/// disposed of); younger ones and a dry run keep their fingerprint.
+#[tokio::test]
+async fn ignored_ledger_rows_keep_only_their_key_after_the_kept_open_period() {
+    for db in backends().await {
+        let store = &db.store;
+        let o = common::office::office(store).await;
+        let t0 = at("2025-01-10 09:00");
+        let keys = |n: std::ops::Range<i32>| n.map(|i| (format!("imap:1:{i}"), format!("fp{i}"))).collect::<Vec<_>>();
+        store.record_ignored(o.mailbox, &keys(0..3), t0).await.unwrap();
+        store.record_ignored(o.mailbox, &keys(3..4), t0 + 200 * DAY).await.unwrap();
+        let fingerprints = || async {
+            let rows = sqlx::query("SELECT fingerprint FROM ledger WHERE outcome = 'ignored' ORDER BY source_key")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+            rows.iter().map(|r| r.try_get::<String, _>(0).unwrap()).collect::<Vec<_>>()
+        };
+        store.retention_run(t0 + 366 * DAY, true, 2).await.unwrap();
+        assert_eq!(fingerprints().await, ["fp0", "fp1", "fp2", "fp3"], "a dry run changes nothing");
+        store.retention_run(t0 + 366 * DAY, false, 2).await.unwrap();
+        assert_eq!(fingerprints().await, ["", "", "", "fp3"], "{:?}", store.backend());
+        let ignored = store.ignored_keys(o.mailbox).await.unwrap();
+        assert_eq!(ignored.len(), 4, "every key stays, so no mail is fetched again");
+    }
+}

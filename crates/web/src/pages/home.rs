@@ -161,8 +161,10 @@ pub async fn show(
     let claimed = if eligible { state.store.claim(me, now_ms()).await? } else { Vec::new() };
     let now = now_ms();
     let (filter, filter_code) = filter_of(&q);
+    let last_seen = state.store.last_seen(me).await?;
+    let hidden = state.store.hidden_counts(me, last_seen.unwrap_or(0), now).await?;
     let (total, open, pending) = counts(&state.store, me, now).await?;
-    let due_count = state.store.count_follow_ups(me, true, now).await?;
+    let due_count = state.store.count_follow_ups(me, true, now).await? - hidden.due;
     // „Offen“ holds the due ones (their own table on the first page) and those without a date.
     let shown = match filter {
         Some(CaseFilter::Undated) => open - pending - due_count,
@@ -174,7 +176,6 @@ pub async fn show(
     let pages = ((shown + PAGE - 1) / PAGE).max(1);
     let page = q.seite.unwrap_or(1).clamp(1, pages);
     let employees = state.store.employees().await?;
-    let last_seen = state.store.last_seen(me).await?;
     let list = match filter {
         Some(f) => state.store.cases_filtered(Some(me), f, PAGE, (page - 1) * PAGE).await?,
         None => state.store.follow_ups(me, false, now, PAGE, (page - 1) * PAGE).await?,
@@ -218,7 +219,7 @@ pub async fn show(
             absent_waiting.push(r);
         }
     }
-    let new_count = state.store.new_cases_since(me, last_seen.unwrap_or(0)).await?;
+    let new_count = state.store.new_cases_since(me, last_seen.unwrap_or(0)).await? - hidden.new_since;
     // Moved on only when something was new. Nothing was claimed for me after `last_seen`, so
     // keeping it changes no later count (a claim racing this page is even counted next time
     // instead of never); and a page view that writes costs a commit (SQLite: an fsync, one writer
@@ -253,13 +254,19 @@ pub async fn show(
     Ok(Html(page_html.render()?))
 }
 
-/// All my Vorgänge, the open ones, and those on a pending Wiedervorlage.
+/// All my Vorgänge, the open ones, and those on a pending Wiedervorlage — without those an
+/// „Einschränkung der Verarbeitung“ hides, as the lists leave them out (issue 18).
 async fn counts(
     store: &postkorb_store::Store,
     me: postkorb_core::EmployeeId,
     now: i64,
 ) -> Result<(i64, i64, i64), postkorb_store::StoreError> {
-    Ok((store.count_cases(Some(me)).await?, store.count_open(me).await?, store.count_follow_ups(me, false, now).await?))
+    let hidden = store.hidden_counts(me, i64::MAX, now).await?;
+    Ok((
+        store.count_cases(Some(me)).await? - hidden.total,
+        store.count_open(me).await? - hidden.open,
+        store.count_follow_ups(me, false, now).await? - hidden.pending,
+    ))
 }
 
 /// The count of each tab by its code: „Offen“ (with the due Wiedervorlagen), „Wiedervorlage“,

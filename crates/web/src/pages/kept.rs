@@ -2,21 +2,25 @@
 //! the admin can do; a program's own words only behind „Details“); view it, create the missing row
 //! and route it (it then follows the normal rules), give this one mail to one person without a row
 //! („Nur diese E-Mail zuweisen an …“, audited as `route_once`), or discard it (confirmed, audited).
+//! An open one in its last month before the retention run deletes it says so on the list and its
+//! page ([`deletion_warning`]); holders of „Datenschutz verwalten“ set a Sperre on its page.
 
 use askama::Template;
 use axum::extract::Query;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use postkorb_core::retention::RetentionSettings;
 use postkorb_core::{AuditEntry, EmployeeId, KeepReason, Permission, Person, an_choices, decide};
-use postkorb_store::{KeptMail, StoreError};
+use postkorb_store::{HoldTarget, KeptMail, StoreError};
 use serde::Deserialize;
 
+use super::privacy::HoldView;
 use super::{Nav, download};
 use crate::WebState;
 use crate::auth::CurrentUser;
 use crate::error::WebError;
 use crate::ui::{Confirm, ConfirmForm, Notice, NoticeQuery, confirmed};
-use crate::util::{german_time, now_ms};
+use crate::util::{german_date, german_time, now_ms};
 
 const LIST: &str = "/nicht-zugeordnet";
 
@@ -26,6 +30,19 @@ pub struct KeptRow {
     pub from: String,
     pub subject: String,
     pub reason: Reason,
+    /// „Wird am … gelöscht, wenn niemand sie bearbeitet.“
+    pub deletion: Option<String>,
+}
+
+/// „Wird am … gelöscht, wenn niemand sie bearbeitet.“ for an open kept mail without a Sperre in
+/// force whose deletion by the retention run (`RetentionClass::KeptOpen`, counted from when it was
+/// kept) is at most a month ahead (`RetentionSettings::kept_warning`); `None` for every other.
+pub fn deletion_warning(k: &KeptMail, s: &RetentionSettings, now_ms: i64) -> Option<String> {
+    if k.status != "open" || k.held {
+        return None;
+    }
+    let due = s.kept_warning(k.kept_ms, now_ms)?;
+    Some(format!("Wird am {} gelöscht, wenn niemand sie bearbeitet.", german_date(due.max(now_ms))))
 }
 
 /// A kept mail's reason as the pages show it.
@@ -87,6 +104,9 @@ struct DetailPage {
     sender_employee: Option<String>,
     an: Vec<(i64, String)>,
     errors: Vec<String>,
+    deletion: Option<String>,
+    /// The Sperren, for holders of „Datenschutz verwalten“ (issue 18); `None` for everyone else.
+    holds: Option<Vec<HoldView>>,
 }
 
 fn subject_of(k: &KeptMail) -> String {
@@ -99,12 +119,15 @@ pub async fn list(
     Query(q): Query<NoticeQuery>,
 ) -> Result<Html<String>, WebError> {
     user.require(Permission::ManageMailImport)?;
+    let settings = state.store.retention_settings().await?;
+    let now = now_ms();
     let rows = state
         .store
         .kept(true, 500, 0)
         .await?
         .iter()
         .map(|k| KeptRow {
+            deletion: deletion_warning(k, &settings, now),
             id: k.id,
             received: german_time(k.received_ms),
             from: k.from_addr.clone().unwrap_or_else(|| "(kein Absender)".into()),
@@ -125,8 +148,12 @@ async fn detail(state: &WebState, user: &CurrentUser, id: i64, errors: Vec<Strin
             .find(|e| e.work_email.as_ref() == Some(addr) && e.check_von().is_ok())
             .map(|e| format!("{} <{addr}>", e.name))
     });
+    let deletion = deletion_warning(&k, &state.store.retention_settings().await?, now_ms());
+    let holds = super::privacy::holds_on(state, user, HoldTarget::Kept(id)).await?;
     let page = DetailPage {
         nav: Nav::new(user, "kept"),
+        deletion,
+        holds,
         id,
         subject: subject_of(&k),
         from: k.from_addr.clone().unwrap_or_else(|| "(kein Absender)".into()),
@@ -310,6 +337,7 @@ pub(crate) fn sample_pages(nav: Nav) -> Vec<(String, String)> {
             from: "<b>boss@firma.de</b>".into(),
             subject: "Angebot".into(),
             reason: Reason::from_reason(r, old.clone()),
+            deletion: Some("Wird am 05.12.2027 gelöscht, wenn niemand sie bearbeitet.".into()),
         })
         .collect();
     let list = ListPage { nav: nav_clone(&nav), message: None, rows };
@@ -329,6 +357,15 @@ pub(crate) fn sample_pages(nav: Nav) -> Vec<(String, String)> {
             sender_employee: Some("Bernd Büro".into()),
             an: vec![(3, "Clara Chef".into())],
             errors: vec![],
+            deletion: Some("Wird am 05.12.2027 gelöscht, wenn niemand sie bearbeitet.".into()),
+            holds: Some(vec![HoldView {
+                id: 2,
+                kind: postkorb_core::retention::HoldKind::Retention.german(),
+                reason: "<script>Rechtsstreit</script>".into(),
+                until: german_time(0),
+                in_force: true,
+                review_due: true,
+            }]),
         };
         out.push((format!("Nicht zugeordnete E-Mail, Grund {}", r.code()), page.render().unwrap()));
     }
@@ -354,4 +391,51 @@ async fn open_kept(state: &WebState, id: i64) -> Result<KeptMail, WebError> {
         return Err(WebError::BadRequest("Diese E-Mail ist nicht mehr offen.".into()));
     }
     Ok(k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400_000;
+
+    fn kept(status: &str, held: bool, kept_ms: i64) -> KeptMail {
+        KeptMail {
+            id: 1,
+            mailbox_id: None,
+            raw_id: 1,
+            reason_code: "no_route".into(),
+            reason_detail: String::new(),
+            from_addr: None,
+            subject: String::new(),
+            received_ms: kept_ms - 5 * DAY,
+            status: status.into(),
+            case_id: None,
+            kept_ms,
+            held,
+        }
+    }
+
+    #[test]
+    fn only_an_open_unheld_mail_in_its_last_month_is_warned() {
+        // 2026-01-15 12:00 UTC; with the default 365 days it is due on 2027-01-15.
+        let at = 1_768_478_400_000;
+        let s = RetentionSettings::default();
+        let cases: &[(&str, bool, i64, Option<&str>)] = &[
+            ("open", false, 300, None),
+            ("open", false, 334, None),
+            ("open", false, 335, Some("15.01.2027")),
+            ("open", false, 364, Some("15.01.2027")),
+            // Overdue (the run has not come yet): never a day in the past.
+            ("open", false, 400, Some("19.02.2027")),
+            ("open", true, 364, None),
+            ("discarded", false, 364, None),
+            ("routed", false, 364, None),
+        ];
+        for (status, held, days, day) in cases {
+            let got = deletion_warning(&kept(status, *held, at), &s, at + days * DAY);
+            let want = day.map(|d| format!("Wird am {d} gelöscht, wenn niemand sie bearbeitet."));
+            assert_eq!(got, want, "{status} held={held} after {days} days");
+        }
+    }
 }

@@ -15,7 +15,7 @@ pub(crate) mod kept;
 mod mailbox;
 mod notifications;
 mod oauth;
-mod privacy;
+pub(crate) mod privacy;
 pub(crate) mod protokoll;
 mod protokoll_csv;
 mod routes;
@@ -215,6 +215,8 @@ pub fn routes() -> Router<WebState> {
         .route(auskunft::ERASE, post(auskunft::erase))
         .route("/vorgang/{id}/sperre", post(privacy::set_hold))
         .route("/vorgang/{id}/sperre/{hid}/aufheben", post(privacy::lift_hold))
+        .route("/nicht-zugeordnet/{id}/sperre", post(privacy::set_kept_hold))
+        .route("/nicht-zugeordnet/{id}/sperre/{hid}/aufheben", post(privacy::lift_kept_hold))
         .route("/static/postkorb.css", get(css))
         .route("/static/live.js", get(live_js))
         .route("/ereignisse", get(crate::live::stream::events))

@@ -1,6 +1,7 @@
 //! „Datenschutz“ (issue 18), only for „Datenschutz verwalten“: the Aufbewahrungsfristen with what
 //! each means (`/optionen/datenschutz`), the Löschprotokoll (`/optionen/datenschutz/loeschprotokoll`),
-//! and setting and lifting a Sperre on a Vorgang (`/vorgang/{id}/sperre`, `/vorgang/{id}/sperre/{hid}/aufheben`).
+//! and setting and lifting a Sperre on a Vorgang (`/vorgang/{id}/sperre`, `/vorgang/{id}/sperre/{hid}/aufheben`)
+//! or a kept mail (the same under `/nicht-zugeordnet/{id}`; the form is `holds.html`).
 //! Every POST checks the CSRF token; every change is audited.
 
 use askama::Template;
@@ -55,8 +56,28 @@ fn rows(s: &RetentionSettings, typed: Option<&HashMap<String, String>>) -> Vec<P
         .collect()
 }
 
-fn hhmm(minute: u32) -> String {
+pub(crate) fn hhmm(minute: u32) -> String {
     format!("{:02}:{:02}", minute / 60, minute % 60)
+}
+
+/// The daily run's time from `HH:MM` (office clock), as minutes after midnight.
+pub(crate) fn parse_run_at(text: &str) -> Option<u32> {
+    parse_berlin(&format!("2000-01-01 {}", text.trim()))?;
+    let (h, m) = text.trim().split_once(':')?;
+    Some(h.parse::<u32>().ok()? * 60 + m.parse::<u32>().ok()?)
+}
+
+/// What changed, for the audit entry (German, like every audit sentence).
+pub(crate) fn retention_changes(before: &RetentionSettings, after: &RetentionSettings) -> Vec<String> {
+    let mut changes: Vec<String> = RetentionClass::ALL
+        .into_iter()
+        .filter(|c| before.period(*c) != after.period(*c))
+        .map(|c| format!("{}: {} → {} {}", c.german(), before.period(c), after.period(c), c.unit_german()))
+        .collect();
+    if before.run_minute != after.run_minute {
+        changes.push(format!("Löschlauf: {} → {} Uhr", hhmm(before.run_minute), hhmm(after.run_minute)));
+    }
+    changes
 }
 
 pub async fn show(
@@ -98,11 +119,8 @@ pub async fn save(
         }
     }
     let run_at = form.get("run_at").cloned().unwrap_or_default();
-    match parse_berlin(&format!("2000-01-01 {}", run_at.trim())) {
-        Some(_) => {
-            let (h, m) = run_at.trim().split_once(':').unwrap_or(("2", "30"));
-            s.run_minute = h.parse::<u32>().unwrap_or(2) * 60 + m.parse::<u32>().unwrap_or(30);
-        }
+    match parse_run_at(&run_at) {
+        Some(m) => s.run_minute = m,
         None => errors.push("Uhrzeit des Löschlaufs: bitte als SS:MM angeben, z. B. 02:30.".into()),
     }
     if !errors.is_empty() {
@@ -115,14 +133,7 @@ pub async fn save(
         };
         return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
     }
-    let mut changes: Vec<String> = RetentionClass::ALL
-        .into_iter()
-        .filter(|c| before.period(*c) != s.period(*c))
-        .map(|c| format!("{}: {} → {} {}", c.german(), before.period(c), s.period(c), c.unit_german()))
-        .collect();
-    if before.run_minute != s.run_minute {
-        changes.push(format!("Löschlauf: {} → {} Uhr", hhmm(before.run_minute), hhmm(s.run_minute)));
-    }
+    let changes = retention_changes(&before, &s);
     state.store.save_retention_settings(&s).await?;
     let actor = user.employee.username.clone().unwrap_or_else(|| user.employee.name.clone());
     state.store.audit_entry(now_ms(), &actor, &AuditEntry::SaveRetention { changes }).await?;
@@ -173,11 +184,20 @@ pub struct HoldView {
 
 /// The Sperren of a Vorgang for its page, only for „Datenschutz verwalten“.
 pub async fn holds_of(state: &WebState, user: &CurrentUser, id: i64) -> Result<Option<Vec<HoldView>>, WebError> {
+    holds_on(state, user, HoldTarget::Case(id)).await
+}
+
+/// The Sperren of a Vorgang or a kept mail, only for „Datenschutz verwalten“ (`None` for everyone else).
+pub async fn holds_on(
+    state: &WebState,
+    user: &CurrentUser,
+    target: HoldTarget,
+) -> Result<Option<Vec<HoldView>>, WebError> {
     if !user.employee.has(Permission::ManagePrivacy) {
         return Ok(None);
     }
     let now = now_ms();
-    let holds = state.store.holds(HoldTarget::Case(id)).await?;
+    let holds = state.store.holds(target).await?;
     Ok(Some(
         holds
             .into_iter()
@@ -191,6 +211,14 @@ pub async fn holds_of(state: &WebState, user: &CurrentUser, id: i64) -> Result<O
             })
             .collect(),
     ))
+}
+
+/// The page a Sperre's form belongs to.
+pub fn page_of(target: HoldTarget) -> String {
+    match target {
+        HoldTarget::Case(id) => format!("/vorgang/{id}"),
+        HoldTarget::Kept(id) => format!("/nicht-zugeordnet/{id}"),
+    }
 }
 
 #[derive(Deserialize)]
@@ -212,6 +240,25 @@ pub async fn set_hold(
     Path(id): Path<i64>,
     axum::Form(f): axum::Form<HoldForm>,
 ) -> Result<Response, WebError> {
+    set_hold_on(&state, &user, HoldTarget::Case(id), f).await
+}
+
+/// „Sperre setzen“ on a kept mail („Nicht zugeordnete E-Mails“).
+pub async fn set_kept_hold(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<HoldForm>,
+) -> Result<Response, WebError> {
+    set_hold_on(&state, &user, HoldTarget::Kept(id), f).await
+}
+
+async fn set_hold_on(
+    state: &WebState,
+    user: &CurrentUser,
+    target: HoldTarget,
+    f: HoldForm,
+) -> Result<Response, WebError> {
     user.require(Permission::ManagePrivacy)?;
     user.check_csrf(&f.csrf)?;
     let now = now_ms();
@@ -221,8 +268,8 @@ pub async fn set_hold(
         parse_berlin(&f.until).ok_or_else(|| WebError::BadRequest("Datum: bitte als JJJJ-MM-TT angeben.".into()))?;
     check_hold(&f.reason, until, now).map_err(|e| WebError::BadRequest(e.into()))?;
     let actor = user.employee.username.clone().unwrap_or_else(|| user.employee.name.clone());
-    state.store.set_hold(HoldTarget::Case(id), kind, &f.reason, until, &actor, now).await?;
-    Ok(Redirect::to(&format!("/vorgang/{id}")).into_response())
+    state.store.set_hold(target, kind, &f.reason, until, &actor, now).await?;
+    Ok(Redirect::to(&page_of(target)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -231,22 +278,42 @@ pub struct CsrfForm {
     csrf: String,
 }
 
-/// „Sperre aufheben“.
+/// „Sperre aufheben“ on a Vorgang.
 pub async fn lift_hold(
     State(state): State<WebState>,
     user: CurrentUser,
     Path((id, hold)): Path<(i64, i64)>,
     axum::Form(f): axum::Form<CsrfForm>,
 ) -> Result<Response, WebError> {
+    lift_hold_on(&state, &user, HoldTarget::Case(id), hold, f).await
+}
+
+/// „Sperre aufheben“ on a kept mail.
+pub async fn lift_kept_hold(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Path((id, hold)): Path<(i64, i64)>,
+    axum::Form(f): axum::Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    lift_hold_on(&state, &user, HoldTarget::Kept(id), hold, f).await
+}
+
+async fn lift_hold_on(
+    state: &WebState,
+    user: &CurrentUser,
+    target: HoldTarget,
+    hold: i64,
+    f: CsrfForm,
+) -> Result<Response, WebError> {
     user.require(Permission::ManagePrivacy)?;
     user.check_csrf(&f.csrf)?;
-    let on_case = state.store.holds(HoldTarget::Case(id)).await?.iter().any(|h| h.id == hold);
-    if !on_case {
+    // Only a Sperre on this very Vorgang or mail: an id of another's is „not found“.
+    if !state.store.holds(target).await?.iter().any(|h| h.id == hold) {
         return Err(WebError::NotFound);
     }
     let actor = user.employee.username.clone().unwrap_or_else(|| user.employee.name.clone());
     state.store.lift_hold(hold, &actor, now_ms()).await?;
-    Ok(Redirect::to(&format!("/vorgang/{id}")).into_response())
+    Ok(Redirect::to(&page_of(target)).into_response())
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@ const ADMIN: Person = Person {
     username: "admin",
     password: "Admin-Passwort-1",
     license: "TAU-0001",
-    permissions: "mail_import,employees",
+    // With „Datenschutz verwalten“: the Vorgang and the kept mail show the Sperre form (issue 18).
+    permissions: "mail_import,employees,privacy",
     email: "",
 };
 const ANNA: Person = Person {
@@ -253,6 +254,7 @@ async fn admins_screens(b: &Browser, size: Size) {
     check_menu(b, size).await;
     let case = link_to(b, "main a[href^='/vorgang/']", "Kfz-Haftpflichtversicherung").await;
     visit(b, size, &case, "Vorgang", "vorgang").await;
+    assert!(b.exists("#hold-form").await, "the Sperre form is on the Vorgang page, in the screen checked");
 
     visit(b, size, "/optionen/e-mail", "Postfächer für den E-Mail Empfang", "postfaecher").await;
     let edit = link_to(b, "main a[href^='/optionen/e-mail/']", "default").await;
@@ -277,7 +279,13 @@ async fn admins_screens(b: &Browser, size: Size) {
     visit(b, size, "/nicht-zugeordnet", "Nicht zugeordnete E-Mails", "nicht-zugeordnet").await;
     let kept = link_to(b, "main a[href^='/nicht-zugeordnet/']", "Wohngebäudeversicherung").await;
     visit(b, size, &kept, "Nicht zugeordnete E-Mail", "nicht-zugeordnet-detail").await;
+    assert!(b.exists("#hold-form").await, "the Sperre form is on the kept mail's page, in the screen checked");
     visit(b, size, "/protokoll", "Protokoll", "protokoll").await;
+    // Issue 18: the log filtered, the Aufbewahrungsfristen, the Löschprotokoll.
+    let filtered = "/protokoll?art=add_route&wer=admin&von=2026-01-01&bis=2099-12-31";
+    visit(b, size, filtered, "Protokoll", "protokoll-gefiltert").await;
+    visit(b, size, "/optionen/datenschutz", "Datenschutz", "datenschutz").await;
+    visit(b, size, "/optionen/datenschutz/loeschprotokoll", "Löschprotokoll", "loeschprotokoll").await;
     visit(b, size, "/optionen/webhooks", "Webhooks", "webhooks").await;
     visit(b, size, "/optionen/zustellungen", "Zustellungen", "zustellungen").await;
     // The search with its filters (Bearbeiter too, for the admin) and hits with marked words.
