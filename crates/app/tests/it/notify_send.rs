@@ -165,3 +165,41 @@ async fn the_eingangsbestaetigung_goes_once_per_period_to_a_verified_sender_and_
     assert_eq!(acks.len(), 3, "{acks:?}");
     assert!(acks.iter().any(|s| s.contains("schon bestätigt")), "{acks:?}");
 }
+
+#[tokio::test]
+async fn nothing_about_a_restricted_vorgang_is_sent() {
+    let (o, postfix) = office_sending(&[BERND_EMAIL]).await;
+    set_work_email(&o, o.bernd, BERND_EMAIL).await;
+    let dispatcher = Dispatcher::new(Deps::of(&o.ctx).unwrap());
+    dispatcher.once(NOW - HOUR).await.unwrap();
+    let m = o.mailbox("imap", o.dovecot.imap_port(), PASSWORD).await;
+    o.dovecot.deliver(USER, &mail(&format!("Anna <{ANNA_EMAIL}>"), "Arztbericht", ""));
+    o.dovecot.deliver(USER, &mail(&format!("Anna <{ANNA_EMAIL}>"), "Adressänderung", ""));
+    o.pass(&m).await.unwrap();
+    let cases = o.store.cases(Some(o.bernd), 10, 0).await.unwrap();
+    let arzt = cases.iter().find(|c| c.subject == "Arztbericht").unwrap().id;
+    // Art. 18: restricted after it arrived, before the dispatcher's round.
+    o.store
+        .set_hold(
+            postkorb_store::HoldTarget::Case(arzt),
+            postkorb_core::retention::HoldKind::Restriction,
+            "Widerspruch der Kundin",
+            NOW + 365 * 24 * HOUR,
+            "datenschutz",
+            NOW,
+        )
+        .await
+        .unwrap();
+    dispatcher.once(NOW + 1000).await.unwrap();
+    wait_for(&o.dovecot, &postfix, BERND_EMAIL, 1);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let told: Vec<String> = inbox(&o.dovecot, BERND_EMAIL).into_iter().map(|(m, _)| m.subject).collect();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].contains("Adressänderung") && !told[0].contains("Arzt"), "{told:?}");
+    let (log, _) = o.store.deliveries(None, 100, 0).await.unwrap();
+    let held = log.iter().find(|d| d.case_id == Some(arzt)).expect("its delivery is in the log");
+    assert_eq!(
+        (held.status.as_str(), held.last_status.as_str()),
+        ("failed", "Einschränkung der Verarbeitung: nicht gesendet")
+    );
+}

@@ -193,7 +193,18 @@ impl Dispatcher {
                     break;
                 }
                 for d in &taken {
-                    let outcome = channel.deliver(&self.deps, d, now_ms).await.unwrap_or_else(|e| {
+                    // Art. 18: nothing about a Vorgang under an „Einschränkung der Verarbeitung“
+                    // leaves Postkorb (set between the event and now, too).
+                    let restricted = match d.case_id {
+                        Some(case) => self.deps.store.case_restricted(case).await?,
+                        None => false,
+                    };
+                    let outcome = if restricted {
+                        Ok(Outcome::GiveUp("Einschränkung der Verarbeitung: nicht gesendet".into()))
+                    } else {
+                        channel.deliver(&self.deps, d, now_ms).await
+                    };
+                    let outcome = outcome.unwrap_or_else(|e| {
                         tracing::warn!(channel = channel.name(), delivery = d.id, error = %e, "delivery could not be tried");
                         Outcome::Retry("interner Fehler".into())
                     });
