@@ -171,6 +171,10 @@ pub async fn send_due_digests(deps: &Deps, now_ms: i64) -> anyhow::Result<usize>
         let Some(to) = deps.store.employee(digest.employee).await?.work_email else { continue };
         let mut items = Vec::with_capacity(digest.items.len());
         for item in &digest.items {
+            // Under an „Einschränkung der Verarbeitung“ (art. 18): not told.
+            if deps.store.case_restricted(item.case_id).await? {
+                continue;
+            }
             // A Vorgang deleted meanwhile (data protection) is left out.
             if let Ok(f) = facts(deps, item.case_id, &names).await {
                 items.push((item.kind, f));
