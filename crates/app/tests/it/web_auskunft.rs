@@ -28,7 +28,14 @@ async fn auskunft_and_erasure_need_their_right_a_csrf_token_and_a_confirmation()
     let anna = store.find_employee("anna").await.unwrap().id;
     let mb = postkorb_store::MailboxRecord { name: "t".into(), protocol: "maildir".into(), ..Default::default() };
     let mb = store.save_mailbox(&mb, 1).await.unwrap();
-    store.commit_batch(mb.id, &[hostile_item(bernd, anna)], 1).await.unwrap();
+    // A second mail of Anna's, 300 KB: its ZIP takes several chunks of the streamed download.
+    let large = format!(
+        "From: Anna <anna@mustermail.de>\r\nSubject: Fotos vom Schaden\r\n\r\n{}\r\n",
+        "Bilder folgen. ".repeat(20_000)
+    );
+    let decision = postkorb_core::Decision::Assign { sender: anna, to: bernd };
+    let items = [hostile_item(bernd, anna), crate::web_http::import_item("test:2", large.as_bytes(), decision)];
+    store.commit_batch(mb.id, &items, 1).await.unwrap();
     let person = "person=anna%40mustermail.de";
 
     let (admin, admin_csrf) = app.login("admin").await;
@@ -61,6 +68,10 @@ async fn auskunft_and_erasure_need_their_right_a_csrf_token_and_a_confirmation()
     assert_eq!(zip.status, StatusCode::OK);
     assert_eq!(zip.headers["content-type"], "application/zip");
     assert!(zip.body.starts_with("PK"));
+    // Streamed in chunks: the end of the central directory (its record's signature) arrived too.
+    assert!(zip.body.contains("PK\u{5}\u{6}"), "the ZIP ends with its directory");
+    assert!(zip.body.contains("index.json"));
+    assert!(zip.body.len() > 300_000 && zip.body.contains(&large), "the large mail whole, in several chunks");
 
     // „Jetzt löschen“: first the confirmation, then the deed.
     let form = format!("csrf={csrf}&{person}&item=case-1&grund=Antrag");

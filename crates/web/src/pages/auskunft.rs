@@ -130,7 +130,9 @@ fn actor(user: &CurrentUser) -> String {
     user.employee.username.clone().unwrap_or_else(|| user.employee.name.clone())
 }
 
-/// „Als ZIP herunterladen“.
+/// „Als ZIP herunterladen“: streamed as the store writes it (a few chunks in flight, so a large
+/// Auskunft never sits in memory whole). An export that fails midway ends the download early and
+/// is logged; a whole one is audited by the store.
 pub async fn zip(
     State(state): State<WebState>,
     user: CurrentUser,
@@ -138,16 +140,57 @@ pub async fn zip(
 ) -> Result<Response, WebError> {
     user.require(Permission::ManagePrivacy)?;
     let (q, found, _) = search(&state, &p.person).await?;
-    let bytes = state.store.export_person(&q, &found, Vec::new(), &actor(&user), now_ms()).await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<axum::body::Bytes>>(4);
+    let store = state.store.clone();
+    let actor = actor(&user);
+    tokio::spawn(async move {
+        let out = ChunkWriter { tx, buf: Vec::with_capacity(CHUNK) };
+        match store.export_person(&q, &found, out, &actor, now_ms()).await {
+            // The rest after the last full chunk (the store has finished writing).
+            Ok(out) if !out.buf.is_empty() => {
+                let _ = out.tx.send(Ok(out.buf.into())).await;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "Auskunft: the ZIP could not be written to the end"),
+        }
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) });
     Ok((
         [
             (header::CONTENT_TYPE, "application/zip"),
             (header::CONTENT_DISPOSITION, "attachment; filename=\"auskunft.zip\""),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        bytes,
+        axum::body::Body::from_stream(body),
     )
         .into_response())
+}
+
+/// Bytes per chunk of the streamed ZIP.
+const CHUNK: usize = 64 * 1024;
+
+/// The ZIP's writer: hands full chunks to the response. The store writes only on the blocking
+/// pool, where waiting for the client (`blocking_send`) is allowed.
+struct ChunkWriter {
+    tx: tokio::sync::mpsc::Sender<std::io::Result<axum::body::Bytes>>,
+    buf: Vec<u8>,
+}
+
+impl std::io::Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+            self.tx
+                .blocking_send(Ok(chunk.into()))
+                .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the download was stopped"))?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 #[derive(Deserialize)]
