@@ -55,6 +55,8 @@ pub fn routes() -> Router<WebState> {
         .route("/audit", get(crate::api_audit::list))
         .route("/retention", get(crate::api_privacy::get).put(crate::api_privacy::put))
         .route("/deletion-log", get(crate::api_privacy::deletion_log))
+        .route("/privacy/person", get(crate::api_privacy::person))
+        .route("/privacy/erase", post(crate::api_privacy::erase))
 }
 
 fn require(e: &Employee, p: Permission) -> Result<(), ApiError> {

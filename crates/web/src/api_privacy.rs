@@ -116,3 +116,71 @@ pub async fn deletion_log(
         .collect();
     Ok(Json(json!({"entries": entries, "total": total})).into_response())
 }
+
+/// The person asked for, checked with English words (the page says it in German).
+fn person_query(person: &str) -> Result<(), ApiError> {
+    postkorb_store::PersonQuery::new(person).map(|_| ()).map_err(|_| {
+        ApiError(crate::error::WebError::BadRequest(
+            "person: an e-mail address or a name of at least 3 characters".into(),
+        ))
+    })
+}
+
+#[derive(Deserialize)]
+pub struct PersonQueryParams {
+    #[serde(default)]
+    person: String,
+}
+
+/// `GET /api/v1/privacy/person?person=…`: every Vorgang, kept mail and audit entry naming the
+/// person, where it was found, and what an erasure request would do with it (the Auskunft's list;
+/// the ZIP is the web page's and `postkorb privacy export`).
+pub async fn person(
+    State(s): State<WebState>,
+    h: HeaderMap,
+    Query(q): Query<PersonQueryParams>,
+) -> Result<Response, ApiError> {
+    privacy_user(&s, &h).await?;
+    person_query(&q.person)?;
+    let (_, found, plan) = crate::pages::auskunft::search(&s, &q.person).await?;
+    let matches: Vec<Value> = found
+        .iter()
+        .zip(&plan)
+        .map(|(m, action)| {
+            json!({"item": crate::pages::auskunft::key(m.item), "found_in": m.found_in.iter().map(|f| f.code()).collect::<Vec<_>>(),
+                   "subject": m.subject, "at_ms": m.at_ms, "status": m.status, "bearbeiter": m.by,
+                   "action": action.code(), "action_german": action.german()})
+        })
+        .collect();
+    Ok(Json(json!({"matches": matches})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EraseBody {
+    person: String,
+    /// `case-12`, `kept-4` (as `GET /privacy/person` names it).
+    item: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /api/v1/privacy/erase`: Löschen auf Antrag of one item — deleted now, or restricted where
+/// a retention duty applies (its `action` in `GET /privacy/person`); 409 for an item that stays
+/// (a Sperre holds it, or it is an audit entry), 404 for one the person's search does not find.
+pub async fn erase(State(s): State<WebState>, h: HeaderMap, Json(b): Json<EraseBody>) -> Result<Response, ApiError> {
+    let me = privacy_user(&s, &h).await?;
+    person_query(&b.person)?;
+    let (_, found, plan) = crate::pages::auskunft::search(&s, &b.person).await?;
+    let Some((m, action)) = found.iter().zip(&plan).find(|(m, _)| crate::pages::auskunft::key(m.item) == b.item) else {
+        return Err(ApiError(crate::error::WebError::NotFound));
+    };
+    let reason = if b.reason.trim().is_empty() { "Antrag der betroffenen Person" } else { b.reason.trim() };
+    let actor = format!("api:{}", me.username.clone().unwrap_or_else(|| me.name.clone()));
+    let done = matches!(action, postkorb_store::EraseAction::Delete | postkorb_store::EraseAction::Restrict { .. })
+        && s.store.erase_item(m, action, &actor, reason, now_ms()).await?;
+    if !done {
+        return Err(ApiError(crate::error::WebError::Conflict(format!("{} stays: {}", b.item, action.code()))));
+    }
+    Ok(Json(json!({"item": b.item, "done": action.code()})).into_response())
+}

@@ -312,6 +312,15 @@ async fn every_api_answer_matches_the_schema_its_openapi_document_names() {
         Call::new("PUT", "/retention", "/retention", a).json(r#"{"periods": {"cases": 8}}"#),
         Call::new("GET", "/deletion-log", "/deletion-log?limit=5&offset=0", p),
         Call::new("GET", "/deletion-log", "/deletion-log", b),
+        // Auskunft and Löschen auf Antrag: the holder only; a short query; an item not found.
+        Call::new("GET", "/privacy/person", "/privacy/person?person=anna%40mustermail.de", p),
+        Call::new("GET", "/privacy/person", "/privacy/person?person=an", p),
+        Call::new("GET", "/privacy/person", "/privacy/person?person=anna%40mustermail.de", b),
+        Call::new("POST", "/privacy/erase", "/privacy/erase", p)
+            .json(r#"{"person": "anna@mustermail.de", "item": "case-999999"}"#),
+        Call::new("POST", "/privacy/erase", "/privacy/erase", p).json(r#"{"person": "an", "item": "case-1"}"#),
+        Call::new("POST", "/privacy/erase", "/privacy/erase", b)
+            .json(r#"{"person": "anna@mustermail.de", "item": "case-1"}"#),
     ];
     // An entry of an older version: no kind, a free detail (both nullable in the document).
     store.audit(1, "cli", "what_is_this", "old text").await.unwrap();

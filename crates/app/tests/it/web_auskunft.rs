@@ -73,6 +73,28 @@ async fn auskunft_and_erasure_need_their_right_a_csrf_token_and_a_confirmation()
     assert!(zip.body.contains("index.json"));
     assert!(zip.body.len() > 300_000 && zip.body.contains(&large), "the large mail whole, in several chunks");
 
+    // The same through the API (a token of Dora's): the list, then the large mail erased.
+    let token = postkorb_web::new_api_token(store, dora.id, "test").await.unwrap();
+    let api = |method: &str, path: &str, body: Option<&str>| {
+        let mut req = axum::http::Request::builder()
+            .method(method)
+            .uri(format!("/api/v1{path}"))
+            .header("authorization", format!("Bearer {}", token.as_str()));
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        req.body(axum::body::Body::from(body.unwrap_or("").to_string())).unwrap()
+    };
+    let list = app.send(api("GET", &format!("/privacy/person?{person}"), None)).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    assert!(list.body.contains("\"item\":\"case-2\"") && list.body.contains("\"action\":\"delete\""), "{}", list.body);
+    let erase = r#"{"person": "anna@mustermail.de", "item": "case-2", "reason": "Antrag per Brief"}"#;
+    let done = app.send(api("POST", "/privacy/erase", Some(erase))).await;
+    assert_eq!((done.status, done.body.as_str()), (StatusCode::OK, r#"{"done":"delete","item":"case-2"}"#));
+    assert!(store.case(2).await.is_err(), "erased through the API");
+    let again = app.send(api("POST", "/privacy/erase", Some(erase))).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND, "found no more");
+
     // „Jetzt löschen“: first the confirmation, then the deed.
     let form = format!("csrf={csrf}&{person}&item=case-1&grund=Antrag");
     let confirm = app.post(&format!("{PAGE}/loeschen"), Some(&dsb), &form).await;

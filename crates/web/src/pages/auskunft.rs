@@ -60,7 +60,7 @@ pub struct PersonParams {
 }
 
 /// „case-12“ / „kept-4“ / „audit-7“.
-fn key(item: PersonItem) -> String {
+pub(crate) fn key(item: PersonItem) -> String {
     match item {
         PersonItem::Case(id) => format!("case-{id}"),
         PersonItem::Kept(id) => format!("kept-{id}"),
@@ -91,7 +91,10 @@ fn row(m: &PersonMatch, action: &EraseAction) -> Row {
     }
 }
 
-async fn search(state: &WebState, person: &str) -> Result<(PersonQuery, Vec<PersonMatch>, Vec<EraseAction>), WebError> {
+pub(crate) async fn search(
+    state: &WebState,
+    person: &str,
+) -> Result<(PersonQuery, Vec<PersonMatch>, Vec<EraseAction>), WebError> {
     let q = PersonQuery::new(person).map_err(|_| {
         WebError::BadRequest("Bitte eine E-Mail-Adresse oder einen Namen (mindestens 3 Zeichen) eingeben.".into())
     })?;

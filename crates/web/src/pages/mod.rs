@@ -10,7 +10,7 @@ pub(crate) mod deliveries;
 pub(crate) mod employees;
 mod home;
 pub(crate) use home::tab_counts;
-mod auskunft;
+pub(crate) mod auskunft;
 pub(crate) mod kept;
 mod mailbox;
 mod notifications;
