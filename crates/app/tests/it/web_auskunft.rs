@@ -3,10 +3,8 @@
 //! hostile subject shown escaped, the ZIP downloaded, and „Jetzt löschen“ behind a confirmation.
 
 use axum::http::StatusCode;
-use postkorb_core::{EmailAddress, Permission};
-use postkorb_store::NewEmployee;
 
-use crate::web_http::{PW, app, hostile_item};
+use crate::web_http::{app, hostile_item};
 
 const PAGE: &str = "/optionen/datenschutz/auskunft";
 
@@ -14,20 +12,9 @@ const PAGE: &str = "/optionen/datenschutz/auskunft";
 async fn auskunft_and_erasure_need_their_right_a_csrf_token_and_a_confirmation() {
     let app = app().await;
     let store = &app.ctx.store;
-    let dora = NewEmployee {
-        name: "Dora".into(),
-        username: Some("dora".into()),
-        is_current: true,
-        license: None,
-        work_email: Some(EmailAddress::parse("dora@office.test").unwrap()),
-        permissions: vec![Permission::ManagePrivacy],
-    };
-    let dora = store.add_employee(&dora, 1).await.unwrap();
-    store.set_password_hash(dora.id, &postkorb_web::hash_password(PW)).await.unwrap();
+    let (dora, mailbox) = crate::web_privacy::dora_and_mailbox(&app, &[]).await;
     let bernd = store.find_employee("bernd").await.unwrap().id;
     let anna = store.find_employee("anna").await.unwrap().id;
-    let mb = postkorb_store::MailboxRecord { name: "t".into(), protocol: "maildir".into(), ..Default::default() };
-    let mb = store.save_mailbox(&mb, 1).await.unwrap();
     // A second mail of Anna's, 300 KB: its ZIP takes several chunks of the streamed download.
     let large = format!(
         "From: Anna <anna@mustermail.de>\r\nSubject: Fotos vom Schaden\r\n\r\n{}\r\n",
@@ -35,7 +22,7 @@ async fn auskunft_and_erasure_need_their_right_a_csrf_token_and_a_confirmation()
     );
     let decision = postkorb_core::Decision::Assign { sender: anna, to: bernd };
     let items = [hostile_item(bernd, anna), crate::web_http::import_item("test:2", large.as_bytes(), decision)];
-    store.commit_batch(mb.id, &items, 1).await.unwrap();
+    store.commit_batch(mailbox, &items, 1).await.unwrap();
     let person = "person=anna%40mustermail.de";
 
     let (admin, admin_csrf) = app.login("admin").await;
@@ -74,7 +61,7 @@ async fn auskunft_and_erasure_need_their_right_a_csrf_token_and_a_confirmation()
     assert!(zip.body.len() > 300_000 && zip.body.contains(&large), "the large mail whole, in several chunks");
 
     // The same through the API (a token of Dora's): the list, then the large mail erased.
-    let token = postkorb_web::new_api_token(store, dora.id, "test").await.unwrap();
+    let token = postkorb_web::new_api_token(store, dora, "test").await.unwrap();
     let api = |method: &str, path: &str, body: Option<&str>| {
         let mut req = axum::http::Request::builder()
             .method(method)

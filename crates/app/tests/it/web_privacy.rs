@@ -7,11 +7,11 @@ use axum::http::StatusCode;
 use postkorb_core::{EmailAddress, Permission};
 use postkorb_store::NewEmployee;
 
-use crate::web_http::{PW, app, hostile_item};
+use crate::web_http::{App, PW, app, hostile_item, kept_item};
 
-#[tokio::test]
-async fn the_privacy_pages_and_the_sperre_need_their_right_and_restriction_hides_a_vorgang() {
-    let app = app().await;
+/// Dora, who holds „Datenschutz verwalten“ (and `more`), with the test password; and a mailbox the
+/// test's mails are committed to (its id).
+pub(crate) async fn dora_and_mailbox(app: &App, more: &[Permission]) -> (postkorb_core::EmployeeId, i64) {
     let store = &app.ctx.store;
     let dora = NewEmployee {
         name: "Dora".into(),
@@ -19,15 +19,22 @@ async fn the_privacy_pages_and_the_sperre_need_their_right_and_restriction_hides
         is_current: true,
         license: None,
         work_email: Some(EmailAddress::parse("dora@office.test").unwrap()),
-        permissions: vec![Permission::ManagePrivacy],
+        permissions: [&[Permission::ManagePrivacy], more].concat(),
     };
     let dora = store.add_employee(&dora, 1).await.unwrap();
     store.set_password_hash(dora.id, &postkorb_web::hash_password(PW)).await.unwrap();
+    let mb = postkorb_store::MailboxRecord { name: "t".into(), protocol: "maildir".into(), ..Default::default() };
+    (dora.id, store.save_mailbox(&mb, 1).await.unwrap().id)
+}
+
+#[tokio::test]
+async fn the_privacy_pages_and_the_sperre_need_their_right_and_restriction_hides_a_vorgang() {
+    let app = app().await;
+    let store = &app.ctx.store;
+    let (_, mailbox) = dora_and_mailbox(&app, &[]).await;
     let bernd = store.find_employee("bernd").await.unwrap().id;
     let anna = store.find_employee("anna").await.unwrap().id;
-    let mb = postkorb_store::MailboxRecord { name: "t".into(), protocol: "maildir".into(), ..Default::default() };
-    let mb = store.save_mailbox(&mb, 1).await.unwrap();
-    store.commit_batch(mb.id, &[hostile_item(bernd, anna)], 1).await.unwrap();
+    store.commit_batch(mailbox, &[hostile_item(bernd, anna)], 1).await.unwrap();
 
     let (admin, admin_csrf) = app.login("admin").await;
     let (clerk, clerk_csrf) = app.login("bernd").await;
@@ -100,31 +107,10 @@ async fn the_privacy_pages_and_the_sperre_need_their_right_and_restriction_hides
 async fn an_open_kept_mail_warns_before_its_deletion_and_takes_a_sperre_on_its_page() {
     let app = app().await;
     let store = &app.ctx.store;
-    let dora = NewEmployee {
-        name: "Dora".into(),
-        username: Some("dora".into()),
-        is_current: true,
-        license: None,
-        work_email: None,
-        permissions: vec![Permission::ManagePrivacy, Permission::ManageMailImport],
-    };
-    let dora = store.add_employee(&dora, 1).await.unwrap();
-    store.set_password_hash(dora.id, &postkorb_web::hash_password(PW)).await.unwrap();
-    let mb = postkorb_store::MailboxRecord { name: "t".into(), protocol: "maildir".into(), ..Default::default() };
-    let mb = store.save_mailbox(&mb, 1).await.unwrap();
-    let raw = b"From: Anna <anna@mustermail.de>\r\nSubject: Rueckruf\r\nMessage-ID: <k1@x>\r\n\r\nBitte.\r\n".to_vec();
-    let mail = postkorb_mail::parse(&raw);
-    let item = postkorb_store::ImportItem {
-        source_key: "k1".into(),
-        fingerprint: postkorb_mail::fingerprint(&raw, mail.message_id.as_deref()),
-        raw_sha256: postkorb_mail::digests(&raw, None).raw_sha256,
-        raw: raw.into(),
-        mail,
-        decision: postkorb_core::Decision::Keep(postkorb_core::KeepReason::NoRoute),
-        raw_written: false,
-        ack: Default::default(),
-    };
-    store.commit_batch(mb.id, &[item], 1).await.unwrap();
+    let (_, mailbox) = dora_and_mailbox(&app, &[Permission::ManageMailImport]).await;
+    let raw = "From: Anna <anna@mustermail.de>\r\nSubject: Rueckruf\r\nMessage-ID: <k1@x>\r\n\r\nBitte.\r\n";
+    let item = kept_item("k1", raw, postkorb_core::KeepReason::NoRoute);
+    store.commit_batch(mailbox, &[item], 1).await.unwrap();
     let warning = "gelöscht, wenn niemand sie bearbeitet";
 
     let (admin, admin_csrf) = app.login("admin").await;
