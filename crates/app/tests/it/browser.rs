@@ -362,17 +362,23 @@ fn malicious_mail() -> Vec<u8> {
     .into_bytes()
 }
 
+/// The smallest office: Anna's mail goes to Bernd, through the mailbox on a fresh Dovecot; served.
+fn anna_mails_bernd() -> (postkorb_testkit::Dovecot, App) {
+    let dovecot = dovecot_with_mailbox();
+    let mut app = App::new();
+    for person in [ANNA, BERND] {
+        app.employee(person);
+    }
+    app.route(ANNA.name, BERND.username);
+    app.imap_mailbox(dovecot.imap_port(), MAILBOX, MAILBOX_PASSWORD, AUTHSERV_ID);
+    app.serve();
+    (dovecot, app)
+}
+
 #[test]
 fn a_malicious_mail_stays_inert_when_the_recipient_opens_it() {
     run(async {
-        let dovecot = dovecot_with_mailbox();
-        let mut app = App::new();
-        for person in [ANNA, BERND] {
-            app.employee(person);
-        }
-        app.route(ANNA.name, BERND.username);
-        app.imap_mailbox(dovecot.imap_port(), MAILBOX, MAILBOX_PASSWORD, AUTHSERV_ID);
-        app.serve();
+        let (dovecot, app) = anna_mails_bernd();
         dovecot.deliver(MAILBOX, &malicious_mail());
         app.wait_for_imported_cases(1).await;
 

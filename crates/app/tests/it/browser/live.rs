@@ -5,22 +5,15 @@
 
 use serde_json::{Value, json};
 
-use super::harness::{App, Driver, eventually, run};
-use super::{ANNA, AUTHSERV_ID, BERND, MAILBOX, MAILBOX_PASSWORD, dovecot_with_mailbox, mail_from_anna};
+use super::harness::{Driver, eventually, run};
+use super::{ANNA, BERND, MAILBOX, mail_from_anna};
 
 const HOSTILE: &str = "<script>window.__pwned=1</script> Eilt: Kfz-Schaden";
 
 #[test]
 fn a_mail_for_me_appears_on_the_open_startmaske_without_a_reload_as_text() {
     run(async {
-        let dovecot = dovecot_with_mailbox();
-        let mut app = App::new();
-        for person in [ANNA, BERND] {
-            app.employee(person);
-        }
-        app.route(ANNA.name, BERND.username);
-        app.imap_mailbox(dovecot.imap_port(), MAILBOX, MAILBOX_PASSWORD, AUTHSERV_ID);
-        app.serve();
+        let (dovecot, app) = super::anna_mails_bernd();
 
         let mut driver = Driver::start("live");
         let b = driver.browser(&app).await;
