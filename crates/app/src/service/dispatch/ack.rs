@@ -32,17 +32,18 @@ impl Channel for Acknowledgements {
 
     fn fan_out<'a>(&'a self, deps: &'a Deps) -> BoxFuture<'a, anyhow::Result<FanOut>> {
         Box::pin(async move {
-            let settings: HashMap<i64, AckSettings> =
-                deps.store.mailboxes().await?.into_iter().filter(|m| m.ack.enabled).map(|m| (m.id, m.ack)).collect();
-            let smtp = deps.store.smtp_settings().await?;
-            let (Some(smtp), false) = (smtp, settings.is_empty()) else {
-                return Ok(Box::new(|_: &OutboxItem| Vec::new()) as FanOut);
-            };
+            let mailboxes = deps.store.mailboxes().await?;
             // The office's own addresses — the dedicated mailboxes and the sender of its mail —
             // are never answered (a loop between two robots). Employees' work addresses are not
             // among them: the field staff who mail the office are whom the reply is for.
             let mut own: Vec<String> =
-                deps.store.mailboxes().await?.into_iter().map(|m| m.username).filter(|u| u.contains('@')).collect();
+                mailboxes.iter().map(|m| m.username.clone()).filter(|u| u.contains('@')).collect();
+            let settings: HashMap<i64, AckSettings> =
+                mailboxes.into_iter().filter(|m| m.ack.enabled).map(|m| (m.id, m.ack)).collect();
+            let smtp = deps.store.smtp_settings().await?;
+            let (Some(smtp), false) = (smtp, settings.is_empty()) else {
+                return Ok(Box::new(|_: &OutboxItem| Vec::new()) as FanOut);
+            };
             own.push(smtp.sender_address.clone());
             let plan: FanOut = Box::new(move |item: &OutboxItem| plan(item, &settings, &own).into_iter().collect());
             Ok(plan)

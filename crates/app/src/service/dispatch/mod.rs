@@ -167,11 +167,18 @@ pub struct Dispatcher {
     pub channels: Vec<Arc<dyn Channel>>,
     /// Lease holder: this instance (`lease::instance_id`).
     pub holder: String,
+    /// The minute (unix ms / 60,000) whose daily summaries were last looked at.
+    digest_minute: std::sync::atomic::AtomicI64,
 }
 
 impl Dispatcher {
     pub fn new(deps: Deps) -> Dispatcher {
-        Dispatcher { deps, channels: channels(), holder: crate::service::lease::instance_id().to_string() }
+        Dispatcher {
+            deps,
+            channels: channels(),
+            holder: crate::service::lease::instance_id().to_string(),
+            digest_minute: std::sync::atomic::AtomicI64::new(i64::MIN),
+        }
     }
 
     /// One round at `now_ms`: fan out all that is new, then one attempt at each due delivery.
@@ -242,7 +249,10 @@ impl Dispatcher {
             }
         }
         // The daily summaries of the e-mail notifications whose time has come.
-        if self.channels.iter().any(|c| c.name() == email::CHANNEL) {
+        // Their times are whole minutes: looked at once a minute, not every round.
+        let minute = now_ms.div_euclid(60_000);
+        let new_minute = self.digest_minute.swap(minute, std::sync::atomic::Ordering::Relaxed) != minute;
+        if new_minute && self.channels.iter().any(|c| c.name() == email::CHANNEL) {
             round.digests = email::send_due_digests(&self.deps, now_ms).await?;
         }
         Ok(round)
