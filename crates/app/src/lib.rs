@@ -34,10 +34,11 @@ impl Ctx {
             let _ = std::fs::create_dir_all(settings.ca_dir());
         }
         let url = settings.database_url();
+        let key = SecretKey::load_or_create(&settings.key_file())?;
         let store = Store::open_with(&url, settings.effective_blob_dir())
             .await
-            .with_context(|| format!("cannot open database {}", settings.database_url_redacted()))?;
-        let key = SecretKey::load_or_create(&settings.key_file())?;
+            .with_context(|| format!("cannot open database {}", settings.database_url_redacted()))?
+            .with_mail_key(key.mail_key());
         let rebound = secret::rebind_legacy(&store, &key).await.context("cannot bind the stored secrets")?;
         if rebound > 0 {
             tracing::info!(rebound, "stored mailbox secrets bound to their endpoints");
@@ -83,6 +84,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Absence(cmd) => cli::absence::run(&ctx, cmd).await,
         Command::Smtp(cmd) => cli::smtp::run(&ctx, cmd).await,
         Command::Retention(cmd) => cli::retention::run(&ctx, cmd).await,
+        Command::Encryption(cmd) => cli::encryption::run(&ctx, cmd).await,
         Command::Privacy(cmd) => cli::privacy::run(&ctx, cmd).await,
         Command::Import(args) => cli::mail::import(&ctx, args).await,
         Command::MigrateDb { to } => cli::db::migrate_db(&ctx, &to).await,

@@ -14,12 +14,12 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use postkorb_store::{SecretColumn, Store};
+use postkorb_store::{MailKey, SecretColumn, Store};
 
 /// Marks a bound value: `MAGIC ‖ nonce (24) ‖ ciphertext`. Older values are `nonce ‖ ciphertext`.
 const MAGIC: &[u8; 4] = b"pk2:";
 
-pub struct SecretKey(XChaCha20Poly1305);
+pub struct SecretKey(XChaCha20Poly1305, MailKey);
 
 /// Why a stored secret cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +56,13 @@ impl SecretKey {
             bail!("key file {} must hold exactly 32 bytes", path.display());
         }
         let cipher = XChaCha20Poly1305::new_from_slice(&bytes).map_err(|_| anyhow::anyhow!("bad key length"))?;
-        Ok(SecretKey(cipher))
+        let master: [u8; 32] = bytes.as_slice().try_into().map_err(|_| anyhow::anyhow!("bad key length"))?;
+        Ok(SecretKey(cipher, MailKey::derive(&master)))
+    }
+
+    /// The keys for mail content at rest, derived from the same key file (crates/store/src/seal.rs).
+    pub fn mail_key(&self) -> MailKey {
+        self.1.clone()
     }
 
     /// Seals `plain` for `binding` (see the module doc).

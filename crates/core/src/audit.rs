@@ -206,10 +206,19 @@ pub enum AuditEntry {
         kept: Option<i64>,
         reason: String,
     },
+    /// Issue 18 item 7: „Inhalte verschlüsselt speichern“ switched on or off (new mails).
+    MailEncryption {
+        on: bool,
+    },
+    /// Stored mails converted to encrypted storage (`items`: how many raw mails, attachments,
+    /// texts and search entries).
+    MailSealed {
+        items: i64,
+    },
 }
 
 /// The kinds, for the Protokoll's filter: (action word, German name).
-pub const KINDS: [(&str, &str); 35] = [
+pub const KINDS: [(&str, &str); 37] = [
     ("add_route", "Zuordnung angelegt"),
     ("remove_route", "Zuordnung gelöscht"),
     ("discard_kept", "E-Mail verworfen"),
@@ -245,6 +254,8 @@ pub const KINDS: [(&str, &str); 35] = [
     ("save_retention", "Aufbewahrungsfristen gespeichert"),
     ("privacy_export", "Auskunft erteilt"),
     ("erase_on_request", "Auf Antrag gelöscht"),
+    ("mail_encryption", "Verschlüsselung der Inhalte geändert"),
+    ("mail_sealed", "Gespeicherte E-Mails verschlüsselt"),
 ];
 
 /// `TT.MM.JJJJ HH:MM` on the office's clock.
@@ -313,6 +324,8 @@ impl AuditEntry {
             AuditEntry::SaveRetention { .. } => "save_retention",
             AuditEntry::PrivacyExport { .. } => "privacy_export",
             AuditEntry::EraseOnRequest { .. } => "erase_on_request",
+            AuditEntry::MailEncryption { .. } => "mail_encryption",
+            AuditEntry::MailSealed { .. } => "mail_sealed",
         }
     }
 
@@ -446,6 +459,15 @@ impl AuditEntry {
             AuditEntry::EraseOnRequest { case, kept, reason } => {
                 format!("hat {} auf Antrag gelöscht (Grund: {})", held_thing(*case, *kept), label(reason))
             }
+            AuditEntry::MailEncryption { on: true } => {
+                "hat „Inhalte verschlüsselt speichern“ eingeschaltet: neue E-Mails werden verschlüsselt gespeichert"
+                    .to_string()
+            }
+            AuditEntry::MailEncryption { on: false } => {
+                "hat „Inhalte verschlüsselt speichern“ ausgeschaltet: neue E-Mails werden unverschlüsselt gespeichert"
+                    .to_string()
+            }
+            AuditEntry::MailSealed { items } => format!("hat {items} gespeicherte Inhalte verschlüsselt"),
         }
     }
 
@@ -473,6 +495,9 @@ impl AuditEntry {
             AuditEntry::SaveRetention { changes: vec!["Erledigte Vorgänge: 6 → 8 Jahre".into()] },
             AuditEntry::SaveRetention { changes: vec![] },
             AuditEntry::PrivacyExport { items: 4 },
+            AuditEntry::MailEncryption { on: true },
+            AuditEntry::MailEncryption { on: false },
+            AuditEntry::MailSealed { items: 1200 },
             AuditEntry::EraseOnRequest { case: Some(9), kept: None, reason: "Antrag vom 01.03.2026".into() },
             AuditEntry::EraseOnRequest { case: None, kept: Some(4), reason: "Widerruf".into() },
             AuditEntry::SaveWebhook { webhook: 1, name: hook() },

@@ -117,31 +117,64 @@ impl BlobDir {
 
     /// Reads a blob and checks its bytes against the hash.
     pub(crate) async fn get(&self, hash: &str, what: &str) -> Result<Vec<u8>> {
-        let path = self.path_of(hash);
-        let bytes = tokio::fs::read(&path).await.map_err(|e| {
-            StoreError::Blob(format!("the file of {what} is missing or unreadable: {} ({e})", path.display()))
-        })?;
+        let bytes = self.read(hash, what).await?;
         if hash_hex(&bytes) != hash {
-            return Err(StoreError::Blob(format!("the file of {what} is damaged (hash mismatch): {}", path.display())));
+            return Err(StoreError::Blob(format!(
+                "the file of {what} is damaged (hash mismatch): {}",
+                self.path_of(hash).display()
+            )));
         }
         Ok(bytes)
     }
+
+    /// Reads a blob's file as it is (a sealed one is checked when it is opened).
+    async fn read(&self, hash: &str, what: &str) -> Result<Vec<u8>> {
+        let path = self.path_of(hash);
+        tokio::fs::read(&path).await.map_err(|e| {
+            StoreError::Blob(format!("the file of {what} is missing or unreadable: {} ({e})", path.display()))
+        })
+    }
 }
 
-/// Reads bytes stored either in the row (`blob` NULL) or in the blob directory.
-pub(crate) async fn resolve(store: &Store, data: Vec<u8>, blob: Option<String>, what: &str) -> Result<Vec<u8>> {
-    let Some(hash) = blob else { return Ok(data) };
-    if !is_hash(&hash) {
-        return Err(StoreError::Blob(format!("{what} has an invalid blob reference {hash:?}")));
-    }
-    match &store.blobs {
-        Some(dir) => dir.get(&hash, what).await,
-        None => Err(StoreError::Blob(format!(
-            "{what} is stored in a blob directory (file {}/{}/{hash}), but no blob_dir is set",
-            &hash[..2],
-            &hash[2..4]
-        ))),
-    }
+/// Reads bytes stored either in the row (`blob` NULL) or in the blob directory; `sealed` (the
+/// row's column, `seal.rs`): they are sealed under that name and are opened with the store's key.
+pub(crate) async fn resolve(
+    store: &Store,
+    data: Vec<u8>,
+    blob: Option<String>,
+    sealed: Option<String>,
+    what: &str,
+) -> Result<Vec<u8>> {
+    let stored = match blob {
+        None => data,
+        Some(hash) => {
+            if !is_hash(&hash) {
+                return Err(StoreError::Blob(format!("{what} has an invalid blob reference {hash:?}")));
+            }
+            let Some(dir) = &store.blobs else {
+                return Err(StoreError::Blob(format!(
+                    "{what} is stored in a blob directory (file {}/{}/{hash}), but no blob_dir is set",
+                    &hash[..2],
+                    &hash[2..4]
+                )));
+            };
+            if sealed.is_none() {
+                return dir.get(&hash, what).await;
+            }
+            dir.read(&hash, what).await?
+        }
+    };
+    let Some(name) = sealed else { return Ok(stored) };
+    let Some(key) = store.mail_key() else {
+        return Err(StoreError::Blob(format!(
+            "{what} is stored encrypted, but the key file was not given to this command"
+        )));
+    };
+    let what = what.to_string();
+    let key = key.clone();
+    tokio::task::spawn_blocking(move || key.open(&stored, &name, &what))
+        .await
+        .map_err(|e| StoreError::Blob(format!("decryption failed: {e}")))?
 }
 
 /// How old a file must be before a deletion removes it at once (longer than any import

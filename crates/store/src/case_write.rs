@@ -33,6 +33,8 @@ pub(crate) struct NewCase<'a> {
     /// Assign or Pool (a Keep is refused).
     pub decision: &'a Decision,
     pub via: Via<'a>,
+    /// The raw mail is stored sealed: so is the search entry's text (`seal.rs`).
+    pub seal: Option<&'a crate::seal::MailKey>,
 }
 
 /// A change of one or more Vorgänge.
@@ -74,6 +76,21 @@ pub(crate) enum CaseChange<'a> {
     /// Vorgang's log goes with it, and the Löschprotokoll records the deletion (`retention.rs`).
     /// Its raw mail is the caller's (`retention::purge_raws`, the same transaction).
     Delete { case_ids: &'a [i64], only: DeleteOnly },
+    /// Storage only (issue 18 item 7, `sealing.rs`): what the Vorgänge hold is unchanged, only how
+    /// it is stored — text columns kept beside the raw mail by versions before migration 0012 are
+    /// dropped (`bodies`; shown from the raw mail), stored attachments replaced by their sealed
+    /// form, each only while still plain. Writes no event: nothing a person did or sees changed.
+    /// Returns one entry per row converted (Vorgang ids for bodies, attachment ids).
+    SealStorage { bodies: &'a [i64], attachments: &'a [SealedAttachment<'a>] },
+}
+
+/// A stored attachment in its sealed form ([`CaseChange::SealStorage`]): `data` in the row, or
+/// the blob file `blob`; `name` its keyed hash (`seal.rs`).
+pub(crate) struct SealedAttachment<'a> {
+    pub id: i64,
+    pub data: &'a [u8],
+    pub blob: Option<&'a str>,
+    pub name: &'a str,
 }
 
 /// Which of the Vorgänge named a [`CaseChange::Delete`] may delete.
@@ -159,6 +176,7 @@ pub(crate) async fn apply(
             removed = counts;
             (deleted, vec![])
         }
+        CaseChange::SealStorage { bodies, attachments } => (seal_storage(tx, bodies, attachments).await?, vec![]),
     };
     append(tx, backend, at, &events).await?;
     // Who may see it changed: the search index's `seen` follows (a new one got it when indexed).
@@ -367,6 +385,7 @@ async fn create<'a>(
                 Some(a) => std::slice::from_ref(a),
                 None => candidates,
             },
+            seal: c.seal,
         });
     }
     // Findable exactly when committed: the index is written in this transaction.
@@ -381,6 +400,41 @@ async fn create<'a>(
     )
     .await?;
     Ok((cases, events))
+}
+
+/// [`CaseChange::SealStorage`].
+async fn seal_storage(
+    tx: &mut Transaction<'_, Any>,
+    bodies: &[i64],
+    attachments: &[SealedAttachment<'_>],
+) -> Result<Vec<i64>> {
+    let mut changed = Vec::new();
+    for id in bodies {
+        let done = sqlx::query(
+            "UPDATE cases SET body_text = '', body_html = NULL, forwarded_json = NULL, body_in_raw = 1
+             WHERE id = $1 AND body_in_raw = 0",
+        )
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        if done.rows_affected() == 1 {
+            changed.push(*id);
+        }
+    }
+    for a in attachments {
+        let done =
+            sqlx::query("UPDATE attachments SET data = $1, blob = $2, sealed = $3 WHERE id = $4 AND sealed IS NULL")
+                .bind(a.data)
+                .bind(a.blob)
+                .bind(a.name)
+                .bind(a.id)
+                .execute(&mut **tx)
+                .await?;
+        if done.rows_affected() == 1 {
+            changed.push(a.id);
+        }
+    }
+    Ok(changed)
 }
 
 /// Appends the events, in order, with one statement per chunk of rows. Readers find them by id

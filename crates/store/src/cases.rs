@@ -426,7 +426,7 @@ impl Store {
     /// crates/web/src/view.rs).
     pub async fn attachment(&self, case_id: i64, attachment_id: i64) -> Result<(StoredAttachment, AttachmentBytes)> {
         let r = sqlx::query(
-            "SELECT a.id, a.name, a.content_type, a.size, a.data, a.blob, a.in_raw, a.position, c.raw_id
+            "SELECT a.id, a.name, a.content_type, a.size, a.data, a.blob, a.in_raw, a.position, c.raw_id, a.sealed
              FROM attachments a JOIN cases c ON c.id = a.case_id WHERE a.case_id = $1 AND a.id = $2",
         )
         .bind(case_id)
@@ -449,19 +449,22 @@ impl Store {
                 index: usize::try_from(position).unwrap_or(usize::MAX),
             }
         } else {
-            AttachmentBytes::Stored(crate::blobs::resolve(self, r.try_get(4)?, r.try_get(5)?, &what).await?)
+            AttachmentBytes::Stored(
+                crate::blobs::resolve(self, r.try_get(4)?, r.try_get(5)?, r.try_get(9)?, &what).await?,
+            )
         };
         Ok((meta, bytes))
     }
 
     /// The original message bytes (.eml).
     pub async fn raw(&self, raw_id: i64) -> Result<Vec<u8>> {
-        let r = sqlx::query("SELECT data, blob FROM raw_messages WHERE id = $1")
+        let r = sqlx::query("SELECT data, blob, sealed FROM raw_messages WHERE id = $1")
             .bind(raw_id)
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("raw message {raw_id}")))?;
-        crate::blobs::resolve(self, r.try_get(0)?, r.try_get(1)?, &format!("raw message {raw_id}")).await
+        let what = format!("raw message {raw_id}");
+        crate::blobs::resolve(self, r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, &what).await
     }
 
     /// „Erledigt“ (done = true) or „Wieder öffnen“. Only an assigned Vorgang can change.

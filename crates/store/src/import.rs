@@ -17,6 +17,7 @@ use crate::case_plan::{self, ItemPlan, PlanItem};
 use crate::case_write::{self, CaseChange, NewCase};
 use crate::events::Via;
 use crate::rows::{V, ids_by, insert_rows};
+use crate::seal::MailKey;
 use crate::{Backend, Result, Store, StoreError};
 
 pub struct ImportItem {
@@ -33,6 +34,9 @@ pub struct ImportItem {
     /// Set by [`Store::write_raw_blobs`]: the file is durable in the blob directory already, and
     /// the commit only references it. Otherwise the commit stores the raw bytes itself.
     pub raw_written: bool,
+    /// Set with `raw_written` when the file was written sealed (`seal.rs`): its name, which is the
+    /// file's name too.
+    pub raw_sealed: Option<String>,
     /// What the Eingangsbestätigung needs (verified sender, Message-ID, automatic class), made by
     /// the importer: in the `created` event's payload of a Vorgang, on the row of a kept mail.
     pub ack: AckFacts,
@@ -168,12 +172,22 @@ impl Store {
     /// happens. The importer calls this beside the commit of the previous batch, off its path.
     pub async fn write_raw_blobs(&self, items: Vec<ImportItem>) -> Result<Vec<ImportItem>> {
         let Some(dir) = self.blobs.clone() else { return Ok(items) };
+        let key = self.sealing_in(&self.pool).await?;
         tokio::task::spawn_blocking(move || {
             let mut items = items;
-            let files: Vec<(&str, &[u8])> = items.iter().map(|i| (i.raw_sha256.as_str(), &i.raw[..])).collect();
+            let sealed = seal_all(key.as_ref(), items.iter())?;
+            let files: Vec<(&str, &[u8])> = items
+                .iter()
+                .zip(&sealed)
+                .map(|(i, s)| match s {
+                    Some((name, bytes)) => (name.as_str(), bytes.as_slice()),
+                    None => (i.raw_sha256.as_str(), &i.raw[..]),
+                })
+                .collect();
             dir.put_many_blocking(&files)?;
-            for item in &mut items {
+            for (item, s) in items.iter_mut().zip(sealed) {
                 item.raw_written = true;
+                item.raw_sealed = s.map(|(name, _)| name);
             }
             Ok(items)
         })
@@ -192,7 +206,9 @@ impl Store {
     /// mailbox lease prevents that), the batch is rolled back rather than importing a mail twice.
     pub async fn commit_batch(&self, mailbox_id: i64, items: &[ImportItem], now_ms: i64) -> Result<Vec<ImportOutcome>> {
         let mut tx = self.begin_write().await?;
-        let outcomes = commit_items(&mut tx, self.backend, self.blobs.as_ref(), mailbox_id, items, now_ms).await?;
+        let seal = self.sealing_in(&mut *tx).await?;
+        let outcomes =
+            commit_items(&mut tx, self.backend, self.blobs.as_ref(), seal.as_ref(), mailbox_id, items, now_ms).await?;
         tx.commit().await?;
         self.checkpoint_soon();
         Ok(outcomes)
@@ -229,6 +245,7 @@ async fn commit_items(
     tx: &mut Transaction<'_, Any>,
     backend: Backend,
     blobs: Option<&BlobDir>,
+    seal: Option<&MailKey>,
     mailbox_id: i64,
     items: &[ImportItem],
     now: i64,
@@ -250,7 +267,7 @@ async fn commit_items(
     let plan = case_plan::plan(&plan_items, &known, &earlier);
 
     // 2. The raw mails.
-    let raw_by_print = insert_raw(tx, backend, blobs, items, &plan.new).await?;
+    let (raw_by_print, sealed_raw) = insert_raw(tx, backend, blobs, seal, items, &plan.new).await?;
     let raw_id = |n: usize| raw_by_print.get(&items[n].fingerprint).copied().ok_or_else(|| missing("raw mail", n));
 
     // 3. The Vorgänge (with candidates, attachments and events) and the kept entries.
@@ -265,6 +282,7 @@ async fn commit_items(
                 mail: &item.mail,
                 decision: &item.decision,
                 via: Via::Import(recorded(&item.ack)),
+                seal: seal.filter(|_| sealed_raw.contains(&item.fingerprint)),
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -410,44 +428,102 @@ async fn ledger_knows(
 }
 
 /// Inserts the raw mails of the items `new` (whose fingerprints differ: a repeat is a duplicate)
-/// and returns their ids by fingerprint. With a blob directory, files the importer did not write
-/// ahead (`raw_written` unset) are written and made durable now, before the commit references them.
+/// and returns their ids by fingerprint, and the fingerprints of those stored sealed. With a blob
+/// directory, files the importer did not write ahead (`raw_written` unset) are written and made
+/// durable now, before the commit references them. With `seal`, what is written now is sealed
+/// (`seal.rs`); what was written ahead is as it was written.
 async fn insert_raw(
     tx: &mut Transaction<'_, Any>,
     backend: Backend,
     blobs: Option<&BlobDir>,
+    seal: Option<&MailKey>,
     items: &[ImportItem],
     new: &[usize],
-) -> Result<HashMap<String, i64>> {
-    if let Some(dir) = blobs {
-        let late: Vec<(String, bytes::Bytes)> = new
-            .iter()
-            .map(|n| &items[*n])
-            .filter(|i| !i.raw_written)
-            .map(|i| (i.raw_sha256.clone(), i.raw.clone()))
-            .collect();
-        if !late.is_empty() {
-            let dir = dir.clone();
-            tokio::task::spawn_blocking(move || {
-                let files: Vec<(&str, &[u8])> = late.iter().map(|(h, raw)| (h.as_str(), &raw[..])).collect();
-                dir.put_many_blocking(&files)
-            })
-            .await
-            .map_err(|e| StoreError::Blob(format!("blob writer failed: {e}")))??;
-        }
+) -> Result<(HashMap<String, i64>, HashSet<String>)> {
+    let late: Vec<&ImportItem> = new.iter().map(|n| &items[*n]).filter(|i| !i.raw_written).collect();
+    // Sealed here, for the late ones: (name, sealed bytes) by fingerprint.
+    let mut sealed_now: HashMap<String, (String, Vec<u8>)> = HashMap::new();
+    if let Some(key) = seal.filter(|_| !late.is_empty()) {
+        let (key, raws) =
+            (key.clone(), late.iter().map(|i| (i.fingerprint.clone(), i.raw.clone())).collect::<Vec<_>>());
+        sealed_now = tokio::task::spawn_blocking(move || {
+            raws.into_iter()
+                .map(|(print, raw)| {
+                    let name = key.name(&raw);
+                    let bytes = key.seal(&raw, &name)?;
+                    Ok((print, (name, bytes)))
+                })
+                .collect::<Result<HashMap<_, _>>>()
+        })
+        .await
+        .map_err(|e| StoreError::Blob(format!("sealing failed: {e}")))??;
     }
+    if let Some(dir) = blobs.filter(|_| !late.is_empty()) {
+        let files: Vec<(String, bytes::Bytes)> = late
+            .iter()
+            .map(|i| match sealed_now.get(&i.fingerprint) {
+                Some((name, bytes)) => (name.clone(), bytes::Bytes::copy_from_slice(bytes)),
+                None => (i.raw_sha256.clone(), i.raw.clone()),
+            })
+            .collect();
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || {
+            let files: Vec<(&str, &[u8])> = files.iter().map(|(h, raw)| (h.as_str(), &raw[..])).collect();
+            dir.put_many_blocking(&files)
+        })
+        .await
+        .map_err(|e| StoreError::Blob(format!("blob writer failed: {e}")))??;
+    }
+    let mut sealed_prints = HashSet::new();
     let raw_rows: Vec<Vec<V<'_>>> = new
         .iter()
         .map(|n| {
             let item = &items[*n];
-            let blob = blobs.map(|_| item.raw_sha256.as_str());
+            let now = sealed_now.get(&item.fingerprint);
+            let sealed: Option<&str> = item.raw_sealed.as_deref().or(now.map(|(name, _)| name.as_str()));
+            if sealed.is_some() {
+                sealed_prints.insert(item.fingerprint.clone());
+            }
+            let blob = blobs.map(|_| sealed.unwrap_or(item.raw_sha256.as_str()));
             // Without a blob directory the bytes are bound by reference (no copy of every mail).
-            let data: &[u8] = if blob.is_some() { &[] } else { &item.raw };
-            vec![V::Str(Some(&item.fingerprint)), V::Int(Some(item.raw.len() as i64)), V::Bytes(data), V::Str(blob)]
+            let data: &[u8] = match (blob, now) {
+                (Some(_), _) => &[],
+                (None, Some((_, bytes))) => bytes,
+                (None, None) => &item.raw,
+            };
+            vec![
+                V::Str(Some(&item.fingerprint)),
+                V::Int(Some(item.raw.len() as i64)),
+                V::Bytes(data),
+                V::Str(blob),
+                V::Str(sealed),
+            ]
         })
         .collect();
-    let returned =
-        insert_rows(tx, backend, "raw_messages (fingerprint, size, data, blob)", "RETURNING id, fingerprint", raw_rows)
-            .await?;
-    ids_by(&returned)
+    let returned = insert_rows(
+        tx,
+        backend,
+        "raw_messages (fingerprint, size, data, blob, sealed)",
+        "RETURNING id, fingerprint",
+        raw_rows,
+    )
+    .await?;
+    Ok((ids_by(&returned)?, sealed_prints))
+}
+
+/// Seals the raw mails of `items` (name and sealed bytes each), or nothing without a key.
+fn seal_all<'a>(
+    key: Option<&MailKey>,
+    items: impl Iterator<Item = &'a ImportItem>,
+) -> Result<Vec<Option<(String, Vec<u8>)>>> {
+    items
+        .map(|i| match key {
+            Some(k) => {
+                let name = k.name(&i.raw);
+                let bytes = k.seal(&i.raw, &name)?;
+                Ok(Some((name, bytes)))
+            }
+            None => Ok(None),
+        })
+        .collect()
 }

@@ -144,6 +144,7 @@ impl Store {
         }
         let mut tx = self.begin_write().await?;
         take_open(&mut tx, id, actor, now_ms).await?;
+        let seal = self.sealed_raw(&mut tx, kept.raw_id).await?;
         // The sender of this mail was never verified: the Vorgang says so, and who decided.
         let unverified = kept.reason().is_some_and(|r| r.is_unverified());
         let new = NewCase {
@@ -152,6 +153,7 @@ impl Store {
             mail,
             decision,
             via: Via::Kept { kept_id: id, actor, unverified, by_hand: None },
+            seal: seal.as_ref(),
         };
         let case_id = apply(&mut tx, self.backend, now_ms, CaseChange::Create(vec![new])).await?[0];
         sqlx::query("UPDATE kept SET case_id = $1 WHERE id = $2").bind(case_id).bind(id).execute(&mut *tx).await?;
@@ -196,6 +198,7 @@ impl Store {
             .map(|e| e.id);
         let mut tx = self.begin_write().await?;
         take_open(&mut tx, id, actor, now_ms).await?;
+        let seal = self.sealed_raw(&mut tx, kept.raw_id).await?;
         let unverified = reason.as_ref().is_some_and(|r| r.is_unverified());
         let decision = Decision::Assign { sender: sender.unwrap_or(to), to };
         let by_hand = ByHand { reason: &kept.reason_code, sender, received_ms: kept.received_ms };
@@ -205,6 +208,7 @@ impl Store {
             mail,
             decision: &decision,
             via: Via::Kept { kept_id: id, actor, unverified, by_hand: Some(by_hand) },
+            seal: seal.as_ref(),
         };
         let case_id = apply(&mut tx, self.backend, now_ms, CaseChange::Create(vec![new])).await?[0];
         sqlx::query("UPDATE kept SET case_id = $1 WHERE id = $2").bind(case_id).bind(id).execute(&mut *tx).await?;

@@ -32,6 +32,8 @@ mod person_export;
 mod retention;
 mod routes;
 mod rows;
+mod seal;
+mod sealing;
 pub mod search;
 mod sessions;
 mod smtp;
@@ -66,6 +68,8 @@ pub use person::{FoundIn, PersonItem, PersonMatch, PersonQuery};
 pub use person_erase::EraseAction;
 pub use person_export::INDEX as EXPORT_INDEX;
 pub use retention::{ClassRun, Deleted, DeletionEntry};
+pub use seal::MailKey;
+pub use sealing::SealProgress;
 pub use search::{SEARCH_WINDOW, SearchHit, SearchPage, SearchProgress, SearchQuery, SearchStatus, Searcher};
 pub use sessions::SessionUser;
 pub use smtp::SmtpRecord;
@@ -146,6 +150,9 @@ pub struct Store {
     blobs: Option<blobs::BlobDir>,
     /// SQLite: the WAL checkpoint that runs beside the writer (see [`Store::checkpoint_soon`]).
     checkpoint: std::sync::Arc<Checkpointer>,
+    /// The key for mail content at rest (`seal.rs`), if given ([`Store::with_mail_key`]): without
+    /// it the store cannot seal new mails, nor open sealed ones.
+    mail_key: Option<seal::MailKey>,
 }
 
 /// State of the background WAL checkpoint: one runs at a time; a request while it runs makes it
@@ -198,6 +205,9 @@ impl Store {
                         conn.execute("PRAGMA journal_mode = WAL").await?;
                         conn.execute("PRAGMA synchronous = FULL").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
+                        // What is deleted is overwritten, not left in free pages (retention runs,
+                        // erasure, the conversion to sealed storage).
+                        conn.execute("PRAGMA secure_delete = ON").await?;
                         conn.execute("PRAGMA busy_timeout = 30000").await?;
                         // The writer checkpoints itself only when the background checkpoint
                         // (`checkpoint_soon`) falls behind by this many pages.
@@ -212,7 +222,7 @@ impl Store {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
             Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
         }
-        Ok(Store { pool, backend, blobs, checkpoint: Default::default() })
+        Ok(Store { pool, backend, blobs, checkpoint: Default::default(), mail_key: None })
     }
 
     /// SQLite: copies committed WAL pages into the database file on another connection (its own
@@ -244,6 +254,17 @@ impl Store {
                 }
             }
         });
+    }
+
+    /// The store with the key for mail content at rest: it opens sealed mails, and seals new ones
+    /// while the setting is on ([`Store::seal_new`]).
+    pub fn with_mail_key(mut self, key: seal::MailKey) -> Store {
+        self.mail_key = Some(key);
+        self
+    }
+
+    pub(crate) fn mail_key(&self) -> Option<&seal::MailKey> {
+        self.mail_key.as_ref()
     }
 
     pub fn backend(&self) -> Backend {

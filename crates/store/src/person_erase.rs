@@ -14,7 +14,6 @@ use serde::Serialize;
 use sqlx::Row;
 
 use crate::audit::audit_in;
-use crate::blobs::hash_hex;
 use crate::case_write::DeleteOnly;
 use crate::person::{PersonItem, PersonMatch};
 use crate::retention::{Deleted, REQUEST, delete_cases, delete_kept, log};
@@ -135,14 +134,12 @@ impl Store {
     }
 }
 
-/// The SHA-256 of the raw mail of a row of `table` (cases or kept), for the Löschprotokoll.
+/// The content hash (`retention::raw_hash`) of the raw mail of a row of `table` (cases or kept), for the Löschprotokoll.
 async fn raw_hash_of(tx: &mut sqlx::Transaction<'_, sqlx::Any>, table: &str, id: i64) -> Result<Option<String>> {
-    let sql = format!("SELECT r.blob, r.data FROM {table} t JOIN raw_messages r ON r.id = t.raw_id WHERE t.id = $1");
+    let sql = format!(
+        "SELECT r.blob, r.data, r.sealed FROM {table} t JOIN raw_messages r ON r.id = t.raw_id WHERE t.id = $1"
+    );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&mut **tx).await?;
     let Some(row) = row else { return Ok(None) };
-    let blob: Option<String> = row.try_get(0)?;
-    Ok(Some(match blob {
-        Some(hash) => hash,
-        None => hash_hex(&row.try_get::<Vec<u8>, _>(1)?),
-    }))
+    Ok(Some(crate::retention::raw_hash(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
 }

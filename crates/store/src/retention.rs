@@ -207,19 +207,19 @@ impl Store {
     async fn due(&self, class: RetentionClass, cutoff: i64, after: i64, batch: i64) -> Result<(Vec<Deleted>, i64)> {
         let sql = match class {
             RetentionClass::Cases => {
-                "SELECT c.id, r.blob, r.data FROM cases c JOIN raw_messages r ON r.id = c.raw_id
+                "SELECT c.id, r.blob, r.data, r.sealed FROM cases c JOIN raw_messages r ON r.id = c.raw_id
                  WHERE c.status = 'done' AND c.closed_ms < $1 AND c.id > $2
                    AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.case_id = c.id AND h.lifted_ms IS NULL)
                  ORDER BY c.id LIMIT $3"
             }
             RetentionClass::KeptDiscarded | RetentionClass::KeptOpen => {
                 if class == RetentionClass::KeptDiscarded {
-                    "SELECT k.id, r.blob, r.data FROM kept k JOIN raw_messages r ON r.id = k.raw_id
+                    "SELECT k.id, r.blob, r.data, r.sealed FROM kept k JOIN raw_messages r ON r.id = k.raw_id
                      WHERE k.status = 'discarded' AND k.resolved_ms < $1 AND k.id > $2
                        AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.kept_id = k.id AND h.lifted_ms IS NULL)
                      ORDER BY k.id LIMIT $3"
                 } else {
-                    "SELECT k.id, r.blob, r.data FROM kept k JOIN raw_messages r ON r.id = k.raw_id
+                    "SELECT k.id, r.blob, r.data, r.sealed FROM kept k JOIN raw_messages r ON r.id = k.raw_id
                      WHERE k.status = 'open' AND k.kept_ms < $1 AND k.id > $2
                        AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.kept_id = k.id AND h.lifted_ms IS NULL)
                      ORDER BY k.id LIMIT $3"
@@ -243,7 +243,8 @@ impl Store {
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let id: i64 = r.try_get(0)?;
-            let sha256 = if is_mail(class) { Some(raw_hash(r.try_get(1)?, r.try_get(2)?)) } else { None };
+            let sha256 =
+                if is_mail(class) { Some(raw_hash(r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)) } else { None };
             out.push(Deleted { id, sha256 });
         }
         let last = out.last().map_or(after, |d| d.id);
@@ -290,9 +291,11 @@ fn has_ids(class: RetentionClass) -> bool {
     !matches!(class, RetentionClass::Sessions)
 }
 
-/// The SHA-256 of a raw mail: the blob's name, or of the bytes in the row.
-fn raw_hash(blob: Option<String>, data: Vec<u8>) -> String {
-    blob.unwrap_or_else(|| hash_hex(&data))
+/// The content hash of a raw mail: the SHA-256 of its bytes (the plain blob's name, or of the
+/// bytes in the row), or for a sealed mail its name — the keyed hash of its bytes (`seal.rs`), which
+/// proves what was deleted to whom holds the key and reveals nothing to anyone else.
+pub(crate) fn raw_hash(blob: Option<String>, data: Vec<u8>, sealed: Option<String>) -> String {
+    sealed.or(blob).unwrap_or_else(|| hash_hex(&data))
 }
 
 fn list(ids: &[i64]) -> String {

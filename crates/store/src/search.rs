@@ -65,6 +65,8 @@ pub(crate) struct Doc<'a> {
     pub attachments: Vec<&'a str>,
     /// The Bearbeiter, or the candidates of a Vorgang that waits in a pool.
     pub seen: &'a [EmployeeId],
+    /// Seals the shown text (`seal.rs`): the mail is stored sealed.
+    pub seal: Option<&'a crate::seal::MailKey>,
 }
 
 /// The `seen` column's text for these employees: `u{id}` each, space-separated (the same on both
@@ -181,7 +183,7 @@ pub struct SearchProgress {
 }
 
 /// The column naming a Vorgang in the index.
-fn key(backend: Backend) -> &'static str {
+pub(crate) fn key(backend: Backend) -> &'static str {
     match backend {
         Backend::Sqlite => "rowid",
         Backend::Postgres => "case_id",
@@ -192,7 +194,7 @@ fn cut(text: &str, max: usize) -> &str {
     &text[..(0..=max.min(text.len())).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0)]
 }
 
-fn row_of(doc: &Doc<'_>) -> Vec<V<'static>> {
+fn row_of(doc: &Doc<'_>) -> Result<Vec<V<'static>>> {
     let body = cut(doc.text, MAX_BODY_BYTES);
     let sender = format!("{} {}", doc.from_name.unwrap_or(""), doc.from_addr);
     let names = doc.attachments.join("\n");
@@ -202,7 +204,7 @@ fn row_of(doc: &Doc<'_>) -> Vec<V<'static>> {
         shown.push('\n');
         shown.push_str(&names);
     }
-    vec![
+    Ok(vec![
         V::Int(Some(doc.case_id)),
         V::Owned(Some(analyze::terms(doc.subject))),
         V::Owned(Some(analyze::terms(&sender))),
@@ -211,14 +213,17 @@ fn row_of(doc: &Doc<'_>) -> Vec<V<'static>> {
         V::Str(Some("")),
         V::Owned(Some(seen_terms(doc.seen))),
         // PostgreSQL takes no NUL in text (the stored subject and names are cleaned the same way).
-        V::Owned(Some(clean(&shown))),
-    ]
+        V::Owned(Some(match doc.seal {
+            Some(key) => key.seal_text(&clean(&shown))?,
+            None => clean(&shown),
+        })),
+    ])
 }
 
 /// Indexes new Vorgänge in the caller's transaction (`case_write::apply`, `Create`).
 pub(crate) async fn index_new(tx: &mut Transaction<'_, Any>, backend: Backend, docs: &[Doc<'_>]) -> Result<()> {
     let head = format!("case_search ({}, subject, sender, body, attachments, notes, seen, shown)", key(backend));
-    insert_rows(tx, backend, &head, "", docs.iter().map(row_of).collect()).await?;
+    insert_rows(tx, backend, &head, "", docs.iter().map(row_of).collect::<Result<_>>()?).await?;
     Ok(())
 }
 
@@ -308,6 +313,7 @@ impl Store {
             seen_sql(self.backend)
         );
         let mut tx = self.begin_write().await?;
+        let seal = self.sealing_in(&mut *tx).await?;
         for (case_id, subject, from_name, from_addr, text, names) in &owned {
             let doc = Doc {
                 case_id: *case_id,
@@ -317,9 +323,10 @@ impl Store {
                 text,
                 attachments: names.iter().map(String::as_str).collect(),
                 seen: &[],
+                seal: seal.as_ref(),
             };
             let mut q = sqlx::query(sqlx::AssertSqlSafe(insert.clone()));
-            for v in row_of(&doc) {
+            for v in row_of(&doc)? {
                 q = match v {
                     V::Int(x) => q.bind(x),
                     V::Str(x) => q.bind(x),

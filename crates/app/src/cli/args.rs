@@ -80,6 +80,9 @@ pub enum Command {
     /// A person's data (issue 18): Auskunft as a ZIP (Art. 15/20 DSGVO), Löschen auf Antrag (Art. 17).
     #[command(subcommand)]
     Privacy(PrivacyCmd),
+    /// Encryption at rest of mail content (issue 18): raw mails, attachments, search texts.
+    #[command(subcommand)]
+    Encryption(EncryptionCmd),
     /// One-off bulk import of a Maildir or an mbox file (nothing is moved or deleted there).
     Import(ImportArgs),
     /// Copy this installation's SQLite database into a new, empty PostgreSQL database, verified
@@ -326,6 +329,23 @@ pub enum RetentionCmd {
     Log {
         #[arg(long, default_value_t = 20)]
         limit: i64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EncryptionCmd {
+    /// Whether new mails are stored encrypted, and how much is still stored plain.
+    Status,
+    /// Store new mails encrypted (the default of a new installation).
+    On,
+    /// Store new mails plain (what is encrypted stays encrypted and readable).
+    Off,
+    /// Encrypt what is stored plain, in batches (resumable: run it again after an interruption);
+    /// switches encryption on first.
+    Convert {
+        /// Items of each kind per transaction.
+        #[arg(long, default_value_t = 200)]
+        batch: i64,
     },
 }
 

@@ -8,6 +8,7 @@ mod args;
 pub mod db;
 pub mod demo;
 pub mod dispatch;
+pub mod encryption;
 pub mod mail;
 pub mod mailbox;
 pub mod oauth;

@@ -225,6 +225,7 @@ pub async fn prepare(
             decision,
             raw_sha256,
             raw_written: false,
+            raw_sealed: None,
             ack,
         });
     }

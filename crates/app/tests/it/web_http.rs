@@ -250,6 +250,7 @@ pub(crate) fn hostile_item(bernd: EmployeeId, anna: EmployeeId) -> ImportItem {
         mail,
         decision: Decision::Assign { sender: anna, to: bernd },
         raw_written: false,
+        raw_sealed: None,
         ack: Default::default(),
     }
 }
@@ -345,6 +346,7 @@ async fn a_kept_mail_is_routed_after_the_admin_creates_the_missing_row_or_discar
                 mail,
                 decision: Decision::Keep(postkorb_core::KeepReason::NoRoute),
                 raw_written: false,
+                raw_sealed: None,
                 ack: Default::default(),
             }
         })
@@ -385,6 +387,7 @@ async fn a_kept_mail_is_routed_after_the_admin_creates_the_missing_row_or_discar
         mail,
         decision: Decision::Keep(postkorb_core::KeepReason::NoRoute),
         raw_written: false,
+        raw_sealed: None,
         ack: Default::default(),
     };
     app.ctx.store.commit_batch(mb.id, &[item], 2).await.unwrap();
@@ -673,6 +676,7 @@ async fn the_startmaske_counts_new_vorgaenge_since_the_last_visit_and_a_visit_wi
             mail,
             decision,
             raw_written: false,
+            raw_sealed: None,
             ack: Default::default(),
         }
     };
@@ -1179,6 +1183,7 @@ pub(crate) fn import_item(key: &str, raw: &[u8], decision: Decision) -> ImportIt
         mail: postkorb_mail::parse(raw),
         decision,
         raw_written: false,
+        raw_sealed: None,
         ack: Default::default(),
     }
 }
@@ -1195,6 +1200,7 @@ pub(crate) fn kept_item(key: &str, raw: &str, reason: postkorb_core::KeepReason)
         mail,
         decision: Decision::Keep(reason),
         raw_written: false,
+        raw_sealed: None,
         ack: Default::default(),
     }
 }

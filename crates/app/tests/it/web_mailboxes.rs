@@ -199,6 +199,7 @@ async fn deaktivieren_aktivieren_and_loeschen_with_its_confirmation_are_audited_
         mail,
         decision: postkorb_core::Decision::Assign { sender: bernd_id, to: bernd_id },
         raw_written: false,
+        raw_sealed: None,
         ack: Default::default(),
     };
     app.ctx.store.commit_batch(m.id, &[item], 2).await.unwrap();

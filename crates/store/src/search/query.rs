@@ -267,7 +267,7 @@ impl Store {
             hits.push(SearchHit {
                 subject_html: highlight::mark(&case.subject, terms),
                 from_html: highlight::mark(&from, terms),
-                snippet_html: highlight::snippet(&shown, terms),
+                snippet_html: highlight::snippet(&crate::seal::MailKey::open_text(self.mail_key(), &shown), terms),
                 case,
             });
         }

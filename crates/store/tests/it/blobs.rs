@@ -60,6 +60,7 @@ fn item(key: &str, subject: &str, attachment: &[u8], decision: Decision) -> Impo
         fingerprint: format!("fp-{subject}"),
         decision,
         raw_written: false,
+        raw_sealed: None,
         ack: Default::default(),
     }
 }

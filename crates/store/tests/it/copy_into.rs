@@ -42,6 +42,7 @@ async fn a_link_table_with_more_rows_than_one_statement_takes_is_copied_whole() 
                 raw: raw.into(),
                 decision: Decision::Assign { sender: anna, to: bernd },
                 raw_written: false,
+                raw_sealed: None,
                 ack: Default::default(),
             }
         })

@@ -18,6 +18,7 @@ mod office;
 mod outbox;
 mod person;
 mod retention;
+mod sealing;
 mod search;
 mod smtp;
 mod workflow;

@@ -37,6 +37,7 @@ pub fn item(key: &str, subject: &str, decision: Decision) -> ImportItem {
         fingerprint: format!("fp-{subject}"),
         decision,
         raw_written: false,
+        raw_sealed: None,
         ack: Default::default(),
     }
 }

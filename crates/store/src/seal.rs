@@ -1,0 +1,173 @@
+//! Encryption at rest of mail content (issue 18, item 7): raw mails, attachments stored apart from
+//! them, and the text a search hit is shown with.
+//!
+//! **Key.** [`MailKey`] is derived from the installation's key file (the one that seals mailbox
+//! secrets, kept outside the database) with BLAKE3's key derivation, once for the cipher and once
+//! for names — two independent keys, neither the file's bytes themselves.
+//!
+//! **Name.** A sealed value is addressed by its *name*: the keyed BLAKE3 hash (hex, 64 digits) of
+//! its plain bytes. Unlike a plain SHA-256 it reveals nothing about the content to whom lacks the
+//! key (no "is this the mail I think it is?" by hashing a guess). Identical bytes get the same name,
+//! so a blob file is still shared by identical mails. The row holds the name (`sealed` column; for a
+//! blob file also `blob`).
+//!
+//! **Format.** `MAGIC ‖ nonce (24 random bytes) ‖ XChaCha20-Poly1305 ciphertext and tag`, with
+//! associated data `"postkorb mail v1" ‖ 0 ‖ name`: a value opens only under the name its row
+//! names, and after opening its plain bytes must hash to that name again — a value swapped into
+//! another row, a damaged file or another key is refused, never shown.
+
+use base64::Engine as _;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+
+use crate::{Result, StoreError};
+
+const MAGIC: &[u8; 4] = b"pkm1";
+const AD: &[u8] = b"postkorb mail v1\0";
+/// Text columns (`case_search.shown`) hold a sealed value as this prefix and base64.
+const TEXT_PREFIX: &str = "pkm1:";
+
+/// The keys for mail at rest (see the module doc).
+#[derive(Clone)]
+pub struct MailKey {
+    cipher: XChaCha20Poly1305,
+    name_key: [u8; 32],
+}
+
+impl std::fmt::Debug for MailKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MailKey(…)")
+    }
+}
+
+impl MailKey {
+    /// Derives the keys from the installation's 32-byte key file contents.
+    pub fn derive(master: &[u8; 32]) -> MailKey {
+        let cipher_key = blake3::derive_key("postkorb 2026-12 mail at rest: cipher", master);
+        let name_key = blake3::derive_key("postkorb 2026-12 mail at rest: names", master);
+        let cipher = XChaCha20Poly1305::new_from_slice(&cipher_key).expect("32-byte key");
+        MailKey { cipher, name_key }
+    }
+
+    /// The name of `plain`: its keyed hash, hex.
+    pub fn name(&self, plain: &[u8]) -> String {
+        blake3::keyed_hash(&self.name_key, plain).to_hex().to_string()
+    }
+
+    /// Seals `plain`, whose [`Self::name`] is `name`.
+    pub fn seal(&self, plain: &[u8], name: &str) -> Result<Vec<u8>> {
+        let mut nonce = [0u8; 24];
+        getrandom::fill(&mut nonce).map_err(|e| StoreError::Blob(format!("no randomness for sealing: {e}")))?;
+        let aad = [AD, name.as_bytes()].concat();
+        let ct = self
+            .cipher
+            .encrypt(&XNonce::from(nonce), Payload { msg: plain, aad: &aad })
+            .map_err(|_| StoreError::Blob("sealing failed".into()))?;
+        let mut out = Vec::with_capacity(MAGIC.len() + nonce.len() + ct.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&nonce);
+        out.extend(ct);
+        Ok(out)
+    }
+
+    /// Opens a value sealed under `name`; checks that the plain bytes have that name. `what` names
+    /// the item in the error.
+    pub fn open(&self, sealed: &[u8], name: &str, what: &str) -> Result<Vec<u8>> {
+        let refused = || {
+            StoreError::Blob(format!(
+                "{what} cannot be decrypted: it is damaged, belongs to another row, or the key file was replaced"
+            ))
+        };
+        let rest = sealed.strip_prefix(MAGIC.as_slice()).ok_or_else(refused)?;
+        if rest.len() < 24 {
+            return Err(refused());
+        }
+        let (nonce, ct) = rest.split_at(24);
+        let aad = [AD, name.as_bytes()].concat();
+        let nonce = XNonce::try_from(nonce).map_err(|_| refused())?;
+        let plain = self.cipher.decrypt(&nonce, Payload { msg: ct, aad: &aad }).map_err(|_| refused())?;
+        if self.name(&plain) != name {
+            return Err(refused());
+        }
+        Ok(plain)
+    }
+
+    /// Seals a text for a text column: [`TEXT_PREFIX`], its name, `:`, base64 of the sealed value.
+    pub fn seal_text(&self, plain: &str) -> Result<String> {
+        let name = self.name(plain.as_bytes());
+        let sealed = self.seal(plain.as_bytes(), &name)?;
+        Ok(format!("{TEXT_PREFIX}{name}:{}", base64::engine::general_purpose::STANDARD_NO_PAD.encode(sealed)))
+    }
+
+    /// The text of a text column: opened if sealed by [`Self::seal_text`] (a plain tail after a
+    /// line break — notes added later — follows it as it is); a value that is not sealed is plain
+    /// text written before sealing was on. A sealed part that does not open (damaged, another key)
+    /// is left out, never shown in its raw form.
+    pub fn open_text(key: Option<&MailKey>, stored: &str) -> String {
+        let Some(rest) = stored.strip_prefix(TEXT_PREFIX) else { return stored.to_string() };
+        let Some((name, rest)) = rest.split_once(':') else { return stored.to_string() };
+        let (b64, tail) = rest.split_at(rest.find('\n').unwrap_or(rest.len()));
+        let Ok(sealed) = base64::engine::general_purpose::STANDARD_NO_PAD.decode(b64) else {
+            return stored.to_string();
+        };
+        let opened = key
+            .and_then(|k| k.open(&sealed, name, "text").ok())
+            .and_then(|plain| String::from_utf8(plain).ok())
+            .unwrap_or_default();
+        opened + tail
+    }
+
+    /// Whether a text column's value is sealed.
+    pub fn is_sealed_text(stored: &str) -> bool {
+        stored.starts_with(TEXT_PREFIX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(b: u8) -> MailKey {
+        MailKey::derive(&[b; 32])
+    }
+
+    #[test]
+    fn round_trip_and_refusals() {
+        let k = key(1);
+        let plain = b"From: a@b.de\r\n\r\nGeheim".as_slice();
+        let name = k.name(plain);
+        assert_eq!(name.len(), 64);
+        assert_ne!(name, crate::blobs::hash_hex(plain), "the name is keyed, not the plain SHA-256");
+        let sealed = k.seal(plain, &name).unwrap();
+        assert!(!sealed.windows(6).any(|w| w == b"Geheim"));
+        assert_eq!(k.open(&sealed, &name, "mail").unwrap(), plain);
+        // Two seals of the same bytes differ (random nonce).
+        assert_ne!(k.seal(plain, &name).unwrap(), sealed);
+        // Another row's name, another key, a flipped bit: refused.
+        let other = k.name(b"other");
+        assert!(k.open(&sealed, &other, "mail").is_err());
+        assert!(key(2).open(&sealed, &name, "mail").is_err());
+        let mut bad = sealed.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        assert!(k.open(&bad, &name, "mail").is_err());
+        // Sealed under a name that is not its own: opens cryptographically, refused by the check.
+        let lie = k.seal(b"other bytes", &name).unwrap();
+        assert!(k.open(&lie, &name, "mail").is_err());
+    }
+
+    #[test]
+    fn texts() {
+        let k = key(3);
+        let s = k.seal_text("Schaden am Auto").unwrap();
+        assert!(MailKey::is_sealed_text(&s) && !s.contains("Schaden"));
+        assert_eq!(MailKey::open_text(Some(&k), &s), "Schaden am Auto");
+        assert_eq!(MailKey::open_text(Some(&key(4)), &s), "");
+        assert_eq!(MailKey::open_text(None, &s), "");
+        assert_eq!(MailKey::open_text(Some(&k), "plain text"), "plain text");
+        // A note appended later (`index_note`) follows in plain.
+        assert_eq!(MailKey::open_text(Some(&k), &format!("{s}\nRückruf")), "Schaden am Auto\nRückruf");
+        // Hostile plain text that looks sealed is not shown as its raw form either way.
+        assert_eq!(MailKey::open_text(Some(&k), "pkm1:abc:!!"), "pkm1:abc:!!");
+    }
+}

@@ -1,0 +1,253 @@
+//! The setting „Inhalte verschlüsselt speichern“ and the conversion of stored mail content to sealed
+//! storage (issue 18, item 7; the format is in `seal.rs`).
+//!
+//! **Invariant:** with the setting on, a store that has the key ([`Store::with_mail_key`]; the app
+//! always gives it) writes every new raw mail sealed — in the row or as a blob file named by its
+//! keyed hash — and the text of its search entry (`case_search.shown`) sealed too. A store without
+//! the key (tests, tools that only copy rows) cannot seal and writes plain.
+//!
+//! **Conversion** ([`Store::seal_step`]): in batches, each its own transaction, so it is resumable
+//! and runs beside the import: a plain raw mail or stored attachment is read (its SHA-256 checked),
+//! sealed, written (a new file under its new name, made durable before the commit), and its row is
+//! switched only if it is still plain; the old plain file is removed after the commit. Bodies kept in
+//! `cases` by versions before migration 0012 are dropped (they are derived from the raw mail), and
+//! search entries' texts are sealed. SQLite's `secure_delete` overwrites what the old values used.
+
+use sqlx::{Any, Row};
+
+use crate::blobs::{BlobDir, resolve};
+use crate::case_write::{CaseChange, SealedAttachment, apply};
+use crate::seal::MailKey;
+use crate::{Result, Store, StoreError};
+
+/// How much mail content is still stored plain.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SealProgress {
+    /// Whether new mails are stored sealed (the setting).
+    pub seal_new: bool,
+    pub raw_sealed: i64,
+    pub raw_plain: i64,
+    /// Attachments stored apart from their raw mail (versions before migration 0010), still plain.
+    pub attachments_plain: i64,
+    /// Vorgänge whose text is still kept beside the raw mail (versions before migration 0012).
+    pub bodies_plain: i64,
+    /// Search entries whose shown text is plain.
+    pub search_plain: i64,
+}
+
+impl SealProgress {
+    /// Nothing plain is left.
+    pub fn done(&self) -> bool {
+        self.raw_plain == 0 && self.attachments_plain == 0 && self.bodies_plain == 0 && self.search_plain == 0
+    }
+}
+
+/// The setting as stored (no row: on, the default of a new installation; migration 0028 writes
+/// "off" for one that had mails).
+pub(crate) async fn seal_new_in<'c, E>(conn: E) -> Result<bool>
+where
+    E: sqlx::Executor<'c, Database = Any>,
+{
+    let v: Option<i64> =
+        sqlx::query_scalar("SELECT value FROM mail_at_rest WHERE name = 'seal_new'").fetch_optional(conn).await?;
+    Ok(v.unwrap_or(1) != 0)
+}
+
+impl Store {
+    /// Whether new mails are stored sealed (the setting; on by default).
+    pub async fn seal_new(&self) -> Result<bool> {
+        seal_new_in(&self.pool).await
+    }
+
+    /// Sets whether new mails are stored sealed. Turning it on needs the key.
+    pub async fn set_seal_new(&self, on: bool) -> Result<()> {
+        if on && self.mail_key.is_none() {
+            return Err(StoreError::Invalid("encryption at rest needs the key file".into()));
+        }
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM mail_at_rest WHERE name = 'seal_new'").execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO mail_at_rest (name, value) VALUES ('seal_new', $1)")
+            .bind(i64::from(on))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The key to seal new mails with, read in the writer's transaction: `None` when the setting is
+    /// off or this store has no key.
+    pub(crate) async fn sealing_in<'c, E>(&self, conn: E) -> Result<Option<MailKey>>
+    where
+        E: sqlx::Executor<'c, Database = Any>,
+    {
+        let Some(key) = &self.mail_key else { return Ok(None) };
+        Ok(seal_new_in(conn).await?.then(|| key.clone()))
+    }
+
+    /// The key, if the raw mail `raw_id` is stored sealed (then so is its search entry's text).
+    pub(crate) async fn sealed_raw(&self, tx: &mut sqlx::Transaction<'_, Any>, raw_id: i64) -> Result<Option<MailKey>> {
+        let Some(key) = &self.mail_key else { return Ok(None) };
+        let sealed: Option<Option<String>> = sqlx::query_scalar("SELECT sealed FROM raw_messages WHERE id = $1")
+            .bind(raw_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        Ok(sealed.flatten().map(|_| key.clone()))
+    }
+
+    /// How much is sealed and how much is still plain.
+    pub async fn seal_progress(&self) -> Result<SealProgress> {
+        let count = |sql: &'static str| async move {
+            let n: i64 = sqlx::query_scalar(sql).fetch_one(&self.pool).await?;
+            Ok::<i64, StoreError>(n)
+        };
+        Ok(SealProgress {
+            seal_new: self.seal_new().await?,
+            raw_sealed: count("SELECT COUNT(*) FROM raw_messages WHERE sealed IS NOT NULL").await?,
+            raw_plain: count("SELECT COUNT(*) FROM raw_messages WHERE sealed IS NULL").await?,
+            attachments_plain: count(
+                "SELECT COUNT(*) FROM attachments WHERE sealed IS NULL AND in_raw = 0 AND (blob IS NOT NULL OR LENGTH(data) > 0)",
+            )
+            .await?,
+            bodies_plain: count("SELECT COUNT(*) FROM cases WHERE body_in_raw = 0").await?,
+            search_plain: count("SELECT COUNT(*) FROM case_search WHERE shown <> '' AND shown NOT LIKE 'pkm1:%'")
+                .await?,
+        })
+    }
+
+    /// Converts up to `limit` plain items of each kind to sealed storage (see the module doc) and
+    /// returns how many it converted; 0 when nothing plain is left. Needs the key.
+    pub async fn seal_step(&self, limit: i64) -> Result<u64> {
+        let Some(key) = self.mail_key.clone() else {
+            return Err(StoreError::Invalid("converting to encrypted storage needs the key file".into()));
+        };
+        let mut done = 0;
+        done += self.seal_stored(&key, "raw_messages", "TRUE", limit).await?;
+        done += self
+            .seal_stored(&key, "attachments", "in_raw = 0 AND (blob IS NOT NULL OR LENGTH(data) > 0)", limit)
+            .await?;
+        done += self.drop_old_bodies(limit).await?;
+        done += self.seal_search_texts(&key, limit).await?;
+        Ok(done)
+    }
+
+    /// One batch of plain rows of `table` (raw mails or attachments) matching `filter`. Raw mails
+    /// are rows of their own; an attachment is part of a Vorgang, so its row changes through the
+    /// one write path (`CaseChange::SealStorage`).
+    async fn seal_stored(&self, key: &MailKey, table: &str, filter: &str, limit: i64) -> Result<u64> {
+        let sql = format!("SELECT id, data, blob FROM {table} WHERE sealed IS NULL AND {filter} ORDER BY id LIMIT $1");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(&self.pool).await?;
+        let mut sealed = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let (id, blob): (i64, Option<String>) = (r.try_get(0)?, r.try_get(2)?);
+            let plain = resolve(self, r.try_get(1)?, blob.clone(), None, &format!("{table} {id}")).await?;
+            let (k, name) = (key.clone(), key.name(&plain));
+            let bytes = {
+                let name = name.clone();
+                tokio::task::spawn_blocking(move || k.seal(&plain, &name))
+                    .await
+                    .map_err(|e| StoreError::Blob(format!("sealing failed: {e}")))??
+            };
+            sealed.push((id, blob, name, bytes));
+        }
+        if sealed.is_empty() {
+            return Ok(0);
+        }
+        if let Some(dir) = self.blobs.clone() {
+            write_files(dir, sealed.iter().map(|(_, _, n, b)| (n.clone(), b.clone())).collect()).await?;
+        }
+        let in_files = self.blobs.is_some();
+        let stored = |(_, _, name, bytes): &'_ (i64, Option<String>, String, Vec<u8>)| -> (Vec<u8>, Option<String>) {
+            if in_files { (Vec::new(), Some(name.clone())) } else { (bytes.clone(), None) }
+        };
+        let mut tx = self.begin_write().await?;
+        let converted = if table == "attachments" {
+            let parts: Vec<(Vec<u8>, Option<String>)> = sealed.iter().map(stored).collect();
+            let rows: Vec<SealedAttachment<'_>> = sealed
+                .iter()
+                .zip(&parts)
+                .map(|((id, _, name, _), (data, blob))| SealedAttachment { id: *id, data, blob: blob.as_deref(), name })
+                .collect();
+            let change = CaseChange::SealStorage { bodies: &[], attachments: &rows };
+            apply(&mut tx, self.backend, 0, change).await?.len() as u64
+        } else {
+            let mut n = 0;
+            for s in &sealed {
+                let (data, file) = stored(s);
+                let changed = sqlx::query(
+                    "UPDATE raw_messages SET data = $1, blob = $2, sealed = $3 WHERE id = $4 AND sealed IS NULL",
+                )
+                .bind(data)
+                .bind(file)
+                .bind(&s.2)
+                .bind(s.0)
+                .execute(&mut *tx)
+                .await?;
+                n += changed.rows_affected();
+            }
+            n
+        };
+        tx.commit().await?;
+        self.checkpoint_soon();
+        // The plain files: gone unless another row (identical bytes, not converted yet) still names one.
+        let old_files: Vec<String> = sealed.into_iter().filter_map(|(_, blob, _, _)| blob).collect();
+        self.remove_blobs_now(&old_files).await?;
+        Ok(converted)
+    }
+
+    /// Vorgänge of versions before migration 0012 keep their text, HTML and forwarded original
+    /// beside the raw mail: dropped, as the raw mail holds them (shown from it from now on).
+    async fn drop_old_bodies(&self, limit: i64) -> Result<u64> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT c.id FROM cases c JOIN raw_messages r ON r.id = c.raw_id WHERE c.body_in_raw = 0 ORDER BY c.id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin_write().await?;
+        let changed =
+            apply(&mut tx, self.backend, 0, CaseChange::SealStorage { bodies: &ids, attachments: &[] }).await?;
+        tx.commit().await?;
+        Ok(changed.len() as u64)
+    }
+
+    /// Search entries whose shown text is plain: sealed (a note appended later stays plain after
+    /// it, as notes are; `MailKey::open_text`).
+    async fn seal_search_texts(&self, key: &MailKey, limit: i64) -> Result<u64> {
+        let id = crate::search::key(self.backend);
+        let sql = format!(
+            "SELECT {id}, shown FROM case_search WHERE shown <> '' AND shown NOT LIKE 'pkm1:%' ORDER BY {id} LIMIT $1"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(&self.pool).await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin_write().await?;
+        let mut converted = 0;
+        let update = format!("UPDATE case_search SET shown = $1 WHERE {id} = $2 AND shown = $3");
+        for r in &rows {
+            let (case_id, shown): (i64, String) = (r.try_get(0)?, r.try_get(1)?);
+            let changed = sqlx::query(sqlx::AssertSqlSafe(update.as_str()))
+                .bind(key.seal_text(&shown)?)
+                .bind(case_id)
+                .bind(&shown)
+                .execute(&mut *tx)
+                .await?;
+            converted += changed.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(converted)
+    }
+}
+
+/// Writes sealed files into the blob directory and makes them durable (before their rows commit).
+async fn write_files(dir: BlobDir, files: Vec<(String, Vec<u8>)>) -> Result<()> {
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
+        dir.put_many_blocking(&refs)
+    })
+    .await
+    .map_err(|e| StoreError::Blob(format!("blob writer failed: {e}")))?
+}
