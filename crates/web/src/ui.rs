@@ -78,10 +78,14 @@ pub enum Notice {
     ErasedOnRequest,
     /// Löschen auf Antrag: an item under a retention duty restricted instead.
     RestrictedOnRequest,
+    /// „Inhalte verschlüsselt speichern“ switched on.
+    EncryptionOn,
+    /// „Inhalte verschlüsselt speichern“ switched off.
+    EncryptionOff,
 }
 
 impl Notice {
-    pub const ALL: [Notice; 30] = [
+    pub const ALL: [Notice; 32] = [
         Notice::RouteSaved,
         Notice::RouteDeleted,
         Notice::EmployeeSaved,
@@ -112,6 +116,8 @@ impl Notice {
         Notice::RetentionSaved,
         Notice::ErasedOnRequest,
         Notice::RestrictedOnRequest,
+        Notice::EncryptionOn,
+        Notice::EncryptionOff,
     ];
 
     pub fn code(self) -> &'static str {
@@ -146,6 +152,8 @@ impl Notice {
             Notice::RetentionSaved => "fristen-gespeichert",
             Notice::ErasedOnRequest => "auf-antrag-geloescht",
             Notice::RestrictedOnRequest => "statt-loeschen-gesperrt",
+            Notice::EncryptionOn => "verschluesselung-an",
+            Notice::EncryptionOff => "verschluesselung-aus",
         }
     }
 
@@ -199,6 +207,14 @@ impl Notice {
                 "Gesperrt statt gelöscht: Die Verarbeitung ist eingeschränkt, bis die Aufbewahrungspflicht endet."
                     .into()
             }
+            Notice::EncryptionOn => {
+                "Neue E-Mails werden verschlüsselt gespeichert; gespeicherte werden im Hintergrund \
+                                     verschlüsselt."
+                    .into()
+            }
+            Notice::EncryptionOff => "Neue E-Mails werden unverschlüsselt gespeichert. Bereits verschlüsselte bleiben \
+                                      verschlüsselt."
+                .into(),
         }
     }
 

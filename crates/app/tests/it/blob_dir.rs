@@ -1,6 +1,8 @@
 //! `blob_dir` end to end: the `postkorb` binary with POSTKORB_BLOB_DIR imports a Maildir through
-//! the real importer; the raw mail lives as a file, the database holds its hash, the attachment is
-//! decoded from it on download, and the .eml read through the store is the file that was in the Maildir.
+//! the real importer; the raw mail lives as a file, encrypted (the default of a new installation,
+//! issue 18 item 7) and named by its keyed hash, the database holds that name, the attachment is
+//! decoded from it on download, and the .eml read through the store is the file that was in the
+//! Maildir. Nothing of the mail's text or attachment is anywhere in the data directory in plain form.
 
 use postkorb_store::Store;
 
@@ -48,7 +50,7 @@ async fn a_maildir_import_with_a_blob_dir_keeps_the_raw_mail_as_a_file_and_serve
 
     let blobs = dir.join("blobs");
     let url = format!("sqlite:{}", dir.join("postkorb.db").display());
-    let store = Store::open_with(&url, Some(blobs.clone())).await.unwrap();
+    let store = Store::open_with(&url, Some(blobs.clone())).await.unwrap().with_mail_key(crate::common::mail_key(dir));
     let case = store.case(case_id).await.unwrap();
     assert_eq!(store.raw(case.raw_id).await.unwrap(), MAIL.as_bytes(), "the .eml is the Maildir file");
     assert_eq!(case.attachments.len(), 1);
@@ -74,7 +76,21 @@ async fn a_maildir_import_with_a_blob_dir_keeps_the_raw_mail_as_a_file_and_serve
     .get(0);
     assert_eq!(in_db, 0, "no bytes in the database, only the reference to the raw mail");
     let hash: String = sqlx::query("SELECT blob FROM raw_messages").fetch_one(store.pool()).await.unwrap().get(0);
-    assert_eq!(std::fs::read(blobs.join(&hash[..2]).join(&hash[2..4]).join(&hash)).unwrap(), MAIL.as_bytes());
+    let stored = std::fs::read(blobs.join(&hash[..2]).join(&hash[2..4]).join(&hash)).unwrap();
+    assert!(stored.starts_with(b"pkm1") && stored.len() > MAIL.len(), "sealed");
+    assert_ne!(hash, postkorb_mail::digests(MAIL.as_bytes(), None).raw_sha256, "not named by its plain SHA-256");
+    // Nowhere in the data directory (database, WAL, blob files) in plain form; the Maildir beside it
+    // is the mail's source, not Postkorb's.
+    store.checkpoint().await.unwrap();
+    for needle in ["Das Foto vom Schaden anbei.", "AAECAwQFBgcICQ==", "Message-ID: <blob-1@mustermail.de>"] {
+        let found: Vec<_> =
+            files_with(dir, needle.as_bytes()).into_iter().filter(|p| !p.starts_with(&maildir)).collect();
+        assert!(found.is_empty(), "{needle:?} in plain form in {found:?}");
+    }
+    // Without the key file the mail is not readable, and says why.
+    let keyless = Store::open_with(&url, Some(blobs.clone())).await.unwrap();
+    let err = keyless.raw(case.raw_id).await.unwrap_err().to_string();
+    assert!(err.contains("encrypted") && err.contains("key file"), "{err}");
 
     let swept = env.ok(&["blobs", "sweep"]);
     assert!(swept.contains("1 referenced, 0 removed"), "{swept}");
@@ -86,4 +102,18 @@ async fn a_maildir_import_with_a_blob_dir_keeps_the_raw_mail_as_a_file_and_serve
     assert!(shown.text.is_empty(), "{:?}", shown.text);
     let why = shown.warnings.last().expect("a warning").english();
     assert!(why.contains("could not be read") && why.contains(&file.display().to_string()), "{why}");
+}
+
+/// Files under `dir` whose bytes contain `needle`.
+fn files_with(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_with(&p, needle));
+        } else if std::fs::read(&p).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle)) {
+            out.push(p);
+        }
+    }
+    out
 }

@@ -275,6 +275,13 @@ impl Drop for Served {
 }
 
 /// One HTTP/1.1 request to a loopback port: the whole response, or None while nobody answers.
+/// The key for mail at rest of the installation in `data_dir` (its `secret.key`, as `postkorb`
+/// derives it): a store opened with it reads what the binary stored encrypted.
+pub fn mail_key(data_dir: &Path) -> postkorb_store::MailKey {
+    let bytes = std::fs::read(data_dir.join("secret.key")).expect("the key file");
+    postkorb_store::MailKey::derive(&bytes.try_into().expect("32 bytes"))
+}
+
 pub fn http(port: u16, request: &str) -> Option<String> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(60))).ok()?;

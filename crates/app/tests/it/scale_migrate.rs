@@ -79,7 +79,7 @@ fn office(dir: &Path) {
 /// The office's SQLite database with its blob directory (DATA_DIR/blobs, the default).
 async fn open_sqlite(dir: &Path) -> Store {
     let db = format!("sqlite:{}", dir.join("postkorb.db").display());
-    Store::open_with(&db, Some(dir.join("blobs"))).await.unwrap()
+    Store::open_with(&db, Some(dir.join("blobs"))).await.unwrap().with_mail_key(crate::common::mail_key(dir))
 }
 
 /// The blob files under a directory (`ab/cd/<hash>`).
@@ -149,7 +149,8 @@ async fn migrating_sqlite_to_postgres_keeps_every_row_and_blob_identical() {
     let blobs = dir.path().join("blobs");
     assert!(out.contains(&format!("Keep blob_dir = \"{}\"", blobs.display())), "{out}");
 
-    let pg = Store::open_with(&target, Some(blobs)).await.unwrap();
+    // Encrypted mails (the default) move as they are: the same key file reads them there.
+    let pg = Store::open_with(&target, Some(blobs)).await.unwrap().with_mail_key(crate::common::mail_key(dir.path()));
     // The search index is not copied (its layout differs by backend): the target builds its own.
     let copied = |t: &&String| *t != "_sqlx_migrations" && !t.starts_with("case_search");
     for table in tables(&sqlite).await.iter().filter(copied) {

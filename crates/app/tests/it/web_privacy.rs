@@ -146,3 +146,62 @@ async fn an_open_kept_mail_warns_before_its_deletion_and_takes_a_sperre_on_its_p
     assert_eq!(app.post(&lift, Some(&dsb), &format!("csrf={csrf}")).await.status, StatusCode::SEE_OTHER);
     assert!(app.get("/nicht-zugeordnet/1", Some(&dsb)).await.body.contains(warning), "warned again");
 }
+
+/// „Inhalte verschlüsselt speichern“ (issue 18 item 7): on for a new installation; switched only by
+/// the Datenschutz holder with a CSRF token, each switch in the audit log; while off a mail is stored
+/// plain, and once on again serve's background conversion leaves nothing plain (and records it).
+#[tokio::test]
+async fn encryption_at_rest_is_switched_only_by_the_datenschutz_holder_and_converts_in_the_background() {
+    let app = app().await;
+    let store = &app.ctx.store;
+    let (_, mailbox) = dora_and_mailbox(&app, &[]).await;
+    let bernd = store.find_employee("bernd").await.unwrap().id;
+    let anna = store.find_employee("anna").await.unwrap().id;
+    let (admin, admin_csrf) = app.login("admin").await;
+    let (dsb, csrf) = app.login("dora").await;
+    const PATH: &str = "/optionen/datenschutz/verschluesselung";
+
+    let page = app.get("/optionen/datenschutz", Some(&dsb)).await;
+    assert!(page.body.contains("Eingeschaltet: Neue E-Mails"), "{}", page.body);
+    let off = |csrf: &str| format!("csrf={csrf}&verschluesseln=aus");
+    assert_eq!(app.post(PATH, Some(&admin), &off(&admin_csrf)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.post(PATH, Some(&dsb), &off("falsch")).await.status, StatusCode::BAD_REQUEST);
+    let odd = format!("csrf={csrf}&verschluesseln=vielleicht");
+    assert_eq!(app.post(PATH, Some(&dsb), &odd).await.status, StatusCode::BAD_REQUEST);
+    assert!(store.seal_new().await.unwrap(), "unchanged by refused requests");
+
+    assert_eq!(app.post(PATH, Some(&dsb), &off(&csrf)).await.status, StatusCode::SEE_OTHER);
+    assert!(!store.seal_new().await.unwrap());
+    store.commit_batch(mailbox, &[hostile_item(bernd, anna)], 1).await.unwrap();
+    let plain = store.seal_progress().await.unwrap();
+    assert_eq!((plain.raw_plain, plain.raw_sealed), (1, 0), "stored plain while off");
+    let page = app.get("/optionen/datenschutz", Some(&dsb)).await.body;
+    assert!(page.contains("Ausgeschaltet") && page.contains("Noch unverschlüsselt: 2 Einträge"), "{page}");
+
+    let on = format!("csrf={csrf}&verschluesseln=an");
+    assert_eq!(app.post(PATH, Some(&dsb), &on).await.status, StatusCode::SEE_OTHER);
+    // What serve starts when the setting turns on.
+    let running = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    postkorb_app::service::sealing::spawn_convert(store.clone(), running.clone());
+    let mut waited = 0;
+    while !store.seal_progress().await.unwrap().done() || running.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(waited < 500, "the background conversion finishes");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        waited += 1;
+    }
+    let done = store.seal_progress().await.unwrap();
+    assert_eq!((done.raw_plain, done.raw_sealed), (0, 1));
+    let page = app.get("/optionen/datenschutz", Some(&dsb)).await.body;
+    assert!(page.contains("Eingeschaltet") && !page.contains("Noch unverschlüsselt"), "{page}");
+    // The Vorgang still reads whole.
+    let case = store.case(1).await.unwrap();
+    assert!(!store.raw(case.raw_id).await.unwrap().is_empty());
+
+    let kinds: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_log WHERE action IN ('mail_encryption', 'mail_sealed') ORDER BY id",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(kinds, ["mail_encryption", "mail_encryption", "mail_sealed"]);
+}

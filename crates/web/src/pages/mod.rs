@@ -209,6 +209,7 @@ pub fn routes() -> Router<WebState> {
         .route("/optionen/zustellungen", get(deliveries::list))
         .route("/optionen/zustellungen/{id}/erneut", post(deliveries::retry))
         .route(privacy::PAGE, get(privacy::show).post(privacy::save))
+        .route(privacy::ENCRYPTION, post(privacy::set_encryption))
         .route(privacy::LOG, get(privacy::log))
         .route(auskunft::PAGE, get(auskunft::show))
         .route(auskunft::ZIP, get(auskunft::zip))

@@ -23,6 +23,26 @@ use crate::util::{german_time, now_ms};
 
 pub const PAGE: &str = "/optionen/datenschutz";
 pub const LOG: &str = "/optionen/datenschutz/loeschprotokoll";
+pub const ENCRYPTION: &str = "/optionen/datenschutz/verschluesselung";
+
+/// „Inhalte verschlüsselt speichern“ as shown (issue 18 item 7; crates/store/src/sealing.rs).
+pub struct EncryptionView {
+    pub on: bool,
+    pub sealed: i64,
+    /// Raw mails, attachments, texts and search texts still stored plain.
+    pub plain: i64,
+}
+
+impl EncryptionView {
+    async fn read(state: &WebState) -> Result<EncryptionView, WebError> {
+        let p = state.store.seal_progress().await?;
+        Ok(EncryptionView {
+            on: p.seal_new,
+            sealed: p.raw_sealed,
+            plain: p.raw_plain + p.attachments_plain + p.bodies_plain + p.search_plain,
+        })
+    }
+}
 
 /// One period on the form.
 pub struct PeriodRow {
@@ -41,6 +61,7 @@ struct PrivacyPage {
     errors: Vec<String>,
     rows: Vec<PeriodRow>,
     run_at: String,
+    encryption: EncryptionView,
 }
 
 fn rows(s: &RetentionSettings, typed: Option<&HashMap<String, String>>) -> Vec<PeriodRow> {
@@ -93,6 +114,7 @@ pub async fn show(
         errors: vec![],
         rows: rows(&s, None),
         run_at: hhmm(s.run_minute),
+        encryption: EncryptionView::read(&state).await?,
     };
     Ok(Html(page.render()?))
 }
@@ -130,6 +152,7 @@ pub async fn save(
             errors,
             rows: rows(&before, Some(&form)),
             run_at,
+            encryption: EncryptionView::read(&state).await?,
         };
         return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
     }
@@ -138,6 +161,36 @@ pub async fn save(
     let actor = user.employee.username.clone().unwrap_or_else(|| user.employee.name.clone());
     state.store.audit_entry(now_ms(), &actor, &AuditEntry::SaveRetention { changes }).await?;
     Ok(Redirect::to(&Notice::RetentionSaved.url(PAGE, None)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct EncryptionForm {
+    csrf: String,
+    /// "an" or "aus".
+    verschluesseln: String,
+}
+
+/// Switches „Inhalte verschlüsselt speichern“; `serve` converts what is stored plain in the
+/// background once it is on (crates/app/src/service/sealing.rs).
+pub async fn set_encryption(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    axum::Form(form): axum::Form<EncryptionForm>,
+) -> Result<Response, WebError> {
+    user.require(Permission::ManagePrivacy)?;
+    user.check_csrf(&form.csrf)?;
+    let on = match form.verschluesseln.as_str() {
+        "an" => true,
+        "aus" => false,
+        _ => return Err(WebError::BadRequest("Unbekannte Auswahl.".into())),
+    };
+    if state.store.seal_new().await? != on {
+        state.store.set_seal_new(on).await?;
+        let actor = user.employee.username.clone().unwrap_or_else(|| user.employee.name.clone());
+        state.store.audit_entry(now_ms(), &actor, &AuditEntry::MailEncryption { on }).await?;
+    }
+    let notice = if on { Notice::EncryptionOn } else { Notice::EncryptionOff };
+    Ok(Redirect::to(&notice.url(PAGE, None)).into_response())
 }
 
 /// One Löschprotokoll entry as shown.
@@ -340,9 +393,11 @@ mod tests {
             errors: vec!["Erledigte Vorgänge: erlaubt sind 6 bis 30 Jahre.".into()],
             rows: rows(&s, None),
             run_at: hhmm(s.run_minute),
+            encryption: EncryptionView { on: true, sealed: 12, plain: 3 },
         };
         let html = page.render().unwrap();
         crate::german::assert_german(&html, "Datenschutz");
+        assert!(html.contains("Noch unverschlüsselt: 3") && html.contains("id=\"encryption-off\""));
         assert!(html.contains("02:30") && html.contains("Kalenderjahres"));
         let log = LogPage {
             nav: nav(),

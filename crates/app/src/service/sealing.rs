@@ -1,0 +1,49 @@
+//! `serve`: converts stored mail content to encrypted storage in the background while „Inhalte
+//! verschlüsselt speichern“ is on and something is still plain (crates/store/src/sealing.rs) — after
+//! the setting is switched on, at start, and hourly. One conversion runs at a time per instance;
+//! several instances may convert at once (each row switches once; a file written twice is swept).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use postkorb_store::Store;
+
+/// Items of each kind per transaction (short, so the import is not held up).
+const STEP: i64 = 100;
+
+/// Starts a conversion unless one runs already (`running`).
+pub fn spawn_convert(store: Store, running: Arc<AtomicBool>) {
+    if running.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut done = 0u64;
+        let result = async {
+            while store.seal_new().await? {
+                let n = store.seal_step(STEP).await?;
+                if n == 0 {
+                    break;
+                }
+                done += n;
+                if done.is_multiple_of(10 * STEP as u64) {
+                    tracing::info!(done, "encryption at rest: converting stored mails");
+                }
+            }
+            Ok::<(), postkorb_store::StoreError>(())
+        }
+        .await;
+        match result {
+            Ok(()) if done > 0 => {
+                let entry = postkorb_core::AuditEntry::MailSealed { items: done as i64 };
+                let now = crate::clock::Clock::system().now_ms();
+                if let Err(e) = store.audit_entry(now, "postkorb", &entry).await {
+                    tracing::warn!(error = %e, "encryption at rest: not recorded in the audit log");
+                }
+                tracing::info!(done, "encryption at rest: stored items converted");
+            }
+            Ok(()) => {}
+            Err(e) => tracing::warn!(error = %e, "encryption at rest: converting stored mails stopped"),
+        }
+        running.store(false, Ordering::SeqCst);
+    });
+}
