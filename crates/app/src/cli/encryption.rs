@@ -49,6 +49,8 @@ async fn convert(ctx: &Ctx, batch: i64) -> anyhow::Result<()> {
         done += n;
         println!("converted {done} of {total}");
     }
+    // SQLite: the WAL, which held the plain pages before, is emptied into the database file.
+    ctx.store.checkpoint().await?;
     if done > 0 {
         ctx.store.audit_entry(ctx.clock.now_ms(), "cli", &AuditEntry::MailSealed { items: done }).await?;
     }

@@ -29,6 +29,10 @@ pub fn spawn_convert(store: Store, running: Arc<AtomicBool>) {
                     tracing::info!(done, "encryption at rest: converting stored mails");
                 }
             }
+            if done > 0 {
+                // SQLite: the WAL, which held the plain pages before, is emptied into the database.
+                store.checkpoint().await?;
+            }
             Ok::<(), postkorb_store::StoreError>(())
         }
         .await;
