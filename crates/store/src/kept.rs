@@ -29,6 +29,10 @@ pub struct KeptMail {
     pub kept_ms: i64,
     /// A Sperre in force holds it (issue 18): no deletion run takes it, so no warning either.
     pub held: bool,
+    /// An „Einschränkung der Verarbeitung“ is in force (art. 18): only holders of „Datenschutz
+    /// verwalten“ see it (the screens and the API filter; not part of the API's answer).
+    #[serde(skip)]
+    pub restricted: bool,
 }
 
 impl KeptMail {
@@ -54,7 +58,9 @@ pub(crate) fn stored_reason(reason: &KeepReason) -> String {
 
 const COLUMNS: &str = "id, mailbox_id, raw_id, reason_code, reason_detail, from_addr, subject, received_ms, status, case_id, \
      kept_ms, CAST((CASE WHEN EXISTS (SELECT 1 FROM holds h WHERE h.kept_id = kept.id AND h.lifted_ms IS NULL) \
-     THEN 1 ELSE 0 END) AS BIGINT) AS held";
+     THEN 1 ELSE 0 END) AS BIGINT) AS held, \
+     CAST((CASE WHEN EXISTS (SELECT 1 FROM holds h WHERE h.kept_id = kept.id AND h.kind = 'restriction' \
+     AND h.lifted_ms IS NULL) THEN 1 ELSE 0 END) AS BIGINT) AS restricted";
 
 fn from_row(r: &AnyRow) -> Result<KeptMail> {
     Ok(KeptMail {
@@ -70,6 +76,7 @@ fn from_row(r: &AnyRow) -> Result<KeptMail> {
         case_id: r.try_get("case_id")?,
         kept_ms: r.try_get("kept_ms")?,
         held: r.try_get::<i64, _>("held")? != 0,
+        restricted: r.try_get::<i64, _>("restricted")? != 0,
     })
 }
 

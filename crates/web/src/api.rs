@@ -229,6 +229,8 @@ async fn list_kept(State(s): State<WebState>, h: HeaderMap) -> ApiResult {
         .kept(true, 500, 0)
         .await?
         .iter()
+        // Under an „Einschränkung der Verarbeitung“: only for „Datenschutz verwalten“ (art. 18).
+        .filter(|k| !k.restricted || me.has(Permission::ManagePrivacy))
         .map(|k| {
             let mut v = serde_json::to_value(k).unwrap_or_default();
             v["reason"] = k.reason().map(|r| r.english()).unwrap_or_default().into();

@@ -145,6 +145,28 @@ async fn an_open_kept_mail_warns_before_its_deletion_and_takes_a_sperre_on_its_p
     assert_eq!(app.post(&other, Some(&dsb), &format!("csrf={csrf}")).await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.post(&lift, Some(&dsb), &format!("csrf={csrf}")).await.status, StatusCode::SEE_OTHER);
     assert!(app.get("/nicht-zugeordnet/1", Some(&dsb)).await.body.contains(warning), "warned again");
+
+    // An „Einschränkung der Verarbeitung“ (art. 18) hides it from the admin — list, page, original,
+    // actions and the API — and leaves it to the Datenschutz holder.
+    let restrict = format!("csrf={csrf}&kind=restriction&reason=Widerspruch&until=2999-01-01");
+    assert_eq!(app.post("/nicht-zugeordnet/1/sperre", Some(&dsb), &restrict).await.status, StatusCode::SEE_OTHER);
+    assert!(!app.get("/nicht-zugeordnet", Some(&admin)).await.body.contains("/nicht-zugeordnet/1\""));
+    for path in ["/nicht-zugeordnet/1", "/nicht-zugeordnet/1/original.eml"] {
+        assert_eq!(app.get(path, Some(&admin)).await.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let discard = format!("csrf={admin_csrf}&bestaetigt=ja");
+    assert_eq!(app.post("/nicht-zugeordnet/1/verwerfen", Some(&admin), &discard).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(store.kept_mail(1).await.unwrap().status, "open", "nothing done");
+    let admin_id = store.find_employee("admin").await.unwrap().id;
+    let token = postkorb_web::new_api_token(store, admin_id, "test").await.unwrap();
+    let api = axum::http::Request::get("/api/v1/kept")
+        .header(axum::http::header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let listed = app.send(api).await;
+    assert_eq!((listed.status, listed.body.as_str()), (StatusCode::OK, "[]"));
+    assert!(app.get("/nicht-zugeordnet", Some(&dsb)).await.body.contains("/nicht-zugeordnet/1\""));
+    assert_eq!(app.get("/nicht-zugeordnet/1", Some(&dsb)).await.status, StatusCode::OK);
 }
 
 /// „Inhalte verschlüsselt speichern“ (issue 18 item 7): on for a new installation; switched only by

@@ -126,6 +126,7 @@ pub async fn list(
         .kept(true, 500, 0)
         .await?
         .iter()
+        .filter(|k| may_see(k, &user).is_ok())
         .map(|k| KeptRow {
             deletion: deletion_warning(k, &settings, now),
             id: k.id,
@@ -140,6 +141,7 @@ pub async fn list(
 
 async fn detail(state: &WebState, user: &CurrentUser, id: i64, errors: Vec<String>) -> Result<Html<String>, WebError> {
     let k = state.store.kept_mail(id).await?;
+    may_see(&k, user)?;
     let mail = crate::view::parsed_raw(&state.store, k.raw_id).await?;
     let employees = state.store.employees().await?;
     let sender_employee = mail.sender.as_ref().ok().and_then(|addr| {
@@ -179,7 +181,7 @@ pub async fn show(
     user: CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Html<String>, WebError> {
-    user.require(Permission::ManageMailImport)?;
+    // The rights are checked with the mail (`may_see`: a restricted one needs „Datenschutz verwalten“).
     detail(&state, &user, id, Vec::new()).await
 }
 
@@ -188,8 +190,8 @@ pub async fn original(
     user: CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
-    user.require(Permission::ManageMailImport)?;
     let k = state.store.kept_mail(id).await?;
+    may_see(&k, &user)?;
     let raw = state.store.raw(k.raw_id).await?;
     state
         .store
@@ -217,6 +219,7 @@ pub async fn route_again(
     user.check_csrf(&f.csrf)?;
     let actor = user.actor();
     let k = state.store.kept_mail(id).await?;
+    may_see(&k, &user)?;
     let mail = crate::view::parsed_raw(&state.store, k.raw_id).await?;
     let to: i64 = f.to.trim().parse().unwrap_or(0);
     if to > 0 {
@@ -273,7 +276,7 @@ pub async fn route_once(
 ) -> Result<Response, WebError> {
     user.require(Permission::ManageMailImport)?;
     user.check_csrf(&f.csrf)?;
-    let k = open_kept(&state, id).await?;
+    let k = open_kept(&state, &user, id).await?;
     let Ok(to) = f.to.trim().parse::<i64>() else {
         return Ok(detail(&state, &user, id, vec!["Bitte wählen Sie aus, wer die E-Mail erhalten soll.".into()])
             .await?
@@ -298,7 +301,7 @@ pub async fn discard(
 ) -> Result<Response, WebError> {
     user.require(Permission::ManageMailImport)?;
     user.check_csrf(&f.csrf)?;
-    let k = open_kept(&state, id).await?;
+    let k = open_kept(&state, &user, id).await?;
     if !confirmed(&f.bestaetigt) {
         let from = k.from_addr.clone().unwrap_or_else(|| "(kein Absender)".into());
         return Ok(Confirm {
@@ -384,9 +387,18 @@ fn nav_clone(nav: &Nav) -> Nav {
     }
 }
 
-/// The kept mail `id`, if it is still open (routed or discarded meanwhile: a German refusal).
-async fn open_kept(state: &WebState, id: i64) -> Result<KeptMail, WebError> {
+/// Who may see a kept mail: holders of „E-Mails automatisch einlesen“; under an „Einschränkung der
+/// Verarbeitung“ (issue 18, art. 18) only holders of „Datenschutz verwalten“, as for a Vorgang
+/// (`auth::may_open`).
+pub(crate) fn may_see(k: &KeptMail, user: &CurrentUser) -> Result<(), WebError> {
+    if k.restricted { user.require(Permission::ManagePrivacy) } else { user.require(Permission::ManageMailImport) }
+}
+
+/// The kept mail `id`, if `user` may see it and it is still open (routed or discarded meanwhile: a
+/// German refusal).
+async fn open_kept(state: &WebState, user: &CurrentUser, id: i64) -> Result<KeptMail, WebError> {
     let k = state.store.kept_mail(id).await?;
+    may_see(&k, user)?;
     if k.status != "open" {
         return Err(WebError::BadRequest("Diese E-Mail ist nicht mehr offen.".into()));
     }
@@ -413,6 +425,7 @@ mod tests {
             case_id: None,
             kept_ms,
             held,
+            restricted: false,
         }
     }
 
