@@ -5,6 +5,11 @@
     bench/ab.py --corpus bench/out/corpus-seed6-1000 --sizes 1000 --reps 5 \\
         with-fork=/tmp/postkorb-A without-fork=/tmp/postkorb-B
 
+A build written BINARY,plain runs with encryption at rest switched off (issue 18 item 7: what does
+encryption cost the import?):
+
+    bench/ab.py --corpus … sealed=target/release/postkorb plain=target/release/postkorb,plain
+
 Each timed run is bench.py's `postkorb` tool (fresh data dir, `fetch --once`, every mail a Vorgang
 or kept, INBOX empty afterwards), from the same mailbox state. The builds alternate within a
 repetition and which goes first alternates between repetitions, so drift of the shared machine
@@ -36,8 +41,11 @@ def main():
     results = {}
     try:
         # One work dir per build: bench.Postkorb keeps its template and runs under it.
-        tools = [(name, bench.Postkorb(os.path.realpath(binary), os.path.join(args.work, name), dovecot, senders, 0))
-                 for name, binary in builds]
+        tools = []
+        for name, spec in builds:
+            binary, _, option = spec.partition(",")
+            tools.append((name, bench.Postkorb(os.path.realpath(binary), os.path.join(args.work, name), dovecot,
+                                               senders, 0, encryption=option != "plain")))
         for n in (int(s) for s in args.sizes.split(",")):
             subset = files[:n]
             bench.log(f"== {n} mails ==")

@@ -181,10 +181,10 @@ class Postkorb:
     """postkorb: the embedded default (SQLite; raw mails as files in DATA_DIR/blobs, one syncfs per
     batch before its commit). postkorb-indb: the same with blob_dir = "" (raw mails inside SQLite)."""
 
-    def __init__(self, binary, work, dovecot, senders, batch_size, indb=False):
+    def __init__(self, binary, work, dovecot, senders, batch_size, indb=False, encryption=True):
         self.binary, self.work, self.dovecot = binary, work, dovecot
         self.indb = indb
-        self.name = "postkorb-indb" if indb else "postkorb"
+        self.name = ("postkorb-indb" if indb else "postkorb") + ("" if encryption else "-plain")
         self.label = ("Postkorb fetch --once (IMAP, parse, route, SQLite FULL, delete)" +
                       (", raw mails inside SQLite (blob_dir = \"\")" if indb else ", raw mails as files (default)"))
         self.template = os.path.join(work, f"{self.name}-template")
@@ -208,6 +208,9 @@ class Postkorb:
             # switches it off, and so does the benchmark.
             "--storm-max", "0",
             stdin=PASSWORD + "\n")
+        # Encryption at rest is on for a new installation (issue 18); off: mails stored plain.
+        if not encryption:
+            run("encryption", "off")
 
     def env(self, data_dir):
         env = dict(os.environ, POSTKORB_DATA_DIR=data_dir, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
