@@ -34,12 +34,33 @@ pub async fn fresh_database(server: &str) -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let name = format!("pk_{}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst), nanos % 1_000_000);
     let mut admin = sqlx::PgConnection::connect(server).await.expect("connect to the test PostgreSQL");
+    static SWEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !SWEPT.swap(true, Ordering::SeqCst) {
+        drop_leftovers(&mut admin).await;
+    }
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut admin)
         .await
         .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
     let base = server.rsplit_once('/').map_or(server, |(base, _)| base);
     format!("{base}/{name}")
+}
+
+/// Drops the databases earlier test processes left behind (`pk_<pid>_…` of a process that no longer
+/// runs on this machine): a developer's repeated runs would otherwise fill the server's disk. One in
+/// use cannot be dropped and stays.
+async fn drop_leftovers(admin: &mut sqlx::PgConnection) {
+    let names: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'pk\\_%'")
+        .fetch_all(&mut *admin)
+        .await
+        .unwrap_or_default();
+    for name in names {
+        let pid = name.split('_').nth(1).and_then(|p| p.parse::<u32>().ok());
+        let alive = pid.is_none_or(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
+        if !alive && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}"))).execute(&mut *admin).await;
+        }
+    }
 }
 
 /// A fresh database for `what` on the test server ([`server`]'s rules when it is not set).
