@@ -442,7 +442,7 @@ async fn insert_raw(
 ) -> Result<(HashMap<String, i64>, HashSet<String>)> {
     let late: Vec<&ImportItem> = new.iter().map(|n| &items[*n]).filter(|i| !i.raw_written).collect();
     // Sealed here, for the late ones: (name, sealed bytes) by fingerprint.
-    let mut sealed_now: HashMap<String, (String, Vec<u8>)> = HashMap::new();
+    let mut sealed_now: HashMap<String, Sealed> = HashMap::new();
     if let Some(key) = seal.filter(|_| !late.is_empty()) {
         let (key, raws) =
             (key.clone(), late.iter().map(|i| (i.fingerprint.clone(), i.raw.clone())).collect::<Vec<_>>());
@@ -511,11 +511,11 @@ async fn insert_raw(
     Ok((ids_by(&returned)?, sealed_prints))
 }
 
-/// Seals the raw mails of `items` (name and sealed bytes each), or nothing without a key.
-fn seal_all<'a>(
-    key: Option<&MailKey>,
-    items: impl Iterator<Item = &'a ImportItem>,
-) -> Result<Vec<Option<(String, Vec<u8>)>>> {
+/// A raw mail sealed: its name and its sealed bytes (`seal.rs`).
+type Sealed = (String, Vec<u8>);
+
+/// Seals the raw mails of `items`, or nothing without a key.
+fn seal_all<'a>(key: Option<&MailKey>, items: impl Iterator<Item = &'a ImportItem>) -> Result<Vec<Option<Sealed>>> {
     items
         .map(|i| match key {
             Some(k) => {
