@@ -27,6 +27,8 @@ struct State {
     /// device code → user once "approved"
     device: HashMap<String, String>,
     requests: Vec<String>,
+    /// Applications allowed the client credentials grant: client ID → secret.
+    apps: HashMap<String, String>,
 }
 
 /// The running mock; it serves until the test process ends.
@@ -89,6 +91,22 @@ impl OAuthServer {
         let access = new_access(&mut st, user);
         let refresh = new_refresh(&mut st, user);
         (access, refresh)
+    }
+
+    /// Who an access token stands for: the user's address, or `app:{client_id}` for a token of
+    /// the client credentials grant; None once revoked or expired. The Graph double asks this.
+    pub fn principal_of(&self, access_token: &str) -> Option<String> {
+        self.lock().access.get(access_token).cloned()
+    }
+
+    /// Allows the client credentials grant (application access) for `client_id` with `secret`.
+    pub fn register_app(&self, client_id: &str, secret: &str) {
+        self.lock().apps.insert(client_id.into(), secret.into());
+    }
+
+    /// Lets an access token expire (as `revoke`: it is no longer accepted anywhere).
+    pub fn expire(&self, access_token: &str) {
+        self.revoke(access_token);
     }
 
     /// Revokes an access token (it no longer passes introspection).
@@ -238,6 +256,19 @@ impl OAuthServer {
                 let access = new_access(&mut st, &user);
                 let refresh = new_refresh(&mut st, &user);
                 (200, token_json(&access, Some(&refresh)))
+            }
+            // Application access: the secret in the body (or Basic auth is not offered); no refresh token.
+            Some("client_credentials") => {
+                let id = form.get("client_id").cloned().unwrap_or_default();
+                let secret = form.get("client_secret").cloned().unwrap_or_default();
+                if st.apps.get(&id).is_none_or(|s| *s != secret) || secret.is_empty() {
+                    return (
+                        401,
+                        r#"{"error":"invalid_client","error_description":"unknown client or wrong secret"}"#.into(),
+                    );
+                }
+                let access = new_access(&mut st, &format!("app:{id}"));
+                (200, token_json(&access, None))
             }
             other => (400, format!(r#"{{"error":"unsupported_grant_type","error_description":"{other:?}"}}"#)),
         }
