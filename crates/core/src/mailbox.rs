@@ -27,6 +27,8 @@ pub enum Protocol {
     /// An mbox file on this server, read only: the source of `postkorb import --mbox`, never a
     /// mailbox's setting (`from_code` does not offer it).
     Mbox,
+    /// Microsoft 365 through the Microsoft Graph API (HTTPS to graph.microsoft.com, OAuth2 only).
+    Graph,
 }
 
 impl Protocol {
@@ -37,11 +39,12 @@ impl Protocol {
             Protocol::Pop3 => "pop3",
             Protocol::Maildir => "maildir",
             Protocol::Mbox => "mbox",
+            Protocol::Graph => "graph",
         }
     }
 
     pub fn from_code(s: &str) -> Option<Protocol> {
-        [Protocol::Imap, Protocol::Pop3, Protocol::Maildir].into_iter().find(|p| p.code() == s.trim())
+        [Protocol::Imap, Protocol::Pop3, Protocol::Maildir, Protocol::Graph].into_iter().find(|p| p.code() == s.trim())
     }
 
     /// The usual port for this protocol and encryption (0 for local files).
@@ -51,6 +54,7 @@ impl Protocol {
             (Protocol::Imap, _) => 143,
             (Protocol::Pop3, TlsMode::Implicit) => 995,
             (Protocol::Pop3, _) => 110,
+            (Protocol::Graph, _) => 443,
             (Protocol::Maildir | Protocol::Mbox, _) => 0,
         }
     }

@@ -7,8 +7,9 @@
 //!   [`GraphServer::page_size`], then an `@odata.deltaLink`; that link later gives what was added
 //!   since and `@removed` entries for what left. An unknown or expired token: `410 Gone` with
 //!   `syncStateNotFound`.
-//! - Ids: with `Prefer: IdType="ImmutableId"` a message keeps its id across moves; without it the
-//!   id (the "REST id") changes on every move, and the old one answers `404 ErrorItemNotFound`.
+//! - Ids: with `Prefer: IdType="ImmutableId"` a message keeps its id across moves (and is found by
+//!   it in any folder); without it the id (the "REST id") changes on every move, and the old one
+//!   answers `404 ErrorItemNotFound`, as does a message deleted for good ([`GraphServer::delete`]).
 //! - `GET /v1.0/users/{u}/messages/{id}/$value` (raw MIME), `POST …/messages/{id}/move`
 //!   (`destinationId`), `DELETE …/messages/{id}`.
 //! - Bearer tokens are checked against the [`OAuthServer`]: unknown or expired →
@@ -131,6 +132,29 @@ impl GraphServer {
         }
     }
 
+    /// Creates the folder at `path` (display names joined by "/"), with the missing parents.
+    pub fn add_folder(&self, mailbox: &str, path: &str) {
+        let mut st = self.lock();
+        let mut parent: Option<String> = None;
+        for name in path.split('/') {
+            let existing = st.mailboxes[&mailbox.to_lowercase()]
+                .folders
+                .iter()
+                .find(|f| f.parent == parent && f.name.eq_ignore_ascii_case(name))
+                .map(|f| f.id.clone());
+            let id = match existing {
+                Some(id) => id,
+                None => {
+                    let id = new_id(&mut st, "fld");
+                    let folder = Folder { id: id.clone(), name: name.into(), parent: parent.clone() };
+                    st.mailboxes.get_mut(&mailbox.to_lowercase()).expect("no such mailbox").folders.push(folder);
+                    id
+                }
+            };
+            parent = Some(id);
+        }
+    }
+
     /// Lets `user` open `mailbox` with the user's own token (delegated access to a shared mailbox).
     pub fn share(&self, mailbox: &str, user: &str) {
         self.lock().mailboxes.entry(mailbox.to_lowercase()).or_default().shared_with.push(user.to_lowercase());
@@ -170,6 +194,17 @@ impl GraphServer {
         let mut st = self.lock();
         let to = folder_by_path(&st, mailbox, path).expect("no such folder");
         move_message(&mut st, &mailbox.to_lowercase(), immutable, &to);
+    }
+
+    /// Someone else deletes a message for good (by immutable id): from now on it answers `404`.
+    pub fn delete(&self, mailbox: &str, immutable: &str) {
+        let mut st = self.lock();
+        let mailbox = mailbox.to_lowercase();
+        let mb = st.mailboxes.get_mut(&mailbox).expect("no such mailbox");
+        if let Some(i) = mb.messages.iter().position(|m| m.immutable == immutable) {
+            let m = mb.messages.remove(i);
+            st.changes.push(Change { mailbox, folder: m.folder, immutable: m.immutable });
+        }
     }
 
     /// The raw messages in the folder at `path` (empty if it does not exist), oldest first.

@@ -35,10 +35,14 @@ pub enum MailboxProblem {
     Settings,
     /// Something on our side (database, disk).
     Internal,
+    /// Microsoft 365 slows the fetching down (too many requests); it is tried again later.
+    Throttled,
+    /// Signed in, but the account may not open the mailbox (Graph permissions, shared mailbox).
+    Denied,
 }
 
 impl MailboxProblem {
-    pub const ALL: [MailboxProblem; 15] = [
+    pub const ALL: [MailboxProblem; 17] = [
         MailboxProblem::NotFound,
         MailboxProblem::Refused,
         MailboxProblem::TimedOut,
@@ -54,6 +58,8 @@ impl MailboxProblem {
         MailboxProblem::SecretNotBound,
         MailboxProblem::Settings,
         MailboxProblem::Internal,
+        MailboxProblem::Throttled,
+        MailboxProblem::Denied,
     ];
 
     pub fn german(self) -> &'static str {
@@ -97,6 +103,15 @@ impl MailboxProblem {
                 "Postkorb konnte den Test nicht ausführen (Datenbank oder Speicher). Details stehen im Protokoll \
                  des Servers."
             }
+            MailboxProblem::Throttled => {
+                "Microsoft 365 bremst den Abruf gerade (zu viele Anfragen). Postkorb versucht es später von selbst \
+                 wieder; die anderen Postfächer laufen weiter."
+            }
+            MailboxProblem::Denied => {
+                "Microsoft 365 verweigert den Zugriff auf dieses Postfach: Das angemeldete Konto oder die App hat \
+                 nicht die nötige Berechtigung (Mail.ReadWrite, bei freigegebenen Postfächern \
+                 Mail.ReadWrite.Shared), das Postfach ist nicht freigegeben, oder die Adresse stimmt nicht."
+            }
         }
     }
 }
@@ -120,6 +135,8 @@ impl MailboxProblem {
             MailboxProblem::SecretNotBound => "secret_not_bound",
             MailboxProblem::Settings => "settings",
             MailboxProblem::Internal => "internal",
+            MailboxProblem::Throttled => "throttled",
+            MailboxProblem::Denied => "denied",
         }
     }
 
@@ -144,7 +161,7 @@ impl MailboxProblem {
     /// (`mailboxes.last_error`: the English text of the error and its causes, `a: b: c`): the first
     /// part that starts with a known error's words decides; what follows may be the server's.
     pub fn of_recorded(text: &str) -> MailboxProblem {
-        const KNOWN: [(&str, MailboxProblem); 14] = [
+        const KNOWN: [(&str, MailboxProblem); 17] = [
             ("server not found", MailboxProblem::NotFound),
             ("connection refused", MailboxProblem::Refused),
             ("no answer", MailboxProblem::TimedOut),
@@ -152,6 +169,9 @@ impl MailboxProblem {
             ("server not reachable", MailboxProblem::Rejected),
             ("TLS failed", MailboxProblem::Tls),
             ("login failed: XOAUTH2", MailboxProblem::OAuthRejected),
+            ("login failed: access token refused", MailboxProblem::OAuthRejected),
+            ("throttled", MailboxProblem::Throttled),
+            ("access denied", MailboxProblem::Denied),
             ("login failed", MailboxProblem::Login),
             ("folder missing", MailboxProblem::FolderMissing),
             ("protocol error", MailboxProblem::Protocol),

@@ -253,11 +253,16 @@ fn kind(e: &anyhow::Error) -> MailboxProblem {
             SourceError::Connect(_) => MailboxProblem::Rejected,
             SourceError::Tls(_) => MailboxProblem::Tls,
             SourceError::Login(d) if d.starts_with(postkorb_source::XOAUTH2_FAILED) => MailboxProblem::OAuthRejected,
+            SourceError::Login(d) if d.starts_with(postkorb_source::graph::GRAPH_TOKEN_REFUSED) => {
+                MailboxProblem::OAuthRejected
+            }
             SourceError::Login(_) => MailboxProblem::Login,
             SourceError::FolderMissing(_) => MailboxProblem::FolderMissing,
             SourceError::Protocol(_) => MailboxProblem::Protocol,
             SourceError::Io(_) => MailboxProblem::ConnectionLost,
             SourceError::Config(_) => MailboxProblem::Settings,
+            SourceError::Throttled(_) => MailboxProblem::Throttled,
+            SourceError::Denied(_) => MailboxProblem::Denied,
         };
     }
     if e.chain().any(|c| c.downcast_ref::<crate::secret::OpenError>().is_some()) {

@@ -76,6 +76,7 @@ pub fn source_config(m: &MailboxRecord, key: &SecretKey, net: NetPolicy) -> anyh
         maildir: m.maildir_path.clone().map(Into::into),
         ca_file: m.ca_file.clone().filter(|p| !p.trim().is_empty()).map(Into::into),
         net,
+        graph: Default::default(),
     })
 }
 
