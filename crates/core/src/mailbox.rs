@@ -123,8 +123,12 @@ impl Disposal {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuthKind {
     Password,
-    /// SASL XOAUTH2 with an OAuth2 access token (Microsoft 365, Gmail).
+    /// SASL XOAUTH2 with an OAuth2 access token (Microsoft 365, Gmail); for Microsoft Graph the
+    /// same delegated token (device code or browser sign-in, renewed by its refresh token).
     XOAuth2,
+    /// Application access (Microsoft Graph): the app's own token by the client credentials grant
+    /// with its secret, fetched anew before it runs out; no user, no refresh token.
+    App,
 }
 
 impl AuthKind {
@@ -133,11 +137,17 @@ impl AuthKind {
         match self {
             AuthKind::Password => "password",
             AuthKind::XOAuth2 => "xoauth2",
+            AuthKind::App => "oauth2_app",
         }
     }
 
-    /// A stored value: anything but `xoauth2` is a password login.
+    /// Whether the login is an OAuth2 access token (delegated or the application's own).
+    pub fn is_oauth(self) -> bool {
+        self != AuthKind::Password
+    }
+
+    /// A stored value: anything but `xoauth2` and `oauth2_app` is a password login.
     pub fn of_stored(s: &str) -> AuthKind {
-        if s == AuthKind::XOAuth2.code() { AuthKind::XOAuth2 } else { AuthKind::Password }
+        [AuthKind::XOAuth2, AuthKind::App].into_iter().find(|k| k.code() == s).unwrap_or(AuthKind::Password)
     }
 }

@@ -35,6 +35,7 @@ mod rows;
 pub mod search;
 mod sessions;
 mod smtp;
+mod source_state;
 mod tokens;
 mod webhooks;
 mod workflow;

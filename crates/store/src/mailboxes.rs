@@ -304,8 +304,11 @@ impl Store {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        for sql in ["DELETE FROM mailbox_leases WHERE mailbox_id = $1", "DELETE FROM dns_retries WHERE mailbox_id = $1"]
-        {
+        for sql in [
+            "DELETE FROM mailbox_leases WHERE mailbox_id = $1",
+            "DELETE FROM dns_retries WHERE mailbox_id = $1",
+            "DELETE FROM source_state WHERE mailbox_id = $1",
+        ] {
             sqlx::query(sql).bind(id).execute(&mut *tx).await?;
         }
         sqlx::query("DELETE FROM oauth_pending WHERE mailbox = $1").bind(name).execute(&mut *tx).await?;

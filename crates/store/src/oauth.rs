@@ -85,8 +85,10 @@ impl Store {
         drop_tokens: bool,
         drop_client_secret: bool,
     ) -> Result<()> {
-        if !matches!(auth, "" | "password" | "xoauth2") {
-            return Err(StoreError::Invalid(format!("unknown login method {auth:?}: use password or xoauth2")));
+        if !matches!(auth, "" | "password" | "xoauth2" | "oauth2_app") {
+            return Err(StoreError::Invalid(format!(
+                "unknown login method {auth:?}: use password, xoauth2 or oauth2_app"
+            )));
         }
         sqlx::query(
             "UPDATE mailboxes SET auth = COALESCE($1, auth), oauth_provider = COALESCE($2, oauth_provider),

@@ -93,8 +93,15 @@ pub fn validate(input: &SettingsInput, paths: &dyn PathRule) -> Result<MailboxSe
         Field::Disposal,
         Disposal::from_code(input.disposal).ok_or_else(|| Problem::UnknownDisposal(input.disposal.into())),
     );
-    let server = protocol.is_some_and(|p| p != Protocol::Maildir);
+    let graph = protocol == Some(Protocol::Graph);
+    let server = protocol.is_some_and(|p| p != Protocol::Maildir && p != Protocol::Graph);
     let host = input.host.trim();
+    let (host, tls) = if graph { graph_endpoint(host, tls, &mut errors) } else { (host, tls) };
+    if graph {
+        let address = input.username.trim();
+        let plausible = address.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.'));
+        errors.check(Field::Username, if plausible { Ok(()) } else { Err(Problem::GraphAddress) });
+    }
     if server {
         errors.check(Field::Host, host_problem(host).map_or(Ok(()), Err));
         errors.check(
@@ -107,6 +114,9 @@ pub fn validate(input: &SettingsInput, paths: &dyn PathRule) -> Result<MailboxSe
         "" => Some(protocol.zip(tls).map_or(0, |(p, t)| p.default_port(t))),
         given => errors.check(Field::Port, given.parse::<u16>().ok().filter(|p| *p > 0).ok_or(Problem::PortInvalid)),
     };
+    if graph && host.eq_ignore_ascii_case("graph.microsoft.com") && port.is_some_and(|p| p != 443) {
+        errors.check::<()>(Field::Port, Err(Problem::GraphHost));
+    }
     let maildir_path = match (protocol, input.maildir_path.trim()) {
         (Some(Protocol::Maildir), "") => errors.check(Field::MaildirPath, Err(Problem::MaildirMissing)),
         (Some(Protocol::Maildir), given) => errors.check(Field::MaildirPath, paths.maildir(given)).map(Some),
@@ -181,6 +191,22 @@ impl Errors {
     fn take<T>(&mut self, r: Result<T, SettingsError>) -> Option<T> {
         r.map_err(|e| self.0.push(e)).ok()
     }
+}
+
+/// Microsoft Graph's server: graph.microsoft.com over TLS (also when left empty), or a loopback
+/// address (a local test server, with the encryption given); nothing else, so no mailbox's settings
+/// can send its token or requests to another host.
+fn graph_endpoint<'a>(host: &'a str, tls: Option<TlsMode>, errors: &mut Errors) -> (&'a str, Option<TlsMode>) {
+    const GRAPH_HOST: &str = "graph.microsoft.com";
+    if host.is_empty() || host.eq_ignore_ascii_case(GRAPH_HOST) {
+        return (GRAPH_HOST, Some(TlsMode::Implicit));
+    }
+    let loopback =
+        host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if !loopback || tls == Some(TlsMode::StartTls) {
+        errors.check::<()>(Field::Host, Err(Problem::GraphHost));
+    }
+    (host, tls)
 }
 
 pub(super) fn host_problem(host: &str) -> Option<Problem> {
