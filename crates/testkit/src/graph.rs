@@ -81,8 +81,8 @@ struct State {
     pagings: HashMap<String, Paging>,
     counter: u64,
     page_size: usize,
-    /// (status, Retry-After seconds) for the next requests, in order.
-    faults: VecDeque<(u16, u32)>,
+    /// (part of the path it waits for, status, Retry-After seconds), the first match taken.
+    faults: VecDeque<(String, u16, u32)>,
     /// app principal → the only mailboxes it may open.
     restricted: HashMap<String, Vec<String>>,
     requests: Vec<String>,
@@ -226,10 +226,21 @@ impl GraphServer {
 
     /// The next `times` requests answer `status` (429 or 503) with `Retry-After: {secs}`.
     pub fn throttle(&self, status: u16, secs: u32, times: usize) {
+        self.throttle_on("", status, secs, times);
+    }
+
+    /// Like [`GraphServer::throttle`], for the next `times` requests whose path contains `part`
+    /// (e.g. `/move`: the disposal fails after the commit, as in a crash between the two).
+    pub fn throttle_on(&self, part: &str, status: u16, secs: u32, times: usize) {
         let mut st = self.lock();
         for _ in 0..times {
-            st.faults.push_back((status, secs));
+            st.faults.push_back((part.to_string(), status, secs));
         }
+    }
+
+    /// Drops the faults not yet answered.
+    pub fn calm(&self) {
+        self.lock().faults.clear();
     }
 
     /// Every delta link handed out so far stops working (`410 Gone`), as after a long pause.
@@ -260,7 +271,12 @@ impl GraphServer {
         let mut query: Vec<_> = req.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
         query.sort();
         self.lock().requests.push(format!("{} {}?{}", req.method, req.path, query.join("&")));
-        if let Some((status, secs)) = self.lock().faults.pop_front() {
+        let fault = {
+            let mut st = self.lock();
+            let i = st.faults.iter().position(|(part, _, _)| req.path.contains(part.as_str()));
+            i.and_then(|i| st.faults.remove(i))
+        };
+        if let Some((_, status, secs)) = fault {
             let code = if status == 429 { "TooManyRequests" } else { "ServiceUnavailable" };
             return (status, vec![("Retry-After", secs.to_string())], error(code, "Please retry later."));
         }

@@ -77,13 +77,15 @@ impl Hooks for AppHooks {
     ) -> BoxFuture<'_, Result<String, String>> {
         Box::pin(async move {
             let german = |e: anyhow::Error| format!("Konto kann nicht verbunden werden: {e:#}");
-            self.ctx
+            let stored = self
+                .ctx
                 .store
                 .mailbox(&mailbox)
                 .await
                 .map_err(|_| "Bitte speichern Sie zuerst die Einstellungen des Postfachs.".to_string())?;
             let some = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
             let pending = Pending {
+                graph: stored.protocol == postkorb_source::Protocol::Graph.code(),
                 provider: r.provider.trim().to_string(),
                 client_id: r.client_id.trim().to_string(),
                 client_secret: some(&r.client_secret),
@@ -207,7 +209,7 @@ impl AppHooks {
     /// stored token does not open for it and the trial says so.
     async fn trial_config(&self, m: &MailboxRecord) -> anyhow::Result<postkorb_source::SourceConfig> {
         let net = self.ctx.settings.net();
-        if postkorb_core::mailbox::AuthKind::of_stored(&m.auth) == postkorb_core::mailbox::AuthKind::XOAuth2 {
+        if postkorb_core::mailbox::AuthKind::of_stored(&m.auth).is_oauth() {
             let stored = self.ctx.store.mailbox(&m.name).await?;
             if stored.endpoint() == m.endpoint() && stored.oauth.endpoint() == m.oauth.endpoint() {
                 let fresh = crate::service::oauth::ensure_fresh(
@@ -287,6 +289,9 @@ struct Pending {
     token_url: Option<String>,
     auth_url: Option<String>,
     verifier: String,
+    /// A Microsoft Graph mailbox (Graph's scopes); absent in flows started by older versions.
+    #[serde(default)]
+    graph: bool,
 }
 
 impl Pending {
@@ -300,6 +305,7 @@ impl Pending {
             device_url: None,
             auth_url: self.auth_url.clone(),
             net,
+            graph: self.graph,
         }
     }
 }

@@ -462,7 +462,12 @@ async fn pass(
     mode: Mode,
 ) -> Result<RunReport, ImportError> {
     let dry = mode == Mode::DryRun;
-    let mut session = Session::connect(cfg).await?;
+    // A source that keeps state between passes (Graph: its delta link) gets the last clean one's.
+    let mut cfg = std::borrow::Cow::Borrowed(cfg);
+    if cfg.protocol == postkorb_source::Protocol::Graph {
+        cfg.to_mut().graph.sync_state = store.source_state(mailbox.id).await?;
+    }
+    let mut session = Session::connect(&cfg).await?;
     let envelopes = session.list().await?;
     let keys: Vec<String> = envelopes.iter().map(|e| e.key.clone()).collect();
     let known = store.known_keys(mailbox.id, &keys).await?;
@@ -519,9 +524,14 @@ async fn pass(
         // Nothing was stored, so nothing may be disposed of; POP3 must not QUIT (it would delete).
         return Ok(report);
     }
+    let sync_state = session.sync_state();
     session.close().await?;
     // POP3 deletes at QUIT, so the ledger learns of the disposal only after a clean close.
     store.mark_disposed(mailbox.id, &to_dispose, clock.now_ms()).await?;
+    // Only now: a pass that failed before here is repeated from the old state (nothing skipped).
+    if let Some(state) = sync_state {
+        store.save_source_state(mailbox.id, &state, clock.now_ms()).await?;
+    }
     report.disposed = to_dispose.len();
     report.orphaned_pools = store.sweep_orphan_pools(clock.now_ms()).await?.len();
     Ok(report)

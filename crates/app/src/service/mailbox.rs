@@ -55,7 +55,7 @@ pub fn source_config(m: &MailboxRecord, key: &SecretKey, net: NetPolicy) -> anyh
     if protocol != Protocol::Maildir && m.host.is_empty() {
         bail!("mailbox {:?} has no server set", m.name);
     }
-    let password = if AuthKind::of_stored(&m.auth) == AuthKind::XOAuth2 {
+    let password = if AuthKind::of_stored(&m.auth).is_oauth() {
         String::new()
     } else {
         open_secret(m, key, SecretColumn::Password)?.unwrap_or_default()

@@ -10,6 +10,7 @@ mod cli;
 mod common;
 mod dns_stall;
 mod dovecot_import;
+mod graph_import;
 mod hostile_import;
 mod layers;
 mod lease_crash;

@@ -219,7 +219,8 @@ pub struct ShowQuery {
 /// „Anmeldung: …“ for the form.
 fn login_method(m: Option<&MailboxRecord>) -> String {
     let Some(m) = m else { return "Passwort".into() };
-    if AuthKind::of_stored(&m.auth) != AuthKind::XOAuth2 {
+    let kind = AuthKind::of_stored(&m.auth);
+    if !kind.is_oauth() {
         return "Passwort".into();
     }
     let provider = match m.oauth.provider.as_deref() {
@@ -227,6 +228,9 @@ fn login_method(m: Option<&MailboxRecord>) -> String {
         Some("google") => "Google",
         _ => "OAuth2",
     };
+    if kind == AuthKind::App {
+        return format!("{provider} – Anwendungszugriff (Client-ID und geheimer Clientschlüssel)");
+    }
     match m.oauth.expires_ms {
         Some(t) => format!(
             "{provider} (OAuth2) – Zugriffstoken gültig bis {}; es wird vor jedem Abruf automatisch erneuert",
@@ -459,8 +463,8 @@ async fn submit(
             // OAuth tokens are dropped by the store when the endpoint changes; the account is connected again.
             let oauth_dropped = existing.as_ref().is_some_and(|m| {
                 m.endpoint() != record.endpoint()
-                    && AuthKind::of_stored(&m.auth) == AuthKind::XOAuth2
-                    && m.oauth.refresh.is_some()
+                    && AuthKind::of_stored(&m.auth).is_oauth()
+                    && (m.oauth.refresh.is_some() || m.oauth.access.is_some())
             });
             let saved = state.store.save_mailbox_by(&record, now_ms(), &user.actor()).await?;
             state.store.audit(now_ms(), &user.actor(), "save_mailbox", name).await?;
