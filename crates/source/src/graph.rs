@@ -49,6 +49,9 @@ const MAX_TRIES: u32 = 6;
 /// Requests in flight at once (Graph allows four per mailbox and app).
 const PARALLEL: usize = 4;
 
+/// Folders the picker lists at most.
+pub const MAX_FOLDERS: usize = 500;
+
 /// Messages per delta page asked for (`odata.maxpagesize`; the server may send fewer).
 const PAGE_SIZE: usize = 100;
 
@@ -265,6 +268,39 @@ impl GraphSession {
             parent = Some(id);
         }
         parent.ok_or_else(|| SourceError::FolderMissing(path.to_string()))
+    }
+
+    /// Every folder of the mailbox as a path of display names ("Inbox", "Inbox/Vorgänge"), for the
+    /// form's folder picker; at most [`MAX_FOLDERS`], breadth first.
+    pub(crate) async fn folders(&self) -> Result<Vec<String>, SourceError> {
+        let mut out = Vec::new();
+        let mut queue = std::collections::VecDeque::from([(self.url(&["mailFolders"]), String::new())]);
+        while let Some((list, prefix)) = queue.pop_front() {
+            let mut next = Some(list);
+            while let Some(mut url) = next.take() {
+                if !url.query().is_some_and(|q| q.contains("skiptoken")) {
+                    url.query_pairs_mut().append_pair("$top", "100");
+                }
+                let page = self.get_json(url).await?;
+                for folder in page.get("value").and_then(Value::as_array).into_iter().flatten() {
+                    let (Some(id), Some(name)) =
+                        (folder.get("id").and_then(Value::as_str), folder.get("displayName").and_then(Value::as_str))
+                    else {
+                        continue;
+                    };
+                    let path = if prefix.is_empty() { name.to_string() } else { format!("{prefix}/{name}") };
+                    if folder.get("childFolderCount").and_then(Value::as_u64).unwrap_or(0) > 0 {
+                        queue.push_back((self.url(&["mailFolders", id, "childFolders"]), path.clone()));
+                    }
+                    out.push(path);
+                    if out.len() >= MAX_FOLDERS {
+                        return Ok(out);
+                    }
+                }
+                next = self.next_link(&page)?;
+            }
+        }
+        Ok(out)
     }
 
     /// The child folder named `name` in a listing (following its pages).

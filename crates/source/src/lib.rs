@@ -306,6 +306,16 @@ impl Session {
         }
     }
 
+    /// The mailbox's folders as paths with "/" (for the form's folder picker): Graph and IMAP;
+    /// the other sources have none to choose.
+    pub async fn folders(&mut self) -> Result<Vec<String>, SourceError> {
+        match self {
+            Session::Graph(s) => s.folders().await,
+            Session::Imap(s) => s.folders().await,
+            Session::Pop3(_) | Session::Maildir(_) | Session::Mbox(_) => Ok(Vec::new()),
+        }
+    }
+
     /// Whether [`Session::idle_wait`] is real push: an IMAP server that announced IDLE.
     pub fn supports_idle(&self) -> bool {
         matches!(self, Session::Imap(s) if s.has_idle())
@@ -332,6 +342,14 @@ impl Session {
             Session::Maildir(_) | Session::Mbox(_) | Session::Graph(_) => Ok(()),
         }
     }
+}
+
+/// Connects, lists the mailbox's folders and disconnects — for the form's folder picker.
+pub async fn list_folders(cfg: &SourceConfig) -> Result<Vec<String>, SourceError> {
+    let mut session = Session::connect(cfg).await?;
+    let folders = session.folders().await?;
+    session.close().await?;
+    Ok(folders)
 }
 
 /// Connects, counts the waiting messages and disconnects — for the "test connection" button.

@@ -51,6 +51,12 @@ pub trait Hooks: Send + Sync + 'static {
     /// „Probelauf“ with the settings as typed, not saved: what would become of the mails waiting,
     /// in German lines; nothing is stored, moved or deleted.
     fn dry_run(&self, trial: Trial) -> BoxFuture<'_, Result<Vec<String>, ProblemReport>>;
+    /// „Ordner anzeigen“ with the settings as typed, not saved: the mailbox's folders as paths with
+    /// "/" (Graph and IMAP; empty for the others). Stores nothing.
+    fn folders(&self, trial: Trial) -> BoxFuture<'_, Result<Vec<String>, ProblemReport>>;
+    /// „Anwendung verbinden“ (Microsoft Graph, application access): one client credentials grant
+    /// with the form's client ID and secret; stores them and the token. A German error otherwise.
+    fn oauth_app(&self, mailbox: String, request: OAuthRequest, employee_id: i64) -> BoxFuture<'_, Result<(), String>>;
     /// „Konto verbinden“ (OAuth2, authorization code with PKCE): remembers the flow and returns the
     /// provider's address to send the browser to.
     fn oauth_start(

@@ -58,6 +58,68 @@ impl Hooks for AppHooks {
         })
     }
 
+    fn folders(&self, trial: Trial) -> BoxFuture<'_, Result<Vec<String>, ProblemReport>> {
+        Box::pin(async move {
+            let m = self.trial(trial).await?;
+            let run = async {
+                let cfg = self.trial_config(&m).await?;
+                Ok(postkorb_source::list_folders(&cfg).await?)
+            };
+            run.await.map_err(|e: anyhow::Error| problem(&m, &e))
+        })
+    }
+
+    fn oauth_app(
+        &self,
+        mailbox: String,
+        r: postkorb_web::OAuthRequest,
+        employee_id: i64,
+    ) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let stored = self
+                .ctx
+                .store
+                .mailbox(&mailbox)
+                .await
+                .map_err(|_| "Bitte speichern Sie zuerst die Einstellungen des Postfachs.".to_string())?;
+            if stored.protocol != postkorb_source::Protocol::Graph.code() {
+                return Err("Anwendungszugriff gibt es nur für „Microsoft 365 (Graph)“.".into());
+            }
+            let some = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+            let c = crate::service::oauth::Connect {
+                provider: r.provider.trim().to_string(),
+                client_id: r.client_id.trim().to_string(),
+                client_secret: some(&r.client_secret),
+                tenant: some(&r.tenant),
+                token_url: some(&r.token_url),
+                device_url: None,
+                auth_url: None,
+                net: self.ctx.settings.net(),
+                graph: true,
+            };
+            if c.client_id.is_empty() || c.client_secret.is_none() {
+                return Err("Bitte geben Sie die Client-ID und den geheimen Clientschlüssel der App an.".into());
+            }
+            if c.provider == "microsoft" && c.tenant.is_none() {
+                return Err("Bitte geben Sie den Mandanten an (Mandanten-ID oder Domain, z. B.                             ihr-buero.onmicrosoft.com): Anwendungszugriff gilt für einen Mandanten."
+                    .into());
+            }
+            let employee =
+                self.ctx.store.employee(postkorb_core::EmployeeId(employee_id)).await.map_err(|e| e.to_string())?;
+            let actor = employee.username.clone().unwrap_or_else(|| employee.name.clone());
+            let clock = &self.ctx.clock;
+            crate::service::oauth::connect_app(&self.ctx.store, &self.ctx.key, clock, &mailbox, &c, &actor)
+                .await
+                .map_err(|e| {
+                    tracing::warn!(mailbox = %mailbox, error = %format!("{e:#}"), "application access not connected");
+                    crate::service::oauth::german_failure(&e)
+                })?;
+            let entry = postkorb_core::AuditEntry::MailboxOauth { mailbox: mailbox.clone(), provider: c.provider };
+            self.ctx.store.audit_entry(clock.now_ms(), &actor, &entry).await.map_err(|e| e.to_string())?;
+            Ok(())
+        })
+    }
+
     fn dry_run(&self, trial: Trial) -> BoxFuture<'_, Result<Vec<String>, ProblemReport>> {
         Box::pin(async move {
             let m = self.trial(trial).await?;

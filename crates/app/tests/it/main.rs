@@ -31,6 +31,7 @@ mod web_absence;
 mod web_audit;
 mod web_auskunft;
 mod web_cases;
+mod web_graph;
 mod web_http;
 mod web_live;
 mod web_mailboxes;

@@ -253,3 +253,22 @@ async fn other_hosts_private_addresses_and_foreign_links_are_refused() {
     assert_eq!(keys.unwrap().len(), 1);
     assert_eq!(trap.connections(), 0, "the token went to a foreign host");
 }
+
+#[tokio::test]
+async fn the_folder_picker_lists_nested_folders_and_a_nested_folder_is_read() {
+    let w = world();
+    w.graph.add_folder(MAILBOX, "Inbox/Vorgänge");
+    w.graph.add_folder(MAILBOX, "Archiv");
+    w.graph.deliver(MAILBOX, "Inbox/Vorgänge", &simple_mail(1));
+    w.graph.deliver(MAILBOX, "Inbox", &simple_mail(2));
+    let mut cfg = config(&w, Disposal::Leave);
+    let mut session = Session::connect(&cfg).await.unwrap();
+    let mut folders = session.folders().await.unwrap();
+    folders.sort();
+    assert_eq!(folders, ["Archiv", "Inbox", "Inbox/Vorgänge"]);
+    cfg.folder = "Inbox/Vorgänge".into();
+    let (raw, _) = pass(&cfg).await;
+    assert_eq!(raw, vec![simple_mail(1)], "only the chosen folder");
+    cfg.folder = "Inbox/Fehlt".into();
+    assert!(matches!(Session::connect(&cfg).await, Err(SourceError::FolderMissing(_))));
+}

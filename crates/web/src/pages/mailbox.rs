@@ -1,8 +1,10 @@
 //! Optionen › Allgemeine Einstellungen › Register „E-Mail“: the list of every mailbox with its health
 //! (`/optionen/e-mail`), „Neues Postfach“, „Einstellungen für den E-Mail Empfang“ of one mailbox
 //! (`/optionen/e-mail/{name}`), „Deaktivieren“/„Aktivieren“ and „Löschen“.
-//! The password is write-only: it is never sent back to the browser. „Verbindung testen“ and
-//! „Probelauf“ try the settings as typed and save nothing.
+//! The password is write-only: it is never sent back to the browser. „Verbindung testen“,
+//! „Probelauf“ and „Ordner anzeigen“ (the folder picker) try the settings as typed and save nothing.
+//! „Microsoft 365 (Graph)“ is one more protocol: no server or password, the mailbox's address as
+//! user name, connected below by „Konto verbinden“ (delegated) or „Anwendung verbinden“ (pages/oauth.rs).
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -117,6 +119,8 @@ struct MailboxPage {
     tried: bool,
     /// Result lines of a „Probelauf“.
     dry_run: Vec<String>,
+    /// The mailbox's folders after „Ordner anzeigen“ (None: not asked).
+    folders: Option<Vec<String>>,
     /// How the mailbox logs in, in German (password, or OAuth2 with the token's state).
     login_method: String,
     /// „Konto verbunden“ after the provider sent the browser back.
@@ -326,6 +330,7 @@ impl MailboxPage {
             test_error: None,
             tried: false,
             dry_run: Vec::new(),
+            folders: None,
             login_method: login_method(existing),
             connected: false,
             verify_modes: verify_modes(),
@@ -427,10 +432,11 @@ async fn submit(
     };
     let password = Some(f.password.clone()).filter(|p| !p.is_empty());
     match f.action.as_str() {
-        "test" | "dryrun" => {
+        "test" | "dryrun" | "folders" => {
             let typed = password.is_some();
             let trial = Trial { record, password };
             let dry = f.action == "dryrun";
+            let folders = f.action == "folders";
             let mut page =
                 MailboxPage::new(user, name, existing.as_ref(), MailboxForm { password: String::new(), ..f });
             page.tried = true;
@@ -441,7 +447,12 @@ async fn submit(
                 "Nicht gespeichert: Getestet wurden die eingegebenen Einstellungen."
             }
             .into());
-            if dry {
+            if folders {
+                match state.hooks.folders(trial).await {
+                    Ok(folders) => page.folders = Some(folders),
+                    Err(p) => page.failed("Ordner nicht abrufbar", p),
+                }
+            } else if dry {
                 match state.hooks.dry_run(trial).await {
                     Ok(lines) => page.dry_run = lines,
                     Err(p) => page.failed("Probelauf nicht möglich", p),
@@ -593,6 +604,83 @@ pub async fn delete(
                  deaktivieren Sie es zuerst und versuchen Sie es in einer Minute erneut."
             );
             Ok((axum::http::StatusCode::CONFLICT, render_list(&state, &user, None, Some(why)).await?).into_response())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_graph_form_with_its_help_folder_list_and_application_access_is_plain_german() {
+        let nav = Nav {
+            name: "Anna Admin".into(),
+            csrf: "t0k3n".into(),
+            can_import: true,
+            can_employees: true,
+            can_privacy: true,
+            active: "optionen",
+        };
+        let mut m = MailboxRecord {
+            name: "vorgaenge".into(),
+            protocol: "graph".into(),
+            host: "graph.microsoft.com".into(),
+            port: 443,
+            tls: "implicit".into(),
+            username: "vorgaenge@buero.de".into(),
+            auth: AuthKind::App.code().into(),
+            ..Default::default()
+        };
+        m.oauth.provider = Some("microsoft".into());
+        let page = MailboxPage {
+            errors: FieldErrors::of(vec![
+                SettingsError::new(Field::Host, Problem::GraphHost),
+                SettingsError::new(Field::Username, Problem::GraphAddress),
+            ]),
+            tried: true,
+            folders: Some(vec!["Inbox".into(), "Inbox/Vorgänge".into(), "<b>Fremd</b>".into()]),
+            connected: true,
+            ..MailboxPage::new_for_test(nav, &m)
+        };
+        let html = page.render().unwrap();
+        // The Eingangsbestätigung's placeholders ({betreff}) are words to type, not Debug output.
+        let (before, rest) = html.split_once("<fieldset id=\"ack\">").unwrap();
+        let after = &rest[rest.find("</fieldset>").unwrap()..];
+        crate::german::assert_german(&format!("{before}{after}"), "Postfach „Microsoft 365 (Graph)“");
+        for id in ["graph-hinweis", "graph-berechtigungen", "app-form", "folder-list", "folder-choices", "folders"] {
+            assert!(html.contains(&format!("id=\"{id}\"")), "{id} missing");
+        }
+        assert!(html.contains("Mail.ReadWrite.Shared") && html.contains("New-ApplicationAccessPolicy"));
+        assert!(html.contains("value=\"graph\" selected"));
+        assert!(html.contains("Anwendungszugriff (Client-ID und geheimer Clientschlüssel)"), "the login method");
+        assert!(!html.contains("<b>Fremd</b>"), "a folder name from the server is escaped");
+        // An IMAP mailbox gets no application access form.
+        let imap = MailboxRecord { protocol: "imap".into(), ..m };
+        let nav = Nav { active: "optionen", ..page.nav };
+        assert!(!MailboxPage::new_for_test(nav, &imap).render().unwrap().contains("id=\"app-form\""));
+    }
+
+    impl MailboxPage {
+        /// The edit page of `m` as `nav`'s user sees it (no request needed).
+        fn new_for_test(nav: Nav, m: &MailboxRecord) -> MailboxPage {
+            MailboxPage {
+                nav,
+                name: m.name.clone(),
+                is_new: false,
+                f: form_of(m),
+                errors: FieldErrors::default(),
+                password_set: false,
+                message: None,
+                test_ok: None,
+                test_error: None,
+                tried: false,
+                dry_run: Vec::new(),
+                folders: None,
+                login_method: login_method(Some(m)),
+                connected: false,
+                verify_modes: verify_modes(),
+            }
         }
     }
 }
