@@ -410,6 +410,13 @@ pub async fn run_once(
         }
         Err(e) => {
             store.record_fetch_error(mailbox.id, clock.now_ms(), &e.to_string()).await?;
+            // Microsoft Graph refused an access token that should still be good: get a new one
+            // before the next pass instead of failing until its stated expiry.
+            if let ImportError::Source(SourceError::Login(d)) = e
+                && d.starts_with(postkorb_source::graph::GRAPH_TOKEN_REFUSED)
+            {
+                store.oauth_access_refused(mailbox.id).await?;
+            }
         }
     }
     result.map(|mut r| {

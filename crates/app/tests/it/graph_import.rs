@@ -177,6 +177,11 @@ async fn an_expiring_token_is_refreshed_and_a_refused_one_is_a_german_problem_wh
     assert!(problem.german().contains("Zugriffstoken abgelehnt"), "{}", problem.german());
     assert!(!recorded.contains(&bad_token), "the token leaked into the health: {recorded}");
     assert!(w.store.mailbox("graph").await.unwrap().last_error.is_none(), "the other mailbox is unaffected");
+
+    // The refused token is renewed before the next pass, which then imports.
+    assert_eq!(w.store.mailbox("info").await.unwrap().oauth.expires_ms, Some(0));
+    assert_eq!(pass(&w, "info").await.unwrap().imported.len(), 1);
+    assert_eq!(w.oauth.refreshes().len(), 2);
 }
 
 #[tokio::test]

@@ -20,4 +20,5 @@ mod person;
 mod retention;
 mod search;
 mod smtp;
+mod source_state;
 mod workflow;
