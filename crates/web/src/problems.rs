@@ -39,10 +39,12 @@ pub enum MailboxProblem {
     Throttled,
     /// Signed in, but the account may not open the mailbox (Graph permissions, shared mailbox).
     Denied,
+    /// An OAuth2 mailbox (Microsoft 365 through Graph) that nobody connected yet.
+    NotConnected,
 }
 
 impl MailboxProblem {
-    pub const ALL: [MailboxProblem; 17] = [
+    pub const ALL: [MailboxProblem; 18] = [
         MailboxProblem::NotFound,
         MailboxProblem::Refused,
         MailboxProblem::TimedOut,
@@ -60,6 +62,7 @@ impl MailboxProblem {
         MailboxProblem::Internal,
         MailboxProblem::Throttled,
         MailboxProblem::Denied,
+        MailboxProblem::NotConnected,
     ];
 
     pub fn german(self) -> &'static str {
@@ -112,6 +115,10 @@ impl MailboxProblem {
                  nicht die nötige Berechtigung (Mail.ReadWrite, bei freigegebenen Postfächern \
                  Mail.ReadWrite.Shared), das Postfach ist nicht freigegeben, oder die Adresse stimmt nicht."
             }
+            MailboxProblem::NotConnected => {
+                "Das Postfach ist noch nicht verbunden: Bitte unten „Konto verbinden“ (oder bei Microsoft 365 über \
+                 Graph „Anwendung verbinden“)."
+            }
         }
     }
 }
@@ -137,6 +144,7 @@ impl MailboxProblem {
             MailboxProblem::Internal => "internal",
             MailboxProblem::Throttled => "throttled",
             MailboxProblem::Denied => "denied",
+            MailboxProblem::NotConnected => "not_connected",
         }
     }
 
@@ -161,7 +169,7 @@ impl MailboxProblem {
     /// (`mailboxes.last_error`: the English text of the error and its causes, `a: b: c`): the first
     /// part that starts with a known error's words decides; what follows may be the server's.
     pub fn of_recorded(text: &str) -> MailboxProblem {
-        const KNOWN: [(&str, MailboxProblem); 17] = [
+        const KNOWN: [(&str, MailboxProblem); 18] = [
             ("server not found", MailboxProblem::NotFound),
             ("connection refused", MailboxProblem::Refused),
             ("no answer", MailboxProblem::TimedOut),
@@ -172,6 +180,7 @@ impl MailboxProblem {
             ("login failed: access token refused", MailboxProblem::OAuthRejected),
             ("throttled", MailboxProblem::Throttled),
             ("access denied", MailboxProblem::Denied),
+            ("not connected", MailboxProblem::NotConnected),
             ("login failed", MailboxProblem::Login),
             ("folder missing", MailboxProblem::FolderMissing),
             ("protocol error", MailboxProblem::Protocol),

@@ -332,6 +332,9 @@ fn kind(e: &anyhow::Error) -> MailboxProblem {
     if e.chain().any(|c| c.downcast_ref::<crate::secret::OpenError>().is_some()) {
         return MailboxProblem::SecretNotBound;
     }
+    if e.chain().any(|c| c.downcast_ref::<crate::service::mailbox::NotConnected>().is_some()) {
+        return MailboxProblem::NotConnected;
+    }
     if e.chain().any(|c| c.downcast_ref::<crate::service::oauth::TokenError>().is_some()) {
         return MailboxProblem::OAuthRefresh;
     }

@@ -53,6 +53,11 @@ async fn anwendung_verbinden_then_ordner_anzeigen_and_verbindung_testen_against_
     let saved =
         app.post("/optionen/e-mail/default", Some(&admin), &graph_form(&csrf, "save", "127.0.0.1", &port)).await;
     assert!(saved.body.contains("id=\"app-form\""), "a Graph mailbox offers application access: {}", saved.body);
+    assert!(saved.body.contains("Verbinden Sie jetzt unten das Postfach"), "{}", saved.body);
+    // Before it is connected, „Verbindung testen“ says what to do next.
+    let early =
+        app.post("/optionen/e-mail/default", Some(&admin), &graph_form(&csrf, "test", "127.0.0.1", &port)).await;
+    assert!(early.body.contains("Das Postfach ist noch nicht verbunden"), "{}", early.body);
     let token_url = oauth.token_url().replace(':', "%3A").replace('/', "%2F");
     let connect = |csrf: &str, secret: &str| {
         format!("csrf={csrf}&provider=custom&client_id=postkorb-app&client_secret={secret}&token_url={token_url}")

@@ -484,6 +484,9 @@ async fn submit(
                 if oauth_dropped {
                     "Gespeichert. Weil sich die Verbindung geändert hat, ist das Konto nicht mehr verbunden: Bitte \
                      „Konto verbinden“ erneut."
+                } else if saved.protocol == Protocol::Graph.code() && saved.oauth.access.is_none() {
+                    "Gespeichert. Verbinden Sie jetzt unten das Postfach: „Konto verbinden“ (Anmeldung einer Person) \
+                     oder „Anwendung verbinden“ (ohne Anmeldung einer Person)."
                 } else {
                     "Gespeichert."
                 }

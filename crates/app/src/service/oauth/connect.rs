@@ -44,6 +44,9 @@ impl Connect {
             check_endpoint(url)?;
             p.auth_url = Some(url.to_string());
         }
+        if self.graph && p.name == "google" {
+            anyhow::bail!("a Microsoft Graph mailbox connects with Microsoft (or a custom provider), not Google");
+        }
         Ok(if self.graph { p.for_graph() } else { p })
     }
 
