@@ -100,7 +100,7 @@ pub struct Trial {
 }
 
 /// What the mailbox form sends to connect an OAuth2 account.
-#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[derive(Clone, Default, serde::Deserialize)]
 pub struct OAuthRequest {
     /// microsoft | google | custom
     pub provider: String,
@@ -109,12 +109,31 @@ pub struct OAuthRequest {
     pub tenant: String,
     #[serde(default)]
     pub client_secret: String,
+    /// Application access only, instead of the secret: the RSA private key and the certificate
+    /// uploaded to the app registration, in PEM.
+    #[serde(default)]
+    pub client_certificate: String,
     /// custom only
     #[serde(default)]
     pub token_url: String,
     /// custom only
     #[serde(default)]
     pub auth_url: String,
+}
+
+/// Never the secret or the private key.
+impl std::fmt::Debug for OAuthRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthRequest")
+            .field("provider", &self.provider)
+            .field("client_id", &self.client_id)
+            .field("tenant", &self.tenant)
+            .field("client_secret", &"<redacted>")
+            .field("client_certificate", &"<redacted>")
+            .field("token_url", &self.token_url)
+            .field("auth_url", &self.auth_url)
+            .finish()
+    }
 }
 
 #[derive(Clone)]

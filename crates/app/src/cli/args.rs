@@ -516,6 +516,10 @@ pub struct OAuthArgs {
     /// Read a client secret from standard input (Google's desktop/TV clients have one).
     #[arg(long)]
     pub client_secret_stdin: bool,
+    /// --flow app: a PEM file with the RSA private key and the certificate uploaded to the app
+    /// registration (a certificate credential instead of a client secret).
+    #[arg(long)]
+    pub client_certificate: Option<std::path::PathBuf>,
     /// device (default; Microsoft — Google does not allow mail access by device code), browser
     /// (authorization code with PKCE: open the URL, then paste the address you were sent back to),
     /// or app (Microsoft Graph mailboxes: application access with the client secret from

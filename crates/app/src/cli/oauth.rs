@@ -9,8 +9,14 @@ use crate::service::oauth::{
 
 /// `postkorb mailbox oauth`: connects the account and stores the tokens.
 pub async fn cli(ctx: &crate::Ctx, a: crate::cli::OAuthArgs) -> anyhow::Result<()> {
-    let client_secret =
-        if a.client_secret_stdin { Some(crate::cli::read_secret("Client secret: ", true)?) } else { None };
+    let client_secret = match (&a.client_certificate, a.client_secret_stdin) {
+        (Some(_), true) => bail!("give either --client-secret-stdin or --client-certificate, not both"),
+        (Some(path), false) => Some(
+            std::fs::read_to_string(path).with_context(|| format!("cannot read the certificate {}", path.display()))?,
+        ),
+        (None, true) => Some(crate::cli::read_secret("Client secret: ", true)?),
+        (None, false) => None,
+    };
     let stored = ctx.store.mailbox(&a.name).await?;
     let graph = stored.protocol == postkorb_source::Protocol::Graph.code();
     let c = Connect {
@@ -74,7 +80,7 @@ pub async fn cli(ctx: &crate::Ctx, a: crate::cli::OAuthArgs) -> anyhow::Result<(
                 bail!("application access (--flow app) is for Microsoft Graph mailboxes (--protocol graph)");
             }
             if c.client_secret.is_none() {
-                bail!("application access needs the client secret: add --client-secret-stdin");
+                bail!("application access needs the client secret (--client-secret-stdin) or --client-certificate");
             }
             connect_app(&ctx.store, &ctx.key, &ctx.clock, &a.name, &c, "cli").await?
         }

@@ -86,10 +86,16 @@ impl Hooks for AppHooks {
                 return Err("Anwendungszugriff gibt es nur für „Microsoft 365 (Graph)“.".into());
             }
             let some = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+            let (secret, certificate) = (some(&r.client_secret), some(&r.client_certificate));
+            if secret.is_some() && certificate.is_some() {
+                return Err("Bitte geben Sie entweder den geheimen Clientschlüssel oder das Zertifikat an, \
+                            nicht beides."
+                    .into());
+            }
             let c = crate::service::oauth::Connect {
                 provider: r.provider.trim().to_string(),
                 client_id: r.client_id.trim().to_string(),
-                client_secret: some(&r.client_secret),
+                client_secret: secret.or(certificate),
                 tenant: some(&r.tenant),
                 token_url: some(&r.token_url),
                 device_url: None,
@@ -98,7 +104,11 @@ impl Hooks for AppHooks {
                 graph: true,
             };
             if c.client_id.is_empty() || c.client_secret.is_none() {
-                return Err("Bitte geben Sie die Client-ID und den geheimen Clientschlüssel der App an.".into());
+                return Err(
+                    "Bitte geben Sie die Client-ID und den geheimen Clientschlüssel (oder das Zertifikat) der \
+                            App an."
+                        .into(),
+                );
             }
             if c.provider == "microsoft" && c.tenant.is_none() {
                 return Err("Bitte geben Sie den Mandanten an (Mandanten-ID oder Domain, z. B.                             ihr-buero.onmicrosoft.com): Anwendungszugriff gilt für einen Mandanten."

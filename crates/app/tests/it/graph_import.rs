@@ -80,6 +80,17 @@ async fn pass(w: &World, name: &str) -> Result<importer::RunReport, String> {
     importer::run_once(&w.store, &m, &cfg, 3, &clock).await.map_err(|e| format!("{e:#}"))
 }
 
+/// The stored access token of mailbox `name` runs out now: the next pass gets a new one first.
+async fn expire_token(w: &World, name: &str) {
+    let m = w.store.mailbox(name).await.unwrap();
+    let tokens = postkorb_store::OAuthTokens {
+        access: m.oauth.access.clone().expect("a stored access token"),
+        expires_ms: Some(NOW - 1),
+        refresh: None,
+    };
+    w.store.store_oauth_tokens(m.id, &tokens, NOW).await.unwrap();
+}
+
 async fn case_count(w: &World) -> usize {
     w.store.cases(None, 1000, 0).await.unwrap().len()
 }
@@ -223,20 +234,7 @@ async fn delegated_access_connects_by_device_code_and_application_access_by_clie
 
     let grants = |w: &World| w.oauth.requests().iter().filter(|r| *r == "POST /token").count();
     let before = grants(&w);
-    let mut expired = w.store.mailbox("app").await.unwrap();
-    expired.oauth.expires_ms = Some(NOW - 1);
-    w.store
-        .store_oauth_tokens(
-            expired.id,
-            &postkorb_store::OAuthTokens {
-                access: expired.oauth.access.clone().unwrap(),
-                expires_ms: Some(NOW - 1),
-                refresh: None,
-            },
-            NOW,
-        )
-        .await
-        .unwrap();
+    expire_token(&w, "app").await;
     w.graph.deliver(MAILBOX, "Inbox", &mail(3));
     assert_eq!(pass(&w, "app").await.unwrap().imported.len(), 1);
     assert_eq!(grants(&w), before + 1, "a new application token was fetched before the pass");
@@ -246,4 +244,43 @@ async fn delegated_access_connects_by_device_code_and_application_access_by_clie
     w.graph.deliver(MAILBOX, "Inbox", &mail(4));
     let err = pass(&w, "app").await.unwrap_err();
     assert_eq!(MailboxProblem::of_recorded(&err), MailboxProblem::Denied, "{err}");
+}
+
+#[tokio::test]
+async fn application_access_with_a_certificate_signs_a_client_assertion_and_a_foreign_key_is_refused() {
+    let w = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cert = postkorb_testkit::certs::app_certificate(&dir.path().join("app"));
+    let other = postkorb_testkit::certs::app_certificate(&dir.path().join("other"));
+    w.oauth.register_app_certificate("postkorb-app", &cert);
+    graph_record(&w, "app", MAILBOX).await;
+    let clock = Clock::fixed(NOW);
+    let connect = Connect {
+        provider: "custom".into(),
+        client_id: "postkorb-app".into(),
+        client_secret: Some(other.pem.clone()),
+        tenant: None,
+        token_url: Some(w.oauth.token_url()),
+        device_url: None,
+        auth_url: None,
+        net: Default::default(),
+        graph: true,
+    };
+    let refused = oauth::connect_app(&w.store, &w.key, &clock, "app", &connect, "test").await.unwrap_err();
+    assert!(oauth::german_failure(&refused).contains("Client-ID"), "another key: {refused:#}");
+
+    let connect = Connect { client_secret: Some(cert.pem.clone()), ..connect };
+    let m = oauth::connect_app(&w.store, &w.key, &clock, "app", &connect, "test").await.unwrap();
+    assert_eq!(m.auth, "oauth2_app");
+    let sealed = m.oauth.client_secret.as_ref().expect("the certificate credential is stored");
+    assert!(!String::from_utf8_lossy(sealed).contains("PRIVATE KEY"), "sealed, not in plain text");
+    w.graph.deliver(MAILBOX, "Inbox", &mail(1));
+    assert_eq!(pass(&w, "app").await.unwrap().imported.len(), 1);
+
+    // Before a later pass the token is fetched anew with a fresh assertion.
+    let grants = w.oauth.requests().iter().filter(|r| *r == "POST /token").count();
+    expire_token(&w, "app").await;
+    w.graph.deliver(MAILBOX, "Inbox", &mail(2));
+    assert_eq!(pass(&w, "app").await.unwrap().imported.len(), 1);
+    assert_eq!(w.oauth.requests().iter().filter(|r| *r == "POST /token").count(), grants + 1);
 }

@@ -73,6 +73,9 @@ async fn anwendung_verbinden_then_ordner_anzeigen_and_verbindung_testen_against_
     app.post("/optionen/e-mail/default/anwendung", None, &connect(&csrf, "s3cret")).await;
     let before = app.ctx.store.mailbox("default").await.unwrap();
     assert!(before.auth != "oauth2_app" && before.oauth.access.is_none(), "nothing connected yet");
+    let both = format!("{}&client_certificate=-----BEGIN+CERTIFICATE-----", connect(&csrf, "s3cret"));
+    let both = app.post("/optionen/e-mail/default/anwendung", Some(&admin), &both).await;
+    assert!(both.body.contains("nicht beides"), "{}", both.body);
     let wrong = app.post("/optionen/e-mail/default/anwendung", Some(&admin), &connect(&csrf, "geraten")).await;
     assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
     assert!(wrong.body.contains("Client-ID"), "{}", wrong.body);

@@ -1,5 +1,6 @@
 //! Application access (Microsoft Graph): the app's own token by the client credentials grant with
-//! its secret — for offices that want no user's token to lapse. Connecting stores the client ID,
+//! its secret or its certificate (a signed client assertion, assertion.rs) — for offices that want
+//! no user's token to lapse. Connecting stores the client ID,
 //! the secret and the first token, each sealed for the mailbox's endpoint; before each pass a token
 //! that runs out is fetched anew the same way (there is no refresh token). Which mailboxes the app
 //! may open is Microsoft's to restrict (application access policy / RBAC for Applications).
@@ -11,6 +12,7 @@ use postkorb_core::mailbox::AuthKind;
 use postkorb_source::NetPolicy;
 use postkorb_store::{MailboxRecord, OAuthFields, SecretColumn, Store};
 
+use super::assertion;
 use super::client::{ClientSpec, TokenError, basic, describe, encrypt_tokens, http_client};
 use super::connect::Connect;
 use super::providers::Provider;
@@ -29,11 +31,14 @@ pub async fn connect_app(
     actor: &str,
 ) -> anyhow::Result<MailboxRecord> {
     let mut m = store.mailbox(mailbox).await?;
-    let secret =
-        c.client_secret.as_deref().filter(|s| !s.is_empty()).context("application access needs the client secret")?;
+    let secret = c
+        .client_secret
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .context("application access needs the client secret or certificate")?;
     let provider = c.provider()?;
-    let token = grant(&provider, &c.spec(), c.net).await.context("the application was not connected")?;
     let now = clock.now_ms();
+    let token = grant(&provider, &c.spec(), c.net, now).await.context("the application was not connected")?;
     // The settings first: secret and token are sealed for the endpoint they will be stored with.
     m.auth = AuthKind::App.code().into();
     m.secret = None;
@@ -66,26 +71,44 @@ pub(crate) async fn renew(
     if spec.client_secret.is_none() {
         return Err(RefreshError::Other(anyhow::anyhow!("no client secret stored for application access")));
     }
-    let token = grant(&provider, &spec, net).await.map_err(|e| RefreshError::Other(e.into()))?;
+    let token = grant(&provider, &spec, net, now_ms).await.map_err(|e| RefreshError::Other(e.into()))?;
     let tokens = encrypt_tokens(&token, key, m, now_ms)?;
     store.store_oauth_tokens(m.id, &tokens, now_ms).await.map_err(|e| RefreshError::Other(e.into()))?;
     tracing::info!(mailbox = %m.name, "application access token fetched");
     Ok(())
 }
 
-/// The client credentials grant (RFC 6749 §4.4), the secret in the request body as Microsoft
-/// documents it, asking for the provider's application scope.
-async fn grant(provider: &Provider, spec: &ClientSpec, net: NetPolicy) -> Result<BasicTokenResponse, TokenError> {
+/// The client credentials grant (RFC 6749 §4.4), asking for the provider's application scope: with
+/// a secret in the request body as Microsoft documents it, or with a certificate's client assertion
+/// (RFC 7523) made at `now_ms`.
+async fn grant(
+    provider: &Provider,
+    spec: &ClientSpec,
+    net: NetPolicy,
+    now_ms: i64,
+) -> Result<BasicTokenResponse, TokenError> {
     let unreadable = |detail: String| TokenError { kind: super::TokenFailure::Unreadable, detail };
     let url = TokenUrl::new(provider.token_url.clone()).map_err(|e| unreadable(format!("token URL: {e}")))?;
-    let client = basic(spec).set_token_uri(url).set_auth_type(AuthType::RequestBody);
+    let certificate = spec.client_secret.as_deref().filter(|c| assertion::is_certificate(c));
+    let assertion = certificate
+        .map(|pem| {
+            assertion::Certificate::from_pem(pem)
+                .and_then(|c| c.assertion(&spec.client_id, &provider.token_url, now_ms))
+                .map_err(|e| unreadable(format!("the certificate credential: {e:#}")))
+        })
+        .transpose()?;
+    let plain = ClientSpec { client_id: spec.client_id.clone(), client_secret: None };
+    let client =
+        basic(if assertion.is_some() { &plain } else { spec }).set_token_uri(url).set_auth_type(AuthType::RequestBody);
     let http = http_client(&provider.token_url, net)
         .await
         .map_err(|e| TokenError { kind: super::TokenFailure::Unreachable, detail: format!("{e:#}") })?;
-    client
-        .exchange_client_credentials()
-        .add_scopes(provider.app_scopes().into_iter().map(Scope::new))
-        .request_async(&http)
-        .await
-        .map_err(describe)
+    let mut request =
+        client.exchange_client_credentials().add_scopes(provider.app_scopes().into_iter().map(Scope::new));
+    if let Some(jwt) = assertion {
+        request = request
+            .add_extra_param("client_assertion_type", assertion::JWT_BEARER)
+            .add_extra_param("client_assertion", jwt);
+    }
+    request.request_async(&http).await.map_err(describe)
 }

@@ -5,6 +5,7 @@
 //! Graph: the client credentials grant).
 
 mod app;
+mod assertion;
 mod client;
 mod connect;
 mod device;
