@@ -318,6 +318,10 @@ pub fn split_off_before_cutoff(mailbox: &MailboxRecord, items: &mut Vec<ImportIt
 /// memory stays bounded whatever the mailbox holds.
 pub const BATCH_BYTES: u64 = 8 * 1024 * 1024;
 
+/// What a mail whose size the source does not tell (Microsoft Graph's listing has none) counts as
+/// in a batch: at most eight such mails are fetched and held at once.
+pub const UNKNOWN_SIZE: u64 = 1024 * 1024;
+
 /// Splits keys into batches of at most `max_count` mails and `BATCH_BYTES` (a larger mail alone).
 pub fn batches(keys: &[String], size_of: impl Fn(&str) -> u64, max_count: usize) -> Vec<&[String]> {
     let mut out = Vec::new();
@@ -493,13 +497,13 @@ async fn pass(
     }
 
     let sizes: std::collections::HashMap<&str, u64> =
-        envelopes.iter().map(|e| (e.key.as_str(), e.size.unwrap_or(0))).collect();
+        envelopes.iter().map(|e| (e.key.as_str(), e.size.unwrap_or(UNKNOWN_SIZE))).collect();
     // Mails whose sender check failed on DNS before wait for their retry time on the server.
     let dns = DnsPass::new(store.dns_retries(mailbox.id).await?, clock.now_ms());
     let (new, waiting): (Vec<String>, Vec<String>) =
         keys.iter().filter(|k| !known.contains_key(*k)).cloned().partition(|k| !dns.not_yet(k));
     report.deferred += waiting.len();
-    let batches = batches(&new, |k| sizes.get(k).copied().unwrap_or(0), batch_size);
+    let batches = batches(&new, |k| sizes.get(k).copied().unwrap_or(UNKNOWN_SIZE), batch_size);
     let employees = store.employees().await?;
     let routes = store.routes().await?;
     let policy = policy_of(mailbox);
