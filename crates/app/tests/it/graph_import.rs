@@ -2,7 +2,9 @@
 //! OAuth server: the importer over delta pages, the sync state from clean pass to clean pass, a crash
 //! between commit and move and a lost delta link (nothing lost, nothing twice), a refused token in
 //! the Protokoll while the other mailbox goes on, the refresh before a pass, the dry run, and
-//! connecting delegated (device code, a shared mailbox) and application access (client credentials).
+//! connecting delegated (device code, a shared mailbox) and application access (client credentials
+//! with a secret or a certificate), and the same through the CLI (`mailbox set`, `mailbox oauth
+//! --flow app`, `fetch`, `mailbox status`).
 
 use postkorb_app::clock::Clock;
 use postkorb_app::service::importer;
@@ -283,4 +285,33 @@ async fn application_access_with_a_certificate_signs_a_client_assertion_and_a_fo
     w.graph.deliver(MAILBOX, "Inbox", &mail(2));
     assert_eq!(pass(&w, "app").await.unwrap().imported.len(), 1);
     assert_eq!(w.oauth.requests().iter().filter(|r| *r == "POST /token").count(), grants + 1);
+}
+
+#[test]
+fn the_cli_sets_up_connects_fetches_and_reports_a_graph_mailbox() {
+    let oauth = OAuthServer::start();
+    let graph = GraphServer::start(&oauth);
+    graph.add_mailbox(MAILBOX);
+    oauth.register_app("postkorb-app", "s3cret");
+    graph.deliver(MAILBOX, "Inbox", &mail(1));
+    let env = crate::common::Env::new();
+    env.office();
+    let port = graph.port().to_string();
+    let refused = env.fails(&["mailbox", "set", "--name", "m365", "--protocol", "graph", "--host", "10.0.0.1"]);
+    assert!(refused.contains("graph.microsoft.com"), "{refused}");
+    let set = ["mailbox", "set", "--name", "m365", "--protocol", "graph", "--host", "127.0.0.1", "--port", &port];
+    let saved = env.ok(&[&set[..], &["--tls", "none", "--username", MAILBOX, "--verify", "off"]].concat());
+    assert!(saved.contains("saved mailbox m365 (graph 127.0.0.1"), "{saved}");
+    let not_yet = env.fails(&["fetch", "--once"]);
+    assert!(not_yet.contains("not connected"), "{not_yet}");
+    let token_url = oauth.token_url();
+    let connect = ["mailbox", "oauth", "--name", "m365", "--flow", "app", "--provider", "custom", "--token-url"];
+    let args = [&connect[..], &[token_url.as_str(), "--client-id", "postkorb-app", "--client-secret-stdin"]].concat();
+    let connected = env.ok_with_input(&args, "s3cret\n");
+    assert!(connected.contains("application access"), "{connected}");
+    let fetched = env.ok(&["fetch", "--once"]);
+    assert!(fetched.contains("for Bernd"), "{fetched}");
+    assert_eq!(graph.messages_in(MAILBOX, IMPORTED).len(), 1);
+    let status = env.ok(&["mailbox", "status"]);
+    assert!(status.contains("m365 (graph 127.0.0.1)") && status.contains("application access"), "{status}");
 }
