@@ -93,7 +93,7 @@ pub struct SourceConfig {
     pub ca_file: Option<PathBuf>,
     /// Which addresses the connection may go to.
     pub net: NetPolicy,
-    /// Microsoft Graph only: the root (from the process settings) and the last pass's sync state.
+    /// Microsoft Graph only: the last clean pass's sync state and the longest `Retry-After` waited.
     pub graph: GraphOptions,
 }
 
