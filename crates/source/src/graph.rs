@@ -52,9 +52,6 @@ const PARALLEL: usize = 4;
 /// Folders the picker lists at most.
 pub const MAX_FOLDERS: usize = 500;
 
-/// Messages per delta page asked for (`odata.maxpagesize`; the server may send fewer).
-const PAGE_SIZE: usize = 100;
-
 /// What a Graph session hands from one pass to the next (stored as JSON by the importer).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncState {
@@ -189,11 +186,12 @@ impl GraphSession {
         url
     }
 
-    /// Whether `link` (from the server or the stored state) is on the Graph root's origin and
-    /// below this mailbox.
+    /// Whether `link` (from the server or the stored state) is on the Graph root's origin, below
+    /// `/v1.0/`. Only the origin keeps the token where it belongs; the rest of the path is Graph's
+    /// to choose (it may name the mailbox by its object id, `users('…')` or another casing).
     fn ours(&self, link: &str) -> Option<Url> {
         let url = Url::parse(link).ok()?;
-        let same = url.origin() == self.origin.origin() && url.path().starts_with(self.user.path());
+        let same = url.origin() == self.origin.origin() && url.path().starts_with("/v1.0/");
         (same && url.username().is_empty() && url.password().is_none()).then_some(url)
     }
 
@@ -212,7 +210,9 @@ impl GraphSession {
                 .http
                 .request(method.clone(), url.clone())
                 .bearer_auth(&self.token)
-                .header("Prefer", format!("IdType=\"ImmutableId\", odata.maxpagesize={PAGE_SIZE}"));
+                // Exactly this preference and no other (not even `odata.maxpagesize`): the one
+                // thing the keys depend on must not be lost in a combined header.
+                .header("Prefer", "IdType=\"ImmutableId\"");
             if let Some(body) = body {
                 request = request
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -393,11 +393,20 @@ impl GraphSession {
         let mut changes = Vec::new();
         let mut next = first;
         loop {
-            let response = self.send(Method::GET, next, None, &[StatusCode::GONE]).await?;
-            if response.status() == StatusCode::GONE {
+            let lost = [StatusCode::GONE, StatusCode::BAD_REQUEST];
+            let response = self.send(Method::GET, next, None, &lost).await?;
+            if lost.contains(&response.status()) {
+                // 410 Gone (`syncStateNotFound`, `resyncRequired`): start over. A 400 only when
+                // its code says the same of the sync state; any other 400 is an error.
+                let status = response.status();
                 let body = json_lossy(response).await;
                 let code = body.pointer("/error/code").and_then(Value::as_str).unwrap_or("gone").to_string();
-                return Ok(Delta::Gone(code));
+                let sync = code.to_ascii_lowercase();
+                if status == StatusCode::GONE || sync.contains("syncstate") || sync.contains("resync") {
+                    return Ok(Delta::Gone(code));
+                }
+                let code: String = code.chars().filter(|c| c.is_ascii_alphanumeric()).take(60).collect();
+                return Err(SourceError::Protocol(format!("Microsoft Graph answered {status} {code}")));
             }
             let page = json_of(response).await?;
             for item in page.get("value").and_then(Value::as_array).into_iter().flatten() {

@@ -86,6 +86,8 @@ struct State {
     /// app principal → the only mailboxes it may open.
     restricted: HashMap<String, Vec<String>>,
     requests: Vec<String>,
+    /// What an unknown or expired delta token answers (default `410 syncStateNotFound`).
+    gone: Option<(u16, String)>,
 }
 
 /// The running double; it serves until the test process ends.
@@ -246,6 +248,14 @@ impl GraphServer {
     /// Every delta link handed out so far stops working (`410 Gone`), as after a long pause.
     pub fn expire_delta_links(&self) {
         self.lock().deltas.clear();
+    }
+
+    /// Like [`GraphServer::expire_delta_links`], answering `status` with the error `code` (Graph
+    /// documents `410` with `syncStateNotFound` or `resyncRequired`; some answers are a `400`).
+    pub fn expire_delta_links_answering(&self, status: u16, code: &str) {
+        let mut st = self.lock();
+        st.deltas.clear();
+        st.gone = Some((status, code.to_string()));
     }
 
     /// Request lines (method + path + query) seen so far, throttled ones included.
@@ -482,7 +492,8 @@ fn delta(
     link: &str,
     ids: Ids,
 ) -> (u16, Vec<(&'static str, String)>, Vec<u8>) {
-    let gone = || (410, vec![], error("syncStateNotFound", "The sync state generation is not found."));
+    let (status, code) = st.gone.clone().unwrap_or((410, "syncStateNotFound".into()));
+    let gone = || (status, vec![], error(&code, "The sync state generation is not found."));
     let paging = if let Some(skip) = query.get("$skiptoken") {
         match st.pagings.remove(skip) {
             Some(p) if p.mailbox == mailbox && p.folder == folder => p,

@@ -38,7 +38,11 @@ pub(crate) fn read_request(stream: &TcpStream) -> Option<Request> {
             break;
         }
         if let Some((name, value)) = header.split_once(':') {
-            headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_string());
+            // A repeated field is one list, joined by ", " (RFC 9110 §5.3).
+            headers
+                .entry(name.trim().to_ascii_lowercase())
+                .and_modify(|v: &mut String| *v = format!("{v}, {}", value.trim()))
+                .or_insert_with(|| value.trim().to_string());
         }
     }
     let length: usize = headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);

@@ -111,12 +111,11 @@ pub fn validate(input: &SettingsInput, paths: &dyn PathRule) -> Result<MailboxSe
         errors.check(Field::Password, if input.has_password { Ok(()) } else { Err(Problem::PasswordMissing) });
     }
     let port = match input.port.trim() {
+        // graph.microsoft.com is always port 443: a port left from other settings is not asked about.
+        _ if graph && host.eq_ignore_ascii_case("graph.microsoft.com") => Some(443),
         "" => Some(protocol.zip(tls).map_or(0, |(p, t)| p.default_port(t))),
         given => errors.check(Field::Port, given.parse::<u16>().ok().filter(|p| *p > 0).ok_or(Problem::PortInvalid)),
     };
-    if graph && host.eq_ignore_ascii_case("graph.microsoft.com") && port.is_some_and(|p| p != 443) {
-        errors.check::<()>(Field::Port, Err(Problem::GraphHost));
-    }
     let maildir_path = match (protocol, input.maildir_path.trim()) {
         (Some(Protocol::Maildir), "") => errors.check(Field::MaildirPath, Err(Problem::MaildirMissing)),
         (Some(Protocol::Maildir), given) => errors.check(Field::MaildirPath, paths.maildir(given)).map(Some),
