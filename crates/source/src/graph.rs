@@ -364,12 +364,8 @@ impl GraphSession {
         let (changes, link, fresh) = match changes {
             Some((changes, link)) => (changes, link, false),
             None => {
-                let mut url = self.url(&["mailFolders", &self.folder_id, "messages", "delta"]);
-                url.query_pairs_mut().append_pair("$select", "id,receivedDateTime");
-                match self.delta(url).await? {
-                    Delta::Done(changes, link) => (changes, link, true),
-                    Delta::Gone(why) => return Err(SourceError::Protocol(format!("fresh delta listing lost: {why}"))),
-                }
+                let (changes, link) = self.full_listing().await?;
+                (changes, link, true)
             }
         };
         if fresh {
@@ -386,6 +382,24 @@ impl GraphSession {
         self.state.pending.retain(|id| present.contains(id));
         self.state.delta = Some(link);
         Ok(self.state.pending.iter().map(|id| Envelope { key: key(id), size: None }).collect())
+    }
+
+    /// The whole folder by a delta listing without a token. A page token that expires while the
+    /// listing is paged through starts it over (three times at most).
+    async fn full_listing(&self) -> Result<(Vec<(String, bool)>, String), SourceError> {
+        let mut url = self.url(&["mailFolders", &self.folder_id, "messages", "delta"]);
+        url.query_pairs_mut().append_pair("$select", "id,receivedDateTime");
+        let mut lost = String::new();
+        for _ in 0..3 {
+            match self.delta(url.clone()).await? {
+                Delta::Done(changes, link) => return Ok((changes, link)),
+                Delta::Gone(why) => {
+                    tracing::info!(%why, "Graph listing expired while paging; starting over");
+                    lost = why;
+                }
+            }
+        }
+        Err(SourceError::Protocol(format!("the folder listing expired three times while paging ({lost})")))
     }
 
     /// Follows a delta listing to its end: (id, removed) in order, and the new delta link.

@@ -88,6 +88,8 @@ struct State {
     requests: Vec<String>,
     /// What an unknown or expired delta token answers (default `410 syncStateNotFound`).
     gone: Option<(u16, String)>,
+    /// The next page token asked for has expired (once).
+    lose_next_page: bool,
 }
 
 /// The running double; it serves until the test process ends.
@@ -248,6 +250,11 @@ impl GraphServer {
     /// Every delta link handed out so far stops working (`410 Gone`), as after a long pause.
     pub fn expire_delta_links(&self) {
         self.lock().deltas.clear();
+    }
+
+    /// The next `@odata.nextLink` followed has expired meanwhile (once): the listing must start over.
+    pub fn expire_next_page(&self) {
+        self.lock().lose_next_page = true;
     }
 
     /// Like [`GraphServer::expire_delta_links`], answering `status` with the error `code` (Graph
@@ -495,6 +502,9 @@ fn delta(
     let (status, code) = st.gone.clone().unwrap_or((410, "syncStateNotFound".into()));
     let gone = || (status, vec![], error(&code, "The sync state generation is not found."));
     let paging = if let Some(skip) = query.get("$skiptoken") {
+        if std::mem::take(&mut st.lose_next_page) {
+            st.pagings.remove(skip);
+        }
         match st.pagings.remove(skip) {
             Some(p) if p.mailbox == mailbox && p.folder == folder => p,
             _ => return gone(),

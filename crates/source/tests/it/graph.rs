@@ -98,6 +98,20 @@ async fn delta_pages_through_the_folder_then_lists_only_new_mail_and_moves_into_
 }
 
 #[tokio::test]
+async fn a_page_token_expiring_while_paging_starts_the_listing_over() {
+    let w = world();
+    w.graph.page_size(2);
+    for n in 0..5 {
+        w.graph.deliver(MAILBOX, "Inbox", &simple_mail(n));
+    }
+    w.graph.expire_next_page();
+    let keys = list_keys(&config(&w, Disposal::Leave)).await.expect("started over");
+    assert_eq!(keys.len(), 5);
+    let fresh = w.graph.requests().iter().filter(|r| r.contains("/delta?") && !r.contains("token=")).count();
+    assert_eq!(fresh, 2, "{:#?}", w.graph.requests());
+}
+
+#[tokio::test]
 async fn mail_left_in_the_folder_is_listed_again_by_the_next_pass() {
     // A crash between commit and move (or a mail waiting for DNS): listed, not disposed of. The
     // state keeps it, so the next pass lists it again though the delta link reports nothing new.
