@@ -31,6 +31,10 @@ use reqwest::{Method, StatusCode, Url};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+mod subscribe;
+
+pub use subscribe::Subscription;
+
 use crate::http::{HttpLimit, pinned_client};
 use crate::{Auth, Disposal, Envelope, Fetched, SourceConfig, SourceError, TlsMode};
 
@@ -74,6 +78,8 @@ pub struct GraphOptions {
 
 pub struct GraphSession {
     http: reqwest::Client,
+    /// The mailbox's address as configured.
+    mailbox: String,
     /// `{root}/v1.0/users/{mailbox}/`.
     user: Url,
     /// The Graph root's origin: every link followed must be on it.
@@ -145,6 +151,7 @@ impl GraphSession {
             .extend(["v1.0", "users", mailbox, ""]);
         let mut session = GraphSession {
             http,
+            mailbox: mailbox.to_string(),
             user,
             origin: root,
             token: access_token.clone(),
@@ -182,6 +189,15 @@ impl GraphSession {
         let mut url = self.user.clone();
         if let Ok(mut segments) = url.path_segments_mut() {
             segments.pop_if_empty().extend(path);
+        }
+        url
+    }
+
+    /// `{root}/v1.0/{path…}`: an address outside the mailbox (`/subscriptions`).
+    fn api(&self, path: &[&str]) -> Url {
+        let mut url = self.origin.clone();
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.pop_if_empty().push("v1.0").extend(path);
         }
         url
     }

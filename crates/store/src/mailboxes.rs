@@ -308,6 +308,7 @@ impl Store {
             "DELETE FROM mailbox_leases WHERE mailbox_id = $1",
             "DELETE FROM dns_retries WHERE mailbox_id = $1",
             "DELETE FROM source_state WHERE mailbox_id = $1",
+            "DELETE FROM graph_subscriptions WHERE mailbox_id = $1",
         ] {
             sqlx::query(sql).bind(id).execute(&mut *tx).await?;
         }

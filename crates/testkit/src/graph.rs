@@ -18,12 +18,15 @@
 //!   (`app:{client_id}`) reaches every mailbox unless restricted ([`GraphServer::restrict_app`],
 //!   the application access policy) — else `403 ErrorAccessDenied`.
 //! - Faults: the next requests answer `429` or `503` with `Retry-After` ([`GraphServer::throttle`]).
+//! - Change notifications: `/v1.0/subscriptions` (graph/subscriptions.rs).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
+
+mod subscriptions;
 
 use crate::OAuthServer;
 use crate::http::{Request, read_request, respond};
@@ -90,6 +93,9 @@ struct State {
     gone: Option<(u16, String)>,
     /// The next page token asked for has expired (once).
     lose_next_page: bool,
+    subscriptions: Vec<subscriptions::Subscription>,
+    /// The status of each notification's answer, in order (0: not delivered).
+    notified: Vec<u16>,
 }
 
 /// The running double; it serves until the test process ends.
@@ -189,7 +195,10 @@ impl GraphServer {
             raw: raw.to_vec(),
             received,
         });
+        let due = subscriptions::due(&st, &mailbox.to_lowercase(), &folder, &immutable);
         st.changes.push(Change { mailbox: mailbox.to_lowercase(), folder, immutable: immutable.clone() });
+        drop(st);
+        subscriptions::send(self, due);
         immutable
     }
 
@@ -198,6 +207,9 @@ impl GraphServer {
         let mut st = self.lock();
         let to = folder_by_path(&st, mailbox, path).expect("no such folder");
         move_message(&mut st, &mailbox.to_lowercase(), immutable, &to);
+        let due = subscriptions::due(&st, &mailbox.to_lowercase(), &to, immutable);
+        drop(st);
+        subscriptions::send(self, due);
     }
 
     /// Someone else deletes a message for good (by immutable id): from now on it answers `404`.
@@ -310,6 +322,10 @@ impl GraphServer {
             return (404, vec![], error("BadRequest", "no version"));
         };
         let segments: Vec<&str> = rest.split('/').collect();
+        if segments[0] == "subscriptions" {
+            let body = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+            return self.subscriptions_answer(&req.method, segments.get(1).copied(), &principal, &body);
+        }
         let (mailbox, tail) = match segments.as_slice() {
             ["me", tail @ ..] if !principal.starts_with("app:") => (principal.to_lowercase(), tail),
             ["users", user, tail @ ..] => (user.to_lowercase(), tail),

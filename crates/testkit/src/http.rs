@@ -109,3 +109,37 @@ pub(crate) fn decode(s: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// POSTs `body` to an `http://host:port/path?query` address (the doubles calling back, as Graph
+/// calls a notification URL): the status and body of the answer, or None if it failed.
+pub(crate) fn post(url: &str, content_type: &str, body: &[u8]) -> Option<(u16, Vec<u8>)> {
+    let rest = url.strip_prefix("http://")?;
+    let (authority, target) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let target = if target.is_empty() { "/" } else { target };
+    let mut stream = TcpStream::connect(authority).ok()?;
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let head = format!(
+        "POST {target} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).ok()?;
+    stream.write_all(body).ok()?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).ok()?;
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let status = std::str::from_utf8(&answer[..split]).ok()?.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, answer[split + 4..].to_vec()))
+}
+
+/// `%XX`-encodes everything but unreserved characters (a query value).
+pub(crate) fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

@@ -16,6 +16,7 @@ mod csv;
 mod error;
 #[cfg(test)]
 mod german;
+pub mod graph_notify;
 mod live;
 mod mailbox_health;
 pub mod notify_mail;
@@ -168,6 +169,7 @@ pub fn router(state: WebState) -> Router {
     Router::new()
         .merge(pages::routes().layer(axum::middleware::from_fn_with_state(state.clone(), error::with_menu)))
         .nest("/api/v1", api::routes())
+        .route(graph_notify::PATH, axum::routing::post(graph_notify::receive))
         .layer(tower_http::csrf::CsrfLayer::new())
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,

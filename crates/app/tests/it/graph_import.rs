@@ -315,3 +315,78 @@ fn the_cli_sets_up_connects_fetches_and_reports_a_graph_mailbox() {
     let status = env.ok(&["mailbox", "status"]);
     assert!(status.contains("m365 (graph 127.0.0.1)") && status.contains("application access"), "{status}");
 }
+
+/// Waits (a real `serve` process works on its own) until `done`, at most `HANG_GUARD`.
+fn wait_until(what: &str, served: &crate::common::Served, done: impl Fn() -> bool) {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(started.elapsed() < crate::common::HANG_GUARD, "{what} never happened:\n{}", served.log());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn serve_subscribes_to_change_notifications_and_a_notification_starts_a_pass_at_once() {
+    let oauth = OAuthServer::start();
+    let graph = GraphServer::start(&oauth);
+    graph.add_mailbox(MAILBOX);
+    oauth.register_app("postkorb-app", "s3cret");
+    let env = crate::common::Env::new();
+    env.office();
+    let port = graph.port().to_string();
+    // Polled once an hour: only a notification can bring the mail in within the test.
+    env.ok(&[
+        "mailbox",
+        "set",
+        "--name",
+        "m365",
+        "--protocol",
+        "graph",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--tls",
+        "none",
+        "--username",
+        MAILBOX,
+        "--verify",
+        "off",
+        "--poll-secs",
+        "3600",
+    ]);
+    let token_url = oauth.token_url();
+    env.ok_with_input(
+        &[
+            "mailbox",
+            "oauth",
+            "--name",
+            "m365",
+            "--flow",
+            "app",
+            "--provider",
+            "custom",
+            "--token-url",
+            &token_url,
+            "--client-id",
+            "postkorb-app",
+            "--client-secret-stdin",
+        ],
+        "s3cret\n",
+    );
+    let web = postkorb_testkit::free_port();
+    let served = env
+        .with("POSTKORB_LISTEN", format!("127.0.0.1:{web}"))
+        .with("POSTKORB_PUBLIC_URL", format!("http://127.0.0.1:{web}"))
+        .serve("serve");
+    // Graph validated the notification URL against the running serve before it subscribed.
+    wait_until("the subscription", &served, || graph.subscriptions().len() == 1);
+    let started = std::time::Instant::now();
+    graph.deliver(MAILBOX, "Inbox", &mail(1));
+    wait_until("the import after the notification", &served, || graph.messages_in(MAILBOX, IMPORTED).len() == 1);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "not the notification: the poll interval is an hour"
+    );
+    assert_eq!(graph.notifications(), vec![202], "the notification was accepted");
+}

@@ -1,7 +1,8 @@
 //! „Microsoft 365 (Graph)“ in the mailbox form over HTTP (issue 20): a Graph mailbox saved from the
 //! form goes to graph.microsoft.com only (an internal address is refused), „Anwendung verbinden“
 //! (only with the permission and the form's CSRF token), „Ordner anzeigen“ and „Verbindung testen“
-//! against the local Graph double.
+//! against the local Graph double; the change notification endpoint (Graph's validation echoed as
+//! plain text, a forged notification ignored).
 
 use axum::http::StatusCode;
 use postkorb_store::MailboxRecord;
@@ -103,4 +104,26 @@ async fn anwendung_verbinden_then_ordner_anzeigen_and_verbindung_testen_against_
     assert!(metrics.contains("postkorb_oauth_token_expires_timestamp_seconds{mailbox=\"default\"}"), "{metrics}");
     let log = app.get("/protokoll", Some(&admin)).await.body;
     assert!(log.contains("Anwendungszugriff, Token bis"), "{log}");
+}
+
+#[tokio::test]
+async fn the_notification_endpoint_echoes_graphs_validation_and_ignores_forged_notifications() {
+    let app = app().await;
+    let m = app.ctx.store.save_mailbox(&MailboxRecord { name: "m365".into(), ..Default::default() }, 1).await.unwrap();
+    app.ctx.store.save_graph_subscription(m.id, "sub-1", "geheim", i64::MAX).await.unwrap();
+    let echo = app.post("/graph/benachrichtigung?validationToken=%3Cscript%3Eabc", None, "").await;
+    assert_eq!(echo.status, StatusCode::OK);
+    assert_eq!(echo.body, "<script>abc");
+    let kind = echo.headers.get(axum::http::header::CONTENT_TYPE).unwrap().to_str().unwrap();
+    assert!(kind.starts_with("text/plain"), "never a page: {kind}");
+    assert_eq!(echo.headers.get(axum::http::header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff");
+
+    let note = |state: &str| format!(r#"{{"value":[{{"subscriptionId":"sub-1","clientState":"{state}"}}]}}"#);
+    let forged = app.post("/graph/benachrichtigung", None, &note("geraten")).await;
+    assert_eq!(forged.status, StatusCode::ACCEPTED, "the same answer: it tells an outsider nothing");
+    assert_eq!(app.ctx.store.graph_subscription(m.id).await.unwrap().unwrap().notified_ms, None);
+    let genuine = app.post("/graph/benachrichtigung", None, &note("geheim")).await;
+    assert_eq!(genuine.status, StatusCode::ACCEPTED);
+    assert!(app.ctx.store.graph_subscription(m.id).await.unwrap().unwrap().notified_ms.is_some());
+    assert_eq!(app.post("/graph/benachrichtigung", None, "kein JSON").await.status, StatusCode::BAD_REQUEST);
 }

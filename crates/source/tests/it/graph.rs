@@ -296,3 +296,43 @@ async fn the_folder_picker_lists_nested_folders_and_a_nested_folder_is_read() {
     cfg.folder = "Inbox/Fehlt".into();
     assert!(matches!(Session::connect(&cfg).await, Err(SourceError::FolderMissing(_))));
 }
+
+/// A notification URL that answers Graph's validation with the token (`echo`) or with nonsense.
+fn validation_endpoint(echo: bool) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let n = stream.read(&mut buf).unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..n]).to_string();
+            let token = head.split("validationToken=").nth(1).and_then(|t| t.split([' ', '&']).next()).unwrap_or("");
+            let body = if echo { token.to_string() } else { "nein".to_string() };
+            let _ = stream.write_all(
+                format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+                    .as_bytes(),
+            );
+        }
+    });
+    format!("http://127.0.0.1:{port}/graph/benachrichtigung")
+}
+
+#[tokio::test]
+async fn a_subscription_is_made_after_validation_renewed_and_made_anew_when_graph_forgot_it() {
+    let w = world();
+    let mut session = Session::connect(&config(&w, Disposal::Leave)).await.unwrap();
+    let Session::Graph(graph) = &mut session else { panic!("a Graph session") };
+    let refused = graph.subscribe(&validation_endpoint(false), "geheim", 1_800_000_000_000).await;
+    assert!(refused.is_err(), "a URL that fails the validation gets no subscription");
+    assert!(w.graph.subscriptions().is_empty());
+
+    let sub = graph.subscribe(&validation_endpoint(true), "geheim", 1_800_000_000_000).await.unwrap();
+    assert_eq!(w.graph.subscriptions(), vec![sub.id.clone()]);
+    assert_eq!(sub.expires_ms, 1_800_000_000_000);
+    assert_eq!(graph.renew_subscription(&sub.id, 1_800_000_060_000).await.unwrap(), Some(1_800_000_060_000));
+    assert_eq!(w.graph.subscription_expiry(&sub.id).as_deref(), Some("2027-01-15T08:01:00Z"));
+    w.graph.drop_subscriptions();
+    assert_eq!(graph.renew_subscription(&sub.id, 1_800_000_120_000).await.unwrap(), None, "make a new one");
+    graph.unsubscribe(&sub.id).await.expect("gone already is fine");
+}
