@@ -27,6 +27,8 @@ pub enum Protocol {
     /// An mbox file on this server, read only: the source of `postkorb import --mbox`, never a
     /// mailbox's setting (`from_code` does not offer it).
     Mbox,
+    /// Microsoft 365 through the Microsoft Graph API (HTTPS to graph.microsoft.com, OAuth2 only).
+    Graph,
 }
 
 impl Protocol {
@@ -37,11 +39,12 @@ impl Protocol {
             Protocol::Pop3 => "pop3",
             Protocol::Maildir => "maildir",
             Protocol::Mbox => "mbox",
+            Protocol::Graph => "graph",
         }
     }
 
     pub fn from_code(s: &str) -> Option<Protocol> {
-        [Protocol::Imap, Protocol::Pop3, Protocol::Maildir].into_iter().find(|p| p.code() == s.trim())
+        [Protocol::Imap, Protocol::Pop3, Protocol::Maildir, Protocol::Graph].into_iter().find(|p| p.code() == s.trim())
     }
 
     /// The usual port for this protocol and encryption (0 for local files).
@@ -51,6 +54,7 @@ impl Protocol {
             (Protocol::Imap, _) => 143,
             (Protocol::Pop3, TlsMode::Implicit) => 995,
             (Protocol::Pop3, _) => 110,
+            (Protocol::Graph, _) => 443,
             (Protocol::Maildir | Protocol::Mbox, _) => 0,
         }
     }
@@ -119,8 +123,12 @@ impl Disposal {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuthKind {
     Password,
-    /// SASL XOAUTH2 with an OAuth2 access token (Microsoft 365, Gmail).
+    /// SASL XOAUTH2 with an OAuth2 access token (Microsoft 365, Gmail); for Microsoft Graph the
+    /// same delegated token (device code or browser sign-in, renewed by its refresh token).
     XOAuth2,
+    /// Application access (Microsoft Graph): the app's own token by the client credentials grant
+    /// with its secret, fetched anew before it runs out; no user, no refresh token.
+    App,
 }
 
 impl AuthKind {
@@ -129,11 +137,17 @@ impl AuthKind {
         match self {
             AuthKind::Password => "password",
             AuthKind::XOAuth2 => "xoauth2",
+            AuthKind::App => "oauth2_app",
         }
     }
 
-    /// A stored value: anything but `xoauth2` is a password login.
+    /// Whether the login is an OAuth2 access token (delegated or the application's own).
+    pub fn is_oauth(self) -> bool {
+        self != AuthKind::Password
+    }
+
+    /// A stored value: anything but `xoauth2` and `oauth2_app` is a password login.
     pub fn of_stored(s: &str) -> AuthKind {
-        if s == AuthKind::XOAuth2.code() { AuthKind::XOAuth2 } else { AuthKind::Password }
+        [AuthKind::XOAuth2, AuthKind::App].into_iter().find(|k| k.code() == s).unwrap_or(AuthKind::Password)
     }
 }

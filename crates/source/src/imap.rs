@@ -277,6 +277,30 @@ impl ImapSession {
         Ok(())
     }
 
+    /// Every selectable folder, with "/" as the delimiter (at most 500).
+    pub(crate) async fn folders(&mut self) -> Result<Vec<String>, SourceError> {
+        let delimiter = self.delimiter.clone();
+        let names: Vec<_> = self
+            .session()?
+            .list(Some(""), Some("*"))
+            .await
+            .map_err(|e| imap_error("LIST", e))?
+            .try_collect()
+            .await
+            .map_err(|e| imap_error("LIST", e))?;
+        let mut out: Vec<String> = names
+            .iter()
+            .filter(|n| !n.attributes().iter().any(|a| matches!(a, async_imap::types::NameAttribute::NoSelect)))
+            .map(|n| match delimiter.as_deref() {
+                Some(d) if d != "/" => n.name().replace(d, "/"),
+                _ => n.name().to_string(),
+            })
+            .collect();
+        out.sort();
+        out.truncate(500);
+        Ok(out)
+    }
+
     /// Whether the server announced IDLE (push); without it `idle_wait` only sleeps.
     pub(crate) fn has_idle(&self) -> bool {
         self.has_idle

@@ -1,12 +1,15 @@
-//! Mailbox adapters behind one small interface: IMAP, POP3, Maildir, and an mbox file (read only, for
-//! the one-off bulk import); and the SMTP client the sent mails go through ([`smtp`]).
+//! Mailbox adapters behind one small interface: IMAP, POP3, Maildir, Microsoft Graph, and an mbox
+//! file (read only, for the one-off bulk import); and the SMTP client the sent mails go through
+//! ([`smtp`]), and the pinned HTTP client of every HTTP API ([`http`]).
 //!
 //! A [`Session`] lists the messages waiting, fetches their raw bytes, and disposes of them
 //! (move to a folder or delete) — which the importer calls only after its database commit.
 //! Keys are stable per message: `imap:{folder}:{UIDVALIDITY}:{UID}`, `pop3:{UIDL}`, `maildir:{unique}`,
-//! `mbox:{index}`.
+//! `graph:{immutable id}`, `mbox:{index}`.
 
 mod dotstuff;
+pub mod graph;
+pub mod http;
 mod imap;
 mod maildir;
 mod mbox;
@@ -15,6 +18,7 @@ pub mod smtp;
 mod stream;
 mod tls;
 
+pub use graph::{GraphOptions, GraphSession, SyncState};
 pub use imap::ImapSession;
 pub use maildir::MaildirSession;
 pub use mbox::MboxSession;
@@ -49,6 +53,7 @@ pub enum Auth {
     #[default]
     Password,
     /// SASL XOAUTH2 (Microsoft 365, Gmail) with an OAuth2 access token; `password` is unused.
+    /// Microsoft Graph sends the same access token as its bearer token.
     XOAuth2 { access_token: String },
 }
 
@@ -88,6 +93,8 @@ pub struct SourceConfig {
     pub ca_file: Option<PathBuf>,
     /// Which addresses the connection may go to.
     pub net: NetPolicy,
+    /// Microsoft Graph only: the last clean pass's sync state and the longest `Retry-After` waited.
+    pub graph: GraphOptions,
 }
 
 /// Where outgoing connections may go. Checked on the addresses a name resolves to, and the
@@ -156,6 +163,7 @@ impl std::fmt::Debug for SourceConfig {
             .field("maildir", &self.maildir)
             .field("ca_file", &self.ca_file)
             .field("net", &self.net)
+            .field("graph", &self.graph)
             .finish()
     }
 }
@@ -202,6 +210,12 @@ pub enum SourceError {
     Io(String),
     #[error("configuration error: {0}")]
     Config(String),
+    /// The server slows us down (HTTP 429/503 with a long `Retry-After`): try again later.
+    #[error("throttled: {0}")]
+    Throttled(String),
+    /// Signed in, but the account may not open this mailbox (Graph: 403, or no such mailbox).
+    #[error("access denied: {0}")]
+    Denied(String),
 }
 
 impl SourceError {
@@ -215,6 +229,7 @@ impl SourceError {
                 | SourceError::TimedOut(_)
                 | SourceError::Io(_)
                 | SourceError::Protocol(_)
+                | SourceError::Throttled(_)
         )
     }
 }
@@ -225,6 +240,7 @@ pub enum Session {
     Pop3(Pop3Session),
     Maildir(MaildirSession),
     Mbox(MboxSession),
+    Graph(GraphSession),
 }
 
 impl Session {
@@ -240,6 +256,7 @@ impl Session {
             Protocol::Pop3 => Session::Pop3(Pop3Session::connect(cfg, io_timeout).await?),
             Protocol::Maildir => Session::Maildir(MaildirSession::connect(cfg).await?),
             Protocol::Mbox => Session::Mbox(MboxSession::connect(cfg).await?),
+            Protocol::Graph => Session::Graph(GraphSession::connect(cfg, io_timeout).await?),
         })
     }
 
@@ -250,6 +267,7 @@ impl Session {
             Session::Pop3(s) => s.list().await,
             Session::Maildir(s) => s.list().await,
             Session::Mbox(s) => s.list().await,
+            Session::Graph(s) => s.list().await,
         }
     }
 
@@ -262,6 +280,7 @@ impl Session {
             Session::Pop3(s) => s.fetch(keys).await,
             Session::Maildir(s) => s.fetch(keys).await,
             Session::Mbox(s) => s.fetch(keys).await,
+            Session::Graph(s) => s.fetch(keys).await,
         }
     }
 
@@ -274,6 +293,26 @@ impl Session {
             Session::Pop3(s) => s.dispose(keys).await,
             Session::Maildir(s) => s.dispose(keys).await,
             Session::Mbox(_) => Ok(()),
+            Session::Graph(s) => s.dispose(keys).await,
+        }
+    }
+
+    /// What this session hands to the next pass of the mailbox (Graph: its [`SyncState`] as JSON;
+    /// others None). Store it only after a clean pass, so a failed one is repeated from the old state.
+    pub fn sync_state(&self) -> Option<String> {
+        match self {
+            Session::Graph(s) => Some(s.sync_state()),
+            _ => None,
+        }
+    }
+
+    /// The mailbox's folders as paths with "/" (for the form's folder picker): Graph and IMAP;
+    /// the other sources have none to choose.
+    pub async fn folders(&mut self) -> Result<Vec<String>, SourceError> {
+        match self {
+            Session::Graph(s) => s.folders().await,
+            Session::Imap(s) => s.folders().await,
+            Session::Pop3(_) | Session::Maildir(_) | Session::Mbox(_) => Ok(Vec::new()),
         }
     }
 
@@ -289,7 +328,7 @@ impl Session {
     pub async fn idle_wait(&mut self, timeout: Duration) -> Result<bool, SourceError> {
         match self {
             Session::Imap(s) => s.idle_wait(timeout).await,
-            Session::Pop3(_) | Session::Maildir(_) | Session::Mbox(_) => {
+            Session::Pop3(_) | Session::Maildir(_) | Session::Mbox(_) | Session::Graph(_) => {
                 Err(SourceError::Config("waiting for new mail (IDLE) needs IMAP".into()))
             }
         }
@@ -300,9 +339,17 @@ impl Session {
         match self {
             Session::Imap(s) => s.close().await,
             Session::Pop3(s) => s.close().await,
-            Session::Maildir(_) | Session::Mbox(_) => Ok(()),
+            Session::Maildir(_) | Session::Mbox(_) | Session::Graph(_) => Ok(()),
         }
     }
+}
+
+/// Connects, lists the mailbox's folders and disconnects — for the form's folder picker.
+pub async fn list_folders(cfg: &SourceConfig) -> Result<Vec<String>, SourceError> {
+    let mut session = Session::connect(cfg).await?;
+    let folders = session.folders().await?;
+    session.close().await?;
+    Ok(folders)
 }
 
 /// Connects, counts the waiting messages and disconnects — for the "test connection" button.

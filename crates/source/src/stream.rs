@@ -160,15 +160,15 @@ impl AsyncWrite for Timed {
     }
 }
 
-/// Opens the TCP connection to an address `host` resolves to that `net` allows (resolved once:
-/// the check and the connection see the same addresses). Failures are classified: not found,
-/// refused, no answer, blocked by the policy.
-pub(crate) async fn connect_tcp(
+/// The addresses `host` resolves to, all allowed by `net` (a name with any internal address is
+/// refused as a whole: it could point anywhere next time). Resolved once, so the check and the
+/// connection see the same addresses.
+pub(crate) async fn resolve_checked(
     host: &str,
     port: u16,
     limit: Duration,
     net: crate::NetPolicy,
-) -> Result<TcpStream, SourceError> {
+) -> Result<Vec<std::net::SocketAddr>, SourceError> {
     let at = format!("{host}:{port}");
     let addrs: Vec<std::net::SocketAddr> =
         match tokio::time::timeout(limit, tokio::net::lookup_host((host, port))).await {
@@ -181,10 +181,23 @@ pub(crate) async fn connect_tcp(
     if addrs.is_empty() {
         return Err(SourceError::NotFound(format!("{at}: no address")));
     }
-    // A name with any internal address is refused as a whole: it could point anywhere next time.
     if let Some(bad) = addrs.iter().find(|a| !net.allows(a.ip())) {
         return Err(SourceError::Blocked(format!("{at} resolves to {}", bad.ip())));
     }
+    Ok(addrs)
+}
+
+/// Opens the TCP connection to an address `host` resolves to that `net` allows (resolved once:
+/// the check and the connection see the same addresses). Failures are classified: not found,
+/// refused, no answer, blocked by the policy.
+pub(crate) async fn connect_tcp(
+    host: &str,
+    port: u16,
+    limit: Duration,
+    net: crate::NetPolicy,
+) -> Result<TcpStream, SourceError> {
+    let at = format!("{host}:{port}");
+    let addrs = resolve_checked(host, port, limit, net).await?;
     let mut last = SourceError::NotFound(format!("{at}: no address"));
     for addr in addrs {
         match tokio::time::timeout(limit, TcpStream::connect(addr)).await {

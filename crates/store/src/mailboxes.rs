@@ -254,6 +254,15 @@ impl Store {
             let entry = postkorb_core::AuditEntry::MailboxEndpoint { mailbox: m.name.clone(), changes, dropped };
             self.audit_entry(now_ms, actor, &entry).await?;
         }
+        if before.as_ref().is_some_and(|b| b.endpoint() != saved.endpoint() || b.folder != saved.folder) {
+            // Another server, account or folder: a Graph mailbox lists afresh and subscribes anew.
+            for sql in [
+                "DELETE FROM source_state WHERE mailbox_id = $1",
+                "DELETE FROM graph_subscriptions WHERE mailbox_id = $1",
+            ] {
+                sqlx::query(sql).bind(saved.id).execute(&self.pool).await?;
+            }
+        }
         if before.is_some_and(|b| b.import_since_ms != m.import_since_ms) {
             // A new cut-off: what was left on the server is judged again on the next pass.
             sqlx::query("DELETE FROM ledger WHERE mailbox_id = $1 AND outcome = 'ignored'")
@@ -304,8 +313,12 @@ impl Store {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        for sql in ["DELETE FROM mailbox_leases WHERE mailbox_id = $1", "DELETE FROM dns_retries WHERE mailbox_id = $1"]
-        {
+        for sql in [
+            "DELETE FROM mailbox_leases WHERE mailbox_id = $1",
+            "DELETE FROM dns_retries WHERE mailbox_id = $1",
+            "DELETE FROM source_state WHERE mailbox_id = $1",
+            "DELETE FROM graph_subscriptions WHERE mailbox_id = $1",
+        ] {
             sqlx::query(sql).bind(id).execute(&mut *tx).await?;
         }
         sqlx::query("DELETE FROM oauth_pending WHERE mailbox = $1").bind(name).execute(&mut *tx).await?;

@@ -85,8 +85,10 @@ impl Store {
         drop_tokens: bool,
         drop_client_secret: bool,
     ) -> Result<()> {
-        if !matches!(auth, "" | "password" | "xoauth2") {
-            return Err(StoreError::Invalid(format!("unknown login method {auth:?}: use password or xoauth2")));
+        if !matches!(auth, "" | "password" | "xoauth2" | "oauth2_app") {
+            return Err(StoreError::Invalid(format!(
+                "unknown login method {auth:?}: use password, xoauth2 or oauth2_app"
+            )));
         }
         sqlx::query(
             "UPDATE mailboxes SET auth = COALESCE($1, auth), oauth_provider = COALESCE($2, oauth_provider),
@@ -120,6 +122,16 @@ impl Store {
     /// Stores the result of a refresh in one statement: the new access token, its expiry and — if
     /// the server rotated it — the new refresh token. Not a settings change (`updated_ms` stays), so a
     /// running import loop is not interrupted.
+    /// The server refused the stored access token before its expiry (revoked, or its signing keys
+    /// rolled over): marks it expired, so the next pass gets a new one first.
+    pub async fn oauth_access_refused(&self, mailbox_id: i64) -> Result<()> {
+        sqlx::query("UPDATE mailboxes SET oauth_expires_ms = 0 WHERE id = $1 AND oauth_access IS NOT NULL")
+            .bind(mailbox_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn store_oauth_tokens(&self, mailbox_id: i64, t: &OAuthTokens, now_ms: i64) -> Result<()> {
         let rotated_ms = t.refresh.as_ref().map(|_| now_ms);
         let done = sqlx::query(

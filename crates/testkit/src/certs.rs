@@ -70,6 +70,35 @@ pub fn generate(dir: &Path) -> TlsFiles {
     files
 }
 
+/// An application's certificate credential (Microsoft Entra „Zertifikate“): what Postkorb is given
+/// (`pem`: the PKCS#8 private key and the certificate) and what the token endpoint knows of it.
+#[derive(Clone, Debug)]
+pub struct AppCertificate {
+    pub pem: String,
+    /// The certificate, DER (the token endpoint's `x5t` is its SHA-1).
+    pub cert_der: Vec<u8>,
+    /// The RSA public key, PKCS#1 DER (what the signature is checked with).
+    pub public_key_der: Vec<u8>,
+}
+
+/// A fresh RSA 2048 key and self-signed certificate in `dir` (valid for two days).
+pub fn app_certificate(dir: &Path) -> AppCertificate {
+    std::fs::create_dir_all(dir).expect("create cert dir");
+    let (key, cert, cert_der, public) =
+        (dir.join("app.key"), dir.join("app.pem"), dir.join("app.der"), dir.join("app-pub.der"));
+    let rsa = ["-newkey", "rsa:2048", "-nodes", "-subj", "/CN=postkorb-app"];
+    openssl(dir, &[&["req", "-x509", "-days", "2"], &rsa], &[("-keyout", &key), ("-out", &cert)]);
+    openssl(dir, &[&["x509", "-outform", "DER"]], &[("-in", &cert), ("-out", &cert_der)]);
+    openssl(dir, &[&["rsa", "-RSAPublicKey_out", "-outform", "DER"]], &[("-in", &key), ("-out", &public)]);
+    let read = |path: &PathBuf| std::fs::read(path).expect("read openssl output");
+    let pem = format!(
+        "{}{}",
+        String::from_utf8(read(&key)).expect("PEM is ASCII"),
+        String::from_utf8(read(&cert)).expect("PEM is ASCII")
+    );
+    AppCertificate { pem, cert_der: read(&cert_der), public_key_der: read(&public) }
+}
+
 fn p(path: &Path) -> &str {
     path.to_str().expect("temp paths are UTF-8")
 }

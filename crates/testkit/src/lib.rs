@@ -1,7 +1,7 @@
 //! Test harness for Postkorb's integration tests: the servers they talk to, never Postkorb's own
 //! code (so the crates under test can dev-depend on it without a cycle). A private Dovecot on free
 //! loopback ports (optionally with TLS from a throw-away CA), a local OAuth2 token/introspection
-//! server for XOAUTH2, a tiny blocking IMAP client to prepare and inspect mailboxes, a TCP proxy that
+//! server for XOAUTH2, a local Microsoft Graph mail server (`GraphServer`), a tiny blocking IMAP client to prepare and inspect mailboxes, a TCP proxy that
 //! can cut connections mid-stream, a private Postfix delivering into that Dovecot (`Postfix`, for
 //! the sending tests), a recording listener that plays the attacker's host, and a fresh
 //! database on the test PostgreSQL (`postgres`, the one place that knows the CI rule for it).
@@ -9,6 +9,8 @@
 pub mod certs;
 mod config;
 mod dovecot;
+mod graph;
+mod http;
 mod imap_client;
 mod oauth;
 mod postfix;
@@ -17,6 +19,7 @@ mod proxy;
 mod recorder;
 
 pub use dovecot::{Dovecot, Options};
+pub use graph::GraphServer;
 pub use imap_client::ImapClient;
 pub use oauth::OAuthServer;
 pub use postfix::{Postfix, SmtpPorts};

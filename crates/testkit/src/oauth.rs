@@ -27,6 +27,10 @@ struct State {
     /// device code → user once "approved"
     device: HashMap<String, String>,
     requests: Vec<String>,
+    /// Applications allowed the client credentials grant: client ID → secret.
+    apps: HashMap<String, String>,
+    /// Applications with a certificate credential: client ID → (x5t, RSA public key, PKCS#1 DER).
+    app_certs: HashMap<String, (String, Vec<u8>)>,
 }
 
 /// The running mock; it serves until the test process ends.
@@ -89,6 +93,32 @@ impl OAuthServer {
         let access = new_access(&mut st, user);
         let refresh = new_refresh(&mut st, user);
         (access, refresh)
+    }
+
+    /// Who an access token stands for: the user's address, or `app:{client_id}` for a token of
+    /// the client credentials grant; None once revoked or expired. The Graph double asks this.
+    pub fn principal_of(&self, access_token: &str) -> Option<String> {
+        self.lock().access.get(access_token).cloned()
+    }
+
+    /// Allows the client credentials grant (application access) for `client_id` with `secret`.
+    pub fn register_app(&self, client_id: &str, secret: &str) {
+        self.lock().apps.insert(client_id.into(), secret.into());
+    }
+
+    /// Allows the client credentials grant for `client_id` with a client assertion (RFC 7523) signed
+    /// by the key of `cert` — Microsoft's certificate credential: header `x5t` = the certificate's
+    /// SHA-1, `aud` = this token URL, `iss` = `sub` = the client ID, RS256.
+    pub fn register_app_certificate(&self, client_id: &str, cert: &crate::certs::AppCertificate) {
+        use base64::Engine;
+        let sha1 = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &cert.cert_der);
+        let x5t = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha1.as_ref());
+        self.lock().app_certs.insert(client_id.into(), (x5t, cert.public_key_der.clone()));
+    }
+
+    /// Lets an access token expire (as `revoke`: it is no longer accepted anywhere).
+    pub fn expire(&self, access_token: &str) {
+        self.revoke(access_token);
     }
 
     /// Revokes an access token (it no longer passes introspection).
@@ -239,6 +269,31 @@ impl OAuthServer {
                 let refresh = new_refresh(&mut st, &user);
                 (200, token_json(&access, Some(&refresh)))
             }
+            // Application access: the secret in the body (or Basic auth is not offered); no refresh token.
+            Some("client_credentials") => {
+                let id = form.get("client_id").cloned().unwrap_or_default();
+                let secret = form.get("client_secret").cloned().unwrap_or_default();
+                let by_certificate = form.get("client_assertion_type").map(String::as_str)
+                    == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+                let accepted = if by_certificate {
+                    let assertion = form.get("client_assertion").cloned().unwrap_or_default();
+                    secret.is_empty()
+                        && st
+                            .app_certs
+                            .get(&id)
+                            .is_some_and(|(x5t, key)| assertion_ok(&assertion, &id, x5t, key, &self.token_url()))
+                } else {
+                    !secret.is_empty() && st.apps.get(&id).is_some_and(|s| *s == secret)
+                };
+                if !accepted {
+                    return (
+                        401,
+                        r#"{"error":"invalid_client","error_description":"unknown client or wrong secret"}"#.into(),
+                    );
+                }
+                let access = new_access(&mut st, &format!("app:{id}"));
+                (200, token_json(&access, None))
+            }
             other => (400, format!(r#"{{"error":"unsupported_grant_type","error_description":"{other:?}"}}"#)),
         }
     }
@@ -252,6 +307,31 @@ impl OAuthServer {
             ),
         )
     }
+}
+
+/// Whether `jwt` is a client assertion for `client_id` at `token_url`, signed (RS256) by `key` of
+/// the certificate `x5t`, not expired (by this machine's clock).
+fn assertion_ok(jwt: &str, client_id: &str, x5t: &str, key: &[u8], token_url: &str) -> bool {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let [header, payload, signature] = parts.as_slice() else { return false };
+    let json = |part: &str| -> Option<serde_json::Value> { serde_json::from_slice(&b64.decode(part).ok()?).ok() };
+    let (Some(h), Some(p), Ok(sig)) = (json(header), json(payload), b64.decode(signature)) else { return false };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let text = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
+    let claims_ok = text(&h, "alg") == "RS256"
+        && text(&h, "x5t") == x5t
+        && text(&p, "aud") == token_url
+        && text(&p, "iss") == client_id
+        && text(&p, "sub") == client_id
+        && !text(&p, "jti").is_empty()
+        && p.get("exp").and_then(|e| e.as_i64()).is_some_and(|e| e > now);
+    let signed = format!("{header}.{payload}");
+    claims_ok
+        && ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, key)
+            .verify(signed.as_bytes(), &sig)
+            .is_ok()
 }
 
 fn token_json(access: &str, refresh: Option<&str>) -> String {

@@ -90,7 +90,13 @@ const ENGLISH: &[&str] = &[
 
 /// What an administrator must type as it is: setting names of the configuration file and commands.
 /// Add to this list only such words, never a sentence.
-const ALLOWED_VERBATIM: &[&str] = &["allow_private_hosts", "maildir_root", "postkorb mailbox set --protocol maildir"];
+const ALLOWED_VERBATIM: &[&str] = &[
+    "allow_private_hosts",
+    "maildir_root",
+    "postkorb mailbox set --protocol maildir",
+    "postkorb mailbox oauth",
+    "offline_access",
+];
 
 /// Removes `<tag …>…</tag>` blocks whose opening tag starts with `open` (case-insensitive).
 fn without_blocks(html: &str, open: &str, close: &str) -> String {
@@ -282,6 +288,8 @@ mod tests {
             (Field::Disposal, Problem::UnknownDisposal("burn".into())),
             (Field::Host, Problem::HostMissing),
             (Field::Host, Problem::HostHasSpace),
+            (Field::Host, Problem::GraphHost),
+            (Field::Username, Problem::GraphAddress),
             (Field::Port, Problem::PortInvalid),
             (Field::Username, Problem::UsernameMissing),
             (Field::Password, Problem::PasswordMissing),

@@ -16,6 +16,7 @@ mod csv;
 mod error;
 #[cfg(test)]
 mod german;
+pub mod graph_notify;
 mod live;
 mod mailbox_health;
 pub mod notify_mail;
@@ -51,6 +52,12 @@ pub trait Hooks: Send + Sync + 'static {
     /// „Probelauf“ with the settings as typed, not saved: what would become of the mails waiting,
     /// in German lines; nothing is stored, moved or deleted.
     fn dry_run(&self, trial: Trial) -> BoxFuture<'_, Result<Vec<String>, ProblemReport>>;
+    /// „Ordner anzeigen“ with the settings as typed, not saved: the mailbox's folders as paths with
+    /// "/" (Graph and IMAP; empty for the others). Stores nothing.
+    fn folders(&self, trial: Trial) -> BoxFuture<'_, Result<Vec<String>, ProblemReport>>;
+    /// „Anwendung verbinden“ (Microsoft Graph, application access): one client credentials grant
+    /// with the form's client ID and secret; stores them and the token. A German error otherwise.
+    fn oauth_app(&self, mailbox: String, request: OAuthRequest, employee_id: i64) -> BoxFuture<'_, Result<(), String>>;
     /// „Konto verbinden“ (OAuth2, authorization code with PKCE): remembers the flow and returns the
     /// provider's address to send the browser to.
     fn oauth_start(
@@ -94,7 +101,7 @@ pub struct Trial {
 }
 
 /// What the mailbox form sends to connect an OAuth2 account.
-#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[derive(Clone, Default, serde::Deserialize)]
 pub struct OAuthRequest {
     /// microsoft | google | custom
     pub provider: String,
@@ -103,12 +110,31 @@ pub struct OAuthRequest {
     pub tenant: String,
     #[serde(default)]
     pub client_secret: String,
+    /// Application access only, instead of the secret: the RSA private key and the certificate
+    /// uploaded to the app registration, in PEM.
+    #[serde(default)]
+    pub client_certificate: String,
     /// custom only
     #[serde(default)]
     pub token_url: String,
     /// custom only
     #[serde(default)]
     pub auth_url: String,
+}
+
+/// Never the secret or the private key.
+impl std::fmt::Debug for OAuthRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthRequest")
+            .field("provider", &self.provider)
+            .field("client_id", &self.client_id)
+            .field("tenant", &self.tenant)
+            .field("client_secret", &"<redacted>")
+            .field("client_certificate", &"<redacted>")
+            .field("token_url", &self.token_url)
+            .field("auth_url", &self.auth_url)
+            .finish()
+    }
 }
 
 #[derive(Clone)]
@@ -143,6 +169,7 @@ pub fn router(state: WebState) -> Router {
     Router::new()
         .merge(pages::routes().layer(axum::middleware::from_fn_with_state(state.clone(), error::with_menu)))
         .nest("/api/v1", api::routes())
+        .route(graph_notify::PATH, axum::routing::post(graph_notify::receive))
         .layer(tower_http::csrf::CsrfLayer::new())
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,

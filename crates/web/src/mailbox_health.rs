@@ -63,11 +63,12 @@ impl MailboxHealth {
         Ok(out)
     }
 
-    /// „IMAP“, „POP3“, „Maildir“.
+    /// „IMAP“, „POP3“, „Maildir“, „Microsoft 365 (Graph)“.
     pub fn protocol_label(&self) -> &'static str {
         match self.protocol.as_str() {
             "pop3" => "POP3",
             "maildir" => "Maildir",
+            "graph" => "Microsoft 365 (Graph)",
             _ => "IMAP",
         }
     }

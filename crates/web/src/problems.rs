@@ -35,10 +35,16 @@ pub enum MailboxProblem {
     Settings,
     /// Something on our side (database, disk).
     Internal,
+    /// Microsoft 365 slows the fetching down (too many requests); it is tried again later.
+    Throttled,
+    /// Signed in, but the account may not open the mailbox (Graph permissions, shared mailbox).
+    Denied,
+    /// An OAuth2 mailbox (Microsoft 365 through Graph) that nobody connected yet.
+    NotConnected,
 }
 
 impl MailboxProblem {
-    pub const ALL: [MailboxProblem; 15] = [
+    pub const ALL: [MailboxProblem; 18] = [
         MailboxProblem::NotFound,
         MailboxProblem::Refused,
         MailboxProblem::TimedOut,
@@ -54,6 +60,9 @@ impl MailboxProblem {
         MailboxProblem::SecretNotBound,
         MailboxProblem::Settings,
         MailboxProblem::Internal,
+        MailboxProblem::Throttled,
+        MailboxProblem::Denied,
+        MailboxProblem::NotConnected,
     ];
 
     pub fn german(self) -> &'static str {
@@ -97,6 +106,19 @@ impl MailboxProblem {
                 "Postkorb konnte den Test nicht ausführen (Datenbank oder Speicher). Details stehen im Protokoll \
                  des Servers."
             }
+            MailboxProblem::Throttled => {
+                "Microsoft 365 bremst den Abruf gerade (zu viele Anfragen). Postkorb versucht es später von selbst \
+                 wieder; die anderen Postfächer laufen weiter."
+            }
+            MailboxProblem::Denied => {
+                "Microsoft 365 verweigert den Zugriff auf dieses Postfach: Das angemeldete Konto oder die App hat \
+                 nicht die nötige Berechtigung (Mail.ReadWrite, bei freigegebenen Postfächern \
+                 Mail.ReadWrite.Shared), das Postfach ist nicht freigegeben, oder die Adresse stimmt nicht."
+            }
+            MailboxProblem::NotConnected => {
+                "Das Postfach ist noch nicht verbunden: Bitte unten „Konto verbinden“ (oder bei Microsoft 365 über \
+                 Graph „Anwendung verbinden“)."
+            }
         }
     }
 }
@@ -120,6 +142,9 @@ impl MailboxProblem {
             MailboxProblem::SecretNotBound => "secret_not_bound",
             MailboxProblem::Settings => "settings",
             MailboxProblem::Internal => "internal",
+            MailboxProblem::Throttled => "throttled",
+            MailboxProblem::Denied => "denied",
+            MailboxProblem::NotConnected => "not_connected",
         }
     }
 
@@ -144,7 +169,7 @@ impl MailboxProblem {
     /// (`mailboxes.last_error`: the English text of the error and its causes, `a: b: c`): the first
     /// part that starts with a known error's words decides; what follows may be the server's.
     pub fn of_recorded(text: &str) -> MailboxProblem {
-        const KNOWN: [(&str, MailboxProblem); 14] = [
+        const KNOWN: [(&str, MailboxProblem); 18] = [
             ("server not found", MailboxProblem::NotFound),
             ("connection refused", MailboxProblem::Refused),
             ("no answer", MailboxProblem::TimedOut),
@@ -152,6 +177,10 @@ impl MailboxProblem {
             ("server not reachable", MailboxProblem::Rejected),
             ("TLS failed", MailboxProblem::Tls),
             ("login failed: XOAUTH2", MailboxProblem::OAuthRejected),
+            ("login failed: access token refused", MailboxProblem::OAuthRejected),
+            ("throttled", MailboxProblem::Throttled),
+            ("access denied", MailboxProblem::Denied),
+            ("not connected", MailboxProblem::NotConnected),
             ("login failed", MailboxProblem::Login),
             ("folder missing", MailboxProblem::FolderMissing),
             ("protocol error", MailboxProblem::Protocol),

@@ -449,7 +449,8 @@ pub enum MailboxCmd {
 pub struct MailboxArgs {
     #[arg(long, default_value = "default")]
     pub name: String,
-    /// imap, pop3 or maildir
+    /// imap, pop3, maildir or graph (Microsoft 365 through Microsoft Graph: --username is the
+    /// mailbox's address, a shared mailbox too; no --host; connect it with `mailbox oauth`)
     #[arg(long)]
     pub protocol: String,
     #[arg(long, default_value = "")]
@@ -535,8 +536,14 @@ pub struct OAuthArgs {
     /// Read a client secret from standard input (Google's desktop/TV clients have one).
     #[arg(long)]
     pub client_secret_stdin: bool,
-    /// device (default; Microsoft — Google does not allow mail access by device code) or browser
-    /// (authorization code with PKCE: open the URL, then paste the address you were sent back to).
+    /// --flow app: a PEM file with the RSA private key and the certificate uploaded to the app
+    /// registration (a certificate credential instead of a client secret).
+    #[arg(long)]
+    pub client_certificate: Option<std::path::PathBuf>,
+    /// device (default; Microsoft — Google does not allow mail access by device code), browser
+    /// (authorization code with PKCE: open the URL, then paste the address you were sent back to),
+    /// or app (Microsoft Graph mailboxes: application access with the client secret from
+    /// --client-secret-stdin; no user signs in).
     #[arg(long, default_value = "device")]
     pub flow: String,
     /// Where the provider sends the browser back (must be registered with the client).

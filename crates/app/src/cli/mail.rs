@@ -346,6 +346,7 @@ pub async fn import(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<()> {
         maildir: Some(path.clone()),
         ca_file: None,
         net: ctx.settings.net(),
+        graph: Default::default(),
     };
     let report = importer::run_once(&ctx.store, &mailbox, &cfg, ctx.settings.batch_size, &ctx.clock)
         .await

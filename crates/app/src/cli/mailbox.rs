@@ -112,9 +112,10 @@ async fn set_mailbox(ctx: &Ctx, a: MailboxArgs) -> anyhow::Result<()> {
         let lines: Vec<String> = errors.iter().map(|e| e.english()).collect();
         anyhow::anyhow!("{}", lines.join("\n"))
     })?;
-    let is_maildir = s.protocol == Protocol::Maildir;
+    // Maildir has no login; Microsoft Graph logs in with OAuth2 only (`mailbox oauth`).
+    let no_password = matches!(s.protocol, Protocol::Maildir | Protocol::Graph);
     let new_password =
-        if is_maildir || a.keep_password { None } else { Some(read_secret("Mailbox password: ", a.password_stdin)?) };
+        if no_password || a.keep_password { None } else { Some(read_secret("Mailbox password: ", a.password_stdin)?) };
     // A new password means password login; --keep-password keeps the login method (e.g. OAuth2).
     let auth = if new_password.is_some() { AuthKind::Password.code().to_string() } else { String::new() };
     let policy = Policy::from(s.verify.clone());

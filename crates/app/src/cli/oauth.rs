@@ -1,16 +1,24 @@
-//! `postkorb mailbox oauth`: connects a mailbox's account by device code or in a browser, and
-//! says what it got.
+//! `postkorb mailbox oauth`: connects a mailbox's account by device code or in a browser, or a
+//! Microsoft Graph mailbox for application access (`--flow app`), and says what it got.
 
 use anyhow::{Context, bail};
 
 use crate::service::oauth::{
-    Connect, code_from_redirect, connect_device, finish_auth_code, start_auth_code, token_status,
+    Connect, code_from_redirect, connect_app, connect_device, finish_auth_code, start_auth_code, token_status,
 };
 
 /// `postkorb mailbox oauth`: connects the account and stores the tokens.
 pub async fn cli(ctx: &crate::Ctx, a: crate::cli::OAuthArgs) -> anyhow::Result<()> {
-    let client_secret =
-        if a.client_secret_stdin { Some(crate::cli::read_secret("Client secret: ", true)?) } else { None };
+    let client_secret = match (&a.client_certificate, a.client_secret_stdin) {
+        (Some(_), true) => bail!("give either --client-secret-stdin or --client-certificate, not both"),
+        (Some(path), false) => Some(
+            std::fs::read_to_string(path).with_context(|| format!("cannot read the certificate {}", path.display()))?,
+        ),
+        (None, true) => Some(crate::cli::read_secret("Client secret: ", true)?),
+        (None, false) => None,
+    };
+    let stored = ctx.store.mailbox(&a.name).await?;
+    let graph = stored.protocol == postkorb_source::Protocol::Graph.code();
     let c = Connect {
         provider: a.provider.clone(),
         client_id: a.client_id.clone(),
@@ -20,6 +28,7 @@ pub async fn cli(ctx: &crate::Ctx, a: crate::cli::OAuthArgs) -> anyhow::Result<(
         device_url: a.device_url.clone(),
         auth_url: None,
         net: ctx.settings.net(),
+        graph,
     };
     let m = match a.flow.as_str() {
         "device" => {
@@ -66,11 +75,25 @@ pub async fn cli(ctx: &crate::Ctx, a: crate::cli::OAuthArgs) -> anyhow::Result<(
             )
             .await?
         }
-        other => bail!("unknown flow {other:?}: use device or browser"),
+        "app" => {
+            if !graph {
+                bail!("application access (--flow app) is for Microsoft Graph mailboxes (--protocol graph)");
+            }
+            if c.client_secret.is_none() {
+                bail!("application access needs the client secret (--client-secret-stdin) or --client-certificate");
+            }
+            connect_app(&ctx.store, &ctx.key, &ctx.clock, &a.name, &c, "cli").await?
+        }
+        other => bail!("unknown flow {other:?}: use device, browser or app"),
     };
     let entry = postkorb_core::AuditEntry::MailboxOauth { mailbox: m.name.clone(), provider: a.provider.clone() };
     ctx.store.audit_entry(ctx.clock.now_ms(), "cli", &entry).await?;
-    println!("connected: mailbox {} now logs in with OAuth2 (XOAUTH2)", m.name);
+    let how = match (graph, a.flow.as_str()) {
+        (true, "app") => "Microsoft Graph with the application's own token (application access)",
+        (true, _) => "Microsoft Graph with OAuth2 (delegated)",
+        _ => "OAuth2 (XOAUTH2)",
+    };
+    println!("connected: mailbox {} now logs in to {how}", m.name);
     if let Some(line) = token_status(&m, ctx.clock.now_ms()) {
         println!("{line}");
     }

@@ -58,6 +58,78 @@ impl Hooks for AppHooks {
         })
     }
 
+    fn folders(&self, trial: Trial) -> BoxFuture<'_, Result<Vec<String>, ProblemReport>> {
+        Box::pin(async move {
+            let m = self.trial(trial).await?;
+            let run = async {
+                let cfg = self.trial_config(&m).await?;
+                Ok(postkorb_source::list_folders(&cfg).await?)
+            };
+            run.await.map_err(|e: anyhow::Error| problem(&m, &e))
+        })
+    }
+
+    fn oauth_app(
+        &self,
+        mailbox: String,
+        r: postkorb_web::OAuthRequest,
+        employee_id: i64,
+    ) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let stored = self
+                .ctx
+                .store
+                .mailbox(&mailbox)
+                .await
+                .map_err(|_| "Bitte speichern Sie zuerst die Einstellungen des Postfachs.".to_string())?;
+            if stored.protocol != postkorb_source::Protocol::Graph.code() {
+                return Err("Anwendungszugriff gibt es nur für „Microsoft 365 (Graph)“.".into());
+            }
+            let some = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+            let (secret, certificate) = (some(&r.client_secret), some(&r.client_certificate));
+            if secret.is_some() && certificate.is_some() {
+                return Err("Bitte geben Sie entweder den geheimen Clientschlüssel oder das Zertifikat an, \
+                            nicht beides."
+                    .into());
+            }
+            let c = crate::service::oauth::Connect {
+                provider: r.provider.trim().to_string(),
+                client_id: r.client_id.trim().to_string(),
+                client_secret: secret.or(certificate),
+                tenant: some(&r.tenant),
+                token_url: some(&r.token_url),
+                device_url: None,
+                auth_url: None,
+                net: self.ctx.settings.net(),
+                graph: true,
+            };
+            if c.client_id.is_empty() || c.client_secret.is_none() {
+                return Err(
+                    "Bitte geben Sie die Client-ID und den geheimen Clientschlüssel (oder das Zertifikat) der \
+                            App an."
+                        .into(),
+                );
+            }
+            if c.provider == "microsoft" && c.tenant.is_none() {
+                return Err("Bitte geben Sie den Mandanten an (Mandanten-ID oder Domain, z. B.                             ihr-buero.onmicrosoft.com): Anwendungszugriff gilt für einen Mandanten."
+                    .into());
+            }
+            let employee =
+                self.ctx.store.employee(postkorb_core::EmployeeId(employee_id)).await.map_err(|e| e.to_string())?;
+            let actor = employee.username.clone().unwrap_or_else(|| employee.name.clone());
+            let clock = &self.ctx.clock;
+            crate::service::oauth::connect_app(&self.ctx.store, &self.ctx.key, clock, &mailbox, &c, &actor)
+                .await
+                .map_err(|e| {
+                    tracing::warn!(mailbox = %mailbox, error = %format!("{e:#}"), "application access not connected");
+                    crate::service::oauth::german_failure(&e)
+                })?;
+            let entry = postkorb_core::AuditEntry::MailboxOauth { mailbox: mailbox.clone(), provider: c.provider };
+            self.ctx.store.audit_entry(clock.now_ms(), &actor, &entry).await.map_err(|e| e.to_string())?;
+            Ok(())
+        })
+    }
+
     fn dry_run(&self, trial: Trial) -> BoxFuture<'_, Result<Vec<String>, ProblemReport>> {
         Box::pin(async move {
             let m = self.trial(trial).await?;
@@ -77,13 +149,15 @@ impl Hooks for AppHooks {
     ) -> BoxFuture<'_, Result<String, String>> {
         Box::pin(async move {
             let german = |e: anyhow::Error| format!("Konto kann nicht verbunden werden: {e:#}");
-            self.ctx
+            let stored = self
+                .ctx
                 .store
                 .mailbox(&mailbox)
                 .await
                 .map_err(|_| "Bitte speichern Sie zuerst die Einstellungen des Postfachs.".to_string())?;
             let some = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
             let pending = Pending {
+                graph: stored.protocol == postkorb_source::Protocol::Graph.code(),
                 provider: r.provider.trim().to_string(),
                 client_id: r.client_id.trim().to_string(),
                 client_secret: some(&r.client_secret),
@@ -207,7 +281,7 @@ impl AppHooks {
     /// stored token does not open for it and the trial says so.
     async fn trial_config(&self, m: &MailboxRecord) -> anyhow::Result<postkorb_source::SourceConfig> {
         let net = self.ctx.settings.net();
-        if postkorb_core::mailbox::AuthKind::of_stored(&m.auth) == postkorb_core::mailbox::AuthKind::XOAuth2 {
+        if postkorb_core::mailbox::AuthKind::of_stored(&m.auth).is_oauth() {
             let stored = self.ctx.store.mailbox(&m.name).await?;
             if stored.endpoint() == m.endpoint() && stored.oauth.endpoint() == m.oauth.endpoint() {
                 let fresh = crate::service::oauth::ensure_fresh(
@@ -253,15 +327,23 @@ fn kind(e: &anyhow::Error) -> MailboxProblem {
             SourceError::Connect(_) => MailboxProblem::Rejected,
             SourceError::Tls(_) => MailboxProblem::Tls,
             SourceError::Login(d) if d.starts_with(postkorb_source::XOAUTH2_FAILED) => MailboxProblem::OAuthRejected,
+            SourceError::Login(d) if d.starts_with(postkorb_source::graph::GRAPH_TOKEN_REFUSED) => {
+                MailboxProblem::OAuthRejected
+            }
             SourceError::Login(_) => MailboxProblem::Login,
             SourceError::FolderMissing(_) => MailboxProblem::FolderMissing,
             SourceError::Protocol(_) => MailboxProblem::Protocol,
             SourceError::Io(_) => MailboxProblem::ConnectionLost,
             SourceError::Config(_) => MailboxProblem::Settings,
+            SourceError::Throttled(_) => MailboxProblem::Throttled,
+            SourceError::Denied(_) => MailboxProblem::Denied,
         };
     }
     if e.chain().any(|c| c.downcast_ref::<crate::secret::OpenError>().is_some()) {
         return MailboxProblem::SecretNotBound;
+    }
+    if e.chain().any(|c| c.downcast_ref::<crate::service::mailbox::NotConnected>().is_some()) {
+        return MailboxProblem::NotConnected;
     }
     if e.chain().any(|c| c.downcast_ref::<crate::service::oauth::TokenError>().is_some()) {
         return MailboxProblem::OAuthRefresh;
@@ -282,6 +364,9 @@ struct Pending {
     token_url: Option<String>,
     auth_url: Option<String>,
     verifier: String,
+    /// A Microsoft Graph mailbox (Graph's scopes); absent in flows started by older versions.
+    #[serde(default)]
+    graph: bool,
 }
 
 impl Pending {
@@ -295,6 +380,7 @@ impl Pending {
             device_url: None,
             auth_url: self.auth_url.clone(),
             net,
+            graph: self.graph,
         }
     }
 }

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use crate::Ctx;
 
 mod follow_ups;
+mod graph_push;
 pub mod http;
 pub mod probes;
 mod push;
@@ -52,6 +53,8 @@ pub async fn run(
     // „Wiedervorlage fällig“ events, once per date across instances.
     follow_ups::spawn(ctx.store.clone(), ctx.clock.clone(), stopping.clone());
     retention::spawn(ctx.store.clone(), ctx.clock.clone(), stopping.clone());
+    // Microsoft Graph mailboxes: change notifications when public_url can be reached.
+    graph_push::spawn(ctx.store.clone(), ctx.settings.clone(), ctx.clock.clone(), stopping.clone());
     // The outbox: webhooks (and later notifications) about what committed, at least once.
     let dispatcher = crate::service::dispatch::Dispatcher::new(crate::service::dispatch::Deps::of(ctx)?);
     let mut dispatch_stopping = stopping.clone();

@@ -112,7 +112,7 @@ async fn render_metrics(store: &Store) -> Result<String, postkorb_store::StoreEr
         imported.push((format!("{l},outcome=\"case\""), cases as f64));
         imported.push((format!("{l},outcome=\"kept\""), kept as f64));
         imported.push((format!("{l},outcome=\"duplicate\""), dups as f64));
-        if let (true, Some(e)) = (AuthKind::of_stored(&m.auth) == AuthKind::XOAuth2, m.oauth.expires_ms) {
+        if let (true, Some(e)) = (AuthKind::of_stored(&m.auth).is_oauth(), m.oauth.expires_ms) {
             token_expiry.push((l.clone(), e as f64 / 1000.0));
         }
         last_mail.push((l, store.last_import_ms(m.id).await?.unwrap_or(0) as f64 / 1000.0));

@@ -234,16 +234,26 @@ async fn watch(
 /// Sleeps `wait`, ending early when the mailbox's settings change (a fixed password, a new server).
 async fn sleep_unless_changed(store: &Store, m: &MailboxRecord, wait: Duration) {
     let deadline = tokio::time::Instant::now() + wait;
+    let since_ms = Clock::system().now_ms();
     loop {
         let now = tokio::time::Instant::now();
         if now >= deadline {
             return;
         }
         tokio::time::sleep((deadline - now).min(SETTINGS_CHECK)).await;
-        if settings_changed(store, m).await {
+        if settings_changed(store, m).await || notified(store, m, since_ms).await {
             return;
         }
     }
+}
+
+/// A Microsoft Graph mailbox: whether a change notification arrived since `since_ms`
+/// (serve/graph_push.rs subscribes, `postkorb_web::graph_notify` receives, on any instance).
+async fn notified(store: &Store, m: &MailboxRecord, since_ms: i64) -> bool {
+    if m.protocol != Protocol::Graph.code() {
+        return false;
+    }
+    matches!(store.graph_subscription(m.id).await, Ok(Some(s)) if s.notified_ms.is_some_and(|t| t >= since_ms))
 }
 
 /// True when the stored settings differ from `m` (health fields aside) or the mailbox is gone.

@@ -319,6 +319,10 @@ pub fn split_off_before_cutoff(mailbox: &MailboxRecord, items: &mut Vec<ImportIt
 /// memory stays bounded whatever the mailbox holds.
 pub const BATCH_BYTES: u64 = 8 * 1024 * 1024;
 
+/// What a mail whose size the source does not tell (Microsoft Graph's listing has none) counts as
+/// in a batch: at most eight such mails are fetched and held at once.
+pub const UNKNOWN_SIZE: u64 = 1024 * 1024;
+
 /// Splits keys into batches of at most `max_count` mails and `BATCH_BYTES` (a larger mail alone).
 pub fn batches(keys: &[String], size_of: impl Fn(&str) -> u64, max_count: usize) -> Vec<&[String]> {
     let mut out = Vec::new();
@@ -411,6 +415,13 @@ pub async fn run_once(
         }
         Err(e) => {
             store.record_fetch_error(mailbox.id, clock.now_ms(), &e.to_string()).await?;
+            // Microsoft Graph refused an access token that should still be good: get a new one
+            // before the next pass instead of failing until its stated expiry.
+            if let ImportError::Source(SourceError::Login(d)) = e
+                && d.starts_with(postkorb_source::graph::GRAPH_TOKEN_REFUSED)
+            {
+                store.oauth_access_refused(mailbox.id).await?;
+            }
         }
     }
     result.map(|mut r| {
@@ -463,7 +474,12 @@ async fn pass(
     mode: Mode,
 ) -> Result<RunReport, ImportError> {
     let dry = mode == Mode::DryRun;
-    let mut session = Session::connect(cfg).await?;
+    // A source that keeps state between passes (Graph: its delta link) gets the last clean one's.
+    let mut cfg = std::borrow::Cow::Borrowed(cfg);
+    if cfg.protocol == postkorb_source::Protocol::Graph {
+        cfg.to_mut().graph.sync_state = store.source_state(mailbox.id).await?;
+    }
+    let mut session = Session::connect(&cfg).await?;
     let envelopes = session.list().await?;
     let keys: Vec<String> = envelopes.iter().map(|e| e.key.clone()).collect();
     let known = store.known_keys(mailbox.id, &keys).await?;
@@ -482,13 +498,13 @@ async fn pass(
     }
 
     let sizes: std::collections::HashMap<&str, u64> =
-        envelopes.iter().map(|e| (e.key.as_str(), e.size.unwrap_or(0))).collect();
+        envelopes.iter().map(|e| (e.key.as_str(), e.size.unwrap_or(UNKNOWN_SIZE))).collect();
     // Mails whose sender check failed on DNS before wait for their retry time on the server.
     let dns = DnsPass::new(store.dns_retries(mailbox.id).await?, clock.now_ms());
     let (new, waiting): (Vec<String>, Vec<String>) =
         keys.iter().filter(|k| !known.contains_key(*k)).cloned().partition(|k| !dns.not_yet(k));
     report.deferred += waiting.len();
-    let batches = batches(&new, |k| sizes.get(k).copied().unwrap_or(0), batch_size);
+    let batches = batches(&new, |k| sizes.get(k).copied().unwrap_or(UNKNOWN_SIZE), batch_size);
     let employees = store.employees().await?;
     let routes = store.routes().await?;
     let policy = policy_of(mailbox);
@@ -520,9 +536,14 @@ async fn pass(
         // Nothing was stored, so nothing may be disposed of; POP3 must not QUIT (it would delete).
         return Ok(report);
     }
+    let sync_state = session.sync_state();
     session.close().await?;
     // POP3 deletes at QUIT, so the ledger learns of the disposal only after a clean close.
     store.mark_disposed(mailbox.id, &to_dispose, clock.now_ms()).await?;
+    // Only now: a pass that failed before here is repeated from the old state (nothing skipped).
+    if let Some(state) = sync_state {
+        store.save_source_state(mailbox.id, &state, clock.now_ms()).await?;
+    }
     report.disposed = to_dispose.len();
     report.orphaned_pools = store.sweep_orphan_pools(clock.now_ms()).await?.len();
     Ok(report)

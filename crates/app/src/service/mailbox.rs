@@ -34,14 +34,24 @@ pub fn with_password(mut m: MailboxRecord, key: &SecretKey, password: &str) -> a
     Ok(m)
 }
 
-/// Password, or XOAUTH2 with the stored access token (refreshed by `oauth::fresh_config`).
+/// An OAuth2 mailbox (every Microsoft Graph mailbox is one) without an access token yet.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "not connected: mailbox {0:?} has no OAuth2 token yet; connect it in the form or with \
+     `postkorb mailbox oauth --name {0}`"
+)]
+pub struct NotConnected(pub String);
+
+/// Password, or the stored OAuth2 access token (refreshed by `oauth::fresh_config`): XOAUTH2, or
+/// Microsoft Graph's bearer token, which has no password login.
 fn auth(m: &MailboxRecord, key: &SecretKey) -> anyhow::Result<Auth> {
-    if AuthKind::of_stored(&m.auth) == AuthKind::Password {
+    let graph = m.protocol == Protocol::Graph.code();
+    if AuthKind::of_stored(&m.auth) == AuthKind::Password && !graph {
         return Ok(Auth::Password);
     }
-    let access_token = open_secret(m, key, SecretColumn::OAuthAccess)?.with_context(|| {
-        format!("mailbox {:?} uses OAuth2 but has no token: run `postkorb mailbox oauth --name {}`", m.name, m.name)
-    })?;
+    let stored =
+        if AuthKind::of_stored(&m.auth).is_oauth() { open_secret(m, key, SecretColumn::OAuthAccess)? } else { None };
+    let access_token = stored.ok_or_else(|| NotConnected(m.name.clone()))?;
     Ok(Auth::XOAuth2 { access_token })
 }
 
@@ -55,7 +65,7 @@ pub fn source_config(m: &MailboxRecord, key: &SecretKey, net: NetPolicy) -> anyh
     if protocol != Protocol::Maildir && m.host.is_empty() {
         bail!("mailbox {:?} has no server set", m.name);
     }
-    let password = if AuthKind::of_stored(&m.auth) == AuthKind::XOAuth2 {
+    let password = if AuthKind::of_stored(&m.auth).is_oauth() {
         String::new()
     } else {
         open_secret(m, key, SecretColumn::Password)?.unwrap_or_default()
@@ -76,6 +86,7 @@ pub fn source_config(m: &MailboxRecord, key: &SecretKey, net: NetPolicy) -> anyh
         maildir: m.maildir_path.clone().map(Into::into),
         ca_file: m.ca_file.clone().filter(|p| !p.trim().is_empty()).map(Into::into),
         net,
+        graph: Default::default(),
     })
 }
 

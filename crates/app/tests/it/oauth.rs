@@ -176,6 +176,7 @@ async fn the_device_code_flow_connects_the_account_and_the_next_pass_fetches() {
         device_url: Some(w.oauth.device_url()),
         auth_url: None,
         net: Default::default(),
+        graph: false,
     };
     let mut shown = None;
     let m = oauth::connect_device(
@@ -223,6 +224,7 @@ async fn the_authorization_code_flow_with_pkce_stores_the_tokens() {
         device_url: None,
         auth_url: None,
         net: Default::default(),
+        graph: false,
     };
     let redirect = "http://localhost:8080/oauth/callback";
     let start = oauth::start_auth_code(&Connect { provider: "google".into(), ..connect.clone() }, redirect).unwrap();
@@ -268,6 +270,7 @@ async fn with_private_hosts_forbidden_no_token_request_reaches_an_internal_endpo
         device_url: None,
         auth_url: None,
         net: closed,
+        graph: false,
     };
     let world = &w;
     let finish = |c: Connect| async move {

@@ -114,6 +114,10 @@ pub enum Problem {
     SenderNameInvalid,
     /// A wording or period of the Eingangsbestätigung.
     Ack(crate::ack::AckProblem),
+    /// Microsoft Graph: a server other than graph.microsoft.com (over TLS) or a loopback test server.
+    GraphHost,
+    /// Microsoft Graph: the mailbox's address is not an e-mail address.
+    GraphAddress,
 }
 
 /// One error of the mailbox settings.
@@ -142,6 +146,12 @@ impl SettingsError {
             Problem::UnknownDisposal(_) => "Bitte wählen Sie „verschieben“ oder „löschen“.".into(),
             Problem::HostMissing => "Bitte geben Sie den Server an (z. B. imap.ihr-anbieter.de).".into(),
             Problem::HostHasSpace => "Der Servername darf keine Leerzeichen enthalten.".into(),
+            Problem::GraphHost => "Microsoft 365 (Graph) wird immer über graph.microsoft.com mit Verschlüsselung \
+                                   erreicht; bitte lassen Sie den Server leer."
+                .into(),
+            Problem::GraphAddress => {
+                "Bitte geben Sie die E-Mail-Adresse des Postfachs an (z. B. vorgaenge@ihr-buero.de).".into()
+            }
             Problem::PortInvalid => "Der Port muss eine Zahl zwischen 1 und 65535 sein.".into(),
             Problem::UsernameMissing => {
                 "Bitte geben Sie den Benutzernamen an – die eigene E-Mail-Adresse für Postkorb.".into()
@@ -200,11 +210,15 @@ impl SettingsError {
     pub fn english(&self) -> String {
         let flag = self.field.cli_flag();
         let text = match &self.problem {
-            Problem::UnknownProtocol(s) => format!("unknown protocol {s:?}: use imap, pop3 or maildir"),
+            Problem::UnknownProtocol(s) => format!("unknown protocol {s:?}: use imap, pop3, maildir or graph"),
             Problem::UnknownTls(s) => format!("unknown encryption {s:?}: use implicit, starttls or none"),
             Problem::UnknownDisposal(s) => format!("unknown disposal {s:?}: use move or delete"),
             Problem::HostMissing => "the server is required for imap and pop3".into(),
             Problem::HostHasSpace => "the server name must not contain spaces".into(),
+            Problem::GraphHost => {
+                "Microsoft Graph is always reached at graph.microsoft.com over TLS: leave the server empty".into()
+            }
+            Problem::GraphAddress => "the mailbox's e-mail address is required for Microsoft Graph".into(),
             Problem::PortInvalid => "the port must be a number from 1 to 65535".into(),
             Problem::UsernameMissing => "the user name (the address used only for Postkorb) is required".into(),
             Problem::PasswordMissing => "the mailbox password is required".into(),

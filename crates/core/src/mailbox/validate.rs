@@ -93,8 +93,15 @@ pub fn validate(input: &SettingsInput, paths: &dyn PathRule) -> Result<MailboxSe
         Field::Disposal,
         Disposal::from_code(input.disposal).ok_or_else(|| Problem::UnknownDisposal(input.disposal.into())),
     );
-    let server = protocol.is_some_and(|p| p != Protocol::Maildir);
+    let graph = protocol == Some(Protocol::Graph);
+    let server = protocol.is_some_and(|p| p != Protocol::Maildir && p != Protocol::Graph);
     let host = input.host.trim();
+    let (host, tls) = if graph { graph_endpoint(host, tls, &mut errors) } else { (host, tls) };
+    if graph {
+        let address = input.username.trim();
+        let plausible = address.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.'));
+        errors.check(Field::Username, if plausible { Ok(()) } else { Err(Problem::GraphAddress) });
+    }
     if server {
         errors.check(Field::Host, host_problem(host).map_or(Ok(()), Err));
         errors.check(
@@ -104,6 +111,8 @@ pub fn validate(input: &SettingsInput, paths: &dyn PathRule) -> Result<MailboxSe
         errors.check(Field::Password, if input.has_password { Ok(()) } else { Err(Problem::PasswordMissing) });
     }
     let port = match input.port.trim() {
+        // graph.microsoft.com is always port 443: a port left from other settings is not asked about.
+        _ if graph && host.eq_ignore_ascii_case("graph.microsoft.com") => Some(443),
         "" => Some(protocol.zip(tls).map_or(0, |(p, t)| p.default_port(t))),
         given => errors.check(Field::Port, given.parse::<u16>().ok().filter(|p| *p > 0).ok_or(Problem::PortInvalid)),
     };
@@ -181,6 +190,22 @@ impl Errors {
     fn take<T>(&mut self, r: Result<T, SettingsError>) -> Option<T> {
         r.map_err(|e| self.0.push(e)).ok()
     }
+}
+
+/// Microsoft Graph's server: graph.microsoft.com over TLS (also when left empty), or a loopback
+/// address (a local test server, with the encryption given); nothing else, so no mailbox's settings
+/// can send its token or requests to another host.
+fn graph_endpoint<'a>(host: &'a str, tls: Option<TlsMode>, errors: &mut Errors) -> (&'a str, Option<TlsMode>) {
+    const GRAPH_HOST: &str = "graph.microsoft.com";
+    if host.is_empty() || host.eq_ignore_ascii_case(GRAPH_HOST) {
+        return (GRAPH_HOST, Some(TlsMode::Implicit));
+    }
+    let loopback =
+        host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if !loopback || tls == Some(TlsMode::StartTls) {
+        errors.check::<()>(Field::Host, Err(Problem::GraphHost));
+    }
+    (host, tls)
 }
 
 pub(super) fn host_problem(host: &str) -> Option<Problem> {

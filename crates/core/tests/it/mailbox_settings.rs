@@ -136,7 +136,7 @@ fn every_error_has_german_words_for_the_form_and_english_ones_naming_the_argumen
 
 #[test]
 fn the_stored_words_are_read_back_and_unknown_ones_fall_back_safely() {
-    for p in [Protocol::Imap, Protocol::Pop3, Protocol::Maildir] {
+    for p in [Protocol::Imap, Protocol::Pop3, Protocol::Maildir, Protocol::Graph] {
         assert_eq!(Protocol::from_code(p.code()), Some(p));
     }
     for t in [TlsMode::Implicit, TlsMode::StartTls, TlsMode::None] {
@@ -146,5 +146,39 @@ fn the_stored_words_are_read_back_and_unknown_ones_fall_back_safely() {
     assert_eq!(Disposal::of_stored(""), Disposal::Move);
     use postkorb_core::mailbox::AuthKind;
     assert_eq!(AuthKind::of_stored("xoauth2"), AuthKind::XOAuth2);
+    assert_eq!(AuthKind::of_stored("oauth2_app"), AuthKind::App);
     assert_eq!(AuthKind::of_stored(""), AuthKind::Password);
+}
+
+#[test]
+fn a_graph_mailbox_goes_to_graph_microsoft_com_over_tls_or_a_loopback_test_server_only() {
+    let graph = SettingsInput {
+        protocol: "graph",
+        host: "",
+        tls: "none",
+        username: "vorgaenge@buero.de",
+        has_password: false,
+        disposal: "move",
+        poll_secs: "60",
+        ..Default::default()
+    };
+    let s = validate(&graph, &Paths).expect("no server, no password: the OAuth connection is separate");
+    assert_eq!((s.host.as_str(), s.port, s.tls), ("graph.microsoft.com", 443, TlsMode::Implicit));
+    let stale = validate(&SettingsInput { port: "99x", tls: "starttls", ..graph.clone() }, &Paths).unwrap();
+    assert_eq!((stale.port, stale.tls), (443, TlsMode::Implicit), "left from IMAP settings: not asked about");
+    let s = validate(&SettingsInput { host: "127.0.0.1", port: "8080", ..graph.clone() }, &Paths).unwrap();
+    assert_eq!((s.host.as_str(), s.port, s.tls), ("127.0.0.1", 8080, TlsMode::None));
+    use Field as F;
+    use Problem as P;
+    let cases: Vec<(SettingsInput, Vec<(Field, Problem)>)> = vec![
+        (SettingsInput { host: "evil.example", ..graph.clone() }, vec![(F::Host, P::GraphHost)]),
+        (SettingsInput { host: "169.254.169.254", ..graph.clone() }, vec![(F::Host, P::GraphHost)]),
+        (SettingsInput { host: "graph.microsoft.com.evil.example", ..graph.clone() }, vec![(F::Host, P::GraphHost)]),
+        (SettingsInput { host: "::1", tls: "starttls", port: "1", ..graph.clone() }, vec![(F::Host, P::GraphHost)]),
+        (SettingsInput { username: "", ..graph.clone() }, vec![(F::Username, P::GraphAddress)]),
+        (SettingsInput { username: "vorgaenge", ..graph.clone() }, vec![(F::Username, P::GraphAddress)]),
+    ];
+    for (input, expected) in cases {
+        assert_eq!(errors(input.clone()), expected, "{input:?}");
+    }
 }

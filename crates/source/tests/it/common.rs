@@ -29,6 +29,7 @@ pub fn config(protocol: Protocol, port: u16, disposal: Disposal) -> SourceConfig
         maildir: None,
         ca_file: None,
         net: postkorb_source::NetPolicy::default(),
+        graph: Default::default(),
     }
 }
 

@@ -21,4 +21,5 @@ mod retention;
 mod sealing;
 mod search;
 mod smtp;
+mod source_state;
 mod workflow;

@@ -1,8 +1,10 @@
 //! Optionen › Allgemeine Einstellungen › Register „E-Mail“: the list of every mailbox with its health
 //! (`/optionen/e-mail`), „Neues Postfach“, „Einstellungen für den E-Mail Empfang“ of one mailbox
 //! (`/optionen/e-mail/{name}`), „Deaktivieren“/„Aktivieren“ and „Löschen“.
-//! The password is write-only: it is never sent back to the browser. „Verbindung testen“ and
-//! „Probelauf“ try the settings as typed and save nothing.
+//! The password is write-only: it is never sent back to the browser. „Verbindung testen“,
+//! „Probelauf“ and „Ordner anzeigen“ (the folder picker) try the settings as typed and save nothing.
+//! „Microsoft 365 (Graph)“ is one more protocol: no server or password, the mailbox's address as
+//! user name, connected below by „Konto verbinden“ (delegated) or „Anwendung verbinden“ (pages/oauth.rs).
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -117,6 +119,8 @@ struct MailboxPage {
     tried: bool,
     /// Result lines of a „Probelauf“.
     dry_run: Vec<String>,
+    /// The mailbox's folders after „Ordner anzeigen“ (None: not asked).
+    folders: Option<Vec<String>>,
     /// How the mailbox logs in, in German (password, or OAuth2 with the token's state).
     login_method: String,
     /// „Konto verbunden“ after the provider sent the browser back.
@@ -219,7 +223,8 @@ pub struct ShowQuery {
 /// „Anmeldung: …“ for the form.
 fn login_method(m: Option<&MailboxRecord>) -> String {
     let Some(m) = m else { return "Passwort".into() };
-    if AuthKind::of_stored(&m.auth) != AuthKind::XOAuth2 {
+    let kind = AuthKind::of_stored(&m.auth);
+    if !kind.is_oauth() {
         return "Passwort".into();
     }
     let provider = match m.oauth.provider.as_deref() {
@@ -227,6 +232,9 @@ fn login_method(m: Option<&MailboxRecord>) -> String {
         Some("google") => "Google",
         _ => "OAuth2",
     };
+    if kind == AuthKind::App {
+        return format!("{provider} – Anwendungszugriff (Client-ID und geheimer Clientschlüssel)");
+    }
     match m.oauth.expires_ms {
         Some(t) => format!(
             "{provider} (OAuth2) – Zugriffstoken gültig bis {}; es wird vor jedem Abruf automatisch erneuert",
@@ -322,6 +330,7 @@ impl MailboxPage {
             test_error: None,
             tried: false,
             dry_run: Vec::new(),
+            folders: None,
             login_method: login_method(existing),
             connected: false,
             verify_modes: verify_modes(),
@@ -423,10 +432,11 @@ async fn submit(
     };
     let password = Some(f.password.clone()).filter(|p| !p.is_empty());
     match f.action.as_str() {
-        "test" | "dryrun" => {
+        "test" | "dryrun" | "folders" => {
             let typed = password.is_some();
             let trial = Trial { record, password };
             let dry = f.action == "dryrun";
+            let folders = f.action == "folders";
             let mut page =
                 MailboxPage::new(user, name, existing.as_ref(), MailboxForm { password: String::new(), ..f });
             page.tried = true;
@@ -437,7 +447,12 @@ async fn submit(
                 "Nicht gespeichert: Getestet wurden die eingegebenen Einstellungen."
             }
             .into());
-            if dry {
+            if folders {
+                match state.hooks.folders(trial).await {
+                    Ok(folders) => page.folders = Some(folders),
+                    Err(p) => page.failed("Ordner nicht abrufbar", p),
+                }
+            } else if dry {
                 match state.hooks.dry_run(trial).await {
                     Ok(lines) => page.dry_run = lines,
                     Err(p) => page.failed("Probelauf nicht möglich", p),
@@ -459,8 +474,8 @@ async fn submit(
             // OAuth tokens are dropped by the store when the endpoint changes; the account is connected again.
             let oauth_dropped = existing.as_ref().is_some_and(|m| {
                 m.endpoint() != record.endpoint()
-                    && AuthKind::of_stored(&m.auth) == AuthKind::XOAuth2
-                    && m.oauth.refresh.is_some()
+                    && AuthKind::of_stored(&m.auth).is_oauth()
+                    && (m.oauth.refresh.is_some() || m.oauth.access.is_some())
             });
             let saved = state.store.save_mailbox_by(&record, now_ms(), &user.actor()).await?;
             state.store.audit(now_ms(), &user.actor(), "save_mailbox", name).await?;
@@ -469,6 +484,9 @@ async fn submit(
                 if oauth_dropped {
                     "Gespeichert. Weil sich die Verbindung geändert hat, ist das Konto nicht mehr verbunden: Bitte \
                      „Konto verbinden“ erneut."
+                } else if saved.protocol == Protocol::Graph.code() && saved.oauth.access.is_none() {
+                    "Gespeichert. Verbinden Sie jetzt unten das Postfach: „Konto verbinden“ (Anmeldung einer Person) \
+                     oder „Anwendung verbinden“ (ohne Anmeldung einer Person)."
                 } else {
                     "Gespeichert."
                 }
@@ -589,6 +607,83 @@ pub async fn delete(
                  deaktivieren Sie es zuerst und versuchen Sie es in einer Minute erneut."
             );
             Ok((axum::http::StatusCode::CONFLICT, render_list(&state, &user, None, Some(why)).await?).into_response())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_graph_form_with_its_help_folder_list_and_application_access_is_plain_german() {
+        let nav = Nav {
+            name: "Anna Admin".into(),
+            csrf: "t0k3n".into(),
+            can_import: true,
+            can_employees: true,
+            can_privacy: true,
+            active: "optionen",
+        };
+        let mut m = MailboxRecord {
+            name: "vorgaenge".into(),
+            protocol: "graph".into(),
+            host: "graph.microsoft.com".into(),
+            port: 443,
+            tls: "implicit".into(),
+            username: "vorgaenge@buero.de".into(),
+            auth: AuthKind::App.code().into(),
+            ..Default::default()
+        };
+        m.oauth.provider = Some("microsoft".into());
+        let page = MailboxPage {
+            errors: FieldErrors::of(vec![
+                SettingsError::new(Field::Host, Problem::GraphHost),
+                SettingsError::new(Field::Username, Problem::GraphAddress),
+            ]),
+            tried: true,
+            folders: Some(vec!["Inbox".into(), "Inbox/Vorgänge".into(), "<b>Fremd</b>".into()]),
+            connected: true,
+            ..MailboxPage::new_for_test(nav, &m)
+        };
+        let html = page.render().unwrap();
+        // The Eingangsbestätigung's placeholders ({betreff}) are words to type, not Debug output.
+        let (before, rest) = html.split_once("<fieldset id=\"ack\">").unwrap();
+        let after = &rest[rest.find("</fieldset>").unwrap()..];
+        crate::german::assert_german(&format!("{before}{after}"), "Postfach „Microsoft 365 (Graph)“");
+        for id in ["graph-hinweis", "graph-berechtigungen", "app-form", "folder-list", "folder-choices", "folders"] {
+            assert!(html.contains(&format!("id=\"{id}\"")), "{id} missing");
+        }
+        assert!(html.contains("Mail.ReadWrite.Shared") && html.contains("New-ApplicationAccessPolicy"));
+        assert!(html.contains("value=\"graph\" selected"));
+        assert!(html.contains("Anwendungszugriff (Client-ID und geheimer Clientschlüssel)"), "the login method");
+        assert!(!html.contains("<b>Fremd</b>"), "a folder name from the server is escaped");
+        // An IMAP mailbox gets no application access form.
+        let imap = MailboxRecord { protocol: "imap".into(), ..m };
+        let nav = Nav { active: "optionen", ..page.nav };
+        assert!(!MailboxPage::new_for_test(nav, &imap).render().unwrap().contains("id=\"app-form\""));
+    }
+
+    impl MailboxPage {
+        /// The edit page of `m` as `nav`'s user sees it (no request needed).
+        fn new_for_test(nav: Nav, m: &MailboxRecord) -> MailboxPage {
+            MailboxPage {
+                nav,
+                name: m.name.clone(),
+                is_new: false,
+                f: form_of(m),
+                errors: FieldErrors::default(),
+                password_set: false,
+                message: None,
+                test_ok: None,
+                test_error: None,
+                tried: false,
+                dry_run: Vec::new(),
+                folders: None,
+                login_method: login_method(Some(m)),
+                connected: false,
+                verify_modes: verify_modes(),
+            }
         }
     }
 }

@@ -181,6 +181,7 @@ pub fn routes() -> Router<WebState> {
         .route("/optionen/e-mail/{name}/aktivieren", post(mailbox::enable))
         .route("/optionen/e-mail/{name}/loeschen", post(mailbox::delete))
         .route("/optionen/e-mail/{name}/oauth", post(oauth::start))
+        .route("/optionen/e-mail/{name}/anwendung", post(oauth::app))
         .route("/oauth/callback", get(oauth::callback))
         .route("/optionen/e-mail/adressen", get(routes::show).post(routes::add))
         .route(smtp::PAGE, get(smtp::show).post(smtp::save))

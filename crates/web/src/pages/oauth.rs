@@ -1,5 +1,6 @@
 //! „Konto verbinden“: the OAuth2 authorization code flow (with PKCE) for Microsoft 365 and Google
 //! mailboxes, started from the mailbox form; the provider sends the browser back to `/oauth/callback`.
+//! „Anwendung verbinden“ ([`app`]): application access to a Microsoft Graph mailbox.
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
@@ -48,6 +49,26 @@ pub async fn start(
             crate::error::askama_escape(&url)
         ))
         .into_response()),
+        Err(e) => Err(WebError::BadRequest(e)),
+    }
+}
+
+/// „Anwendung verbinden“ (Microsoft Graph, application access): no browser round trip — the
+/// client ID and secret are exchanged for a token at once, then back to the form.
+pub async fn app(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Path(mailbox): Path<String>,
+    axum::Form(f): axum::Form<ConnectForm>,
+) -> Result<Response, WebError> {
+    user.require(Permission::ManageMailImport)?;
+    user.check_csrf(&f.csrf)?;
+    if !matches!(f.request.provider.as_str(), "microsoft" | "custom") {
+        return Err(WebError::BadRequest("Anwendungszugriff gibt es nur für Microsoft 365.".into()));
+    }
+    let back = super::mailbox::page_url(&mailbox);
+    match state.hooks.oauth_app(mailbox, f.request, user.employee.id.0).await {
+        Ok(()) => Ok(axum::response::Redirect::to(&format!("{back}?verbunden=1")).into_response()),
         Err(e) => Err(WebError::BadRequest(e)),
     }
 }

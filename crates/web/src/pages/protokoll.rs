@@ -160,6 +160,10 @@ pub async fn show(
                     format!("OAuth2, Token bis {} (wird automatisch erneuert)", german_time(t))
                 }
                 (AuthKind::XOAuth2, None) => "OAuth2, noch nicht verbunden".into(),
+                (AuthKind::App, Some(t)) => {
+                    format!("Anwendungszugriff, Token bis {} (wird automatisch neu geholt)", german_time(t))
+                }
+                (AuthKind::App, None) => "Anwendungszugriff, noch nicht verbunden".into(),
                 _ => "Passwort".into(),
             },
         });

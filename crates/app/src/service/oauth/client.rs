@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use oauth2::basic::{BasicClient, BasicTokenResponse};
 use oauth2::{ClientId, ClientSecret, RequestTokenError, TokenResponse};
 use postkorb_source::NetPolicy;
@@ -12,32 +12,17 @@ use postkorb_store::{MailboxRecord, OAuthTokens, SecretColumn};
 
 use crate::secret::SecretKey;
 
-/// reqwest for requests to `url`: no redirects (a token endpoint that redirects is refused, so
-/// nobody can bounce our secrets or our requests elsewhere), rustls with ring, short timeouts, and
-/// the host resolved once here, checked against `net` and pinned, so the request goes to exactly
-/// the address that was checked.
+/// reqwest for requests to `url`: `postkorb_source::http::pinned_client` (no redirects, rustls,
+/// the host resolved once, checked against `net` and pinned), each request done within 30 s.
 pub async fn http_client(url: &str, net: NetPolicy) -> anyhow::Result<reqwest::Client> {
-    let parsed = reqwest::Url::parse(url).with_context(|| format!("not a URL: {url:?}"))?;
-    let host = parsed.host_str().context("the URL has no host")?.to_string();
-    let port = parsed.port_or_known_default().unwrap_or(443);
-    let bare = host.trim_start_matches('[').trim_end_matches(']').to_string();
-    let addrs: Vec<std::net::SocketAddr> =
-        tokio::time::timeout(Duration::from_secs(10), tokio::net::lookup_host((bare.as_str(), port)))
-            .await
-            .map_err(|_| anyhow::anyhow!("{host}: name lookup timed out"))?
-            .with_context(|| format!("{host}: name not found"))?
-            .collect();
-    if let Some(bad) = addrs.iter().find(|a| !net.allows(a.ip())) {
-        bail!("{host} resolves to {}, an internal address, and allow_private_hosts is off", bad.ip());
-    }
-    let mut builder = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30));
-    if parsed.domain().is_some() {
-        builder = builder.resolve_to_addrs(&host, &addrs);
-    }
-    builder.build().context("cannot build the HTTP client")
+    use postkorb_source::SourceError;
+    use postkorb_source::http::{HttpLimit, pinned_client};
+    pinned_client(url, net, HttpLimit::Total(Duration::from_secs(30))).await.map_err(|e| match e {
+        SourceError::Blocked(at) => {
+            anyhow::anyhow!("{at}, an internal address, and allow_private_hosts is off")
+        }
+        other => anyhow::Error::new(other),
+    })
 }
 
 /// The settings an OAuth client is built from (no endpoints typestate leaks out of here).

@@ -26,6 +26,8 @@ pub struct Connect {
     pub auth_url: Option<String>,
     /// Which addresses the token endpoint may have.
     pub net: NetPolicy,
+    /// The mailbox is read through Microsoft Graph: ask for Graph's mail scopes.
+    pub graph: bool,
 }
 
 impl Connect {
@@ -42,7 +44,10 @@ impl Connect {
             check_endpoint(url)?;
             p.auth_url = Some(url.to_string());
         }
-        Ok(p)
+        if self.graph && p.name == "google" {
+            anyhow::bail!("a Microsoft Graph mailbox connects with Microsoft (or a custom provider), not Google");
+        }
+        Ok(if self.graph { p.for_graph() } else { p })
     }
 
     pub(crate) fn spec(&self) -> ClientSpec {

@@ -1,8 +1,11 @@
 //! OAuth2 for XOAUTH2 mailboxes (Microsoft 365, Gmail), by concern: `providers` (endpoints and
 //! scopes), `client` (the HTTP client for token endpoints, token errors), `refresh` (before each
 //! pass; a rotated token is never lost), `connect` (what a flow stores), `device` (device code
-//! flow) and `pkce` (authorization code flow with PKCE).
+//! flow), `pkce` (authorization code flow with PKCE) and `app` (application access to Microsoft
+//! Graph: the client credentials grant).
 
+mod app;
+mod assertion;
 mod client;
 mod connect;
 mod device;
@@ -10,6 +13,7 @@ mod pkce;
 mod providers;
 mod refresh;
 
+pub use app::connect_app;
 pub use client::{TokenError, TokenFailure, german_failure, http_client};
 pub use connect::Connect;
 pub use device::{DevicePrompt, connect_device};

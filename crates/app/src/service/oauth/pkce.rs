@@ -93,6 +93,7 @@ mod tests {
             device_url: None,
             auth_url: None,
             net: postkorb_source::NetPolicy::default(),
+            graph: false,
         };
         let a = start_auth_code(&c, "http://localhost:8080/oauth/callback").unwrap();
         assert!(a.url.starts_with("https://accounts.google.com/o/oauth2/v2/auth?"));

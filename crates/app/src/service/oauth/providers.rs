@@ -72,12 +72,34 @@ impl Provider {
         })
     }
 
+    /// Microsoft Graph's delegated mail scopes instead of IMAP's and POP3's (Microsoft only; a
+    /// token is for one resource): the mailbox and shared mailboxes, and a refresh token.
+    pub fn for_graph(mut self) -> Provider {
+        if self.name == "microsoft" {
+            self.scopes = GRAPH_SCOPES.iter().map(|s| s.to_string()).collect();
+        }
+        self
+    }
+
+    /// What the client credentials grant asks for: Microsoft Graph's application permissions
+    /// as granted to the app (`.default`); a custom provider: nothing.
+    pub fn app_scopes(&self) -> Vec<String> {
+        if self.name == "microsoft" { vec!["https://graph.microsoft.com/.default".into()] } else { vec![] }
+    }
+
     /// The provider a stored mailbox uses.
     pub fn of(o: &OAuthFields) -> anyhow::Result<Provider> {
         let name = o.provider.as_deref().context("no OAuth provider set: run `postkorb mailbox oauth`")?;
         Provider::preset(name, o.tenant.as_deref(), o.token_url.as_deref(), None)
     }
 }
+
+/// Delegated Microsoft Graph permissions a Graph mailbox asks for.
+pub const GRAPH_SCOPES: [&str; 3] = [
+    "https://graph.microsoft.com/Mail.ReadWrite",
+    "https://graph.microsoft.com/Mail.ReadWrite.Shared",
+    "offline_access",
+];
 
 /// A token endpoint must be https — plain http only on loopback (tests, a local proxy).
 pub(crate) fn check_endpoint(url: &str) -> anyhow::Result<()> {
@@ -104,6 +126,15 @@ mod tests {
         let default = Provider::preset("microsoft", None, None, None).unwrap();
         assert!(default.token_url.contains("/organizations/"));
         assert!(Provider::preset("microsoft", Some("evil/../x"), None, None).is_err());
+    }
+
+    #[test]
+    fn graph_asks_for_graph_mail_scopes_and_the_app_for_default() {
+        let p = Provider::preset("microsoft", None, None, None).unwrap().for_graph();
+        assert_eq!(p.scopes, GRAPH_SCOPES.map(String::from).to_vec());
+        assert_eq!(p.app_scopes(), vec!["https://graph.microsoft.com/.default".to_string()]);
+        let custom = Provider::preset("custom", None, Some("http://127.0.0.1:9/token"), None).unwrap();
+        assert!(custom.clone().for_graph().scopes.is_empty() && custom.app_scopes().is_empty());
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub async fn fresh_config(
     clock: &Clock,
     net: NetPolicy,
 ) -> anyhow::Result<SourceConfig> {
-    if AuthKind::of_stored(&m.auth) != AuthKind::XOAuth2 {
+    if !AuthKind::of_stored(&m.auth).is_oauth() {
         return crate::service::mailbox::source_config(m, key, net);
     }
     let fresh = ensure_fresh(store, m, key, clock.now_ms(), net).await?;
@@ -114,6 +114,9 @@ pub(crate) async fn refresh(
     now_ms: i64,
     net: NetPolicy,
 ) -> Result<(), RefreshError> {
+    if AuthKind::of_stored(&m.auth) == AuthKind::App {
+        return super::app::renew(store, m, key, now_ms, net).await;
+    }
     let provider = Provider::of(&m.oauth)?;
     let spec = ClientSpec::of(m, key)?;
     let Some(refresh_token) = crate::service::mailbox::open_secret(m, key, SecretColumn::OAuthRefresh)? else {
@@ -154,10 +157,23 @@ pub(crate) async fn refresh(
 
 /// One line on the token for `mailbox show` and the Protokoll; None for a password mailbox.
 pub fn token_status(m: &MailboxRecord, now_ms: i64) -> Option<String> {
-    if AuthKind::of_stored(&m.auth) != AuthKind::XOAuth2 {
+    let kind = AuthKind::of_stored(&m.auth);
+    if !kind.is_oauth() {
         return None;
     }
     let provider = m.oauth.provider.as_deref().unwrap_or("?");
+    if kind == AuthKind::App {
+        return Some(match m.oauth.expires_ms {
+            Some(e) => format!(
+                "{provider}: application access, token until {} (fetched anew before it runs out)",
+                format_ms(e)
+            ),
+            None => format!(
+                "{provider}: application access, not connected — run `postkorb mailbox oauth --flow app --name {}`",
+                m.name
+            ),
+        });
+    }
     if m.oauth.refresh.is_none() {
         return Some(format!(
             "{provider}: not connected — run `postkorb mailbox oauth --name {}` to connect the account",

@@ -106,6 +106,22 @@ fn office() -> (postkorb_testkit::Dovecot, App) {
         &["webhook", "add", "Maklerverwaltung Hohenzollern-Sigmaringen", "https://203.0.113.10/postkorb/eingang"],
         None,
     );
+    // Issue 20: a Microsoft 365 mailbox read through Graph (disabled: graph.microsoft.com is not
+    // reachable from the tests), for its form with the permissions and application access.
+    app.cli(
+        &[
+            "mailbox",
+            "set",
+            "--name",
+            "m365",
+            "--protocol",
+            "graph",
+            "--username",
+            "vorgaenge@buero.test",
+            "--disabled",
+        ],
+        None,
+    );
     app.serve();
     let anna = "=?UTF-8?Q?Anna-Katharina_Au=C3=9Fendienstmitarbeiterin?= <anna-katharina.aussendienst@mustermail.de>";
     for mail in [
@@ -260,6 +276,11 @@ async fn admins_screens(b: &Browser, size: Size) {
     let edit = link_to(b, "main a[href^='/optionen/e-mail/']", "default").await;
     visit(b, size, &edit, "Einstellungen für den E-Mail Empfang", "e-mail-empfang").await;
     visit(b, size, "/optionen/e-mail/neu", "Einstellungen für den E-Mail Empfang", "neues-postfach").await;
+    b.goto("/optionen/e-mail/m365").await;
+    b.wait_for_text("h1", "Einstellungen für den E-Mail Empfang").await;
+    b.click("#graph-berechtigungen summary").await;
+    assert!(b.exists("#app-form").await, "a Graph mailbox offers application access");
+    b.assert_screen_ok(&format!("{}-microsoft-365-graph", size.label())).await;
     visit(b, size, "/optionen/e-mail/versand", "E-Mail-Versand", "e-mail-versand").await;
     visit(b, size, "/optionen/e-mail/adressen", "E-Mail-Adressen verwalten", "adressen").await;
     // Löschen asks first: the confirmation page, then back without deleting.
