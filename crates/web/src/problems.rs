@@ -95,7 +95,7 @@ impl MailboxProblem {
             }
             MailboxProblem::FolderMissing => "Den Ordner gibt es im Postfach nicht.",
             MailboxProblem::Protocol => {
-                "Der Server hat unerwartet geantwortet. Stimmen Protokoll (IMAP oder POP3) und Port?"
+                "Der Server hat unerwartet geantwortet. Stimmen Protokoll (IMAP, POP3 oder Microsoft 365) und Port?"
             }
             MailboxProblem::ConnectionLost => "Die Verbindung zum Server ist abgebrochen.",
             MailboxProblem::SecretNotBound => {
@@ -264,7 +264,7 @@ impl ProblemReport {
                 format!("Den Ordner „{}“ gibt es im Postfach nicht.", self.folder)
             }
             MailboxProblem::Protocol => {
-                format!("{server} hat unerwartet geantwortet. Stimmen Protokoll (IMAP oder POP3) und Port?")
+                format!("{server} hat unerwartet geantwortet. Stimmen Protokoll (IMAP, POP3 oder Microsoft 365) und Port?")
             }
             MailboxProblem::ConnectionLost => format!("Die Verbindung {to} ist abgebrochen."),
             kind => kind.german().to_string(),
