@@ -4,6 +4,7 @@
     bench/gen_corpus.py --count 10000 --seed 6 --out /tmp/corpus-10k            # Maildir (cur/new/tmp)
     bench/gen_corpus.py --count 1000 --seed 6 --out /tmp/c.mbox --format mbox    # one mbox file
     bench/gen_corpus.py --count 10000 --stats-only                                # size statistics only
+    bench/gen_corpus.py --count 100000 --seed 7 --max-size 200000 --out /tmp/c100k # a 100k corpus that fits a disk
 
 Same seed and count -> byte-identical files (no wall clock, no hash randomisation is used).
 The mix (calibrated for --count 10000 -> ~1.98 GB):
@@ -77,7 +78,11 @@ def target_size(rng, has_att):
         s = rng.lognormvariate(math.log(318 * 1024), 1.3)
     else:
         s = rng.lognormvariate(math.log(23.5 * 1024), 0.75)
-    return int(min(max(s, 1500), MAX_SIZE))
+    return int(min(max(s, 1500), MAX_SIZE, CAP[0]))
+
+
+# --max-size: a lower cap than MAX_SIZE (the same random draws, so the mix stays, the big ones shrink).
+CAP = [MAX_SIZE]
 
 
 def to_charset(text, charset):
@@ -235,7 +240,9 @@ def main():
     ap.add_argument("--format", choices=["maildir", "mbox"], default="maildir")
     ap.add_argument("--senders-file", help="write the 30 senders as 'name<TAB>address' lines here")
     ap.add_argument("--stats-only", action="store_true", help="generate in memory, print size stats only")
+    ap.add_argument("--max-size", type=int, default=MAX_SIZE, help="largest encoded size of a mail in bytes")
     args = ap.parse_args()
+    CAP[0] = min(args.max_size, MAX_SIZE)
 
     senders_list = senders()
     if args.senders_file:

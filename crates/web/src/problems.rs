@@ -264,7 +264,9 @@ impl ProblemReport {
                 format!("Den Ordner „{}“ gibt es im Postfach nicht.", self.folder)
             }
             MailboxProblem::Protocol => {
-                format!("{server} hat unerwartet geantwortet. Stimmen Protokoll (IMAP, POP3 oder Microsoft 365) und Port?")
+                format!(
+                    "{server} hat unerwartet geantwortet. Stimmen Protokoll (IMAP, POP3 oder Microsoft 365) und Port?"
+                )
             }
             MailboxProblem::ConnectionLost => format!("Die Verbindung {to} ist abgebrochen."),
             kind => kind.german().to_string(),

@@ -181,7 +181,7 @@ pub async fn show(
     user: CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Html<String>, WebError> {
-    // The rights are checked with the mail (`may_see`: a restricted one needs „Datenschutz verwalten“).
+    may_look(&user)?;
     detail(&state, &user, id, Vec::new()).await
 }
 
@@ -190,6 +190,7 @@ pub async fn original(
     user: CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
+    may_look(&user)?;
     let k = state.store.kept_mail(id).await?;
     may_see(&k, &user)?;
     let raw = state.store.raw(k.raw_id).await?;
@@ -384,6 +385,16 @@ fn nav_clone(nav: &Nav) -> Nav {
         can_employees: nav.can_employees,
         can_privacy: nav.can_privacy,
         active: nav.active,
+    }
+}
+
+/// Before a kept mail is read: only who may see some (else a missing one would answer 404, not 403).
+fn may_look(user: &CurrentUser) -> Result<(), WebError> {
+    let (a, b) = (Permission::ManageMailImport, Permission::ManagePrivacy);
+    if user.employee.has(a) || user.employee.has(b) {
+        Ok(())
+    } else {
+        Err(WebError::Forbidden(crate::error::Denied::EitherPermission(a, b)))
     }
 }
 
