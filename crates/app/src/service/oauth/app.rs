@@ -10,7 +10,7 @@ use oauth2::basic::BasicTokenResponse;
 use oauth2::{AuthType, Scope, TokenUrl};
 use postkorb_core::mailbox::AuthKind;
 use postkorb_source::NetPolicy;
-use postkorb_store::{MailboxRecord, OAuthFields, SecretColumn, Store};
+use postkorb_store::{MailboxRecord, SecretColumn, Store};
 
 use super::assertion;
 use super::client::{ClientSpec, TokenError, basic, describe, encrypt_tokens, http_client};
@@ -42,13 +42,7 @@ pub async fn connect_app(
     // The settings first: secret and token are sealed for the endpoint they will be stored with.
     m.auth = AuthKind::App.code().into();
     m.secret = None;
-    m.oauth = OAuthFields {
-        provider: Some(c.provider.clone()),
-        client_id: Some(c.client_id.clone()),
-        tenant: Some(c.tenant.clone().unwrap_or_default()),
-        token_url: Some(c.token_url.clone().unwrap_or_default()),
-        ..OAuthFields::default()
-    };
+    m.oauth = c.fields();
     let tokens = encrypt_tokens(&token, key, &m, now)?;
     m.oauth.client_secret =
         Some(crate::service::mailbox::seal_secret(&m, key, SecretColumn::OAuthClientSecret, secret)?);

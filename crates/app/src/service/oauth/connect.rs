@@ -53,6 +53,18 @@ impl Connect {
     pub(crate) fn spec(&self) -> ClientSpec {
         ClientSpec { client_id: self.client_id.clone(), client_secret: self.client_secret.clone() }
     }
+
+    /// The mailbox's OAuth settings for this connection, without tokens (they are sealed for the
+    /// endpoint these settings name, so they are set first).
+    pub(crate) fn fields(&self) -> OAuthFields {
+        OAuthFields {
+            provider: Some(self.provider.clone()),
+            client_id: Some(self.client_id.clone()),
+            tenant: Some(self.tenant.clone().unwrap_or_default()),
+            token_url: Some(self.token_url.clone().unwrap_or_default()),
+            ..OAuthFields::default()
+        }
+    }
 }
 
 pub(crate) async fn store_connected(
@@ -69,13 +81,7 @@ pub(crate) async fn store_connected(
     let mut m = store.mailbox(mailbox).await?;
     m.auth = AuthKind::XOAuth2.code().into();
     m.secret = None;
-    m.oauth = OAuthFields {
-        provider: Some(c.provider.clone()),
-        client_id: Some(c.client_id.clone()),
-        tenant: Some(c.tenant.clone().unwrap_or_default()),
-        token_url: Some(c.token_url.clone().unwrap_or_default()),
-        ..OAuthFields::default()
-    };
+    m.oauth = c.fields();
     let tokens = encrypt_tokens(token, key, &m, now)?;
     if tokens.refresh.is_none() {
         return Err(TokenError {
