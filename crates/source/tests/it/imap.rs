@@ -257,7 +257,7 @@ async fn idle_reports_new_mail_and_times_out_when_nothing_comes() {
 }
 
 #[tokio::test]
-async fn idle_ends_at_its_time_limit_even_while_the_server_sends_keepalives() {
+async fn idle_ends_at_its_time_limit_even_while_the_server_sends_keepalives_and_is_renewed() {
     let options = postkorb_testkit::Options { idle_keepalive: Some(Duration::from_secs(1)), ..Default::default() };
     let dovecot = postkorb_testkit::Dovecot::start_with(options);
     dovecot.add_user(USER, PASSWORD);
@@ -269,7 +269,18 @@ async fn idle_ends_at_its_time_limit_even_while_the_server_sends_keepalives() {
         .await
         .expect("IDLE was never renewed: keepalives kept it open");
     assert!(!woke.unwrap(), "a keepalive is no new mail");
-    assert!(session.list().await.unwrap().is_empty(), "the session is usable after the renewal");
+    // The next wait finds the IDLE as old as its limit and renews it (DONE + IDLE) first; a mail
+    // delivered meanwhile is still reported.
+    let dovecot = std::sync::Arc::new(dovecot);
+    let deliverer = dovecot.clone();
+    let delivery = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        deliverer.deliver(USER, &simple_mail(1));
+    });
+    let woke = tokio::time::timeout(Duration::from_secs(20), session.idle_wait(Duration::from_secs(4))).await;
+    assert!(woke.expect("the renewed IDLE hung").unwrap(), "the mail after the renewal was reported");
+    delivery.join().unwrap();
+    assert_eq!(session.list().await.unwrap().len(), 1, "the session is usable after the renewal");
     session.close().await.unwrap();
 }
 
