@@ -15,8 +15,10 @@ use crate::{
 type Imap = async_imap::Session<Timed>;
 
 pub struct ImapSession {
-    /// None only after a failed IDLE lost the connection.
+    /// The connection when it is not in IDLE; None while idling (`idling` holds it then) and after
+    /// a failed IDLE lost it.
     session: Option<Imap>,
+    idling: Option<Box<Idling>>,
     /// The folder as configured (used in keys) and as named on the server (delimiter applied).
     folder: String,
     server_folder: String,
@@ -30,6 +32,12 @@ pub struct ImapSession {
     created: Vec<String>,
     limit: Limit,
     io_timeout: Duration,
+}
+
+/// The connection while it is in IDLE, and since when (IDLE is renewed now and then).
+struct Idling {
+    handle: async_imap::extensions::idle::Handle<Timed>,
+    since: std::time::Instant,
 }
 
 /// SASL XOAUTH2 for async-imap: the first challenge (empty) gets the bearer response; a second one
@@ -116,6 +124,7 @@ impl ImapSession {
         let mut imap = ImapSession {
             server_folder: server_name(&folder, delimiter.as_deref()),
             session: Some(session),
+            idling: None,
             folder,
             delimiter,
             uidvalidity: 0,
@@ -166,6 +175,7 @@ impl ImapSession {
     }
 
     pub(crate) async fn list(&mut self) -> Result<Vec<Envelope>, SourceError> {
+        self.leave_idle().await?;
         self.select().await?;
         let session = self.session()?;
         let mut uids: Vec<u32> =
@@ -198,6 +208,7 @@ impl ImapSession {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
+        self.leave_idle().await?;
         let session = self.session()?;
         // Each response's buffer becomes the mail's bytes as it arrives (`Fetch::into_body` of
         // vendor/async-imap: no copy, and the few bytes around the body are freed with it), so a
@@ -233,6 +244,7 @@ impl ImapSession {
         if uids.is_empty() {
             return Ok(());
         }
+        self.leave_idle().await?;
         let set = uid_set(&uids);
         match self.disposal.clone() {
             Disposal::MoveTo(target) => {
@@ -309,41 +321,87 @@ impl ImapSession {
         self.has_idle
     }
 
-    /// Waits in IDLE until the server reports a change (Ok(true)) or `timeout` passes (Ok(false)).
+    /// Waits in IDLE until the server announces new mail (`* n EXISTS`: Ok(true)) or `timeout`
+    /// passes (Ok(false)), and **stays in IDLE** when it returns: the server's change notifications
+    /// keep coming while the caller works, and a mail that arrives between two calls is reported
+    /// by the next one at once. Other reports (EXPUNGE, flag changes, keepalives) are read and
+    /// passed over. An IDLE older than `timeout` is renewed (DONE + IDLE) before waiting, so one
+    /// IDLE lasts at most twice `timeout`. Any other command leaves IDLE first.
     ///
     /// `timeout` is a hard wall-clock limit: async-imap's own IDLE timeout restarts on every
     /// response, so a server sending `* OK Still here` keepalives would otherwise keep us in one
-    /// IDLE forever and never renew it.
+    /// wait forever and never renew the IDLE.
     pub(crate) async fn idle_wait(&mut self, timeout: Duration) -> Result<bool, SourceError> {
         if !self.has_idle {
             tokio::time::sleep(timeout).await;
             return Ok(true);
         }
+        let mut new = false;
+        if self.idling.as_ref().is_some_and(|i| i.since.elapsed() >= timeout) {
+            new |= self.leave_idle().await?;
+        }
+        if self.idling.is_none() {
+            new |= self.enter_idle(timeout).await?;
+        }
+        if new {
+            return Ok(true);
+        }
+        let Some(idling) = self.idling.as_mut() else {
+            return Err(SourceError::Io("IMAP connection lost during IDLE".into()));
+        };
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            match wait_at_most(&mut idling.handle, left).await {
+                Ok(Some(true)) => {
+                    tracing::debug!(target: "arrival", "IDLE: new mail (EXISTS)");
+                    return Ok(true);
+                }
+                Ok(Some(false)) => {}
+                Ok(None) => return Ok(false),
+                Err(e) => {
+                    self.idling = None;
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Sends IDLE; true when the server reported new mail before its "+ idling" (it syncs first).
+    async fn enter_idle(&mut self, timeout: Duration) -> Result<bool, SourceError> {
         let session = self.session.take().ok_or_else(|| SourceError::Io("IMAP connection lost".into()))?;
         // Whatever was reported before now is covered by the caller's last `list`.
         while session.unsolicited_responses.try_recv().is_ok() {}
+        // async-imap files what arrives before "+ idling" under unsolicited responses.
+        let unsolicited = session.unsolicited_responses.clone();
         let mut handle = session.idle();
         handle.init().await.map_err(|e| imap_error("IDLE", e))?;
-        // The inactivity limit would end a quiet IDLE; lift it while we wait on purpose.
-        self.limit.set(timeout + self.io_timeout);
-        let waited = wait_at_most(&mut handle, timeout).await;
+        let new = drain_new_mail(std::iter::from_fn(|| unsolicited.try_recv().ok()));
+        // The inactivity limit would end a quiet IDLE; lift it while we idle on purpose (a wait
+        // may begin up to `timeout` after the last thing read, and last `timeout`).
+        self.limit.set(2 * timeout + self.io_timeout);
+        self.idling = Some(Box::new(Idling { handle, since: std::time::Instant::now() }));
+        Ok(new)
+    }
+
+    /// Ends IDLE (DONE) if the connection is in it; true when new mail was reported meanwhile.
+    async fn leave_idle(&mut self) -> Result<bool, SourceError> {
+        let Some(idling) = self.idling.take() else { return Ok(false) };
+        let handle = idling.handle;
         self.limit.set(self.io_timeout);
-        let changed = waited?;
         let session = handle.done().await.map_err(|e| imap_error("DONE", e))?;
-        // A server may report new mail before its "+ idling" or while DONE is on its way;
-        // async-imap files those under unsolicited responses.
-        let mut late = false;
-        while let Ok(response) = session.unsolicited_responses.try_recv() {
-            late |= matches!(
-                response,
-                async_imap::types::UnsolicitedResponse::Exists(_) | async_imap::types::UnsolicitedResponse::Recent(_)
-            );
-        }
+        // A server may report new mail while DONE is on its way; async-imap files that under
+        // unsolicited responses.
+        let new = drain_new_mail(std::iter::from_fn(|| session.unsolicited_responses.try_recv().ok()));
         self.session = Some(session);
-        Ok(changed || late)
+        Ok(new)
     }
 
     pub(crate) async fn close(mut self) -> Result<(), SourceError> {
+        self.leave_idle().await?;
         if let Some(mut session) = self.session.take() {
             session.logout().await.map_err(|e| imap_error("LOGOUT", e))?;
         }
@@ -351,24 +409,44 @@ impl ImapSession {
     }
 }
 
-/// One IDLE wait with a hard limit; true when the server sent anything but a keepalive.
+/// One IDLE wait with a hard limit, until the server's first response other than a keepalive:
+/// Some(true) when it announces new mail, Some(false) for anything else; None when the time is up.
 async fn wait_at_most(
     handle: &mut async_imap::extensions::idle::Handle<Timed>,
     limit: Duration,
-) -> Result<bool, SourceError> {
+) -> Result<Option<bool>, SourceError> {
     use async_imap::extensions::idle::IdleResponse;
     let (wait, stop) = handle.wait_with_timeout(limit);
     let mut wait = std::pin::pin!(wait);
-    let response = tokio::select! {
-        response = &mut wait => response,
+    let (response, stopped) = tokio::select! {
+        response = &mut wait => (response, false),
         () = tokio::time::sleep(limit) => {
             // Dropping the stop source ends the wait at once (ManualInterrupt), leaving the
             // connection in IDLE and ready for DONE.
             drop(stop);
-            wait.await
+            (wait.await, true)
         }
     };
-    Ok(matches!(response.map_err(|e| imap_error("IDLE", e))?, IdleResponse::NewData(_)))
+    match response.map_err(|e| imap_error("IDLE", e))? {
+        IdleResponse::NewData(data) => Ok(Some(announces_new_mail(data.parsed()))),
+        IdleResponse::Timeout => Ok(None),
+        IdleResponse::ManualInterrupt if stopped => Ok(None),
+        // Not stopped by us: the response stream ended, the server closed the connection.
+        IdleResponse::ManualInterrupt => Err(SourceError::Io("IMAP connection closed during IDLE".into())),
+    }
+}
+
+/// `* n EXISTS` (or `* n RECENT`): the mailbox has a message we have not seen. EXPUNGE and flag
+/// changes are not new mail.
+fn announces_new_mail(response: &async_imap::imap_proto::Response<'_>) -> bool {
+    use async_imap::imap_proto::{MailboxDatum, Response};
+    matches!(response, Response::MailboxData(MailboxDatum::Exists(_) | MailboxDatum::Recent(_)))
+}
+
+/// Reads all of the unsolicited responses; true when one of them announced new mail.
+fn drain_new_mail(unsolicited: impl Iterator<Item = async_imap::types::UnsolicitedResponse>) -> bool {
+    use async_imap::types::UnsolicitedResponse;
+    unsolicited.fold(false, |new, r| new | matches!(r, UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_)))
 }
 
 /// STORE \Deleted then expunge only these UIDs (UID EXPUNGE) or, without UIDPLUS, all \Deleted.

@@ -322,9 +322,11 @@ impl Session {
     }
 
     /// IMAP only: waits in IDLE up to `timeout` (a hard limit, also when the server sends
-    /// keepalives; keep it below 29 min so the server does not log us out). Ok(true) when the
-    /// server reported a change (call `list` again), Ok(false) on timeout. Call `list` before,
-    /// so nothing slips through. Servers without IDLE: sleeps `timeout` and returns Ok(true).
+    /// keepalives; keep it below 14 min so the server does not log us out) for new mail:
+    /// Ok(true) at `* n EXISTS` (call `list`), Ok(false) on timeout. The connection **stays in
+    /// IDLE** between calls (renewed once it is older than `timeout`), so nothing announced in
+    /// between is missed; EXPUNGE and flag changes are no new mail; any other command leaves IDLE
+    /// first. Servers without IDLE: sleeps `timeout` and returns Ok(true).
     pub async fn idle_wait(&mut self, timeout: Duration) -> Result<bool, SourceError> {
         match self {
             Session::Imap(s) => s.idle_wait(timeout).await,

@@ -55,6 +55,16 @@ impl Proxy {
         self.shared.cut_all();
     }
 
+    /// Kills the oldest connection only (both directions); the others go on.
+    pub fn cut_oldest(&self) {
+        let mut conns = self.shared.conns.lock().expect("conns lock");
+        if !conns.is_empty() {
+            let (client, server) = conns.remove(0);
+            let _ = client.shutdown(Shutdown::Both);
+            let _ = server.shutdown(Shutdown::Both);
+        }
+    }
+
     /// Everything clients have sent through the proxy so far, as seen on the wire.
     pub fn client_bytes(&self) -> Vec<u8> {
         self.shared.from_clients.lock().expect("recording lock").clone()

@@ -2,15 +2,15 @@
 //! offers it, the poll interval otherwise (POP3, Maildir, IMAP without IDLE) — and after any error
 //! a reconnect with back-off and jitter.
 //!
-//! The pass is `importer::run_once` (its own connection); the wait runs on a second, long-lived
-//! IMAP connection that only lists and idles and stays open across passes, so a new mail
-//! triggers a pass at once.
+//! IMAP keeps two connections open across passes (issue 19, arrival): one sits in IDLE all the
+//! time, in its own task (`idle.rs`), and wakes the loop at the server's `* n EXISTS` — it never
+//! leaves IDLE for a pass, so it hears of new mail as early as any IDLE client on the mailbox;
+//! the other stays logged in and selected and runs the passes (`importer::run_once_on`).
 
-use std::collections::HashSet;
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use postkorb_source::{Protocol, Session, SourceConfig};
 use postkorb_store::{LeaseOutcome, MailboxRecord, Store};
@@ -19,24 +19,18 @@ use crate::clock::Clock;
 use crate::service::importer;
 use crate::service::lease;
 
-/// How long one IDLE lasts before it is renewed: far below the 29 min after which a server may log
-/// an idle client out (RFC 2177) and below the ~5 min after which NAT routers forget a quiet
-/// connection, so a silently dead connection is noticed within minutes. It also bounds how long a
-/// changed mailbox setting waits before it takes effect.
+mod idle;
+
+/// How long one IDLE lasts at most before it is renewed (DONE + IDLE; see
+/// `postkorb_source::Session::idle_wait`: at most twice this): far below the 29 min after which a
+/// server may log an idle client out (RFC 2177) and below the ~5 min after which NAT routers
+/// forget a quiet connection, so a silently dead connection is noticed within minutes. It is also
+/// how often a pass runs when no mail arrives (mail a pass left on the server — sender
+/// verification deferred it on a DNS failure — is tried again then, never in a tight loop).
 pub const IDLE_RENEW: Duration = Duration::from_secs(120);
 
-/// How soon mail a pass left on the server is tried again when nothing else arrives.
-const LEFT_OVER_RETRY: Duration = Duration::from_secs(120);
-
-/// New mail the last pass left on the server: sender verification deferred it (temporary DNS
-/// failure), or the server lists a message it will not hand out. Worth another pass when other
-/// mail arrives or after `LEFT_OVER_RETRY` — never in a tight loop.
-struct LeftOver {
-    keys: HashSet<String>,
-    since: Instant,
-}
-
-/// How often a sleeping loop (poll interval, back-off) looks whether the settings changed.
+/// How often a sleeping loop (poll interval, back-off, waiting for IDLE) looks whether the
+/// settings changed.
 const SETTINGS_CHECK: Duration = Duration::from_secs(3);
 
 /// Runs the loop for the mailbox `name` until `shutdown` completes, or until the mailbox is
@@ -73,6 +67,24 @@ pub async fn run_mailbox_leased(
     }
 }
 
+/// The connections a mailbox's loop keeps between passes (IMAP); dropped after any error, when
+/// the settings change and when the lease is lost, so the next pass starts afresh.
+#[derive(Default)]
+struct Conns {
+    /// Logged in and selected: lists, fetches and disposes of mail in each pass.
+    fetch: Option<Session>,
+    /// In IDLE all the time (its own task).
+    idle: Option<idle::Idle>,
+}
+
+/// Why the wait after a pass ended.
+enum Wake {
+    /// New mail, the poll interval or the periodic pass: run the next pass.
+    Pass,
+    /// The settings changed (or the mailbox was disabled or removed): read them again.
+    Settings,
+}
+
 async fn mailbox_loop(
     store: &Store,
     key_file: &Path,
@@ -83,10 +95,7 @@ async fn mailbox_loop(
 ) {
     let clock = Clock::system();
     let mut failures: u32 = 0;
-    let mut left_over = LeftOver { keys: HashSet::new(), since: Instant::now() };
-    // The IMAP connection that waits in IDLE; kept open across passes so new mail costs no
-    // second TLS handshake and login.
-    let mut watcher: Option<Session> = None;
+    let mut conns = Conns::default();
     let mut waiting_for_lease = false;
     loop {
         let m = match store.mailbox(name).await {
@@ -108,7 +117,7 @@ async fn mailbox_loop(
             }
             Ok(LeaseOutcome::Taken { .. }) => {}
             Ok(LeaseOutcome::Busy(info)) => {
-                watcher = None;
+                conns = Conns::default();
                 if !waiting_for_lease {
                     waiting_for_lease = true;
                     tracing::info!(mailbox = %name, holder = %info.holder, "another instance is fetching this mailbox; waiting for its lease");
@@ -123,43 +132,53 @@ async fn mailbox_loop(
                 continue;
             }
         }
+        // Pass after pass under the lease (renewed in the background), until the settings change
+        // or something fails.
         let step = lease::while_held(store, m.id, lease_ttl, async {
-            let passed = {
-                let _one = lease::gate(m.id).await;
-                pass(store, key_file, &m, batch, &clock, net).await
-            };
-            match passed {
-                Ok(cfg) => {
-                    failures = 0;
-                    match watch(store, &m, &cfg, &clock, &mut left_over, &mut watcher).await {
-                        // New mail, the poll interval passed, or the settings changed: next pass now.
-                        Ok(()) => return true,
-                        Err(e) => {
-                            tracing::info!(mailbox = %name, error = %e, "waiting for new mail failed; reconnecting")
-                        }
+            loop {
+                let passed = {
+                    let _one = lease::gate(m.id).await;
+                    pass(store, key_file, &m, batch, &clock, net, &mut conns.fetch).await
+                };
+                let cfg = match passed {
+                    Ok(cfg) => cfg,
+                    Err(e) => {
+                        tracing::warn!(mailbox = %name, error = %e, "fetch failed");
+                        return false;
+                    }
+                };
+                failures = 0;
+                match watch(store, &m, &cfg, &mut conns).await {
+                    Ok(Wake::Pass) => {}
+                    Ok(Wake::Settings) => return true,
+                    Err(e) => {
+                        tracing::info!(mailbox = %name, error = %e, "waiting for new mail failed; reconnecting");
+                        return false;
                     }
                 }
-                Err(e) => tracing::warn!(mailbox = %name, error = %e, "fetch failed"),
             }
-            false
         })
         .await;
+        let settings_changed = matches!(step, Ok(true));
+        if settings_changed && let Some(session) = conns.fetch.take() {
+            let _ = session.close().await;
+        }
+        conns = Conns::default();
         match step {
             Ok(true) => continue,
             Ok(false) => {}
             Err(lost) => {
                 tracing::warn!(mailbox = %name, "{lost}");
-                watcher = None;
                 continue;
             }
         }
-        watcher = None;
         failures = failures.saturating_add(1);
         sleep_unless_changed(store, &m, backoff(failures)).await;
     }
 }
 
-/// One import pass; on success the connection settings for the watch that follows.
+/// One import pass on the kept connection (or a new one); on success the connection settings for
+/// the watch that follows.
 async fn pass(
     store: &Store,
     key_file: &Path,
@@ -167,6 +186,7 @@ async fn pass(
     batch: usize,
     clock: &Clock,
     net: postkorb_source::NetPolicy,
+    conn: &mut Option<Session>,
 ) -> Result<SourceConfig, String> {
     let key = crate::secret::SecretKey::load_or_create(key_file);
     // XOAUTH2: refreshes an expiring access token first (and stores the rotated refresh token).
@@ -178,71 +198,53 @@ async fn pass(
             return Err(msg);
         }
     };
-    let report = importer::run_once(store, m, &cfg, batch, clock).await.map_err(|e| e.to_string())?;
+    let report = importer::run_once_on(store, m, &cfg, batch, clock, conn).await.map_err(|e| e.to_string())?;
     if !report.imported.is_empty() {
         tracing::info!(mailbox = %m.name, new = report.imported.len(), ms = report.elapsed_ms, "imported");
     }
     Ok(cfg)
 }
 
-/// Waits for a reason to run the next pass: new mail (IDLE), the poll interval, changed settings.
-async fn watch(
-    store: &Store,
-    m: &MailboxRecord,
-    cfg: &SourceConfig,
-    clock: &Clock,
-    left_over: &mut LeftOver,
-    watcher: &mut Option<Session>,
-) -> Result<(), String> {
+/// Waits for a reason to run the next pass: new mail (IDLE), the poll interval, the periodic pass
+/// ([`IDLE_RENEW`]), changed settings. Starts the IDLE connection when there is none.
+async fn watch(store: &Store, m: &MailboxRecord, cfg: &SourceConfig, conns: &mut Conns) -> Result<Wake, String> {
     let poll = Duration::from_secs(m.poll_secs.max(1) as u64);
-    if cfg.protocol != Protocol::Imap {
-        sleep_unless_changed(store, m, poll).await;
-        return Ok(());
-    }
-    let mut session = match watcher.take() {
-        Some(session) => session,
-        None => Session::connect(cfg).await.map_err(|e| e.to_string())?,
+    let push = cfg.protocol == Protocol::Imap && conns.fetch.as_ref().is_some_and(Session::supports_idle);
+    let wait = if push { IDLE_RENEW } else { poll };
+    let idle = match &mut conns.idle {
+        _ if !push => None,
+        Some(idle) => Some(idle),
+        None => Some(conns.idle.insert(idle::Idle::start(cfg).await.map_err(|e| e.to_string())?)),
     };
-    if !session.supports_idle() {
-        let _ = session.close().await;
-        sleep_unless_changed(store, m, poll).await;
-        return Ok(());
-    }
-    loop {
-        // Listing before every IDLE closes the gap between the last pass and this IDLE.
-        let keys: Vec<String> = session.list().await.map_err(|e| e.to_string())?.into_iter().map(|e| e.key).collect();
-        let known = store.known_keys(m.id, &keys).await.map_err(|e| e.to_string())?;
-        let new: HashSet<String> = keys.iter().filter(|k| !known.contains_key(*k)).cloned().collect();
-        if !new.is_empty() && (new != left_over.keys || left_over.since.elapsed() >= LEFT_OVER_RETRY) {
-            *left_over = LeftOver { keys: new, since: Instant::now() };
-            *watcher = Some(session);
-            return Ok(());
+    let woken = async {
+        match idle {
+            Some(idle) => idle.woken().await,
+            None => std::future::pending().await,
         }
-        if !new.is_empty() {
-            tracing::debug!(mailbox = %m.name, left = new.len(), "mail left on the server by the last pass");
-        }
-        store.record_fetch_success(m.id, clock.now_ms(), keys.len() as i64).await.map_err(|e| e.to_string())?;
-        if settings_changed(store, m).await {
-            let _ = session.close().await;
-            return Ok(());
-        }
-        let changed = session.idle_wait(IDLE_RENEW).await.map_err(|e| e.to_string())?;
-        tracing::debug!(mailbox = %m.name, changed, "IDLE ended");
+    };
+    tokio::select! {
+        woken = woken => woken.map(|()| Wake::Pass),
+        changed = sleep_unless_changed(store, m, wait) => Ok(if changed { Wake::Settings } else { Wake::Pass }),
     }
 }
 
-/// Sleeps `wait`, ending early when the mailbox's settings change (a fixed password, a new server).
-async fn sleep_unless_changed(store: &Store, m: &MailboxRecord, wait: Duration) {
+/// Sleeps `wait`, ending early (true) when the mailbox's settings change (a fixed password, a new
+/// server).
+async fn sleep_unless_changed(store: &Store, m: &MailboxRecord, wait: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + wait;
     let since_ms = Clock::system().now_ms();
     loop {
         let now = tokio::time::Instant::now();
         if now >= deadline {
-            return;
+            return false;
         }
         tokio::time::sleep((deadline - now).min(SETTINGS_CHECK)).await;
-        if settings_changed(store, m).await || notified(store, m, since_ms).await {
-            return;
+        if settings_changed(store, m).await {
+            return true;
+        }
+        // A Graph change notification: a pass now, as when the wait ends.
+        if notified(store, m, since_ms).await {
+            return false;
         }
     }
 }

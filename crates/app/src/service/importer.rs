@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use postkorb_core::{Decision, Employee, KeepReason, SenderRoute, decide};
 use postkorb_mail::InboundMail;
-use postkorb_source::{Fetched, Session, SourceConfig, SourceError};
+use postkorb_source::{Envelope, Fetched, Session, SourceConfig, SourceError};
 use postkorb_store::{DnsRetry, ImportItem, ImportOutcome, MailboxRecord, Store};
 use postkorb_verify::{Checked, DnsBudget, Policy, Resolver};
 
@@ -406,8 +406,27 @@ pub async fn run_once(
     batch_size: usize,
     clock: &Clock,
 ) -> Result<RunReport, ImportError> {
+    let mut conn = None;
+    let result = run_once_on(store, mailbox, cfg, batch_size, clock, &mut conn).await;
+    if let Some(session) = conn {
+        let _ = session.close().await;
+    }
+    result
+}
+
+/// [`run_once`] on the connection in `conn` if there is one (else a new one): an IMAP connection
+/// is left there, logged in and selected, for the next pass (`serve`'s loop keeps it), so a
+/// pass costs no connect, login or TLS handshake. After an error `conn` is empty.
+pub async fn run_once_on(
+    store: &Store,
+    mailbox: &MailboxRecord,
+    cfg: &SourceConfig,
+    batch_size: usize,
+    clock: &Clock,
+    conn: &mut Option<Session>,
+) -> Result<RunReport, ImportError> {
     let started = Instant::now();
-    let result = pass(store, mailbox, cfg, batch_size, clock, Mode::Import).await;
+    let result = pass(store, mailbox, cfg, batch_size, clock, Mode::Import, conn).await;
     match &result {
         Ok(report) => {
             let waiting = report.listed.saturating_sub(report.disposed) as i64;
@@ -460,11 +479,12 @@ pub async fn dry_run(
     batch_size: usize,
     clock: &Clock,
 ) -> Result<RunReport, ImportError> {
-    pass(store, mailbox, cfg, batch_size, clock, Mode::DryRun).await
+    pass(store, mailbox, cfg, batch_size, clock, Mode::DryRun, &mut None).await
 }
 
 /// One pass over a mailbox — the one step behind `serve`, `fetch`, the bulk import (an archive as
-/// a source that is left as it is) and the dry run (`mode`).
+/// a source that is left as it is) and the dry run (`mode`). Uses the connection in `conn` (else
+/// a new one) and leaves an IMAP connection there after an import that went well.
 async fn pass(
     store: &Store,
     mailbox: &MailboxRecord,
@@ -472,6 +492,7 @@ async fn pass(
     batch_size: usize,
     clock: &Clock,
     mode: Mode,
+    conn: &mut Option<Session>,
 ) -> Result<RunReport, ImportError> {
     let dry = mode == Mode::DryRun;
     // A source that keeps state between passes (Graph: its delta link) gets the last clean one's.
@@ -479,8 +500,9 @@ async fn pass(
     if cfg.protocol == postkorb_source::Protocol::Graph {
         cfg.to_mut().graph.sync_state = store.source_state(mailbox.id).await?;
     }
-    let mut session = Session::connect(&cfg).await?;
-    let envelopes = session.list().await?;
+    tracing::debug!(target: "arrival", "pass: start");
+    let (mut session, envelopes) = list_on(&cfg, conn.take()).await?;
+    tracing::debug!(target: "arrival", listed = envelopes.len(), "pass: listed");
     let keys: Vec<String> = envelopes.iter().map(|e| e.key.clone()).collect();
     let known = store.known_keys(mailbox.id, &keys).await?;
     let mut report = RunReport { listed: envelopes.len(), already_known: known.len(), ..Default::default() };
@@ -537,8 +559,14 @@ async fn pass(
         return Ok(report);
     }
     let sync_state = session.sync_state();
-    session.close().await?;
-    // POP3 deletes at QUIT, so the ledger learns of the disposal only after a clean close.
+    if matches!(session, Session::Imap(_)) {
+        // IMAP disposes at once (MOVE / EXPUNGE): the connection can stay for the next pass.
+        *conn = Some(session);
+    } else {
+        // POP3 deletes at QUIT, so the ledger learns of the disposal only after a clean close;
+        // a Graph session holds its access token, which the next pass renews.
+        session.close().await?;
+    }
     store.mark_disposed(mailbox.id, &to_dispose, clock.now_ms()).await?;
     // Only now: a pass that failed before here is repeated from the old state (nothing skipped).
     if let Some(state) = sync_state {
@@ -547,6 +575,23 @@ async fn pass(
     report.disposed = to_dispose.len();
     report.orphaned_pools = store.sweep_orphan_pools(clock.now_ms()).await?.len();
     Ok(report)
+}
+
+/// The session to work on and what it lists: `kept` (a connection from the last pass) if it still
+/// answers, else a new connection. A kept connection the server closed meanwhile (its idle
+/// timeout, a restart) is an ordinary event, not an error of the mailbox.
+async fn list_on(cfg: &SourceConfig, kept: Option<Session>) -> Result<(Session, Vec<Envelope>), SourceError> {
+    if let Some(mut session) = kept {
+        match session.list().await {
+            Ok(envelopes) => return Ok((session, envelopes)),
+            Err(e) if e.is_transient() => tracing::debug!(error = %e, "the kept connection is gone; connecting anew"),
+            Err(e) => return Err(e),
+        }
+    }
+    let mut session = Session::connect(cfg).await?;
+    tracing::debug!(target: "arrival", "pass: connected");
+    let envelopes = session.list().await?;
+    Ok((session, envelopes))
 }
 
 type Permit = tokio::sync::OwnedSemaphorePermit;
@@ -584,6 +629,7 @@ async fn fetch_stage(
         dispose_pending(session, &mut pending, &mut disposed, DISPOSE_EVERY).await?;
         let started = Instant::now();
         let fetched = session.fetch(chunk).await?;
+        tracing::debug!(target: "arrival", mails = fetched.len(), "pass: fetched");
         tracing::debug!(
             mails = fetched.len(),
             waited_ms = (started - waited).as_millis() as u64,
@@ -659,6 +705,7 @@ async fn file_stage(
         if mode == Mode::Import {
             let items = std::mem::take(&mut parsed.prepared.items);
             parsed.prepared.items = store.write_raw_blobs(items).await?;
+            tracing::debug!(target: "arrival", "pass: raw mails durable");
         }
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "stage files");
         if commit_tx.send((parsed, permit)).await.is_err() {
@@ -705,6 +752,7 @@ async fn commit_stage(
         hold_storms(store, mailbox, &mut items, clock.now_ms()).await?;
         let done_keys: Vec<String> = items.iter().map(|i| i.source_key.clone()).collect();
         report.imported.extend(commit(store, mailbox.id, items, clock).await?);
+        tracing::debug!(target: "arrival", "pass: committed");
         drop(permit);
         // Stored at last: these mails wait for DNS no more (rows of mails gone otherwise go too).
         let stored: Vec<String> = done_keys.iter().filter(|k| dns.waiting.contains_key(*k)).cloned().collect();

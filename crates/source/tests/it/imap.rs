@@ -257,7 +257,7 @@ async fn idle_reports_new_mail_and_times_out_when_nothing_comes() {
 }
 
 #[tokio::test]
-async fn idle_ends_at_its_time_limit_even_while_the_server_sends_keepalives() {
+async fn idle_ends_at_its_time_limit_even_while_the_server_sends_keepalives_and_is_renewed() {
     let options = postkorb_testkit::Options { idle_keepalive: Some(Duration::from_secs(1)), ..Default::default() };
     let dovecot = postkorb_testkit::Dovecot::start_with(options);
     dovecot.add_user(USER, PASSWORD);
@@ -269,7 +269,18 @@ async fn idle_ends_at_its_time_limit_even_while_the_server_sends_keepalives() {
         .await
         .expect("IDLE was never renewed: keepalives kept it open");
     assert!(!woke.unwrap(), "a keepalive is no new mail");
-    assert!(session.list().await.unwrap().is_empty(), "the session is usable after the renewal");
+    // The next wait finds the IDLE as old as its limit and renews it (DONE + IDLE) first; a mail
+    // delivered meanwhile is still reported.
+    let dovecot = std::sync::Arc::new(dovecot);
+    let deliverer = dovecot.clone();
+    let delivery = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        deliverer.deliver(USER, &simple_mail(1));
+    });
+    let woke = tokio::time::timeout(Duration::from_secs(20), session.idle_wait(Duration::from_secs(4))).await;
+    assert!(woke.expect("the renewed IDLE hung").unwrap(), "the mail after the renewal was reported");
+    delivery.join().unwrap();
+    assert_eq!(session.list().await.unwrap().len(), 1, "the session is usable after the renewal");
     session.close().await.unwrap();
 }
 
@@ -278,5 +289,34 @@ async fn a_pop3_session_does_not_claim_push_support() {
     let dovecot = dovecot();
     let session = Session::connect(&pop3(&dovecot)).await.unwrap();
     assert!(!session.supports_idle());
+    session.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn idle_stays_in_idle_between_waits_and_an_expunge_is_no_new_mail() {
+    let dovecot = std::sync::Arc::new(dovecot());
+    dovecot.deliver(USER, &simple_mail(1));
+    let mut session = Session::connect(&imap(&dovecot)).await.unwrap();
+    assert_eq!(session.list().await.unwrap().len(), 1);
+    assert!(!session.idle_wait(Duration::from_millis(300)).await.unwrap(), "nothing new yet");
+
+    // Another connection takes the mail away: the watcher hears EXPUNGE, which is no new mail.
+    let mut other = Session::connect(&imap(&dovecot)).await.unwrap();
+    let listed = other.list().await.unwrap();
+    other.dispose(&keys(&listed)).await.unwrap();
+    other.close().await.unwrap();
+    assert!(!session.idle_wait(Duration::from_secs(2)).await.unwrap(), "an EXPUNGE woke the wait");
+
+    // A mail that arrives while nobody waits is reported by the next wait at once: the connection
+    // stayed in IDLE, so the server's notice is already on its way. (Entering IDLE anew would
+    // file it as an answer to the IDLE command and wait for a change that never comes.)
+    let d = dovecot.clone();
+    tokio::task::spawn_blocking(move || d.deliver(USER, &simple_mail(2))).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let started = std::time::Instant::now();
+    let woke = tokio::time::timeout(Duration::from_secs(20), session.idle_wait(Duration::from_secs(15))).await;
+    assert!(woke.expect("idle hung").unwrap());
+    assert!(started.elapsed() < Duration::from_secs(5), "reported only after {:?}", started.elapsed());
+    assert_eq!(session.list().await.unwrap().len(), 1, "usable after IDLE: the new mail is listed");
     session.close().await.unwrap();
 }
