@@ -206,9 +206,12 @@ impl Store {
     /// mailbox lease prevents that), the batch is rolled back rather than importing a mail twice.
     pub async fn commit_batch(&self, mailbox_id: i64, items: &[ImportItem], now_ms: i64) -> Result<Vec<ImportOutcome>> {
         let mut tx = self.begin_write().await?;
-        let seal = self.sealing_in(&mut *tx).await?;
+        // Sealed now: what this commit writes itself, while the setting is on. The store's key also
+        // seals the search text of a raw mail written ahead sealed (the setting may have changed since).
+        let seal_now = self.sealing_in(&mut *tx).await?.is_some();
+        let keys = Keys { store: self.mail_key(), seal_now };
         let outcomes =
-            commit_items(&mut tx, self.backend, self.blobs.as_ref(), seal.as_ref(), mailbox_id, items, now_ms).await?;
+            commit_items(&mut tx, self.backend, self.blobs.as_ref(), keys, mailbox_id, items, now_ms).await?;
         tx.commit().await?;
         self.checkpoint_soon();
         Ok(outcomes)
@@ -241,15 +244,23 @@ async fn ledger_lookup(
     Ok(out)
 }
 
+/// The store's key for mail at rest, and whether this commit seals what it writes itself.
+#[derive(Clone, Copy)]
+struct Keys<'a> {
+    store: Option<&'a MailKey>,
+    seal_now: bool,
+}
+
 async fn commit_items(
     tx: &mut Transaction<'_, Any>,
     backend: Backend,
     blobs: Option<&BlobDir>,
-    seal: Option<&MailKey>,
+    keys: Keys<'_>,
     mailbox_id: i64,
     items: &[ImportItem],
     now: i64,
 ) -> Result<Vec<ImportOutcome>> {
+    let seal = keys.store.filter(|_| keys.seal_now);
     let missing = |what: &str, n: usize| {
         StoreError::Invalid(format!("the {what} of {} was not returned by its insert", items[n].source_key))
     };
@@ -282,7 +293,7 @@ async fn commit_items(
                 mail: &item.mail,
                 decision: &item.decision,
                 via: Via::Import(recorded(&item.ack)),
-                seal: seal.filter(|_| sealed_raw.contains(&item.fingerprint)),
+                seal: keys.store.filter(|_| sealed_raw.contains(&item.fingerprint)),
             })
         })
         .collect::<Result<Vec<_>>>()?;
