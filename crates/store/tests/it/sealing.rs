@@ -252,3 +252,23 @@ async fn a_plain_installation_converts_in_place_resumably_and_leaves_nothing_pla
         assert_eq!(store.seal_step(10).await.unwrap(), 0);
     }
 }
+
+/// The importer writes a batch's files ahead of its commit: one written sealed stays sealed (row
+/// and search text) even if the setting is switched off before the commit.
+#[tokio::test]
+async fn a_mail_written_ahead_sealed_stays_sealed_when_the_setting_changes_before_its_commit() {
+    for db in stores().await.into_iter().filter(|db| db.blob_dir.is_some()) {
+        let store = &db.store;
+        let o = common::office::office(store).await;
+        let assign = Decision::Assign { sender: o.anna, to: o.bernd };
+        let ahead = store.write_raw_blobs(vec![item(1, &assign)]).await.unwrap();
+        assert!(ahead[0].raw_sealed.is_some());
+        store.set_seal_new(false).await.unwrap();
+        let out = store.commit_batch(o.mailbox, &ahead, 1_000).await.unwrap();
+        let found = plain_anywhere(&db).await;
+        assert!(found.is_empty(), "{:?}: plain on disk: {found:?}", store.backend());
+        reads_back(store, case_of(&out[0]), 1).await;
+        let p = store.seal_progress().await.unwrap();
+        assert_eq!((p.raw_sealed, p.search_plain), (1, 0));
+    }
+}
