@@ -129,10 +129,6 @@ pub async fn show(
     Ok(Html(page.render()?))
 }
 
-fn actor(user: &CurrentUser) -> String {
-    user.employee.username.clone().unwrap_or_else(|| user.employee.name.clone())
-}
-
 /// „Als ZIP herunterladen“: streamed as the store writes it (a few chunks in flight, so a large
 /// Auskunft never sits in memory whole). An export that fails midway ends the download early and
 /// is logged; a whole one is audited by the store.
@@ -145,7 +141,7 @@ pub async fn zip(
     let (q, found, _) = search(&state, &p.person).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<axum::body::Bytes>>(4);
     let store = state.store.clone();
-    let actor = actor(&user);
+    let actor = user.actor();
     tokio::spawn(async move {
         let out = ChunkWriter { tx, buf: Vec::with_capacity(CHUNK) };
         match store.export_person(&q, &found, out, &actor, now_ms()).await {
@@ -250,7 +246,7 @@ pub async fn erase(
         return Ok(confirm.html()?.into_response());
     }
     let reason = if f.grund.trim().is_empty() { "Antrag der betroffenen Person" } else { f.grund.trim() };
-    if !state.store.erase_item(m, action, &actor(&user), reason, now_ms()).await? {
+    if !state.store.erase_item(m, action, &user.actor(), reason, now_ms()).await? {
         return Err(WebError::BadRequest("Das ist nicht mehr möglich: Der Eintrag wurde inzwischen geändert.".into()));
     }
     let notice = if matches!(action, EraseAction::Restrict { .. }) {
