@@ -12,6 +12,11 @@
 //! switched only if it is still plain; the old plain file is removed after the commit. Bodies kept in
 //! `cases` by versions before migration 0012 are dropped (they are derived from the raw mail), and
 //! search entries' texts are sealed. SQLite's `secure_delete` overwrites what the old values used.
+//!
+//! **Nothing plain left** is remembered (`mail_at_rest.converted`, set when a conversion finds
+//! nothing more, cleared when the setting is switched off — only then is plain content written):
+//! finding out again means reading every raw mail and search text, which neither the Datenschutz
+//! page nor `serve`'s start should do at a million Vorgänge ([`Store::seal_pending`]).
 
 use sqlx::{Any, Row};
 
@@ -66,6 +71,10 @@ impl Store {
         }
         let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM mail_at_rest WHERE name = 'seal_new'").execute(&mut *tx).await?;
+        if !on {
+            // From now on new mails are stored plain: a later switch on has something to convert.
+            sqlx::query("DELETE FROM mail_at_rest WHERE name = 'converted'").execute(&mut *tx).await?;
+        }
         sqlx::query("INSERT INTO mail_at_rest (name, value) VALUES ('seal_new', $1)")
             .bind(i64::from(on))
             .execute(&mut *tx)
@@ -94,7 +103,17 @@ impl Store {
         Ok(sealed.flatten().map(|_| key.clone()))
     }
 
-    /// How much is sealed and how much is still plain.
+    /// Whether the setting is on and a conversion may still have something plain to seal: false
+    /// once one found nothing more (remembered; see the module doc). Cheap: reads the setting only.
+    pub async fn seal_pending(&self) -> Result<bool> {
+        let converted: Option<i64> = sqlx::query_scalar("SELECT value FROM mail_at_rest WHERE name = 'converted'")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(self.seal_new().await? && converted.is_none())
+    }
+
+    /// How much is sealed and how much is still plain: counts every kind, reading whole tables
+    /// (the CLI's `encryption status`, tests; the page asks [`Store::seal_pending`] first).
     pub async fn seal_progress(&self) -> Result<SealProgress> {
         let count = |sql: &'static str| async move {
             let n: i64 = sqlx::query_scalar(sql).fetch_one(&self.pool).await?;
@@ -127,6 +146,12 @@ impl Store {
             .await?;
         done += self.drop_old_bodies(limit).await?;
         done += self.seal_search_texts(&key, limit).await?;
+        if done == 0 && self.seal_new().await? {
+            // Nothing plain is left, and with the setting on nothing plain is written.
+            sqlx::query("INSERT INTO mail_at_rest (name, value) VALUES ('converted', 1) ON CONFLICT (name) DO NOTHING")
+                .execute(&self.pool)
+                .await?;
+        }
         Ok(done)
     }
 

@@ -104,20 +104,16 @@ async fn supervise(
 ) -> anyhow::Result<()> {
     let shared = Arc::new(ctx.settings.clone());
     let mut last_sweep = std::time::Instant::now();
-    // Encryption at rest: a conversion when the setting is (or turns) on, and hourly.
-    let (sealing, mut sealed_on) = (Arc::new(std::sync::atomic::AtomicBool::new(false)), false);
+    // Encryption at rest: a conversion while one may have something plain left (the setting was
+    // switched on, or a conversion was interrupted); `seal_pending` reads the setting only.
+    let sealing = Arc::new(std::sync::atomic::AtomicBool::new(false));
     loop {
-        let hourly = last_sweep.elapsed() >= BLOB_SWEEP_EVERY;
-        if ctx.store.blob_dir().is_some() && hourly {
+        if ctx.store.blob_dir().is_some() && last_sweep.elapsed() >= BLOB_SWEEP_EVERY {
+            last_sweep = std::time::Instant::now();
             spawn_blob_sweep(ctx.store.clone());
         }
-        let on = ctx.store.seal_new().await?;
-        if on && (!sealed_on || hourly) {
+        if ctx.store.seal_pending().await? {
             crate::service::sealing::spawn_convert(ctx.store.clone(), sealing.clone());
-        }
-        sealed_on = on;
-        if hourly {
-            last_sweep = std::time::Instant::now();
         }
         for m in ctx.store.mailboxes().await? {
             let running = tasks.get(&m.name).is_some_and(|t| !t.is_finished());

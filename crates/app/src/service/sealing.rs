@@ -1,12 +1,16 @@
 //! `serve`: converts stored mail content to encrypted storage in the background while „Inhalte
-//! verschlüsselt speichern“ is on and something is still plain (crates/store/src/sealing.rs) — after
-//! the setting is switched on, at start, and hourly. One conversion runs at a time per instance;
+//! verschlüsselt speichern“ is on and a conversion may have something plain left
+//! (`Store::seal_pending`, crates/store/src/sealing.rs): after the setting is switched on, or when
+//! one was interrupted. One conversion runs at a time per instance;
 //! several instances may convert at once (each row switches once; a file written twice is swept).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use postkorb_store::Store;
+
+/// How long a conversion that failed (say, a raw mail's file is missing) waits before the next try.
+const RETRY_AFTER_FAILURE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Items of each kind per transaction (short, so the import is not held up).
 const STEP: i64 = 100;
@@ -46,7 +50,11 @@ pub fn spawn_convert(store: Store, running: Arc<AtomicBool>) {
                 tracing::info!(done, "encryption at rest: stored items converted");
             }
             Ok(()) => {}
-            Err(e) => tracing::warn!(error = %e, "encryption at rest: converting stored mails stopped"),
+            Err(e) => {
+                tracing::warn!(error = %e, "encryption at rest: converting stored mails stopped; trying again in an hour");
+                // Holding `running` meanwhile: serve asks again every few seconds.
+                tokio::time::sleep(RETRY_AFTER_FAILURE).await;
+            }
         }
         running.store(false, Ordering::SeqCst);
     });

@@ -230,6 +230,7 @@ async fn a_plain_installation_converts_in_place_resumably_and_leaves_nothing_pla
         // Interrupted after one step of one item each: resumable, the rest converts later.
         store.set_seal_new(true).await.unwrap();
         assert!(store.seal_step(1).await.unwrap() >= 2);
+        assert!(store.seal_pending().await.unwrap());
         let mid = store.seal_progress().await.unwrap();
         assert_eq!((mid.raw_plain, mid.raw_sealed), (2, 1));
         reads_back(store, cases[0], 1).await;
@@ -248,8 +249,14 @@ async fn a_plain_installation_converts_in_place_resumably_and_leaves_nothing_pla
         reads_back(store, fourth, 4).await;
         // Four raw mails and the attachment stored apart, each sealed; no plain file left.
         assert_eq!(blob_count(&db.blob_dir), if db.blob_dir.is_some() { 5 } else { 0 }, "no plain file left");
-        // Nothing more to do.
+        // Nothing more to do, and that is remembered (no scan at the next start or page view)
+        // until the setting is switched off, when plain mails may be written again.
         assert_eq!(store.seal_step(10).await.unwrap(), 0);
+        assert!(!store.seal_pending().await.unwrap());
+        store.set_seal_new(false).await.unwrap();
+        assert!(!store.seal_pending().await.unwrap(), "off: nothing to convert");
+        store.set_seal_new(true).await.unwrap();
+        assert!(store.seal_pending().await.unwrap(), "on again: what came meanwhile is looked for");
     }
 }
 

@@ -28,19 +28,22 @@ pub const ENCRYPTION: &str = "/optionen/datenschutz/verschluesselung";
 /// „Inhalte verschlüsselt speichern“ as shown (issue 18 item 7; crates/store/src/sealing.rs).
 pub struct EncryptionView {
     pub on: bool,
-    pub sealed: i64,
-    /// Raw mails, attachments, texts and search texts still stored plain.
+    /// Raw mails, attachments, texts and search texts still stored plain (counted only while a
+    /// conversion may have something left: counting reads every raw mail and search text).
     pub plain: i64,
 }
 
 impl EncryptionView {
     async fn read(state: &WebState) -> Result<EncryptionView, WebError> {
-        let p = state.store.seal_progress().await?;
-        Ok(EncryptionView {
-            on: p.seal_new,
-            sealed: p.raw_sealed,
-            plain: p.raw_plain + p.attachments_plain + p.bodies_plain + p.search_plain,
-        })
+        let on = state.store.seal_new().await?;
+        let pending = !on || state.store.seal_pending().await?;
+        let plain = if pending {
+            let p = state.store.seal_progress().await?;
+            p.raw_plain + p.attachments_plain + p.bodies_plain + p.search_plain
+        } else {
+            0
+        };
+        Ok(EncryptionView { on, plain })
     }
 }
 
@@ -158,7 +161,7 @@ pub async fn save(
     }
     let changes = retention_changes(&before, &s);
     state.store.save_retention_settings(&s).await?;
-    let actor = user.employee.username.clone().unwrap_or_else(|| user.employee.name.clone());
+    let actor = user.actor();
     state.store.audit_entry(now_ms(), &actor, &AuditEntry::SaveRetention { changes }).await?;
     Ok(Redirect::to(&Notice::RetentionSaved.url(PAGE, None)).into_response())
 }
@@ -186,7 +189,7 @@ pub async fn set_encryption(
     };
     if state.store.seal_new().await? != on {
         state.store.set_seal_new(on).await?;
-        let actor = user.employee.username.clone().unwrap_or_else(|| user.employee.name.clone());
+        let actor = user.actor();
         state.store.audit_entry(now_ms(), &actor, &AuditEntry::MailEncryption { on }).await?;
     }
     let notice = if on { Notice::EncryptionOn } else { Notice::EncryptionOff };
@@ -320,7 +323,7 @@ async fn set_hold_on(
     let until =
         parse_berlin(&f.until).ok_or_else(|| WebError::BadRequest("Datum: bitte als JJJJ-MM-TT angeben.".into()))?;
     check_hold(&f.reason, until, now).map_err(|e| WebError::BadRequest(e.into()))?;
-    let actor = user.employee.username.clone().unwrap_or_else(|| user.employee.name.clone());
+    let actor = user.actor();
     state.store.set_hold(target, kind, &f.reason, until, &actor, now).await?;
     Ok(Redirect::to(&page_of(target)).into_response())
 }
@@ -364,7 +367,7 @@ async fn lift_hold_on(
     if !state.store.holds(target).await?.iter().any(|h| h.id == hold) {
         return Err(WebError::NotFound);
     }
-    let actor = user.employee.username.clone().unwrap_or_else(|| user.employee.name.clone());
+    let actor = user.actor();
     state.store.lift_hold(hold, &actor, now_ms()).await?;
     Ok(Redirect::to(&page_of(target)).into_response())
 }
@@ -393,7 +396,7 @@ mod tests {
             errors: vec!["Erledigte Vorgänge: erlaubt sind 6 bis 30 Jahre.".into()],
             rows: rows(&s, None),
             run_at: hhmm(s.run_minute),
-            encryption: EncryptionView { on: true, sealed: 12, plain: 3 },
+            encryption: EncryptionView { on: true, plain: 3 },
         };
         let html = page.render().unwrap();
         crate::german::assert_german(&html, "Datenschutz");
