@@ -21,8 +21,13 @@ keep-alive connections (bench/web.py's client) send requests back to back, warm-
              as „Schaden“, rare ones, umlaut spellings, two-word queries), the token of a clerk (b1..b4:
              their own and claimable Vorgänge) or of „Leitung“ (every Vorgang), by connection
   start      GET / (the Startmaske) with the session of b1..b4 logged in through the form
+  case       GET /vorgang/{id} (the Vorgang page) with that session, a random one of the clerk's Vorgänge
+  api        GET /api/v1/cases?limit=25 with the clerk's token (their own list)
+  api-case   GET /api/v1/cases/{id} with the clerk's token, a random one of their Vorgänge
 
-Every answer is checked (200; search: JSON with `hits`; Startmaske: its heading). Prints a table and
+Every answer is checked (200; search: JSON with `hits`; Startmaske: its heading; case: the Vorgang's
+subject; api: 25 rows, all the clerk's; api-case: the asked Vorgang).
+Issue 19's million-Vorgänge run is `--endpoints start,case,api --connections 32`. Prints a table and
 writes bench/out/search/results.json.
 `--reuse` measures the data of an earlier run again (e.g. another build). Numbers only: nothing is asserted about times.
 """
@@ -248,6 +253,28 @@ def employees(cli, url):
     return emp, senders
 
 
+def user_cases(cli, url):
+    """Per login user: employee id, up to 2,000 random (id, subject) of the Vorgänge assigned to them, and
+    how many they hold (the API list's rows)."""
+    out = {}
+    for user in web.LOGIN_USERS:
+        sql = (f"SELECT c.id, c.subject, e.id FROM cases c JOIN employees e ON e.id = c.assignee "
+               f"WHERE e.username = '{user}' ORDER BY random() LIMIT 2000")
+        if url:
+            rows = list(csv.reader(io.StringIO(psql(url, f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)"))))
+            rows = [(int(a), b, int(c)) for a, b, c in rows]
+        else:
+            with sqlite3.connect(cli.db) as db:
+                rows = db.execute(sql).fetchall()
+        if not rows:
+            raise SystemExit(f"{user} has no Vorgänge")
+        count = f"SELECT count(*) FROM cases WHERE assignee = {rows[0][2]} AND status <> 'moved'"
+        held = int(psql(url, f"COPY ({count}) TO STDOUT").strip()) if url else \
+            sqlite3.connect(cli.db).execute(count).fetchone()[0]
+        out[user] = (rows[0][2], [(i, subj) for i, subj, _ in rows], held)
+    return out
+
+
 async def measure(args, cli, tokens, n, backend):
     server = web.Server(cli)
     rows = []
@@ -283,7 +310,53 @@ async def measure(args, cli, tokens, n, backend):
 
             return conn, lambda: req, check
 
-        makers = {"search": make_search, "start": make_start}
+        mine = user_cases(cli, cli.db_url) if {"case", "api", "api-case"} & set(args.endpoints) else {}
+
+        def make_case(api):
+            async def make(i):
+                user = web.LOGIN_USERS[i % 4]
+                eid, cases, _ = mine[user]
+                rng = random.Random(args.seed * 1000 + i)
+                state = {}
+                if api:
+                    conn, headers = web.HttpConn(port), [("Authorization", f"Bearer {tokens[user]}")]
+                else:
+                    conn, cookie, _ = sessions[i]
+                    headers = [("Cookie", cookie)]
+
+                def next_request():
+                    state["id"], state["subject"] = rng.choice(cases)
+                    return ("GET", f"/api/v1/cases/{state['id']}" if api else f"/vorgang/{state['id']}", headers)
+
+                def check(st, body):
+                    if st != 200:
+                        return f"status {st}: {body[:200]!r}"
+                    if api:
+                        s = json.loads(body)["summary"]
+                        return None if s["id"] == state["id"] and s["assignee"] == eid else f"wrong Vorgang {s['id']}"
+                    return None if web.html_escape(state["subject"]).encode() in body else "subject missing"
+
+                return conn, next_request, check
+            return make
+
+        async def make_list(i):
+            user = web.LOGIN_USERS[i % 4]
+            eid, _, held = mine[user]
+            conn = web.HttpConn(port)
+            req = ("GET", "/api/v1/cases?limit=25", [("Authorization", f"Bearer {tokens[user]}")])
+
+            def check(st, body):
+                if st != 200:
+                    return f"status {st}: {body[:200]!r}"
+                rows = json.loads(body)
+                if len(rows) != min(25, held) or any(r["assignee"] != eid for r in rows):
+                    return f"{len(rows)} rows (expected {min(25, held)}) or one not mine"
+                return None
+
+            return conn, lambda: req, check
+
+        makers = {"search": make_search, "start": make_start, "case": make_case(False), "api": make_list,
+                  "api-case": make_case(True)}
         for ep in args.endpoints:
             lat, window, errors = await web.load(port, args.connections, args.warmup, args.duration, makers[ep])
             lat.sort()
@@ -311,7 +384,7 @@ def main():
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--warmup", type=float, default=3.0)
     ap.add_argument("--duration", type=float, default=15.0)
-    ap.add_argument("--endpoints", default="search,start")
+    ap.add_argument("--endpoints", default="search,start", help="search,start,case,api,api-case")
     ap.add_argument("--seed", type=int, default=16)
     ap.add_argument("--work", default=os.path.join(HERE, "out", "search"))
     ap.add_argument("--reuse", action="store_true", help="measure the data dirs of an earlier run again")

@@ -73,7 +73,8 @@ class Cli:
         os.makedirs(data_dir, exist_ok=True)
 
     def env(self, **extra):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("POSTKORB_")}
+        # POSTKORB_LOG passes through (e.g. `sqlx::query=debug` to time every statement of a view).
+        env = {k: v for k, v in os.environ.items() if not k.startswith("POSTKORB_") or k == "POSTKORB_LOG"}
         # Raw mails inside SQLite (blob_dir = ""): the rows multiplied below are copied with their bytes.
         env.update(POSTKORB_DATA_DIR=self.data_dir, POSTKORB_BLOB_DIR="", RUST_LOG=os.environ.get("RUST_LOG", "warn"),
                    **extra)
