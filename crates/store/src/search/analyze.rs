@@ -5,9 +5,10 @@
 //! `schad`, „Straße“ and „Strasse“ `strass`. A query word matches every indexed word that starts
 //! with its stem, so „Schaden“ also finds „Schadensmeldung“ (German compounds).
 //!
-//! Both databases index these stems only (SQLite FTS5 with `unicode61`, PostgreSQL `tsvector`
-//! with the `simple` configuration, which adds no stemming of its own), so a query finds the same
-//! Vorgänge on either, and the highlighter (`highlight.rs`) marks exactly the words that matched.
+//! Both databases index these stems only (SQLite FTS5 with the `ascii` tokenizer, migration 0031:
+//! a term holds no ASCII character but letters and digits, so it is one token there; PostgreSQL
+//! `tsvector` with the `simple` configuration, which adds no stemming of its own), so a query finds
+//! the same Vorgänge on either, and the highlighter (`highlight.rs`) marks exactly the words that matched.
 
 use std::ops::Range;
 

@@ -22,6 +22,10 @@ const DIFFERENT_ON_PURPOSE: &[(&str, &str)] = &[
         "who may see a Vorgang in the search index: FTS5 cannot add a column (the table is copied), PostgreSQL adds one with a GIN index on its terms",
     ),
     (
+        "0031_search_lean.sql",
+        "the search index's FTS5 options (detail = column, ascii tokenizer) on SQLite; PostgreSQL's tsvector stays",
+    ),
+    (
         "0027_audit_append_only.sql",
         "the audit log's append-only triggers: RAISE(ABORT) on SQLite, a plpgsql function (and TRUNCATE) on PostgreSQL",
     ),
