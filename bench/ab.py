@@ -5,10 +5,15 @@
     bench/ab.py --corpus bench/out/corpus-seed6-1000 --sizes 1000 --reps 5 \\
         with-fork=/tmp/postkorb-A without-fork=/tmp/postkorb-B
 
-A build written BINARY,plain runs with encryption at rest switched off (issue 18 item 7: what does
-encryption cost the import?):
+Options after the binary, comma-separated: `plain` runs with encryption at rest switched off (issue
+18 item 7: what does encryption cost the import?), `indb` keeps raw mails inside SQLite
+(blob_dir = ""), `noindex` sets POSTKORB_BENCH_NOINDEX for a build made with bench/noindex.patch
+applied (issue 16: what does the search index cost the import? — the same binary both ways):
 
     bench/ab.py --corpus … sealed=target/release/postkorb plain=target/release/postkorb,plain
+    git apply bench/noindex.patch && cargo build --release -p postkorb-app && cp target/release/postkorb /tmp/pk-switch
+    git apply -R bench/noindex.patch
+    bench/ab.py --corpus … --sizes 2000 without=/tmp/pk-switch,indb,plain,noindex with=/tmp/pk-switch,indb,plain
 
 Each timed run is bench.py's `postkorb` tool (fresh data dir, `fetch --once`, every mail a Vorgang
 or kept, INBOX empty afterwards), from the same mailbox state. The builds alternate within a
@@ -44,8 +49,13 @@ def main():
         tools = []
         for name, spec in builds:
             binary, _, option = spec.partition(",")
-            tools.append((name, bench.Postkorb(os.path.realpath(binary), os.path.join(args.work, name), dovecot,
-                                               senders, 0, encryption=option != "plain")))
+            t = bench.Postkorb(os.path.realpath(binary), os.path.join(args.work, name), dovecot, senders, 0,
+                               indb="indb" in option, encryption="plain" not in option)
+            if "noindex" in option:
+                # A build with bench/noindex.patch applied skips the search index when this is set.
+                base = t.env
+                t.env = lambda d, base=base: dict(base(d), POSTKORB_BENCH_NOINDEX="1")
+            tools.append((name, t))
         for n in (int(s) for s in args.sizes.split(",")):
             subset = files[:n]
             bench.log(f"== {n} mails ==")

@@ -35,6 +35,8 @@ pub(crate) struct NewCase<'a> {
     pub via: Via<'a>,
     /// The raw mail is stored sealed: so is the search entry's text (`seal.rs`).
     pub seal: Option<&'a crate::seal::MailKey>,
+    /// The search entry made beforehand (the importer's parser threads), or `None`: made here.
+    pub terms: Option<&'a search::IndexTerms>,
 }
 
 /// A change of one or more Vorgänge.
@@ -375,11 +377,10 @@ async fn create<'a>(
         events.extend(events::created(c.decision, c.via, receiver)?.into_iter().map(|e| (case_id, e)));
         docs.push(search::Doc {
             case_id,
-            subject: &c.mail.subject,
-            from_name: c.mail.display_name.as_deref(),
-            from_addr: c.mail.sender.as_ref().map(|a| a.as_str()).unwrap_or_default(),
-            text: &c.mail.text,
-            attachments: c.mail.attachments.iter().map(|a| a.name.as_str()).collect(),
+            terms: match c.terms {
+                Some(t) => std::borrow::Cow::Borrowed(t),
+                None => std::borrow::Cow::Owned(search::IndexTerms::of_mail(c.mail)),
+            },
             // The Bearbeiter (a Vertreter, perhaps), or the pool's candidates.
             seen: match assignee {
                 Some(a) => std::slice::from_ref(a),

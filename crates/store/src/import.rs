@@ -40,6 +40,9 @@ pub struct ImportItem {
     /// What the Eingangsbestätigung needs (verified sender, Message-ID, automatic class), made by
     /// the importer: in the `created` event's payload of a Vorgang, on the row of a kept mail.
     pub ack: AckFacts,
+    /// The search entry, made with the parse (`IndexTerms::of_mail`) so the commit only writes
+    /// it; `None`: the commit makes it.
+    pub search_terms: Option<crate::search::IndexTerms>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -294,6 +297,7 @@ async fn commit_items(
                 decision: &item.decision,
                 via: Via::Import(recorded(&item.ack)),
                 seal: keys.store.filter(|_| sealed_raw.contains(&item.fingerprint)),
+                terms: item.search_terms.as_ref(),
             })
         })
         .collect::<Result<Vec<_>>>()?;

@@ -73,7 +73,9 @@ pub use person_export::INDEX as EXPORT_INDEX;
 pub use retention::{ClassRun, Deleted, DeletionEntry};
 pub use seal::MailKey;
 pub use sealing::SealProgress;
-pub use search::{SEARCH_WINDOW, SearchHit, SearchPage, SearchProgress, SearchQuery, SearchStatus, Searcher};
+pub use search::{
+    IndexTerms, SEARCH_WINDOW, SearchHit, SearchPage, SearchProgress, SearchQuery, SearchStatus, Searcher,
+};
 pub use sessions::SessionUser;
 pub use smtp::SmtpRecord;
 pub use tokens::ApiToken;

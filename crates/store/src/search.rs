@@ -55,14 +55,59 @@ const MAX_BODY_BYTES: usize = 8 * 1024;
 /// Hits per page, at most.
 pub const MAX_PER_PAGE: u32 = 100;
 
+/// A mail's entry in the index before it has a Vorgang: its terms per column and the text shown
+/// around a hit (not sealed yet). The importer makes it on its parser threads
+/// ([`IndexTerms::of_mail`] → `ImportItem::search_terms`), beside the previous batch's commit, so
+/// the commit only writes it; without it `case_write` makes it in the transaction.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IndexTerms {
+    subject: String,
+    sender: String,
+    body: String,
+    names: String,
+    /// The mail's text (the first [`MAX_BODY_BYTES`]) and the attachment names, as written.
+    shown: String,
+}
+
+impl IndexTerms {
+    /// The entry of a Vorgang made from `mail`.
+    pub fn of_mail(mail: &postkorb_mail::InboundMail) -> IndexTerms {
+        let names: Vec<&str> = mail.attachments.iter().map(|a| a.name.as_str()).collect();
+        IndexTerms::of(
+            &mail.subject,
+            mail.display_name.as_deref(),
+            mail.sender.as_ref().map(|a| a.as_str()).unwrap_or_default(),
+            &mail.text,
+            &names,
+        )
+    }
+
+    fn of(subject: &str, from_name: Option<&str>, from_addr: &str, text: &str, attachments: &[&str]) -> IndexTerms {
+        let body = cut(text, MAX_BODY_BYTES);
+        let sender = format!("{} {}", from_name.unwrap_or(""), from_addr);
+        let names = attachments.join("\n");
+        let mut shown = String::with_capacity(body.len() + names.len() + 1);
+        shown.push_str(body);
+        if !names.is_empty() {
+            shown.push('\n');
+            shown.push_str(&names);
+        }
+        IndexTerms {
+            subject: analyze::terms(subject),
+            sender: analyze::terms(&sender),
+            body: analyze::terms(body),
+            names: analyze::terms(&names),
+            // PostgreSQL takes no NUL in text (the stored subject and names are cleaned the same way).
+            shown: clean(&shown),
+        }
+    }
+}
+
 /// What one new Vorgang gives the index.
 pub(crate) struct Doc<'a> {
     pub case_id: i64,
-    pub subject: &'a str,
-    pub from_name: Option<&'a str>,
-    pub from_addr: &'a str,
-    pub text: &'a str,
-    pub attachments: Vec<&'a str>,
+    /// Made by the importer beforehand, or here from the mail (`IndexTerms::of_mail`).
+    pub terms: std::borrow::Cow<'a, IndexTerms>,
     /// The Bearbeiter, or the candidates of a Vorgang that waits in a pool.
     pub seen: &'a [EmployeeId],
     /// Seals the shown text (`seal.rs`): the mail is stored sealed.
@@ -194,29 +239,20 @@ fn cut(text: &str, max: usize) -> &str {
     &text[..(0..=max.min(text.len())).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0)]
 }
 
-fn row_of(doc: &Doc<'_>) -> Result<Vec<V<'static>>> {
-    let body = cut(doc.text, MAX_BODY_BYTES);
-    let sender = format!("{} {}", doc.from_name.unwrap_or(""), doc.from_addr);
-    let names = doc.attachments.join("\n");
-    let mut shown = String::with_capacity(body.len() + names.len() + 1);
-    shown.push_str(body);
-    if !names.is_empty() {
-        shown.push('\n');
-        shown.push_str(&names);
-    }
+fn row_of<'d>(doc: &'d Doc<'_>) -> Result<Vec<V<'d>>> {
+    let t: &'d IndexTerms = &doc.terms;
     Ok(vec![
         V::Int(Some(doc.case_id)),
-        V::Owned(Some(analyze::terms(doc.subject))),
-        V::Owned(Some(analyze::terms(&sender))),
-        V::Owned(Some(analyze::terms(body))),
-        V::Owned(Some(analyze::terms(&names))),
+        V::Str(Some(&t.subject)),
+        V::Str(Some(&t.sender)),
+        V::Str(Some(&t.body)),
+        V::Str(Some(&t.names)),
         V::Str(Some("")),
         V::Owned(Some(seen_terms(doc.seen))),
-        // PostgreSQL takes no NUL in text (the stored subject and names are cleaned the same way).
-        V::Owned(Some(match doc.seal {
-            Some(key) => key.seal_text(&clean(&shown))?,
-            None => clean(&shown),
-        })),
+        match doc.seal {
+            Some(key) => V::Owned(Some(key.seal_text(&t.shown)?)),
+            None => V::Str(Some(&t.shown)),
+        },
     ])
 }
 
@@ -301,7 +337,9 @@ impl Store {
                     .await?;
             let (subject, from_name, from_addr): (String, Option<String>, String) =
                 (r.try_get(2)?, r.try_get(3)?, r.try_get(4)?);
-            owned.push((case_id, subject, from_name, from_addr, text, names));
+            // The terms are made before the write transaction begins.
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            owned.push((case_id, IndexTerms::of(&subject, from_name.as_deref(), &from_addr, &text, &names)));
         }
         // Who may see it is read in the insert's own statement (`$7` is left empty), so a claim
         // between the read above and this write cannot leave it stale.
@@ -314,17 +352,9 @@ impl Store {
         );
         let mut tx = self.begin_write().await?;
         let seal = self.sealing_in(&mut *tx).await?;
-        for (case_id, subject, from_name, from_addr, text, names) in &owned {
-            let doc = Doc {
-                case_id: *case_id,
-                subject,
-                from_name: from_name.as_deref(),
-                from_addr,
-                text,
-                attachments: names.iter().map(String::as_str).collect(),
-                seen: &[],
-                seal: seal.as_ref(),
-            };
+        for (case_id, terms) in &owned {
+            let doc =
+                Doc { case_id: *case_id, terms: std::borrow::Cow::Borrowed(terms), seen: &[], seal: seal.as_ref() };
             let mut q = sqlx::query(sqlx::AssertSqlSafe(insert.clone()));
             for v in row_of(&doc)? {
                 q = match v {

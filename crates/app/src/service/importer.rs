@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use postkorb_core::{Decision, Employee, KeepReason, SenderRoute, decide};
 use postkorb_mail::InboundMail;
 use postkorb_source::{Envelope, Fetched, Session, SourceConfig, SourceError};
-use postkorb_store::{DnsRetry, ImportItem, ImportOutcome, MailboxRecord, Store};
+use postkorb_store::{DnsRetry, ImportItem, ImportOutcome, IndexTerms, MailboxRecord, Store};
 use postkorb_verify::{Checked, DnsBudget, Policy, Resolver};
 
 use crate::clock::Clock;
@@ -181,7 +181,7 @@ pub async fn prepare(
     if *policy != Policy::Off {
         let mut which = Vec::new();
         let mut mails: Vec<(&[u8], &str)> = Vec::new();
-        for (i, (f, mail, _)) in parsed.iter().enumerate() {
+        for (i, (f, mail, ..)) in parsed.iter().enumerate() {
             let worth_checking = mail.malformed.is_none() && mail.automatic.is_none();
             if let (true, Ok(sender)) = (worth_checking, &mail.sender) {
                 which.push(i);
@@ -194,7 +194,8 @@ pub async fn prepare(
         }
     }
     let mut prepared = Prepared { items: Vec::with_capacity(parsed.len()), deferred: Vec::new(), untried: Vec::new() };
-    for ((f, mail, postkorb_mail::Digests { fingerprint, raw_sha256 }), check) in parsed.into_iter().zip(checked) {
+    for ((f, mail, postkorb_mail::Digests { fingerprint, raw_sha256 }, terms), check) in parsed.into_iter().zip(checked)
+    {
         let mut facts = mail.facts();
         let mut decision = None;
         // Policy „off“ checks nothing: never verified.
@@ -218,6 +219,8 @@ pub async fn prepare(
         let decision = decision.unwrap_or_else(|| decide(&facts, employees, routes));
         let ack = ack_facts(&mail, &f.raw, verified);
         let (source_key, raw) = (f.key, f.raw);
+        // A mail that is kept gets no Vorgang and no search entry.
+        let search_terms = (!matches!(decision, Decision::Keep(_))).then_some(terms);
         prepared.items.push(ImportItem {
             source_key,
             raw,
@@ -228,6 +231,7 @@ pub async fn prepare(
             raw_written: false,
             raw_sealed: None,
             ack,
+            search_terms,
         });
     }
     prepared
@@ -250,7 +254,7 @@ fn ack_facts(mail: &InboundMail, raw: &[u8], verified: bool) -> postkorb_core::a
 /// CPU-heavy step and must not stall the async workers (IDLE, the web) while it runs. The mails are
 /// dealt to the cores largest first, so each gets a similar share of the bytes; the result keeps
 /// the order of `fetched`.
-async fn parse_all(fetched: Vec<Fetched>) -> Vec<(Fetched, InboundMail, postkorb_mail::Digests)> {
+async fn parse_all(fetched: Vec<Fetched>) -> Vec<(Fetched, InboundMail, postkorb_mail::Digests, IndexTerms)> {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let n = fetched.len();
     let mut numbered: Vec<(usize, Fetched)> = fetched.into_iter().enumerate().collect();
@@ -276,7 +280,9 @@ async fn parse_all(fetched: Vec<Fetched>) -> Vec<(Fetched, InboundMail, postkorb
                     .map(|(i, f)| {
                         let mail = postkorb_mail::parse_for_import(&f.raw);
                         let digests = postkorb_mail::digests(&f.raw, mail.message_id.as_deref());
-                        (i, f, mail, digests)
+                        // The search entry here, beside the previous batch's commit, not in it.
+                        let terms = IndexTerms::of_mail(&mail);
+                        (i, f, mail, digests, terms)
                     })
                     .collect();
                 let _ = tx.send(parsed);
@@ -293,7 +299,7 @@ async fn parse_all(fetched: Vec<Fetched>) -> Vec<(Fetched, InboundMail, postkorb
         out.extend(h.await.expect("the parse thread panicked"));
     }
     out.sort_by_key(|(i, ..)| *i);
-    out.into_iter().map(|(_, f, m, p)| (f, m, p)).collect()
+    out.into_iter().map(|(_, f, m, p, t)| (f, m, p, t)).collect()
 }
 
 /// The nice value of the parser threads (Linux: per thread; 0 is normal, 19 the lowest).

@@ -252,6 +252,7 @@ pub(crate) fn hostile_item(bernd: EmployeeId, anna: EmployeeId) -> ImportItem {
         raw_written: false,
         raw_sealed: None,
         ack: Default::default(),
+        search_terms: None,
     }
 }
 
@@ -348,6 +349,7 @@ async fn a_kept_mail_is_routed_after_the_admin_creates_the_missing_row_or_discar
                 raw_written: false,
                 raw_sealed: None,
                 ack: Default::default(),
+                search_terms: None,
             }
         })
         .collect();
@@ -389,6 +391,7 @@ async fn a_kept_mail_is_routed_after_the_admin_creates_the_missing_row_or_discar
         raw_written: false,
         raw_sealed: None,
         ack: Default::default(),
+        search_terms: None,
     };
     app.ctx.store.commit_batch(mb.id, &[item], 2).await.unwrap();
     let r = app.post("/nicht-zugeordnet/3/verwerfen", Some(&admin), &format!("csrf={csrf}&bestaetigt=ja")).await;
@@ -678,6 +681,7 @@ async fn the_startmaske_counts_new_vorgaenge_since_the_last_visit_and_a_visit_wi
             raw_written: false,
             raw_sealed: None,
             ack: Default::default(),
+            search_terms: None,
         }
     };
     let assign = || Decision::Assign { sender: anna, to: bernd };
@@ -1185,6 +1189,7 @@ pub(crate) fn import_item(key: &str, raw: &[u8], decision: Decision) -> ImportIt
         raw_written: false,
         raw_sealed: None,
         ack: Default::default(),
+        search_terms: None,
     }
 }
 
@@ -1202,6 +1207,7 @@ pub(crate) fn kept_item(key: &str, raw: &str, reason: postkorb_core::KeepReason)
         raw_written: false,
         raw_sealed: None,
         ack: Default::default(),
+        search_terms: None,
     }
 }
 

@@ -201,6 +201,7 @@ async fn deaktivieren_aktivieren_and_loeschen_with_its_confirmation_are_audited_
         raw_written: false,
         raw_sealed: None,
         ack: Default::default(),
+        search_terms: None,
     };
     app.ctx.store.commit_batch(m.id, &[item], 2).await.unwrap();
 

@@ -62,6 +62,7 @@ fn item(key: &str, subject: &str, attachment: &[u8], decision: Decision) -> Impo
         raw_written: false,
         raw_sealed: None,
         ack: Default::default(),
+        search_terms: None,
     }
 }
 

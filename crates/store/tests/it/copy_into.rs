@@ -44,6 +44,7 @@ async fn a_link_table_with_more_rows_than_one_statement_takes_is_copied_whole() 
                 raw_written: false,
                 raw_sealed: None,
                 ack: Default::default(),
+                search_terms: None,
             }
         })
         .collect();

@@ -111,7 +111,12 @@ async fn words_of_other_scripts_and_with_accents_are_found() {
             ("日本語 Vertrag", &[japanese]),
         ];
         for (words, expected) in cases {
-            assert_eq!(found(&store, Searcher::All, &query(words)).await, *expected, "{words:?} ({:?})", store.backend());
+            assert_eq!(
+                found(&store, Searcher::All, &query(words)).await,
+                *expected,
+                "{words:?} ({:?})",
+                store.backend()
+            );
         }
     }
 }

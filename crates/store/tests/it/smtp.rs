@@ -123,10 +123,12 @@ async fn the_import_records_the_acknowledgement_facts_with_the_vorgang_and_the_k
         let items = vec![
             postkorb_store::ImportItem {
                 ack: facts.clone(),
+                search_terms: None,
                 ..common::office::item("k1", "Schaden", Decision::Assign { sender: o.anna, to: o.bernd })
             },
             postkorb_store::ImportItem {
                 ack: kept_facts.clone(),
+                search_terms: None,
                 ..common::office::item("k2", "Fremd", Decision::Keep(KeepReason::NoRoute))
             },
         ];

@@ -39,6 +39,7 @@ pub fn item(key: &str, subject: &str, decision: Decision) -> ImportItem {
         raw_written: false,
         raw_sealed: None,
         ack: Default::default(),
+        search_terms: None,
     }
 }
 
