@@ -93,14 +93,34 @@ impl IndexTerms {
             shown.push_str(&names);
         }
         IndexTerms {
-            subject: analyze::terms(subject),
-            sender: analyze::terms(&sender),
-            body: analyze::terms(body),
-            names: analyze::terms(&names),
+            subject: distinct(analyze::terms(subject)),
+            sender: distinct(analyze::terms(&sender)),
+            body: distinct(analyze::terms(body)),
+            names: distinct(analyze::terms(&names)),
             // PostgreSQL takes no NUL in text (the stored subject and names are cleaned the same way).
             shown: clean(&shown),
         }
     }
+}
+
+/// Each term once, in the order of its first appearance. The index keeps per term only which
+/// columns of which Vorgang hold it (SQLite: `detail = column`, migration 0031), so a repeat adds
+/// nothing to what is found — but FTS5 still did the work of a term (a hash write per prefix
+/// length) for every repeat: a mail's text has several times as many words as distinct ones.
+/// (Ranking counts a term once per column on both backends; a column's length is its distinct
+/// terms.)
+fn distinct(terms: String) -> String {
+    let mut seen = std::collections::HashSet::with_capacity(terms.len() / 8);
+    let mut out = String::with_capacity(terms.len());
+    for t in terms.split(' ').filter(|t| !t.is_empty()) {
+        if seen.insert(t) {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(t);
+        }
+    }
+    out
 }
 
 /// What one new Vorgang gives the index.
@@ -378,5 +398,38 @@ impl Store {
         }
         tx.commit().await?;
         Ok(Some(last))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_term_is_kept_once_in_the_order_it_first_appears() {
+        let cases = [
+            ("", ""),
+            ("schad", "schad"),
+            ("schad dach schad keller dach schad", "schad dach keller"),
+            ("  a  b a ", "a b"),
+        ];
+        for (terms, want) in cases {
+            assert_eq!(distinct(terms.to_string()), want, "{terms:?}");
+        }
+    }
+
+    #[test]
+    fn an_entry_holds_each_columns_terms_once_and_the_text_as_written() {
+        let t = IndexTerms::of(
+            "Schaden Schäden",
+            Some("Anna Außendienst"),
+            "anna@example.org",
+            "Der Schaden im Keller. Schaden am Dach!\0",
+            &["Foto Keller.jpg", "Foto Dach.jpg"],
+        );
+        assert_eq!(t.subject, "schad");
+        assert_eq!(t.body, "der schad im kell am dach");
+        assert_eq!(t.names, "foto kell jpg dach");
+        assert_eq!(t.shown, "Der Schaden im Keller. Schaden am Dach!\nFoto Keller.jpg\nFoto Dach.jpg");
     }
 }
