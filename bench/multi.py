@@ -153,6 +153,17 @@ def machine_busy():
     return sum(v) - idle, sum(v)
 
 
+# The run's PostgreSQL backends at one moment: running on CPU ("active: cpu"), waiting for what
+# (a lock, the WAL, the client), or idle between statements.
+WAITS_SQL = """
+SELECT CASE WHEN state = 'active' THEN 'active' ELSE 'not active' END,
+  CASE WHEN state <> 'active' THEN COALESCE(wait_event, state)
+       WHEN wait_event IS NULL THEN 'cpu' ELSE wait_event_type || '/' || wait_event END,
+  count(*)
+FROM pg_stat_activity WHERE datname = '{db}' AND pid <> pg_backend_pid()
+  AND COALESCE(application_name, '') NOT LIKE 'postkorb serve %' GROUP BY 1, 2
+"""
+
 STATE_SQL = """
 SELECT m.id, m.name, COALESCE(l.holder, ''), COALESCE(l.taken_ms, 0),
   (SELECT count(*) FROM ledger g WHERE g.mailbox_id = m.id),
@@ -212,6 +223,7 @@ def run_once(args, pg, dovecot, files, template, kind, rep, instances, mailboxes
                                           stdin=subprocess.DEVNULL))
         pid_to_instance = {p.pid: k + 1 for k, p in enumerate(procs)}
         boxes = {}  # name → {holders: [instance…], taken_ms, first_import_ms}
+        pg_waits, samples = {}, 0  # what the run's PostgreSQL backends were doing, summed over the polls
         deadline = time.time() + args.timeout
         while True:
             time.sleep(0.25)
@@ -219,6 +231,10 @@ def run_once(args, pg, dovecot, files, template, kind, rep, instances, mailboxes
                 if p.poll() is not None:
                     raise SystemExit(f"serve {p.pid} exited ({p.returncode}); see {args.work}")
             rows = pg.query(STATE_SQL, db)
+            for state, event, k in pg.query(WAITS_SQL.format(db=db)):
+                key = f"{state}: {event}"
+                pg_waits[key] = pg_waits.get(key, 0) + int(k)
+            samples += 1
             done = True
             for mid, name, holder, taken, count, undisposed, first in rows:
                 box = boxes.setdefault(name, {"id": int(mid), "holders": [], "taken_ms": None, "first_import_ms": None})
@@ -284,6 +300,7 @@ def run_once(args, pg, dovecot, files, template, kind, rep, instances, mailboxes
         "finish_s": finish,
         "wait_s": waits, "max_wait_s": max(waits.values()),
         "first_import_s": {name: (box["first_import_ms"] - t0_ms) / 1000 for name, box in boxes.items()},
+        "pg_backends_mean": {k: v / max(1, samples) for k, v in sorted(pg_waits.items(), key=lambda kv: -kv[1])},
         "cpu_instances_s": cpu, "cpu_dovecot_s": dovecot_cpu, "cpu_postgres_s": pg_cpu,
         "machine_busy": (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]),
         "loadavg": load,
@@ -310,7 +327,7 @@ def print_table(res):
           "| longest wait for a fetcher s | CPU s per instance | CPU s Dovecot | CPU s PostgreSQL | "
           "machine busy | load avg (1 min) |")
     print("|---|---:|---|---:|---:|---:|---|---:|---|---:|---:|---:|---:|")
-    for kind in ("a", "b", "bh"):
+    for kind in ("a", "b", "bh", "c"):
         rs = runs.get(kind)
         if not rs:
             continue
@@ -325,6 +342,14 @@ def print_table(res):
               f"{max(r['max_wait_s'] for r in rs):.2f} | {cpus} | {med(rs, 'cpu_dovecot_s'):.1f} | "
               f"{med(rs, 'cpu_postgres_s'):.1f} | {med(rs, 'machine_busy'):.0%} | "
               f"{med(rs, 'loadavg', lambda v: v[0]):.2f} |")
+    for kind in ("a", "b", "bh", "c"):
+        rs = [r for r in runs.get(kind, []) if "pg_backends_mean" in r]
+        if rs:
+            keys = sorted({k for r in rs for k in r["pg_backends_mean"] if k.startswith("active")},
+                          key=lambda k: -statistics.median(r["pg_backends_mean"].get(k, 0) for r in rs))
+            print(f"{kind}: PostgreSQL backends busy on average (median of the runs): " + ", ".join(
+                f"{k.split(': ', 1)[1]} {statistics.median(r['pg_backends_mean'].get(k, 0) for r in rs):.2f}"
+                for k in keys[:6]))
     if not a:
         return
     cores = os.cpu_count()
@@ -332,7 +357,7 @@ def print_table(res):
     cpu = {k: med(rs, "cpu_instances_s", sum) + med(rs, "cpu_dovecot_s") + med(rs, "cpu_postgres_s")
            for k, rs in runs.items()}
     print(f"\nCPU s of Postkorb + Dovecot + PostgreSQL (medians): " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()))
-    for kind in ("b", "bh"):
+    for kind in ("b", "bh", "c"):
         rs = runs.get(kind)
         if not rs:
             continue
@@ -358,7 +383,7 @@ def main():
                     "all mailboxes, started together, each takes what it gets (Postkorb as it is); bh: as b, but "
                     "the first instance starts seeing only the first half of the mailboxes (the rest disabled in "
                     "the database), the second once the first holds them and they are enabled again — what an "
-                    "even split gives")
+                    "even split gives; c: one instance with all the mailboxes (what the second instance adds)")
     ap.add_argument("--stagger", type=float, default=0.0, help="seconds between the two instances' starts in b")
     ap.add_argument("--lease-secs", type=int, default=60, help="the lease period (Postkorb's default: 60)")
     ap.add_argument("--quick", action="store_true", help="4 mailboxes × 200 mails, one repetition")
@@ -393,6 +418,8 @@ def main():
             for kind in kinds:
                 if kind == "a":
                     r = run_once(args, pg, dovecot, files, tpl_half, "a", rep, 1, half)
+                elif kind == "c":
+                    r = run_once(args, pg, dovecot, files, tpl_full, "c", rep, 1, args.mailboxes)
                 elif kind in ("b", "bh"):
                     r = run_once(args, pg, dovecot, files, tpl_full, kind, rep, 2, args.mailboxes)
                 else:
