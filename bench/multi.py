@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Multi-instance (issue 19): two `postkorb serve` on one PostgreSQL share 20 mailboxes.
 
-    bench/multi.py --corpus CORPUS [--mailboxes 20] [--mails 1000] [--reps 3] [--stagger 0]
+    bench/multi.py --corpus CORPUS [--mailboxes 20] [--mails 1000] [--reps 3] [--runs a,b,bh] [--stagger 0]
     bench/multi.py --corpus CORPUS --quick          # 4 mailboxes × 200 mails, one rep
 
 One private Dovecot with one login per mailbox (m01 … m20, each its own INBOX filled with its own
@@ -12,14 +12,18 @@ Runs, interleaved per repetition:
 
   a  one `serve` with the first half of the mailboxes (10 × M mails);
   b  two `serve` (same database, same key file, each its own data dir and port) with all of them
-     (20 × M mails); with --stagger S the second instance starts S seconds after the first.
+     (20 × M mails); with --stagger S the second instance starts S seconds after the first;
+  bh as b, but the second starts once the first holds the first half (the rest disabled until
+     then): an even split forced from outside;
+  c  one `serve` with all of them: what the second instance adds.
 
 Every run starts the instances at t0 and polls the database (psql, every 0.25 s) until every mail
 is in the ledger and disposed of on the server. Reported per run: wall time (t0 → the last
 disposal, `ledger.disposed_ms`), the mailboxes each instance held (`mailbox_leases.holder` carries
 the pid), per mailbox the wait for a fetcher (its lease's `taken_ms` − t0) and its first import,
 CPU seconds of each instance, of Dovecot (master + imap processes) and of the PostgreSQL backends
-of the run's database, the machine's busy share and the load average. Checks: Vorgänge + kept = all
+of the run's database, what those backends do on average (on CPU, waiting for a lock …, sampled
+from pg_stat_activity at every poll), the machine's busy share and the load average. Checks: Vorgänge + kept = all
 mails, no duplicates, every INBOX empty. Prints a table and the verdicts; writes a JSON. Numbers only.
 """
 
