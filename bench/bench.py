@@ -37,8 +37,9 @@ def free_port():
 class Dovecot:
     """A private Dovecot on a free loopback port (the approach of crates/testkit, as shell/config)."""
 
-    def __init__(self, root):
+    def __init__(self, root, users=(USER,)):
         self.root = root
+        self.users = list(users)
         if os.path.exists(root):
             shutil.rmtree(root)
         for sub in ("run", "state", "mail", "home"):
@@ -46,7 +47,7 @@ class Dovecot:
         os.chmod(root, 0o755)
         subprocess.run(["chown", "nobody:nogroup", os.path.join(root, "mail"), os.path.join(root, "home")], check=True)
         with open(os.path.join(root, "passwd"), "w") as f:
-            f.write(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n")
+            f.writelines(f"{u}:{{PLAIN}}{PASSWORD}::::::\n" for u in self.users)
         os.chmod(os.path.join(root, "passwd"), 0o644)
         self.port = free_port()
         pop3 = free_port()
@@ -113,12 +114,12 @@ service pop3-login {{
         except OSError:
             return ""
 
-    def maildir(self):
-        return os.path.join(self.root, "mail", USER)
+    def maildir(self, user=USER):
+        return os.path.join(self.root, "mail", user)
 
-    def load(self, files):
-        """Rebuilds the INBOX from corpus files (hard links) and lets Dovecot index it."""
-        md = self.maildir()
+    def load(self, files, user=USER):
+        """Rebuilds the INBOX (of `user`) from corpus files (hard links) and lets Dovecot index it."""
+        md = self.maildir(user)
         if os.path.exists(md):
             shutil.rmtree(md)
         for sub in ("cur", "new", "tmp"):
@@ -126,18 +127,18 @@ service pop3-login {{
         for src in files:
             os.link(src, os.path.join(md, "cur", os.path.basename(src) + ":2,"))
         subprocess.run(["chown", "-R", "nobody:nogroup", md], check=True)
-        n = self.warm()
+        n = self.warm(user)
         if n != len(files):
             raise SystemExit(f"INBOX has {n} messages, expected {len(files)}")
         subprocess.run(["sync"], check=True)
 
-    def imap(self):
+    def imap(self, user=USER):
         c = imaplib.IMAP4("127.0.0.1", self.port)
-        c.login(USER, PASSWORD)
+        c.login(user, PASSWORD)
         return c
 
-    def warm(self):
-        c = self.imap()
+    def warm(self, user=USER):
+        c = self.imap(user)
         typ, data = c.select("INBOX")
         n = int(data[0])
         if n:
@@ -145,8 +146,8 @@ service pop3-login {{
         c.logout()
         return n
 
-    def count(self):
-        c = self.imap()
+    def count(self, user=USER):
+        c = self.imap(user)
         typ, data = c.status("INBOX", "(MESSAGES)")
         c.logout()
         return int(data[0].split()[-1].rstrip(b")"))
@@ -177,6 +178,27 @@ def timed(cmd, env=None, stdin=None):
     return wall, rss, p.stdout, p.stderr
 
 
+def add_people(run, senders):
+    """The benchmark's office through the CLI (`run(*args)`): three recipients with licences, every
+    sender of the corpus as an employee with routes to two or three of them."""
+    for name, username, lic in RECIPIENTS:
+        run("employee", "add", "--name", name, "--username", username, "--license", lic)
+    for i, (name, addr) in enumerate(senders):
+        run("employee", "add", "--name", name, "--email", addr)
+        for _, username, _ in RECIPIENTS[: 2 + i % 2]:
+            run("route", "add", "--from", name, "--to", username)
+
+
+def mailbox_args(port, user=USER, name="default"):
+    """`postkorb mailbox set` arguments for `user`'s INBOX on the private Dovecot (password on stdin)."""
+    return ["mailbox", "set", "--name", name, "--protocol", "imap", "--host", "127.0.0.1", "--port", str(port),
+            "--tls", "none", "--username", user, "--password-stdin", "--disposal", "delete", "--verify", "off",
+            # The storm limit (default: >30 Vorgänge per sender in 10 min are held as kept mail) would
+            # turn a bulk import of old mail into 90 % kept mail; an office importing its backlog
+            # switches it off, and so does the benchmark.
+            "--storm-max", "0"]
+
+
 class Postkorb:
     """postkorb: the embedded default (SQLite; raw mails as files in DATA_DIR/blobs, one syncfs per
     batch before its commit). postkorb-indb: the same with blob_dir = "" (raw mails inside SQLite)."""
@@ -195,19 +217,8 @@ class Postkorb:
         env = self.env(self.template)
         run = lambda *a, stdin=None: subprocess.run([binary, *a], env=env, input=stdin, check=True,
                                                     capture_output=True, text=True)
-        for name, username, lic in RECIPIENTS:
-            run("employee", "add", "--name", name, "--username", username, "--license", lic)
-        for i, (name, addr) in enumerate(senders):
-            run("employee", "add", "--name", name, "--email", addr)
-            for _, username, _ in RECIPIENTS[: 2 + i % 2]:
-                run("route", "add", "--from", name, "--to", username)
-        run("mailbox", "set", "--protocol", "imap", "--host", "127.0.0.1", "--port", str(dovecot.port),
-            "--tls", "none", "--username", USER, "--password-stdin", "--disposal", "delete", "--verify", "off",
-            # The storm limit (default: >30 Vorgänge per sender in 10 min are held as kept mail) would
-            # turn a bulk import of old mail into 90 % kept mail; an office importing its backlog
-            # switches it off, and so does the benchmark.
-            "--storm-max", "0",
-            stdin=PASSWORD + "\n")
+        add_people(run, senders)
+        run(*mailbox_args(dovecot.port), stdin=PASSWORD + "\n")
         # Encryption at rest is on for a new installation (issue 18); off: mails stored plain.
         if not encryption:
             run("encryption", "off")

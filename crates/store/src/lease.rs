@@ -5,10 +5,28 @@
 //! only when the row is free, expired, or already held by the same holder; a holder that dies is
 //! taken over once its lease has expired. The ledger's unique key stays the backstop: even two
 //! fetchers could not import a message twice, the lease only keeps them from racing.
+//!
+//! For a fair split of the mailboxes between instances (`postkorb_app::service::lease`), each
+//! `serve` shows that it runs ([`Store::announce_instance`]) and counts the others
+//! ([`Store::live_instances`]) and its own leases ([`Store::leases_held`]).
 
-use sqlx::Row;
+use sqlx::{Connection, Executor, Row};
 
-use crate::{Result, Store};
+use crate::{Backend, Result, Store};
+
+/// How a running `serve` names its presence connection in PostgreSQL's `pg_stat_activity`.
+const PRESENCE: &str = "postkorb serve ";
+
+/// A running instance's presence: while this connection stays open, [`Store::live_instances`]
+/// counts the instance (PostgreSQL). It goes away with the process, however that ends.
+pub struct Presence(sqlx::AnyConnection);
+
+impl Presence {
+    /// Whether the connection still works (false: announce again).
+    pub async fn alive(&mut self) -> bool {
+        self.0.ping().await.is_ok()
+    }
+}
 
 /// Who holds a mailbox's lease, and until when (unix ms).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,6 +130,49 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// How many leases `holder` has that have not expired at `now_ms`.
+    pub async fn leases_held(&self, holder: &str, now_ms: i64) -> Result<usize> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM mailbox_leases WHERE holder = $1 AND expires_ms > $2")
+            .bind(holder)
+            .bind(now_ms)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    /// Shows `holder` as a running instance to every instance that shares the database, for as
+    /// long as the returned [`Presence`] lives: on PostgreSQL a connection of its own, named after
+    /// the holder in `pg_stat_activity` (no table to clean up after a crash: the server drops the
+    /// connection of a dead process). SQLite (one host, one `serve`): None.
+    pub async fn announce_instance(&self, holder: &str) -> Result<Option<Presence>> {
+        if self.backend != Backend::Postgres {
+            return Ok(None);
+        }
+        let mut conn = self.pool.acquire().await?.detach();
+        let mut name = format!("{PRESENCE}{holder}");
+        // PostgreSQL keeps 63 bytes of an application_name; the count below needs only the prefix.
+        while name.len() > 63 {
+            name.pop();
+        }
+        conn.execute(sqlx::query("SELECT set_config('application_name', $1, false)").bind(name)).await?;
+        Ok(Some(Presence(conn)))
+    }
+
+    /// How many instances run on this database: announced presences (PostgreSQL), at least 1
+    /// (the caller). SQLite: always 1.
+    pub async fn live_instances(&self) -> Result<usize> {
+        if self.backend != Backend::Postgres {
+            return Ok(1);
+        }
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE $1",
+        )
+        .bind(format!("{PRESENCE}%"))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(usize::try_from(n).unwrap_or(0).max(1))
     }
 
     /// Gives up every lease `holder` has (an instance stopping); returns how many.

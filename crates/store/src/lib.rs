@@ -62,7 +62,7 @@ pub use graph_subscriptions::GraphSubscription;
 pub use holds::{HiddenCounts, Hold, HoldTarget, hidden_sql};
 pub use import::{ImportItem, ImportOutcome};
 pub use kept::KeptMail;
-pub use lease::{LeaseInfo, LeaseOutcome};
+pub use lease::{LeaseInfo, LeaseOutcome, Presence};
 pub use login_limit::{LoginLimits, LoginRefused};
 pub use mailboxes::{MailboxDeleted, MailboxRecord};
 pub use oauth::{OAuthFields, OAuthTokens};

@@ -61,6 +61,12 @@ pub async fn run(
     let dispatch = crate::service::dispatch::spawn(dispatcher, ctx.clock.clone(), DISPATCH_EVERY, async move {
         let _ = dispatch_stopping.wait_for(|s| *s).await;
     });
+    // Instances sharing a database split the mailboxes evenly (`lease::take_fair`): show this
+    // one to the others, and give those started together a moment to show themselves.
+    let presence = crate::service::lease::show_presence(&ctx.store).await;
+    if presence.is_some() {
+        tokio::time::sleep(crate::service::lease::START_GRACE).await;
+    }
     let mut tasks: HashMap<String, JoinHandle<()>> = HashMap::new();
     let result = tokio::select! {
         r = supervise(ctx, &mut tasks, stopping) => r,
@@ -75,6 +81,9 @@ pub async fn run(
     }
     let _ = tokio::time::timeout(Duration::from_secs(5), dispatch).await;
     let _ = ctx.store.release_leases_of(crate::service::lease::instance_id()).await;
+    if let Some(presence) = presence {
+        presence.abort();
+    }
     http.abort();
     result
 }

@@ -13,11 +13,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use postkorb_source::{Protocol, Session, SourceConfig};
-use postkorb_store::{LeaseOutcome, MailboxRecord, Store};
+use postkorb_store::{MailboxRecord, Store};
 
 use crate::clock::Clock;
 use crate::service::importer;
-use crate::service::lease;
+use crate::service::lease::{self, Fair};
 
 mod idle;
 
@@ -77,6 +77,16 @@ struct Conns {
     idle: Option<idle::Idle>,
 }
 
+/// Why the passes under one lease ended.
+enum Step {
+    /// The settings changed (or the mailbox was disabled or removed): read them again.
+    Settings,
+    /// The lease was given to an instance below its fair share (`lease::hand_off`).
+    HandedOff,
+    /// A pass or the wait for new mail failed: back off, then reconnect.
+    Failed,
+}
+
 /// Why the wait after a pass ended.
 enum Wake {
     /// New mail, the poll interval or the periodic pass: run the next pass.
@@ -97,6 +107,8 @@ async fn mailbox_loop(
     let mut failures: u32 = 0;
     let mut conns = Conns::default();
     let mut waiting_for_lease = false;
+    // Since when this loop has left a free lease to an instance below its fair share.
+    let mut left_since = None;
     loop {
         let m = match store.mailbox(name).await {
             Ok(m) if m.enabled => m,
@@ -109,14 +121,23 @@ async fn mailbox_loop(
                 continue;
             }
         };
-        // One fetcher per mailbox across instances: work only while holding its lease.
-        match lease::take(store, m.id, lease_ttl).await {
-            Ok(LeaseOutcome::Taken { .. }) if waiting_for_lease => {
+        // One fetcher per mailbox across instances: work only while holding its lease; a free
+        // one only while this instance holds less than its fair share.
+        match lease::take_fair(store, m.id, lease_ttl, left_since).await {
+            Ok(Fair::Taken) if waiting_for_lease || left_since.is_some() => {
                 waiting_for_lease = false;
+                left_since = None;
                 tracing::info!(mailbox = %name, "took over the fetch lease");
             }
-            Ok(LeaseOutcome::Taken { .. }) => {}
-            Ok(LeaseOutcome::Busy(info)) => {
+            Ok(Fair::Taken) => {}
+            Ok(Fair::Left) => {
+                conns = Conns::default();
+                left_since.get_or_insert_with(tokio::time::Instant::now);
+                tokio::time::sleep(lease::DEFER_RETRY).await;
+                continue;
+            }
+            Ok(Fair::Busy(info)) => {
+                left_since = None;
                 conns = Conns::default();
                 if !waiting_for_lease {
                     waiting_for_lease = true;
@@ -144,29 +165,40 @@ async fn mailbox_loop(
                     Ok(cfg) => cfg,
                     Err(e) => {
                         tracing::warn!(mailbox = %name, error = %e, "fetch failed");
-                        return false;
+                        return Step::Failed;
                     }
                 };
                 failures = 0;
+                // More than this instance's share (others started later): between two passes
+                // is the moment to give the mailbox to one of them.
+                if matches!(lease::hand_off(store, m.id).await, Ok(true)) {
+                    tracing::info!(mailbox = %name, "handed the fetch lease to an instance below its share");
+                    return Step::HandedOff;
+                }
                 match watch(store, &m, &cfg, &mut conns).await {
                     Ok(Wake::Pass) => {}
-                    Ok(Wake::Settings) => return true,
+                    Ok(Wake::Settings) => return Step::Settings,
                     Err(e) => {
                         tracing::info!(mailbox = %name, error = %e, "waiting for new mail failed; reconnecting");
-                        return false;
+                        return Step::Failed;
                     }
                 }
             }
         })
         .await;
-        let settings_changed = matches!(step, Ok(true));
-        if settings_changed && let Some(session) = conns.fetch.take() {
+        let clean = matches!(step, Ok(Step::Settings | Step::HandedOff));
+        if clean && let Some(session) = conns.fetch.take() {
             let _ = session.close().await;
         }
         conns = Conns::default();
         match step {
-            Ok(true) => continue,
-            Ok(false) => {}
+            Ok(Step::Settings) => continue,
+            Ok(Step::HandedOff) => {
+                // Left to the others from now on; taken back only after `lease::patience`.
+                left_since = Some(tokio::time::Instant::now());
+                continue;
+            }
+            Ok(Step::Failed) => {}
             Err(lost) => {
                 tracing::warn!(mailbox = %name, "{lost}");
                 continue;

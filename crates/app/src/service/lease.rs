@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -142,6 +143,142 @@ pub async fn release(store: &Store, mailbox_id: i64) {
     }
 }
 
+/// How many mailboxes one of `instances` running instances should fetch: an even share, rounded up
+/// (so the shares cover every mailbox), at least one.
+pub fn fair_share(mailboxes: usize, instances: usize) -> usize {
+    mailboxes.div_ceil(instances.max(1)).max(1)
+}
+
+/// How long a free mailbox is left to an instance below its share before this one takes it
+/// anyway (the other may be stuck): a third of the lease time, so no mailbox waits longer than
+/// a lease period for a fetcher.
+pub fn patience(ttl: Duration) -> Duration {
+    renew_every(ttl)
+}
+
+/// How long a mailbox's loop waits before it asks again for a free lease it left to another
+/// instance.
+pub const DEFER_RETRY: Duration = Duration::from_secs(1);
+
+/// What [`take_fair`] gave.
+pub enum Fair {
+    /// Ours (taken or renewed).
+    Taken,
+    /// Another live instance holds it.
+    Busy(LeaseInfo),
+    /// Free, but this instance holds its share already: left to an instance below its share.
+    Left,
+}
+
+/// Until when (unix ms) this instance hands off nothing: a lease it left went unclaimed.
+static NO_HAND_OFF_UNTIL: AtomicI64 = AtomicI64::new(0);
+
+/// One lease decision at a time in this process, so the mailbox loops that start together count
+/// each other's leases (taking and handing off).
+async fn one_decision() -> tokio::sync::MutexGuard<'static, ()> {
+    static DECIDING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    DECIDING.lock().await
+}
+
+/// Takes the lease on `mailbox_id` if it is ours already, or free and this instance holds fewer
+/// than its fair share of the enabled mailboxes among the running instances
+/// ([`Store::live_instances`]); a free lease left to others since `left_since` for [`patience`]
+/// is taken anyway. Without this, the instance that starts first takes every mailbox and the
+/// others idle until it stops.
+pub async fn take_fair(
+    store: &Store,
+    mailbox_id: i64,
+    ttl: Duration,
+    left_since: Option<tokio::time::Instant>,
+) -> postkorb_store::Result<Fair> {
+    let _one = one_decision().await;
+    let now = Clock::system().now_ms();
+    let free = match store.lease(mailbox_id).await? {
+        Some(l) if l.holder == instance_id() => false,
+        Some(l) => l.expires_ms <= now || holder_is_dead(&l.holder),
+        None => true,
+    };
+    let waited = left_since.is_some_and(|t| t.elapsed() >= patience(ttl));
+    if free && at_share(store, now).await? {
+        if !waited {
+            return Ok(Fair::Left);
+        }
+        // Left long enough and nobody took it: the instance counted may be stuck. No hand-offs
+        // for a while, or this one would give the mailbox away and take it back again and again.
+        NO_HAND_OFF_UNTIL.store(now + 10 * ttl_ms(ttl), Ordering::Relaxed);
+    }
+    Ok(match take(store, mailbox_id, ttl).await? {
+        LeaseOutcome::Taken { .. } => Fair::Taken,
+        LeaseOutcome::Busy(info) => Fair::Busy(info),
+    })
+}
+
+/// Whether this instance holds at least its fair share of leases.
+async fn at_share(store: &Store, now_ms: i64) -> postkorb_store::Result<bool> {
+    let instances = store.live_instances().await?;
+    if instances < 2 {
+        return Ok(false); // alone: every mailbox is its share, and this one is not held yet
+    }
+    let enabled = store.mailboxes().await?.iter().filter(|m| m.enabled).count();
+    Ok(store.leases_held(instance_id(), now_ms).await? >= fair_share(enabled, instances))
+}
+
+/// After a pass: whether this instance holds more than its fair share — it started first, or
+/// others started later — so the mailbox's lease should go to an instance below its share. Gives
+/// the lease up when so (true); one decision at a time, so an instance hands off only its surplus.
+pub async fn hand_off(store: &Store, mailbox_id: i64) -> postkorb_store::Result<bool> {
+    let _one = one_decision().await;
+    let now = Clock::system().now_ms();
+    let instances = store.live_instances().await?;
+    if instances < 2 || now < NO_HAND_OFF_UNTIL.load(Ordering::Relaxed) {
+        return Ok(false);
+    }
+    let enabled = store.mailboxes().await?.iter().filter(|m| m.enabled).count();
+    if store.leases_held(instance_id(), now).await? <= fair_share(enabled, instances) {
+        return Ok(false);
+    }
+    store.release_lease(mailbox_id, instance_id()).await
+}
+
+/// How often `serve` checks that its presence connection still works.
+const PRESENCE_CHECK: Duration = Duration::from_secs(10);
+
+/// How long a starting `serve` waits, once it has shown itself, before it takes any lease: the
+/// instances started together then count each other and split the mailboxes from the start.
+pub const START_GRACE: Duration = Duration::from_secs(1);
+
+/// Shows this instance as running ([`Store::announce_instance`]) for as long as the returned
+/// task runs (abort it when `serve` stops), announcing again whenever the connection breaks.
+/// Returns None where instances are not counted (SQLite).
+pub async fn show_presence(store: &Store) -> Option<tokio::task::JoinHandle<()>> {
+    let mut presence = match store.announce_instance(instance_id()).await {
+        Ok(Some(p)) => Some(p),
+        Ok(None) => return None,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot show this instance to the others; trying again");
+            None
+        }
+    };
+    let store = store.clone();
+    Some(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(PRESENCE_CHECK).await;
+            if let Some(p) = &mut presence
+                && p.alive().await
+            {
+                continue;
+            }
+            presence = match store.announce_instance(instance_id()).await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot show this instance to the others; trying again");
+                    None
+                }
+            };
+        }
+    }))
+}
+
 /// The in-process gate of a mailbox: held for the duration of one pass.
 pub async fn gate(mailbox_id: i64) -> tokio::sync::OwnedMutexGuard<()> {
     static GATES: OnceLock<Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
@@ -223,6 +360,16 @@ mod tests {
         assert!(!holder_is_dead(&format!("{host}-{start_of_1}-1-00")), "pid 1 with its start time runs");
         assert!(!holder_is_dead(&format!("anderer-host-{}-1-00", start_of_1 + 1)), "another host: only expiry");
         assert!(!holder_is_dead("oldhost-1234-0011223344556677"), "an id of the old format");
+    }
+
+    #[test]
+    fn the_fair_share_covers_every_mailbox_and_is_never_zero() {
+        // (mailboxes, instances, share)
+        let cases = [(20, 2, 10), (20, 1, 20), (21, 2, 11), (3, 2, 2), (1, 3, 1), (0, 2, 1), (20, 0, 20), (10, 3, 4)];
+        for (mailboxes, instances, share) in cases {
+            assert_eq!(fair_share(mailboxes, instances), share, "{mailboxes} mailboxes, {instances} instances");
+            assert!(share * instances.max(1) >= mailboxes, "the shares leave a mailbox without a fetcher");
+        }
     }
 
     #[test]

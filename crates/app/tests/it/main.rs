@@ -15,6 +15,7 @@ mod hostile_import;
 mod layers;
 mod lease_crash;
 mod mailboxes_two;
+mod multi_instance;
 mod notify_send;
 mod oauth;
 mod office;

@@ -88,3 +88,33 @@ async fn a_lease_of_a_holder_known_dead_is_taken_over_at_once_but_only_from_that
         assert_eq!(store.lease(m).await.unwrap().unwrap().holder, "new");
     }
 }
+
+#[tokio::test]
+async fn running_instances_are_counted_while_their_presence_lives_and_each_counts_only_its_unexpired_leases() {
+    for (store, _d) in backends().await {
+        let (m, other) = (mailbox(&store, "default").await, mailbox(&store, "zweites").await);
+        assert!(store.take_lease(m, "a", 1_000, 60_000).await.unwrap().is_taken());
+        assert!(store.take_lease(other, "a", 1_000, 1_000).await.unwrap().is_taken());
+        assert_eq!(store.leases_held("a", 1_500).await.unwrap(), 2);
+        assert_eq!(store.leases_held("a", 2_000).await.unwrap(), 1, "the second expired at 2,000");
+        assert_eq!(store.leases_held("b", 1_500).await.unwrap(), 0);
+
+        let postgres = store.backend() == postkorb_store::Backend::Postgres;
+        assert_eq!(store.live_instances().await.unwrap(), 1, "nobody announced: the caller alone");
+        let a = store.announce_instance("host-1-2-aaaa").await.unwrap();
+        let mut b = store.announce_instance(&format!("{}-1-3-bbbb", "h".repeat(80))).await.unwrap();
+        assert_eq!(a.is_some(), postgres, "SQLite counts one instance and needs no presence");
+        if !postgres {
+            assert_eq!(store.live_instances().await.unwrap(), 1);
+            continue;
+        }
+        assert!(b.as_mut().unwrap().alive().await);
+        assert_eq!(store.live_instances().await.unwrap(), 2, "two presences (a holder id longer than 63 bytes too)");
+        drop(a);
+        let started = std::time::Instant::now();
+        while store.live_instances().await.unwrap() != 1 {
+            assert!(started.elapsed() < std::time::Duration::from_secs(10), "a stopped instance is still counted");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
