@@ -54,7 +54,10 @@ def vm_hwm_kib(pid):
     return 0
 
 
-def serve_import(pk, dovecot, files, tag, timeout=1800):
+def serve_import(pk, dovecot, files, tag, timeout=1800, stats=None):
+    """`stats`, a dict if given, gets the CPU seconds of serve and of Dovecot (its master, the exited
+    imap processes and the live ones) from serve's start to the last mail."""
+    from multi import proc_cpu, tree_cpu  # noqa: PLC0415 (multi imports bench, as this does)
     d = os.path.join(pk.work, f"memory-{tag}")
     if os.path.exists(d):
         shutil.rmtree(d)
@@ -62,6 +65,7 @@ def serve_import(pk, dovecot, files, tag, timeout=1800):
     dovecot.load(files)
     env = pk.env(d)
     env["POSTKORB_LISTEN"] = f"127.0.0.1:{b.free_port()}"
+    dovecot_cpu0 = tree_cpu(dovecot.proc.pid)
     t0 = time.monotonic()
     proc = subprocess.Popen([pk.binary, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     n, done, hwm = len(files), 0, 0
@@ -93,6 +97,8 @@ def serve_import(pk, dovecot, files, tag, timeout=1800):
             raise SystemExit(f"{tag}: only {done} of {n} mails imported after {timeout} s")
         wall = time.monotonic() - t0
         hwm = max(hwm, vm_hwm_kib(proc.pid))
+        if stats is not None:
+            stats.update(serve_cpu=proc_cpu(proc.pid), dovecot_cpu=tree_cpu(dovecot.proc.pid) - dovecot_cpu0)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -9,7 +9,8 @@ and a large N of the same corpus, and serve's peak RSS throughout each run.
 Each run is memory.py's `serve_import`: a fresh copy of the benchmark's data dir (bench.py's
 employees, routes and IMAP mailbox), the INBOX rebuilt with the first N mails of the corpus, `serve`
 started and the database polled until every mail is a Vorgang or kept mail and the INBOX is empty;
-peak RSS is VmHWM of the serve process, read every 0.25 s and at the end. The time includes serve's
+peak RSS is VmHWM of the serve process, read every 0.25 s and at the end; CPU of serve and of Dovecot
+(master, exited and live imap processes) from serve's start to the last mail. The time includes serve's
 start (a fraction of a second), which flatters the small N a little. Prints a table and the ratio
 of the largest N's time per mail to the smallest's (target ≤ 1.2×; peak RSS ≤ 150 MB). Numbers only.
 """
@@ -42,26 +43,32 @@ def main():
     os.makedirs(args.work, exist_ok=True)
     subprocess.run(["chown", "-R", "nobody:nogroup", args.corpus], check=True)
     dovecot = b.Dovecot(os.path.join(args.work, "dovecot"))
-    results = {}
+    results, cpu = {}, {}
     try:
         pk = b.Postkorb(os.path.abspath(args.postkorb), args.work, dovecot, senders, 0)
         for rep in range(args.reps):
             for n in sizes:
-                wall, hwm = memory.serve_import(pk, dovecot, files[:n], f"n{n}-rep{rep}", timeout=6 * 3600)
+                stats = {}
+                wall, hwm = memory.serve_import(pk, dovecot, files[:n], f"n{n}-rep{rep}", timeout=6 * 3600,
+                                                stats=stats)
                 results.setdefault(n, []).append((wall, hwm))
+                cpu.setdefault(n, []).append((stats["serve_cpu"], stats["dovecot_cpu"]))
     finally:
         dovecot.stop()
 
     mb = sum(os.path.getsize(f) for f in files[: max(sizes)]) / 1e6
     print(f"\ncorpus: {args.corpus} (first {max(sizes):,} mails: {mb:,.0f} MB), repetitions: {args.reps}\n")
-    print("| mails | median wall s | ms per mail | mails/s | peak RSS MiB (max) |")
-    print("|---:|---:|---:|---:|---:|")
+    print("| mails | median wall s | ms per mail | mails/s | peak RSS MiB (max) | serve CPU ms per mail | Dovecot CPU ms per mail |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     per_mail = {}
     for n in sizes:
         wall = statistics.median(w for w, _ in results[n])
         hwm = max(h for _, h in results[n])
+        serve_cpu = statistics.median(c for c, _ in cpu[n])
+        dovecot_cpu = statistics.median(d for _, d in cpu[n])
         per_mail[n] = wall / n
-        print(f"| {n:,} | {wall:.1f} | {1000 * wall / n:.2f} | {n / wall:,.0f} | {hwm / 1024:.1f} |")
+        print(f"| {n:,} | {wall:.1f} | {1000 * wall / n:.2f} | {n / wall:,.0f} | {hwm / 1024:.1f} "
+              f"| {1000 * serve_cpu / n:.2f} | {1000 * dovecot_cpu / n:.2f} |")
     lo, hi = min(sizes), max(sizes)
     print(f"\ntime per mail at {hi:,} ÷ at {lo:,}: {per_mail[hi] / per_mail[lo]:.2f} (target ≤ 1.2)")
 
