@@ -22,6 +22,10 @@ const DIFFERENT_ON_PURPOSE: &[(&str, &str)] = &[
         "who may see a Vorgang in the search index: FTS5 cannot add a column (the table is copied), PostgreSQL adds one with a GIN index on its terms",
     ),
     (
+        "0032_search_seen_in_doc.sql",
+        "who may see a Vorgang moves into PostgreSQL's tsvector; SQLite's FTS5 has it as a column of its index",
+    ),
+    (
         "0031_search_lean.sql",
         "the search index's FTS5 options (detail = column, ascii tokenizer) on SQLite; PostgreSQL's tsvector stays",
     ),

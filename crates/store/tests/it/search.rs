@@ -121,6 +121,29 @@ async fn words_of_other_scripts_and_with_accents_are_found() {
     }
 }
 
+/// Who may see a Vorgang is in the index (`seen`), but never a word one can find: searching for
+/// its terms (`u{id}`, and on PostgreSQL their lexemes `/seen/u{id}`) finds nothing.
+#[tokio::test]
+async fn the_terms_of_who_may_see_a_vorgang_are_not_words_of_the_search() {
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let b = to(&o, o.bernd);
+        let id = import(&store, &o, "Wasserschaden", "im Keller", b.clone(), 1).await;
+        let bernd = o.bernd.0;
+        for words in [format!("u{bernd}"), format!("/seen/u{bernd}"), "seen".to_string()] {
+            for who in [Searcher::All, Searcher::Employee(o.bernd)] {
+                assert_eq!(
+                    found(&store, who.clone(), &query(&words)).await,
+                    Vec::<i64>::new(),
+                    "{words:?} ({:?})",
+                    store.backend()
+                );
+            }
+        }
+        assert_eq!(found(&store, Searcher::Employee(o.bernd), &query("Wasserschaden")).await, vec![id]);
+    }
+}
+
 #[tokio::test]
 async fn a_person_finds_only_the_vorgaenge_they_may_open() {
     for (store, _d) in backends().await {
