@@ -49,15 +49,18 @@ pub(crate) fn read_request(stream: &TcpStream) -> Option<Request> {
     let mut body = vec![0u8; length.min(16 << 20)];
     reader.read_exact(&mut body).ok()?;
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    let query = query
-        .split('&')
+    Some(Request { method, path: decode(path), query: parse_form(query), headers, body })
+}
+
+/// `a=b&c=d` (a query or a form body) with `+` and `%XX` decoding.
+pub(crate) fn parse_form(s: &str) -> HashMap<String, String> {
+    s.split('&')
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
             (decode(k), decode(v))
         })
-        .collect();
-    Some(Request { method, path: decode(path), query, headers, body })
+        .collect()
 }
 
 /// Writes a complete answer and closes.

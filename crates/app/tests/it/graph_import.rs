@@ -381,12 +381,9 @@ fn serve_subscribes_to_change_notifications_and_a_notification_starts_a_pass_at_
         .serve("serve");
     // Graph validated the notification URL against the running serve before it subscribed.
     wait_until("the subscription", &served, || graph.subscriptions().len() == 1);
-    let started = std::time::Instant::now();
     graph.deliver(MAILBOX, "Inbox", &mail(1));
+    // Only the notification can bring it in: the poll interval (an hour) is far beyond
+    // wait_until's guard, which fails the test first.
     wait_until("the import after the notification", &served, || graph.messages_in(MAILBOX, IMPORTED).len() == 1);
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(60),
-        "not the notification: the poll interval is an hour"
-    );
     assert_eq!(graph.notifications(), vec![202], "the notification was accepted");
 }
