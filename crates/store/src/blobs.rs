@@ -79,25 +79,8 @@ impl BlobDir {
     /// file and directory. Done before the referencing transaction commits. A hash that is not the SHA-256 of its bytes
     /// would make the file unreadable ([`Self::get`] checks), so callers pass the computed one.
     pub(crate) fn put_many_blocking(&self, files: &[(&str, &[u8])]) -> Result<()> {
-        let fail = |e: std::io::Error| {
-            StoreError::Blob(format!("cannot write to the blob directory {}: {e}", self.root.display()))
-        };
         for (hash, bytes) in files {
-            if !is_hash(hash) {
-                return Err(StoreError::Blob(format!("invalid blob hash {hash:?}")));
-            }
-            let dir = self.dir_of(hash);
-            std::fs::create_dir_all(&dir).map_err(fail)?;
-            let tmp = dir.join(side_name(hash, "tmp"));
-            let written = (|| {
-                let mut f = std::fs::File::create_new(&tmp)?;
-                f.write_all(bytes)?;
-                std::fs::rename(&tmp, dir.join(hash))
-            })();
-            if let Err(e) = written {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(fail(e));
-            }
+            self.write_blocking(hash, bytes)?;
         }
         if !files.is_empty() {
             self.flush()?;
@@ -105,8 +88,32 @@ impl BlobDir {
         Ok(())
     }
 
+    /// Writes one file of [`Self::put_many_blocking`] (a temporary file renamed to its name),
+    /// not yet durable: [`Self::flush`] makes it so, before anything references it.
+    pub(crate) fn write_blocking(&self, hash: &str, bytes: &[u8]) -> Result<()> {
+        let fail = |e: std::io::Error| {
+            StoreError::Blob(format!("cannot write to the blob directory {}: {e}", self.root.display()))
+        };
+        if !is_hash(hash) {
+            return Err(StoreError::Blob(format!("invalid blob hash {hash:?}")));
+        }
+        let dir = self.dir_of(hash);
+        std::fs::create_dir_all(&dir).map_err(fail)?;
+        let tmp = dir.join(side_name(hash, "tmp"));
+        let written = (|| {
+            let mut f = std::fs::File::create_new(&tmp)?;
+            f.write_all(bytes)?;
+            std::fs::rename(&tmp, dir.join(hash))
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(fail(e));
+        }
+        Ok(())
+    }
+
     /// Makes everything written to the directory's file system durable (one `syncfs`).
-    fn flush(&self) -> Result<()> {
+    pub(crate) fn flush(&self) -> Result<()> {
         let fail = |e: std::io::Error| {
             StoreError::Blob(format!("cannot flush the blob directory {}: {e}", self.root.display()))
         };

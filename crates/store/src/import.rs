@@ -178,19 +178,26 @@ impl Store {
         let key = self.sealing_in(&self.pool).await?;
         tokio::task::spawn_blocking(move || {
             let mut items = items;
-            let sealed = seal_all(key.as_ref(), items.iter())?;
-            let files: Vec<(&str, &[u8])> = items
-                .iter()
-                .zip(&sealed)
-                .map(|(i, s)| match s {
-                    Some((name, bytes)) => (name.as_str(), bytes.as_slice()),
-                    None => (i.raw_sha256.as_str(), &i.raw[..]),
-                })
-                .collect();
-            dir.put_many_blocking(&files)?;
-            for (item, s) in items.iter_mut().zip(sealed) {
+            // One mail at a time: hashed, sealed into the one buffer and written while its bytes
+            // are still in the CPU's cache (sealing the whole batch first and writing it after
+            // made the kernel's copy into the page cache read them back from memory).
+            let mut buf = Vec::new();
+            for item in items.iter_mut() {
+                match key.as_ref() {
+                    Some(k) => {
+                        let name = k.name(&item.raw);
+                        k.seal_into(&item.raw, &name, &mut buf)?;
+                        dir.write_blocking(&name, &buf)?;
+                        item.raw_sealed = Some(name);
+                    }
+                    None => dir.write_blocking(&item.raw_sha256, &item.raw)?,
+                }
+            }
+            if !items.is_empty() {
+                dir.flush()?;
+            }
+            for item in items.iter_mut() {
                 item.raw_written = true;
-                item.raw_sealed = s.map(|(name, _)| name);
             }
             Ok(items)
         })
@@ -528,17 +535,3 @@ async fn insert_raw(
 
 /// A raw mail sealed: its name and its sealed bytes (`seal.rs`).
 type Sealed = (String, Vec<u8>);
-
-/// Seals the raw mails of `items`, or nothing without a key.
-fn seal_all<'a>(key: Option<&MailKey>, items: impl Iterator<Item = &'a ImportItem>) -> Result<Vec<Option<Sealed>>> {
-    items
-        .map(|i| match key {
-            Some(k) => {
-                let name = k.name(&i.raw);
-                let bytes = k.seal(&i.raw, &name)?;
-                Ok(Some((name, bytes)))
-            }
-            None => Ok(None),
-        })
-        .collect()
-}
