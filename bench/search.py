@@ -29,7 +29,9 @@ Every answer is checked (200; search: JSON with `hits`; Startmaske: its heading;
 subject; api: 25 rows, all the clerk's; api-case: the asked Vorgang).
 Issue 19's million-Vorgänge run is `--endpoints start,case,api --connections 32`. Prints a table and
 writes bench/out/search/results.json.
-`--reuse` measures the data of an earlier run again (e.g. another build). Numbers only: nothing is asserted about times.
+`--reuse` measures the data of an earlier run again (e.g. another build). `--probe K` sends each query
+alone K times per searcher (a clerk, „Leitung“) instead of the load and prints median and max: which
+words make the p99. Numbers only: nothing is asserted about times.
 """
 
 import argparse
@@ -275,6 +277,35 @@ def user_cases(cli, url):
     return out
 
 
+async def probe(args, cli, tokens, n, backend):
+    """Each query alone, one connection: which words are slow, for a clerk and for „Leitung“."""
+    server = web.Server(cli)
+    out = []
+    try:
+        conn = web.HttpConn(server.port)
+        for user in ("b1", "leitung"):
+            auth = [("Authorization", f"Bearer {tokens[user]}")]
+            for q in QUERIES:
+                path = f"/api/v1/search?q={urllib.parse.quote(q)}&per_page=20"
+                times = []
+                for _ in range(args.probe):
+                    t0 = time.perf_counter()
+                    st, _, body = await conn.request("GET", path, auth)
+                    times.append((time.perf_counter() - t0) * 1000)
+                    if st != 200:
+                        raise SystemExit(f"{q}: status {st}: {body[:200]!r}")
+                hits = len(json.loads(body)["hits"])
+                times.sort()
+                out.append(dict(backend=backend, n=n, user=user, q=q, hits=hits,
+                                median=times[len(times) // 2], max=times[-1]))
+                print(f"{backend:<9} {n:>8} {user:<8} {q:<24} hits {hits:>3}  median {times[len(times) // 2]:7.1f} ms"
+                      f"  max {times[-1]:7.1f} ms", flush=True)
+        await conn.close()
+    finally:
+        server.stop()
+    return out
+
+
 async def measure(args, cli, tokens, n, backend):
     server = web.Server(cli)
     rows = []
@@ -389,6 +420,8 @@ def main():
     ap.add_argument("--work", default=os.path.join(HERE, "out", "search"))
     ap.add_argument("--reuse", action="store_true", help="measure the data dirs of an earlier run again")
     ap.add_argument("--out", default="results.json")
+    ap.add_argument("--probe", type=int, default=0,
+                    help="instead of the load: each query alone this many times, per searcher (median, max)")
     args = ap.parse_args()
     args.endpoints = args.endpoints.split(",")
     os.makedirs(args.work, exist_ok=True)
@@ -420,11 +453,16 @@ def main():
                 with open(marker, "w") as f:
                     json.dump(dict(tokens=tokens, fill_s=fill_s, reindex_s=reindex_s), f)
             print(f"{backend} N={n}: filled in {fill_s:.1f} s, `search reindex` {reindex_s:.1f} s", flush=True)
+            if args.probe:
+                results.extend(asyncio.run(probe(args, cli, tokens, n, backend)))
+                continue
             for r in asyncio.run(measure(args, cli, tokens, n, backend)):
                 r.update(fill_s=round(fill_s, 1), reindex_s=round(reindex_s, 1))
                 results.append(r)
     with open(os.path.join(args.work, args.out), "w") as f:
         json.dump(results, f, indent=1)
+    if args.probe:
+        return
     print(f"\n{'backend':<9} {'N':>8} {'endpoint':<8} {'req':>6} {'req/s':>7} {'p50':>7} {'p90':>7} {'p99':>7} "
           f"{'max':>7} err  reindex")
     for r in results:

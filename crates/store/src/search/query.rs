@@ -22,8 +22,17 @@ pub const WINDOW: u64 = 200;
 /// in characters). A longer query word asks the index for its first six letters and the
 /// statement checks the whole word on the entries found ([`matching`]), instead of FTS5 merging
 /// the lists of every indexed word it begins (40 ms for „gutacht“ at 1,000,000, 0.6 ms for
-/// „gutach“).
+/// „gutach“) — unless a sample shows the word rare among them ([`Store::long_words_asked_whole`]).
 const PREFIX_INDEXED: usize = 6;
+
+/// SQLite: how many of the newest entries with a long word's first letters the sample reads
+/// ([`Store::long_words_asked_whole`]), and how many of them at most may hold the whole word
+/// for FTS5 to be asked for the whole word: one in `r` of them costs the prefix walk ≈ 200/r
+/// entries at ≈ 10 µs (read, joined, checked) and the whole word ≈ r · N list entries at
+/// ≈ 0.075 µs; at N = 1,000,000 the two meet near r = 16 % (≈ 12 ms each), below it the whole
+/// word is cheaper (the walk's cost grows as r falls, the list's shrinks).
+const SAMPLE: u64 = 64;
+const SAMPLE_RARE: i64 = 10;
 
 /// PostgreSQL: how many of the newest index entries the first step of the window reads, walking
 /// the primary key backwards (see [`Store::window_postgres`]).
@@ -56,7 +65,41 @@ fn own(covering: &[EmployeeId]) -> String {
     )
 }
 
-fn matching(backend: Backend, who: Searcher, q: &SearchQuery, terms: &[String]) -> Matching {
+/// SQLite: the index expression of the words (`{cols} : ("word"* …)`), a long word cut to the
+/// indexed prefix unless it is in `whole`, and — for a clerk — one of the `seen` terms.
+fn sqlite_expr(terms: &[String], whole: &[String], seen: &[EmployeeId]) -> String {
+    let head = |t: &String| {
+        if whole.contains(t) { t.clone() } else { t.chars().take(PREFIX_INDEXED).collect::<String>() }
+    };
+    let words = terms.iter().map(|t| format!("\"{}\"*", head(t))).collect::<Vec<_>>().join(" ");
+    let mut expr = format!("{{subject sender body attachments notes}} : ({words})");
+    if !seen.is_empty() {
+        let who = seen.iter().map(|e| format!("u{}", e.0)).collect::<Vec<_>>().join(" OR ");
+        expr.push_str(&format!(" AND seen : ({who})"));
+    }
+    expr
+}
+
+/// Whose Vorgänge the index's `seen` narrows a search to (none: every Vorgang, for admins).
+fn seen_of(who: &Searcher) -> Vec<EmployeeId> {
+    match who {
+        Searcher::All => vec![],
+        Searcher::Employee(e) => vec![*e],
+        Searcher::Covering(e, covering) => std::iter::once(*e).chain(covering.iter().copied()).collect(),
+    }
+}
+
+/// SQLite: an indexed word with no `%` or `_` (terms hold letters and digits only) begins some
+/// word of the entry's term columns: `LIKE` this over [`TERM_COLUMNS`].
+fn begins_a_word(term: &str) -> String {
+    format!("% {term}%")
+}
+
+/// SQLite: the entry's term columns as one text, each word after a space (for [`begins_a_word`]).
+const TERM_COLUMNS: &str = "(' ' || case_search.subject || ' ' || case_search.sender || ' ' || case_search.body
+    || ' ' || case_search.attachments || ' ' || case_search.notes)";
+
+fn matching(backend: Backend, who: Searcher, q: &SearchQuery, terms: &[String], whole: &[String]) -> Matching {
     // Whose Vorgänge: the index's `seen` narrows the matches to them (see search.rs), the
     // condition checks the rule itself.
     let (employee, mut cond, seen) = match who {
@@ -76,23 +119,12 @@ fn matching(backend: Backend, who: Searcher, q: &SearchQuery, terms: &[String]) 
         Backend::Sqlite => {
             // The words in the text columns only (never `seen`'s terms), and — for a clerk — one
             // of the searcher's `seen` terms.
-            let head = |t: &String| t.chars().take(PREFIX_INDEXED).collect::<String>();
-            let words = terms.iter().map(|t| format!("\"{}\"*", head(t))).collect::<Vec<_>>().join(" ");
-            let mut expr = format!("{{subject sender body attachments notes}} : ({words})");
-            if !seen.is_empty() {
-                let who = seen.iter().map(|e| format!("u{}", e.0)).collect::<Vec<_>>().join(" OR ");
-                expr.push_str(&format!(" AND seen : ({who})"));
-            }
-            binds.push(Bind::Text(expr));
-            // A word longer than the prefix index: some indexed word must begin with all of it
-            // (the term columns hold the words separated by spaces; terms have no `%` or `_`).
-            for t in terms.iter().filter(|t| t.chars().count() > PREFIX_INDEXED) {
-                binds.push(Bind::Text(format!("% {t}%")));
-                cond.push_str(&format!(
-                    " AND (' ' || case_search.subject || ' ' || case_search.sender || ' ' || case_search.body
-                       || ' ' || case_search.attachments || ' ' || case_search.notes) LIKE ${}",
-                    binds.len()
-                ));
+            binds.push(Bind::Text(sqlite_expr(terms, whole, &seen)));
+            // A word longer than the prefix index, asked by its first letters: some indexed word
+            // must begin with all of it.
+            for t in terms.iter().filter(|t| t.chars().count() > PREFIX_INDEXED && !whole.contains(t)) {
+                binds.push(Bind::Text(begins_a_word(t)));
+                cond.push_str(&format!(" AND {TERM_COLUMNS} LIKE ${}", binds.len()));
             }
             ("{source} CROSS JOIN cases c ON c.id = case_search.rowid WHERE case_search MATCH $2", sqlite_rank(terms))
         }
@@ -221,7 +253,11 @@ impl Store {
         if terms.is_empty() {
             return Ok(SearchPage { hits: vec![], page, per_page, more: false });
         }
-        let m = matching(self.backend, who, q, &terms);
+        let whole = match self.backend {
+            Backend::Sqlite => self.long_words_asked_whole(&who, &terms).await?,
+            Backend::Postgres => vec![],
+        };
+        let m = matching(self.backend, who, q, &terms, &whole);
         // This page and one more row (is there a next page?), as positions in the whole order.
         let (start, end) = ((page as u64 - 1) * per_page as u64, page as u64 * per_page as u64 + 1);
         let mut window = match self.backend {
@@ -241,6 +277,39 @@ impl Store {
         let more = ids.len() as u64 > end - start - 1;
         ids.truncate(per_page as usize);
         Ok(SearchPage { hits: self.hits(&ids, &terms).await?, page, per_page, more })
+    }
+
+    /// SQLite: the words longer than the prefix index that FTS5 is asked for whole. Asked by
+    /// their first six letters (an indexed prefix, one list walked newest first) with the whole
+    /// word checked on each entry, a word that is rare among the words sharing those letters
+    /// reads and rejects many entries on the way to the window: „Fahrraddiebstahl“ is one in 20
+    /// of the „fahrra…“ entries at 1,000,000, 4,000 entries read (3 µs each) for 200 — 52 ms for
+    /// „Leitung“. Asked whole, FTS5 merges the lists of every indexed word it begins, a cost in
+    /// proportion to how often they occur: 0.6 ms for „Fahrraddiebstahl“, 30 ms for „gutacht“
+    /// (400,000 Vorgänge, where the prefix walk is cheap). So the newest [`SAMPLE`] entries with
+    /// the first letters (and the searcher's `seen` term) are read: if at most [`SAMPLE_RARE`]
+    /// of them hold the whole word (≈ 16 %), its list is short next to the walk (see there), and
+    /// the word is asked whole.
+    async fn long_words_asked_whole(&self, who: &Searcher, terms: &[String]) -> Result<Vec<String>> {
+        let seen = seen_of(who);
+        let mut whole = Vec::new();
+        for t in terms.iter().filter(|t| t.chars().count() > PREFIX_INDEXED) {
+            let sql = format!(
+                "SELECT count(*) FROM (SELECT subject, sender, body, attachments, notes FROM case_search
+                   WHERE case_search MATCH $1 ORDER BY rowid DESC LIMIT {SAMPLE}) case_search
+                 WHERE {TERM_COLUMNS} LIKE $2"
+            );
+            let holding: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .persistent(false)
+                .bind(sqlite_expr(std::slice::from_ref(t), &[], &seen))
+                .bind(begins_a_word(t))
+                .fetch_one(&self.pool)
+                .await?;
+            if holding <= SAMPLE_RARE {
+                whole.push(t.clone());
+            }
+        }
+        Ok(whole)
     }
 
     /// PostgreSQL: the newest [`WINDOW`] matches in two steps. Its planner misjudges how many

@@ -443,3 +443,56 @@ async fn beyond_the_ranked_window_the_older_matches_follow_newest_first() {
         }
     }
 }
+
+/// A word longer than SQLite's prefix index (six letters) is found alike whether it is rare among
+/// the words sharing its first letters (FTS5 is asked for the whole word) or frequent (the first
+/// letters are asked and the whole word is checked on each entry): the same Vorgänge, for „Leitung“
+/// and for a clerk, on both backends.
+#[tokio::test]
+async fn a_long_word_is_found_alike_whether_rare_or_frequent_among_its_first_letters() {
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let mut items = Vec::new();
+        let mut expect: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+        for i in 0..60 {
+            // 3 of 60 „Fahrraddiebstahl“ (rare among „fahrra…“), the rest „Fahrradhelm“; every
+            // fourth for Clara, the rest for Bernd.
+            let word = if i % 20 == 7 { "Fahrraddiebstahl" } else { "Fahrradhelm" };
+            expect.entry(word).or_default().push(i);
+            let who = if i % 4 == 0 { o.clara } else { o.bernd };
+            let mut it = item(&format!("f{i}"), &format!("Meldung {i}"), to(&o, who));
+            it.mail.text = format!("Es geht um den {word} von gestern.");
+            it.mail.attachments.clear();
+            it.fingerprint = format!("fp-f{i}");
+            items.push(it);
+        }
+        let ids: Vec<i64> = store.commit_batch(o.mailbox, &items, 1).await.unwrap().iter().map(case_of).collect();
+        let of = |is: &[usize], only: Option<EmployeeId>| {
+            let mut v: Vec<i64> = is
+                .iter()
+                .filter(|i| only.is_none_or(|e| (if *i % 4 == 0 { o.clara } else { o.bernd }) == e))
+                .map(|i| ids[*i])
+                .collect();
+            v.sort();
+            v
+        };
+        let q = |words: &str| SearchQuery { per_page: 100, ..query(words) };
+        for (words, is) in [
+            ("Fahrraddiebstahl", &expect["Fahrraddiebstahl"]),
+            ("fahrraddieb", &expect["Fahrraddiebstahl"]),
+            ("Fahrradhelm", &expect["Fahrradhelm"]),
+            ("Fahrraddiebstahl gestern", &expect["Fahrraddiebstahl"]),
+        ] {
+            assert_eq!(found(&store, Searcher::All, &q(words)).await, of(is, None), "{words} ({:?})", store.backend());
+            assert_eq!(
+                found(&store, Searcher::Employee(o.bernd), &q(words)).await,
+                of(is, Some(o.bernd)),
+                "{words} for Bernd ({:?})",
+                store.backend()
+            );
+        }
+        for words in ["Fahrradschloss", "Fahrraddiebstahlx"] {
+            assert_eq!(found(&store, Searcher::All, &q(words)).await, Vec::<i64>::new(), "{words}");
+        }
+    }
+}
