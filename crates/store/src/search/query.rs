@@ -34,11 +34,24 @@ const PREFIX_INDEXED: usize = 6;
 const SAMPLE: u64 = 64;
 const SAMPLE_RARE: i64 = 10;
 
-/// PostgreSQL: how many of the newest index entries the first step of the window reads, walking
-/// the primary key backwards (see [`Store::window_postgres`]).
-const WALK: u64 = 50_000;
+/// PostgreSQL: how many of the newest index entries the window's walk reads at most, walking the
+/// primary key backwards (see [`Store::window_postgres`]).
+const WALK: u64 = 200_000;
+
+/// PostgreSQL: the walk's first part: what it finds tells what the rest would cost
+/// ([`Store::window_postgres`]).
+const FIRST_WALK: u64 = 5_000;
+
+/// PostgreSQL, the cost model of [`Store::window_postgres`], in entries walked (≈ 1 µs each at
+/// 1,000,000 Vorgänge: the newest entries stay in memory): a row read through GIN costs 12 of
+/// them (measured 13 µs under the search benchmark's load; 3.6 µs when warm, up to 50 µs when its
+/// page is in neither `shared_buffers` nor the OS cache — old rows are scattered), an entry of a
+/// prefix's list that GIN gathers first half of one (the 166,000 of „kell:*“ took 82 ms).
+const GIN_ROW: f64 = 12.0;
+const GIN_LIST_ENTRY: f64 = 0.5;
 
 /// A bound value of the search statements.
+#[derive(Clone)]
 enum Bind {
     Int(i64),
     Text(String),
@@ -47,10 +60,33 @@ enum Bind {
 /// „Matches `q` and `who` may see it“: the FROM … WHERE of the statements below, and its values:
 /// `$1` the searcher, `$2` the words, the filters after.
 struct Matching {
-    /// `{source}` stands for the index table (or a part of it, see [`Store::window_postgres`]).
+    /// `{source}` stands for the index table (or a part of it, see [`Store::window_postgres`]);
+    /// PostgreSQL: `{match}` for the match condition ([`PG_MATCH`] unless narrowed).
     from_where: String,
     rank: String,
     binds: Vec<Bind>,
+}
+
+/// PostgreSQL: the match condition of [`Matching`]: the whole query (`$2`), through the index.
+const PG_MATCH: &str = "case_search.doc @@ to_tsquery('simple', $2)";
+
+impl Matching {
+    /// PostgreSQL: the same matches, and the condition for the GIN index to be asked (see
+    /// [`Store::window_postgres`]'s last step): with `index_query` (one rare word and the
+    /// searcher's `seen`), the index is asked for it only and the whole query is checked on its
+    /// rows — `ts_match_vq` is `@@` as a function, which the planner never answers from an index;
+    /// without, the index is asked for the whole query.
+    fn for_gin(&self, index_query: Option<String>) -> (Matching, String) {
+        let Some(index_query) = index_query else {
+            let binds = self.binds.clone();
+            return (Matching { from_where: self.from_where.clone(), rank: self.rank.clone(), binds }, PG_MATCH.into());
+        };
+        let mut binds: Vec<Bind> = self.binds.clone();
+        binds.push(Bind::Text(index_query));
+        let index_cond = format!("case_search.doc @@ to_tsquery('simple', ${})", binds.len());
+        let whole = "ts_match_vq(case_search.doc, to_tsquery('simple', $2))";
+        (Matching { from_where: self.from_where.replace("{match}", whole), rank: self.rank.clone(), binds }, index_cond)
+    }
 }
 
 /// One's own Vorgänge (and those of the absent people in `covering`), and the waiting ones one
@@ -129,18 +165,17 @@ fn matching(backend: Backend, who: Searcher, q: &SearchQuery, terms: &[String], 
             ("{source} CROSS JOIN cases c ON c.id = case_search.rowid WHERE case_search MATCH $2", sqlite_rank(terms))
         }
         Backend::Postgres => {
-            let mut query = terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(" & ");
+            let mut query = pg_words(terms);
             if !seen.is_empty() {
                 // One of the searcher's `seen` lexemes, in the same `tsvector` (migration 0032):
                 // GIN intersects the word's short list with the searcher's long one itself. (As a
                 // second GIN index it built a bitmap of all of a clerk's Vorgänge first: 37 of a
                 // 62 ms statement at 1,000,000.) The ids come from the database (integers).
-                let who = seen.iter().map(|e| seen_lexeme(e.0)).collect::<Vec<_>>().join(" | ");
-                query.push_str(&format!(" & ({who})"));
+                query.push_str(&pg_seen(&seen));
             }
             binds.push(Bind::Text(query));
             (
-                "{source} case_search JOIN cases c ON c.id = case_search.case_id WHERE case_search.doc @@ to_tsquery('simple', $2)",
+                "{source} case_search JOIN cases c ON c.id = case_search.case_id WHERE {match}",
                 "CAST(-ts_rank(case_search.doc, to_tsquery('simple', $2)) AS DOUBLE PRECISION)".to_string(),
             )
         }
@@ -164,6 +199,19 @@ fn matching(backend: Backend, who: Searcher, q: &SearchQuery, terms: &[String], 
     // Under an „Einschränkung der Verarbeitung“: found by nobody (issue 18, `holds.rs`).
     let hidden = crate::holds::hidden_sql("c.id");
     Matching { from_where: format!("{from} AND c.status <> 'moved' AND NOT {hidden}{cond}"), rank, binds }
+}
+
+/// PostgreSQL: the query words as a `tsquery` text, each matched as a prefix, all of them.
+fn pg_words(terms: &[String]) -> String {
+    terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(" & ")
+}
+
+/// PostgreSQL: ` & (one of the searcher's `seen` lexemes)`, or nothing for who sees every Vorgang.
+fn pg_seen(seen: &[EmployeeId]) -> String {
+    if seen.is_empty() {
+        return String::new();
+    }
+    format!(" & ({})", seen.iter().map(|e| seen_lexeme(e.0)).collect::<Vec<_>>().join(" | "))
 }
 
 /// PostgreSQL: the lexeme of `seen`'s term `u{id}` in the index's `tsvector` (migration 0032 maps
@@ -220,7 +268,7 @@ impl Store {
         let sql = format!(
             "SELECT c.id, {} FROM {}{below} ORDER BY case_search.{key} DESC LIMIT {limit} OFFSET {offset}",
             m.rank,
-            m.from_where.replace("{source}", source)
+            m.from_where.replace("{source}", source).replace("{match}", PG_MATCH)
         );
         // Not a cached (named) statement: PostgreSQL would plan it once for all words after five
         // runs (a generic plan), and a plan that suits a rare word (combine both GIN indexes, then
@@ -257,12 +305,13 @@ impl Store {
             Backend::Sqlite => self.long_words_asked_whole(&who, &terms).await?,
             Backend::Postgres => vec![],
         };
+        let seen = seen_of(&who);
         let m = matching(self.backend, who, q, &terms, &whole);
         // This page and one more row (is there a next page?), as positions in the whole order.
         let (start, end) = ((page as u64 - 1) * per_page as u64, page as u64 * per_page as u64 + 1);
         let mut window = match self.backend {
             Backend::Sqlite => self.newest(&m, None, WINDOW, 0).await?,
-            Backend::Postgres => self.window_postgres(&m, walk.max(1)).await?,
+            Backend::Postgres => self.window_postgres(&m, &seen, &terms, walk.max(1)).await?,
         };
         let oldest = window.last().map(|(id, _)| *id);
         let full = window.len() as u64 == WINDOW;
@@ -312,31 +361,112 @@ impl Store {
         Ok(whole)
     }
 
-    /// PostgreSQL: the newest [`WINDOW`] matches in two steps. Its planner misjudges how many
-    /// Vorgänge a prefix matches (`polic:*` estimated at 8,000, matched 145,000) and then
-    /// combines the GIN indexes and sorts every match (0.5 s) where walking the newest entries
-    /// would have found the window in 30 ms — and for a really rare word the walk would read the
-    /// whole index. So first the newest [`WALK`] entries only, walked backwards (a `LIMIT` under
-    /// the `ORDER BY` of the primary key, which no other plan can serve): frequent words fill the
-    /// window there. If not, their matches are rarer than one in 50, and the rest of the window
-    /// comes from the older entries with the planner's own choice (GIN for the few matches).
-    async fn window_postgres(&self, m: &Matching, walk: u64) -> Result<Vec<(i64, f64)>> {
-        let walked = format!("(SELECT * FROM case_search ORDER BY case_id DESC LIMIT {walk})");
-        let mut window = self.newest_in(m, &walked, None, WINDOW, 0).await?;
+    /// PostgreSQL: the newest [`WINDOW`] matches. Its planner misjudges how many Vorgänge a prefix
+    /// matches (`polic:*` estimated at 8,000, matched 145,000) and then combines the GIN indexes
+    /// and sorts every match (0.5 s) where walking the newest entries would have found the window
+    /// in 30 ms; and it walks the primary key backwards for a word that turns out to be rare (0.9
+    /// s through 1,000,000 entries for a word that is not there). So the choice is made here:
+    ///
+    /// 1. The newest [`FIRST_WALK`] entries are walked backwards (a `LIMIT` under the `ORDER BY`
+    ///    of the primary key, which no other plan can serve): frequent words fill the window there.
+    /// 2. What was found estimates the rest: walking on costs the entries still needed at that
+    ///    density; GIN costs every match below the walked part (a row each) and the lists of the
+    ///    words it is asked for ([`GIN_ROW`], [`GIN_LIST_ENTRY`]; each word's share of the first
+    ///    part estimates its list). With several words GIN may be asked for one of them only, the
+    ///    others checked on its rows, where that is cheaper (a frequent word's list is long).
+    /// 3. The cheaper is done: a walk on (at most `walk` entries in all), after which the choice is
+    ///    made again, or every match GIN finds below the walked part, fenced (`OFFSET 0`) so the
+    ///    planner cannot walk the primary key instead.
+    async fn window_postgres(
+        &self,
+        m: &Matching,
+        seen: &[EmployeeId],
+        terms: &[String],
+        walk: u64,
+    ) -> Result<Vec<(i64, f64)>> {
+        let first = walk.min(FIRST_WALK);
+        let walked = |below: Option<i64>, n: u64| {
+            let below = below.map(|id| format!(" WHERE case_id < {id}")).unwrap_or_default();
+            format!("(SELECT * FROM case_search{below} ORDER BY case_id DESC LIMIT {n})")
+        };
+        let mut window = self.newest_in(m, &walked(None, first), None, WINDOW, 0).await?;
         if window.len() as u64 == WINDOW {
             return Ok(window);
         }
-        let edge: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT case_id FROM case_search ORDER BY case_id DESC LIMIT 1 OFFSET {}",
-            walk - 1
-        )))
-        .fetch_optional(&self.pool)
-        .await?;
-        if let Some(edge) = edge {
-            // Below the walked part: `c.id < edge` (the edge itself was walked).
-            window.extend(self.newest(m, Some(edge), WINDOW - window.len() as u64, 0).await?);
+        let mut done = first;
+        let Some(mut edge) = self.walk_edge(None, first).await? else { return Ok(window) };
+        // Each word's matches among the first part, for GIN's lists (one word: the window's own).
+        let lists = self.word_shares(terms, first).await?;
+        loop {
+            let left = (WINDOW - window.len() as u64) as f64;
+            let density = window.len() as f64 / done as f64;
+            let below = edge.max(0) as f64;
+            let need = if density > 0.0 { left / density } else { f64::INFINITY };
+            // GIN asked for every word, or for one (the others checked on its rows).
+            let whole: f64 = lists.iter().map(|(_, n)| *n as f64 / first as f64 * below).sum::<f64>() * GIN_LIST_ENTRY
+                + density * below * GIN_ROW;
+            let one = lists
+                .iter()
+                .map(|(t, n)| {
+                    let list = *n as f64 / first as f64 * below;
+                    (list * (GIN_LIST_ENTRY + GIN_ROW), t)
+                })
+                .min_by(|a, b| a.0.total_cmp(&b.0));
+            let rest = walk.saturating_sub(done);
+            if rest > 0 && need <= whole.min(one.map_or(f64::INFINITY, |o| o.0)) {
+                // Walk on: twice the entries the density says (the walk stops when the window
+                // is full), within the walk's bound; then choose again.
+                let n = ((need * 2.0).ceil() as u64).clamp(1, rest);
+                let more = self.newest_in(m, &walked(Some(edge), n), None, left as u64, 0).await?;
+                window.extend(more);
+                done += n;
+                match self.walk_edge(Some(edge), n).await? {
+                    Some(e) if (window.len() as u64) < WINDOW => edge = e,
+                    _ => return Ok(window),
+                }
+                continue;
+            }
+            // Below the walked part (the edge itself was walked): every match GIN finds.
+            let narrow = match one {
+                Some((cost, t)) if lists.len() > 1 && cost < whole => {
+                    Some(format!("{}{}", pg_words(std::slice::from_ref(t)), pg_seen(seen)))
+                }
+                _ => None,
+            };
+            let (m, index_cond) = m.for_gin(narrow);
+            let gin = format!("(SELECT * FROM case_search WHERE case_id < {edge} AND {index_cond} OFFSET 0)");
+            window.extend(self.newest_in(&m, &gin, None, left as u64, 0).await?);
+            return Ok(window);
         }
-        Ok(window)
+    }
+
+    /// PostgreSQL: the id of the oldest of the `n` newest index entries (below `below`), or none
+    /// if there are not that many: the edge of a walk.
+    async fn walk_edge(&self, below: Option<i64>, n: u64) -> Result<Option<i64>> {
+        let below = below.map(|id| format!(" WHERE case_id < {id}")).unwrap_or_default();
+        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT case_id FROM case_search{below} ORDER BY case_id DESC LIMIT 1 OFFSET {}",
+            n - 1
+        )))
+        .persistent(false)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// PostgreSQL: each query word with how many of the newest `sample` entries hold it (every
+    /// entry, not only the searcher's: GIN gathers a word's whole list).
+    async fn word_shares<'t>(&self, terms: &'t [String], sample: u64) -> Result<Vec<(&'t String, i64)>> {
+        let counts = (1..=terms.len())
+            .map(|i| format!("COUNT(*) FILTER (WHERE doc @@ to_tsquery('simple', ${i}))"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("SELECT {counts} FROM (SELECT doc FROM case_search ORDER BY case_id DESC LIMIT {sample}) s");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+        for t in terms {
+            query = query.bind(pg_words(std::slice::from_ref(t)));
+        }
+        let row = query.fetch_one(&self.pool).await?;
+        terms.iter().enumerate().map(|(i, t)| Ok((t, row.try_get::<i64, _>(i)?))).collect()
     }
 
     /// The Vorgänge `ids`, in that order, with their marked-up parts.
