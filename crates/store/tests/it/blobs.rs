@@ -329,3 +329,24 @@ async fn migrate_db_copies_the_blob_references_and_the_target_reads_the_same_fil
     assert_eq!(files(&blobs).len(), 1, "the file is shared, not copied");
     assert_eq!(pg.sweep_blobs(Duration::ZERO).await.unwrap().removed, 0, "the target references every file");
 }
+
+/// A new SQLite database gets 4 KiB pages with a blob directory (small rows) and 64 KiB pages
+/// where raw mails are kept inside; an existing database keeps its pages whichever way it is opened.
+#[tokio::test]
+async fn a_new_sqlite_database_gets_pages_sized_for_where_raw_mails_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let page_size = |store: &Store| {
+        let pool = store.pool().clone();
+        async move { sqlx::query_scalar::<_, i64>("PRAGMA page_size").fetch_one(&pool).await.unwrap() }
+    };
+    let with_files = format!("sqlite:{}", dir.path().join("files.db").display());
+    let store = Store::open_with(&with_files, Some(dir.path().join("blobs"))).await.unwrap();
+    assert_eq!(page_size(&store).await, 4096);
+    let inside = format!("sqlite:{}", dir.path().join("inside.db").display());
+    let store = Store::open(&inside).await.unwrap();
+    assert_eq!(page_size(&store).await, 65536);
+    // Reopened the other way: the pages stay as they are.
+    drop(store);
+    let store = Store::open_with(&inside, Some(dir.path().join("blobs"))).await.unwrap();
+    assert_eq!(page_size(&store).await, 65536);
+}
