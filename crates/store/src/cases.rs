@@ -148,9 +148,14 @@ pub(crate) const SUMMARY_SELECT: &str =
 /// the scan stops after LIMIT + OFFSET rows. Separate texts for the two cases, because an
 /// `($1 = 0 OR assignee = $2)` would keep the database from using the index at all.
 /// A status filter is the index's second expression fixed to 0 or 1, so it still reads in order.
-fn list_sql(one_assignee: bool, filter: CaseFilter) -> String {
-    let (assignee, limit) =
-        if one_assignee { ("c.assignee = $1 AND ", "LIMIT $2 OFFSET $3") } else { ("", "LIMIT $1 OFFSET $2") };
+///
+/// `limit` and `offset` are written into the statement, not bound: PostgreSQL plans a statement
+/// whose `LIMIT` is a parameter as if it asked for a tenth of the rows, finds that plan far dearer
+/// than each call's own and so plans every call anew (0.4 ms of a 0.6 ms list at 1,000,000
+/// Vorgänge); with the numbers in the text it keeps one plan per statement.
+fn list_sql(one_assignee: bool, filter: CaseFilter, limit: i64, offset: i64) -> String {
+    let assignee = if one_assignee { "c.assignee = $1 AND " } else { "" };
+    let limit = format!("LIMIT {} OFFSET {}", limit.max(0), offset.max(0));
     // With the status fixed, the order is the index's rest (SQLite would sort again otherwise).
     let (status, order) = match filter {
         CaseFilter::All => ("", "CASE c.status WHEN 'done' THEN 1 ELSE 0 END, "),
@@ -308,12 +313,14 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<CaseSummary>> {
-        let q = sqlx::query(sqlx::AssertSqlSafe(list_sql(assignee.is_some(), filter)));
+        // A later page is asked rarely (and its offset is the caller's): not kept as a statement.
+        let q = sqlx::query(sqlx::AssertSqlSafe(list_sql(assignee.is_some(), filter, limit, offset)))
+            .persistent(offset == 0);
         let q = match assignee {
             Some(a) => q.bind(a.0),
             None => q,
         };
-        let rows = q.bind(limit).bind(offset).fetch_all(&self.pool).await?;
+        let rows = q.fetch_all(&self.pool).await?;
         rows.iter().map(summary_from_row).collect()
     }
 
@@ -512,17 +519,17 @@ mod tests {
             !plan.contains("TEMP B-TREE") && !plan.lines().any(|l| l.starts_with("SCAN c") && !l.contains("INDEX"))
         };
 
-        let mine = plan(&store, &list_sql(true, CaseFilter::All), 3).await;
+        let mine = plan(&store, &list_sql(true, CaseFilter::All, 25, 0), 1).await;
         assert!(mine.contains("SEARCH c USING INDEX cases_list_assignee (assignee=?)"), "{mine}");
         assert!(no_scan_no_sort(&mine), "{mine}");
         // The Startmaske's „offen“ / „erledigt“ and their count: the same index, one status.
         for filter in [CaseFilter::Open, CaseFilter::Done] {
-            let p = plan(&store, &list_sql(true, filter), 3).await;
+            let p = plan(&store, &list_sql(true, filter, 25, 50), 1).await;
             assert!(p.contains("SEARCH c USING INDEX cases_list_assignee (assignee=? AND <expr>=?)"), "{p}");
             assert!(no_scan_no_sort(&p), "{p}");
         }
         // „Offen“ without a Wiedervorlage date: the same range, dated rows skipped in the index.
-        let undated = plan(&store, &list_sql(true, CaseFilter::Undated), 3).await;
+        let undated = plan(&store, &list_sql(true, CaseFilter::Undated, 25, 0), 1).await;
         assert!(undated.contains("SEARCH c USING INDEX cases_list_assignee (assignee=? AND <expr>=?)"), "{undated}");
         assert!(no_scan_no_sort(&undated), "{undated}");
         // „fällig“ and „Wiedervorlage“ and their counts: a range of cases_follow_up, in date order.
@@ -531,7 +538,7 @@ mod tests {
             assert!(p.contains("INDEX cases_follow_up (assignee=? AND follow_up_ms"), "{what}: {p}");
             assert!(no_scan_no_sort(&p), "{what}: {p}");
         }
-        let all = plan(&store, &list_sql(false, CaseFilter::All), 2).await;
+        let all = plan(&store, &list_sql(false, CaseFilter::All, 100, 0), 0).await;
         assert!(all.contains("SCAN c USING INDEX cases_list_all"), "read in index order: {all}");
         assert!(no_scan_no_sort(&all), "{all}");
 
