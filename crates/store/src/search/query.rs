@@ -71,16 +71,11 @@ struct Matching {
 const PG_MATCH: &str = "case_search.doc @@ to_tsquery('simple', $2)";
 
 impl Matching {
-    /// PostgreSQL: the same matches, and the condition for the GIN index to be asked (see
-    /// [`Store::window_postgres`]'s last step): with `index_query` (one rare word and the
-    /// searcher's `seen`), the index is asked for it only and the whole query is checked on its
-    /// rows — `ts_match_vq` is `@@` as a function, which the planner never answers from an index;
-    /// without, the index is asked for the whole query.
-    fn for_gin(&self, index_query: Option<String>) -> (Matching, String) {
-        let Some(index_query) = index_query else {
-            let binds = self.binds.clone();
-            return (Matching { from_where: self.from_where.clone(), rank: self.rank.clone(), binds }, PG_MATCH.into());
-        };
+    /// PostgreSQL: the same matches with the GIN index asked for `index_query` only (one rare
+    /// word and the searcher's `seen`), and that index condition (see [`Store::window_postgres`]'s
+    /// last step): the whole query is checked on the rows it finds — `ts_match_vq` is `@@` as a
+    /// function, which the planner never answers from an index.
+    fn narrowed(&self, index_query: String) -> (Matching, String) {
         let mut binds: Vec<Bind> = self.binds.clone();
         binds.push(Bind::Text(index_query));
         let index_cond = format!("case_search.doc @@ to_tsquery('simple', ${})", binds.len());
@@ -138,15 +133,13 @@ const TERM_COLUMNS: &str = "(' ' || case_search.subject || ' ' || case_search.se
 fn matching(backend: Backend, who: Searcher, q: &SearchQuery, terms: &[String], whole: &[String]) -> Matching {
     // Whose Vorgänge: the index's `seen` narrows the matches to them (see search.rs), the
     // condition checks the rule itself.
-    let (employee, mut cond, seen) = match who {
+    let seen = seen_of(&who);
+    let (employee, mut cond) = match who {
         // `$1` is bound either way; the condition names it so both databases know its type.
-        Searcher::All => (0, " AND $1 = 0".to_string(), vec![]),
-        Searcher::Employee(e) => (e.0, own(&[]), vec![e]),
+        Searcher::All => (0, " AND $1 = 0".to_string()),
+        Searcher::Employee(e) => (e.0, own(&[])),
         // The ids come from the database (integers), never from the request.
-        Searcher::Covering(e, covering) => {
-            let cond = own(&covering);
-            (e.0, cond, std::iter::once(e).chain(covering).collect())
-        }
+        Searcher::Covering(e, covering) => (e.0, own(&covering)),
     };
     let mut binds = vec![Bind::Int(employee)];
     // SQLite: CROSS JOIN keeps the index the outer loop (left to itself, SQLite 3.51 made the
@@ -301,11 +294,11 @@ impl Store {
         if terms.is_empty() {
             return Ok(SearchPage { hits: vec![], page, per_page, more: false });
         }
+        let seen = seen_of(&who);
         let whole = match self.backend {
-            Backend::Sqlite => self.long_words_asked_whole(&who, &terms).await?,
+            Backend::Sqlite => self.long_words_asked_whole(&seen, &terms).await?,
             Backend::Postgres => vec![],
         };
-        let seen = seen_of(&who);
         let m = matching(self.backend, who, q, &terms, &whole);
         // This page and one more row (is there a next page?), as positions in the whole order.
         let (start, end) = ((page as u64 - 1) * per_page as u64, page as u64 * per_page as u64 + 1);
@@ -339,8 +332,7 @@ impl Store {
     /// the first letters (and the searcher's `seen` term) are read: if at most [`SAMPLE_RARE`]
     /// of them hold the whole word (≈ 16 %), its list is short next to the walk (see there), and
     /// the word is asked whole.
-    async fn long_words_asked_whole(&self, who: &Searcher, terms: &[String]) -> Result<Vec<String>> {
-        let seen = seen_of(who);
+    async fn long_words_asked_whole(&self, seen: &[EmployeeId], terms: &[String]) -> Result<Vec<String>> {
         let mut whole = Vec::new();
         for t in terms.iter().filter(|t| t.chars().count() > PREFIX_INDEXED) {
             let sql = format!(
@@ -350,7 +342,7 @@ impl Store {
             );
             let holding: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                 .persistent(false)
-                .bind(sqlite_expr(std::slice::from_ref(t), &[], &seen))
+                .bind(sqlite_expr(std::slice::from_ref(t), &[], seen))
                 .bind(begins_a_word(t))
                 .fetch_one(&self.pool)
                 .await?;
@@ -403,7 +395,8 @@ impl Store {
             let below = edge.max(0) as f64;
             let need = if density > 0.0 { left / density } else { f64::INFINITY };
             // GIN asked for every word, or for one (the others checked on its rows).
-            let whole: f64 = lists.iter().map(|(_, n)| *n as f64 / first as f64 * below).sum::<f64>() * GIN_LIST_ENTRY
+            let all_words: f64 = lists.iter().map(|(_, n)| *n as f64 / first as f64 * below).sum::<f64>()
+                * GIN_LIST_ENTRY
                 + density * below * GIN_ROW;
             let one = lists
                 .iter()
@@ -413,7 +406,7 @@ impl Store {
                 })
                 .min_by(|a, b| a.0.total_cmp(&b.0));
             let rest = walk.saturating_sub(done);
-            if rest > 0 && need <= whole.min(one.map_or(f64::INFINITY, |o| o.0)) {
+            if rest > 0 && need <= all_words.min(one.map_or(f64::INFINITY, |o| o.0)) {
                 // Walk on: twice the entries the density says (the walk stops when the window
                 // is full), within the walk's bound; then choose again.
                 let n = ((need * 2.0).ceil() as u64).clamp(1, rest);
@@ -427,15 +420,15 @@ impl Store {
                 continue;
             }
             // Below the walked part (the edge itself was walked): every match GIN finds.
-            let narrow = match one {
-                Some((cost, t)) if lists.len() > 1 && cost < whole => {
-                    Some(format!("{}{}", pg_words(std::slice::from_ref(t)), pg_seen(seen)))
+            let narrowed = match one {
+                Some((cost, t)) if lists.len() > 1 && cost < all_words => {
+                    Some(m.narrowed(format!("{}{}", pg_words(std::slice::from_ref(t)), pg_seen(seen))))
                 }
                 _ => None,
             };
-            let (m, index_cond) = m.for_gin(narrow);
+            let (m, index_cond) = narrowed.as_ref().map_or((m, PG_MATCH), |(m, c)| (m, c.as_str()));
             let gin = format!("(SELECT * FROM case_search WHERE case_id < {edge} AND {index_cond} OFFSET 0)");
-            window.extend(self.newest_in(&m, &gin, None, left as u64, 0).await?);
+            window.extend(self.newest_in(m, &gin, None, left as u64, 0).await?);
             return Ok(window);
         }
     }
