@@ -178,9 +178,8 @@ impl Store {
         let key = self.sealing_in(&self.pool).await?;
         tokio::task::spawn_blocking(move || {
             let mut items = items;
-            // One mail at a time: hashed, sealed into the one buffer and written while its bytes
-            // are still in the CPU's cache (sealing the whole batch first and writing it after
-            // made the kernel's copy into the page cache read them back from memory).
+            // One mail at a time: named, sealed into one reused buffer and written (no sealed copy
+            // of the whole batch held, no allocation per mail).
             let mut buf = Vec::new();
             for item in items.iter_mut() {
                 match key.as_ref() {

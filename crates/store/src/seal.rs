@@ -79,7 +79,7 @@ impl MailKey {
     }
 
     /// [`Self::seal`] into `out` (cleared first): the import reuses one buffer for a batch's
-    /// raw mails, so each is sealed and written while its bytes are still in the CPU's cache.
+    /// raw mails, each sealed and written in turn.
     pub fn seal_into(&self, plain: &[u8], name: &str, out: &mut Vec<u8>) -> Result<()> {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|e| StoreError::Blob(format!("no randomness for sealing: {e}")))?;
