@@ -43,12 +43,37 @@ const WALK: u64 = 200_000;
 const FIRST_WALK: u64 = 5_000;
 
 /// PostgreSQL, the cost model of [`Store::window_postgres`], in entries walked (≈ 1 µs each at
-/// 1,000,000 Vorgänge: the newest entries stay in memory): a row read through GIN costs 12 of
-/// them (measured 13 µs under the search benchmark's load; 3.6 µs when warm, up to 50 µs when its
-/// page is in neither `shared_buffers` nor the OS cache — old rows are scattered), an entry of a
-/// prefix's list that GIN gathers first half of one (the 166,000 of „kell:*“ took 82 ms).
+/// 1,000,000 Vorgänge: the newest entries stay in memory): a row read through GIN in the newest
+/// blocks ([`BLOCK_BITS`]) costs 12 of them (measured 13 µs under the search benchmark's load;
+/// 3.6–6.5 µs when warm; anywhere below see [`GIN_ROW_ANYWHERE`]), an entry of a prefix's list
+/// that GIN gathers first half of one (the 166,000 of „kell:*“ took 82 ms).
 const GIN_ROW: f64 = 12.0;
 const GIN_LIST_ENTRY: f64 = 0.5;
+
+/// PostgreSQL: the Vorgänge by id in blocks of 2^14 = 16,384, each entry's block a lexeme of its
+/// `tsvector` (`/block/{case_id >> 14}`, migration 0033). GIN keeps no order: asked for the words
+/// alone it hands over every match, each read from the heap and all sorted for the newest few;
+/// asked for the words and the newest blocks, only the matches in those blocks.
+const BLOCK_BITS: u32 = 14;
+
+/// PostgreSQL, the cost model: an entry of the blocks' lists that GIN goes through (in entries
+/// walked, as [`GIN_ROW`]; warm, 8 blocks (131,072 ids) added 0.6 ms to a clerk's „Wildunfall“,
+/// 16 blocks 6.7 ms).
+const GIN_BLOCK_ENTRY: f64 = 0.025;
+
+/// PostgreSQL, the cost model: a row GIN finds anywhere below the walked part, not only in the
+/// newest blocks. Old rows are rarely in `shared_buffers`, and a page read from the OS cache took
+/// 40–110 µs on this machine (the clerk's 1,945 „Wildunfall“ rows: 120 ms cold, 20 ms warm).
+const GIN_ROW_ANYWHERE: f64 = 50.0;
+
+/// PostgreSQL: the most blocks GIN is asked for at once (see [`GIN_BLOCK_ENTRY`]; 40 blocks with
+/// two frequent prefixes took 220 ms); a longer span takes more rounds, each gathering the words'
+/// lists again.
+const MAX_BLOCKS: i64 = 16;
+
+/// PostgreSQL: how many more ids than the density says the blocks asked for span (an estimate too
+/// short costs another round).
+const SPAN_MARGIN: f64 = 1.5;
 
 /// A bound value of the search statements.
 #[derive(Clone)]
@@ -207,6 +232,29 @@ fn pg_seen(seen: &[EmployeeId]) -> String {
     format!(" & ({})", seen.iter().map(|e| seen_lexeme(e.0)).collect::<Vec<_>>().join(" | "))
 }
 
+/// PostgreSQL: the lowest id of the blocks ([`BLOCK_BITS`]) from the one holding `edge - 1` down
+/// to the one holding `edge - span`, at most [`MAX_BLOCKS`] of them; 0 when that reaches the
+/// first block (or `span` is not finite): every block below the edge.
+fn blocks_from(edge: i64, span: f64) -> i64 {
+    let top = (edge - 1).max(0) >> BLOCK_BITS;
+    if !span.is_finite() || span >= edge as f64 {
+        return if top < MAX_BLOCKS { 0 } else { (top + 1 - MAX_BLOCKS) << BLOCK_BITS };
+    }
+    let lowest = ((edge - span.ceil() as i64).max(0) >> BLOCK_BITS).max(top + 1 - MAX_BLOCKS);
+    lowest.max(0) << BLOCK_BITS
+}
+
+/// PostgreSQL: ` & (/block/{n} | …)`, the blocks of the ids from `from` (the lowest id of a block)
+/// below `edge`; nothing when `from` is 0 (every block below the edge).
+fn pg_blocks(from: i64, edge: i64) -> String {
+    if from <= 0 {
+        return String::new();
+    }
+    let blocks: Vec<String> =
+        ((from >> BLOCK_BITS)..=((edge - 1) >> BLOCK_BITS)).rev().map(|b| format!("/block/{b}")).collect();
+    format!(" & ({})", blocks.join(" | "))
+}
+
 /// PostgreSQL: the lexeme of `seen`'s term `u{id}` in the index's `tsvector` (migration 0032 maps
 /// the column the same way): written like a file path, which the `simple` parser keeps as one
 /// lexeme and no query word can begin (`analyze.rs` splits words at `/`, and a query word matches
@@ -362,13 +410,16 @@ impl Store {
     /// 1. The newest [`FIRST_WALK`] entries are walked backwards (a `LIMIT` under the `ORDER BY`
     ///    of the primary key, which no other plan can serve): frequent words fill the window there.
     /// 2. What was found estimates the rest: walking on costs the entries still needed at that
-    ///    density; GIN costs every match below the walked part (a row each) and the lists of the
-    ///    words it is asked for ([`GIN_ROW`], [`GIN_LIST_ENTRY`]; each word's share of the first
-    ///    part estimates its list). With several words GIN may be asked for one of them only, the
-    ///    others checked on its rows, where that is cheaper (a frequent word's list is long).
-    /// 3. The cheaper is done: a walk on (at most `walk` entries in all), after which the choice is
-    ///    made again, or every match GIN finds below the walked part, fenced (`OFFSET 0`) so the
-    ///    planner cannot walk the primary key instead.
+    ///    density; GIN costs the lists of the words it is asked for ([`GIN_LIST_ENTRY`]; each
+    ///    word's share of the first part estimates its list), the lists of the newest blocks
+    ///    ([`BLOCK_BITS`]) that should hold the rest of the window at that density
+    ///    ([`GIN_BLOCK_ENTRY`]), and a row for each match in them ([`GIN_ROW`]). With several
+    ///    words GIN may be asked for one of them only, the others checked on its rows, where that
+    ///    is cheaper (a frequent word's list is long).
+    /// 3. The cheaper is done: a walk on (at most `walk` entries in all), or the matches GIN finds
+    ///    in those blocks below the walked part (every match below it where nothing was found
+    ///    yet), fenced (`OFFSET 0`) so the planner cannot walk the primary key instead. Then, if
+    ///    the window is not full, the choice is made again below.
     async fn window_postgres(
         &self,
         m: &Matching,
@@ -394,19 +445,38 @@ impl Store {
             let density = window.len() as f64 / done as f64;
             let below = edge.max(0) as f64;
             let need = if density > 0.0 { left / density } else { f64::INFINITY };
-            // GIN asked for every word, or for one (the others checked on its rows).
-            let all_words: f64 = lists.iter().map(|(_, n)| *n as f64 / first as f64 * below).sum::<f64>()
-                * GIN_LIST_ENTRY
-                + density * below * GIN_ROW;
-            let one = lists
-                .iter()
-                .map(|(t, n)| {
-                    let list = *n as f64 / first as f64 * below;
-                    (list * (GIN_LIST_ENTRY + GIN_ROW), t)
-                })
-                .min_by(|a, b| a.0.total_cmp(&b.0));
+            // What GIN may be asked for: every word (its rows: the matches), or one word with
+            // the others checked on its rows (its rows: the word's share of the entries).
+            let mut asks: Vec<(Option<&String>, f64, f64)> = vec![(
+                None,
+                lists.iter().map(|(_, n)| *n as f64 / first as f64 * below).sum::<f64>() * GIN_LIST_ENTRY,
+                density,
+            )];
+            if lists.len() > 1 {
+                asks.extend(lists.iter().map(|(t, n)| {
+                    let share = *n as f64 / first as f64;
+                    (Some(*t), share * below * GIN_LIST_ENTRY, share)
+                }));
+            }
+            // … for every match below the edge, or for the newest blocks below it, at most
+            // MAX_BLOCKS a round, as many rounds as the density says the window needs.
+            let reach = need * SPAN_MARGIN;
+            let from = blocks_from(edge, reach);
+            let span = (edge - from) as f64;
+            let rounds = if from > 0 { (reach / span).ceil().max(1.0) } else { 1.0 };
+            let mut best = (f64::INFINITY, None, 0);
+            for (word, list, rows) in asks {
+                let all = list + rows * below * GIN_ROW_ANYWHERE;
+                if all < best.0 {
+                    best = (all, word, 0);
+                }
+                let blocks = rounds * (list + span * GIN_BLOCK_ENTRY) + rows * reach.min(below) * GIN_ROW;
+                if from > 0 && blocks < best.0 {
+                    best = (blocks, word, from);
+                }
+            }
             let rest = walk.saturating_sub(done);
-            if rest > 0 && need <= all_words.min(one.map_or(f64::INFINITY, |o| o.0)) {
+            if rest > 0 && need <= best.0 {
                 // Walk on: twice the entries the density says (the walk stops when the window
                 // is full), within the walk's bound; then choose again.
                 let n = ((need * 2.0).ceil() as u64).clamp(1, rest);
@@ -419,17 +489,23 @@ impl Store {
                 }
                 continue;
             }
-            // Below the walked part (the edge itself was walked): every match GIN finds.
-            let narrowed = match one {
-                Some((cost, t)) if lists.len() > 1 && cost < all_words => {
-                    Some(m.narrowed(format!("{}{}", pg_words(std::slice::from_ref(t)), pg_seen(seen))))
-                }
-                _ => None,
+            // Below the walked part (the edge itself was walked): the matches GIN finds (in the
+            // blocks from `from` on).
+            let (_, word, from) = best;
+            let words = match word {
+                Some(t) => pg_words(std::slice::from_ref(t)),
+                None => pg_words(terms),
             };
+            let narrowed = (word.is_some() || from > 0)
+                .then(|| m.narrowed(format!("{words}{}{}", pg_seen(seen), pg_blocks(from, edge))));
             let (m, index_cond) = narrowed.as_ref().map_or((m, PG_MATCH), |(m, c)| (m, c.as_str()));
             let gin = format!("(SELECT * FROM case_search WHERE case_id < {edge} AND {index_cond} OFFSET 0)");
             window.extend(self.newest_in(m, &gin, None, left as u64, 0).await?);
-            return Ok(window);
+            if window.len() as u64 == WINDOW || from == 0 {
+                return Ok(window);
+            }
+            done += (edge - from) as u64;
+            edge = from;
         }
     }
 

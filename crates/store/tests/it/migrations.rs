@@ -26,6 +26,10 @@ const DIFFERENT_ON_PURPOSE: &[(&str, &str)] = &[
         "who may see a Vorgang moves into PostgreSQL's tsvector; SQLite's FTS5 has it as a column of its index",
     ),
     (
+        "0033_search_blocks.sql",
+        "each entry's block of Vorgänge by id goes into PostgreSQL's tsvector; SQLite's FTS5 walks its lists newest first already",
+    ),
+    (
         "0031_search_lean.sql",
         "the search index's FTS5 options (detail = column, ascii tokenizer) on SQLite; PostgreSQL's tsvector stays",
     ),

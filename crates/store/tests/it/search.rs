@@ -537,3 +537,96 @@ async fn a_rare_and_a_frequent_word_together_are_found_in_the_same_order_by_ever
         }
     }
 }
+
+/// Matches spread over PostgreSQL's blocks of Vorgänge by id (16,384 ids each; migration 0033),
+/// with gaps between them: every page the same however the window is found (the newest entries
+/// walked, or GIN asked for the newest blocks, block after block) — each match once, the window
+/// best first, the older ones newest first; SQLite alike.
+#[tokio::test]
+async fn matches_in_many_blocks_of_ids_are_found_alike_by_every_way() {
+    const WINDOW: usize = postkorb_store::SEARCH_WINDOW as usize;
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let mut ids = Vec::new();
+        let mut n = 0;
+        // Groups of 60 from these ids on: blocks 0, 1, 3 (twice), 5.
+        for start in [0i64, 20_000, 50_000, 52_000, 90_000] {
+            let bump = match store.backend() {
+                postkorb_store::Backend::Postgres => "SELECT setval('cases_id_seq', $1)",
+                postkorb_store::Backend::Sqlite => "UPDATE sqlite_sequence SET seq = $1 WHERE name = 'cases'",
+            };
+            if start > 0 {
+                sqlx::query(bump).bind(start).execute(store.pool()).await.unwrap();
+            }
+            let items: Vec<_> = (n..n + 60)
+                .map(|i| {
+                    let who = if i % 3 == 1 { o.clara } else { o.bernd };
+                    let subject = if i % 30 == 0 { format!("Vollmacht {i}") } else { format!("Post {i}") };
+                    let mut it = item(&format!("b{i}"), &subject, to(&o, who));
+                    it.mail.text = match i % 4 {
+                        0 => format!("Brief mit Vollmacht {i}"),
+                        1 if i % 50 == 1 => format!("Brief mit Erbschein {i}"),
+                        _ => format!("Brief Nummer {i}"),
+                    };
+                    it.mail.attachments.clear();
+                    it.fingerprint = format!("fp-b{i}");
+                    it
+                })
+                .collect();
+            ids.extend(store.commit_batch(o.mailbox, &items, 1).await.unwrap().iter().map(case_of));
+            n += 60;
+        }
+        assert!(ids[60] > 20_000 && ids[240] > 90_000, "the ids are spread: {:?}", (ids[60], ids[240]));
+        let owner = |i: usize| if i % 3 == 1 { o.clara } else { o.bernd };
+        let pages = |who: Searcher, words: &'static str, walk: u64| {
+            let store = store.clone();
+            async move {
+                let (mut seen, mut page) = (Vec::new(), 1);
+                loop {
+                    let q = SearchQuery { page, per_page: 20, ..query(words) };
+                    let p = store.search_walking(who.clone(), &q, walk).await.unwrap();
+                    seen.extend(p.hits.iter().map(|h| h.case.id));
+                    if !p.more {
+                        return seen;
+                    }
+                    page += 1;
+                }
+            }
+        };
+        for words in ["Vollmacht", "Brief", "Vollmacht Brief", "Erbschein", "Erbschein Brief", "Testament"] {
+            for (who, only) in [(Searcher::All, None), (Searcher::Employee(o.bernd), Some(o.bernd))] {
+                let matches: Vec<usize> = (0..n)
+                    .filter(|i| {
+                        let text = match i % 4 {
+                            0 => "brief vollmacht",
+                            1 if i % 50 == 1 => "brief erbschein",
+                            _ => "brief",
+                        };
+                        let subject = if i % 30 == 0 { "vollmacht" } else { "" };
+                        words.to_lowercase().split(' ').all(|w| text.contains(w) || subject.contains(w))
+                            && only.is_none_or(|e| e == owner(*i))
+                    })
+                    .collect();
+                let reference = pages(who.clone(), words, 50_000).await;
+                let mut sorted = reference.clone();
+                sorted.sort();
+                let mut expected: Vec<i64> = matches.iter().map(|i| ids[*i]).collect();
+                expected.sort();
+                assert_eq!(sorted, expected, "{words}: each match once ({:?}, {who:?})", store.backend());
+                if matches.len() > WINDOW {
+                    // Below the window: the oldest matches, newest first.
+                    let older: Vec<i64> = matches[..matches.len() - WINDOW].iter().rev().map(|i| ids[*i]).collect();
+                    assert_eq!(reference[WINDOW..], older[..], "{words} ({:?}, {who:?})", store.backend());
+                }
+                for walk in [1, 7, 40, 133] {
+                    assert_eq!(
+                        pages(who.clone(), words, walk).await,
+                        reference,
+                        "{words}, walk {walk} ({:?}, {who:?})",
+                        store.backend()
+                    );
+                }
+            }
+        }
+    }
+}
