@@ -172,3 +172,45 @@ async fn both_backends_end_with_the_same_tables_and_columns() {
         only(&postgres, &sqlite)
     );
 }
+
+/// PostgreSQL: a large table left without a visibility map (as a migration that rewrites a table
+/// leaves it: 0032 and 0033 rewrite the search index's) is vacuumed in the background when the
+/// store opens, so index-only scans stop reading every row; small tables are left to autovacuum.
+#[tokio::test]
+async fn a_large_table_rewritten_without_a_visibility_map_is_vacuumed_when_the_store_opens() {
+    let Some(url) = postkorb_testkit::postgres::database("the vacuum after a rewrite").await else { return };
+    let store = Store::open(&url).await.unwrap();
+    // 2,000 pages (16 MB), then rewritten as a migration would (a new file, no visibility map);
+    // and a small one, also rewritten.
+    for (table, rows) in [("rewritten_big", 20_000), ("rewritten_small", 100)] {
+        for sql in [
+            // Without autovacuum, which would otherwise come for the inserted rows on its own.
+            format!("CREATE TABLE {table} (id bigint PRIMARY KEY, filler text) WITH (autovacuum_enabled = false)"),
+            format!("INSERT INTO {table} SELECT g, repeat('x', 700) FROM generate_series(1, {rows}) g"),
+            format!("VACUUM {table}"),
+            format!("ALTER TABLE {table} ADD COLUMN doubled bigint GENERATED ALWAYS AS (id * 2) STORED"),
+            format!("ANALYZE {table}"),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(store.pool()).await.unwrap();
+        }
+    }
+    let visible = |table: &'static str| {
+        let pool = store.pool().clone();
+        async move {
+            let sql = format!("SELECT relallvisible::bigint, relpages::bigint FROM pg_class WHERE relname = '{table}'");
+            let r = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_one(&pool).await.unwrap();
+            (r.get::<i64, _>(0), r.get::<i64, _>(1))
+        }
+    };
+    let (all_visible, pages) = visible("rewritten_big").await;
+    assert_eq!(all_visible, 0, "the rewrite left no visibility map");
+    assert!(pages > 1000, "{pages} pages");
+    let _again = Store::open(&url).await.unwrap();
+    let mut waited = 0;
+    while visible("rewritten_big").await.0 < pages {
+        assert!(waited < 300, "not vacuumed after 30 s: {:?}", visible("rewritten_big").await);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    assert_eq!(visible("rewritten_small").await.0, 0, "a small table is left to autovacuum");
+}
