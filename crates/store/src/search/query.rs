@@ -62,9 +62,11 @@ const BLOCK_BITS: u32 = 14;
 const GIN_BLOCK_ENTRY: f64 = 0.025;
 
 /// PostgreSQL, the cost model: a row GIN finds anywhere below the walked part, not only in the
-/// newest blocks. Old rows are rarely in `shared_buffers`, and a page read from the OS cache took
-/// 40–110 µs on this machine (the clerk's 1,945 „Wildunfall“ rows: 120 ms cold, 20 ms warm).
-const GIN_ROW_ANYWHERE: f64 = 50.0;
+/// newest blocks. Old rows are less often in `shared_buffers`, and a page read from the OS cache
+/// took 40–110 µs on this machine (a clerk's 1,944 „Leitungswasser“ rows: 99 ms cold, 12 ms
+/// warm); under the search benchmark most were warm (2 GB of `shared_buffers` instead of 128 MB
+/// changed its p99 by a few ms).
+const GIN_ROW_ANYWHERE: f64 = 20.0;
 
 /// PostgreSQL: the most blocks GIN is asked for at once (see [`GIN_BLOCK_ENTRY`]; 40 blocks with
 /// two frequent prefixes took 220 ms); a longer span takes more rounds, each gathering the words'
@@ -439,7 +441,10 @@ impl Store {
         let mut done = first;
         let Some(mut edge) = self.walk_edge(None, first).await? else { return Ok(window) };
         // Each word's matches among the first part, for GIN's lists (one word: the window's own).
-        let lists = self.word_shares(terms, first).await?;
+        let (lists, theirs) = self.word_shares(terms, seen, first).await?;
+        // The searcher's share of the entries (one word's rows through GIN are its matches among
+        // them).
+        let theirs = theirs as f64 / first as f64;
         loop {
             let left = (WINDOW - window.len() as u64) as f64;
             let density = window.len() as f64 / done as f64;
@@ -455,7 +460,7 @@ impl Store {
             if lists.len() > 1 {
                 asks.extend(lists.iter().map(|(t, n)| {
                     let share = *n as f64 / first as f64;
-                    (Some(*t), share * below * GIN_LIST_ENTRY, share)
+                    (Some(*t), share * below * GIN_LIST_ENTRY, share * theirs)
                 }));
             }
             // … for every match below the edge, or for the newest blocks below it, at most
@@ -523,19 +528,35 @@ impl Store {
     }
 
     /// PostgreSQL: each query word with how many of the newest `sample` entries hold it (every
-    /// entry, not only the searcher's: GIN gathers a word's whole list).
-    async fn word_shares<'t>(&self, terms: &'t [String], sample: u64) -> Result<Vec<(&'t String, i64)>> {
-        let counts = (1..=terms.len())
-            .map(|i| format!("COUNT(*) FILTER (WHERE doc @@ to_tsquery('simple', ${i}))"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!("SELECT {counts} FROM (SELECT doc FROM case_search ORDER BY case_id DESC LIMIT {sample}) s");
+    /// entry, not only the searcher's: GIN gathers a word's whole list), and how many of them
+    /// the searcher's `seen` lexemes are in (all of them for who sees every Vorgang).
+    async fn word_shares<'t>(
+        &self,
+        terms: &'t [String],
+        seen: &[EmployeeId],
+        sample: u64,
+    ) -> Result<(Vec<(&'t String, i64)>, i64)> {
+        let count = |i: usize| format!("COUNT(*) FILTER (WHERE doc @@ to_tsquery('simple', ${i}))");
+        let mut counts: Vec<String> = (1..=terms.len()).map(count).collect();
+        if !seen.is_empty() {
+            counts.push(count(terms.len() + 1));
+        }
+        let sql = format!(
+            "SELECT {} FROM (SELECT doc FROM case_search ORDER BY case_id DESC LIMIT {sample}) s",
+            counts.join(", ")
+        );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
         for t in terms {
             query = query.bind(pg_words(std::slice::from_ref(t)));
         }
+        if !seen.is_empty() {
+            // `pg_seen` without its leading ` & `.
+            query = query.bind(pg_seen(seen).trim_start_matches(" & ").to_string());
+        }
         let row = query.fetch_one(&self.pool).await?;
-        terms.iter().enumerate().map(|(i, t)| Ok((t, row.try_get::<i64, _>(i)?))).collect()
+        let words = terms.iter().enumerate().map(|(i, t)| Ok((t, row.try_get::<i64, _>(i)?))).collect::<Result<_>>()?;
+        let theirs = if seen.is_empty() { sample as i64 } else { row.try_get::<i64, _>(terms.len())? };
+        Ok((words, theirs))
     }
 
     /// The Vorgänge `ids`, in that order, with their marked-up parts.
