@@ -112,6 +112,8 @@ impl Store {
         audit_in(&mut tx, now_ms, actor, &entry).await?;
         tx.commit().await?;
         self.remove_blobs_now(&gone).await?;
+        // Its words out of PostgreSQL's list of the index's words.
+        self.sweep_search_words().await?;
         Ok(true)
     }
 

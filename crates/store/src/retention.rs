@@ -165,6 +165,10 @@ impl Store {
             }
             out.push(run);
         }
+        if !dry_run {
+            // The deleted Vorgänge's words out of PostgreSQL's list of the index's words.
+            self.sweep_search_words().await?;
+        }
         Ok(out)
     }
 

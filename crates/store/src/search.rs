@@ -283,6 +283,62 @@ pub(crate) async fn index_new(tx: &mut Transaction<'_, Any>, backend: Backend, d
     Ok(())
 }
 
+/// PostgreSQL: the advisory lock over `search_words` (migration 0034): its triggers take it
+/// shared, [`Store::sweep_search_words`] alone.
+const WORDS_LOCK: i64 = 7_305_518_305_385_967_474;
+
+/// PostgreSQL: how often [`Store::sweep_search_words`] tries for the lock over `search_words`
+/// (every 20 ms) before it leaves the words for the next sweep.
+const SWEEP_TRIES: u32 = 250;
+
+impl Store {
+    /// PostgreSQL: removes from `search_words` (migration 0034) the words of removed or changed
+    /// index entries that no entry holds any more, and returns how many. It takes the lock over
+    /// the list alone — trying, never waiting in line, so no writer ever waits behind it — and
+    /// so sees every writer committed or not begun. Called after deletions and by the importer's
+    /// passes; nothing to do (one read) when no entry went. SQLite: nothing (FTS5 keeps its own).
+    pub async fn sweep_search_words(&self) -> Result<u64> {
+        if self.backend != Backend::Postgres {
+            return Ok(0);
+        }
+        let pending: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM search_words_gone)").fetch_one(&self.pool).await?;
+        if !pending {
+            return Ok(0);
+        }
+        let mut tx = self.pool.begin().await?;
+        let mut tries = 0;
+        while !sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_xact_lock($1)")
+            .bind(WORDS_LOCK)
+            .fetch_one(&mut *tx)
+            .await?
+        {
+            tries += 1;
+            if tries == SWEEP_TRIES {
+                tracing::warn!(
+                    "the index's words were not swept: writers held them for 5 s; the next sweep takes them"
+                );
+                return Ok(0);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        // A new snapshot after the lock: every writer committed or not begun. The lexeme is
+        // quoted as `tsquery` text (a quote doubled, a backslash escaped).
+        let removed = sqlx::query(
+            r"WITH gone AS (DELETE FROM search_words_gone RETURNING word)
+              DELETE FROM search_words sw USING gone
+               WHERE sw.word = gone.word
+                 AND NOT EXISTS (SELECT 1 FROM case_search cs WHERE cs.doc @@
+                       ('''' || replace(replace(gone.word, '\', '\\'), '''', '''''') || '''')::tsquery)",
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(removed)
+    }
+}
+
 /// Takes a Vorgang out of the index (it was moved to the kept mails), in the caller's transaction.
 pub(crate) async fn forget(tx: &mut Transaction<'_, Any>, backend: Backend, case_id: i64) -> Result<()> {
     let sql = format!("DELETE FROM case_search WHERE {} = $1", key(backend));

@@ -584,6 +584,9 @@ async fn pass(
     }
     report.disposed = to_dispose.len();
     report.orphaned_pools = store.sweep_orphan_pools(clock.now_ms()).await?.len();
+    // Words of entries that left the index (moved, deleted by hand or by another instance) out of
+    // PostgreSQL's list of its words; one read when there are none.
+    store.sweep_search_words().await?;
     Ok(report)
 }
 

@@ -630,3 +630,123 @@ async fn matches_in_many_blocks_of_ids_are_found_alike_by_every_way() {
         }
     }
 }
+
+/// PostgreSQL asks GIN for the indexed words a query word begins (`search_words`, migration
+/// 0034): every such word is found, a word that begins more than the expansion takes is still
+/// found (as a prefix), and a word leaves the list with the last entry that holds it — nothing of
+/// a deleted Vorgang stays in the index. SQLite finds the same.
+#[tokio::test]
+async fn a_query_word_finds_every_indexed_word_it_begins_and_a_deleted_vorgangs_words_leave() {
+    for (store, _d) in backends().await {
+        let pg = store.backend() == postkorb_store::Backend::Postgres;
+        let o = office(&store).await;
+        let a = import(&store, &o, "Erbschein Kellerraum", "Zeugnis folgt", to(&o, o.bernd), 1).await;
+        let b = import(&store, &o, "Kellertür klemmt", "Zeugnis anbei", to(&o, o.bernd), 2).await;
+        let c = import(&store, &o, "Weinkeller", "", to(&o, o.bernd), 3).await;
+        // 40 words beginning „Zeta“: more than a query word is expanded to.
+        let mut zetas = Vec::new();
+        for i in 0..40 {
+            zetas.push(import(&store, &o, &format!("Zeta{i}x Meldung"), "", to(&o, o.bernd), 10 + i).await);
+        }
+        let words_beginning = |prefix: &'static str| {
+            let store = store.clone();
+            async move {
+                sqlx::query_scalar::<_, i64>("SELECT count(*) FROM search_words WHERE word LIKE $1")
+                    .bind(format!("{prefix}%"))
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap()
+            }
+        };
+        if pg {
+            assert!(words_beginning("zeta").await > 32, "more words than an expansion takes");
+            assert!(words_beginning("erbsch").await >= 1);
+        }
+        let all = |words: &'static str| {
+            let store = store.clone();
+            async move { found(&store, Searcher::All, &SearchQuery { per_page: 100, ..query(words) }).await }
+        };
+        assert_eq!(all("Keller").await, [a, b], "{:?}", store.backend());
+        assert_eq!(all("Erbschein").await, [a]);
+        assert_eq!(all("Zeugnis Keller").await, [a, b]);
+        assert_eq!(all("Zeta").await, zetas, "{:?}", store.backend());
+        assert_eq!(all("Zeta Meldung").await, zetas);
+        assert_eq!(all("Zeta7x").await, [zetas[7]]);
+        assert_eq!(all("Kellerassel").await, Vec::<i64>::new());
+        assert_eq!(all("Weinkeller").await, [c]);
+
+        // Erbschein's Vorgang deleted: its own words leave, the shared ones stay.
+        for sql in [
+            "DELETE FROM case_events WHERE case_id = $1",
+            "DELETE FROM case_candidates WHERE case_id = $1",
+            "DELETE FROM attachments WHERE case_id = $1",
+            "UPDATE ledger SET case_id = NULL WHERE case_id = $1",
+            "DELETE FROM cases WHERE id = $1",
+        ] {
+            sqlx::query(sql).bind(a).execute(store.pool()).await.unwrap();
+        }
+        if pg {
+            assert!(words_beginning("erbsch").await >= 1, "noted as gone, not yet swept");
+        }
+        // Swept (as after every deletion of the store's own and every importer pass).
+        let swept = store.sweep_search_words().await.unwrap();
+        if pg {
+            assert!(swept >= 2, "{swept}");
+            assert_eq!(words_beginning("erbsch").await, 0, "a deleted Vorgang's own word left");
+            assert_eq!(words_beginning("kellerraum").await, 0);
+            assert!(words_beginning("zeugnis").await >= 1, "a word another entry holds stays");
+            assert!(words_beginning("kellert").await >= 1);
+        }
+        assert_eq!(all("Erbschein").await, Vec::<i64>::new());
+        assert_eq!(all("Keller").await, [b]);
+        assert_eq!(all("Zeugnis").await, [b]);
+    }
+}
+
+/// PostgreSQL: the sweep of the index's words never takes a word a writer still counts on — an
+/// entry gaining „Quittung“ in an open transaction while the last other entry with it is deleted
+/// and swept: the sweep waits for the writer, and the word stays (without the lock over the list
+/// it would see neither entry and remove it, and the Vorgang could not be found by it).
+#[tokio::test]
+async fn the_sweep_of_the_index_words_waits_for_a_writer_that_counts_on_a_word() {
+    for (store, _d) in backends().await {
+        if store.backend() != postkorb_store::Backend::Postgres {
+            continue;
+        }
+        let o = office(&store).await;
+        let x = import(&store, &o, "Quittung anbei", "", to(&o, o.bernd), 1).await;
+        let y = import(&store, &o, "Rechnung", "", to(&o, o.bernd), 2).await;
+        let mut writer = store.pool().begin().await.unwrap();
+        postkorb_store::search::index_note(&mut writer, store.backend(), y, 1, "Quittung folgt").await.unwrap();
+        for sql in [
+            "DELETE FROM case_events WHERE case_id = $1",
+            "DELETE FROM case_candidates WHERE case_id = $1",
+            "DELETE FROM attachments WHERE case_id = $1",
+            "UPDATE ledger SET case_id = NULL WHERE case_id = $1",
+            "DELETE FROM cases WHERE id = $1",
+        ] {
+            sqlx::query(sql).bind(x).execute(store.pool()).await.unwrap();
+        }
+        let sweep = tokio::spawn({
+            let store = store.clone();
+            async move { store.sweep_search_words().await.unwrap() }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(!sweep.is_finished(), "the sweep waits for the open writer");
+        writer.commit().await.unwrap();
+        let swept = sweep.await.unwrap();
+        let words = |prefix: &'static str| {
+            let store = store.clone();
+            async move {
+                sqlx::query_scalar::<_, i64>("SELECT count(*) FROM search_words WHERE word LIKE $1")
+                    .bind(format!("{prefix}%"))
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap()
+            }
+        };
+        assert!(swept >= 1 && words("anbei").await == 0, "the sweep ran after the writer: {swept}");
+        assert_eq!(words("quittung").await, 1, "the word the writer counted on stays");
+        assert_eq!(found(&store, Searcher::All, &query("Quittung")).await, [y]);
+    }
+}
