@@ -50,6 +50,17 @@ const FIRST_WALK: u64 = 5_000;
 const GIN_ROW: f64 = 12.0;
 const GIN_LIST_ENTRY: f64 = 0.5;
 
+/// PostgreSQL, the cost model: an entry of an exact word's list (a query word asked as the
+/// indexed words it begins, [`Store::pg_fragments`]): GIN skips through those lists instead of
+/// gathering them („Schäfer Hausrat“, lists of 20,000 and 58,000: 2 ms).
+const GIN_WORD_ENTRY: f64 = 0.03;
+
+/// PostgreSQL: what an entry of the list of `fragment` costs GIN (in entries walked): a prefix's
+/// is gathered, exact words' are skipped through.
+fn list_entry(fragment: &str) -> f64 {
+    if fragment.ends_with(":*") { GIN_LIST_ENTRY } else { GIN_WORD_ENTRY }
+}
+
 /// PostgreSQL: the Vorgänge by id in blocks of 2^14 = 16,384, each entry's block a lexeme of its
 /// `tsvector` (`/block/{case_id >> 14}`, migration 0033). GIN keeps no order: asked for the words
 /// alone it hands over every match, each read from the heap and all sorted for the newest few;
@@ -57,9 +68,14 @@ const GIN_LIST_ENTRY: f64 = 0.5;
 const BLOCK_BITS: u32 = 14;
 
 /// PostgreSQL, the cost model: an entry of the blocks' lists that GIN goes through (in entries
-/// walked, as [`GIN_ROW`]; warm, 8 blocks (131,072 ids) added 0.6 ms to a clerk's „Wildunfall“,
-/// 16 blocks 6.7 ms).
-const GIN_BLOCK_ENTRY: f64 = 0.025;
+/// walked, as [`GIN_ROW`]): where the blocks are rarer than the words GIN iterates their lists
+/// (10 blocks, 163,840 ids, added 10 ms to „Schäfer Hausrat“ asked as words: 0.065 µs an entry);
+/// where a word is rarer, it skips through them (8 blocks added 1–2 ms to a clerk's „Wildunfall“).
+const GIN_BLOCK_ENTRY: f64 = 0.05;
+
+/// PostgreSQL: how many of the newest entries the words' shares are counted among
+/// ([`Store::word_shares`]; they estimate the lists, which exact words make cheap anyway).
+const SHARES_SAMPLE: u64 = 1_000;
 
 /// PostgreSQL, the cost model: a row GIN finds anywhere below the walked part, not only in the
 /// newest blocks. Old rows are less often in `shared_buffers`, and a page read from the OS cache
@@ -423,7 +439,7 @@ impl Store {
     /// 1. The newest [`FIRST_WALK`] entries are walked backwards (a `LIMIT` under the `ORDER BY`
     ///    of the primary key, which no other plan can serve): frequent words fill the window there.
     /// 2. What was found estimates the rest: walking on costs the entries still needed at that
-    ///    density; GIN costs the lists of the words it is asked for ([`GIN_LIST_ENTRY`]; each
+    ///    density; GIN costs the lists of the words it is asked for ([`list_entry`]; each
     ///    word's share of the first part estimates its list), the lists of the newest blocks
     ///    ([`BLOCK_BITS`]) that should hold the rest of the window at that density
     ///    ([`GIN_BLOCK_ENTRY`]), and a row for each match in them ([`GIN_ROW`]). With several
@@ -451,11 +467,12 @@ impl Store {
         }
         let mut done = first;
         let Some(mut edge) = self.walk_edge(None, first).await? else { return Ok(window) };
-        // Each word's matches among the first part, for GIN's lists (one word: the window's own).
-        let (lists, theirs) = self.word_shares(terms, seen, first).await?;
+        // Each word's matches among the newest entries, for GIN's lists (one word: the window's own).
+        let sample = first.min(SHARES_SAMPLE);
+        let (lists, theirs) = self.word_shares(terms, seen, sample).await?;
         // The searcher's share of the entries (one word's rows through GIN are its matches among
         // them).
-        let theirs = theirs as f64 / first as f64;
+        let theirs = theirs as f64 / sample as f64;
         loop {
             let left = (WINDOW - window.len() as u64) as f64;
             let density = window.len() as f64 / done as f64;
@@ -465,13 +482,13 @@ impl Store {
             // the others checked on its rows (its rows: the word's share of the entries).
             let mut asks: Vec<(Option<&String>, f64, f64)> = vec![(
                 None,
-                lists.iter().map(|(_, n)| *n as f64 / first as f64 * below).sum::<f64>() * GIN_LIST_ENTRY,
+                lists.iter().map(|(t, n)| *n as f64 / sample as f64 * below * list_entry(t)).sum::<f64>(),
                 density,
             )];
             if lists.len() > 1 {
                 asks.extend(lists.iter().map(|(t, n)| {
-                    let share = *n as f64 / first as f64;
-                    (Some(*t), share * below * GIN_LIST_ENTRY, share * theirs)
+                    let share = *n as f64 / sample as f64;
+                    (Some(*t), share * below * list_entry(t), share * theirs)
                 }));
             }
             // … for every match below the edge, or for the newest blocks below it, at most
