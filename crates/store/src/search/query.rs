@@ -73,6 +73,16 @@ const BLOCK_BITS: u32 = 14;
 /// where a word is rarer, it skips through them (8 blocks added 1–2 ms to a clerk's „Wildunfall“).
 const GIN_BLOCK_ENTRY: f64 = 0.05;
 
+/// PostgreSQL, the cost model: an id of the span when GIN is asked for groups of blocks
+/// ([`GROUP`]): more frequent than most words, their lists are skipped through.
+const GIN_GROUP_ENTRY: f64 = 0.01;
+
+/// PostgreSQL: what an id of the span from `from` below `edge` costs GIN ([`pg_blocks`] asks for
+/// groups where [`blocks_from`] made the span whole groups).
+fn block_entry(from: i64, edge: i64) -> f64 {
+    if ((edge - 1) >> BLOCK_BITS) - (from >> BLOCK_BITS) + 1 > GROUP / 2 { GIN_GROUP_ENTRY } else { GIN_BLOCK_ENTRY }
+}
+
 /// PostgreSQL: how many of the newest entries the words' shares are counted among
 /// ([`Store::word_shares`]; they estimate the lists, which exact words make cheap anyway).
 const SHARES_SAMPLE: u64 = 1_000;
@@ -257,27 +267,44 @@ fn pg_seen(seen: &[EmployeeId]) -> String {
     format!(" & ({})", seen.iter().map(|e| seen_lexeme(e.0)).collect::<Vec<_>>().join(" | "))
 }
 
+/// PostgreSQL: blocks ([`BLOCK_BITS`]) a group has (`/block8/{case_id >> 17}`, migration 0035).
+const GROUP: i64 = 8;
+
 /// PostgreSQL: the lowest id of the blocks ([`BLOCK_BITS`]) from the one holding `edge - 1` down
-/// to the one holding `edge - span`, at most [`MAX_BLOCKS`] of them; 0 when that reaches the
-/// first block (or `span` is not finite): every block below the edge.
+/// to the one holding `edge - span`, at most [`MAX_BLOCKS`] of them, and down to a whole group
+/// ([`GROUP`]) when more than half of one: [`pg_blocks`] asks for groups then, which GIN skips
+/// through instead of walking (see [`GIN_BLOCK_ENTRY`]). 0 when that reaches the first block (or
+/// `span` is not finite): every block below the edge.
 fn blocks_from(edge: i64, span: f64) -> i64 {
     let top = (edge - 1).max(0) >> BLOCK_BITS;
-    if !span.is_finite() || span >= edge as f64 {
-        return if top < MAX_BLOCKS { 0 } else { (top + 1 - MAX_BLOCKS) << BLOCK_BITS };
-    }
-    let lowest = ((edge - span.ceil() as i64).max(0) >> BLOCK_BITS).max(top + 1 - MAX_BLOCKS);
+    let lowest = if !span.is_finite() || span >= edge as f64 {
+        top + 1 - MAX_BLOCKS
+    } else {
+        ((edge - span.ceil() as i64).max(0) >> BLOCK_BITS).max(top + 1 - MAX_BLOCKS)
+    };
+    let lowest = if top - lowest + 1 > GROUP / 2 { lowest - lowest.rem_euclid(GROUP) } else { lowest };
     lowest.max(0) << BLOCK_BITS
 }
 
-/// PostgreSQL: ` & (/block/{n} | …)`, the blocks of the ids from `from` (the lowest id of a block)
-/// below `edge`; nothing when `from` is 0 (every block below the edge).
+/// PostgreSQL: ` & (/block8/{g} | /block/{n} | …)`, the ids from `from` (the lowest id of a block)
+/// below `edge`: the whole groups from `from` up (the top one may reach above the edge, whose ids
+/// the statement leaves out anyway), the single blocks below them; nothing when `from` is 0 (every
+/// block below the edge).
 fn pg_blocks(from: i64, edge: i64) -> String {
     if from <= 0 {
         return String::new();
     }
-    let blocks: Vec<String> =
-        ((from >> BLOCK_BITS)..=((edge - 1) >> BLOCK_BITS)).rev().map(|b| format!("/block/{b}")).collect();
-    format!(" & ({})", blocks.join(" | "))
+    let (lowest, top) = (from >> BLOCK_BITS, (edge - 1) >> BLOCK_BITS);
+    let mut lexemes = Vec::new();
+    let mut next = top;
+    // Whole groups, newest first, while their first block is not below `lowest`.
+    while next >= lowest && next - next.rem_euclid(GROUP) >= lowest {
+        let group = next.div_euclid(GROUP);
+        lexemes.push(format!("/block8/{group}"));
+        next = group * GROUP - 1;
+    }
+    lexemes.extend((lowest..=next).rev().map(|b| format!("/block/{b}")));
+    format!(" & ({})", lexemes.join(" | "))
 }
 
 /// PostgreSQL: the lexeme of `seen`'s term `u{id}` in the index's `tsvector` (migration 0032 maps
@@ -503,7 +530,7 @@ impl Store {
                 if all < best.0 {
                     best = (all, word, 0);
                 }
-                let blocks = rounds * (list + span * GIN_BLOCK_ENTRY) + rows * reach.min(below) * GIN_ROW;
+                let blocks = rounds * (list + span * block_entry(from, edge)) + rows * reach.min(below) * GIN_ROW;
                 if from > 0 && blocks < best.0 {
                     best = (blocks, word, from);
                 }

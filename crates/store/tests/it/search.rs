@@ -538,7 +538,8 @@ async fn a_rare_and_a_frequent_word_together_are_found_in_the_same_order_by_ever
     }
 }
 
-/// Matches spread over PostgreSQL's blocks of Vorgänge by id (16,384 ids each; migration 0033),
+/// Matches spread over PostgreSQL's blocks of Vorgänge by id (16,384 ids each, and groups of 8;
+/// migrations 0033, 0035),
 /// with gaps between them: every page the same however the window is found (the newest entries
 /// walked, or GIN asked for the newest blocks, block after block) — each match once, the window
 /// best first, the older ones newest first; SQLite alike.
@@ -549,8 +550,9 @@ async fn matches_in_many_blocks_of_ids_are_found_alike_by_every_way() {
         let o = office(&store).await;
         let mut ids = Vec::new();
         let mut n = 0;
-        // Groups of 60 from these ids on: blocks 0, 1, 3 (twice), 5.
-        for start in [0i64, 20_000, 50_000, 52_000, 90_000] {
+        // Groups of 60 from these ids on: blocks 0, 1, 3 (twice), 5, 8 (group 1), 18 and 19
+        // (group 2), 41 (group 5).
+        for start in [0i64, 20_000, 50_000, 52_000, 90_000, 140_000, 300_000, 310_000, 680_000] {
             let bump = match store.backend() {
                 postkorb_store::Backend::Postgres => "SELECT setval('cases_id_seq', $1)",
                 postkorb_store::Backend::Sqlite => "UPDATE sqlite_sequence SET seq = $1 WHERE name = 'cases'",
@@ -576,7 +578,7 @@ async fn matches_in_many_blocks_of_ids_are_found_alike_by_every_way() {
             ids.extend(store.commit_batch(o.mailbox, &items, 1).await.unwrap().iter().map(case_of));
             n += 60;
         }
-        assert!(ids[60] > 20_000 && ids[240] > 90_000, "the ids are spread: {:?}", (ids[60], ids[240]));
+        assert!(ids[60] > 20_000 && ids[480] > 680_000, "the ids are spread: {:?}", (ids[60], ids[480]));
         let owner = |i: usize| if i % 3 == 1 { o.clara } else { o.bernd };
         let pages = |who: Searcher, words: &'static str, walk: u64| {
             let store = store.clone();
