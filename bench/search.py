@@ -31,7 +31,8 @@ Issue 19's million-Vorgänge run is `--endpoints start,case,api --connections 32
 writes bench/out/search/results.json.
 `--reuse` measures the data of an earlier run again (e.g. another build). `--probe K` sends each query
 alone K times per searcher (a clerk, „Leitung“) instead of the load and prints median and max: which
-words make the p99. Numbers only: nothing is asserted about times.
+words are slow alone. `--by-query` prints, after the load, the (searcher, query) pairs with the most
+searches at or above the p99: which words make it under load. Numbers only: nothing is asserted about times.
 """
 
 import argparse
@@ -319,11 +320,17 @@ async def measure(args, cli, tokens, n, backend):
             rng = random.Random(args.seed * 1000 + i)
             auth = [("Authorization", f"Bearer {tokens[user]}")]
 
+            asked = {}
+
             def next_request():
-                q = urllib.parse.quote(rng.choice(QUERIES))
+                asked["q"], asked["t"] = rng.choice(QUERIES), time.perf_counter()
+                q = urllib.parse.quote(asked["q"])
                 return ("GET", f"/api/v1/search?q={q}&per_page=20", auth)
 
             def check(st, body):
+                # The latency by query and searcher for --by-query (answer read to here).
+                who = "leitung" if user == "leitung" else "clerk"
+                BY_QUERY.setdefault((backend, n, who, asked["q"]), []).append((time.perf_counter() - asked["t"]) * 1000)
                 if st != 200:
                     return f"status {st}: {body[:200]!r}"
                 return None if "hits" in json.loads(body) else "no hits field"
@@ -405,6 +412,25 @@ async def measure(args, cli, tokens, n, backend):
     return rows
 
 
+# (backend, N, searcher, query) -> latencies in ms, of the search load (warm-up included).
+BY_QUERY = {}
+
+
+def print_by_query(limit=12):
+    """The queries that make the search p99: per (backend, N), the (searcher, query) pairs with the
+    most requests at or above that p99, with their median and max."""
+    for key in sorted({k[:2] for k in BY_QUERY}):
+        pairs = {k[2:]: v for k, v in BY_QUERY.items() if k[:2] == key}
+        every = sorted(x for v in pairs.values() for x in v)
+        p99 = every[min(len(every) - 1, int(len(every) * 0.99))]
+        print(f"\n{key[0]} N={key[1]}: p99 {p99:.1f} ms over {len(every)} searches; the pairs at or above it")
+        rows = sorted(pairs.items(), key=lambda kv: (-sum(x >= p99 for x in kv[1]), -sorted(kv[1])[len(kv[1]) // 2]))
+        for (who, q), v in rows[:limit]:
+            v = sorted(v)
+            print(f"  {who:8} {q:24} n {len(v):4}  median {v[len(v) // 2]:6.1f}  max {v[-1]:6.1f} ms"
+                  f"  at/above p99 {sum(x >= p99 for x in v)}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--postkorb", default=os.path.join(web.ROOT, "target/release/postkorb"))
@@ -420,6 +446,8 @@ def main():
     ap.add_argument("--work", default=os.path.join(HERE, "out", "search"))
     ap.add_argument("--reuse", action="store_true", help="measure the data dirs of an earlier run again")
     ap.add_argument("--out", default="results.json")
+    ap.add_argument("--by-query", action="store_true",
+                    help="after the search load, which (searcher, query) pairs make its p99 (warm-up included)")
     ap.add_argument("--probe", type=int, default=0,
                     help="instead of the load: each query alone this many times, per searcher (median, max)")
     args = ap.parse_args()
@@ -474,6 +502,8 @@ def main():
             p = {r["n"]: r["p99"] for r in results if r["backend"] == backend and r["endpoint"] == ep}
             if len(sizes) > 1 and sizes[0] in p and sizes[-1] in p:
                 print(f"{backend} {ep}: p99 N={sizes[-1]} / N={sizes[0]} = {p[sizes[-1]] / p[sizes[0]]:.2f}")
+    if args.by_query:
+        print_by_query()
     if any(r["errors"] for r in results):
         sys.exit(1)
 

@@ -37,6 +37,19 @@ async fn found(store: &Store, who: Searcher, q: &SearchQuery) -> Vec<i64> {
     ids
 }
 
+/// A Vorgang row deleted by hand (as a later feature might): its index entry goes with it.
+async fn delete_by_hand(store: &Store, id: i64) {
+    for sql in [
+        "DELETE FROM case_events WHERE case_id = $1",
+        "DELETE FROM case_candidates WHERE case_id = $1",
+        "DELETE FROM attachments WHERE case_id = $1",
+        "UPDATE ledger SET case_id = NULL WHERE case_id = $1",
+        "DELETE FROM cases WHERE id = $1",
+    ] {
+        sqlx::query(sql).bind(id).execute(store.pool()).await.unwrap();
+    }
+}
+
 async fn index_rows(store: &Store) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM case_search").fetch_one(store.pool()).await.unwrap()
 }
@@ -336,15 +349,7 @@ async fn a_moved_or_deleted_vorgang_leaves_nothing_in_the_index() {
         store.update_employee(&c).await.unwrap();
         assert_eq!(store.sweep_orphan_pools(4).await.unwrap().len(), 1);
         // A Vorgang row deleted (by hand, by a later feature): its entry goes with it.
-        for sql in [
-            "DELETE FROM case_events WHERE case_id = $1",
-            "DELETE FROM case_candidates WHERE case_id = $1",
-            "DELETE FROM attachments WHERE case_id = $1",
-            "UPDATE ledger SET case_id = NULL WHERE case_id = $1",
-            "DELETE FROM cases WHERE id = $1",
-        ] {
-            sqlx::query(sql).bind(deleted).execute(store.pool()).await.unwrap();
-        }
+        delete_by_hand(&store, deleted).await;
         assert_eq!(found(&store, Searcher::All, &query("Kfz")).await, [kept]);
         assert_eq!(index_rows(&store).await, 1, "{moved} and {deleted} left no entry");
     }
@@ -678,15 +683,7 @@ async fn a_query_word_finds_every_indexed_word_it_begins_and_a_deleted_vorgangs_
         assert_eq!(all("Weinkeller").await, [c]);
 
         // Erbschein's Vorgang deleted: its own words leave, the shared ones stay.
-        for sql in [
-            "DELETE FROM case_events WHERE case_id = $1",
-            "DELETE FROM case_candidates WHERE case_id = $1",
-            "DELETE FROM attachments WHERE case_id = $1",
-            "UPDATE ledger SET case_id = NULL WHERE case_id = $1",
-            "DELETE FROM cases WHERE id = $1",
-        ] {
-            sqlx::query(sql).bind(a).execute(store.pool()).await.unwrap();
-        }
+        delete_by_hand(&store, a).await;
         if pg {
             assert!(words_beginning("erbsch").await >= 1, "noted as gone, not yet swept");
         }
@@ -720,15 +717,7 @@ async fn the_sweep_of_the_index_words_waits_for_a_writer_that_counts_on_a_word()
         let y = import(&store, &o, "Rechnung", "", to(&o, o.bernd), 2).await;
         let mut writer = store.pool().begin().await.unwrap();
         postkorb_store::search::index_note(&mut writer, store.backend(), y, 1, "Quittung folgt").await.unwrap();
-        for sql in [
-            "DELETE FROM case_events WHERE case_id = $1",
-            "DELETE FROM case_candidates WHERE case_id = $1",
-            "DELETE FROM attachments WHERE case_id = $1",
-            "UPDATE ledger SET case_id = NULL WHERE case_id = $1",
-            "DELETE FROM cases WHERE id = $1",
-        ] {
-            sqlx::query(sql).bind(x).execute(store.pool()).await.unwrap();
-        }
+        delete_by_hand(&store, x).await;
         let sweep = tokio::spawn({
             let store = store.clone();
             async move { store.sweep_search_words().await.unwrap() }
