@@ -267,7 +267,7 @@ fn pg_seen(seen: &[EmployeeId]) -> String {
     format!(" & ({})", seen.iter().map(|e| seen_lexeme(e.0)).collect::<Vec<_>>().join(" | "))
 }
 
-/// PostgreSQL: blocks ([`BLOCK_BITS`]) a group has (`/block8/{case_id >> 17}`, migration 0035).
+/// PostgreSQL: blocks ([`BLOCK_BITS`]) a group has (`/block8/{case_id >> 17}`, migration 0033).
 const GROUP: i64 = 8;
 
 /// PostgreSQL: the lowest id of the blocks ([`BLOCK_BITS`]) from the one holding `edge - 1` down

@@ -26,10 +26,6 @@ const DIFFERENT_ON_PURPOSE: &[(&str, &str)] = &[
         "who may see a Vorgang moves into PostgreSQL's tsvector; SQLite's FTS5 has it as a column of its index",
     ),
     (
-        "0035_search_block_groups.sql",
-        "each entry's group of 8 blocks goes into PostgreSQL's tsvector; SQLite's FTS5 walks its lists newest first already",
-    ),
-    (
         "0034_search_words.sql",
         "PostgreSQL keeps the words of its index in a table with triggers; SQLite's FTS5 has its own list of words",
     ),

@@ -50,6 +50,15 @@ async fn delete_by_hand(store: &Store, id: i64) {
     }
 }
 
+/// PostgreSQL: how many words of `search_words` (migration 0034) begin with `prefix`.
+async fn words_beginning(store: &Store, prefix: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM search_words WHERE word LIKE $1")
+        .bind(format!("{prefix}%"))
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
 async fn index_rows(store: &Store) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM case_search").fetch_one(store.pool()).await.unwrap()
 }
@@ -544,7 +553,7 @@ async fn a_rare_and_a_frequent_word_together_are_found_in_the_same_order_by_ever
 }
 
 /// Matches spread over PostgreSQL's blocks of Vorgänge by id (16,384 ids each, and groups of 8;
-/// migrations 0033, 0035),
+/// migration 0033),
 /// with gaps between them: every page the same however the window is found (the newest entries
 /// walked, or GIN asked for the newest blocks, block after block) — each match once, the window
 /// best first, the older ones newest first; SQLite alike.
@@ -655,19 +664,9 @@ async fn a_query_word_finds_every_indexed_word_it_begins_and_a_deleted_vorgangs_
         for i in 0..40 {
             zetas.push(import(&store, &o, &format!("Zeta{i}x Meldung"), "", to(&o, o.bernd), 10 + i).await);
         }
-        let words_beginning = |prefix: &'static str| {
-            let store = store.clone();
-            async move {
-                sqlx::query_scalar::<_, i64>("SELECT count(*) FROM search_words WHERE word LIKE $1")
-                    .bind(format!("{prefix}%"))
-                    .fetch_one(store.pool())
-                    .await
-                    .unwrap()
-            }
-        };
         if pg {
-            assert!(words_beginning("zeta").await > 32, "more words than an expansion takes");
-            assert!(words_beginning("erbsch").await >= 1);
+            assert!(words_beginning(&store, "zeta").await > 32, "more words than an expansion takes");
+            assert!(words_beginning(&store, "erbsch").await >= 1);
         }
         let all = |words: &'static str| {
             let store = store.clone();
@@ -685,16 +684,16 @@ async fn a_query_word_finds_every_indexed_word_it_begins_and_a_deleted_vorgangs_
         // Erbschein's Vorgang deleted: its own words leave, the shared ones stay.
         delete_by_hand(&store, a).await;
         if pg {
-            assert!(words_beginning("erbsch").await >= 1, "noted as gone, not yet swept");
+            assert!(words_beginning(&store, "erbsch").await >= 1, "noted as gone, not yet swept");
         }
         // Swept (as after every deletion of the store's own and every importer pass).
         let swept = store.sweep_search_words().await.unwrap();
         if pg {
             assert!(swept >= 2, "{swept}");
-            assert_eq!(words_beginning("erbsch").await, 0, "a deleted Vorgang's own word left");
-            assert_eq!(words_beginning("kellerraum").await, 0);
-            assert!(words_beginning("zeugnis").await >= 1, "a word another entry holds stays");
-            assert!(words_beginning("kellert").await >= 1);
+            assert_eq!(words_beginning(&store, "erbsch").await, 0, "a deleted Vorgang's own word left");
+            assert_eq!(words_beginning(&store, "kellerraum").await, 0);
+            assert!(words_beginning(&store, "zeugnis").await >= 1, "a word another entry holds stays");
+            assert!(words_beginning(&store, "kellert").await >= 1);
         }
         assert_eq!(all("Erbschein").await, Vec::<i64>::new());
         assert_eq!(all("Keller").await, [b]);
@@ -726,18 +725,8 @@ async fn the_sweep_of_the_index_words_waits_for_a_writer_that_counts_on_a_word()
         assert!(!sweep.is_finished(), "the sweep waits for the open writer");
         writer.commit().await.unwrap();
         let swept = sweep.await.unwrap();
-        let words = |prefix: &'static str| {
-            let store = store.clone();
-            async move {
-                sqlx::query_scalar::<_, i64>("SELECT count(*) FROM search_words WHERE word LIKE $1")
-                    .bind(format!("{prefix}%"))
-                    .fetch_one(store.pool())
-                    .await
-                    .unwrap()
-            }
-        };
-        assert!(swept >= 1 && words("anbei").await == 0, "the sweep ran after the writer: {swept}");
-        assert_eq!(words("quittung").await, 1, "the word the writer counted on stays");
+        assert!(swept >= 1 && words_beginning(&store, "anbei").await == 0, "the sweep ran after the writer: {swept}");
+        assert_eq!(words_beginning(&store, "quittung").await, 1, "the word the writer counted on stays");
         assert_eq!(found(&store, Searcher::All, &query("Quittung")).await, [y]);
     }
 }
