@@ -8,7 +8,10 @@
 Options after the binary, comma-separated: `plain` runs with encryption at rest switched off (issue
 18 item 7: what does encryption cost the import?), `indb` keeps raw mails inside SQLite
 (blob_dir = ""), `noindex` sets POSTKORB_BENCH_NOINDEX for a build made with bench/noindex.patch
-applied (issue 16: what does the search index cost the import? — the same binary both ways):
+applied (issue 16: what does the search index cost the import? — the same binary both ways), `sql=FILE`
+runs FILE on the new database before the import (an experiment, e.g. other FTS5 options),
+`env.NAME=VALUE` sets a variable for that build's runs (an experiment's switch); BENCH_KEEP=1 keeps
+each run's data directory (its database) under --work:
 
     bench/ab.py --corpus … sealed=target/release/postkorb plain=target/release/postkorb,plain
     git apply bench/noindex.patch && cargo build --release -p postkorb-app && cp target/release/postkorb /tmp/pk-switch
@@ -51,6 +54,18 @@ def main():
             binary, _, option = spec.partition(",")
             t = bench.Postkorb(os.path.realpath(binary), os.path.join(args.work, name), dovecot, senders, 0,
                                indb="indb" in option, encryption="plain" not in option)
+            for opt in option.split(","):
+                if opt.startswith("sql="):
+                    # An experiment on the database before the import, e.g. FTS5 options.
+                    import sqlite3
+                    db = sqlite3.connect(os.path.join(t.template, "postkorb.db"))
+                    db.executescript(open(opt[4:]).read())
+                    db.close()
+            extra = dict(o[4:].split("=", 1) for o in option.split(",") if o.startswith("env."))
+            if extra:
+                # env.NAME=VALUE: an experiment's switch in a build made for it.
+                base_env = t.env
+                t.env = lambda d, base=base_env, extra=extra: dict(base(d), **extra)
             if "noindex" in option:
                 # A build with bench/noindex.patch applied skips the search index when this is set.
                 base = t.env
@@ -67,7 +82,8 @@ def main():
                     cpu = getattr(bench.timed, "last_cpu", 0.0)
                     results.setdefault((n, name), []).append((wall, cpu))
                     bench.log(f"  {name:15s} rep {rep + 1}: {wall:7.2f} s  cpu {cpu:6.2f} s  RSS {rss / 1024:6.1f} MiB  {check}")
-                    shutil.rmtree(out_dir, ignore_errors=True)
+                    if not os.environ.get("BENCH_KEEP"):
+                        shutil.rmtree(out_dir, ignore_errors=True)
     finally:
         dovecot.stop()
 
@@ -81,6 +97,14 @@ def main():
             cpus = [c for _, c in results[(n, name)]]
             med = statistics.median(walls)
             print(f"| {n:,} | {name} | {min(walls):.2f} | {med:.2f} | {statistics.median(cpus):.2f} | {med / base:.3f} |")
+    # The machine drifts during a run: each repetition's pair (run back to back) compared alone.
+    for n in sorted({n for n, _ in results}):
+        first = results[(n, builds[0][0])]
+        for name, _ in builds[1:]:
+            pairs = [(w / w0, c / c0) for (w, c), (w0, c0) in zip(results[(n, name)], first)]
+            walls = ", ".join(f"{w:.2f}" for w, _ in pairs)
+            print(f"\n{n:,} mails, {name} ÷ {builds[0][0]} per repetition: wall {walls}; "
+                  f"median wall {statistics.median(w for w, _ in pairs):.3f}, median CPU {statistics.median(c for _, c in pairs):.3f}")
 
 
 if __name__ == "__main__":

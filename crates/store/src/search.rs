@@ -93,34 +93,14 @@ impl IndexTerms {
             shown.push_str(&names);
         }
         IndexTerms {
-            subject: distinct(analyze::terms(subject)),
-            sender: distinct(analyze::terms(&sender)),
-            body: distinct(analyze::terms(body)),
-            names: distinct(analyze::terms(&names)),
+            subject: analyze::distinct_terms(subject),
+            sender: analyze::distinct_terms(&sender),
+            body: analyze::distinct_terms(body),
+            names: analyze::distinct_terms(&names),
             // PostgreSQL takes no NUL in text (the stored subject and names are cleaned the same way).
             shown: clean(&shown),
         }
     }
-}
-
-/// Each term once, in the order of its first appearance. The index keeps per term only which
-/// columns of which Vorgang hold it (SQLite: `detail = column`, migration 0031), so a repeat adds
-/// nothing to what is found — but FTS5 still did the work of a term (a hash write per prefix
-/// length) for every repeat: a mail's text has several times as many words as distinct ones.
-/// (Ranking counts a term once per column on both backends; a column's length is its distinct
-/// terms.)
-fn distinct(terms: String) -> String {
-    let mut seen = std::collections::HashSet::with_capacity(terms.len() / 8);
-    let mut out = String::with_capacity(terms.len());
-    for t in terms.split(' ').filter(|t| !t.is_empty()) {
-        if seen.insert(t) {
-            if !out.is_empty() {
-                out.push(' ');
-            }
-            out.push_str(t);
-        }
-    }
-    out
 }
 
 /// What one new Vorgang gives the index.
@@ -460,19 +440,6 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_term_is_kept_once_in_the_order_it_first_appears() {
-        let cases = [
-            ("", ""),
-            ("schad", "schad"),
-            ("schad dach schad keller dach schad", "schad dach keller"),
-            ("  a  b a ", "a b"),
-        ];
-        for (terms, want) in cases {
-            assert_eq!(distinct(terms.to_string()), want, "{terms:?}");
-        }
-    }
 
     #[test]
     fn an_entry_holds_each_columns_terms_once_and_the_text_as_written() {
