@@ -659,6 +659,10 @@ async fn a_query_word_finds_every_indexed_word_it_begins_and_a_deleted_vorgangs_
         let a = import(&store, &o, "Erbschein Kellerraum", "Zeugnis folgt", to(&o, o.bernd), 1).await;
         let b = import(&store, &o, "Kellertür klemmt", "Zeugnis anbei", to(&o, o.bernd), 2).await;
         let c = import(&store, &o, "Weinkeller", "", to(&o, o.bernd), 3).await;
+        // Words outside ASCII: PostgreSQL's expansion is a range of bytes (migration 0034's "C"
+        // collation), up to the prefix followed by the last code point.
+        let cyr = import(&store, &o, "Кота Котёнок", "", to(&o, o.bernd), 4).await;
+        let cyr2 = import(&store, &o, "Кору Которая", "", to(&o, o.bernd), 5).await;
         // 40 words beginning „Zeta“: more than a query word is expanded to.
         let mut zetas = Vec::new();
         for i in 0..40 {
@@ -680,6 +684,10 @@ async fn a_query_word_finds_every_indexed_word_it_begins_and_a_deleted_vorgangs_
         assert_eq!(all("Zeta7x").await, [zetas[7]]);
         assert_eq!(all("Kellerassel").await, Vec::<i64>::new());
         assert_eq!(all("Weinkeller").await, [c]);
+        assert_eq!(all("Кот").await, [cyr, cyr2], "{:?}", store.backend());
+        assert_eq!(all("котё").await, [cyr]);
+        assert_eq!(all("Кор").await, [cyr2]);
+        assert_eq!(all("Корz").await, Vec::<i64>::new());
 
         // Erbschein's Vorgang deleted: its own words leave, the shared ones stay.
         delete_by_hand(&store, a).await;
