@@ -172,7 +172,7 @@ def timed(cmd, env=None, stdin=None):
         if "User time (seconds)" in line or "System time (seconds)" in line:
             cpu += float(line.split(":")[1])
     timed.last_cpu = cpu
-    if os.environ.get("BENCH_STDERR"):  # e.g. with POSTKORB_LOG=postkorb_app::importer=debug: stage times
+    if os.environ.get("BENCH_STDERR"):  # e.g. with POSTKORB_LOG=postkorb_app::service::importer=debug: stage times
         with open(os.environ["BENCH_STDERR"], "w") as f:
             f.write(p.stderr)
     return wall, rss, p.stdout, p.stderr

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Sums the importer's stage times from a Postkorb log (POSTKORB_LOG=postkorb_app::importer=debug).
+"""Sums the importer's stage times from a Postkorb log (POSTKORB_LOG=postkorb_app::service::importer=debug).
 
-    POSTKORB_LOG=postkorb_app::importer=debug BENCH_STDERR=/tmp/pk.log python3 bench/bench.py ... --tools postkorb
+    POSTKORB_LOG=postkorb_app::service::importer=debug BENCH_STDERR=/tmp/pk.log python3 bench/bench.py ... --tools postkorb
     python3 bench/stages.py /tmp/pk.log
 """
 import re
