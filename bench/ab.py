@@ -10,8 +10,9 @@ Options after the binary, comma-separated: `plain` runs with encryption at rest 
 (blob_dir = ""), `noindex` sets POSTKORB_BENCH_NOINDEX for a build made with bench/noindex.patch
 applied (issue 16: what does the search index cost the import? — the same binary both ways), `sql=FILE`
 runs FILE on the new database before the import (an experiment, e.g. other FTS5 options),
-`env.NAME=VALUE` sets a variable for that build's runs (an experiment's switch); BENCH_KEEP=1 keeps
-each run's data directory (its database) under --work:
+`env.NAME=VALUE` sets a variable for that build's runs (an experiment's switch), `pg` imports into
+PostgreSQL (a fresh database per run on POSTKORB_TEST_POSTGRES's server, raw mails in the database as
+is PostgreSQL's default); BENCH_KEEP=1 keeps each run's data directory (SQLite: its database) under --work:
 
     bench/ab.py --corpus … sealed=target/release/postkorb plain=target/release/postkorb,plain
     git apply bench/noindex.patch && cargo build --release -p postkorb-app && cp target/release/postkorb /tmp/pk-switch
@@ -53,7 +54,8 @@ def main():
         for name, spec in builds:
             binary, _, option = spec.partition(",")
             t = bench.Postkorb(os.path.realpath(binary), os.path.join(args.work, name), dovecot, senders, 0,
-                               indb="indb" in option, encryption="plain" not in option)
+                               indb="indb" in option, encryption="plain" not in option,
+                               pg=os.environ["POSTKORB_TEST_POSTGRES"] if "pg" in option.split(",") else None)
             for opt in option.split(","):
                 if opt.startswith("sql="):
                     # An experiment on the database before the import, e.g. FTS5 options.

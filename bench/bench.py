@@ -203,10 +203,14 @@ class Postkorb:
     """postkorb: the embedded default (SQLite; raw mails as files in DATA_DIR/blobs, one syncfs per
     batch before its commit). postkorb-indb: the same with blob_dir = "" (raw mails inside SQLite)."""
 
-    def __init__(self, binary, work, dovecot, senders, batch_size, indb=False, encryption=True):
+    def __init__(self, binary, work, dovecot, senders, batch_size, indb=False, encryption=True, pg=None):
         self.binary, self.work, self.dovecot = binary, work, dovecot
         self.indb = indb
-        self.name = ("postkorb-indb" if indb else "postkorb") + ("" if encryption else "-plain")
+        # pg: a PostgreSQL server's URL (…/postgres): each run gets a fresh database copied from a
+        # template database (raw mails in the database, PostgreSQL's default), dropped after it.
+        self.pg = pg
+        self.name = ("postkorb-indb" if indb else "postkorb") + ("" if encryption else "-plain") + ("-pg" if pg else "")
+        self.db_name = None
         self.label = ("Postkorb fetch --once (IMAP, parse, route, SQLite FULL, delete)" +
                       (", raw mails inside SQLite (blob_dir = \"\")" if indb else ", raw mails as files (default)"))
         self.template = os.path.join(work, f"{self.name}-template")
@@ -214,6 +218,9 @@ class Postkorb:
         if os.path.exists(self.template):
             shutil.rmtree(self.template)
         os.makedirs(self.template)
+        if pg:
+            self.db_name = f"{self.name}_template".replace("-", "_")
+            self.psql(f"DROP DATABASE IF EXISTS {self.db_name}", f"CREATE DATABASE {self.db_name}")
         env = self.env(self.template)
         run = lambda *a, stdin=None: subprocess.run([binary, *a], env=env, input=stdin, check=True,
                                                     capture_output=True, text=True)
@@ -226,7 +233,9 @@ class Postkorb:
     def env(self, data_dir):
         env = dict(os.environ, POSTKORB_DATA_DIR=data_dir, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
         # The default keeps raw mails in DATA_DIR/blobs; "" keeps them inside SQLite.
-        env["POSTKORB_BLOB_DIR"] = "" if self.indb else os.path.join(data_dir, "blobs")
+        env["POSTKORB_BLOB_DIR"] = "" if self.indb or self.pg else os.path.join(data_dir, "blobs")
+        if self.pg:
+            env["POSTKORB_DATABASE_URL"] = self.pg.rsplit("/", 1)[0] + "/" + self.db_name
         if self.batch_size:
             conf = os.path.join(self.work, f"postkorb-batch{self.batch_size}.toml")
             with open(conf, "w") as f:
@@ -241,17 +250,41 @@ class Postkorb:
         shutil.copytree(self.template, d)
         # BENCH_PK_PREFIX, e.g. "perf record -F 499 -g -o bench/out/perf.data": profile the timed run.
         prefix = os.environ.get("BENCH_PK_PREFIX", "").split()
-        wall, rss, out, err = timed(prefix + [self.binary, "fetch", "--once"], env=self.env(d))
-        import sqlite3
-        db = sqlite3.connect(os.path.join(d, "postkorb.db"))
-        cases = db.execute("SELECT count(*) FROM cases").fetchone()[0]
-        kept = db.execute("SELECT count(*) FROM kept").fetchone()[0]
-        db.close()
+        if self.pg:
+            template, self.db_name = self.db_name, f"{self.name}_run".replace("-", "_")
+            self.psql(f"DROP DATABASE IF EXISTS {self.db_name}", f"CREATE DATABASE {self.db_name} TEMPLATE {template}")
+            try:
+                # The stored password is bound to the database it was entered in: entered again.
+                subprocess.run([self.binary, *mailbox_args(self.dovecot.port)], env=self.env(d), input=PASSWORD + "\n",
+                               check=True, capture_output=True, text=True)
+                wall, rss, out, err = timed(prefix + [self.binary, "fetch", "--once"], env=self.env(d))
+                counts = self.psql("SELECT (SELECT count(*) FROM cases) || ' ' || (SELECT count(*) FROM kept)", db=self.db_name)
+                cases, kept = (int(x) for x in counts.split())
+            finally:
+                self.psql(f"DROP DATABASE IF EXISTS {self.db_name}")
+                self.db_name = template
+        else:
+            wall, rss, out, err = timed(prefix + [self.binary, "fetch", "--once"], env=self.env(d))
+            import sqlite3
+            db = sqlite3.connect(os.path.join(d, "postkorb.db"))
+            cases = db.execute("SELECT count(*) FROM cases").fetchone()[0]
+            kept = db.execute("SELECT count(*) FROM kept").fetchone()[0]
+            db.close()
         left = self.dovecot.count()
         check = f"cases={cases} kept={kept} left_on_server={left}"
         if cases + kept != n or left != 0:
             raise SystemExit(f"postkorb imported wrong: {check}, expected {n}\n{out[-2000:]}\n{err[-2000:]}")
         return wall, rss, check, d
+
+
+    def psql(self, *statements, db=None):
+        """Runs statements on the PostgreSQL server of `pg` (each alone: CREATE DATABASE cannot
+        run in a transaction); returns the last one's output."""
+        url = self.pg if db is None else self.pg.rsplit("/", 1)[0] + "/" + db
+        out = ""
+        for sql in statements:
+            out = subprocess.run(["psql", "-qAtX", url, "-c", sql], check=True, capture_output=True, text=True).stdout
+        return out.strip()
 
 
 class Mbsync:
