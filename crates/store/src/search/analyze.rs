@@ -148,12 +148,21 @@ fn class_at(text: &str, i: usize) -> (bool, usize) {
 }
 
 /// The terms written so far, by a hash of their bytes; a term found under its hash is compared
-/// byte for byte, so two terms with one hash are both kept.
-#[derive(Default)]
+/// byte for byte, so two terms with one hash are both kept. The hash starts from a random seed
+/// (each `Seen` its own), so a mail cannot be written to make its terms collide.
 struct Seen {
+    seed: u64,
     first: std::collections::HashMap<u64, (u32, u32), BuildPassThrough>,
     /// Terms whose hash an earlier, different term has (almost never).
     more: Vec<(u32, u32)>,
+}
+
+impl Default for Seen {
+    fn default() -> Seen {
+        use std::hash::BuildHasher;
+        let seed = std::collections::hash_map::RandomState::new().hash_one(0u64);
+        Seen { seed, first: Default::default(), more: Vec::new() }
+    }
 }
 
 impl Seen {
@@ -162,7 +171,7 @@ impl Seen {
         let term = &out.as_bytes()[start..];
         let at = (start as u32, term.len() as u32);
         let same = |&(s, l): &(u32, u32)| &out.as_bytes()[s as usize..(s + l) as usize] == term;
-        match self.first.entry(hash_bytes(term)) {
+        match self.first.entry(hash_bytes(self.seed, term)) {
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(at);
                 true
@@ -179,11 +188,10 @@ impl Seen {
     }
 }
 
-/// A fast 64-bit hash of a short byte string (FxHash's mixing, eight bytes at a time); not for
-/// hostile keys' worst case, which only costs a compare (see [`Seen`]).
-fn hash_bytes(b: &[u8]) -> u64 {
+/// A fast 64-bit hash of a short byte string from `seed` (FxHash's mixing, eight bytes at a time).
+fn hash_bytes(seed: u64, b: &[u8]) -> u64 {
     const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-    let mut h = b.len() as u64;
+    let mut h = seed ^ b.len() as u64;
     let mut chunks = b.chunks_exact(8);
     for c in &mut chunks {
         h = (h.rotate_left(5) ^ u64::from_le_bytes(c.try_into().unwrap_or_default())).wrapping_mul(K);
@@ -212,7 +220,7 @@ impl std::hash::Hasher for PassThrough {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        self.0 = hash_bytes(bytes);
+        self.0 = hash_bytes(0, bytes);
     }
     fn write_u64(&mut self, n: u64) {
         self.0 = n;
@@ -380,8 +388,8 @@ mod tests {
         assert!(seen.first(&out[..5], 0));
         assert!(!seen.first(&out[..5], 0), "schad is known");
         // „dach“ as if its hash were schad's.
-        let schad = seen.first.remove(&hash_bytes(b"schad")).unwrap();
-        seen.first.insert(hash_bytes(b"dach"), schad);
+        let schad = seen.first.remove(&hash_bytes(seen.seed, b"schad")).unwrap();
+        seen.first.insert(hash_bytes(seen.seed, b"dach"), schad);
         assert!(seen.first(out, 6), "dach under schad's hash is still new");
         assert!(!seen.first(out, 6), "and then known");
     }
