@@ -137,6 +137,23 @@ impl Matching {
     }
 }
 
+/// The least string above every string that begins with `prefix`, in the order of code points:
+/// its last character the next one (the surrogates, which are no characters, stepped over; a
+/// last character that is the last code point dropped, and the one before it stepped).
+fn after_all_beginning(prefix: &str) -> String {
+    let mut out = prefix.to_string();
+    while let Some(last) = out.pop() {
+        let next = if last == '\u{D7FF}' { Some('\u{E000}') } else { char::from_u32(last as u32 + 1) };
+        if let Some(next) = next {
+            out.push(next);
+            return out;
+        }
+    }
+    // Only last code points (no letter or digit, so never a term): no string is above all that
+    // begin with it; the prefix followed by one more stands in.
+    char::MAX.to_string().repeat(prefix.chars().count() + 1)
+}
+
 /// One's own Vorgänge (and those of the absent people in `covering`), and the waiting ones one
 /// may still claim.
 fn own(covering: &[EmployeeId]) -> String {
@@ -589,16 +606,16 @@ impl Store {
     async fn pg_fragments(&self, terms: &[String]) -> Result<Option<Vec<String>>> {
         let mut fragments = Vec::with_capacity(terms.len());
         for t in terms {
-            // The words from `t` up to `t` followed by the last code point: in the column's "C"
-            // collation (bytes) exactly those beginning with `t` (a term holds letters and digits
-            // only). A range, not `LIKE $1`: PostgreSQL keeps one plan for it (an index range
+            // The words from `t` up to the first string after all that begin with it: in the
+            // column's "C" collation (bytes, the order of code points) exactly those beginning
+            // with `t`. A range, not `LIKE $1`: PostgreSQL keeps one plan for it (an index range
             // scan), where a bound LIKE pattern had it plan the statement on every search.
             let words: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT word FROM search_words WHERE word >= $1 AND word < $1 || chr(1114111)
-                  ORDER BY word LIMIT {}",
+                "SELECT word FROM search_words WHERE word >= $1 AND word < $2 ORDER BY word LIMIT {}",
                 MAX_EXPANSION + 1
             )))
             .bind(t)
+            .bind(after_all_beginning(t))
             .fetch_all(&self.pool)
             .await?;
             let plain = |w: &String| w.chars().all(char::is_alphanumeric);
@@ -688,5 +705,34 @@ impl Store {
         }
         hits.sort_by_key(|h| ids.iter().position(|id| *id == h.case.id));
         Ok(hits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn the_bound_after_a_prefix_is_its_last_character_stepped() {
+        assert_eq!(after_all_beginning("kell"), "kelm");
+        assert_eq!(after_all_beginning("kö"), "k÷");
+        assert_eq!(after_all_beginning("a\u{D7FF}"), "a\u{E000}");
+        assert_eq!(after_all_beginning("a\u{10FFFF}"), "b");
+    }
+
+    proptest! {
+        /// Byte order is the order of code points: every string beginning with the prefix lies
+        /// between it and the bound, as PostgreSQL's "C" collation compares them.
+        #[test]
+        fn every_string_beginning_with_the_prefix_is_below_the_bound(p in "\\PC{1,6}", rest in "\\PC{0,6}", other in "\\PC{1,8}") {
+            let bound = after_all_beginning(&p);
+            let w = format!("{p}{rest}");
+            prop_assert!(p.as_bytes() <= w.as_bytes() && w.as_bytes() < bound.as_bytes());
+            // and a string that does not begin with it is outside
+            if !other.starts_with(&p) {
+                prop_assert!(other.as_bytes() < p.as_bytes() || other.as_bytes() >= bound.as_bytes());
+            }
+        }
     }
 }
