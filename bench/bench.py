@@ -9,6 +9,7 @@ flags ":2,"), Dovecot indexes it (a warm-up SELECT + FETCH of sizes), `sync`, th
 import argparse
 import json
 import os
+import re
 import shutil
 import socket
 import statistics
@@ -219,7 +220,9 @@ class Postkorb:
             shutil.rmtree(self.template)
         os.makedirs(self.template)
         if pg:
-            self.db_name = f"{self.name}_template".replace("-", "_")
+            # Named after the work directory too: two builds compared (ab.py) get their own.
+            self.db_base = re.sub(r"\W", "_", f"{os.path.basename(work)}_{self.name}").lower()
+            self.db_name = f"{self.db_base}_template"
             self.psql(f"DROP DATABASE IF EXISTS {self.db_name}", f"CREATE DATABASE {self.db_name}")
         env = self.env(self.template)
         run = lambda *a, stdin=None: subprocess.run([binary, *a], env=env, input=stdin, check=True,
@@ -251,7 +254,7 @@ class Postkorb:
         # BENCH_PK_PREFIX, e.g. "perf record -F 499 -g -o bench/out/perf.data": profile the timed run.
         prefix = os.environ.get("BENCH_PK_PREFIX", "").split()
         if self.pg:
-            template, self.db_name = self.db_name, f"{self.name}_run".replace("-", "_")
+            template, self.db_name = self.db_name, f"{self.db_base}_run"
             self.psql(f"DROP DATABASE IF EXISTS {self.db_name}", f"CREATE DATABASE {self.db_name} TEMPLATE {template}")
             try:
                 # The stored password is bound to the database it was entered in: entered again.
@@ -261,7 +264,8 @@ class Postkorb:
                 counts = self.psql("SELECT (SELECT count(*) FROM cases) || ' ' || (SELECT count(*) FROM kept)", db=self.db_name)
                 cases, kept = (int(x) for x in counts.split())
             finally:
-                self.psql(f"DROP DATABASE IF EXISTS {self.db_name}")
+                if not os.environ.get("BENCH_KEEP"):
+                    self.psql(f"DROP DATABASE IF EXISTS {self.db_name}")
                 self.db_name = template
         else:
             wall, rss, out, err = timed(prefix + [self.binary, "fetch", "--once"], env=self.env(d))

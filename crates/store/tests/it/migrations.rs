@@ -30,6 +30,10 @@ const DIFFERENT_ON_PURPOSE: &[(&str, &str)] = &[
         "PostgreSQL keeps the words of its index in a table with triggers; SQLite's FTS5 has its own list of words",
     ),
     (
+        "0035_search_words_faster_insert.sql",
+        "PostgreSQL's trigger that keeps its list of the index's words, made cheaper; SQLite has no such list",
+    ),
+    (
         "0033_search_blocks.sql",
         "each entry's block of Vorgänge by id goes into PostgreSQL's tsvector; SQLite's FTS5 walks its lists newest first already",
     ),

@@ -1,0 +1,2 @@
+-- PostgreSQL only (its list of the index's words, migration 0034); nothing to do here.
+SELECT 1;
