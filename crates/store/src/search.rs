@@ -340,7 +340,7 @@ pub async fn index_note(
         format!("UPDATE case_search SET notes = notes || ' ' || $2, shown = shown || $3 WHERE {} = $1", key(backend));
     let changed = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(case_id)
-        .bind(analyze::terms(text))
+        .bind(analyze::distinct_terms(text))
         .bind(clean(&format!("\n{text}")))
         .execute(&mut **tx)
         .await?;

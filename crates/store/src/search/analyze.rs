@@ -50,38 +50,14 @@ pub fn term(word: &str) -> Option<String> {
     Some(stem(&fold(word)))
 }
 
-/// The index form of a whole text: its terms, separated by spaces — each word's [`term`], made
-/// without a string per word (the import indexes every mail's text: this was a third of the
-/// search index's cost). The same result as joining [`term`] of each of [`words`] (tested).
-pub fn terms(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut folded = String::new();
-    for (_, w) in words(text) {
-        if w.len() > MAX_WORD_CHARS && w.chars().count() > MAX_WORD_CHARS {
-            continue;
-        }
-        folded.clear();
-        fold_into(w, &mut folded);
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        if folded.is_ascii() {
-            let keep = stem_len_ascii(folded.as_bytes());
-            out.push_str(&folded[..keep]);
-        } else {
-            out.push_str(&stem(&folded));
-        }
-    }
-    out
-}
-
-/// Each of `text`'s [`terms`] once, in the order of its first appearance, separated by spaces:
+/// The index form of a text: the [`term`] of each of its [`words`] once, in the order of its first
+/// appearance, separated by spaces:
 /// what a column of the index holds. The index keeps per term only which columns of which
 /// Vorgang hold it (SQLite: `detail = column`, migration 0031), so a repeat adds nothing to what is
 /// found, but FTS5 would still do a term's work (a hash write per prefix length) for every repeat;
 /// ranking counts a term once per column on both backends. One pass and no string per word: the
-/// import makes it for every mail's text on its parser threads (the same result as [`terms`] with
-/// the repeats dropped; tested against it).
+/// import makes it for every mail's text on its parser threads (the same result as joining each
+/// word's [`term`] with the repeats dropped; tested against it).
 pub fn distinct_terms(text: &str) -> String {
     let mut out = String::with_capacity(text.len() / 2);
     let mut seen = Seen::default();
@@ -356,15 +332,10 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// What [`terms`] must equal: each word's [`term`], joined by spaces.
+    /// What [`distinct_terms`] must equal: each word's [`term`], once, in order, joined by spaces.
     fn reference(text: &str) -> String {
-        words(text).filter_map(|(_, w)| term(w)).collect::<Vec<_>>().join(" ")
-    }
-
-    /// What [`distinct_terms`] must equal: [`terms`] with each term kept once, in order.
-    fn distinct_reference(text: &str) -> String {
         let mut seen = std::collections::HashSet::new();
-        terms(text).split(' ').filter(|t| !t.is_empty() && seen.insert(*t)).collect::<Vec<_>>().join(" ")
+        words(text).filter_map(|(_, w)| term(w)).filter(|t| seen.insert(t.clone())).collect::<Vec<_>>().join(" ")
     }
 
     #[test]
@@ -395,7 +366,7 @@ mod tests {
     }
 
     #[test]
-    fn terms_is_the_words_terms_joined() {
+    fn distinct_terms_is_the_words_terms_once() {
         for text in [
             "Schäden, Schaeden und SCHADEN am Auto; Straße/Strasse – Größe: Grösse, Maße",
             "Frühstück Müller Öztürk Zoë Ærø São Paulo naïve Crème brûlée ﬁnanz Ⅻ ǅemal Іван",
@@ -403,29 +374,19 @@ mod tests {
             "ÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄ ok 12345 x2y",
             "",
         ] {
-            assert_eq!(terms(text), reference(text), "{text}");
+            assert_eq!(distinct_terms(text), reference(text), "{text}");
         }
     }
 
     proptest! {
         #[test]
-        fn terms_equals_the_reference_on_any_text(text in "[a-zA-ZäöüÄÖÜßéèçñøØ0-9 ,.\\-eE]{0,200}") {
-            prop_assert_eq!(terms(&text), reference(&text));
-        }
-
-        #[test]
-        fn terms_equals_the_reference_on_any_unicode(text in "\\PC{0,120}") {
-            prop_assert_eq!(terms(&text), reference(&text));
-        }
-
-        #[test]
         fn distinct_terms_equals_the_reference_on_any_text(text in "[a-zA-ZäöüÄÖÜßéèçñøØ0-9 ,.\\-eE]{0,300}") {
-            prop_assert_eq!(distinct_terms(&text), distinct_reference(&text));
+            prop_assert_eq!(distinct_terms(&text), reference(&text));
         }
 
         #[test]
         fn distinct_terms_equals_the_reference_on_any_unicode(text in "\\PC{0,200}") {
-            prop_assert_eq!(distinct_terms(&text), distinct_reference(&text));
+            prop_assert_eq!(distinct_terms(&text), reference(&text));
         }
     }
 
@@ -455,7 +416,7 @@ mod tests {
         let ws: Vec<&str> = found.iter().map(|(w, _)| *w).collect();
         assert_eq!(ws, ["Re", "Schäden", "Kfz", "anna", "mustermail", "de", "2024"]);
         assert!(found.iter().all(|(w, r)| w == r));
-        assert_eq!(terms("Schäden an der Straße"), "schad an der strass");
+        assert_eq!(distinct_terms("Schäden an der Straße"), "schad an der strass");
     }
 
     #[test]

@@ -660,7 +660,7 @@ async fn a_query_word_finds_every_indexed_word_it_begins_and_a_deleted_vorgangs_
         let b = import(&store, &o, "Kellertür klemmt", "Zeugnis anbei", to(&o, o.bernd), 2).await;
         let c = import(&store, &o, "Weinkeller", "", to(&o, o.bernd), 3).await;
         // Words outside ASCII: PostgreSQL's expansion is a range of bytes (migration 0034's "C"
-        // collation), up to the prefix followed by the last code point.
+        // collation), up to the prefix with its last character stepped.
         let cyr = import(&store, &o, "Кота Котёнок", "", to(&o, o.bernd), 4).await;
         let cyr2 = import(&store, &o, "Кору Которая", "", to(&o, o.bernd), 5).await;
         // 40 words beginning „Zeta“: more than a query word is expanded to.
