@@ -9,7 +9,8 @@ Options after the binary, comma-separated: `plain` runs with encryption at rest 
 18 item 7: what does encryption cost the import?), `indb` keeps raw mails inside SQLite
 (blob_dir = ""), `noindex` sets POSTKORB_BENCH_NOINDEX for a build made with bench/noindex.patch
 applied (issue 16: what does the search index cost the import? — the same binary both ways), `sql=FILE`
-runs FILE on the new database before the import (an experiment, e.g. other FTS5 options),
+runs FILE on the new database before the import (an experiment, e.g. other FTS5 options; with
+`pg` on the template database),
 `env.NAME=VALUE` sets a variable for that build's runs (an experiment's switch), `pg` imports into
 PostgreSQL (a fresh database per run on POSTKORB_TEST_POSTGRES's server, raw mails in the database as
 is PostgreSQL's default); BENCH_KEEP=1 keeps each run's data directory (SQLite: its database) under --work:
@@ -58,7 +59,11 @@ def main():
                                pg=os.environ["POSTKORB_TEST_POSTGRES"] if "pg" in option.split(",") else None)
             for opt in option.split(","):
                 if opt.startswith("sql="):
-                    # An experiment on the database before the import, e.g. FTS5 options.
+                    # An experiment on the database before the import, e.g. FTS5 options (with
+                    # `pg`: on the template database each run's database is copied from).
+                    if t.pg:
+                        t.psql(open(opt[4:]).read(), db=t.db_name)
+                        continue
                     import sqlite3
                     db = sqlite3.connect(os.path.join(t.template, "postkorb.db"))
                     db.executescript(open(opt[4:]).read())

@@ -14,9 +14,11 @@ pub(crate) enum V<'a> {
     Str(Option<&'a str>),
     Owned(Option<String>),
     Bytes(&'a [u8]),
+    /// Text the database reads as this type (PostgreSQL: `CAST($n AS tsvector)`).
+    Cast(String, &'static str),
 }
 
-impl V<'_> {
+impl<'a> V<'a> {
     /// Bytes of text or data.
     fn len(&self) -> usize {
         match self {
@@ -24,6 +26,24 @@ impl V<'_> {
             V::Str(s) => s.map_or(0, str::len),
             V::Owned(s) => s.as_ref().map_or(0, String::len),
             V::Bytes(b) => b.len(),
+            V::Cast(s, _) => s.len(),
+        }
+    }
+
+    /// Binds the value to `q`.
+    pub(crate) fn bind<'q>(
+        self,
+        q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>,
+    ) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>
+    where
+        'a: 'q,
+    {
+        match self {
+            V::Int(x) => q.bind(x),
+            V::Str(x) => q.bind(x),
+            V::Owned(x) => q.bind(x),
+            V::Bytes(x) => q.bind(x),
+            V::Cast(x, _) => q.bind(x),
         }
     }
 }
@@ -64,7 +84,16 @@ pub(crate) async fn insert_rows(
                 return Err(StoreError::Invalid(format!("a row of {} values among rows of {width}", row.len())));
             }
             sql.push_str(if r == 0 { "(" } else { ", (" });
-            sql.push_str(&backend.placeholders(n + 1, width));
+            for (i, v) in row.iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                let p = backend.placeholders(n + 1 + i, 1);
+                match v {
+                    V::Cast(_, ty) => sql.push_str(&format!("CAST({p} AS {ty})")),
+                    _ => sql.push_str(&p),
+                }
+            }
             n += width;
             sql.push(')');
         }
@@ -73,12 +102,7 @@ pub(crate) async fn insert_rows(
         // Not kept in the statement cache: the row count differs from batch to batch.
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
         for v in chunk.into_iter().flatten() {
-            q = match v {
-                V::Int(x) => q.bind(x),
-                V::Str(x) => q.bind(x),
-                V::Owned(x) => q.bind(x),
-                V::Bytes(x) => q.bind(x),
-            };
+            q = v.bind(q);
         }
         out.extend(q.fetch_all(&mut **tx).await?);
     }

@@ -6,9 +6,12 @@
 //! words as terms (`analyze.rs`: umlauts and their spellings folded, a light German stemmer — the
 //! same on both backends) and the text shown around a hit (`shown`: the mail's text, the
 //! attachment names and the notes, as written). SQLite keeps it in an FTS5 table ranked by
-//! `bm25`, PostgreSQL in a table with a `tsvector` (`simple` configuration: the terms are already
-//! stemmed) and a GIN index, ranked by `ts_rank`; subject weighs most, then sender and attachment
-//! names, then notes, then the text.
+//! `bm25`, PostgreSQL in a table with a `tsvector` and a GIN index, ranked by `ts_rank`; subject
+//! weighs most, then sender and attachment names, then notes, then the text. Postkorb writes the
+//! `tsvector` itself (migration 0036: [`pg_doc`], its terms as lexemes with positions and weights,
+//! no text parser; a trigger makes it again from the columns when a note or who may see it
+//! changes) and the new words of `search_words` ([`add_words`]), and reads queries as written
+//! (`CAST(… AS tsquery)`).
 //!
 //! **Invariant: a Vorgang is in the index exactly while it exists and is not moved.** A new one
 //! is indexed by `case_write::apply` in the transaction that creates it ([`index_new`]), so a
@@ -239,6 +242,7 @@ fn cut(text: &str, max: usize) -> &str {
     &text[..(0..=max.min(text.len())).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0)]
 }
 
+/// The values of an entry but its PostgreSQL `tsvector` (the columns of [`columns`]).
 fn row_of<'d>(doc: &'d Doc<'_>) -> Result<Vec<V<'d>>> {
     let t: &'d IndexTerms = &doc.terms;
     Ok(vec![
@@ -256,10 +260,99 @@ fn row_of<'d>(doc: &'d Doc<'_>) -> Result<Vec<V<'d>>> {
     ])
 }
 
+/// The columns of an entry: [`row_of`]'s, and PostgreSQL's `tsvector`.
+fn columns(backend: Backend) -> String {
+    let doc = if backend == Backend::Postgres { ", doc" } else { "" };
+    format!("{}, subject, sender, body, attachments, notes, seen, shown{doc}", key(backend))
+}
+
+/// PostgreSQL: the lexemes of a term column as `tsvector` text, each at the next position with
+/// `weight` (migration 0036: Postkorb writes the `tsvector`; PostgreSQL's text parser was most of
+/// its cost at import). Positions run on over the columns as in the expression this replaced
+/// (`setweight(to_tsvector('simple', subject), 'A') || …`, each column's positions after the
+/// last one of those before it, 16,383 at most), so ranking is unchanged; the SQL function
+/// `case_search_doc` makes the same from the stored columns (tested equal).
+fn push_lexemes<'w>(out: &mut String, words: impl Iterator<Item = &'w str>, weight: &str, position: &mut u32) {
+    use std::fmt::Write;
+    for w in words.filter(|w| !w.is_empty()) {
+        *position += 1;
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push('\'');
+        for c in w.chars() {
+            match c {
+                '\'' => out.push_str("''"),
+                '\\' => out.push_str("\\\\"),
+                c => out.push(c),
+            }
+        }
+        let _ = write!(out, "':{}{weight}", (*position).min(16_383));
+    }
+}
+
+/// PostgreSQL: the `tsvector` of a new entry, as text: its words by column with their weights
+/// (subject A, sender and attachment names B, notes C, text D), who may see it (`/seen/u{id}`,
+/// migration 0032) and its blocks of ids (`/block/…`, `/block8/…`, migration 0033).
+pub(crate) fn pg_doc(t: &IndexTerms, seen: &[EmployeeId], case_id: i64) -> String {
+    let mut out = String::with_capacity(t.subject.len() + t.sender.len() + t.body.len() + t.names.len() + 256);
+    let mut position = 0;
+    push_lexemes(&mut out, t.subject.split(' '), "A", &mut position);
+    push_lexemes(&mut out, t.sender.split(' '), "B", &mut position);
+    push_lexemes(&mut out, t.names.split(' '), "B", &mut position);
+    // A new entry has no notes yet (`index_note` adds them; the trigger of migration 0036 makes
+    // the `tsvector` again then).
+    push_lexemes(&mut out, t.body.split(' '), "", &mut position);
+    let seen: Vec<String> = seen.iter().map(|e| query::seen_lexeme(e.0)).collect();
+    push_lexemes(&mut out, seen.iter().map(String::as_str), "", &mut position);
+    let blocks = query::block_lexemes(case_id);
+    push_lexemes(&mut out, blocks.iter().map(String::as_str), "", &mut position);
+    out
+}
+
 /// Indexes new Vorgänge in the caller's transaction (`case_write::apply`, `Create`).
 pub(crate) async fn index_new(tx: &mut Transaction<'_, Any>, backend: Backend, docs: &[Doc<'_>]) -> Result<()> {
-    let head = format!("case_search ({}, subject, sender, body, attachments, notes, seen, shown)", key(backend));
-    insert_rows(tx, backend, &head, "", docs.iter().map(row_of).collect::<Result<_>>()?).await?;
+    let head = format!("case_search ({})", columns(backend));
+    let mut rows = Vec::with_capacity(docs.len());
+    for d in docs {
+        let mut row = row_of(d)?;
+        if backend == Backend::Postgres {
+            row.push(V::Cast(pg_doc(&d.terms, d.seen, d.case_id), "tsvector"));
+        }
+        rows.push(row);
+    }
+    insert_rows(tx, backend, &head, "", rows).await?;
+    if backend == Backend::Postgres {
+        add_words(tx, docs.iter().map(|d| &*d.terms)).await?;
+    }
+    Ok(())
+}
+
+/// PostgreSQL: adds the words of new entries to `search_words` (migration 0034), those it does
+/// not hold yet, in the caller's transaction, under the list's lock taken shared (see
+/// [`Store::sweep_search_words`]). The words come from Postkorb's terms — the lexemes of the
+/// entries' `tsvector` (`pg_doc`) — each once and sorted, so the database does not take the new
+/// rows' `tsvector`s apart again (migration 0036: this was a trigger, most of the list's cost).
+async fn add_words<'t>(tx: &mut Transaction<'_, Any>, entries: impl Iterator<Item = &'t IndexTerms>) -> Result<()> {
+    let mut words = std::collections::BTreeSet::new();
+    for t in entries {
+        for column in [&t.subject, &t.sender, &t.names, &t.body] {
+            words.extend(column.split(' ').filter(|w| !w.is_empty()));
+        }
+    }
+    if words.is_empty() {
+        return Ok(());
+    }
+    let list = words.into_iter().collect::<Vec<_>>().join(" ");
+    sqlx::query("SELECT pg_advisory_xact_lock_shared($1)").bind(WORDS_LOCK).execute(&mut **tx).await?;
+    sqlx::query(
+        "INSERT INTO search_words SELECT w FROM unnest(string_to_array($1, ' ')) w
+          WHERE NOT EXISTS (SELECT 1 FROM search_words s WHERE s.word = w)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(list)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -398,13 +491,19 @@ impl Store {
             owned.push((case_id, IndexTerms::of(&subject, from_name.as_deref(), &from_addr, &text, &names)));
         }
         // Who may see it is read in the insert's own statement (`$7` is left empty), so a claim
-        // between the read above and this write cannot leave it stale.
+        // between the read above and this write cannot leave it stale. PostgreSQL: the `tsvector`
+        // made from the same columns by `case_search_doc` (migration 0036; the same as `pg_doc`).
+        let doc = match self.backend {
+            Backend::Sqlite => String::new(),
+            Backend::Postgres => format!(", case_search_doc($2, $3, $5, $6, $4, {}, $1)", seen_sql(self.backend)),
+        };
         let insert = format!(
-            "INSERT INTO case_search ({key}, subject, sender, body, attachments, notes, seen, shown)
-             SELECT $1, $2, $3, $4, $5, $6, {}, $8 FROM cases c
+            "INSERT INTO case_search ({columns})
+             SELECT $1, $2, $3, $4, $5, $6, {seen}, $8{doc} FROM cases c
              WHERE c.id = $1 AND c.status <> 'moved' AND $7 = ''
                AND NOT EXISTS (SELECT 1 FROM case_search s WHERE s.{key} = $1)",
-            seen_sql(self.backend)
+            columns = columns(self.backend),
+            seen = seen_sql(self.backend),
         );
         let mut tx = self.begin_write().await?;
         let seal = self.sealing_in(&mut *tx).await?;
@@ -413,14 +512,12 @@ impl Store {
                 Doc { case_id: *case_id, terms: std::borrow::Cow::Borrowed(terms), seen: &[], seal: seal.as_ref() };
             let mut q = sqlx::query(sqlx::AssertSqlSafe(insert.clone()));
             for v in row_of(&doc)? {
-                q = match v {
-                    V::Int(x) => q.bind(x),
-                    V::Str(x) => q.bind(x),
-                    V::Owned(x) => q.bind(x),
-                    V::Bytes(x) => q.bind(x),
-                };
+                q = v.bind(q);
             }
             if q.execute(&mut *tx).await?.rows_affected() == 1 {
+                if self.backend == Backend::Postgres {
+                    add_words(&mut tx, std::iter::once(terms)).await?;
+                }
                 // Notes written before the Vorgang had an entry (index_note found none to add to).
                 let notes: Vec<(i64, String)> =
                     sqlx::query_as("SELECT id, text FROM case_notes WHERE case_id = $1 ORDER BY id")

@@ -7,7 +7,7 @@
 //!
 //! Both databases index these stems only (SQLite FTS5 with the `ascii` tokenizer, migration 0031:
 //! a term holds no ASCII character but letters and digits, so it is one token there; PostgreSQL
-//! `tsvector` with the `simple` configuration, which adds no stemming of its own), so a query finds
+//! `tsvector` written by Postkorb with these terms as its lexemes, migration 0036), so a query finds
 //! the same Vorgänge on either, and the highlighter (`highlight.rs`) marks exactly the words that matched.
 
 use std::ops::Range;

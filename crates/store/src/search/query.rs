@@ -121,7 +121,7 @@ struct Matching {
 }
 
 /// PostgreSQL: the match condition of [`Matching`]: the whole query (`$2`), through the index.
-const PG_MATCH: &str = "case_search.doc @@ to_tsquery('simple', $2)";
+const PG_MATCH: &str = "case_search.doc @@ CAST($2 AS tsquery)";
 
 impl Matching {
     /// PostgreSQL: the same matches with the GIN index asked for `index_query` only (one rare
@@ -131,8 +131,8 @@ impl Matching {
     fn narrowed(&self, index_query: String) -> (Matching, String) {
         let mut binds: Vec<Bind> = self.binds.clone();
         binds.push(Bind::Text(index_query));
-        let index_cond = format!("case_search.doc @@ to_tsquery('simple', ${})", binds.len());
-        let whole = "ts_match_vq(case_search.doc, to_tsquery('simple', $2))";
+        let index_cond = format!("case_search.doc @@ CAST(${} AS tsquery)", binds.len());
+        let whole = "ts_match_vq(case_search.doc, CAST($2 AS tsquery))";
         (Matching { from_where: self.from_where.replace("{match}", whole), rank: self.rank.clone(), binds }, index_cond)
     }
 }
@@ -239,7 +239,7 @@ fn matching(backend: Backend, who: Searcher, q: &SearchQuery, terms: &[String], 
             binds.push(Bind::Text(query));
             (
                 "{source} case_search JOIN cases c ON c.id = case_search.case_id WHERE {match}",
-                "CAST(-ts_rank(case_search.doc, to_tsquery('simple', $2)) AS DOUBLE PRECISION)".to_string(),
+                "CAST(-ts_rank(case_search.doc, CAST($2 AS tsquery)) AS DOUBLE PRECISION)".to_string(),
             )
         }
     };
@@ -281,7 +281,7 @@ fn pg_seen(seen: &[EmployeeId]) -> String {
     if seen.is_empty() {
         return String::new();
     }
-    format!(" & ({})", seen.iter().map(|e| seen_lexeme(e.0)).collect::<Vec<_>>().join(" | "))
+    format!(" & ({})", seen.iter().map(|e| pg_lexeme(&seen_lexeme(e.0))).collect::<Vec<_>>().join(" | "))
 }
 
 /// PostgreSQL: blocks ([`BLOCK_BITS`]) a group has (`/block8/{case_id >> 17}`, migration 0033).
@@ -317,10 +317,10 @@ fn pg_blocks(from: i64, edge: i64) -> String {
     // Whole groups, newest first, while their first block is not below `lowest`.
     while next >= lowest && next - next.rem_euclid(GROUP) >= lowest {
         let group = next.div_euclid(GROUP);
-        lexemes.push(format!("/block8/{group}"));
+        lexemes.push(pg_lexeme(&format!("/block8/{group}")));
         next = group * GROUP - 1;
     }
-    lexemes.extend((lowest..=next).rev().map(|b| format!("/block/{b}")));
+    lexemes.extend((lowest..=next).rev().map(|b| pg_lexeme(&format!("/block/{b}"))));
     format!(" & ({})", lexemes.join(" | "))
 }
 
@@ -328,8 +328,21 @@ fn pg_blocks(from: i64, edge: i64) -> String {
 /// the column the same way): written like a file path, which the `simple` parser keeps as one
 /// lexeme and no query word can begin (`analyze.rs` splits words at `/`, and a query word matches
 /// the lexemes it begins), so a search for „u3“ never finds employee 3's Vorgänge by it.
-fn seen_lexeme(employee: i64) -> String {
+pub(super) fn seen_lexeme(employee: i64) -> String {
     format!("/seen/u{employee}")
+}
+
+/// PostgreSQL: the lexemes of the block and the group of blocks holding `case_id` (migration
+/// 0033, see [`BLOCK_BITS`] and [`GROUP`]).
+pub(super) fn block_lexemes(case_id: i64) -> [String; 2] {
+    [format!("/block/{}", case_id >> BLOCK_BITS), format!("/block8/{}", (case_id >> BLOCK_BITS).div_euclid(GROUP))]
+}
+
+/// PostgreSQL: a lexeme as `tsquery` text, quoted (a quote doubled, a backslash escaped): the
+/// query is read as written (`CAST(… AS tsquery)`), no parser splits or changes a word, the same
+/// as the `tsvector` Postkorb writes (migration 0036).
+fn pg_lexeme(word: &str) -> String {
+    format!("'{}'", word.replace('\\', "\\\\").replace('\'', "''"))
 }
 
 /// SQLite: the rank of a match (lower is better) — per query word, the weights of the columns
@@ -618,13 +631,12 @@ impl Store {
             .bind(after_all_beginning(t))
             .fetch_all(&self.pool)
             .await?;
-            let plain = |w: &String| w.chars().all(char::is_alphanumeric);
             fragments.push(match words.len() as i64 {
                 0 => return Ok(None),
-                n if n <= MAX_EXPANSION && words.iter().all(plain) => {
-                    format!("({})", words.iter().map(|w| format!("'{w}'")).collect::<Vec<_>>().join(" | "))
+                n if n <= MAX_EXPANSION => {
+                    format!("({})", words.iter().map(|w| pg_lexeme(w)).collect::<Vec<_>>().join(" | "))
                 }
-                _ => format!("{t}:*"),
+                _ => format!("{}:*", pg_lexeme(t)),
             });
         }
         Ok(Some(fragments))
@@ -639,7 +651,7 @@ impl Store {
         seen: &[EmployeeId],
         sample: u64,
     ) -> Result<(Vec<(&'t String, i64)>, i64)> {
-        let count = |i: usize| format!("COUNT(*) FILTER (WHERE doc @@ to_tsquery('simple', ${i}))");
+        let count = |i: usize| format!("COUNT(*) FILTER (WHERE doc @@ CAST(${i} AS tsquery))");
         let mut counts: Vec<String> = (1..=terms.len()).map(count).collect();
         if !seen.is_empty() {
             counts.push(count(terms.len() + 1));

@@ -34,6 +34,10 @@ const DIFFERENT_ON_PURPOSE: &[(&str, &str)] = &[
         "PostgreSQL's trigger that keeps its list of the index's words, made cheaper; SQLite has no such list",
     ),
     (
+        "0036_search_doc_written.sql",
+        "Postkorb writes PostgreSQL's tsvector (no generated column, a function and a trigger for updates); SQLite's FTS5 takes the terms as they are",
+    ),
+    (
         "0033_search_blocks.sql",
         "each entry's block of Vorgänge by id goes into PostgreSQL's tsvector; SQLite's FTS5 walks its lists newest first already",
     ),

@@ -738,3 +738,88 @@ async fn the_sweep_of_the_index_words_waits_for_a_writer_that_counts_on_a_word()
         assert_eq!(found(&store, Searcher::All, &query("Quittung")).await, [y]);
     }
 }
+
+/// PostgreSQL: Postkorb writes the `tsvector` (migration 0036). An entry's as written at import,
+/// after a note, a claim, a hand-over and the reindex equals `case_search_doc` of its columns;
+/// where the terms are letters a–z and digits, also the generated column it replaced
+/// (PostgreSQL's parser), so entries from before keep their lexemes, positions and weights.
+/// Words the parser would split („m²“) are found as Postkorb's terms on both backends.
+#[tokio::test]
+async fn the_index_entry_postkorb_writes_is_the_one_postgresql_would_make() {
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let b = to(&o, o.bernd);
+        let texts = [
+            (
+                "Wohnung 120 m² Leitungswasser",
+                "Der Schaden: 3 m² Parkett, 2. OG — Schaden gemeldet, Fotos in Schaden.pdf",
+            ),
+            ("Re: Re: Kfz-Schaden", "Kunde 'O''Brien' schreibt \\ und \"zitiert\"; 1e5 123abc abc123"),
+            ("Анкета клиента", "Текст письма, ½ Jahr, x½y, Straße Strasse"),
+            ("", ""),
+            ("Wasser wasser WASSER", &format!("{} Schaden.pdf", "Wort ".repeat(300))),
+        ];
+        let mut ids = Vec::new();
+        for (i, (subject, text)) in texts.iter().enumerate() {
+            ids.push(import(&store, &o, subject, text, b.clone(), i as i64 + 1).await);
+        }
+        let pool = Decision::Pool { sender: o.anna, candidates: vec![o.bernd, o.clara] };
+        let pooled = import(&store, &o, "Versicherungsschein Rückfrage", "bitte prüfen", pool, 10).await;
+        let mut tx = store.pool().begin().await.unwrap();
+        postkorb_store::search::index_note(&mut tx, store.backend(), ids[0], 1, "Rückruf am Montag, 5 m²")
+            .await
+            .unwrap();
+        postkorb_store::search::index_note(&mut tx, store.backend(), ids[0], 2, "Rückruf erledigt").await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(found(&store, Searcher::All, &query("m²")).await, [ids[0]], "{:?}", store.backend());
+        assert_eq!(found(&store, Searcher::All, &query("x½y")).await, [ids[2]], "{:?}", store.backend());
+        assert_eq!(found(&store, Searcher::All, &query("Rückruf")).await, [ids[0]], "{:?}", store.backend());
+        if store.backend() != postkorb_store::Backend::Postgres {
+            continue;
+        }
+        let check = |when: &'static str| {
+            let store = &store;
+            async move {
+                let differ: Vec<(i64, String, String)> = sqlx::query_as(
+                    "SELECT case_id, doc::text, case_search_doc(subject, sender, attachments, notes, body, seen, case_id)::text
+                       FROM case_search
+                      WHERE doc <> case_search_doc(subject, sender, attachments, notes, body, seen, case_id)",
+                )
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+                assert_eq!(differ, vec![], "{when}: written and made from the columns differ");
+                let parsed: Vec<(i64, String, String)> = sqlx::query_as(
+                    r"SELECT case_id, doc::text, parsed::text FROM (
+                        SELECT case_id, doc, subject || sender || attachments || notes || body AS terms,
+                               setweight(to_tsvector('simple', subject), 'A')
+                               || setweight(to_tsvector('simple', sender), 'B')
+                               || setweight(to_tsvector('simple', attachments), 'B')
+                               || setweight(to_tsvector('simple', notes), 'C')
+                               || setweight(to_tsvector('simple', body), 'D')
+                               || to_tsvector('simple', regexp_replace(seen, '(u[0-9]+)', '/seen/\1', 'g'))
+                               || to_tsvector('simple', '/block/' || (case_id >> 14) || ' /block8/' || (case_id >> 17))
+                               AS parsed
+                          FROM case_search) e
+                      WHERE terms !~ '[^a-z0-9 ]'",
+                )
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+                assert!(parsed.len() >= 3, "{when}: entries of plain terms {parsed:?}");
+                for (id, doc, parsed) in parsed {
+                    assert_eq!(doc, parsed, "{when}: Vorgang {id} differs from what the parser made");
+                }
+            }
+        };
+        check("at import, with notes").await;
+        store.claim(o.clara, 11).await.unwrap();
+        store.hand_over(pooled, o.clara, o.bernd, o.clara, None, 12).await.unwrap();
+        check("after a claim and a hand-over").await;
+        sqlx::query("DELETE FROM case_search").execute(store.pool()).await.unwrap();
+        while store.search_reindex_step(0, 100).await.unwrap().is_some() {}
+        check("after the reindex").await;
+        assert_eq!(found(&store, Searcher::All, &query("m²")).await, [ids[0]]);
+        assert_eq!(found(&store, Searcher::Employee(o.bernd), &query("Versicherungsschein")).await, [pooled]);
+    }
+}
