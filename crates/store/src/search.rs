@@ -295,6 +295,18 @@ fn push_lexemes<'w>(out: &mut String, words: impl Iterator<Item = &'w str>, weig
 /// (subject A, sender and attachment names B, notes C, text D), who may see it (`/seen/u{id}`,
 /// migration 0032) and its blocks of ids (`/block/…`, `/block8/…`, migration 0033).
 pub(crate) fn pg_doc(t: &IndexTerms, seen: &[EmployeeId], case_id: i64) -> String {
+    let (mut out, mut position) = pg_doc_words(t);
+    let seen: Vec<String> = seen.iter().map(|e| query::seen_lexeme(e.0)).collect();
+    push_lexemes(&mut out, seen.iter().map(String::as_str), "", &mut position);
+    let blocks = query::block_lexemes(case_id);
+    push_lexemes(&mut out, blocks.iter().map(String::as_str), "", &mut position);
+    out
+}
+
+/// PostgreSQL: the words' part of [`pg_doc`], and the last position it used. The rest (who may
+/// see it, the blocks) may follow in SQL as `… || case_search_doc('', '', '', '', '', seen,
+/// case_id)`: `||` puts the right side's positions after the left side's last one, as here.
+fn pg_doc_words(t: &IndexTerms) -> (String, u32) {
     let mut out = String::with_capacity(t.subject.len() + t.sender.len() + t.body.len() + t.names.len() + 256);
     let mut position = 0;
     push_lexemes(&mut out, t.subject.split(' '), "A", &mut position);
@@ -303,11 +315,7 @@ pub(crate) fn pg_doc(t: &IndexTerms, seen: &[EmployeeId], case_id: i64) -> Strin
     // A new entry has no notes yet (`index_note` adds them; the trigger of migration 0036 makes
     // the `tsvector` again then).
     push_lexemes(&mut out, t.body.split(' '), "", &mut position);
-    let seen: Vec<String> = seen.iter().map(|e| query::seen_lexeme(e.0)).collect();
-    push_lexemes(&mut out, seen.iter().map(String::as_str), "", &mut position);
-    let blocks = query::block_lexemes(case_id);
-    push_lexemes(&mut out, blocks.iter().map(String::as_str), "", &mut position);
-    out
+    (out, position)
 }
 
 /// Indexes new Vorgänge in the caller's transaction (`case_write::apply`, `Create`).
@@ -491,11 +499,14 @@ impl Store {
             owned.push((case_id, IndexTerms::of(&subject, from_name.as_deref(), &from_addr, &text, &names)));
         }
         // Who may see it is read in the insert's own statement (`$7` is left empty), so a claim
-        // between the read above and this write cannot leave it stale. PostgreSQL: the `tsvector`
-        // made from the same columns by `case_search_doc` (migration 0036; the same as `pg_doc`).
+        // between the read above and this write cannot leave it stale. PostgreSQL: the words'
+        // part of the `tsvector` from here (`$9`), who may see it and the blocks appended in the
+        // statement by `case_search_doc` (migration 0036; together the same as `pg_doc`).
         let doc = match self.backend {
             Backend::Sqlite => String::new(),
-            Backend::Postgres => format!(", case_search_doc($2, $3, $5, $6, $4, {}, $1)", seen_sql(self.backend)),
+            Backend::Postgres => {
+                format!(", CAST($9 AS tsvector) || case_search_doc('', '', '', '', '', {}, $1)", seen_sql(self.backend))
+            }
         };
         let insert = format!(
             "INSERT INTO case_search ({columns})
@@ -513,6 +524,9 @@ impl Store {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(insert.clone()));
             for v in row_of(&doc)? {
                 q = v.bind(q);
+            }
+            if self.backend == Backend::Postgres {
+                q = q.bind(pg_doc_words(terms).0);
             }
             if q.execute(&mut *tx).await?.rows_affected() == 1 {
                 if self.backend == Backend::Postgres {
