@@ -518,6 +518,8 @@ impl Store {
         );
         let mut tx = self.begin_write().await?;
         let seal = self.sealing_in(&mut *tx).await?;
+        // The words of the entries written go into PostgreSQL's list once for the step.
+        let mut added = Vec::new();
         for (case_id, terms) in &owned {
             let doc =
                 Doc { case_id: *case_id, terms: std::borrow::Cow::Borrowed(terms), seen: &[], seal: seal.as_ref() };
@@ -529,9 +531,7 @@ impl Store {
                 q = q.bind(pg_doc_words(terms).0);
             }
             if q.execute(&mut *tx).await?.rows_affected() == 1 {
-                if self.backend == Backend::Postgres {
-                    add_words(&mut tx, std::iter::once(terms)).await?;
-                }
+                added.push(terms);
                 // Notes written before the Vorgang had an entry (index_note found none to add to).
                 let notes: Vec<(i64, String)> =
                     sqlx::query_as("SELECT id, text FROM case_notes WHERE case_id = $1 ORDER BY id")
@@ -542,6 +542,9 @@ impl Store {
                     index_note(&mut tx, self.backend, *case_id, note_id, &text).await?;
                 }
             }
+        }
+        if self.backend == Backend::Postgres {
+            add_words(&mut tx, added.into_iter()).await?;
         }
         tx.commit().await?;
         Ok(Some(last))
