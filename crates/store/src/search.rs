@@ -555,6 +555,29 @@ impl Store {
 mod tests {
     use super::*;
 
+    /// PostgreSQL's `tsvector` as Postkorb writes it: each column's terms at the next positions
+    /// with its weight, then who may see it and the blocks; a quote or backslash in a lexeme
+    /// escaped (terms hold neither today: the writer does not count on it).
+    #[test]
+    fn the_postgresql_tsvector_text_runs_positions_over_the_columns_and_quotes_each_lexeme() {
+        let t = IndexTerms {
+            subject: "schad kell".into(),
+            sender: "anna".into(),
+            names: String::new(),
+            body: "o'brien a\\b  kell".into(),
+            shown: String::new(),
+        };
+        assert_eq!(
+            pg_doc(&t, &[EmployeeId(5), EmployeeId(7)], 123_456),
+            "'schad':1A 'kell':2A 'anna':3B 'o''brien':4 'a\\\\b':5 'kell':6 '/seen/u5':7 '/seen/u7':8 \
+             '/block/7':9 '/block8/0':10"
+        );
+        assert_eq!(pg_doc_words(&t), ("'schad':1A 'kell':2A 'anna':3B 'o''brien':4 'a\\\\b':5 'kell':6".into(), 6));
+        // Positions stop at PostgreSQL's last one, as its parser's do.
+        let long = IndexTerms { body: (0..16_390).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" "), ..t };
+        assert!(pg_doc(&long, &[], 1).ends_with("'w16389':16383 '/block/0':16383 '/block8/0':16383"));
+    }
+
     #[test]
     fn an_entry_holds_each_columns_terms_once_and_the_text_as_written() {
         let t = IndexTerms::of(

@@ -725,6 +725,18 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// A lexeme of the query is quoted as `tsquery` reads it (a quote doubled, a backslash
+    /// escaped), so it is read as written, with no operator in it.
+    #[test]
+    fn a_query_lexeme_is_quoted() {
+        assert_eq!(pg_lexeme("kell"), "'kell'");
+        assert_eq!(pg_lexeme("o'brien"), "'o''brien'");
+        assert_eq!(pg_lexeme("a\\b"), "'a\\\\b'");
+        assert_eq!(pg_lexeme("/seen/u5"), "'/seen/u5'");
+        assert_eq!(pg_blocks(9 << BLOCK_BITS, 11 << BLOCK_BITS), " & ('/block/10' | '/block/9')");
+        assert_eq!(pg_blocks(8 << BLOCK_BITS, 10 << BLOCK_BITS), " & ('/block8/1')");
+    }
+
     #[test]
     fn the_bound_after_a_prefix_is_its_last_character_stepped() {
         assert_eq!(after_all_beginning("kell"), "kelm");
