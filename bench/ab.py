@@ -93,6 +93,10 @@ def main():
                         shutil.rmtree(out_dir, ignore_errors=True)
     finally:
         dovecot.stop()
+        for _, tool in tools:
+            # PostgreSQL: each build's template database goes too (BENCH_KEEP keeps it).
+            if tool.pg and not os.environ.get("BENCH_KEEP"):
+                tool.psql(f"DROP DATABASE IF EXISTS {tool.db_name}")
 
     print(f"\nrepetitions per build: {args.reps}, alternating\n")
     print("| mails | build | min s | median s | median CPU s | median ÷ first build |")

@@ -220,8 +220,10 @@ class Postkorb:
             shutil.rmtree(self.template)
         os.makedirs(self.template)
         if pg:
-            # Named after the work directory too: two builds compared (ab.py) get their own.
-            self.db_base = re.sub(r"\W", "_", f"{os.path.basename(work)}_{self.name}").lower()
+            # Named after the work directory and its parent: two builds compared (ab.py) get their
+            # own, and a run under another --work does not drop a kept (BENCH_KEEP) database.
+            parent = os.path.basename(os.path.dirname(os.path.abspath(work)))
+            self.db_base = re.sub(r"\W", "_", f"{parent}_{os.path.basename(work)}_{self.name}").lower()
             self.db_name = f"{self.db_base}_template"
             self.psql(f"DROP DATABASE IF EXISTS {self.db_name}", f"CREATE DATABASE {self.db_name}")
         env = self.env(self.template)
