@@ -8,7 +8,8 @@
 -- read as written (`CAST(… AS tsquery)`, quoted lexemes) instead of through the parser.
 --
 -- `case_search_doc` makes the same `tsvector` from the stored columns without the parser (tested
--- equal to `pg_doc`): the background reindex uses it, and a trigger makes the `tsvector` again
+-- equal to `pg_doc`): the background reindex uses it for who may see a Vorgang and its blocks
+-- (the words' part comes from Postkorb there too), and a trigger makes the `tsvector` again
 -- whenever a column it is made of changes (a note added, who may see the Vorgang). The parser and
 -- Postkorb differ only on terms with a character the parser takes as a separator (e.g. „m²“), so
 -- the entries holding such a term are made again here, now as Postkorb's terms.

@@ -83,10 +83,8 @@ pub fn distinct_terms(text: &str) -> String {
             i += width;
         }
         let word = &text[start..i];
-        if !ascii && word.len() > MAX_WORD_CHARS && word.chars().count() > MAX_WORD_CHARS {
-            continue;
-        }
-        if ascii && word.len() > MAX_WORD_CHARS {
+        // Too long to index (bytes count the characters of an ASCII word).
+        if word.len() > MAX_WORD_CHARS && (ascii || word.chars().count() > MAX_WORD_CHARS) {
             continue;
         }
         let before = out.len();

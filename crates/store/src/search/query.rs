@@ -317,17 +317,18 @@ fn pg_blocks(from: i64, edge: i64) -> String {
     // Whole groups, newest first, while their first block is not below `lowest`.
     while next >= lowest && next - next.rem_euclid(GROUP) >= lowest {
         let group = next.div_euclid(GROUP);
-        lexemes.push(pg_lexeme(&format!("/block8/{group}")));
+        lexemes.push(pg_lexeme(&group_lexeme(group)));
         next = group * GROUP - 1;
     }
-    lexemes.extend((lowest..=next).rev().map(|b| pg_lexeme(&format!("/block/{b}"))));
+    lexemes.extend((lowest..=next).rev().map(|b| pg_lexeme(&block_lexeme(b))));
     format!(" & ({})", lexemes.join(" | "))
 }
 
 /// PostgreSQL: the lexeme of `seen`'s term `u{id}` in the index's `tsvector` (migration 0032 maps
-/// the column the same way): written like a file path, which the `simple` parser keeps as one
-/// lexeme and no query word can begin (`analyze.rs` splits words at `/`, and a query word matches
-/// the lexemes it begins), so a search for „u3“ never finds employee 3's Vorgänge by it.
+/// the column the same way): written like a file path, which PostgreSQL's `simple` parser kept as
+/// one lexeme (Postkorb writes it itself since migration 0036) and no query word can begin
+/// (`analyze.rs` splits words at `/`, and a query word matches the lexemes it begins), so a
+/// search for „u3“ never finds employee 3's Vorgänge by it.
 pub(super) fn seen_lexeme(employee: i64) -> String {
     format!("/seen/u{employee}")
 }
@@ -335,7 +336,18 @@ pub(super) fn seen_lexeme(employee: i64) -> String {
 /// PostgreSQL: the lexemes of the block and the group of blocks holding `case_id` (migration
 /// 0033, see [`BLOCK_BITS`] and [`GROUP`]).
 pub(super) fn block_lexemes(case_id: i64) -> [String; 2] {
-    [format!("/block/{}", case_id >> BLOCK_BITS), format!("/block8/{}", (case_id >> BLOCK_BITS).div_euclid(GROUP))]
+    let block = case_id >> BLOCK_BITS;
+    [block_lexeme(block), group_lexeme(block.div_euclid(GROUP))]
+}
+
+/// PostgreSQL: the lexeme of block `block` ([`BLOCK_BITS`]).
+fn block_lexeme(block: i64) -> String {
+    format!("/block/{block}")
+}
+
+/// PostgreSQL: the lexeme of the group `group` of blocks ([`GROUP`]).
+fn group_lexeme(group: i64) -> String {
+    format!("/block8/{group}")
 }
 
 /// PostgreSQL: a lexeme as `tsquery` text, quoted (a quote doubled, a backslash escaped): the
