@@ -218,10 +218,21 @@ impl Store {
         // Sealed now: what this commit writes itself, while the setting is on. The store's key also
         // seals the search text of a raw mail written ahead sealed (the setting may have changed since).
         let seal_now = self.sealing_in(&mut *tx).await?.is_some();
-        let keys = Keys { store: self.mail_key(), seal_now };
-        let outcomes =
-            commit_items(&mut tx, self.backend, self.blobs.as_ref(), keys, mailbox_id, items, now_ms).await?;
-        tx.commit().await?;
+        let keys = Keys { store: self.mail_key(), seal_now, known_words: &self.known_words };
+        let outcomes = commit_items(&mut tx, self.backend, self.blobs.as_ref(), keys, mailbox_id, items, now_ms).await;
+        // Words a failed transaction found in the list because it had inserted them itself (a
+        // second batch of new Vorgänge in it) would be known though never committed: forgotten.
+        let outcomes = match outcomes {
+            Ok(outcomes) => outcomes,
+            Err(e) => {
+                self.known_words.forget();
+                return Err(e);
+            }
+        };
+        if let Err(e) = tx.commit().await {
+            self.known_words.forget();
+            return Err(e.into());
+        }
         self.checkpoint_soon();
         Ok(outcomes)
     }
@@ -258,6 +269,8 @@ async fn ledger_lookup(
 struct Keys<'a> {
     store: Option<&'a MailKey>,
     seal_now: bool,
+    /// PostgreSQL: the store's memory of the index's list of words (`search.rs`).
+    known_words: &'a crate::search::KnownWords,
 }
 
 async fn commit_items(
@@ -304,6 +317,7 @@ async fn commit_items(
                 via: Via::Import(recorded(&item.ack)),
                 seal: keys.store.filter(|_| sealed_raw.contains(&item.fingerprint)),
                 terms: item.search_terms.as_ref(),
+                known_words: Some(keys.known_words),
             })
         })
         .collect::<Result<Vec<_>>>()?;

@@ -739,6 +739,48 @@ async fn the_sweep_of_the_index_words_waits_for_a_writer_that_counts_on_a_word()
     }
 }
 
+/// PostgreSQL: the importer remembers which words the index's list holds and sends only the
+/// others (migration 0037). A word it remembers, swept from the list after its last Vorgang went
+/// — by this instance or by another one on the same database — must be sent again with the next
+/// Vorgang holding it, or that Vorgang could not be found by it (the list is how a query word
+/// finds the indexed words it begins). Without the sweeps' count the second and third search
+/// below find nothing.
+#[tokio::test]
+async fn a_word_the_importer_remembers_is_sent_again_after_a_sweep_took_it() {
+    for (url, _d) in common::database_urls().await {
+        let store = Store::open(&url).await.unwrap();
+        if store.backend() != postkorb_store::Backend::Postgres {
+            continue;
+        }
+        let other = Store::open(&url).await.unwrap();
+        let o = office(&store).await;
+        let all = |words: &'static str| {
+            let store = store.clone();
+            async move { found(&store, Searcher::All, &query(words)).await }
+        };
+        for (round, sweeper) in [(1, &store), (2, &other)] {
+            // Twice, so the second import finds the word in the list and remembers it.
+            let a = import(&store, &o, &format!("Zebrafant {round}a"), "", to(&o, o.bernd), round * 10).await;
+            let b = import(&store, &o, &format!("Zebrafant {round}b"), "", to(&o, o.bernd), round * 10 + 1).await;
+            assert_eq!(all("Zebrafant").await, [a, b]);
+            delete_by_hand(&store, a).await;
+            delete_by_hand(&store, b).await;
+            assert!(sweeper.sweep_search_words().await.unwrap() >= 1);
+            assert_eq!(words_beginning(&store, "zebrafant").await, 0, "swept");
+            let c = import(&store, &o, &format!("Zebrafant {round}c"), "", to(&o, o.bernd), round * 10 + 2).await;
+            assert_eq!(words_beginning(&store, "zebrafant").await, 1, "round {round}: sent again");
+            assert_eq!(all("Zebrafant").await, [c], "round {round}");
+            delete_by_hand(&store, c).await;
+            sweeper.sweep_search_words().await.unwrap();
+        }
+        // A sweep that removes nothing leaves the memory alone (and the words where they are).
+        let d = import(&store, &o, "Quokka eins", "", to(&o, o.bernd), 100).await;
+        let e = import(&store, &o, "Quokka zwei", "", to(&o, o.bernd), 101).await;
+        assert_eq!(other.sweep_search_words().await.unwrap(), 0);
+        assert_eq!(all("Quokka").await, [d, e]);
+    }
+}
+
 /// PostgreSQL: Postkorb writes the `tsvector` (migration 0036). An entry's as written at import,
 /// after a note, a claim, a hand-over and the reindex equals `case_search_doc` of its columns;
 /// where the terms are letters a–z and digits, also the generated column it replaced
