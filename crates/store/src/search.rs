@@ -353,7 +353,8 @@ async fn add_words<'t>(
     entries: impl Iterator<Item = &'t IndexTerms>,
     known: Option<&KnownWords>,
 ) -> Result<()> {
-    let mut words = std::collections::BTreeSet::new();
+    // Each entry's terms are distinct already; across entries they repeat.
+    let mut words: Vec<&str> = Vec::new();
     for t in entries {
         for column in [&t.subject, &t.sender, &t.names, &t.body] {
             words.extend(column.split(' ').filter(|w| !w.is_empty()));
@@ -371,10 +372,13 @@ async fn add_words<'t>(
         ),
         None => None,
     };
-    let send: Vec<&str> = match (known, generation) {
+    let mut send: Vec<&str> = match (known, generation) {
+        // Most are known: the few others are sorted below, not all of them.
         (Some(known), Some(generation)) => known.unknown(generation, words),
-        _ => words.into_iter().collect(),
+        _ => words,
     };
+    send.sort_unstable();
+    send.dedup();
     if send.is_empty() {
         return Ok(());
     }
@@ -417,7 +421,7 @@ impl KnownWords {
     }
 
     /// The `words` not known to be in the list at `generation` (all of them if it moved).
-    fn unknown<'w>(&self, generation: i64, words: std::collections::BTreeSet<&'w str>) -> Vec<&'w str> {
+    fn unknown<'w>(&self, generation: i64, words: Vec<&'w str>) -> Vec<&'w str> {
         let mut known = self.lock();
         if known.generation != generation {
             known.words.clear();
