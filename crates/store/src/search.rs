@@ -675,6 +675,29 @@ mod tests {
     }
 
     #[test]
+    fn the_importers_memory_of_the_words_list_keeps_only_what_it_found_there_at_one_count() {
+        let known = KnownWords::default();
+        assert_eq!(known.unknown(0, vec!["schad", "dach", "schad"]), ["schad", "dach", "schad"]);
+        // Sent both; „dach“ was inserted by this transaction (may roll back), „schad“ was there.
+        known.saw(0, &["dach", "schad"], &["dach".to_string()]);
+        assert_eq!(known.unknown(0, vec!["schad", "dach", "kell"]), ["dach", "kell"]);
+        // A result read at another count than the memory's is not kept.
+        known.saw(1, &["kell"], &[]);
+        assert_eq!(known.len(), 1);
+        // A sweep counted itself: everything is sent again, and kept anew at the new count.
+        assert_eq!(known.unknown(1, vec!["schad", "kell"]), ["schad", "kell"]);
+        known.saw(1, &["schad", "kell"], &[]);
+        assert_eq!(known.unknown(1, vec!["schad", "kell", "dach"]), ["dach"]);
+        known.forget();
+        assert_eq!(known.len(), 0);
+        // Never more than KNOWN_WORDS_MAX words.
+        let many: Vec<String> = (0..KNOWN_WORDS_MAX + 10).map(|i| format!("w{i}")).collect();
+        let sent: Vec<&str> = many.iter().map(String::as_str).collect();
+        known.saw(1, &sent, &[]);
+        assert_eq!(known.len(), KNOWN_WORDS_MAX);
+    }
+
+    #[test]
     fn an_entry_holds_each_columns_terms_once_and_the_text_as_written() {
         let t = IndexTerms::of(
             "Schaden Schäden",
