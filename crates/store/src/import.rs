@@ -28,8 +28,9 @@ pub struct ImportItem {
     pub fingerprint: String,
     pub decision: Decision,
     /// SHA-256 (hex) of `raw` alone, computed in the fingerprint's pass
-    /// ([`postkorb_mail::digests`]): the name of its file in a blob directory. A wrong value makes
-    /// that file unreadable (reads check it), never other bytes.
+    /// ([`postkorb_mail::digests`]): the name of its file in a blob directory, or, sealed, what its
+    /// name is made from (`MailKey::name_of_sha256`). A wrong value makes the mail unreadable
+    /// (reads check it), never other bytes.
     pub raw_sha256: String,
     /// Set by [`Store::write_raw_blobs`]: the file is durable in the blob directory already, and
     /// the commit only references it. Otherwise the commit stores the raw bytes itself.
@@ -184,7 +185,7 @@ impl Store {
             for item in items.iter_mut() {
                 match key.as_ref() {
                     Some(k) => {
-                        let name = k.name(&item.raw);
+                        let name = k.name_of_sha256(&item.raw_sha256);
                         k.seal_into(&item.raw, &name, &mut buf)?;
                         dir.write_blocking(&name, &buf)?;
                         item.raw_sealed = Some(name);
@@ -479,12 +480,14 @@ async fn insert_raw(
     // Sealed here, for the late ones: (name, sealed bytes) by fingerprint.
     let mut sealed_now: HashMap<String, Sealed> = HashMap::new();
     if let Some(key) = seal.filter(|_| !late.is_empty()) {
-        let (key, raws) =
-            (key.clone(), late.iter().map(|i| (i.fingerprint.clone(), i.raw.clone())).collect::<Vec<_>>());
+        let (key, raws) = (
+            key.clone(),
+            late.iter().map(|i| (i.fingerprint.clone(), i.raw_sha256.clone(), i.raw.clone())).collect::<Vec<_>>(),
+        );
         sealed_now = tokio::task::spawn_blocking(move || {
             raws.into_iter()
-                .map(|(print, raw)| {
-                    let name = key.name(&raw);
+                .map(|(print, sha256, raw)| {
+                    let name = key.name_of_sha256(&sha256);
                     let bytes = key.seal(&raw, &name)?;
                     Ok((print, (name, bytes)))
                 })
