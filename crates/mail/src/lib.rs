@@ -152,8 +152,20 @@ pub fn attachment_at(raw: &[u8], index: usize) -> Option<(Attachment, Vec<u8>)> 
     attachments::attachment_at(raw::without_mbox_line(raw), index)
 }
 
-/// SHA-256 (hex) of the raw bytes and the normalised Message-ID: the duplicate fingerprint.
+/// The duplicate fingerprint: [`FINGERPRINT_PREFIX`] and the BLAKE3 hash (hex) of the raw bytes,
+/// a zero byte and the normalised Message-ID. Fingerprints of mails stored before were SHA-256 of
+/// the same bytes ([`legacy_fingerprint`], no prefix): the prefix keeps the two apart.
 pub fn fingerprint(raw: &[u8], message_id: Option<&str>) -> String {
+    digests(raw, message_id).fingerprint
+}
+
+/// What a [`fingerprint`] starts with (a fingerprint from before has 64 hex digits only).
+pub const FINGERPRINT_PREFIX: &str = "b3:";
+
+/// The fingerprint of a mail as stored before BLAKE3: SHA-256 (hex) of the raw bytes, a zero byte
+/// and the normalised Message-ID. The store compares it for a while after an upgrade, so a mail
+/// stored before and delivered again is still a duplicate (`Store::legacy_fingerprints_until`).
+pub fn legacy_fingerprint(raw: &[u8], message_id: Option<&str>) -> String {
     let id = fingerprint_suffix(message_id);
     let mut h = ring::digest::Context::new(&ring::digest::SHA256);
     h.update(raw);
@@ -174,24 +186,24 @@ fn hex(digest: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The fingerprint and the plain SHA-256 of the raw bytes, in one pass over them: SHA-256 is
-/// computed over the raw bytes once, and the state is finished twice (as is, and after the
-/// suffix). The plain hash names the file of the raw mail in a blob directory.
+/// The fingerprint and the BLAKE3 hash of the raw bytes alone, in one pass over them: the bytes
+/// are hashed once, and the state is finished twice (as is, and after the suffix). The raw digest
+/// is what the store names a sealed raw mail by (`MailKey::name_of_digest`).
 pub fn digests(raw: &[u8], message_id: Option<&str>) -> Digests {
-    let mut h = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut h = blake3::Hasher::new();
     h.update(raw);
-    let raw_sha256 = hex(h.clone().finish().as_ref());
+    let raw_digest = h.finalize().to_hex().to_string();
     h.update(&fingerprint_suffix(message_id));
-    Digests { fingerprint: hex(h.finish().as_ref()), raw_sha256 }
+    Digests { fingerprint: format!("{FINGERPRINT_PREFIX}{}", h.finalize().to_hex()), raw_digest }
 }
 
 /// See [`digests`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Digests {
-    /// [`fingerprint`]: SHA-256 of the raw bytes, a zero byte and the normalised Message-ID.
+    /// [`fingerprint`].
     pub fingerprint: String,
-    /// SHA-256 of the raw bytes alone (hex).
-    pub raw_sha256: String,
+    /// BLAKE3 of the raw bytes alone (hex, 64 digits).
+    pub raw_digest: String,
 }
 
 #[cfg(test)]
@@ -219,30 +231,37 @@ mod tests {
         assert_eq!(a, fingerprint(b"raw", Some("abc@host.de")));
         assert_ne!(a, fingerprint(b"raw", None));
         assert_ne!(a, fingerprint(b"raw2", Some("abc@host.de")));
-        assert_eq!(a.len(), 64);
-        assert!(a.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        let hex = a.strip_prefix(FINGERPRINT_PREFIX).unwrap();
+        assert_eq!(hex.len(), 64);
+        assert!(hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
     }
 
     #[test]
-    fn the_fingerprint_is_sha256_of_raw_then_zero_then_id() {
+    fn the_fingerprint_is_blake3_of_raw_then_zero_then_id_and_the_legacy_one_sha256() {
+        let expected = format!("b3:{}", blake3::hash(b"x\0id").to_hex());
+        assert_eq!(fingerprint(b"x", Some("<ID>")), expected);
+        // The fingerprints stored before: unchanged.
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
         h.update(b"x\0id");
         let expected: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(fingerprint(b"x", Some("<ID>")), expected);
+        assert_eq!(legacy_fingerprint(b"x", Some("<ID>")), expected);
+        assert_eq!(legacy_fingerprint(b"x", Some("<ID>")).len(), 64);
+        assert!(!legacy_fingerprint(b"x", None).starts_with(FINGERPRINT_PREFIX));
     }
 
     #[test]
-    fn digests_are_the_fingerprint_and_the_plain_sha256() {
-        use sha2::{Digest, Sha256};
-        // Lengths around the 64-byte block and its padding edge.
-        for len in [0usize, 1, 54, 55, 56, 63, 64, 65, 119, 120, 128, 1000, 70_000] {
+    fn digests_are_the_fingerprint_and_the_plain_blake3() {
+        // Lengths around BLAKE3's 64-byte block and 1024-byte chunk, and many chunks.
+        for len in [0usize, 1, 63, 64, 65, 1023, 1024, 1025, 2048, 70_000] {
             let raw: Vec<u8> = (0..len).map(|i| (i * 31 + len) as u8).collect();
             for id in [None, Some(" <Id-1@Host.DE> ")] {
                 let d = digests(&raw, id);
                 assert_eq!(d.fingerprint, fingerprint(&raw, id), "{len}");
-                let plain: String = Sha256::digest(&raw).iter().map(|b| format!("{b:02x}")).collect();
-                assert_eq!(d.raw_sha256, plain, "{len}");
+                let mut with_suffix = raw.clone();
+                with_suffix.extend_from_slice(&fingerprint_suffix(id));
+                assert_eq!(d.fingerprint, format!("b3:{}", blake3::hash(&with_suffix).to_hex()), "{len}");
+                assert_eq!(d.raw_digest, blake3::hash(&raw).to_hex().to_string(), "{len}");
             }
         }
     }

@@ -27,23 +27,35 @@ pub struct ImportItem {
     pub mail: InboundMail,
     pub fingerprint: String,
     pub decision: Decision,
-    /// SHA-256 (hex) of `raw` alone, computed in the fingerprint's pass
-    /// ([`postkorb_mail::digests`]): the name of its file in a blob directory, or, sealed, what its
-    /// name is made from (`MailKey::name_of_sha256`). A wrong value makes the mail unreadable
-    /// (reads check it), never other bytes.
-    pub raw_sha256: String,
+    /// BLAKE3 (hex) of `raw` alone, computed in the fingerprint's pass
+    /// ([`postkorb_mail::digests`]): what the name of the mail sealed is made from
+    /// (`MailKey::name_of_digest`). A wrong value makes the mail unreadable (reads check it),
+    /// never other bytes.
+    pub raw_digest: String,
+    /// The fingerprint as stored before BLAKE3 ([`postkorb_mail::legacy_fingerprint`]), while
+    /// the ledger may hold such fingerprints ([`Store::legacy_fingerprints_until`]): a mail
+    /// stored before the upgrade and delivered again is still a duplicate. `None`: not compared.
+    pub legacy_fingerprint: Option<String>,
     /// Set by [`Store::write_raw_blobs`]: the file is durable in the blob directory already, and
     /// the commit only references it. Otherwise the commit stores the raw bytes itself.
     pub raw_written: bool,
-    /// Set with `raw_written` when the file was written sealed (`seal.rs`): its name, which is the
-    /// file's name too.
-    pub raw_sealed: Option<String>,
+    /// Set with `raw_written`: the file's name, and whether it was written sealed (`seal.rs`).
+    pub raw_file: Option<RawFile>,
     /// What the Eingangsbestätigung needs (verified sender, Message-ID, automatic class), made by
     /// the importer: in the `created` event's payload of a Vorgang, on the row of a kept mail.
     pub ack: AckFacts,
     /// The search entry, made with the parse (`IndexTerms::of_mail`) so the commit only writes
     /// it; `None`: the commit makes it.
     pub search_terms: Option<crate::search::IndexTerms>,
+}
+
+/// A raw mail's file in the blob directory, written ahead of its commit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawFile {
+    /// Sealed: the sealed value's name (`MailKey::name_of_digest`); plain: the SHA-256 of the
+    /// bytes (blob files are named by it, `blobs.rs`).
+    pub name: String,
+    pub sealed: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,6 +114,15 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Until when the import compares a mail's fingerprint as stored before BLAKE3 too
+    /// ([`ImportItem::legacy_fingerprint`], migration 0038): 30 days after the upgrade of an
+    /// installation that had stored mails; `None` for a new one. A mail stored before and
+    /// delivered again later is a new Vorgang (nothing is lost; it is not recognised as a
+    /// duplicate).
+    pub async fn legacy_fingerprints_until(&self) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar("SELECT MAX(until_ms) FROM fingerprint_legacy").fetch_one(&self.pool).await?)
     }
 
     /// The retention run's step for mails left on the server (issue 18, class
@@ -171,7 +192,7 @@ impl Store {
     }
 
     /// Writes the raw mails of a batch ahead of its commit. With a blob directory: writes them
-    /// there (each under its `raw_sha256`) and makes them durable with one flush for the whole
+    /// there (each under its name, see [`RawFile`]) and makes them durable with one flush for the whole
     /// batch, before any of them is committed, and marks them `raw_written`. Without one, nothing
     /// happens. The importer calls this beside the commit of the previous batch, off its path.
     pub async fn write_raw_blobs(&self, items: Vec<ImportItem>) -> Result<Vec<ImportItem>> {
@@ -183,15 +204,20 @@ impl Store {
             // of the whole batch held, no allocation per mail).
             let mut buf = Vec::new();
             for item in items.iter_mut() {
-                match key.as_ref() {
+                let file = match key.as_ref() {
                     Some(k) => {
-                        let name = k.name_of_sha256(&item.raw_sha256);
+                        let name = k.name_of_digest(&item.raw_digest);
                         k.seal_into(&item.raw, &name, &mut buf)?;
                         dir.write_blocking(&name, &buf)?;
-                        item.raw_sealed = Some(name);
+                        RawFile { name, sealed: true }
                     }
-                    None => dir.write_blocking(&item.raw_sha256, &item.raw)?,
-                }
+                    None => {
+                        let name = crate::blobs::hash_hex(&item.raw);
+                        dir.write_blocking(&name, &item.raw)?;
+                        RawFile { name, sealed: false }
+                    }
+                };
+                item.raw_file = Some(file);
             }
             if !items.is_empty() {
                 dir.flush()?;
@@ -443,10 +469,15 @@ async fn ledger_knows(
     for row in ledger_lookup(&mut *tx, backend, "source_key", "source_key", "", mailbox_id, &keys).await? {
         known.insert(row.try_get::<String, _>(0)?);
     }
-    let mut prints: Vec<&str> = items.iter().map(|i| i.fingerprint.as_str()).collect();
+    // With each item's fingerprint as stored before BLAKE3, where given: a ledger row found by it
+    // counts as one found by the item's fingerprint (the first of the two, if both are found).
+    let mut prints: Vec<&str> = items
+        .iter()
+        .flat_map(|i| std::iter::once(i.fingerprint.as_str()).chain(i.legacy_fingerprint.as_deref()))
+        .collect();
     prints.sort_unstable();
     prints.dedup();
-    let mut earlier: HashMap<String, i64> = HashMap::new();
+    let mut by_print: HashMap<String, i64> = HashMap::new();
     let rows = ledger_lookup(
         &mut *tx,
         backend,
@@ -458,7 +489,18 @@ async fn ledger_knows(
     )
     .await?;
     for row in rows {
-        earlier.insert(row.try_get(0)?, row.try_get(1)?);
+        by_print.insert(row.try_get(0)?, row.try_get(1)?);
+    }
+    let mut earlier: HashMap<String, i64> = HashMap::new();
+    for item in items {
+        let found = [Some(item.fingerprint.as_str()), item.legacy_fingerprint.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter_map(|p| by_print.get(p).copied())
+            .min();
+        if let Some(id) = found {
+            earlier.insert(item.fingerprint.clone(), id);
+        }
     }
     Ok((known, earlier))
 }
@@ -482,12 +524,12 @@ async fn insert_raw(
     if let Some(key) = seal.filter(|_| !late.is_empty()) {
         let (key, raws) = (
             key.clone(),
-            late.iter().map(|i| (i.fingerprint.clone(), i.raw_sha256.clone(), i.raw.clone())).collect::<Vec<_>>(),
+            late.iter().map(|i| (i.fingerprint.clone(), i.raw_digest.clone(), i.raw.clone())).collect::<Vec<_>>(),
         );
         sealed_now = tokio::task::spawn_blocking(move || {
             raws.into_iter()
-                .map(|(print, sha256, raw)| {
-                    let name = key.name_of_sha256(&sha256);
+                .map(|(print, digest, raw)| {
+                    let name = key.name_of_digest(&digest);
                     let bytes = key.seal(&raw, &name)?;
                     Ok((print, (name, bytes)))
                 })
@@ -496,18 +538,30 @@ async fn insert_raw(
         .await
         .map_err(|e| StoreError::Blob(format!("sealing failed: {e}")))??;
     }
+    // The late ones' files, by fingerprint: sealed, named as sealed; plain, by their SHA-256.
+    let mut files_now: HashMap<String, String> = HashMap::new();
     if let Some(dir) = blobs.filter(|_| !late.is_empty()) {
-        let files: Vec<(String, bytes::Bytes)> = late
+        let files: Vec<(String, Option<String>, bytes::Bytes)> = late
             .iter()
             .map(|i| match sealed_now.get(&i.fingerprint) {
-                Some((name, bytes)) => (name.clone(), bytes::Bytes::copy_from_slice(bytes)),
-                None => (i.raw_sha256.clone(), i.raw.clone()),
+                Some((name, bytes)) => {
+                    (i.fingerprint.clone(), Some(name.clone()), bytes::Bytes::copy_from_slice(bytes))
+                }
+                None => (i.fingerprint.clone(), None, i.raw.clone()),
             })
             .collect();
         let dir = dir.clone();
-        tokio::task::spawn_blocking(move || {
-            let files: Vec<(&str, &[u8])> = files.iter().map(|(h, raw)| (h.as_str(), &raw[..])).collect();
-            dir.put_many_blocking(&files)
+        files_now = tokio::task::spawn_blocking(move || {
+            let named: Vec<(String, String, bytes::Bytes)> = files
+                .into_iter()
+                .map(|(print, name, bytes)| {
+                    let name = name.unwrap_or_else(|| crate::blobs::hash_hex(&bytes));
+                    (print, name, bytes)
+                })
+                .collect();
+            let list: Vec<(&str, &[u8])> = named.iter().map(|(_, n, b)| (n.as_str(), &b[..])).collect();
+            dir.put_many_blocking(&list)?;
+            Ok::<_, StoreError>(named.into_iter().map(|(print, name, _)| (print, name)).collect())
         })
         .await
         .map_err(|e| StoreError::Blob(format!("blob writer failed: {e}")))??;
@@ -518,11 +572,15 @@ async fn insert_raw(
         .map(|n| {
             let item = &items[*n];
             let now = sealed_now.get(&item.fingerprint);
-            let sealed: Option<&str> = item.raw_sealed.as_deref().or(now.map(|(name, _)| name.as_str()));
+            let ahead = item.raw_file.as_ref();
+            let sealed: Option<&str> =
+                ahead.filter(|f| f.sealed).map(|f| f.name.as_str()).or(now.map(|(name, _)| name.as_str()));
             if sealed.is_some() {
                 sealed_prints.insert(item.fingerprint.clone());
             }
-            let blob = blobs.map(|_| sealed.unwrap_or(item.raw_sha256.as_str()));
+            let blob: Option<&str> = blobs.and_then(|_| {
+                ahead.map(|f| f.name.as_str()).or_else(|| files_now.get(&item.fingerprint).map(String::as_str))
+            });
             // Without a blob directory the bytes are bound by reference (no copy of every mail).
             let data: &[u8] = match (blob, now) {
                 (Some(_), _) => &[],

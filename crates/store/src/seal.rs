@@ -9,11 +9,12 @@
 //! its plain bytes. Unlike a plain SHA-256 it reveals nothing about the content to whom lacks the
 //! key (no "is this the mail I think it is?" by hashing a guess). Identical bytes get the same name,
 //! so a blob file is still shared by identical mails. The row holds the name (`sealed` column; for a
-//! blob file also `blob`). A raw mail the importer seals is named by the keyed hash of its SHA-256
-//! instead ([`MailKey::name_of_sha256`], under a key of its own): the importer computes that digest
-//! anyway (with the fingerprint, in one pass), so the mail's bytes are hashed once instead of twice
-//! (a full BLAKE3 pass was ≈ 4–5 % of the import's CPU). Such a name reveals no more, and is bound
-//! to the content as firmly (SHA-256 is collision-resistant); [`MailKey::open`] accepts either kind.
+//! blob file also `blob`). A raw mail the importer seals is named by the keyed hash of its BLAKE3
+//! digest instead ([`MailKey::name_of_digest`], under a key of its own): the importer computes that
+//! digest anyway (with the fingerprint, in one pass), so the mail's bytes are hashed once instead
+//! of twice (the second full pass was ≈ 4–5 % of the import's CPU). Such a name reveals no more,
+//! and is bound to the content as firmly (BLAKE3 is collision-resistant); [`MailKey::open`]
+//! accepts either kind.
 //!
 //! **Format.** `MAGIC ‖ nonce (24 random bytes) ‖ XChaCha20-Poly1305 ciphertext and tag`, with
 //! associated data `"postkorb mail v1" ‖ 0 ‖ name`: a value opens only under the name its row
@@ -43,7 +44,7 @@ const TEXT_PREFIX: &str = "pkm1:";
 pub struct MailKey {
     cipher_key: [u8; 32],
     name_key: [u8; 32],
-    /// For [`MailKey::name_of_sha256`]: another key than `name_key`, so no value's name of one
+    /// For [`MailKey::name_of_digest`]: another key than `name_key`, so no value's name of one
     /// kind can be made to equal another value's name of the other kind.
     digest_name_key: [u8; 32],
 }
@@ -59,7 +60,7 @@ impl MailKey {
     pub fn derive(master: &[u8; 32]) -> MailKey {
         let cipher_key = blake3::derive_key("postkorb 2026-12 mail at rest: cipher", master);
         let name_key = blake3::derive_key("postkorb 2026-12 mail at rest: names", master);
-        let digest_name_key = blake3::derive_key("postkorb 2026-12 mail at rest: names by sha-256", master);
+        let digest_name_key = blake3::derive_key("postkorb 2026-12 mail at rest: names by digest", master);
         MailKey { cipher_key, name_key, digest_name_key }
     }
 
@@ -79,20 +80,20 @@ impl MailKey {
         blake3::keyed_hash(&self.name_key, plain).to_hex().to_string()
     }
 
-    /// The name of bytes whose SHA-256 is `sha256_hex` (64 lower-case hex digits, as
+    /// The name of bytes whose BLAKE3 hash is `digest_hex` (64 lower-case hex digits, as
     /// `postkorb_mail::digests` makes it): the keyed hash of that digest. The caller passes the
     /// digest of the very bytes it seals — [`Self::open`] checks it, so a wrong one makes the
     /// value unreadable.
-    pub fn name_of_sha256(&self, sha256_hex: &str) -> String {
-        blake3::keyed_hash(&self.digest_name_key, sha256_hex.as_bytes()).to_hex().to_string()
+    pub fn name_of_digest(&self, digest_hex: &str) -> String {
+        blake3::keyed_hash(&self.digest_name_key, digest_hex.as_bytes()).to_hex().to_string()
     }
 
     /// Whether `name` is the name of `plain`, of either kind.
     fn names(&self, plain: &[u8], name: &str) -> bool {
-        self.name(plain) == name || self.name_of_sha256(&crate::blobs::hash_hex(plain)) == name
+        self.name_of_digest(blake3::hash(plain).to_hex().as_str()) == name || self.name(plain) == name
     }
 
-    /// Seals `plain`, whose [`Self::name`] (or [`Self::name_of_sha256`]) is `name`.
+    /// Seals `plain`, whose [`Self::name`] (or [`Self::name_of_digest`]) is `name`.
     pub fn seal(&self, plain: &[u8], name: &str) -> Result<Vec<u8>> {
         let mut out = Vec::new();
         self.seal_into(plain, name, &mut out)?;
@@ -207,19 +208,19 @@ mod tests {
         assert!(k.open(&lie, &name, "mail").is_err());
     }
 
-    /// A raw mail named by the keyed hash of its SHA-256 (what the importer writes) opens as one
-    /// named by the keyed hash of its bytes (what was written before) does; neither kind's name of
-    /// one value passes for another value, and a name made from a wrong digest is refused.
+    /// A raw mail named by the keyed hash of its BLAKE3 digest (what the importer writes) opens as
+    /// one named by the keyed hash of its bytes (what was written before) does; neither kind's name
+    /// of one value passes for another value, and a name made from a wrong digest is refused.
     #[test]
-    fn a_name_made_from_the_sha256_opens_and_binds_the_bytes_as_firmly() {
+    fn a_name_made_from_the_digest_opens_and_binds_the_bytes_as_firmly() {
         let k = key(4);
         let plain = b"From: a@b.de\r\n\r\nGeheim".as_slice();
-        let sha = crate::blobs::hash_hex(plain);
-        let name = k.name_of_sha256(&sha);
+        let sha = blake3::hash(plain).to_hex().to_string();
+        let name = k.name_of_digest(&sha);
         assert_eq!(name.len(), 64);
         assert_ne!(name, k.name(plain), "the other kind");
-        assert_ne!(name, sha, "keyed, not the plain SHA-256");
-        assert_ne!(name, key(5).name_of_sha256(&sha), "keyed by the installation's key");
+        assert_ne!(name, sha, "keyed, not the plain digest");
+        assert_ne!(name, key(5).name_of_digest(&sha), "keyed by the installation's key");
         let sealed = k.seal(plain, &name).unwrap();
         assert_eq!(k.open(&sealed, &name, "mail").unwrap(), plain);
         let old = k.seal(plain, &k.name(plain)).unwrap();
@@ -227,7 +228,7 @@ mod tests {
         // Other bytes sealed under this name (a file swapped in, or a caller's wrong digest): refused.
         let lie = k.seal(b"other bytes", &name).unwrap();
         assert!(k.open(&lie, &name, "mail").is_err());
-        let wrong = k.name_of_sha256(&crate::blobs::hash_hex(b"other bytes"));
+        let wrong = k.name_of_digest(blake3::hash(b"other bytes").to_hex().as_str());
         assert!(k.open(&k.seal(plain, &wrong).unwrap(), &wrong, "mail").is_err());
         // Bytes that spell out another value's digest are not named like that value.
         assert_ne!(k.name(sha.as_bytes()), name, "one key per kind of name");

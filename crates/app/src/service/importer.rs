@@ -169,14 +169,17 @@ pub struct Prepared {
 /// decide. A mail whose verification failed only for a temporary DNS reason is deferred: not
 /// stored, not disposed, tried again later with back-off — until it has failed for the give-up
 /// time, then it is kept as „Absender nicht verifiziert (DNS nicht erreichbar)“.
+/// `legacy`: also make each mail's fingerprint as stored before BLAKE3
+/// (`Store::legacy_fingerprints_until`).
 pub async fn prepare(
     fetched: Vec<Fetched>,
     employees: &[Employee],
     routes: &[SenderRoute],
     policy: &Policy,
     dns: &DnsPass,
+    legacy: bool,
 ) -> Prepared {
-    let parsed = parse_all(fetched).await;
+    let parsed = parse_all(fetched, legacy).await;
     let mut checked: Vec<Option<Checked>> = vec![None; parsed.len()];
     if *policy != Policy::Off {
         let mut which = Vec::new();
@@ -194,7 +197,8 @@ pub async fn prepare(
         }
     }
     let mut prepared = Prepared { items: Vec::with_capacity(parsed.len()), deferred: Vec::new(), untried: Vec::new() };
-    for ((f, mail, postkorb_mail::Digests { fingerprint, raw_sha256 }, terms), check) in parsed.into_iter().zip(checked)
+    for ((f, mail, postkorb_mail::Digests { fingerprint, raw_digest }, legacy_fingerprint, terms), check) in
+        parsed.into_iter().zip(checked)
     {
         let mut facts = mail.facts();
         let mut decision = None;
@@ -227,9 +231,10 @@ pub async fn prepare(
             mail,
             fingerprint,
             decision,
-            raw_sha256,
+            raw_digest,
+            legacy_fingerprint,
             raw_written: false,
-            raw_sealed: None,
+            raw_file: None,
             ack,
             search_terms,
         });
@@ -250,11 +255,15 @@ fn ack_facts(mail: &InboundMail, raw: &[u8], verified: bool) -> postkorb_core::a
     }
 }
 
+/// A parsed mail: what was fetched, the parse, its digests, its fingerprint as stored before
+/// BLAKE3 (if asked for), its search entry.
+type Parsed1 = (Fetched, InboundMail, postkorb_mail::Digests, Option<String>, IndexTerms);
+
 /// Parses and fingerprints a batch on the blocking pool, split over the cores: parsing is the
 /// CPU-heavy step and must not stall the async workers (IDLE, the web) while it runs. The mails are
 /// dealt to the cores largest first, so each gets a similar share of the bytes; the result keeps
 /// the order of `fetched`.
-async fn parse_all(fetched: Vec<Fetched>) -> Vec<(Fetched, InboundMail, postkorb_mail::Digests, IndexTerms)> {
+async fn parse_all(fetched: Vec<Fetched>, legacy: bool) -> Vec<Parsed1> {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let n = fetched.len();
     let mut numbered: Vec<(usize, Fetched)> = fetched.into_iter().enumerate().collect();
@@ -280,9 +289,11 @@ async fn parse_all(fetched: Vec<Fetched>) -> Vec<(Fetched, InboundMail, postkorb
                     .map(|(i, f)| {
                         let mail = postkorb_mail::parse_for_import(&f.raw);
                         let digests = postkorb_mail::digests(&f.raw, mail.message_id.as_deref());
+                        let legacy =
+                            legacy.then(|| postkorb_mail::legacy_fingerprint(&f.raw, mail.message_id.as_deref()));
                         // The search entry here, beside the previous batch's commit, not in it.
                         let terms = IndexTerms::of_mail(&mail);
-                        (i, f, mail, digests, terms)
+                        (i, f, mail, digests, legacy, terms)
                     })
                     .collect();
                 let _ = tx.send(parsed);
@@ -299,7 +310,7 @@ async fn parse_all(fetched: Vec<Fetched>) -> Vec<(Fetched, InboundMail, postkorb
         out.extend(h.await.expect("the parse thread panicked"));
     }
     out.sort_by_key(|(i, ..)| *i);
-    out.into_iter().map(|(_, f, m, p, t)| (f, m, p, t)).collect()
+    out.into_iter().map(|(_, f, m, p, l, t)| (f, m, p, l, t)).collect()
 }
 
 /// The nice value of the parser threads (Linux: per thread; 0 is normal, 19 the lowest).
@@ -540,6 +551,7 @@ async fn pass(
     let employees = store.employees().await?;
     let routes = store.routes().await?;
     let policy = policy_of(mailbox);
+    let legacy = store.legacy_fingerprints_until().await?.is_some_and(|until| clock.now_ms() < until);
 
     // Four stages run at once, connected by channels: the fetcher (owns the server session), the
     // parser (parse, fingerprint, verify, decide on the blocking pool), the file writer (raw mails
@@ -556,7 +568,12 @@ async fn pass(
     let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     let (fetched, (), written, committed) = tokio::join!(
         fetch_stage(&mut session, batches, permits, parse_tx, done_rx),
-        parse_stage(mailbox, parse_rx, files_tx, &employees, &routes, &policy, &dns),
+        parse_stage(
+            mailbox,
+            parse_rx,
+            files_tx,
+            Deciding { employees: &employees, routes: &routes, policy: &policy, dns: &dns, legacy }
+        ),
         file_stage(store, files_rx, commit_tx, mode),
         commit_stage(PassCtx { store, mailbox, clock, mode }, &dns, commit_rx, done_tx, &mut report),
     );
@@ -698,19 +715,26 @@ struct Parsed {
     before_cutoff: Vec<(String, String)>,
 }
 
+/// What the parser decides with, for one pass.
+struct Deciding<'a> {
+    employees: &'a [Employee],
+    routes: &'a [SenderRoute],
+    policy: &'a Policy,
+    dns: &'a DnsPass,
+    /// Make the fingerprints as stored before BLAKE3 too (`Store::legacy_fingerprints_until`).
+    legacy: bool,
+}
+
 /// Parses each fetched batch.
 async fn parse_stage(
     mailbox: &MailboxRecord,
     mut parse_rx: tokio::sync::mpsc::Receiver<(Vec<Fetched>, Permit)>,
     files_tx: tokio::sync::mpsc::Sender<(Parsed, Permit)>,
-    employees: &[Employee],
-    routes: &[SenderRoute],
-    policy: &Policy,
-    dns: &DnsPass,
+    d: Deciding<'_>,
 ) {
     while let Some((fetched, permit)) = parse_rx.recv().await {
         let started = Instant::now();
-        let mut prepared = prepare(fetched, employees, routes, policy, dns).await;
+        let mut prepared = prepare(fetched, d.employees, d.routes, d.policy, d.dns, d.legacy).await;
         let before_cutoff = split_off_before_cutoff(mailbox, &mut prepared.items);
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "stage parse");
         if files_tx.send((Parsed { prepared, before_cutoff }, permit)).await.is_err() {

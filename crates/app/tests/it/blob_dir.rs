@@ -78,7 +78,12 @@ async fn a_maildir_import_with_a_blob_dir_keeps_the_raw_mail_as_a_file_and_serve
     let hash: String = sqlx::query("SELECT blob FROM raw_messages").fetch_one(store.pool()).await.unwrap().get(0);
     let stored = std::fs::read(blobs.join(&hash[..2]).join(&hash[2..4]).join(&hash)).unwrap();
     assert!(stored.starts_with(b"pkm1") && stored.len() > MAIL.len(), "sealed");
-    assert_ne!(hash, postkorb_mail::digests(MAIL.as_bytes(), None).raw_sha256, "not named by its plain SHA-256");
+    let plain_sha: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(MAIL.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    };
+    assert_ne!(hash, plain_sha, "not named by its plain SHA-256");
+    assert_ne!(hash, postkorb_mail::digests(MAIL.as_bytes(), None).raw_digest, "nor by its plain BLAKE3");
     // Nowhere in the data directory (database, WAL, blob files) in plain form; the Maildir beside it
     // is the mail's source, not Postkorb's.
     store.checkpoint().await.unwrap();

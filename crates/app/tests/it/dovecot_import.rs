@@ -180,7 +180,7 @@ async fn a_crash_between_commit_and_disposal_then_a_uidvalidity_change_creates_n
     let employees = o.store.employees().await.unwrap();
     let dns = importer::DnsPass::without_history(5);
     let routes = o.store.routes().await.unwrap();
-    let prepared = importer::prepare(fetched, &employees, &routes, &importer::policy_of(&m), &dns).await;
+    let prepared = importer::prepare(fetched, &employees, &routes, &importer::policy_of(&m), &dns, false).await;
     importer::commit(&o.store, m.id, prepared.items, &Clock::fixed(5)).await.unwrap();
     drop(session);
     assert_eq!(dovecot.count(USER, "INBOX"), 4);

@@ -194,12 +194,13 @@ async fn deaktivieren_aktivieren_and_loeschen_with_its_confirmation_are_audited_
     let item = postkorb_store::ImportItem {
         source_key: "imap:INBOX:1:1".into(),
         fingerprint: postkorb_mail::fingerprint(raw.as_bytes(), mail.message_id.as_deref()),
-        raw_sha256: postkorb_mail::digests(raw.as_bytes(), None).raw_sha256,
+        raw_digest: postkorb_mail::digests(raw.as_bytes(), None).raw_digest,
+        legacy_fingerprint: None,
         raw: raw.as_bytes().to_vec().into(),
         mail,
         decision: postkorb_core::Decision::Assign { sender: bernd_id, to: bernd_id },
         raw_written: false,
-        raw_sealed: None,
+        raw_file: None,
         ack: Default::default(),
         search_terms: None,
     };

@@ -54,13 +54,14 @@ fn item(key: &str, subject: &str, attachment: &[u8], decision: Decision) -> Impo
     let raw = common::raw_with_attachment(subject, "body\0with NUL", attachment);
     ImportItem {
         source_key: key.into(),
-        raw_sha256: postkorb_mail::digests(&raw, None).raw_sha256,
+        raw_digest: postkorb_mail::digests(&raw, None).raw_digest,
+        legacy_fingerprint: None,
         raw: raw.into(),
         mail: mail(subject, attachment),
         fingerprint: format!("fp-{subject}"),
         decision,
         raw_written: false,
-        raw_sealed: None,
+        raw_file: None,
         ack: Default::default(),
         search_terms: None,
     }

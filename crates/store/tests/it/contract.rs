@@ -570,3 +570,52 @@ async fn an_expired_token_is_refused_and_its_last_use_is_written_at_most_once_a_
         assert!(store.api_tokens(o.bernd).await.unwrap().is_empty());
     }
 }
+
+/// Issue 19: fingerprints are BLAKE3 now (`b3:…`, migration 0038). A mail stored before the
+/// upgrade (its ledger row holds the SHA-256 fingerprint) and delivered again under another key
+/// while the window lasts is a duplicate of it: the importer sends the old fingerprint along. A
+/// new installation has no window; an upgraded one 30 days from its upgrade.
+#[tokio::test]
+async fn a_mail_stored_before_the_blake3_fingerprint_is_still_a_duplicate_after_the_upgrade() {
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        assert_eq!(store.legacy_fingerprints_until().await.unwrap(), None, "a new installation");
+        let mut before = item("imap:INBOX:1:1", "Schaden", Decision::Assign { sender: o.anna, to: o.bernd });
+        let (raw, id) = (before.raw.clone(), Some("<a1@mustermail.de>"));
+        before.fingerprint = postkorb_mail::legacy_fingerprint(&raw, id);
+        let first = store.commit_batch(o.mailbox, &[before], 1).await.unwrap();
+        let ImportOutcome::Case { .. } = first[0] else { panic!("{first:?}") };
+        let first_row: i64 = sqlx::query_scalar("SELECT id FROM ledger WHERE source_key = 'imap:INBOX:1:1'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+
+        // The upgrade: migration 0038's statement, on a ledger with a row, sets the window.
+        let migration = include_str!("../../migrations/sqlite/0038_fingerprint_blake3.sql");
+        let migration = match store.backend() {
+            postkorb_store::Backend::Sqlite => migration,
+            postkorb_store::Backend::Postgres => include_str!("../../migrations/postgres/0038_fingerprint_blake3.sql"),
+        };
+        let insert = &migration[migration.find("INSERT INTO fingerprint_legacy").unwrap()..];
+        sqlx::query(sqlx::AssertSqlSafe(insert.to_string())).execute(store.pool()).await.unwrap();
+        let until = store.legacy_fingerprints_until().await.unwrap().expect("an upgraded installation");
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+        assert!((until - now - 30 * 86_400_000).abs() < 120_000, "30 days from now: {until} {now}");
+
+        // Delivered again under another key, fingerprinted as now, the old one along: a duplicate.
+        let mut again = item("imap:INBOX:2:7", "Schaden", Decision::Assign { sender: o.anna, to: o.bernd });
+        again.raw = raw.clone();
+        again.fingerprint = postkorb_mail::fingerprint(&raw, id);
+        again.legacy_fingerprint = Some(postkorb_mail::legacy_fingerprint(&raw, id));
+        assert!(again.fingerprint.starts_with(postkorb_mail::FINGERPRINT_PREFIX));
+        let out = store.commit_batch(o.mailbox, &[again], 2).await.unwrap();
+        assert_eq!(out[0], ImportOutcome::Duplicate { of_ledger: first_row }, "{:?}", store.backend());
+
+        // Without the old fingerprint (after the window) it is not recognised: a new Vorgang, nothing lost.
+        let mut late = item("imap:INBOX:2:8", "Schaden", Decision::Assign { sender: o.anna, to: o.bernd });
+        late.raw = raw.clone();
+        late.fingerprint = postkorb_mail::fingerprint(&raw, id);
+        let out = store.commit_batch(o.mailbox, &[late], 3).await.unwrap();
+        assert!(matches!(out[0], ImportOutcome::Case { .. }), "{out:?}");
+    }
+}

@@ -38,7 +38,7 @@ fn raw(headers: &str, marker: &str, body: &str) -> Vec<u8> {
 fn item(key: &str, from: &str, raw: Vec<u8>, decision: Decision) -> ImportItem {
     let mut i = common::office::item(key, key, decision);
     let parsed = postkorb_mail::parse_for_import(&raw);
-    i.raw_sha256 = postkorb_mail::digests(&raw, None).raw_sha256;
+    i.raw_digest = postkorb_mail::digests(&raw, None).raw_digest;
     i.fingerprint = format!("fp-{key}");
     i.mail.sender = EmailAddress::parse(from).map_err(|e| e.to_string());
     i.mail.subject = parsed.subject;

@@ -43,7 +43,7 @@ pub(crate) async fn backends() -> Vec<Db> {
 fn item(key: &str, subject: &str, word: &str, decision: Decision) -> ImportItem {
     let mut i = common::office::item(key, subject, decision);
     let raw = common::raw_with_attachment(&format!("{subject} {word}"), &format!("Text {word}"), b"%PDF-1.4");
-    i.raw_sha256 = postkorb_mail::digests(&raw, None).raw_sha256;
+    i.raw_digest = postkorb_mail::digests(&raw, None).raw_digest;
     i.raw = raw.into();
     i.mail.subject = format!("{subject} {word}");
     i.mail.text = format!("Kunde {word} ruft zurück");
@@ -167,7 +167,12 @@ async fn a_due_vorgang_leaves_no_row_no_index_entry_and_no_blob_file_behind() {
         .await
         .unwrap();
         store.set_case_done(gone, true, o.bernd, at("2019-12-31 23:30")).await.unwrap();
-        let raw_hash = postkorb_mail::digests(&item("x", "Schaden", MARKER, assign.clone()).raw, None).raw_sha256;
+        // The file's name (no key: stored plain, named by its SHA-256).
+        let raw_hash: String = {
+            use sha2::Digest;
+            let raw = item("x", "Schaden", MARKER, assign.clone()).raw;
+            sha2::Sha256::digest(&raw).iter().map(|b| format!("{b:02x}")).collect()
+        };
         age_files(&db.blob_dir);
 
         // The scan sees the marker while the Vorgang exists (in rows and in its file).

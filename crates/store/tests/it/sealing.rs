@@ -56,11 +56,16 @@ fn raw(n: usize) -> Vec<u8> {
 fn item(n: usize, assign: &Decision) -> ImportItem {
     let mut i = common::office::item(&format!("maildir:{n}"), &format!("Unfall {n}"), assign.clone());
     let raw = raw(n);
-    i.raw_sha256 = postkorb_mail::digests(&raw, None).raw_sha256;
+    i.raw_digest = postkorb_mail::digests(&raw, None).raw_digest;
     i.raw = raw.into();
     i.mail.text = SENTENCE.into();
     i.mail.attachments[0].size = SECRET_FILE.len();
     i
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -139,7 +144,7 @@ async fn a_sealed_mail_appears_nowhere_in_plain_form_and_reads_back_whole() {
         reads_back(store, two, 2).await;
 
         // The file names reveal nothing: not the plain SHA-256 of the mail.
-        let plain_sha = postkorb_mail::digests(&raw(1), None).raw_sha256;
+        let plain_sha = sha256_hex(&raw(1));
         let names: Vec<(Option<String>, Option<String>)> =
             sqlx::query("SELECT blob, sealed FROM raw_messages ORDER BY id")
                 .fetch_all(store.pool())
@@ -148,11 +153,11 @@ async fn a_sealed_mail_appears_nowhere_in_plain_form_and_reads_back_whole() {
                 .iter()
                 .map(|r| (r.get(0), r.get(1)))
                 .collect();
-        // Named by the keyed hash of the SHA-256 the importer computed anyway (one pass over the
-        // mail, not two), written ahead or by the commit alike.
+        // Named by the keyed hash of the BLAKE3 digest the importer computed anyway (one pass over
+        // the mail, not two), written ahead or by the commit alike.
         for (n, (_, sealed)) in names.iter().enumerate() {
-            let sha = postkorb_mail::digests(&raw(n + 1), None).raw_sha256;
-            assert_eq!(sealed.as_deref(), Some(key().name_of_sha256(&sha).as_str()), "mail {}", n + 1);
+            let digest = postkorb_mail::digests(&raw(n + 1), None).raw_digest;
+            assert_eq!(sealed.as_deref(), Some(key().name_of_digest(&digest).as_str()), "mail {}", n + 1);
         }
         for (blob, sealed) in &names {
             let sealed = sealed.as_deref().expect("stored sealed");
@@ -275,7 +280,7 @@ async fn a_mail_written_ahead_sealed_stays_sealed_when_the_setting_changes_befor
         let o = common::office::office(store).await;
         let assign = Decision::Assign { sender: o.anna, to: o.bernd };
         let ahead = store.write_raw_blobs(vec![item(1, &assign)]).await.unwrap();
-        assert!(ahead[0].raw_sealed.is_some());
+        assert!(ahead[0].raw_file.as_ref().is_some_and(|f| f.sealed));
         store.set_seal_new(false).await.unwrap();
         let out = store.commit_batch(o.mailbox, &ahead, 1_000).await.unwrap();
         let found = plain_anywhere(&db).await;

@@ -31,13 +31,14 @@ pub fn item(key: &str, subject: &str, decision: Decision) -> ImportItem {
     let raw = super::raw_with_attachment(subject, "body", b"%PDF-1.4");
     ImportItem {
         source_key: key.into(),
-        raw_sha256: postkorb_mail::digests(&raw, None).raw_sha256,
+        raw_digest: postkorb_mail::digests(&raw, None).raw_digest,
+        legacy_fingerprint: None,
         raw: raw.into(),
         mail: mail("anna@mustermail.de", subject),
         fingerprint: format!("fp-{subject}"),
         decision,
         raw_written: false,
-        raw_sealed: None,
+        raw_file: None,
         ack: Default::default(),
         search_terms: None,
     }
