@@ -164,6 +164,26 @@ async fn a_connection_cut_in_the_middle_of_a_fetch_loses_nothing_and_duplicates_
     }
 }
 
+/// Imports and commits everything in INBOX, then "crashes" before disposing: the mails stay on
+/// the server. `as_before_blake3`: with SHA-256 fingerprints, as a build before migration 0038
+/// stored them.
+async fn commit_without_disposal(o: &Office, m: &MailboxRecord, as_before_blake3: bool) {
+    let cfg = source_config(m, &o.key, Default::default()).unwrap();
+    let mut session = postkorb_source::Session::connect(&cfg).await.unwrap();
+    let keys: Vec<String> = session.list().await.unwrap().into_iter().map(|e| e.key).collect();
+    let fetched = session.fetch(&keys).await.unwrap();
+    let employees = o.store.employees().await.unwrap();
+    let dns = importer::DnsPass::without_history(5);
+    let routes = o.store.routes().await.unwrap();
+    let mut prepared = importer::prepare(fetched, &employees, &routes, &importer::policy_of(m), &dns, false).await;
+    if as_before_blake3 {
+        for item in &mut prepared.items {
+            item.fingerprint = postkorb_mail::legacy_fingerprint(&item.raw, item.mail.message_id.as_deref());
+        }
+    }
+    importer::commit(&o.store, m.id, prepared.items, &Clock::fixed(5)).await.unwrap();
+}
+
 #[tokio::test]
 async fn a_crash_between_commit_and_disposal_then_a_uidvalidity_change_creates_no_duplicates() {
     let o = Office::start().await;
@@ -172,17 +192,7 @@ async fn a_crash_between_commit_and_disposal_then_a_uidvalidity_change_creates_n
     for i in 0..4 {
         dovecot.deliver(USER, &mail("anna@mustermail.de", &format!("Vorgang {i}")));
     }
-    // Import and commit, then "crash" before disposing: the mails stay in INBOX.
-    let cfg = source_config(&m, &o.key, Default::default()).unwrap();
-    let mut session = postkorb_source::Session::connect(&cfg).await.unwrap();
-    let keys: Vec<String> = session.list().await.unwrap().into_iter().map(|e| e.key).collect();
-    let fetched = session.fetch(&keys).await.unwrap();
-    let employees = o.store.employees().await.unwrap();
-    let dns = importer::DnsPass::without_history(5);
-    let routes = o.store.routes().await.unwrap();
-    let prepared = importer::prepare(fetched, &employees, &routes, &importer::policy_of(&m), &dns, false).await;
-    importer::commit(&o.store, m.id, prepared.items, &Clock::fixed(5)).await.unwrap();
-    drop(session);
+    commit_without_disposal(&o, &m, false).await;
     assert_eq!(dovecot.count(USER, "INBOX"), 4);
     let before = dovecot.uidvalidity(USER, "INBOX");
     dovecot.reset_uidvalidity(USER);
@@ -207,20 +217,7 @@ async fn mails_stored_before_the_blake3_fingerprint_are_still_duplicates_after_t
     for i in 0..3 {
         dovecot.deliver(USER, &mail("anna@mustermail.de", &format!("Vorgang {i}")));
     }
-    let cfg = source_config(&m, &o.key, Default::default()).unwrap();
-    let mut session = postkorb_source::Session::connect(&cfg).await.unwrap();
-    let keys: Vec<String> = session.list().await.unwrap().into_iter().map(|e| e.key).collect();
-    let fetched = session.fetch(&keys).await.unwrap();
-    let employees = o.store.employees().await.unwrap();
-    let dns = importer::DnsPass::without_history(5);
-    let routes = o.store.routes().await.unwrap();
-    let mut prepared = importer::prepare(fetched, &employees, &routes, &importer::policy_of(&m), &dns, false).await;
-    // As the build before stored them: SHA-256 fingerprints.
-    for item in &mut prepared.items {
-        item.fingerprint = postkorb_mail::legacy_fingerprint(&item.raw, item.mail.message_id.as_deref());
-    }
-    importer::commit(&o.store, m.id, prepared.items, &Clock::fixed(5)).await.unwrap();
-    drop(session);
+    commit_without_disposal(&o, &m, true).await;
     // The upgrade's window (migration 0038 opens it on a ledger with rows; here the ledger got its
     // rows after the migration).
     sqlx::query("INSERT INTO fingerprint_legacy (until_ms) VALUES ($1)")
