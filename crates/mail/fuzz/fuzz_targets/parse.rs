@@ -8,7 +8,8 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let mail = postkorb_mail::parse(data);
     let print = postkorb_mail::fingerprint(data, mail.message_id.as_deref());
-    assert_eq!(print.len(), 64);
+    assert_eq!(print.len(), postkorb_mail::FINGERPRINT_PREFIX.len() + 64);
+    assert_eq!(postkorb_mail::legacy_fingerprint(data, mail.message_id.as_deref()).len(), 64);
     if let Some(why) = &mail.malformed {
         assert!(!why.is_empty() && !why.starts_with("parser panic"), "{why}");
     }
