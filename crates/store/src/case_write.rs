@@ -37,9 +37,6 @@ pub(crate) struct NewCase<'a> {
     pub seal: Option<&'a crate::seal::MailKey>,
     /// The search entry made beforehand (the importer's parser threads), or `None`: made here.
     pub terms: Option<&'a search::IndexTerms>,
-    /// The importer's memory of PostgreSQL's list of the index's words (the first new
-    /// Vorgang's is used for the whole change).
-    pub known_words: Option<&'a search::KnownWords>,
 }
 
 /// A change of one or more Vorgänge.
@@ -407,7 +404,7 @@ async fn create<'a>(
         });
     }
     // Findable exactly when committed: the index is written in this transaction.
-    search::index_new(tx, backend, &docs, new.first().and_then(|c| c.known_words)).await?;
+    search::index_new(tx, backend, &docs).await?;
     insert_rows(tx, backend, "case_candidates (case_id, employee_id)", "", candidate_rows).await?;
     insert_rows(
         tx,

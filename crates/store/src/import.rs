@@ -117,7 +117,7 @@ impl Store {
     }
 
     /// Until when the import compares a mail's fingerprint as stored before BLAKE3 too
-    /// ([`ImportItem::legacy_fingerprint`], migration 0038): 30 days after the upgrade of an
+    /// ([`ImportItem::legacy_fingerprint`], migration 0037): 30 days after the upgrade of an
     /// installation that had stored mails; `None` for a new one. A mail stored before and
     /// delivered again later is a new Vorgang (nothing is lost; it is not recognised as a
     /// duplicate).
@@ -245,21 +245,10 @@ impl Store {
         // Sealed now: what this commit writes itself, while the setting is on. The store's key also
         // seals the search text of a raw mail written ahead sealed (the setting may have changed since).
         let seal_now = self.sealing_in(&mut *tx).await?.is_some();
-        let keys = Keys { store: self.mail_key(), seal_now, known_words: &self.known_words };
-        let outcomes = commit_items(&mut tx, self.backend, self.blobs.as_ref(), keys, mailbox_id, items, now_ms).await;
-        // Words a failed transaction found in the list because it had inserted them itself (a
-        // second batch of new Vorgänge in it) would be known though never committed: forgotten.
-        let outcomes = match outcomes {
-            Ok(outcomes) => outcomes,
-            Err(e) => {
-                self.known_words.forget();
-                return Err(e);
-            }
-        };
-        if let Err(e) = tx.commit().await {
-            self.known_words.forget();
-            return Err(e.into());
-        }
+        let keys = Keys { store: self.mail_key(), seal_now };
+        let outcomes =
+            commit_items(&mut tx, self.backend, self.blobs.as_ref(), keys, mailbox_id, items, now_ms).await?;
+        tx.commit().await?;
         self.checkpoint_soon();
         Ok(outcomes)
     }
@@ -296,8 +285,6 @@ async fn ledger_lookup(
 struct Keys<'a> {
     store: Option<&'a MailKey>,
     seal_now: bool,
-    /// PostgreSQL: the store's memory of the index's list of words (`search.rs`).
-    known_words: &'a crate::search::KnownWords,
 }
 
 async fn commit_items(
@@ -344,7 +331,6 @@ async fn commit_items(
                 via: Via::Import(recorded(&item.ack)),
                 seal: keys.store.filter(|_| sealed_raw.contains(&item.fingerprint)),
                 terms: item.search_terms.as_ref(),
-                known_words: Some(keys.known_words),
             })
         })
         .collect::<Result<Vec<_>>>()?;

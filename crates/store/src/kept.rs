@@ -162,7 +162,6 @@ impl Store {
             via: Via::Kept { kept_id: id, actor, unverified, by_hand: None },
             seal: seal.as_ref(),
             terms: None,
-            known_words: None,
         };
         let case_id = apply(&mut tx, self.backend, now_ms, CaseChange::Create(vec![new])).await?[0];
         sqlx::query("UPDATE kept SET case_id = $1 WHERE id = $2").bind(case_id).bind(id).execute(&mut *tx).await?;
@@ -219,7 +218,6 @@ impl Store {
             via: Via::Kept { kept_id: id, actor, unverified, by_hand: Some(by_hand) },
             seal: seal.as_ref(),
             terms: None,
-            known_words: None,
         };
         let case_id = apply(&mut tx, self.backend, now_ms, CaseChange::Create(vec![new])).await?[0];
         sqlx::query("UPDATE kept SET case_id = $1 WHERE id = $2").bind(case_id).bind(id).execute(&mut *tx).await?;

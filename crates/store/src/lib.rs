@@ -158,8 +158,6 @@ pub struct Store {
     /// The key for mail content at rest (`seal.rs`), if given ([`Store::with_mail_key`]): without
     /// it the store cannot seal new mails, nor open sealed ones.
     mail_key: Option<seal::MailKey>,
-    /// PostgreSQL: which words the index's list holds, as the importer saw them (`search.rs`).
-    known_words: std::sync::Arc<search::KnownWords>,
 }
 
 /// State of the background WAL checkpoint: one runs at a time; a request while it runs makes it
@@ -236,14 +234,7 @@ impl Store {
                 vacuum_rewritten(&pool).await?;
             }
         }
-        Ok(Store {
-            pool,
-            backend,
-            blobs,
-            checkpoint: Default::default(),
-            mail_key: None,
-            known_words: Default::default(),
-        })
+        Ok(Store { pool, backend, blobs, checkpoint: Default::default(), mail_key: None })
     }
 
     /// SQLite: copies committed WAL pages into the database file on another connection (its own

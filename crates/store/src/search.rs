@@ -319,13 +319,7 @@ fn pg_doc_words(t: &IndexTerms) -> (String, u32) {
 }
 
 /// Indexes new Vorgänge in the caller's transaction (`case_write::apply`, `Create`).
-/// `known`: the importer's [`KnownWords`] (PostgreSQL), if the caller has it.
-pub(crate) async fn index_new(
-    tx: &mut Transaction<'_, Any>,
-    backend: Backend,
-    docs: &[Doc<'_>],
-    known: Option<&KnownWords>,
-) -> Result<()> {
+pub(crate) async fn index_new(tx: &mut Transaction<'_, Any>, backend: Backend, docs: &[Doc<'_>]) -> Result<()> {
     let head = format!("case_search ({})", columns(backend));
     let mut rows = Vec::with_capacity(docs.len());
     for d in docs {
@@ -337,7 +331,7 @@ pub(crate) async fn index_new(
     }
     insert_rows(tx, backend, &head, "", rows).await?;
     if backend == Backend::Postgres {
-        add_words(tx, docs.iter().map(|d| &*d.terms), known).await?;
+        add_words(tx, docs.iter().map(|d| &*d.terms)).await?;
     }
     Ok(())
 }
@@ -347,13 +341,9 @@ pub(crate) async fn index_new(
 /// [`Store::sweep_search_words`]). The words come from Postkorb's terms — the lexemes of the
 /// entries' `tsvector` (`pg_doc`) — each once and sorted, so the database does not take the new
 /// rows' `tsvector`s apart again (migration 0036: this was a trigger, most of the list's cost).
-/// With `known` (the importer's), words the list is known to hold are not sent again.
-async fn add_words<'t>(
-    tx: &mut Transaction<'_, Any>,
-    entries: impl Iterator<Item = &'t IndexTerms>,
-    known: Option<&KnownWords>,
-) -> Result<()> {
-    // Each entry's terms are distinct already; across entries they repeat.
+async fn add_words<'t>(tx: &mut Transaction<'_, Any>, entries: impl Iterator<Item = &'t IndexTerms>) -> Result<()> {
+    // Each entry's terms are distinct already; across entries they repeat (sorted and deduplicated
+    // once: cheaper than a sorted set of every word).
     let mut words: Vec<&str> = Vec::new();
     for t in entries {
         for column in [&t.subject, &t.sender, &t.names, &t.body] {
@@ -363,97 +353,18 @@ async fn add_words<'t>(
     if words.is_empty() {
         return Ok(());
     }
+    words.sort_unstable();
+    words.dedup();
     sqlx::query("SELECT pg_advisory_xact_lock_shared($1)").bind(WORDS_LOCK).execute(&mut **tx).await?;
-    // Read after the lock (a statement of its own, so a snapshot taken after it): no sweep runs
-    // until this transaction ends, and one that ran before has counted itself.
-    let generation = match known {
-        Some(_) => Some(
-            sqlx::query_scalar::<_, i64>("SELECT generation FROM search_words_generation").fetch_one(&mut **tx).await?,
-        ),
-        None => None,
-    };
-    let mut send: Vec<&str> = match (known, generation) {
-        // Most are known: the few others are sorted below, not all of them.
-        (Some(known), Some(generation)) => known.unknown(generation, words),
-        _ => words,
-    };
-    send.sort_unstable();
-    send.dedup();
-    if send.is_empty() {
-        return Ok(());
-    }
-    let inserted: Vec<String> = sqlx::query_scalar(
+    sqlx::query(
         "INSERT INTO search_words SELECT w FROM unnest(string_to_array($1, ' ')) w
           WHERE NOT EXISTS (SELECT 1 FROM search_words s WHERE s.word = w)
-         ON CONFLICT DO NOTHING RETURNING word",
+         ON CONFLICT DO NOTHING",
     )
-    .bind(send.join(" "))
-    .fetch_all(&mut **tx)
+    .bind(words.join(" "))
+    .execute(&mut **tx)
     .await?;
-    if let (Some(known), Some(generation)) = (known, generation) {
-        known.saw(generation, &send, &inserted);
-    }
     Ok(())
-}
-
-/// PostgreSQL: words `search_words` holds, committed, as an importer saw them — so it sends only
-/// the others with a batch's entries (most of a batch's words are in the list already). Only
-/// [`Store::sweep_search_words`] removes a word from the list, and it counts itself
-/// (`search_words_generation`, migration 0037) in the transaction that removes: a count other than
-/// the one these words were seen at forgets them all. A word this transaction inserted is not kept
-/// (it may yet roll back); one the list had already is. The store forgets everything when an
-/// import's transaction fails ([`KnownWords::forget`]). At most [`KNOWN_WORDS_MAX`] words.
-#[derive(Debug, Default)]
-pub(crate) struct KnownWords(std::sync::Mutex<Known>);
-
-#[derive(Debug, Default)]
-struct Known {
-    generation: i64,
-    words: std::collections::HashSet<String>,
-}
-
-/// How many words [`KnownWords`] keeps at most (a few MB; the most frequent come first).
-const KNOWN_WORDS_MAX: usize = 100_000;
-
-impl KnownWords {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Known> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// The `words` not known to be in the list at `generation` (all of them if it moved).
-    fn unknown<'w>(&self, generation: i64, words: Vec<&'w str>) -> Vec<&'w str> {
-        let mut known = self.lock();
-        if known.generation != generation {
-            known.words.clear();
-            known.generation = generation;
-        }
-        words.into_iter().filter(|w| !known.words.contains(*w)).collect()
-    }
-
-    /// After `sent` went to the list at `generation`: those it did not insert were there already.
-    fn saw(&self, generation: i64, sent: &[&str], inserted: &[String]) {
-        let inserted: std::collections::HashSet<&str> = inserted.iter().map(String::as_str).collect();
-        let mut known = self.lock();
-        if known.generation != generation {
-            return;
-        }
-        for w in sent.iter().filter(|w| !inserted.contains(*w)) {
-            if known.words.len() >= KNOWN_WORDS_MAX {
-                break;
-            }
-            known.words.insert((*w).to_string());
-        }
-    }
-
-    /// Forgets every word (a transaction that may have seen its own words failed).
-    pub(crate) fn forget(&self) {
-        self.lock().words.clear();
-    }
-
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.lock().words.len()
-    }
 }
 
 /// PostgreSQL: the advisory lock over `search_words` (migration 0034): its triggers take it
@@ -507,10 +418,6 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        if removed > 0 {
-            // Writers' memory of the list (`KnownWords`) is out of date from this commit on.
-            sqlx::query("UPDATE search_words_generation SET generation = generation + 1").execute(&mut *tx).await?;
-        }
         tx.commit().await?;
         Ok(removed)
     }
@@ -640,7 +547,7 @@ impl Store {
             }
         }
         if self.backend == Backend::Postgres {
-            add_words(&mut tx, added.into_iter(), None).await?;
+            add_words(&mut tx, added.into_iter()).await?;
         }
         tx.commit().await?;
         Ok(Some(last))
@@ -672,29 +579,6 @@ mod tests {
         // Positions stop at PostgreSQL's last one, as its parser's do.
         let long = IndexTerms { body: (0..16_390).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" "), ..t };
         assert!(pg_doc(&long, &[], 1).ends_with("'w16389':16383 '/block/0':16383 '/block8/0':16383"));
-    }
-
-    #[test]
-    fn the_importers_memory_of_the_words_list_keeps_only_what_it_found_there_at_one_count() {
-        let known = KnownWords::default();
-        assert_eq!(known.unknown(0, vec!["schad", "dach", "schad"]), ["schad", "dach", "schad"]);
-        // Sent both; „dach“ was inserted by this transaction (may roll back), „schad“ was there.
-        known.saw(0, &["dach", "schad"], &["dach".to_string()]);
-        assert_eq!(known.unknown(0, vec!["schad", "dach", "kell"]), ["dach", "kell"]);
-        // A result read at another count than the memory's is not kept.
-        known.saw(1, &["kell"], &[]);
-        assert_eq!(known.len(), 1);
-        // A sweep counted itself: everything is sent again, and kept anew at the new count.
-        assert_eq!(known.unknown(1, vec!["schad", "kell"]), ["schad", "kell"]);
-        known.saw(1, &["schad", "kell"], &[]);
-        assert_eq!(known.unknown(1, vec!["schad", "kell", "dach"]), ["dach"]);
-        known.forget();
-        assert_eq!(known.len(), 0);
-        // Never more than KNOWN_WORDS_MAX words.
-        let many: Vec<String> = (0..KNOWN_WORDS_MAX + 10).map(|i| format!("w{i}")).collect();
-        let sent: Vec<&str> = many.iter().map(String::as_str).collect();
-        known.saw(1, &sent, &[]);
-        assert_eq!(known.len(), KNOWN_WORDS_MAX);
     }
 
     #[test]

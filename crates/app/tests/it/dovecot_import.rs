@@ -165,7 +165,7 @@ async fn a_connection_cut_in_the_middle_of_a_fetch_loses_nothing_and_duplicates_
 }
 
 /// Imports and commits everything in INBOX, then "crashes" before disposing: the mails stay on
-/// the server. `as_before_blake3`: with SHA-256 fingerprints, as a build before migration 0038
+/// the server. `as_before_blake3`: with SHA-256 fingerprints, as a build before migration 0037
 /// stored them.
 async fn commit_without_disposal(o: &Office, m: &MailboxRecord, as_before_blake3: bool) {
     let cfg = source_config(m, &o.key, Default::default()).unwrap();
@@ -205,7 +205,7 @@ async fn a_crash_between_commit_and_disposal_then_a_uidvalidity_change_creates_n
     assert_eq!(dovecot.count(USER, "INBOX"), 0, "the duplicates were disposed of too");
 }
 
-/// Issue 19 (migration 0038): mails committed by a build before the BLAKE3 fingerprint (their
+/// Issue 19 (migration 0037): mails committed by a build before the BLAKE3 fingerprint (their
 /// ledger rows hold SHA-256 fingerprints), left on the server by a crash before disposal, then a
 /// UIDVALIDITY change: within the 30 days after the upgrade the importer makes the old fingerprint
 /// too, and every mail is a duplicate — none becomes a second Vorgang.
@@ -218,7 +218,7 @@ async fn mails_stored_before_the_blake3_fingerprint_are_still_duplicates_after_t
         dovecot.deliver(USER, &mail("anna@mustermail.de", &format!("Vorgang {i}")));
     }
     commit_without_disposal(&o, &m, true).await;
-    // The upgrade's window (migration 0038 opens it on a ledger with rows; here the ledger got its
+    // The upgrade's window (migration 0037 opens it on a ledger with rows; here the ledger got its
     // rows after the migration).
     sqlx::query("INSERT INTO fingerprint_legacy (until_ms) VALUES ($1)")
         .bind(i64::MAX / 2)

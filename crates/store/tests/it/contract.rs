@@ -571,7 +571,7 @@ async fn an_expired_token_is_refused_and_its_last_use_is_written_at_most_once_a_
     }
 }
 
-/// Issue 19: fingerprints are BLAKE3 now (`b3:…`, migration 0038). A mail stored before the
+/// Issue 19: fingerprints are BLAKE3 now (`b3:…`, migration 0037). A mail stored before the
 /// upgrade (its ledger row holds the SHA-256 fingerprint) and delivered again under another key
 /// while the window lasts is a duplicate of it: the importer sends the old fingerprint along. A
 /// new installation has no window; an upgraded one 30 days from its upgrade.
@@ -590,11 +590,11 @@ async fn a_mail_stored_before_the_blake3_fingerprint_is_still_a_duplicate_after_
             .await
             .unwrap();
 
-        // The upgrade: migration 0038's statement, on a ledger with a row, sets the window.
-        let migration = include_str!("../../migrations/sqlite/0038_fingerprint_blake3.sql");
+        // The upgrade: migration 0037's statement, on a ledger with a row, sets the window.
+        let migration = include_str!("../../migrations/sqlite/0037_fingerprint_blake3.sql");
         let migration = match store.backend() {
             postkorb_store::Backend::Sqlite => migration,
-            postkorb_store::Backend::Postgres => include_str!("../../migrations/postgres/0038_fingerprint_blake3.sql"),
+            postkorb_store::Backend::Postgres => include_str!("../../migrations/postgres/0037_fingerprint_blake3.sql"),
         };
         let insert = &migration[migration.find("INSERT INTO fingerprint_legacy").unwrap()..];
         sqlx::query(sqlx::AssertSqlSafe(insert.to_string())).execute(store.pool()).await.unwrap();

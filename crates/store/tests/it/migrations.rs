@@ -37,11 +37,7 @@ const DIFFERENT_ON_PURPOSE: &[(&str, &str)] = &[
         "0036_search_doc_written.sql",
         "Postkorb writes PostgreSQL's tsvector (no generated column, a function and a trigger for updates); SQLite's FTS5 takes the terms as they are",
     ),
-    ("0038_fingerprint_blake3.sql", "the time now plus 30 days in each dialect (EXTRACT(EPOCH …) / julianday)"),
-    (
-        "0037_search_words_generation.sql",
-        "PostgreSQL counts the sweeps of its list of the index's words (a writer's memory of the list); SQLite has no such list",
-    ),
+    ("0037_fingerprint_blake3.sql", "the time now plus 30 days in each dialect (EXTRACT(EPOCH …) / julianday)"),
     (
         "0033_search_blocks.sql",
         "each entry's block of Vorgänge by id goes into PostgreSQL's tsvector; SQLite's FTS5 walks its lists newest first already",

@@ -739,14 +739,12 @@ async fn the_sweep_of_the_index_words_waits_for_a_writer_that_counts_on_a_word()
     }
 }
 
-/// PostgreSQL: the importer remembers which words the index's list holds and sends only the
-/// others (migration 0037). A word it remembers, swept from the list after its last Vorgang went
-/// — by this instance or by another one on the same database — must be sent again with the next
-/// Vorgang holding it, or that Vorgang could not be found by it (the list is how a query word
-/// finds the indexed words it begins). Without the sweeps' count the second and third search
-/// below find nothing.
+/// PostgreSQL: a word swept from the index's list after its last Vorgang went — by this instance
+/// or by another one on the same database — is added again with the next Vorgang holding it, or
+/// that Vorgang could not be found by it (the list is how a query word finds the indexed words it
+/// begins). (This session tried an importer's memory of the list; this is the attack on it.)
 #[tokio::test]
-async fn a_word_the_importer_remembers_is_sent_again_after_a_sweep_took_it() {
+async fn a_word_swept_from_the_list_is_added_again_with_its_next_vorgang() {
     for (url, _d) in common::database_urls().await {
         let store = Store::open(&url).await.unwrap();
         if store.backend() != postkorb_store::Backend::Postgres {
@@ -759,7 +757,7 @@ async fn a_word_the_importer_remembers_is_sent_again_after_a_sweep_took_it() {
             async move { found(&store, Searcher::All, &query(words)).await }
         };
         for (round, sweeper) in [(1, &store), (2, &other)] {
-            // Twice, so the second import finds the word in the list and remembers it.
+            // Twice: the second import finds the word in the list already.
             let a = import(&store, &o, &format!("Zebrafant {round}a"), "", to(&o, o.bernd), round * 10).await;
             let b = import(&store, &o, &format!("Zebrafant {round}b"), "", to(&o, o.bernd), round * 10 + 1).await;
             assert_eq!(all("Zebrafant").await, [a, b]);
@@ -773,7 +771,7 @@ async fn a_word_the_importer_remembers_is_sent_again_after_a_sweep_took_it() {
             delete_by_hand(&store, c).await;
             sweeper.sweep_search_words().await.unwrap();
         }
-        // A sweep that removes nothing leaves the memory alone (and the words where they are).
+        // A sweep that removes nothing leaves the words where they are.
         let d = import(&store, &o, "Quokka eins", "", to(&o, o.bernd), 100).await;
         let e = import(&store, &o, "Quokka zwei", "", to(&o, o.bernd), 101).await;
         assert_eq!(other.sweep_search_words().await.unwrap(), 0);
