@@ -36,10 +36,9 @@ pub struct ImportItem {
     /// the ledger may hold such fingerprints ([`Store::legacy_fingerprints_until`]): a mail
     /// stored before the upgrade and delivered again is still a duplicate. `None`: not compared.
     pub legacy_fingerprint: Option<String>,
-    /// Set by [`Store::write_raw_blobs`]: the file is durable in the blob directory already, and
-    /// the commit only references it. Otherwise the commit stores the raw bytes itself.
-    pub raw_written: bool,
-    /// Set with `raw_written`: the file's name, and whether it was written sealed (`seal.rs`).
+    /// Set by [`Store::write_raw_blobs`]: the file is durable in the blob directory already (its
+    /// name, and whether it was written sealed), and the commit only references it. `None`: the
+    /// commit stores the raw bytes itself.
     pub raw_file: Option<RawFile>,
     /// What the Eingangsbestätigung needs (verified sender, Message-ID, automatic class), made by
     /// the importer: in the `created` event's payload of a Vorgang, on the row of a kept mail.
@@ -193,7 +192,7 @@ impl Store {
 
     /// Writes the raw mails of a batch ahead of its commit. With a blob directory: writes them
     /// there (each under its name, see [`RawFile`]) and makes them durable with one flush for the whole
-    /// batch, before any of them is committed, and marks them `raw_written`. Without one, nothing
+    /// batch, before any of them is committed, and sets their `raw_file`. Without one, nothing
     /// happens. The importer calls this beside the commit of the previous batch, off its path.
     pub async fn write_raw_blobs(&self, items: Vec<ImportItem>) -> Result<Vec<ImportItem>> {
         let Some(dir) = self.blobs.clone() else { return Ok(items) };
@@ -217,13 +216,11 @@ impl Store {
                         RawFile { name, sealed: false }
                     }
                 };
+                // Returned only after the flush below: durable when the caller sees it.
                 item.raw_file = Some(file);
             }
             if !items.is_empty() {
                 dir.flush()?;
-            }
-            for item in items.iter_mut() {
-                item.raw_written = true;
             }
             Ok(items)
         })
@@ -493,7 +490,7 @@ async fn ledger_knows(
 
 /// Inserts the raw mails of the items `new` (whose fingerprints differ: a repeat is a duplicate)
 /// and returns their ids by fingerprint, and the fingerprints of those stored sealed. With a blob
-/// directory, files the importer did not write ahead (`raw_written` unset) are written and made
+/// directory, files the importer did not write ahead (no `raw_file`) are written and made
 /// durable now, before the commit references them. With `seal`, what is written now is sealed
 /// (`seal.rs`); what was written ahead is as it was written.
 async fn insert_raw(
@@ -504,7 +501,7 @@ async fn insert_raw(
     items: &[ImportItem],
     new: &[usize],
 ) -> Result<(HashMap<String, i64>, HashSet<String>)> {
-    let late: Vec<&ImportItem> = new.iter().map(|n| &items[*n]).filter(|i| !i.raw_written).collect();
+    let late: Vec<&ImportItem> = new.iter().map(|n| &items[*n]).filter(|i| i.raw_file.is_none()).collect();
     // Sealed here, for the late ones: (name, sealed bytes) by fingerprint.
     let mut sealed_now: HashMap<String, Sealed> = HashMap::new();
     if let Some(key) = seal.filter(|_| !late.is_empty()) {

@@ -233,7 +233,6 @@ pub async fn prepare(
             decision,
             raw_digest,
             legacy_fingerprint,
-            raw_written: false,
             raw_file: None,
             ack,
             search_terms,
@@ -257,13 +256,13 @@ fn ack_facts(mail: &InboundMail, raw: &[u8], verified: bool) -> postkorb_core::a
 
 /// A parsed mail: what was fetched, the parse, its digests, its fingerprint as stored before
 /// BLAKE3 (if asked for), its search entry.
-type Parsed1 = (Fetched, InboundMail, postkorb_mail::Digests, Option<String>, IndexTerms);
+type ParsedMail = (Fetched, InboundMail, postkorb_mail::Digests, Option<String>, IndexTerms);
 
 /// Parses and fingerprints a batch on the blocking pool, split over the cores: parsing is the
 /// CPU-heavy step and must not stall the async workers (IDLE, the web) while it runs. The mails are
 /// dealt to the cores largest first, so each gets a similar share of the bytes; the result keeps
 /// the order of `fetched`.
-async fn parse_all(fetched: Vec<Fetched>, legacy: bool) -> Vec<Parsed1> {
+async fn parse_all(fetched: Vec<Fetched>, legacy: bool) -> Vec<ParsedMail> {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let n = fetched.len();
     let mut numbered: Vec<(usize, Fetched)> = fetched.into_iter().enumerate().collect();

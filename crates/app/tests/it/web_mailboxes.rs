@@ -199,7 +199,6 @@ async fn deaktivieren_aktivieren_and_loeschen_with_its_confirmation_are_audited_
         raw: raw.as_bytes().to_vec().into(),
         mail,
         decision: postkorb_core::Decision::Assign { sender: bernd_id, to: bernd_id },
-        raw_written: false,
         raw_file: None,
         ack: Default::default(),
         search_terms: None,

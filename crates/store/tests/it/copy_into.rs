@@ -42,7 +42,6 @@ async fn a_link_table_with_more_rows_than_one_statement_takes_is_copied_whole() 
                 legacy_fingerprint: None,
                 raw: raw.into(),
                 decision: Decision::Assign { sender: anna, to: bernd },
-                raw_written: false,
                 raw_file: None,
                 ack: Default::default(),
                 search_terms: None,

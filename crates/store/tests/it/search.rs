@@ -742,7 +742,7 @@ async fn the_sweep_of_the_index_words_waits_for_a_writer_that_counts_on_a_word()
 /// PostgreSQL: a word swept from the index's list after its last Vorgang went — by this instance
 /// or by another one on the same database — is added again with the next Vorgang holding it, or
 /// that Vorgang could not be found by it (the list is how a query word finds the indexed words it
-/// begins). (This session tried an importer's memory of the list; this is the attack on it.)
+/// begins). A writer that remembered which words the list holds would have to notice the sweep.
 #[tokio::test]
 async fn a_word_swept_from_the_list_is_added_again_with_its_next_vorgang() {
     for (url, _d) in common::database_urls().await {

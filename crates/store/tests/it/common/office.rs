@@ -37,7 +37,6 @@ pub fn item(key: &str, subject: &str, decision: Decision) -> ImportItem {
         mail: mail("anna@mustermail.de", subject),
         fingerprint: format!("fp-{subject}"),
         decision,
-        raw_written: false,
         raw_file: None,
         ack: Default::default(),
         search_terms: None,
