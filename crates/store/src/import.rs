@@ -37,8 +37,9 @@ pub struct ImportItem {
     /// stored before the upgrade and delivered again is still a duplicate. `None`: not compared.
     pub legacy_fingerprint: Option<String>,
     /// Set by [`Store::write_raw_blobs`]: the file is durable in the blob directory already (its
-    /// name, and whether it was written sealed), and the commit only references it. `None`: the
-    /// commit stores the raw bytes itself.
+    /// name, and whether it was written sealed), and the commit only references it; or, without
+    /// a blob directory, by [`Store::prepare_commit`]: the sealed bytes the commit stores. `None`:
+    /// the commit stores the raw bytes itself (sealing them while the store seals).
     pub raw_file: Option<RawFile>,
     /// What the Eingangsbestätigung needs (verified sender, Message-ID, automatic class), made by
     /// the importer: in the `created` event's payload of a Vorgang, on the row of a kept mail.
@@ -48,13 +49,16 @@ pub struct ImportItem {
     pub search_terms: Option<crate::search::IndexTerms>,
 }
 
-/// A raw mail's file in the blob directory, written ahead of its commit.
+/// A raw mail's stored form, made ahead of its commit: its file in the blob directory, or —
+/// without one — its sealed bytes, which the commit stores in the database.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawFile {
     /// Sealed: the sealed value's name (`MailKey::name_of_digest`); plain: the SHA-256 of the
     /// bytes (blob files are named by it, `blobs.rs`).
     pub name: String,
     pub sealed: bool,
+    /// Without a blob directory: the sealed bytes (`Store::prepare_commit`). `None`: a file.
+    pub bytes: Option<Vec<u8>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -195,8 +199,38 @@ impl Store {
     /// batch, before any of them is committed, and sets their `raw_file`. Without one, nothing
     /// happens. The importer calls this beside the commit of the previous batch, off its path.
     pub async fn write_raw_blobs(&self, items: Vec<ImportItem>) -> Result<Vec<ImportItem>> {
-        let Some(dir) = self.blobs.clone() else { return Ok(items) };
         let key = self.sealing_in(&self.pool).await?;
+        self.write_raw_blobs_with(items, key).await
+    }
+
+    /// What the importer makes ready of a batch before its commit, beside the previous batch's
+    /// commit (the import's one serial step): the raw mails' files ([`Self::write_raw_blobs`]) —
+    /// or, kept in the database and sealed, their sealed bytes (`RawFile::bytes`) — and the
+    /// search entries' sealed text and PostgreSQL words (`IndexTerms::make_ready`).
+    pub async fn prepare_commit(&self, items: Vec<ImportItem>) -> Result<Vec<ImportItem>> {
+        let key = self.sealing_in(&self.pool).await?;
+        let items = self.write_raw_blobs_with(items, key.clone()).await?;
+        let (backend, in_db) = (self.backend, self.blobs.is_none());
+        tokio::task::spawn_blocking(move || {
+            let mut items = items;
+            for item in items.iter_mut() {
+                if let (true, Some(k), None) = (in_db, key.as_ref(), &item.raw_file) {
+                    let name = k.name_of_digest(&item.raw_digest);
+                    let bytes = k.seal(&item.raw, &name)?;
+                    item.raw_file = Some(RawFile { name, sealed: true, bytes: Some(bytes) });
+                }
+                if let Some(terms) = item.search_terms.as_mut() {
+                    terms.make_ready(backend, key.as_ref())?;
+                }
+            }
+            Ok(items)
+        })
+        .await
+        .map_err(|e| StoreError::Blob(format!("preparing the batch failed: {e}")))?
+    }
+
+    async fn write_raw_blobs_with(&self, items: Vec<ImportItem>, key: Option<MailKey>) -> Result<Vec<ImportItem>> {
+        let Some(dir) = self.blobs.clone() else { return Ok(items) };
         tokio::task::spawn_blocking(move || {
             let mut items = items;
             // One mail at a time: named, sealed into one reused buffer and written (no sealed copy
@@ -208,12 +242,12 @@ impl Store {
                         let name = k.name_of_digest(&item.raw_digest);
                         k.seal_into(&item.raw, &name, &mut buf)?;
                         dir.write_blocking(&name, &buf)?;
-                        RawFile { name, sealed: true }
+                        RawFile { name, sealed: true, bytes: None }
                     }
                     None => {
                         let name = crate::blobs::hash_hex(&item.raw);
                         dir.write_blocking(&name, &item.raw)?;
-                        RawFile { name, sealed: false }
+                        RawFile { name, sealed: false, bytes: None }
                     }
                 };
                 // Returned only after the flush below: durable when the caller sees it.
@@ -565,10 +599,11 @@ async fn insert_raw(
                 ahead.map(|f| f.name.as_str()).or_else(|| files_now.get(&item.fingerprint).map(String::as_str))
             });
             // Without a blob directory the bytes are bound by reference (no copy of every mail).
-            let data: &[u8] = match (blob, now) {
-                (Some(_), _) => &[],
-                (None, Some((_, bytes))) => bytes,
-                (None, None) => &item.raw,
+            let data: &[u8] = match (blob, now, ahead.and_then(|f| f.bytes.as_deref())) {
+                (Some(_), _, _) => &[],
+                (None, Some((_, bytes)), _) => bytes,
+                (None, None, Some(sealed)) => sealed,
+                (None, None, None) => &item.raw,
             };
             vec![
                 V::Str(Some(&item.fingerprint)),

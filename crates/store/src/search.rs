@@ -70,6 +70,20 @@ pub struct IndexTerms {
     names: String,
     /// The mail's text (the first [`MAX_BODY_BYTES`]) and the attachment names, as written.
     shown: String,
+    /// What the commit writes beyond the terms, made ready before it ([`Self::make_ready`]).
+    ready: Ready,
+}
+
+/// What the commit writes of an entry beyond its terms, made before the commit's transaction
+/// (`Store::prepare_commit`, beside the previous batch's commit) so the transaction — the
+/// import's one serial step — only binds it: the shown text sealed, PostgreSQL's words as
+/// `tsvector` text. Empty: the commit makes them itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Ready {
+    /// [`IndexTerms::shown`] sealed with the store's key (`MailKey::seal_text`).
+    shown_sealed: Option<String>,
+    /// [`pg_doc_words`] of the terms.
+    pg_words: Option<(String, u32)>,
 }
 
 impl IndexTerms {
@@ -102,7 +116,20 @@ impl IndexTerms {
             names: analyze::distinct_terms(&names),
             // PostgreSQL takes no NUL in text (the stored subject and names are cleaned the same way).
             shown: clean(&shown),
+            ready: Ready::default(),
         }
+    }
+
+    /// Makes ready what the commit writes of this entry beyond its terms: the shown text sealed
+    /// with `key` (the store's, while it seals new mail) and, on PostgreSQL, the words' part of
+    /// the `tsvector`. The commit uses the sealed text only when it seals with the store's key.
+    pub(crate) fn make_ready(&mut self, backend: Backend, key: Option<&crate::seal::MailKey>) -> Result<()> {
+        self.ready.shown_sealed = match key {
+            Some(key) => Some(key.seal_text(&self.shown)?),
+            None => None,
+        };
+        self.ready.pg_words = (backend == Backend::Postgres).then(|| pg_doc_words(self));
+        Ok(())
     }
 }
 
@@ -254,6 +281,7 @@ fn row_of<'d>(doc: &'d Doc<'_>) -> Result<Vec<V<'d>>> {
         V::Str(Some("")),
         V::Owned(Some(seen_terms(doc.seen))),
         match doc.seal {
+            Some(_) if t.ready.shown_sealed.is_some() => V::Str(t.ready.shown_sealed.as_deref()),
             Some(key) => V::Owned(Some(key.seal_text(&t.shown)?)),
             None => V::Str(Some(&t.shown)),
         },
@@ -295,7 +323,14 @@ fn push_lexemes<'w>(out: &mut String, words: impl Iterator<Item = &'w str>, weig
 /// (subject A, sender and attachment names B, notes C, text D), who may see it (`/seen/u{id}`,
 /// migration 0032) and its blocks of ids (`/block/…`, `/block8/…`, migration 0033).
 pub(crate) fn pg_doc(t: &IndexTerms, seen: &[EmployeeId], case_id: i64) -> String {
-    let (mut out, mut position) = pg_doc_words(t);
+    let (mut out, mut position) = match &t.ready.pg_words {
+        Some((words, position)) => {
+            let mut out = String::with_capacity(words.len() + 64);
+            out.push_str(words);
+            (out, *position)
+        }
+        None => pg_doc_words(t),
+    };
     let seen: Vec<String> = seen.iter().map(|e| query::seen_lexeme(e.0)).collect();
     push_lexemes(&mut out, seen.iter().map(String::as_str), "", &mut position);
     let blocks = query::block_lexemes(case_id);
@@ -331,17 +366,18 @@ pub(crate) async fn index_new(tx: &mut Transaction<'_, Any>, backend: Backend, d
     }
     insert_rows(tx, backend, &head, "", rows).await?;
     if backend == Backend::Postgres {
-        add_words(tx, docs.iter().map(|d| &*d.terms)).await?;
+        queue_words(tx, docs.iter().map(|d| &*d.terms)).await?;
     }
     Ok(())
 }
 
-/// PostgreSQL: adds the words of new entries to `search_words` (migration 0034), those it does
-/// not hold yet, in the caller's transaction, under the list's lock taken shared (see
-/// [`Store::sweep_search_words`]). The words come from Postkorb's terms — the lexemes of the
-/// entries' `tsvector` (`pg_doc`) — each once and sorted, so the database does not take the new
-/// rows' `tsvector`s apart again (migration 0036: this was a trigger, most of the list's cost).
-async fn add_words<'t>(tx: &mut Transaction<'_, Any>, entries: impl Iterator<Item = &'t IndexTerms>) -> Result<()> {
+/// PostgreSQL: queues the words of new entries for `search_words` (migration 0038), in the
+/// caller's transaction: one row holding the entries' terms — the lexemes of their `tsvector`
+/// (`pg_doc`) — each once, sorted, space-separated. Looking each word up in the list and inserting
+/// the new ones was a tenth of the import's time with the index; [`Store::drain_search_words`]
+/// does it off the commit path. A search reads the list and the queue together, so the entries
+/// are found by every word they hold once this commits.
+async fn queue_words<'t>(tx: &mut Transaction<'_, Any>, entries: impl Iterator<Item = &'t IndexTerms>) -> Result<()> {
     // Each entry's terms are distinct already; across entries they repeat (sorted and deduplicated
     // once: cheaper than a sorted set of every word).
     let mut words: Vec<&str> = Vec::new();
@@ -355,17 +391,28 @@ async fn add_words<'t>(tx: &mut Transaction<'_, Any>, entries: impl Iterator<Ite
     }
     words.sort_unstable();
     words.dedup();
-    sqlx::query("SELECT pg_advisory_xact_lock_shared($1)").bind(WORDS_LOCK).execute(&mut **tx).await?;
-    sqlx::query(
-        "INSERT INTO search_words SELECT w FROM unnest(string_to_array($1, ' ')) w
-          WHERE NOT EXISTS (SELECT 1 FROM search_words s WHERE s.word = w)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(words.join(" "))
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query("INSERT INTO search_words_queue (words) VALUES ($1)").bind(words.join(" ")).execute(&mut **tx).await?;
     Ok(())
 }
+
+/// PostgreSQL: moves queued words (at most this many rows a statement) into `search_words`.
+const DRAIN_ROWS: i64 = 8;
+
+/// PostgreSQL: the statement of a drain: takes up to [`DRAIN_ROWS`] rows of the queue that no
+/// other drain holds, inserts their words the list lacks — in byte order, so two drains inserting
+/// the same new words never wait for each other in a circle — and counts the rows taken.
+const DRAIN: &str = r#"WITH taken AS (
+        DELETE FROM search_words_queue
+         WHERE id IN (SELECT id FROM search_words_queue ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+        RETURNING words),
+    added AS (
+        INSERT INTO search_words
+        SELECT w FROM (SELECT DISTINCT w COLLATE "C" AS w FROM taken, unnest(string_to_array(taken.words, ' ')) w) d
+         WHERE NOT EXISTS (SELECT 1 FROM search_words s WHERE s.word = d.w)
+         ORDER BY w
+        ON CONFLICT DO NOTHING
+        RETURNING 1)
+    SELECT count(*) FROM taken"#;
 
 /// PostgreSQL: the advisory lock over `search_words` (migration 0034): its triggers take it
 /// shared, [`Store::sweep_search_words`] alone.
@@ -376,15 +423,40 @@ const WORDS_LOCK: i64 = 7_305_518_305_385_967_474;
 const SWEEP_TRIES: u32 = 250;
 
 impl Store {
+    /// PostgreSQL: moves the queued words of new index entries (migration 0038, [`queue_words`])
+    /// into `search_words`, until the queue is empty, and returns how many queue rows it took. Each
+    /// step is a transaction under the list's lock taken shared (see [`Self::sweep_search_words`]);
+    /// rows another drain holds are left to it. The importer drains beside its commits and before
+    /// its pass ends; a sweep drains first. SQLite: nothing.
+    pub async fn drain_search_words(&self) -> Result<u64> {
+        if self.backend != Backend::Postgres {
+            return Ok(0);
+        }
+        let mut taken = 0;
+        loop {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock_shared($1)").bind(WORDS_LOCK).execute(&mut *tx).await?;
+            let rows: i64 = sqlx::query_scalar(DRAIN).bind(DRAIN_ROWS).fetch_one(&mut *tx).await?;
+            tx.commit().await?;
+            taken += rows as u64;
+            if rows < DRAIN_ROWS {
+                return Ok(taken);
+            }
+        }
+    }
+
     /// PostgreSQL: removes from `search_words` (migration 0034) the words of removed or changed
     /// index entries that no entry holds any more, and returns how many. It takes the lock over
     /// the list alone — trying, never waiting in line, so no writer ever waits behind it — and
-    /// so sees every writer committed or not begun. Called after deletions and by the importer's
-    /// passes; nothing to do (one read) when no entry went. SQLite: nothing (FTS5 keeps its own).
+    /// so sees every writer committed or not begun. It drains the queue of new words first, under
+    /// that lock (or a queued word of an entry deleted before its drain would come into the list
+    /// after the sweep, held by no entry). Called after deletions and by the importer's passes;
+    /// nothing to sweep (one read) when no entry went. SQLite: nothing (FTS5 keeps its own).
     pub async fn sweep_search_words(&self) -> Result<u64> {
         if self.backend != Backend::Postgres {
             return Ok(0);
         }
+        self.drain_search_words().await?;
         let pending: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM search_words_gone)").fetch_one(&self.pool).await?;
         if !pending {
@@ -406,8 +478,10 @@ impl Store {
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-        // A new snapshot after the lock: every writer committed or not begun. The lexeme is
-        // quoted as `tsquery` text (a quote doubled, a backslash escaped).
+        // A new snapshot after the lock: every writer committed or not begun, every drain done.
+        // The queue's rows committed since are drained under the lock, before the words are swept.
+        sqlx::query(DRAIN).bind(i64::MAX).fetch_one(&mut *tx).await?;
+        // The lexeme is quoted as `tsquery` text (a quote doubled, a backslash escaped).
         let removed = sqlx::query(
             r"WITH gone AS (DELETE FROM search_words_gone RETURNING word)
               DELETE FROM search_words sw USING gone
@@ -547,9 +621,10 @@ impl Store {
             }
         }
         if self.backend == Backend::Postgres {
-            add_words(&mut tx, added.into_iter()).await?;
+            queue_words(&mut tx, added.into_iter()).await?;
         }
         tx.commit().await?;
+        self.drain_search_words().await?;
         Ok(Some(last))
     }
 }

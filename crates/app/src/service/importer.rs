@@ -565,7 +565,8 @@ async fn pass(
     let (commit_tx, commit_rx) = tokio::sync::mpsc::channel(1);
     let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel();
     let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
-    let (fetched, (), written, committed) = tokio::join!(
+    let (words_tx, words_rx) = tokio::sync::mpsc::channel(1);
+    let (fetched, (), written, committed, ()) = tokio::join!(
         fetch_stage(&mut session, batches, permits, parse_tx, done_rx),
         parse_stage(
             mailbox,
@@ -574,7 +575,8 @@ async fn pass(
             Deciding { employees: &employees, routes: &routes, policy: &policy, dns: &dns, legacy }
         ),
         file_stage(store, files_rx, commit_tx, mode),
-        commit_stage(PassCtx { store, mailbox, clock, mode }, &dns, commit_rx, done_tx, &mut report),
+        commit_stage(PassCtx { store, mailbox, clock, mode }, &dns, commit_rx, done_tx, words_tx, &mut report),
+        words_stage(store, words_rx),
     );
     // A commit error is the cause when both failed (the fetcher stops when the committer does).
     committed?;
@@ -754,7 +756,7 @@ async fn file_stage(
         let started = Instant::now();
         if mode == Mode::Import {
             let items = std::mem::take(&mut parsed.prepared.items);
-            parsed.prepared.items = store.write_raw_blobs(items).await?;
+            parsed.prepared.items = store.prepare_commit(items).await?;
             tracing::debug!(target: "arrival", "pass: raw mails durable");
         }
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "stage files");
@@ -778,6 +780,7 @@ async fn commit_stage(
     dns: &DnsPass,
     mut commit_rx: tokio::sync::mpsc::Receiver<(Parsed, Permit)>,
     done_tx: tokio::sync::mpsc::UnboundedSender<Vec<String>>,
+    words_tx: tokio::sync::mpsc::Sender<()>,
     report: &mut RunReport,
 ) -> Result<(), ImportError> {
     let PassCtx { store, mailbox, clock, mode } = pass;
@@ -804,6 +807,9 @@ async fn commit_stage(
         report.imported.extend(commit(store, mailbox.id, items, clock).await?);
         tracing::debug!(target: "arrival", "pass: committed");
         drop(permit);
+        // The batch's words go into the search's list beside the next commits (a drain waiting
+        // to run takes them too).
+        let _ = words_tx.try_send(());
         // Stored at last: these mails wait for DNS no more (rows of mails gone otherwise go too).
         let stored: Vec<String> = done_keys.iter().filter(|k| dns.waiting.contains_key(*k)).cloned().collect();
         if !stored.is_empty() {
@@ -817,6 +823,18 @@ async fn commit_stage(
         }
     }
     Ok(())
+}
+
+/// PostgreSQL: moves the words of the search index's new entries from their queue into its list
+/// (`Store::drain_search_words`) after each commit it is told of, off the commit path; it ends
+/// when the committer has ended and its last commit is drained. A failed drain leaves the words
+/// queued — found by the search all the same — for the next drain or sweep.
+async fn words_stage(store: &Store, mut kicks: tokio::sync::mpsc::Receiver<()>) {
+    while kicks.recv().await.is_some() {
+        if let Err(e) = store.drain_search_words().await {
+            tracing::warn!(error = %e, "the search index's new words stay queued for the next drain");
+        }
+    }
 }
 
 #[cfg(test)]

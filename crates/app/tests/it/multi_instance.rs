@@ -127,4 +127,14 @@ async fn instances_split_the_mailboxes_evenly_when_started_together_later_and_af
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(store.cases(None, 100, 0).await.unwrap().len(), MAILBOXES, "a mail imported twice");
+    // Each pass drained the search index's new words into PostgreSQL's list (migration 0038)
+    // before it ended, whichever instance committed them.
+    let (queued, listed): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM search_words_queue),
+                (SELECT count(*) FROM search_words WHERE word IN ('post', 'hallo'))",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!((queued, listed), (0, 2), "the new words queued or listed");
 }

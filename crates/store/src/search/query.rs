@@ -625,7 +625,7 @@ impl Store {
     }
 
     /// PostgreSQL: each query word's `tsquery` fragment: the indexed words it begins (from
-    /// `search_words`, migration 0034, which holds every word of the index and no other), at most
+    /// `search_words`, migration 0034, and its queue, 0038, which hold every word of the index), at most
     /// [`MAX_EXPANSION`] of them, or else the word as a prefix (`word:*`); none if some query
     /// word begins no indexed word.
     async fn pg_fragments(&self, terms: &[String]) -> Result<Option<Vec<String>>> {
@@ -635,9 +635,16 @@ impl Store {
             // column's "C" collation (bytes, the order of code points) exactly those beginning
             // with `t`. A range, not `LIKE $1`: PostgreSQL keeps one plan for it (an index range
             // scan), where a bound LIKE pattern had it plan the statement on every search.
+            // The words queued for the list (migration 0038: entries committed, their words not
+            // drained yet) count as the list's; the queue is short, and empty between imports.
             let words: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT word FROM search_words WHERE word >= $1 AND word < $2 ORDER BY word LIMIT {}",
-                MAX_EXPANSION + 1
+                r#"SELECT word FROM (
+                       (SELECT word FROM search_words WHERE word >= $1 AND word < $2 ORDER BY word LIMIT {n})
+                       UNION
+                       (SELECT w COLLATE "C" FROM search_words_queue q, unnest(string_to_array(q.words, ' ')) w
+                         WHERE w COLLATE "C" >= $1 AND w COLLATE "C" < $2)
+                   ) x ORDER BY word LIMIT {n}"#,
+                n = MAX_EXPANSION + 1
             )))
             .bind(t)
             .bind(after_all_beginning(t))

@@ -39,6 +39,10 @@ const DIFFERENT_ON_PURPOSE: &[(&str, &str)] = &[
     ),
     ("0037_fingerprint_blake3.sql", "the time now plus 30 days in each dialect (EXTRACT(EPOCH …) / julianday)"),
     (
+        "0038_search_words_queue.sql",
+        "the queue of new words for PostgreSQL's list of the index's words; FTS5 keeps its own",
+    ),
+    (
         "0033_search_blocks.sql",
         "each entry's block of Vorgänge by id goes into PostgreSQL's tsvector; SQLite's FTS5 walks its lists newest first already",
     ),

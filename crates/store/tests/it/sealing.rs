@@ -136,12 +136,21 @@ async fn a_sealed_mail_appears_nowhere_in_plain_form_and_reads_back_whole() {
         // One written ahead (as the importer does with a blob directory), one by the commit.
         let ahead = store.write_raw_blobs(vec![items.remove(0)]).await.unwrap();
         items.splice(0..0, ahead);
+        // And one made ready as the importer makes every batch ready: its raw mail sealed ahead
+        // (a file, or the bytes the commit stores in the database) and its search entry's text.
+        let mut third = item(3, &assign);
+        third.search_terms = Some(postkorb_store::IndexTerms::of_mail(&third.mail));
+        let ready = store.prepare_commit(vec![third]).await.unwrap();
+        let ahead = ready[0].raw_file.as_ref().expect("made ready ahead");
+        assert!(ahead.sealed && ahead.bytes.is_some() == db.blob_dir.is_none(), "{ahead:?}");
+        items.extend(ready);
         let out = store.commit_batch(o.mailbox, &items, 1_000).await.unwrap();
-        let (one, two) = (case_of(&out[0]), case_of(&out[1]));
+        let (one, two, three) = (case_of(&out[0]), case_of(&out[1]), case_of(&out[2]));
         let found = plain_anywhere(&db).await;
         assert!(found.is_empty(), "{:?} {:?}: plain on disk: {found:?}", store.backend(), db.blob_dir);
         reads_back(store, one, 1).await;
         reads_back(store, two, 2).await;
+        reads_back(store, three, 3).await;
 
         // The file names reveal nothing: not the plain SHA-256 of the mail.
         let plain_sha = sha256_hex(&raw(1));

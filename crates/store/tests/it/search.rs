@@ -50,13 +50,31 @@ async fn delete_by_hand(store: &Store, id: i64) {
     }
 }
 
-/// PostgreSQL: how many words of `search_words` (migration 0034) begin with `prefix`.
+/// PostgreSQL: how many words the search's expansion knows begin with `prefix`: those of
+/// `search_words` (migration 0034) and those queued for it (0038).
 async fn words_beginning(store: &Store, prefix: &str) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM search_words WHERE word LIKE $1")
-        .bind(format!("{prefix}%"))
-        .fetch_one(store.pool())
-        .await
-        .unwrap()
+    sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT word FROM search_words UNION
+                                SELECT unnest(string_to_array(words, ' ')) FROM search_words_queue) w
+          WHERE word LIKE $1",
+    )
+    .bind(format!("{prefix}%"))
+    .fetch_one(store.pool())
+    .await
+    .unwrap()
+}
+
+/// PostgreSQL: how many words of the list itself (`search_words`) begin with `prefix`, and how
+/// many rows its queue holds.
+async fn listed_and_queued(store: &Store, prefix: &str) -> (i64, i64) {
+    sqlx::query_as(
+        "SELECT (SELECT count(*) FROM search_words WHERE word LIKE $1),
+                (SELECT count(*) FROM search_words_queue)",
+    )
+    .bind(format!("{prefix}%"))
+    .fetch_one(store.pool())
+    .await
+    .unwrap()
 }
 
 async fn index_rows(store: &Store) -> i64 {
@@ -706,6 +724,45 @@ async fn a_query_word_finds_every_indexed_word_it_begins_and_a_deleted_vorgangs_
         assert_eq!(all("Erbschein").await, Vec::<i64>::new());
         assert_eq!(all("Keller").await, [b]);
         assert_eq!(all("Zeugnis").await, [b]);
+    }
+}
+
+/// PostgreSQL: a new entry's words are queued in its transaction (migration 0038) and moved
+/// into the list off the commit path. A query word finds them either way; a drain empties the
+/// queue; and the sweep drains before it sweeps, so the words of a Vorgang deleted before its
+/// words were drained do not come into the list afterwards, held by no entry.
+#[tokio::test]
+async fn new_words_are_found_while_queued_and_the_sweep_leaves_none_of_a_deleted_vorgang() {
+    for (store, _d) in backends().await {
+        if store.backend() != postkorb_store::Backend::Postgres {
+            continue;
+        }
+        let o = office(&store).await;
+        let a = import(&store, &o, "Zwiebelturm saniert", "Kostenvoranschlag anbei", to(&o, o.bernd), 1).await;
+        assert_eq!(listed_and_queued(&store, "zwiebel").await, (0, 1), "queued, not listed");
+        assert_eq!(found(&store, Searcher::All, &query("Zwiebel")).await, [a], "found while queued");
+        assert_eq!(found(&store, Searcher::All, &query("Kostenvor")).await, [a]);
+        assert_eq!(store.drain_search_words().await.unwrap(), 1);
+        assert_eq!(listed_and_queued(&store, "zwiebel").await, (1, 0), "listed, the queue empty");
+        assert_eq!(found(&store, Searcher::All, &query("Zwiebel")).await, [a], "found when listed");
+        assert_eq!(store.drain_search_words().await.unwrap(), 0, "nothing left to drain");
+
+        // Deleted while its words wait in the queue: after the sweep (and any later drain) its
+        // own words are in neither; the words another Vorgang holds stay.
+        let b = import(&store, &o, "Quastenflosser gesichtet", "Kostenvoranschlag folgt", to(&o, o.bernd), 2).await;
+        assert_eq!(listed_and_queued(&store, "quastenflosser").await, (0, 1));
+        delete_by_hand(&store, b).await;
+        assert!(store.sweep_search_words().await.unwrap() >= 1);
+        store.drain_search_words().await.unwrap();
+        assert_eq!(
+            listed_and_queued(&store, "quastenflosser").await,
+            (0, 0),
+            "none of the deleted Vorgang's own words"
+        );
+        assert_eq!(words_beginning(&store, "gesichtet").await, 0);
+        assert_eq!(listed_and_queued(&store, "kostenvoranschlag").await, (1, 0), "a word another entry holds stays");
+        assert_eq!(found(&store, Searcher::All, &query("Quastenflosser")).await, Vec::<i64>::new());
+        assert_eq!(found(&store, Searcher::All, &query("Kostenvoranschlag")).await, [a]);
     }
 }
 

@@ -1,0 +1,3 @@
+-- PostgreSQL only (the queue of new words for its list `search_words`); SQLite's FTS5 keeps its
+-- own vocabulary.
+SELECT 1;
