@@ -644,12 +644,19 @@ mod tests {
             names: String::new(),
             body: "o'brien a\\b  kell".into(),
             shown: String::new(),
+            ready: Ready::default(),
         };
-        assert_eq!(
-            pg_doc(&t, &[EmployeeId(5), EmployeeId(7)], 123_456),
-            "'schad':1A 'kell':2A 'anna':3B 'o''brien':4 'a\\\\b':5 'kell':6 '/seen/u5':7 '/seen/u7':8 \
-             '/block/7':9 '/block8/0':10"
-        );
+        let doc = "'schad':1A 'kell':2A 'anna':3B 'o''brien':4 'a\\\\b':5 'kell':6 '/seen/u5':7 '/seen/u7':8 \
+                   '/block/7':9 '/block8/0':10";
+        assert_eq!(pg_doc(&t, &[EmployeeId(5), EmployeeId(7)], 123_456), doc);
+        // Made ready before the commit (`make_ready`): the same text.
+        let mut ready = t.clone();
+        ready.make_ready(Backend::Postgres, None).unwrap();
+        assert!(ready.ready.pg_words.is_some() && ready.ready.shown_sealed.is_none());
+        assert_eq!(pg_doc(&ready, &[EmployeeId(5), EmployeeId(7)], 123_456), doc);
+        let mut sqlite = t.clone();
+        sqlite.make_ready(Backend::Sqlite, None).unwrap();
+        assert_eq!(sqlite.ready, Ready::default(), "nothing to make for SQLite without sealing");
         assert_eq!(pg_doc_words(&t), ("'schad':1A 'kell':2A 'anna':3B 'o''brien':4 'a\\\\b':5 'kell':6".into(), 6));
         // Positions stop at PostgreSQL's last one, as its parser's do.
         let long = IndexTerms { body: (0..16_390).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" "), ..t };
