@@ -445,6 +445,17 @@ impl Store {
         }
     }
 
+    /// PostgreSQL: merges the pending list of the index's GIN (its `fastupdate` list of new
+    /// entries) into the index, off the import's commit path: migration 0038 lets the list grow
+    /// to 32 MB before an insert merges it itself, and the importer merges after every thousand
+    /// new entries and before its pass ends, so its commits do not. SQLite: nothing.
+    pub async fn merge_search_pending(&self) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT gin_clean_pending_list('case_search_doc'::regclass)").execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
     /// PostgreSQL: removes from `search_words` (migration 0034) the words of removed or changed
     /// index entries that no entry holds any more, and returns how many. It takes the lock over
     /// the list alone — trying, never waiting in line, so no writer ever waits behind it — and

@@ -565,7 +565,7 @@ async fn pass(
     let (commit_tx, commit_rx) = tokio::sync::mpsc::channel(1);
     let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel();
     let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
-    let (words_tx, words_rx) = tokio::sync::mpsc::channel(1);
+    let (words_tx, words_rx) = tokio::sync::mpsc::unbounded_channel();
     let (fetched, (), written, committed, ()) = tokio::join!(
         fetch_stage(&mut session, batches, permits, parse_tx, done_rx),
         parse_stage(
@@ -780,7 +780,7 @@ async fn commit_stage(
     dns: &DnsPass,
     mut commit_rx: tokio::sync::mpsc::Receiver<(Parsed, Permit)>,
     done_tx: tokio::sync::mpsc::UnboundedSender<Vec<String>>,
-    words_tx: tokio::sync::mpsc::Sender<()>,
+    words_tx: tokio::sync::mpsc::UnboundedSender<usize>,
     report: &mut RunReport,
 ) -> Result<(), ImportError> {
     let PassCtx { store, mailbox, clock, mode } = pass;
@@ -804,12 +804,12 @@ async fn commit_stage(
         }
         hold_storms(store, mailbox, &mut items, clock.now_ms()).await?;
         let done_keys: Vec<String> = items.iter().map(|i| i.source_key.clone()).collect();
+        let entries = items.iter().filter(|i| i.search_terms.is_some()).count();
         report.imported.extend(commit(store, mailbox.id, items, clock).await?);
         tracing::debug!(target: "arrival", "pass: committed");
         drop(permit);
-        // The batch's words go into the search's list beside the next commits (a drain waiting
-        // to run takes them too).
-        let _ = words_tx.try_send(());
+        // The batch's words go into the search's list beside the next commits.
+        let _ = words_tx.send(entries);
         // Stored at last: these mails wait for DNS no more (rows of mails gone otherwise go too).
         let stored: Vec<String> = done_keys.iter().filter(|k| dns.waiting.contains_key(*k)).cloned().collect();
         if !stored.is_empty() {
@@ -825,15 +825,40 @@ async fn commit_stage(
     Ok(())
 }
 
-/// PostgreSQL: moves the words of the search index's new entries from their queue into its list
-/// (`Store::drain_search_words`) after each commit it is told of, off the commit path; it ends
-/// when the committer has ended and its last commit is drained. A failed drain leaves the words
-/// queued — found by the search all the same — for the next drain or sweep.
-async fn words_stage(store: &Store, mut kicks: tokio::sync::mpsc::Receiver<()>) {
-    while kicks.recv().await.is_some() {
+/// PostgreSQL: the search index's upkeep beside the commits, off their path: moves the words of
+/// the new entries from their queue into the list (`Store::drain_search_words`) after each commit
+/// it is told of, and merges GIN's list of pending entries into the index
+/// (`Store::merge_search_pending`) after every [`MERGE_EVERY`] new entries and before the pass
+/// ends. It ends when the committer has ended and its last commit is drained. A failed step
+/// leaves its work — the search finds the entries all the same — for the next one.
+async fn words_stage(store: &Store, mut committed: tokio::sync::mpsc::UnboundedReceiver<usize>) {
+    let mut unmerged = 0;
+    while let Some(entries) = committed.recv().await {
+        unmerged += entries;
+        while let Ok(entries) = committed.try_recv() {
+            unmerged += entries;
+        }
         if let Err(e) = store.drain_search_words().await {
             tracing::warn!(error = %e, "the search index's new words stay queued for the next drain");
         }
+        if unmerged >= MERGE_EVERY {
+            merge_pending(store).await;
+            unmerged = 0;
+        }
+    }
+    if unmerged > 0 {
+        merge_pending(store).await;
+    }
+}
+
+/// New index entries after which the importer merges GIN's pending list (≈ 4 MB of it, the
+/// size at which PostgreSQL would merge it inside an insert; migration 0038 lets it grow larger
+/// there, so the commits never do).
+const MERGE_EVERY: usize = 1000;
+
+async fn merge_pending(store: &Store) {
+    if let Err(e) = store.merge_search_pending().await {
+        tracing::warn!(error = %e, "the search index's pending entries stay for the next merge");
     }
 }
 

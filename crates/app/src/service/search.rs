@@ -18,10 +18,15 @@ pub async fn reindex(store: &Store, mut on_step: impl FnMut(SearchProgress)) -> 
     while let Some(last) = store.search_reindex_step(after, STEP).await? {
         after = last;
         steps += 1;
+        // PostgreSQL: GIN's pending entries merged as the importer merges them (migration 0038).
+        if steps.is_multiple_of(2) {
+            store.merge_search_pending().await?;
+        }
         if steps.is_multiple_of(REPORT_EVERY) {
             on_step(store.search_progress().await?);
         }
     }
+    store.merge_search_pending().await?;
     Ok(store.search_progress().await?)
 }
 

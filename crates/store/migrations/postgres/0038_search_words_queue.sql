@@ -12,3 +12,10 @@ CREATE TABLE search_words_queue (
     id bigserial PRIMARY KEY,
     words text NOT NULL
 );
+
+-- GIN's list of pending entries (`fastupdate`) is merged into the index by the importer beside
+-- its commits (`Store::merge_search_pending`, after every thousand new entries and at the end of
+-- each pass) instead of inside an insert once it passes 4 MB (`gin_pending_list_limit`'s
+-- default): the merge left the import's commit path. 32 MB stays as the bound should no importer
+-- merge it (entries written outside a pass, an importer stopped).
+ALTER INDEX case_search_doc SET (gin_pending_list_limit = 32768);

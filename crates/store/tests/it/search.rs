@@ -766,6 +766,37 @@ async fn new_words_are_found_while_queued_and_the_sweep_leaves_none_of_a_deleted
     }
 }
 
+/// PostgreSQL: GIN's list of pending entries is merged by `merge_search_pending` (the importer's
+/// upkeep beside its commits), and an insert would merge it itself only past 32 MB (migration
+/// 0038); the entries are found before and after the merge.
+#[tokio::test]
+async fn the_pending_entries_of_the_index_are_merged_off_the_commit_path() {
+    for (store, _d) in backends().await {
+        if store.backend() != postkorb_store::Backend::Postgres {
+            store.merge_search_pending().await.unwrap();
+            continue;
+        }
+        let limit: Vec<String> =
+            sqlx::query_scalar("SELECT unnest(reloptions) FROM pg_class WHERE relname = 'case_search_doc'")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(limit, ["gin_pending_list_limit=32768"]);
+        let o = office(&store).await;
+        let a = import(&store, &o, "Hagelschaden Wintergarten", "", to(&o, o.bernd), 1).await;
+        let b = import(&store, &o, "Hagelschaden Carport", "", to(&o, o.bernd), 2).await;
+        assert_eq!(found(&store, Searcher::All, &query("Hagelschaden")).await, [a, b], "found while pending");
+        store.merge_search_pending().await.unwrap();
+        let left: i64 = sqlx::query_scalar("SELECT gin_clean_pending_list('case_search_doc'::regclass)")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "nothing left pending after the merge");
+        assert_eq!(found(&store, Searcher::All, &query("Hagelschaden")).await, [a, b], "found when merged");
+        assert_eq!(found(&store, Searcher::All, &query("Carport")).await, [b]);
+    }
+}
+
 /// PostgreSQL: the sweep of the index's words never takes a word a writer still counts on — an
 /// entry gaining „Quittung“ in an open transaction while the last other entry with it is deleted
 /// and swept: the sweep waits for the writer, and the word stays (without the lock over the list
