@@ -635,7 +635,6 @@ impl Store {
             queue_words(&mut tx, added.into_iter()).await?;
         }
         tx.commit().await?;
-        self.drain_search_words().await?;
         Ok(Some(last))
     }
 }

@@ -7,6 +7,10 @@ use postkorb_store::{SearchProgress, Store};
 /// Vorgänge per step (one write transaction each, short so the import is not held up).
 const STEP: i64 = 500;
 
+/// Steps between two drains of the queued words and merges of GIN's pending entries
+/// (PostgreSQL): 8,000 entries, below the 32 MB at which an insert would merge them itself.
+const UPKEEP_EVERY_STEPS: u64 = 16;
+
 /// Steps between two progress reports (counting costs a scan of the Vorgänge).
 const REPORT_EVERY: u64 = 20;
 
@@ -18,14 +22,18 @@ pub async fn reindex(store: &Store, mut on_step: impl FnMut(SearchProgress)) -> 
     while let Some(last) = store.search_reindex_step(after, STEP).await? {
         after = last;
         steps += 1;
-        // PostgreSQL: GIN's pending entries merged as the importer merges them (migration 0038).
-        if steps.is_multiple_of(2) {
+        // PostgreSQL (migration 0038): the steps' queued words moved into the list and GIN's
+        // pending entries merged now and then — larger merges than the importer's, cheaper per
+        // entry; the search reads both queue and pending entries meanwhile.
+        if steps.is_multiple_of(UPKEEP_EVERY_STEPS) {
+            store.drain_search_words().await?;
             store.merge_search_pending().await?;
         }
         if steps.is_multiple_of(REPORT_EVERY) {
             on_step(store.search_progress().await?);
         }
     }
+    store.drain_search_words().await?;
     store.merge_search_pending().await?;
     Ok(store.search_progress().await?)
 }
