@@ -10,7 +10,8 @@
 //! weighs most, then sender and attachment names, then notes, then the text. Postkorb writes the
 //! `tsvector` itself (migration 0036: [`pg_doc`], its terms as lexemes with positions and weights,
 //! no text parser; a trigger makes it again from the columns when a note or who may see it
-//! changes) and the new words of `search_words` ([`add_words`]), and reads queries as written
+//! changes) and the new words for `search_words` ([`queue_words`], moved into the list by
+//! [`Store::drain_search_words`] off the commit path), and reads queries as written
 //! (`CAST(… AS tsquery)`).
 //!
 //! **Invariant: a Vorgang is in the index exactly while it exists and is not moved.** A new one
@@ -124,10 +125,7 @@ impl IndexTerms {
     /// with `key` (the store's, while it seals new mail) and, on PostgreSQL, the words' part of
     /// the `tsvector`. The commit uses the sealed text only when it seals with the store's key.
     pub(crate) fn make_ready(&mut self, backend: Backend, key: Option<&crate::seal::MailKey>) -> Result<()> {
-        self.ready.shown_sealed = match key {
-            Some(key) => Some(key.seal_text(&self.shown)?),
-            None => None,
-        };
+        self.ready.shown_sealed = key.map(|key| key.seal_text(&self.shown)).transpose()?;
         self.ready.pg_words = (backend == Backend::Postgres).then(|| pg_doc_words(self));
         Ok(())
     }
@@ -462,15 +460,17 @@ impl Store {
     /// so sees every writer committed or not begun. It drains the queue of new words first, under
     /// that lock (or a queued word of an entry deleted before its drain would come into the list
     /// after the sweep, held by no entry). Called after deletions and by the importer's passes;
-    /// nothing to sweep (one read) when no entry went. SQLite: nothing (FTS5 keeps its own).
+    /// when no entry went, it only drains the queue. SQLite: nothing (FTS5 keeps its own).
     pub async fn sweep_search_words(&self) -> Result<u64> {
         if self.backend != Backend::Postgres {
             return Ok(0);
         }
-        self.drain_search_words().await?;
         let pending: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM search_words_gone)").fetch_one(&self.pool).await?;
         if !pending {
+            // Nothing to sweep: the queue drained all the same (words of Vorgänge made outside
+            // an import pass — routed by hand, the reindex — wait there for a drain).
+            self.drain_search_words().await?;
             return Ok(0);
         }
         let mut tx = self.pool.begin().await?;

@@ -50,6 +50,12 @@ async fn delete_by_hand(store: &Store, id: i64) {
     }
 }
 
+/// The PostgreSQL store of [`backends`], when PostgreSQL is configured: for what only it has
+/// (its list of the index's words, GIN's pending entries).
+async fn postgres() -> Option<(Store, Option<tempfile::TempDir>)> {
+    backends().await.into_iter().find(|(store, _)| store.backend() == postkorb_store::Backend::Postgres)
+}
+
 /// PostgreSQL: how many words the search's expansion knows begin with `prefix`: those of
 /// `search_words` (migration 0034) and those queued for it (0038).
 async fn words_beginning(store: &Store, prefix: &str) -> i64 {
@@ -733,37 +739,29 @@ async fn a_query_word_finds_every_indexed_word_it_begins_and_a_deleted_vorgangs_
 /// words were drained do not come into the list afterwards, held by no entry.
 #[tokio::test]
 async fn new_words_are_found_while_queued_and_the_sweep_leaves_none_of_a_deleted_vorgang() {
-    for (store, _d) in backends().await {
-        if store.backend() != postkorb_store::Backend::Postgres {
-            continue;
-        }
-        let o = office(&store).await;
-        let a = import(&store, &o, "Zwiebelturm saniert", "Kostenvoranschlag anbei", to(&o, o.bernd), 1).await;
-        assert_eq!(listed_and_queued(&store, "zwiebel").await, (0, 1), "queued, not listed");
-        assert_eq!(found(&store, Searcher::All, &query("Zwiebel")).await, [a], "found while queued");
-        assert_eq!(found(&store, Searcher::All, &query("Kostenvor")).await, [a]);
-        assert_eq!(store.drain_search_words().await.unwrap(), 1);
-        assert_eq!(listed_and_queued(&store, "zwiebel").await, (1, 0), "listed, the queue empty");
-        assert_eq!(found(&store, Searcher::All, &query("Zwiebel")).await, [a], "found when listed");
-        assert_eq!(store.drain_search_words().await.unwrap(), 0, "nothing left to drain");
+    let Some((store, _d)) = postgres().await else { return };
+    let o = office(&store).await;
+    let a = import(&store, &o, "Zwiebelturm saniert", "Kostenvoranschlag anbei", to(&o, o.bernd), 1).await;
+    assert_eq!(listed_and_queued(&store, "zwiebel").await, (0, 1), "queued, not listed");
+    assert_eq!(found(&store, Searcher::All, &query("Zwiebel")).await, [a], "found while queued");
+    assert_eq!(found(&store, Searcher::All, &query("Kostenvor")).await, [a]);
+    assert_eq!(store.drain_search_words().await.unwrap(), 1);
+    assert_eq!(listed_and_queued(&store, "zwiebel").await, (1, 0), "listed, the queue empty");
+    assert_eq!(found(&store, Searcher::All, &query("Zwiebel")).await, [a], "found when listed");
+    assert_eq!(store.drain_search_words().await.unwrap(), 0, "nothing left to drain");
 
-        // Deleted while its words wait in the queue: after the sweep (and any later drain) its
-        // own words are in neither; the words another Vorgang holds stay.
-        let b = import(&store, &o, "Quastenflosser gesichtet", "Kostenvoranschlag folgt", to(&o, o.bernd), 2).await;
-        assert_eq!(listed_and_queued(&store, "quastenflosser").await, (0, 1));
-        delete_by_hand(&store, b).await;
-        assert!(store.sweep_search_words().await.unwrap() >= 1);
-        store.drain_search_words().await.unwrap();
-        assert_eq!(
-            listed_and_queued(&store, "quastenflosser").await,
-            (0, 0),
-            "none of the deleted Vorgang's own words"
-        );
-        assert_eq!(words_beginning(&store, "gesichtet").await, 0);
-        assert_eq!(listed_and_queued(&store, "kostenvoranschlag").await, (1, 0), "a word another entry holds stays");
-        assert_eq!(found(&store, Searcher::All, &query("Quastenflosser")).await, Vec::<i64>::new());
-        assert_eq!(found(&store, Searcher::All, &query("Kostenvoranschlag")).await, [a]);
-    }
+    // Deleted while its words wait in the queue: after the sweep (and any later drain) its
+    // own words are in neither; the words another Vorgang holds stay.
+    let b = import(&store, &o, "Quastenflosser gesichtet", "Kostenvoranschlag folgt", to(&o, o.bernd), 2).await;
+    assert_eq!(listed_and_queued(&store, "quastenflosser").await, (0, 1));
+    delete_by_hand(&store, b).await;
+    assert!(store.sweep_search_words().await.unwrap() >= 1);
+    store.drain_search_words().await.unwrap();
+    assert_eq!(listed_and_queued(&store, "quastenflosser").await, (0, 0), "none of the deleted Vorgang's own words");
+    assert_eq!(words_beginning(&store, "gesichtet").await, 0);
+    assert_eq!(listed_and_queued(&store, "kostenvoranschlag").await, (1, 0), "a word another entry holds stays");
+    assert_eq!(found(&store, Searcher::All, &query("Quastenflosser")).await, Vec::<i64>::new());
+    assert_eq!(found(&store, Searcher::All, &query("Kostenvoranschlag")).await, [a]);
 }
 
 /// PostgreSQL: GIN's list of pending entries is merged by `merge_search_pending` (the importer's
@@ -771,30 +769,25 @@ async fn new_words_are_found_while_queued_and_the_sweep_leaves_none_of_a_deleted
 /// 0038); the entries are found before and after the merge.
 #[tokio::test]
 async fn the_pending_entries_of_the_index_are_merged_off_the_commit_path() {
-    for (store, _d) in backends().await {
-        if store.backend() != postkorb_store::Backend::Postgres {
-            store.merge_search_pending().await.unwrap();
-            continue;
-        }
-        let limit: Vec<String> =
-            sqlx::query_scalar("SELECT unnest(reloptions) FROM pg_class WHERE relname = 'case_search_doc'")
-                .fetch_all(store.pool())
-                .await
-                .unwrap();
-        assert_eq!(limit, ["gin_pending_list_limit=32768"]);
-        let o = office(&store).await;
-        let a = import(&store, &o, "Hagelschaden Wintergarten", "", to(&o, o.bernd), 1).await;
-        let b = import(&store, &o, "Hagelschaden Carport", "", to(&o, o.bernd), 2).await;
-        assert_eq!(found(&store, Searcher::All, &query("Hagelschaden")).await, [a, b], "found while pending");
-        store.merge_search_pending().await.unwrap();
-        let left: i64 = sqlx::query_scalar("SELECT gin_clean_pending_list('case_search_doc'::regclass)")
-            .fetch_one(store.pool())
+    let Some((store, _d)) = postgres().await else { return };
+    let limit: Vec<String> =
+        sqlx::query_scalar("SELECT unnest(reloptions) FROM pg_class WHERE relname = 'case_search_doc'")
+            .fetch_all(store.pool())
             .await
             .unwrap();
-        assert_eq!(left, 0, "nothing left pending after the merge");
-        assert_eq!(found(&store, Searcher::All, &query("Hagelschaden")).await, [a, b], "found when merged");
-        assert_eq!(found(&store, Searcher::All, &query("Carport")).await, [b]);
-    }
+    assert_eq!(limit, ["gin_pending_list_limit=32768"]);
+    let o = office(&store).await;
+    let a = import(&store, &o, "Hagelschaden Wintergarten", "", to(&o, o.bernd), 1).await;
+    let b = import(&store, &o, "Hagelschaden Carport", "", to(&o, o.bernd), 2).await;
+    assert_eq!(found(&store, Searcher::All, &query("Hagelschaden")).await, [a, b], "found while pending");
+    store.merge_search_pending().await.unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT gin_clean_pending_list('case_search_doc'::regclass)")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "nothing left pending after the merge");
+    assert_eq!(found(&store, Searcher::All, &query("Hagelschaden")).await, [a, b], "found when merged");
+    assert_eq!(found(&store, Searcher::All, &query("Carport")).await, [b]);
 }
 
 /// PostgreSQL: the sweep of the index's words never takes a word a writer still counts on — an
@@ -803,28 +796,24 @@ async fn the_pending_entries_of_the_index_are_merged_off_the_commit_path() {
 /// it would see neither entry and remove it, and the Vorgang could not be found by it).
 #[tokio::test]
 async fn the_sweep_of_the_index_words_waits_for_a_writer_that_counts_on_a_word() {
-    for (store, _d) in backends().await {
-        if store.backend() != postkorb_store::Backend::Postgres {
-            continue;
-        }
-        let o = office(&store).await;
-        let x = import(&store, &o, "Quittung anbei", "", to(&o, o.bernd), 1).await;
-        let y = import(&store, &o, "Rechnung", "", to(&o, o.bernd), 2).await;
-        let mut writer = store.pool().begin().await.unwrap();
-        postkorb_store::search::index_note(&mut writer, store.backend(), y, 1, "Quittung folgt").await.unwrap();
-        delete_by_hand(&store, x).await;
-        let sweep = tokio::spawn({
-            let store = store.clone();
-            async move { store.sweep_search_words().await.unwrap() }
-        });
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        assert!(!sweep.is_finished(), "the sweep waits for the open writer");
-        writer.commit().await.unwrap();
-        let swept = sweep.await.unwrap();
-        assert!(swept >= 1 && words_beginning(&store, "anbei").await == 0, "the sweep ran after the writer: {swept}");
-        assert_eq!(words_beginning(&store, "quittung").await, 1, "the word the writer counted on stays");
-        assert_eq!(found(&store, Searcher::All, &query("Quittung")).await, [y]);
-    }
+    let Some((store, _d)) = postgres().await else { return };
+    let o = office(&store).await;
+    let x = import(&store, &o, "Quittung anbei", "", to(&o, o.bernd), 1).await;
+    let y = import(&store, &o, "Rechnung", "", to(&o, o.bernd), 2).await;
+    let mut writer = store.pool().begin().await.unwrap();
+    postkorb_store::search::index_note(&mut writer, store.backend(), y, 1, "Quittung folgt").await.unwrap();
+    delete_by_hand(&store, x).await;
+    let sweep = tokio::spawn({
+        let store = store.clone();
+        async move { store.sweep_search_words().await.unwrap() }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!sweep.is_finished(), "the sweep waits for the open writer");
+    writer.commit().await.unwrap();
+    let swept = sweep.await.unwrap();
+    assert!(swept >= 1 && words_beginning(&store, "anbei").await == 0, "the sweep ran after the writer: {swept}");
+    assert_eq!(words_beginning(&store, "quittung").await, 1, "the word the writer counted on stays");
+    assert_eq!(found(&store, Searcher::All, &query("Quittung")).await, [y]);
 }
 
 /// PostgreSQL: a word swept from the index's list after its last Vorgang went — by this instance
