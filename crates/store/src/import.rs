@@ -200,66 +200,43 @@ impl Store {
     /// happens. The importer calls this beside the commit of the previous batch, off its path.
     pub async fn write_raw_blobs(&self, items: Vec<ImportItem>) -> Result<Vec<ImportItem>> {
         let key = self.sealing_in(&self.pool).await?;
-        self.write_raw_blobs_with(items, key).await
+        let Some(dir) = self.blobs.clone() else { return Ok(items) };
+        blocking("blob writer", move || {
+            let mut items = items;
+            write_blobs(&dir, key.as_ref(), &mut items)?;
+            Ok(items)
+        })
+        .await
     }
 
     /// What the importer makes ready of a batch before its commit, beside the previous batch's
-    /// commit (the import's one serial step): the raw mails' files ([`Self::write_raw_blobs`]) —
-    /// or, kept in the database and sealed, their sealed bytes (`RawFile::bytes`) — and the
-    /// search entries' sealed text and PostgreSQL words (`IndexTerms::make_ready`).
+    /// commit (the import's one serial step), in one trip to the blocking pool: the raw mails'
+    /// files ([`Self::write_raw_blobs`]) — or, kept in the database and sealed, their sealed bytes
+    /// (`RawFile::bytes`) — and the search entries' sealed text and PostgreSQL words
+    /// (`IndexTerms::make_ready`).
     pub async fn prepare_commit(&self, items: Vec<ImportItem>) -> Result<Vec<ImportItem>> {
         let key = self.sealing_in(&self.pool).await?;
-        let items = self.write_raw_blobs_with(items, key.clone()).await?;
-        let (backend, in_db) = (self.backend, self.blobs.is_none());
-        tokio::task::spawn_blocking(move || {
+        let (backend, dir) = (self.backend, self.blobs.clone());
+        blocking("preparing the batch", move || {
             let mut items = items;
-            for item in items.iter_mut() {
-                if let (true, Some(k), None) = (in_db, key.as_ref(), &item.raw_file) {
-                    let name = k.name_of_digest(&item.raw_digest);
-                    let bytes = k.seal(&item.raw, &name)?;
-                    item.raw_file = Some(RawFile { name, sealed: true, bytes: Some(bytes) });
+            match &dir {
+                Some(dir) => write_blobs(dir, key.as_ref(), &mut items)?,
+                None => {
+                    if let Some(k) = key.as_ref() {
+                        for item in items.iter_mut().filter(|i| i.raw_file.is_none()) {
+                            let name = k.name_of_digest(&item.raw_digest);
+                            let bytes = k.seal(&item.raw, &name)?;
+                            item.raw_file = Some(RawFile { name, sealed: true, bytes: Some(bytes) });
+                        }
+                    }
                 }
-                if let Some(terms) = item.search_terms.as_mut() {
-                    terms.make_ready(backend, key.as_ref())?;
-                }
+            }
+            for terms in items.iter_mut().filter_map(|i| i.search_terms.as_mut()) {
+                terms.make_ready(backend, key.as_ref())?;
             }
             Ok(items)
         })
         .await
-        .map_err(|e| StoreError::Blob(format!("preparing the batch failed: {e}")))?
-    }
-
-    async fn write_raw_blobs_with(&self, items: Vec<ImportItem>, key: Option<MailKey>) -> Result<Vec<ImportItem>> {
-        let Some(dir) = self.blobs.clone() else { return Ok(items) };
-        tokio::task::spawn_blocking(move || {
-            let mut items = items;
-            // One mail at a time: named, sealed into one reused buffer and written (no sealed copy
-            // of the whole batch held, no allocation per mail).
-            let mut buf = Vec::new();
-            for item in items.iter_mut() {
-                let file = match key.as_ref() {
-                    Some(k) => {
-                        let name = k.name_of_digest(&item.raw_digest);
-                        k.seal_into(&item.raw, &name, &mut buf)?;
-                        dir.write_blocking(&name, &buf)?;
-                        RawFile { name, sealed: true, bytes: None }
-                    }
-                    None => {
-                        let name = crate::blobs::hash_hex(&item.raw);
-                        dir.write_blocking(&name, &item.raw)?;
-                        RawFile { name, sealed: false, bytes: None }
-                    }
-                };
-                // Returned only after the flush below: durable when the caller sees it.
-                item.raw_file = Some(file);
-            }
-            if !items.is_empty() {
-                dir.flush()?;
-            }
-            Ok(items)
-        })
-        .await
-        .map_err(|e| StoreError::Blob(format!("blob writer failed: {e}")))?
     }
 
     /// Stores a batch in one transaction. Returns one outcome per item, in order.
@@ -283,6 +260,43 @@ impl Store {
         self.checkpoint_soon();
         Ok(outcomes)
     }
+}
+
+/// Runs `work` on the blocking pool; `what` names it in the error should the task fail.
+async fn blocking<T: Send + 'static>(what: &str, work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| StoreError::Blob(format!("{what} failed: {e}")))?
+}
+
+/// Writes the batch's raw mails into the blob directory — sealed with `key` when given — and
+/// makes them durable with one flush, then sets each one's `raw_file` (durable when the caller
+/// sees it). Blocking.
+fn write_blobs(dir: &BlobDir, key: Option<&MailKey>, items: &mut [ImportItem]) -> Result<()> {
+    // One mail at a time: named, sealed into one reused buffer and written (no sealed copy of the
+    // whole batch held, no allocation per mail).
+    let mut buf = Vec::new();
+    let mut files = Vec::with_capacity(items.len());
+    for item in items.iter() {
+        files.push(match key {
+            Some(k) => {
+                let name = k.name_of_digest(&item.raw_digest);
+                k.seal_into(&item.raw, &name, &mut buf)?;
+                dir.write_blocking(&name, &buf)?;
+                RawFile { name, sealed: true, bytes: None }
+            }
+            None => {
+                let name = crate::blobs::hash_hex(&item.raw);
+                dir.write_blocking(&name, &item.raw)?;
+                RawFile { name, sealed: false, bytes: None }
+            }
+        });
+    }
+    if !items.is_empty() {
+        dir.flush()?;
+    }
+    for (item, file) in items.iter_mut().zip(files) {
+        item.raw_file = Some(file);
+    }
+    Ok(())
 }
 
 /// `SELECT {select} FROM ledger WHERE mailbox_id = $1 AND {column} IN (…) {tail}` in chunks.
