@@ -804,11 +804,13 @@ async fn commit_stage(
         }
         hold_storms(store, mailbox, &mut items, clock.now_ms()).await?;
         let done_keys: Vec<String> = items.iter().map(|i| i.source_key.clone()).collect();
-        let entries = items.iter().filter(|i| i.search_terms.is_some()).count();
-        report.imported.extend(commit(store, mailbox.id, items, clock).await?);
+        let imported = commit(store, mailbox.id, items, clock).await?;
         tracing::debug!(target: "arrival", "pass: committed");
         drop(permit);
-        // The batch's words go into the search's list beside the next commits.
+        // The batch's words go into the search's list beside the next commits; its new index
+        // entries are its new Vorgänge (a duplicate or a kept mail has none).
+        let entries = imported.iter().filter(|i| matches!(i.outcome, ImportOutcome::Case { .. })).count();
+        report.imported.extend(imported);
         let _ = words_tx.send(entries);
         // Stored at last: these mails wait for DNS no more (rows of mails gone otherwise go too).
         let stored: Vec<String> = done_keys.iter().filter(|k| dns.waiting.contains_key(*k)).cloned().collect();
