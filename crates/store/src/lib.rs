@@ -72,7 +72,7 @@ pub use person_erase::EraseAction;
 pub use person_export::INDEX as EXPORT_INDEX;
 pub use retention::{ClassRun, Deleted, DeletionEntry};
 pub use seal::MailKey;
-pub use sealing::SealProgress;
+pub use sealing::{SealCursor, SealProgress};
 pub use search::{
     IndexTerms, SEARCH_WINDOW, SearchHit, SearchPage, SearchProgress, SearchQuery, SearchStatus, Searcher,
 };

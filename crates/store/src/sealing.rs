@@ -7,7 +7,9 @@
 //! the key (tests, tools that only copy rows) cannot seal and writes plain.
 //!
 //! **Conversion** ([`Store::seal_step`]): in batches, each its own transaction, so it is resumable
-//! and runs beside the import: a plain raw mail or stored attachment is read (its SHA-256 checked),
+//! and runs beside the import; a [`SealCursor`] kept by the caller lets each batch read on after
+//! the rows of the one before (keyset, not from the first row again), and a look from the first
+//! rows confirms nothing is left before that is remembered: a plain raw mail or stored attachment is read (its SHA-256 checked),
 //! sealed, written (a new file under its new name, made durable before the commit), and its row is
 //! switched only if it is still plain; the old plain file is removed after the commit. Bodies kept in
 //! `cases` by versions before migration 0012 are dropped (they are derived from the raw mail), and
@@ -38,6 +40,46 @@ pub struct SealProgress {
     pub bodies_plain: i64,
     /// Search entries whose shown text is plain.
     pub search_plain: i64,
+}
+
+/// Where a conversion ([`Store::seal_step`]) goes on with each kind of stored item: after the
+/// row it reached, or nowhere once a look found nothing more of it. The caller keeps one for the
+/// steps of one conversion; a new one starts from the first rows.
+#[derive(Clone, Debug, Default)]
+pub struct SealCursor {
+    from: [i64; 4],
+    finished: [bool; 4],
+}
+
+impl SealCursor {
+    /// Records how far a step of `kind` got (`last`: the last row it read, none when it found
+    /// nothing), and whether it found anything.
+    fn advance(&mut self, kind: SealKind, last: Option<i64>) -> bool {
+        let k = kind as usize;
+        self.from[k] = last.unwrap_or(0);
+        self.finished[k] = last.is_none();
+        last.is_some()
+    }
+}
+
+/// The kinds of stored items a conversion seals, in the order it takes them.
+#[derive(Clone, Copy, Debug)]
+enum SealKind {
+    Raw,
+    Attachments,
+    Bodies,
+    Search,
+}
+
+impl SealKind {
+    const ALL: [SealKind; 4] = [SealKind::Raw, SealKind::Attachments, SealKind::Bodies, SealKind::Search];
+}
+
+/// What one batch of a kind did: the last row it read (none: nothing plain after its start) and
+/// how many it converted.
+struct Step {
+    last: Option<i64>,
+    converted: u64,
 }
 
 impl SealProgress {
@@ -134,19 +176,35 @@ impl Store {
     }
 
     /// Converts up to `limit` plain items of each kind to sealed storage (see the module doc) and
-    /// returns how many it converted; 0 when nothing plain is left. Needs the key.
-    pub async fn seal_step(&self, limit: i64) -> Result<u64> {
+    /// returns how many it converted; 0 when nothing plain is left. Needs the key. The caller
+    /// keeps `cursor` across the steps of one conversion, so each step reads on from where the
+    /// last one stopped instead of from the first row again (at a million Vorgänge that made
+    /// the conversion's time grow with the square of the rows).
+    pub async fn seal_step(&self, limit: i64, cursor: &mut SealCursor) -> Result<u64> {
         let Some(key) = self.mail_key.clone() else {
             return Err(StoreError::Invalid("converting to encrypted storage needs the key file".into()));
         };
         let mut done = 0;
-        done += self.seal_stored(&key, "raw_messages", "TRUE", limit).await?;
-        done += self
-            .seal_stored(&key, "attachments", "in_raw = 0 AND (blob IS NOT NULL OR LENGTH(data) > 0)", limit)
-            .await?;
-        done += self.drop_old_bodies(limit).await?;
-        done += self.seal_search_texts(&key, limit).await?;
-        if done == 0 && self.seal_new().await? {
+        let mut found = false;
+        for kind in SealKind::ALL {
+            if cursor.finished[kind as usize] {
+                continue;
+            }
+            let step = self.seal_kind(kind, &key, limit, cursor.from[kind as usize]).await?;
+            found |= cursor.advance(kind, step.last);
+            done += step.converted;
+        }
+        if !found {
+            // Nothing after any cursor: each kind once more from its first row (a row before its
+            // cursor may have stayed plain — changed while it was sealed, or written while the
+            // setting was off), and only a look that finds nothing anywhere is remembered.
+            for kind in SealKind::ALL {
+                let step = self.seal_kind(kind, &key, limit, 0).await?;
+                found |= cursor.advance(kind, step.last);
+                done += step.converted;
+            }
+        }
+        if !found && self.seal_new().await? {
             // Nothing plain is left, and with the setting on nothing plain is written.
             sqlx::query("INSERT INTO mail_at_rest (name, value) VALUES ('converted', 1) ON CONFLICT (name) DO NOTHING")
                 .execute(&self.pool)
@@ -155,12 +213,28 @@ impl Store {
         Ok(done)
     }
 
+    /// One batch of `kind` after the row `from`.
+    async fn seal_kind(&self, kind: SealKind, key: &MailKey, limit: i64, from: i64) -> Result<Step> {
+        match kind {
+            SealKind::Raw => self.seal_stored(key, "raw_messages", "TRUE", limit, from).await,
+            SealKind::Attachments => {
+                let filter = "in_raw = 0 AND (blob IS NOT NULL OR LENGTH(data) > 0)";
+                self.seal_stored(key, "attachments", filter, limit, from).await
+            }
+            SealKind::Bodies => self.drop_old_bodies(limit, from).await,
+            SealKind::Search => self.seal_search_texts(key, limit, from).await,
+        }
+    }
+
     /// One batch of plain rows of `table` (raw mails or attachments) matching `filter`. Raw mails
     /// are rows of their own; an attachment is part of a Vorgang, so its row changes through the
     /// one write path (`CaseChange::SealStorage`).
-    async fn seal_stored(&self, key: &MailKey, table: &str, filter: &str, limit: i64) -> Result<u64> {
-        let sql = format!("SELECT id, data, blob FROM {table} WHERE sealed IS NULL AND {filter} ORDER BY id LIMIT $1");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(&self.pool).await?;
+    async fn seal_stored(&self, key: &MailKey, table: &str, filter: &str, limit: i64, from: i64) -> Result<Step> {
+        let sql = format!(
+            "SELECT id, data, blob FROM {table} WHERE id > $2 AND sealed IS NULL AND {filter} ORDER BY id LIMIT $1"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).bind(from).fetch_all(&self.pool).await?;
+        let last = rows.last().map(|r| r.try_get::<i64, _>(0)).transpose()?;
         let mut sealed = Vec::with_capacity(rows.len());
         for r in &rows {
             let (id, blob): (i64, Option<String>) = (r.try_get(0)?, r.try_get(2)?);
@@ -175,7 +249,7 @@ impl Store {
             sealed.push((id, blob, name, bytes));
         }
         if sealed.is_empty() {
-            return Ok(0);
+            return Ok(Step { last, converted: 0 });
         }
         if let Some(dir) = self.blobs.clone() {
             write_files(dir, sealed.iter().map(|(_, _, n, b)| (n.clone(), b.clone())).collect()).await?;
@@ -216,39 +290,40 @@ impl Store {
         // The plain files: gone unless another row (identical bytes, not converted yet) still names one.
         let old_files: Vec<String> = sealed.into_iter().filter_map(|(_, blob, _, _)| blob).collect();
         self.remove_blobs_now(&old_files).await?;
-        Ok(converted)
+        Ok(Step { last, converted })
     }
 
     /// Vorgänge of versions before migration 0012 keep their text, HTML and forwarded original
     /// beside the raw mail: dropped, as the raw mail holds them (shown from it from now on).
-    async fn drop_old_bodies(&self, limit: i64) -> Result<u64> {
+    async fn drop_old_bodies(&self, limit: i64, from: i64) -> Result<Step> {
         let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT c.id FROM cases c JOIN raw_messages r ON r.id = c.raw_id WHERE c.body_in_raw = 0 ORDER BY c.id LIMIT $1",
+            "SELECT c.id FROM cases c JOIN raw_messages r ON r.id = c.raw_id
+              WHERE c.id > $2 AND c.body_in_raw = 0 ORDER BY c.id LIMIT $1",
         )
         .bind(limit)
+        .bind(from)
         .fetch_all(&self.pool)
         .await?;
-        if ids.is_empty() {
-            return Ok(0);
-        }
+        let Some(&last) = ids.last() else { return Ok(Step { last: None, converted: 0 }) };
         let mut tx = self.begin_write().await?;
         let changed =
             apply(&mut tx, self.backend, 0, CaseChange::SealStorage { bodies: &ids, attachments: &[] }).await?;
         tx.commit().await?;
-        Ok(changed.len() as u64)
+        Ok(Step { last: Some(last), converted: changed.len() as u64 })
     }
 
     /// Search entries whose shown text is plain: sealed (a note appended later stays plain after
     /// it, as notes are; `MailKey::open_text`).
-    async fn seal_search_texts(&self, key: &MailKey, limit: i64) -> Result<u64> {
+    async fn seal_search_texts(&self, key: &MailKey, limit: i64, from: i64) -> Result<Step> {
         let id = crate::search::key(self.backend);
         let sql = format!(
-            "SELECT {id}, shown FROM case_search WHERE shown <> '' AND shown NOT LIKE 'pkm1:%' ORDER BY {id} LIMIT $1"
+            "SELECT {id}, shown FROM case_search WHERE {id} > $2 AND shown <> '' AND shown NOT LIKE 'pkm1:%'
+              ORDER BY {id} LIMIT $1"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(&self.pool).await?;
-        if rows.is_empty() {
-            return Ok(0);
-        }
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).bind(from).fetch_all(&self.pool).await?;
+        let Some(last) = rows.last().map(|r| r.try_get::<i64, _>(0)).transpose()? else {
+            return Ok(Step { last: None, converted: 0 });
+        };
         let mut tx = self.begin_write().await?;
         let mut converted = 0;
         let update = format!("UPDATE case_search SET shown = $1 WHERE {id} = $2 AND shown = $3");
@@ -263,7 +338,7 @@ impl Store {
             converted += changed.rows_affected();
         }
         tx.commit().await?;
-        Ok(converted)
+        Ok(Step { last: Some(last), converted })
     }
 }
 

@@ -41,8 +41,9 @@ async fn convert(ctx: &Ctx, batch: i64) -> anyhow::Result<()> {
     let start = ctx.store.seal_progress().await?;
     let total = plain(&start);
     let mut done = 0i64;
+    let mut cursor = postkorb_store::SealCursor::default();
     loop {
-        let n = ctx.store.seal_step(batch).await? as i64;
+        let n = ctx.store.seal_step(batch, &mut cursor).await? as i64;
         if n == 0 {
             break;
         }

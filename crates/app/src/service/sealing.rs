@@ -23,8 +23,9 @@ pub fn spawn_convert(store: Store, running: Arc<AtomicBool>) {
     tokio::spawn(async move {
         let mut done = 0u64;
         let result = async {
+            let mut cursor = postkorb_store::SealCursor::default();
             while store.seal_new().await? {
-                let n = store.seal_step(STEP).await?;
+                let n = store.seal_step(STEP, &mut cursor).await?;
                 if n == 0 {
                     break;
                 }

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use postkorb_core::Decision;
-use postkorb_store::{Backend, ImportItem, ImportOutcome, MailKey, SearchQuery, Searcher, Store};
+use postkorb_store::{Backend, ImportItem, ImportOutcome, MailKey, SealCursor, SearchQuery, Searcher, Store};
 use sqlx::Row;
 
 use crate::common;
@@ -249,7 +249,8 @@ async fn a_plain_installation_converts_in_place_resumably_and_leaves_nothing_pla
 
         // Interrupted after one step of one item each: resumable, the rest converts later.
         store.set_seal_new(true).await.unwrap();
-        assert!(store.seal_step(1).await.unwrap() >= 2);
+        let mut cursor = SealCursor::default();
+        assert!(store.seal_step(1, &mut cursor).await.unwrap() >= 2);
         assert!(store.seal_pending().await.unwrap());
         let mid = store.seal_progress().await.unwrap();
         assert_eq!((mid.raw_plain, mid.raw_sealed), (2, 1));
@@ -257,7 +258,7 @@ async fn a_plain_installation_converts_in_place_resumably_and_leaves_nothing_pla
         // A mail arriving meanwhile is stored sealed at once.
         let out = store.commit_batch(o.mailbox, &[item(4, &assign)], 2_000).await.unwrap();
         let fourth = case_of(&out[0]);
-        while store.seal_step(1).await.unwrap() > 0 {}
+        while store.seal_step(1, &mut cursor).await.unwrap() > 0 {}
         let after = store.seal_progress().await.unwrap();
         assert!(after.done(), "{after:?}");
         assert_eq!(after.raw_sealed, 4);
@@ -271,12 +272,61 @@ async fn a_plain_installation_converts_in_place_resumably_and_leaves_nothing_pla
         assert_eq!(blob_count(&db.blob_dir), if db.blob_dir.is_some() { 5 } else { 0 }, "no plain file left");
         // Nothing more to do, and that is remembered (no scan at the next start or page view)
         // until the setting is switched off, when plain mails may be written again.
-        assert_eq!(store.seal_step(10).await.unwrap(), 0);
+        assert_eq!(store.seal_step(10, &mut SealCursor::default()).await.unwrap(), 0);
         assert!(!store.seal_pending().await.unwrap());
         store.set_seal_new(false).await.unwrap();
         assert!(!store.seal_pending().await.unwrap(), "off: nothing to convert");
         store.set_seal_new(true).await.unwrap();
         assert!(store.seal_pending().await.unwrap(), "on again: what came meanwhile is looked for");
+    }
+}
+
+/// A conversion reads on from where its last step stopped; an item that is plain again behind
+/// its cursor (its row changed while it was sealed, or written while the setting was off) is
+/// found by the look from the first rows before the conversion counts as done.
+#[tokio::test]
+async fn a_conversion_reads_on_from_its_cursor_and_finds_what_went_plain_behind_it() {
+    for db in stores().await {
+        let store = &db.store;
+        let o = common::office::office(store).await;
+        store.set_seal_new(false).await.unwrap();
+        let assign = Decision::Assign { sender: o.anna, to: o.bernd };
+        let items: Vec<ImportItem> = (1..=4).map(|n| item(n, &assign)).collect();
+        let out = store.commit_batch(o.mailbox, &items, 1_000).await.unwrap();
+        let cases: Vec<i64> = out.iter().map(case_of).collect();
+        // The plain files old enough to go at once (younger ones stay for the sweep).
+        if let Some(dir) = &db.blob_dir {
+            age_files(dir);
+        }
+        store.set_seal_new(true).await.unwrap();
+        let mut cursor = SealCursor::default();
+        // Two steps of two items: every raw mail and search text sealed, each read once.
+        assert_eq!(store.seal_step(2, &mut cursor).await.unwrap(), 4);
+        assert_eq!(store.seal_step(2, &mut cursor).await.unwrap(), 4);
+        assert_eq!(store.seal_progress().await.unwrap().search_plain, 0);
+        // The first Vorgang's search text plain again, behind the cursor.
+        let id = match store.backend() {
+            Backend::Sqlite => "rowid",
+            Backend::Postgres => "case_id",
+        };
+        sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE case_search SET shown = $1 WHERE {id} = $2")))
+            .bind(SENTENCE)
+            .bind(cases[0])
+            .execute(store.pool())
+            .await
+            .unwrap();
+        // The next step finds nothing after the cursors, looks again from the first rows and
+        // seals it; only the step after that, finding nothing anywhere, counts the conversion done.
+        assert_eq!(store.seal_step(2, &mut cursor).await.unwrap(), 1);
+        assert!(store.seal_pending().await.unwrap(), "not done while something was still plain");
+        assert_eq!(store.seal_progress().await.unwrap().search_plain, 0);
+        assert_eq!(store.seal_step(2, &mut cursor).await.unwrap(), 0);
+        assert!(!store.seal_pending().await.unwrap());
+        let found = plain_anywhere(&db).await;
+        assert!(found.is_empty(), "{:?}: plain after the conversion: {found:?}", store.backend());
+        for (n, case_id) in cases.iter().enumerate() {
+            reads_back(store, *case_id, n + 1).await;
+        }
     }
 }
 
