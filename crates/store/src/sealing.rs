@@ -7,13 +7,14 @@
 //! the key (tests, tools that only copy rows) cannot seal and writes plain.
 //!
 //! **Conversion** ([`Store::seal_step`]): in batches, each its own transaction, so it is resumable
-//! and runs beside the import; a [`SealCursor`] kept by the caller lets each batch read on after
-//! the rows of the one before (keyset, not from the first row again), and a look from the first
-//! rows confirms nothing is left before that is remembered: a plain raw mail or stored attachment is read (its SHA-256 checked),
+//! and runs beside the import. A plain raw mail or stored attachment is read (its SHA-256 checked),
 //! sealed, written (a new file under its new name, made durable before the commit), and its row is
 //! switched only if it is still plain; the old plain file is removed after the commit. Bodies kept in
 //! `cases` by versions before migration 0012 are dropped (they are derived from the raw mail), and
 //! search entries' texts are sealed. SQLite's `secure_delete` overwrites what the old values used.
+//! A [`SealCursor`] kept by the caller lets each batch read on after the rows of the one before
+//! (keyset, not from the first row again: that grew with the square of the rows), and a look from
+//! the first rows of every kind confirms nothing is left before that is remembered.
 //!
 //! **Nothing plain left** is remembered (`mail_at_rest.converted`, set when a conversion finds
 //! nothing more, cleared when the setting is switched off — only then is plain content written):
