@@ -212,16 +212,21 @@ async fn a_sealed_mail_appears_nowhere_in_plain_form_and_reads_back_whole() {
     }
 }
 
+/// An office whose setting is off, with `n` Vorgänge stored plain (mails 1..=n).
+async fn plain_installation(store: &Store, n: usize) -> (common::office::Office, Decision, Vec<i64>) {
+    let o = common::office::office(store).await;
+    store.set_seal_new(false).await.unwrap();
+    let assign = Decision::Assign { sender: o.anna, to: o.bernd };
+    let items: Vec<ImportItem> = (1..=n).map(|n| item(n, &assign)).collect();
+    let out = store.commit_batch(o.mailbox, &items, 1_000).await.unwrap();
+    (o, assign, out.iter().map(case_of).collect())
+}
+
 #[tokio::test]
 async fn a_plain_installation_converts_in_place_resumably_and_leaves_nothing_plain() {
     for db in stores().await {
         let store = &db.store;
-        let o = common::office::office(store).await;
-        store.set_seal_new(false).await.unwrap();
-        let assign = Decision::Assign { sender: o.anna, to: o.bernd };
-        let items: Vec<ImportItem> = (1..=3).map(|n| item(n, &assign)).collect();
-        let out = store.commit_batch(o.mailbox, &items, 1_000).await.unwrap();
-        let cases: Vec<i64> = out.iter().map(case_of).collect();
+        let (o, assign, cases) = plain_installation(store, 3).await;
         // The third as older versions stored it: its text beside the raw mail (before migration
         // 0012), its attachment's bytes apart from it (before 0010).
         sqlx::query("UPDATE cases SET body_text = $1, body_in_raw = 0 WHERE id = $2")
@@ -288,12 +293,7 @@ async fn a_plain_installation_converts_in_place_resumably_and_leaves_nothing_pla
 async fn a_conversion_reads_on_from_its_cursor_and_finds_what_went_plain_behind_it() {
     for db in stores().await {
         let store = &db.store;
-        let o = common::office::office(store).await;
-        store.set_seal_new(false).await.unwrap();
-        let assign = Decision::Assign { sender: o.anna, to: o.bernd };
-        let items: Vec<ImportItem> = (1..=4).map(|n| item(n, &assign)).collect();
-        let out = store.commit_batch(o.mailbox, &items, 1_000).await.unwrap();
-        let cases: Vec<i64> = out.iter().map(case_of).collect();
+        let (_, _, cases) = plain_installation(store, 4).await;
         // The plain files old enough to go at once (younger ones stay for the sweep).
         if let Some(dir) = &db.blob_dir {
             age_files(dir);
