@@ -179,9 +179,7 @@ pub(crate) async fn resolve(
     };
     let what = what.to_string();
     let key = key.clone();
-    tokio::task::spawn_blocking(move || key.open(&stored, &name, &what))
-        .await
-        .map_err(|e| StoreError::Blob(format!("decryption failed: {e}")))?
+    crate::blocking("decryption", move || key.open(&stored, &name, &what)).await
 }
 
 /// How old a file must be before a deletion removes it at once (longer than any import

@@ -18,7 +18,7 @@ use crate::case_write::{self, CaseChange, NewCase};
 use crate::events::Via;
 use crate::rows::{V, ids_by, insert_rows};
 use crate::seal::MailKey;
-use crate::{Backend, Result, Store, StoreError};
+use crate::{Backend, Result, Store, StoreError, blocking};
 
 pub struct ImportItem {
     pub source_key: String,
@@ -36,9 +36,9 @@ pub struct ImportItem {
     /// the ledger may hold such fingerprints ([`Store::legacy_fingerprints_until`]): a mail
     /// stored before the upgrade and delivered again is still a duplicate. `None`: not compared.
     pub legacy_fingerprint: Option<String>,
-    /// Set by [`Store::write_raw_blobs`]: the file is durable in the blob directory already (its
+    /// Set by [`Store::prepare_commit`]: the file is durable in the blob directory already (its
     /// name, and whether it was written sealed), and the commit only references it; or, without
-    /// a blob directory, by [`Store::prepare_commit`]: the sealed bytes the commit stores. `None`:
+    /// a blob directory, the sealed bytes the commit stores. `None`:
     /// the commit stores the raw bytes itself (sealing them while the store seals).
     pub raw_file: Option<RawFile>,
     /// What the Eingangsbestätigung needs (verified sender, Message-ID, automatic class), made by
@@ -194,26 +194,12 @@ impl Store {
         Ok(())
     }
 
-    /// Writes the raw mails of a batch ahead of its commit. With a blob directory: writes them
-    /// there (each under its name, see [`RawFile`]) and makes them durable with one flush for the whole
-    /// batch, before any of them is committed, and sets their `raw_file`. Without one, nothing
-    /// happens. The importer calls this beside the commit of the previous batch, off its path.
-    pub async fn write_raw_blobs(&self, items: Vec<ImportItem>) -> Result<Vec<ImportItem>> {
-        let key = self.sealing_in(&self.pool).await?;
-        let Some(dir) = self.blobs.clone() else { return Ok(items) };
-        blocking("blob writer", move || {
-            let mut items = items;
-            write_blobs(&dir, key.as_ref(), &mut items)?;
-            Ok(items)
-        })
-        .await
-    }
-
     /// What the importer makes ready of a batch before its commit, beside the previous batch's
-    /// commit (the import's one serial step), in one trip to the blocking pool: the raw mails'
-    /// files ([`Self::write_raw_blobs`]) — or, kept in the database and sealed, their sealed bytes
-    /// (`RawFile::bytes`) — and the search entries' sealed text and PostgreSQL words
-    /// (`IndexTerms::make_ready`).
+    /// commit (the import's one serial step), in one trip to the blocking pool: with a blob
+    /// directory the raw mails' files, written there (each under its name, see [`RawFile`]) and
+    /// made durable with one flush for the whole batch before any of them is committed; without
+    /// one, kept in the database and sealed, their sealed bytes (`RawFile::bytes`); and the search
+    /// entries' sealed text and PostgreSQL words (`IndexTerms::make_ready`).
     pub async fn prepare_commit(&self, items: Vec<ImportItem>) -> Result<Vec<ImportItem>> {
         let key = self.sealing_in(&self.pool).await?;
         let (backend, dir) = (self.backend, self.blobs.clone());
@@ -260,11 +246,6 @@ impl Store {
         self.checkpoint_soon();
         Ok(outcomes)
     }
-}
-
-/// Runs `work` on the blocking pool; `what` names it in the error should the task fail.
-async fn blocking<T: Send + 'static>(what: &str, work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| StoreError::Blob(format!("{what} failed: {e}")))?
 }
 
 /// Writes the batch's raw mails into the blob directory — sealed with `key` when given — and
@@ -557,7 +538,7 @@ async fn insert_raw(
             key.clone(),
             late.iter().map(|i| (i.fingerprint.clone(), i.raw_digest.clone(), i.raw.clone())).collect::<Vec<_>>(),
         );
-        sealed_now = tokio::task::spawn_blocking(move || {
+        sealed_now = blocking("sealing", move || {
             raws.into_iter()
                 .map(|(print, digest, raw)| {
                     let name = key.name_of_digest(&digest);
@@ -566,8 +547,7 @@ async fn insert_raw(
                 })
                 .collect::<Result<HashMap<_, _>>>()
         })
-        .await
-        .map_err(|e| StoreError::Blob(format!("sealing failed: {e}")))??;
+        .await?;
     }
     // The late ones' files, by fingerprint: sealed, named as sealed; plain, by their SHA-256.
     let mut files_now: HashMap<String, String> = HashMap::new();
@@ -582,7 +562,7 @@ async fn insert_raw(
             })
             .collect();
         let dir = dir.clone();
-        files_now = tokio::task::spawn_blocking(move || {
+        files_now = blocking("blob writer", move || {
             let named: Vec<(String, String, bytes::Bytes)> = files
                 .into_iter()
                 .map(|(print, name, bytes)| {
@@ -592,10 +572,9 @@ async fn insert_raw(
                 .collect();
             let list: Vec<(&str, &[u8])> = named.iter().map(|(_, n, b)| (n.as_str(), &b[..])).collect();
             dir.put_many_blocking(&list)?;
-            Ok::<_, StoreError>(named.into_iter().map(|(print, name, _)| (print, name)).collect())
+            Ok(named.into_iter().map(|(print, name, _)| (print, name)).collect())
         })
-        .await
-        .map_err(|e| StoreError::Blob(format!("blob writer failed: {e}")))??;
+        .await?;
     }
     let mut sealed_prints = HashSet::new();
     let raw_rows: Vec<Vec<V<'_>>> = new

@@ -147,6 +147,15 @@ impl Backend {
     }
 }
 
+/// Runs `work` on the blocking pool (sealing, opening, blob files); `what` names it in the error
+/// should the task itself fail.
+pub(crate) async fn blocking<T: Send + 'static>(
+    what: &str,
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| StoreError::Blob(format!("{what} failed: {e}")))?
+}
+
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,

@@ -26,7 +26,7 @@ use sqlx::{Any, Row};
 use crate::blobs::{BlobDir, resolve};
 use crate::case_write::{CaseChange, SealedAttachment, apply};
 use crate::seal::MailKey;
-use crate::{Result, Store, StoreError};
+use crate::{Result, Store, StoreError, blocking};
 
 /// How much mail content is still stored plain.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -243,9 +243,7 @@ impl Store {
             let (k, name) = (key.clone(), key.name(&plain));
             let bytes = {
                 let name = name.clone();
-                tokio::task::spawn_blocking(move || k.seal(&plain, &name))
-                    .await
-                    .map_err(|e| StoreError::Blob(format!("sealing failed: {e}")))??
+                blocking("sealing", move || k.seal(&plain, &name)).await?
             };
             sealed.push((id, blob, name, bytes));
         }
@@ -345,10 +343,9 @@ impl Store {
 
 /// Writes sealed files into the blob directory and makes them durable (before their rows commit).
 async fn write_files(dir: BlobDir, files: Vec<(String, Vec<u8>)>) -> Result<()> {
-    tokio::task::spawn_blocking(move || {
+    blocking("blob writer", move || {
         let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
         dir.put_many_blocking(&refs)
     })
     .await
-    .map_err(|e| StoreError::Blob(format!("blob writer failed: {e}")))?
 }

@@ -143,7 +143,7 @@ async fn a_batch_written_ahead_is_durable_before_its_commit_and_read_back_the_sa
             ]
         };
         let items = batch();
-        let written = store.write_raw_blobs(batch()).await.unwrap();
+        let written = store.prepare_commit(batch()).await.unwrap();
         for (w, i) in written.iter().zip(&items) {
             assert!(w.raw_file.as_ref().is_some_and(|f| !f.sealed), "written, plain (no key)");
             assert_eq!(std::fs::read(blob_path(&db.blob_dir, &i.raw)).unwrap(), i.raw, "on disk before the commit");
@@ -162,7 +162,7 @@ async fn a_batch_written_ahead_is_durable_before_its_commit_and_read_back_the_sa
 
         let plain = Store::open(&db.url).await.unwrap();
         let item3 = item("maildir:3", "drei", b"x", Decision::Keep(KeepReason::NoRoute));
-        let back = plain.write_raw_blobs(vec![item3]).await.unwrap();
+        let back = plain.prepare_commit(vec![item3]).await.unwrap();
         assert!(back[0].raw_file.is_none(), "no blob directory: nothing written");
     }
 }

@@ -133,8 +133,8 @@ async fn a_sealed_mail_appears_nowhere_in_plain_form_and_reads_back_whole() {
         assert!(store.seal_new().await.unwrap(), "on by default for a new installation");
         let assign = Decision::Assign { sender: o.anna, to: o.bernd };
         let mut items = vec![item(1, &assign), item(2, &assign)];
-        // One written ahead (as the importer does with a blob directory), one by the commit.
-        let ahead = store.write_raw_blobs(vec![items.remove(0)]).await.unwrap();
+        // One made ready ahead (its raw mail only: no search entry), one sealed by the commit itself.
+        let ahead = store.prepare_commit(vec![items.remove(0)]).await.unwrap();
         items.splice(0..0, ahead);
         // And one made ready as the importer makes every batch ready: its raw mail sealed ahead
         // (a file, or the bytes the commit stores in the database) and its search entry's text.
@@ -338,7 +338,7 @@ async fn a_mail_written_ahead_sealed_stays_sealed_when_the_setting_changes_befor
         let store = &db.store;
         let o = common::office::office(store).await;
         let assign = Decision::Assign { sender: o.anna, to: o.bernd };
-        let ahead = store.write_raw_blobs(vec![item(1, &assign)]).await.unwrap();
+        let ahead = store.prepare_commit(vec![item(1, &assign)]).await.unwrap();
         assert!(ahead[0].raw_file.as_ref().is_some_and(|f| f.sealed));
         store.set_seal_new(false).await.unwrap();
         let out = store.commit_batch(o.mailbox, &ahead, 1_000).await.unwrap();
