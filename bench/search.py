@@ -30,7 +30,10 @@ keep-alive connections (bench/web.py's client) send requests back to back, warm-
 Every answer is checked (200; search: JSON with `hits`; Startmaske: its heading; case: the Vorgang's
 subject; api: 25 rows, all the clerk's; api-case: the asked Vorgang).
 Issue 19's million-Vorgänge run is `--endpoints start,case,api --connections 32`. Prints a table and
-writes bench/out/search/results.json.
+writes bench/out/search/results.json. Besides the latencies it prints serve's CPU time per request in
+the window (/proc: all its threads), a steadier figure than a p99 under saturation. `--rounds K`
+measures every size K times, turning the order of the sizes each round, and prints each round's
+ratio N=max ÷ N=min and their median (this machine's p99s of one size spread ±30 % between runs).
 `--reuse` measures the data of an earlier run again (e.g. another build). `--probe K` sends each query
 alone K times per searcher (a clerk, „Leitung“) instead of the load and prints median and max: which
 words are slow alone. `--by-query` prints, after the load, the (searcher, query) pairs with the most
@@ -45,6 +48,7 @@ import json
 import os
 import random
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
@@ -398,15 +402,18 @@ async def measure(args, cli, tokens, n, backend):
         makers = {"search": make_search, "start": make_start, "case": make_case(False), "api": make_list,
                   "api-case": make_case(True)}
         for ep in args.endpoints:
-            lat, window, errors = await web.load(port, args.connections, args.warmup, args.duration, makers[ep])
+            cpu = dict(read=server.cpu_seconds)
+            lat, window, errors = await web.load(port, args.connections, args.warmup, args.duration, makers[ep], cpu)
             lat.sort()
             rows.append(dict(backend=backend, n=n, endpoint=ep, requests=len(lat),
                              rps=len(lat) / window if window else 0, p50=web.pct(lat, 0.5), p90=web.pct(lat, 0.9),
                              p99=web.pct(lat, 0.99), max=lat[-1] if lat else 0, errors=len(errors),
+                             cpu_ms=1000 * cpu["window"] / len(lat) if lat else 0,
                              first_error=errors[0] if errors else ""))
             r = rows[-1]
             print(f"  {backend:<8} N={n:>8} {ep:<7} {r['requests']:>6} req {r['rps']:7.1f}/s  p50 {r['p50']:7.2f}"
-                  f"  p99 {r['p99']:7.2f} ms  errors {len(errors)} {r['first_error'][:120]}", flush=True)
+                  f"  p99 {r['p99']:7.2f} ms  serve's CPU {r['cpu_ms']:.3f} ms/req  errors {len(errors)}"
+                  f" {r['first_error'][:120]}", flush=True)
         for conn, _, _ in sessions:
             await conn.close()
     finally:
@@ -447,6 +454,9 @@ def main():
     ap.add_argument("--seed", type=int, default=16)
     ap.add_argument("--work", default=os.path.join(HERE, "out", "search"))
     ap.add_argument("--reuse", action="store_true", help="measure the data dirs of an earlier run again")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="measure every size this many times, the order of the sizes turned each round;"
+                         " prints each round's ratio N=max / N=min and their median")
     ap.add_argument("--out", default="results.json")
     ap.add_argument("--by-query", action="store_true",
                     help="after the search load, which (searcher, query) pairs make its p99 (warm-up included)")
@@ -456,6 +466,7 @@ def main():
     args.endpoints = args.endpoints.split(",")
     os.makedirs(args.work, exist_ok=True)
     results = []
+    prepared = {}
     for backend in args.backends.split(","):
         for n in [int(s) for s in args.sizes.split(",")]:
             data_dir = os.path.join(args.work, f"{backend}-{n}")
@@ -491,27 +502,51 @@ def main():
                 with open(marker, "w") as f:
                     json.dump(dict(tokens=tokens, fill_s=fill_s, reindex_s=reindex_s), f)
             print(f"{backend} N={n}: filled in {fill_s:.1f} s, `search reindex` {reindex_s:.1f} s", flush=True)
-            if args.probe:
-                results.extend(asyncio.run(probe(args, cli, tokens, n, backend)))
-                continue
-            for r in asyncio.run(measure(args, cli, tokens, n, backend)):
-                r.update(fill_s=round(fill_s, 1), reindex_s=round(reindex_s, 1))
-                results.append(r)
+            prepared[backend, n] = (cli, tokens, fill_s, reindex_s)
+    for round_ in range(1 if args.probe else args.rounds):
+        # Sizes alternate (100, 1M, then 1M, 100, …): a machine that drifts slower or faster during
+        # the run then weighs on both sides of each ratio.
+        for backend in args.backends.split(","):
+            sizes = [n for b, n in prepared if b == backend]
+            for n in sizes if round_ % 2 == 0 else sizes[::-1]:
+                cli, tokens, fill_s, reindex_s = prepared[backend, n]
+                if args.probe:
+                    results.extend(asyncio.run(probe(args, cli, tokens, n, backend)))
+                    continue
+                for r in asyncio.run(measure(args, cli, tokens, n, backend)):
+                    r.update(fill_s=round(fill_s, 1), reindex_s=round(reindex_s, 1), round=round_)
+                    results.append(r)
     with open(os.path.join(args.work, args.out), "w") as f:
         json.dump(results, f, indent=1)
     if args.probe:
         return
-    print(f"\n{'backend':<9} {'N':>8} {'endpoint':<8} {'req':>6} {'req/s':>7} {'p50':>7} {'p90':>7} {'p99':>7} "
-          f"{'max':>7} err  reindex")
+    print(f"\n{'backend':<9} {'N':>8} {'endpoint':<8} {'round':>5} {'req':>6} {'req/s':>7} {'p50':>7} {'p90':>7} "
+          f"{'p99':>7} {'max':>7} {'cpu/req':>7} err  reindex")
     for r in results:
-        print(f"{r['backend']:<9} {r['n']:>8} {r['endpoint']:<8} {r['requests']:>6} {r['rps']:7.1f} {r['p50']:7.2f} "
-              f"{r['p90']:7.2f} {r['p99']:7.2f} {r['max']:7.1f} {r['errors']:>3}  {r['reindex_s']} s")
+        print(f"{r['backend']:<9} {r['n']:>8} {r['endpoint']:<8} {r['round']:>5} {r['requests']:>6} {r['rps']:7.1f} "
+              f"{r['p50']:7.2f} {r['p90']:7.2f} {r['p99']:7.2f} {r['max']:7.1f} {r['cpu_ms']:7.3f} {r['errors']:>3}"
+              f"  {r['reindex_s']} s")
     sizes = sorted({r["n"] for r in results})
     for backend in args.backends.split(","):
         for ep in args.endpoints:
-            p = {r["n"]: r["p99"] for r in results if r["backend"] == backend and r["endpoint"] == ep}
-            if len(sizes) > 1 and sizes[0] in p and sizes[-1] in p:
-                print(f"{backend} {ep}: p99 N={sizes[-1]} / N={sizes[0]} = {p[sizes[-1]] / p[sizes[0]]:.2f}")
+            if len(sizes) < 2:
+                break
+            ratios = {}
+            for key in ("p99", "cpu_ms", "rps"):
+                per_round = []
+                for k in range(args.rounds):
+                    v = {r["n"]: r[key] for r in results
+                         if r["backend"] == backend and r["endpoint"] == ep and r["round"] == k}
+                    if v.get(sizes[0]) and sizes[-1] in v:
+                        per_round.append(v[sizes[-1]] / v[sizes[0]])
+                ratios[key] = per_round
+            if not ratios["p99"]:
+                continue
+            fmt = lambda xs: " ".join(f"{x:.2f}" for x in xs)
+            print(f"{backend} {ep}: N={sizes[-1]} / N={sizes[0]} by round — p99 {fmt(ratios['p99'])}"
+                  f" (median {statistics.median(ratios['p99']):.2f}); serve's CPU per request"
+                  f" {fmt(ratios['cpu_ms'])} (median {statistics.median(ratios['cpu_ms']):.2f});"
+                  f" req/s {fmt(ratios['rps'])}")
     if args.by_query:
         print_by_query()
     if any(r["errors"] for r in results):

@@ -133,6 +133,12 @@ class Server:
                 raise SystemExit(f"postkorb serve did not answer /health within 60 s:\n{self.tail()}")
             time.sleep(0.05)
 
+    def cpu_seconds(self):
+        """User and system CPU time of `serve` so far (all its threads), from /proc."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def tail(self):
         self.log.flush()
         with open(self.log_path, "rb") as f:
@@ -541,12 +547,18 @@ async def login(port, username):
     return conn, cookie, m.group(1).decode()
 
 
-async def load(port, connections, warmup, duration, make):
+async def load(port, connections, warmup, duration, make, cpu=None):
     """`make(i)` → (conn, next_request() → (method, path, headers), check(status, body) → error or None).
     Runs all connections back to back; returns (latencies in ms of requests started in the window,
-    window length, errors)."""
+    window length, errors). With `cpu` (a dict holding a `read()` of the server's CPU seconds), its
+    `window` is set to the server's CPU seconds from the window's start until the last answer."""
     setups = [await make(i) for i in range(connections)]
     lat, errors = [], []
+    if cpu is not None:
+        async def mark():
+            await asyncio.sleep(warmup)
+            cpu["start"] = cpu["read"]()
+        marker = asyncio.ensure_future(mark())
     t_start = time.perf_counter()
     t_measure, t_end = t_start + warmup, t_start + warmup + duration
     last_done = [t_measure]
@@ -570,6 +582,9 @@ async def load(port, connections, warmup, duration, make):
                 last_done[0] = max(last_done[0], t1)
 
     await asyncio.gather(*(worker(*s) for s in setups))
+    if cpu is not None:
+        await marker
+        cpu["window"] = cpu["read"]() - cpu["start"]
     for conn, _, _ in setups:
         await conn.close()
     return lat, last_done[0] - t_measure, errors
