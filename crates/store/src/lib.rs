@@ -214,6 +214,10 @@ impl Store {
         let page_size = if blobs.is_some() { 4096 } else { 65536 };
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            // A SQLite connection is a file handle in this process: it cannot go stale as a
+            // server's connection can, so the ping before each use (one more trip to the
+            // connection's thread per statement) is left out.
+            .test_before_acquire(backend != Backend::Sqlite)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
