@@ -163,7 +163,7 @@ pub async fn show(
     let (filter, filter_code) = filter_of(&q);
     let last_seen = state.store.last_seen(me).await?;
     let hidden = state.store.hidden_counts(me, last_seen.unwrap_or(0), now).await?;
-    let (total, open, pending) = counts(&state.store, me, now).await?;
+    let (total, open, pending) = counts(&state.store, me, now, &hidden).await?;
     let due_count = state.store.count_follow_ups(me, true, now).await? - hidden.due;
     // „Offen“ holds the due ones (their own table on the first page) and those without a date.
     let shown = match filter {
@@ -255,13 +255,14 @@ pub async fn show(
 }
 
 /// All my Vorgänge, the open ones, and those on a pending Wiedervorlage — without those an
-/// „Einschränkung der Verarbeitung“ hides, as the lists leave them out (issue 18).
+/// „Einschränkung der Verarbeitung“ hides (`hidden`: `Store::hidden_counts` of `me` at `now`), as
+/// the lists leave them out (issue 18).
 async fn counts(
     store: &postkorb_store::Store,
     me: postkorb_core::EmployeeId,
     now: i64,
+    hidden: &postkorb_store::HiddenCounts,
 ) -> Result<(i64, i64, i64), postkorb_store::StoreError> {
-    let hidden = store.hidden_counts(me, i64::MAX, now).await?;
     Ok((
         store.count_cases(Some(me)).await? - hidden.total,
         store.count_open(me).await? - hidden.open,
@@ -281,7 +282,8 @@ pub(crate) async fn tab_counts(
     me: postkorb_core::EmployeeId,
     now: i64,
 ) -> Result<[(&'static str, i64); 4], postkorb_store::StoreError> {
-    let (total, open, pending) = counts(store, me, now).await?;
+    let hidden = store.hidden_counts(me, i64::MAX, now).await?;
+    let (total, open, pending) = counts(store, me, now, &hidden).await?;
     Ok(tabs_of(total, open, pending))
 }
 
