@@ -538,6 +538,15 @@ mod tests {
             assert!(p.contains("INDEX cases_follow_up (assignee=? AND follow_up_ms"), "{what}: {p}");
             assert!(no_scan_no_sort(&p), "{what}: {p}");
         }
+        // The same four counts of a Startmaske view in one statement: each its own range.
+        let counts = plan(&store, &crate::workflow::start_counts_sql(), 2).await;
+        assert!(counts.contains("INDEX cases_follow_up (assignee=? AND follow_up_ms>?)"), "pending: {counts}");
+        assert!(
+            counts.contains("INDEX cases_follow_up (assignee=? AND follow_up_ms>? AND follow_up_ms<?)"),
+            "due: {counts}"
+        );
+        assert!(counts.matches("SEARCH case_counts").count() == 2, "{counts}");
+        assert!(no_scan_no_sort(&counts), "{counts}");
         let all = plan(&store, &list_sql(false, CaseFilter::All, 100, 0), 0).await;
         assert!(all.contains("SCAN c USING INDEX cases_list_all"), "read in index order: {all}");
         assert!(no_scan_no_sort(&all), "{all}");

@@ -80,6 +80,7 @@ pub use sessions::SessionUser;
 pub use smtp::SmtpRecord;
 pub use tokens::ApiToken;
 pub use webhooks::Webhook;
+pub use workflow::StartCounts;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

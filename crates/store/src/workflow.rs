@@ -26,10 +26,35 @@ fn follow_ups_sql(due: bool) -> String {
 }
 
 /// How many of them: the same index range.
+/// What [`Store::start_counts`] returns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StartCounts {
+    /// All Vorgänge of the assignee (not moved).
+    pub total: i64,
+    /// Not done.
+    pub open: i64,
+    /// Open with a Wiedervorlage after `now`.
+    pub pending: i64,
+    /// Open with a Wiedervorlage up to `now` („fällig“).
+    pub due: i64,
+}
+
 fn count_follow_ups_sql(due: bool) -> String {
     let range = if due { "follow_up_ms <= $2" } else { "follow_up_ms > $2" };
     format!(
         "SELECT COUNT(*) FROM cases WHERE assignee = $1 AND status = 'open' AND follow_up_ms IS NOT NULL AND {range}"
+    )
+}
+
+/// The Startmaske's counts of `$1` at `$2` in one statement ([`Store::start_counts`]): each is
+/// the statement of its own method, as a scalar subquery reading the same row or index range.
+pub(crate) fn start_counts_sql() -> String {
+    format!(
+        "SELECT COALESCE((SELECT cases FROM case_counts WHERE employee_id = $1), 0),
+                COALESCE((SELECT open_cases FROM case_counts WHERE employee_id = $1), 0),
+                ({}), ({})",
+        count_follow_ups_sql(false),
+        count_follow_ups_sql(true)
     )
 }
 
@@ -186,6 +211,19 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(summary_from_row).collect()
+    }
+
+    /// The counts a Startmaske view shows, in one trip to the database instead of four:
+    /// [`Store::count_cases`] and [`Store::count_open`] of `assignee`, and
+    /// [`Store::count_follow_ups`] pending and due at `now_ms`. (Restricted Vorgänge included, as
+    /// in each of those: the caller takes [`Store::hidden_counts`] off.)
+    pub async fn start_counts(&self, assignee: EmployeeId, now_ms: i64) -> Result<StartCounts> {
+        let r = sqlx::query(sqlx::AssertSqlSafe(start_counts_sql()))
+            .bind(assignee.0)
+            .bind(now_ms)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(StartCounts { total: r.try_get(0)?, open: r.try_get(1)?, pending: r.try_get(2)?, due: r.try_get(3)? })
     }
 
     /// How many [`Store::follow_ups`] there are.

@@ -158,6 +158,18 @@ async fn handing_over_giving_back_notes_and_follow_ups_write_their_events_and_ke
             ),
             (1, 1)
         );
+        // The Startmaske's one statement counts the same.
+        for now in [999, 1000] {
+            let c = store.start_counts(o.clara, now).await.unwrap();
+            let single = (
+                store.count_cases(Some(o.clara)).await.unwrap(),
+                store.count_open(o.clara).await.unwrap(),
+                store.count_follow_ups(o.clara, false, now).await.unwrap(),
+                store.count_follow_ups(o.clara, true, now).await.unwrap(),
+            );
+            assert_eq!((c.total, c.open, c.pending, c.due), single, "at {now}");
+            assert_eq!((c.pending, c.due), if now == 999 { (1, 0) } else { (0, 1) });
+        }
         let s = &store.follow_ups(o.clara, true, 1000, 10, 0).await.unwrap()[0];
         assert_eq!((s.follow_up_ms, s.follow_up_reason.as_deref()), (Some(1000), Some("Antwort der Versicherung")));
         store.set_follow_up(a, o.clara, Some(2000), None, 52).await.unwrap();
@@ -241,6 +253,8 @@ async fn of_sixteen_racing_hand_overs_and_give_backs_exactly_one_wins_with_one_e
                 assert_eq!(counted(e).await, held(e).await, "round {round}: case_counts of {e} ({c:?})");
                 let open = store.cases_filtered(Some(e), CaseFilter::Open, 1000, 0).await.unwrap().len() as i64;
                 assert_eq!(store.count_open(e).await.unwrap(), open, "round {round}: open of {e} ({c:?})");
+                let start = store.start_counts(e, 0).await.unwrap();
+                assert_eq!((start.total, start.open), (held(e).await, open), "round {round}: start counts of {e}");
             }
         }
     }

@@ -163,8 +163,9 @@ pub async fn show(
     let (filter, filter_code) = filter_of(&q);
     let last_seen = state.store.last_seen(me).await?;
     let hidden = state.store.hidden_counts(me, last_seen.unwrap_or(0), now).await?;
-    let (total, open, pending) = counts(&state.store, me, now, &hidden).await?;
-    let due_count = state.store.count_follow_ups(me, true, now).await? - hidden.due;
+    let all = state.store.start_counts(me, now).await?;
+    let (total, open, pending) = counts(&all, &hidden);
+    let due_count = all.due - hidden.due;
     // „Offen“ holds the due ones (their own table on the first page) and those without a date.
     let shown = match filter {
         Some(CaseFilter::Undated) => open - pending - due_count,
@@ -255,19 +256,10 @@ pub async fn show(
 }
 
 /// All my Vorgänge, the open ones, and those on a pending Wiedervorlage — without those an
-/// „Einschränkung der Verarbeitung“ hides (`hidden`: `Store::hidden_counts` of `me` at `now`), as
-/// the lists leave them out (issue 18).
-async fn counts(
-    store: &postkorb_store::Store,
-    me: postkorb_core::EmployeeId,
-    now: i64,
-    hidden: &postkorb_store::HiddenCounts,
-) -> Result<(i64, i64, i64), postkorb_store::StoreError> {
-    Ok((
-        store.count_cases(Some(me)).await? - hidden.total,
-        store.count_open(me).await? - hidden.open,
-        store.count_follow_ups(me, false, now).await? - hidden.pending,
-    ))
+/// „Einschränkung der Verarbeitung“ hides (`hidden`: `Store::hidden_counts` at the same moment),
+/// as the lists leave them out (issue 18).
+fn counts(all: &postkorb_store::StartCounts, hidden: &postkorb_store::HiddenCounts) -> (i64, i64, i64) {
+    (all.total - hidden.total, all.open - hidden.open, all.pending - hidden.pending)
 }
 
 /// The count of each tab by its code: „Offen“ (with the due Wiedervorlagen), „Wiedervorlage“,
@@ -283,7 +275,7 @@ pub(crate) async fn tab_counts(
     now: i64,
 ) -> Result<[(&'static str, i64); 4], postkorb_store::StoreError> {
     let hidden = store.hidden_counts(me, i64::MAX, now).await?;
-    let (total, open, pending) = counts(store, me, now, &hidden).await?;
+    let (total, open, pending) = counts(&store.start_counts(me, now).await?, &hidden);
     Ok(tabs_of(total, open, pending))
 }
 
