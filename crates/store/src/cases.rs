@@ -138,6 +138,9 @@ macro_rules! summary_columns {
 }
 pub(crate) use summary_columns;
 
+/// An assignee's number of open Vorgänge (`$1`), as [`Store::count_open`] reads it: no row, none.
+pub(crate) const COUNT_OPEN_SQL: &str = "SELECT open_cases FROM case_counts WHERE employee_id = $1";
+
 pub(crate) const SUMMARY_SELECT: &str =
     concat!("SELECT ", summary_columns!(), " FROM cases c LEFT JOIN employees e ON e.id = c.assignee");
 
@@ -328,10 +331,7 @@ impl Store {
     /// in `case_counts` by `case_write::apply` (migration 0021), since counting them on every
     /// Startmaske view cost as much as they are many.
     pub async fn count_open(&self, assignee: EmployeeId) -> Result<i64> {
-        let r = sqlx::query("SELECT open_cases FROM case_counts WHERE employee_id = $1")
-            .bind(assignee.0)
-            .fetch_optional(&self.pool)
-            .await?;
+        let r = sqlx::query(COUNT_OPEN_SQL).bind(assignee.0).fetch_optional(&self.pool).await?;
         Ok(r.map(|r| r.try_get(0)).transpose()?.unwrap_or(0))
     }
 

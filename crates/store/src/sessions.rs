@@ -30,6 +30,8 @@ pub(crate) fn session_user_from_row(r: &sqlx::any::AnyRow, csrf: String) -> Resu
 }
 
 /// „neue Vorgänge seit Ihrem letzten Besuch“: a range of index `cases_assignee_claimed`.
+/// An assignee's number of Vorgänge (`$1`), as [`Store::count_cases`] reads it: no row, none.
+pub(crate) const COUNT_CASES_SQL: &str = "SELECT cases FROM case_counts WHERE employee_id = $1";
 pub(crate) const NEW_CASES_SINCE_SQL: &str = "SELECT COUNT(*) FROM cases WHERE assignee = $1 AND claimed_ms > $2";
 
 impl Store {
@@ -118,10 +120,7 @@ impl Store {
     pub async fn count_cases(&self, assignee: Option<EmployeeId>) -> Result<i64> {
         match assignee {
             Some(a) => {
-                let r = sqlx::query("SELECT cases FROM case_counts WHERE employee_id = $1")
-                    .bind(a.0)
-                    .fetch_optional(&self.pool)
-                    .await?;
+                let r = sqlx::query(COUNT_CASES_SQL).bind(a.0).fetch_optional(&self.pool).await?;
                 Ok(r.map(|r| r.try_get(0)).transpose()?.unwrap_or(0))
             }
             None => {

@@ -50,9 +50,9 @@ fn count_follow_ups_sql(due: bool) -> String {
 /// the statement of its own method, as a scalar subquery reading the same row or index range.
 pub(crate) fn start_counts_sql() -> String {
     format!(
-        "SELECT COALESCE((SELECT cases FROM case_counts WHERE employee_id = $1), 0),
-                COALESCE((SELECT open_cases FROM case_counts WHERE employee_id = $1), 0),
-                ({}), ({})",
+        "SELECT COALESCE(({}), 0), COALESCE(({}), 0), ({}), ({})",
+        crate::sessions::COUNT_CASES_SQL,
+        crate::cases::COUNT_OPEN_SQL,
         count_follow_ups_sql(false),
         count_follow_ups_sql(true)
     )
