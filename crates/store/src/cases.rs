@@ -124,25 +124,43 @@ pub struct CaseDetail {
 }
 
 /// The columns of a [`CaseSummary`] (`cases c`, `employees e` joined on the assignee), for
-/// [`summary_from_row`]; the search selects them too.
-macro_rules! summary_columns {
+/// [`summary_from_row`], which reads them by position (this order); the search selects them too.
+/// `restricted` last: lists that leave restricted Vorgänge out select a 0 there instead
+/// ([`VISIBLE_SELECT`]), one lookup per row less.
+macro_rules! summary_columns_but_restricted {
     () => {
         "c.id, c.subject, c.from_addr, c.from_name, c.sender_employee, c.status, c.assignee,
         e.name AS assignee_name, c.received_ms, c.claimed_ms, c.follow_up_ms, c.follow_up_reason, c.on_behalf_of,
         (SELECT o.name FROM employees o WHERE o.id = c.on_behalf_of) AS on_behalf_of_name,
         (SELECT COUNT(*) FROM attachments a WHERE a.case_id = c.id) AS attachment_count,
-        (SELECT n.text FROM case_notes n WHERE n.case_id = c.id ORDER BY n.id DESC LIMIT 1) AS last_note,
-        (SELECT COUNT(*) FROM holds hh WHERE hh.case_id = c.id AND hh.kind = 'restriction' AND hh.lifted_ms IS NULL)
-            AS restricted"
+        (SELECT n.text FROM case_notes n WHERE n.case_id = c.id ORDER BY n.id DESC LIMIT 1) AS last_note"
     };
 }
-pub(crate) use summary_columns;
+macro_rules! summary_columns {
+    () => {
+        concat!(
+            $crate::cases::summary_columns_but_restricted!(),
+            ",
+        (SELECT COUNT(*) FROM holds hh WHERE hh.case_id = c.id AND hh.kind = 'restriction' AND hh.lifted_ms IS NULL)
+            AS restricted"
+        )
+    };
+}
+pub(crate) use {summary_columns, summary_columns_but_restricted};
 
 /// An assignee's number of open Vorgänge (`$1`), as [`Store::count_open`] reads it: no row, none.
 pub(crate) const COUNT_OPEN_SQL: &str = "SELECT open_cases FROM case_counts WHERE employee_id = $1";
 
 pub(crate) const SUMMARY_SELECT: &str =
     concat!("SELECT ", summary_columns!(), " FROM cases c LEFT JOIN employees e ON e.id = c.assignee");
+
+/// [`SUMMARY_SELECT`] for a list whose condition leaves restricted Vorgänge out
+/// (`NOT hidden_sql`): `restricted` is 0 on every row it can return, so it is not looked up.
+pub(crate) const VISIBLE_SELECT: &str = concat!(
+    "SELECT ",
+    summary_columns_but_restricted!(),
+    ", 0 AS restricted FROM cases c LEFT JOIN employees e ON e.id = c.assignee"
+);
 
 /// A page of Vorgänge (all, or one assignee's: `$1`), not done first, newest first.
 ///
@@ -171,7 +189,7 @@ fn list_sql(one_assignee: bool, filter: CaseFilter, limit: i64, offset: i64) -> 
     };
     let hidden = crate::holds::hidden_sql("c.id");
     format!(
-        "{SUMMARY_SELECT} WHERE {assignee}{status}c.status <> 'moved' AND NOT {hidden}
+        "{VISIBLE_SELECT} WHERE {assignee}{status}c.status <> 'moved' AND NOT {hidden}
          ORDER BY {order}c.received_ms DESC, c.id DESC {limit}"
     )
 }
@@ -189,7 +207,7 @@ pub(crate) fn is_candidate(id: &str) -> String {
 /// (SQLite would otherwise read every waiting row for the join with employees before the check).
 fn waiting_for_sql() -> String {
     format!(
-        "{SUMMARY_SELECT} WHERE c.id IN (SELECT w.id FROM cases w WHERE w.status = 'waiting' AND {})
+        "{VISIBLE_SELECT} WHERE c.id IN (SELECT w.id FROM cases w WHERE w.status = 'waiting' AND {})
            AND NOT {}
          ORDER BY c.received_ms DESC, c.id DESC",
         is_candidate("w.id"),
@@ -198,24 +216,26 @@ fn waiting_for_sql() -> String {
 }
 
 pub(crate) fn summary_from_row(r: &AnyRow) -> Result<CaseSummary> {
+    // By position, the order of `summary_columns_but_restricted!` (a name costs a lookup per
+    // column and row; the search's extra column comes after these).
     Ok(CaseSummary {
-        id: r.try_get("id")?,
-        subject: r.try_get("subject")?,
-        from_addr: r.try_get("from_addr")?,
-        from_name: r.try_get("from_name")?,
-        sender_employee: r.try_get("sender_employee")?,
-        status: r.try_get("status")?,
-        assignee: r.try_get("assignee")?,
-        assignee_name: r.try_get("assignee_name")?,
-        received_ms: r.try_get("received_ms")?,
-        attachment_count: r.try_get("attachment_count")?,
-        claimed_ms: r.try_get("claimed_ms")?,
-        follow_up_ms: r.try_get("follow_up_ms")?,
-        follow_up_reason: r.try_get("follow_up_reason")?,
-        last_note: r.try_get("last_note")?,
-        on_behalf_of: r.try_get("on_behalf_of")?,
-        on_behalf_of_name: r.try_get("on_behalf_of_name")?,
-        restricted: r.try_get::<i64, _>("restricted")? > 0,
+        id: r.try_get(0)?,
+        subject: r.try_get(1)?,
+        from_addr: r.try_get(2)?,
+        from_name: r.try_get(3)?,
+        sender_employee: r.try_get(4)?,
+        status: r.try_get(5)?,
+        assignee: r.try_get(6)?,
+        assignee_name: r.try_get(7)?,
+        received_ms: r.try_get(8)?,
+        claimed_ms: r.try_get(9)?,
+        follow_up_ms: r.try_get(10)?,
+        follow_up_reason: r.try_get(11)?,
+        on_behalf_of: r.try_get(12)?,
+        on_behalf_of_name: r.try_get(13)?,
+        attachment_count: r.try_get(14)?,
+        last_note: r.try_get(15)?,
+        restricted: r.try_get::<i64, _>(16)? > 0,
     })
 }
 

@@ -10,7 +10,7 @@ use postkorb_core::{CaseRefusal, EmployeeId};
 use sqlx::{Any, Row, Transaction};
 
 use crate::case_write::{CaseChange, apply};
-use crate::cases::{CaseNote, CaseSummary, SUMMARY_SELECT, summary_from_row};
+use crate::cases::{CaseNote, CaseSummary, VISIBLE_SELECT, summary_from_row};
 use crate::{Result, Store, StoreError};
 
 /// An assignee's open Vorgänge with a Wiedervorlage date up to `$2` (due) or after it
@@ -18,7 +18,7 @@ use crate::{Result, Store, StoreError};
 fn follow_ups_sql(due: bool) -> String {
     let range = if due { "c.follow_up_ms <= $2" } else { "c.follow_up_ms > $2" };
     format!(
-        "{SUMMARY_SELECT} WHERE c.assignee = $1 AND c.status = 'open' AND c.follow_up_ms IS NOT NULL AND {range}
+        "{VISIBLE_SELECT} WHERE c.assignee = $1 AND c.status = 'open' AND c.follow_up_ms IS NOT NULL AND {range}
            AND NOT {}
          ORDER BY c.follow_up_ms, c.id LIMIT $3 OFFSET $4",
         crate::holds::hidden_sql("c.id")
