@@ -216,8 +216,9 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
             // A SQLite connection is a file handle in this process: it cannot go stale as a
-            // server's connection can, so the ping before each use (one more trip to the
-            // connection's thread per statement) is left out.
+            // server's connection can, so the ping before each use is left out, and with it
+            // (vendor/sqlx-core) the ping after each use — each a trip to the connection's
+            // thread and back for every statement run on the pool.
             .test_before_acquire(backend != Backend::Sqlite)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {

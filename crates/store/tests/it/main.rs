@@ -17,6 +17,7 @@ mod oauth;
 mod office;
 mod outbox;
 mod person;
+mod pool;
 mod retention;
 mod sealing;
 mod search;
