@@ -215,6 +215,19 @@ fn waiting_for_sql() -> String {
     )
 }
 
+/// What [`Store::claim_at_start`] returns.
+#[derive(Debug)]
+pub struct StartClaim {
+    /// The Vorgänge this view won.
+    pub won: Vec<i64>,
+    /// What still waits for the employee afterwards (their candidate Vorgänge not won).
+    pub waiting: Vec<CaseSummary>,
+    /// The absences in force at the view's moment, and the employees for core's rules (empty
+    /// when nobody is away).
+    pub absences: Vec<postkorb_core::Absence>,
+    pub staff: Vec<postkorb_core::Employee>,
+}
+
 pub(crate) fn summary_from_row(r: &AnyRow) -> Result<CaseSummary> {
     // By position, the order of `summary_columns_but_restricted!` (a name costs a lookup per
     // column and row; the search's extra column comes after these).
@@ -243,12 +256,43 @@ impl Store {
     /// „Synchronisieren“ / start: gives `employee` every waiting Vorgang they are an eligible candidate
     /// for. Exactly once across racing callers. Returns the ids won by this call.
     pub async fn claim(&self, employee: EmployeeId, now_ms: i64) -> Result<Vec<i64>> {
+        // A Vertreter also claims for the absent people they stand in for (core's `covered_by`).
+        let covering = self.covering(employee, now_ms).await?;
+        let mine = self.waiting_for(employee).await?;
+        self.claim_covering(employee, now_ms, covering, !mine.is_empty()).await
+    }
+
+    /// [`Store::claim`] as the Startmaske needs it: with what the claim read anyway and the page
+    /// shows — the absences in force and what still waits for `employee` afterwards — so a view
+    /// does not read them twice. Not `eligible` (no licence, not Aktuell): nothing is claimed.
+    pub async fn claim_at_start(&self, employee: EmployeeId, eligible: bool, now_ms: i64) -> Result<StartClaim> {
+        let (absences, staff) = self.absences_at(now_ms).await?;
+        if !eligible {
+            return Ok(StartClaim { won: Vec::new(), waiting: Vec::new(), absences, staff });
+        }
+        let covering = postkorb_core::absence::covered_by(employee, now_ms, &absences, &staff);
+        let mut waiting = self.waiting_for(employee).await?;
+        let won = self.claim_covering(employee, now_ms, covering, !waiting.is_empty()).await?;
+        // Read again only after a claim; else the first read is what waits (as at the next view).
+        if !won.is_empty() || !waiting.is_empty() {
+            waiting = self.waiting_for(employee).await?;
+        }
+        Ok(StartClaim { won, waiting, absences, staff })
+    }
+
+    /// The claim once it is known whether something waits for `employee` (`mine_waiting`) and whom
+    /// they stand in for (`covering`).
+    async fn claim_covering(
+        &self,
+        employee: EmployeeId,
+        now_ms: i64,
+        covering: Vec<EmployeeId>,
+        mine_waiting: bool,
+    ) -> Result<Vec<i64>> {
         // Most Startmaske views find nothing waiting: they then take no write transaction (and on
         // PostgreSQL not the event log's lock). A Vorgang that starts waiting right after this read
         // is claimed at the next view.
-        // A Vertreter also claims for the absent people they stand in for (core's `covered_by`).
-        let covering = self.covering(employee, now_ms).await?;
-        let mut nothing = self.waiting_for(employee).await?.is_empty();
+        let mut nothing = !mine_waiting;
         for absent in &covering {
             nothing = nothing && self.waiting_for(*absent).await?.is_empty();
         }

@@ -52,7 +52,9 @@ use sqlx::{AnyPool, Executor};
 pub use absences::{Ended, StoredAbsence};
 pub use audit::{AuditFilter, AuditRow};
 pub use blobs::{BlobCopy, SweepReport, merge_blob_tree};
-pub use cases::{AttachmentBytes, CaseDetail, CaseEvent, CaseFilter, CaseNote, CaseSummary, StoredAttachment};
+pub use cases::{
+    AttachmentBytes, CaseDetail, CaseEvent, CaseFilter, CaseNote, CaseSummary, StartClaim, StoredAttachment,
+};
 pub use dns_retry::DnsRetry;
 pub use dump::TableSum;
 pub use employees::NewEmployee;

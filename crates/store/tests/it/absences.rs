@@ -142,6 +142,38 @@ async fn in_a_pool_the_vertreter_claims_for_the_absent_candidate_and_the_event_s
     }
 }
 
+/// The Startmaske's claim: the same Vorgänge won as `claim`, and what it hands the page — the
+/// absences it judged by and what still waits — equal to what the page read itself before.
+#[tokio::test]
+async fn the_startmaske_claim_returns_what_it_read_and_what_still_waits() {
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        let dora = dora(&store).await;
+        let pool = Decision::Pool { sender: o.anna, candidates: vec![o.bernd, o.clara] };
+        let out = store.commit_batch(o.mailbox, &[item("k1", "eins", pool.clone())], NOW).await.unwrap();
+        let first = case_of(&out[0]);
+        // Not eligible: nothing claimed, the waiting one not handed out, the absences still read.
+        store.add_absence(&away(o.bernd, NOW - DAY, None, Some(dora)), "bernd", NOW).await.unwrap().unwrap();
+        let start = store.claim_at_start(o.clara, false, NOW).await.unwrap();
+        assert!(start.won.is_empty() && start.waiting.is_empty(), "{start:?}");
+        assert_eq!(start.absences, store.absences_at(NOW).await.unwrap().0);
+        assert_eq!(start.staff.len(), store.absences_at(NOW).await.unwrap().1.len());
+        assert_eq!(store.waiting_for(o.clara).await.unwrap().iter().map(|c| c.id).collect::<Vec<_>>(), [first]);
+        // Dora stands in for Bernd: she wins it for him; nothing waits for her afterwards.
+        let start = store.claim_at_start(dora, true, NOW).await.unwrap();
+        assert_eq!(start.won, [first]);
+        assert!(start.waiting.is_empty() && store.waiting_for(dora).await.unwrap().is_empty());
+        assert_eq!(start.absences.len(), 1);
+        // Clara, candidate of a new pool: won at her view, and then nothing waits; a second view
+        // finds nothing and claims nothing.
+        let out = store.commit_batch(o.mailbox, &[item("k2", "zwei", pool)], NOW).await.unwrap();
+        let start = store.claim_at_start(o.clara, true, NOW).await.unwrap();
+        assert_eq!((start.won, start.waiting.len()), (vec![case_of(&out[0])], 0));
+        let again = store.claim_at_start(o.clara, true, NOW).await.unwrap();
+        assert!(again.won.is_empty() && again.waiting.is_empty(), "{again:?}");
+    }
+}
+
 #[tokio::test]
 async fn absences_are_checked_listed_ended_and_audited() {
     for (store, _d) in backends().await {

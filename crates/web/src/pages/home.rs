@@ -158,7 +158,9 @@ pub async fn show(
     let eligible = user.employee.check_an().is_ok();
     // Opening the Startmaske starts the program: claim what waits for me, as the login does
     // (`Store::claim` reads first and writes only when something waits).
-    let claimed = if eligible { state.store.claim(me, now_ms()).await? } else { Vec::new() };
+    // The claim reads the absences and what waits for me; the page shows both (not read again).
+    let start = state.store.claim_at_start(me, eligible, now_ms()).await?;
+    let claimed = start.won;
     let now = now_ms();
     let (filter, filter_code) = filter_of(&q);
     let last_seen = state.store.last_seen(me).await?;
@@ -193,12 +195,8 @@ pub async fn show(
     } else {
         Vec::new()
     };
-    let waiting = if eligible {
-        state.store.waiting_for(me).await?.into_iter().map(|c| row(c, &employees, last_seen, now)).collect()
-    } else {
-        Vec::new()
-    };
-    let (absences, staff) = state.store.absences_at(now_ms()).await?;
+    let waiting = start.waiting.into_iter().map(|c| row(c, &employees, last_seen, now)).collect();
+    let (absences, staff) = (start.absences, start.staff);
     let mut covering = Vec::new();
     for absent in postkorb_core::absence::covered_by(me, now_ms(), &absences, &staff) {
         let theirs = state.store.cases_filtered(Some(absent), CaseFilter::Open, PAGE, 0).await?;
