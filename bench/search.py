@@ -31,7 +31,8 @@ Every answer is checked (200; search: JSON with `hits`; Startmaske: its heading;
 subject; api: 25 rows, all the clerk's; api-case: the asked Vorgang).
 Issue 19's million-Vorgänge run is `--endpoints start,case,api --connections 32`. Prints a table and
 writes bench/out/search/results.json. Besides the latencies it prints serve's CPU time per request in
-the window (/proc: all its threads), a steadier figure than a p99 under saturation. `--rounds K`
+the window (/proc: all its threads), a steadier figure than a p99 under saturation, and its
+threads' context switches per request (`cs/req`). `--rounds K`
 measures every size K times, turning the order of the sizes each round, and prints each round's
 ratio N=max ÷ N=min and their median (this machine's p99s of one size spread ±30 % between runs).
 `--reuse` measures the data of an earlier run again (e.g. another build). `--probe K` sends each query
@@ -402,17 +403,18 @@ async def measure(args, cli, tokens, n, backend):
         makers = {"search": make_search, "start": make_start, "case": make_case(False), "api": make_list,
                   "api-case": make_case(True)}
         for ep in args.endpoints:
-            cpu = dict(read=server.cpu_seconds)
+            cpu = dict(read=server.cpu_seconds, switches=server.context_switches)
             lat, window, errors = await web.load(port, args.connections, args.warmup, args.duration, makers[ep], cpu)
             lat.sort()
             rows.append(dict(backend=backend, n=n, endpoint=ep, requests=len(lat),
                              rps=len(lat) / window if window else 0, p50=web.pct(lat, 0.5), p90=web.pct(lat, 0.9),
                              p99=web.pct(lat, 0.99), max=lat[-1] if lat else 0, errors=len(errors),
                              cpu_ms=1000 * cpu["window"] / len(lat) if lat else 0,
+                             switches=cpu["switched"] / len(lat) if lat else 0,
                              first_error=errors[0] if errors else ""))
             r = rows[-1]
             print(f"  {backend:<8} N={n:>8} {ep:<7} {r['requests']:>6} req {r['rps']:7.1f}/s  p50 {r['p50']:7.2f}"
-                  f"  p99 {r['p99']:7.2f} ms  serve's CPU {r['cpu_ms']:.3f} ms/req  errors {len(errors)}"
+                  f"  p99 {r['p99']:7.2f} ms  serve's CPU {r['cpu_ms']:.3f} ms/req  {r['switches']:.1f} switches/req  errors {len(errors)}"
                   f" {r['first_error'][:120]}", flush=True)
         for conn, _, _ in sessions:
             await conn.close()
@@ -521,10 +523,10 @@ def main():
     if args.probe:
         return
     print(f"\n{'backend':<9} {'N':>8} {'endpoint':<8} {'round':>5} {'req':>6} {'req/s':>7} {'p50':>7} {'p90':>7} "
-          f"{'p99':>7} {'max':>7} {'cpu/req':>7} err  reindex")
+          f"{'p99':>7} {'max':>7} {'cpu/req':>7} {'cs/req':>6} err  reindex")
     for r in results:
         print(f"{r['backend']:<9} {r['n']:>8} {r['endpoint']:<8} {r['round']:>5} {r['requests']:>6} {r['rps']:7.1f} "
-              f"{r['p50']:7.2f} {r['p90']:7.2f} {r['p99']:7.2f} {r['max']:7.1f} {r['cpu_ms']:7.3f} {r['errors']:>3}"
+              f"{r['p50']:7.2f} {r['p90']:7.2f} {r['p99']:7.2f} {r['max']:7.1f} {r['cpu_ms']:7.3f} {r.get('switches', 0):6.1f} {r['errors']:>3}"
               f"  {r['reindex_s']} s")
     sizes = sorted({r["n"] for r in results})
     for backend in args.backends.split(","):

@@ -139,6 +139,18 @@ class Server:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def context_switches(self):
+        """Voluntary and involuntary context switches of all of `serve`'s threads so far (/proc);
+        threads that ended are not counted, so read it over a window in which none end."""
+        total = 0
+        for task in os.listdir(f"/proc/{self.proc.pid}/task"):
+            try:
+                with open(f"/proc/{self.proc.pid}/task/{task}/status") as f:
+                    total += sum(int(line.split()[1]) for line in f if "ctxt_switches" in line)
+            except OSError:
+                pass
+        return total
+
     def tail(self):
         self.log.flush()
         with open(self.log_path, "rb") as f:
@@ -551,13 +563,16 @@ async def load(port, connections, warmup, duration, make, cpu=None):
     """`make(i)` → (conn, next_request() → (method, path, headers), check(status, body) → error or None).
     Runs all connections back to back; returns (latencies in ms of requests started in the window,
     window length, errors). With `cpu` (a dict holding a `read()` of the server's CPU seconds), its
-    `window` is set to the server's CPU seconds from the window's start until the last answer."""
+    `window` is set to the server's CPU seconds from the window's start until the last answer; with
+    a `switches()` in it too, `switched` to the server threads' context switches in that time."""
     setups = [await make(i) for i in range(connections)]
     lat, errors = [], []
     if cpu is not None:
         async def mark():
             await asyncio.sleep(warmup)
             cpu["start"] = cpu["read"]()
+            if "switches" in cpu:
+                cpu["switches_start"] = cpu["switches"]()
         marker = asyncio.ensure_future(mark())
     t_start = time.perf_counter()
     t_measure, t_end = t_start + warmup, t_start + warmup + duration
@@ -585,6 +600,8 @@ async def load(port, connections, warmup, duration, make, cpu=None):
     if cpu is not None:
         await marker
         cpu["window"] = cpu["read"]() - cpu["start"]
+        if "switches" in cpu:
+            cpu["switched"] = cpu["switches"]() - cpu["switches_start"]
     for conn, _, _ in setups:
         await conn.close()
     return lat, last_done[0] - t_measure, errors
