@@ -14,8 +14,8 @@ async fn connections_given_back_after_a_dropped_transaction_or_read_serve_the_ne
         let sqlite = store.backend() == postkorb_store::Backend::Sqlite;
         sqlx::query("CREATE TABLE pool_probe (n BIGINT NOT NULL)").execute(pool).await.unwrap();
         let work = async {
-            // Transactions dropped with a row written and not committed: rolled back, every time,
-            // on whichever connection they ran (32 of them over the pool's 8 or 16).
+            // 32 transactions, one after the other (SQLite has one writer at a time), each dropped
+            // with a row written and not committed: every one rolled back before the next begins.
             // On SQLite every other one as the store's writers begin (`BEGIN IMMEDIATE`, which
             // the worker refuses inside a transaction it still thinks open).
             for n in 0..32i64 {
