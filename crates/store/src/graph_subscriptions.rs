@@ -27,13 +27,17 @@ impl Store {
         Ok(row.map(|r| GraphSubscription { subscription_id: r.get(0), expires_ms: r.get(1), notified_ms: r.get(2) }))
     }
 
-    /// Stores a new or renewed subscription of `mailbox_id` (replacing any other).
+    /// Stores a new or renewed subscription of `mailbox_id` (replacing any other), as notified at
+    /// `now_ms`: Graph may notify of a change as soon as it has made the subscription, before this
+    /// row exists — such a notification is ignored (`graph_notified` finds no row), so the
+    /// mailbox's loop makes one pass now instead and nothing waits for the next poll.
     pub async fn save_graph_subscription(
         &self,
         mailbox_id: i64,
         subscription_id: &str,
         client_state: &str,
         expires_ms: i64,
+        now_ms: i64,
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM graph_subscriptions WHERE mailbox_id = $1 OR subscription_id = $2")
@@ -42,13 +46,14 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO graph_subscriptions (mailbox_id, subscription_id, client_state_sha256, expires_ms) \
-             VALUES ($1, $2, $3, $4)",
+            "INSERT INTO graph_subscriptions (mailbox_id, subscription_id, client_state_sha256, expires_ms, notified_ms) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(mailbox_id)
         .bind(subscription_id)
         .bind(hash_hex(client_state.as_bytes()))
         .bind(expires_ms)
+        .bind(now_ms)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

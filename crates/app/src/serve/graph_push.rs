@@ -101,7 +101,7 @@ async fn keep(store: &Store, settings: &Settings, clock: &Clock, m: &MailboxReco
     getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
     let client_state: String = secret.iter().map(|b| format!("{b:02x}")).collect();
     let sub = graph.subscribe(url, &client_state, now + LIFETIME_MS).await?;
-    store.save_graph_subscription(m.id, &sub.id, &client_state, sub.expires_ms).await?;
+    store.save_graph_subscription(m.id, &sub.id, &client_state, sub.expires_ms, clock.now_ms()).await?;
     tracing::info!(mailbox = %m.name, "Graph change notifications subscribed");
     Ok(())
 }

@@ -110,7 +110,7 @@ async fn anwendung_verbinden_then_ordner_anzeigen_and_verbindung_testen_against_
 async fn the_notification_endpoint_echoes_graphs_validation_and_ignores_forged_notifications() {
     let app = app().await;
     let m = app.ctx.store.save_mailbox(&MailboxRecord { name: "m365".into(), ..Default::default() }, 1).await.unwrap();
-    app.ctx.store.save_graph_subscription(m.id, "sub-1", "geheim", i64::MAX).await.unwrap();
+    app.ctx.store.save_graph_subscription(m.id, "sub-1", "geheim", i64::MAX, 0).await.unwrap();
     let echo = app.post("/graph/benachrichtigung?validationToken=%3Cscript%3Eabc", None, "").await;
     assert_eq!(echo.status, StatusCode::OK);
     assert_eq!(echo.body, "<script>abc");
@@ -121,9 +121,10 @@ async fn the_notification_endpoint_echoes_graphs_validation_and_ignores_forged_n
     let note = |state: &str| format!(r#"{{"value":[{{"subscriptionId":"sub-1","clientState":"{state}"}}]}}"#);
     let forged = app.post("/graph/benachrichtigung", None, &note("geraten")).await;
     assert_eq!(forged.status, StatusCode::ACCEPTED, "the same answer: it tells an outsider nothing");
-    assert_eq!(app.ctx.store.graph_subscription(m.id).await.unwrap().unwrap().notified_ms, None);
+    // Saved as notified at 0 (the save's moment); a forged notification leaves that as it is.
+    assert_eq!(app.ctx.store.graph_subscription(m.id).await.unwrap().unwrap().notified_ms, Some(0));
     let genuine = app.post("/graph/benachrichtigung", None, &note("geheim")).await;
     assert_eq!(genuine.status, StatusCode::ACCEPTED);
-    assert!(app.ctx.store.graph_subscription(m.id).await.unwrap().unwrap().notified_ms.is_some());
+    assert!(app.ctx.store.graph_subscription(m.id).await.unwrap().unwrap().notified_ms.is_some_and(|t| t > 0));
     assert_eq!(app.post("/graph/benachrichtigung", None, "kein JSON").await.status, StatusCode::BAD_REQUEST);
 }
