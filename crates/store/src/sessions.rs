@@ -29,9 +29,9 @@ pub(crate) fn session_user_from_row(r: &sqlx::any::AnyRow, csrf: String) -> Resu
     })
 }
 
-/// „neue Vorgänge seit Ihrem letzten Besuch“: a range of index `cases_assignee_claimed`.
 /// An assignee's number of Vorgänge (`$1`), as [`Store::count_cases`] reads it: no row, none.
 pub(crate) const COUNT_CASES_SQL: &str = "SELECT cases FROM case_counts WHERE employee_id = $1";
+/// „neue Vorgänge seit Ihrem letzten Besuch“: a range of index `cases_assignee_claimed`.
 pub(crate) const NEW_CASES_SINCE_SQL: &str = "SELECT COUNT(*) FROM cases WHERE assignee = $1 AND claimed_ms > $2";
 
 impl Store {

@@ -25,7 +25,6 @@ fn follow_ups_sql(due: bool) -> String {
     )
 }
 
-/// How many of them: the same index range.
 /// What [`Store::start_counts`] returns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StartCounts {
@@ -39,6 +38,7 @@ pub struct StartCounts {
     pub due: i64,
 }
 
+/// How many of them: the same index range.
 fn count_follow_ups_sql(due: bool) -> String {
     let range = if due { "follow_up_ms <= $2" } else { "follow_up_ms > $2" };
     format!(

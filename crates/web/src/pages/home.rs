@@ -157,8 +157,8 @@ pub async fn show(
     let me = user.employee.id;
     let eligible = user.employee.check_an().is_ok();
     // Opening the Startmaske starts the program: claim what waits for me, as the login does
-    // (`Store::claim` reads first and writes only when something waits).
-    // The claim reads the absences and what waits for me; the page shows both (not read again).
+    // (`Store::claim_at_start` reads first and writes only when something waits; the absences and
+    // what still waits, which it reads, are shown below and not read again).
     let start = state.store.claim_at_start(me, eligible, now_ms()).await?;
     let claimed = start.won;
     let now = now_ms();
