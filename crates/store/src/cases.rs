@@ -125,15 +125,24 @@ pub struct CaseDetail {
 
 /// The columns of a [`CaseSummary`] (`cases c`, `employees e` joined on the assignee), for
 /// [`summary_from_row`], which reads them by position (this order); the search selects them too.
-/// `restricted` last: lists that leave restricted Vorgänge out select a 0 there instead
-/// ([`VISIBLE_SELECT`]), one lookup per row less.
-macro_rules! summary_columns_but_restricted {
+/// The Startmaske's lists select only the first of them ([`START_SELECT`]: up to
+/// `attachment_count`); `restricted` last: lists that leave restricted Vorgänge out select a 0
+/// there instead ([`VISIBLE_SELECT`]), one lookup per row less.
+macro_rules! start_columns {
     () => {
         "c.id, c.subject, c.from_addr, c.from_name, c.sender_employee, c.status, c.assignee,
         e.name AS assignee_name, c.received_ms, c.claimed_ms, c.follow_up_ms, c.follow_up_reason, c.on_behalf_of,
+        (SELECT COUNT(*) FROM attachments a WHERE a.case_id = c.id) AS attachment_count"
+    };
+}
+macro_rules! summary_columns_but_restricted {
+    () => {
+        concat!(
+            $crate::cases::start_columns!(),
+            ",
         (SELECT o.name FROM employees o WHERE o.id = c.on_behalf_of) AS on_behalf_of_name,
-        (SELECT COUNT(*) FROM attachments a WHERE a.case_id = c.id) AS attachment_count,
         (SELECT n.text FROM case_notes n WHERE n.case_id = c.id ORDER BY n.id DESC LIMIT 1) AS last_note"
+        )
     };
 }
 macro_rules! summary_columns {
@@ -146,7 +155,7 @@ macro_rules! summary_columns {
         )
     };
 }
-pub(crate) use {summary_columns, summary_columns_but_restricted};
+pub(crate) use {start_columns, summary_columns, summary_columns_but_restricted};
 
 /// An assignee's number of open Vorgänge (`$1`), as [`Store::count_open`] reads it: no row, none.
 pub(crate) const COUNT_OPEN_SQL: &str = "SELECT open_cases FROM case_counts WHERE employee_id = $1";
@@ -162,6 +171,37 @@ pub(crate) const VISIBLE_SELECT: &str = concat!(
     ", 0 AS restricted FROM cases c LEFT JOIN employees e ON e.id = c.assignee"
 );
 
+/// The Startmaske's lists (issues 16 and 19: a view at a million Vorgänge lists 25 rows, each of
+/// whose columns sqlx copies twice): what its rows show ([`start_columns`]), read by
+/// [`start_summary_from_row`] — no last note, no Vertretung name (`None` in those rows), and only
+/// lists that leave restricted Vorgänge out. Its conditions are [`VISIBLE_SELECT`]'s.
+pub(crate) const START_SELECT: &str =
+    concat!("SELECT ", start_columns!(), " FROM cases c LEFT JOIN employees e ON e.id = c.assignee");
+
+/// Which columns a list reads: all of a [`CaseSummary`], or the Startmaske's ([`START_SELECT`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Columns {
+    All,
+    Start,
+}
+
+impl Columns {
+    /// The SELECT … FROM of a list that leaves restricted Vorgänge out.
+    pub(crate) fn visible_select(self) -> &'static str {
+        match self {
+            Columns::All => VISIBLE_SELECT,
+            Columns::Start => START_SELECT,
+        }
+    }
+
+    pub(crate) fn read(self, r: &AnyRow) -> Result<CaseSummary> {
+        match self {
+            Columns::All => summary_from_row(r),
+            Columns::Start => start_summary_from_row(r),
+        }
+    }
+}
+
 /// A page of Vorgänge (all, or one assignee's: `$1`), not done first, newest first.
 ///
 /// The condition and the ORDER BY are exactly the expressions of the partial indexes
@@ -174,7 +214,7 @@ pub(crate) const VISIBLE_SELECT: &str = concat!(
 /// whose `LIMIT` is a parameter as if it asked for a tenth of the rows, finds that plan far dearer
 /// than each call's own and so plans every call anew (0.4 ms of a 0.6 ms list at 1,000,000
 /// Vorgänge); with the numbers in the text it keeps one plan per statement.
-fn list_sql(one_assignee: bool, filter: CaseFilter, limit: i64, offset: i64) -> String {
+fn list_sql(columns: Columns, one_assignee: bool, filter: CaseFilter, limit: i64, offset: i64) -> String {
     let assignee = if one_assignee { "c.assignee = $1 AND " } else { "" };
     let limit = format!("LIMIT {} OFFSET {}", limit.max(0), offset.max(0));
     // With the status fixed, the order is the index's rest (SQLite would sort again otherwise).
@@ -188,8 +228,9 @@ fn list_sql(one_assignee: bool, filter: CaseFilter, limit: i64, offset: i64) -> 
         }
     };
     let hidden = crate::holds::hidden_sql("c.id");
+    let select = columns.visible_select();
     format!(
-        "{VISIBLE_SELECT} WHERE {assignee}{status}c.status <> 'moved' AND NOT {hidden}
+        "{select} WHERE {assignee}{status}c.status <> 'moved' AND NOT {hidden}
          ORDER BY {order}c.received_ms DESC, c.id DESC {limit}"
     )
 }
@@ -229,8 +270,17 @@ pub struct StartClaim {
 }
 
 pub(crate) fn summary_from_row(r: &AnyRow) -> Result<CaseSummary> {
-    // By position, the order of `summary_columns_but_restricted!` (a name costs a lookup per
-    // column and row; the search's extra column comes after these).
+    // By position, the order of `summary_columns!` (a name costs a lookup per column and row; the
+    // search's extra column comes after these).
+    let mut c = start_summary_from_row(r)?;
+    c.on_behalf_of_name = r.try_get(14)?;
+    c.last_note = r.try_get(15)?;
+    c.restricted = r.try_get::<i64, _>(16)? > 0;
+    Ok(c)
+}
+
+/// A row of [`START_SELECT`]: the first columns of `summary_columns!`.
+pub(crate) fn start_summary_from_row(r: &AnyRow) -> Result<CaseSummary> {
     Ok(CaseSummary {
         id: r.try_get(0)?,
         subject: r.try_get(1)?,
@@ -245,10 +295,10 @@ pub(crate) fn summary_from_row(r: &AnyRow) -> Result<CaseSummary> {
         follow_up_ms: r.try_get(10)?,
         follow_up_reason: r.try_get(11)?,
         on_behalf_of: r.try_get(12)?,
-        on_behalf_of_name: r.try_get(13)?,
-        attachment_count: r.try_get(14)?,
-        last_note: r.try_get(15)?,
-        restricted: r.try_get::<i64, _>(16)? > 0,
+        attachment_count: r.try_get(13)?,
+        on_behalf_of_name: None,
+        last_note: None,
+        restricted: false,
     })
 }
 
@@ -380,15 +430,40 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<CaseSummary>> {
+        self.list(Columns::All, assignee, filter, limit, offset).await
+    }
+
+    /// The Startmaske's page of `assignee`'s Vorgänge: [`Store::cases_filtered`] with the columns
+    /// the Startmaske shows ([`START_SELECT`]): each row's `last_note` and `on_behalf_of_name` are
+    /// `None` whatever the Vorgang holds. Every other list, the API's and the CLI's among them,
+    /// reads [`Store::cases_filtered`].
+    pub async fn start_page(
+        &self,
+        assignee: EmployeeId,
+        filter: CaseFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<CaseSummary>> {
+        self.list(Columns::Start, Some(assignee), filter, limit, offset).await
+    }
+
+    async fn list(
+        &self,
+        columns: Columns,
+        assignee: Option<EmployeeId>,
+        filter: CaseFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<CaseSummary>> {
         // A later page is asked rarely (and its offset is the caller's): not kept as a statement.
-        let q = sqlx::query(sqlx::AssertSqlSafe(list_sql(assignee.is_some(), filter, limit, offset)))
+        let q = sqlx::query(sqlx::AssertSqlSafe(list_sql(columns, assignee.is_some(), filter, limit, offset)))
             .persistent(offset == 0);
         let q = match assignee {
             Some(a) => q.bind(a.0),
             None => q,
         };
         let rows = q.fetch_all(&self.pool).await?;
-        rows.iter().map(summary_from_row).collect()
+        rows.iter().map(|r| columns.read(r)).collect()
     }
 
     /// How many open Vorgänge `assignee` has (the done ones are the rest of `count_cases`): kept
@@ -583,17 +658,17 @@ mod tests {
             !plan.contains("TEMP B-TREE") && !plan.lines().any(|l| l.starts_with("SCAN c") && !l.contains("INDEX"))
         };
 
-        let mine = plan(&store, &list_sql(true, CaseFilter::All, 25, 0), 1).await;
+        let mine = plan(&store, &list_sql(Columns::All, true, CaseFilter::All, 25, 0), 1).await;
         assert!(mine.contains("SEARCH c USING INDEX cases_list_assignee (assignee=?)"), "{mine}");
         assert!(no_scan_no_sort(&mine), "{mine}");
         // The Startmaske's „offen“ / „erledigt“ and their count: the same index, one status.
         for filter in [CaseFilter::Open, CaseFilter::Done] {
-            let p = plan(&store, &list_sql(true, filter, 25, 50), 1).await;
+            let p = plan(&store, &list_sql(Columns::All, true, filter, 25, 50), 1).await;
             assert!(p.contains("SEARCH c USING INDEX cases_list_assignee (assignee=? AND <expr>=?)"), "{p}");
             assert!(no_scan_no_sort(&p), "{p}");
         }
         // „Offen“ without a Wiedervorlage date: the same range, dated rows skipped in the index.
-        let undated = plan(&store, &list_sql(true, CaseFilter::Undated, 25, 0), 1).await;
+        let undated = plan(&store, &list_sql(Columns::All, true, CaseFilter::Undated, 25, 0), 1).await;
         assert!(undated.contains("SEARCH c USING INDEX cases_list_assignee (assignee=? AND <expr>=?)"), "{undated}");
         assert!(no_scan_no_sort(&undated), "{undated}");
         // „fällig“ and „Wiedervorlage“ and their counts: a range of cases_follow_up, in date order.
@@ -611,7 +686,7 @@ mod tests {
         );
         assert!(counts.matches("SEARCH case_counts").count() == 2, "{counts}");
         assert!(no_scan_no_sort(&counts), "{counts}");
-        let all = plan(&store, &list_sql(false, CaseFilter::All, 100, 0), 0).await;
+        let all = plan(&store, &list_sql(Columns::All, false, CaseFilter::All, 100, 0), 0).await;
         assert!(all.contains("SCAN c USING INDEX cases_list_all"), "read in index order: {all}");
         assert!(no_scan_no_sort(&all), "{all}");
 

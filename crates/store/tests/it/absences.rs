@@ -236,3 +236,53 @@ async fn a_pool_whose_candidates_are_all_away_without_vertreter_waits_for_them_a
         assert!(listed(NOW + 1).await.is_empty());
     }
 }
+
+/// The Startmaske's lists (`start_page`, `follow_ups`) read fewer columns than the others: the
+/// same rows in the same order with the same values, only without the last note and the
+/// Vertretung's name — here a Vorgang has both, one is due, one pending, one done.
+#[tokio::test]
+async fn the_startmaske_lists_read_the_rows_of_the_full_lists_without_note_and_vertretung_name() {
+    use postkorb_store::{CaseFilter, CaseSummary};
+    fn lean(mut rows: Vec<CaseSummary>) -> Vec<Value> {
+        for r in &mut rows {
+            (r.last_note, r.on_behalf_of_name) = (None, None);
+        }
+        rows.iter().map(|r| serde_json::to_value(r).unwrap()).collect()
+    }
+    for (store, _d) in backends().await {
+        let o = office(&store).await;
+        store.add_absence(&away(o.bernd, NOW - DAY, None, Some(o.clara)), "admin", NOW).await.unwrap().unwrap();
+        let to_bernd = Decision::Assign { sender: o.anna, to: o.bernd };
+        let batch: Vec<_> = (0..5).map(|i| item(&format!("k{i}"), &format!("Vorgang {i}"), to_bernd.clone())).collect();
+        let ids: Vec<i64> =
+            store.commit_batch(o.mailbox, &batch, NOW).await.unwrap().iter().map(case_of).collect();
+        store.add_note(ids[0], o.clara, "Rückruf vereinbart", NOW + 1).await.unwrap();
+        store.set_follow_up(ids[1], o.clara, Some(NOW + 10), Some("Antwort abwarten"), NOW + 2).await.unwrap();
+        store.set_follow_up(ids[2], o.clara, Some(NOW + DAY), None, NOW + 3).await.unwrap();
+        store.set_case_done(ids[3], true, o.clara, NOW + 4).await.unwrap();
+        let now = NOW + 100;
+
+        let full = store.cases_filtered(Some(o.clara), CaseFilter::All, 10, 0).await.unwrap();
+        assert_eq!(full.len(), 5);
+        let noted = full.iter().find(|c| c.id == ids[0]).unwrap();
+        assert_eq!(
+            (noted.last_note.as_deref(), noted.on_behalf_of, noted.on_behalf_of_name.as_deref()),
+            (Some("Rückruf vereinbart"), Some(o.bernd.0), Some("Bernd")),
+            "the full list has what the Startmaske leaves out"
+        );
+        for filter in [CaseFilter::All, CaseFilter::Open, CaseFilter::Done, CaseFilter::Undated] {
+            for (limit, offset) in [(10, 0), (2, 1)] {
+                let full = store.cases_filtered(Some(o.clara), filter, limit, offset).await.unwrap();
+                let start = store.start_page(o.clara, filter, limit, offset).await.unwrap();
+                assert!(start.iter().all(|c| c.last_note.is_none() && c.on_behalf_of_name.is_none()));
+                assert_eq!(lean(start), lean(full), "{filter:?} {limit} {offset}");
+            }
+        }
+        // The Wiedervorlage lists against the rows of the full list.
+        let by_id = |id: i64| full.iter().find(|c| c.id == id).unwrap().clone();
+        for (due, want) in [(true, ids[1]), (false, ids[2])] {
+            let got = store.follow_ups(o.clara, due, now, 10, 0).await.unwrap();
+            assert_eq!(lean(got), lean(vec![by_id(want)]), "due {due}");
+        }
+    }
+}

@@ -180,7 +180,7 @@ pub async fn show(
     let page = q.seite.unwrap_or(1).clamp(1, pages);
     let employees = state.store.employees().await?;
     let list = match filter {
-        Some(f) => state.store.cases_filtered(Some(me), f, PAGE, (page - 1) * PAGE).await?,
+        Some(f) => state.store.start_page(me, f, PAGE, (page - 1) * PAGE).await?,
         None => state.store.follow_ups(me, false, now, PAGE, (page - 1) * PAGE).await?,
     };
     let cases = list.into_iter().map(|c| row(c, &employees, last_seen, now)).collect();
