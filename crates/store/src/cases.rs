@@ -40,10 +40,12 @@ pub struct CaseSummary {
     /// „fällig“), and why.
     pub follow_up_ms: Option<i64>,
     pub follow_up_reason: Option<String>,
-    /// The text of the newest note, if any.
+    /// The text of the newest note, if any (`None` in the Startmaske's lists, which do not show it:
+    /// [`Store::start_page`], [`Store::follow_ups`]).
     pub last_note: Option<String>,
     /// The assignee got it as Vertreter for this absent person („in Vertretung für“).
     pub on_behalf_of: Option<i64>,
+    /// Their name (`None` in the Startmaske's lists, as `last_note`).
     pub on_behalf_of_name: Option<String>,
     /// Under an „Einschränkung der Verarbeitung“ (issue 18): only holders of „Datenschutz
     /// verwalten“ may open it (`auth::may_open`), and no list or search shows it (`holds::hidden_sql`).
@@ -663,12 +665,12 @@ mod tests {
         assert!(no_scan_no_sort(&mine), "{mine}");
         // The Startmaske's „offen“ / „erledigt“ and their count: the same index, one status.
         for filter in [CaseFilter::Open, CaseFilter::Done] {
-            let p = plan(&store, &list_sql(Columns::All, true, filter, 25, 50), 1).await;
+            let p = plan(&store, &list_sql(Columns::Start, true, filter, 25, 50), 1).await;
             assert!(p.contains("SEARCH c USING INDEX cases_list_assignee (assignee=? AND <expr>=?)"), "{p}");
             assert!(no_scan_no_sort(&p), "{p}");
         }
         // „Offen“ without a Wiedervorlage date: the same range, dated rows skipped in the index.
-        let undated = plan(&store, &list_sql(Columns::All, true, CaseFilter::Undated, 25, 0), 1).await;
+        let undated = plan(&store, &list_sql(Columns::Start, true, CaseFilter::Undated, 25, 0), 1).await;
         assert!(undated.contains("SEARCH c USING INDEX cases_list_assignee (assignee=? AND <expr>=?)"), "{undated}");
         assert!(no_scan_no_sort(&undated), "{undated}");
         // „fällig“ and „Wiedervorlage“ and their counts: a range of cases_follow_up, in date order.

@@ -10,16 +10,16 @@ use postkorb_core::{CaseRefusal, EmployeeId};
 use sqlx::{Any, Row, Transaction};
 
 use crate::case_write::{CaseChange, apply};
-use crate::cases::{CaseNote, CaseSummary, Columns};
+use crate::cases::{CaseNote, CaseSummary, START_SELECT, start_summary_from_row};
 use crate::{Result, Store, StoreError};
 
 /// An assignee's open Vorgänge with a Wiedervorlage date up to `$2` (due) or after it
-/// (pending), in date order: a range of `cases_follow_up` (migration 0019).
-fn follow_ups_sql(columns: Columns, due: bool) -> String {
+/// (pending), in date order: a range of `cases_follow_up` (migration 0019). The Startmaske's
+/// lists: its columns ([`START_SELECT`]).
+fn follow_ups_sql(due: bool) -> String {
     let range = if due { "c.follow_up_ms <= $2" } else { "c.follow_up_ms > $2" };
-    let select = columns.visible_select();
     format!(
-        "{select} WHERE c.assignee = $1 AND c.status = 'open' AND c.follow_up_ms IS NOT NULL AND {range}
+        "{START_SELECT} WHERE c.assignee = $1 AND c.status = 'open' AND c.follow_up_ms IS NOT NULL AND {range}
            AND NOT {}
          ORDER BY c.follow_up_ms, c.id LIMIT $3 OFFSET $4",
         crate::holds::hidden_sql("c.id")
@@ -206,14 +206,14 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<CaseSummary>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(follow_ups_sql(Columns::Start, due)))
+        let rows = sqlx::query(sqlx::AssertSqlSafe(follow_ups_sql(due)))
             .bind(assignee.0)
             .bind(now_ms)
             .bind(limit)
             .bind(offset)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| Columns::Start.read(r)).collect()
+        rows.iter().map(start_summary_from_row).collect()
     }
 
     /// The counts a Startmaske view shows, in one trip to the database instead of four:
@@ -243,8 +243,8 @@ impl Store {
 #[cfg(test)]
 pub(crate) fn plan_sqls() -> [(&'static str, String, i64); 4] {
     [
-        ("due", follow_ups_sql(Columns::Start, true), 4),
-        ("pending", follow_ups_sql(Columns::Start, false), 4),
+        ("due", follow_ups_sql(true), 4),
+        ("pending", follow_ups_sql(false), 4),
         ("count due", count_follow_ups_sql(true), 2),
         ("count pending", count_follow_ups_sql(false), 2),
     ]

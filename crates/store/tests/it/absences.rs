@@ -254,8 +254,7 @@ async fn the_startmaske_lists_read_the_rows_of_the_full_lists_without_note_and_v
         store.add_absence(&away(o.bernd, NOW - DAY, None, Some(o.clara)), "admin", NOW).await.unwrap().unwrap();
         let to_bernd = Decision::Assign { sender: o.anna, to: o.bernd };
         let batch: Vec<_> = (0..5).map(|i| item(&format!("k{i}"), &format!("Vorgang {i}"), to_bernd.clone())).collect();
-        let ids: Vec<i64> =
-            store.commit_batch(o.mailbox, &batch, NOW).await.unwrap().iter().map(case_of).collect();
+        let ids: Vec<i64> = store.commit_batch(o.mailbox, &batch, NOW).await.unwrap().iter().map(case_of).collect();
         store.add_note(ids[0], o.clara, "Rückruf vereinbart", NOW + 1).await.unwrap();
         store.set_follow_up(ids[1], o.clara, Some(NOW + 10), Some("Antwort abwarten"), NOW + 2).await.unwrap();
         store.set_follow_up(ids[2], o.clara, Some(NOW + DAY), None, NOW + 3).await.unwrap();
