@@ -108,7 +108,7 @@ def main():
                     results.setdefault((n, name), []).append((wall, cpu))
                     bench.log(f"  {name:15s} rep {rep + 1}: {wall:7.2f} s  cpu {cpu:6.2f} s  RSS {rss / 1024:6.1f} MiB  {check}")
                     if not os.environ.get("BENCH_KEEP"):
-                        shutil.rmtree(out_dir, ignore_errors=True)
+                        bench.remove_output(out_dir)
     finally:
         dovecot.stop()
         for _, tool in tools:

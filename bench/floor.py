@@ -161,7 +161,7 @@ def main():
                 r["cpu"].append(cpu)
                 r["check"].append(check)
                 bench.log(f"  {t.name:10s} rep {rep + 1}: {wall:7.2f} s  cpu {cpu:6.2f} s  {check}")
-                shutil.rmtree(out_dir, ignore_errors=True)
+                bench.remove_output(out_dir)
     finally:
         dovecot.stop()
     with open(os.path.join(args.work, "floor.json"), "w") as f:
