@@ -35,8 +35,9 @@ def remove_output(path):
     is about to give a new file against those deleted in the last 60 s — 360 s while the inode
     table's block is not yet written back — and skips them, one buffer lookup each
     (`recently_deleted` in fs/ext4/ialloc.c). Removing a run's 10,000 files right before the next
-    run charged that run, of whichever tool, a scan over them for every file it created (perf: up
-    to a third of Postkorb's CPU in an import; mbsync writes a file per mail too). So: remove,
+    run can charge that run, of whichever tool, a scan over them for every file it creates, when
+    its directories land in the same block group (perf: a third of Postkorb's CPU in one import of
+    2,000 mails; mbsync writes a file per mail too). So: remove,
     `sync` (the blocks written: 60 s), wait until 61 s have passed — not on tmpfs (ab.py --tmpfs).
     BENCH_NO_SETTLE=1 skips the wait (a quick look)."""
     files = sum(len(f) for _, _, f in os.walk(path))
