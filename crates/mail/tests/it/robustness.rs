@@ -193,3 +193,25 @@ fn html_nested_just_below_the_budget_is_rendered_without_stack_overflow() {
     assert!(mail.html.is_some(), "{:?}", mail.warnings);
     assert!(mail.text.contains("Text"));
 }
+
+/// Found by `parse_never_panics_on_mutated_corpus_mails` (its seed is in
+/// `tests/proptest-regressions/robustness.txt`): a `message/rfc822` header pasted into a corpus
+/// mail ends a multipart with no part to close — upstream's `debug_assert!` panicked there in a
+/// debug build (vendor patch 0006); the parse now ends as in a release build, with a defined mail.
+#[test]
+fn a_pasted_message_rfc822_header_ends_the_parse_without_a_panic() {
+    let mails = corpus();
+    let pick = 3076411238524451134usize % mails.len();
+    let junk = b"Content-Type: message/rfc822\r\n\r\n".to_vec();
+    let data = apply(mails[pick].clone(), &Mutation::Insert(16134016234305307879, junk));
+    let mail = parse(&data);
+    assert_defined(&mail);
+    // What the header and the parts before the paste said is kept.
+    let original = parse(&mails[pick]);
+    assert_eq!(mail.malformed, None);
+    assert_eq!(mail.sender.unwrap().as_str(), original.sender.unwrap().as_str());
+    assert_eq!(
+        (mail.subject.as_str(), mail.attachments.len()),
+        (original.subject.as_str(), original.attachments.len())
+    );
+}

@@ -481,9 +481,10 @@ impl MessageParser {
 
                             // This part has no boundary, update end offset
                             part.offset_end = stream.offset() as u32;
-                        } else {
-                            debug_assert!(false, "Invalid part ID, could not find multipart.");
                         }
+                        // No part to close (a mangled nesting, e.g. a `message/rfc822` header
+                        // pasted into a part): nothing to update; the parse ends here as in a
+                        // release build (upstream's debug_assert panicked in a debug build).
 
                         break 'outer;
                     } else {
