@@ -18,6 +18,14 @@ use sqlx::Row;
 
 use crate::{Result, Store, StoreError};
 
+/// A blob file is written in pieces of at most this many bytes (1 MiB). A single larger write lets
+/// the kernel fill the file's page cache with 2 MiB folios, and on a VM that hands free memory back
+/// to its host in 2 MiB blocks (free page reporting, as on this project's benchmark machine) each
+/// such folio is a block the host must fault in again: writing a 4 MB mail in one piece cost ten
+/// times the system CPU of writing it in 1 MiB pieces there (`bench/first_touch.py`,
+/// docs/benchmarks.md, twenty-first session). Elsewhere the pieces cost a few more system calls.
+const WRITE_PIECE: usize = 1 << 20;
+
 /// The directory holding the blob files.
 #[derive(Clone, Debug)]
 pub(crate) struct BlobDir {
@@ -102,7 +110,9 @@ impl BlobDir {
         let tmp = dir.join(side_name(hash, "tmp"));
         let written = (|| {
             let mut f = std::fs::File::create_new(&tmp)?;
-            f.write_all(bytes)?;
+            for piece in bytes.chunks(WRITE_PIECE) {
+                f.write_all(piece)?;
+            }
             std::fs::rename(&tmp, dir.join(hash))
         })();
         if let Err(e) = written {

@@ -128,6 +128,33 @@ async fn raw_mails_round_trip_through_files_the_rows_hold_only_the_hash_and_atta
     }
 }
 
+/// A raw mail larger than one write piece (`WRITE_PIECE`, 1 MiB: a blob file is written in pieces,
+/// blobs.rs) comes back byte for byte, its last piece a short one.
+#[tokio::test]
+async fn a_raw_mail_of_several_write_pieces_round_trips_byte_for_byte() {
+    let mut attachment = Vec::with_capacity(3 * 1024 * 1024 + 7);
+    let mut x: u32 = 0x9e37_79b9;
+    while attachment.len() < 3 * 1024 * 1024 + 7 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        attachment.push(x as u8);
+    }
+    for db in backends().await {
+        let store = Store::open_with(&db.url, Some(db.blob_dir.clone())).await.unwrap();
+        let (anna, bernd, mb) = office(&store).await;
+        let items = vec![item("maildir:big", "gross", &attachment, Decision::Assign { sender: anna, to: bernd })];
+        assert!(items[0].raw.len() > 4 * 1024 * 1024, "base64 makes it longer than four pieces");
+        let out = store.commit_batch(mb, &items, 10).await.unwrap();
+        let ImportOutcome::Case { case_id, .. } = out[0] else { panic!("{out:?}") };
+        let case = store.case(case_id).await.unwrap();
+        assert_eq!(store.raw(case.raw_id).await.unwrap(), items[0].raw);
+        let bytes = common::attachment_bytes(&store, case_id, case.attachments[0].id).await.unwrap();
+        assert_eq!(bytes, attachment);
+        assert_eq!(files(&db.blob_dir).len(), 1);
+    }
+}
+
 /// The importer's path: the files of a batch are written and flushed before the commit, which then
 /// only references them; the bytes read back are the same, and without a blob directory the
 /// items come back untouched (the commit stores the bytes in the database).
