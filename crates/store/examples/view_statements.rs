@@ -11,8 +11,8 @@
 //!
 //! Prints, per statement, the median over the rounds of the mean time per call (µs), and the
 //! ratio of the last database to the first. `claim_at_start` claims what waits for the employee,
-//! as opening the Startmaske does (the data of `bench/search.py` has nothing waiting after its
-//! first views). Numbers only; nothing here is a test.
+//! as opening the Startmaske does: run it on copies of data that must stay as they are. Numbers
+//! only; nothing here is a test.
 
 use std::time::Instant;
 
