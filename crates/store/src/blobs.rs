@@ -20,8 +20,8 @@ use crate::{Result, Store, StoreError};
 
 /// A blob file is written in pieces of at most this many bytes (1 MiB). A single larger write lets
 /// the kernel fill the file's page cache with 2 MiB folios, and on a VM that hands free memory back
-/// to its host in 2 MiB blocks (free page reporting, as on this project's benchmark machine) each
-/// such folio is a block the host must fault in again: writing a 4 MB mail in one piece cost ten
+/// to its host in 2 MiB blocks (free page reporting, as on this project's benchmark machine) such
+/// folios are, it seems, blocks the host must fault in again: writing 4 MB in one piece cost ten
 /// times the system CPU of writing it in 1 MiB pieces there (`bench/first_touch.py`,
 /// docs/benchmarks.md, twenty-first session). Elsewhere the pieces cost a few more system calls.
 const WRITE_PIECE: usize = 1 << 20;
