@@ -19,44 +19,34 @@ use std::time::Instant;
 use postkorb_core::EmployeeId;
 use postkorb_store::{CaseFilter, Store};
 
-const STATEMENTS: [&str; 8] = [
-    "claim_at_start",
-    "last_seen",
-    "hidden_counts",
-    "start_counts",
-    "employees",
-    "start_page (25)",
-    "new_cases_since",
-    "the view's sum",
-];
-
 fn usage() -> ! {
     eprintln!("usage: view_statements [--employee N] [--calls N] [--rounds N] DATABASE_URL...");
     std::process::exit(2)
 }
 
-/// Mean µs per call of each statement of [`STATEMENTS`] (the last: their sum), `calls` calls each.
-async fn one_round(store: &Store, me: EmployeeId, calls: u32) -> postkorb_store::Result<Vec<f64>> {
+/// Each statement's name and mean µs per call (`calls` calls each), then their sum.
+async fn one_round(store: &Store, me: EmployeeId, calls: u32) -> postkorb_store::Result<Vec<(&'static str, f64)>> {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     let last_seen = store.last_seen(me).await?.unwrap_or(now);
     let mut out = Vec::new();
     macro_rules! timed {
-        ($call:expr) => {{
+        ($name:expr, $call:expr) => {{
             let t = Instant::now();
             for _ in 0..calls {
                 let _ = $call.await?;
             }
-            out.push(t.elapsed().as_secs_f64() * 1e6 / f64::from(calls));
+            out.push(($name, t.elapsed().as_secs_f64() * 1e6 / f64::from(calls)));
         }};
     }
-    timed!(store.claim_at_start(me, true, now));
-    timed!(store.last_seen(me));
-    timed!(store.hidden_counts(me, last_seen, now));
-    timed!(store.start_counts(me, now));
-    timed!(store.employees());
-    timed!(store.start_page(me, CaseFilter::Undated, 25, 0));
-    timed!(store.new_cases_since(me, last_seen));
-    out.push(out.iter().sum());
+    timed!("claim_at_start", store.claim_at_start(me, true, now));
+    timed!("last_seen", store.last_seen(me));
+    timed!("hidden_counts", store.hidden_counts(me, last_seen, now));
+    timed!("start_counts", store.start_counts(me, now));
+    timed!("employees", store.employees());
+    timed!("start_page (25)", store.start_page(me, CaseFilter::Undated, 25, 0));
+    timed!("new_cases_since", store.new_cases_since(me, last_seen));
+    let sum = out.iter().map(|(_, t)| t).sum();
+    out.push(("the view's sum", sum));
     Ok(out)
 }
 
@@ -85,14 +75,18 @@ async fn main() -> postkorb_store::Result<()> {
         eprintln!("{url}: employee {employee}, {rows} rows on the first page of „Offen“");
         stores.push(store);
     }
-    // rounds × databases × statements; the databases' order turns each round.
-    let mut times = vec![vec![Vec::new(); STATEMENTS.len()]; stores.len()];
+    // Per database, per statement: its name and one time per round; the databases' order turns
+    // each round.
+    let mut times: Vec<Vec<(&str, Vec<f64>)>> = vec![Vec::new(); stores.len()];
     for round in 0..rounds {
         let order: Vec<usize> =
             if round % 2 == 0 { (0..stores.len()).collect() } else { (0..stores.len()).rev().collect() };
         for i in order {
-            for (s, t) in one_round(&stores[i], me, calls).await?.into_iter().enumerate() {
-                times[i][s].push(t);
+            for (s, (name, t)) in one_round(&stores[i], me, calls).await?.into_iter().enumerate() {
+                if times[i].len() <= s {
+                    times[i].push((name, Vec::new()));
+                }
+                times[i][s].1.push(t);
             }
         }
     }
@@ -104,8 +98,8 @@ async fn main() -> postkorb_store::Result<()> {
     let head: Vec<String> = (1..=urls.len()).map(|i| format!("db {i} µs")).collect();
     println!("| statement | {} | last ÷ first |", head.join(" | "));
     println!("|---|{}---:|", "---:|".repeat(urls.len()));
-    for (s, name) in STATEMENTS.iter().enumerate() {
-        let cells: Vec<f64> = times.iter().map(|t| median(&t[s])).collect();
+    for (s, (name, _)) in times[0].iter().enumerate() {
+        let cells: Vec<f64> = times.iter().map(|t| median(&t[s].1)).collect();
         let shown: Vec<String> = cells.iter().map(|c| format!("{c:.1}")).collect();
         println!("| {name} | {} | {:.2} |", shown.join(" | "), cells[cells.len() - 1] / cells[0]);
     }
