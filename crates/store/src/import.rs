@@ -196,17 +196,19 @@ impl Store {
 
     /// What the importer makes ready of a batch before its commit, beside the previous batch's
     /// commit (the import's one serial step), in one trip to the blocking pool: with a blob
-    /// directory the raw mails' files, written there (each under its name, see [`RawFile`]) and
-    /// made durable with one flush for the whole batch before any of them is committed; without
-    /// one, kept in the database and sealed, their sealed bytes (`RawFile::bytes`); and the search
-    /// entries' sealed text and PostgreSQL words (`IndexTerms::make_ready`).
-    pub async fn prepare_commit(&self, items: Vec<ImportItem>) -> Result<Vec<ImportItem>> {
+    /// directory the raw mails' files, written there (each under its name, see [`RawFile`]) but
+    /// not yet durable — [`Store::make_durable`] flushes them, and only then are they the items'
+    /// `raw_file`; without one, kept in the database and sealed, their sealed bytes
+    /// (`RawFile::bytes`); and the search entries' sealed text and PostgreSQL words
+    /// (`IndexTerms::make_ready`).
+    pub async fn prepare_commit(&self, items: Vec<ImportItem>) -> Result<WrittenAhead> {
         let key = self.sealing_in(&self.pool).await?;
         let (backend, dir) = (self.backend, self.blobs.clone());
         blocking("preparing the batch", move || {
             let mut items = items;
+            let mut unflushed = Vec::new();
             match &dir {
-                Some(dir) => write_blobs(dir, key.as_ref(), &mut items)?,
+                Some(dir) => unflushed = write_blobs(dir, key.as_ref(), &items)?,
                 None => {
                     if let Some(k) = key.as_ref() {
                         for item in items.iter_mut().filter(|i| i.raw_file.is_none()) {
@@ -220,9 +222,32 @@ impl Store {
             for terms in items.iter_mut().filter_map(|i| i.search_terms.as_mut()) {
                 terms.make_ready(backend, key.as_ref())?;
             }
-            Ok(items)
+            Ok(WrittenAhead { items, unflushed })
         })
         .await
+    }
+
+    /// Makes the files of these batches durable with one flush of the blob directory's file
+    /// system (none when no batch wrote any) and returns each batch's items, each with its
+    /// `raw_file` set: what a commit may reference. One flush for several batches when the
+    /// writer got ahead of the flushes (the importer's flush stage waits on the disk while the
+    /// next batch is written).
+    pub async fn make_durable(&self, batches: Vec<WrittenAhead>) -> Result<Vec<Vec<ImportItem>>> {
+        if let Some(dir) = self.blobs.clone().filter(|_| batches.iter().any(|b| !b.unflushed.is_empty())) {
+            blocking("flushing the blob directory", move || dir.flush()).await?;
+        }
+        Ok(batches
+            .into_iter()
+            .map(|b| {
+                let mut items = b.items;
+                if !b.unflushed.is_empty() {
+                    for (item, file) in items.iter_mut().zip(b.unflushed) {
+                        item.raw_file = Some(file);
+                    }
+                }
+                items
+            })
+            .collect())
     }
 
     /// Stores a batch in one transaction. Returns one outcome per item, in order.
@@ -248,15 +273,34 @@ impl Store {
     }
 }
 
+/// A batch whose raw mails [`Store::prepare_commit`] wrote into the blob directory, not yet
+/// durable: its items get their `raw_file` only from [`Store::make_durable`], so nothing can
+/// commit a reference to a file a crash could still lose.
+pub struct WrittenAhead {
+    items: Vec<ImportItem>,
+    /// One per item when the batch wrote files (in order), else empty.
+    unflushed: Vec<RawFile>,
+}
+
+impl WrittenAhead {
+    /// How many mails the batch holds.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
 /// Writes the batch's raw mails into the blob directory — sealed with `key` when given — and
-/// makes them durable with one flush, then sets each one's `raw_file` (durable when the caller
-/// sees it). Blocking.
-fn write_blobs(dir: &BlobDir, key: Option<&MailKey>, items: &mut [ImportItem]) -> Result<()> {
+/// returns each one's file, in order; not yet durable ([`BlobDir::flush`]). Blocking.
+fn write_blobs(dir: &BlobDir, key: Option<&MailKey>, items: &[ImportItem]) -> Result<Vec<RawFile>> {
     // One mail at a time: named, sealed into one reused buffer and written (no sealed copy of the
     // whole batch held, no allocation per mail).
     let mut buf = Vec::new();
     let mut files = Vec::with_capacity(items.len());
-    for item in items.iter() {
+    for item in items {
         files.push(match key {
             Some(k) => {
                 let name = k.name_of_digest(&item.raw_digest);
@@ -271,13 +315,7 @@ fn write_blobs(dir: &BlobDir, key: Option<&MailKey>, items: &mut [ImportItem]) -
             }
         });
     }
-    if !items.is_empty() {
-        dir.flush()?;
-    }
-    for (item, file) in items.iter_mut().zip(files) {
-        item.raw_file = Some(file);
-    }
-    Ok(())
+    Ok(files)
 }
 
 /// `SELECT {select} FROM ledger WHERE mailbox_id = $1 AND {column} IN (…) {tail}` in chunks.

@@ -62,7 +62,7 @@ pub use endpoint::{Endpoint, OAuthEndpoint, SecretColumn};
 pub use events::LoggedEvent;
 pub use graph_subscriptions::GraphSubscription;
 pub use holds::{HiddenCounts, Hold, HoldTarget, hidden_sql};
-pub use import::{ImportItem, ImportOutcome, RawFile};
+pub use import::{ImportItem, ImportOutcome, RawFile, WrittenAhead};
 pub use kept::KeptMail;
 pub use lease::{LeaseInfo, LeaseOutcome, Presence};
 pub use login_limit::{LoginLimits, LoginRefused};

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use postkorb_core::{Decision, Employee, KeepReason, SenderRoute, decide};
 use postkorb_mail::InboundMail;
 use postkorb_source::{Envelope, Fetched, Session, SourceConfig, SourceError};
-use postkorb_store::{DnsRetry, ImportItem, ImportOutcome, IndexTerms, MailboxRecord, Store};
+use postkorb_store::{DnsRetry, ImportItem, ImportOutcome, IndexTerms, MailboxRecord, Store, WrittenAhead};
 use postkorb_verify::{Checked, DnsBudget, Policy, Resolver};
 
 use crate::clock::Clock;
@@ -483,7 +483,7 @@ impl ImportError {
     }
 }
 
-/// Batches in flight at once, over the four stages. More would overlap the stages further, but
+/// Batches in flight at once, over the five stages. More would overlap the stages further, but
 /// each costs memory (measured: `serve` over 10,000 mails peaked near 150 MB with four).
 const IN_FLIGHT: usize = 3;
 
@@ -552,21 +552,23 @@ async fn pass(
     let policy = policy_of(mailbox);
     let legacy = store.legacy_fingerprints_until().await?.is_some_and(|until| clock.now_ms() < until);
 
-    // Four stages run at once, connected by channels: the fetcher (owns the server session), the
+    // Five stages run at once, connected by channels: the fetcher (owns the server session), the
     // parser (parse, fingerprint, verify, decide on the blocking pool), the file writer (raw mails
-    // into the blob directory, if one is set; it waits for the disk while the next batch is
-    // parsed) and the committer.
+    // into the blob directory, if one is set), the flusher (makes them durable: it waits for the
+    // disk while the writer writes the next batch; no commit sees a batch before its flush) and
+    // the committer.
     // The committer runs the steps that read what earlier batches stored (cut-off ledger rows,
     // the storm count) right before its own commit, so they see every earlier batch. It hands the
     // committed keys back to the fetcher, which disposes of them in groups between two fetches:
     // nothing leaves the server before its commit. A semaphore bounds the batches in flight (memory).
     let (parse_tx, parse_rx) = tokio::sync::mpsc::channel(1);
     let (files_tx, files_rx) = tokio::sync::mpsc::channel(1);
+    let (flush_tx, flush_rx) = tokio::sync::mpsc::channel(IN_FLIGHT);
     let (commit_tx, commit_rx) = tokio::sync::mpsc::channel(1);
     let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel();
     let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     let (words_tx, words_rx) = tokio::sync::mpsc::unbounded_channel();
-    let (fetched, (), written, committed, ()) = tokio::join!(
+    let (fetched, (), written, flushed, committed, ()) = tokio::join!(
         fetch_stage(&mut session, batches, permits, parse_tx, done_rx),
         parse_stage(
             mailbox,
@@ -574,12 +576,14 @@ async fn pass(
             files_tx,
             Deciding { employees: &employees, routes: &routes, policy: &policy, dns: &dns, legacy }
         ),
-        file_stage(store, files_rx, commit_tx, mode),
+        file_stage(store, files_rx, flush_tx, mode),
+        flush_stage(store, flush_rx, commit_tx),
         commit_stage(PassCtx { store, mailbox, clock, mode }, &dns, commit_rx, done_tx, words_tx, &mut report),
         words_stage(store, words_rx),
     );
     // A commit error is the cause when both failed (the fetcher stops when the committer does).
     committed?;
+    flushed?;
     written?;
     to_dispose.extend(fetched?);
     if dry {
@@ -744,24 +748,58 @@ async fn parse_stage(
     }
 }
 
-/// With a blob directory, writes each batch's raw mails there (durable, one flush per batch)
-/// before the batch goes on to the committer; without one, passes it on.
+/// With a blob directory, writes each batch's raw mails there (not yet durable) and hands the
+/// batch to the flush stage; without one, passes it on.
 async fn file_stage(
     store: &Store,
     mut files_rx: tokio::sync::mpsc::Receiver<(Parsed, Permit)>,
-    commit_tx: tokio::sync::mpsc::Sender<(Parsed, Permit)>,
+    flush_tx: tokio::sync::mpsc::Sender<(Parsed, Option<WrittenAhead>, Permit)>,
     mode: Mode,
 ) -> Result<(), ImportError> {
     while let Some((mut parsed, permit)) = files_rx.recv().await {
         let started = Instant::now();
+        let mut written = None;
         if mode == Mode::Import {
             let items = std::mem::take(&mut parsed.prepared.items);
-            parsed.prepared.items = store.prepare_commit(items).await?;
-            tracing::debug!(target: "arrival", "pass: raw mails durable");
+            written = Some(store.prepare_commit(items).await?);
         }
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "stage files");
-        if commit_tx.send((parsed, permit)).await.is_err() {
+        if flush_tx.send((parsed, written, permit)).await.is_err() {
             break;
+        }
+    }
+    Ok(())
+}
+
+/// Makes the written batches durable (`Store::make_durable`: one flush of the blob directory's
+/// file system) and hands them on to the committer, in order. It waits on the disk while the
+/// file writer writes the next batch; batches that were written meanwhile share the next flush.
+async fn flush_stage(
+    store: &Store,
+    mut flush_rx: tokio::sync::mpsc::Receiver<(Parsed, Option<WrittenAhead>, Permit)>,
+    commit_tx: tokio::sync::mpsc::Sender<(Parsed, Permit)>,
+) -> Result<(), ImportError> {
+    while let Some(first) = flush_rx.recv().await {
+        let mut group = vec![first];
+        while let Ok(next) = flush_rx.try_recv() {
+            group.push(next);
+        }
+        let (mut rest, written): (Vec<(Parsed, Permit)>, Vec<Option<WrittenAhead>>) =
+            group.into_iter().map(|(parsed, written, permit)| ((parsed, permit), written)).unzip();
+        let slots: Vec<bool> = written.iter().map(Option::is_some).collect();
+        let started = Instant::now();
+        let mut durable = store.make_durable(written.into_iter().flatten().collect()).await?.into_iter();
+        tracing::debug!(ms = started.elapsed().as_millis() as u64, batches = rest.len(), "stage flush");
+        for ((parsed, _), had) in rest.iter_mut().zip(slots) {
+            if had {
+                parsed.prepared.items = durable.next().expect("one list of items per written batch");
+            }
+        }
+        tracing::debug!(target: "arrival", "pass: raw mails durable");
+        for batch in rest {
+            if commit_tx.send(batch).await.is_err() {
+                return Ok(());
+            }
         }
     }
     Ok(())

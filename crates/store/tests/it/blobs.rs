@@ -170,7 +170,17 @@ async fn a_batch_written_ahead_is_durable_before_its_commit_and_read_back_the_sa
             ]
         };
         let items = batch();
-        let written = store.prepare_commit(batch()).await.unwrap();
+        let ahead = store.prepare_commit(batch()).await.unwrap();
+        assert_eq!(ahead.len(), 2);
+        for i in &items {
+            assert_eq!(std::fs::read(blob_path(&db.blob_dir, &i.raw)).unwrap(), i.raw, "written before the flush");
+        }
+        // A second batch written before the first one's flush shares it.
+        let later = store.prepare_commit(vec![item("maildir:4", "vier", b"vier", Decision::Keep(KeepReason::NoRoute))]);
+        let mut durable = store.make_durable(vec![ahead, later.await.unwrap()]).await.unwrap();
+        assert_eq!(durable.iter().map(Vec::len).collect::<Vec<_>>(), [2, 1], "each batch's items, in order");
+        assert!(durable[1][0].raw_file.as_ref().is_some_and(|f| !f.sealed && f.bytes.is_none()));
+        let written = durable.remove(0);
         for (w, i) in written.iter().zip(&items) {
             assert!(w.raw_file.as_ref().is_some_and(|f| !f.sealed), "written, plain (no key)");
             assert_eq!(std::fs::read(blob_path(&db.blob_dir, &i.raw)).unwrap(), i.raw, "on disk before the commit");
@@ -183,14 +193,15 @@ async fn a_batch_written_ahead_is_durable_before_its_commit_and_read_back_the_sa
         let kept = store.kept(false, 10, 0).await.unwrap();
         assert_eq!(store.raw(kept[0].raw_id).await.unwrap(), items[1].raw);
         assert_eq!(count(&store, "SELECT COUNT(*) FROM raw_messages WHERE blob IS NULL OR LENGTH(data) > 0").await, 0);
-        assert_eq!(files(&db.blob_dir).len(), 2, "one file per mail, no temp files left");
+        assert_eq!(files(&db.blob_dir).len(), 3, "one file per mail, no temp files left");
+        // The second batch was never committed: its file is unreferenced and swept.
         let swept = store.sweep_blobs(Duration::ZERO).await.unwrap();
-        assert_eq!((swept.referenced, swept.removed), (2, 0));
+        assert_eq!((swept.referenced, swept.removed), (2, 1));
 
         let plain = Store::open(&db.url).await.unwrap();
         let item3 = item("maildir:3", "drei", b"x", Decision::Keep(KeepReason::NoRoute));
-        let back = plain.prepare_commit(vec![item3]).await.unwrap();
-        assert!(back[0].raw_file.is_none(), "no blob directory: nothing written");
+        let back = plain.make_durable(vec![plain.prepare_commit(vec![item3]).await.unwrap()]).await.unwrap();
+        assert!(back[0][0].raw_file.is_none(), "no blob directory: nothing written");
     }
 }
 

@@ -98,6 +98,12 @@ async fn plain_anywhere(db: &Db) -> Vec<String> {
     found
 }
 
+/// A batch made ready as the importer makes it: written ahead, then made durable.
+async fn made_ready(store: &Store, items: Vec<ImportItem>) -> Vec<ImportItem> {
+    let written = store.prepare_commit(items).await.unwrap();
+    store.make_durable(vec![written]).await.unwrap().remove(0)
+}
+
 fn case_of(out: &ImportOutcome) -> i64 {
     match out {
         ImportOutcome::Case { case_id, .. } => *case_id,
@@ -134,13 +140,13 @@ async fn a_sealed_mail_appears_nowhere_in_plain_form_and_reads_back_whole() {
         let assign = Decision::Assign { sender: o.anna, to: o.bernd };
         let mut items = vec![item(1, &assign), item(2, &assign)];
         // One made ready ahead (its raw mail only: no search entry), one sealed by the commit itself.
-        let ahead = store.prepare_commit(vec![items.remove(0)]).await.unwrap();
+        let ahead = made_ready(store, vec![items.remove(0)]).await;
         items.splice(0..0, ahead);
         // And one made ready as the importer makes every batch ready: its raw mail sealed ahead
         // (a file, or the bytes the commit stores in the database) and its search entry's text.
         let mut third = item(3, &assign);
         third.search_terms = Some(postkorb_store::IndexTerms::of_mail(&third.mail));
-        let ready = store.prepare_commit(vec![third]).await.unwrap();
+        let ready = made_ready(store, vec![third]).await;
         let ahead = ready[0].raw_file.as_ref().expect("made ready ahead");
         assert!(ahead.sealed && ahead.bytes.is_some() == db.blob_dir.is_none(), "{ahead:?}");
         items.extend(ready);
@@ -338,7 +344,7 @@ async fn a_mail_written_ahead_sealed_stays_sealed_when_the_setting_changes_befor
         let store = &db.store;
         let o = common::office::office(store).await;
         let assign = Decision::Assign { sender: o.anna, to: o.bernd };
-        let ahead = store.prepare_commit(vec![item(1, &assign)]).await.unwrap();
+        let ahead = made_ready(store, vec![item(1, &assign)]).await;
         assert!(ahead[0].raw_file.as_ref().is_some_and(|f| f.sealed));
         store.set_seal_new(false).await.unwrap();
         let out = store.commit_batch(o.mailbox, &ahead, 1_000).await.unwrap();
