@@ -784,19 +784,19 @@ async fn flush_stage(
         while let Ok(next) = flush_rx.try_recv() {
             group.push(next);
         }
-        let (mut rest, written): (Vec<(Parsed, Permit)>, Vec<Option<WrittenAhead>>) =
+        let (mut batches, written): (Vec<(Parsed, Permit)>, Vec<Option<WrittenAhead>>) =
             group.into_iter().map(|(parsed, written, permit)| ((parsed, permit), written)).unzip();
         let slots: Vec<bool> = written.iter().map(Option::is_some).collect();
         let started = Instant::now();
         let mut durable = store.make_durable(written.into_iter().flatten().collect()).await?.into_iter();
-        tracing::debug!(ms = started.elapsed().as_millis() as u64, batches = rest.len(), "stage flush");
-        for ((parsed, _), had) in rest.iter_mut().zip(slots) {
+        tracing::debug!(ms = started.elapsed().as_millis() as u64, batches = batches.len(), "stage flush");
+        for ((parsed, _), had) in batches.iter_mut().zip(slots) {
             if had {
                 parsed.prepared.items = durable.next().expect("one list of items per written batch");
             }
         }
         tracing::debug!(target: "arrival", "pass: raw mails durable");
-        for batch in rest {
+        for batch in batches {
             if commit_tx.send(batch).await.is_err() {
                 return Ok(());
             }
