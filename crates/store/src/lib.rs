@@ -73,7 +73,7 @@ pub use person::{FoundIn, PersonItem, PersonMatch, PersonQuery};
 pub use person_erase::EraseAction;
 pub use person_export::INDEX as EXPORT_INDEX;
 pub use retention::{ClassRun, Deleted, DeletionEntry};
-pub use seal::MailKey;
+pub use seal::{Cipher, MailKey};
 pub use sealing::{SealCursor, SealProgress};
 pub use search::{
     IndexTerms, SEARCH_WINDOW, SearchHit, SearchPage, SearchProgress, SearchQuery, SearchStatus, Searcher,
