@@ -240,10 +240,8 @@ impl Store {
             .into_iter()
             .map(|b| {
                 let mut items = b.items;
-                if !b.unflushed.is_empty() {
-                    for (item, file) in items.iter_mut().zip(b.unflushed) {
-                        item.raw_file = Some(file);
-                    }
+                for (item, file) in items.iter_mut().zip(b.unflushed) {
+                    item.raw_file = Some(file);
                 }
                 items
             })
@@ -283,13 +281,10 @@ pub struct WrittenAhead {
 }
 
 impl WrittenAhead {
-    /// How many mails the batch holds.
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+    /// A batch of which nothing was written ahead (the dry run): [`Store::make_durable`] hands
+    /// its items back as they are, and a commit would write their raw mails itself.
+    pub fn nothing_written(items: Vec<ImportItem>) -> WrittenAhead {
+        WrittenAhead { items, unflushed: Vec::new() }
     }
 }
 

@@ -95,36 +95,19 @@ impl MailKey {
         self
     }
 
-    /// The AES-256-GCM key and nonce of one 24-byte nonce (see the module doc).
-    fn gcm_subkey(&self, nonce: &[u8; NONCE_LEN]) -> (LessSafeKey, Nonce) {
+    /// The key and nonce of `cipher` for one 24-byte nonce (see the module doc): a subkey from
+    /// its first 16 bytes — HChaCha20 under the cipher key, or keyed BLAKE3 under the GCM key —
+    /// and its last 8 bytes, zero-padded, as the 96-bit nonce.
+    fn keyed(&self, cipher: Cipher, nonce: &[u8; NONCE_LEN]) -> (LessSafeKey, Nonce) {
         let (head, tail) = nonce.split_at(16);
-        let sub = blake3::keyed_hash(&self.gcm_key, head);
-        let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, sub.as_bytes()).expect("32-byte key"));
-        let mut short = [0u8; 12];
-        short[4..].copy_from_slice(tail);
-        (key, Nonce::assume_unique_for_key(short))
-    }
-
-    /// The key, nonce and associated-data prefix of `cipher` for one nonce.
-    fn keyed(&self, cipher: Cipher, nonce: &[u8; NONCE_LEN]) -> (LessSafeKey, Nonce, &'static [u8]) {
-        match cipher {
+        let (algorithm, sub): (_, [u8; 32]) = match cipher {
             Cipher::XChaCha => {
-                let (key, short) = self.subkey(nonce);
-                (key, short, AD)
+                let head: [u8; 16] = head.try_into().expect("16 bytes");
+                (&CHACHA20_POLY1305, chacha20::hchacha::<chacha20::R20>(&self.cipher_key.into(), &head.into()).into())
             }
-            Cipher::AesGcm => {
-                let (key, short) = self.gcm_subkey(nonce);
-                (key, short, AD_GCM)
-            }
-        }
-    }
-
-    /// The ChaCha20-Poly1305 key and nonce of one XChaCha20 nonce (HChaCha20, see the module doc).
-    fn subkey(&self, nonce: &[u8; NONCE_LEN]) -> (LessSafeKey, Nonce) {
-        let (head, tail) = nonce.split_at(16);
-        let head: [u8; 16] = head.try_into().expect("16 bytes");
-        let sub = chacha20::hchacha::<chacha20::R20>(&self.cipher_key.into(), &head.into());
-        let key = LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, sub.as_slice()).expect("32-byte key"));
+            Cipher::AesGcm => (&AES_256_GCM, *blake3::keyed_hash(&self.gcm_key, head).as_bytes()),
+        };
+        let key = LessSafeKey::new(UnboundKey::new(algorithm, &sub).expect("32-byte key"));
         let mut short = [0u8; 12];
         short[4..].copy_from_slice(tail);
         (key, Nonce::assume_unique_for_key(short))
@@ -160,8 +143,8 @@ impl MailKey {
     pub fn seal_into(&self, plain: &[u8], name: &str, out: &mut Vec<u8>) -> Result<()> {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|e| StoreError::Blob(format!("no randomness for sealing: {e}")))?;
-        let (key, short, ad) = self.keyed(self.cipher, &nonce);
-        let aad = [ad, name.as_bytes()].concat();
+        let (key, short) = self.keyed(self.cipher, &nonce);
+        let aad = [self.cipher.ad(), name.as_bytes()].concat();
         out.clear();
         out.reserve(MAGIC.len() + NONCE_LEN + plain.len() + TAG_LEN);
         out.extend_from_slice(self.cipher.magic());
@@ -188,8 +171,8 @@ impl MailKey {
         }
         let (nonce, ct) = rest.split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| refused())?;
-        let (key, short, ad) = self.keyed(cipher, &nonce);
-        let aad = [ad, name.as_bytes()].concat();
+        let (key, short) = self.keyed(cipher, &nonce);
+        let aad = [cipher.ad(), name.as_bytes()].concat();
         let mut plain = ct.to_vec();
         let len = key.open_in_place(short, Aad::from(&aad[..]), &mut plain).map_err(|_| refused())?.len();
         plain.truncate(len);
@@ -244,6 +227,14 @@ impl Cipher {
         match self {
             Cipher::XChaCha => MAGIC,
             Cipher::AesGcm => MAGIC_GCM,
+        }
+    }
+
+    /// The associated data's prefix (before the value's name).
+    fn ad(self) -> &'static [u8] {
+        match self {
+            Cipher::XChaCha => AD,
+            Cipher::AesGcm => AD_GCM,
         }
     }
 

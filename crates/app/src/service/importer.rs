@@ -753,16 +753,16 @@ async fn parse_stage(
 async fn file_stage(
     store: &Store,
     mut files_rx: tokio::sync::mpsc::Receiver<(Parsed, Permit)>,
-    flush_tx: tokio::sync::mpsc::Sender<(Parsed, Option<WrittenAhead>, Permit)>,
+    flush_tx: tokio::sync::mpsc::Sender<(Parsed, WrittenAhead, Permit)>,
     mode: Mode,
 ) -> Result<(), ImportError> {
     while let Some((mut parsed, permit)) = files_rx.recv().await {
         let started = Instant::now();
-        let mut written = None;
-        if mode == Mode::Import {
-            let items = std::mem::take(&mut parsed.prepared.items);
-            written = Some(store.prepare_commit(items).await?);
-        }
+        let items = std::mem::take(&mut parsed.prepared.items);
+        let written = match mode {
+            Mode::Import => store.prepare_commit(items).await?,
+            Mode::DryRun => WrittenAhead::nothing_written(items),
+        };
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "stage files");
         if flush_tx.send((parsed, written, permit)).await.is_err() {
             break;
@@ -776,7 +776,7 @@ async fn file_stage(
 /// file writer writes the next batch; batches that were written meanwhile share the next flush.
 async fn flush_stage(
     store: &Store,
-    mut flush_rx: tokio::sync::mpsc::Receiver<(Parsed, Option<WrittenAhead>, Permit)>,
+    mut flush_rx: tokio::sync::mpsc::Receiver<(Parsed, WrittenAhead, Permit)>,
     commit_tx: tokio::sync::mpsc::Sender<(Parsed, Permit)>,
 ) -> Result<(), ImportError> {
     while let Some(first) = flush_rx.recv().await {
@@ -784,20 +784,15 @@ async fn flush_stage(
         while let Ok(next) = flush_rx.try_recv() {
             group.push(next);
         }
-        let (mut batches, written): (Vec<(Parsed, Permit)>, Vec<Option<WrittenAhead>>) =
+        let (batches, written): (Vec<(Parsed, Permit)>, Vec<WrittenAhead>) =
             group.into_iter().map(|(parsed, written, permit)| ((parsed, permit), written)).unzip();
-        let slots: Vec<bool> = written.iter().map(Option::is_some).collect();
         let started = Instant::now();
-        let mut durable = store.make_durable(written.into_iter().flatten().collect()).await?.into_iter();
+        let durable = store.make_durable(written).await?;
         tracing::debug!(ms = started.elapsed().as_millis() as u64, batches = batches.len(), "stage flush");
-        for ((parsed, _), had) in batches.iter_mut().zip(slots) {
-            if had {
-                parsed.prepared.items = durable.next().expect("one list of items per written batch");
-            }
-        }
         tracing::debug!(target: "arrival", "pass: raw mails durable");
-        for batch in batches {
-            if commit_tx.send(batch).await.is_err() {
+        for ((mut parsed, permit), items) in batches.into_iter().zip(durable) {
+            parsed.prepared.items = items;
+            if commit_tx.send((parsed, permit)).await.is_err() {
                 return Ok(());
             }
         }
